@@ -1,0 +1,218 @@
+/**
+ * Client wire operations (`ClientOp` in async-nats terms): PUB, HPUB, SUB, UNSUB, CONNECT,
+ * PING, PONG.
+ *
+ * PUB and HPUB are written in place into a caller-sized buffer (a ring frame), with no
+ * allocation: the caller sizes the frame with {@link pubLength}/{@link hpubLength} first. The
+ * rare control ops return fresh arrays. Nothing here validates; see `subject.ts`.
+ */
+
+import { decimalLength, utf8Length, writeDecimal, writeString } from './utf8.js';
+
+const SPACE = 0x20;
+const CR = 0x0d;
+const LF = 0x0a;
+
+const encoder = new TextEncoder();
+
+/** `PING\r\n`. Shared; never mutate. */
+export const PING: Uint8Array = encoder.encode('PING\r\n');
+
+/** `PONG\r\n`. Shared; never mutate. */
+export const PONG: Uint8Array = encoder.encode('PONG\r\n');
+
+const UNSUB_PREFIX = encoder.encode('UNSUB ');
+
+/**
+ * Exact byte length of `PUB <subject> [<reply>] <len>\r\n<payload>\r\n`.
+ *
+ * @param replyBytes - UTF-8 length of the reply subject; 0 means no reply.
+ * @example
+ * pubLength(utf8Length('foo'), 0, 2); // 'PUB foo 2\r\nhi\r\n'.length === 15
+ */
+export function pubLength(subjectBytes: number, replyBytes: number, payloadBytes: number): number {
+  // 'PUB ' + subject + [' ' + reply] + ' ' + digits + CRLF + payload + CRLF
+  return (
+    4 +
+    subjectBytes +
+    (replyBytes > 0 ? replyBytes + 1 : 0) +
+    1 +
+    decimalLength(payloadBytes) +
+    2 +
+    payloadBytes +
+    2
+  );
+}
+
+/**
+ * Writes `PUB <subject> [<reply>] <len>\r\n<payload>\r\n` at `buf[off]` and returns the end
+ * offset. An empty or undefined `reply` means no reply. The caller guarantees
+ * {@link pubLength} bytes of room.
+ *
+ * @example
+ * const n = pubLength(utf8Length(subject), 0, payload.length);
+ * const end = writePub(frame, 0, subject, undefined, payload); // end === n
+ */
+export function writePub(
+  buf: Uint8Array,
+  off: number,
+  subject: string,
+  reply: string | undefined,
+  payload: Uint8Array,
+): number {
+  buf[off] = 0x50; // P
+  buf[off + 1] = 0x55; // U
+  buf[off + 2] = 0x42; // B
+  buf[off + 3] = SPACE;
+  let p = writeSubjects(buf, off + 4, subject, reply);
+  p = writeDecimal(buf, p, payload.length);
+  return writeBody(buf, p, undefined, payload);
+}
+
+/**
+ * Exact byte length of `HPUB <subject> [<reply>] <hdrLen> <totalLen>\r\n<hdr><payload>\r\n`.
+ *
+ * @param replyBytes - UTF-8 length of the reply subject; 0 means no reply.
+ * @example
+ * hpubLength(3, 0, headerBlock.length, payload.length);
+ */
+export function hpubLength(
+  subjectBytes: number,
+  replyBytes: number,
+  headerBytes: number,
+  payloadBytes: number,
+): number {
+  const total = headerBytes + payloadBytes;
+  // 'HPUB ' + subject + [' ' + reply] + ' ' + hdrLen + ' ' + totalLen + CRLF + body + CRLF
+  return (
+    5 +
+    subjectBytes +
+    (replyBytes > 0 ? replyBytes + 1 : 0) +
+    1 +
+    decimalLength(headerBytes) +
+    1 +
+    decimalLength(total) +
+    2 +
+    total +
+    2
+  );
+}
+
+/**
+ * Writes `HPUB <subject> [<reply>] <hdrLen> <totalLen>\r\n<headerBlock><payload>\r\n` at
+ * `buf[off]` and returns the end offset. `headerBlock` is the output of `encodeHeaders`. The
+ * caller guarantees {@link hpubLength} bytes of room.
+ *
+ * @example
+ * const end = writeHpub(frame, 0, 'orders', undefined, encodeHeaders(headers), payload);
+ */
+export function writeHpub(
+  buf: Uint8Array,
+  off: number,
+  subject: string,
+  reply: string | undefined,
+  headerBlock: Uint8Array,
+  payload: Uint8Array,
+): number {
+  buf[off] = 0x48; // H
+  buf[off + 1] = 0x50; // P
+  buf[off + 2] = 0x55; // U
+  buf[off + 3] = 0x42; // B
+  buf[off + 4] = SPACE;
+  let p = writeSubjects(buf, off + 5, subject, reply);
+  p = writeDecimal(buf, p, headerBlock.length);
+  buf[p++] = SPACE;
+  p = writeDecimal(buf, p, headerBlock.length + payload.length);
+  return writeBody(buf, p, headerBlock, payload);
+}
+
+/**
+ * `SUB <subject> [<queue>] <sid>\r\n`.
+ *
+ * @example
+ * encodeSub('orders.*', 'workers', 7); // 'SUB orders.* workers 7\r\n'
+ */
+export function encodeSub(subject: string, queue: string | undefined, sid: number): Uint8Array {
+  const queueBytes = queue ? utf8Length(queue) + 1 : 0;
+  const out = new Uint8Array(4 + utf8Length(subject) + queueBytes + 1 + decimalLength(sid) + 2);
+  out[0] = 0x53; // S
+  out[1] = 0x55; // U
+  out[2] = 0x42; // B
+  out[3] = SPACE;
+  let p = writeSubjects(out, 4, subject, queue);
+  p = writeDecimal(out, p, sid);
+  out[p] = CR;
+  out[p + 1] = LF;
+  return out;
+}
+
+/**
+ * `UNSUB <sid> [<max>]\r\n`; with `max`, the server removes the subscription after that many
+ * more messages.
+ *
+ * @example
+ * encodeUnsub(7);     // 'UNSUB 7\r\n'
+ * encodeUnsub(7, 10); // 'UNSUB 7 10\r\n'
+ */
+export function encodeUnsub(sid: number, max?: number): Uint8Array {
+  const maxBytes = max === undefined ? 0 : decimalLength(max) + 1;
+  const out = new Uint8Array(UNSUB_PREFIX.length + decimalLength(sid) + maxBytes + 2);
+  out.set(UNSUB_PREFIX);
+  let p = writeDecimal(out, UNSUB_PREFIX.length, sid);
+  if (max !== undefined) {
+    out[p++] = SPACE;
+    p = writeDecimal(out, p, max);
+  }
+  out[p] = CR;
+  out[p + 1] = LF;
+  return out;
+}
+
+/**
+ * `CONNECT <json>\r\n`. Fields whose value is `undefined` are left out (as `JSON.stringify`
+ * does).
+ *
+ * @example
+ * encodeConnect({ verbose: false, pedantic: false, name: undefined });
+ * // 'CONNECT {"verbose":false,"pedantic":false}\r\n'
+ */
+export function encodeConnect(fields: Record<string, unknown>): Uint8Array {
+  return encoder.encode(`CONNECT ${JSON.stringify(fields)}\r\n`);
+}
+
+/** Writes `<subject> [<second> ]` (second = reply or queue group, skipped when empty). */
+function writeSubjects(
+  buf: Uint8Array,
+  off: number,
+  subject: string,
+  second: string | undefined,
+): number {
+  let p = writeString(buf, off, subject);
+  buf[p++] = SPACE;
+  if (second) {
+    p = writeString(buf, p, second);
+    buf[p++] = SPACE;
+  }
+  return p;
+}
+
+/** Writes `\r\n[<header>]<payload>\r\n`. */
+function writeBody(
+  buf: Uint8Array,
+  off: number,
+  header: Uint8Array | undefined,
+  payload: Uint8Array,
+): number {
+  buf[off] = CR;
+  buf[off + 1] = LF;
+  let p = off + 2;
+  if (header !== undefined) {
+    buf.set(header, p);
+    p += header.length;
+  }
+  buf.set(payload, p);
+  p += payload.length;
+  buf[p] = CR;
+  buf[p + 1] = LF;
+  return p + 2;
+}

@@ -1,0 +1,302 @@
+/**
+ * NATS message headers: the {@link HeaderMap} users fill and read, and the `NATS/1.0` header
+ * block that HPUB sends and HMSG carries.
+ *
+ * ```
+ * NATS/1.0[ <status>[ <description>]]\r\n
+ * Name: value\r\n            (once per value)
+ * \r\n
+ * ```
+ */
+
+import { NatsError } from '../errors.js';
+import { decodeString, quoteBytes, utf8Length, writeString } from './utf8.js';
+
+const CR = 0x0d;
+const LF = 0x0a;
+const SPACE = 0x20;
+const TAB = 0x09;
+const COLON = 0x3a;
+
+const VERSION = 'NATS/1.0';
+const VERSION_BYTES = new TextEncoder().encode(VERSION);
+
+/**
+ * Multi-valued, case-preserving NATS headers. Names match exactly (`Foo` and `foo` are two
+ * headers), as in async-nats.
+ *
+ * Iteration yields one `[name, value]` pair per value: names in the order they were first
+ * added, each name's values in the order they were added.
+ *
+ * @example
+ * const headers = new HeaderMap();
+ * headers.insert('Content-Type', 'application/json');
+ * headers.append('Trace', 'a');
+ * headers.append('Trace', 'b');
+ * headers.getAll('Trace'); // ['a', 'b']
+ * for (const [name, value] of headers) console.log(name, value);
+ */
+export class HeaderMap implements Iterable<[string, string]> {
+  private readonly map = new Map<string, string[]>();
+
+  /**
+   * Builds a map from a record (a string or an array of strings per name) or from
+   * `[name, value]` pairs (for example another HeaderMap).
+   *
+   * @throws NatsError `'invalidArgument'` for a bad name or value.
+   * @example
+   * HeaderMap.from({ 'X-Id': '1', Trace: ['a', 'b'] });
+   */
+  static from(init: Record<string, string | string[]> | Iterable<[string, string]>): HeaderMap {
+    const headers = new HeaderMap();
+    if (isIterable(init)) {
+      for (const [name, value] of init) headers.append(name, value);
+      return headers;
+    }
+    for (const name of Object.keys(init)) {
+      const values = init[name];
+      if (Array.isArray(values)) {
+        for (const value of values) headers.append(name, value);
+      } else {
+        headers.append(name, values);
+      }
+    }
+    return headers;
+  }
+
+  /** Number of distinct names. */
+  get size(): number {
+    return this.map.size;
+  }
+
+  /**
+   * Sets `name` to the single `value`, replacing any values it had.
+   *
+   * @throws NatsError `'invalidArgument'` for a bad name or value.
+   */
+  insert(name: string, value: string): void {
+    checkName(name);
+    checkValue(name, value);
+    this.map.set(name, [value]);
+  }
+
+  /**
+   * Adds `value` after the values `name` already has.
+   *
+   * @throws NatsError `'invalidArgument'` for a bad name or value.
+   */
+  append(name: string, value: string): void {
+    checkName(name);
+    checkValue(name, value);
+    const values = this.map.get(name);
+    if (values === undefined) this.map.set(name, [value]);
+    else values.push(value);
+  }
+
+  /** The first value of `name`, or `undefined`. */
+  get(name: string): string | undefined {
+    return this.map.get(name)?.[0];
+  }
+
+  /** Every value of `name` (a copy), in order; empty if absent. */
+  getAll(name: string): string[] {
+    return this.map.get(name)?.slice() ?? [];
+  }
+
+  has(name: string): boolean {
+    return this.map.has(name);
+  }
+
+  /** Removes every value of `name`; true if it was present. */
+  delete(name: string): boolean {
+    return this.map.delete(name);
+  }
+
+  /** The distinct names, in first-added order. */
+  keys(): IterableIterator<string> {
+    return this.map.keys();
+  }
+
+  /** Calls `callback` once per value, in iteration order, without allocating pairs. */
+  forEach(callback: (value: string, name: string) => void): void {
+    for (const [name, values] of this.map) {
+      for (const value of values) callback(value, name);
+    }
+  }
+
+  *[Symbol.iterator](): Iterator<[string, string]> {
+    for (const [name, values] of this.map) {
+      for (const value of values) yield [name, value];
+    }
+  }
+}
+
+/**
+ * Encodes `headers` as the header block of an HPUB: `NATS/1.0\r\n`, `Name: value\r\n` per
+ * value, then `\r\n`.
+ *
+ * @example
+ * encodeHeaders(HeaderMap.from({ 'X-Id': '1' })); // 'NATS/1.0\r\nX-Id: 1\r\n\r\n'
+ */
+export function encodeHeaders(headers: HeaderMap): Uint8Array {
+  let length = VERSION_BYTES.length + 2 + 2;
+  headers.forEach((value, name) => {
+    length += utf8Length(name) + 2 + utf8Length(value) + 2;
+  });
+  const out = new Uint8Array(length);
+  out.set(VERSION_BYTES);
+  let p = VERSION_BYTES.length;
+  out[p++] = CR;
+  out[p++] = LF;
+  headers.forEach((value, name) => {
+    p = writeString(out, p, name);
+    out[p++] = COLON;
+    out[p++] = SPACE;
+    p = writeString(out, p, value);
+    out[p++] = CR;
+    out[p++] = LF;
+  });
+  out[p] = CR;
+  out[p + 1] = LF;
+  return out;
+}
+
+/** What {@link decodeHeaders} found in a header block. */
+export interface DecodedHeaders {
+  headers: HeaderMap;
+  /** The 3-digit status of the `NATS/1.0` line, e.g. 503 for "no responders". */
+  status?: number;
+  /** The text after the status, e.g. `Request Timeout`. */
+  description?: string;
+}
+
+/**
+ * Decodes the header block `buf[start, end)` of an HMSG. Values lose their leading whitespace;
+ * lines may end with CRLF or a bare LF.
+ *
+ * @throws NatsError `'protocol'` for a block that does not start with `NATS/1.0`, a bad status,
+ *   or a header line without a `:` or with an invalid name or value.
+ * @example
+ * const { headers, status } = decodeHeaders(view.buf, view.headerStart, view.headerEnd);
+ */
+export function decodeHeaders(buf: Uint8Array, start: number, end: number): DecodedHeaders {
+  let lineEnd = findLineEnd(buf, start, end);
+  const result: DecodedHeaders = { headers: new HeaderMap() };
+  parseStatusLine(buf, start, trimCr(buf, start, lineEnd), result);
+  let p = lineEnd + 1;
+  while (p < end) {
+    lineEnd = findLineEnd(buf, p, end);
+    const to = trimCr(buf, p, lineEnd);
+    if (to === p) break; // the empty line that ends the block
+    let colon = p;
+    while (colon < to && buf[colon] !== COLON) colon++;
+    if (colon === to) {
+      throw new NatsError('protocol', `header line without ':': ${quoteBytes(buf, p, to)}`);
+    }
+    const v = skipBlank(buf, colon + 1, to);
+    try {
+      result.headers.append(decodeString(buf, p, colon), decodeString(buf, v, to));
+    } catch (cause) {
+      throw new NatsError('protocol', `invalid header line: ${quoteBytes(buf, p, to)}`, { cause });
+    }
+    p = lineEnd + 1;
+  }
+  return result;
+}
+
+/** Parses `NATS/1.0[ <status>[ <description>]]` from `buf[start, end)` into `result`. */
+function parseStatusLine(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  result: DecodedHeaders,
+): void {
+  let p = start + VERSION_BYTES.length;
+  if (p > end || !startsWithVersion(buf, start) || (p < end && !isBlank(buf[p]))) {
+    throw new NatsError(
+      'protocol',
+      `header block without ${VERSION}: ${quoteBytes(buf, start, end)}`,
+    );
+  }
+  p = skipBlank(buf, p, end);
+  if (p === end) return;
+  const digitsEnd = p + 3;
+  if (
+    digitsEnd > end ||
+    !isDigit(buf[p]) ||
+    !isDigit(buf[p + 1]) ||
+    !isDigit(buf[p + 2]) ||
+    (digitsEnd < end && !isBlank(buf[digitsEnd]))
+  ) {
+    throw new NatsError('protocol', `invalid header status line: ${quoteBytes(buf, start, end)}`);
+  }
+  result.status = (buf[p] - 0x30) * 100 + (buf[p + 1] - 0x30) * 10 + (buf[p + 2] - 0x30);
+  p = skipBlank(buf, digitsEnd, end);
+  let to = end;
+  while (to > p && isBlank(buf[to - 1])) to--;
+  if (to > p) result.description = decodeString(buf, p, to);
+}
+
+function startsWithVersion(buf: Uint8Array, start: number): boolean {
+  for (let i = 0; i < VERSION_BYTES.length; i++) {
+    if (buf[start + i] !== VERSION_BYTES[i]) return false;
+  }
+  return true;
+}
+
+/** Index of the LF ending the line at `p`, or `end` for an unterminated last line. */
+function findLineEnd(buf: Uint8Array, p: number, end: number): number {
+  const nl = buf.indexOf(LF, p);
+  return nl < 0 || nl >= end ? end : nl;
+}
+
+function trimCr(buf: Uint8Array, start: number, lineEnd: number): number {
+  return lineEnd > start && buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
+}
+
+function skipBlank(buf: Uint8Array, p: number, end: number): number {
+  while (p < end && isBlank(buf[p])) p++;
+  return p;
+}
+
+function isBlank(b: number): boolean {
+  return b === SPACE || b === TAB;
+}
+
+function isDigit(b: number): boolean {
+  return b >= 0x30 && b <= 0x39;
+}
+
+function checkName(name: string): void {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new NatsError('invalidArgument', 'header name must be a non-empty string');
+  }
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f || c === COLON) {
+      throw new NatsError(
+        'invalidArgument',
+        `header name ${JSON.stringify(name)} must not contain ':', whitespace or control characters`,
+      );
+    }
+  }
+}
+
+function checkValue(name: string, value: string): void {
+  if (typeof value !== 'string') {
+    throw new NatsError('invalidArgument', `header ${JSON.stringify(name)} value must be a string`);
+  }
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === CR || c === LF) {
+      throw new NatsError(
+        'invalidArgument',
+        `header ${JSON.stringify(name)} value must not contain CR or LF`,
+      );
+    }
+  }
+}
+
+function isIterable(value: object): value is Iterable<[string, string]> {
+  return typeof (value as Partial<Iterable<unknown>>)[Symbol.iterator] === 'function';
+}

@@ -1,0 +1,510 @@
+/**
+ * Incremental parser for server wire operations (`ServerOp` in async-nats terms): MSG, HMSG,
+ * INFO, PING, PONG, +OK and -ERR.
+ *
+ * Input may be split at any byte. A message that sits whole in the pushed chunk is reported as
+ * a view into that chunk (no copy, no allocation); only an op split across chunks is copied into
+ * the parser's own growable buffer (the stash), which never holds more than that one op.
+ *
+ * Grammar, as nats-server writes it and a little more leniently:
+ * - op names are case-insensitive; arguments are separated by one or more spaces or tabs;
+ * - control lines end with CRLF; a bare LF is accepted too;
+ * - a MSG/HMSG body must be followed by exactly CRLF.
+ */
+
+import { NatsError } from '../errors.js';
+import { decodeString, quoteBytes } from './utf8.js';
+
+/**
+ * One MSG or HMSG, as offsets into `buf`. The parser reuses this object for every message, and
+ * `buf` may be the caller's chunk or the parser's own buffer, so it is valid only during
+ * {@link ParserSink.onMsg}: copy what must outlive the call.
+ */
+export interface MsgView {
+  buf: Uint8Array;
+  subjectStart: number;
+  subjectEnd: number;
+  sid: number;
+  /** Equal to `replyEnd` when there is no reply. */
+  replyStart: number;
+  replyEnd: number;
+  /** Equal to `headerEnd` for MSG (no headers). */
+  headerStart: number;
+  headerEnd: number;
+  /** Always equal to `headerEnd`. */
+  payloadStart: number;
+  payloadEnd: number;
+  /** True for HMSG. */
+  hasHeaders: boolean;
+}
+
+/** Receives the ops a {@link Parser} finds, in wire order. */
+export interface ParserSink {
+  onMsg(msg: MsgView): void;
+  /** The parsed JSON body of INFO. */
+  onInfo(info: Record<string, unknown>): void;
+  onPing(): void;
+  onPong(): void;
+  onOk(): void;
+  /** The `-ERR` text without its surrounding single quotes. */
+  onErr(message: string): void;
+}
+
+/** Limits and sizing of a {@link Parser}. */
+export interface ParserOptions {
+  /** Longest accepted control line, CRLF included. Default 64 KiB. */
+  maxControlLine?: number;
+  /** Largest accepted MSG/HMSG body (headers + payload). Default 64 MiB. */
+  maxPayload?: number;
+  /** Initial size of the buffer that holds an op split across chunks. Default 65535. */
+  initialBufferSize?: number;
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+const SPACE = 0x20;
+const TAB = 0x09;
+
+/** Longer digit runs could exceed 2^53; no real sid or size needs them. */
+const MAX_DIGITS = 15;
+
+// Parser states: what the stash holds between pushes.
+const IDLE = 0; // nothing; the next byte starts an op
+const LINE = 1; // the start of a control line, no LF yet
+const BODY = 2; // a whole MSG/HMSG control line and part of its body
+const FAILED = 3; // a protocol error was thrown; only reset() leaves this state
+
+const EMPTY = new Uint8Array(0);
+const W_MSG = asciiBytes('msg');
+const W_HMSG = asciiBytes('hmsg');
+const W_INFO = asciiBytes('info');
+const W_PING = asciiBytes('ping');
+const W_PONG = asciiBytes('pong');
+const W_OK = asciiBytes('+ok');
+const W_ERR = asciiBytes('-err');
+
+/**
+ * Turns server bytes into {@link ParserSink} calls.
+ *
+ * `push` throws `NatsError('protocol')` on malformed input; the parser must then be `reset()`
+ * before it is used again (a push without it throws again).
+ *
+ * @example
+ * const parser = new Parser(sink, { maxPayload: info.max_payload });
+ * socket.on('data', (chunk) => parser.push(chunk));
+ * socket.on('close', () => parser.reset());
+ */
+export class Parser {
+  private readonly sink: ParserSink;
+  private readonly maxControlLine: number;
+  private readonly maxPayload: number;
+  private readonly initialBufferSize: number;
+  /** The one view handed to every onMsg. */
+  private readonly msg: MsgView = {
+    buf: EMPTY,
+    subjectStart: 0,
+    subjectEnd: 0,
+    sid: 0,
+    replyStart: 0,
+    replyEnd: 0,
+    headerStart: 0,
+    headerEnd: 0,
+    payloadStart: 0,
+    payloadEnd: 0,
+    hasHeaders: false,
+  };
+  private state = IDLE;
+  private stash: Uint8Array;
+  private stashLen = 0;
+  /** Of the MSG/HMSG whose control line was parsed last: body length and header length. */
+  private bodyLen = 0;
+  private hdrLen = 0;
+  /** In BODY: where the body starts in the stash, and how many bytes (body + CRLF) are missing. */
+  private bodyStart = 0;
+  private need = 0;
+
+  constructor(sink: ParserSink, options: ParserOptions = {}) {
+    this.sink = sink;
+    this.maxControlLine = options.maxControlLine ?? 64 * 1024;
+    this.maxPayload = options.maxPayload ?? 64 * 1024 * 1024;
+    this.initialBufferSize = options.initialBufferSize ?? 65535;
+    this.stash = new Uint8Array(this.initialBufferSize);
+  }
+
+  /**
+   * Parses `chunk`, calling the sink once per complete op. Bytes of an incomplete op at the end
+   * are kept until the next push. The chunk is not retained after the call.
+   *
+   * @throws NatsError `'protocol'` on malformed input.
+   */
+  push(chunk: Uint8Array): void {
+    if (this.state === FAILED) {
+      throw new NatsError('protocol', 'parser used after a protocol error without reset()');
+    }
+    let pos = 0;
+    if (this.state === LINE) pos = this.continueLine(chunk);
+    if (this.state === BODY) pos = this.continueBody(chunk, pos);
+    if (this.state === IDLE) this.scan(chunk, pos);
+  }
+
+  /** Forgets any partial op (for a new connection) and gives back an oversized buffer. */
+  reset(): void {
+    this.state = IDLE;
+    this.stashLen = 0;
+    this.need = 0;
+    this.msg.buf = EMPTY;
+    if (this.stash.length > this.initialBufferSize) {
+      this.stash = new Uint8Array(this.initialBufferSize);
+    }
+  }
+
+  /** The fast path: ops that sit whole in `buf` are parsed in place. */
+  private scan(buf: Uint8Array, pos: number): void {
+    const len = buf.length;
+    while (pos < len) {
+      const start = pos;
+      const nl = this.parseOp(buf, start, len);
+      if (nl < 0) {
+        this.stashLen = 0;
+        this.append(buf, start, len);
+        this.state = LINE;
+        return;
+      }
+      pos = nl + 1;
+      if (this.bodyLen < 0) continue;
+      const bodyEnd = pos + this.bodyLen;
+      if (bodyEnd + 2 <= len) {
+        this.emit(buf, pos, bodyEnd);
+        pos = bodyEnd + 2;
+        continue;
+      }
+      // Split message: keep its control line and the body so far, with offsets rebased.
+      const m = this.msg;
+      m.subjectStart -= start;
+      m.subjectEnd -= start;
+      m.replyStart -= start;
+      m.replyEnd -= start;
+      this.stashLen = 0;
+      this.append(buf, start, len);
+      this.bodyStart = pos - start;
+      this.need = bodyEnd + 2 - len;
+      this.state = BODY;
+      return;
+    }
+  }
+
+  /** LINE state: completes the stashed control line; returns the chunk offset after it. */
+  private continueLine(chunk: Uint8Array): number {
+    const lf = chunk.indexOf(LF);
+    if (lf < 0) {
+      // Searching the chunk rather than re-parsing the stash keeps a long line linear.
+      this.append(chunk, 0, chunk.length);
+      if (this.stashLen >= this.maxControlLine) {
+        throw this.lineTooLong(this.stash, 0, this.stashLen);
+      }
+      return chunk.length;
+    }
+    this.append(chunk, 0, lf + 1);
+    this.parseOp(this.stash, 0, this.stashLen);
+    if (this.bodyLen < 0) {
+      this.stashLen = 0;
+      this.state = IDLE;
+    } else {
+      this.bodyStart = this.stashLen;
+      this.need = this.bodyLen + 2;
+      this.state = BODY;
+    }
+    return lf + 1;
+  }
+
+  /** BODY state: adds body bytes from `chunk[pos]`; emits once complete. */
+  private continueBody(chunk: Uint8Array, pos: number): number {
+    const take = Math.min(this.need, chunk.length - pos);
+    this.append(chunk, pos, pos + take);
+    this.need -= take;
+    if (this.need === 0) {
+      this.state = IDLE;
+      this.emit(this.stash, this.bodyStart, this.stashLen - 2);
+      this.stashLen = 0;
+    }
+    return pos + take;
+  }
+
+  private append(src: Uint8Array, from: number, to: number): void {
+    const required = this.stashLen + (to - from);
+    if (required > this.stash.length) {
+      const grown = new Uint8Array(Math.max(required, this.stash.length * 2));
+      grown.set(this.stash.subarray(0, this.stashLen));
+      this.stash = grown;
+    }
+    this.stash.set(src.subarray(from, to), this.stashLen);
+    this.stashLen = required;
+  }
+
+  /** Completes `msg` for the body `buf[bodyStart, bodyEnd)` and hands it to the sink. */
+  private emit(buf: Uint8Array, bodyStart: number, bodyEnd: number): void {
+    const m = this.msg;
+    if (buf[bodyEnd] !== CR || buf[bodyEnd + 1] !== LF) {
+      const op = m.hasHeaders ? 'HMSG' : 'MSG';
+      const subject = quoteBytes(buf, m.subjectStart, m.subjectEnd);
+      throw this.fail(`${op} body on ${subject} is not followed by CRLF`);
+    }
+    m.buf = buf;
+    m.headerStart = bodyStart;
+    m.headerEnd = bodyStart + this.hdrLen;
+    m.payloadStart = m.headerEnd;
+    m.payloadEnd = bodyEnd;
+    this.sink.onMsg(m);
+  }
+
+  /**
+   * Parses the op starting at `buf[start]`, looking no further than `limit`. Returns the index
+   * of the LF ending its control line, or -1 if there is none before `limit` yet. For MSG/HMSG,
+   * fills `msg`, `hdrLen` and `bodyLen` (the body the caller must wait for); other ops go to the
+   * sink at once and set `bodyLen` to -1.
+   */
+  private parseOp(buf: Uint8Array, start: number, limit: number): number {
+    const c = buf[start] | 0x20;
+    const isMsg = c === 0x6d && matchOp(buf, start, limit, W_MSG);
+    const isHmsg = !isMsg && c === 0x68 && matchOp(buf, start, limit, W_HMSG);
+    let lf: number;
+    if (isMsg || isHmsg) {
+      // MSG is the hot op: one pass finds the line end and the arguments together.
+      lf = this.parseMsg(buf, start, limit, isHmsg);
+    } else {
+      lf = buf.indexOf(LF, start);
+      if (lf >= limit) lf = -1;
+    }
+    if (lf < 0) {
+      if (limit - start >= this.maxControlLine) throw this.lineTooLong(buf, start, limit);
+      return -1;
+    }
+    if (lf + 1 - start > this.maxControlLine) throw this.lineTooLong(buf, start, lf);
+    if (!isMsg && !isHmsg) {
+      this.bodyLen = -1;
+      this.parseOther(buf, start, lf > start && buf[lf - 1] === CR ? lf - 1 : lf);
+    }
+    return lf;
+  }
+
+  /** Any op but MSG/HMSG, on the control line `buf[start, end)` (line terminator excluded). */
+  private parseOther(buf: Uint8Array, start: number, end: number): void {
+    switch (buf[start] | 0x20) {
+      case 0x70: // p
+        if (matchOp(buf, start, end, W_PING)) {
+          this.expectNoArgs(buf, start, end, W_PING.length);
+          this.sink.onPing();
+          return;
+        }
+        if (matchOp(buf, start, end, W_PONG)) {
+          this.expectNoArgs(buf, start, end, W_PONG.length);
+          this.sink.onPong();
+          return;
+        }
+        break;
+      case 0x69: // i
+        if (matchOp(buf, start, end, W_INFO)) {
+          this.parseInfo(buf, start, end);
+          return;
+        }
+        break;
+      case 0x2b: // +
+        if (matchOp(buf, start, end, W_OK)) {
+          this.expectNoArgs(buf, start, end, W_OK.length);
+          this.sink.onOk();
+          return;
+        }
+        break;
+      case 0x2d: // -
+        if (matchOp(buf, start, end, W_ERR)) {
+          this.parseErr(buf, start, end);
+          return;
+        }
+        break;
+    }
+    throw this.fail(`unknown protocol operation ${quoteBytes(buf, start, end)}`);
+  }
+
+  /**
+   * `MSG <subject> <sid> [reply] <size>` or `HMSG <subject> <sid> [reply] <hdrLen> <total>`,
+   * scanned once up to its LF (see {@link parseOp}). Arguments are kept in locals, not an
+   * array, and numbers are read straight from the bytes: nothing is allocated.
+   */
+  private parseMsg(buf: Uint8Array, start: number, limit: number, headers: boolean): number {
+    let s0 = 0;
+    let e0 = 0;
+    let s1 = 0;
+    let e1 = 0;
+    let s2 = 0;
+    let e2 = 0;
+    let s3 = 0;
+    let e3 = 0;
+    let s4 = 0;
+    let e4 = 0;
+    let n = 0;
+    let p = start + (headers ? 4 : 3);
+    let b = 0;
+    for (;;) {
+      if (p === limit) return -1;
+      b = buf[p];
+      if (b === SPACE || b === TAB) {
+        p++;
+        continue;
+      }
+      if (b === CR || b === LF) break;
+      if (n === 5) break; // a sixth argument: reported below as a wrong count
+      const from = p;
+      do {
+        if (++p === limit) return -1;
+        b = buf[p];
+      } while (b !== SPACE && b !== TAB && b !== CR && b !== LF);
+      switch (n++) {
+        case 0:
+          s0 = from;
+          e0 = p;
+          break;
+        case 1:
+          s1 = from;
+          e1 = p;
+          break;
+        case 2:
+          s2 = from;
+          e2 = p;
+          break;
+        case 3:
+          s3 = from;
+          e3 = p;
+          break;
+        default:
+          s4 = from;
+          e4 = p;
+      }
+    }
+    let lf = p;
+    if (b === CR) {
+      if (p + 1 === limit) return -1;
+      if (buf[p + 1] !== LF) throw this.fail(`stray CR in ${quoteBytes(buf, start, p + 1)}`);
+      lf = p + 1;
+    }
+    const op = headers ? 'HMSG' : 'MSG';
+    const minArgs = headers ? 4 : 3;
+    if (n < minArgs || n > minArgs + 1 || (b !== CR && b !== LF)) {
+      throw this.fail(
+        `${op} needs ${minArgs} or ${minArgs + 1} arguments: ${quoteBytes(buf, start, p)}`,
+      );
+    }
+    const sid = parseUint(buf, s1, e1);
+    if (sid < 0) throw this.fail(`invalid ${op} sid: ${quoteBytes(buf, start, p)}`);
+    const hasReply = n > minArgs;
+    // The sizes are the last one (MSG) or two (HMSG) arguments.
+    const total =
+      n === 3 ? parseUint(buf, s2, e2) : n === 4 ? parseUint(buf, s3, e3) : parseUint(buf, s4, e4);
+    if (total < 0) throw this.fail(`invalid ${op} size: ${quoteBytes(buf, start, p)}`);
+    if (total > this.maxPayload) {
+      throw this.fail(
+        `${op} size ${total} exceeds the limit of ${this.maxPayload}: ${quoteBytes(buf, start, p)}`,
+      );
+    }
+    let hdrLen = 0;
+    if (headers) {
+      hdrLen = hasReply ? parseUint(buf, s3, e3) : parseUint(buf, s2, e2);
+      if (hdrLen < 0 || hdrLen > total) {
+        throw this.fail(`invalid HMSG header length: ${quoteBytes(buf, start, p)}`);
+      }
+    }
+    const m = this.msg;
+    m.subjectStart = s0;
+    m.subjectEnd = e0;
+    m.sid = sid;
+    m.replyStart = hasReply ? s2 : e0;
+    m.replyEnd = hasReply ? e2 : e0;
+    m.hasHeaders = headers;
+    this.hdrLen = hdrLen;
+    this.bodyLen = total;
+    return lf;
+  }
+
+  private parseInfo(buf: Uint8Array, start: number, end: number): void {
+    const from = skipBlank(buf, start + W_INFO.length, end);
+    const to = trimEnd(buf, from, end);
+    let info: unknown;
+    try {
+      info = JSON.parse(decodeString(buf, from, to));
+    } catch (cause) {
+      throw this.fail(`invalid INFO JSON: ${quoteBytes(buf, from, to)}`, cause);
+    }
+    if (typeof info !== 'object' || info === null || Array.isArray(info)) {
+      throw this.fail(`INFO body is not a JSON object: ${quoteBytes(buf, from, to)}`);
+    }
+    this.sink.onInfo(info as Record<string, unknown>);
+  }
+
+  private parseErr(buf: Uint8Array, start: number, end: number): void {
+    let from = skipBlank(buf, start + W_ERR.length, end);
+    let to = trimEnd(buf, from, end);
+    if (to - from >= 2 && buf[from] === 0x27 && buf[to - 1] === 0x27) {
+      from++;
+      to--;
+    }
+    this.sink.onErr(decodeString(buf, from, to));
+  }
+
+  private expectNoArgs(buf: Uint8Array, start: number, end: number, opLength: number): void {
+    if (skipBlank(buf, start + opLength, end) !== end) {
+      throw this.fail(`unexpected arguments: ${quoteBytes(buf, start, end)}`);
+    }
+  }
+
+  private lineTooLong(buf: Uint8Array, start: number, end: number): NatsError {
+    return this.fail(
+      `control line longer than ${this.maxControlLine} bytes: ${quoteBytes(buf, start, end)}`,
+    );
+  }
+
+  /** Makes the protocol error and poisons the parser until reset(). */
+  private fail(message: string, cause?: unknown): NatsError {
+    this.state = FAILED;
+    return new NatsError('protocol', message, cause === undefined ? undefined : { cause });
+  }
+}
+
+/** True if `buf[start, end)` starts with the op `word` followed by a separator, CR, LF or the end. */
+function matchOp(buf: Uint8Array, start: number, end: number, word: Uint8Array): boolean {
+  const after = start + word.length;
+  if (after > end) return false;
+  for (let i = 0; i < word.length; i++) {
+    const b = buf[start + i];
+    const w = word[i];
+    // Only letters compare case-insensitively; `| 0x20` would also fold e.g. 0x0b into '+'.
+    if (b !== w && (w < 0x61 || w > 0x7a || (b | 0x20) !== w)) return false;
+  }
+  if (after === end) return true;
+  const b = buf[after];
+  return b === SPACE || b === TAB || b === CR || b === LF;
+}
+
+/** Parses ASCII digits `buf[start, end)`; -1 if empty, too long or not all digits. */
+function parseUint(buf: Uint8Array, start: number, end: number): number {
+  if (end <= start || end - start > MAX_DIGITS) return -1;
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const d = buf[i] - 0x30;
+    if (d < 0 || d > 9) return -1;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+function skipBlank(buf: Uint8Array, p: number, end: number): number {
+  while (p < end && (buf[p] === SPACE || buf[p] === TAB)) p++;
+  return p;
+}
+
+function trimEnd(buf: Uint8Array, start: number, end: number): number {
+  while (end > start && (buf[end - 1] === SPACE || buf[end - 1] === TAB)) end--;
+  return end;
+}
+
+function asciiBytes(word: string): Uint8Array {
+  return new TextEncoder().encode(word);
+}

@@ -1,0 +1,86 @@
+/**
+ * Subject and queue-group checks (API.md, "Errors": `'badSubject'`).
+ *
+ * Only what would corrupt the wire protocol or can never match is rejected: whitespace (any
+ * character ≤ 0x20) splits protocol arguments, and an empty token cannot be subscribed to.
+ */
+
+import { NatsError } from '../errors.js';
+
+/**
+ * Throws unless `subject` is a usable publish (or reply) subject: a non-empty string without
+ * whitespace or control characters.
+ *
+ * @param what - how the error message names the argument, e.g. `'reply subject'`.
+ * @throws NatsError `'invalidArgument'` if `subject` is not a string, `'badSubject'` otherwise.
+ * @example
+ * validatePublishSubject('orders.new');
+ * validatePublishSubject(reply, 'reply subject');
+ */
+export function validatePublishSubject(subject: string, what = 'subject'): void {
+  if (typeof subject !== 'string') {
+    throw new NatsError('invalidArgument', `${what} must be a string, got ${typeof subject}`);
+  }
+  if (subject.length === 0) {
+    throw new NatsError('badSubject', `${what} must not be empty`);
+  }
+  if (hasWhitespace(subject)) {
+    throw new NatsError(
+      'badSubject',
+      `${what} ${JSON.stringify(subject)} must not contain whitespace`,
+    );
+  }
+}
+
+/**
+ * Throws unless `subject` is a usable subscription subject: a publish subject that also has no
+ * leading or trailing `.` and no empty token (`..`). Wildcards are allowed.
+ *
+ * @throws NatsError `'invalidArgument'` if `subject` is not a string, `'badSubject'` otherwise.
+ * @example
+ * validateSubscribeSubject('orders.*.created');
+ */
+export function validateSubscribeSubject(subject: string): void {
+  validatePublishSubject(subject);
+  if (subject.startsWith('.') || subject.endsWith('.')) {
+    throw new NatsError(
+      'badSubject',
+      `subject ${JSON.stringify(subject)} must not start or end with '.'`,
+    );
+  }
+  if (subject.includes('..')) {
+    throw new NatsError(
+      'badSubject',
+      `subject ${JSON.stringify(subject)} must not contain an empty token ('..')`,
+    );
+  }
+}
+
+/**
+ * Throws unless `queue` is a non-empty string without whitespace or control characters.
+ *
+ * @throws NatsError `'invalidArgument'` if `queue` is not a string, `'badSubject'` otherwise.
+ * @example
+ * validateQueueGroup('workers');
+ */
+export function validateQueueGroup(queue: string): void {
+  if (typeof queue !== 'string') {
+    throw new NatsError('invalidArgument', `queue group must be a string, got ${typeof queue}`);
+  }
+  if (queue.length === 0) {
+    throw new NatsError('badSubject', 'queue group must not be empty');
+  }
+  if (hasWhitespace(queue)) {
+    throw new NatsError(
+      'badSubject',
+      `queue group ${JSON.stringify(queue)} must not contain whitespace`,
+    );
+  }
+}
+
+function hasWhitespace(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) <= 0x20) return true;
+  }
+  return false;
+}
