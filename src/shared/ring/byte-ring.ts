@@ -1,0 +1,362 @@
+/**
+ * Single-producer/single-consumer byte ring over two SharedArrayBuffers (MECHANICS C.1–C.3).
+ *
+ *   header SAB (RING_HEADER_BYTES, Int32Array; offsets in layout.ts)
+ *     [RING_WRITE]           W   bytes committed and published     writer: producer
+ *     [RING_READ]            R   bytes released                    writer: consumer
+ *     [RING_CONSUMER_SLEEP]  consumer sleep sequence (odd: on W)   writer: consumer
+ *     [RING_PRODUCER_SLEEP]  producer sleep sequence (odd: on R)   writer: producer
+ *
+ *   data SAB (capacity bytes, a power of two; position = counter & (capacity - 1))
+ *     ┌─────────┬──────────────┬─────┬─────────┬──────┬─ … ─┬────────────┬──────────────┐
+ *     │ len u32 │ body         │ pad │ len u32 │ body │     │ FFFFFFFF   │ (skipped)    │
+ *     └─────────┴──────────────┴─────┴─────────┴──────┴─ … ─┴────────────┴──────────────┘
+ *     records are 4-byte aligned and never straddle the end: a record that does not fit
+ *     before the end leaves a WRAP_MARKER length word there and starts again at offset 0.
+ *
+ * Each side keeps private copies of the counters and touches the shared ones only to publish
+ * (one `Atomics.store` per batch) or when its cached copy says empty/full (one `Atomics.load`).
+ * The producer writes bodies with plain stores before its store of W, and the consumer reads
+ * them after its load of W, so the sequentially consistent pair orders them; the same holds
+ * for R and the space it hands back. No method allocates, except the promise of a wait.
+ */
+import { NatsError } from '../errors.js';
+import {
+  DEFAULT_RING_CAPACITY,
+  maxRecordBody,
+  RECORD_ALIGN,
+  RECORD_LENGTH_BYTES,
+  RING_CONSUMER_SLEEP,
+  RING_HEADER_BYTES,
+  RING_PRODUCER_SLEEP,
+  RING_READ,
+  RING_WRITE,
+  WRAP_MARKER,
+} from '../layout.js';
+import { notifyAll, Sleeper, Waker } from './wake.js';
+
+/** Smallest data size: below this, maxRecordBody leaves no room for useful frames. */
+const MIN_CAPACITY = 1024;
+/** Largest data size: keeps every position and `counter | 0` arithmetic within int32. */
+const MAX_CAPACITY = 1 << 30;
+
+/** The two SharedArrayBuffers of one ring; plain data, so it can go through workerData. */
+export interface RingBuffers {
+  header: SharedArrayBuffer;
+  data: SharedArrayBuffer;
+}
+
+function checkCapacity(capacity: number): void {
+  if (
+    !Number.isInteger(capacity) ||
+    capacity < MIN_CAPACITY ||
+    capacity > MAX_CAPACITY ||
+    (capacity & (capacity - 1)) !== 0
+  ) {
+    throw new NatsError(
+      'invalidArgument',
+      `ring capacity must be a power of two from ${MIN_CAPACITY} to ${MAX_CAPACITY} bytes, ` +
+        `got ${capacity}`,
+    );
+  }
+}
+
+/**
+ * Allocate the header and data buffers of one ring, zeroed (empty, both sides awake).
+ *
+ * @param capacity data size in bytes: a power of two, at least 1024
+ * @throws NatsError `invalidArgument` for any other capacity
+ * @example
+ * ```ts
+ * const commands = createRingBuffers(64 * 1024);
+ * new Worker(url, { workerData: { commands } });
+ * const producer = new RingProducer(commands);
+ * ```
+ */
+export function createRingBuffers(capacity: number = DEFAULT_RING_CAPACITY): RingBuffers {
+  checkCapacity(capacity);
+  return {
+    header: new SharedArrayBuffer(RING_HEADER_BYTES),
+    data: new SharedArrayBuffer(capacity),
+  };
+}
+
+function headerOf(buffers: RingBuffers): Int32Array {
+  if (buffers.header.byteLength < RING_HEADER_BYTES) {
+    throw new NatsError(
+      'invalidArgument',
+      `ring header must be ${RING_HEADER_BYTES} bytes, got ${buffers.header.byteLength}`,
+    );
+  }
+  checkCapacity(buffers.data.byteLength);
+  return new Int32Array(buffers.header, 0, RING_HEADER_BYTES / 4);
+}
+
+/** Whole bytes a record with a body of `length` bytes occupies (length word, body, padding). */
+function recordSize(length: number): number {
+  return RECORD_LENGTH_BYTES + ((length + RECORD_ALIGN - 1) & -RECORD_ALIGN);
+}
+
+/**
+ * Writing side of a ring; use it from one thread only.
+ *
+ * @example
+ * ```ts
+ * const off = producer.reserve(body.length);
+ * if (off < 0) return producer.waitForSpace(); // full: retry when it resolves
+ * producer.bytes.set(body, off);
+ * producer.commit();
+ * producer.publish(); // once per batch
+ * ```
+ */
+export class RingProducer {
+  /** View of the data buffer; bodies are written at the offsets {@link reserve} returns. */
+  readonly bytes: Uint8Array;
+  /** Same bytes, for little-endian u16/u32 fields. */
+  readonly view: DataView;
+  /** Data size in bytes. */
+  readonly capacity: number;
+  /** Largest body {@link reserve} accepts. */
+  readonly maxBody: number;
+
+  private readonly header: Int32Array;
+  private readonly mask: number;
+  private readonly waker: Waker;
+  private readonly sleeper: Sleeper;
+  /** End of the last committed record (u32 counter). */
+  private written: number;
+  /** W as last stored. */
+  private published: number;
+  /** R as last loaded: the space known to be free ends here. */
+  private readCache: number;
+  /** Counter just past the reserved record, or -1 when nothing is reserved. */
+  private reservedEnd = -1;
+
+  /** Attach to a ring; the counters are taken from the header as they stand. */
+  constructor(buffers: RingBuffers) {
+    this.header = headerOf(buffers);
+    this.bytes = new Uint8Array(buffers.data);
+    this.view = new DataView(buffers.data);
+    this.capacity = buffers.data.byteLength;
+    this.maxBody = maxRecordBody(this.capacity);
+    this.mask = this.capacity - 1;
+    this.waker = new Waker(this.header, RING_WRITE, RING_CONSUMER_SLEEP);
+    this.sleeper = new Sleeper(this.header, RING_READ, RING_PRODUCER_SLEEP);
+    this.written = Atomics.load(this.header, RING_WRITE) >>> 0; // observes W: resume after it
+    this.published = this.written;
+    this.readCache = Atomics.load(this.header, RING_READ) >>> 0; // observes R: the free space
+  }
+
+  /**
+   * Reserve a record with a body of exactly `length` bytes.
+   *
+   * Returns the body's byte offset in {@link bytes} (4-byte aligned), or -1 when there is not
+   * enough free space right now. Reserving again before {@link commit} replaces the reservation.
+   *
+   * @throws NatsError `invalidArgument` if `length` is not an integer in 0..{@link maxBody}
+   */
+  reserve(length: number): number {
+    if (!((length | 0) === length && length >= 0 && length <= this.maxBody)) {
+      throw new NatsError(
+        'invalidArgument',
+        `ring record body must be 0..${this.maxBody} bytes (capacity ${this.capacity}), ` +
+          `got ${length}`,
+      );
+    }
+    const size = recordSize(length);
+    const at = this.written & this.mask;
+    const tail = this.capacity - at;
+    // A record that does not fit before the end also consumes the tail (size <= capacity / 2,
+    // so tail + size never exceeds the capacity).
+    const need = size <= tail ? size : tail + size;
+    if (need > this.capacity - ((this.written - this.readCache) >>> 0)) {
+      this.readCache = Atomics.load(this.header, RING_READ) >>> 0; // observes R: released space
+      if (need > this.capacity - ((this.written - this.readCache) >>> 0)) return -1;
+    }
+    let start = at;
+    if (size > tail) {
+      this.view.setUint32(at, WRAP_MARKER, true);
+      start = 0;
+    }
+    this.view.setUint32(start, length, true);
+    this.reservedEnd = (this.written + need) >>> 0;
+    return start + RECORD_LENGTH_BYTES;
+  }
+
+  /**
+   * Complete the record last reserved. Local only: the consumer sees it after {@link publish}.
+   *
+   * @throws NatsError `invalidArgument` when nothing is reserved
+   */
+  commit(): void {
+    if (this.reservedEnd < 0) {
+      throw new NatsError('invalidArgument', 'ring commit() without a reserve()');
+    }
+    this.written = this.reservedEnd;
+    this.reservedEnd = -1;
+  }
+
+  /** Make every committed record visible, then wake the consumer if it sleeps (C.2 waker). */
+  publish(): void {
+    if (this.written === this.published) return;
+    this.published = this.written;
+    Atomics.store(this.header, RING_WRITE, this.written | 0); // publishes the committed records
+    this.waker.wake();
+  }
+
+  /** Committed but unpublished bytes exist. */
+  get hasUnpublished(): boolean {
+    return this.written !== this.published;
+  }
+
+  /** Bytes in use (published and unpublished, not yet released by the consumer). */
+  usedBytes(): number {
+    // Not cached: readCache must stay the R of the last full check, which waitForSpace sleeps on.
+    const read = Atomics.load(this.header, RING_READ) >>> 0; // observes R: released space
+    return (this.written - read) >>> 0;
+  }
+
+  /**
+   * Wait until the consumer releases space; call it after {@link reserve} returned -1.
+   *
+   * Publishes committed records first (the consumer can only free space it can see). Returns
+   * undefined if R already moved since the last full check (reserve again now), else a promise
+   * that resolves when R changes. Never blocks.
+   */
+  waitForSpace(): Promise<void> | undefined {
+    this.publish();
+    const read = Atomics.load(this.header, RING_READ) >>> 0; // observes R: released since the check
+    if (read !== this.readCache) {
+      this.readCache = read;
+      return undefined;
+    }
+    return this.sleeper.sleep(read | 0);
+  }
+}
+
+/**
+ * Reading side of a ring; use it from one thread only.
+ *
+ * A body at the offset {@link next} returns stays valid until {@link release} hands its space
+ * back to the producer.
+ *
+ * @example
+ * ```ts
+ * for (let off = consumer.next(); off >= 0; off = consumer.next()) {
+ *   handle(consumer.bytes.subarray(off, off + consumer.length));
+ *   consumer.advance();
+ * }
+ * consumer.release(); // once per batch
+ * await consumer.waitForData();
+ * ```
+ */
+export class RingConsumer {
+  /** View of the data buffer; bodies are read at the offsets {@link next} returns. */
+  readonly bytes: Uint8Array;
+  /** Same bytes, for little-endian u16/u32 fields. */
+  readonly view: DataView;
+  /** Data size in bytes. */
+  readonly capacity: number;
+
+  private readonly header: Int32Array;
+  private readonly mask: number;
+  private readonly waker: Waker;
+  private readonly sleeper: Sleeper;
+  /** Start of the next unconsumed record (u32 counter). */
+  private readPos: number;
+  /** R as last stored. */
+  private released: number;
+  /** W as last loaded: published records end here. */
+  private writeCache: number;
+  /** Counter just past the record next() returned, or -1 when there is none. */
+  private recordEnd = -1;
+  private recordLength = 0;
+
+  /** Attach to a ring; the counters are taken from the header as they stand. */
+  constructor(buffers: RingBuffers) {
+    this.header = headerOf(buffers);
+    this.bytes = new Uint8Array(buffers.data);
+    this.view = new DataView(buffers.data);
+    this.capacity = buffers.data.byteLength;
+    this.mask = this.capacity - 1;
+    this.waker = new Waker(this.header, RING_READ, RING_PRODUCER_SLEEP);
+    this.sleeper = new Sleeper(this.header, RING_WRITE, RING_CONSUMER_SLEEP);
+    this.readPos = Atomics.load(this.header, RING_READ) >>> 0; // observes R: resume after it
+    this.released = this.readPos;
+    this.writeCache = Atomics.load(this.header, RING_WRITE) >>> 0; // observes W: published end
+  }
+
+  /**
+   * Offset of the next record's body in {@link bytes}, or -1 when no published record is
+   * waiting. Skips wrap markers; does not consume (call {@link advance}).
+   */
+  next(): number {
+    for (;;) {
+      if (this.readPos === this.writeCache) {
+        this.writeCache = Atomics.load(this.header, RING_WRITE) >>> 0; // observes W: new records
+        if (this.readPos === this.writeCache) return -1;
+      }
+      const at = this.readPos & this.mask;
+      const length = this.view.getUint32(at, true);
+      if (length !== WRAP_MARKER) {
+        this.recordLength = length;
+        this.recordEnd = (this.readPos + recordSize(length)) >>> 0;
+        return at + RECORD_LENGTH_BYTES;
+      }
+      // The producer left the tail empty; a record always follows the marker at offset 0.
+      this.readPos = (this.readPos + this.capacity - at) >>> 0;
+    }
+  }
+
+  /** Body length of the record returned by the last {@link next}. */
+  get length(): number {
+    return this.recordLength;
+  }
+
+  /**
+   * Consume the record returned by the last {@link next} (local only until {@link release}).
+   *
+   * @throws NatsError `invalidArgument` when next() returned no record since the last advance
+   */
+  advance(): void {
+    if (this.recordEnd < 0) {
+      throw new NatsError('invalidArgument', 'ring advance() without a record from next()');
+    }
+    this.readPos = this.recordEnd;
+    this.recordEnd = -1;
+  }
+
+  /** Hand the space of every consumed record back, then wake the producer if it sleeps. */
+  release(): void {
+    if (this.readPos === this.released) return;
+    this.released = this.readPos;
+    Atomics.store(this.header, RING_READ, this.readPos | 0); // publishes the consumed space
+    this.waker.wake();
+  }
+
+  /**
+   * Wait for data. Returns undefined if a record is already there, else a promise that
+   * resolves when W changes. Releases consumed space first (a producer waiting for it would
+   * otherwise never publish). Never blocks.
+   */
+  waitForData(): Promise<void> | undefined {
+    if (this.readPos !== this.writeCache) return undefined;
+    const write = Atomics.load(this.header, RING_WRITE) >>> 0; // observes W: newly published
+    if (write !== this.readPos) {
+      this.writeCache = write;
+      return undefined;
+    }
+    this.release();
+    return this.sleeper.sleep(write | 0);
+  }
+}
+
+/**
+ * Wake every waiter on both W and R, so no waitForData/waitForSpace promise stays pending
+ * (shutdown). Woken sides re-check the ring and may wait again.
+ */
+export function wakeAll(buffers: RingBuffers): void {
+  const header = new Int32Array(buffers.header, 0, RING_HEADER_BYTES / 4);
+  notifyAll(header, RING_WRITE);
+  notifyAll(header, RING_READ);
+}
