@@ -1,0 +1,460 @@
+/**
+ * `Client`: the thin proxy on the caller's thread. Publishing and subscribing write frames
+ * into the command ring ({@link Publisher}); messages and flush acknowledgements come back
+ * through the delivery ring ({@link Dispatcher}); state and statistics are read from the
+ * shared state block; only connect and close cross comlink. It never touches a socket.
+ */
+import * as Comlink from 'comlink';
+import type { HostCallbacks, StartResult, WireEvent } from '../shared/control.js';
+import { fromWire, NatsError, type WireError } from '../shared/errors.js';
+import {
+  DEFAULT_MAX_PAYLOAD,
+  DEFAULT_RING_CAPACITY,
+  ST_CONNECTS,
+  ST_COUNTER_COUNT,
+  ST_COUNTERS_BYTE_OFFSET,
+  ST_IN_BYTES,
+  ST_IN_MESSAGES,
+  ST_MAX_PAYLOAD,
+  ST_OUT_BYTES,
+  ST_OUT_MESSAGES,
+  ST_STATE,
+  STATE_BLOCK_BYTES,
+  STATE_CONNECTED,
+  STATE_DISCONNECTED,
+  STATE_PENDING,
+} from '../shared/layout.js';
+import { encodeSub, encodeUnsub } from '../shared/protocol/encode.js';
+import { encodeHeaders, HeaderMap } from '../shared/protocol/headers.js';
+import {
+  validatePublishSubject,
+  validateQueueGroup,
+  validateSubscribeSubject,
+} from '../shared/protocol/subject.js';
+import { utf8Length } from '../shared/protocol/utf8.js';
+import {
+  createRingBuffers,
+  RingConsumer,
+  RingProducer,
+  wakeAll,
+} from '../shared/ring/byte-ring.js';
+import { type ServerInfo, versionAtLeast } from '../shared/server-info.js';
+import { Dispatcher } from './dispatcher.js';
+import { type Event, fromWireEvent, type State } from './events.js';
+import { type ConnectOptions, type ResolvedOptions, resolveServers } from './options.js';
+import { Publisher } from './publisher.js';
+import { type SubscribeOptions, Subscriber, type SubscriptionOwner } from './subscriber.js';
+import { WorkerHost } from './worker-host.js';
+
+export type Payload = Uint8Array | string;
+
+export interface Statistics {
+  inBytes: number;
+  outBytes: number;
+  inMessages: number;
+  outMessages: number;
+  connects: number;
+}
+
+const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
+
+function toBytes(payload: Payload | undefined): Uint8Array {
+  if (payload === undefined) return EMPTY;
+  if (payload instanceof Uint8Array) return payload;
+  if (typeof payload === 'string') return encoder.encode(payload);
+  throw new NatsError(
+    'invalidArgument',
+    `payload must be a Uint8Array or a string, got ${typeof payload}`,
+  );
+}
+
+/** Start a client: spawn its worker and wait until it is connected (or failed). */
+export async function createClient(
+  servers: string | string[],
+  options: ConnectOptions,
+): Promise<Client> {
+  const resolved = options.resolve();
+  const client = new Client(resolveServers(servers), resolved);
+  await client.start();
+  return client;
+}
+
+/**
+ * A connection to NATS whose socket lives on a worker thread.
+ *
+ * @example
+ * const client = await connect('nats://127.0.0.1:4222');
+ * client.subscribe('greet', { callback: (m) => console.log(m.string()) });
+ * client.publish('greet', 'hello');
+ * await client.flush();
+ * await client.close();
+ */
+export class Client implements SubscriptionOwner {
+  private readonly host: WorkerHost;
+  private readonly publisher: Publisher;
+  private readonly dispatcher: Dispatcher;
+  private readonly stateWords: Int32Array;
+  private readonly counters: BigInt64Array;
+  private readonly subs = new Map<number, Subscriber>();
+  private readonly flushes = new Map<
+    number,
+    { resolve(): void; reject(e: NatsError): void; timer?: NodeJS.Timeout }
+  >();
+  private readonly rings = {
+    command: createRingBuffers(DEFAULT_RING_CAPACITY),
+    delivery: createRingBuffers(DEFAULT_RING_CAPACITY),
+  };
+  private nextSid = 0;
+  private nextFlushId = 0;
+  private info: ServerInfo | undefined;
+  private closing: Promise<void> | null = null;
+  private closedWith: NatsError | null = null;
+  private closedResolve!: (error: NatsError | undefined) => void;
+  private readonly closedPromise = new Promise<NatsError | undefined>((resolve) => {
+    this.closedResolve = resolve;
+  });
+
+  /** @internal use `connect()` */
+  constructor(
+    servers: ReturnType<typeof resolveServers>,
+    private readonly options: ResolvedOptions,
+  ) {
+    const state = new SharedArrayBuffer(STATE_BLOCK_BYTES);
+    this.stateWords = new Int32Array(state);
+    this.counters = new BigInt64Array(state, ST_COUNTERS_BYTE_OFFSET, ST_COUNTER_COUNT);
+    Atomics.store(this.stateWords, ST_MAX_PAYLOAD, DEFAULT_MAX_PAYLOAD); // until the first INFO
+    this.publisher = new Publisher(
+      new RingProducer(this.rings.command),
+      options.clientCapacity,
+      options.maxPendingBytes,
+    );
+    this.dispatcher = new Dispatcher(new RingConsumer(this.rings.delivery), {
+      subscription: (sid) => this.subs.get(sid),
+      flushAcked: (id) => this.flushAcked(id),
+      deliveryError: (error, sub) =>
+        this.emit({
+          type: 'clientError',
+          error:
+            error instanceof NatsError
+              ? error
+              : new NatsError(
+                  'invalidArgument',
+                  `callback of subscription ${sub.sid} (${sub.subject}) threw: ${String(error)}`,
+                  {
+                    cause: error,
+                  },
+                ),
+        }),
+    });
+    this.host = new WorkerHost({
+      options: { ...options.worker, servers },
+      command: this.rings.command,
+      delivery: this.rings.delivery,
+      state,
+    });
+    this.host.exited.then((error) => {
+      if (!this.closing) void this.shutdown(error);
+    });
+  }
+
+  /** @internal */
+  async start(): Promise<void> {
+    const callbacks: HostCallbacks = {
+      event: (event: WireEvent) => this.emit(fromWireEvent(event)),
+      serverInfo: (info: ServerInfo) => {
+        this.info = info;
+      },
+      ended: (error: WireError) => {
+        const natsError = fromWire(error);
+        this.emit({ type: 'clientError', error: natsError });
+        void this.shutdown(natsError);
+      },
+      reconnectDelay: (attempts: number) => this.options.reconnectDelayCallback?.(attempts) ?? 0,
+    };
+    this.dispatcher.start();
+    let result: StartResult;
+    try {
+      result = await this.host.call(
+        (api) => api.start(Comlink.proxy(callbacks)) as Promise<StartResult>,
+      );
+    } catch (error) {
+      await this.shutdown(error as NatsError);
+      throw error;
+    }
+    if (!result.ok) {
+      const error = fromWire(result.error);
+      await this.shutdown(error, false);
+      throw error;
+    }
+    this.info = result.info ?? this.info;
+  }
+
+  // ---- publishing -----------------------------------------------------------------------
+
+  /** Publish; returns false once `clientCapacity` messages wait on this thread (await `writable()`). */
+  publish(subject: string, payload?: Payload): boolean {
+    return this.send(subject, undefined, undefined, payload);
+  }
+
+  publishWithHeaders(subject: string, headers: HeaderMap, payload?: Payload): boolean {
+    return this.send(subject, undefined, headers, payload);
+  }
+
+  publishWithReply(subject: string, reply: string, payload?: Payload): boolean {
+    return this.send(subject, reply, undefined, payload);
+  }
+
+  publishWithReplyAndHeaders(
+    subject: string,
+    reply: string,
+    headers: HeaderMap,
+    payload?: Payload,
+  ): boolean {
+    return this.send(subject, reply, headers, payload);
+  }
+
+  /** Resolves when publishing may go on (nothing waits on this thread any more). */
+  writable(): Promise<void> {
+    return this.publisher.writable();
+  }
+
+  private send(
+    subject: string,
+    reply: string | undefined,
+    headers: HeaderMap | undefined,
+    payload?: Payload,
+  ): boolean {
+    if (this.closedWith) throw new NatsError('closed', `publish to ${subject} on a closed client`);
+    if (typeof subject !== 'string') {
+      throw new NatsError('invalidArgument', `subject must be a string, got ${typeof subject}`);
+    }
+    if (!this.options.skipSubjectValidation) {
+      validatePublishSubject(subject);
+      if (reply !== undefined) validatePublishSubject(reply, 'reply subject');
+    } else if (reply !== undefined && typeof reply !== 'string') {
+      throw new NatsError('invalidArgument', `reply subject must be a string, got ${typeof reply}`);
+    }
+    const data = toBytes(payload);
+    const subjectBytes = utf8Length(subject);
+    const replyBytes = reply === undefined ? 0 : utf8Length(reply);
+    if (headers === undefined) {
+      this.checkSize(subject, data.length);
+      return this.publisher.pub(subject, subjectBytes, reply, replyBytes, data);
+    }
+    if (!(headers instanceof HeaderMap)) {
+      throw new NatsError('invalidArgument', 'headers must be a HeaderMap');
+    }
+    const block = encodeHeaders(headers);
+    this.checkSize(subject, block.length + data.length);
+    return this.publisher.hpub(subject, subjectBytes, reply, replyBytes, block, data);
+  }
+
+  private checkSize(subject: string, size: number): void {
+    const max = Atomics.load(this.stateWords, ST_MAX_PAYLOAD); // observes the last INFO's max_payload
+    if (size > max) {
+      throw new NatsError(
+        'maxPayloadExceeded',
+        `message of ${size} bytes to ${subject} exceeds the server's max_payload of ${max}`,
+      );
+    }
+  }
+
+  // ---- subscribing ----------------------------------------------------------------------
+
+  subscribe(subject: string, opts?: SubscribeOptions): Subscriber {
+    validateSubscribeSubject(subject);
+    return this.addSubscription(subject, undefined, opts);
+  }
+
+  queueSubscribe(subject: string, queueGroup: string, opts?: SubscribeOptions): Subscriber {
+    validateSubscribeSubject(subject);
+    validateQueueGroup(queueGroup);
+    return this.addSubscription(subject, queueGroup, opts);
+  }
+
+  private addSubscription(
+    subject: string,
+    queue: string | undefined,
+    opts: SubscribeOptions | undefined,
+  ): Subscriber {
+    if (this.closedWith)
+      throw new NatsError('closed', `subscribe to ${subject} on a closed client`);
+    const cb = opts?.callback;
+    if (cb !== undefined && typeof cb !== 'function') {
+      throw new NatsError('invalidArgument', `callback must be a function, got ${typeof cb}`);
+    }
+    const sid = ++this.nextSid;
+    const sub = new Subscriber(
+      this,
+      sid,
+      subject,
+      queue,
+      cb,
+      this.options.worker.subscriptionCapacity,
+    );
+    this.subs.set(sid, sub);
+    sub.ended.then(() => this.subs.delete(sid));
+    this.publisher.sub(sid, encodeSub(subject, queue, sid));
+    return sub;
+  }
+
+  /** @internal SubscriptionOwner */
+  unsubscribe(sub: Subscriber, max: number): void {
+    if (this.closedWith) return;
+    this.publisher.unsub(sub.sid, max, encodeUnsub(sub.sid, max === 0 ? undefined : max));
+  }
+
+  /** @internal SubscriptionOwner */
+  slowConsumer(sub: Subscriber): void {
+    this.emit({ type: 'slowConsumer', sid: sub.sid });
+  }
+
+  /** @internal SubscriptionOwner: UNSUB, then a flush: its PONG comes after every message sent before the UNSUB. */
+  async drainSubscription(sub: Subscriber): Promise<void> {
+    this.unsubscribe(sub, 0);
+    try {
+      await this.flush();
+    } finally {
+      sub.end();
+    }
+  }
+
+  // ---- control --------------------------------------------------------------------------
+
+  /** Resolves when everything published before it has reached the server (a PING/PONG round trip). */
+  flush(): Promise<void> {
+    if (this.closedWith) return Promise.reject(new NatsError('closed', 'flush on a closed client'));
+    const id = ++this.nextFlushId >>> 0;
+    return new Promise<void>((resolve, reject) => {
+      const entry: { resolve(): void; reject(e: NatsError): void; timer?: NodeJS.Timeout } = {
+        resolve,
+        reject,
+      };
+      const timeout = this.options.requestTimeout;
+      if (timeout !== null) {
+        entry.timer = setTimeout(() => {
+          this.flushes.delete(id);
+          reject(new NatsError('timedOut', `flush not acknowledged within ${timeout} ms`));
+        }, timeout);
+      }
+      this.flushes.set(id, entry);
+      this.publisher.flush(id);
+    });
+  }
+
+  private flushAcked(id: number): void {
+    const entry = this.flushes.get(id);
+    if (!entry) return;
+    this.flushes.delete(id);
+    clearTimeout(entry.timer);
+    entry.resolve();
+  }
+
+  /** Close now: what is already published is sent, then the worker ends and the process may exit. */
+  close(): Promise<void> {
+    return this.shutdown(undefined);
+  }
+
+  /** Settles when the client is closed: undefined after close(), else the error that ended it. */
+  closed(): Promise<NatsError | undefined> {
+    return this.closedPromise;
+  }
+
+  private shutdown(error: NatsError | undefined, emitClosed = true): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.publisher.waiting > 0 && this.connectionState() === 'connected') {
+        // Publishes still waiting on this thread get their chance to reach the ring first.
+        await Promise.race([
+          this.publisher.writable(),
+          delay(this.options.worker.connectionTimeout),
+        ]).catch(() => {});
+      }
+      this.publisher.publishNow();
+      this.closedWith = error ?? new NatsError('closed', 'client is closed');
+      try {
+        await this.host.call((api) => api.close());
+      } catch {
+        // the worker is gone already: nothing left to close there
+      }
+      this.dispatcher.stop();
+      this.publisher.close(this.closedWith);
+      wakeAll(this.rings.command); // no waitAsync stays pending
+      wakeAll(this.rings.delivery);
+      for (const entry of this.flushes.values()) {
+        clearTimeout(entry.timer);
+        entry.reject(new NatsError('closed', 'client closed before the flush completed'));
+      }
+      this.flushes.clear();
+      for (const sub of this.subs.values()) sub.end();
+      await this.host.shutdown();
+      if (emitClosed) this.emit({ type: 'closed' });
+      this.closedResolve(error);
+    })();
+    return this.closing;
+  }
+
+  // ---- state ----------------------------------------------------------------------------
+
+  connectionState(): State {
+    if (this.closedWith) return 'closed';
+    switch (
+      Atomics.load(this.stateWords, ST_STATE) // observes the worker's last transition
+    ) {
+      case STATE_PENDING:
+        return 'pending';
+      case STATE_CONNECTED:
+        return 'connected';
+      case STATE_DISCONNECTED:
+        return 'disconnected';
+      default:
+        return 'closed';
+    }
+  }
+
+  /** The last INFO the server sent. */
+  serverInfo(): ServerInfo {
+    if (!this.info) throw new NatsError('invalidArgument', 'no INFO received yet');
+    return { ...this.info };
+  }
+
+  isServerCompatible(major: number, minor: number, patch: number): boolean {
+    return this.info !== undefined && versionAtLeast(this.info.version, major, minor, patch);
+  }
+
+  /** The server's max_payload (1 MiB before the first INFO). */
+  maxPayload(): number {
+    return Atomics.load(this.stateWords, ST_MAX_PAYLOAD);
+  }
+
+  /** Counters read from shared memory, no round trip. */
+  statistics(): Statistics {
+    const c = this.counters;
+    return {
+      inBytes: Number(Atomics.load(c, ST_IN_BYTES)),
+      outBytes: Number(Atomics.load(c, ST_OUT_BYTES)),
+      inMessages: Number(Atomics.load(c, ST_IN_MESSAGES)),
+      outMessages: Number(Atomics.load(c, ST_OUT_MESSAGES)),
+      connects: Number(Atomics.load(c, ST_CONNECTS)),
+    };
+  }
+
+  /** The default request timeout (ms), or null. */
+  timeout(): number | null {
+    return this.options.requestTimeout;
+  }
+
+  private emit(event: Event): void {
+    const cb = this.options.eventCallback;
+    if (!cb) return;
+    try {
+      Promise.resolve(cb(event)).catch(() => {});
+    } catch {
+      // a throwing event callback must not break the client
+    }
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,72 @@
+/**
+ * Spawns the connection worker and keeps its control plane honest: comlink never rejects a
+ * call to a dead worker (it would hang forever), so every call here races the worker's exit.
+ */
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import type { WorkerApi, WorkerData } from '../shared/control.js';
+import { NatsError } from '../shared/errors.js';
+
+/** How long shutdown waits for the worker to leave by itself before terminate(). */
+const EXIT_TIMEOUT_MS = 3_000;
+
+// The worker entry sits beside this module's folder in the built package (dist/src/worker).
+const WORKER_URL = new URL('../worker/entry.js', import.meta.url);
+
+export class WorkerHost {
+  /** Strong reference to the wrap() result (comlink #692: a collected proxy drops replies). */
+  readonly api: Comlink.Remote<WorkerApi>;
+  /** Resolves with the reason once the worker has exited, however it exited. */
+  readonly exited: Promise<NatsError>;
+  private readonly worker: Worker;
+  private readonly port: MessagePort;
+  private hasExited = false;
+
+  constructor(data: Omit<WorkerData, 'control'>) {
+    const { port1, port2 } = new MessageChannel();
+    this.worker = new Worker(WORKER_URL, {
+      workerData: { ...data, control: port2 } satisfies WorkerData,
+      transferList: [port2],
+    });
+    this.port = port1;
+    let lastError: Error | undefined;
+    this.worker.on('error', (err) => {
+      lastError = err;
+    });
+    this.exited = new Promise((resolve) => {
+      this.worker.once('exit', (code) => {
+        this.hasExited = true;
+        resolve(
+          new NatsError(
+            'workerExited',
+            lastError
+              ? `connection worker failed: ${lastError.message}`
+              : `connection worker exited (code ${code})`,
+            lastError ? { cause: lastError } : undefined,
+          ),
+        );
+      });
+    });
+    this.api = Comlink.wrap<WorkerApi>(port1 as unknown as Comlink.Endpoint);
+  }
+
+  /** Run a control call; rejects with 'workerExited' instead of hanging if the worker is gone. */
+  call<T>(fn: (api: Comlink.Remote<WorkerApi>) => Promise<T>): Promise<T> {
+    if (this.hasExited) return this.exited.then((error) => Promise.reject(error));
+    return Promise.race([fn(this.api), this.exited.then((error) => Promise.reject(error))]);
+  }
+
+  /** Close our end of the control port and wait (bounded) for the worker to exit by itself. */
+  async shutdown(): Promise<void> {
+    this.api[Comlink.releaseProxy]();
+    this.port.close();
+    if (this.hasExited) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), EXIT_TIMEOUT_MS);
+    });
+    const late = await Promise.race([this.exited.then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (late) await this.worker.terminate();
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * The control plane between the main thread and the connection worker (comlink), and the
+ * data that crosses it. The hot path (publish, subscribe, deliveries, flush) never comes here:
+ * it travels through the rings declared in layout.ts.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { WireError } from './errors.js';
+import type { WorkerOptions } from './options.js';
+import type { RingBuffers } from './ring/byte-ring.js';
+import type { ServerInfo } from './server-info.js';
+
+/** What the worker is started with (`workerData`). */
+export interface WorkerData {
+  options: WorkerOptions;
+  command: RingBuffers;
+  delivery: RingBuffers;
+  state: SharedArrayBuffer;
+  /** The dedicated port the worker exposes {@link WorkerApi} on (not parentPort: both ends can be closed). */
+  control: MessagePort;
+}
+
+/** Events as they cross from the worker; the main thread turns `error` into a NatsError. */
+export type WireEvent =
+  | { type: 'connected' }
+  | { type: 'disconnected' }
+  | { type: 'lameDuckMode' }
+  | { type: 'draining' }
+  | { type: 'closed' }
+  | { type: 'slowConsumer'; sid: number }
+  | { type: 'serverError'; error: WireError }
+  | { type: 'clientError'; error: WireError };
+
+/** Callbacks the main thread hands to the worker once, at start (comlink proxies). */
+export interface HostCallbacks {
+  event(event: WireEvent): void;
+  serverInfo(info: ServerInfo): void;
+  /** The worker ended the connection by itself (e.g. maxReconnects); the host tears down. */
+  ended(error: WireError): void;
+  reconnectDelay?(attempts: number): number | Promise<number>;
+}
+
+/** Results cross as data: comlink would flatten a thrown NatsError into a plain Error. */
+export type StartResult = { ok: true; info?: ServerInfo } | { ok: false; error: WireError };
+
+/** What the worker exposes on its control port. */
+export interface WorkerApi {
+  /** Start the connection loop; resolves once connected (or at once with retryOnInitialConnect). */
+  start(host: HostCallbacks): Promise<StartResult>;
+  /** Send what the command ring holds, close the socket, stop the loop; the worker then exits. */
+  close(): Promise<void>;
+}

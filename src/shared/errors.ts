@@ -1,0 +1,59 @@
+/**
+ * The one error type the library raises. `kind` is a stable string users switch on; the
+ * message names the option, subject or server reply at fault.
+ *
+ * Errors cross the thread boundary as plain data ({@link toWire}/{@link fromWire}): a class
+ * instance sent through postMessage arrives as a plain `Error` and loses its `kind`.
+ */
+export type ErrorKind =
+  | 'timedOut'
+  | 'noResponders'
+  | 'authorizationViolation'
+  | 'maxReconnects'
+  | 'tls'
+  | 'badSubject'
+  | 'maxPayloadExceeded'
+  | 'invalidOption'
+  | 'invalidArgument'
+  | 'closed'
+  | 'clientCapacity'
+  /** The server sent bytes that are not NATS protocol; the connection is dropped. */
+  | 'protocol'
+  /** A `-ERR` from the server that is not an authorization failure. */
+  | 'server'
+  /** Socket-level failure: refused, reset, unreachable. */
+  | 'io'
+  /** The connection worker died; every pending call fails with this. */
+  | 'workerExited';
+
+export class NatsError extends Error {
+  override readonly name = 'NatsError';
+  readonly kind: ErrorKind;
+
+  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.kind = kind;
+  }
+}
+
+/** Plain-data form of a {@link NatsError}, safe for postMessage and comlink. */
+export interface WireError {
+  kind: ErrorKind;
+  message: string;
+  cause?: WireError;
+}
+
+export function toWire(err: unknown): WireError {
+  if (err instanceof NatsError) {
+    const wire: WireError = { kind: err.kind, message: err.message };
+    if (err.cause !== undefined) wire.cause = toWire(err.cause);
+    return wire;
+  }
+  if (err instanceof Error) return { kind: 'io', message: err.message };
+  return { kind: 'io', message: String(err) };
+}
+
+export function fromWire(wire: WireError): NatsError {
+  const cause = wire.cause ? fromWire(wire.cause) : undefined;
+  return new NatsError(wire.kind, wire.message, cause ? { cause } : undefined);
+}

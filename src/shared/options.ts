@@ -1,0 +1,52 @@
+import type { ServerAddress } from './servers.js';
+
+/**
+ * The connection settings the worker runs with: validated, defaults applied, plain data
+ * (it travels in `workerData`). Callbacks are not here: they stay on the caller's thread and
+ * the worker reaches them through comlink proxies.
+ */
+export interface WorkerOptions {
+  servers: ServerAddress[];
+  name?: string;
+  noEcho: boolean;
+  /** ms between client PINGs; two unanswered ⇒ stale. */
+  pingInterval: number;
+  /** ms for TCP + TLS + INFO/CONNECT + first PONG. */
+  connectionTimeout: number;
+  retryOnInitialConnect: boolean;
+  /** Consecutive failed attempts before the client closes; null = unlimited. */
+  maxReconnects: number | null;
+  ignoreDiscoveredServers: boolean;
+  retainServersOrder: boolean;
+  subscriptionCapacity: number;
+  readBufferCapacity: number;
+  localAddress?: string;
+  /** The caller installed a reconnect delay callback (otherwise the worker's backoff is used). */
+  hasReconnectDelayCallback: boolean;
+}
+
+/** Defaults as in async-nats, in milliseconds. */
+export const DEFAULTS = {
+  connectionTimeout: 5_000,
+  requestTimeout: 10_000,
+  pingInterval: 60_000,
+  subscriptionCapacity: 65_536,
+  clientCapacity: 2_048,
+  maxPendingBytes: 64 * 1024 * 1024,
+  inboxPrefix: '_INBOX',
+  readBufferCapacity: 65_535,
+  /** First reconnect delay and its cap; the delay doubles per consecutive failure. */
+  reconnectDelayBase: 0,
+  reconnectDelayStep: 250,
+  reconnectDelayMax: 4_000,
+} as const;
+
+/** Default reconnect backoff: immediate first retry, then 250 ms doubling up to 4 s, with ±25 % jitter. */
+export function defaultReconnectDelay(attempts: number): number {
+  if (attempts <= 1) return DEFAULTS.reconnectDelayBase;
+  const base = Math.min(
+    DEFAULTS.reconnectDelayStep * 2 ** (attempts - 2),
+    DEFAULTS.reconnectDelayMax,
+  );
+  return Math.round(base * (0.75 + Math.random() * 0.5));
+}

@@ -1,0 +1,67 @@
+/** Server INFO, camelCase. Unknown fields are kept as they came. */
+export interface ServerInfo {
+  serverId: string;
+  serverName: string;
+  version: string;
+  proto: number;
+  host: string;
+  port: number;
+  maxPayload: number;
+  headers: boolean;
+  authRequired: boolean;
+  tlsRequired: boolean;
+  tlsAvailable: boolean;
+  connectUrls: string[];
+  nonce?: string;
+  lameDuckMode: boolean;
+  clientId?: number;
+  clientIp?: string;
+  cluster?: string;
+  jetstream: boolean;
+  [key: string]: unknown;
+}
+
+/** snake_case INFO as the server sends it → {@link ServerInfo}; unknown keys are camelCased and kept. */
+export function toServerInfo(raw: Record<string, unknown>): ServerInfo {
+  const camel: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    camel[key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())] = value;
+  }
+  return {
+    ...camel,
+    serverId: String(raw.server_id ?? ''),
+    serverName: String(raw.server_name ?? ''),
+    version: String(raw.version ?? ''),
+    proto: Number(raw.proto ?? 0),
+    host: String(raw.host ?? ''),
+    port: Number(raw.port ?? 0),
+    maxPayload: Number(raw.max_payload ?? 0),
+    headers: raw.headers === true,
+    authRequired: raw.auth_required === true,
+    tlsRequired: raw.tls_required === true,
+    tlsAvailable: raw.tls_available === true,
+    connectUrls: Array.isArray(raw.connect_urls) ? raw.connect_urls.map(String) : [],
+    nonce: typeof raw.nonce === 'string' ? raw.nonce : undefined,
+    lameDuckMode: raw.ldm === true,
+    clientId: typeof raw.client_id === 'number' ? raw.client_id : undefined,
+    clientIp: typeof raw.client_ip === 'string' ? raw.client_ip : undefined,
+    cluster: typeof raw.cluster === 'string' ? raw.cluster : undefined,
+    jetstream: raw.jetstream === true,
+  };
+}
+
+/** `version` "x.y.z[-tag]" is at least major.minor.patch. */
+export function versionAtLeast(
+  version: string,
+  major: number,
+  minor: number,
+  patch: number,
+): boolean {
+  const [a = 0, b = 0, c = 0] = version
+    .split('-')[0]
+    .split('.')
+    .map((n) => Number.parseInt(n, 10) || 0);
+  if (a !== major) return a > major;
+  if (b !== minor) return b > minor;
+  return c >= patch;
+}

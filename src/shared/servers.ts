@@ -1,0 +1,78 @@
+import { NatsError } from './errors.js';
+
+/** A server address as the connection worker dials it. Plain data: it crosses threads. */
+export interface ServerAddress {
+  /** Normalised URL, e.g. `nats://127.0.0.1:4222` (credentials stripped). */
+  url: string;
+  scheme: 'nats' | 'tls' | 'ws' | 'wss';
+  /** Host name or IP, IPv6 without brackets. */
+  host: string;
+  port: number;
+  /** Credentials taken from the URL, used when no explicit ones are configured. */
+  user?: string;
+  pass?: string;
+  token?: string;
+}
+
+const DEFAULT_PORTS: Record<ServerAddress['scheme'], number> = {
+  nats: 4222,
+  tls: 4222,
+  ws: 80,
+  wss: 443,
+};
+
+/**
+ * Parse `nats://`, `tls://`, `ws://`, `wss://` or a bare `host[:port]` (IPv6 in brackets).
+ * Credentials in the URL (`user:pass@` or `token@`) are kept apart from the normalised url so
+ * they never appear in logs or the server pool snapshot.
+ */
+export function parseServerUrl(input: string): ServerAddress {
+  if (typeof input !== 'string' || input.trim() === '') {
+    throw new NatsError(
+      'invalidOption',
+      `server URL must be a non-empty string, got ${String(input)}`,
+    );
+  }
+  const text = input.includes('://') ? input.trim() : `nats://${input.trim()}`;
+  let parsed: URL;
+  try {
+    parsed = new URL(text);
+  } catch (cause) {
+    throw new NatsError(
+      'invalidOption',
+      `server URL ${JSON.stringify(redactUrl(input))} is not a URL`,
+      {
+        cause,
+      },
+    );
+  }
+  const scheme = parsed.protocol.slice(0, -1);
+  if (scheme !== 'nats' && scheme !== 'tls' && scheme !== 'ws' && scheme !== 'wss') {
+    throw new NatsError(
+      'invalidOption',
+      `server URL scheme ${JSON.stringify(scheme)} is not one of nats, tls, ws, wss`,
+    );
+  }
+  const host = parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname;
+  if (host === '') throw new NatsError('invalidOption', 'server URL has no host');
+  const port = parsed.port === '' ? DEFAULT_PORTS[scheme] : Number(parsed.port);
+  const address: ServerAddress = {
+    url: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    scheme,
+    host,
+    port,
+  };
+  const user = decodeURIComponent(parsed.username);
+  const pass = decodeURIComponent(parsed.password);
+  if (user !== '' && parsed.password === '' && !text.includes(`${parsed.username}:@`)) {
+    address.token = user;
+  } else if (user !== '') {
+    address.user = user;
+    address.pass = pass;
+  }
+  return address;
+}
+
+function redactUrl(input: string): string {
+  return String(input).replace(/\/\/[^@/]*@/, '//***@');
+}

@@ -1,0 +1,231 @@
+/**
+ * Deliveries: parsed MSG/HMSG → delivery ring frames (layout.ts). When the ring is full (the
+ * main thread is busy or blocked) the socket keeps being read, so PING/PONG and INFO keep
+ * flowing; messages wait here in arrival order, at most `subscriptionCapacity` per
+ * subscription. Past that a subscription's messages are dropped and counted, with one
+ * coalesced slowConsumer event until it has caught up.
+ */
+import {
+  DLV_FLAGS,
+  DLV_FLUSH_ACK,
+  DLV_FLUSH_BYTES,
+  DLV_FLUSH_ID,
+  DLV_HAS_HEADERS,
+  DLV_HAS_REPLY,
+  DLV_HEADER_LEN,
+  DLV_MSG,
+  DLV_MSG_HEADER_BYTES,
+  DLV_OP,
+  DLV_PAYLOAD_LEN,
+  DLV_REPLY_LEN,
+  DLV_SID,
+  DLV_SUBJECT_IS_SUB,
+  DLV_SUBJECT_LEN,
+} from '../shared/layout.js';
+import type { MsgView } from '../shared/protocol/parser.js';
+import type { RingProducer } from '../shared/ring/byte-ring.js';
+import type { Subscription } from './subscriptions.js';
+
+/** A frame waiting for ring space; `sub` is null for frames that are not a subscription's (flush acks). */
+interface Waiting {
+  sub: Subscription | null;
+  body: Uint8Array;
+}
+
+export interface InboundEvents {
+  slowConsumer(sid: number): void;
+  /** A single message too large for the delivery ring: it cannot be delivered. */
+  oversized(sid: number, bytes: number): void;
+}
+
+export class Inbound {
+  private readonly waiting: Waiting[] = [];
+  private head = 0;
+  /** Frames waiting per subscription, against `subscriptionCapacity`. */
+  private readonly waitingBySid = new Map<number, number>();
+  private waitingForSpace = false;
+  private closed = false;
+  dropped = 0;
+
+  constructor(
+    private readonly ring: RingProducer,
+    private readonly capacity: number,
+    private readonly events: InboundEvents,
+  ) {}
+
+  /** Frame one message. Visible to the main thread at the next publish(). */
+  deliver(msg: MsgView, sub: Subscription): void {
+    const subjectLen = sub.wildcard ? msg.subjectEnd - msg.subjectStart : 0;
+    const replyLen = msg.replyEnd - msg.replyStart;
+    const headerLen = msg.headerEnd - msg.headerStart;
+    const payloadLen = msg.payloadEnd - msg.payloadStart;
+    const length = DLV_MSG_HEADER_BYTES + subjectLen + replyLen + headerLen + payloadLen;
+    if (length > this.ring.maxBody) {
+      this.events.oversized(sub.sid, length);
+      return;
+    }
+    if (this.head === this.waiting.length) {
+      const off = this.ring.reserve(length);
+      if (off >= 0) {
+        writeMsg(
+          this.ring.bytes,
+          this.ring.view,
+          off,
+          msg,
+          sub,
+          subjectLen,
+          replyLen,
+          headerLen,
+          payloadLen,
+        );
+        this.ring.commit();
+        return;
+      }
+    }
+    const queued = this.waitingBySid.get(sub.sid) ?? 0;
+    if (queued >= this.capacity) {
+      this.dropped++;
+      if (!sub.slow) {
+        sub.slow = true;
+        this.events.slowConsumer(sub.sid);
+      }
+      return;
+    }
+    const body = new Uint8Array(length);
+    writeMsg(
+      body,
+      new DataView(body.buffer),
+      0,
+      msg,
+      sub,
+      subjectLen,
+      replyLen,
+      headerLen,
+      payloadLen,
+    );
+    this.waitingBySid.set(sub.sid, queued + 1);
+    this.enqueue({ sub, body });
+  }
+
+  /** Acknowledge a flush, in order with the messages before it. */
+  flushAck(id: number): void {
+    if (this.head === this.waiting.length) {
+      const off = this.ring.reserve(DLV_FLUSH_BYTES);
+      if (off >= 0) {
+        writeFlushAck(this.ring.bytes, this.ring.view, off, id);
+        this.ring.commit();
+        return;
+      }
+    }
+    const body = new Uint8Array(DLV_FLUSH_BYTES);
+    writeFlushAck(body, new DataView(body.buffer), 0, id);
+    this.enqueue({ sub: null, body });
+  }
+
+  /** Make every framed delivery visible to the main thread (once per socket chunk). */
+  publish(): void {
+    if (this.ring.hasUnpublished) this.ring.publish();
+  }
+
+  /** Stop waiting for ring space (the connection is closing; the main thread stops reading). */
+  close(): void {
+    this.closed = true;
+  }
+
+  private enqueue(item: Waiting): void {
+    this.waiting.push(item);
+    this.awaitSpace();
+  }
+
+  private awaitSpace(): void {
+    if (this.waitingForSpace || this.closed) return;
+    const wait = this.ring.waitForSpace();
+    if (wait === undefined) {
+      queueMicrotask(() => this.drainWaiting());
+      return;
+    }
+    this.waitingForSpace = true;
+    wait.then(() => {
+      this.waitingForSpace = false;
+      this.drainWaiting();
+    });
+  }
+
+  private drainWaiting(): void {
+    const ring = this.ring;
+    while (this.head < this.waiting.length) {
+      const item = this.waiting[this.head];
+      const off = ring.reserve(item.body.length);
+      if (off < 0) break;
+      ring.bytes.set(item.body, off);
+      ring.commit();
+      this.head++;
+      if (item.sub !== null) this.release(item.sub);
+    }
+    if (this.head === this.waiting.length) {
+      this.waiting.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.waiting.length) {
+      this.waiting.splice(0, this.head);
+      this.head = 0;
+    }
+    this.publish();
+    if (this.head < this.waiting.length) this.awaitSpace();
+  }
+
+  private release(sub: Subscription): void {
+    const left = (this.waitingBySid.get(sub.sid) ?? 1) - 1;
+    if (left > 0) {
+      this.waitingBySid.set(sub.sid, left);
+    } else {
+      this.waitingBySid.delete(sub.sid);
+      // Caught up: a later overflow is a new episode with its own slowConsumer event.
+      sub.slow = false;
+    }
+  }
+}
+
+function writeMsg(
+  bytes: Uint8Array,
+  view: DataView,
+  off: number,
+  msg: MsgView,
+  sub: Subscription,
+  subjectLen: number,
+  replyLen: number,
+  headerLen: number,
+  payloadLen: number,
+): void {
+  const flags =
+    (subjectLen === 0 ? DLV_SUBJECT_IS_SUB : 0) |
+    (replyLen > 0 ? DLV_HAS_REPLY : 0) |
+    (msg.hasHeaders ? DLV_HAS_HEADERS : 0);
+  bytes[off + DLV_OP] = DLV_MSG;
+  bytes[off + DLV_FLAGS] = flags;
+  view.setUint16(off + DLV_SUBJECT_LEN, subjectLen, true);
+  view.setUint32(off + DLV_SID, sub.sid, true);
+  view.setUint16(off + DLV_REPLY_LEN, replyLen, true);
+  view.setUint32(off + DLV_HEADER_LEN, headerLen, true);
+  view.setUint32(off + DLV_PAYLOAD_LEN, payloadLen, true);
+  let at = off + DLV_MSG_HEADER_BYTES;
+  const src = msg.buf;
+  if (subjectLen > 0) at = copy(src, msg.subjectStart, subjectLen, bytes, at);
+  if (replyLen > 0) at = copy(src, msg.replyStart, replyLen, bytes, at);
+  if (headerLen > 0) at = copy(src, msg.headerStart, headerLen, bytes, at);
+  copy(src, msg.payloadStart, payloadLen, bytes, at);
+}
+
+/** Short runs by hand (a subarray costs more than the copy), long runs with set(). */
+function copy(src: Uint8Array, from: number, length: number, dst: Uint8Array, at: number): number {
+  if (length <= 32) {
+    for (let i = 0; i < length; i++) dst[at + i] = src[from + i];
+  } else {
+    dst.set(src.subarray(from, from + length), at);
+  }
+  return at + length;
+}
+
+function writeFlushAck(bytes: Uint8Array, view: DataView, off: number, id: number): void {
+  bytes[off + DLV_OP] = DLV_FLUSH_ACK;
+  view.setUint32(off + DLV_FLUSH_ID, id, true);
+}

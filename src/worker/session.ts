@@ -1,0 +1,265 @@
+/**
+ * One connection to one server, from dial to close: the INFO → CONNECT (+PING) → PONG
+ * handshake, the parser, the PING/PONG heartbeat with stale detection, and the ordered queue
+ * of PINGs awaiting their PONG (heartbeats and flushes share it, since PONGs come in order).
+ * A session never reconnects; the connection loop makes a new one.
+ */
+import { NatsError } from '../shared/errors.js';
+import type { WorkerOptions } from '../shared/options.js';
+import { encodeConnect, PING, PONG } from '../shared/protocol/encode.js';
+import { type MsgView, Parser, type ParserSink } from '../shared/protocol/parser.js';
+import { type ServerInfo, toServerInfo } from '../shared/server-info.js';
+import type { ServerAddress } from '../shared/servers.js';
+import type { OutboundSink } from './outbound.js';
+import { dialTcp, type Transport } from './transport.js';
+
+/** A heartbeat PING in the pong queue (flush PINGs carry their flush id, ≥ 0). */
+const HEARTBEAT = -1;
+/** Unanswered heartbeat PINGs after which the connection is stale. */
+const MAX_OUTSTANDING_PINGS = 2;
+const CLIENT_VERSION = '0.1.0';
+
+export interface SessionHost {
+  readonly options: WorkerOptions;
+  message(msg: MsgView): void;
+  /** Once per socket chunk, after its ops were handled: publish deliveries, pump commands. */
+  chunkDone(): void;
+  info(info: ServerInfo): void;
+  serverError(message: string): void;
+  flushAcked(id: number): void;
+  drained(): void;
+  /** Bytes read/written and PUBs sent, for statistics. */
+  counted(inBytes: number, outBytes: number, outMessages: number): void;
+}
+
+type Phase = 'dialing' | 'awaitInfo' | 'awaitPong' | 'open' | 'ended';
+
+export class Session implements ParserSink, OutboundSink {
+  private phase: Phase = 'dialing';
+  private transport: Transport | null = null;
+  private readonly parser: Parser;
+  private readonly pongQueue: number[] = [];
+  private outstandingPings = 0;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private handshake!: { resolve(info: ServerInfo): void; reject(error: NatsError): void };
+  private info: ServerInfo | undefined;
+  private endResolve!: (error: NatsError | undefined) => void;
+  /** Settles once when the session is over: undefined for a clean close, else why it failed. */
+  readonly ended: Promise<NatsError | undefined>;
+
+  constructor(
+    private readonly host: SessionHost,
+    readonly server: ServerAddress,
+  ) {
+    this.parser = new Parser(this, { initialBufferSize: host.options.readBufferCapacity });
+    this.ended = new Promise((resolve) => {
+      this.endResolve = resolve;
+    });
+  }
+
+  /** Dial and handshake within `connectionTimeout`; resolves with the server's INFO. */
+  open(): Promise<ServerInfo> {
+    const { options } = this.host;
+    const handshake = new Promise<ServerInfo>((resolve, reject) => {
+      this.handshake = { resolve, reject };
+    });
+    const timer = setTimeout(() => {
+      this.fail(
+        new NatsError(
+          'timedOut',
+          `${this.server.url}: no connection within ${options.connectionTimeout} ms`,
+        ),
+      );
+    }, options.connectionTimeout);
+    const [localAddress, localPort] = splitLocalAddress(options.localAddress);
+    const { transport, ready } = dialTcp(
+      this.server,
+      { localAddress, localPort },
+      {
+        data: (chunk) => this.onData(chunk),
+        drain: () => this.host.drained(),
+        closed: (error) =>
+          this.fail(error ?? new NatsError('io', `${this.server.url}: connection closed`)),
+      },
+    );
+    this.transport = transport;
+    ready.then(
+      () => {
+        if (this.phase === 'dialing') this.phase = 'awaitInfo';
+      },
+      (error: NatsError) => this.fail(error),
+    );
+    return handshake.finally(() => clearTimeout(timer));
+  }
+
+  // ---- OutboundSink ---------------------------------------------------------------------
+
+  write(bytes: Uint8Array): boolean {
+    if (this.transport === null || this.phase === 'ended') return false;
+    this.host.counted(0, bytes.length, 0);
+    return this.transport.write(bytes);
+  }
+
+  flushQueued(id: number): void {
+    this.pongQueue.push(id);
+  }
+
+  published(count: number): void {
+    this.host.counted(0, 0, count);
+  }
+
+  /** Flush ids whose PING was sent but not answered: the next session sends them again. */
+  unansweredFlushes(): number[] {
+    return this.pongQueue.filter((id) => id !== HEARTBEAT);
+  }
+
+  /** Send the lines that must precede everything else on a fresh connection (resubscribes, flushes). */
+  writeFirst(lines: Uint8Array[], flushIds: number[]): void {
+    for (const line of lines) this.write(line);
+    for (const id of flushIds) {
+      this.write(PING);
+      this.pongQueue.push(id);
+    }
+  }
+
+  /** Graceful end: half-close after what is queued, wait (bounded) for the socket to close. */
+  async close(timeoutMs: number): Promise<void> {
+    if (this.phase === 'ended') return;
+    const transport = this.transport;
+    this.end(undefined);
+    if (transport) await transport.end(timeoutMs);
+  }
+
+  /** Drop the connection now (stale, forced reconnect, protocol error). */
+  fail(error: NatsError): void {
+    if (this.phase === 'ended') return;
+    const wasOpen = this.phase === 'open';
+    this.transport?.destroy();
+    this.end(error);
+    if (!wasOpen) this.handshake.reject(error);
+  }
+
+  // ---- ParserSink -----------------------------------------------------------------------
+
+  onMsg(msg: MsgView): void {
+    if (this.phase === 'open') this.host.message(msg);
+  }
+
+  onInfo(raw: Record<string, unknown>): void {
+    const info = toServerInfo(raw);
+    this.info = info;
+    if (this.phase === 'awaitInfo' || this.phase === 'dialing') {
+      this.phase = 'awaitPong';
+      this.transport?.write(encodeConnect(this.connectFields()));
+      this.transport?.write(PING);
+      return;
+    }
+    this.host.info(info);
+  }
+
+  onPing(): void {
+    this.transport?.write(PONG);
+  }
+
+  onPong(): void {
+    if (this.phase === 'awaitPong') {
+      this.phase = 'open';
+      this.startHeartbeat();
+      if (this.info) this.handshake.resolve(this.info);
+      return;
+    }
+    this.outstandingPings = 0;
+    const id = this.pongQueue.shift();
+    if (id !== undefined && id !== HEARTBEAT) this.host.flushAcked(id);
+  }
+
+  onOk(): void {}
+
+  onErr(message: string): void {
+    if (this.phase !== 'open') {
+      const kind = /authori[sz]ation|authentication|user .*revoked|expired/i.test(message)
+        ? 'authorizationViolation'
+        : 'server';
+      this.fail(new NatsError(kind, `${this.server.url}: ${message}`));
+      return;
+    }
+    // The server closes the socket itself after a fatal -ERR; non-fatal ones (permissions) are reported.
+    this.host.serverError(message);
+  }
+
+  // ---- internals ------------------------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    if (this.phase === 'ended') return;
+    this.host.counted(chunk.length, 0, 0);
+    try {
+      this.parser.push(chunk);
+    } catch (err) {
+      const error =
+        err instanceof NatsError ? err : new NatsError('protocol', String(err), { cause: err });
+      this.host.chunkDone();
+      this.fail(
+        new NatsError('protocol', `${this.server.url}: ${error.message}`, { cause: error }),
+      );
+      return;
+    }
+    if (this.phase === 'open') this.host.chunkDone();
+  }
+
+  private startHeartbeat(): void {
+    const interval = this.host.options.pingInterval;
+    this.heartbeat = setInterval(() => {
+      if (this.outstandingPings >= MAX_OUTSTANDING_PINGS) {
+        this.fail(
+          new NatsError(
+            'timedOut',
+            `${this.server.url}: stale connection (${MAX_OUTSTANDING_PINGS} PINGs unanswered)`,
+          ),
+        );
+        return;
+      }
+      this.outstandingPings++;
+      this.pongQueue.push(HEARTBEAT);
+      this.write(PING);
+    }, interval);
+    // The socket keeps the worker alive; the timer must not keep a closing worker up.
+    this.heartbeat.unref();
+  }
+
+  private end(error: NatsError | undefined): void {
+    this.phase = 'ended';
+    clearInterval(this.heartbeat);
+    this.parser.reset();
+    this.endResolve(error);
+  }
+
+  private connectFields(): Record<string, unknown> {
+    const { options } = this.host;
+    const server = this.server;
+    return {
+      verbose: false,
+      pedantic: false,
+      lang: 'nats-offload',
+      version: CLIENT_VERSION,
+      protocol: 1,
+      headers: true,
+      no_responders: true,
+      echo: !options.noEcho,
+      name: options.name,
+      tls_required: false,
+      user: server.user,
+      pass: server.pass,
+      auth_token: server.token,
+    };
+  }
+}
+
+/** `addr`, `addr:port` or `[v6]:port` → [address, port]. */
+function splitLocalAddress(value: string | undefined): [string | undefined, number | undefined] {
+  if (!value) return [undefined, undefined];
+  const v6 = /^\[(.+)\](?::(\d+))?$/.exec(value);
+  if (v6) return [v6[1], v6[2] ? Number(v6[2]) : undefined];
+  const parts = value.split(':');
+  if (parts.length === 2) return [parts[0], Number(parts[1])];
+  return [value, undefined];
+}

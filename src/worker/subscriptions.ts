@@ -1,0 +1,79 @@
+/**
+ * The worker's table of live subscriptions: what to replay after a reconnect, and how many
+ * messages each `unsubscribeAfter(n)` still allows, so the limit stays exact across reconnects.
+ */
+import { encodeUnsub } from '../shared/protocol/encode.js';
+
+export interface Subscription {
+  sid: number;
+  /** The `SUB subj [queue] sid\r\n` line, copied out of the ring, replayed on reconnect. */
+  wire: Uint8Array;
+  /** Contains `*` or `>`: MSG subjects differ from the subscription's and must be sent along. */
+  wildcard: boolean;
+  /** Auto-unsubscribe after this many messages (0 = no limit). */
+  max: number;
+  received: number;
+  /** A slowConsumer event was sent and the subscription has not caught up since. */
+  slow: boolean;
+}
+
+const SPACE = 0x20;
+const STAR = 0x2a;
+const GT = 0x3e;
+
+export class SubscriptionTable {
+  private readonly subs = new Map<number, Subscription>();
+
+  get(sid: number): Subscription | undefined {
+    return this.subs.get(sid);
+  }
+
+  /** `wire` is a view into the command ring; it is copied. */
+  add(sid: number, wire: Uint8Array): void {
+    this.subs.set(sid, {
+      sid,
+      wire: wire.slice(),
+      wildcard: subjectHasWildcard(wire),
+      max: 0,
+      received: 0,
+      slow: false,
+    });
+  }
+
+  /** UNSUB: `max` 0 removes now, otherwise the subscription ends after `max` messages in total. */
+  unsubscribe(sid: number, max: number): void {
+    const sub = this.subs.get(sid);
+    if (!sub) return;
+    if (max === 0 || sub.received >= max) this.subs.delete(sid);
+    else sub.max = max;
+  }
+
+  /** Count one delivered message; forget the subscription when its limit is reached. */
+  delivered(sub: Subscription): void {
+    sub.received++;
+    if (sub.max !== 0 && sub.received >= sub.max) this.subs.delete(sub.sid);
+  }
+
+  /** The protocol lines that restore every subscription on a new connection. */
+  replay(): Uint8Array[] {
+    const lines: Uint8Array[] = [];
+    for (const sub of this.subs.values()) {
+      lines.push(sub.wire);
+      if (sub.max !== 0) lines.push(encodeUnsub(sub.sid, sub.max - sub.received));
+    }
+    return lines;
+  }
+}
+
+/** Whether a `SUB subject …` line's subject has a `*` or `>` token. */
+function subjectHasWildcard(wire: Uint8Array): boolean {
+  // Subject runs from after "SUB " to the next space.
+  for (let i = 4; i < wire.length && wire[i] !== SPACE; i++) {
+    const c = wire[i];
+    if ((c === STAR || c === GT) && (i === 4 || wire[i - 1] === 0x2e)) {
+      const next = wire[i + 1];
+      if (next === SPACE || next === 0x2e) return true;
+    }
+  }
+  return false;
+}
