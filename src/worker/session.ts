@@ -150,15 +150,15 @@ export class Session implements ParserSink, OutboundSink {
     this.info = info;
     if (this.phase === 'awaitInfo' || this.phase === 'dialing') {
       this.phase = 'awaitPong';
-      this.transport?.write(encodeConnect(this.connectFields()));
-      this.transport?.write(PING);
+      this.write(encodeConnect(this.connectFields()));
+      this.write(PING);
       return;
     }
     this.host.info(info);
   }
 
   onPing(): void {
-    this.transport?.write(PONG);
+    this.write(PONG);
   }
 
   onPong(): void {

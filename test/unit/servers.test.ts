@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { NatsError } from '../../src/shared/errors.js';
+import { toServerInfo, versionAtLeast } from '../../src/shared/server-info.js';
+import { parseServerUrl } from '../../src/shared/servers.js';
+
+describe('parseServerUrl', () => {
+  it.each([
+    [
+      'nats://a.example:4333',
+      { scheme: 'nats', host: 'a.example', port: 4333, url: 'nats://a.example:4333' },
+    ],
+    ['tls://a.example', { scheme: 'tls', host: 'a.example', port: 4222 }],
+    ['ws://a.example', { scheme: 'ws', host: 'a.example', port: 80 }],
+    ['wss://a.example', { scheme: 'wss', host: 'a.example', port: 443 }],
+    ['127.0.0.1', { scheme: 'nats', host: '127.0.0.1', port: 4222, url: 'nats://127.0.0.1:4222' }],
+    ['localhost:5000', { scheme: 'nats', host: 'localhost', port: 5000 }],
+    ['[::1]:4223', { scheme: 'nats', host: '::1', port: 4223, url: 'nats://[::1]:4223' }],
+    ['nats://[fe80::1]', { host: 'fe80::1', port: 4222 }],
+  ])('%s', (input, expected) => {
+    expect(parseServerUrl(input)).toMatchObject(expected);
+  });
+
+  it('takes user and password from the URL and keeps them out of url', () => {
+    const s = parseServerUrl('nats://alice:s%40cret@host:4222');
+    expect(s).toMatchObject({ user: 'alice', pass: 's@cret', url: 'nats://host:4222' });
+    expect(s.token).toBeUndefined();
+  });
+
+  it('takes a lone user part as a token', () => {
+    const s = parseServerUrl('nats://tok123@host');
+    expect(s.token).toBe('tok123');
+    expect(s.user).toBeUndefined();
+  });
+
+  it.each(['', '   ', 'http://host', 'nats://', 'nats://ho st'])(
+    'rejects %j with invalidOption',
+    (input) => {
+      const error = (() => {
+        try {
+          parseServerUrl(input);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error).toBeInstanceOf(NatsError);
+      expect((error as NatsError).kind).toBe('invalidOption');
+    },
+  );
+
+  it('never echoes credentials in its error', () => {
+    expect(() => parseServerUrl('nats://bob:hunter2@ho st')).toThrow(/^(?!.*hunter2)/);
+  });
+});
+
+describe('server INFO', () => {
+  it('camelCases known and unknown fields', () => {
+    const info = toServerInfo({
+      server_id: 'X',
+      version: '2.9.10',
+      max_payload: 1024,
+      headers: true,
+      connect_urls: ['10.0.0.1:4222'],
+      ldm: true,
+      some_new_field: 7,
+    });
+    expect(info).toMatchObject({
+      serverId: 'X',
+      version: '2.9.10',
+      maxPayload: 1024,
+      headers: true,
+      connectUrls: ['10.0.0.1:4222'],
+      lameDuckMode: true,
+      someNewField: 7,
+    });
+  });
+
+  it.each([
+    ['2.9.10', [2, 9, 0], true],
+    ['2.9.10', [2, 9, 10], true],
+    ['2.9.10', [2, 9, 11], false],
+    ['2.9.10', [2, 10, 0], false],
+    ['2.10.0-beta', [2, 9, 99], true],
+    ['1.4.0', [2, 0, 0], false],
+  ] as const)('%s at least %j: %s', (version, [a, b, c], expected) => {
+    expect(versionAtLeast(version, a, b, c)).toBe(expected);
+  });
+});
