@@ -41,8 +41,10 @@ import {
 import { type ServerInfo, versionAtLeast } from '../shared/server-info.js';
 import { Dispatcher } from './dispatcher.js';
 import { type Event, fromWireEvent, type State } from './events.js';
+import type { Message } from './message.js';
 import { type ConnectOptions, type ResolvedOptions, resolveServers } from './options.js';
 import { Publisher } from './publisher.js';
+import { RequestMux, type RequestOptions, uniqueToken } from './request-mux.js';
 import { type SubscribeOptions, Subscriber, type SubscriptionOwner } from './subscriber.js';
 import { WorkerHost } from './worker-host.js';
 
@@ -105,6 +107,7 @@ export class Client implements SubscriptionOwner {
     command: createRingBuffers(DEFAULT_RING_CAPACITY),
     delivery: createRingBuffers(DEFAULT_RING_CAPACITY),
   };
+  private readonly mux: RequestMux;
   private nextSid = 0;
   private nextFlushId = 0;
   private info: ServerInfo | undefined;
@@ -153,6 +156,14 @@ export class Client implements SubscriptionOwner {
       delivery: this.rings.delivery,
       state,
     });
+    this.mux = new RequestMux(
+      {
+        subscribe: (subject, opts) => this.subscribe(subject, opts),
+        publishRequest: (subject, reply, headers, payload) =>
+          this.send(subject, reply, headers, payload),
+      },
+      options.inboxPrefix,
+    );
     this.host.exited.then((error) => {
       if (!this.closing) void this.shutdown(error);
     });
@@ -217,6 +228,30 @@ export class Client implements SubscriptionOwner {
   /** Resolves when publishing may go on (nothing waits on this thread any more). */
   writable(): Promise<void> {
     return this.publisher.writable();
+  }
+
+  // ---- requests -------------------------------------------------------------------------
+
+  /** Request/reply through the shared inbox; rejects 'noResponders' on a 503, 'timedOut' past `requestTimeout`. */
+  request(subject: string, payload?: Payload): Promise<Message> {
+    return this.sendRequest(subject, { payload });
+  }
+
+  requestWithHeaders(subject: string, headers: HeaderMap, payload?: Payload): Promise<Message> {
+    return this.sendRequest(subject, { payload, headers });
+  }
+
+  /** `timeout` overrides the default (`null` = none); a custom `inbox` bypasses the multiplexer. */
+  sendRequest(subject: string, request: RequestOptions): Promise<Message> {
+    if (this.closedWith) {
+      return Promise.reject(new NatsError('closed', `request to ${subject} on a closed client`));
+    }
+    return this.mux.send(subject, request, this.options.requestTimeout);
+  }
+
+  /** `<inboxPrefix>.<unique>` */
+  newInbox(): string {
+    return `${this.options.inboxPrefix}.${uniqueToken()}`;
   }
 
   private send(
@@ -386,6 +421,7 @@ export class Client implements SubscriptionOwner {
         entry.reject(new NatsError('closed', 'client closed before the flush completed'));
       }
       this.flushes.clear();
+      this.mux.close(new NatsError('closed', 'client closed before the reply arrived'));
       for (const sub of this.subs.values()) sub.end();
       await this.host.shutdown();
       if (emitClosed) this.emit({ type: 'closed' });

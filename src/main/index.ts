@@ -17,6 +17,7 @@ export { Client, type Payload, type Statistics } from './client.js';
 export type { Event, State } from './events.js';
 export { Message } from './message.js';
 export { ConnectOptions } from './options.js';
+export type { RequestOptions } from './request-mux.js';
 export { type SubscribeOptions, Subscriber } from './subscriber.js';
 
 /** Connect to one server or a pool; `options` defaults to `new ConnectOptions()`. */

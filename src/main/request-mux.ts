@@ -1,0 +1,172 @@
+/**
+ * Request/reply over one shared wildcard inbox (`<prefix>.<id>.*`) instead of a subscription
+ * per request: each request gets a token, and replies are routed by it. The SUB frame goes
+ * through the command ring before the first request's PUB, so it is registered in time.
+ */
+import { randomBytes } from 'node:crypto';
+import { NatsError } from '../shared/errors.js';
+import type { HeaderMap } from '../shared/protocol/headers.js';
+import type { Message } from './message.js';
+import type { SubscribeOptions, Subscriber } from './subscriber.js';
+
+/** The NATS status of a reply that says no one is subscribed to the request subject. */
+const NO_RESPONDERS = 503;
+
+export interface MuxHost {
+  subscribe(subject: string, opts: SubscribeOptions): Subscriber;
+  /** Publish with a reply subject (and headers); throws synchronously on bad input. */
+  publishRequest(
+    subject: string,
+    reply: string,
+    headers: HeaderMap | undefined,
+    payload: Uint8Array | string | undefined,
+  ): void;
+}
+
+export interface RequestOptions {
+  payload?: Uint8Array | string;
+  headers?: HeaderMap;
+  /** ms; `null` = no timeout; default: the client's `requestTimeout`. */
+  timeout?: number | null;
+  /** Reply on this inbox (its own one-message subscription) instead of the shared multiplexer. */
+  inbox?: string;
+}
+
+interface Pending {
+  subject: string;
+  resolve(msg: Message): void;
+  reject(error: NatsError): void;
+  timer?: NodeJS.Timeout;
+}
+
+/** A unique, subject-safe token (base64url of random bytes). */
+export function uniqueToken(): string {
+  return randomBytes(12).toString('base64url');
+}
+
+export class RequestMux {
+  private readonly prefix: string;
+  private sub: Subscriber | null = null;
+  private readonly pending = new Map<string, Pending>();
+  private next = 0;
+
+  constructor(
+    private readonly host: MuxHost,
+    inboxPrefix: string,
+  ) {
+    this.prefix = `${inboxPrefix}.${uniqueToken()}.`;
+  }
+
+  /** Send a request; bad input rejects (never throws), as for every Promise-returning method. */
+  send(subject: string, request: RequestOptions, defaultTimeout: number | null): Promise<Message> {
+    try {
+      const timeout = request.timeout === undefined ? defaultTimeout : request.timeout;
+      if (
+        timeout !== null &&
+        (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0)
+      ) {
+        throw new NatsError(
+          'invalidArgument',
+          `request timeout must be a non-negative number or null, got ${String(timeout)}`,
+        );
+      }
+      if (request.inbox === undefined) {
+        return this.request(subject, request.headers, request.payload, timeout);
+      }
+      return this.requestOnInbox(subject, request, request.inbox, timeout);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private request(
+    subject: string,
+    headers: HeaderMap | undefined,
+    payload: Uint8Array | string | undefined,
+    timeout: number | null,
+  ): Promise<Message> {
+    this.sub ??= this.host.subscribe(`${this.prefix}*`, { callback: this.route });
+    const token = (++this.next).toString(36);
+    return new Promise<Message>((resolve, reject) => {
+      const entry: Pending = { subject, resolve, reject };
+      this.pending.set(token, entry);
+      try {
+        this.host.publishRequest(subject, this.prefix + token, headers, payload);
+      } catch (error) {
+        this.pending.delete(token);
+        reject(error);
+        return;
+      }
+      if (timeout !== null) {
+        entry.timer = setTimeout(() => {
+          this.pending.delete(token);
+          reject(new NatsError('timedOut', `request to ${subject} timed out after ${timeout} ms`));
+        }, timeout);
+      }
+    });
+  }
+
+  /** A request with its own inbox: a subscription that ends after one message. */
+  private requestOnInbox(
+    subject: string,
+    request: RequestOptions,
+    inbox: string,
+    timeout: number | null,
+  ): Promise<Message> {
+    return new Promise<Message>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const sub = this.host.subscribe(inbox, {
+        callback: (msg) => {
+          clearTimeout(timer);
+          settle({ subject, resolve, reject }, msg);
+        },
+      });
+      // Ends without a reply only through close() (a settled promise ignores this).
+      sub.ended.then(() => {
+        clearTimeout(timer);
+        reject(new NatsError('closed', `request to ${subject} ended before a reply`));
+      });
+      void sub.unsubscribeAfter(1);
+      try {
+        this.host.publishRequest(subject, inbox, request.headers, request.payload);
+      } catch (error) {
+        void sub.unsubscribe();
+        reject(error);
+        return;
+      }
+      if (timeout !== null) {
+        timer = setTimeout(() => {
+          void sub.unsubscribe();
+          reject(new NatsError('timedOut', `request to ${subject} timed out after ${timeout} ms`));
+        }, timeout);
+      }
+    });
+  }
+
+  /** Fail every request still waiting (the client is closing). */
+  close(error: NatsError): void {
+    for (const entry of this.pending.values()) {
+      clearTimeout(entry.timer);
+      entry.reject(error);
+    }
+    this.pending.clear();
+  }
+
+  private readonly route = (msg: Message): void => {
+    const token = msg.subject.slice(this.prefix.length);
+    const entry = this.pending.get(token);
+    if (!entry) return; // late reply to a request that timed out
+    this.pending.delete(token);
+    clearTimeout(entry.timer);
+    settle(entry, msg);
+  };
+}
+
+/** Resolve with the reply, or reject when it is a "no responders" status. */
+function settle(entry: Pick<Pending, 'subject' | 'resolve' | 'reject'>, msg: Message): void {
+  if (msg.status === NO_RESPONDERS) {
+    entry.reject(new NatsError('noResponders', `no responders for ${entry.subject}`));
+  } else {
+    entry.resolve(msg);
+  }
+}
