@@ -27,6 +27,7 @@ export class WorkerHost {
     this.worker = new Worker(WORKER_URL, {
       workerData: { ...data, control: port2 } satisfies WorkerData,
       transferList: [port2],
+      execArgv: workerExecArgv(process.execArgv),
     });
     this.port = port1;
     let lastError: Error | undefined;
@@ -69,4 +70,19 @@ export class WorkerHost {
     clearTimeout(timer);
     if (late) await this.worker.terminate();
   }
+}
+
+/**
+ * The process's flags minus those that belong to the main script only (`-e <code>`,
+ * `--input-type`): inherited, they stop a worker from starting. Kept: e.g. --cpu-prof.
+ */
+function workerExecArgv(argv: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (/^(-e|-p|--eval|--print)$/.test(arg))
+      i++; // and its code argument
+    else if (!/^--(input-type|eval|print)(=|$)/.test(arg)) kept.push(arg);
+  }
+  return kept;
 }

@@ -24,7 +24,7 @@ import type { MsgView } from '../shared/protocol/parser.js';
 import { RingConsumer, RingProducer } from '../shared/ring/byte-ring.js';
 import type { ServerInfo } from '../shared/server-info.js';
 import { Inbound } from './inbound.js';
-import { OutboundPump } from './outbound.js';
+import { OutboundPump, type PingPurpose } from './outbound.js';
 import { ServerPool } from './server-pool.js';
 import { Session, type SessionHost } from './session.js';
 import { Stats } from './stats.js';
@@ -72,6 +72,7 @@ export class Connection implements SessionHost {
             ),
           ),
         }),
+      caughtUp: () => this.kick(),
     });
     this.pool = new ServerPool(
       data.options.servers,
@@ -238,10 +239,14 @@ export class Connection implements SessionHost {
 
   // ---- outbound scheduling --------------------------------------------------------------
 
-  /** Pump the command ring to the socket; while disconnected, commands wait in the ring. */
+  /**
+   * Pump the command ring to the socket. Commands wait in the ring while disconnected, and
+   * while deliveries back up (the main thread is saturated): its publishes then meet
+   * back-pressure and yield, so its own subscriptions get the turn instead of overflowing.
+   */
   private kick(): void {
     const session = this.session;
-    if (!session || !this.connected || this.closing) return;
+    if (!session || !this.connected || this.closing || this.inbound.backlogged) return;
     const result = this.outbound.pump(session);
     this.stats.store();
     if (result === 'more') {
@@ -284,6 +289,8 @@ export class Connection implements SessionHost {
   }
 
   chunkDone(): void {
+    // Counters first: a flush ack made visible below must find them up to date.
+    this.stats.store();
     this.inbound.publish();
     this.kick();
   }
@@ -297,8 +304,9 @@ export class Connection implements SessionHost {
     this.emit({ type: 'serverError', error: toWire(new NatsError('server', message)) });
   }
 
-  flushAcked(id: number): void {
-    this.inbound.flushAck(id);
+  ponged(purpose: PingPurpose): void {
+    if (purpose.kind === 'flush') this.inbound.flushAck(purpose.id);
+    else if (purpose.kind === 'unsubFence') this.subs.remove(purpose.sid);
   }
 
   drained(): void {

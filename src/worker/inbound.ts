@@ -36,6 +36,8 @@ export interface InboundEvents {
   slowConsumer(sid: number): void;
   /** A single message too large for the delivery ring: it cannot be delivered. */
   oversized(sid: number, bytes: number): void;
+  /** Every waiting frame is in the ring again. */
+  caughtUp(): void;
 }
 
 export class Inbound {
@@ -122,6 +124,11 @@ export class Inbound {
     this.enqueue({ sub: null, body });
   }
 
+  /** Frames wait here: the delivery ring is full because the main thread is busy. */
+  get backlogged(): boolean {
+    return this.head < this.waiting.length;
+  }
+
   /** Make every framed delivery visible to the main thread (once per socket chunk). */
   publish(): void {
     if (this.ring.hasUnpublished) this.ring.publish();
@@ -165,12 +172,16 @@ export class Inbound {
     if (this.head === this.waiting.length) {
       this.waiting.length = 0;
       this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.waiting.length) {
+      this.publish();
+      this.events.caughtUp();
+      return;
+    }
+    if (this.head > 1024 && this.head * 2 > this.waiting.length) {
       this.waiting.splice(0, this.head);
       this.head = 0;
     }
     this.publish();
-    if (this.head < this.waiting.length) this.awaitSpace();
+    this.awaitSpace();
   }
 
   private release(sub: Subscription): void {

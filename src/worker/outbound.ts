@@ -28,11 +28,21 @@ const BATCH_BYTES = 256 * 1024;
 /** Batches per pump() call before yielding, so reads and timers are not starved. */
 const BATCHES_PER_TURN = 8;
 
+/**
+ * Why a PING was written; its PONG (they come back in order) settles it. A flush is acked to
+ * the main thread; an unsubscribe fence ends the subscription for good, because every
+ * message the server sent before it handled the UNSUB arrives before that PONG.
+ */
+export type PingPurpose =
+  | { kind: 'heartbeat' }
+  | { kind: 'flush'; id: number }
+  | { kind: 'unsubFence'; sid: number };
+
 export interface OutboundSink {
   /** Write to the socket; false = its buffer is full, stop until drain. */
   write(bytes: Uint8Array): boolean;
-  /** A FLUSH frame passed: its PING is in the batch just handed to write(). */
-  flushQueued(id: number): void;
+  /** A PING is in the batch just handed to write(), for this purpose. */
+  pingQueued(purpose: PingPurpose): void;
   /** PUB/HPUB frames written, for statistics. */
   published(count: number): void;
 }
@@ -61,7 +71,7 @@ export class OutboundPump {
     let buf = Buffer.allocUnsafe(Math.max(BATCH_BYTES, ring.length));
     let used = 0;
     let pubs = 0;
-    const flushes: number[] = [];
+    const pings: PingPurpose[] = [];
     while (off >= 0) {
       const len = ring.length;
       const op = ring.bytes[off + CMD_OP];
@@ -71,8 +81,11 @@ export class OutboundPump {
           : op === CMD_UNSUB
             ? off + CMD_UNSUB_WIRE
             : off + CMD_HEADER_BYTES;
-      const wireLen = op === CMD_FLUSH ? PING.length : off + len - start;
-      if (used + wireLen > buf.length) break;
+      const wireLen = op === CMD_FLUSH ? 0 : off + len - start;
+      const fenced =
+        op === CMD_FLUSH ||
+        (op === CMD_UNSUB && ring.view.getUint32(off + CMD_UNSUB_MAX, true) === 0);
+      if (used + wireLen + (fenced ? PING.length : 0) > buf.length) break;
       if (op === CMD_PUB || op === CMD_HPUB) {
         pubs++;
       } else if (op === CMD_SUB) {
@@ -81,16 +94,18 @@ export class OutboundPump {
           ring.bytes.subarray(start, off + len),
         );
       } else if (op === CMD_UNSUB) {
-        this.subs.unsubscribe(
-          ring.view.getUint32(off + CMD_SID, true),
-          ring.view.getUint32(off + CMD_UNSUB_MAX, true),
-        );
+        const sid = ring.view.getUint32(off + CMD_SID, true);
+        this.subs.unsubscribe(sid, ring.view.getUint32(off + CMD_UNSUB_MAX, true));
+        if (fenced) pings.push({ kind: 'unsubFence', sid });
       } else if (op === CMD_FLUSH) {
-        flushes.push(ring.view.getUint32(off + CMD_FLUSH_ID, true));
+        pings.push({ kind: 'flush', id: ring.view.getUint32(off + CMD_FLUSH_ID, true) });
       }
-      if (op === CMD_FLUSH) buf.set(PING, used);
-      else buf.set(ring.bytes.subarray(start, start + wireLen), used);
+      buf.set(ring.bytes.subarray(start, start + wireLen), used);
       used += wireLen;
+      if (fenced) {
+        buf.set(PING, used);
+        used += PING.length;
+      }
       ring.advance();
       off = ring.next();
     }
@@ -98,7 +113,7 @@ export class OutboundPump {
     if (used < buf.length) buf = buf.subarray(0, used);
     if (pubs > 0) sink.published(pubs);
     const writable = sink.write(buf);
-    for (const id of flushes) sink.flushQueued(id);
+    for (const purpose of pings) sink.pingQueued(purpose);
     if (!writable) return 'blocked';
     return off < 0 ? 'empty' : 'more';
   }

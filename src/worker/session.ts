@@ -10,11 +10,10 @@ import { encodeConnect, PING, PONG } from '../shared/protocol/encode.js';
 import { type MsgView, Parser, type ParserSink } from '../shared/protocol/parser.js';
 import { type ServerInfo, toServerInfo } from '../shared/server-info.js';
 import type { ServerAddress } from '../shared/servers.js';
-import type { OutboundSink } from './outbound.js';
+import type { OutboundSink, PingPurpose } from './outbound.js';
 import { dialTcp, type Transport } from './transport.js';
 
-/** A heartbeat PING in the pong queue (flush PINGs carry their flush id, ≥ 0). */
-const HEARTBEAT = -1;
+const HEARTBEAT: PingPurpose = { kind: 'heartbeat' };
 /** Unanswered heartbeat PINGs after which the connection is stale. */
 const MAX_OUTSTANDING_PINGS = 2;
 const CLIENT_VERSION = '0.1.0';
@@ -26,7 +25,8 @@ export interface SessionHost {
   chunkDone(): void;
   info(info: ServerInfo): void;
   serverError(message: string): void;
-  flushAcked(id: number): void;
+  /** The PONG for a PING written for `purpose` arrived. */
+  ponged(purpose: PingPurpose): void;
   drained(): void;
   /** Bytes read/written and PUBs sent, for statistics. */
   counted(inBytes: number, outBytes: number, outMessages: number): void;
@@ -38,7 +38,7 @@ export class Session implements ParserSink, OutboundSink {
   private phase: Phase = 'dialing';
   private transport: Transport | null = null;
   private readonly parser: Parser;
-  private readonly pongQueue: number[] = [];
+  private readonly pongQueue: PingPurpose[] = [];
   private outstandingPings = 0;
   private heartbeat: NodeJS.Timeout | undefined;
   private handshake!: { resolve(info: ServerInfo): void; reject(error: NatsError): void };
@@ -100,8 +100,8 @@ export class Session implements ParserSink, OutboundSink {
     return this.transport.write(bytes);
   }
 
-  flushQueued(id: number): void {
-    this.pongQueue.push(id);
+  pingQueued(purpose: PingPurpose): void {
+    this.pongQueue.push(purpose);
   }
 
   published(count: number): void {
@@ -110,7 +110,9 @@ export class Session implements ParserSink, OutboundSink {
 
   /** Flush ids whose PING was sent but not answered: the next session sends them again. */
   unansweredFlushes(): number[] {
-    return this.pongQueue.filter((id) => id !== HEARTBEAT);
+    const ids: number[] = [];
+    for (const purpose of this.pongQueue) if (purpose.kind === 'flush') ids.push(purpose.id);
+    return ids;
   }
 
   /** Send the lines that must precede everything else on a fresh connection (resubscribes, flushes). */
@@ -118,7 +120,7 @@ export class Session implements ParserSink, OutboundSink {
     for (const line of lines) this.write(line);
     for (const id of flushIds) {
       this.write(PING);
-      this.pongQueue.push(id);
+      this.pongQueue.push({ kind: 'flush', id });
     }
   }
 
@@ -169,8 +171,8 @@ export class Session implements ParserSink, OutboundSink {
       return;
     }
     this.outstandingPings = 0;
-    const id = this.pongQueue.shift();
-    if (id !== undefined && id !== HEARTBEAT) this.host.flushAcked(id);
+    const purpose = this.pongQueue.shift();
+    if (purpose !== undefined && purpose !== HEARTBEAT) this.host.ponged(purpose);
   }
 
   onOk(): void {}

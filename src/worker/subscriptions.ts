@@ -15,6 +15,8 @@ export interface Subscription {
   received: number;
   /** A slowConsumer event was sent and the subscription has not caught up since. */
   slow: boolean;
+  /** UNSUB was sent: still delivering what the server sent before it, never replayed. */
+  closing: boolean;
 }
 
 const SPACE = 0x20;
@@ -37,15 +39,25 @@ export class SubscriptionTable {
       max: 0,
       received: 0,
       slow: false,
+      closing: false,
     });
   }
 
-  /** UNSUB: `max` 0 removes now, otherwise the subscription ends after `max` messages in total. */
+  /**
+   * UNSUB. With `max` 0 the subscription stays (closing) until {@link remove} at the PONG
+   * fenced behind the UNSUB, so messages already on their way still reach a draining
+   * subscriber. Otherwise it ends after `max` messages in total.
+   */
   unsubscribe(sid: number, max: number): void {
     const sub = this.subs.get(sid);
     if (!sub) return;
-    if (max === 0 || sub.received >= max) this.subs.delete(sid);
+    if (max === 0) sub.closing = true;
+    else if (sub.received >= max) this.subs.delete(sid);
     else sub.max = max;
+  }
+
+  remove(sid: number): void {
+    this.subs.delete(sid);
   }
 
   /** Count one delivered message; forget the subscription when its limit is reached. */
@@ -54,10 +66,14 @@ export class SubscriptionTable {
     if (sub.max !== 0 && sub.received >= sub.max) this.subs.delete(sub.sid);
   }
 
-  /** The protocol lines that restore every subscription on a new connection. */
+  /** The protocol lines that restore every subscription on a new connection (closing ones are gone). */
   replay(): Uint8Array[] {
     const lines: Uint8Array[] = [];
     for (const sub of this.subs.values()) {
+      if (sub.closing) {
+        this.subs.delete(sub.sid);
+        continue;
+      }
       lines.push(sub.wire);
       if (sub.max !== 0) lines.push(encodeUnsub(sub.sid, sub.max - sub.received));
     }

@@ -1,0 +1,184 @@
+// Back-pressure (API.md "Back-pressure"): with no connection nothing drains the command ring,
+// so publishes fill it, then wait on the caller's thread: `publish` returns false once
+// clientCapacity messages wait there, throws 'clientCapacity' past maxPendingBytes, and
+// everything it accepted is sent, in order, once a server appears.
+
+import { type Client, ConnectOptions, NatsError } from 'nats-offload';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { freePort, type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
+import { EventLog, settledYet, waitFor, withTimeout } from '../helpers/wait.js';
+
+const SIZE = 16 * 1024;
+const RING = 4 * 1024 * 1024; // the command ring's capacity (DEFAULT_RING_CAPACITY)
+const MAX_PENDING = RING + 512 * 1024;
+
+const clients: Client[] = [];
+const servers: NatsServer[] = [];
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  await Promise.all(servers.splice(0).map((s) => s.stop()));
+});
+
+afterAll(stopAll);
+
+function stamp(buf: Uint8Array, seq: number): void {
+  new DataView(buf.buffer, buf.byteOffset).setUint32(0, seq, true);
+  buf[buf.length - 1] = seq & 0xff;
+}
+
+function seqOf(payload: Uint8Array): number {
+  return new DataView(payload.buffer, payload.byteOffset).getUint32(0, true);
+}
+
+/** A client whose server is not there yet: connect() resolves at once, state 'pending'. */
+async function pendingClient(port: number, clientCapacity: number, events?: EventLog) {
+  let options = new ConnectOptions()
+    .retryOnInitialConnect()
+    .clientCapacity(clientCapacity)
+    .maxPendingBytes(MAX_PENDING)
+    // Keep retrying often, so the test does not wait out the default backoff (up to 4 s).
+    .reconnectDelayCallback(() => 20);
+  if (events) options = options.eventCallback(events.callback);
+  const client = await options.connect(`nats://127.0.0.1:${port}`);
+  clients.push(client);
+  return client;
+}
+
+interface Fill {
+  /** What each accepted publish returned, in order. */
+  results: boolean[];
+  /** What the first refused publish threw. */
+  error: unknown;
+}
+
+/** Publishes SIZE-byte messages (seq 0, 1, …) until one throws. */
+function fillUntilRefused(client: Client, subject: string): Fill {
+  const payload = new Uint8Array(SIZE);
+  const results: boolean[] = [];
+  for (let seq = 0; seq < 10_000; seq++) {
+    stamp(payload, seq);
+    try {
+      results.push(client.publish(subject, payload));
+    } catch (error) {
+      return { results, error };
+    }
+  }
+  return { results, error: undefined };
+}
+
+/** Records the sequence numbers a subscription receives, and the first out-of-order one. */
+function recordSeqs(client: Client, subject: string) {
+  const record = { count: 0, next: 0, problem: undefined as string | undefined };
+  client.subscribe(subject, {
+    callback: (msg) => {
+      const seq = seqOf(msg.payload);
+      if (record.problem === undefined && (seq !== record.next || msg.length !== SIZE)) {
+        record.problem = `message #${record.count}: seq ${seq}, expected ${record.next}, ${msg.length} bytes`;
+      }
+      record.next = seq + 1;
+      record.count++;
+    },
+  });
+  return record;
+}
+
+describe('back-pressure while no server is there', () => {
+  it('true, then false from clientCapacity waiting on, then clientCapacity thrown; all accepted arrive once, in order', async () => {
+    const port = await freePort();
+    const eventsA = new EventLog();
+    const a = await pendingClient(port, 4, eventsA);
+    const b = await pendingClient(port, 16);
+    expect(a.connectionState()).toBe('pending');
+    expect(b.connectionState()).toBe('pending');
+
+    // The SUBs go first into the rings, so they reach the server before the PUBs.
+    const gotA = recordSeqs(a, 'bp.a');
+    const gotB = recordSeqs(b, 'bp.b');
+    const fillA = fillUntilRefused(a, 'bp.a');
+    const fillB = fillUntilRefused(b, 'bp.b');
+
+    for (const fill of [fillA, fillB]) {
+      // Every publish was accepted until one was refused with 'clientCapacity'.
+      expect(fill.error).toBeInstanceOf(NatsError);
+      expect((fill.error as NatsError).kind).toBe('clientCapacity');
+      // true while the ring took them and fewer than clientCapacity waited, then only false.
+      expect(fill.results.map((r) => (r ? 'T' : 'F')).join('')).toMatch(/^T+F+$/);
+      // Refused by bytes: the accepted payloads fit in maxPendingBytes, one more would not.
+      const accepted = fill.results.length;
+      expect(accepted * SIZE).toBeLessThanOrEqual(MAX_PENDING);
+      expect((accepted + 2) * (SIZE + 128)).toBeGreaterThan(MAX_PENDING);
+      // Most of them sit in the 4 MiB ring.
+      expect(accepted).toBeGreaterThan(RING / (SIZE + 128) - 2);
+    }
+    // Same ring and byte bound: as many accepted. The first `false` comes exactly
+    // clientCapacity-many waiting messages after the ring filled: 16 - 4 = 12 later for B.
+    expect(fillB.results.length).toBe(fillA.results.length);
+    const trues = (fill: Fill) => fill.results.filter(Boolean).length;
+    expect(trues(fillB) - trues(fillA)).toBe(16 - 4);
+
+    // A refused publish stays refused while nothing drains, and writable() waits.
+    expect(() => a.publish('bp.a', new Uint8Array(SIZE))).toThrow(NatsError);
+    const writableA = a.writable();
+    const writableB = b.writable();
+    expect(await settledYet(writableA)).toBe(false);
+    expect(await settledYet(writableB)).toBe(false);
+    expect(a.connectionState()).toBe('pending');
+    expect(a.statistics().outMessages).toBe(0);
+
+    // A server appears on that port: both connect and send what they accepted.
+    servers.push(await startServer({ port }));
+    await withTimeout(Promise.all([writableA, writableB]), 10_000, 'writable()');
+    await eventsA.next('connected', 0, 10_000);
+    await waitFor(
+      () => gotA.count >= fillA.results.length && gotB.count >= fillB.results.length,
+      15_000,
+      `every accepted message (A ${gotA.count}/${fillA.results.length}, B ${gotB.count}/${fillB.results.length})`,
+    );
+    await a.flush();
+    await b.flush();
+
+    for (const [got, fill] of [
+      [gotA, fillA],
+      [gotB, fillB],
+    ] as const) {
+      expect(got.problem).toBeUndefined();
+      expect(got.count).toBe(fill.results.length);
+      expect(got.next).toBe(fill.results.length); // the refused one never arrived
+    }
+    expect(a.statistics().outMessages).toBe(fillA.results.length);
+    expect(eventsA.types()).not.toContain('slowConsumer');
+    // Publishing goes on normally.
+    expect(a.publish('bp.a', new Uint8Array(SIZE))).toBe(true);
+  }, 60_000);
+});
+
+describe('back-pressure while disconnected', () => {
+  it('keeps what is published while the server is down and sends it, in order, after the reconnect', async () => {
+    const server = await startServer();
+    servers.push(server);
+    const events = new EventLog();
+    const client = await new ConnectOptions()
+      .eventCallback(events.callback)
+      .reconnectDelayCallback(() => 20)
+      .connect(server.url);
+    clients.push(client);
+    const got: string[] = [];
+    client.subscribe('bp.down', { callback: (m) => got.push(m.string()) });
+    await client.flush();
+
+    const mark = events.events.length;
+    await server.stop();
+    await events.next('disconnected', mark, 10_000);
+    expect(client.connectionState()).toBe('disconnected');
+    for (let i = 0; i < 100; i++) expect(client.publish('bp.down', String(i))).toBe(true);
+    expect(client.statistics().outMessages).toBe(0);
+
+    // A new server on the same port: the subscription is replayed, then the kept publishes.
+    servers.push(await startServer({ port: server.port }));
+    await events.next('connected', mark, 10_000);
+    await client.flush();
+
+    expect(got).toEqual(Array.from({ length: 100 }, (_, i) => String(i)));
+  });
+});

@@ -1,0 +1,148 @@
+// Headers through a real nats-server: multi-value, case kept, order kept, with reply and with
+// an empty payload.
+
+import { type Client, connect, HeaderMap, type Message } from 'nats-offload';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
+
+let server: NatsServer;
+let client: Client | undefined;
+
+beforeAll(async () => {
+  server = await startServer();
+});
+
+afterEach(async () => {
+  await client?.close();
+  client = undefined;
+});
+
+afterAll(async () => {
+  await server?.stop();
+  await stopAll();
+});
+
+function traceHeaders(): HeaderMap {
+  const headers = new HeaderMap();
+  headers.append('X-Trace', 'a');
+  headers.append('X-Trace', 'b');
+  headers.append('lower', 'c');
+  headers.append('MiXeD', 'd');
+  return headers;
+}
+
+const TRACE_PAIRS = [
+  ['X-Trace', 'a'],
+  ['X-Trace', 'b'],
+  ['lower', 'c'],
+  ['MiXeD', 'd'],
+];
+
+/** Subscribes, flushes, runs `send`, flushes again, and returns what arrived. */
+async function exchange(c: Client, subject: string, send: () => void): Promise<Message[]> {
+  const got: Message[] = [];
+  c.subscribe(subject, { callback: (m) => got.push(m) });
+  await c.flush();
+  send();
+  // Own messages come back before the PONG of a flush sent after them.
+  await c.flush();
+  return got;
+}
+
+describe('headers', () => {
+  it('round-trips multi-valued headers with their case and order', async () => {
+    client = await connect(server.url);
+    const c = client;
+    const got = await exchange(c, 'hdr.trace', () => {
+      expect(c.publishWithHeaders('hdr.trace', traceHeaders(), 'body')).toBe(true);
+    });
+
+    expect(got).toHaveLength(1);
+    const msg = got[0];
+    expect(msg.subject).toBe('hdr.trace');
+    expect(msg.string()).toBe('body');
+    expect(msg.reply).toBeUndefined();
+    const headers = msg.headers!;
+    expect(headers).toBeInstanceOf(HeaderMap);
+    expect([...headers]).toEqual(TRACE_PAIRS);
+    expect(headers.getAll('X-Trace')).toEqual(['a', 'b']);
+    expect(headers.get('X-Trace')).toBe('a');
+    expect(headers.get('lower')).toBe('c');
+    expect(headers.get('MiXeD')).toBe('d');
+    // Case is kept as sent, not canonicalised.
+    expect(headers.has('mixed')).toBe(false);
+    expect(headers.has('Lower')).toBe(false);
+    expect(msg.status).toBeUndefined();
+  });
+
+  it('keeps iteration order of names as first added, values grouped per name', async () => {
+    client = await connect(server.url);
+    const c = client;
+    const headers = new HeaderMap();
+    headers.append('Zeta', '1');
+    headers.append('alpha', '2');
+    headers.append('Zeta', '3');
+    headers.insert('Mid', 'old');
+    headers.insert('Mid', 'new');
+    const got = await exchange(c, 'hdr.order', () => {
+      c.publishWithHeaders('hdr.order', headers);
+    });
+
+    expect([...got[0].headers!]).toEqual([
+      ['Zeta', '1'],
+      ['Zeta', '3'],
+      ['alpha', '2'],
+      ['Mid', 'new'],
+    ]);
+  });
+
+  it('publishWithReplyAndHeaders carries reply, headers and payload', async () => {
+    client = await connect(server.url);
+    const c = client;
+    const got = await exchange(c, 'hdr.reply', () => {
+      expect(c.publishWithReplyAndHeaders('hdr.reply', 'hdr.answer.7', traceHeaders(), 'q')).toBe(
+        true,
+      );
+    });
+
+    expect(got).toHaveLength(1);
+    expect(got[0].subject).toBe('hdr.reply');
+    expect(got[0].reply).toBe('hdr.answer.7');
+    expect(got[0].string()).toBe('q');
+    expect([...got[0].headers!]).toEqual(TRACE_PAIRS);
+  });
+
+  it('delivers headers with an empty payload', async () => {
+    client = await connect(server.url);
+    const c = client;
+    const got = await exchange(c, 'hdr.empty', () => {
+      c.publishWithHeaders('hdr.empty', traceHeaders());
+      c.publishWithHeaders('hdr.empty', traceHeaders(), new Uint8Array(0));
+      c.publishWithHeaders('hdr.empty', traceHeaders(), '');
+    });
+
+    expect(got).toHaveLength(3);
+    for (const msg of got) {
+      expect(msg.length).toBe(0);
+      expect(msg.payload).toHaveLength(0);
+      expect(msg.string()).toBe('');
+      expect([...msg.headers!]).toEqual(TRACE_PAIRS);
+    }
+  });
+
+  it('a message published without headers has none; binary payloads survive beside headers', async () => {
+    client = await connect(server.url);
+    const c = client;
+    const binary = Uint8Array.from({ length: 300 }, (_, i) => (i * 31) & 0xff);
+    const got = await exchange(c, 'hdr.mix', () => {
+      c.publish('hdr.mix', 'plain');
+      c.publishWithHeaders('hdr.mix', HeaderMap.from({ 'Content-Type': 'bytes' }), binary);
+    });
+
+    expect(got).toHaveLength(2);
+    expect(got[0].headers).toBeUndefined();
+    expect(got[0].string()).toBe('plain');
+    expect(got[1].headers!.get('Content-Type')).toBe('bytes');
+    expect(Array.from(got[1].payload)).toEqual(Array.from(binary));
+  });
+});

@@ -1,0 +1,99 @@
+// The built package as a user gets it: through package.json `exports`, from a separate Node
+// process (the repository root imports the package by its own name).
+
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runNodeScript } from '../helpers/child.js';
+import { type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+interface PackageJson {
+  name: string;
+  type: string;
+  main: string;
+  types: string;
+  exports: Record<string, { types: string; import: string }>;
+}
+
+const pkg = JSON.parse(
+  readFileSync(new URL('package.json', pathToFileURL(ROOT)), 'utf8'),
+) as PackageJson;
+
+let server: NatsServer;
+
+beforeAll(async () => {
+  server = await startServer();
+});
+
+afterAll(async () => {
+  await server?.stop();
+  await stopAll();
+});
+
+describe('package.json', () => {
+  it("exports['.'] points at built files that exist", () => {
+    expect(pkg.name).toBe('nats-offload');
+    expect(pkg.type).toBe('module');
+    const root = pkg.exports['.'];
+    expect(root.types).toMatch(/^\.\/dist\/.*\.d\.ts$/);
+    expect(root.import).toMatch(/^\.\/dist\/.*\.js$/);
+    for (const file of [root.types, root.import, pkg.main, pkg.types]) {
+      expect(existsSync(new URL(file, pathToFileURL(ROOT))), file).toBe(true);
+    }
+    // The connection worker is loaded by path at runtime: it must be built beside the entry.
+    expect(
+      existsSync(new URL('../worker/entry.js', new URL(root.import, pathToFileURL(ROOT)))),
+    ).toBe(true);
+  });
+});
+
+describe('importing nats-offload by name', () => {
+  it('resolves through exports to the built entry and provides the public API', async () => {
+    const result = await runNodeScript(`
+      import * as api from 'nats-offload';
+      console.log(JSON.stringify({
+        resolved: import.meta.resolve('nats-offload'),
+        exports: Object.keys(api).sort(),
+      }));
+    `);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const out = JSON.parse(result.stdout) as { resolved: string; exports: string[] };
+    expect(out.resolved).toBe(new URL(pkg.exports['.'].import, pathToFileURL(ROOT)).href);
+    for (const name of [
+      'connect',
+      'ConnectOptions',
+      'HeaderMap',
+      'NatsError',
+      'Message',
+      'Subscriber',
+      'Client',
+    ]) {
+      expect(out.exports).toContain(name);
+    }
+  });
+
+  it('does a publish/subscribe round trip in a child process and exits 0', async () => {
+    const result = await runNodeScript(
+      `
+      import { connect, HeaderMap } from 'nats-offload';
+      const client = await connect(${JSON.stringify(server.url)});
+      const got = [];
+      client.subscribe('pkg.round', { callback: (m) => got.push(m.string() + '|' + m.headers?.get('X-Via')) });
+      await client.flush();
+      client.publish('pkg.round', 'one');
+      client.publishWithHeaders('pkg.round', HeaderMap.from({ 'X-Via': 'exports' }), 'two');
+      await client.flush();
+      await client.close();
+      console.log(JSON.stringify(got));
+      `,
+      { timeoutMs: 10_000 },
+    );
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual(['one|undefined', 'two|exports']);
+    expect(result.timedOut).toBe(false);
+    expect(result.code).toBe(0);
+  });
+});

@@ -1,0 +1,283 @@
+// Publish/subscribe against a real nats-server: volume and ordering, the iterator form,
+// wildcards, reply subjects, noEcho, two clients, statistics and server info.
+
+import { type Client, ConnectOptions, type Message } from 'nats-offload';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
+import { EventLog, waitFor, withTimeout } from '../helpers/wait.js';
+
+let server: NatsServer;
+const clients: Client[] = [];
+
+beforeAll(async () => {
+  server = await startServer();
+});
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+});
+
+afterAll(async () => {
+  await server?.stop();
+  await stopAll();
+});
+
+async function open(options = new ConnectOptions()): Promise<Client> {
+  const client = await options.connect(server.url);
+  clients.push(client);
+  return client;
+}
+
+/** Sequence number in the first 4 bytes (little-endian), canary in the last byte. */
+function stamp(buf: Uint8Array, seq: number): void {
+  buf[0] = seq & 0xff;
+  buf[1] = (seq >>> 8) & 0xff;
+  buf[2] = (seq >>> 16) & 0xff;
+  buf[3] = (seq >>> 24) & 0xff;
+  buf[buf.length - 1] = (seq * 7) & 0xff;
+}
+
+function seqOf(payload: Uint8Array): number {
+  return (payload[0] | (payload[1] << 8) | (payload[2] << 16) | (payload[3] << 24)) >>> 0;
+}
+
+describe('publish and subscribe on one client', () => {
+  it('delivers 1,000,000 × 128-byte messages to a callback, all in order, none twice', async () => {
+    const N = 1_000_000;
+    const SIZE = 128;
+    // Only the documented cooperative loop: the callback runs on this thread, and the worker
+    // holds back this client's publishes while its deliveries back up, so publish() turns
+    // false and the await gives the subscriber its turn. Nothing may be dropped.
+    const events = new EventLog();
+    const client = await open(new ConnectOptions().eventCallback(events.callback));
+
+    let received = 0;
+    let next = 0;
+    let firstProblem: string | undefined;
+    let resolveDone!: () => void;
+    const done = new Promise<void>((resolve) => {
+      resolveDone = resolve;
+    });
+    client.subscribe('bulk.seq', {
+      callback: (msg) => {
+        const seq = seqOf(msg.payload);
+        if (
+          firstProblem === undefined &&
+          (seq !== next ||
+            msg.length !== SIZE ||
+            msg.payload[SIZE - 1] !== ((seq * 7) & 0xff) ||
+            msg.subject !== 'bulk.seq')
+        ) {
+          firstProblem = `message #${received}: seq ${seq} (expected ${next}), length ${msg.length}, subject ${msg.subject}`;
+        }
+        next = seq + 1;
+        if (++received === N) resolveDone();
+      },
+    });
+    await client.flush(); // the SUB is registered before the first PUB
+
+    const payload = new Uint8Array(SIZE);
+    for (let i = 0; i < N; i++) {
+      stamp(payload, i);
+      if (!client.publish('bulk.seq', payload)) await client.writable();
+    }
+    await withTimeout(done, 50_000, `all ${N} messages (received ${received})`);
+    // Nothing more arrives after the last one: a duplicate would come before this flush's PONG.
+    await client.flush();
+
+    expect(firstProblem).toBeUndefined();
+    expect(received).toBe(N);
+    expect(next).toBe(N);
+    expect(events.types()).not.toContain('slowConsumer');
+    const stats = client.statistics();
+    expect(stats.outMessages).toBe(N);
+    expect(stats.inMessages).toBe(N);
+  }, 60_000);
+
+  it('delivers ~10,000 messages through the async iterator, in order', async () => {
+    const N = 10_000;
+    const client = await open();
+    const sub = client.subscribe('iter.seq');
+    await sub.unsubscribeAfter(N);
+    await client.flush();
+
+    const payload = new Uint8Array(32);
+    for (let i = 0; i < N; i++) {
+      stamp(payload, i);
+      if (!client.publish('iter.seq', payload)) await client.writable();
+    }
+
+    const seqs: number[] = [];
+    await withTimeout(
+      (async () => {
+        for await (const msg of sub) seqs.push(seqOf(msg.payload));
+      })(),
+      20_000,
+      'the iterator to end after N messages',
+    );
+    expect(seqs.length).toBe(N);
+    expect(seqs.every((seq, i) => seq === i)).toBe(true);
+  });
+
+  it('routes wildcard subscriptions: foo.* one token, foo.> one or more', async () => {
+    const client = await open();
+    const star: string[] = [];
+    const tail: string[] = [];
+    const exact: Message[] = [];
+    const starSub = client.subscribe('foo.*', { callback: (m) => star.push(m.subject) });
+    client.subscribe('foo.>', { callback: (m) => tail.push(m.subject) });
+    client.subscribe('foo.a', { callback: (m) => exact.push(m) });
+    await client.flush();
+
+    for (const subject of ['foo.a', 'foo.b', 'foo.a.b', 'foo', 'bar.a', 'foo.x.y.z']) {
+      client.publish(subject, subject);
+    }
+    // Own messages come back before the PONG of a flush sent after them.
+    await client.flush();
+
+    expect(starSub.subject).toBe('foo.*');
+    expect(star).toEqual(['foo.a', 'foo.b']);
+    expect(tail).toEqual(['foo.a', 'foo.b', 'foo.a.b', 'foo.x.y.z']);
+    expect(exact.map((m) => [m.subject, m.string()])).toEqual([['foo.a', 'foo.a']]);
+  });
+
+  it('passes the reply subject of publishWithReply to the receiver', async () => {
+    const client = await open();
+    const got: Message[] = [];
+    client.subscribe('svc.echo', { callback: (m) => got.push(m) });
+    await client.flush();
+
+    expect(client.publishWithReply('svc.echo', 'answers.here.1', 'question')).toBe(true);
+    client.publish('svc.echo', 'no reply');
+    await client.flush();
+
+    expect(got.map((m) => [m.subject, m.reply, m.string()])).toEqual([
+      ['svc.echo', 'answers.here.1', 'question'],
+      ['svc.echo', undefined, 'no reply'],
+    ]);
+  });
+});
+
+describe('two clients', () => {
+  it('a noEcho client does not get its own messages but gets another client', async () => {
+    const quiet = await open(new ConnectOptions().noEcho());
+    const other = await open();
+    const got: string[] = [];
+    quiet.subscribe('echo.test', { callback: (m) => got.push(m.string()) });
+    await quiet.flush();
+
+    quiet.publish('echo.test', 'from quiet');
+    // With echo on, the message would be back before this flush resolves.
+    await quiet.flush();
+    other.publish('echo.test', 'from other');
+    await other.flush();
+    await waitFor(() => got.length >= 1, 5_000, 'the other client message');
+    await quiet.flush();
+
+    expect(got).toEqual(['from other']);
+  });
+
+  it('a client with echo on does get its own messages (control for noEcho)', async () => {
+    const loud = await open();
+    const got: string[] = [];
+    loud.subscribe('echo.control', { callback: (m) => got.push(m.string()) });
+    await loud.flush();
+    loud.publish('echo.control', 'from loud');
+    await loud.flush();
+    expect(got).toEqual(['from loud']);
+  });
+
+  it('one client publishes, the other receives everything in order', async () => {
+    const N = 500;
+    const subscriber = await open();
+    const publisher = await open();
+    const seqs: number[] = [];
+    subscriber.subscribe('two.clients', { callback: (m) => seqs.push(seqOf(m.payload)) });
+    await subscriber.flush(); // the SUB is registered on the server
+
+    const payload = new Uint8Array(16);
+    for (let i = 0; i < N; i++) {
+      stamp(payload, i);
+      publisher.publish('two.clients', payload);
+    }
+    await publisher.flush();
+    // The server routed every PUB before the publisher's PONG; the subscriber's PONG follows them.
+    await subscriber.flush();
+
+    expect(seqs.length).toBe(N);
+    expect(seqs.every((seq, i) => seq === i)).toBe(true);
+  });
+});
+
+describe('statistics and server info', () => {
+  it('statistics() counts the messages and bytes of a known exchange', async () => {
+    const client = await open();
+    const COUNT = 10;
+    const SIZE = 100;
+    client.subscribe('stats.count', { callback: () => {} });
+    await client.flush();
+    const before = client.statistics();
+    expect(before.connects).toBe(1);
+
+    for (let i = 0; i < COUNT; i++) client.publish('stats.count', new Uint8Array(SIZE));
+    await client.flush();
+    // The worker stores its counters a moment after the flush's PONG may be seen (see the next
+    // test); wait for them, then check they are exact.
+    await waitFor(
+      () => client.statistics().inMessages - before.inMessages >= COUNT,
+      2_000,
+      'inMessages to count the exchange',
+    );
+    const after = client.statistics();
+
+    expect(after.outMessages - before.outMessages).toBe(COUNT);
+    expect(after.inMessages - before.inMessages).toBe(COUNT);
+    // Each PUB line carries the payload plus "PUB stats.count 100\r\n" and a CRLF.
+    const pubLine = `PUB stats.count ${SIZE}\r\n`.length + SIZE + 2;
+    expect(after.outBytes - before.outBytes).toBeGreaterThanOrEqual(COUNT * pubLine);
+    // Each MSG adds "MSG stats.count 1 100\r\n", then the PONG of the flush.
+    const msgLine = `MSG stats.count 1 ${SIZE}\r\n`.length + SIZE + 2;
+    expect(after.inBytes - before.inBytes).toBeGreaterThanOrEqual(COUNT * msgLine);
+    expect(after.connects).toBe(1);
+  });
+
+  it('statistics() already counts every message delivered before a flush resolved', async () => {
+    // Counters are read without a round trip, so a user who saw a message (and the flush after
+    // it) expects the counters to include it. Repeated: a one-off check would miss a race.
+    const client = await open();
+    let delivered = 0;
+    client.subscribe('stats.race', {
+      callback: () => {
+        delivered++;
+      },
+    });
+    await client.flush();
+    const base = client.statistics();
+    const ROUNDS = 1_000;
+    const lagging: string[] = [];
+    for (let i = 1; i <= ROUNDS; i++) {
+      client.publish('stats.race', 'x');
+      await client.flush();
+      const stats = client.statistics();
+      if (stats.inMessages - base.inMessages !== delivered) {
+        lagging.push(
+          `#${i}: delivered ${delivered}, inMessages ${stats.inMessages - base.inMessages}`,
+        );
+      }
+    }
+    expect(delivered).toBe(ROUNDS);
+    expect(lagging.slice(0, 3).join('; ')).toBe('');
+  });
+
+  it('serverInfo() reports the server version and isServerCompatible compares it', async () => {
+    const client = await open();
+    const info = client.serverInfo();
+    expect(info.version).toBe('2.9.10');
+    expect(info.maxPayload).toBe(1024 * 1024);
+    expect(client.isServerCompatible(2, 9, 0)).toBe(true);
+    expect(client.isServerCompatible(2, 9, 10)).toBe(true);
+    expect(client.isServerCompatible(2, 9, 11)).toBe(false);
+    expect(client.isServerCompatible(2, 10, 0)).toBe(false);
+    expect(client.isServerCompatible(99, 0, 0)).toBe(false);
+  });
+});

@@ -1,0 +1,162 @@
+// Ending subscriptions: unsubscribeAfter(n) (iterator and callback), unsubscribe(), drain().
+
+import { type Client, connect, type Subscriber } from 'nats-offload';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
+import { withTimeout } from '../helpers/wait.js';
+
+let server: NatsServer;
+let client: Client | undefined;
+
+beforeAll(async () => {
+  server = await startServer();
+});
+
+afterEach(async () => {
+  await client?.close();
+  client = undefined;
+});
+
+afterAll(async () => {
+  await server?.stop();
+  await stopAll();
+});
+
+/** Collects the iterator's payloads until it ends by itself (bounded, so a hang fails). */
+function collect(sub: Subscriber, timeoutMs = 5_000): Promise<string[]> {
+  return withTimeout(
+    (async () => {
+      const got: string[] = [];
+      for await (const msg of sub) got.push(msg.string());
+      return got;
+    })(),
+    timeoutMs,
+    `the iterator of ${sub.subject} to end`,
+  );
+}
+
+function publishN(c: Client, subject: string, n: number, from = 0): void {
+  for (let i = from; i < from + n; i++) c.publish(subject, `m${i}`);
+}
+
+const names = (from: number, n: number) => Array.from({ length: n }, (_, i) => `m${from + i}`);
+
+describe('unsubscribeAfter(n)', () => {
+  it('ends the iterator by itself after exactly n messages (3n published)', async () => {
+    client = await connect(server.url);
+    const n = 5;
+    const sub = client.subscribe('after.iter');
+    // A second subscription on the subject proves all 3n messages were delivered.
+    const all: string[] = [];
+    client.subscribe('after.iter', { callback: (m) => all.push(m.string()) });
+    await sub.unsubscribeAfter(n);
+    await client.flush();
+
+    publishN(client, 'after.iter', 3 * n);
+    const got = await collect(sub);
+    await client.flush();
+
+    expect(got).toEqual(names(0, n));
+    expect(all).toEqual(names(0, 3 * n));
+  });
+
+  it('stops the callback after exactly n messages (3n published)', async () => {
+    client = await connect(server.url);
+    const n = 5;
+    const got: string[] = [];
+    const sub = client.subscribe('after.cb', { callback: (m) => got.push(m.string()) });
+    await sub.unsubscribeAfter(n);
+    await client.flush();
+
+    publishN(client, 'after.cb', 3 * n);
+    // Every message published before the flush is back before its PONG.
+    await client.flush();
+
+    expect(got).toEqual(names(0, n));
+  });
+
+  it('counts the messages already received toward n', async () => {
+    client = await connect(server.url);
+    const got: string[] = [];
+    const sub = client.subscribe('after.partial', { callback: (m) => got.push(m.string()) });
+    await client.flush();
+    publishN(client, 'after.partial', 2);
+    await client.flush();
+    expect(got).toEqual(names(0, 2));
+
+    await sub.unsubscribeAfter(5);
+    publishN(client, 'after.partial', 10, 2);
+    await client.flush();
+
+    expect(got).toEqual(names(0, 5));
+  });
+
+  it('rejects a negative count with invalidArgument', async () => {
+    client = await connect(server.url);
+    const sub = client.subscribe('after.bad');
+    await expect(sub.unsubscribeAfter(-1)).rejects.toMatchObject({ kind: 'invalidArgument' });
+  });
+});
+
+describe('unsubscribe()', () => {
+  it('stops delivery: nothing published after it arrives', async () => {
+    client = await connect(server.url);
+    const got: string[] = [];
+    const control: string[] = [];
+    const sub = client.subscribe('unsub.now', { callback: (m) => got.push(m.string()) });
+    client.subscribe('unsub.now', { callback: (m) => control.push(m.string()) });
+    await client.flush();
+
+    publishN(client, 'unsub.now', 3);
+    await client.flush();
+    expect(got).toEqual(names(0, 3));
+
+    await sub.unsubscribe();
+    publishN(client, 'unsub.now', 3, 3);
+    await client.flush();
+
+    expect(got).toEqual(names(0, 3));
+    expect(control).toEqual(names(0, 6));
+  });
+
+  it('ends a pending iterator', async () => {
+    client = await connect(server.url);
+    const sub = client.subscribe('unsub.iter');
+    await client.flush();
+    publishN(client, 'unsub.iter', 2);
+    await client.flush();
+
+    const iterator = sub[Symbol.asyncIterator]();
+    expect((await iterator.next()).value?.string()).toBe('m0');
+    expect((await iterator.next()).value?.string()).toBe('m1');
+    const pending = iterator.next();
+    await sub.unsubscribe();
+    expect(await withTimeout(pending, 2_000, 'the pending next()')).toMatchObject({ done: true });
+  });
+});
+
+describe('drain()', () => {
+  it('delivers what was published before it, then ends the iterator', async () => {
+    client = await connect(server.url);
+    const sub = client.subscribe('drain.me');
+    await client.flush();
+
+    publishN(client, 'drain.me', 10);
+    const iterated = collect(sub);
+    await withTimeout(sub.drain(), 5_000, 'drain()');
+    const got = await iterated;
+
+    expect(got).toEqual(names(0, 10));
+  });
+
+  it('delivers messages that were already received but not yet iterated', async () => {
+    client = await connect(server.url);
+    const sub = client.subscribe('drain.queued');
+    await client.flush();
+    publishN(client, 'drain.queued', 10);
+    await client.flush(); // all 10 are queued in the subscriber now
+
+    await withTimeout(sub.drain(), 5_000, 'drain()');
+    expect(await collect(sub)).toEqual(names(0, 10));
+  });
+});
