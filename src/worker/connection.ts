@@ -23,6 +23,7 @@ import { defaultReconnectDelay, type WorkerOptions } from '../shared/options.js'
 import type { MsgView } from '../shared/protocol/parser.js';
 import { RingConsumer, RingProducer } from '../shared/ring/byte-ring.js';
 import type { ServerInfo } from '../shared/server-info.js';
+import type { ServerAddress } from '../shared/servers.js';
 import { Inbound } from './inbound.js';
 import { OutboundPump, type PingPurpose } from './outbound.js';
 import { ServerPool } from './server-pool.js';
@@ -311,6 +312,11 @@ export class Connection implements SessionHost {
 
   drained(): void {
     this.kick();
+  }
+
+  async authFields(_info: ServerInfo, server: ServerAddress): Promise<Record<string, unknown>> {
+    // Credentials from the URL, until the auth options arrive (issue 4).
+    return { user: server.user, pass: server.pass, auth_token: server.token };
   }
 
   counted(inBytes: number, outBytes: number, outMessages: number): void {

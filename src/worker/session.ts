@@ -30,9 +30,14 @@ export interface SessionHost {
   drained(): void;
   /** Bytes read/written and PUBs sent, for statistics. */
   counted(inBytes: number, outBytes: number, outMessages: number): void;
+  /** The CONNECT fields that authenticate us to this server (may sign its nonce). */
+  authFields(info: ServerInfo, server: ServerAddress): Promise<Record<string, unknown>>;
 }
 
-type Phase = 'dialing' | 'awaitInfo' | 'awaitPong' | 'open' | 'ended';
+/**
+ * dialing → awaitInfo → connecting (TLS upgrade, auth) → awaitPong → open; any → ended.
+ */
+type Phase = 'dialing' | 'awaitInfo' | 'connecting' | 'awaitPong' | 'open' | 'ended';
 
 export class Session implements ParserSink, OutboundSink {
   private phase: Phase = 'dialing';
@@ -151,9 +156,7 @@ export class Session implements ParserSink, OutboundSink {
     const info = toServerInfo(raw);
     this.info = info;
     if (this.phase === 'awaitInfo' || this.phase === 'dialing') {
-      this.phase = 'awaitPong';
-      this.write(encodeConnect(this.connectFields()));
-      this.write(PING);
+      void this.establish(info);
       return;
     }
     this.host.info(info);
@@ -235,9 +238,26 @@ export class Session implements ParserSink, OutboundSink {
     this.endResolve(error);
   }
 
+  /** After the first INFO: secure the stream if needed, authenticate, send CONNECT + PING. */
+  private async establish(info: ServerInfo): Promise<void> {
+    this.phase = 'connecting';
+    try {
+      await this.secure(info);
+      const auth = await this.host.authFields(info, this.server);
+      if (this.phase !== 'connecting') return; // failed or timed out meanwhile
+      this.write(encodeConnect({ ...this.connectFields(), ...auth }));
+      this.write(PING);
+      this.phase = 'awaitPong';
+    } catch (err) {
+      this.fail(err instanceof NatsError ? err : new NatsError('io', String(err), { cause: err }));
+    }
+  }
+
+  /** Upgrade to TLS when the server, the URL or the options ask for it (issue 5: plain TCP for now). */
+  private async secure(_info: ServerInfo): Promise<void> {}
+
   private connectFields(): Record<string, unknown> {
     const { options } = this.host;
-    const server = this.server;
     return {
       verbose: false,
       pedantic: false,
@@ -249,9 +269,6 @@ export class Session implements ParserSink, OutboundSink {
       echo: !options.noEcho,
       name: options.name,
       tls_required: false,
-      user: server.user,
-      pass: server.pass,
-      auth_token: server.token,
     };
   }
 }
