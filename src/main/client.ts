@@ -7,23 +7,7 @@
 import * as Comlink from 'comlink';
 import type { HostCallbacks, StartResult, WireEvent } from '../shared/control.js';
 import { fromWire, NatsError, type WireError } from '../shared/errors.js';
-import {
-  DEFAULT_MAX_PAYLOAD,
-  DEFAULT_RING_CAPACITY,
-  ST_CONNECTS,
-  ST_COUNTER_COUNT,
-  ST_COUNTERS_BYTE_OFFSET,
-  ST_IN_BYTES,
-  ST_IN_MESSAGES,
-  ST_MAX_PAYLOAD,
-  ST_OUT_BYTES,
-  ST_OUT_MESSAGES,
-  ST_STATE,
-  STATE_BLOCK_BYTES,
-  STATE_CONNECTED,
-  STATE_DISCONNECTED,
-  STATE_PENDING,
-} from '../shared/layout.js';
+import { DEFAULT_RING_CAPACITY } from '../shared/layout.js';
 import { encodeSub, encodeUnsub } from '../shared/protocol/encode.js';
 import { encodeHeaders, HeaderMap } from '../shared/protocol/headers.js';
 import {
@@ -39,24 +23,18 @@ import {
   wakeAll,
 } from '../shared/ring/byte-ring.js';
 import { type ServerInfo, versionAtLeast } from '../shared/server-info.js';
+import { authFieldsOf } from './auth.js';
 import { Dispatcher } from './dispatcher.js';
 import { type Event, fromWireEvent, type State } from './events.js';
 import type { Message } from './message.js';
 import { type ConnectOptions, type ResolvedOptions, resolveServers } from './options.js';
 import { Publisher } from './publisher.js';
 import { RequestMux, type RequestOptions, uniqueToken } from './request-mux.js';
+import { SharedState, type Statistics } from './shared-state.js';
 import { type SubscribeOptions, Subscriber, type SubscriptionOwner } from './subscriber.js';
 import { WorkerHost } from './worker-host.js';
 
 export type Payload = Uint8Array | string;
-
-export interface Statistics {
-  inBytes: number;
-  outBytes: number;
-  inMessages: number;
-  outMessages: number;
-  connects: number;
-}
 
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
@@ -96,8 +74,7 @@ export class Client implements SubscriptionOwner {
   private readonly host: WorkerHost;
   private readonly publisher: Publisher;
   private readonly dispatcher: Dispatcher;
-  private readonly stateWords: Int32Array;
-  private readonly counters: BigInt64Array;
+  private readonly shared = new SharedState();
   private readonly subs = new Map<number, Subscriber>();
   private readonly flushes = new Map<
     number,
@@ -123,10 +100,6 @@ export class Client implements SubscriptionOwner {
     servers: ReturnType<typeof resolveServers>,
     private readonly options: ResolvedOptions,
   ) {
-    const state = new SharedArrayBuffer(STATE_BLOCK_BYTES);
-    this.stateWords = new Int32Array(state);
-    this.counters = new BigInt64Array(state, ST_COUNTERS_BYTE_OFFSET, ST_COUNTER_COUNT);
-    Atomics.store(this.stateWords, ST_MAX_PAYLOAD, DEFAULT_MAX_PAYLOAD); // until the first INFO
     this.publisher = new Publisher(
       new RingProducer(this.rings.command),
       options.clientCapacity,
@@ -154,7 +127,7 @@ export class Client implements SubscriptionOwner {
       options: { ...options.worker, servers },
       command: this.rings.command,
       delivery: this.rings.delivery,
-      state,
+      state: this.shared.buffer,
     });
     this.mux = new RequestMux(
       {
@@ -182,6 +155,15 @@ export class Client implements SubscriptionOwner {
         void this.shutdown(natsError);
       },
       reconnectDelay: (attempts: number) => this.options.reconnectDelayCallback?.(attempts) ?? 0,
+      signNonce: async (nonce: Uint8Array) => {
+        const signature = await this.options.signNonce?.(nonce);
+        if (!(signature instanceof Uint8Array)) {
+          throw new NatsError('callback', 'the jwt sign callback must return a Uint8Array');
+        }
+        return signature;
+      },
+      authenticate: async (nonce: Uint8Array) =>
+        authFieldsOf(await this.options.authCallback?.(nonce)),
     };
     this.dispatcher.start();
     let result: StartResult;
@@ -286,7 +268,7 @@ export class Client implements SubscriptionOwner {
   }
 
   private checkSize(subject: string, size: number): void {
-    const max = Atomics.load(this.stateWords, ST_MAX_PAYLOAD); // observes the last INFO's max_payload
+    const max = this.shared.maxPayload();
     if (size > max) {
       throw new NatsError(
         'maxPayloadExceeded',
@@ -391,6 +373,13 @@ export class Client implements SubscriptionOwner {
     return this.shutdown(undefined);
   }
 
+  /** Drop the connection and reconnect (the auth callback runs again, subscriptions are replayed). */
+  forceReconnect(): Promise<void> {
+    if (this.closedWith)
+      return Promise.reject(new NatsError('closed', 'forceReconnect on a closed client'));
+    return this.host.call((api) => api.forceReconnect());
+  }
+
   /** Settles when the client is closed: undefined after close(), else the error that ended it. */
   closed(): Promise<NatsError | undefined> {
     return this.closedPromise;
@@ -433,19 +422,7 @@ export class Client implements SubscriptionOwner {
   // ---- state ----------------------------------------------------------------------------
 
   connectionState(): State {
-    if (this.closedWith) return 'closed';
-    switch (
-      Atomics.load(this.stateWords, ST_STATE) // observes the worker's last transition
-    ) {
-      case STATE_PENDING:
-        return 'pending';
-      case STATE_CONNECTED:
-        return 'connected';
-      case STATE_DISCONNECTED:
-        return 'disconnected';
-      default:
-        return 'closed';
-    }
+    return this.closedWith ? 'closed' : this.shared.state();
   }
 
   /** The last INFO the server sent. */
@@ -460,19 +437,12 @@ export class Client implements SubscriptionOwner {
 
   /** The server's max_payload (1 MiB before the first INFO). */
   maxPayload(): number {
-    return Atomics.load(this.stateWords, ST_MAX_PAYLOAD);
+    return this.shared.maxPayload();
   }
 
   /** Counters read from shared memory, no round trip. */
   statistics(): Statistics {
-    const c = this.counters;
-    return {
-      inBytes: Number(Atomics.load(c, ST_IN_BYTES)),
-      outBytes: Number(Atomics.load(c, ST_OUT_BYTES)),
-      inMessages: Number(Atomics.load(c, ST_IN_MESSAGES)),
-      outMessages: Number(Atomics.load(c, ST_OUT_MESSAGES)),
-      connects: Number(Atomics.load(c, ST_CONNECTS)),
-    };
+    return this.shared.statistics();
   }
 
   /** The default request timeout (ms), or null. */

@@ -8,22 +8,32 @@
  * await client.close();
  */
 import type { Client } from './client.js';
-import { ConnectOptions } from './options.js';
+import { ConnectOptions, type ConnectOptionsInit } from './options.js';
 
 export { type ErrorKind, NatsError } from '../shared/errors.js';
 export { HeaderMap } from '../shared/protocol/headers.js';
 export type { ServerInfo } from '../shared/server-info.js';
-export { Client, type Payload, type Statistics } from './client.js';
+export { Auth } from './auth.js';
+export { Client, type Payload } from './client.js';
 export type { Event, State } from './events.js';
 export { Message } from './message.js';
-export { ConnectOptions } from './options.js';
+export {
+  type AuthCallback,
+  ConnectOptions,
+  type ConnectOptionsInit,
+  type SignCallback,
+} from './options.js';
 export type { RequestOptions } from './request-mux.js';
+export type { Statistics } from './shared-state.js';
 export { type SubscribeOptions, Subscriber } from './subscriber.js';
 
-/** Connect to one server or a pool; `options` defaults to `new ConnectOptions()`. */
-export function connect(
+/**
+ * Connect to one server or a pool. `options`: a {@link ConnectOptions} builder or a plain
+ * object with the same names ({@link ConnectOptionsInit}); defaults when omitted.
+ */
+export async function connect(
   servers: string | string[],
-  options: ConnectOptions = new ConnectOptions(),
+  options: ConnectOptions | ConnectOptionsInit = new ConnectOptions(),
 ): Promise<Client> {
-  return options.connect(servers);
+  return (await ConnectOptions.from(options)).connect(servers);
 }

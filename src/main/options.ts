@@ -1,13 +1,20 @@
 /**
  * `ConnectOptions`: the builder users configure a client with (API.md). Every setter checks
  * its value at once (`'invalidOption'` naming the option and the value), copies what it keeps
- * and returns `this`. Authentication and TLS setters arrive with their issues.
+ * and returns `this`. Secrets (token, password, seeds, JWTs, keys) never show in
+ * `util.inspect`, `JSON.stringify` or error messages.
  */
+import { readFile } from 'node:fs/promises';
+import { inspect } from 'node:util';
+import { fromSeed } from 'nkeys.js';
+import { parseCredentials } from '../shared/creds.js';
 import { NatsError } from '../shared/errors.js';
-import { DEFAULTS, type WorkerOptions } from '../shared/options.js';
+import { DEFAULTS, REDACTED, type WorkerOptions } from '../shared/options.js';
 import { parseServerUrl } from '../shared/servers.js';
+import type { Auth } from './auth.js';
 import { type Client, createClient } from './client.js';
 import type { Event } from './events.js';
+import { callback, duration, positiveInteger, secret, text } from './option-checks.js';
 
 /** Everything the main thread and the worker need, resolved from a builder. */
 export interface ResolvedOptions {
@@ -19,34 +26,16 @@ export interface ResolvedOptions {
   inboxPrefix: string;
   reconnectDelayCallback?: (attempts: number) => number;
   eventCallback?: (event: Event) => void | Promise<void>;
+  signNonce?: (nonce: Uint8Array) => Uint8Array | Promise<Uint8Array>;
+  authCallback?: (nonce: Uint8Array) => Auth | Promise<Auth>;
 }
 
-function duration(option: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new NatsError(
-      'invalidOption',
-      `${option} must be a finite, non-negative number of milliseconds, got ${String(value)}`,
-    );
-  }
-  return value;
-}
+/** Signs the server nonce with the private key behind a user JWT. */
+export type SignCallback = (nonce: Uint8Array) => Uint8Array | Promise<Uint8Array>;
+/** Called with the server nonce on every (re)connect; returned fields override static ones. */
+export type AuthCallback = (nonce: Uint8Array) => Auth | Promise<Auth>;
 
-function positiveInteger(option: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new NatsError(
-      'invalidOption',
-      `${option} must be a positive integer, got ${String(value)}`,
-    );
-  }
-  return value;
-}
-
-function callback<T>(option: string, value: T): T {
-  if (typeof value !== 'function') {
-    throw new NatsError('invalidOption', `${option} must be a function, got ${typeof value}`);
-  }
-  return value;
-}
+const encoder = new TextEncoder();
 
 /**
  * @example
@@ -68,6 +57,7 @@ export class ConnectOptions {
       subscriptionCapacity: DEFAULTS.subscriptionCapacity,
       readBufferCapacity: DEFAULTS.readBufferCapacity,
       hasReconnectDelayCallback: false,
+      auth: { signOnCaller: false, authCallback: false },
     },
     requestTimeout: DEFAULTS.requestTimeout,
     skipSubjectValidation: false,
@@ -75,6 +65,99 @@ export class ConnectOptions {
     maxPendingBytes: DEFAULTS.maxPendingBytes,
     inboxPrefix: DEFAULTS.inboxPrefix,
   };
+
+  // ---- authentication (static constructors and setters) ----------------------------------
+
+  static withToken(token: string): ConnectOptions {
+    return new ConnectOptions().token(token);
+  }
+
+  static withUserAndPassword(user: string, pass: string): ConnectOptions {
+    return new ConnectOptions().userAndPassword(user, pass);
+  }
+
+  static withNkey(seed: string): ConnectOptions {
+    return new ConnectOptions().nkey(seed);
+  }
+
+  static withJwt(jwt: string, sign: SignCallback): ConnectOptions {
+    return new ConnectOptions().jwt(jwt, sign);
+  }
+
+  static withCredentialsFile(path: string): Promise<ConnectOptions> {
+    return new ConnectOptions().credentialsFile(path);
+  }
+
+  static withCredentials(creds: string): ConnectOptions {
+    return new ConnectOptions().credentials(creds);
+  }
+
+  static withAuthCallback(cb: AuthCallback): ConnectOptions {
+    return new ConnectOptions().authCallback(cb);
+  }
+
+  /** Token authentication (`auth_token`). */
+  token(token: string): this {
+    this.o.worker.auth.token = secret('token', token);
+    return this;
+  }
+
+  userAndPassword(user: string, pass: string): this {
+    this.o.worker.auth.user = text('user', user);
+    this.o.worker.auth.pass = secret('password', pass);
+    return this;
+  }
+
+  /** NKey authentication: the worker signs the server nonce with this seed (`SU…`). */
+  nkey(seed: string): this {
+    this.o.worker.auth.seed = checkSeed('nkey seed', seed);
+    return this;
+  }
+
+  /** A user JWT; `sign(nonce)` signs the server nonce on this thread. */
+  jwt(jwt: string, sign: SignCallback): this {
+    this.o.worker.auth.jwt = secret('jwt', jwt);
+    this.o.signNonce = callback('jwt sign callback', sign);
+    this.o.worker.auth.signOnCaller = true;
+    return this;
+  }
+
+  /** Read a `.creds` file (user JWT + NKey seed); a missing or malformed file is `'invalidOption'`. */
+  async credentialsFile(path: string): Promise<this> {
+    let content: string;
+    try {
+      content = await readFile(text('credentialsFile', path), 'utf8');
+    } catch (cause) {
+      if (cause instanceof NatsError) throw cause;
+      throw new NatsError(
+        'invalidOption',
+        `credentialsFile ${JSON.stringify(path)} cannot be read: ${(cause as Error).message}`,
+        { cause },
+      );
+    }
+    return this.setCredentials(content, `credentialsFile ${JSON.stringify(path)}`);
+  }
+
+  /** The contents of a `.creds` file. */
+  credentials(creds: string): this {
+    return this.setCredentials(creds, 'credentials');
+  }
+
+  /** `cb(nonce)` on every (re)connect; the Auth fields it returns override the static ones. */
+  authCallback(cb: AuthCallback): this {
+    this.o.authCallback = callback('authCallback', cb);
+    this.o.worker.auth.authCallback = true;
+    return this;
+  }
+
+  private setCredentials(content: string, source: string): this {
+    const { jwt, seed } = parseCredentials(content, source);
+    this.o.worker.auth.jwt = jwt;
+    this.o.worker.auth.seed = checkSeed(source, seed);
+    return this;
+  }
+
+  // ---- connection behaviour ----------------------------------------------------------------
 
   /** Connection name shown by the server (`/connz`). */
   name(name: string): this {
@@ -218,7 +301,63 @@ export class ConnectOptions {
 
   /** A copy of the settings (the builder stays usable and the client cannot be changed through it). */
   resolve(): ResolvedOptions {
-    return { ...this.o, worker: { ...this.o.worker } };
+    return structuredCloneOptions(this.o);
+  }
+
+  /** Build from a plain object whose keys are setter names (see {@link ConnectOptionsInit}). */
+  static async from(init: ConnectOptions | ConnectOptionsInit): Promise<ConnectOptions> {
+    if (init instanceof ConnectOptions) return init;
+    if (init === null || typeof init !== 'object') {
+      throw new NatsError(
+        'invalidOption',
+        `options must be a ConnectOptions or a plain object, got ${String(init)}`,
+      );
+    }
+    const options = new ConnectOptions();
+    for (const [key, value] of Object.entries(init)) {
+      const setter = SETTERS.has(key)
+        ? (options as unknown as Record<string, unknown>)[key]
+        : undefined;
+      if (typeof setter !== 'function')
+        throw new NatsError('invalidOption', `unknown option ${JSON.stringify(key)}`);
+      if (value === undefined) continue;
+      if (setter.length === 0) {
+        if (typeof value !== 'boolean') {
+          throw new NatsError(
+            'invalidOption',
+            `option ${key} takes true or false, got ${typeof value}`,
+          );
+        }
+        if (value) setter.call(options);
+      } else if (setter.length > 1) {
+        if (!Array.isArray(value)) {
+          throw new NatsError(
+            'invalidOption',
+            `option ${key} takes an array of ${setter.length} arguments`,
+          );
+        }
+        await setter.apply(options, value);
+      } else {
+        await setter.call(options, value);
+      }
+    }
+    return options;
+  }
+
+  /** Secrets redacted: what `util.inspect` and `JSON.stringify` show. */
+  toJSON(): Record<string, unknown> {
+    const o = structuredCloneOptions(this.o);
+    const auth = o.worker.auth as unknown as Record<string, unknown>;
+    for (const key of ['token', 'pass', 'seed', 'jwt'] as const)
+      if (auth[key] !== undefined) auth[key] = REDACTED;
+    return {
+      ...o,
+      worker: { ...o.worker, ...redactTls(o.worker as unknown as Record<string, unknown>) },
+    };
+  }
+
+  [inspect.custom](): string {
+    return `ConnectOptions ${inspect(this.toJSON(), { depth: 4 })}`;
   }
 }
 
@@ -234,4 +373,74 @@ export function resolveServers(servers: string | string[]): WorkerOptions['serve
     throw new NatsError('invalidOption', 'the server list mixes WebSocket and non-WebSocket URLs');
   }
   return parsed;
+}
+
+/** Setter names accepted by {@link ConnectOptions.from}. */
+const SETTERS = new Set([
+  'token',
+  'userAndPassword',
+  'nkey',
+  'jwt',
+  'credentialsFile',
+  'credentials',
+  'authCallback',
+  'requireTls',
+  'tlsFirst',
+  'addRootCertificates',
+  'addClientCertificate',
+  'tlsClientConfig',
+  'connectionTimeout',
+  'requestTimeout',
+  'pingInterval',
+  'retryOnInitialConnect',
+  'maxReconnects',
+  'ignoreDiscoveredServers',
+  'retainServersOrder',
+  'skipSubjectValidation',
+  'subscriptionCapacity',
+  'clientCapacity',
+  'maxPendingBytes',
+  'customInboxPrefix',
+  'readBufferCapacity',
+  'localAddress',
+  'noEcho',
+  'name',
+  'reconnectDelayCallback',
+  'reconnectToServerCallback',
+  'eventCallback',
+]);
+
+type Setter = Exclude<keyof ConnectOptions, 'connect' | 'resolve' | 'toJSON'>;
+type Args<K extends Setter> = ConnectOptions[K] extends (...args: infer A) => unknown ? A : never;
+
+/**
+ * The plain-object form of the builder: each key is a setter's name; the value is its
+ * argument, an array of arguments for two-argument setters (`userAndPassword: ['u', 'p']`),
+ * or `true` for setters without one (`noEcho: true`).
+ *
+ * @example
+ * await connect('nats://127.0.0.1:4222', { name: 'svc', token: 's3cret', noEcho: true });
+ */
+export type ConnectOptionsInit = {
+  [K in Setter]?: Args<K> extends [] ? boolean : Args<K> extends [infer One] ? One : Args<K>;
+};
+
+function checkSeed(what: string, seed: unknown): string {
+  const value = secret(what, seed);
+  try {
+    fromSeed(encoder.encode(value));
+  } catch (cause) {
+    throw new NatsError('invalidOption', `${what} is not a valid NKey seed`, { cause });
+  }
+  return value;
+}
+
+/** A deep copy of the data (callbacks shared, not copied). */
+function structuredCloneOptions(o: ResolvedOptions): ResolvedOptions {
+  return { ...o, worker: { ...o.worker, auth: { ...o.worker.auth } } };
+}
+
+/** TLS private keys never show; the TLS options decide what that covers. */
+function redactTls(worker: Record<string, unknown>): Record<string, unknown> {
+  return 'tls' in worker && worker.tls ? { tls: REDACTED } : {};
 }

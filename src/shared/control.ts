@@ -37,6 +37,20 @@ export interface HostCallbacks {
   /** The worker ended the connection by itself (e.g. maxReconnects); the host tears down. */
   ended(error: WireError): void;
   reconnectDelay?(attempts: number): number | Promise<number>;
+  /** `.jwt(jwt, sign)`: sign the server nonce on the caller's thread. */
+  signNonce?(nonce: Uint8Array): Promise<Uint8Array>;
+  /** `.authCallback(cb)`: credentials for this (re)connect, given the server nonce. */
+  authenticate?(nonce: Uint8Array): Promise<AuthFields>;
+}
+
+/** The fields of a user's `Auth` as they cross threads (plain data). */
+export interface AuthFields {
+  jwt?: string;
+  nkey?: string;
+  signature?: Uint8Array;
+  username?: string;
+  password?: string;
+  token?: string;
 }
 
 /** Results cross as data: comlink would flatten a thrown NatsError into a plain Error. */
@@ -48,4 +62,6 @@ export interface WorkerApi {
   start(host: HostCallbacks): Promise<StartResult>;
   /** Send what the command ring holds, close the socket, stop the loop; the worker then exits. */
   close(): Promise<void>;
+  /** Drop the current connection; the loop reconnects as after any loss. */
+  forceReconnect(): Promise<void>;
 }

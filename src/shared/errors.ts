@@ -24,7 +24,9 @@ export type ErrorKind =
   /** Socket-level failure: refused, reset, unreachable. */
   | 'io'
   /** The connection worker died; every pending call fails with this. */
-  | 'workerExited';
+  | 'workerExited'
+  /** A user callback (auth, signing, subscription callback) threw or returned nothing usable. */
+  | 'callback';
 
 export class NatsError extends Error {
   override readonly name = 'NatsError';

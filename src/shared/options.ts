@@ -23,7 +23,49 @@ export interface WorkerOptions {
   localAddress?: string;
   /** The caller installed a reconnect delay callback (otherwise the worker's backoff is used). */
   hasReconnectDelayCallback: boolean;
+  auth: AuthSettings;
+  /** TLS material and policy (`requireTls`, `tlsFirst`, certificates); absent = none configured. */
+  tls?: TlsSettings;
 }
+
+/**
+ * TLS as configured on the builder, read and checked there; the worker builds its Node TLS
+ * options from it (src/worker/tls.ts). Secrets: `clientCert.key` and `config`'s `key`, `pfx`
+ * and `passphrase` hold private material — never log this.
+ */
+export interface TlsSettings {
+  /** `requireTls(true)`: always upgrade; a server that does not offer TLS is an error. */
+  required: boolean;
+  /** `tlsFirst()`: TLS handshake right after the TCP connect, before the server's INFO. */
+  handshakeFirst: boolean;
+  /** `addRootCertificates(path)`, in call order: trusted in addition to the default CAs. */
+  roots: { path: string; pem: string }[];
+  /** `addClientCertificate(certPath, keyPath)`: the certificate offered for mutual TLS. */
+  clientCert?: { certPath: string; keyPath: string; cert: string; key: string };
+  /** `tlsClientConfig(options)`: Node `tls.ConnectionOptions`, checked to be plain data. */
+  config?: Record<string, unknown>;
+}
+
+/**
+ * Static credentials, plus whether the caller's thread signs or authenticates through a
+ * callback. Several may be set at once; all go into CONNECT. Secrets: never log this.
+ */
+export interface AuthSettings {
+  token?: string;
+  user?: string;
+  pass?: string;
+  /** A user JWT (from `.jwt()` or a creds file). */
+  jwt?: string;
+  /** An NKey seed: the worker signs the server nonce with it (`.nkey()` or a creds file). */
+  seed?: string;
+  /** `.jwt(jwt, sign)`: the nonce is signed on the caller's thread. */
+  signOnCaller: boolean;
+  /** `.authCallback(cb)`: called with the nonce on every (re)connect; its fields override. */
+  authCallback: boolean;
+}
+
+/** What a redacted secret looks like in inspect output, JSON and errors. */
+export const REDACTED = '<redacted>';
 
 /** Defaults as in async-nats, in milliseconds. */
 export const DEFAULTS = {

@@ -24,6 +24,7 @@ import type { MsgView } from '../shared/protocol/parser.js';
 import { RingConsumer, RingProducer } from '../shared/ring/byte-ring.js';
 import type { ServerInfo } from '../shared/server-info.js';
 import type { ServerAddress } from '../shared/servers.js';
+import { authFields, type CallerAuth } from './auth.js';
 import { Inbound } from './inbound.js';
 import { OutboundPump, type PingPurpose } from './outbound.js';
 import { ServerPool } from './server-pool.js';
@@ -97,6 +98,11 @@ export class Connection implements SessionHost {
   close(): Promise<void> {
     this.closeDone ??= this.shutdown();
     return this.closeDone;
+  }
+
+  /** Drop the current connection (if any); the loop reconnects as after any loss. */
+  forceReconnect(): void {
+    this.session?.fail(new NatsError('io', 'reconnect forced by the client'));
   }
 
   // ---- the loop -------------------------------------------------------------------------
@@ -314,9 +320,8 @@ export class Connection implements SessionHost {
     this.kick();
   }
 
-  async authFields(_info: ServerInfo, server: ServerAddress): Promise<Record<string, unknown>> {
-    // Credentials from the URL, until the auth options arrive (issue 4).
-    return { user: server.user, pass: server.pass, auth_token: server.token };
+  authFields(info: ServerInfo, server: ServerAddress): Promise<Record<string, unknown>> {
+    return authFields(this.options.auth, server, info, this.host as unknown as CallerAuth);
   }
 
   counted(inBytes: number, outBytes: number, outMessages: number): void {

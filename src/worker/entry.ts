@@ -17,6 +17,9 @@ const api: WorkerApi = {
     host = callbacks as unknown as Comlink.Remote<HostCallbacks>;
     return connection.start(host);
   },
+  async forceReconnect() {
+    connection.forceReconnect();
+  },
   async close() {
     await connection.close();
     // After comlink has posted this call's reply: release the callbacks' port and ours, so

@@ -1,0 +1,63 @@
+import { inspect } from 'node:util';
+import type { AuthFields } from '../shared/control.js';
+import { REDACTED } from '../shared/options.js';
+
+/**
+ * Credentials returned by an auth callback for one (re)connect; set fields override the
+ * static ones.
+ *
+ * @example
+ * const options = ConnectOptions.withAuthCallback(async (nonce) => {
+ *   const auth = new Auth();
+ *   auth.nkey = publicKey;
+ *   auth.signature = keyPair.sign(nonce);
+ *   return auth;
+ * });
+ */
+export class Auth {
+  jwt?: string;
+  nkey?: string;
+  signature?: Uint8Array;
+  username?: string;
+  password?: string;
+  token?: string;
+
+  constructor(init?: Partial<AuthFields>) {
+    if (init) Object.assign(this, init);
+  }
+
+  [inspect.custom](): string {
+    const shown: Record<string, unknown> = {};
+    for (const key of ['jwt', 'nkey', 'signature', 'username', 'password', 'token'] as const) {
+      if (this[key] !== undefined)
+        shown[key] = key === 'nkey' || key === 'username' ? this[key] : REDACTED;
+    }
+    return `Auth ${inspect(shown)}`;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return JSON.parse(
+      JSON.stringify({
+        ...this,
+        jwt: this.jwt && REDACTED,
+        signature: this.signature && REDACTED,
+        password: this.password && REDACTED,
+        token: this.token && REDACTED,
+      }),
+    );
+  }
+}
+
+/** The plain fields of whatever the callback returned (comlink clones data, not classes). */
+export function authFieldsOf(value: unknown): AuthFields {
+  if (value === null || typeof value !== 'object') return {};
+  const v = value as Record<string, unknown>;
+  const fields: AuthFields = {};
+  if (typeof v.jwt === 'string') fields.jwt = v.jwt;
+  if (typeof v.nkey === 'string') fields.nkey = v.nkey;
+  if (v.signature instanceof Uint8Array) fields.signature = v.signature;
+  if (typeof v.username === 'string') fields.username = v.username;
+  if (typeof v.password === 'string') fields.password = v.password;
+  if (typeof v.token === 'string') fields.token = v.token;
+  return fields;
+}

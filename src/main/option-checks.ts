@@ -1,0 +1,53 @@
+/**
+ * Table-friendly checks for ConnectOptions setters: each throws `'invalidOption'` naming the
+ * option and the value (never the value of a secret).
+ */
+import { NatsError } from '../shared/errors.js';
+
+export function duration(option: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new NatsError(
+      'invalidOption',
+      `${option} must be a finite, non-negative number of milliseconds, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+export function positiveInteger(option: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new NatsError(
+      'invalidOption',
+      `${option} must be a positive integer, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+export function callback<T>(option: string, value: T): T {
+  if (typeof value !== 'function') {
+    throw new NatsError('invalidOption', `${option} must be a function, got ${typeof value}`);
+  }
+  return value;
+}
+
+/** A non-empty string that must not be echoed (tokens, passwords, seeds, JWTs). */
+export function secret(option: string, value: unknown): string {
+  if (typeof value !== 'string' || value === '') {
+    throw new NatsError(
+      'invalidOption',
+      `${option} must be a non-empty string, got ${value === '' ? 'an empty string' : typeof value}`,
+    );
+  }
+  return value;
+}
+
+export function text(option: string, value: unknown): string {
+  if (typeof value !== 'string' || value === '') {
+    throw new NatsError(
+      'invalidOption',
+      `${option} must be a non-empty string, got ${JSON.stringify(value) ?? String(value)}`,
+    );
+  }
+  return value;
+}

@@ -1,0 +1,82 @@
+/**
+ * The authentication fields of CONNECT, built per connection attempt: static credentials
+ * (options, else the URL's), an NKey signature of the server nonce made here with the seed,
+ * a signature made on the caller's thread (`.jwt(jwt, sign)`), and the auth callback's
+ * fields, which override the static ones. Several methods may be combined.
+ */
+import { fromSeed } from 'nkeys.js';
+import type { AuthFields, HostCallbacks } from '../shared/control.js';
+import { NatsError } from '../shared/errors.js';
+import type { AuthSettings } from '../shared/options.js';
+import type { ServerInfo } from '../shared/server-info.js';
+import type { ServerAddress } from '../shared/servers.js';
+
+const encoder = new TextEncoder();
+
+/** Server signatures travel as base64url without padding (the server accepts it). */
+function signatureText(signature: Uint8Array): string {
+  return Buffer.from(signature).toString('base64url');
+}
+
+/** The caller-thread callbacks (comlink proxies); called only when the options say they exist. */
+export type CallerAuth = Required<Pick<HostCallbacks, 'signNonce' | 'authenticate'>>;
+
+export async function authFields(
+  auth: AuthSettings,
+  server: ServerAddress,
+  info: ServerInfo,
+  host: CallerAuth,
+): Promise<Record<string, unknown>> {
+  const nonce = encoder.encode(info.nonce ?? '');
+  const fields: Record<string, unknown> = {
+    user: auth.user ?? server.user,
+    pass: auth.user !== undefined ? auth.pass : server.pass,
+    auth_token: auth.token ?? server.token,
+    jwt: auth.jwt,
+  };
+  if (auth.seed !== undefined) {
+    let pair: ReturnType<typeof fromSeed>;
+    try {
+      pair = fromSeed(encoder.encode(auth.seed));
+    } catch (cause) {
+      // Never quote the seed.
+      throw new NatsError('invalidOption', 'the NKey seed is not a valid seed', { cause });
+    }
+    fields.nkey = pair.getPublicKey();
+    if (info.nonce) fields.sig = signatureText(pair.sign(nonce));
+  }
+  if (auth.signOnCaller && info.nonce) {
+    fields.sig = signatureText(
+      await callerCallback('jwt sign callback', () => host.signNonce(nonce)),
+    );
+  }
+  if (auth.authCallback) {
+    const given = await callerCallback('authCallback', () => host.authenticate(nonce));
+    if (given) applyOverrides(fields, given);
+  }
+  return fields;
+}
+
+function applyOverrides(fields: Record<string, unknown>, given: AuthFields): void {
+  if (given.jwt !== undefined) fields.jwt = given.jwt;
+  if (given.nkey !== undefined) fields.nkey = given.nkey;
+  if (given.signature !== undefined) fields.sig = signatureText(given.signature);
+  if (given.username !== undefined) fields.user = given.username;
+  if (given.password !== undefined) fields.pass = given.password;
+  if (given.token !== undefined) fields.auth_token = given.token;
+}
+
+/** A user callback that throws fails this attempt with kind 'callback', not the worker. */
+async function callerCallback<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (cause) {
+    throw new NatsError(
+      'callback',
+      `${what} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+      {
+        cause,
+      },
+    );
+  }
+}
