@@ -4,12 +4,13 @@
  * through the delivery ring ({@link Dispatcher}); state and statistics are read from the
  * shared state block; only connect and close cross comlink. It never touches a socket.
  */
+import { inspect } from 'node:util';
 import * as Comlink from 'comlink';
-import type { HostCallbacks, StartResult, WireEvent } from '../shared/control.js';
+import type { HostCallbacks, StartResult, WireEvent, WireServer } from '../shared/control.js';
 import { fromWire, NatsError, type WireError } from '../shared/errors.js';
 import { DEFAULT_RING_CAPACITY } from '../shared/layout.js';
 import { encodeSub, encodeUnsub } from '../shared/protocol/encode.js';
-import { encodeHeaders, HeaderMap } from '../shared/protocol/headers.js';
+import { encodeHeaders, type HeaderMap } from '../shared/protocol/headers.js';
 import {
   validatePublishSubject,
   validateQueueGroup,
@@ -28,26 +29,13 @@ import { Dispatcher } from './dispatcher.js';
 import { type Event, fromWireEvent, type State } from './events.js';
 import type { Message } from './message.js';
 import { type ConnectOptions, type ResolvedOptions, resolveServers } from './options.js';
+import { Outgoing, type Payload } from './outgoing.js';
 import { Publisher } from './publisher.js';
 import { RequestMux, type RequestOptions, uniqueToken } from './request-mux.js';
+import { fromWireServer, type Server } from './servers.js';
 import { SharedState, type Statistics } from './shared-state.js';
 import { type SubscribeOptions, Subscriber, type SubscriptionOwner } from './subscriber.js';
 import { WorkerHost } from './worker-host.js';
-
-export type Payload = Uint8Array | string;
-
-const EMPTY = new Uint8Array(0);
-const encoder = new TextEncoder();
-
-function toBytes(payload: Payload | undefined): Uint8Array {
-  if (payload === undefined) return EMPTY;
-  if (payload instanceof Uint8Array) return payload;
-  if (typeof payload === 'string') return encoder.encode(payload);
-  throw new NatsError(
-    'invalidArgument',
-    `payload must be a Uint8Array or a string, got ${typeof payload}`,
-  );
-}
 
 /** Start a client: spawn its worker and wait until it is connected (or failed). */
 export async function createClient(
@@ -73,6 +61,7 @@ export async function createClient(
 export class Client implements SubscriptionOwner {
   private readonly host: WorkerHost;
   private readonly publisher: Publisher;
+  private readonly outgoing: Outgoing;
   private readonly dispatcher: Dispatcher;
   private readonly shared = new SharedState();
   private readonly subs = new Map<number, Subscriber>();
@@ -88,6 +77,7 @@ export class Client implements SubscriptionOwner {
   private nextSid = 0;
   private nextFlushId = 0;
   private info: ServerInfo | undefined;
+  private pool: Server[];
   private closing: Promise<void> | null = null;
   private closedWith: NatsError | null = null;
   private closedResolve!: (error: NatsError | undefined) => void;
@@ -100,10 +90,19 @@ export class Client implements SubscriptionOwner {
     servers: ReturnType<typeof resolveServers>,
     private readonly options: ResolvedOptions,
   ) {
+    this.pool = servers.map((s) => ({
+      url: s.url,
+      failedAttempts: 0,
+      didConnect: false,
+      isDiscovered: false,
+    }));
     this.publisher = new Publisher(
       new RingProducer(this.rings.command),
       options.clientCapacity,
       options.maxPendingBytes,
+    );
+    this.outgoing = new Outgoing(this.publisher, !options.skipSubjectValidation, () =>
+      this.shared.maxPayload(),
     );
     this.dispatcher = new Dispatcher(new RingConsumer(this.rings.delivery), {
       subscription: (sid) => this.subs.get(sid),
@@ -144,27 +143,7 @@ export class Client implements SubscriptionOwner {
 
   /** @internal */
   async start(): Promise<void> {
-    const callbacks: HostCallbacks = {
-      event: (event: WireEvent) => this.emit(fromWireEvent(event)),
-      serverInfo: (info: ServerInfo) => {
-        this.info = info;
-      },
-      ended: (error: WireError) => {
-        const natsError = fromWire(error);
-        this.emit({ type: 'clientError', error: natsError });
-        void this.shutdown(natsError);
-      },
-      reconnectDelay: (attempts: number) => this.options.reconnectDelayCallback?.(attempts) ?? 0,
-      signNonce: async (nonce: Uint8Array) => {
-        const signature = await this.options.signNonce?.(nonce);
-        if (!(signature instanceof Uint8Array)) {
-          throw new NatsError('callback', 'the jwt sign callback must return a Uint8Array');
-        }
-        return signature;
-      },
-      authenticate: async (nonce: Uint8Array) =>
-        authFieldsOf(await this.options.authCallback?.(nonce)),
-    };
+    const callbacks = this.hostCallbacks();
     this.dispatcher.start();
     let result: StartResult;
     try {
@@ -181,6 +160,36 @@ export class Client implements SubscriptionOwner {
       throw error;
     }
     this.info = result.info ?? this.info;
+  }
+
+  /** What the worker may call on this thread (handed over once, as a comlink proxy). */
+  private hostCallbacks(): HostCallbacks {
+    return {
+      event: (event: WireEvent) => this.emit(fromWireEvent(event)),
+      serverInfo: (info: ServerInfo) => {
+        this.info = info;
+      },
+      serverPool: (servers: WireServer[]) => {
+        this.pool = servers.map(fromWireServer);
+      },
+      ended: (error: WireError) => {
+        const natsError = fromWire(error);
+        this.emit({ type: 'clientError', error: natsError });
+        void this.shutdown(natsError);
+      },
+      reconnectDelay: (attempts: number) => this.options.reconnectDelayCallback?.(attempts) ?? 0,
+      reconnectToServer: async (servers: WireServer[], info: ServerInfo) =>
+        (await this.options.reconnectToServerCallback?.(servers.map(fromWireServer), info)) ?? null,
+      signNonce: async (nonce: Uint8Array) => {
+        const signature = await this.options.signNonce?.(nonce);
+        if (!(signature instanceof Uint8Array)) {
+          throw new NatsError('callback', 'the jwt sign callback must return a Uint8Array');
+        }
+        return signature;
+      },
+      authenticate: async (nonce: Uint8Array) =>
+        authFieldsOf(await this.options.authCallback?.(nonce)),
+    };
   }
 
   // ---- publishing -----------------------------------------------------------------------
@@ -243,38 +252,7 @@ export class Client implements SubscriptionOwner {
     payload?: Payload,
   ): boolean {
     if (this.closedWith) throw new NatsError('closed', `publish to ${subject} on a closed client`);
-    if (typeof subject !== 'string') {
-      throw new NatsError('invalidArgument', `subject must be a string, got ${typeof subject}`);
-    }
-    if (!this.options.skipSubjectValidation) {
-      validatePublishSubject(subject);
-      if (reply !== undefined) validatePublishSubject(reply, 'reply subject');
-    } else if (reply !== undefined && typeof reply !== 'string') {
-      throw new NatsError('invalidArgument', `reply subject must be a string, got ${typeof reply}`);
-    }
-    const data = toBytes(payload);
-    const subjectBytes = utf8Length(subject);
-    const replyBytes = reply === undefined ? 0 : utf8Length(reply);
-    if (headers === undefined) {
-      this.checkSize(subject, data.length);
-      return this.publisher.pub(subject, subjectBytes, reply, replyBytes, data);
-    }
-    if (!(headers instanceof HeaderMap)) {
-      throw new NatsError('invalidArgument', 'headers must be a HeaderMap');
-    }
-    const block = encodeHeaders(headers);
-    this.checkSize(subject, block.length + data.length);
-    return this.publisher.hpub(subject, subjectBytes, reply, replyBytes, block, data);
-  }
-
-  private checkSize(subject: string, size: number): void {
-    const max = this.shared.maxPayload();
-    if (size > max) {
-      throw new NatsError(
-        'maxPayloadExceeded',
-        `message of ${size} bytes to ${subject} exceeds the server's max_payload of ${max}`,
-      );
-    }
+    return this.outgoing.send(subject, reply, headers, payload);
   }
 
   // ---- subscribing ----------------------------------------------------------------------
@@ -373,6 +351,21 @@ export class Client implements SubscriptionOwner {
     return this.shutdown(undefined);
   }
 
+  /** Snapshot of the server pool: explicit and discovered servers with their attempt history. */
+  serverPool(): Server[] {
+    return this.pool.map((s) => ({ ...s }));
+  }
+
+  /**
+   * Replace the pool; servers in both keep their state, and the reconnect attempt counter
+   * resets. An empty list or one mixing WebSocket with other schemes rejects 'invalidOption'.
+   */
+  async setServerPool(urls: string[]): Promise<void> {
+    if (this.closedWith) throw new NatsError('closed', 'setServerPool on a closed client');
+    const servers = resolveServers(urls);
+    await this.host.call((api) => api.setServerPool(servers));
+  }
+
   /** Drop the connection and reconnect (the auth callback runs again, subscriptions are replayed). */
   forceReconnect(): Promise<void> {
     if (this.closedWith)
@@ -448,6 +441,11 @@ export class Client implements SubscriptionOwner {
   /** The default request timeout (ms), or null. */
   timeout(): number | null {
     return this.options.requestTimeout;
+  }
+
+  /** No options in inspect output: they hold secrets (tokens, seeds, TLS keys). */
+  [inspect.custom](): string {
+    return `Client { state: '${this.connectionState()}', server: ${JSON.stringify(this.info?.serverId ?? null)} }`;
   }
 
   private emit(event: Event): void {

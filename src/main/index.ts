@@ -14,18 +14,22 @@ export { type ErrorKind, NatsError } from '../shared/errors.js';
 export { HeaderMap } from '../shared/protocol/headers.js';
 export type { ServerInfo } from '../shared/server-info.js';
 export { Auth } from './auth.js';
-export { Client, type Payload } from './client.js';
+export { Client } from './client.js';
 export type { Event, State } from './events.js';
 export { Message } from './message.js';
 export {
   type AuthCallback,
   ConnectOptions,
   type ConnectOptionsInit,
+  type ReconnectToServerCallback,
   type SignCallback,
 } from './options.js';
+export type { Payload } from './outgoing.js';
 export type { RequestOptions } from './request-mux.js';
+export type { ReconnectToServer, Server } from './servers.js';
 export type { Statistics } from './shared-state.js';
 export { type SubscribeOptions, Subscriber } from './subscriber.js';
+export type { TlsClientConfig } from './tls-options.js';
 
 /**
  * Connect to one server or a pool. `options`: a {@link ConnectOptions} builder or a plain

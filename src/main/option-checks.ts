@@ -2,7 +2,10 @@
  * Table-friendly checks for ConnectOptions setters: each throws `'invalidOption'` naming the
  * option and the value (never the value of a secret).
  */
+import { fromSeed } from 'nkeys.js';
 import { NatsError } from '../shared/errors.js';
+
+const encoder = new TextEncoder();
 
 export function duration(option: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
@@ -48,6 +51,17 @@ export function text(option: string, value: unknown): string {
       'invalidOption',
       `${option} must be a non-empty string, got ${JSON.stringify(value) ?? String(value)}`,
     );
+  }
+  return value;
+}
+
+/** A valid NKey seed (checked by decoding it; the seed itself is never quoted). */
+export function checkSeed(what: string, seed: unknown): string {
+  const value = secret(what, seed);
+  try {
+    fromSeed(encoder.encode(value));
+  } catch (cause) {
+    throw new NatsError('invalidOption', `${what} is not a valid NKey seed`, { cause });
   }
   return value;
 }

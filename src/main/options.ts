@@ -6,15 +6,29 @@
  */
 import { readFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
-import { fromSeed } from 'nkeys.js';
 import { parseCredentials } from '../shared/creds.js';
 import { NatsError } from '../shared/errors.js';
-import { DEFAULTS, REDACTED, type WorkerOptions } from '../shared/options.js';
+import { DEFAULTS, REDACTED, type TlsSettings, type WorkerOptions } from '../shared/options.js';
+import type { ServerInfo } from '../shared/server-info.js';
 import { parseServerUrl } from '../shared/servers.js';
 import type { Auth } from './auth.js';
 import { type Client, createClient } from './client.js';
 import type { Event } from './events.js';
-import { callback, duration, positiveInteger, secret, text } from './option-checks.js';
+import { callback, checkSeed, duration, positiveInteger, secret, text } from './option-checks.js';
+import { applyInit, type ConnectOptionsInit } from './options-init.js';
+
+export type { ConnectOptionsInit } from './options-init.js';
+
+import type { ReconnectToServer, Server } from './servers.js';
+import {
+  redactTlsSettings,
+  type TlsClientConfig,
+  withClientCert,
+  withConfig,
+  withHandshakeFirst,
+  withRequired,
+  withRoots,
+} from './tls-options.js';
 
 /** Everything the main thread and the worker need, resolved from a builder. */
 export interface ResolvedOptions {
@@ -25,17 +39,22 @@ export interface ResolvedOptions {
   maxPendingBytes: number;
   inboxPrefix: string;
   reconnectDelayCallback?: (attempts: number) => number;
+  reconnectToServerCallback?: ReconnectToServerCallback;
   eventCallback?: (event: Event) => void | Promise<void>;
   signNonce?: (nonce: Uint8Array) => Uint8Array | Promise<Uint8Array>;
   authCallback?: (nonce: Uint8Array) => Auth | Promise<Auth>;
 }
 
+/** Picks the server (and delay) of each reconnect; `null` = the default choice. */
+export type ReconnectToServerCallback = (
+  servers: Server[],
+  info: ServerInfo,
+) => ReconnectToServer | null | Promise<ReconnectToServer | null>;
+
 /** Signs the server nonce with the private key behind a user JWT. */
 export type SignCallback = (nonce: Uint8Array) => Uint8Array | Promise<Uint8Array>;
 /** Called with the server nonce on every (re)connect; returned fields override static ones. */
 export type AuthCallback = (nonce: Uint8Array) => Auth | Promise<Auth>;
-
-const encoder = new TextEncoder();
 
 /**
  * @example
@@ -57,6 +76,7 @@ export class ConnectOptions {
       subscriptionCapacity: DEFAULTS.subscriptionCapacity,
       readBufferCapacity: DEFAULTS.readBufferCapacity,
       hasReconnectDelayCallback: false,
+      hasReconnectToServerCallback: false,
       auth: { signOnCaller: false, authCallback: false },
     },
     requestTimeout: DEFAULTS.requestTimeout,
@@ -129,10 +149,15 @@ export class ConnectOptions {
       content = await readFile(text('credentialsFile', path), 'utf8');
     } catch (cause) {
       if (cause instanceof NatsError) throw cause;
+      // Neither the path nor Node's error (which repeats it) is shown when the "path" looks
+      // like the credentials themselves, an easy mistake that would leak the seed.
+      const looksSecret = /[\r\n]|BEGIN|SU[A-Z2-7]{20}/.test(path);
+      const code = (cause as NodeJS.ErrnoException).code ?? 'unreadable';
       throw new NatsError(
         'invalidOption',
-        `credentialsFile ${JSON.stringify(path)} cannot be read: ${(cause as Error).message}`,
-        { cause },
+        looksSecret
+          ? `credentialsFile was given credentials text, not a path (${code})`
+          : `credentialsFile ${JSON.stringify(path)} cannot be read (${code})`,
       );
     }
     return this.setCredentials(content, `credentialsFile ${JSON.stringify(path)}`);
@@ -288,6 +313,16 @@ export class ConnectOptions {
     return this;
   }
 
+  /**
+   * Choose the server (and the delay) of each reconnect; runs on this thread. An address not
+   * in the pool, `null`, or a throw fall back to the default choice.
+   */
+  reconnectToServerCallback(cb: ReconnectToServerCallback): this {
+    this.o.reconnectToServerCallback = callback('reconnectToServerCallback', cb);
+    this.o.worker.hasReconnectToServerCallback = true;
+    return this;
+  }
+
   /** Receives every {@link Event}; runs on this thread. */
   eventCallback(cb: (event: Event) => void | Promise<void>): this {
     this.o.eventCallback = callback('eventCallback', cb);
@@ -306,42 +341,7 @@ export class ConnectOptions {
 
   /** Build from a plain object whose keys are setter names (see {@link ConnectOptionsInit}). */
   static async from(init: ConnectOptions | ConnectOptionsInit): Promise<ConnectOptions> {
-    if (init instanceof ConnectOptions) return init;
-    if (init === null || typeof init !== 'object') {
-      throw new NatsError(
-        'invalidOption',
-        `options must be a ConnectOptions or a plain object, got ${String(init)}`,
-      );
-    }
-    const options = new ConnectOptions();
-    for (const [key, value] of Object.entries(init)) {
-      const setter = SETTERS.has(key)
-        ? (options as unknown as Record<string, unknown>)[key]
-        : undefined;
-      if (typeof setter !== 'function')
-        throw new NatsError('invalidOption', `unknown option ${JSON.stringify(key)}`);
-      if (value === undefined) continue;
-      if (setter.length === 0) {
-        if (typeof value !== 'boolean') {
-          throw new NatsError(
-            'invalidOption',
-            `option ${key} takes true or false, got ${typeof value}`,
-          );
-        }
-        if (value) setter.call(options);
-      } else if (setter.length > 1) {
-        if (!Array.isArray(value)) {
-          throw new NatsError(
-            'invalidOption',
-            `option ${key} takes an array of ${setter.length} arguments`,
-          );
-        }
-        await setter.apply(options, value);
-      } else {
-        await setter.call(options, value);
-      }
-    }
-    return options;
+    return init instanceof ConnectOptions ? init : applyInit(new ConnectOptions(), init);
   }
 
   /** Secrets redacted: what `util.inspect` and `JSON.stringify` show. */
@@ -359,6 +359,82 @@ export class ConnectOptions {
   [inspect.custom](): string {
     return `ConnectOptions ${inspect(this.toJSON(), { depth: 4 })}`;
   }
+
+  // ---- TLS (checks and file reading in tls-options.ts; the handshake runs in the worker) ----
+
+  /**
+   * `true`: always use TLS, even when the server does not ask for it; a server that does not
+   * offer TLS fails the connection with kind `'tls'`. (TLS is used anyway when the server
+   * requires it or the URL is `tls://`.)
+   *
+   * @example
+   * await new ConnectOptions().requireTls(true).connect('nats://demo.example:4222');
+   */
+  requireTls(required: boolean): this {
+    this.o.worker.tls = withRequired(this.o.worker.tls, required);
+    return this;
+  }
+
+  /**
+   * Start TLS right after the TCP connect, before the server's INFO, as servers configured with
+   * `handshake_first` (nats-server 2.10+) expect. Implies TLS.
+   *
+   * @example
+   * await new ConnectOptions().tlsFirst().connect('tls://demo.example:4222');
+   */
+  tlsFirst(): this {
+    this.o.worker.tls = withHandshakeFirst(this.o.worker.tls);
+    return this;
+  }
+
+  /**
+   * Trust the CA certificate(s) in this PEM file, in addition to Node's default CAs (or to
+   * `tlsClientConfig`'s `ca`, when it has one). May be called more than once. The file is read
+   * now: a missing or unreadable file, or one without a certificate, is `'invalidOption'`.
+   *
+   * The server's certificate must name the host of the URL it was dialled by; a server
+   * discovered by IP (INFO `connect_urls`) must name the configured host it was announced
+   * through. `tlsClientConfig({ servername })` overrides both.
+   *
+   * @example
+   * await new ConnectOptions().addRootCertificates('/etc/nats/ca.pem').connect('tls://nats.internal:4222');
+   */
+  addRootCertificates(pemPath: string): this {
+    this.o.worker.tls = withRoots(this.o.worker.tls, pemPath);
+    return this;
+  }
+
+  /**
+   * Present this certificate and key for mutual TLS. Both files are read now and must hold a
+   * PEM certificate and its matching private key (an encrypted key takes its passphrase from
+   * `tlsClientConfig({ passphrase })`). The key's content never shows in errors or `inspect`.
+   *
+   * @example
+   * new ConnectOptions().addClientCertificate('/etc/nats/client.pem', '/etc/nats/client-key.pem');
+   */
+  addClientCertificate(certPemPath: string, keyPemPath: string): this {
+    this.o.worker.tls = withClientCert(this.o.worker.tls, certPemPath, keyPemPath);
+    return this;
+  }
+
+  /**
+   * Node `tls.ConnectionOptions` for the handshake (`ca`, `cert`, `key`, `pfx`, `passphrase`,
+   * `minVersion`, `ciphers`, `servername`, `rejectUnauthorized`, ...). They travel to the
+   * connection worker by structured clone, so callbacks (`checkServerIdentity`, ...) and class
+   * instances other than byte arrays are `'invalidOption'`, as are `socket`, `host`, `port`,
+   * `path` and `secureContext`, which the connection sets itself. Setting it again replaces it.
+   *
+   * When it and the dedicated setters overlap: `addRootCertificates` files are added to its
+   * `ca`; `addClientCertificate` replaces its `cert` and `key`; its `servername` replaces the
+   * configured host as the name the server certificate is verified against.
+   *
+   * @example
+   * new ConnectOptions().tlsClientConfig({ ca: readFileSync('ca.pem'), minVersion: 'TLSv1.3' });
+   */
+  tlsClientConfig(options: TlsClientConfig): this {
+    this.o.worker.tls = withConfig(this.o.worker.tls, options);
+    return this;
+  }
 }
 
 /** Parse and check a server list: non-empty, and not mixing WebSocket with other schemes. */
@@ -375,66 +451,6 @@ export function resolveServers(servers: string | string[]): WorkerOptions['serve
   return parsed;
 }
 
-/** Setter names accepted by {@link ConnectOptions.from}. */
-const SETTERS = new Set([
-  'token',
-  'userAndPassword',
-  'nkey',
-  'jwt',
-  'credentialsFile',
-  'credentials',
-  'authCallback',
-  'requireTls',
-  'tlsFirst',
-  'addRootCertificates',
-  'addClientCertificate',
-  'tlsClientConfig',
-  'connectionTimeout',
-  'requestTimeout',
-  'pingInterval',
-  'retryOnInitialConnect',
-  'maxReconnects',
-  'ignoreDiscoveredServers',
-  'retainServersOrder',
-  'skipSubjectValidation',
-  'subscriptionCapacity',
-  'clientCapacity',
-  'maxPendingBytes',
-  'customInboxPrefix',
-  'readBufferCapacity',
-  'localAddress',
-  'noEcho',
-  'name',
-  'reconnectDelayCallback',
-  'reconnectToServerCallback',
-  'eventCallback',
-]);
-
-type Setter = Exclude<keyof ConnectOptions, 'connect' | 'resolve' | 'toJSON'>;
-type Args<K extends Setter> = ConnectOptions[K] extends (...args: infer A) => unknown ? A : never;
-
-/**
- * The plain-object form of the builder: each key is a setter's name; the value is its
- * argument, an array of arguments for two-argument setters (`userAndPassword: ['u', 'p']`),
- * or `true` for setters without one (`noEcho: true`).
- *
- * @example
- * await connect('nats://127.0.0.1:4222', { name: 'svc', token: 's3cret', noEcho: true });
- */
-export type ConnectOptionsInit = {
-  [K in Setter]?: Args<K> extends [] ? boolean : Args<K> extends [infer One] ? One : Args<K>;
-};
-
-function checkSeed(what: string, seed: unknown): string {
-  const value = secret(what, seed);
-  try {
-    fromSeed(encoder.encode(value));
-  } catch (cause) {
-    throw new NatsError('invalidOption', `${what} is not a valid NKey seed`, { cause });
-  }
-  return value;
-}
-
 /** A deep copy of the data (callbacks shared, not copied). */
 function structuredCloneOptions(o: ResolvedOptions): ResolvedOptions {
   return { ...o, worker: { ...o.worker, auth: { ...o.worker.auth } } };
@@ -442,5 +458,5 @@ function structuredCloneOptions(o: ResolvedOptions): ResolvedOptions {
 
 /** TLS private keys never show; the TLS options decide what that covers. */
 function redactTls(worker: Record<string, unknown>): Record<string, unknown> {
-  return 'tls' in worker && worker.tls ? { tls: REDACTED } : {};
+  return worker.tls ? { tls: redactTlsSettings(worker.tls as TlsSettings) } : {};
 }

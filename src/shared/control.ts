@@ -8,6 +8,7 @@ import type { WireError } from './errors.js';
 import type { WorkerOptions } from './options.js';
 import type { RingBuffers } from './ring/byte-ring.js';
 import type { ServerInfo } from './server-info.js';
+import type { ServerAddress } from './servers.js';
 
 /** What the worker is started with (`workerData`). */
 export interface WorkerData {
@@ -41,6 +42,25 @@ export interface HostCallbacks {
   signNonce?(nonce: Uint8Array): Promise<Uint8Array>;
   /** `.authCallback(cb)`: credentials for this (re)connect, given the server nonce. */
   authenticate?(nonce: Uint8Array): Promise<AuthFields>;
+  /** The pool changed (attempt, connect, discovery, setServerPool): the caller's snapshot. */
+  serverPool(servers: WireServer[]): void;
+  /** `.reconnectToServerCallback(cb)`: pick the server (and delay) of a reconnect. */
+  reconnectToServer?(servers: WireServer[], info: ServerInfo): Promise<ReconnectToServer | null>;
+}
+
+/** One server of the pool, as `client.serverPool()` shows it (credentials never included). */
+export interface WireServer {
+  url: string;
+  failedAttempts: number;
+  didConnect: boolean;
+  isDiscovered: boolean;
+  lastError?: WireError;
+}
+
+/** A reconnect callback's choice: `addr` as in the pool (URL or host:port), `delay` in ms. */
+export interface ReconnectToServer {
+  addr: string;
+  delay?: number;
 }
 
 /** The fields of a user's `Auth` as they cross threads (plain data). */
@@ -64,4 +84,6 @@ export interface WorkerApi {
   close(): Promise<void>;
   /** Drop the current connection; the loop reconnects as after any loss. */
   forceReconnect(): Promise<void>;
+  /** Replace the pool (validated by the caller), keeping state of servers in both. */
+  setServerPool(servers: ServerAddress[]): Promise<void>;
 }

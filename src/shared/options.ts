@@ -23,6 +23,8 @@ export interface WorkerOptions {
   localAddress?: string;
   /** The caller installed a reconnect delay callback (otherwise the worker's backoff is used). */
   hasReconnectDelayCallback: boolean;
+  /** The caller installed a reconnect-to-server callback (otherwise the pool's order is used). */
+  hasReconnectToServerCallback: boolean;
   auth: AuthSettings;
   /** TLS material and policy (`requireTls`, `tlsFirst`, certificates); absent = none configured. */
   tls?: TlsSettings;

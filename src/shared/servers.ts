@@ -8,6 +8,11 @@ export interface ServerAddress {
   /** Host name or IP, IPv6 without brackets. */
   host: string;
   port: number;
+  /**
+   * The name a TLS certificate must match when it is not `host`: set on a server discovered by
+   * IP from INFO `connect_urls`, to the configured host name it was announced through.
+   */
+  tlsName?: string;
   /** Credentials taken from the URL, used when no explicit ones are configured. */
   user?: string;
   pass?: string;

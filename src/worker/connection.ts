@@ -27,7 +27,7 @@ import type { ServerAddress } from '../shared/servers.js';
 import { authFields, type CallerAuth } from './auth.js';
 import { Inbound } from './inbound.js';
 import { OutboundPump, type PingPurpose } from './outbound.js';
-import { ServerPool } from './server-pool.js';
+import { type PoolEntry, ServerPool } from './server-pool.js';
 import { Session, type SessionHost } from './session.js';
 import { Stats } from './stats.js';
 import { SubscriptionTable } from './subscriptions.js';
@@ -53,6 +53,9 @@ export class Connection implements SessionHost {
   private waitingForCommands = false;
   private pumpLater: NodeJS.Immediate | undefined;
   private backoff: { timer: NodeJS.Timeout; resolve(): void } | null = null;
+  /** Consecutive failed connection attempts. */
+  private failures = 0;
+  private lastInfo: ServerInfo | undefined;
   /** Flushes whose PING a lost connection never answered; re-sent on the next one. */
   private carriedFlushes: number[] = [];
 
@@ -109,22 +112,33 @@ export class Connection implements SessionHost {
 
   private async run(): Promise<void> {
     const { maxReconnects, retryOnInitialConnect } = this.options;
-    let failures = 0;
     let everConnected = false;
     let firstRoundLeft = this.pool.size;
     while (!this.closing) {
       const retrying = everConnected || retryOnInitialConnect;
-      if (retrying && failures > 0) {
-        if (maxReconnects !== null && failures >= maxReconnects) {
+      let entry: PoolEntry;
+      if (retrying) {
+        if (
+          maxReconnects !== null &&
+          this.failures >= maxReconnects &&
+          (everConnected || this.failures > 0)
+        ) {
           this.endByItself(
-            new NatsError('maxReconnects', `gave up after ${failures} failed connection attempts`),
+            new NatsError(
+              'maxReconnects',
+              `gave up after ${this.failures} failed connection attempts`,
+            ),
           );
           return;
         }
-        await this.sleep(await this.reconnectDelay(failures));
+        const next = await this.nextAttempt();
         if (this.closing) return;
+        if (next.delay > 0) await this.sleep(next.delay);
+        if (this.closing) return;
+        entry = next.entry;
+      } else {
+        entry = this.pool.next();
       }
-      const entry = this.pool.next();
       const session = new Session(this, entry.address);
       this.session = session;
       let info: ServerInfo;
@@ -135,7 +149,8 @@ export class Connection implements SessionHost {
         this.session = null;
         if (this.closing) return;
         this.pool.failed(entry, error);
-        failures++;
+        this.failures++;
+        this.poolChanged();
         if (!retrying && (error.kind === 'authorizationViolation' || --firstRoundLeft === 0)) {
           this.settleStart({ ok: false, error: toWire(error) });
           void this.close();
@@ -143,7 +158,7 @@ export class Connection implements SessionHost {
         }
         continue;
       }
-      failures = 0;
+      this.failures = 0;
       this.pool.connected(entry);
       this.applyInfo(info);
       session.writeFirst(this.subs.replay(), this.carriedFlushes);
@@ -168,6 +183,31 @@ export class Connection implements SessionHost {
     }
   }
 
+  /**
+   * The server and delay of the next reconnect attempt: the caller's reconnectToServer
+   * callback when set (an address not in the pool falls back to the default choice), else
+   * the pool's order and the delay callback or default backoff.
+   */
+  private async nextAttempt(): Promise<{ entry: PoolEntry; delay: number }> {
+    const host = this.host as Remote<Required<HostCallbacks>> | null;
+    if (this.options.hasReconnectToServerCallback && host && this.lastInfo) {
+      try {
+        const choice = await host.reconnectToServer(this.pool.snapshot(), this.lastInfo);
+        const entry = choice ? this.pool.find(choice.addr) : undefined;
+        if (entry && choice) {
+          const delay = Number(choice.delay ?? 0);
+          return { entry, delay: Number.isFinite(delay) && delay > 0 ? delay : 0 };
+        }
+      } catch {
+        // A throwing callback falls back to the default choice rather than stopping reconnects.
+      }
+    }
+    return {
+      entry: this.pool.next(),
+      delay: this.failures > 0 ? await this.reconnectDelay(this.failures) : 0,
+    };
+  }
+
   private async reconnectDelay(failures: number): Promise<number> {
     if (this.options.hasReconnectDelayCallback && this.host) {
       try {
@@ -181,6 +221,18 @@ export class Connection implements SessionHost {
     return defaultReconnectDelay(failures);
   }
 
+  /** setServerPool: new servers, state kept for those in both, attempt counter reset. */
+  setServerPool(servers: ServerAddress[]): void {
+    this.pool.replace(servers);
+    this.failures = 0;
+    this.poolChanged();
+  }
+
+  private poolChanged(): void {
+    const snapshot = this.pool.snapshot();
+    this.call((host) => host.serverPool(snapshot));
+  }
+
   private sleep(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
       // The timer keeps the worker alive during backoff, as the socket does otherwise.
@@ -191,9 +243,11 @@ export class Connection implements SessionHost {
   }
 
   private applyInfo(info: ServerInfo): void {
+    this.lastInfo = info;
     Atomics.store(this.stateWords, ST_MAX_PAYLOAD, info.maxPayload); // publish() checks sizes against it
     if (this.session) this.pool.discovered(info.connectUrls, this.session.server);
     this.call((host) => host.serverInfo(info));
+    this.poolChanged();
   }
 
   /** The client ends without close() (maxReconnects): the main thread tears down. */

@@ -20,6 +20,9 @@ const api: WorkerApi = {
   async forceReconnect() {
     connection.forceReconnect();
   },
+  async setServerPool(servers) {
+    connection.setServerPool(servers);
+  },
   async close() {
     await connection.close();
     // After comlink has posted this call's reply: release the callbacks' port and ours, so

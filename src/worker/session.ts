@@ -11,7 +11,8 @@ import { type MsgView, Parser, type ParserSink } from '../shared/protocol/parser
 import { type ServerInfo, toServerInfo } from '../shared/server-info.js';
 import type { ServerAddress } from '../shared/servers.js';
 import type { OutboundSink, PingPurpose } from './outbound.js';
-import { dialTcp, type Transport } from './transport.js';
+import { connectOptions, tlsError, upgradeAfterInfo } from './tls.js';
+import { dialTcp, type SocketTransport } from './transport.js';
 
 const HEARTBEAT: PingPurpose = { kind: 'heartbeat' };
 /** Unanswered heartbeat PINGs after which the connection is stale. */
@@ -35,13 +36,25 @@ export interface SessionHost {
 }
 
 /**
- * dialing → awaitInfo → connecting (TLS upgrade, auth) → awaitPong → open; any → ended.
+ * dialing → [tlsFirst: handshaking] → awaitInfo → [TLS upgrade: handshaking] → connecting (auth)
+ * → awaitPong → open; any → ended. Once TLS is up, any failure before `open` is kind 'tls'
+ * (with TLS 1.3 a server that refuses the client certificate says so only after the handshake).
  */
-type Phase = 'dialing' | 'awaitInfo' | 'connecting' | 'awaitPong' | 'open' | 'ended';
+type Phase =
+  | 'dialing'
+  | 'handshaking'
+  | 'awaitInfo'
+  | 'connecting'
+  | 'awaitPong'
+  | 'open'
+  | 'ended';
 
 export class Session implements ParserSink, OutboundSink {
   private phase: Phase = 'dialing';
-  private transport: Transport | null = null;
+  private transport: SocketTransport | null = null;
+  /** The stream is TLS (sent as `tls_required` in CONNECT). */
+  private secured = false;
+  private gotInfo = false;
   private readonly parser: Parser;
   private readonly pongQueue: PingPurpose[] = [];
   private outstandingPings = 0;
@@ -72,7 +85,7 @@ export class Session implements ParserSink, OutboundSink {
       this.fail(
         new NatsError(
           'timedOut',
-          `${this.server.url}: no connection within ${options.connectionTimeout} ms`,
+          `${this.server.url}: no connection within ${options.connectionTimeout} ms${this.phase === 'handshaking' ? ' (the TLS handshake did not finish)' : ''}`,
         ),
       );
     }, options.connectionTimeout);
@@ -83,14 +96,25 @@ export class Session implements ParserSink, OutboundSink {
       {
         data: (chunk) => this.onData(chunk),
         drain: () => this.host.drained(),
-        closed: (error) =>
-          this.fail(error ?? new NatsError('io', `${this.server.url}: connection closed`)),
+        closed: (error) => this.lost(error),
       },
     );
     this.transport = transport;
     ready.then(
       () => {
-        if (this.phase === 'dialing') this.phase = 'awaitInfo';
+        if (this.phase !== 'dialing') return;
+        if (!options.tls?.handshakeFirst) {
+          this.phase = 'awaitInfo';
+          return;
+        }
+        // tlsFirst: the server (handshake_first) waits for our ClientHello before its INFO.
+        this.phase = 'handshaking';
+        this.secure().then(
+          () => {
+            if (this.phase === 'handshaking') this.phase = 'awaitInfo';
+          },
+          (error: NatsError) => this.fail(error),
+        );
       },
       (error: NatsError) => this.fail(error),
     );
@@ -155,7 +179,8 @@ export class Session implements ParserSink, OutboundSink {
   onInfo(raw: Record<string, unknown>): void {
     const info = toServerInfo(raw);
     this.info = info;
-    if (this.phase === 'awaitInfo' || this.phase === 'dialing') {
+    if (!this.gotInfo) {
+      this.gotInfo = true;
       void this.establish(info);
       return;
     }
@@ -240,9 +265,13 @@ export class Session implements ParserSink, OutboundSink {
 
   /** After the first INFO: secure the stream if needed, authenticate, send CONNECT + PING. */
   private async establish(info: ServerInfo): Promise<void> {
-    this.phase = 'connecting';
     try {
-      await this.secure(info);
+      if (!this.secured && upgradeAfterInfo(this.server, this.host.options.tls, info)) {
+        this.phase = 'handshaking';
+        await this.secure();
+        if (this.phase !== 'handshaking') return; // failed or timed out meanwhile
+      }
+      this.phase = 'connecting';
       const auth = await this.host.authFields(info, this.server);
       if (this.phase !== 'connecting') return; // failed or timed out meanwhile
       this.write(encodeConnect({ ...this.connectFields(), ...auth }));
@@ -253,8 +282,32 @@ export class Session implements ParserSink, OutboundSink {
     }
   }
 
-  /** Upgrade to TLS when the server, the URL or the options ask for it (issue 5: plain TCP for now). */
-  private async secure(_info: ServerInfo): Promise<void> {}
+  /**
+   * TLS handshake over the connected socket (all of it on this worker thread). The parser has
+   * consumed everything before it: the server sends nothing between INFO and our ClientHello.
+   */
+  private async secure(): Promise<void> {
+    const { tls } = this.host.options;
+    const transport = this.transport;
+    if (transport === null) return;
+    let options: ReturnType<typeof connectOptions>;
+    try {
+      options = connectOptions(this.server, tls);
+    } catch (err) {
+      throw err instanceof NatsError ? err : tlsError(this.server, tls, err, false);
+    }
+    await transport.startTls(options, (err) => tlsError(this.server, tls, err, false));
+    this.secured = true;
+  }
+
+  /** The transport is gone: a failure of TLS when it happens between the handshake and `open`. */
+  private lost(error: NatsError | undefined): void {
+    if (this.secured && this.phase !== 'open' && this.phase !== 'ended') {
+      this.fail(tlsError(this.server, this.host.options.tls, error?.cause ?? error, true));
+      return;
+    }
+    this.fail(error ?? new NatsError('io', `${this.server.url}: connection closed`));
+  }
 
   private connectFields(): Record<string, unknown> {
     const { options } = this.host;
@@ -268,7 +321,7 @@ export class Session implements ParserSink, OutboundSink {
       no_responders: true,
       echo: !options.noEcho,
       name: options.name,
-      tls_required: false,
+      tls_required: this.secured,
     };
   }
 }

@@ -45,11 +45,23 @@ describe('publish and subscribe on one client', () => {
   it('delivers 1,000,000 × 128-byte messages to a callback, all in order, none twice', async () => {
     const N = 1_000_000;
     const SIZE = 128;
-    // Only the documented cooperative loop: the callback runs on this thread, and the worker
-    // holds back this client's publishes while its deliveries back up, so publish() turns
-    // false and the await gives the subscriber its turn. Nothing may be dropped.
+    // The callback runs on this thread, so the publisher must give it turns: the documented
+    // writable() loop, plus a flush per batch. A flush resolves only after every message sent
+    // before it was dispatched, which bounds what can pile up to one batch, well below
+    // subscriptionCapacity: a drop is then a bug, and fails the test at once.
+    const BATCH = 50_000;
     const events = new EventLog();
-    const client = await open(new ConnectOptions().eventCallback(events.callback));
+    let dropped!: (error: Error) => void;
+    const slowConsumer = new Promise<never>((_, reject) => {
+      dropped = reject;
+    });
+    const client = await open(
+      new ConnectOptions().eventCallback((event) => {
+        events.callback(event);
+        if (event.type === 'slowConsumer')
+          dropped(new Error(`slowConsumer after ${received} messages`));
+      }),
+    );
 
     let received = 0;
     let next = 0;
@@ -80,8 +92,13 @@ describe('publish and subscribe on one client', () => {
     for (let i = 0; i < N; i++) {
       stamp(payload, i);
       if (!client.publish('bulk.seq', payload)) await client.writable();
+      if ((i + 1) % BATCH === 0) await Promise.race([client.flush(), slowConsumer]);
     }
-    await withTimeout(done, 50_000, `all ${N} messages (received ${received})`);
+    await withTimeout(
+      Promise.race([done, slowConsumer]),
+      50_000,
+      `all ${N} messages (received ${received})`,
+    );
     // Nothing more arrives after the last one: a duplicate would come before this flush's PONG.
     await client.flush();
 

@@ -29,7 +29,7 @@ describe('a blocked main thread', () => {
     const CAPACITY = 10_000;
     const events: Event[] = [];
     client = await new ConnectOptions()
-      .pingInterval(100) // stale after ~200 ms without PONGs: far shorter than the block
+      .pingInterval(500) // stale after ~1-1.5 s without PONGs: well within the 3 s block
       .subscriptionCapacity(CAPACITY)
       .eventCallback((e) => {
         events.push(e);

@@ -47,6 +47,63 @@ describe('parseServerUrl', () => {
     },
   );
 
+  it.each([
+    [
+      'user:pass with IPv6',
+      'nats://u:p@[::1]:4223',
+      { user: 'u', pass: 'p', host: '::1', port: 4223 },
+    ],
+    ['token with IPv6', 'nats://tok@[fe80::1]', { token: 'tok', host: 'fe80::1', port: 4222 }],
+    [
+      'user:pass on a bare host:port',
+      'alice:pw@host:5000',
+      { user: 'alice', pass: 'pw', port: 5000 },
+    ],
+    ['token on a bare host', 'tok@host', { token: 'tok', host: 'host', scheme: 'nats' }],
+    ['user:pass on tls://', 'tls://u:p@host', { scheme: 'tls', user: 'u', pass: 'p' }],
+    [
+      'user:pass on ws://',
+      'ws://u:p@host:8080',
+      { scheme: 'ws', user: 'u', pass: 'p', port: 8080 },
+    ],
+    ['token on wss://', 'wss://tok@host', { scheme: 'wss', token: 'tok', port: 443 }],
+    [
+      'percent-encoded ":" and "@" in user and pass',
+      'nats://a%3Ab:c%40d@h',
+      { user: 'a:b', pass: 'c@d' },
+    ],
+    ['a percent-encoded token', 'nats://t%2Fo%40k@h', { token: 't/o@k' }],
+    [
+      'user with an empty password (user:@host) is a user, not a token',
+      'nats://bob:@h',
+      { user: 'bob', pass: '' },
+    ],
+  ])('credentials: %s', (_label, input, expected) => {
+    expect(parseServerUrl(input)).toMatchObject(expected);
+  });
+
+  it.each([
+    ['nats://u:p@[::1]:4223', 'nats://[::1]:4223'],
+    ['nats://tok@[::1]', 'nats://[::1]:4222'],
+    ['alice:pw@host:5000', 'nats://host:5000'],
+    ['wss://tok@host', 'wss://host:443'],
+  ])('keeps the credentials of %s out of url', (input, url) => {
+    expect(parseServerUrl(input).url).toBe(url);
+  });
+
+  it('a token URL has no user or pass', () => {
+    expect(parseServerUrl('nats://tok@host')).not.toHaveProperty('pass');
+  });
+
+  it('a URL without credentials has none', () => {
+    const s = parseServerUrl('nats://host:4222');
+    expect([s.user, s.pass, s.token]).toEqual([undefined, undefined, undefined]);
+  });
+
+  it('never echoes a token in its error', () => {
+    expect(() => parseServerUrl('nats://tok-s3cret@ho st')).toThrow(/^(?!.*tok-s3cret)/);
+  });
+
   it('never echoes credentials in its error', () => {
     expect(() => parseServerUrl('nats://bob:hunter2@ho st')).toThrow(/^(?!.*hunter2)/);
   });

@@ -1,0 +1,74 @@
+/**
+ * Checks a message on its way out (subject, reply, payload type, size against the server's
+ * max_payload) and hands it to the publisher as PUB or HPUB. Bad input throws synchronously.
+ */
+import { NatsError } from '../shared/errors.js';
+import { encodeHeaders, HeaderMap } from '../shared/protocol/headers.js';
+import { validatePublishSubject } from '../shared/protocol/subject.js';
+import { utf8Length } from '../shared/protocol/utf8.js';
+import type { Publisher } from './publisher.js';
+
+/** A message payload: bytes, or a string sent as UTF-8. */
+export type Payload = Uint8Array | string;
+
+const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
+
+function toBytes(payload: Payload | undefined): Uint8Array {
+  if (payload === undefined) return EMPTY;
+  if (payload instanceof Uint8Array) return payload;
+  if (typeof payload === 'string') return encoder.encode(payload);
+  throw new NatsError(
+    'invalidArgument',
+    `payload must be a Uint8Array or a string, got ${typeof payload}`,
+  );
+}
+
+export class Outgoing {
+  constructor(
+    private readonly publisher: Publisher,
+    /** false with `skipSubjectValidation(true)`: only types are checked. */
+    private readonly validate: boolean,
+    private readonly maxPayload: () => number,
+  ) {}
+
+  send(
+    subject: string,
+    reply: string | undefined,
+    headers: HeaderMap | undefined,
+    payload?: Payload,
+  ): boolean {
+    if (typeof subject !== 'string') {
+      throw new NatsError('invalidArgument', `subject must be a string, got ${typeof subject}`);
+    }
+    if (this.validate) {
+      validatePublishSubject(subject);
+      if (reply !== undefined) validatePublishSubject(reply, 'reply subject');
+    } else if (reply !== undefined && typeof reply !== 'string') {
+      throw new NatsError('invalidArgument', `reply subject must be a string, got ${typeof reply}`);
+    }
+    const data = toBytes(payload);
+    const subjectBytes = utf8Length(subject);
+    const replyBytes = reply === undefined ? 0 : utf8Length(reply);
+    if (headers === undefined) {
+      this.checkSize(subject, data.length);
+      return this.publisher.pub(subject, subjectBytes, reply, replyBytes, data);
+    }
+    if (!(headers instanceof HeaderMap)) {
+      throw new NatsError('invalidArgument', 'headers must be a HeaderMap');
+    }
+    const block = encodeHeaders(headers);
+    this.checkSize(subject, block.length + data.length);
+    return this.publisher.hpub(subject, subjectBytes, reply, replyBytes, block, data);
+  }
+
+  private checkSize(subject: string, size: number): void {
+    const max = this.maxPayload();
+    if (size > max) {
+      throw new NatsError(
+        'maxPayloadExceeded',
+        `message of ${size} bytes to ${subject} exceeds the server's max_payload of ${max}`,
+      );
+    }
+  }
+}

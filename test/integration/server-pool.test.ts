@@ -1,0 +1,146 @@
+// The server pool (API.md "Server pool"): snapshots, setServerPool, the reconnect-to-server
+// callback, discovered cluster members, and giving up after maxReconnects.
+
+import { type Client, ConnectOptions, NatsError, type Server } from 'nats-offload';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type NatsServer, startCluster, startServer } from '../helpers/nats-server.js';
+import { EventLog, waitFor } from '../helpers/wait.js';
+
+const clients: Client[] = [];
+const servers: NatsServer[] = [];
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  await Promise.all(servers.splice(0).map((s) => s.stop()));
+});
+
+async function server(): Promise<NatsServer> {
+  const s = await startServer();
+  servers.push(s);
+  return s;
+}
+
+async function open(urls: string | string[], options = new ConnectOptions()): Promise<Client> {
+  const c = await options.connect(urls);
+  clients.push(c);
+  return c;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<NatsError> {
+  try {
+    await promise;
+  } catch (e) {
+    if (e instanceof NatsError) return e;
+    throw e;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('server pool', () => {
+  it('shows the configured server, connected, with no failed attempts', async () => {
+    const a = await server();
+    const c = await open(a.url);
+    await waitFor(() => c.serverPool()[0]?.didConnect === true, 5_000, 'pool snapshot');
+    expect(c.serverPool()).toEqual([
+      {
+        url: `nats://127.0.0.1:${a.port}`,
+        failedAttempts: 0,
+        didConnect: true,
+        isDiscovered: false,
+      },
+    ]);
+  });
+
+  it('setServerPool rejects an empty pool and a ws/non-ws mix with invalidOption', async () => {
+    const a = await server();
+    const c = await open(a.url);
+    expect((await rejection(c.setServerPool([]))).kind).toBe('invalidOption');
+    expect((await rejection(c.setServerPool(['ws://x:80', a.url]))).kind).toBe('invalidOption');
+  });
+
+  it('reconnects where the reconnectToServer callback says, after setServerPool added it', async () => {
+    const a = await server();
+    const b = await server();
+    const seen: Server[][] = [];
+    const events = new EventLog();
+    const c = await open(
+      a.url,
+      new ConnectOptions().eventCallback(events.callback).reconnectToServerCallback((pool) => {
+        seen.push(pool);
+        return { addr: `127.0.0.1:${b.port}`, delay: 10 };
+      }),
+    );
+    await c.setServerPool([a.url, b.url]);
+    await waitFor(() => c.serverPool().length === 2, 5_000, 'the new pool');
+    expect(c.serverPool().find((s) => s.url.endsWith(`:${a.port}`))?.didConnect).toBe(true); // kept
+
+    const mark = events.events.length;
+    await a.stop();
+    await events.next('connected', mark, 10_000);
+    expect(c.serverInfo().port).toBe(b.port);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen[0].map((s) => s.url).sort()).toEqual(
+      [a.url, b.url].map((u) => u.replace('nats://', 'nats://')).sort(),
+    );
+    // still usable on the new server
+    const got = c.subscribe('pool.after');
+    await c.flush();
+    c.publish('pool.after', 'x');
+    for await (const m of got) {
+      expect(m.string()).toBe('x');
+      break;
+    }
+  });
+
+  it('an address not in the pool falls back to the default choice', async () => {
+    const a = await server();
+    const events = new EventLog();
+    const c = await open(
+      a.url,
+      new ConnectOptions()
+        .eventCallback(events.callback)
+        .reconnectDelayCallback(() => 10)
+        .reconnectToServerCallback(() => ({ addr: 'nats://10.255.255.1:4222' })),
+    );
+    const mark = events.events.length;
+    await c.forceReconnect();
+    await events.next('connected', mark, 10_000);
+    expect(c.serverInfo().port).toBe(a.port);
+  });
+
+  it('learns the other cluster members from INFO, unless told to ignore them', async () => {
+    const cluster = await startCluster(3);
+    servers.push(...cluster);
+    const c = await open(cluster[0].url);
+    await waitFor(() => c.serverPool().length === 3, 10_000, 'discovered servers');
+    expect(c.serverPool().filter((s) => s.isDiscovered)).toHaveLength(2);
+
+    const quiet = await open(cluster[0].url, new ConnectOptions().ignoreDiscoveredServers());
+    await quiet.flush();
+    expect(quiet.serverPool()).toHaveLength(1);
+  });
+
+  it('closes with maxReconnects after that many failed attempts in a row', async () => {
+    const a = await server();
+    const events = new EventLog();
+    const c = await open(
+      a.url,
+      new ConnectOptions()
+        .eventCallback(events.callback)
+        .maxReconnects(2)
+        .reconnectDelayCallback(() => 10),
+    );
+    await a.stop();
+    const error = await c.closed();
+    expect(error).toBeInstanceOf(NatsError);
+    expect(error?.kind).toBe('maxReconnects');
+    await events.next('closed', 0, 5_000);
+    const types = events.types();
+    const clientError = events.events.find((e) => e.type === 'clientError');
+    expect(clientError && 'error' in clientError && clientError.error.kind).toBe('maxReconnects');
+    expect(types.indexOf('clientError')).toBeLessThan(types.lastIndexOf('closed'));
+    expect(c.connectionState()).toBe('closed');
+    expect(c.serverPool()[0].failedAttempts).toBe(2);
+    expect(() => c.publish('x', 'y')).toThrow(expect.objectContaining({ kind: 'closed' }));
+  });
+});
