@@ -346,6 +346,24 @@ export class Client implements SubscriptionOwner {
     entry.resolve();
   }
 
+  /**
+   * Drain every subscription (no new messages, those on their way still delivered), let what
+   * was published reach the server, then close.
+   */
+  async drain(): Promise<void> {
+    if (this.closedWith) throw new NatsError('closed', 'drain on a closed client');
+    this.emit({ type: 'draining' });
+    const subs = [...this.subs.values()];
+    for (const sub of subs) this.unsubscribe(sub, 0);
+    try {
+      // Its PONG comes after every message the server sent before the UNSUBs.
+      await this.flush();
+    } finally {
+      for (const sub of subs) sub.end();
+      await this.close();
+    }
+  }
+
   /** Close now: what is already published is sent, then the worker ends and the process may exit. */
   close(): Promise<void> {
     return this.shutdown(undefined);

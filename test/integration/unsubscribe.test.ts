@@ -1,6 +1,6 @@
 // Ending subscriptions: unsubscribeAfter(n) (iterator and callback), unsubscribe(), drain().
 
-import { type Client, connect, type Subscriber } from 'nats-offload';
+import { type Client, ConnectOptions, connect, type Subscriber } from 'nats-offload';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
 import { withTimeout } from '../helpers/wait.js';
@@ -158,5 +158,42 @@ describe('drain()', () => {
 
     await withTimeout(sub.drain(), 5_000, 'drain()');
     expect(await collect(sub)).toEqual(names(0, 10));
+  });
+});
+
+describe('client.drain()', () => {
+  it('delivers what is on its way to every subscription, then closes cleanly', async () => {
+    const server = await startServer();
+    try {
+      const events: string[] = [];
+      const c = await new ConnectOptions()
+        .eventCallback((e) => {
+          events.push(e.type);
+        })
+        .connect(server.url);
+      const got: string[] = [];
+      c.subscribe('drain.a', { callback: (m) => got.push(m.string()) });
+      const it = c.subscribe('drain.b');
+      const fromIterator = (async () => {
+        const all: string[] = [];
+        for await (const m of it) all.push(m.string());
+        return all;
+      })();
+      await c.flush();
+      for (let i = 0; i < 500; i++) {
+        c.publish('drain.a', `a${i}`);
+        c.publish('drain.b', `b${i}`);
+      }
+      await c.drain();
+      expect(got).toEqual(Array.from({ length: 500 }, (_, i) => `a${i}`));
+      expect(await fromIterator).toEqual(Array.from({ length: 500 }, (_, i) => `b${i}`));
+      expect(await c.closed()).toBeUndefined();
+      expect(c.connectionState()).toBe('closed');
+      expect(events.indexOf('draining')).toBeGreaterThanOrEqual(0);
+      expect(events.indexOf('draining')).toBeLessThan(events.indexOf('closed'));
+      await expect(c.drain()).rejects.toMatchObject({ kind: 'closed' });
+    } finally {
+      await server.stop();
+    }
   });
 });
