@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+/**
+ * nats-offload-bench: nats-offload and nats.js side by side, in the spirit of `nats bench`.
+ * Every measurement runs in a fresh process against a fresh local nats-server (or `--url`);
+ * the medians and the ratio go to a table, every sample to bench/results/<timestamp>.json.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { environment, REPO_ROOT } from './machine.js';
+import { Progress } from './progress.js';
+import { summarise, table } from './report.js';
+import { measureOnce, plan, type Sample } from './runner.js';
+import { SCENARIOS } from './scenarios/index.js';
+import type { PlanOptions } from './scenarios/types.js';
+
+const USAGE = `usage: nats-offload-bench <scenario[,scenario…]|all> [options]
+
+scenarios:
+${SCENARIOS.map((s) => `  ${s.name.padEnd(8)}${s.summary}`).join('\n')}
+
+options:
+  --size N     message size in bytes (pub then runs only that size; default 128 elsewhere)
+  --count N    messages or requests per measurement (default: per scenario)
+  --reps N     measurements per scenario and client (default 3)
+  --url URL    use this nats-server instead of starting a fresh local one per measurement
+  --json       print the result document on stdout (the table goes to stderr)
+  --quick      short run: counts and windows divided by 4, 1 rep unless --reps
+  --cpu-prof   write CPU profiles of every thread of every measurement under bench/results/
+  --help`;
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function positiveInteger(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) fail(`--${name} must be a positive integer, got ${text}`);
+  return n;
+}
+
+const { values, positionals } = (() => {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        size: { type: 'string' },
+        count: { type: 'string' },
+        reps: { type: 'string' },
+        url: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        quick: { type: 'boolean', default: false },
+        'cpu-prof': { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+    });
+  } catch (error) {
+    fail((error as Error).message);
+  }
+})();
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+if (positionals.length !== 1) fail('give one scenario, a comma-separated list, or all');
+
+const names = positionals[0] === 'all' ? SCENARIOS.map((s) => s.name) : positionals[0].split(',');
+const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n));
+if (unknown.length) fail(`unknown scenario ${unknown.join(', ')}`);
+
+const options: PlanOptions = {
+  size: positiveInteger('size', values.size),
+  count: positiveInteger('count', values.count),
+  quick: values.quick,
+};
+const reps = positiveInteger('reps', values.reps) ?? (values.quick ? 1 : 3);
+const variants = SCENARIOS.filter((s) => names.includes(s.name)).flatMap((s) =>
+  s.variants(options),
+);
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const resultsDir = join(REPO_ROOT, 'bench', 'results');
+
+let env: Awaited<ReturnType<typeof environment>>;
+try {
+  env = await environment(values.url);
+} catch (error) {
+  process.stderr.write(`cannot start the benchmark: ${(error as Error).message}\n`);
+  process.exit(1);
+}
+process.stderr.write(
+  `nats-offload-bench ${names.join(',')}: ${reps} rep(s), nats-server ${env.natsServer.version}, ` +
+    `${env.node}, ${env.machine.cpuCount} × ${env.machine.cpuModel}\n`,
+);
+
+if (env.machine.loadAverage[0] > env.machine.cpuCount / 2) {
+  process.stderr.write(
+    `warning: load average ${env.machine.loadAverage[0].toFixed(1)} on ${env.machine.cpuCount} cores: ` +
+      'other work is running, expect noisy numbers\n',
+  );
+}
+
+const measurements = plan(variants, reps);
+const progress = new Progress(measurements.length);
+const samples: Sample[] = [];
+for (const m of measurements) {
+  progress.start(m);
+  const sample = await measureOnce(m, {
+    url: values.url,
+    profileDir: values['cpu-prof'] ? join(resultsDir, 'profiles', stamp) : undefined,
+  });
+  progress.finish(m, sample);
+  samples.push(sample);
+}
+
+const rows = summarise(variants, samples);
+const document = {
+  tool: 'nats-offload-bench',
+  date: new Date().toISOString(),
+  command: `nats-offload-bench ${process.argv.slice(2).join(' ')}`,
+  parameters: {
+    scenarios: names,
+    reps,
+    size: options.size ?? null,
+    count: options.count ?? null,
+    quick: options.quick,
+    url: values.url ?? null,
+  },
+  ...env,
+  loadAverageAtEnd: os.loadavg(),
+  variants,
+  summary: rows,
+  samples,
+};
+await mkdir(resultsDir, { recursive: true });
+const file = join(resultsDir, `${stamp}.json`);
+await writeFile(file, `${JSON.stringify(document, null, 2)}\n`);
+
+const text = `\n${table(rows)}\n\nresults: ${file}\n`;
+if (values.json) {
+  process.stderr.write(text);
+  process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
+} else {
+  process.stdout.write(text);
+}
+const failed = samples.filter((s) => !s.ok).length;
+if (failed) {
+  process.stderr.write(
+    `${failed} of ${samples.length} measurements failed (see the errors above)\n`,
+  );
+  process.exitCode = 1;
+}

@@ -1,0 +1,40 @@
+/** nats.js v3 behind the bench adapter: status events that spoil a sample reject `failed`. */
+import { connect } from '@nats-io/transport-node';
+import { type BenchClient, failure, REQUEST_TIMEOUT_MS } from './types.js';
+
+export async function connectNatsJs(url: string): Promise<BenchClient> {
+  const failed = failure();
+  const nc = await connect({ servers: url, timeout: REQUEST_TIMEOUT_MS });
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'slowConsumer') {
+        failed.reject(new Error('nats.js: slow consumer, messages dropped'));
+      } else if (status.type === 'disconnect' || status.type === 'staleConnection') {
+        failed.reject(new Error(`nats.js: ${status.type} during the measurement`));
+      } else if (status.type === 'error') {
+        failed.reject(new Error(`nats.js: ${status.error.message}`));
+      }
+    }
+  })();
+  return {
+    name: 'nats.js',
+    publish(subject, payload) {
+      nc.publish(subject, payload);
+      return true;
+    },
+    writable: () => Promise.resolve(),
+    subscribe(subject, onMessage) {
+      nc.subscribe(subject, {
+        callback: (err, msg) => {
+          if (err) failed.reject(new Error(`nats.js: subscription error: ${err.message}`));
+          else onMessage(msg.data);
+        },
+      });
+    },
+    request: async (subject, payload) =>
+      (await nc.request(subject, payload, { timeout: REQUEST_TIMEOUT_MS })).data,
+    flush: () => nc.flush(),
+    close: () => nc.close(),
+    failed: failed.promise,
+  };
+}

@@ -1,0 +1,35 @@
+/** nats-offload behind the bench adapter: events that spoil a sample reject `failed`. */
+import { ConnectOptions } from '../../src/main/index.js';
+import { type BenchClient, failure, REQUEST_TIMEOUT_MS } from './types.js';
+
+export async function connectOffload(url: string): Promise<BenchClient> {
+  const failed = failure();
+  let connected = false;
+  const client = await new ConnectOptions()
+    .requestTimeout(REQUEST_TIMEOUT_MS)
+    .eventCallback((event) => {
+      if (event.type === 'slowConsumer') {
+        failed.reject(
+          new Error(`nats-offload: slow consumer on sid ${event.sid}, messages dropped`),
+        );
+      } else if (event.type === 'disconnected' && connected) {
+        failed.reject(new Error('nats-offload: connection lost during the measurement'));
+      } else if (event.type === 'serverError' || event.type === 'clientError') {
+        failed.reject(new Error(`nats-offload: ${event.type}: ${event.error.message}`));
+      }
+    })
+    .connect(url);
+  connected = true;
+  return {
+    name: 'nats-offload',
+    publish: (subject, payload) => client.publish(subject, payload),
+    writable: () => client.writable(),
+    subscribe(subject, onMessage) {
+      client.subscribe(subject, { callback: (msg) => onMessage(msg.payload) });
+    },
+    request: async (subject, payload) => (await client.request(subject, payload)).payload,
+    flush: () => client.flush(),
+    close: () => client.close(),
+    failed: failed.promise,
+  };
+}

@@ -1,0 +1,49 @@
+/**
+ * The one interface every scenario is written against, so a scenario measures nats-offload
+ * and nats.js with the same code. Adapters stay thin: anything they add is paid by both.
+ */
+
+export type ClientName = 'nats-offload' | 'nats.js';
+
+export const CLIENTS: readonly ClientName[] = ['nats-offload', 'nats.js'];
+
+export interface BenchClient {
+  readonly name: ClientName;
+  /**
+   * Publish; false means "wait for {@link writable} before publishing more" (nats-offload's
+   * cooperative publisher). nats.js has no such signal and always returns true.
+   */
+  publish(subject: string, payload: Uint8Array): boolean;
+  writable(): Promise<void>;
+  /** Subscribe with a callback that sees each message's payload. */
+  subscribe(subject: string, onMessage: (payload: Uint8Array) => void): void;
+  /** Request through the client's shared reply inbox; resolves with the reply payload. */
+  request(subject: string, payload: Uint8Array): Promise<Uint8Array>;
+  /** Resolves once everything published before it has reached the server. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  /**
+   * Rejects when the sample cannot be trusted: messages dropped (slow consumer), or the
+   * connection lost. Never resolves. Scenarios race their work against it.
+   */
+  readonly failed: Promise<never>;
+}
+
+/** Request timeout for both clients: a lost reply fails the sample instead of hanging it. */
+export const REQUEST_TIMEOUT_MS = 10_000;
+
+/** Connects the named client; loaded on demand so a measurement process loads one library only. */
+export async function connectClient(name: ClientName, url: string): Promise<BenchClient> {
+  if (name === 'nats-offload') return (await import('./offload.js')).connectOffload(url);
+  return (await import('./natsjs.js')).connectNatsJs(url);
+}
+
+/** A promise that only ever rejects, with a `reject` to call; never an unhandled rejection. */
+export function failure(): { promise: Promise<never>; reject(error: Error): void } {
+  let reject!: (error: Error) => void;
+  const promise = new Promise<never>((_, r) => {
+    reject = r;
+  });
+  promise.catch(() => {}); // observed by whoever races it; a sample that never races is fine
+  return { promise, reject };
+}

@@ -1,0 +1,48 @@
+/**
+ * One measurement, in its own process so that no JIT state, heap or leftover handle of an
+ * earlier one can colour it: `fork('dist/bench/measure.js', [JSON job])`. Reports to its
+ * parent over IPC: the stage it is in, then the metrics or the error.
+ *
+ * After a result it does not call process.exit(): the parent checks that it ends on its own
+ * once the client is closed (a client that keeps the process alive is itself a finding).
+ */
+import { type ClientName, connectClient } from './clients/types.js';
+import { SCENARIOS } from './scenarios/index.js';
+import type { Metrics, Variant } from './scenarios/types.js';
+
+export interface Job {
+  variant: Variant;
+  client: ClientName;
+  url: string;
+}
+
+export type ChildMessage =
+  | { type: 'stage'; stage: string }
+  | { type: 'result'; metrics: Metrics }
+  | { type: 'error'; error: string };
+
+function send(message: ChildMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send) throw new Error('measure.js runs only as a child of the bench runner');
+    process.send(message, () => resolve());
+  });
+}
+
+const job = JSON.parse(process.argv[2]) as Job;
+const scenario = SCENARIOS.find((s) => s.name === job.variant.scenario);
+try {
+  if (!scenario) throw new Error(`unknown scenario ${job.variant.scenario}`);
+  await send({ type: 'stage', stage: 'connecting' });
+  const metrics = await scenario.measure(job.variant, {
+    url: job.url,
+    client: job.client,
+    connect: () => connectClient(job.client, job.url),
+    stage: (stage) => void send({ type: 'stage', stage }),
+  });
+  await send({ type: 'result', metrics });
+  process.disconnect();
+} catch (error) {
+  await send({ type: 'error', error: error instanceof Error ? error.message : String(error) });
+  // Whatever failed may still hold the process open (a client, a timer): end it here.
+  process.exit(1);
+}

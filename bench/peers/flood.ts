@@ -1,0 +1,55 @@
+/**
+ * Publisher peer: writes `count` pre-encoded `PUB` frames of `size` bytes to `subject` over a
+ * raw socket, as fast as the socket takes them (`rate` 0) or paced at `rate` messages per
+ * second, then waits for the server's PONG and exits.
+ *
+ *   node dist/bench/peers/flood.js <url> <subject> <count> <size> [rate]
+ */
+import { once } from 'node:events';
+import { exitWithParent, rawConnect } from './raw.js';
+
+/** Bytes per socket write: large enough that the syscall cost per message is negligible. */
+const CHUNK_BYTES = 64 * 1024;
+/** Pacing period; each tick writes what the schedule says is due. */
+const TICK_MS = 1;
+
+const [url, subject, countText, sizeText, rateText = '0'] = process.argv.slice(2);
+const count = Number(countText);
+const size = Number(sizeText);
+const rate = Number(rateText);
+
+exitWithParent();
+const frame = Buffer.concat([
+  Buffer.from(`PUB ${subject} ${size}\r\n`, 'latin1'),
+  Buffer.alloc(size, 0x62),
+  Buffer.from('\r\n', 'latin1'),
+]);
+const perChunk = Math.max(1, Math.floor(CHUNK_BYTES / frame.length));
+const chunk = Buffer.concat(Array.from({ length: perChunk }, () => frame));
+
+const connection = await rawConnect(url);
+const socket = connection.socket;
+let sent = 0;
+
+/** Writes frames until `upTo` are sent; returns false early when the socket buffer is full. */
+function writeUpTo(upTo: number): boolean {
+  while (sent < upTo) {
+    const n = Math.min(perChunk, upTo - sent);
+    sent += n;
+    if (!socket.write(n === perChunk ? chunk : chunk.subarray(0, n * frame.length))) return false;
+  }
+  return true;
+}
+
+if (rate > 0) {
+  const start = performance.now();
+  while (sent < count) {
+    await new Promise((resolve) => setTimeout(resolve, TICK_MS));
+    // Behind schedule after a slow tick: catch up at once, as a steady source would.
+    writeUpTo(Math.min(count, Math.floor(((performance.now() - start) * rate) / 1000)));
+  }
+} else {
+  while (!writeUpTo(count)) await once(socket, 'drain');
+}
+await connection.ping();
+process.exit(0);

@@ -1,0 +1,107 @@
+/** Pieces several end-to-end scenarios share. */
+import type { BenchClient } from '../clients/types.js';
+import type { Metric, Metrics } from './types.js';
+
+/** Message size when the command line gives none: the size the issue's targets are set at. */
+export const DEFAULT_SIZE = 128;
+
+export const MSGS_PER_SEC: Metric = { key: 'msgsPerSec', label: 'msgs/s', better: 'higher' };
+export const MB_PER_SEC: Metric = { key: 'mbPerSec', label: 'MB/s', better: 'higher' };
+
+const MAX_COUNT = 1_000_000;
+/**
+ * Bytes per measurement for large messages: nats.js queues whatever a publishing loop hands it
+ * in memory (it has no back-pressure signal), and a flood must end in seconds, so the default
+ * count shrinks as the size grows (1 M up to 512 B, 32 Ki messages at 16 KiB).
+ */
+const MAX_BYTES = 512 * 1024 * 1024;
+
+/** Default messages per measurement for messages of `size` bytes. */
+export function messageCount(size: number): number {
+  return Math.min(MAX_COUNT, Math.floor(MAX_BYTES / size));
+}
+
+/** A receiver that sees nothing new for this long has stalled: fail rather than hang. */
+const STALL_MS = 10_000;
+
+export function payloadOf(size: number): Uint8Array {
+  return new Uint8Array(size).fill(0x61);
+}
+
+export function sizeLabel(size: number): string {
+  return size >= 1024 && size % 1024 === 0 ? `${size / 1024} KiB` : `${size} B`;
+}
+
+export function throughput(count: number, size: number, ms: number): Metrics {
+  const perSecond = count / (ms / 1000);
+  return { msgsPerSec: perSecond, mbPerSec: (perSecond * size) / 1e6 };
+}
+
+/** Publishes `count` messages, pausing whenever the client asks for it (nats-offload). */
+export async function publishAll(
+  client: BenchClient,
+  subject: string,
+  payload: Uint8Array,
+  count: number,
+): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    if (!client.publish(subject, payload)) await client.writable();
+  }
+}
+
+/**
+ * Counts messages up to `target`: `done` resolves at the last one, and rejects when the
+ * messages stop coming (STALL_MS) or carry other than `size` bytes each.
+ */
+export class Receiver {
+  received = 0;
+  bytes = 0;
+  /** performance.now() of the first and the last message. */
+  first = 0;
+  last = 0;
+  readonly done: Promise<void>;
+  private finish!: () => void;
+  private fail!: (error: Error) => void;
+  private readonly watchdog: NodeJS.Timeout;
+
+  constructor(
+    private readonly target: number,
+    private readonly size: number,
+  ) {
+    this.done = new Promise<void>((resolve, reject) => {
+      this.finish = resolve;
+      this.fail = reject;
+    });
+    let seen = -1;
+    this.watchdog = setInterval(() => {
+      if (this.received === seen) {
+        this.fail(
+          new Error(
+            `stalled: ${this.received} of ${target} messages after ${STALL_MS} ms without one`,
+          ),
+        );
+      }
+      seen = this.received;
+    }, STALL_MS);
+    this.done.then(this.stop, this.stop);
+  }
+
+  /** Ends the watchdog; done by itself once `done` settles. */
+  readonly stop = (): void => clearInterval(this.watchdog);
+
+  readonly onMessage = (payload: Uint8Array): void => {
+    this.bytes += payload.length;
+    if (this.received++ === 0) this.first = performance.now();
+    if (this.received === this.target) {
+      this.last = performance.now();
+      if (this.bytes === this.target * this.size) this.finish();
+      else
+        this.fail(new Error(`received ${this.bytes} bytes, expected ${this.target * this.size}`));
+    }
+  };
+}
+
+/** Resolves with `work`, or rejects with the first failure of the client or a peer. */
+export function guarded<T>(work: Promise<T>, ...failures: Promise<never>[]): Promise<T> {
+  return Promise.race([work, ...failures]);
+}

@@ -1,0 +1,98 @@
+/**
+ * lag: what receiving a steady stream costs the application's thread. The main thread runs a
+ * 1 ms timer (an application that wants its event loop) while a paced publisher process sends
+ * `rate` messages per second; over a window after a warm-up we read the main thread's
+ * event-loop utilisation, the event-loop delay p99, the process CPU (all threads, so work moved
+ * to the worker still shows) and the rate actually received.
+ *
+ * Transports are variants: a TLS entry joins `TRANSPORTS` once the client and the test server
+ * speak TLS (its server config and `tls://` URL are the only differences).
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CLIENTS } from '../clients/types.js';
+import { startPeer } from '../peers/launch.js';
+import { DEFAULT_SIZE, guarded, MSGS_PER_SEC, sizeLabel } from './common.js';
+import { type PlanOptions, QUICK, type Scenario, type Variant } from './types.js';
+
+const SUBJECT = 'bench.lag';
+const RATE = 100_000;
+const WARMUP_MS = 1_000;
+const WINDOW_MS = 3_000;
+const TRANSPORTS = ['plain'] as const;
+
+function variant(options: PlanOptions, transport: (typeof TRANSPORTS)[number]): Variant {
+  const scale = options.quick ? QUICK : 1;
+  const size = options.size ?? DEFAULT_SIZE;
+  return {
+    id: `lag-${transport}`,
+    scenario: 'lag',
+    label: `lag ${RATE / 1000}k msgs/s ${sizeLabel(size)} ${transport}`,
+    clients: CLIENTS,
+    needsServer: true,
+    params: {
+      size,
+      rate: RATE,
+      warmupMs: WARMUP_MS / scale,
+      windowMs: WINDOW_MS / scale,
+    },
+    metrics: [
+      { key: 'elu', label: 'main ELU', better: 'lower' },
+      { key: 'delayP99', label: 'delay p99 ms', better: 'lower' },
+      { key: 'cpu', label: 'CPU cores', better: 'lower' },
+      { ...MSGS_PER_SEC, label: 'recv msgs/s' },
+    ],
+    timeoutMs: 60_000,
+  };
+}
+
+export const lag: Scenario = {
+  name: 'lag',
+  summary: `main thread with a 1 ms timer while receiving ${RATE / 1000}k msgs/s: ELU, delay p99, CPU`,
+  variants: (options) => TRANSPORTS.map((transport) => variant(options, transport)),
+
+  async measure(v, ctx) {
+    const { size, rate, warmupMs, windowMs } = v.params;
+    const timer = setInterval(() => {}, 1);
+    const client = await ctx.connect();
+    let received = 0;
+    client.subscribe(SUBJECT, () => {
+      received++;
+    });
+    await client.flush();
+    // The publisher outlasts the window by a second; it is stopped once the window closes.
+    const count = Math.ceil((rate * (warmupMs + windowMs + 1000)) / 1000);
+    const publisher = await startPeer('flood', [ctx.url, SUBJECT, count, size, rate]);
+    try {
+      ctx.stage('warm-up');
+      await guarded(sleep(warmupMs), client.failed, publisher.failed);
+      if (received === 0) throw new Error(`no message within the ${warmupMs} ms warm-up`);
+      ctx.stage('measuring');
+      const delay = monitorEventLoopDelay({ resolution: 1 });
+      delay.enable();
+      const elu = performance.eventLoopUtilization();
+      const cpu = process.cpuUsage();
+      const before = received;
+      const start = performance.now();
+      await guarded(sleep(windowMs), client.failed, publisher.failed);
+      const seconds = (performance.now() - start) / 1000;
+      const metrics = {
+        elu: performance.eventLoopUtilization(elu).utilization,
+        delayP99: delay.percentile(99) / 1e6,
+        cpu: cpuSeconds(process.cpuUsage(cpu)) / seconds,
+        msgsPerSec: (received - before) / seconds,
+      };
+      delay.disable();
+      return metrics;
+    } finally {
+      await publisher.stop();
+      clearInterval(timer);
+      ctx.stage('closing');
+      await client.close();
+    }
+  },
+};
+
+function cpuSeconds(usage: NodeJS.CpuUsage): number {
+  return (usage.user + usage.system) / 1e6;
+}

@@ -1,0 +1,137 @@
+/**
+ * micro: the hot-path building blocks in-process with tinybench, no server. Each task handles
+ * a batch of frames; frames/s and GB/s come from the median batch time.
+ *   encoder — writePub of `PUB <subject> <len>` + payload into a buffer
+ *   parser  — Parser.push over one chunk of many MSGs (the sink only touches each view)
+ *   ring    — RingProducer copies bodies in, RingConsumer reads them back, same thread
+ */
+import { Bench } from 'tinybench';
+import { pubLength, writePub } from '../../src/shared/protocol/encode.js';
+import { Parser } from '../../src/shared/protocol/parser.js';
+import { utf8Length } from '../../src/shared/protocol/utf8.js';
+import { createRingBuffers, RingConsumer, RingProducer } from '../../src/shared/ring/byte-ring.js';
+import { DEFAULT_SIZE, payloadOf, sizeLabel } from './common.js';
+import type { Metric, Metrics, Scenario, Variant } from './types.js';
+
+const SUBJECT = 'bench.micro';
+const FRAMES_PER_BATCH = 1024;
+const PARSER_CHUNK_BYTES = 256 * 1024;
+const RING_CAPACITY = 4 * 1024 * 1024;
+const METRICS: Metric[] = [
+  { key: 'framesPerSec', label: 'frames/s', better: 'higher' },
+  { key: 'gbPerSec', label: 'GB/s', better: 'higher' },
+];
+
+/** One batch of work; returns how many frames and bytes it handled. */
+type BatchFactory = (size: number) => { run(): void; frames: number; bytes: number };
+
+const TASKS: Record<string, BatchFactory> = {
+  encoder(size) {
+    const payload = payloadOf(size);
+    const frame = pubLength(utf8Length(SUBJECT), 0, size);
+    const out = new Uint8Array(frame * FRAMES_PER_BATCH);
+    return {
+      frames: FRAMES_PER_BATCH,
+      bytes: frame * FRAMES_PER_BATCH,
+      run() {
+        let off = 0;
+        for (let i = 0; i < FRAMES_PER_BATCH; i++)
+          off = writePub(out, off, SUBJECT, undefined, payload);
+      },
+    };
+  },
+  parser(size) {
+    const one = Buffer.concat([
+      Buffer.from(`MSG ${SUBJECT} 1 ${size}\r\n`),
+      Buffer.from(payloadOf(size)),
+      Buffer.from('\r\n'),
+    ]);
+    const frames = Math.max(16, Math.floor(PARSER_CHUNK_BYTES / one.length));
+    const chunk = new Uint8Array(Buffer.concat(Array.from({ length: frames }, () => one)));
+    let touched = 0;
+    const parser = new Parser({
+      onMsg: (msg) => {
+        touched += msg.payloadEnd - msg.payloadStart;
+      },
+      onInfo() {},
+      onPing() {},
+      onPong() {},
+      onOk() {},
+      onErr() {},
+    });
+    return {
+      frames,
+      bytes: chunk.length,
+      run() {
+        parser.push(chunk);
+        if (touched < 0) throw new Error('unreachable: keeps the sink from being optimised out');
+      },
+    };
+  },
+  ring(size) {
+    const buffers = createRingBuffers(RING_CAPACITY);
+    const producer = new RingProducer(buffers);
+    const consumer = new RingConsumer(buffers);
+    const payload = payloadOf(size);
+    // A batch fills at most half the ring, so it always fits after the previous one is released.
+    const frames = Math.max(
+      1,
+      Math.min(FRAMES_PER_BATCH, Math.floor(RING_CAPACITY / 2 / (size + 8))),
+    );
+    let touched = 0;
+    return {
+      frames,
+      bytes: frames * size,
+      run() {
+        for (let i = 0; i < frames; i++) {
+          const off = producer.reserve(size);
+          producer.bytes.set(payload, off);
+          producer.commit();
+        }
+        producer.publish();
+        for (let off = consumer.next(); off >= 0; off = consumer.next()) {
+          touched += consumer.bytes[off + consumer.length - 1];
+          consumer.advance();
+        }
+        consumer.release();
+        if (touched < 0) throw new Error('unreachable: keeps the reads from being optimised out');
+      },
+    };
+  },
+};
+
+function variant(task: string, size: number, quick: boolean): Variant {
+  return {
+    id: `micro-${task}`,
+    scenario: 'micro',
+    label: `micro ${task} ${sizeLabel(size)}`,
+    clients: ['nats-offload'],
+    needsServer: false,
+    params: { size, timeMs: quick ? 200 : 1000 },
+    metrics: METRICS,
+    timeoutMs: 60_000,
+  };
+}
+
+export const micro: Scenario = {
+  name: 'micro',
+  summary:
+    'in-process tinybench of the PUB encoder, the MSG parser and the SAB ring: frames/s, GB/s',
+  variants: (options) =>
+    Object.keys(TASKS).map((task) => variant(task, options.size ?? DEFAULT_SIZE, options.quick)),
+
+  async measure(v): Promise<Metrics> {
+    const task = v.id.slice('micro-'.length);
+    const batch = TASKS[task](v.params.size);
+    const bench = new Bench({ time: v.params.timeMs, warmupTime: v.params.timeMs / 4 });
+    bench.add(task, batch.run);
+    const [result] = (await bench.run()).map((t) => t.result);
+    if (result.state !== 'completed') {
+      throw new Error(
+        `tinybench ${task}: ${result.state === 'errored' ? result.error.message : result.state}`,
+      );
+    }
+    const seconds = result.latency.p50 / 1000;
+    return { framesPerSec: batch.frames / seconds, gbPerSec: batch.bytes / seconds / 1e9 };
+  },
+};

@@ -1,0 +1,53 @@
+/** pub: publish N messages, then flush; the clock stops when the server has them all. */
+import { CLIENTS } from '../clients/types.js';
+import {
+  guarded,
+  MB_PER_SEC,
+  MSGS_PER_SEC,
+  messageCount,
+  payloadOf,
+  publishAll,
+  sizeLabel,
+  throughput,
+} from './common.js';
+import { countFor, type Scenario } from './types.js';
+
+const SIZES = [16, 128, 1024, 16 * 1024];
+
+export const pub: Scenario = {
+  name: 'pub',
+  summary: 'publish N messages then flush (16 B, 128 B, 1 KiB, 16 KiB): msgs/s and MB/s',
+  variants: (options) =>
+    (options.size !== undefined ? [options.size] : SIZES).map((size) => ({
+      id: `pub-${size}`,
+      scenario: 'pub',
+      label: `pub ${sizeLabel(size)}`,
+      clients: CLIENTS,
+      needsServer: true,
+      params: {
+        size,
+        count: countFor(options, messageCount(size)),
+      },
+      metrics: [MSGS_PER_SEC, MB_PER_SEC],
+      timeoutMs: 120_000,
+    })),
+
+  async measure(variant, ctx) {
+    const { size, count } = variant.params;
+    const payload = payloadOf(size);
+    const client = await ctx.connect();
+    ctx.stage('publishing');
+    const start = performance.now();
+    await guarded(
+      (async () => {
+        await publishAll(client, 'bench.pub', payload, count);
+        await client.flush();
+      })(),
+      client.failed,
+    );
+    const ms = performance.now() - start;
+    ctx.stage('closing');
+    await client.close();
+    return throughput(count, size, ms);
+  },
+};

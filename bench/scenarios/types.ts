@@ -1,0 +1,67 @@
+/**
+ * What a scenario is: a list of variants (one line of the results per metric) and the code
+ * that measures one variant once, for one client, inside a fresh measurement process.
+ */
+import type { BenchClient, ClientName } from '../clients/types.js';
+
+export interface Metric {
+  key: string;
+  /** Column text, unit included: 'msgs/s', 'p50 ms'. */
+  label: string;
+  /** Which way is better; the ratio nats-offload / nats.js is read against it. */
+  better: 'higher' | 'lower';
+}
+
+export type Metrics = Record<string, number>;
+
+/** What the command line chose; each scenario turns it into its variants. */
+export interface PlanOptions {
+  /** Message size for every scenario that sends messages (pub then runs that size only). */
+  size?: number;
+  /** Messages (or requests) per measurement, replacing every scenario's default. */
+  count?: number;
+  /** The short run of `npm run demo`: default counts and windows divided by {@link QUICK}. */
+  quick: boolean;
+}
+
+/** Divisor of counts and time windows in a quick run. */
+export const QUICK = 4;
+
+export interface Variant {
+  /** Unique across scenarios: 'pub-128', 'reqrep-seq'. */
+  id: string;
+  scenario: string;
+  /** Shown in the table: 'pub 128 B'. */
+  label: string;
+  clients: readonly ClientName[];
+  /** False for in-process micro benchmarks: no nats-server is started for them. */
+  needsServer: boolean;
+  /** Everything the measurement needs; plain numbers, as they cross a process boundary. */
+  params: Record<string, number>;
+  /** The first metric is the headline, shown on the progress line. */
+  metrics: readonly Metric[];
+  /** The measurement process is killed (a failed sample) after this long. */
+  timeoutMs: number;
+}
+
+export interface MeasureContext {
+  url: string;
+  client: ClientName;
+  connect(): Promise<BenchClient>;
+  /** Names the step under way; a measurement killed by its timeout reports the last one. */
+  stage(name: string): void;
+}
+
+export interface Scenario {
+  name: string;
+  /** One line for `--help` and the README. */
+  summary: string;
+  variants(options: PlanOptions): Variant[];
+  measure(variant: Variant, ctx: MeasureContext): Promise<Metrics>;
+}
+
+/** `value` unless the command line gave a count; divided by {@link QUICK} in a quick run. */
+export function countFor(options: PlanOptions, value: number): number {
+  if (options.count !== undefined) return options.count;
+  return options.quick ? Math.max(1, Math.round(value / QUICK)) : value;
+}
