@@ -178,28 +178,31 @@ async function launch(port: number, config: string): Promise<NatsServer> {
 async function spawnReady(files: ServerFiles, port: number): Promise<ChildProcess> {
   const log = await open(files.logPath, 'a');
   let child: ChildProcess;
+  let exited: Promise<never>;
   try {
     // The child writes straight to the file: no pipes for this process to drain or keep open.
     // The ports file proves that this process bound the port, not some other server on it.
     child = spawn(BINARY, ['-c', files.configPath, '--ports_file_dir', files.dir], {
       stdio: ['ignore', log.fd, log.fd],
     });
+    // Listen before anything awaits: a missing binary emits 'error' on the next tick, and an
+    // 'error' event without a listener would crash the process.
+    exited = new Promise<never>((_, reject) => {
+      child.once('error', (err: NodeJS.ErrnoException) => {
+        const hint = err.code === 'ENOENT' ? ' (not on PATH? apt-get install -y nats-server)' : '';
+        reject(new Error(`cannot spawn ${BINARY}${hint}`, { cause: err }));
+      });
+      child.once('exit', (code, signal) => {
+        reject(new Error(`${BINARY} exited during start-up (code ${code}, signal ${signal})`));
+      });
+    });
+    // Handled below by the race; after a successful start a later exit is nobody's concern.
+    exited.catch(() => {});
   } finally {
     await log.close();
   }
 
   const startUp = new AbortController();
-  const exited = new Promise<never>((_, reject) => {
-    child.once('error', (err: NodeJS.ErrnoException) => {
-      const hint = err.code === 'ENOENT' ? ' (not on PATH? apt-get install -y nats-server)' : '';
-      reject(new Error(`cannot spawn ${BINARY}${hint}`, { cause: err }));
-    });
-    child.once('exit', (code, signal) => {
-      reject(new Error(`${BINARY} exited during start-up (code ${code}, signal ${signal})`));
-    });
-  });
-  // After a successful start a later exit still rejects this promise; nobody awaits it then.
-  exited.catch(() => {});
 
   const ready = async () => (await boundPort(files.dir, child.pid, port)) && receivesInfo(port);
   try {
