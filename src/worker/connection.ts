@@ -161,6 +161,7 @@ export class Connection implements SessionHost {
       this.failures = 0;
       this.pool.connected(entry);
       this.applyInfo(info);
+      this.outbound.reset();
       session.writeFirst(this.subs.replay(), this.carriedFlushes);
       this.carriedFlushes = [];
       this.connected = true;

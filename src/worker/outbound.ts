@@ -23,8 +23,12 @@ import { PING } from '../shared/protocol/encode.js';
 import type { RingConsumer } from '../shared/ring/byte-ring.js';
 import type { SubscriptionTable } from './subscriptions.js';
 
-/** Bytes gathered per socket write; a single larger frame gets a buffer of its own. */
+/** Bytes copied per socket write; a single larger frame gets a buffer of its own. */
 const BATCH_BYTES = 256 * 1024;
+/** Frames at least this large go to the socket as views of the ring (no copy). */
+const ZERO_COPY_BYTES = 8 * 1024;
+/** Bytes of ring views per batch. */
+const VIEW_BYTES = 1024 * 1024;
 /** Batches per pump() call before yielding, so reads and timers are not starved. */
 const BATCHES_PER_TURN = 8;
 
@@ -41,6 +45,8 @@ export type PingPurpose =
 export interface OutboundSink {
   /** Write to the socket; false = its buffer is full, stop until drain. */
   write(bytes: Uint8Array): boolean;
+  /** Write chunks at once; `done` when the kernel has them (or the socket failed). */
+  writeAll(chunks: Uint8Array[], done: () => void): boolean;
   /** A PING is in the batch just handed to write(), for this purpose. */
   pingQueued(purpose: PingPurpose): void;
   /** PUB/HPUB frames written, for statistics. */
@@ -50,10 +56,26 @@ export interface OutboundSink {
 export type PumpResult = 'empty' | 'blocked' | 'more';
 
 export class OutboundPump {
+  /**
+   * Batches whose ring views the socket still holds. While any are, the ring holds consumed
+   * space back from the publisher (R covers everything consumed before it), so a view's bytes
+   * stay put until the kernel has them.
+   */
+  private viewsInFlight = 0;
+  /** Bumped per socket, so a late callback from a replaced socket changes nothing. */
+  private generation = 0;
+
   constructor(
     private readonly ring: RingConsumer,
     private readonly subs: SubscriptionTable,
   ) {}
+
+  /** A new socket: views held by the old one are gone with it. */
+  reset(): void {
+    this.generation++;
+    this.viewsInFlight = 0;
+    this.ring.unhold();
+  }
 
   /** Move frames from the ring to the sink until the ring is empty, the sink is full, or the turn ends. */
   pump(sink: OutboundSink): PumpResult {
@@ -68,8 +90,12 @@ export class OutboundPump {
     const ring = this.ring;
     let off = ring.next();
     if (off < 0) return 'empty';
-    let buf = Buffer.allocUnsafe(Math.max(BATCH_BYTES, ring.length));
+    // Copy space, allocated on the first frame that is copied.
+    let buf: Buffer | null = null;
     let used = 0;
+    let segmentStart = 0;
+    let viewBytes = 0;
+    const chunks: Uint8Array[] = [];
     let pubs = 0;
     const pings: PingPurpose[] = [];
     while (off >= 0) {
@@ -85,7 +111,15 @@ export class OutboundPump {
       const fenced =
         op === CMD_FLUSH ||
         (op === CMD_UNSUB && ring.view.getUint32(off + CMD_UNSUB_MAX, true) === 0);
-      if (used + wireLen + (fenced ? PING.length : 0) > buf.length) break;
+      const asView = wireLen >= ZERO_COPY_BYTES && !fenced;
+      const copyLen = wireLen + (fenced ? PING.length : 0);
+      if (
+        asView
+          ? viewBytes > 0 && viewBytes + wireLen > VIEW_BYTES
+          : used > 0 && used + copyLen > BATCH_BYTES
+      ) {
+        break;
+      }
       if (op === CMD_PUB || op === CMD_HPUB) {
         pubs++;
       } else if (op === CMD_SUB) {
@@ -100,19 +134,36 @@ export class OutboundPump {
       } else if (op === CMD_FLUSH) {
         pings.push({ kind: 'flush', id: ring.view.getUint32(off + CMD_FLUSH_ID, true) });
       }
-      buf.set(ring.bytes.subarray(start, start + wireLen), used);
-      used += wireLen;
-      if (fenced) {
-        buf.set(PING, used);
-        used += PING.length;
+      if (asView) {
+        if (buf !== null && used > segmentStart) chunks.push(buf.subarray(segmentStart, used));
+        segmentStart = used;
+        chunks.push(ring.bytes.subarray(start, start + wireLen));
+        viewBytes += wireLen;
+      } else {
+        buf ??= Buffer.allocUnsafe(Math.max(BATCH_BYTES, copyLen));
+        buf.set(ring.bytes.subarray(start, start + wireLen), used);
+        used += wireLen;
+        if (fenced) {
+          buf.set(PING, used);
+          used += PING.length;
+        }
       }
       ring.advance();
       off = ring.next();
     }
-    ring.release();
-    if (used < buf.length) buf = buf.subarray(0, used);
+    if (buf !== null && used > segmentStart) chunks.push(buf.subarray(segmentStart, used));
     if (pubs > 0) sink.published(pubs);
-    const writable = sink.write(buf);
+    let writable: boolean;
+    if (viewBytes === 0) {
+      ring.release(); // nothing of this batch is referenced any more (a no-op while held)
+      writable = sink.write(chunks[0]);
+    } else {
+      if (this.viewsInFlight++ === 0) ring.hold();
+      const generation = this.generation;
+      writable = sink.writeAll(chunks, () => {
+        if (generation === this.generation && --this.viewsInFlight === 0) ring.unhold();
+      });
+    }
     for (const purpose of pings) sink.pingQueued(purpose);
     if (!writable) return 'blocked';
     return off < 0 ? 'empty' : 'more';

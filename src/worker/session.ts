@@ -129,6 +129,17 @@ export class Session implements ParserSink, OutboundSink {
     return this.transport.write(bytes);
   }
 
+  writeAll(chunks: Uint8Array[], done: () => void): boolean {
+    if (this.transport === null || this.phase === 'ended') {
+      done();
+      return false;
+    }
+    let bytes = 0;
+    for (const chunk of chunks) bytes += chunk.length;
+    this.host.counted(0, bytes, 0);
+    return this.transport.writeAll(chunks, done);
+  }
+
   pingQueued(purpose: PingPurpose): void {
     this.pongQueue.push(purpose);
   }

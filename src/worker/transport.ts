@@ -20,6 +20,11 @@ export interface TransportHandlers {
 export interface Transport {
   /** Queue bytes; false when the kernel buffer is full (wait for `drain`). */
   write(bytes: Uint8Array): boolean;
+  /**
+   * Queue several chunks as one gathered write (cork/uncork: one writev); `done` runs once
+   * they are handed to the kernel or the stream failed — only then may their memory change.
+   */
+  writeAll(chunks: Uint8Array[], done: () => void): boolean;
   /** Flush what is queued, half-close, and wait (bounded) for the peer to close. */
   end(timeoutMs: number): Promise<void>;
   destroy(): void;
@@ -87,6 +92,22 @@ class TcpTlsTransport implements SocketTransport {
 
   write(bytes: Uint8Array): boolean {
     return this.socket.write(bytes);
+  }
+
+  writeAll(chunks: Uint8Array[], done: () => void): boolean {
+    const socket = this.socket;
+    if (socket.destroyed) {
+      done();
+      return false;
+    }
+    socket.cork();
+    let writable = true;
+    const last = chunks.length - 1;
+    for (let i = 0; i < last; i++) writable = socket.write(chunks[i]);
+    // Node calls the last callback after every earlier chunk, or with an error on failure.
+    writable = socket.write(chunks[last], () => done());
+    socket.uncork();
+    return writable;
   }
 
   end(timeoutMs: number): Promise<void> {

@@ -298,3 +298,64 @@ describe('statistics and server info', () => {
     expect(client.isServerCompatible(99, 0, 0)).toBe(false);
   });
 });
+
+describe('mixed message sizes', () => {
+  it('large frames (sent as ring views) and small ones (copied) arrive intact and in order', async () => {
+    // Its own server, paused for a while below: the socket backs up, the worker's writes of
+    // ring views stay pending, and the publisher keeps filling the ring around them.
+    const paused = await startServer();
+    const client = await new ConnectOptions().connect(paused.url);
+    clients.push(client);
+    const COUNT = 3_000;
+    // Seeded sizes from 0 B to 64 KiB, so batches mix copied frames and zero-copy views.
+    let seed = 0x9e3779b9;
+    const nextRandom = () => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) / 0x100000000;
+    };
+    const sizes = Array.from({ length: COUNT }, () =>
+      nextRandom() < 0.3 ? Math.floor(nextRandom() * 65_536) : Math.floor(nextRandom() * 200),
+    );
+    const scratch = new Uint8Array(65_536);
+    const fill = (i: number, into = new Uint8Array(sizes[i])) => {
+      const p = into.subarray(0, sizes[i]);
+      for (let j = 0; j < p.length; j++) p[j] = (i * 31 + j * 7) & 0xff;
+      return p;
+    };
+    let received = 0;
+    let firstProblem: string | undefined;
+    const done = new Promise<void>((resolve) => {
+      client.subscribe('mixed', {
+        callback: (msg) => {
+          const expected = fill(received);
+          if (firstProblem === undefined && Buffer.compare(msg.payload, expected) !== 0) {
+            firstProblem = `message #${received}: ${msg.length} bytes, expected ${expected.length}`;
+          }
+          if (++received === COUNT) resolve();
+        },
+      });
+    });
+    await client.flush();
+    let resumed: Promise<void> | undefined;
+    try {
+      for (let i = 0; i < COUNT; i++) {
+        if (i === COUNT / 3) {
+          process.kill(paused.pid, 'SIGSTOP');
+          resumed = new Promise((resolve) =>
+            setTimeout(() => resolve(process.kill(paused.pid, 'SIGCONT') && undefined), 700),
+          );
+        }
+        // One buffer, refilled for every message: publish() must have copied what it was given.
+        if (!client.publish('mixed', fill(i, scratch))) await client.writable();
+      }
+      await withTimeout(done, 30_000, `all ${COUNT} messages (received ${received})`);
+    } finally {
+      await resumed;
+      await paused.stop();
+    }
+    expect(firstProblem).toBeUndefined();
+    expect(received).toBe(COUNT);
+  }, 60_000);
+});

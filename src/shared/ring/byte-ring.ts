@@ -266,6 +266,7 @@ export class RingConsumer {
   private readPos: number;
   /** R as last stored. */
   private released: number;
+  private held = false;
   /** W as last loaded: published records end here. */
   private writeCache: number;
   /** Counter just past the record next() returned, or -1 when there is none. */
@@ -326,9 +327,24 @@ export class RingConsumer {
     this.recordEnd = -1;
   }
 
+  /**
+   * Keep consumed space from the producer until {@link unhold}: release() (and the release in
+   * waitForData) do nothing meanwhile. For a consumer that hands views of records to someone
+   * who reads them later (the worker's zero-copy socket writes).
+   */
+  hold(): void {
+    this.held = true;
+  }
+
+  /** End a {@link hold} and release what was consumed during it. */
+  unhold(): void {
+    this.held = false;
+    this.release();
+  }
+
   /** Hand the space of every consumed record back, then wake the producer if it sleeps. */
   release(): void {
-    if (this.readPos === this.released) return;
+    if (this.held || this.readPos === this.released) return;
     this.released = this.readPos;
     Atomics.store(this.header, RING_READ, this.readPos | 0); // publishes the consumed space
     this.waker.wake();
