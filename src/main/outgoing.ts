@@ -25,6 +25,10 @@ function toBytes(payload: Payload | undefined): Uint8Array {
 }
 
 export class Outgoing {
+  /** The last subject that passed the checks, and its UTF-8 length: most publishers repeat one. */
+  private lastSubject: string | undefined;
+  private lastSubjectBytes = 0;
+
   constructor(
     private readonly publisher: Publisher,
     /** false with `skipSubjectValidation(true)`: only types are checked. */
@@ -41,14 +45,23 @@ export class Outgoing {
     if (typeof subject !== 'string') {
       throw new NatsError('invalidArgument', `subject must be a string, got ${typeof subject}`);
     }
-    if (this.validate) {
-      validatePublishSubject(subject);
-      if (reply !== undefined) validatePublishSubject(reply, 'reply subject');
-    } else if (reply !== undefined && typeof reply !== 'string') {
-      throw new NatsError('invalidArgument', `reply subject must be a string, got ${typeof reply}`);
+    let subjectBytes = this.lastSubjectBytes;
+    if (subject !== this.lastSubject) {
+      if (this.validate) validatePublishSubject(subject);
+      subjectBytes = utf8Length(subject);
+      this.lastSubject = subject;
+      this.lastSubjectBytes = subjectBytes;
+    }
+    if (reply !== undefined) {
+      if (this.validate) validatePublishSubject(reply, 'reply subject');
+      else if (typeof reply !== 'string') {
+        throw new NatsError(
+          'invalidArgument',
+          `reply subject must be a string, got ${typeof reply}`,
+        );
+      }
     }
     const data = toBytes(payload);
-    const subjectBytes = utf8Length(subject);
     const replyBytes = reply === undefined ? 0 : utf8Length(reply);
     if (headers === undefined) {
       this.checkSize(subject, data.length);
