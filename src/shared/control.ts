@@ -20,16 +20,21 @@ export interface WorkerData {
   control: MessagePort;
 }
 
-/** Events as they cross from the worker; the main thread turns `error` into a NatsError. */
-export type WireEvent =
+/**
+ * Connection events; `E` is the error type: {@link WireError} as they cross from the worker,
+ * `NatsError` once the main thread has turned them back into errors.
+ */
+export type EventOf<E> =
   | { type: 'connected' }
   | { type: 'disconnected' }
   | { type: 'lameDuckMode' }
   | { type: 'draining' }
   | { type: 'closed' }
   | { type: 'slowConsumer'; sid: number }
-  | { type: 'serverError'; error: WireError }
-  | { type: 'clientError'; error: WireError };
+  | { type: 'serverError'; error: E }
+  | { type: 'clientError'; error: E };
+
+export type WireEvent = EventOf<WireError>;
 
 /** Callbacks the main thread hands to the worker once, at start (comlink proxies). */
 export interface HostCallbacks {

@@ -2,7 +2,7 @@
  * Deliveries: parsed MSG/HMSG → delivery ring frames (layout.ts). When the ring is full (the
  * main thread is busy or blocked) the socket keeps being read, so PING/PONG and INFO keep
  * flowing; messages wait here in arrival order, at most `subscriptionCapacity` per
- * subscription. Past that a subscription's messages are dropped and counted, with one
+ * subscription. Past that a subscription's messages are dropped, with one
  * coalesced slowConsumer event until it has caught up.
  */
 import {
@@ -47,7 +47,6 @@ export class Inbound {
   private readonly waitingBySid = new Map<number, number>();
   private waitingForSpace = false;
   private closed = false;
-  dropped = 0;
 
   constructor(
     private readonly ring: RingProducer,
@@ -57,11 +56,7 @@ export class Inbound {
 
   /** Frame one message. Visible to the main thread at the next publish(). */
   deliver(msg: MsgView, sub: Subscription): void {
-    const subjectLen = sub.wildcard ? msg.subjectEnd - msg.subjectStart : 0;
-    const replyLen = msg.replyEnd - msg.replyStart;
-    const headerLen = msg.headerEnd - msg.headerStart;
-    const payloadLen = msg.payloadEnd - msg.payloadStart;
-    const length = DLV_MSG_HEADER_BYTES + subjectLen + replyLen + headerLen + payloadLen;
+    const length = msgFrameLength(msg, sub);
     if (length > this.ring.maxBody) {
       this.events.oversized(sub.sid, length);
       return;
@@ -69,24 +64,13 @@ export class Inbound {
     if (this.head === this.waiting.length) {
       const off = this.ring.reserve(length);
       if (off >= 0) {
-        writeMsg(
-          this.ring.bytes,
-          this.ring.view,
-          off,
-          msg,
-          sub,
-          subjectLen,
-          replyLen,
-          headerLen,
-          payloadLen,
-        );
+        writeMsg(this.ring.bytes, this.ring.view, off, msg, sub);
         this.ring.commit();
         return;
       }
     }
     const queued = this.waitingBySid.get(sub.sid) ?? 0;
     if (queued >= this.capacity) {
-      this.dropped++;
       if (!sub.slow) {
         sub.slow = true;
         this.events.slowConsumer(sub.sid);
@@ -94,17 +78,7 @@ export class Inbound {
       return;
     }
     const body = new Uint8Array(length);
-    writeMsg(
-      body,
-      new DataView(body.buffer),
-      0,
-      msg,
-      sub,
-      subjectLen,
-      replyLen,
-      headerLen,
-      payloadLen,
-    );
+    writeMsg(body, new DataView(body.buffer), 0, msg, sub);
     this.waitingBySid.set(sub.sid, queued + 1);
     this.enqueue({ sub, body });
   }
@@ -196,17 +170,29 @@ export class Inbound {
   }
 }
 
+/** Bytes of a MSG frame: the subject is left out when it is the subscription's own. */
+function msgFrameLength(msg: MsgView, sub: Subscription): number {
+  const subjectLen = sub.wildcard ? msg.subjectEnd - msg.subjectStart : 0;
+  return (
+    DLV_MSG_HEADER_BYTES +
+    subjectLen +
+    (msg.replyEnd - msg.replyStart) +
+    (msg.headerEnd - msg.headerStart) +
+    (msg.payloadEnd - msg.payloadStart)
+  );
+}
+
 function writeMsg(
   bytes: Uint8Array,
   view: DataView,
   off: number,
   msg: MsgView,
   sub: Subscription,
-  subjectLen: number,
-  replyLen: number,
-  headerLen: number,
-  payloadLen: number,
 ): void {
+  const subjectLen = sub.wildcard ? msg.subjectEnd - msg.subjectStart : 0;
+  const replyLen = msg.replyEnd - msg.replyStart;
+  const headerLen = msg.headerEnd - msg.headerStart;
+  const payloadLen = msg.payloadEnd - msg.payloadStart;
   const flags =
     (subjectLen === 0 ? DLV_SUBJECT_IS_SUB : 0) |
     (replyLen > 0 ? DLV_HAS_REPLY : 0) |
