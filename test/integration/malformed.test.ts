@@ -174,3 +174,30 @@ describe('CONNECT refused', () => {
     }
   });
 });
+
+describe('a server that stops answering PINGs', () => {
+  it('is found stale after two unanswered PINGs; the client reconnects', async () => {
+    const pingsUnanswered: number[] = [];
+    peer = await startScriptedPeer(async (conn) => {
+      await handshake(conn);
+      let pings = 0;
+      for await (const line of conn.lines()) {
+        if (line !== 'PING') continue;
+        // The second connection answers; the first goes silent after the handshake.
+        if (conn.index === 0) pingsUnanswered[0] = ++pings;
+        else conn.send('PONG\r\n');
+      }
+    });
+    const events = new EventLog();
+    client = await new ConnectOptions()
+      .pingInterval(100)
+      .eventCallback(events.callback)
+      .connect(peer.url);
+    const downAt = await events.next('disconnected', 0, 5_000);
+    await events.next('connected', downAt, 5_000);
+    expect(peer.connections).toHaveLength(2);
+    // Stale after exactly two PINGs without a PONG, not sooner and not later.
+    expect(pingsUnanswered[0]).toBe(2);
+    await withTimeout(client.flush(), 5_000, 'flush() on the new connection');
+  });
+});
