@@ -14,6 +14,7 @@ import { summarise, table } from './report.js';
 import { measureOnce, plan, type Sample } from './runner.js';
 import { SCENARIOS } from './scenarios/index.js';
 import type { PlanOptions } from './scenarios/types.js';
+import { type BenchTls, makeBenchTls } from './tls.js';
 
 const USAGE = `usage: nats-offload-bench <scenario[,scenario…]|all> [options]
 
@@ -77,9 +78,7 @@ const options: PlanOptions = {
   quick: values.quick,
 };
 const reps = positiveInteger('reps', values.reps) ?? (values.quick ? 1 : 3);
-const variants = SCENARIOS.filter((s) => names.includes(s.name)).flatMap((s) =>
-  s.variants(options),
-);
+const planned = SCENARIOS.filter((s) => names.includes(s.name)).flatMap((s) => s.variants(options));
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const resultsDir = join(REPO_ROOT, 'bench', 'results');
 
@@ -102,17 +101,39 @@ if (env.machine.loadAverage[0] > env.machine.cpuCount / 2) {
   );
 }
 
+// TLS variants need the bench's own server serving certificates made for this run (once, then
+// removed). Without them (--url, no openssl) they are left out and the rest of the run goes on.
+let tls: BenchTls | undefined;
+let noTls = values.url ? "they need the bench's own nats-server, not --url" : '';
+if (!noTls && planned.some((v) => v.tls)) {
+  try {
+    tls = await makeBenchTls();
+  } catch (error) {
+    noTls = `no certificates: ${(error as Error).message}`;
+  }
+}
+const variants = noTls ? planned.filter((v) => !v.tls) : planned;
+if (variants.length < planned.length) {
+  const skipped = planned.filter((v) => v.tls).map((v) => v.label);
+  process.stderr.write(`warning: skipping ${skipped.join(', ')}: ${noTls}\n`);
+}
+
 const measurements = plan(variants, reps);
 const progress = new Progress(measurements.length);
 const samples: Sample[] = [];
-for (const m of measurements) {
-  progress.start(m);
-  const sample = await measureOnce(m, {
-    url: values.url,
-    profileDir: values['cpu-prof'] ? join(resultsDir, 'profiles', stamp) : undefined,
-  });
-  progress.finish(m, sample);
-  samples.push(sample);
+try {
+  for (const m of measurements) {
+    progress.start(m);
+    const sample = await measureOnce(m, {
+      url: values.url,
+      tls,
+      profileDir: values['cpu-prof'] ? join(resultsDir, 'profiles', stamp) : undefined,
+    });
+    progress.finish(m, sample);
+    samples.push(sample);
+  }
+} finally {
+  await tls?.remove();
 }
 
 const rows = summarise(variants, samples);

@@ -14,6 +14,8 @@ export interface Job {
   variant: Variant;
   client: ClientName;
   url: string;
+  /** For a TLS variant: the CA file the client trusts (the URL stays `nats://`, for the peers). */
+  ca?: string;
 }
 
 export type ChildMessage =
@@ -36,7 +38,7 @@ try {
   const metrics = await scenario.measure(job.variant, {
     url: job.url,
     client: job.client,
-    connect: () => connectClient(job.client, job.url),
+    connect: () => connectClient(job.client, job.url, job.ca),
     stage: (stage) => void send({ type: 'stage', stage }),
   });
   await send({ type: 'result', metrics });

@@ -11,6 +11,7 @@ import { type NatsServer, startServer } from '../test/helpers/nats-server.js';
 import type { ClientName } from './clients/types.js';
 import type { ChildMessage, Job } from './measure.js';
 import type { Metrics, Variant } from './scenarios/types.js';
+import type { BenchTls } from './tls.js';
 
 export interface Sample {
   variant: string;
@@ -27,6 +28,8 @@ export interface Sample {
 
 export interface RunOptions {
   url?: string;
+  /** The run's certificates, for variants measured over TLS. */
+  tls?: BenchTls;
   /** With a directory, each measurement process writes CPU profiles of all its threads there. */
   profileDir?: string;
 }
@@ -55,19 +58,26 @@ export function plan(variants: Variant[], reps: number): Measurement[] {
 }
 
 export async function measureOnce(m: Measurement, options: RunOptions): Promise<Sample> {
+  const notRun = (error: string): Sample => ({
+    variant: m.variant.id,
+    client: m.client,
+    rep: m.rep,
+    ok: false,
+    error,
+    wallMs: 0,
+  });
+  const tls = m.variant.tls ? options.tls : undefined;
+  // Never measure a TLS variant in plain by mistake: it needs our own server and certificates.
+  if (m.variant.tls && (options.url || !tls)) {
+    return notRun('a TLS variant runs only against the bench server, with the run certificates');
+  }
   let server: NatsServer | undefined;
   try {
-    if (m.variant.needsServer && !options.url) server = await startServer();
+    if (m.variant.needsServer && !options.url) {
+      server = await startServer({ config: tls?.serverConfig });
+    }
   } catch (error) {
-    const reason = `nats-server did not start: ${(error as Error).message}`;
-    return {
-      variant: m.variant.id,
-      client: m.client,
-      rep: m.rep,
-      ok: false,
-      error: reason,
-      wallMs: 0,
-    };
+    return notRun(`nats-server did not start: ${(error as Error).message}`);
   }
   try {
     const url = options.url ?? server?.url ?? '';
@@ -78,7 +88,7 @@ export async function measureOnce(m: Measurement, options: RunOptions): Promise<
           join(options.profileDir, `${m.variant.id}-${m.client}-rep${m.rep}`),
         ]
       : [];
-    return await runChild({ variant: m.variant, client: m.client, url }, m, execArgv);
+    return await runChild({ variant: m.variant, client: m.client, url, ca: tls?.ca }, m, execArgv);
   } finally {
     await server?.stop();
   }

@@ -2,9 +2,11 @@
 import { connect } from '@nats-io/transport-node';
 import { type BenchClient, failure, REQUEST_TIMEOUT_MS } from './types.js';
 
-export async function connectNatsJs(url: string): Promise<BenchClient> {
+export async function connectNatsJs(url: string, ca?: string): Promise<BenchClient> {
   const failed = failure();
-  const nc = await connect({ servers: url, timeout: REQUEST_TIMEOUT_MS });
+  // A `tls` object makes nats.js insist on TLS; `caFile` is the CA it verifies the server with.
+  const tls = ca ? { tls: { caFile: ca } } : {};
+  const nc = await connect({ servers: url, timeout: REQUEST_TIMEOUT_MS, ...tls });
   void (async () => {
     for await (const status of nc.status()) {
       if (status.type === 'slowConsumer') {

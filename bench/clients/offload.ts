@@ -2,10 +2,13 @@
 import { ConnectOptions } from '../../src/main/index.js';
 import { type BenchClient, failure, REQUEST_TIMEOUT_MS } from './types.js';
 
-export async function connectOffload(url: string): Promise<BenchClient> {
+export async function connectOffload(url: string, ca?: string): Promise<BenchClient> {
   const failed = failure();
   let connected = false;
-  const client = await new ConnectOptions()
+  const options = new ConnectOptions();
+  // requireTls: a TLS sample is over TLS or it fails, never quietly plain.
+  if (ca) options.addRootCertificates(ca).requireTls(true);
+  const client = await options
     .requestTimeout(REQUEST_TIMEOUT_MS)
     .eventCallback((event) => {
       if (event.type === 'slowConsumer') {

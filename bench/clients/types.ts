@@ -32,10 +32,17 @@ export interface BenchClient {
 /** Request timeout for both clients: a lost reply fails the sample instead of hanging it. */
 export const REQUEST_TIMEOUT_MS = 10_000;
 
-/** Connects the named client; loaded on demand so a measurement process loads one library only. */
-export async function connectClient(name: ClientName, url: string): Promise<BenchClient> {
-  if (name === 'nats-offload') return (await import('./offload.js')).connectOffload(url);
-  return (await import('./natsjs.js')).connectNatsJs(url);
+/**
+ * Connects the named client; loaded on demand so a measurement process loads one library only.
+ * With `ca` (a PEM file), over TLS only, trusting that CA.
+ */
+export async function connectClient(
+  name: ClientName,
+  url: string,
+  ca?: string,
+): Promise<BenchClient> {
+  if (name === 'nats-offload') return (await import('./offload.js')).connectOffload(url, ca);
+  return (await import('./natsjs.js')).connectNatsJs(url, ca);
 }
 
 /** A promise that only ever rejects, with a `reject` to call; never an unhandled rejection. */

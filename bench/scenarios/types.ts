@@ -36,6 +36,11 @@ export interface Variant {
   clients: readonly ClientName[];
   /** False for in-process micro benchmarks: no nats-server is started for them. */
   needsServer: boolean;
+  /**
+   * Over TLS: the server serves the run's certificates (and still takes the plain peers), the
+   * client connects over TLS trusting the run's CA. Needs the bench's own server, not `--url`.
+   */
+  tls?: boolean;
   /** Everything the measurement needs; plain numbers, as they cross a process boundary. */
   params: Record<string, number>;
   /** The first metric is the headline, shown on the progress line. */
