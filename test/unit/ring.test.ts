@@ -415,3 +415,29 @@ describe('hold', () => {
     await waiting;
   });
 });
+
+describe('contiguousEnd', () => {
+  it('ends at W, or at the end of the data when W lies past a wrap', () => {
+    const buffers = createRingBuffers(1024);
+    const producer = new RingProducer(buffers);
+    const consumer = new RingConsumer(buffers);
+    const put = (length: number) => {
+      const off = producer.reserve(length);
+      producer.commit();
+      producer.publish();
+      return off;
+    };
+    put(300); // record [0, 304)
+    put(300); // record [304, 608)
+    expect(consumer.next()).toBe(4);
+    expect(consumer.contiguousEnd()).toBe(608);
+    consumer.advance();
+    consumer.next();
+    consumer.advance();
+    consumer.release();
+    put(300); // [608, 912)
+    put(300); // does not fit before 1024: wrap marker at 912, record at [0, 304)
+    expect(consumer.next()).toBe(612);
+    expect(consumer.contiguousEnd()).toBe(1024);
+  });
+});

@@ -309,6 +309,17 @@ export class RingConsumer {
     }
   }
 
+  /**
+   * Offset in {@link bytes} where the published data that follows the record {@link next}
+   * returned stops being contiguous: W, or the end of the data when W lies past a wrap. The
+   * bytes between hold whole records (and maybe a wrap marker), so a consumer may copy them
+   * in one go and read several records from the copy.
+   */
+  contiguousEnd(): number {
+    const at = this.readPos & this.mask;
+    return Math.min(at + ((this.writeCache - this.readPos) >>> 0), this.capacity);
+  }
+
   /** Body length of the record returned by the last {@link next}. */
   get length(): number {
     return this.recordLength;
