@@ -10,12 +10,12 @@
  */
 
 import { NatsError } from '../errors.js';
+import { isBlank, skipBlank } from './scan.js';
 import { decodeString, quoteBytes, utf8Length, writeString } from './utf8.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
 const SPACE = 0x20;
-const TAB = 0x09;
 const COLON = 0x3a;
 
 const VERSION = 'NATS/1.0';
@@ -252,15 +252,6 @@ function findLineEnd(buf: Uint8Array, p: number, end: number): number {
 
 function trimCr(buf: Uint8Array, start: number, lineEnd: number): number {
   return lineEnd > start && buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
-}
-
-function skipBlank(buf: Uint8Array, p: number, end: number): number {
-  while (p < end && isBlank(buf[p])) p++;
-  return p;
-}
-
-function isBlank(b: number): boolean {
-  return b === SPACE || b === TAB;
 }
 
 function isDigit(b: number): boolean {

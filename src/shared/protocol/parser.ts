@@ -13,6 +13,7 @@
  */
 
 import { NatsError } from '../errors.js';
+import { asciiBytes, matchOp, parseUint, skipBlank, trimEnd } from './scan.js';
 import { decodeString, quoteBytes } from './utf8.js';
 
 /**
@@ -64,9 +65,6 @@ const CR = 0x0d;
 const LF = 0x0a;
 const SPACE = 0x20;
 const TAB = 0x09;
-
-/** Longer digit runs could exceed 2^53; no real sid or size needs them. */
-const MAX_DIGITS = 15;
 
 // Parser states: what the stash holds between pushes.
 const IDLE = 0; // nothing; the next byte starts an op
@@ -466,45 +464,4 @@ export class Parser {
     this.state = FAILED;
     return new NatsError('protocol', message, cause === undefined ? undefined : { cause });
   }
-}
-
-/** True if `buf[start, end)` starts with the op `word` followed by a separator, CR, LF or the end. */
-function matchOp(buf: Uint8Array, start: number, end: number, word: Uint8Array): boolean {
-  const after = start + word.length;
-  if (after > end) return false;
-  for (let i = 0; i < word.length; i++) {
-    const b = buf[start + i];
-    const w = word[i];
-    // Only letters compare case-insensitively; `| 0x20` would also fold e.g. 0x0b into '+'.
-    if (b !== w && (w < 0x61 || w > 0x7a || (b | 0x20) !== w)) return false;
-  }
-  if (after === end) return true;
-  const b = buf[after];
-  return b === SPACE || b === TAB || b === CR || b === LF;
-}
-
-/** Parses ASCII digits `buf[start, end)`; -1 if empty, too long or not all digits. */
-function parseUint(buf: Uint8Array, start: number, end: number): number {
-  if (end <= start || end - start > MAX_DIGITS) return -1;
-  let value = 0;
-  for (let i = start; i < end; i++) {
-    const d = buf[i] - 0x30;
-    if (d < 0 || d > 9) return -1;
-    value = value * 10 + d;
-  }
-  return value;
-}
-
-function skipBlank(buf: Uint8Array, p: number, end: number): number {
-  while (p < end && (buf[p] === SPACE || buf[p] === TAB)) p++;
-  return p;
-}
-
-function trimEnd(buf: Uint8Array, start: number, end: number): number {
-  while (end > start && (buf[end - 1] === SPACE || buf[end - 1] === TAB)) end--;
-  return end;
-}
-
-function asciiBytes(word: string): Uint8Array {
-  return new TextEncoder().encode(word);
 }
