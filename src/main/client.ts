@@ -43,7 +43,13 @@ export async function createClient(
   options: ConnectOptions,
 ): Promise<Client> {
   const resolved = options.resolve();
-  const client = new Client(resolveServers(servers), resolved);
+  const addresses = resolveServers(servers);
+  if (addresses.some((s) => s.scheme === 'ws' || s.scheme === 'wss')) {
+    // Parsed and validated already (pool rules), but no WebSocket transport exists yet:
+    // say so at once instead of speaking NATS over TCP to an HTTP port.
+    throw new NatsError('invalidOption', 'ws:// and wss:// servers are not supported yet');
+  }
+  const client = new Client(addresses, resolved);
   await client.start();
   return client;
 }

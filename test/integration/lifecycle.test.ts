@@ -364,3 +364,9 @@ describe('reconnect', () => {
     expect(got).toEqual(['a0', 'a1', 'b0', 'b1', 'b2']);
   });
 });
+
+describe('WebSocket URLs', () => {
+  it('are refused at once with invalidOption until the WebSocket transport exists', async () => {
+    await expect(connect('ws://127.0.0.1:1')).rejects.toMatchObject({ kind: 'invalidOption' });
+  });
+});
