@@ -10,13 +10,8 @@ import type { HostCallbacks, StartResult, WireEvent, WireServer } from '../share
 import { fromWire, NatsError, type WireError } from '../shared/errors.js';
 import { DEFAULT_RING_CAPACITY } from '../shared/layout.js';
 import { encodeSub, encodeUnsub } from '../shared/protocol/encode.js';
-import { encodeHeaders, type HeaderMap } from '../shared/protocol/headers.js';
-import {
-  validatePublishSubject,
-  validateQueueGroup,
-  validateSubscribeSubject,
-} from '../shared/protocol/subject.js';
-import { utf8Length } from '../shared/protocol/utf8.js';
+import type { HeaderMap } from '../shared/protocol/headers.js';
+import { validateQueueGroup, validateSubscribeSubject } from '../shared/protocol/subject.js';
 import {
   createRingBuffers,
   RingConsumer,
