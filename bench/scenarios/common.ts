@@ -1,6 +1,6 @@
 /** Pieces several end-to-end scenarios share. */
-import type { BenchClient } from '../clients/types.js';
-import type { Metric, Metrics } from './types.js';
+import { type BenchClient, CLIENTS } from '../clients/types.js';
+import { countFor, type Metric, type Metrics, type PlanOptions, type Variant } from './types.js';
 
 /** Message size when the command line gives none: the size the issue's targets are set at. */
 export const DEFAULT_SIZE = 128;
@@ -104,4 +104,19 @@ export class Receiver {
 /** Resolves with `work`, or rejects with the first failure of the client or a peer. */
 export function guarded<T>(work: Promise<T>, ...failures: Promise<never>[]): Promise<T> {
   return Promise.race([work, ...failures]);
+}
+
+/** The one variant of a receiving scenario (`sub`, `pubsub`): N messages of the chosen size. */
+export function receiveVariant(name: 'sub' | 'pubsub', options: PlanOptions): Variant {
+  const size = options.size ?? DEFAULT_SIZE;
+  return {
+    id: name,
+    scenario: name,
+    label: `${name} ${sizeLabel(size)}`,
+    clients: CLIENTS,
+    needsServer: true,
+    params: { size, count: countFor(options, messageCount(size)) },
+    metrics: [MSGS_PER_SEC, MB_PER_SEC],
+    timeoutMs: 120_000,
+  };
 }

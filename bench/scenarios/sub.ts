@@ -2,38 +2,14 @@
  * sub: a raw-socket publisher in another process floods N messages as fast as the server takes
  * them; the client counts in a callback. Rate from the first message received to the last.
  */
-import { CLIENTS } from '../clients/types.js';
 import { startPeer } from '../peers/launch.js';
-import {
-  DEFAULT_SIZE,
-  guarded,
-  MB_PER_SEC,
-  MSGS_PER_SEC,
-  messageCount,
-  Receiver,
-  sizeLabel,
-  throughput,
-} from './common.js';
-import { countFor, type Scenario } from './types.js';
+import { guarded, Receiver, receiveVariant, throughput } from './common.js';
+import type { Scenario } from './types.js';
 
 export const sub: Scenario = {
   name: 'sub',
   summary: 'a publisher process floods N messages; the client counts them in a callback: msgs/s',
-  variants: (options) => {
-    const size = options.size ?? DEFAULT_SIZE;
-    return [
-      {
-        id: 'sub',
-        scenario: 'sub',
-        label: `sub ${sizeLabel(size)}`,
-        clients: CLIENTS,
-        needsServer: true,
-        params: { size, count: countFor(options, messageCount(size)) },
-        metrics: [MSGS_PER_SEC, MB_PER_SEC],
-        timeoutMs: 120_000,
-      },
-    ];
-  },
+  variants: (options) => [receiveVariant('sub', options)],
 
   async measure(variant, ctx) {
     const { size, count } = variant.params;
