@@ -399,12 +399,20 @@ export class Client implements SubscriptionOwner {
 
   private shutdown(error: NatsError | undefined, emitClosed = true): Promise<void> {
     this.closing ??= (async () => {
-      if (this.publisher.waiting > 0 && this.connectionState() === 'connected') {
-        // Publishes still waiting on this thread get their chance to reach the ring first.
-        await Promise.race([
-          this.publisher.writable(),
-          delay(this.options.worker.connectionTimeout),
-        ]).catch(() => {});
+      const workerAlive = error?.kind !== 'workerExited';
+      if (workerAlive && this.publisher.waiting > 0 && this.connectionState() === 'connected') {
+        // Publishes still waiting on this thread get their chance to reach the ring first
+        // (the worker sends the whole ring before it ends the socket), within a bound.
+        await this.publisher.drained(this.options.worker.connectionTimeout);
+      }
+      if (this.publisher.waiting > 0) {
+        this.emit({
+          type: 'clientError',
+          error: new NatsError(
+            'closed',
+            `closed with ${this.publisher.waiting} published messages not sent (disconnected or too slow)`,
+          ),
+        });
       }
       this.publisher.publishNow();
       this.closedWith = error ?? new NatsError('closed', 'client is closed');
@@ -476,8 +484,4 @@ export class Client implements SubscriptionOwner {
       // a throwing event callback must not break the client
     }
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

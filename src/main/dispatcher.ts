@@ -6,9 +6,9 @@
  * with setImmediate, so a flood cannot starve the application's timers and I/O.
  */
 import {
+  DLV_CONTROL_VALUE,
   DLV_FLAGS,
   DLV_FLUSH_ACK,
-  DLV_FLUSH_ID,
   DLV_HAS_HEADERS,
   DLV_HEADER_LEN,
   DLV_MSG_HEADER_BYTES,
@@ -16,6 +16,7 @@ import {
   DLV_PAYLOAD_LEN,
   DLV_REPLY_LEN,
   DLV_SID,
+  DLV_SUB_END,
   DLV_SUBJECT_IS_SUB,
   DLV_SUBJECT_LEN,
 } from '../shared/layout.js';
@@ -142,8 +143,13 @@ export class Dispatcher {
   private dispatch(off: number): void {
     const bytes = this.span;
     const view = this.spanView;
-    if (bytes[off + DLV_OP] === DLV_FLUSH_ACK) {
-      this.target.flushAcked(view.getUint32(off + DLV_FLUSH_ID, true));
+    const op = bytes[off + DLV_OP];
+    if (op === DLV_FLUSH_ACK) {
+      this.target.flushAcked(view.getUint32(off + DLV_CONTROL_VALUE, true));
+      return;
+    }
+    if (op === DLV_SUB_END) {
+      this.target.subscription(view.getUint32(off + DLV_CONTROL_VALUE, true))?.end();
       return;
     }
     const sub = this.target.subscription(view.getUint32(off + DLV_SID, true));

@@ -124,6 +124,20 @@ export class Publisher {
     return new Promise((resolve, reject) => this.writableWaiters.push({ resolve, reject }));
   }
 
+  /** Resolves once nothing waits on this thread, or after `timeoutMs` (close() uses it). */
+  drained(timeoutMs: number): Promise<void> {
+    if (this.waiting === 0 || this.closedError) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      // A plain timer, cleared at once: it must not keep a closing process alive.
+      const timer = setTimeout(done, timeoutMs);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.writableWaiters.push({ resolve: done, reject: done });
+    });
+  }
+
   /** Publish W now (before a control call that must see every frame, e.g. close). */
   publishNow(): void {
     this.unpublished = 0;

@@ -87,8 +87,11 @@ export const CMD_FLUSH_BYTES = 8;
 //     +20 subject | reply | header block | payload
 //
 //   FLUSH_ACK body: +0 u8 op | pad | +4 u32 flush id
+//   SUB_END body:   +0 u8 op | pad | +4 u32 sid   (an unsubscribeAfter limit was reached in
+//                   the worker, counting messages it had to drop: the subscription is over)
 export const DLV_MSG = 1;
 export const DLV_FLUSH_ACK = 2;
+export const DLV_SUB_END = 3;
 
 export const DLV_SUBJECT_IS_SUB = 1;
 export const DLV_HAS_REPLY = 2;
@@ -102,8 +105,9 @@ export const DLV_REPLY_LEN = 8;
 export const DLV_HEADER_LEN = 12;
 export const DLV_PAYLOAD_LEN = 16;
 export const DLV_MSG_HEADER_BYTES = 20;
-export const DLV_FLUSH_ID = 4;
-export const DLV_FLUSH_BYTES = 8;
+/** FLUSH_ACK and SUB_END frames: op, then their u32 (flush id, sid) here. */
+export const DLV_CONTROL_VALUE = 4;
+export const DLV_CONTROL_BYTES = 8;
 
 // ---- state block (worker ──► main, read without a round trip) ---------------------------
 //

@@ -39,7 +39,7 @@ export class Connection implements SessionHost {
   readonly options: WorkerOptions;
   private readonly stateWords: Int32Array;
   private readonly stats: Stats;
-  private readonly subs = new SubscriptionTable();
+  private readonly subs: SubscriptionTable;
   private readonly commands: RingConsumer;
   private readonly outbound: OutboundPump;
   private readonly inbound: Inbound;
@@ -64,6 +64,7 @@ export class Connection implements SessionHost {
     this.stateWords = new Int32Array(data.state);
     this.stats = new Stats(data.state);
     this.commands = new RingConsumer(data.command);
+    this.subs = new SubscriptionTable((sid) => this.inbound.subscriptionEnded(sid));
     this.outbound = new OutboundPump(this.commands, this.subs);
     this.inbound = new Inbound(new RingProducer(data.delivery), data.options.subscriptionCapacity, {
       slowConsumer: (sid) => this.emit({ type: 'slowConsumer', sid }),
@@ -157,6 +158,11 @@ export class Connection implements SessionHost {
           return;
         }
         continue;
+      }
+      if (this.closing) {
+        // close() ran while the handshake's PONG was being handled: do not come back to life.
+        session.fail(new NatsError('closed', 'client closed'));
+        return;
       }
       this.failures = 0;
       this.pool.connected(entry);

@@ -6,10 +6,10 @@
  * coalesced slowConsumer event until it has caught up.
  */
 import {
+  DLV_CONTROL_BYTES,
+  DLV_CONTROL_VALUE,
   DLV_FLAGS,
   DLV_FLUSH_ACK,
-  DLV_FLUSH_BYTES,
-  DLV_FLUSH_ID,
   DLV_HAS_HEADERS,
   DLV_HAS_REPLY,
   DLV_HEADER_LEN,
@@ -19,6 +19,7 @@ import {
   DLV_PAYLOAD_LEN,
   DLV_REPLY_LEN,
   DLV_SID,
+  DLV_SUB_END,
   DLV_SUBJECT_IS_SUB,
   DLV_SUBJECT_LEN,
 } from '../shared/layout.js';
@@ -85,16 +86,26 @@ export class Inbound {
 
   /** Acknowledge a flush, in order with the messages before it. */
   flushAck(id: number): void {
+    this.control(DLV_FLUSH_ACK, id);
+  }
+
+  /** A subscription reached its unsubscribeAfter limit: tell the main thread, after its messages. */
+  subscriptionEnded(sid: number): void {
+    this.control(DLV_SUB_END, sid);
+  }
+
+  /** An 8-byte control frame (op + u32), in order with the messages before it; never dropped. */
+  private control(op: number, value: number): void {
     if (this.head === this.waiting.length) {
-      const off = this.ring.reserve(DLV_FLUSH_BYTES);
+      const off = this.ring.reserve(DLV_CONTROL_BYTES);
       if (off >= 0) {
-        writeFlushAck(this.ring.bytes, this.ring.view, off, id);
+        writeControl(this.ring.bytes, this.ring.view, off, op, value);
         this.ring.commit();
         return;
       }
     }
-    const body = new Uint8Array(DLV_FLUSH_BYTES);
-    writeFlushAck(body, new DataView(body.buffer), 0, id);
+    const body = new Uint8Array(DLV_CONTROL_BYTES);
+    writeControl(body, new DataView(body.buffer), 0, op, value);
     this.enqueue({ sub: null, body });
   }
 
@@ -222,7 +233,14 @@ function copy(src: Uint8Array, from: number, length: number, dst: Uint8Array, at
   return at + length;
 }
 
-function writeFlushAck(bytes: Uint8Array, view: DataView, off: number, id: number): void {
-  bytes[off + DLV_OP] = DLV_FLUSH_ACK;
-  view.setUint32(off + DLV_FLUSH_ID, id, true);
+/** FLUSH_ACK and SUB_END: an op and a u32 (flush id or sid). */
+function writeControl(
+  bytes: Uint8Array,
+  view: DataView,
+  off: number,
+  op: number,
+  value: number,
+): void {
+  bytes[off + DLV_OP] = op;
+  view.setUint32(off + DLV_CONTROL_VALUE, value, true);
 }

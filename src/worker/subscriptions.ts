@@ -26,6 +26,9 @@ const GT = 0x3e;
 export class SubscriptionTable {
   private readonly subs = new Map<number, Subscription>();
 
+  /** `ended(sid)`: a subscription reached its unsubscribeAfter limit here. */
+  constructor(private readonly ended: (sid: number) => void) {}
+
   get(sid: number): Subscription | undefined {
     return this.subs.get(sid);
   }
@@ -52,7 +55,7 @@ export class SubscriptionTable {
     const sub = this.subs.get(sid);
     if (!sub) return;
     if (max === 0) sub.closing = true;
-    else if (sub.received >= max) this.subs.delete(sid);
+    else if (sub.received >= max) this.end(sub);
     else sub.max = max;
   }
 
@@ -60,10 +63,15 @@ export class SubscriptionTable {
     this.subs.delete(sid);
   }
 
-  /** Count one delivered message; forget the subscription when its limit is reached. */
+  /** Count one message (delivered or dropped: the server counts both); end at the limit. */
   delivered(sub: Subscription): void {
     sub.received++;
-    if (sub.max !== 0 && sub.received >= sub.max) this.subs.delete(sub.sid);
+    if (sub.max !== 0 && sub.received >= sub.max) this.end(sub);
+  }
+
+  private end(sub: Subscription): void {
+    this.subs.delete(sub.sid);
+    this.ended(sub.sid);
   }
 
   /** The protocol lines that restore every subscription on a new connection (closing ones are gone). */

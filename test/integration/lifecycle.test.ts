@@ -11,7 +11,7 @@ import { type Client, ConnectOptions, connect, type Message, NatsError } from 'n
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
 import { infoLine, type ScriptedPeer, startScriptedPeer } from '../helpers/scripted-peer.js';
-import { EventLog, settledYet, withTimeout } from '../helpers/wait.js';
+import { EventLog, settledYet, waitFor, withTimeout } from '../helpers/wait.js';
 
 let server: NatsServer;
 const clients: Client[] = [];
@@ -368,5 +368,36 @@ describe('reconnect', () => {
 describe('WebSocket URLs', () => {
   it('are refused at once with invalidOption until the WebSocket transport exists', async () => {
     await expect(connect('ws://127.0.0.1:1')).rejects.toMatchObject({ kind: 'invalidOption' });
+  });
+});
+
+describe("close() with publishes still waiting on the caller's thread", () => {
+  it('sends every message publish() accepted before the socket ends', async () => {
+    const s = await startServer();
+    try {
+      const receiver = await connect(s.url);
+      let got = 0;
+      receiver.subscribe('close.backlog', {
+        callback: () => {
+          got++;
+        },
+      });
+      await receiver.flush();
+      const sender = await connect(s.url);
+      const payload = new Uint8Array(64 * 1024);
+      let accepted = 0;
+      // 200 x 64 KiB: more than the 4 MiB ring, so part of it waits on this thread. Every
+      // call returns (true or false): each message is accepted, none may be lost.
+      for (let i = 0; i < 200; i++) {
+        sender.publish('close.backlog', payload);
+        accepted++;
+      }
+      await sender.close();
+      await waitFor(() => got === accepted, 10_000, `all ${accepted} messages (got ${got})`);
+      expect(got).toBe(200);
+      await receiver.close();
+    } finally {
+      await s.stop();
+    }
   });
 });

@@ -197,3 +197,34 @@ describe('client.drain()', () => {
     }
   });
 });
+
+describe('unsubscribeAfter with a slow consumer', () => {
+  it('still ends the iterator when messages were dropped on the way', async () => {
+    const server = await startServer();
+    try {
+      const c = await new ConnectOptions().subscriptionCapacity(10).connect(server.url);
+      try {
+        const sub = c.subscribe('slow.after');
+        await sub.unsubscribeAfter(50);
+        await c.flush();
+        for (let i = 0; i < 50; i++) c.publish('slow.after', String(i));
+        await c.flush(); // all 50 have been through: 10 queued for the iterator, 40 dropped
+        const got: string[] = [];
+        await withTimeout(
+          (async () => {
+            for await (const m of sub) got.push(m.string());
+          })(),
+          5_000,
+          'the iterator to end after its limit',
+        );
+        expect(got.length).toBeGreaterThan(0);
+        expect(got.length).toBeLessThan(50);
+        expect(got).toEqual(got.map((_, i) => String(i))); // the first ones, in order
+      } finally {
+        await c.close();
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+});
