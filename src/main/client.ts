@@ -281,6 +281,9 @@ export class Client implements SubscriptionOwner {
       throw new NatsError('invalidArgument', `callback must be a function, got ${typeof cb}`);
     }
     const sid = ++this.nextSid;
+    // The SUB frame first: if it cannot be queued, nothing is registered. Deliveries for it
+    // are dispatched on a later turn, after the registration below.
+    this.publisher.sub(sid, encodeSub(subject, queue, sid));
     const sub = new Subscriber(
       this,
       sid,
@@ -291,7 +294,6 @@ export class Client implements SubscriptionOwner {
     );
     this.subs.set(sid, sub);
     sub.ended.then(() => this.subs.delete(sid));
-    this.publisher.sub(sid, encodeSub(subject, queue, sid));
     return sub;
   }
 

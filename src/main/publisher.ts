@@ -180,6 +180,13 @@ export class Publisher {
   }
 
   private reserveControl(length: number): [Uint8Array, number] {
+    if (length > this.ring.maxBody) {
+      // Checked here, synchronously: queued, it would only fail later inside a microtask.
+      throw new NatsError(
+        'invalidArgument',
+        `a ${length}-byte subscription command exceeds the command ring's record limit of ${this.ring.maxBody} bytes`,
+      );
+    }
     if (this.head === this.overflow.length) {
       const off = this.ring.reserve(length);
       if (off >= 0) return [this.ring.bytes, off];

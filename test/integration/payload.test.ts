@@ -197,3 +197,30 @@ describe('a closed client', () => {
     await expect(c.closed()).resolves.toBeUndefined();
   });
 });
+
+describe('a subject larger than the command ring can carry', () => {
+  it('throws invalidArgument at subscribe, synchronously', async () => {
+    const s = await startServer();
+    try {
+      const c = await connect(s.url);
+      try {
+        expect(() => c.subscribe('a'.repeat(3 * 1024 * 1024))).toThrow(
+          expect.objectContaining({ kind: 'invalidArgument' }),
+        );
+        // the client is still fine
+        const sub = c.subscribe('after.big');
+        expect(sub.sid).toBe(2); // sid 1 went to the refused subscription
+        await c.flush();
+        c.publish('after.big', 'ok');
+        for await (const m of sub) {
+          expect(m.string()).toBe('ok');
+          break;
+        }
+      } finally {
+        await c.close();
+      }
+    } finally {
+      await s.stop();
+    }
+  });
+});
