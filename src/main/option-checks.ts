@@ -63,5 +63,9 @@ export function checkSeed(what: string, seed: unknown): string {
   } catch (cause) {
     throw new NatsError('invalidOption', `${what} is not a valid NKey seed`, { cause });
   }
+  // Clients authenticate as users: an account or operator seed would only be refused later.
+  if (!value.startsWith('SU')) {
+    throw new NatsError('invalidOption', `${what} is not a user NKey seed (SU…)`);
+  }
   return value;
 }

@@ -66,6 +66,10 @@ describe('auth setters and statics reject bad values with invalidOption', () => 
     ["nkey('not a seed')", () => new ConnectOptions().nkey('not a seed')],
     ['nkey(seed with a bad checksum)', () => new ConnectOptions().nkey(BAD_SEED)],
     ['nkey(a public key)', () => new ConnectOptions().nkey(USER_KP.getPublicKey())],
+    [
+      'nkey(an account seed)',
+      () => new ConnectOptions().nkey(new TextDecoder().decode(createAccount().getSeed())),
+    ],
     ['withNkey(bytes)', () => ConnectOptions.withNkey(USER_KP.getSeed() as never)],
     ["jwt('', sign)", () => new ConnectOptions().jwt('', sign)],
     ['jwt(5, sign)', () => new ConnectOptions().jwt(5 as never, sign)],
