@@ -14,7 +14,7 @@ import { REDACTED } from '../shared/options.js';
  *   return auth;
  * });
  */
-export class Auth {
+export class Auth implements AuthFields {
   jwt?: string;
   nkey?: string;
   signature?: Uint8Array;
@@ -26,27 +26,23 @@ export class Auth {
     if (init) Object.assign(this, init);
   }
 
-  [inspect.custom](): string {
+  /** The fields that are set, secrets redacted: what inspect and JSON show. */
+  toJSON(): Record<string, unknown> {
     const shown: Record<string, unknown> = {};
-    for (const key of ['jwt', 'nkey', 'signature', 'username', 'password', 'token'] as const) {
-      if (this[key] !== undefined)
-        shown[key] = key === 'nkey' || key === 'username' ? this[key] : REDACTED;
+    for (const key of FIELDS) {
+      if (this[key] !== undefined) shown[key] = PUBLIC.has(key) ? this[key] : REDACTED;
     }
-    return `Auth ${inspect(shown)}`;
+    return shown;
   }
 
-  toJSON(): Record<string, unknown> {
-    return JSON.parse(
-      JSON.stringify({
-        ...this,
-        jwt: this.jwt && REDACTED,
-        signature: this.signature && REDACTED,
-        password: this.password && REDACTED,
-        token: this.token && REDACTED,
-      }),
-    );
+  [inspect.custom](): string {
+    return `Auth ${inspect(this.toJSON())}`;
   }
 }
+
+const FIELDS = ['jwt', 'nkey', 'signature', 'username', 'password', 'token'] as const;
+/** Fields that identify but do not authenticate: shown as they are. */
+const PUBLIC = new Set<string>(['nkey', 'username']);
 
 /** The plain fields of whatever the callback returned (comlink clones data, not classes). */
 export function authFieldsOf(value: unknown): AuthFields {
