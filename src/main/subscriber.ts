@@ -28,8 +28,6 @@ export interface SubscribeOptions {
 export class Subscriber implements AsyncIterable<Message> {
   /** Messages delivered to the user so far (counts toward unsubscribeAfter). */
   delivered = 0;
-  /** Auto-unsubscribe limit in total messages; 0 = none. */
-  max = 0;
   private done = false;
   private readonly queue: Message[] = [];
   private head = 0;
@@ -71,7 +69,8 @@ export class Subscriber implements AsyncIterable<Message> {
     }
     if (this.done) return;
     if (n === 0 || this.delivered >= n) return this.unsubscribe();
-    this.max = n;
+    // The worker counts toward n (dropped messages too, as the server does) and sends a
+    // SUB_END frame after the last one: that ends this subscriber.
     this.owner.unsubscribe(this, n);
   }
 
@@ -86,11 +85,7 @@ export class Subscriber implements AsyncIterable<Message> {
     if (this.done) return;
     this.delivered++;
     if (this.callback) {
-      try {
-        this.callback(msg); // a throw reaches the dispatcher, which reports it
-      } finally {
-        if (this.max !== 0 && this.delivered >= this.max) this.end();
-      }
+      this.callback(msg); // a throw reaches the dispatcher, which reports it
       return;
     }
     if (this.waiter) {
@@ -106,9 +101,7 @@ export class Subscriber implements AsyncIterable<Message> {
         this.slow = true;
         this.owner.slowConsumer(this);
       }
-      return;
     }
-    if (this.max !== 0 && this.delivered >= this.max) this.end();
   }
 
   /** No more messages: pending iteration finishes after the queued ones. */
