@@ -24,11 +24,7 @@ export class WorkerHost {
 
   constructor(data: Omit<WorkerData, 'control'>) {
     const { port1, port2 } = new MessageChannel();
-    this.worker = new Worker(WORKER_URL, {
-      workerData: { ...data, control: port2 } satisfies WorkerData,
-      transferList: [port2],
-      execArgv: workerExecArgv(process.execArgv),
-    });
+    this.worker = spawnWorker({ ...data, control: port2 }, port2);
     this.port = port1;
     let lastError: Error | undefined;
     this.worker.on('error', (err) => {
@@ -73,10 +69,29 @@ export class WorkerHost {
 }
 
 /**
- * The process's flags minus those that belong to the main script only (`-e <code>`,
- * `--input-type`): inherited, they stop a worker from starting. Kept: e.g. --cpu-prof.
+ * Starts the worker with the process's Node flags where it can take them. Inherited flags are
+ * all accepted (V8 and process-wide ones such as --max-old-space-size included); flags given
+ * explicitly are refused when they are V8 or process-wide ones. So the worker inherits unless
+ * the main script's own flags (`-e`, `--input-type`) must go; then it gets the rest explicitly,
+ * and no flags at all if the rest holds one that a worker refuses.
  */
-function workerExecArgv(argv: readonly string[]): string[] {
+function spawnWorker(workerData: WorkerData, port: MessagePort): Worker {
+  const options = { workerData, transferList: [port] };
+  const execArgv = withoutScriptFlags(process.execArgv);
+  if (execArgv === undefined) return new Worker(WORKER_URL, options);
+  try {
+    return new Worker(WORKER_URL, { ...options, execArgv });
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
+    return new Worker(WORKER_URL, { ...options, execArgv: [] });
+  }
+}
+
+/**
+ * The process's flags minus those that belong to the main script only (`-e <code>`,
+ * `--input-type`: inherited, they stop a worker from starting); undefined when there are none.
+ */
+function withoutScriptFlags(argv: readonly string[]): string[] | undefined {
   const kept: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -84,5 +99,5 @@ function workerExecArgv(argv: readonly string[]): string[] {
       i++; // and its code argument
     else if (!/^--(input-type|eval|print)(=|$)/.test(arg)) kept.push(arg);
   }
-  return kept;
+  return kept.length === argv.length ? undefined : kept;
 }

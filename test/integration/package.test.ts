@@ -97,3 +97,32 @@ describe('importing nats-offload by name', () => {
     expect(result.code).toBe(0);
   });
 });
+
+describe('Node flags of the process', () => {
+  // Flags such as --max-old-space-size are process-wide: a Worker refuses them when they are
+  // passed to it explicitly, yet a service may well run under them.
+  const entry = JSON.stringify(new URL(pkg.exports['.'].import, pathToFileURL(ROOT)).href);
+  const script = () => `
+    import { connect } from ${entry};
+    const client = await connect(${JSON.stringify(server.url)});
+    let got = '';
+    client.subscribe('pkg.flags', { callback: (m) => { got = m.string(); } });
+    await client.flush();
+    client.publish('pkg.flags', 'ok');
+    await client.flush();
+    await client.close();
+    console.log(got);
+  `;
+
+  for (const asFile of [false, true]) {
+    it(`start the connection worker under --max-old-space-size (${asFile ? 'module file' : '-e'})`, async () => {
+      const result = await runNodeScript(script(), {
+        asFile,
+        nodeFlags: ['--max-old-space-size=256', '--stack-size=900'],
+      });
+      expect(result.stderr).toBe('');
+      expect(result.stdout.trim()).toBe('ok');
+      expect(result.code).toBe(0);
+    });
+  }
+});
