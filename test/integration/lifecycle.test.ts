@@ -2,12 +2,12 @@
 // exit, and reconnecting after a server restart.
 
 import net from 'node:net';
-import { type Client, ConnectOptions, connect, NatsError } from 'nats-offload';
+import { type Client, ConnectOptions, connect, type Message, NatsError } from 'nats-offload';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runNodeScript } from '../helpers/child.js';
 import { freePort, type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
 import { infoLine, type ScriptedPeer, startScriptedPeer } from '../helpers/scripted-peer.js';
-import { EventLog, settledYet, withTimeout } from '../helpers/wait.js';
+import { EventLog, settledYet, waitFor, withTimeout } from '../helpers/wait.js';
 
 let server: NatsServer;
 const clients: Client[] = [];
@@ -257,5 +257,106 @@ describe('process exit', () => {
     expect(result.stdout.trim().split('\n')).toEqual(['rejected io', 'pending', 'done']);
     expect(result.timedOut).toBe(false);
     expect(result.code).toBe(0);
+  });
+});
+
+describe('reconnect', () => {
+  it('reconnects by itself after a restart and replays its subscriptions', async () => {
+    const own = await ownServer();
+    const events = new EventLog();
+    const client = await open(own.url, new ConnectOptions().eventCallback(events.callback));
+    await events.next('connected');
+    const got: Message[] = [];
+    client.subscribe('re.sub', { callback: (m) => got.push(m) });
+    client.subscribe('re.>', { callback: (m) => got.push(m) });
+    await client.flush();
+    client.publish('re.sub', 'before');
+    await client.flush();
+    expect(got.map((m) => m.string())).toEqual(['before', 'before']);
+
+    const mark = events.events.length;
+    const oldPid = own.pid;
+    await own.restart!();
+    expect(own.pid).not.toBe(oldPid);
+    const down = await events.next('disconnected', mark, 10_000);
+    await events.next('connected', down + 1, 15_000);
+    expect(client.connectionState()).toBe('connected');
+    expect(client.statistics().connects).toBe(2);
+
+    // The new server process only delivers these if the SUBs were replayed to it.
+    client.publish('re.sub', 'after');
+    await client.flush();
+    const other = await open(own.url);
+    other.publish('re.sub', 'from other');
+    await other.flush();
+    await client.flush();
+    expect(got.map((m) => `${m.subject}:${m.string()}`)).toEqual([
+      're.sub:before',
+      're.sub:before',
+      're.sub:after',
+      're.sub:after',
+      're.sub:from other',
+      're.sub:from other',
+    ]);
+  });
+
+  it('keeps unsubscribeAfter(n) exact across a restart', async () => {
+    const own = await ownServer();
+    const events = new EventLog();
+    const client = await open(own.url, new ConnectOptions().eventCallback(events.callback));
+    const got: string[] = [];
+    const sub = client.subscribe('re.limited', { callback: (m) => got.push(m.string()) });
+    await sub.unsubscribeAfter(5);
+    await client.flush();
+    client.publish('re.limited', 'a0');
+    client.publish('re.limited', 'a1');
+    await client.flush();
+    expect(got).toEqual(['a0', 'a1']);
+
+    const mark = events.events.length;
+    await own.restart!();
+    const down = await events.next('disconnected', mark, 10_000);
+    await events.next('connected', down + 1, 15_000);
+
+    for (let i = 0; i < 10; i++) client.publish('re.limited', `b${i}`);
+    await client.flush();
+    expect(got).toEqual(['a0', 'a1', 'b0', 'b1', 'b2']);
+  });
+});
+
+describe('WebSocket URLs', () => {
+  it('are refused at once with invalidOption until the WebSocket transport exists', async () => {
+    await expect(connect('ws://127.0.0.1:1')).rejects.toMatchObject({ kind: 'invalidOption' });
+  });
+});
+
+describe("close() with publishes still waiting on the caller's thread", () => {
+  it('sends every message publish() accepted before the socket ends', async () => {
+    const s = await startServer();
+    try {
+      const receiver = await connect(s.url);
+      let got = 0;
+      receiver.subscribe('close.backlog', {
+        callback: () => {
+          got++;
+        },
+      });
+      await receiver.flush();
+      const sender = await connect(s.url);
+      const payload = new Uint8Array(64 * 1024);
+      let accepted = 0;
+      // 200 x 64 KiB: more than the 4 MiB ring, so part of it waits on this thread. Every
+      // call returns (true or false): each message is accepted, none may be lost.
+      for (let i = 0; i < 200; i++) {
+        sender.publish('close.backlog', payload);
+        accepted++;
+      }
+      await sender.close();
+      await waitFor(() => got === accepted, 10_000, `all ${accepted} messages (got ${got})`);
+      expect(got).toBe(200);
+      await receiver.close();
+    } finally {
+      await s.stop();
+    }
   });
 });
