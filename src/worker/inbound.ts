@@ -25,6 +25,7 @@ import {
 } from '../shared/layout.js';
 import type { MsgView } from '../shared/protocol/parser.js';
 import type { RingProducer } from '../shared/ring/byte-ring.js';
+import { copyToShared, type SharedBytes, type SourceBytes } from './ring-copy.js';
 import type { Subscription } from './subscriptions.js';
 
 /** A frame waiting for ring space; `sub` is null for frames that are not a subscription's (flush acks). */
@@ -48,6 +49,11 @@ export class Inbound {
   private readonly waitingBySid = new Map<number, number>();
   private waitingForSpace = false;
   private closed = false;
+  /** The buffer messages are being copied from (a socket chunk), with a view made once for it. */
+  private source: SourceBytes = {
+    bytes: new Uint8Array(0),
+    view: new DataView(new ArrayBuffer(0)),
+  };
 
   constructor(
     private readonly ring: RingProducer,
@@ -62,10 +68,13 @@ export class Inbound {
       this.events.oversized(sub.sid, length);
       return;
     }
+    if (msg.buf !== this.source.bytes) {
+      this.source = { bytes: msg.buf, view: new DataView(msg.buf.buffer, msg.buf.byteOffset) };
+    }
     if (this.head === this.waiting.length) {
       const off = this.ring.reserve(length);
       if (off >= 0) {
-        writeMsg(this.ring.bytes, this.ring.view, off, msg, sub);
+        writeMsg(this.ring, this.ring.view, off, this.source, msg, sub);
         this.ring.commit();
         return;
       }
@@ -79,7 +88,8 @@ export class Inbound {
       return;
     }
     const body = new Uint8Array(length);
-    writeMsg(body, new DataView(body.buffer), 0, msg, sub);
+    const words = new Int32Array(body.buffer, 0, length >> 2);
+    writeMsg({ bytes: body, words }, new DataView(body.buffer), 0, this.source, msg, sub);
     this.waitingBySid.set(sub.sid, queued + 1);
     this.enqueue({ sub, body });
   }
@@ -194,9 +204,10 @@ function msgFrameLength(msg: MsgView, sub: Subscription): number {
 }
 
 function writeMsg(
-  bytes: Uint8Array,
+  dst: SharedBytes,
   view: DataView,
   off: number,
+  src: SourceBytes,
   msg: MsgView,
   sub: Subscription,
 ): void {
@@ -208,6 +219,7 @@ function writeMsg(
     (subjectLen === 0 ? DLV_SUBJECT_IS_SUB : 0) |
     (replyLen > 0 ? DLV_HAS_REPLY : 0) |
     (msg.hasHeaders ? DLV_HAS_HEADERS : 0);
+  const bytes = dst.bytes;
   bytes[off + DLV_OP] = DLV_MSG;
   bytes[off + DLV_FLAGS] = flags;
   view.setUint16(off + DLV_SUBJECT_LEN, subjectLen, true);
@@ -216,21 +228,10 @@ function writeMsg(
   view.setUint32(off + DLV_HEADER_LEN, headerLen, true);
   view.setUint32(off + DLV_PAYLOAD_LEN, payloadLen, true);
   let at = off + DLV_MSG_HEADER_BYTES;
-  const src = msg.buf;
-  if (subjectLen > 0) at = copy(src, msg.subjectStart, subjectLen, bytes, at);
-  if (replyLen > 0) at = copy(src, msg.replyStart, replyLen, bytes, at);
-  if (headerLen > 0) at = copy(src, msg.headerStart, headerLen, bytes, at);
-  copy(src, msg.payloadStart, payloadLen, bytes, at);
-}
-
-/** Short runs by hand (a subarray costs more than the copy), long runs with set(). */
-function copy(src: Uint8Array, from: number, length: number, dst: Uint8Array, at: number): number {
-  if (length <= 32) {
-    for (let i = 0; i < length; i++) dst[at + i] = src[from + i];
-  } else {
-    dst.set(src.subarray(from, from + length), at);
-  }
-  return at + length;
+  if (subjectLen > 0) at = copyToShared(src, msg.subjectStart, subjectLen, dst, at);
+  if (replyLen > 0) at = copyToShared(src, msg.replyStart, replyLen, dst, at);
+  if (headerLen > 0) at = copyToShared(src, msg.headerStart, headerLen, dst, at);
+  copyToShared(src, msg.payloadStart, payloadLen, dst, at);
 }
 
 /** FLUSH_ACK and SUB_END: an op and a u32 (flush id or sid). */

@@ -114,6 +114,8 @@ export class RingProducer {
   readonly bytes: Uint8Array;
   /** Same bytes, for little-endian u16/u32 fields. */
   readonly view: DataView;
+  /** Same bytes as 32-bit words (host byte order): stores into shared memory are cheapest whole. */
+  readonly words: Int32Array;
   /** Data size in bytes. */
   readonly capacity: number;
   /** Largest body {@link reserve} accepts. */
@@ -137,6 +139,7 @@ export class RingProducer {
     this.header = headerOf(buffers);
     this.bytes = new Uint8Array(buffers.data);
     this.view = new DataView(buffers.data);
+    this.words = new Int32Array(buffers.data);
     this.capacity = buffers.data.byteLength;
     this.maxBody = maxRecordBody(this.capacity);
     this.mask = this.capacity - 1;

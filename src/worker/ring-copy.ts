@@ -1,0 +1,58 @@
+/**
+ * Copying message bytes from a socket chunk into the delivery ring's shared memory, without
+ * allocating.
+ *
+ * `dst.set(src.subarray(…))` allocates a view per copy (~100–190 B of garbage per message; the
+ * collector then runs on helper threads that compete for the same two cores), and single-byte
+ * stores into a SharedArrayBuffer cost ~2 ns each. Whole aligned 32-bit stores are cheap, so
+ * short runs go a word at a time: read from the source through a DataView (any alignment),
+ * stored through an Int32Array over the ring. At 128 B: ~75 ns against ~190 ns for set() of a
+ * subarray of a socket Buffer; set() wins from a few hundred bytes on.
+ *
+ * The other direction (command ring → socket buffer) stays with set(): there the word loop,
+ * storing through a DataView into the private buffer, measured slower (240 vs 150 ns a frame).
+ */
+
+/** Runs up to this long are copied by words; longer ones with set(). */
+const WORD_COPY_MAX = 256;
+
+/** DataView reads in host byte order, so an Int32Array store puts the bytes back in order. */
+const HOST_LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/** The destination: the same shared bytes as bytes and as 32-bit words. */
+export interface SharedBytes {
+  readonly bytes: Uint8Array;
+  /** `bytes` as whole words; `bytes.byteOffset` must be a multiple of 4. */
+  readonly words: Int32Array;
+}
+
+/** The source: bytes and a DataView of the same bytes (one per buffer, reused). */
+export interface SourceBytes {
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+}
+
+/** Copies `src.bytes[from, from + length)` to `dst.bytes[at…]`; returns the offset after it. */
+export function copyToShared(
+  src: SourceBytes,
+  from: number,
+  length: number,
+  dst: SharedBytes,
+  at: number,
+): number {
+  const end = at + length;
+  if (length > WORD_COPY_MAX) {
+    dst.bytes.set(src.bytes.subarray(from, from + length), at);
+    return end;
+  }
+  const s = src.bytes;
+  const d = dst.bytes;
+  while ((at & 3) !== 0 && at < end) d[at++] = s[from++];
+  const view = src.view;
+  const words = dst.words;
+  for (const wordEnd = end & ~3; at < wordEnd; at += 4, from += 4) {
+    words[at >> 2] = view.getInt32(from, HOST_LITTLE_ENDIAN);
+  }
+  while (at < end) d[at++] = s[from++];
+  return end;
+}
