@@ -13,24 +13,34 @@ import {
   CMD_FLUSH,
   CMD_FLUSH_BYTES,
   CMD_FLUSH_ID,
-  CMD_HEADER_BYTES,
-  CMD_HPUB,
   CMD_OP,
   CMD_PUB,
+  CMD_PUB_COUNT,
+  CMD_PUB_WIRE,
   CMD_SID,
   CMD_SUB,
   CMD_SUB_WIRE,
   CMD_UNSUB,
   CMD_UNSUB_MAX,
   CMD_UNSUB_WIRE,
+  CMD_VIEW_BYTES,
 } from '../shared/layout.js';
 import { hpubLength, pubLength, writeHpub, writePub } from '../shared/protocol/encode.js';
 import type { RingProducer } from '../shared/ring/byte-ring.js';
+import { PubLineCache } from './pub-lines.js';
 
 /** Frames committed before W is published (committing per 64 frames doubled ring throughput). */
 const PUBLISH_EVERY = 64;
 
 export class Publisher {
+  /** Where the message being written goes: the ring's bytes or a frame for the overflow. */
+  private frame: Uint8Array;
+  /** Body offset of the PUB record later publishes may grow (RingProducer.append), or -1. */
+  private openPub = -1;
+  /** Messages and wire bytes in that record. */
+  private openPubCount = 0;
+  private openPubBytes = 0;
+  private readonly lines = new PubLineCache();
   private readonly overflow: Uint8Array[] = [];
   private head = 0;
   private overflowBytes = 0;
@@ -44,7 +54,9 @@ export class Publisher {
     private readonly ring: RingProducer,
     private readonly clientCapacity: number,
     private readonly maxPendingBytes: number,
-  ) {}
+  ) {
+    this.frame = ring.bytes;
+  }
 
   /** Frames waiting on this thread because the ring was full. */
   get waiting(): number {
@@ -58,16 +70,20 @@ export class Publisher {
     replyBytes: number,
     payload: Uint8Array,
   ): boolean {
-    const length = CMD_HEADER_BYTES + pubLength(subjectBytes, replyBytes, payload.length);
-    let off = this.reservePub(length);
-    let target = this.ring.bytes;
-    if (off < 0) {
-      target = new Uint8Array(length);
-      off = 0;
+    const size = payload.length;
+    const line = this.lines.get(subject, reply, size);
+    if (line === undefined) {
+      const at = this.wireSpace(pubLength(subjectBytes, replyBytes, size));
+      writePub(this.frame, at, subject, reply, payload);
+      return this.committed(this.frame);
     }
-    target[off + CMD_OP] = CMD_PUB;
-    writePub(target, off + CMD_HEADER_BYTES, subject, reply, payload);
-    return this.committed(target);
+    const at = this.wireSpace(line.length + size + 2);
+    this.frame.set(line, at);
+    const end = at + line.length + size;
+    if (size > 0) this.frame.set(payload, end - size);
+    this.frame[end] = CR;
+    this.frame[end + 1] = LF;
+    return this.committed(this.frame);
   }
 
   hpub(
@@ -78,17 +94,11 @@ export class Publisher {
     headerBlock: Uint8Array,
     payload: Uint8Array,
   ): boolean {
-    const length =
-      CMD_HEADER_BYTES + hpubLength(subjectBytes, replyBytes, headerBlock.length, payload.length);
-    let off = this.reservePub(length);
-    let target = this.ring.bytes;
-    if (off < 0) {
-      target = new Uint8Array(length);
-      off = 0;
-    }
-    target[off + CMD_OP] = CMD_HPUB;
-    writeHpub(target, off + CMD_HEADER_BYTES, subject, reply, headerBlock, payload);
-    return this.committed(target);
+    const at = this.wireSpace(
+      hpubLength(subjectBytes, replyBytes, headerBlock.length, payload.length),
+    );
+    writeHpub(this.frame, at, subject, reply, headerBlock, payload);
+    return this.committed(this.frame);
   }
 
   sub(sid: number, wire: Uint8Array): void {
@@ -96,7 +106,7 @@ export class Publisher {
     target[off + CMD_OP] = CMD_SUB;
     new DataView(target.buffer, target.byteOffset).setUint32(off + CMD_SID, sid, true);
     target.set(wire, off + CMD_SUB_WIRE);
-    this.committed(target);
+    this.controlCommitted(target);
   }
 
   unsub(sid: number, max: number, wire: Uint8Array): void {
@@ -106,14 +116,14 @@ export class Publisher {
     view.setUint32(off + CMD_SID, sid, true);
     view.setUint32(off + CMD_UNSUB_MAX, max, true);
     target.set(wire, off + CMD_UNSUB_WIRE);
-    this.committed(target);
+    this.controlCommitted(target);
   }
 
   flush(id: number): void {
     const [target, off] = this.reserveControl(CMD_FLUSH_BYTES);
     target[off + CMD_OP] = CMD_FLUSH;
     new DataView(target.buffer, target.byteOffset).setUint32(off + CMD_FLUSH_ID, id, true);
-    this.committed(target);
+    this.controlCommitted(target);
     this.publishNow(); // a flush is waited on: don't hold it back for batching
   }
 
@@ -157,26 +167,52 @@ export class Publisher {
 
   // ---- internals ------------------------------------------------------------------------
 
-  /** Ring offset for a PUB frame, or -1 to queue it here; throws past maxPendingBytes. */
-  private reservePub(length: number): number {
-    if (length > this.ring.maxBody) {
+  /**
+   * Room for one message's wire bytes (PUB or HPUB): appended to the open PUB record when
+   * there is one (the worker then takes many messages in one record), else in a new PUB
+   * record, else in a new frame that waits here. Sets {@link frame} to the array the bytes go
+   * into and returns their offset in it; throws past maxPendingBytes.
+   */
+  private wireSpace(wireLength: number): number {
+    const ring = this.ring;
+    const length = CMD_PUB_WIRE + wireLength;
+    if (length > ring.maxBody) {
       throw new NatsError(
         'maxPayloadExceeded',
-        `message of ${length} bytes exceeds the command ring's record limit of ${this.ring.maxBody} bytes`,
+        `message of ${length} bytes exceeds the command ring's record limit of ${ring.maxBody} bytes`,
       );
     }
+    this.frame = ring.bytes;
     if (this.head === this.overflow.length) {
-      const off = this.ring.reserve(length);
-      if (off >= 0) return off;
+      const appended =
+        this.openPub >= 0 && this.openPubBytes + wireLength < CMD_VIEW_BYTES
+          ? ring.append(this.openPub, wireLength)
+          : -1;
+      if (appended >= 0) {
+        ring.view.setUint32(this.openPub + CMD_PUB_COUNT, ++this.openPubCount, true);
+        this.openPubBytes += wireLength;
+        return appended;
+      }
+      const off = ring.reserve(length);
+      if (off >= 0) {
+        this.openPub = off;
+        this.openPubCount = 1;
+        this.openPubBytes = wireLength;
+        writePubHeader(ring.bytes, ring.view, off);
+        ring.commit(); // committed before its bytes are written: the worker sees neither before publish
+        return off + CMD_PUB_WIRE;
+      }
     }
-    const pending = this.overflowBytes + this.ring.usedBytes();
+    const pending = this.overflowBytes + ring.usedBytes();
     if (pending + length > this.maxPendingBytes) {
       throw new NatsError(
         'clientCapacity',
         `publish of ${length} bytes would take pending bytes past maxPendingBytes (${this.maxPendingBytes}); not sent`,
       );
     }
-    return -1;
+    this.frame = new Uint8Array(length);
+    writePubHeader(this.frame, new DataView(this.frame.buffer), 0);
+    return CMD_PUB_WIRE;
   }
 
   private reserveControl(length: number): [Uint8Array, number] {
@@ -194,10 +230,19 @@ export class Publisher {
     return [new Uint8Array(length), 0];
   }
 
-  /** Finish a frame: commit it in the ring, or queue it when it was built off-ring. */
+  /** Finish a SUB, UNSUB or FLUSH frame: commit it in the ring, or queue it. */
+  private controlCommitted(target: Uint8Array): void {
+    this.openPub = -1; // later messages go after this frame, not into the record before it
+    if (target === this.ring.bytes) this.ring.commit();
+    this.committed(target);
+  }
+
+  /**
+   * A frame is complete: count it towards the next publish of W when it is in the ring
+   * (committed already), or queue it when it was built off-ring.
+   */
   private committed(target: Uint8Array): boolean {
     if (target !== this.ring.bytes) return this.enqueue(target);
-    this.ring.commit();
     if (++this.unpublished >= PUBLISH_EVERY) {
       this.publishNow();
     } else if (!this.publishQueued) {
@@ -238,6 +283,7 @@ export class Publisher {
       if (off < 0) break;
       ring.bytes.set(frame, off);
       ring.commit();
+      this.openPub = -1;
       this.overflow[this.head++] = EMPTY;
       this.overflowBytes -= frame.length;
     }
@@ -256,6 +302,15 @@ export class Publisher {
     this.writableWaiters = [];
     for (const w of waiters) w.resolve();
   };
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+
+/** Op and message count 1 of a new PUB record. */
+function writePubHeader(bytes: Uint8Array, view: DataView, off: number): void {
+  bytes[off + CMD_OP] = CMD_PUB;
+  view.setUint32(off + CMD_PUB_COUNT, 1, true);
 }
 
 const EMPTY = new Uint8Array(0);

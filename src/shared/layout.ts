@@ -53,19 +53,26 @@ export function maxRecordBody(capacity: number): number {
 //
 //   body := u8 op | u8 flags | u16 pad | fields…
 //
-//   PUB    | op | 0 | 0 | wire bytes `PUB subj [reply] len\r\n<payload>\r\n`
-//   HPUB   | op | 0 | 0 | wire bytes `HPUB subj [reply] hlen tlen\r\n<hdr><payload>\r\n`
+//   PUB    | op | 0 | 0 | u32 count | wire bytes of `count` messages, back to back:
+//            `PUB subj [reply] len\r\n<payload>\r\n` or `HPUB subj [reply] hlen tlen\r\n…`
+//            (consecutive publishes grow one record while it is unpublished: RingProducer.append)
 //   SUB    | op | 0 | 0 | u32 sid | wire bytes `SUB subj [queue] sid\r\n`
 //   UNSUB  | op | 0 | 0 | u32 sid | u32 max (0 = now) | wire bytes `UNSUB sid [max]\r\n`
 //   FLUSH  | op | 0 | 0 | u32 flush id            (worker sends PING, acks on its PONG)
 export const CMD_PUB = 1;
-export const CMD_HPUB = 2;
 export const CMD_SUB = 3;
 export const CMD_UNSUB = 4;
 export const CMD_FLUSH = 5;
 
 export const CMD_OP = 0;
-export const CMD_HEADER_BYTES = 4;
+export const CMD_PUB_COUNT = 4;
+export const CMD_PUB_WIRE = 8;
+/**
+ * Wire bytes from which the worker hands a record to the socket as a view of the ring instead
+ * of copying it. A PUB record grows only while it stays below this, so a record this large
+ * holds one message (large messages go out uncopied, runs of small ones are copied at once).
+ */
+export const CMD_VIEW_BYTES = 8 * 1024;
 export const CMD_SID = 4;
 export const CMD_SUB_WIRE = 8;
 export const CMD_UNSUB_MAX = 8;

@@ -8,16 +8,17 @@
 import {
   CMD_FLUSH,
   CMD_FLUSH_ID,
-  CMD_HEADER_BYTES,
-  CMD_HPUB,
   CMD_OP,
   CMD_PUB,
+  CMD_PUB_COUNT,
+  CMD_PUB_WIRE,
   CMD_SID,
   CMD_SUB,
   CMD_SUB_WIRE,
   CMD_UNSUB,
   CMD_UNSUB_MAX,
   CMD_UNSUB_WIRE,
+  CMD_VIEW_BYTES,
 } from '../shared/layout.js';
 import { PING } from '../shared/protocol/encode.js';
 import type { RingConsumer } from '../shared/ring/byte-ring.js';
@@ -25,8 +26,6 @@ import type { SubscriptionTable } from './subscriptions.js';
 
 /** Bytes copied per socket write; a single larger frame gets a buffer of its own. */
 const BATCH_BYTES = 256 * 1024;
-/** Frames at least this large go to the socket as views of the ring (no copy). */
-const ZERO_COPY_BYTES = 8 * 1024;
 /** Bytes of ring views per batch. */
 const VIEW_BYTES = 1024 * 1024;
 /** Batches per pump() call before yielding, so reads and timers are not starved. */
@@ -102,16 +101,18 @@ export class OutboundPump {
       const len = ring.length;
       const op = ring.bytes[off + CMD_OP];
       const start =
-        op === CMD_SUB
-          ? off + CMD_SUB_WIRE
-          : op === CMD_UNSUB
-            ? off + CMD_UNSUB_WIRE
-            : off + CMD_HEADER_BYTES;
-      const wireLen = op === CMD_FLUSH ? 0 : off + len - start;
+        op === CMD_PUB
+          ? off + CMD_PUB_WIRE
+          : op === CMD_SUB
+            ? off + CMD_SUB_WIRE
+            : op === CMD_UNSUB
+              ? off + CMD_UNSUB_WIRE
+              : off + len; // FLUSH: no wire bytes of its own
+      const wireLen = off + len - start;
       const fenced =
         op === CMD_FLUSH ||
         (op === CMD_UNSUB && ring.view.getUint32(off + CMD_UNSUB_MAX, true) === 0);
-      const asView = wireLen >= ZERO_COPY_BYTES && !fenced;
+      const asView = wireLen >= CMD_VIEW_BYTES && !fenced;
       const copyLen = wireLen + (fenced ? PING.length : 0);
       if (
         asView
@@ -120,8 +121,8 @@ export class OutboundPump {
       ) {
         break;
       }
-      if (op === CMD_PUB || op === CMD_HPUB) {
-        pubs++;
+      if (op === CMD_PUB) {
+        pubs += ring.view.getUint32(off + CMD_PUB_COUNT, true);
       } else if (op === CMD_SUB) {
         this.subs.add(
           ring.view.getUint32(off + CMD_SID, true),

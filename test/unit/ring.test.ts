@@ -217,6 +217,66 @@ describe('records', () => {
   });
 });
 
+describe('append', () => {
+  it('grows the last committed record while it is unpublished: one record, bytes in order', () => {
+    const { producer, consumer } = makeRing();
+    const body = put(producer, bodyOf(5, 1));
+    let at = producer.append(body, 3);
+    expect(at).toBe(body + 5);
+    producer.bytes.set(bodyOf(3, 2), at);
+    at = producer.append(body, 7);
+    producer.bytes.set(bodyOf(7, 3), at);
+    producer.publish();
+    const got = take(consumer);
+    expect(got && [...got]).toEqual([1, 1, 1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3]);
+    expect(take(consumer)).toBeUndefined();
+    // The next record starts after the grown one, aligned.
+    const next = put(producer, bodyOf(4, 9));
+    expect(next).toBe(body + 16 + 4);
+  });
+
+  it('refuses once published, after another record, past the end of the data, or over maxBody', () => {
+    const ring = makeRing();
+    const { producer, consumer } = ring;
+    const first = put(producer, bodyOf(8, 1));
+    producer.publish();
+    expect(producer.append(first, 4)).toBe(-1); // the consumer may be reading it
+    const second = put(producer, bodyOf(8, 2));
+    put(producer, bodyOf(8, 3));
+    expect(producer.append(second, 4)).toBe(-1); // not the last record any more
+    producer.publish();
+    while (take(consumer)) consumer.release();
+
+    skipTo(ring, CAP - 64);
+    const nearEnd = put(producer, bodyOf(40, 4));
+    expect(producer.append(nearEnd, 20)).toBe(nearEnd + 40); // ends exactly at the end
+    expect(producer.append(nearEnd, 1)).toBe(-1); // would straddle the end
+    producer.publish();
+    while (take(consumer)) consumer.release();
+
+    const last = put(producer, bodyOf(CAP / 2 - 200, 5));
+    expect(producer.append(last, 100)).toBeGreaterThanOrEqual(0);
+    expect(producer.append(last, 200)).toBe(-1); // over maxBody
+  });
+
+  it('refuses when the space it needs is not released yet, and grows once it is', () => {
+    const { producer, consumer } = makeRing();
+    put(producer, bodyOf(496, 1)); // [0, 500)
+    producer.publish();
+    take(consumer);
+    consumer.release(); // R = 500
+    put(producer, bodyOf(500, 2)); // [500, 1004), published, not yet consumed
+    producer.publish();
+    const front = put(producer, bodyOf(40, 3)); // wraps to [0, 44)
+    expect(front).toBe(4);
+    expect(producer.append(front, 460)).toBe(-1); // would run into R
+    take(consumer);
+    take(consumer);
+    consumer.release();
+    expect(producer.append(front, 460)).toBe(front + 40);
+  });
+});
+
 describe('canaries', () => {
   it('writes only the length word and, on wrap, the marker word', () => {
     const ring = makeRing();

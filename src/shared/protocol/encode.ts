@@ -70,6 +70,30 @@ export function writePub(
 }
 
 /**
+ * `PUB <subject> [<reply>] <size>\r\n`: the control line alone, for a caller that writes
+ * the same line before many payloads.
+ *
+ * @example
+ * encodePubLine('foo', undefined, 2); // 'PUB foo 2\r\n'
+ */
+export function encodePubLine(
+  subject: string,
+  reply: string | undefined,
+  size: number,
+): Uint8Array {
+  const replyBytes = reply ? utf8Length(reply) : 0;
+  const line = new Uint8Array(pubLength(utf8Length(subject), replyBytes, size) - size - 2);
+  line[0] = 0x50; // P
+  line[1] = 0x55; // U
+  line[2] = 0x42; // B
+  line[3] = SPACE;
+  const p = writeDecimal(line, writeSubjects(line, 4, subject, reply), size);
+  line[p] = CR;
+  line[p + 1] = LF;
+  return line;
+}
+
+/**
  * Exact byte length of `HPUB <subject> [<reply>] <hdrLen> <totalLen>\r\n<hdr><payload>\r\n`.
  *
  * @param replyBytes - UTF-8 length of the reply subject; 0 means no reply.

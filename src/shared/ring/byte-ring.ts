@@ -133,6 +133,13 @@ export class RingProducer {
   private readCache: number;
   /** Counter just past the reserved record, or -1 when nothing is reserved. */
   private reservedEnd = -1;
+  /** Offset of the reserved record's length word, and its body length. */
+  private reservedAt = 0;
+  private reservedLength = 0;
+  /** Offset of the last committed record's length word while it is unpublished, else -1. */
+  private openAt = -1;
+  /** Body length of that record. */
+  private openLength = 0;
 
   /** Attach to a ring; the counters are taken from the header as they stand. */
   constructor(buffers: RingBuffers) {
@@ -183,7 +190,36 @@ export class RingProducer {
     }
     this.view.setUint32(start, length, true);
     this.reservedEnd = (this.written + need) >>> 0;
+    this.reservedAt = start;
+    this.reservedLength = length;
     return start + RECORD_LENGTH_BYTES;
+  }
+
+  /**
+   * Grow the last committed record by `length` bytes while the consumer cannot see it yet (it
+   * is unpublished), so many small writes become one record. `body` is that record's body
+   * offset as {@link reserve} returned it: a record committed since then (or a publish) makes
+   * the call fail instead of growing the wrong record.
+   *
+   * Returns the offset where the new bytes go (right after the body so far; they count as
+   * committed at once), or -1: not that record, not enough free space, the end of the data
+   * in the way, or the body would exceed {@link maxBody}.
+   */
+  append(body: number, length: number): number {
+    const at = this.openAt;
+    if (at < 0 || at + RECORD_LENGTH_BYTES !== body || this.reservedEnd >= 0) return -1;
+    const grown = this.openLength + length;
+    if (grown > this.maxBody || body + grown > this.capacity) return -1;
+    const end = (this.written - recordSize(this.openLength) + recordSize(grown)) >>> 0;
+    if ((end - this.readCache) >>> 0 > this.capacity) {
+      this.readCache = Atomics.load(this.header, RING_READ) >>> 0; // observes R: released space
+      if ((end - this.readCache) >>> 0 > this.capacity) return -1;
+    }
+    this.view.setUint32(at, grown, true);
+    const from = body + this.openLength;
+    this.openLength = grown;
+    this.written = end;
+    return from;
   }
 
   /**
@@ -197,11 +233,14 @@ export class RingProducer {
     }
     this.written = this.reservedEnd;
     this.reservedEnd = -1;
+    this.openAt = this.reservedAt;
+    this.openLength = this.reservedLength;
   }
 
   /** Make every committed record visible, then wake the consumer if it sleeps (C.2 waker). */
   publish(): void {
     if (this.written === this.published) return;
+    this.openAt = -1; // visible from now on: no more appends
     this.published = this.written;
     Atomics.store(this.header, RING_WRITE, this.written | 0); // publishes the committed records
     this.waker.wake();
