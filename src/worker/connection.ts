@@ -314,7 +314,11 @@ export class Connection implements SessionHost {
    */
   private kick(): void {
     const session = this.session;
-    if (!session || !this.connected || this.closing || this.inbound.backlogged) return;
+    if (!session || !this.connected || this.closing) return;
+    if (this.inbound.behind) {
+      this.inbound.awaitRelief(this.resumePump);
+      return;
+    }
     const result = this.outbound.pump(session);
     this.stats.store();
     if (result === 'more') {
@@ -327,6 +331,8 @@ export class Connection implements SessionHost {
     }
     // 'blocked': the socket's 'drain' calls kick() again.
   }
+
+  private readonly resumePump = (): void => this.kick();
 
   private awaitCommands(): void {
     if (this.waitingForCommands) return;

@@ -1,8 +1,8 @@
 /**
  * Deliveries: parsed MSG/HMSG → delivery ring frames (layout.ts). When the ring is full (the
  * main thread is busy or blocked) the socket keeps being read, so PING/PONG and INFO keep
- * flowing; messages wait here in arrival order, at most `subscriptionCapacity` per
- * subscription. Past that a subscription's messages are dropped, with one
+ * flowing; messages wait in a {@link Backlog} in arrival order, at most `subscriptionCapacity`
+ * per subscription. Past that a subscription's messages are dropped, with one
  * coalesced slowConsumer event until it has caught up.
  */
 import {
@@ -25,14 +25,19 @@ import {
 } from '../shared/layout.js';
 import type { MsgView } from '../shared/protocol/parser.js';
 import type { RingProducer } from '../shared/ring/byte-ring.js';
-import { copyToShared, type SharedBytes, type SourceBytes } from './ring-copy.js';
+import { Backlog, type FrameTarget } from './backlog.js';
+import { copyToShared, type SourceBytes } from './ring-copy.js';
 import type { Subscription } from './subscriptions.js';
 
-/** A frame waiting for ring space; `sub` is null for frames that are not a subscription's (flush acks). */
-interface Waiting {
-  sub: Subscription | null;
-  body: Uint8Array;
-}
+/**
+ * Deliveries are "behind" once this share of the ring is unread (64 KiB of 4 MiB). Early on
+ * purpose: what a self-publishing client has already sent keeps echoing back after its
+ * commands are held (socket buffers both ways, the server's queue), and must fit in the ring
+ * and the per-subscription backlog. 2 M self-echoed 128 B messages (pubsub.test.ts
+ * "flooding") overran subscriptionCapacity in 2 of 6 runs at half the ring, 1 of 17 at 1/16,
+ * none of 19 at 1/64 (9 of them three at a time).
+ */
+const BEHIND_SHARE = 64;
 
 export interface InboundEvents {
   slowConsumer(sid: number): void;
@@ -43,11 +48,11 @@ export interface InboundEvents {
 }
 
 export class Inbound {
-  private readonly waiting: Waiting[] = [];
-  private head = 0;
+  private readonly backlog = new Backlog();
   /** Frames waiting per subscription, against `subscriptionCapacity`. */
   private readonly waitingBySid = new Map<number, number>();
   private waitingForSpace = false;
+  private readonly reliefWaiters: (() => void)[] = [];
   private closed = false;
   /** The buffer messages are being copied from (a socket chunk), with a view made once for it. */
   private source: SourceBytes = {
@@ -71,10 +76,10 @@ export class Inbound {
     if (msg.buf !== this.source.bytes) {
       this.source = { bytes: msg.buf, view: new DataView(msg.buf.buffer, msg.buf.byteOffset) };
     }
-    if (this.head === this.waiting.length) {
+    if (this.backlog.length === 0) {
       const off = this.ring.reserve(length);
       if (off >= 0) {
-        writeMsg(this.ring, this.ring.view, off, this.source, msg, sub);
+        writeMsg(this.ring, off, this.source, msg, sub);
         this.ring.commit();
         return;
       }
@@ -87,11 +92,11 @@ export class Inbound {
       }
       return;
     }
-    const body = new Uint8Array(length);
-    const words = new Int32Array(body.buffer, 0, length >> 2);
-    writeMsg({ bytes: body, words }, new DataView(body.buffer), 0, this.source, msg, sub);
+    const off = this.backlog.reserve(length);
+    writeMsg(this.backlog.target, off, this.source, msg, sub);
+    this.backlog.commit(sub);
     this.waitingBySid.set(sub.sid, queued + 1);
-    this.enqueue({ sub, body });
+    this.awaitSpace();
   }
 
   /** Acknowledge a flush, in order with the messages before it. */
@@ -106,23 +111,42 @@ export class Inbound {
 
   /** An 8-byte control frame (op + u32), in order with the messages before it; never dropped. */
   private control(op: number, value: number): void {
-    if (this.head === this.waiting.length) {
+    if (this.backlog.length === 0) {
       const off = this.ring.reserve(DLV_CONTROL_BYTES);
       if (off >= 0) {
-        writeControl(this.ring.bytes, this.ring.view, off, op, value);
+        writeControl(this.ring, off, op, value);
         this.ring.commit();
         return;
       }
     }
-    const body = new Uint8Array(DLV_CONTROL_BYTES);
-    writeControl(body, new DataView(body.buffer), 0, op, value);
-    this.enqueue({ sub: null, body });
+    const off = this.backlog.reserve(DLV_CONTROL_BYTES);
+    writeControl(this.backlog.target, off, op, value);
+    this.backlog.commit(null);
+    this.awaitSpace();
   }
 
-  /** Frames wait here: the delivery ring is full because the main thread is busy. */
-  get backlogged(): boolean {
-    return this.head < this.waiting.length;
+  /**
+   * The main thread is behind with deliveries: frames wait here, or more than
+   * 1/{@link BEHIND_SHARE} of the ring is unread. The worker then holds this client's commands
+   * back: a client that receives its own publishes would otherwise keep adding to a queue that
+   * ends in dropped messages.
+   */
+  get behind(): boolean {
+    return this.backlog.length > 0 || this.ring.usedBytes() * BEHIND_SHARE > this.ring.capacity;
   }
+
+  /** Call `then` once, after the main thread next takes deliveries out of the ring. */
+  awaitRelief(then: () => void): void {
+    if (this.reliefWaiters.push(then) > 1 || this.closed) return;
+    const wait = this.ring.waitForSpace(); // shares the one wait on the ring with awaitSpace
+    if (wait === undefined) queueMicrotask(this.relieved);
+    else wait.then(this.relieved);
+  }
+
+  private readonly relieved = (): void => {
+    const waiters = this.reliefWaiters.splice(0);
+    for (const then of waiters) then();
+  };
 
   /** Make every framed delivery visible to the main thread (once per socket chunk). */
   publish(): void {
@@ -134,50 +158,29 @@ export class Inbound {
     this.closed = true;
   }
 
-  private enqueue(item: Waiting): void {
-    this.waiting.push(item);
-    this.awaitSpace();
-  }
-
   private awaitSpace(): void {
     if (this.waitingForSpace || this.closed) return;
-    const wait = this.ring.waitForSpace();
-    if (wait === undefined) {
-      queueMicrotask(() => this.drainWaiting());
-      return;
-    }
     this.waitingForSpace = true;
-    wait.then(() => {
-      this.waitingForSpace = false;
-      this.drainWaiting();
-    });
+    const wait = this.ring.waitForSpace();
+    if (wait === undefined) queueMicrotask(this.spaceFreed);
+    else wait.then(this.spaceFreed);
   }
 
+  private readonly spaceFreed = (): void => {
+    this.waitingForSpace = false;
+    this.drainWaiting();
+  };
+
   private drainWaiting(): void {
-    const ring = this.ring;
-    while (this.head < this.waiting.length) {
-      const item = this.waiting[this.head];
-      const off = ring.reserve(item.body.length);
-      if (off < 0) break;
-      ring.bytes.set(item.body, off);
-      ring.commit();
-      this.head++;
-      if (item.sub !== null) this.release(item.sub);
-    }
-    if (this.head === this.waiting.length) {
-      this.waiting.length = 0;
-      this.head = 0;
-      this.publish();
-      this.events.caughtUp();
-      return;
-    }
-    if (this.head > 1024 && this.head * 2 > this.waiting.length) {
-      this.waiting.splice(0, this.head);
-      this.head = 0;
-    }
+    const empty = this.backlog.moveTo(this.ring, this.moved);
     this.publish();
-    this.awaitSpace();
+    if (empty) this.events.caughtUp();
+    else this.awaitSpace();
   }
+
+  private readonly moved = (sub: Subscription | null): void => {
+    if (sub !== null) this.release(sub);
+  };
 
   private release(sub: Subscription): void {
     const left = (this.waitingBySid.get(sub.sid) ?? 1) - 1;
@@ -204,8 +207,7 @@ function msgFrameLength(msg: MsgView, sub: Subscription): number {
 }
 
 function writeMsg(
-  dst: SharedBytes,
-  view: DataView,
+  dst: FrameTarget,
   off: number,
   src: SourceBytes,
   msg: MsgView,
@@ -220,6 +222,7 @@ function writeMsg(
     (replyLen > 0 ? DLV_HAS_REPLY : 0) |
     (msg.hasHeaders ? DLV_HAS_HEADERS : 0);
   const bytes = dst.bytes;
+  const view = dst.view;
   bytes[off + DLV_OP] = DLV_MSG;
   bytes[off + DLV_FLAGS] = flags;
   view.setUint16(off + DLV_SUBJECT_LEN, subjectLen, true);
@@ -235,13 +238,7 @@ function writeMsg(
 }
 
 /** FLUSH_ACK and SUB_END: an op and a u32 (flush id or sid). */
-function writeControl(
-  bytes: Uint8Array,
-  view: DataView,
-  off: number,
-  op: number,
-  value: number,
-): void {
-  bytes[off + DLV_OP] = op;
-  view.setUint32(off + DLV_CONTROL_VALUE, value, true);
+function writeControl(dst: FrameTarget, off: number, op: number, value: number): void {
+  dst.bytes[off + DLV_OP] = op;
+  dst.view.setUint32(off + DLV_CONTROL_VALUE, value, true);
 }

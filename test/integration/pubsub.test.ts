@@ -111,6 +111,39 @@ describe('publish and subscribe on one client', () => {
     expect(stats.inMessages).toBe(N);
   }, 60_000);
 
+  it('a client flooding its own subscription with only writable() pauses loses nothing', async () => {
+    // No flushes: what bounds the pile-up is the worker holding the client's publishes back
+    // while its deliveries wait on this thread. Past subscriptionCapacity it would drop.
+    const N = 2_000_000;
+    let dropped = false;
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const client = await open(
+      new ConnectOptions().eventCallback((event) => {
+        if (event.type === 'slowConsumer') {
+          dropped = true;
+          finish();
+        }
+      }),
+    );
+    let received = 0;
+    client.subscribe('flood.self', {
+      callback: () => {
+        if (++received === N) finish();
+      },
+    });
+    await client.flush();
+    const payload = new Uint8Array(128);
+    for (let i = 0; i < N && !dropped; i++) {
+      if (!client.publish('flood.self', payload)) await client.writable();
+    }
+    await withTimeout(finished, 60_000, `all ${N} messages (received ${received})`);
+    expect(dropped).toBe(false);
+    expect(received).toBe(N);
+  }, 90_000);
+
   it('delivers ~10,000 messages through the async iterator, in order', async () => {
     const N = 10_000;
     const client = await open();

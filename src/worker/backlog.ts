@@ -1,0 +1,119 @@
+/**
+ * Delivery frames waiting for space in the delivery ring (the main thread is busy), in arrival
+ * order. They are framed as in the ring ([u32 length][body][pad to 4]) back to back in private
+ * slabs, so waiting costs no allocation per frame, and moving a frame into the ring is a copy
+ * of aligned words. A self-publishing client meets this path on every burst; a view or array
+ * per frame made it the worker's largest allocator.
+ */
+import type { RingProducer } from '../shared/ring/byte-ring.js';
+import type { Subscription } from './subscriptions.js';
+
+/** Bytes per slab; a frame larger than this gets a slab of its own. */
+const SLAB_BYTES = 256 * 1024;
+
+/** Where frame bodies are written: bytes, the same bytes as words, and a DataView of them. */
+export interface FrameTarget {
+  readonly bytes: Uint8Array;
+  readonly words: Int32Array;
+  readonly view: DataView;
+}
+
+interface Slab extends FrameTarget {
+  /** Offset of the next frame to move out, and of the end of the frames written. */
+  read: number;
+  write: number;
+}
+
+function newSlab(bytes: number): Slab {
+  const buffer = new ArrayBuffer(bytes);
+  return {
+    bytes: new Uint8Array(buffer),
+    words: new Int32Array(buffer),
+    view: new DataView(buffer),
+    read: 0,
+    write: 0,
+  };
+}
+
+export class Backlog {
+  private readonly slabs: Slab[] = [newSlab(SLAB_BYTES)];
+  /** The subscription of each waiting frame (null: a control frame), oldest at `head`. */
+  private readonly subs: (Subscription | null)[] = [];
+  private head = 0;
+  /** Reserved by {@link reserve}: its length word's offset. */
+  private reserved = -1;
+
+  /** Frames waiting. */
+  get length(): number {
+    return this.subs.length - this.head;
+  }
+
+  /** The slab {@link reserve} returned an offset in; write the body there, then {@link commit}. */
+  get target(): FrameTarget {
+    return this.slabs[this.slabs.length - 1];
+  }
+
+  /** Room for a body of `length` bytes at the end; returns its offset in {@link target}. */
+  reserve(length: number): number {
+    const size = 4 + ((length + 3) & ~3);
+    const last = this.slabs.length - 1;
+    let tail = this.slabs[last];
+    if (tail.read === tail.write) {
+      // Empty, so the only slab (emptied slabs before the tail are dropped): start it over, in
+      // a new slab when the frame does not fit or an outsized slab is no longer needed.
+      tail.read = 0;
+      tail.write = 0;
+      if (size > tail.bytes.length || (tail.bytes.length > SLAB_BYTES && size <= SLAB_BYTES)) {
+        tail = newSlab(Math.max(SLAB_BYTES, size));
+        this.slabs[last] = tail;
+      }
+    } else if (tail.write + size > tail.bytes.length) {
+      tail = newSlab(Math.max(SLAB_BYTES, size));
+      this.slabs.push(tail);
+    }
+    this.reserved = tail.write;
+    tail.words[tail.write >> 2] = length;
+    tail.write += size;
+    return this.reserved + 4;
+  }
+
+  /** The body at the last {@link reserve} is written; it waits for `sub` (null: control frame). */
+  commit(sub: Subscription | null): void {
+    this.reserved = -1;
+    this.subs.push(sub);
+  }
+
+  /**
+   * Move frames into the ring, oldest first, until it is full or nothing waits. Calls `moved`
+   * with each frame's subscription. Returns true when nothing waits any more.
+   */
+  moveTo(ring: RingProducer, moved: (sub: Subscription | null) => void): boolean {
+    while (this.head < this.subs.length) {
+      const slab = this.slabs[0];
+      const from = slab.read >> 2;
+      const length = slab.words[from];
+      const off = ring.reserve(length);
+      if (off < 0) break;
+      // Whole words: the last one's padding lands in the record's own padding.
+      const words = (length + 3) >> 2;
+      const to = off >> 2;
+      const src = slab.words;
+      const dst = ring.words;
+      for (let i = 0; i < words; i++) dst[to + i] = src[from + 1 + i];
+      ring.commit();
+      slab.read += 4 + words * 4;
+      if (slab.read === slab.write && this.slabs.length > 1) this.slabs.shift();
+      moved(this.subs[this.head++]);
+    }
+    if (this.head === this.subs.length) {
+      this.subs.length = 0;
+      this.head = 0;
+      return true;
+    }
+    if (this.head > 1024 && this.head * 2 > this.subs.length) {
+      this.subs.splice(0, this.head);
+      this.head = 0;
+    }
+    return false;
+  }
+}
