@@ -1,0 +1,85 @@
+/**
+ * Where pubsub's CPU goes, by thread: one client publishes `count` 128 B messages to a subject
+ * it subscribes to, against a fresh local nats-server, and the CPU time of each thread of this
+ * process and of the server is read from /proc (Linux only) around the run. Prints one line:
+ *
+ *   rate <k msgs/s> main <ms> worker <ms> helpers <ms> server <ms>
+ *
+ * `worker` is the busiest thread other than the main one (the connection worker), `helpers`
+ * the rest (V8's GC and compiler threads). For an A/B of two builds, pass another build's
+ * entry as the second argument and alternate the two from the shell:
+ *
+ *   node dist/bench/tools/thread-cpu.js 2000000 [path/to/dist/src/main/index.js]
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { startServer } from '../../test/helpers/nats-server.js';
+
+const [countText = '1000000', entry] = process.argv.slice(2);
+const count = Number(countText);
+const SIZE = 128;
+/** Kernel clock ticks per second in /proc/<pid>/task/<tid>/stat (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+type Lib = typeof import('../../src/main/index.js');
+const lib: Lib = entry
+  ? await import(pathToFileURL(resolve(entry)).href)
+  : await import('../../src/main/index.js');
+
+/** CPU milliseconds (user + system) of every thread of `pid`, by thread id. */
+function threadCpu(pid: number): Map<number, number> {
+  const cpu = new Map<number, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of stat (utime, stime), counted from after the command name.
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    cpu.set(Number(tid), (ticks * 1000) / TICKS_PER_SECOND);
+  }
+  return cpu;
+}
+
+function spent(before: Map<number, number>, after: Map<number, number>): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const [tid, ms] of after) out.set(tid, ms - (before.get(tid) ?? 0));
+  return out;
+}
+
+const server = await startServer();
+const client = await lib.connect(server.url);
+try {
+  let received = 0;
+  let done!: () => void;
+  const all = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  client.subscribe('bench.threads', {
+    callback: () => {
+      if (++received === count) done();
+    },
+  });
+  await client.flush();
+  const payload = new Uint8Array(SIZE).fill(0x61);
+  const ours = threadCpu(process.pid);
+  const theirs = threadCpu(server.pid);
+  const start = performance.now();
+  for (let i = 0; i < count; i++) {
+    if (!client.publish('bench.threads', payload)) await client.writable();
+  }
+  await all;
+  const ms = performance.now() - start;
+  const byThread = spent(ours, threadCpu(process.pid));
+  const main = byThread.get(process.pid) ?? 0;
+  byThread.delete(process.pid);
+  const others = [...byThread.values()].sort((a, b) => b - a);
+  const worker = others[0] ?? 0;
+  const helpers = others.slice(1).reduce((sum, v) => sum + v, 0);
+  const serverMs = [...spent(theirs, threadCpu(server.pid)).values()].reduce((s, v) => s + v, 0);
+  console.log(
+    `rate ${Math.round(count / ms)} main ${main} worker ${worker} helpers ${helpers} server ${serverMs}`,
+  );
+} finally {
+  await client.close();
+  await server.stop();
+}
