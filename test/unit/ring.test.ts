@@ -501,3 +501,36 @@ describe('contiguousEnd', () => {
     expect(consumer.contiguousEnd()).toBe(1024);
   });
 });
+
+describe('consume', () => {
+  it('takes several whole records at once, then next() and release() go on from there', () => {
+    const { producer, consumer } = makeRing();
+    put(producer, bodyOf(10, 1)); // record [0, 16)
+    put(producer, bodyOf(20, 2)); // [16, 40)
+    put(producer, bodyOf(3, 3)); // [40, 48)
+    producer.publish();
+    expect(() => consumer.consume(16)).toThrow(NatsError); // no record from next() yet
+    expect(consumer.next()).toBe(4);
+    consumer.consume(40);
+    const third = take(consumer);
+    expect(third && [...third]).toEqual([3, 3, 3]);
+    consumer.release();
+    expect(producer.usedBytes()).toBe(0);
+  });
+
+  it('stops before a wrap marker, and next() then continues at offset 0', () => {
+    const { producer, consumer } = makeRing();
+    put(producer, bodyOf(500, 1)); // [0, 504)
+    producer.publish();
+    take(consumer);
+    consumer.release();
+    put(producer, bodyOf(496, 2)); // [504, 1004)
+    put(producer, bodyOf(40, 3)); // marker at 1004, record at [0, 44)
+    producer.publish();
+    expect(consumer.next()).toBe(508);
+    expect(consumer.contiguousEnd()).toBe(CAP);
+    consumer.consume(500); // up to the marker
+    expect(consumer.next()).toBe(4);
+    expect(consumer.length).toBe(40);
+  });
+});

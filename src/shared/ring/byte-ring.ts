@@ -381,6 +381,21 @@ export class RingConsumer {
   }
 
   /**
+   * Consume `bytes` of whole records at once, starting with the one {@link next} returned: for
+   * a consumer that walked them in a copy (see {@link contiguousEnd}). Local only until
+   * {@link release}. `bytes` must end on a record boundary within the published data.
+   *
+   * @throws NatsError `invalidArgument` when next() returned no record since the last advance
+   */
+  consume(bytes: number): void {
+    if (this.recordEnd < 0) {
+      throw new NatsError('invalidArgument', 'ring consume() without a record from next()');
+    }
+    this.readPos = (this.readPos + bytes) >>> 0;
+    this.recordEnd = -1;
+  }
+
+  /**
    * Keep consumed space from the producer until {@link unhold}: release() (and the release in
    * waitForData) do nothing meanwhile. For a consumer that hands views of records to someone
    * who reads them later (the worker's zero-copy socket writes).
