@@ -33,6 +33,8 @@ export class Subscriber implements AsyncIterable<Message> {
   private head = 0;
   private waiter: ((result: IteratorResult<Message>) => void) | null = null;
   private slow = false;
+  /** The unsubscribeAfter count, or 0 for none. */
+  private limit = 0;
   private endResolve!: () => void;
   /** Settles when the subscription has ended (unsubscribe, limit reached, drain, close). */
   readonly ended: Promise<void> = new Promise((resolve) => {
@@ -70,7 +72,9 @@ export class Subscriber implements AsyncIterable<Message> {
     if (this.done) return;
     if (n === 0 || this.delivered >= n) return this.unsubscribe();
     // The worker counts toward n (dropped messages too, as the server does) and sends a
-    // SUB_END frame after the last one: that ends this subscriber.
+    // SUB_END frame after the last one: that ends this subscriber. Messages the worker had
+    // already passed on when the UNSUB reached it are counted here, so n is never exceeded.
+    this.limit = n;
     this.owner.unsubscribe(this, n);
   }
 
@@ -85,7 +89,11 @@ export class Subscriber implements AsyncIterable<Message> {
     if (this.done) return;
     this.delivered++;
     if (this.callback) {
-      this.callback(msg); // a throw reaches the dispatcher, which reports it
+      try {
+        this.callback(msg); // a throw reaches the dispatcher, which reports it
+      } finally {
+        if (this.delivered === this.limit) this.end();
+      }
       return;
     }
     if (this.waiter) {
@@ -102,6 +110,7 @@ export class Subscriber implements AsyncIterable<Message> {
         this.owner.slowConsumer(this);
       }
     }
+    if (this.delivered === this.limit) this.end(); // after the last one is queued
   }
 
   /** No more messages: pending iteration finishes after the queued ones. */

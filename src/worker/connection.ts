@@ -321,6 +321,9 @@ export class Connection implements SessionHost {
     }
     const result = this.outbound.pump(session);
     this.stats.store();
+    // An UNSUB whose limit the worker had already reached frames a SUB_END as it passes;
+    // outside a socket chunk nothing else would publish it.
+    this.inbound.publish();
     if (result === 'more') {
       this.pumpLater ??= setImmediate(() => {
         this.pumpLater = undefined;

@@ -91,6 +91,27 @@ describe('unsubscribeAfter(n)', () => {
     expect(got).toEqual(names(0, 5));
   });
 
+  it('ends at once when the worker already holds n messages, with no traffic after', async () => {
+    // The limit is reached in the worker as the UNSUB passes (5 received there, 3 delivered
+    // here when unsubscribeAfter(4) is called), so the end travels without a socket chunk.
+    client = await connect(server.url);
+    const got: string[] = [];
+    let sub!: Subscriber;
+    let limited!: Promise<void>;
+    sub = client.subscribe('after.held', {
+      callback: (m) => {
+        got.push(m.string());
+        if (got.length === 3) limited = sub.unsubscribeAfter(4);
+      },
+    });
+    await client.flush();
+    publishN(client, 'after.held', 5);
+    await client.flush();
+    await limited;
+    await withTimeout(sub.ended, 2_000, 'the subscription to end');
+    expect(got).toEqual(names(0, 4));
+  });
+
   it('rejects a negative count with invalidArgument', async () => {
     client = await connect(server.url);
     const sub = client.subscribe('after.bad');
