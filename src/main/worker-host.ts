@@ -73,7 +73,7 @@ export class WorkerHost {
  * all accepted (V8 and process-wide ones such as --max-old-space-size included); flags given
  * explicitly are refused when they are V8 or process-wide ones. So the worker inherits unless
  * the main script's own flags (`-e`, `--input-type`) must go; then it gets the rest explicitly,
- * and no flags at all if the rest holds one that a worker refuses.
+ * less those a worker refuses.
  */
 function spawnWorker(workerData: WorkerData, port: MessagePort): Worker {
   const options = { workerData, transferList: [port] };
@@ -83,7 +83,21 @@ function spawnWorker(workerData: WorkerData, port: MessagePort): Worker {
     return new Worker(WORKER_URL, { ...options, execArgv });
   } catch (error) {
     if ((error as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
-    return new Worker(WORKER_URL, { ...options, execArgv: [] });
+    // Node names the refused flags only in its message ("…flags: --a, --b"): keep the rest
+    // (--import, --require, --conditions, …), or start with none if that fails too.
+    const refused = new Set(
+      String((error as Error).message)
+        .split(': ')[1]
+        ?.split(', '),
+    );
+    try {
+      return new Worker(WORKER_URL, {
+        ...options,
+        execArgv: execArgv.filter((flag) => !refused.has(flag)),
+      });
+    } catch {
+      return new Worker(WORKER_URL, { ...options, execArgv: [] });
+    }
   }
 }
 

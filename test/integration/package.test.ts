@@ -2,6 +2,9 @@
 // process (the repository root imports the package by its own name).
 
 import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runNodeScript } from '../helpers/child.js';
@@ -113,6 +116,26 @@ describe('Node flags of the process', () => {
     await client.close();
     console.log(got);
   `;
+
+  it('keeps the flags a worker accepts (a --require preload) beside refused ones, under -e', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'nats-offload-preload-'));
+    try {
+      const preload = path.join(dir, 'preload.cjs');
+      await writeFile(
+        preload,
+        "if (!require('node:worker_threads').isMainThread) console.log('preloaded in a worker');",
+      );
+      const result = await runNodeScript(script(), {
+        nodeFlags: ['--max-old-space-size=256', '--require', preload],
+      });
+      expect(result.stderr).toBe('');
+      expect(result.stdout).toContain('preloaded in a worker');
+      expect(result.stdout.trim().endsWith('ok')).toBe(true);
+      expect(result.code).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 
   for (const asFile of [false, true]) {
     it(`start the connection worker under --max-old-space-size (${asFile ? 'module file' : '-e'})`, async () => {
