@@ -4,12 +4,18 @@
  *   encoder — writePub of `PUB <subject> <len>` + payload into a buffer
  *   parser  — Parser.push over one chunk of many MSGs (the sink only touches each view)
  *   ring    — RingProducer copies bodies in, RingConsumer reads them back, same thread
+ *   delivery — both ends of a delivery on one thread: the worker's Inbound frames parsed MSGs
+ *              into the delivery ring, the Dispatcher turns them into Messages for a callback
  */
 import { Bench } from 'tinybench';
+import { Dispatcher } from '../../src/main/dispatcher.js';
+import { Subscriber } from '../../src/main/subscriber.js';
 import { pubLength, writePub } from '../../src/shared/protocol/encode.js';
+import type { MsgView } from '../../src/shared/protocol/parser.js';
 import { Parser } from '../../src/shared/protocol/parser.js';
 import { utf8Length } from '../../src/shared/protocol/utf8.js';
 import { createRingBuffers, RingConsumer, RingProducer } from '../../src/shared/ring/byte-ring.js';
+import { Inbound } from '../../src/worker/inbound.js';
 import { DEFAULT_SIZE, payloadOf, sizeLabel } from './common.js';
 import type { Metric, Metrics, Scenario, Variant } from './types.js';
 
@@ -98,7 +104,82 @@ const TASKS: Record<string, BatchFactory> = {
       },
     };
   },
+  delivery,
 };
+
+/** Inbound → delivery ring → Dispatcher → a callback, for `frames` messages a batch. */
+function delivery(size: number): { run(): void; frames: number; bytes: number } {
+  const buffers = createRingBuffers(RING_CAPACITY);
+  const inbound = new Inbound(new RingProducer(buffers), Number.MAX_SAFE_INTEGER, {
+    slowConsumer() {},
+    oversized() {},
+    caughtUp() {},
+  });
+  const wire = Buffer.from(`MSG ${SUBJECT} 1 ${size}\r\n${'a'.repeat(size)}\r\n`);
+  const payloadStart = wire.length - size - 2;
+  // What the parser hands the worker for that line: offsets into the socket chunk.
+  const msg: MsgView = {
+    buf: new Uint8Array(wire.buffer, wire.byteOffset, wire.length),
+    subjectStart: 4,
+    subjectEnd: 4 + SUBJECT.length,
+    sid: 1,
+    replyStart: 4 + SUBJECT.length,
+    replyEnd: 4 + SUBJECT.length,
+    headerStart: payloadStart,
+    headerEnd: payloadStart,
+    payloadStart,
+    payloadEnd: payloadStart + size,
+    hasHeaders: false,
+  };
+  const subscription = {
+    sid: 1,
+    wire: new Uint8Array(0),
+    wildcard: false,
+    max: 0,
+    received: 0,
+    slow: false,
+    closing: false,
+  };
+  let received = 0;
+  const owner = {
+    unsubscribe() {},
+    slowConsumer() {},
+    drainSubscription: () => Promise.resolve(),
+  };
+  const subscriber = new Subscriber(
+    owner,
+    1,
+    SUBJECT,
+    undefined,
+    (m) => {
+      received += m.payload.length;
+    },
+    1,
+  );
+  const dispatcher = new Dispatcher(new RingConsumer(buffers), {
+    subscription: () => subscriber,
+    flushAcked() {},
+    deliveryError(error) {
+      throw error;
+    },
+  });
+  return {
+    frames: FRAMES_PER_BATCH,
+    bytes: FRAMES_PER_BATCH * size,
+    run() {
+      const before = received;
+      for (let i = 0; i < FRAMES_PER_BATCH; i++) inbound.deliver(msg, subscription);
+      inbound.publish();
+      // start() drains at once, in slices of ~1 ms: a slow (cold) slice leaves the rest.
+      for (let slices = 0; received - before < FRAMES_PER_BATCH * size; slices++) {
+        if (slices === 100) {
+          throw new Error(`delivered ${(received - before) / size} of ${FRAMES_PER_BATCH}`);
+        }
+        dispatcher.start();
+      }
+    },
+  };
+}
 
 function variant(task: string, size: number, quick: boolean): Variant {
   return {
@@ -116,7 +197,7 @@ function variant(task: string, size: number, quick: boolean): Variant {
 export const micro: Scenario = {
   name: 'micro',
   summary:
-    'in-process tinybench of the PUB encoder, the MSG parser and the SAB ring: frames/s, GB/s',
+    'in-process tinybench of the PUB encoder, the MSG parser, the SAB ring and a delivery: frames/s, GB/s',
   variants: (options) =>
     Object.keys(TASKS).map((task) => variant(task, options.size ?? DEFAULT_SIZE, options.quick)),
 
