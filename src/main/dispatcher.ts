@@ -7,18 +7,16 @@
  */
 import {
   DLV_CONTROL_VALUE,
-  DLV_FLAGS,
   DLV_FLUSH_ACK,
   DLV_HAS_HEADERS,
+  DLV_HEAD,
   DLV_HEADER_LEN,
   DLV_MSG_HEADER_BYTES,
-  DLV_OP,
   DLV_PAYLOAD_LEN,
   DLV_REPLY_LEN,
   DLV_SID,
   DLV_SUB_END,
   DLV_SUBJECT_IS_SUB,
-  DLV_SUBJECT_LEN,
   RECORD_ALIGN,
   RECORD_LENGTH_BYTES,
   WRAP_MARKER,
@@ -51,6 +49,8 @@ export class Dispatcher {
   /** The current run: a private copy of ring bytes, and a view of it. */
   private span = new Uint8Array(0);
   private spanView = new DataView(this.span.buffer);
+  /** The same bytes as words, for the frames' fields (layout.ts: host byte order). */
+  private spanWords = new Int32Array(0);
   private slab = new ArrayBuffer(0);
   /** Starts "full", so the first run allocates the first slab. */
   private slabUsed = SLAB_BYTES;
@@ -141,27 +141,30 @@ export class Dispatcher {
     }
     this.span.set(this.ring.bytes.subarray(from, to));
     this.spanView = new DataView(this.span.buffer, this.span.byteOffset, n);
+    this.spanWords = new Int32Array(this.span.buffer, this.span.byteOffset, n >> 2);
   }
 
   private dispatch(off: number): void {
     const bytes = this.span;
-    const view = this.spanView;
-    const op = bytes[off + DLV_OP];
+    const words = this.spanWords;
+    const i = off >> 2; // frames start on words (4-aligned records), and so does the copy
+    const head = words[i + (DLV_HEAD >> 2)];
+    const op = head & 0xff;
     if (op === DLV_FLUSH_ACK) {
-      this.target.flushAcked(view.getUint32(off + DLV_CONTROL_VALUE, true));
+      this.target.flushAcked(words[i + (DLV_CONTROL_VALUE >> 2)] >>> 0);
       return;
     }
     if (op === DLV_SUB_END) {
-      this.target.subscription(view.getUint32(off + DLV_CONTROL_VALUE, true))?.end();
+      this.target.subscription(words[i + (DLV_CONTROL_VALUE >> 2)] >>> 0)?.end();
       return;
     }
-    const sub = this.target.subscription(view.getUint32(off + DLV_SID, true));
+    const sub = this.target.subscription(words[i + (DLV_SID >> 2)] >>> 0);
     if (sub === undefined || sub.isClosed) return;
-    const flags = bytes[off + DLV_FLAGS];
-    const subjectLen = view.getUint16(off + DLV_SUBJECT_LEN, true);
-    const replyLen = view.getUint16(off + DLV_REPLY_LEN, true);
-    const headerLen = view.getUint32(off + DLV_HEADER_LEN, true);
-    const payloadLen = view.getUint32(off + DLV_PAYLOAD_LEN, true);
+    const flags = (head >>> 8) & 0xff;
+    const subjectLen = head >>> 16;
+    const replyLen = words[i + (DLV_REPLY_LEN >> 2)];
+    const headerLen = words[i + (DLV_HEADER_LEN >> 2)];
+    const payloadLen = words[i + (DLV_PAYLOAD_LEN >> 2)];
     let p = off + DLV_MSG_HEADER_BYTES;
     const subject =
       flags & DLV_SUBJECT_IS_SUB ? sub.subject : decodeString(bytes, p, p + subjectLen);

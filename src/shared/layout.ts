@@ -82,20 +82,22 @@ export const CMD_FLUSH_BYTES = 8;
 
 // ---- delivery ring frames (worker ──► main) --------------------------------------------
 //
+//   Fields are 32-bit words in the host's byte order (both ends run in one process): the
+//   worker stores them whole, the cheapest store into shared memory. Offsets are in bytes.
+//
 //   MSG body:
-//     +0  u8  op = DLV_MSG
-//     +1  u8  flags (DLV_SUBJECT_IS_SUB, DLV_HAS_REPLY, DLV_HAS_HEADERS)
-//     +2  u16 subject length (0 when DLV_SUBJECT_IS_SUB: reuse the subscription's string)
+//     +0  u32 op | flags << 8 | subject length << 16
+//             flags: DLV_SUBJECT_IS_SUB, DLV_HAS_REPLY, DLV_HAS_HEADERS; subject length 0
+//             when DLV_SUBJECT_IS_SUB (reuse the subscription's string)
 //     +4  u32 sid
-//     +8  u16 reply length
-//     +10 u16 pad
+//     +8  u32 reply length
 //     +12 u32 header block length
 //     +16 u32 payload length
 //     +20 subject | reply | header block | payload
 //
-//   FLUSH_ACK body: +0 u8 op | pad | +4 u32 flush id
-//   SUB_END body:   +0 u8 op | pad | +4 u32 sid   (an unsubscribeAfter limit was reached in
-//                   the worker, counting messages it had to drop: the subscription is over)
+//   FLUSH_ACK body: +0 u32 op | +4 u32 flush id
+//   SUB_END body:   +0 u32 op | +4 u32 sid   (an unsubscribeAfter limit was reached in the
+//                   worker, counting messages it had to drop: the subscription is over)
 export const DLV_MSG = 1;
 export const DLV_FLUSH_ACK = 2;
 export const DLV_SUB_END = 3;
@@ -104,9 +106,7 @@ export const DLV_SUBJECT_IS_SUB = 1;
 export const DLV_HAS_REPLY = 2;
 export const DLV_HAS_HEADERS = 4;
 
-export const DLV_OP = 0;
-export const DLV_FLAGS = 1;
-export const DLV_SUBJECT_LEN = 2;
+export const DLV_HEAD = 0;
 export const DLV_SID = 4;
 export const DLV_REPLY_LEN = 8;
 export const DLV_HEADER_LEN = 12;

@@ -8,20 +8,18 @@
 import {
   DLV_CONTROL_BYTES,
   DLV_CONTROL_VALUE,
-  DLV_FLAGS,
   DLV_FLUSH_ACK,
   DLV_HAS_HEADERS,
   DLV_HAS_REPLY,
+  DLV_HEAD,
   DLV_HEADER_LEN,
   DLV_MSG,
   DLV_MSG_HEADER_BYTES,
-  DLV_OP,
   DLV_PAYLOAD_LEN,
   DLV_REPLY_LEN,
   DLV_SID,
   DLV_SUB_END,
   DLV_SUBJECT_IS_SUB,
-  DLV_SUBJECT_LEN,
 } from '../shared/layout.js';
 import type { MsgView } from '../shared/protocol/parser.js';
 import type { RingProducer } from '../shared/ring/byte-ring.js';
@@ -221,15 +219,13 @@ function writeMsg(
     (subjectLen === 0 ? DLV_SUBJECT_IS_SUB : 0) |
     (replyLen > 0 ? DLV_HAS_REPLY : 0) |
     (msg.hasHeaders ? DLV_HAS_HEADERS : 0);
-  const bytes = dst.bytes;
-  const view = dst.view;
-  bytes[off + DLV_OP] = DLV_MSG;
-  bytes[off + DLV_FLAGS] = flags;
-  view.setUint16(off + DLV_SUBJECT_LEN, subjectLen, true);
-  view.setUint32(off + DLV_SID, sub.sid, true);
-  view.setUint16(off + DLV_REPLY_LEN, replyLen, true);
-  view.setUint32(off + DLV_HEADER_LEN, headerLen, true);
-  view.setUint32(off + DLV_PAYLOAD_LEN, payloadLen, true);
+  const words = dst.words;
+  const i = off >> 2;
+  words[i + (DLV_HEAD >> 2)] = DLV_MSG | (flags << 8) | (subjectLen << 16);
+  words[i + (DLV_SID >> 2)] = sub.sid;
+  words[i + (DLV_REPLY_LEN >> 2)] = replyLen;
+  words[i + (DLV_HEADER_LEN >> 2)] = headerLen;
+  words[i + (DLV_PAYLOAD_LEN >> 2)] = payloadLen;
   let at = off + DLV_MSG_HEADER_BYTES;
   if (subjectLen > 0) at = copyToShared(src, msg.subjectStart, subjectLen, dst, at);
   if (replyLen > 0) at = copyToShared(src, msg.replyStart, replyLen, dst, at);
@@ -239,6 +235,6 @@ function writeMsg(
 
 /** FLUSH_ACK and SUB_END: an op and a u32 (flush id or sid). */
 function writeControl(dst: FrameTarget, off: number, op: number, value: number): void {
-  dst.bytes[off + DLV_OP] = op;
-  dst.view.setUint32(off + DLV_CONTROL_VALUE, value, true);
+  dst.words[(off + DLV_HEAD) >> 2] = op;
+  dst.words[(off + DLV_CONTROL_VALUE) >> 2] = value;
 }
