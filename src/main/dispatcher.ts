@@ -29,6 +29,8 @@ import type { Subscriber } from './subscriber.js';
 
 const SLICE_FRAMES = 4096;
 const SLICE_MS = 1;
+/** Frames between clock reads within a run: a slow callback overruns a slice by at most this many. */
+const CLOCK_EVERY = 16;
 /**
  * Frames are read from private copies of the ring of at most this many bytes: one copy per
  * run of frames instead of one per payload, and each payload is a view of the copy.
@@ -76,7 +78,7 @@ export class Dispatcher {
     let n = 0;
     let off = ring.next();
     while (off >= 0) {
-      n += this.dispatchRun(off);
+      n += this.dispatchRun(off, deadline);
       off = ring.next();
       if (n >= SLICE_FRAMES || performance.now() >= deadline || this.stopped) break;
     }
@@ -96,9 +98,11 @@ export class Dispatcher {
   /**
    * Copy the published records from the one at ring offset `body` on (up to {@link SPAN_BYTES},
    * at least that record) into the slab, dispatch them from the copy, then hand their space
-   * back. Walking the private copy spares a shared-memory read per record. Returns how many.
+   * back. Walking the private copy spares a shared-memory read per record. Stops early once
+   * the slice's `deadline` has passed (callbacks may be slow); the rest stays in the ring.
+   * Returns how many it dispatched.
    */
-  private dispatchRun(body: number): number {
+  private dispatchRun(body: number, deadline: number): number {
     const ring = this.ring;
     const from = body - RECORD_LENGTH_BYTES;
     const first = RECORD_LENGTH_BYTES + ((ring.length + RECORD_ALIGN - 1) & -RECORD_ALIGN);
@@ -115,7 +119,7 @@ export class Dispatcher {
       if (next > limit) break; // cut by the run's end: it starts the next run
       this.dispatch(pos + RECORD_LENGTH_BYTES);
       pos = next;
-      frames++;
+      if (++frames % CLOCK_EVERY === 0 && performance.now() >= deadline) break;
     }
     ring.consume(pos);
     ring.release();
