@@ -315,11 +315,16 @@ export class Connection implements SessionHost {
   private kick(): void {
     const session = this.session;
     if (!session || !this.connected || this.closing) return;
+    const credit = this.inbound.takeCredit();
+    let budget = Number.POSITIVE_INFINITY;
     if (this.inbound.behind) {
-      this.inbound.awaitRelief(this.resumePump);
-      return;
+      if (credit === 0) {
+        this.inbound.awaitRelief(this.resumePump);
+        return;
+      }
+      budget = credit;
     }
-    const result = this.outbound.pump(session);
+    const result = this.outbound.pump(session, budget);
     this.stats.store();
     // An UNSUB whose limit the worker had already reached frames a SUB_END as it passes;
     // outside a socket chunk nothing else would publish it.

@@ -28,12 +28,14 @@ import { copyToShared, type SourceBytes } from './ring-copy.js';
 import type { Subscription } from './subscriptions.js';
 
 /**
- * Deliveries are "behind" once this share of the ring is unread (64 KiB of 4 MiB). Early on
- * purpose: what a self-publishing client has already sent keeps echoing back after its
- * commands are held (socket buffers both ways, the server's queue), and must fit in the ring
+ * Deliveries are "behind" once this share of the ring is unread (64 KiB of 4 MiB); commands
+ * then go out only as fast as the main thread reads (a credit of the bytes it took, at most
+ * this share at a time). Early on purpose: what a self-publishing client has already sent
+ * keeps echoing back (socket buffers both ways, the server's queue), and must fit in the ring
  * and the per-subscription backlog. 2 M self-echoed 128 B messages (pubsub.test.ts
  * "flooding") overran subscriptionCapacity in 2 of 6 runs at half the ring, 1 of 17 at 1/16,
- * none of 19 at 1/64 (9 of them three at a time).
+ * none of 19 at 1/64 with commands held outright, none of 6 with the capped credit; without
+ * the cap, 1 of 1. The credit is what lets a busy service's replies out ("a busy service").
  */
 const BEHIND_SHARE = 64;
 
@@ -51,6 +53,8 @@ export class Inbound {
   private readonly waitingBySid = new Map<number, number>();
   private waitingForSpace = false;
   private readonly reliefWaiters: (() => void)[] = [];
+  /** The ring's R at the last {@link takeCredit}. */
+  private creditMark = 0;
   private closed = false;
   /** The buffer messages are being copied from (a socket chunk), with a view made once for it. */
   private source: SourceBytes = {
@@ -125,12 +129,27 @@ export class Inbound {
 
   /**
    * The main thread is behind with deliveries: frames wait here, or more than
-   * 1/{@link BEHIND_SHARE} of the ring is unread. The worker then holds this client's commands
-   * back: a client that receives its own publishes would otherwise keep adding to a queue that
-   * ends in dropped messages.
+   * 1/{@link BEHIND_SHARE} of the ring is unread. The worker then sends this client's commands
+   * only as fast as its main thread reads deliveries ({@link takeCredit}): a client that
+   * receives its own publishes would otherwise keep adding to a queue that ends in dropped
+   * messages.
    */
   get behind(): boolean {
     return this.backlog.length > 0 || this.ring.usedBytes() * BEHIND_SHARE > this.ring.capacity;
+  }
+
+  /**
+   * Bytes of deliveries the main thread has taken out of the ring since the last call. While
+   * {@link behind}, the worker lets commands through up to this much: a flood of a client's
+   * own echoes then goes at the pace its main thread reads them, and a busy service's replies
+   * still go out, one for each request it has taken.
+   */
+  takeCredit(): number {
+    const released = this.ring.releasedCounter();
+    const credit = (released - this.creditMark) >>> 0;
+    this.creditMark = released;
+    // What the main thread took while commands were flowing freely is no credit for now.
+    return Math.min(credit, this.ring.capacity / BEHIND_SHARE);
   }
 
   /** Call `then` once, after the main thread next takes deliveries out of the ring. */

@@ -63,6 +63,8 @@ export class OutboundPump {
   private viewsInFlight = 0;
   /** Bumped per socket, so a late callback from a replaced socket changes nothing. */
   private generation = 0;
+  /** Frame bytes the last batch took from the ring. */
+  private batchBytes = 0;
 
   constructor(
     private readonly ring: RingConsumer,
@@ -76,16 +78,21 @@ export class OutboundPump {
     this.ring.unhold();
   }
 
-  /** Move frames from the ring to the sink until the ring is empty, the sink is full, or the turn ends. */
-  pump(sink: OutboundSink): PumpResult {
+  /**
+   * Move frames from the ring to the sink until the ring is empty, the sink is full, the turn
+   * ends, or about `budget` bytes of frames have gone (at least one frame always goes).
+   */
+  pump(sink: OutboundSink, budget = Number.POSITIVE_INFINITY): PumpResult {
+    let left = budget;
     for (let turn = 0; turn < BATCHES_PER_TURN; turn++) {
-      const result = this.batch(sink);
-      if (result !== 'more') return result;
+      const result = this.batch(sink, left);
+      left -= this.batchBytes;
+      if (result !== 'more' || left <= 0) return result;
     }
     return 'more';
   }
 
-  private batch(sink: OutboundSink): PumpResult {
+  private batch(sink: OutboundSink, limit: number): PumpResult {
     const ring = this.ring;
     let off = ring.next();
     if (off < 0) return 'empty';
@@ -97,7 +104,9 @@ export class OutboundPump {
     const chunks: Uint8Array[] = [];
     let pubs = 0;
     const pings: PingPurpose[] = [];
+    let taken = 0;
     while (off >= 0) {
+      if (taken >= limit) break;
       const len = ring.length;
       const op = ring.bytes[off + CMD_OP];
       const start =
@@ -150,8 +159,10 @@ export class OutboundPump {
         }
       }
       ring.advance();
+      taken += len;
       off = ring.next();
     }
+    this.batchBytes = taken;
     if (buf !== null && used > segmentStart) chunks.push(buf.subarray(segmentStart, used));
     if (pubs > 0) sink.published(pubs);
     let writable: boolean;

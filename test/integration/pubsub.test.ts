@@ -144,6 +144,41 @@ describe('publish and subscribe on one client', () => {
     expect(received).toBe(N);
   }, 90_000);
 
+  it('a busy service still gets its replies out while requests queue up behind it', async () => {
+    // 2000 requests arrive at once and each takes the handler ~0.5 ms. The replies go to
+    // subjects this client does not subscribe to, so holding them back while requests wait
+    // (what protects a self-publishing client) would only delay them.
+    const service = await open();
+    const observer = await open();
+    const N = 2_000;
+    let handled = 0;
+    let handledAtFirstReply = -1;
+    observer.subscribe('svc.replies', {
+      callback: () => {
+        if (handledAtFirstReply < 0) handledAtFirstReply = handled;
+      },
+    });
+    await observer.flush();
+    service.subscribe('svc.requests', {
+      callback: () => {
+        const until = performance.now() + 0.5;
+        while (performance.now() < until) {
+          // the handler's own work
+        }
+        handled++;
+        service.publish('svc.replies', 'done');
+      },
+    });
+    await service.flush();
+    const payload = new Uint8Array(128);
+    for (let i = 0; i < N; i++) observer.publish('svc.requests', payload);
+    await observer.flush();
+    await waitFor(() => handled === N, 30_000, 'all requests handled');
+    await waitFor(() => handledAtFirstReply >= 0, 5_000, 'the first reply');
+    // The first reply reached the observer while most requests were still waiting.
+    expect(handledAtFirstReply).toBeLessThan(N / 4);
+  }, 60_000);
+
   it('delivers ~10,000 messages through the async iterator, in order', async () => {
     const N = 10_000;
     const client = await open();

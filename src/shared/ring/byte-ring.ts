@@ -251,6 +251,11 @@ export class RingProducer {
     return this.written !== this.published;
   }
 
+  /** R as it stands (a free-running u32): every byte the consumer has released so far. */
+  releasedCounter(): number {
+    return Atomics.load(this.header, RING_READ) >>> 0; // observes R
+  }
+
   /** Bytes in use (published and unpublished, not yet released by the consumer). */
   usedBytes(): number {
     // Not cached: readCache must stay the R of the last full check, which waitForSpace sleeps on.
