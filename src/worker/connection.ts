@@ -308,9 +308,10 @@ export class Connection implements SessionHost {
   // ---- outbound scheduling --------------------------------------------------------------
 
   /**
-   * Pump the command ring to the socket. Commands wait in the ring while disconnected, and
-   * while deliveries back up (the main thread is saturated): its publishes then meet
-   * back-pressure and yield, so its own subscriptions get the turn instead of overflowing.
+   * Pump the command ring to the socket. Commands wait in the ring while disconnected; while
+   * deliveries back up (the main thread is saturated) they go out only as fast as the main
+   * thread reads (Inbound.takeCredit): its publishes then meet back-pressure, so its own
+   * subscriptions get the turn instead of overflowing, and replies still follow requests.
    */
   private kick(): void {
     const session = this.session;
