@@ -52,7 +52,8 @@ export class Inbound {
   /** Frames waiting per subscription, against `subscriptionCapacity`. */
   private readonly waitingBySid = new Map<number, number>();
   private waitingForSpace = false;
-  private readonly reliefWaiters: (() => void)[] = [];
+  /** What {@link awaitRelief} calls at the main thread's next release, or null. */
+  private reliefWaiter: (() => void) | null = null;
   /** The ring's R at the last {@link takeCredit}. */
   private creditMark = 0;
   private closed = false;
@@ -152,17 +153,22 @@ export class Inbound {
     return Math.min(credit, this.ring.capacity / BEHIND_SHARE);
   }
 
-  /** Call `then` once, after the main thread next takes deliveries out of the ring. */
+  /**
+   * Call `then` once, after the main thread next takes deliveries out of the ring. Calls made
+   * before that are one wait: the worker asks on every socket chunk while it is behind.
+   */
   awaitRelief(then: () => void): void {
-    if (this.reliefWaiters.push(then) > 1 || this.closed) return;
+    if (this.reliefWaiter !== null || this.closed) return;
+    this.reliefWaiter = then;
     const wait = this.ring.waitForSpace(); // shares the one wait on the ring with awaitSpace
     if (wait === undefined) queueMicrotask(this.relieved);
     else wait.then(this.relieved);
   }
 
   private readonly relieved = (): void => {
-    const waiters = this.reliefWaiters.splice(0);
-    for (const then of waiters) then();
+    const then = this.reliefWaiter;
+    this.reliefWaiter = null;
+    then?.();
   };
 
   /** Make every framed delivery visible to the main thread (once per socket chunk). */

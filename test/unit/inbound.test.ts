@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { createRingBuffers, RingConsumer, RingProducer } from '../../src/shared/ring/byte-ring.js';
+import { Inbound } from '../../src/worker/inbound.js';
+
+describe('Inbound.awaitRelief', () => {
+  it('is one wait however often it is asked, and calls back once the main thread releases', async () => {
+    const buffers = createRingBuffers(1 << 16);
+    const producer = new RingProducer(buffers);
+    const consumer = new RingConsumer(buffers);
+    const inbound = new Inbound(producer, 1000, {
+      slowConsumer() {},
+      oversized() {},
+      caughtUp() {},
+    });
+    // Deliveries the main thread has not read: a flush ack per call, 8 bytes each.
+    for (let i = 0; i < 1000; i++) inbound.flushAck(i);
+    inbound.publish();
+    expect(inbound.behind).toBe(true);
+    let calls = 0;
+    for (let i = 0; i < 1000; i++) inbound.awaitRelief(() => calls++); // once per socket chunk
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(calls).toBe(0); // nothing released yet
+    while (consumer.next() >= 0) consumer.advance();
+    consumer.release();
+    for (let i = 0; i < 5 && calls === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(calls).toBe(1);
+  });
+});
