@@ -16,6 +16,7 @@ import { Parser } from '../../src/shared/protocol/parser.js';
 import { utf8Length } from '../../src/shared/protocol/utf8.js';
 import { createRingBuffers, RingConsumer, RingProducer } from '../../src/shared/ring/byte-ring.js';
 import { Inbound } from '../../src/worker/inbound.js';
+import { newSubscription } from '../../src/worker/subscriptions.js';
 import { DEFAULT_SIZE, payloadOf, sizeLabel } from './common.js';
 import type { Metric, Metrics, Scenario, Variant } from './types.js';
 
@@ -131,15 +132,7 @@ function delivery(size: number): { run(): void; frames: number; bytes: number } 
     payloadEnd: payloadStart + size,
     hasHeaders: false,
   };
-  const subscription = {
-    sid: 1,
-    wire: new Uint8Array(0),
-    wildcard: false,
-    max: 0,
-    received: 0,
-    slow: false,
-    closing: false,
-  };
+  const subscription = newSubscription(1, Buffer.from(`SUB ${SUBJECT} 1\r\n`));
   let received = 0;
   const owner = {
     unsubscribe() {},

@@ -35,15 +35,7 @@ export class SubscriptionTable {
 
   /** `wire` is a view into the command ring; it is copied. */
   add(sid: number, wire: Uint8Array): void {
-    this.subs.set(sid, {
-      sid,
-      wire: wire.slice(),
-      wildcard: subjectHasWildcard(wire),
-      max: 0,
-      received: 0,
-      slow: false,
-      closing: false,
-    });
+    this.subs.set(sid, newSubscription(sid, wire.slice()));
   }
 
   /**
@@ -87,6 +79,19 @@ export class SubscriptionTable {
     }
     return lines;
   }
+}
+
+/** A subscription as the worker keeps it, for the `SUB` line `wire` (kept, not copied). */
+export function newSubscription(sid: number, wire: Uint8Array): Subscription {
+  return {
+    sid,
+    wire,
+    wildcard: subjectHasWildcard(wire),
+    max: 0,
+    received: 0,
+    slow: false,
+    closing: false,
+  };
 }
 
 /** Whether a `SUB subject …` line's subject has a `*` or `>` token. */

@@ -2,18 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createRingBuffers, RingConsumer, RingProducer } from '../../src/shared/ring/byte-ring.js';
 import { Backlog } from '../../src/worker/backlog.js';
-import type { Subscription } from '../../src/worker/subscriptions.js';
+import { newSubscription, type Subscription } from '../../src/worker/subscriptions.js';
 
 function subscription(sid: number): Subscription {
-  return {
-    sid,
-    wire: new Uint8Array(0),
-    wildcard: false,
-    max: 0,
-    received: 0,
-    slow: false,
-    closing: false,
-  };
+  return newSubscription(sid, new TextEncoder().encode(`SUB s ${sid}\r\n`));
 }
 
 /** Body `i` of `length` bytes: a pattern that differs from frame to frame. */
