@@ -3,10 +3,13 @@
  * written as one frame (layout.ts), in call order, straight into shared memory; publish W
  * is batched (every {@link PUBLISH_EVERY} frames, and in a microtask for the tail of a burst).
  *
- * When the ring is full, frames wait here in order (the overflow). publish returns `false`
- * once `clientCapacity` frames wait (stream.write convention); a PUB that would take the
- * pending bytes past `maxPendingBytes` throws `'clientCapacity'` and is not queued. Control
- * frames (SUB, UNSUB, FLUSH) are tiny and always queued, so a subscription is never lost.
+ * When the ring is full, frames wait here in order (the overflow), small publishes again
+ * gathered into PUB records of up to CMD_VIEW_BYTES (one allocation and one ring record per
+ * run, as in the ring: under a publish flood a quarter of all messages pass through here).
+ * publish returns `false` once `clientCapacity` messages wait (stream.write convention); a
+ * PUB that would take the pending bytes past `maxPendingBytes` throws `'clientCapacity'` and
+ * is not queued. Control frames (SUB, UNSUB, FLUSH) are tiny and always queued, so a
+ * subscription is never lost.
  */
 import { NatsError } from '../shared/errors.js';
 import {
@@ -44,6 +47,13 @@ export class Publisher {
   private readonly overflow: Uint8Array[] = [];
   private head = 0;
   private overflowBytes = 0;
+  /** Messages and control frames in the overflow. */
+  private overflowCount = 0;
+  /** Index in the overflow of the PUB frame later publishes may grow, or -1. */
+  private openChunk = -1;
+  /** Bytes and messages in that frame (its array is CHUNK_BYTES long until it is closed). */
+  private chunkBytes = 0;
+  private chunkCount = 0;
   private waitingForSpace = false;
   private unpublished = 0;
   private publishQueued = false;
@@ -58,9 +68,9 @@ export class Publisher {
     this.frame = ring.bytes;
   }
 
-  /** Frames waiting on this thread because the ring was full. */
+  /** Messages (and control frames) waiting on this thread because the ring was full. */
   get waiting(): number {
-    return this.overflow.length - this.head;
+    return this.overflowCount;
   }
 
   pub(
@@ -160,6 +170,8 @@ export class Publisher {
     this.overflow.length = 0;
     this.head = 0;
     this.overflowBytes = 0;
+    this.overflowCount = 0;
+    this.openChunk = -1;
     const waiters = this.writableWaiters;
     this.writableWaiters = [];
     for (const w of waiters) w.reject(error);
@@ -210,9 +222,43 @@ export class Publisher {
         `publish of ${length} bytes would take pending bytes past maxPendingBytes (${this.maxPendingBytes}); not sent`,
       );
     }
-    this.frame = new Uint8Array(length);
+    return this.queueWire(wireLength);
+  }
+
+  /** {@link wireSpace} off the ring: grow the open overflow PUB frame, or queue a new one. */
+  private queueWire(wireLength: number): number {
+    this.overflowCount++;
+    if (this.openChunk >= 0 && this.chunkBytes + wireLength < CHUNK_BYTES) {
+      const at = this.chunkBytes;
+      this.frame = this.overflow[this.openChunk];
+      this.chunkBytes += wireLength;
+      this.chunkCount++;
+      this.overflowBytes += wireLength;
+      return at;
+    }
+    this.closeChunk();
+    const length = CMD_PUB_WIRE + wireLength;
+    const small = length < CHUNK_BYTES;
+    this.frame = new Uint8Array(small ? CHUNK_BYTES : length);
     writePubHeader(this.frame, new DataView(this.frame.buffer), 0);
+    this.overflow.push(this.frame);
+    this.overflowBytes += length;
+    if (small) {
+      this.openChunk = this.overflow.length - 1;
+      this.chunkBytes = length;
+      this.chunkCount = 1;
+    }
     return CMD_PUB_WIRE;
+  }
+
+  /** Trim the open overflow PUB frame to its bytes and set its message count; no more growth. */
+  private closeChunk(): void {
+    const at = this.openChunk;
+    if (at < 0) return;
+    this.openChunk = -1;
+    const frame = this.overflow[at].subarray(0, this.chunkBytes);
+    new DataView(frame.buffer).setUint32(CMD_PUB_COUNT, this.chunkCount, true);
+    this.overflow[at] = frame;
   }
 
   private reserveControl(length: number): [Uint8Array, number] {
@@ -233,7 +279,14 @@ export class Publisher {
   /** Finish a SUB, UNSUB or FLUSH frame: commit it in the ring, or queue it. */
   private controlCommitted(target: Uint8Array): void {
     this.openPub = -1; // later messages go after this frame, not into the record before it
-    if (target === this.ring.bytes) this.ring.commit();
+    if (target !== this.ring.bytes) {
+      this.closeChunk();
+      this.overflow.push(target);
+      this.overflowBytes += target.length;
+      this.overflowCount++;
+    } else {
+      this.ring.commit();
+    }
     this.committed(target);
   }
 
@@ -242,7 +295,7 @@ export class Publisher {
    * (committed already), or queue it when it was built off-ring.
    */
   private committed(target: Uint8Array): boolean {
-    if (target !== this.ring.bytes) return this.enqueue(target);
+    if (target !== this.ring.bytes) return this.queued();
     if (++this.unpublished >= PUBLISH_EVERY) {
       this.publishNow();
     } else if (!this.publishQueued) {
@@ -257,11 +310,10 @@ export class Publisher {
     if (this.unpublished > 0) this.publishNow();
   };
 
-  private enqueue(frame: Uint8Array): boolean {
-    this.overflow.push(frame);
-    this.overflowBytes += frame.length;
+  /** A frame went to (or grew in) the overflow: have it moved once the ring has room. */
+  private queued(): boolean {
     this.awaitSpace();
-    return this.waiting < this.clientCapacity;
+    return this.overflowCount < this.clientCapacity;
   }
 
   private awaitSpace(): void {
@@ -278,6 +330,7 @@ export class Publisher {
     if (this.closedError) return;
     const ring = this.ring;
     while (this.head < this.overflow.length) {
+      if (this.head === this.openChunk) this.closeChunk();
       const frame = this.overflow[this.head];
       const off = ring.reserve(frame.length);
       if (off < 0) break;
@@ -286,11 +339,14 @@ export class Publisher {
       this.openPub = -1;
       this.overflow[this.head++] = EMPTY;
       this.overflowBytes -= frame.length;
+      this.overflowCount -=
+        frame[CMD_OP] === CMD_PUB ? ring.view.getUint32(off + CMD_PUB_COUNT, true) : 1;
     }
     this.publishNow();
     if (this.head < this.overflow.length) {
       if (this.head >= 1024 && this.head * 2 >= this.overflow.length) {
         this.overflow.splice(0, this.head);
+        if (this.openChunk >= 0) this.openChunk -= this.head;
         this.head = 0;
       }
       this.awaitSpace();
@@ -306,6 +362,8 @@ export class Publisher {
 
 const CR = 0x0d;
 const LF = 0x0a;
+/** Size of an overflow PUB frame that small publishes grow (the ring's record limit for them). */
+const CHUNK_BYTES = CMD_PUB_WIRE + CMD_VIEW_BYTES;
 
 /** Op and message count 1 of a new PUB record. */
 function writePubHeader(bytes: Uint8Array, view: DataView, off: number): void {

@@ -68,12 +68,12 @@ function fillUntilRefused(client: Client, subject: string): Fill {
 }
 
 /** Records the sequence numbers a subscription receives, and the first out-of-order one. */
-function recordSeqs(client: Client, subject: string) {
+function recordSeqs(client: Client, subject: string, size = SIZE) {
   const record = { count: 0, next: 0, problem: undefined as string | undefined };
   client.subscribe(subject, {
     callback: (msg) => {
       const seq = seqOf(msg.payload);
-      if (record.problem === undefined && (seq !== record.next || msg.length !== SIZE)) {
+      if (record.problem === undefined && (seq !== record.next || msg.length !== size)) {
         record.problem = `message #${record.count}: seq ${seq}, expected ${record.next}, ${msg.length} bytes`;
       }
       record.next = seq + 1;
@@ -150,6 +150,53 @@ describe('back-pressure while no server is there', () => {
     expect(eventsA.types()).not.toContain('slowConsumer');
     // Publishing goes on normally.
     expect(a.publish('bp.a', new Uint8Array(SIZE))).toBe(true);
+  }, 60_000);
+});
+
+describe('small publishes waiting on the calling thread', () => {
+  // Small messages wait gathered in shared PUB frames: `false` still counts messages, and a
+  // SUB queued between two runs of them still goes out between them.
+  it('counts messages, not frames, and keeps SUBs in order between gathered publishes', async () => {
+    const small = 100;
+    const port = await freePort();
+    const a = await pendingClient(port, 1000);
+    const b = await pendingClient(port, 3000);
+    const gotA = recordSeqs(a, 'bp.small.a', small);
+    const gotB = recordSeqs(b, 'bp.small.b', small);
+    const payload = new Uint8Array(small);
+    const publishUntilFalse = (client: Client, subject: string) => {
+      let seq = 0;
+      for (;;) {
+        stamp(payload, seq);
+        if (!client.publish(subject, payload)) return seq + 1;
+        seq++;
+        if (seq > 200_000) throw new Error('publish never returned false');
+      }
+    };
+    const acceptedA = publishUntilFalse(a, 'bp.small.a');
+    const acceptedB = publishUntilFalse(b, 'bp.small.b');
+    // The ring took as many of each; B's first false came 3000 - 1000 messages later.
+    expect(acceptedB - acceptedA).toBe(3000 - 1000);
+
+    // While A's publishes wait: ten to a subject nobody subscribes to yet, the SUB, ten more.
+    const late: number[] = [];
+    for (let i = 0; i < 10; i++) expect(a.publish('bp.late', String(i))).toBe(false);
+    a.subscribe('bp.late', { callback: (m) => late.push(Number(m.string())) });
+    for (let i = 10; i < 20; i++) expect(a.publish('bp.late', String(i))).toBe(false);
+
+    servers.push(await startServer({ port }));
+    await waitFor(
+      () => gotA.count >= acceptedA && gotB.count >= acceptedB && late.length >= 10,
+      20_000,
+      `every accepted message (A ${gotA.count}/${acceptedA}, B ${gotB.count}/${acceptedB}, late ${late.length}/10)`,
+    );
+    await a.flush();
+    await b.flush();
+    expect(gotA.problem).toBeUndefined();
+    expect(gotB.problem).toBeUndefined();
+    expect([gotA.count, gotB.count]).toEqual([acceptedA, acceptedB]);
+    expect(late).toEqual(Array.from({ length: 10 }, (_, i) => 10 + i));
+    expect(a.statistics().outMessages).toBe(acceptedA + 20);
   }, 60_000);
 });
 
