@@ -4,7 +4,7 @@
  * is batched (every {@link PUBLISH_EVERY} frames, and in a microtask for the tail of a burst).
  *
  * When the ring is full, frames wait here in order (the overflow), small publishes again
- * gathered into PUB records of up to CMD_VIEW_BYTES (one allocation and one ring record per
+ * gathered into PUB records of up to CMD_PUB_GROW_BYTES (one allocation and one ring record per
  * run, as in the ring: under a publish flood a quarter of all messages pass through here).
  * publish returns `false` once `clientCapacity` messages wait (stream.write convention); a
  * PUB that would take the pending bytes past `maxPendingBytes` throws `'clientCapacity'` and
@@ -19,6 +19,7 @@ import {
   CMD_OP,
   CMD_PUB,
   CMD_PUB_COUNT,
+  CMD_PUB_GROW_BYTES,
   CMD_PUB_WIRE,
   CMD_SID,
   CMD_SUB,
@@ -26,7 +27,6 @@ import {
   CMD_UNSUB,
   CMD_UNSUB_MAX,
   CMD_UNSUB_WIRE,
-  CMD_VIEW_BYTES,
 } from '../shared/layout.js';
 import { hpubLength, pubLength, writeHpub, writePub } from '../shared/protocol/encode.js';
 import type { RingProducer } from '../shared/ring/byte-ring.js';
@@ -197,7 +197,7 @@ export class Publisher {
     this.frame = ring.bytes;
     if (this.head === this.overflow.length) {
       const appended =
-        this.openPub >= 0 && this.openPubBytes + wireLength < CMD_VIEW_BYTES
+        this.openPub >= 0 && this.openPubBytes + wireLength < CMD_PUB_GROW_BYTES
           ? ring.append(this.openPub, wireLength)
           : -1;
       if (appended >= 0) {
@@ -363,7 +363,7 @@ export class Publisher {
 const CR = 0x0d;
 const LF = 0x0a;
 /** Size of an overflow PUB frame that small publishes grow (the ring's record limit for them). */
-const CHUNK_BYTES = CMD_PUB_WIRE + CMD_VIEW_BYTES;
+const CHUNK_BYTES = CMD_PUB_WIRE + CMD_PUB_GROW_BYTES;
 
 /** Op and message count 1 of a new PUB record. */
 function writePubHeader(bytes: Uint8Array, view: DataView, off: number): void {

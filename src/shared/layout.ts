@@ -69,10 +69,17 @@ export const CMD_PUB_COUNT = 4;
 export const CMD_PUB_WIRE = 8;
 /**
  * Wire bytes from which the worker hands a record to the socket as a view of the ring instead
- * of copying it. A PUB record grows only while it stays below this, so a record this large
- * holds one message (large messages go out uncopied, runs of small ones are copied at once).
+ * of copying it: the kernel copies it, which is cheaper than V8's copy out of shared memory
+ * (a large message, or a record grown from many small ones); smaller records are gathered into
+ * one copied write, cheaper than many small views.
  */
 export const CMD_VIEW_BYTES = 8 * 1024;
+/**
+ * Wire bytes a PUB record grows to from consecutive publishes. Above CMD_VIEW_BYTES, so that a
+ * burst's records go out as views: against growth capped below it, worker CPU per 2 M
+ * self-echoed 128 B messages 1440-1510 -> 1280-1390 ms (bench/tools/thread-cpu.ts, 5 runs).
+ */
+export const CMD_PUB_GROW_BYTES = 64 * 1024;
 export const CMD_SID = 4;
 export const CMD_SUB_WIRE = 8;
 export const CMD_UNSUB_MAX = 8;
