@@ -47,12 +47,19 @@ function spent(before: Map<number, number>, after: Map<number, number>): Map<num
 }
 
 const server = await startServer();
-const client = await lib.connect(server.url);
+let dropped!: (error: Error) => void;
+const client = await new lib.ConnectOptions()
+  .eventCallback(async (event) => {
+    // Dropped messages never arrive: say so instead of waiting for them forever.
+    if (event.type === 'slowConsumer') dropped(new Error('slow consumer: messages dropped'));
+  })
+  .connect(server.url);
 try {
   let received = 0;
   let done!: () => void;
-  const all = new Promise<void>((resolve) => {
+  const all = new Promise<void>((resolve, reject) => {
     done = resolve;
+    dropped = reject;
   });
   client.subscribe('bench.threads', {
     callback: () => {
