@@ -9,7 +9,7 @@
  *   SUAM…
  *   ------END USER NKEY SEED------
  *
- * Undecorated text (a JWT line and a seed line) is accepted too; CRLF line ends as well.
+ * Undecorated text (a JWT line and a seed line) is accepted too; CRLF and CR line ends as well.
  * Errors never quote the text: it holds a secret.
  */
 import { NatsError } from './errors.js';
@@ -19,8 +19,9 @@ export interface Credentials {
   seed: string;
 }
 
+/** Line ends: LF, CRLF, or a lone CR (old Mac editors). */
 const BLOCK =
-  /-{3,}[^\n]*BEGIN[^\n]*-{3,}\r?\n\s*([^\s-][^\r\n]*?)\s*\r?\n\s*-{3,}[^\n]*END[^\n]*-{3,}/g;
+  /-{3,}[^\r\n]*BEGIN[^\r\n]*-{3,}(?:\r\n|\r|\n)\s*([^\s-][^\r\n]*?)\s*(?:\r\n|\r|\n)\s*-{3,}[^\r\n]*END[^\r\n]*-{3,}/g;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const USER_SEED_SHAPE = /^SU[A-Z2-7]{56}$/;
 
@@ -29,7 +30,7 @@ export function parseCredentials(text: string, source = 'credentials'): Credenti
     throw new NatsError('invalidOption', `${source} must be text, got ${typeof text}`);
   }
   const blocks = [...text.matchAll(BLOCK)].map((m) => m[1].trim());
-  const candidates = blocks.length > 0 ? blocks : text.split(/\r?\n/).map((l) => l.trim());
+  const candidates = blocks.length > 0 ? blocks : text.split(/\r\n|\r|\n/).map((l) => l.trim());
   const jwt = candidates.find((c) => JWT_SHAPE.test(c));
   const seed = candidates.find((c) => USER_SEED_SHAPE.test(c));
   if (jwt === undefined) {

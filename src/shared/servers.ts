@@ -71,7 +71,8 @@ export function parseServerUrl(input: string): ServerAddress {
   const pass = decodeURIComponent(parsed.password);
   if (user !== '' && parsed.password === '' && !text.includes(`${parsed.username}:@`)) {
     address.token = user;
-  } else if (user !== '') {
+  } else if (user !== '' || pass !== '') {
+    // `:pass@host` too: an empty user with a password, as nats.go reads it (the server judges).
     address.user = user;
     address.pass = pass;
   }

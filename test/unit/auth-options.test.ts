@@ -533,12 +533,14 @@ describe('parseCredentials', () => {
   it.each([
     ['decorated blocks (as nsc writes them)', decorated],
     ['decorated blocks with CRLF line ends', credsFile(JWT, SEED, '\r\n')],
+    ['decorated blocks with CR line ends', credsFile(JWT, SEED, '\r')],
     ['decorated blocks, seed block first', seedFirst(JWT, SEED)],
     ['decorated blocks, indented', indent(decorated)],
     ['decorated blocks without a final newline', decorated.trimEnd()],
     ['decorated blocks with trailing spaces on the values', credsFile(`${JWT}  `, `${SEED}\t`)],
     ['undecorated lines', `${JWT}\n${SEED}\n`],
     ['undecorated lines with CRLF', `${JWT}\r\n${SEED}\r\n`],
+    ['undecorated lines with CR', `${JWT}\r${SEED}\r`],
     ['undecorated lines with blank lines and spaces', `\n  ${JWT}  \n\n  ${SEED}  \n`],
   ])('%s', (_label, text) => {
     expect(parseCredentials(text)).toEqual({ jwt: JWT, seed: SEED });

@@ -78,6 +78,7 @@ describe('parseServerUrl', () => {
       'nats://bob:@h',
       { user: 'bob', pass: '' },
     ],
+    ['a password without a user (:pass@host) is kept', 'nats://:pw@h', { user: '', pass: 'pw' }],
   ])('credentials: %s', (_label, input, expected) => {
     expect(parseServerUrl(input)).toMatchObject(expected);
   });
