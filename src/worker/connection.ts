@@ -308,24 +308,27 @@ export class Connection implements SessionHost {
   // ---- outbound scheduling --------------------------------------------------------------
 
   /**
-   * Pump the command ring to the socket. Commands wait in the ring while disconnected; while
-   * deliveries back up (the main thread is saturated) they go out only as fast as the main
-   * thread reads (Inbound.takeCredit): its publishes then meet back-pressure, so its own
+   * Pump the command ring to the socket. Commands wait in the ring while disconnected, and
+   * while the send window is used up (SendWindow: the server has not yet answered for 8 MiB).
+   * While deliveries back up (the main thread is saturated) they go out only as fast as the
+   * main thread reads (Inbound.takeCredit): its publishes then meet back-pressure, so its own
    * subscriptions get the turn instead of overflowing, and replies still follow requests.
    */
   private kick(): void {
     const session = this.session;
     if (!session || !this.connected || this.closing) return;
     const credit = this.inbound.takeCredit();
-    let budget = Number.POSITIVE_INFINITY;
+    let budget = session.sendRoom();
+    if (budget <= 0) return; // the window's PONG kicks again
     if (this.inbound.behind) {
       if (credit === 0) {
         this.inbound.awaitRelief(this.resumePump);
         return;
       }
-      budget = credit;
+      budget = Math.min(budget, credit);
     }
     const result = this.outbound.pump(session, budget);
+    session.pingIfDue();
     this.stats.store();
     // An UNSUB whose limit the worker had already reached frames a SUB_END as it passes;
     // outside a socket chunk nothing else would publish it.
@@ -390,6 +393,7 @@ export class Connection implements SessionHost {
   ponged(purpose: PingPurpose): void {
     if (purpose.kind === 'flush') this.inbound.flushAck(purpose.id);
     else if (purpose.kind === 'unsubFence') this.subs.remove(purpose.sid);
+    else if (purpose.kind === 'window') this.kick(); // the window may have been closed
   }
 
   drained(): void {

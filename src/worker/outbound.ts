@@ -34,12 +34,14 @@ const BATCHES_PER_TURN = 8;
 /**
  * Why a PING was written; its PONG (they come back in order) settles it. A flush is acked to
  * the main thread; an unsubscribe fence ends the subscription for good, because every
- * message the server sent before it handled the UNSUB arrives before that PONG.
+ * message the server sent before it handled the UNSUB arrives before that PONG; a window
+ * PING acknowledges the bytes written before it (SendWindow).
  */
 export type PingPurpose =
   | { kind: 'heartbeat' }
   | { kind: 'flush'; id: number }
-  | { kind: 'unsubFence'; sid: number };
+  | { kind: 'unsubFence'; sid: number }
+  | { kind: 'window'; sent: number };
 
 export interface OutboundSink {
   /** Write to the socket; false = its buffer is full, stop until drain. */

@@ -1,7 +1,8 @@
 /**
  * One connection to one server, from dial to close: the INFO → CONNECT (+PING) → PONG
- * handshake, the parser, the PING/PONG heartbeat with stale detection, and the ordered queue
- * of PINGs awaiting their PONG (heartbeats and flushes share it, since PONGs come in order).
+ * handshake, the parser, the PING/PONG heartbeat with stale detection, the ordered queue
+ * of PINGs awaiting their PONG (heartbeats, flushes and the send window's share it, since
+ * PONGs come in order), and the send window.
  * A session never reconnects; the connection loop makes a new one.
  */
 import { NatsError } from '../shared/errors.js';
@@ -11,6 +12,7 @@ import { type MsgView, Parser, type ParserSink } from '../shared/protocol/parser
 import { type ServerInfo, toServerInfo } from '../shared/server-info.js';
 import type { ServerAddress } from '../shared/servers.js';
 import type { OutboundSink, PingPurpose } from './outbound.js';
+import { SendWindow } from './send-window.js';
 import { connectOptions, tlsError, upgradeAfterInfo } from './tls.js';
 import { dialTcp, type SocketTransport } from './transport.js';
 
@@ -58,6 +60,7 @@ export class Session implements ParserSink, OutboundSink {
   private readonly parser: Parser;
   private readonly pongQueue: PingPurpose[] = [];
   private outstandingPings = 0;
+  private readonly window = new SendWindow();
   private heartbeat: NodeJS.Timeout | undefined;
   private handshake!: { resolve(info: ServerInfo): void; reject(error: NatsError): void };
   private info: ServerInfo | undefined;
@@ -126,6 +129,7 @@ export class Session implements ParserSink, OutboundSink {
   write(bytes: Uint8Array): boolean {
     if (this.transport === null || this.phase === 'ended') return false;
     this.host.counted(0, bytes.length, 0);
+    this.window.written(bytes.length);
     return this.transport.write(bytes);
   }
 
@@ -137,7 +141,22 @@ export class Session implements ParserSink, OutboundSink {
     let bytes = 0;
     for (const chunk of chunks) bytes += chunk.length;
     this.host.counted(0, bytes, 0);
+    this.window.written(bytes);
     return this.transport.writeAll(chunks, done);
+  }
+
+  /** Write the window's PING when one is due (after a batch of commands). */
+  pingIfDue(): void {
+    const purpose = this.window.duePing();
+    if (purpose === undefined) return;
+    this.write(PING);
+    this.pongQueue.push(purpose);
+  }
+
+  /** Bytes of commands that may go out now (SendWindow); ≤ 0: a window PONG will tell. */
+  sendRoom(): number {
+    this.pingIfDue();
+    return this.window.room();
   }
 
   pingQueued(purpose: PingPurpose): void {
@@ -211,6 +230,7 @@ export class Session implements ParserSink, OutboundSink {
     }
     this.outstandingPings = 0;
     const purpose = this.pongQueue.shift();
+    if (purpose?.kind === 'window') this.window.acknowledged(purpose.sent);
     if (purpose !== undefined && purpose !== HEARTBEAT) this.host.ponged(purpose);
   }
 

@@ -3,6 +3,7 @@
 
 import { type Client, ConnectOptions, type Message } from 'nats-offload';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SEND_WINDOW_BYTES } from '../../src/worker/send-window.js';
 import { type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
 import { EventLog, waitFor, withTimeout } from '../helpers/wait.js';
 
@@ -113,7 +114,8 @@ describe('publish and subscribe on one client', () => {
 
   it('a client flooding its own subscription with only writable() pauses loses nothing', async () => {
     // No flushes: what bounds the pile-up is the worker holding the client's publishes back
-    // while its deliveries wait on this thread. Past subscriptionCapacity it would drop.
+    // while its deliveries wait on this thread, and the send window bounding what is on its
+    // way through the server. Past subscriptionCapacity it would drop.
     const N = 2_000_000;
     let dropped = false;
     let finish!: () => void;
@@ -135,13 +137,26 @@ describe('publish and subscribe on one client', () => {
       },
     });
     await client.flush();
+    // Messages sent and not yet back: at most the send window's worth (150 wire bytes each,
+    // plus the frame that may cross its end). Without the window this reached 150 k.
+    let mostInFlight = 0;
+    const sampler = setInterval(() => {
+      const { outMessages, inMessages } = client.statistics();
+      mostInFlight = Math.max(mostInFlight, outMessages - inMessages);
+    }, 10);
     const payload = new Uint8Array(128);
-    for (let i = 0; i < N && !dropped; i++) {
-      if (!client.publish('flood.self', payload)) await client.writable();
+    try {
+      for (let i = 0; i < N && !dropped; i++) {
+        if (!client.publish('flood.self', payload)) await client.writable();
+      }
+      await withTimeout(finished, 60_000, `all ${N} messages (received ${received})`);
+    } finally {
+      clearInterval(sampler);
     }
-    await withTimeout(finished, 60_000, `all ${N} messages (received ${received})`);
     expect(dropped).toBe(false);
     expect(received).toBe(N);
+    expect(mostInFlight).toBeGreaterThan(0);
+    expect(mostInFlight).toBeLessThanOrEqual((SEND_WINDOW_BYTES + 64 * 1024) / 150);
   }, 90_000);
 
   it('a busy service still gets its replies out while requests queue up behind it', async () => {
