@@ -44,6 +44,8 @@ export class Publisher {
   private openPubCount = 0;
   private openPubBytes = 0;
   private readonly lines = new PubLineCache();
+  /** Largest overflow PUB frame small publishes grow (a ring record must hold it). */
+  private readonly chunkMax: number;
   private readonly overflow: Uint8Array[] = [];
   private head = 0;
   private overflowBytes = 0;
@@ -51,7 +53,7 @@ export class Publisher {
   private overflowCount = 0;
   /** Index in the overflow of the PUB frame later publishes may grow, or -1. */
   private openChunk = -1;
-  /** Bytes and messages in that frame (its array is CHUNK_BYTES long until it is closed). */
+  /** Bytes and messages in that frame (its array grows, up to chunkMax, until it is closed). */
   private chunkBytes = 0;
   private chunkCount = 0;
   private waitingForSpace = false;
@@ -66,6 +68,7 @@ export class Publisher {
     private readonly maxPendingBytes: number,
   ) {
     this.frame = ring.bytes;
+    this.chunkMax = Math.min(CMD_PUB_WIRE + CMD_PUB_GROW_BYTES - 1, ring.maxBody);
   }
 
   /** Messages (and control frames) waiting on this thread because the ring was full. */
@@ -228,21 +231,31 @@ export class Publisher {
   /** {@link wireSpace} off the ring: grow the open overflow PUB frame, or queue a new one. */
   private queueWire(wireLength: number): number {
     this.overflowCount++;
-    if (this.openChunk >= 0 && this.chunkBytes + wireLength < CHUNK_BYTES) {
+    this.overflowBytes += wireLength;
+    const grown = this.chunkBytes + wireLength;
+    if (this.openChunk >= 0 && grown <= this.chunkMax) {
+      let frame = this.overflow[this.openChunk];
+      if (grown > frame.length) {
+        // Doubling: a chunk closed early (a SUB or FLUSH queued after it) stays small.
+        const larger = new Uint8Array(Math.min(this.chunkMax, Math.max(grown, frame.length * 2)));
+        larger.set(frame.subarray(0, this.chunkBytes));
+        this.overflow[this.openChunk] = frame = larger;
+      }
       const at = this.chunkBytes;
-      this.frame = this.overflow[this.openChunk];
-      this.chunkBytes += wireLength;
+      this.frame = frame;
+      this.chunkBytes = grown;
       this.chunkCount++;
-      this.overflowBytes += wireLength;
       return at;
     }
     this.closeChunk();
     const length = CMD_PUB_WIRE + wireLength;
-    const small = length < CHUNK_BYTES;
-    this.frame = new Uint8Array(small ? CHUNK_BYTES : length);
+    this.overflowBytes += CMD_PUB_WIRE;
+    const small = length <= this.chunkMax;
+    this.frame = new Uint8Array(
+      small ? Math.min(this.chunkMax, Math.max(length, FIRST_CHUNK_BYTES)) : length,
+    );
     writePubHeader(this.frame, new DataView(this.frame.buffer), 0);
     this.overflow.push(this.frame);
-    this.overflowBytes += length;
     if (small) {
       this.openChunk = this.overflow.length - 1;
       this.chunkBytes = length;
@@ -251,12 +264,17 @@ export class Publisher {
     return CMD_PUB_WIRE;
   }
 
-  /** Trim the open overflow PUB frame to its bytes and set its message count; no more growth. */
+  /**
+   * Trim the open overflow PUB frame to its bytes and set its message count; no more growth.
+   * A mostly empty array is copied out, so what waits is what maxPendingBytes counts.
+   */
   private closeChunk(): void {
     const at = this.openChunk;
     if (at < 0) return;
     this.openChunk = -1;
-    const frame = this.overflow[at].subarray(0, this.chunkBytes);
+    const array = this.overflow[at];
+    const used = this.chunkBytes;
+    const frame = used * 2 < array.length ? array.slice(0, used) : array.subarray(0, used);
     new DataView(frame.buffer).setUint32(CMD_PUB_COUNT, this.chunkCount, true);
     this.overflow[at] = frame;
   }
@@ -362,8 +380,8 @@ export class Publisher {
 
 const CR = 0x0d;
 const LF = 0x0a;
-/** Size of an overflow PUB frame that small publishes grow (the ring's record limit for them). */
-const CHUNK_BYTES = CMD_PUB_WIRE + CMD_PUB_GROW_BYTES;
+/** First array of an overflow PUB frame; it doubles as publishes grow it. */
+const FIRST_CHUNK_BYTES = 4096;
 
 /** Op and message count 1 of a new PUB record. */
 function writePubHeader(bytes: Uint8Array, view: DataView, off: number): void {

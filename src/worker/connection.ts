@@ -311,15 +311,17 @@ export class Connection implements SessionHost {
    * Pump the command ring to the socket. Commands wait in the ring while disconnected, and
    * while the send window is used up (SendWindow: the server has not yet answered for 8 MiB).
    * While deliveries back up (the main thread is saturated) they go out only as fast as the
-   * main thread reads (Inbound.takeCredit): its publishes then meet back-pressure, so its own
-   * subscriptions get the turn instead of overflowing, and replies still follow requests.
+   * main thread reads (Inbound.takeCredit; a record at a time, and a PUB record may hold up
+   * to 64 KiB of publishes): its publishes then meet back-pressure, so its own subscriptions
+   * get the turn instead of overflowing, and replies still follow requests.
    */
   private kick(): void {
     const session = this.session;
     if (!session || !this.connected || this.closing) return;
-    const credit = this.inbound.takeCredit();
     let budget = session.sendRoom();
     if (budget <= 0) return; // the window's PONG kicks again
+    // Taken after the window check: what the main thread read meanwhile still counts.
+    const credit = this.inbound.takeCredit();
     if (this.inbound.behind) {
       if (credit === 0) {
         this.inbound.awaitRelief(this.resumePump);

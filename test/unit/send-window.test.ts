@@ -28,15 +28,22 @@ describe('SendWindow', () => {
     expect(w.room()).toBe(PING_EVERY_BYTES);
   });
 
-  it('a closed window always has a PING on its way', () => {
+  it('never lets more than PING_EVERY_BYTES go past the last PING, so a closed window has one on its way', () => {
     const w = new SendWindow();
+    let sent = 0;
     let lastPing = 0;
-    // Writes of odd sizes, PINGs taken as they come due, no PONG.
+    // Writes of odd sizes as room allows, PINGs taken as they come due, no PONG.
     for (let i = 0; w.room() > 0; i++) {
-      w.written(Math.min(w.room(), 70_001 + (i % 7) * 1_000));
+      const bytes = Math.min(w.room(), 70_001 + (i % 7) * 1_000);
+      w.written(bytes);
+      sent += bytes;
+      expect(sent - lastPing).toBeLessThanOrEqual(PING_EVERY_BYTES);
       const ping = w.duePing();
       if (ping?.kind === 'window') lastPing = ping.sent;
     }
+    // Closed: everything written is covered by PINGs but less than one stretch.
+    expect(sent).toBeGreaterThanOrEqual(SEND_WINDOW_BYTES);
+    expect(sent - lastPing).toBeLessThan(PING_EVERY_BYTES);
     w.acknowledged(lastPing);
     expect(w.room()).toBeGreaterThan(0);
   });

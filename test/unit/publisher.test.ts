@@ -1,0 +1,146 @@
+// The Publisher's overflow (frames waiting on the calling thread while the command ring is
+// full): whatever mix of publishes and control frames waits, the worker's side of the ring
+// reads them back in call order with exact per-record message counts, and what waits in
+// memory is what maxPendingBytes counts.
+
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Publisher } from '../../src/main/publisher.js';
+import {
+  CMD_FLUSH,
+  CMD_FLUSH_ID,
+  CMD_OP,
+  CMD_PUB,
+  CMD_PUB_COUNT,
+  CMD_PUB_WIRE,
+} from '../../src/shared/layout.js';
+import { createRingBuffers, RingConsumer, RingProducer } from '../../src/shared/ring/byte-ring.js';
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+const PUB_LINE = /PUB s (\d+)\r\n#*(\d+)\r\n/g;
+
+/** Reads up to `maxRecords` records as the worker would: `p<id>` per message, `f<id>` per flush. */
+function consume(ring: RingConsumer, maxRecords: number, into: string[]): void {
+  let n = 0;
+  for (let off = ring.next(); off >= 0 && n < maxRecords; off = ring.next(), n++) {
+    const op = ring.bytes[off + CMD_OP];
+    if (op === CMD_PUB) {
+      const wire = decoder.decode(ring.bytes.subarray(off + CMD_PUB_WIRE, off + ring.length));
+      const ids = [...wire.matchAll(PUB_LINE)].map((m) => `p${m[2]}`);
+      expect(ids.length).toBe(ring.view.getUint32(off + CMD_PUB_COUNT, true));
+      into.push(...ids);
+    } else {
+      expect(op).toBe(CMD_FLUSH);
+      into.push(`f${ring.view.getUint32(off + CMD_FLUSH_ID, true)}`);
+    }
+    ring.advance();
+  }
+  ring.release();
+}
+
+/** A full collection, so memory figures count what is kept, not garbage not yet collected. */
+setFlagsFromString('--expose-gc');
+const collect = runInNewContext('gc') as () => void;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+type Step =
+  | { kind: 'pub'; pad: number }
+  | { kind: 'burst'; count: number }
+  | { kind: 'flush' }
+  | { kind: 'read'; records: number };
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 12, arbitrary: fc.record({ kind: fc.constant('pub' as const), pad: fc.nat(300) }) },
+  // Now and then a publish too large to be gathered with others.
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('pub' as const),
+      pad: fc.integer({ min: 9000, max: 30_000 }),
+    }),
+  },
+  // Runs of small publishes long enough to fill a gathered frame.
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('burst' as const),
+      count: fc.integer({ min: 1, max: 600 }),
+    }),
+  },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('flush' as const) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('read' as const), records: fc.nat(200) }) },
+);
+
+describe('Publisher overflow', () => {
+  it('hands everything to the ring in call order, with exact message counts', async () => {
+    await fc.assert(
+      // A 64 KiB ring's record limit (32 KiB) is below the 64 KiB a gathered frame may reach.
+      fc.asyncProperty(
+        fc.constantFrom(64 * 1024, 256 * 1024),
+        fc.array(step, { minLength: 1, maxLength: 3000, size: 'large' }),
+        async (capacity, steps) => {
+          const buffers = createRingBuffers(capacity);
+          const publisher = new Publisher(new RingProducer(buffers), 1 << 30, 1 << 30);
+          const worker = new RingConsumer(buffers);
+          const expected: string[] = [];
+          const got: string[] = [];
+          let seq = 0;
+          for (const s of steps) {
+            if (s.kind === 'pub') {
+              const id = seq++;
+              publisher.pub('s', 1, undefined, 0, encoder.encode(`${'#'.repeat(s.pad)}${id}`));
+              expected.push(`p${id}`);
+            } else if (s.kind === 'burst') {
+              for (let i = 0; i < s.count; i++) {
+                const id = seq++;
+                publisher.pub('s', 1, undefined, 0, encoder.encode(`${'#'.repeat(100)}${id}`));
+                expected.push(`p${id}`);
+              }
+            } else if (s.kind === 'flush') {
+              const id = seq++;
+              publisher.flush(id);
+              expected.push(`f${id}`);
+            } else {
+              consume(worker, s.records, got);
+              await nextTurn(); // the publisher's wait for space resolves
+            }
+          }
+          while (publisher.waiting > 0 || worker.next() >= 0) {
+            consume(worker, 1000, got);
+            await nextTurn();
+          }
+          publisher.publishNow();
+          consume(worker, Number.POSITIVE_INFINITY, got);
+          expect(got).toEqual(expected);
+          expect(publisher.waiting).toBe(0);
+        },
+      ),
+
+      { numRuns: 30 },
+    );
+  });
+
+  it('keeps in memory what maxPendingBytes counts, also when control frames cut runs short', () => {
+    const buffers = createRingBuffers(64 * 1024);
+    const publisher = new Publisher(new RingProducer(buffers), 1 << 30, 1 << 30);
+    const payload = new Uint8Array(100);
+    while (publisher.waiting === 0) publisher.pub('s', 1, undefined, 0, payload);
+    collect();
+    const before = process.memoryUsage().arrayBuffers;
+    // Each publish starts a new gathered frame that the FLUSH after it closes at once.
+    const pairs = 2000;
+    for (let i = 0; i < pairs; i++) {
+      publisher.pub('s', 1, undefined, 0, payload);
+      publisher.flush(i);
+    }
+    collect();
+    const grown = process.memoryUsage().arrayBuffers - before;
+    // ≈ 130 B of frames per pair; one full-size array per pair would be ≈ 64 KiB (128 MB).
+    expect(publisher.waiting).toBe(2 * pairs + 1);
+    expect(grown).toBeLessThan(pairs * 2048);
+  });
+});
