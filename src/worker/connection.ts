@@ -330,7 +330,6 @@ export class Connection implements SessionHost {
       budget = Math.min(budget, credit);
     }
     const result = this.outbound.pump(session, budget);
-    session.pingIfDue();
     this.stats.store();
     // An UNSUB whose limit the worker had already reached frames a SUB_END as it passes;
     // outside a socket chunk nothing else would publish it.

@@ -52,6 +52,8 @@ export interface OutboundSink {
   pingQueued(purpose: PingPurpose): void;
   /** PUB/HPUB frames written, for statistics. */
   published(count: number): void;
+  /** A batch and its PINGs are queued: a point where the sink may write a PING of its own. */
+  batchDone(): void;
 }
 
 export type PumpResult = 'empty' | 'blocked' | 'more';
@@ -179,6 +181,7 @@ export class OutboundPump {
       });
     }
     for (const purpose of pings) sink.pingQueued(purpose);
+    sink.batchDone();
     if (!writable) return 'blocked';
     return off < 0 ? 'empty' : 'more';
   }

@@ -40,12 +40,11 @@ export class SendWindow {
   }
 
   /**
-   * Bytes that may still be written before the next acknowledgement, at most up to the next
-   * PING (so acknowledgements keep coming while the window is used); ≤ 0: wait for a PONG.
-   * One is always on its way then, as a PING goes out every PING_EVERY_BYTES < the window.
+   * Bytes that may still be written before the next acknowledgement; ≤ 0: wait for a PONG.
+   * One is always on its way then, as long as the writer asks {@link duePing} after every
+   * write of at most a few PING_EVERY_BYTES (a batch): less than the window.
    */
   room(): number {
-    const open = SEND_WINDOW_BYTES - (this.sent - this.ackedAt);
-    return Math.min(open, PING_EVERY_BYTES - (this.sent - this.pingedAt));
+    return SEND_WINDOW_BYTES - (this.sent - this.ackedAt);
   }
 }

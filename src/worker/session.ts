@@ -145,8 +145,11 @@ export class Session implements ParserSink, OutboundSink {
     return this.transport.writeAll(chunks, done);
   }
 
-  /** Write the window's PING when one is due (after a batch of commands). */
-  pingIfDue(): void {
+  /**
+   * Write the window's PING when one is due: after each batch of commands, once the PINGs in
+   * it are queued (PONGs come back in wire order), so at most a batch goes past the last one.
+   */
+  batchDone(): void {
     const purpose = this.window.duePing();
     if (purpose === undefined) return;
     this.write(PING);
@@ -155,7 +158,7 @@ export class Session implements ParserSink, OutboundSink {
 
   /** Bytes of commands that may go out now (SendWindow); ≤ 0: a window PONG will tell. */
   sendRoom(): number {
-    this.pingIfDue();
+    this.batchDone(); // bytes written outside a batch (resubscribes, flushes on reconnect)
     return this.window.room();
   }
 
