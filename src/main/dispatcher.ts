@@ -9,11 +9,14 @@ import {
   DLV_CONTROL_VALUE,
   DLV_FLUSH_ACK,
   DLV_HAS_HEADERS,
+  DLV_HAS_REPLY,
   DLV_HEAD,
   DLV_HEADER_LEN,
   DLV_MSG_HEADER_BYTES,
   DLV_PAYLOAD_LEN,
   DLV_REPLY_LEN,
+  DLV_SHORT_HEADER_BYTES,
+  DLV_SHORT_PAYLOAD_LEN,
   DLV_SID,
   DLV_SUB_END,
   DLV_SUBJECT_IS_SUB,
@@ -166,10 +169,11 @@ export class Dispatcher {
     if (sub === undefined || sub.isClosed) return;
     const flags = (head >>> 8) & 0xff;
     const subjectLen = head >>> 16;
-    const replyLen = words[i + (DLV_REPLY_LEN >> 2)];
-    const headerLen = words[i + (DLV_HEADER_LEN >> 2)];
-    const payloadLen = words[i + (DLV_PAYLOAD_LEN >> 2)];
-    let p = off + DLV_MSG_HEADER_BYTES;
+    const short = (flags & (DLV_HAS_REPLY | DLV_HAS_HEADERS)) === 0;
+    const replyLen = short ? 0 : words[i + (DLV_REPLY_LEN >> 2)];
+    const headerLen = short ? 0 : words[i + (DLV_HEADER_LEN >> 2)];
+    const payloadLen = words[i + ((short ? DLV_SHORT_PAYLOAD_LEN : DLV_PAYLOAD_LEN) >> 2)];
+    let p = off + (short ? DLV_SHORT_HEADER_BYTES : DLV_MSG_HEADER_BYTES);
     const subject =
       flags & DLV_SUBJECT_IS_SUB ? sub.subject : decodeString(bytes, p, p + subjectLen);
     p += subjectLen;

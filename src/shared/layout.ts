@@ -101,6 +101,11 @@ export const CMD_FLUSH_BYTES = 8;
 //     +12 u32 header block length
 //     +16 u32 payload length
 //     +20 subject | reply | header block | payload
+//   or, with neither DLV_HAS_REPLY nor DLV_HAS_HEADERS (most messages), the short form:
+//     +0  u32 op | flags << 8 | subject length << 16
+//     +4  u32 sid
+//     +8  u32 payload length
+//     +12 subject | payload
 //
 //   FLUSH_ACK body: +0 u32 op | +4 u32 flush id
 //   SUB_END body:   +0 u32 op | +4 u32 sid   (an unsubscribeAfter limit was reached in the
@@ -119,6 +124,9 @@ export const DLV_REPLY_LEN = 8;
 export const DLV_HEADER_LEN = 12;
 export const DLV_PAYLOAD_LEN = 16;
 export const DLV_MSG_HEADER_BYTES = 20;
+/** The short form: 8 bytes less to write and carry across cores per message. */
+export const DLV_SHORT_PAYLOAD_LEN = 8;
+export const DLV_SHORT_HEADER_BYTES = 12;
 /** FLUSH_ACK and SUB_END frames: op, then their u32 (flush id, sid) here. */
 export const DLV_CONTROL_VALUE = 4;
 export const DLV_CONTROL_BYTES = 8;

@@ -17,6 +17,8 @@ import {
   DLV_MSG_HEADER_BYTES,
   DLV_PAYLOAD_LEN,
   DLV_REPLY_LEN,
+  DLV_SHORT_HEADER_BYTES,
+  DLV_SHORT_PAYLOAD_LEN,
   DLV_SID,
   DLV_SUB_END,
   DLV_SUBJECT_IS_SUB,
@@ -220,10 +222,12 @@ export class Inbound {
 /** Bytes of a MSG frame: the subject is left out when it is the subscription's own. */
 function msgFrameLength(msg: MsgView, sub: Subscription): number {
   const subjectLen = sub.wildcard ? msg.subjectEnd - msg.subjectStart : 0;
+  const replyLen = msg.replyEnd - msg.replyStart;
+  const short = replyLen === 0 && !msg.hasHeaders;
   return (
-    DLV_MSG_HEADER_BYTES +
+    (short ? DLV_SHORT_HEADER_BYTES : DLV_MSG_HEADER_BYTES) +
     subjectLen +
-    (msg.replyEnd - msg.replyStart) +
+    replyLen +
     (msg.headerEnd - msg.headerStart) +
     (msg.payloadEnd - msg.payloadStart)
   );
@@ -248,10 +252,16 @@ function writeMsg(
   const i = off >> 2;
   words[i + (DLV_HEAD >> 2)] = DLV_MSG | (flags << 8) | (subjectLen << 16);
   words[i + (DLV_SID >> 2)] = sub.sid;
-  words[i + (DLV_REPLY_LEN >> 2)] = replyLen;
-  words[i + (DLV_HEADER_LEN >> 2)] = headerLen;
-  words[i + (DLV_PAYLOAD_LEN >> 2)] = payloadLen;
-  let at = off + DLV_MSG_HEADER_BYTES;
+  let at: number;
+  if ((flags & (DLV_HAS_REPLY | DLV_HAS_HEADERS)) === 0) {
+    words[i + (DLV_SHORT_PAYLOAD_LEN >> 2)] = payloadLen;
+    at = off + DLV_SHORT_HEADER_BYTES;
+  } else {
+    words[i + (DLV_REPLY_LEN >> 2)] = replyLen;
+    words[i + (DLV_HEADER_LEN >> 2)] = headerLen;
+    words[i + (DLV_PAYLOAD_LEN >> 2)] = payloadLen;
+    at = off + DLV_MSG_HEADER_BYTES;
+  }
   if (subjectLen > 0) at = copyToShared(src, msg.subjectStart, subjectLen, dst, at);
   if (replyLen > 0) at = copyToShared(src, msg.replyStart, replyLen, dst, at);
   if (headerLen > 0) at = copyToShared(src, msg.headerStart, headerLen, dst, at);
