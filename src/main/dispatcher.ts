@@ -9,7 +9,6 @@ import {
   DLV_CONTROL_VALUE,
   DLV_FLUSH_ACK,
   DLV_HAS_HEADERS,
-  DLV_HAS_REPLY,
   DLV_HEAD,
   DLV_HEADER_LEN,
   DLV_MSG_HEADER_BYTES,
@@ -20,6 +19,7 @@ import {
   DLV_SID,
   DLV_SUB_END,
   DLV_SUBJECT_IS_SUB,
+  isShortMsgFrame,
   RECORD_ALIGN,
   RECORD_LENGTH_BYTES,
   WRAP_MARKER,
@@ -169,7 +169,7 @@ export class Dispatcher {
     if (sub === undefined || sub.isClosed) return;
     const flags = (head >>> 8) & 0xff;
     const subjectLen = head >>> 16;
-    const short = (flags & (DLV_HAS_REPLY | DLV_HAS_HEADERS)) === 0;
+    const short = isShortMsgFrame(flags);
     const replyLen = short ? 0 : words[i + (DLV_REPLY_LEN >> 2)];
     const headerLen = short ? 0 : words[i + (DLV_HEADER_LEN >> 2)];
     const payloadLen = words[i + ((short ? DLV_SHORT_PAYLOAD_LEN : DLV_PAYLOAD_LEN) >> 2)];

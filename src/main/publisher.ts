@@ -29,7 +29,13 @@ import {
   CMD_UNSUB_WIRE,
   CMD_VIEW_BYTES,
 } from '../shared/layout.js';
-import { hpubLength, pubLength, writeHpub, writePub } from '../shared/protocol/encode.js';
+import {
+  hpubLength,
+  pubLength,
+  writeHpub,
+  writePub,
+  writePubWithLine,
+} from '../shared/protocol/encode.js';
 import type { RingProducer } from '../shared/ring/byte-ring.js';
 import { PubLineCache } from './pub-lines.js';
 
@@ -92,11 +98,7 @@ export class Publisher {
       return this.committed(this.frame);
     }
     const at = this.wireSpace(line.length + size + 2);
-    this.frame.set(line, at);
-    const end = at + line.length + size;
-    if (size > 0) this.frame.set(payload, end - size);
-    this.frame[end] = CR;
-    this.frame[end + 1] = LF;
+    writePubWithLine(this.frame, at, line, payload);
     return this.committed(this.frame);
   }
 
@@ -372,9 +374,6 @@ export class Publisher {
     for (const w of waiters) w.resolve();
   };
 }
-
-const CR = 0x0d;
-const LF = 0x0a;
 
 /** Op and message count 1 of a new PUB record. */
 function writePubHeader(bytes: Uint8Array, view: DataView, off: number): void {

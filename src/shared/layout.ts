@@ -127,6 +127,11 @@ export const DLV_MSG_HEADER_BYTES = 20;
 /** The short form: 8 bytes less to write and carry across cores per message. */
 export const DLV_SHORT_PAYLOAD_LEN = 8;
 export const DLV_SHORT_HEADER_BYTES = 12;
+
+/** A MSG frame with these flags has the short form (no reply, no header block). */
+export function isShortMsgFrame(flags: number): boolean {
+  return (flags & (DLV_HAS_REPLY | DLV_HAS_HEADERS)) === 0;
+}
 /** FLUSH_ACK and SUB_END frames: op, then their u32 (flush id, sid) here. */
 export const DLV_CONTROL_VALUE = 4;
 export const DLV_CONTROL_BYTES = 8;

@@ -6,19 +6,13 @@
  * per frame made it the worker's largest allocator.
  */
 import type { RingProducer } from '../shared/ring/byte-ring.js';
+import type { WordBytes } from './ring-copy.js';
 import type { Subscription } from './subscriptions.js';
 
 /** Bytes per slab; a frame larger than this gets a slab of its own. */
 const SLAB_BYTES = 256 * 1024;
 
-/** Where frame bodies are written: bytes, the same bytes as words, and a DataView of them. */
-export interface FrameTarget {
-  readonly bytes: Uint8Array;
-  readonly words: Int32Array;
-  readonly view: DataView;
-}
-
-interface Slab extends FrameTarget {
+interface Slab extends WordBytes {
   /** Offset of the next frame to move out, and of the end of the frames written. */
   read: number;
   write: number;
@@ -29,7 +23,6 @@ function newSlab(bytes: number): Slab {
   return {
     bytes: new Uint8Array(buffer),
     words: new Int32Array(buffer),
-    view: new DataView(buffer),
     read: 0,
     write: 0,
   };
@@ -40,8 +33,6 @@ export class Backlog {
   /** The subscription of each waiting frame (null: a control frame), oldest at `head`. */
   private readonly subs: (Subscription | null)[] = [];
   private head = 0;
-  /** Reserved by {@link reserve}: its length word's offset. */
-  private reserved = -1;
 
   /** Frames waiting. */
   get length(): number {
@@ -49,7 +40,7 @@ export class Backlog {
   }
 
   /** The slab {@link reserve} returned an offset in; write the body there, then {@link commit}. */
-  get target(): FrameTarget {
+  get target(): WordBytes {
     return this.slabs[this.slabs.length - 1];
   }
 
@@ -71,15 +62,14 @@ export class Backlog {
       tail = newSlab(Math.max(SLAB_BYTES, size));
       this.slabs.push(tail);
     }
-    this.reserved = tail.write;
-    tail.words[tail.write >> 2] = length;
+    const at = tail.write;
+    tail.words[at >> 2] = length;
     tail.write += size;
-    return this.reserved + 4;
+    return at + 4;
   }
 
   /** The body at the last {@link reserve} is written; it waits for `sub` (null: control frame). */
   commit(sub: Subscription | null): void {
-    this.reserved = -1;
     this.subs.push(sub);
   }
 

@@ -22,11 +22,12 @@ import {
   DLV_SID,
   DLV_SUB_END,
   DLV_SUBJECT_IS_SUB,
+  isShortMsgFrame,
 } from '../shared/layout.js';
 import type { MsgView } from '../shared/protocol/parser.js';
 import type { RingProducer } from '../shared/ring/byte-ring.js';
-import { Backlog, type FrameTarget } from './backlog.js';
-import { copyToShared, type SourceBytes } from './ring-copy.js';
+import { Backlog } from './backlog.js';
+import { copyToShared, type SourceBytes, type WordBytes } from './ring-copy.js';
 import type { Subscription } from './subscriptions.js';
 
 /**
@@ -222,19 +223,25 @@ export class Inbound {
 /** Bytes of a MSG frame: the subject is left out when it is the subscription's own. */
 function msgFrameLength(msg: MsgView, sub: Subscription): number {
   const subjectLen = sub.wildcard ? msg.subjectEnd - msg.subjectStart : 0;
-  const replyLen = msg.replyEnd - msg.replyStart;
-  const short = replyLen === 0 && !msg.hasHeaders;
   return (
-    (short ? DLV_SHORT_HEADER_BYTES : DLV_MSG_HEADER_BYTES) +
+    (isShortMsgFrame(msgFlags(msg, subjectLen)) ? DLV_SHORT_HEADER_BYTES : DLV_MSG_HEADER_BYTES) +
     subjectLen +
-    replyLen +
+    (msg.replyEnd - msg.replyStart) +
     (msg.headerEnd - msg.headerStart) +
     (msg.payloadEnd - msg.payloadStart)
   );
 }
 
+function msgFlags(msg: MsgView, subjectLen: number): number {
+  return (
+    (subjectLen === 0 ? DLV_SUBJECT_IS_SUB : 0) |
+    (msg.replyEnd > msg.replyStart ? DLV_HAS_REPLY : 0) |
+    (msg.hasHeaders ? DLV_HAS_HEADERS : 0)
+  );
+}
+
 function writeMsg(
-  dst: FrameTarget,
+  dst: WordBytes,
   off: number,
   src: SourceBytes,
   msg: MsgView,
@@ -244,16 +251,13 @@ function writeMsg(
   const replyLen = msg.replyEnd - msg.replyStart;
   const headerLen = msg.headerEnd - msg.headerStart;
   const payloadLen = msg.payloadEnd - msg.payloadStart;
-  const flags =
-    (subjectLen === 0 ? DLV_SUBJECT_IS_SUB : 0) |
-    (replyLen > 0 ? DLV_HAS_REPLY : 0) |
-    (msg.hasHeaders ? DLV_HAS_HEADERS : 0);
+  const flags = msgFlags(msg, subjectLen);
   const words = dst.words;
   const i = off >> 2;
   words[i + (DLV_HEAD >> 2)] = DLV_MSG | (flags << 8) | (subjectLen << 16);
   words[i + (DLV_SID >> 2)] = sub.sid;
   let at: number;
-  if ((flags & (DLV_HAS_REPLY | DLV_HAS_HEADERS)) === 0) {
+  if (isShortMsgFrame(flags)) {
     words[i + (DLV_SHORT_PAYLOAD_LEN >> 2)] = payloadLen;
     at = off + DLV_SHORT_HEADER_BYTES;
   } else {
@@ -269,7 +273,7 @@ function writeMsg(
 }
 
 /** FLUSH_ACK and SUB_END: an op and a u32 (flush id or sid). */
-function writeControl(dst: FrameTarget, off: number, op: number, value: number): void {
+function writeControl(dst: WordBytes, off: number, op: number, value: number): void {
   dst.words[(off + DLV_HEAD) >> 2] = op;
   dst.words[(off + DLV_CONTROL_VALUE) >> 2] = value;
 }

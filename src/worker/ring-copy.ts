@@ -19,8 +19,8 @@ const WORD_COPY_MAX = 256;
 /** DataView reads in host byte order, so an Int32Array store puts the bytes back in order. */
 const HOST_LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
-/** The destination: the same shared bytes as bytes and as 32-bit words. */
-export interface SharedBytes {
+/** The destination (the delivery ring, or a backlog slab): bytes, and the same bytes as words. */
+export interface WordBytes {
   readonly bytes: Uint8Array;
   /** `bytes` as whole words; `bytes.byteOffset` must be a multiple of 4. */
   readonly words: Int32Array;
@@ -37,7 +37,7 @@ export function copyToShared(
   src: SourceBytes,
   from: number,
   length: number,
-  dst: SharedBytes,
+  dst: WordBytes,
   at: number,
 ): number {
   const end = at + length;

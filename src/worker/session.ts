@@ -150,16 +150,20 @@ export class Session implements ParserSink, OutboundSink {
    * it are queued (PONGs come back in wire order), so at most a batch goes past the last one.
    */
   batchDone(): void {
-    const purpose = this.window.duePing();
-    if (purpose === undefined) return;
-    this.write(PING);
-    this.pongQueue.push(purpose);
+    this.pingWindowIfDue();
   }
 
   /** Bytes of commands that may go out now (SendWindow); ≤ 0: a window PONG will tell. */
   sendRoom(): number {
-    this.batchDone(); // bytes written outside a batch (resubscribes, flushes on reconnect)
+    this.pingWindowIfDue(); // bytes written outside a batch (resubscribes, flushes on reconnect)
     return this.window.room();
+  }
+
+  private pingWindowIfDue(): void {
+    const purpose = this.window.duePing();
+    if (purpose === undefined) return;
+    this.write(PING);
+    this.pongQueue.push(purpose);
   }
 
   pingQueued(purpose: PingPurpose): void {

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   encodeConnect,
+  encodePubLine,
   encodeSub,
   encodeUnsub,
   hpubLength,
@@ -10,6 +11,7 @@ import {
   pubLength,
   writeHpub,
   writePub,
+  writePubWithLine,
 } from '../../src/shared/protocol/encode.js';
 import { utf8Length } from '../../src/shared/protocol/utf8.js';
 
@@ -38,6 +40,25 @@ function hpub(subject: string, reply: string | undefined, header: string, payloa
 }
 
 describe('PUB', () => {
+  it('a cached line (encodePubLine + writePubWithLine) writes what writePub writes', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 40 }),
+        fc.option(fc.string({ minLength: 1, maxLength: 40 }), { nil: undefined }),
+        fc.uint8Array({ maxLength: 300 }),
+        (subject, reply, payload) => {
+          const n = pubLength(utf8Length(subject), reply ? utf8Length(reply) : 0, payload.length);
+          const whole = new Uint8Array(n + 6).fill(0xee);
+          writePub(whole, 3, subject, reply, payload);
+          const line = encodePubLine(subject, reply, payload.length);
+          const cached = new Uint8Array(n + 6).fill(0xee);
+          expect(writePubWithLine(cached, 3, line, payload)).toBe(3 + n);
+          expect(cached).toEqual(whole);
+        },
+      ),
+    );
+  });
+
   it('writes PUB without a reply', () => {
     expect(pub('foo.bar', undefined, 'hello')).toBe('PUB foo.bar 5\r\nhello\r\n');
   });

@@ -60,13 +60,21 @@ export function writePub(
   reply: string | undefined,
   payload: Uint8Array,
 ): number {
-  buf[off] = 0x50; // P
-  buf[off + 1] = 0x55; // U
-  buf[off + 2] = 0x42; // B
-  buf[off + 3] = SPACE;
-  let p = writeSubjects(buf, off + 4, subject, reply);
-  p = writeDecimal(buf, p, payload.length);
-  return writeBody(buf, p, undefined, payload);
+  return writePayload(buf, writePubLine(buf, off, subject, reply, payload.length), payload);
+}
+
+/**
+ * Writes a line from {@link encodePubLine}, then `<payload>\r\n`, at `buf[off]`; returns the
+ * end offset. The caller guarantees `line.length + payload.length + 2` bytes of room.
+ */
+export function writePubWithLine(
+  buf: Uint8Array,
+  off: number,
+  line: Uint8Array,
+  payload: Uint8Array,
+): number {
+  buf.set(line, off);
+  return writePayload(buf, off + line.length, payload);
 }
 
 /**
@@ -83,14 +91,26 @@ export function encodePubLine(
 ): Uint8Array {
   const replyBytes = reply ? utf8Length(reply) : 0;
   const line = new Uint8Array(pubLength(utf8Length(subject), replyBytes, size) - size - 2);
-  line[0] = 0x50; // P
-  line[1] = 0x55; // U
-  line[2] = 0x42; // B
-  line[3] = SPACE;
-  const p = writeDecimal(line, writeSubjects(line, 4, subject, reply), size);
-  line[p] = CR;
-  line[p + 1] = LF;
+  writePubLine(line, 0, subject, reply, size);
   return line;
+}
+
+/** Writes `PUB <subject> [<reply>] <size>\r\n` at `buf[off]`; returns the offset after it. */
+function writePubLine(
+  buf: Uint8Array,
+  off: number,
+  subject: string,
+  reply: string | undefined,
+  size: number,
+): number {
+  buf[off] = 0x50; // P
+  buf[off + 1] = 0x55; // U
+  buf[off + 2] = 0x42; // B
+  buf[off + 3] = SPACE;
+  const p = writeDecimal(buf, writeSubjects(buf, off + 4, subject, reply), size);
+  buf[p] = CR;
+  buf[p + 1] = LF;
+  return p + 2;
 }
 
 /**
@@ -234,8 +254,13 @@ function writeBody(
     buf.set(header, p);
     p += header.length;
   }
-  buf.set(payload, p);
-  p += payload.length;
+  return writePayload(buf, p, payload);
+}
+
+/** Writes `<payload>\r\n`; an empty payload skips set(), whose fixed cost into shared memory is the larger part. */
+function writePayload(buf: Uint8Array, off: number, payload: Uint8Array): number {
+  if (payload.length > 0) buf.set(payload, off);
+  const p = off + payload.length;
   buf[p] = CR;
   buf[p + 1] = LF;
   return p + 2;
