@@ -53,6 +53,9 @@ export class Dispatcher {
   private stopped = false;
   /** The current run: a private copy of ring bytes, and a view of it. */
   private span = new Uint8Array(0);
+  /** span's buffer and offset: a payload is `new Uint8Array(buffer, offset + p, n)`, ~60 ns cheaper than subarray(). */
+  private spanBuffer: ArrayBuffer = this.span.buffer;
+  private spanOffset = 0;
   private spanView = new DataView(this.span.buffer);
   /** The same bytes as words, for the frames' fields (layout.ts: host byte order). */
   private spanWords = new Int32Array(0);
@@ -147,6 +150,8 @@ export class Dispatcher {
       this.slabUsed = (this.slabUsed + n + 7) & ~7;
     }
     this.span.set(this.ring.bytes.subarray(from, to));
+    this.spanBuffer = this.span.buffer;
+    this.spanOffset = this.span.byteOffset;
     this.spanView = new DataView(this.span.buffer, this.span.byteOffset, n);
     this.spanWords = new Int32Array(this.span.buffer, this.span.byteOffset, n >> 2);
   }
@@ -192,7 +197,7 @@ export class Dispatcher {
     const msg = new Message(
       subject,
       reply,
-      bytes.subarray(p, p + payloadLen),
+      new Uint8Array(this.spanBuffer, this.spanOffset + p, payloadLen),
       decoded?.headers,
       decoded?.status,
       decoded?.description,
