@@ -224,6 +224,34 @@ describe('Parser on random transcripts', () => {
       { numRuns: 300 },
     );
   });
+
+  it('gives the same events when ops repeat (the repeated-line shortcut)', () => {
+    // Runs longer than the parser's pause after a miss, so lines are kept, matched and missed.
+    const run = fc.tuple(fc.oneof(msgOp, msgOp, otherOp), fc.integer({ min: 1, max: 40 }));
+    fc.assert(
+      fc.property(
+        fc.array(run, { maxLength: 8 }),
+        fc.array(fc.nat(), { maxLength: 30 }),
+        (runs, rawCuts) => {
+          const ops = runs.flatMap(([op, times]) => Array.from({ length: times }, () => op));
+          const input = Uint8Array.from(ops.map((o) => o.wire).join(''), (c) => c.charCodeAt(0));
+          const cuts = [...new Set(rawCuts.map((c) => c % (input.length + 1)))];
+          cuts.sort((a, b) => a - b);
+          expect(feed(input, cuts).events).toEqual(ops.map((o) => o.event));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('tells a repeated line from one of the same length with other fields', () => {
+    const lines = ['MSG a 12 3\r\nabc\r\n', 'MSG a 21 3\r\nxyz\r\n', 'MSG b 12 3\r\nabc\r\n'];
+    const text = lines.flatMap((line) => Array.from({ length: 20 }, () => line)).join('');
+    const events = feed(enc.encode(text), []).events as { subject: string; sid: number }[];
+    expect(events.map((e) => `${e.subject} ${e.sid}`)).toEqual(
+      ['a 12', 'a 21', 'b 12'].flatMap((e) => Array.from({ length: 20 }, () => e)),
+    );
+  });
 });
 
 describe('Parser on malformed input', () => {

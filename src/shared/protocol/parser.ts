@@ -73,6 +73,10 @@ const BODY = 2; // a whole MSG/HMSG control line and part of its body
 const FAILED = 3; // a protocol error was thrown; only reset() leaves this state
 
 const EMPTY = new Uint8Array(0);
+/** Longest MSG/HMSG control line kept for {@link Parser} to recognise when it repeats. */
+const REPEAT_LINE_MAX = 128;
+/** After a kept line was not repeated, lines parsed before one is kept again (a mixed stream pays ~1/16 of a copy and a compare). */
+const REPEAT_PAUSE = 16;
 const W_MSG = asciiBytes('msg');
 const W_HMSG = asciiBytes('hmsg');
 const W_INFO = asciiBytes('info');
@@ -120,6 +124,23 @@ export class Parser {
   /** In BODY: where the body starts in the stash, and how many bytes (body + CRLF) are missing. */
   private bodyStart = 0;
   private need = 0;
+  /**
+   * The last MSG/HMSG control line parsed in full (LF included), and its fields relative to
+   * its start. A flood repeats one line (same subject, sid and size); comparing its bytes is
+   * cheaper than parsing them. 0 = none kept.
+   */
+  private readonly repeatLine = new Uint8Array(REPEAT_LINE_MAX);
+  private repeatLen = 0;
+  private repeatSubjectStart = 0;
+  private repeatSubjectEnd = 0;
+  private repeatReplyStart = 0;
+  private repeatReplyEnd = 0;
+  private repeatSid = 0;
+  private repeatHeaders = false;
+  private repeatHdrLen = 0;
+  private repeatTotal = 0;
+  /** MSG/HMSG lines still to parse in full before one is kept again. */
+  private repeatPause = 0;
 
   constructor(sink: ParserSink, options: ParserOptions = {}) {
     this.sink = sink;
@@ -150,6 +171,8 @@ export class Parser {
     this.state = IDLE;
     this.stashLen = 0;
     this.need = 0;
+    this.repeatLen = 0;
+    this.repeatPause = 0;
     this.msg.buf = EMPTY;
     if (this.stash.length > this.initialBufferSize) {
       this.stash = new Uint8Array(this.initialBufferSize);
@@ -262,6 +285,16 @@ export class Parser {
    * sink at once and set `bodyLen` to -1.
    */
   private parseOp(buf: Uint8Array, start: number, limit: number): number {
+    const repeatLen = this.repeatLen;
+    if (repeatLen > 0 && start + repeatLen <= limit) {
+      if (this.repeats(buf, start, repeatLen)) {
+        this.reuseLine(start);
+        return start + repeatLen - 1;
+      }
+      // Lines that vary (inboxes, wildcard subjects): look for a repeat again only later.
+      this.repeatLen = 0;
+      this.repeatPause = REPEAT_PAUSE;
+    }
     const c = buf[start] | 0x20;
     const isMsg = c === 0x6d && matchOp(buf, start, limit, W_MSG);
     const isHmsg = !isMsg && c === 0x68 && matchOp(buf, start, limit, W_HMSG);
@@ -278,6 +311,10 @@ export class Parser {
       return -1;
     }
     if (lf + 1 - start > this.maxControlLine) throw this.lineTooLong(buf, start, lf);
+    if (isMsg || isHmsg) {
+      if (this.repeatPause > 0) this.repeatPause--;
+      else this.keepLine(buf, start, lf);
+    }
     if (!isMsg && !isHmsg) {
       this.bodyLen = -1;
       this.parseOther(buf, start, lf > start && buf[lf - 1] === CR ? lf - 1 : lf);
@@ -355,7 +392,7 @@ export class Parser {
       do {
         if (++p === limit) return -1;
         b = buf[p];
-      } while (b !== SPACE && b !== TAB && b !== CR && b !== LF);
+      } while (b > SPACE || (b !== SPACE && b !== TAB && b !== CR && b !== LF));
       switch (n++) {
         case 0:
           s0 = from;
@@ -420,6 +457,47 @@ export class Parser {
     this.hdrLen = hdrLen;
     this.bodyLen = total;
     return lf;
+  }
+
+  /** Remembers the MSG/HMSG line `buf[start, lf]` just parsed into `msg` (see repeatLine). */
+  private keepLine(buf: Uint8Array, start: number, lf: number): void {
+    const length = lf + 1 - start;
+    if (length > REPEAT_LINE_MAX) {
+      this.repeatLen = 0;
+      return;
+    }
+    const line = this.repeatLine;
+    for (let i = 0; i < length; i++) line[i] = buf[start + i];
+    const m = this.msg;
+    this.repeatLen = length;
+    this.repeatSubjectStart = m.subjectStart - start;
+    this.repeatSubjectEnd = m.subjectEnd - start;
+    this.repeatReplyStart = m.replyStart - start;
+    this.repeatReplyEnd = m.replyEnd - start;
+    this.repeatSid = m.sid;
+    this.repeatHeaders = m.hasHeaders;
+    this.repeatHdrLen = this.hdrLen;
+    this.repeatTotal = this.bodyLen;
+  }
+
+  /** Whether `buf[start, start + length)` is the kept line. */
+  private repeats(buf: Uint8Array, start: number, length: number): boolean {
+    const line = this.repeatLine;
+    for (let i = 0; i < length; i++) if (buf[start + i] !== line[i]) return false;
+    return true;
+  }
+
+  /** `msg` as the kept line parsed, for its copy at `buf[start]`. */
+  private reuseLine(start: number): void {
+    const m = this.msg;
+    m.subjectStart = start + this.repeatSubjectStart;
+    m.subjectEnd = start + this.repeatSubjectEnd;
+    m.sid = this.repeatSid;
+    m.replyStart = start + this.repeatReplyStart;
+    m.replyEnd = start + this.repeatReplyEnd;
+    m.hasHeaders = this.repeatHeaders;
+    this.hdrLen = this.repeatHdrLen;
+    this.bodyLen = this.repeatTotal;
   }
 
   private parseInfo(buf: Uint8Array, start: number, end: number): void {
