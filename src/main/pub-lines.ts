@@ -11,18 +11,27 @@ export class PubLineCache {
   private subject: string | undefined;
   private reply: string | undefined;
   private size = -1;
-  private line: Uint8Array | undefined;
+  /** The line by its count of extra blanks (0-7, see Publisher's alignment), each built once. */
+  private readonly lines: (Uint8Array | undefined)[] = new Array(8).fill(undefined);
 
-  /** The line for this message if it repeats the previous one's; undefined the first time. */
-  get(subject: string, reply: string | undefined, size: number): Uint8Array | undefined {
+  /**
+   * The line for this message, with `pad` extra blanks before the size, if the message repeats
+   * the previous one's subject, reply and size; undefined the first time.
+   */
+  get(
+    subject: string,
+    reply: string | undefined,
+    size: number,
+    pad: number,
+  ): Uint8Array | undefined {
     if (subject === this.subject && reply === this.reply && size === this.size) {
-      this.line ??= encodePubLine(subject, reply, size);
-      return this.line;
+      this.lines[pad] ??= encodePubLine(subject, reply, size, pad);
+      return this.lines[pad];
     }
     this.subject = subject;
     this.reply = reply;
     this.size = size;
-    this.line = undefined;
+    this.lines.fill(undefined);
     return undefined;
   }
 }

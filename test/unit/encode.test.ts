@@ -46,11 +46,13 @@ describe('PUB', () => {
         fc.string({ minLength: 1, maxLength: 40 }),
         fc.option(fc.string({ minLength: 1, maxLength: 40 }), { nil: undefined }),
         fc.uint8Array({ maxLength: 300 }),
-        (subject, reply, payload) => {
-          const n = pubLength(utf8Length(subject), reply ? utf8Length(reply) : 0, payload.length);
+        fc.integer({ min: 0, max: 7 }),
+        (subject, reply, payload, pad) => {
+          const replyBytes = reply ? utf8Length(reply) : 0;
+          const n = pubLength(utf8Length(subject), replyBytes, payload.length, pad);
           const whole = new Uint8Array(n + 6).fill(0xee);
-          writePub(whole, 3, subject, reply, payload);
-          const line = encodePubLine(subject, reply, payload.length);
+          expect(writePub(whole, 3, subject, reply, payload, pad)).toBe(3 + n);
+          const line = encodePubLine(subject, reply, payload.length, pad);
           const cached = new Uint8Array(n + 6).fill(0xee);
           expect(writePubWithLine(cached, 3, line, payload)).toBe(3 + n);
           expect(cached).toEqual(whole);
@@ -61,6 +63,14 @@ describe('PUB', () => {
 
   it('writes PUB without a reply', () => {
     expect(pub('foo.bar', undefined, 'hello')).toBe('PUB foo.bar 5\r\nhello\r\n');
+  });
+
+  it('pads with blanks before the size, nowhere else', () => {
+    const body = enc.encode('hi');
+    const n = pubLength(3, 0, 2, 5);
+    const buf = new Uint8Array(n);
+    expect(writePub(buf, 0, 'foo', undefined, body, 5)).toBe(n);
+    expect(dec.decode(buf)).toBe('PUB foo      2\r\nhi\r\n');
   });
 
   it('writes PUB with a reply', () => {

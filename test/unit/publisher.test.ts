@@ -18,7 +18,8 @@ import { createRingBuffers, RingConsumer, RingProducer } from '../../src/shared/
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
-const PUB_LINE = /PUB s (\d+)\r\n#*(\d+)\r\n/g;
+// Blanks before the size: the publisher pads lines to align payloads.
+const PUB_LINE = /PUB s +(\d+)\r\n#*(\d+)\r\n/g;
 
 /** Reads up to `maxRecords` records as the worker would: `p<id>` per message, `f<id>` per flush. */
 function consume(ring: RingConsumer, maxRecords: number, into: string[]): void {
@@ -134,5 +135,40 @@ describe('Publisher overflow', () => {
     const { overflow } = publisher as unknown as { overflow: Uint8Array[] };
     const kept = overflow.reduce((sum, frame) => sum + frame.buffer.byteLength, 0);
     expect(kept).toBeLessThan(pairs * 512);
+  });
+});
+
+describe('Publisher alignment', () => {
+  it('puts payloads at their own offset mod 8 in the ring, with blanks in the PUB line', () => {
+    const buffers = createRingBuffers(1024 * 1024);
+    const publisher = new Publisher(new RingProducer(buffers), 1 << 30, 1 << 30);
+    const worker = new RingConsumer(buffers);
+    const source = new Uint8Array(70_000).map((_, i) => i % 251);
+    const sent: Uint8Array[] = [];
+    for (const size of [256, 1000, 20_000]) {
+      for (let skew = 0; skew < 8; skew++) {
+        const payload = source.subarray(skew, skew + size);
+        publisher.pub('s', 1, undefined, 0, payload);
+        sent.push(payload);
+      }
+    }
+    publisher.publishNow();
+    const received: Uint8Array[] = [];
+    for (let off = worker.next(); off >= 0; off = worker.next()) {
+      const end = off + worker.length;
+      let p = off + CMD_PUB_WIRE;
+      while (p < end) {
+        const line = decoder.decode(worker.bytes.subarray(p, p + 64)).match(/^PUB s +(\d+)\r\n/);
+        expect(line).not.toBeNull();
+        const size = Number(line?.[1]);
+        const at = p + (line?.[0].length ?? 0);
+        const payload = sent[received.length];
+        expect(at % 8).toBe(payload.byteOffset % 8);
+        received.push(worker.bytes.slice(at, at + size));
+        p = at + size + 2;
+      }
+      worker.advance();
+    }
+    expect(received).toEqual(sent.map((payload) => Uint8Array.from(payload)));
   });
 });

@@ -27,16 +27,23 @@ const UNSUB_PREFIX = encoder.encode('UNSUB ');
  * Exact byte length of `PUB <subject> [<reply>] <len>\r\n<payload>\r\n`.
  *
  * @param replyBytes - UTF-8 length of the reply subject; 0 means no reply.
+ * @param pad - extra blanks before `<len>` (see {@link writePub}).
  * @example
  * pubLength(utf8Length('foo'), 0, 2); // 'PUB foo 2\r\nhi\r\n'.length === 15
  */
-export function pubLength(subjectBytes: number, replyBytes: number, payloadBytes: number): number {
-  // 'PUB ' + subject + [' ' + reply] + ' ' + digits + CRLF + payload + CRLF
+export function pubLength(
+  subjectBytes: number,
+  replyBytes: number,
+  payloadBytes: number,
+  pad = 0,
+): number {
+  // 'PUB ' + subject + [' ' + reply] + ' ' + pad + digits + CRLF + payload + CRLF
   return (
     4 +
     subjectBytes +
     (replyBytes > 0 ? replyBytes + 1 : 0) +
     1 +
+    pad +
     decimalLength(payloadBytes) +
     2 +
     payloadBytes +
@@ -47,7 +54,8 @@ export function pubLength(subjectBytes: number, replyBytes: number, payloadBytes
 /**
  * Writes `PUB <subject> [<reply>] <len>\r\n<payload>\r\n` at `buf[off]` and returns the end
  * offset. An empty or undefined `reply` means no reply. The caller guarantees
- * {@link pubLength} bytes of room.
+ * {@link pubLength} bytes of room. `pad` more blanks before `<len>` (the protocol reads a run
+ * of blanks as one separator) move the payload: a caller places it on an alignment.
  *
  * @example
  * const n = pubLength(utf8Length(subject), 0, payload.length);
@@ -59,8 +67,9 @@ export function writePub(
   subject: string,
   reply: string | undefined,
   payload: Uint8Array,
+  pad = 0,
 ): number {
-  return writePayload(buf, writePubLine(buf, off, subject, reply, payload.length), payload);
+  return writePayload(buf, writePubLine(buf, off, subject, reply, payload.length, pad), payload);
 }
 
 /**
@@ -78,8 +87,8 @@ export function writePubWithLine(
 }
 
 /**
- * `PUB <subject> [<reply>] <size>\r\n`: the control line alone, for a caller that writes
- * the same line before many payloads.
+ * `PUB <subject> [<reply>] <size>\r\n` (with `pad` more blanks before `<size>`): the control
+ * line alone, for a caller that writes the same line before many payloads.
  *
  * @example
  * encodePubLine('foo', undefined, 2); // 'PUB foo 2\r\n'
@@ -88,26 +97,30 @@ export function encodePubLine(
   subject: string,
   reply: string | undefined,
   size: number,
+  pad = 0,
 ): Uint8Array {
   const replyBytes = reply ? utf8Length(reply) : 0;
-  const line = new Uint8Array(pubLength(utf8Length(subject), replyBytes, size) - size - 2);
-  writePubLine(line, 0, subject, reply, size);
+  const line = new Uint8Array(pubLength(utf8Length(subject), replyBytes, size, pad) - size - 2);
+  writePubLine(line, 0, subject, reply, size, pad);
   return line;
 }
 
-/** Writes `PUB <subject> [<reply>] <size>\r\n` at `buf[off]`; returns the offset after it. */
+/** Writes `PUB <subject> [<reply>] <pad blanks><size>\r\n` at `buf[off]`; returns the offset after it. */
 function writePubLine(
   buf: Uint8Array,
   off: number,
   subject: string,
   reply: string | undefined,
   size: number,
+  pad: number,
 ): number {
   buf[off] = 0x50; // P
   buf[off + 1] = 0x55; // U
   buf[off + 2] = 0x42; // B
   buf[off + 3] = SPACE;
-  const p = writeDecimal(buf, writeSubjects(buf, off + 4, subject, reply), size);
+  let p = writeSubjects(buf, off + 4, subject, reply);
+  for (let i = 0; i < pad; i++) buf[p++] = SPACE;
+  p = writeDecimal(buf, p, size);
   buf[p] = CR;
   buf[p + 1] = LF;
   return p + 2;

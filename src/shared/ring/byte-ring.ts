@@ -195,6 +195,11 @@ export class RingProducer {
     return start + RECORD_LENGTH_BYTES;
   }
 
+  /** Body offset the next {@link reserve} returns if its record fits before the end of the data. */
+  nextBody(): number {
+    return (this.written & this.mask) + RECORD_LENGTH_BYTES;
+  }
+
   /**
    * Grow the last committed record by `length` bytes while the consumer cannot see it yet (it
    * is unpublished), so many small writes become one record. `body` is that record's body
