@@ -12,6 +12,8 @@ import {
   DLV_HEAD,
   DLV_HEADER_LEN,
   DLV_MSG_HEADER_BYTES,
+  DLV_PAD_MASK,
+  DLV_PAD_SHIFT,
   DLV_PAYLOAD_LEN,
   DLV_REPLY_LEN,
   DLV_SHORT_HEADER_BYTES,
@@ -196,7 +198,7 @@ export class Dispatcher {
         return;
       }
     }
-    p += headerLen;
+    p += headerLen + ((flags & DLV_PAD_MASK) >> DLV_PAD_SHIFT);
     const msg = new Message(
       subject,
       reply,

@@ -100,12 +100,14 @@ export const CMD_FLUSH_BYTES = 8;
 //     +8  u32 reply length
 //     +12 u32 header block length
 //     +16 u32 payload length
-//     +20 subject | reply | header block | payload
+//     +20 subject | reply | header block | filler | payload
+//     (then DLV_PAD_MASK's count of filler bytes, 0-7, before the payload: they put a large
+//     payload at its socket offset mod 8, so its copy runs by words; see ring-copy.ts)
 //   or, with neither DLV_HAS_REPLY nor DLV_HAS_HEADERS (most messages), the short form:
 //     +0  u32 op | flags << 8 | subject length << 16
 //     +4  u32 sid
 //     +8  u32 payload length
-//     +12 subject | payload
+//     +12 subject | filler | payload
 //
 //   FLUSH_ACK body: +0 u32 op | +4 u32 flush id
 //   SUB_END body:   +0 u32 op | +4 u32 sid   (an unsubscribeAfter limit was reached in the
@@ -117,6 +119,9 @@ export const DLV_SUB_END = 3;
 export const DLV_SUBJECT_IS_SUB = 1;
 export const DLV_HAS_REPLY = 2;
 export const DLV_HAS_HEADERS = 4;
+/** Flags bits 3-5: filler bytes before the payload. */
+export const DLV_PAD_SHIFT = 3;
+export const DLV_PAD_MASK = 7 << DLV_PAD_SHIFT;
 
 export const DLV_HEAD = 0;
 export const DLV_SID = 4;

@@ -15,6 +15,7 @@ import {
   DLV_HEADER_LEN,
   DLV_MSG,
   DLV_MSG_HEADER_BYTES,
+  DLV_PAD_SHIFT,
   DLV_PAYLOAD_LEN,
   DLV_REPLY_LEN,
   DLV_SHORT_HEADER_BYTES,
@@ -27,7 +28,7 @@ import {
 import type { MsgView } from '../shared/protocol/parser.js';
 import type { RingProducer } from '../shared/ring/byte-ring.js';
 import { Backlog } from './backlog.js';
-import { copyToShared, type SourceBytes, type WordBytes } from './ring-copy.js';
+import { alignPad, copyToShared, type SourceBytes, type WordBytes } from './ring-copy.js';
 import type { Subscription } from './subscriptions.js';
 
 /**
@@ -83,9 +84,14 @@ export class Inbound {
       this.source = { bytes: msg.buf, view: new DataView(msg.buf.buffer, msg.buf.byteOffset) };
     }
     if (this.backlog.length === 0) {
-      const off = this.ring.reserve(length);
+      // Filler for where the payload lands if the record fits before the ring's end.
+      const payloadLen = msg.payloadEnd - msg.payloadStart;
+      const payloadAt = this.ring.nextBody() + length - payloadLen;
+      let pad = alignPad(this.source, msg.payloadStart, payloadLen, payloadAt);
+      if (length + pad > this.ring.maxBody) pad = 0;
+      const off = this.ring.reserve(length + pad);
       if (off >= 0) {
-        writeMsg(this.ring, off, this.source, msg, sub);
+        writeMsg(this.ring, off, this.source, msg, sub, pad);
         this.ring.commit();
         return;
       }
@@ -99,7 +105,7 @@ export class Inbound {
       return;
     }
     const off = this.backlog.reserve(length);
-    writeMsg(this.backlog.target, off, this.source, msg, sub);
+    writeMsg(this.backlog.target, off, this.source, msg, sub, 0);
     this.backlog.commit(sub);
     this.waitingBySid.set(sub.sid, queued + 1);
     this.awaitSpace();
@@ -240,18 +246,20 @@ function msgFlags(msg: MsgView, subjectLen: number): number {
   );
 }
 
+/** A MSG frame at `dst.bytes[off]`, with `pad` filler bytes before the payload. */
 function writeMsg(
   dst: WordBytes,
   off: number,
   src: SourceBytes,
   msg: MsgView,
   sub: Subscription,
+  pad: number,
 ): void {
   const subjectLen = sub.wildcard ? msg.subjectEnd - msg.subjectStart : 0;
   const replyLen = msg.replyEnd - msg.replyStart;
   const headerLen = msg.headerEnd - msg.headerStart;
   const payloadLen = msg.payloadEnd - msg.payloadStart;
-  const flags = msgFlags(msg, subjectLen);
+  const flags = msgFlags(msg, subjectLen) | (pad << DLV_PAD_SHIFT);
   const words = dst.words;
   const i = off >> 2;
   words[i + (DLV_HEAD >> 2)] = DLV_MSG | (flags << 8) | (subjectLen << 16);
@@ -269,7 +277,7 @@ function writeMsg(
   if (subjectLen > 0) at = copyToShared(src, msg.subjectStart, subjectLen, dst, at);
   if (replyLen > 0) at = copyToShared(src, msg.replyStart, replyLen, dst, at);
   if (headerLen > 0) at = copyToShared(src, msg.headerStart, headerLen, dst, at);
-  copyToShared(src, msg.payloadStart, payloadLen, dst, at);
+  copyToShared(src, msg.payloadStart, payloadLen, dst, at + pad);
 }
 
 /** FLUSH_ACK and SUB_END: an op and a u32 (flush id or sid). */
