@@ -157,7 +157,10 @@ function delivery(size: number): { run(): void; frames: number; bytes: number } 
     },
   });
   // A batch must fit the ring: what does not waits in the worker's backlog for a later turn.
-  const frames = Math.min(FRAMES_PER_BATCH, Math.floor(RING_CAPACITY / 2 / (size + 64)));
+  const frames = Math.max(
+    1,
+    Math.min(FRAMES_PER_BATCH, Math.floor(RING_CAPACITY / 2 / (size + 64))),
+  );
   return {
     frames,
     bytes: frames * size,

@@ -1,9 +1,11 @@
 /**
  * The control line `PUB <subject> [<reply>] <size>\r\n` of the last message, kept while
- * messages repeat it. A cached line goes into the ring with one set(); encoding it there byte
- * by byte cost ~130 ns a message, as single-byte stores into shared memory are slow. A line
- * is built only once a (subject, reply, size) repeats the one before it, so a stream of
- * changing subjects (request inboxes) pays one comparison per message and no allocation.
+ * messages repeat it, in up to eight forms: 0-7 extra blanks before the size (the publisher's
+ * alignment of large payloads). A cached line goes into the ring with one set(); encoding it
+ * there byte by byte cost ~130 ns a message, as single-byte stores into shared memory are
+ * slow. A line is built only once a (subject, reply, size) repeats the one before it, so a
+ * stream of changing subjects (request inboxes) pays one comparison per message and no
+ * allocation.
  */
 import { encodePubLine } from '../shared/protocol/encode.js';
 

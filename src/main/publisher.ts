@@ -238,24 +238,27 @@ export class Publisher {
   /**
    * Extra blanks for a PUB line that put its payload at the payload's own offset mod 8 in the
    * ring: V8 copies into shared memory by 8-byte words only when source and destination agree
-   * mod 8, else byte by byte (a 16 KiB copy: 2.5 against 12.5 µs). 0 for small payloads, and
-   * for messages that will wait off the ring (private memory).
+   * mod 8, else byte by byte (a 16 KiB copy: 2.5 against 12.5 µs). 0 for small payloads, for
+   * messages within 7 bytes of the ring's record limit (blanks must not make one too large),
+   * and while messages wait off the ring (a new one waits too, in private memory).
    */
   private alignPad(lineLength: number, wireLength: number, payload: Uint8Array): number {
     if (payload.length < ALIGN_PAYLOAD_MIN) return 0;
+    if (CMD_PUB_WIRE + wireLength + 7 > this.ring.maxBody) return 0;
     const at = this.nextWireOffset(wireLength + 7);
     return at < 0 ? 0 : (payload.byteOffset - at - lineLength) & 7;
   }
 
   /**
    * Where {@link wireSpace} will put a message of at most `wireLength` bytes, or -1 when it
-   * will wait off the ring. A guess, wrong only when the ring turns out full or wraps: the
-   * message then goes unaligned.
+   * will wait off the ring. A guess, wrong when the ring turns out full or wraps: the message
+   * then goes unaligned.
    */
   private nextWireOffset(wireLength: number): number {
     if (this.head !== this.overflow.length) return -1;
     if (this.openPub >= 0 && this.openPubBytes + wireLength < CMD_PUB_GROW_BYTES) {
-      return this.openPub + CMD_PUB_WIRE + this.openPubBytes;
+      const at = this.ring.appendOffset(this.openPub); // -1 once W has been published
+      if (at >= 0) return at;
     }
     return this.ring.nextBody() + CMD_PUB_WIRE;
   }

@@ -94,7 +94,8 @@ export const CMD_FLUSH_BYTES = 8;
 //
 //   MSG body:
 //     +0  u32 op | flags << 8 | subject length << 16
-//             flags: DLV_SUBJECT_IS_SUB, DLV_HAS_REPLY, DLV_HAS_HEADERS; subject length 0
+//             flags: DLV_SUBJECT_IS_SUB, DLV_HAS_REPLY, DLV_HAS_HEADERS, and in bits 3-5
+//             (DLV_PAD_MASK) the count of filler bytes before the payload; subject length 0
 //             when DLV_SUBJECT_IS_SUB (reuse the subscription's string)
 //     +4  u32 sid
 //     +8  u32 reply length

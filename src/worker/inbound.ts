@@ -89,7 +89,11 @@ export class Inbound {
       const payloadAt = this.ring.nextBody() + length - payloadLen;
       let pad = alignPad(this.source, msg.payloadStart, payloadLen, payloadAt);
       if (length + pad > this.ring.maxBody) pad = 0;
-      const off = this.ring.reserve(length + pad);
+      let off = this.ring.reserve(length + pad);
+      if (off < 0 && pad > 0) {
+        pad = 0; // the filler must not send a message that fits to the backlog
+        off = this.ring.reserve(length);
+      }
       if (off >= 0) {
         writeMsg(this.ring, off, this.source, msg, sub, pad);
         this.ring.commit();

@@ -201,6 +201,16 @@ export class RingProducer {
   }
 
   /**
+   * Where {@link append} to the record at `body` would put its bytes if there is room, or -1
+   * when that record can no longer grow (published, or not the last one committed).
+   */
+  appendOffset(body: number): number {
+    const at = this.openAt;
+    if (at < 0 || at + RECORD_LENGTH_BYTES !== body || this.reservedEnd >= 0) return -1;
+    return body + this.openLength;
+  }
+
+  /**
    * Grow the last committed record by `length` bytes while the consumer cannot see it yet (it
    * is unpublished), so many small writes become one record. `body` is that record's body
    * offset as {@link reserve} returned it: a record committed since then (or a publish) makes
@@ -211,8 +221,8 @@ export class RingProducer {
    * in the way, or the body would exceed {@link maxBody}.
    */
   append(body: number, length: number): number {
+    if (this.appendOffset(body) < 0) return -1;
     const at = this.openAt;
-    if (at < 0 || at + RECORD_LENGTH_BYTES !== body || this.reservedEnd >= 0) return -1;
     const grown = this.openLength + length;
     if (grown > this.maxBody || body + grown > this.capacity) return -1;
     const end = (this.written - recordSize(this.openLength) + recordSize(grown)) >>> 0;
