@@ -286,14 +286,10 @@ export class Parser {
    */
   private parseOp(buf: Uint8Array, start: number, limit: number): number {
     const repeatLen = this.repeatLen;
-    if (repeatLen > 0 && start + repeatLen <= limit) {
-      if (this.repeats(buf, start, repeatLen)) {
-        this.reuseLine(start);
-        return start + repeatLen - 1;
-      }
-      // Lines that vary (inboxes, wildcard subjects): look for a repeat again only later.
-      this.repeatLen = 0;
-      this.repeatPause = REPEAT_PAUSE;
+    const complete = repeatLen > 0 && start + repeatLen <= limit;
+    if (complete && this.repeats(buf, start, repeatLen)) {
+      this.reuseLine(start);
+      return start + repeatLen - 1;
     }
     const c = buf[start] | 0x20;
     const isMsg = c === 0x6d && matchOp(buf, start, limit, W_MSG);
@@ -312,8 +308,16 @@ export class Parser {
     }
     if (lf + 1 - start > this.maxControlLine) throw this.lineTooLong(buf, start, lf);
     if (isMsg || isHmsg) {
-      if (this.repeatPause > 0) this.repeatPause--;
-      else this.keepLine(buf, start, lf);
+      if (complete) {
+        // Lines that vary (inboxes, wildcard subjects): look for a repeat again only later.
+        // Other ops in between (PING, PONG) leave the kept line alone.
+        this.repeatLen = 0;
+        this.repeatPause = REPEAT_PAUSE;
+      } else if (this.repeatPause > 0) {
+        this.repeatPause--;
+      } else {
+        this.keepLine(buf, start, lf);
+      }
     }
     if (!isMsg && !isHmsg) {
       this.bodyLen = -1;
