@@ -45,6 +45,13 @@ import { PubLineCache } from './pub-lines.js';
  */
 const ALIGN_PAYLOAD_MIN = 256;
 
+/**
+ * Lines longer than this get no blanks: nats-server checks its max_control_line (4 KiB by
+ * default, not in INFO) on a control line that its reads split, and blanks must not push one
+ * over it.
+ */
+const ALIGN_LINE_MAX = 256;
+
 /** Frames committed before W is published (committing per 64 frames doubled ring throughput). */
 const PUBLISH_EVERY = 64;
 
@@ -238,12 +245,12 @@ export class Publisher {
   /**
    * Extra blanks for a PUB line that put its payload at the payload's own offset mod 8 in the
    * ring: V8 copies into shared memory by 8-byte words only when source and destination agree
-   * mod 8, else byte by byte (a 16 KiB copy: 2.5 against 12.5 µs). 0 for small payloads, for
-   * messages within 7 bytes of the ring's record limit (blanks must not make one too large),
-   * and while messages wait off the ring (a new one waits too, in private memory).
+   * mod 8, else byte by byte (a 16 KiB copy: 2.5 against 12.5 µs). 0 for small payloads, long
+   * lines, messages within 7 bytes of the ring's record limit (blanks must not make one too
+   * large), and while messages wait off the ring (a new one waits too, in private memory).
    */
   private alignPad(lineLength: number, wireLength: number, payload: Uint8Array): number {
-    if (payload.length < ALIGN_PAYLOAD_MIN) return 0;
+    if (payload.length < ALIGN_PAYLOAD_MIN || lineLength > ALIGN_LINE_MAX) return 0;
     if (CMD_PUB_WIRE + wireLength + 7 > this.ring.maxBody) return 0;
     const at = this.nextWireOffset(wireLength + 7);
     return at < 0 ? 0 : (payload.byteOffset - at - lineLength) & 7;

@@ -186,4 +186,19 @@ describe('Publisher alignment', () => {
       ).not.toThrow();
     }
   });
+
+  it('adds no blanks to a long line (a server max_control_line is not in INFO)', () => {
+    const buffers = createRingBuffers(64 * 1024);
+    const publisher = new Publisher(new RingProducer(buffers), 1 << 30, 1 << 30);
+    const subject = `long.${'s'.repeat(300)}`;
+    const source = new Uint8Array(1008);
+    for (let skew = 0; skew < 8; skew++) {
+      publisher.pub(subject, subject.length, undefined, 0, source.subarray(skew, skew + 1000));
+    }
+    publisher.publishNow();
+    const worker = new RingConsumer(buffers);
+    const off = worker.next();
+    const wire = decoder.decode(worker.bytes.subarray(off + CMD_PUB_WIRE, off + worker.length));
+    expect(wire.match(/PUB \S+ 1000\r\n/g)).toHaveLength(8);
+  });
 });
