@@ -259,6 +259,23 @@ describe('append', () => {
     expect(producer.append(last, 200)).toBe(-1); // over maxBody
   });
 
+  it('says ahead where the next reserve() and append() put their bytes', () => {
+    const { producer } = makeRing();
+    const at = producer.nextBody();
+    const first = put(producer, bodyOf(6, 1));
+    expect(first).toBe(at);
+    expect(producer.appendOffset(first)).toBe(first + 6);
+    expect(producer.append(first, 2)).toBe(first + 6);
+    expect(producer.appendOffset(first)).toBe(first + 8);
+    const ahead = producer.nextBody();
+    const second = put(producer, bodyOf(3, 2));
+    expect(second).toBe(ahead);
+    expect(producer.appendOffset(first)).toBe(-1); // not the last record any more
+    expect(producer.appendOffset(second)).toBe(second + 3);
+    producer.publish();
+    expect(producer.appendOffset(second)).toBe(-1); // the consumer may be reading it
+  });
+
   it('refuses when the space it needs is not released yet, and grows once it is', () => {
     const { producer, consumer } = makeRing();
     put(producer, bodyOf(496, 1)); // [0, 500)
