@@ -20,6 +20,8 @@ const SUBJECT = 'bench.lag';
 const RATE = 100_000;
 const WARMUP_MS = 1_000;
 const WINDOW_MS = 3_000;
+/** How long the publisher process may take to start and deliver its first message. */
+const FIRST_MESSAGE_MS = 10_000;
 const TRANSPORTS = ['plain', 'tls'] as const;
 
 function variant(options: PlanOptions, transport: (typeof TRANSPORTS)[number]): Variant {
@@ -58,17 +60,23 @@ export const lag: Scenario = {
     const timer = setInterval(() => {}, 1);
     const client = await ctx.connect();
     let received = 0;
+    let firstArrived!: () => void;
+    const first = new Promise<void>((resolve) => {
+      firstArrived = resolve;
+    });
     client.subscribe(SUBJECT, () => {
-      received++;
+      if (++received === 1) firstArrived();
     });
     await client.flush();
-    // The publisher outlasts the window by a second; it is stopped once the window closes.
-    const count = Math.ceil((rate * (warmupMs + windowMs + 1000)) / 1000);
+    // The publisher outlasts the window however long it took to start (a loaded host can
+    // take seconds to start a process); it is stopped once the window closes.
+    const count = Math.ceil((rate * (FIRST_MESSAGE_MS + warmupMs + windowMs + 1000)) / 1000);
     const publisher = await startPeer('flood', [ctx.url, SUBJECT, count, size, rate]);
     try {
+      ctx.stage('waiting for the publisher');
+      await guarded(first, client.failed, publisher.failed, timeout(FIRST_MESSAGE_MS));
       ctx.stage('warm-up');
       await guarded(sleep(warmupMs), client.failed, publisher.failed);
-      if (received === 0) throw new Error(`no message within the ${warmupMs} ms warm-up`);
       ctx.stage('measuring');
       const delay = monitorEventLoopDelay({ resolution: 1 });
       delay.enable();
@@ -94,6 +102,16 @@ export const lag: Scenario = {
     }
   },
 };
+
+/** Rejects after `ms` (the timer does not keep the process alive). */
+function timeout(ms: number): Promise<never> {
+  return new Promise((_, reject) => {
+    setTimeout(
+      () => reject(new Error(`no message within ${ms} ms of starting the publisher`)),
+      ms,
+    ).unref();
+  });
+}
 
 function cpuSeconds(usage: NodeJS.CpuUsage): number {
   return (usage.user + usage.system) / 1e6;

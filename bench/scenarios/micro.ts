@@ -4,11 +4,14 @@
  *   encoder — writePub of `PUB <subject> <len>` + payload into a buffer
  *   parser  — Parser.push over one chunk of many MSGs (the sink only touches each view)
  *   ring    — RingProducer copies bodies in, RingConsumer reads them back, same thread
+ *   publish — the main thread's Publisher writes PUBs into the command ring (line cache,
+ *             records, alignment), the worker's side reads them back, same thread
  *   delivery — both ends of a delivery on one thread: the worker's Inbound frames parsed MSGs
  *              into the delivery ring, the Dispatcher turns them into Messages for a callback
  */
 import { Bench } from 'tinybench';
 import { Dispatcher } from '../../src/main/dispatcher.js';
+import { Publisher } from '../../src/main/publisher.js';
 import { Subscriber } from '../../src/main/subscriber.js';
 import { pubLength, writePub } from '../../src/shared/protocol/encode.js';
 import type { MsgView } from '../../src/shared/protocol/parser.js';
@@ -105,6 +108,30 @@ const TASKS: Record<string, BatchFactory> = {
       },
     };
   },
+  publish(size) {
+    const buffers = createRingBuffers(RING_CAPACITY);
+    const publisher = new Publisher(new RingProducer(buffers), 1 << 30, 1 << 30);
+    const consumer = new RingConsumer(buffers);
+    // At an odd offset of its buffer, as a slice of a larger one often is.
+    const payload = new Uint8Array(size + 1).subarray(1);
+    const frames = Math.max(
+      1,
+      Math.min(FRAMES_PER_BATCH, Math.floor(RING_CAPACITY / 2 / (size + 64))),
+    );
+    const subjectBytes = utf8Length(SUBJECT);
+    return {
+      frames,
+      bytes: frames * size,
+      run() {
+        for (let i = 0; i < frames; i++)
+          publisher.pub(SUBJECT, subjectBytes, undefined, 0, payload);
+        publisher.publishNow();
+        for (let off = consumer.next(); off >= 0; off = consumer.next()) consumer.advance();
+        consumer.release();
+        if (publisher.waiting > 0) throw new Error('a batch did not fit the command ring');
+      },
+    };
+  },
   delivery,
 };
 
@@ -195,7 +222,7 @@ function variant(task: string, size: number, quick: boolean): Variant {
 export const micro: Scenario = {
   name: 'micro',
   summary:
-    'in-process tinybench of the PUB encoder, the MSG parser, the SAB ring and a delivery: frames/s, GB/s',
+    'in-process tinybench of the PUB encoder, the MSG parser, the SAB ring, a publish and a delivery: frames/s, GB/s',
   variants: (options) =>
     Object.keys(TASKS).map((task) => variant(task, options.size ?? DEFAULT_SIZE, options.quick)),
 
