@@ -28,7 +28,13 @@ import {
 import type { MsgView } from '../shared/protocol/parser.js';
 import type { RingProducer } from '../shared/ring/byte-ring.js';
 import { Backlog } from './backlog.js';
-import { alignPad, copyToShared, type SourceBytes, type WordBytes } from './ring-copy.js';
+import {
+  alignPad,
+  copyPayloadToShared,
+  copyToShared,
+  type SourceBytes,
+  type WordBytes,
+} from './ring-copy.js';
 import type { Subscription } from './subscriptions.js';
 
 /**
@@ -281,7 +287,7 @@ function writeMsg(
   if (subjectLen > 0) at = copyToShared(src, msg.subjectStart, subjectLen, dst, at);
   if (replyLen > 0) at = copyToShared(src, msg.replyStart, replyLen, dst, at);
   if (headerLen > 0) at = copyToShared(src, msg.headerStart, headerLen, dst, at);
-  copyToShared(src, msg.payloadStart, payloadLen, dst, at + pad);
+  copyPayloadToShared(src, msg.payloadStart, payloadLen, dst, at + pad);
 }
 
 /** FLUSH_ACK and SUB_END: an op and a u32 (flush id or sid). */

@@ -7,17 +7,19 @@
  * stores into a SharedArrayBuffer cost ~2 ns each. Whole aligned 32-bit stores are cheap, so
  * short runs go a word at a time: read from the source through a DataView (any alignment),
  * stored through an Int32Array over the ring. At 128 B: ~75 ns against ~190 ns for set() of a
- * subarray of a socket Buffer at an arbitrary offset. A longer payload gets filler before it
- * ({@link alignPad}) so set() finds both sides agreeing mod 8 and copies by 8-byte words; that
- * wins from ~128 B on (framing a delivery, one thread: 160 B ~20 %, 240 B ~15 % faster than
- * the word loop; 128 B even).
+ * subarray of a socket Buffer at an arbitrary offset; set() wins from a few hundred bytes on.
+ * A payload over 128 B gets filler before it ({@link alignPad}) so set() finds both sides
+ * agreeing mod 8 and copies by 8-byte words; that wins from there on (framing a delivery, one
+ * thread: 160 B ~20 %, 240 B ~15 % faster than the word loop; 128 B even).
  *
  * The other direction (command ring → socket buffer) stays with set(): there the word loop,
  * storing through a DataView into the private buffer, measured slower (240 vs 150 ns a frame).
  */
 
 /** Runs up to this long are copied by words; longer ones with set(). */
-const WORD_COPY_MAX = 128;
+const WORD_COPY_MAX = 256;
+/** Payloads over this length get filler that aligns them for set(). */
+const ALIGNED_COPY_OVER = 128;
 
 /** DataView reads in host byte order, so an Int32Array store puts the bytes back in order. */
 const HOST_LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
@@ -42,7 +44,23 @@ export interface SourceBytes {
  * 0 for runs short enough to go by words anyway.
  */
 export function alignPad(src: SourceBytes, from: number, length: number, at: number): number {
-  return length > WORD_COPY_MAX ? (src.bytes.byteOffset + from - at) & 7 : 0;
+  return length > ALIGNED_COPY_OVER ? (src.bytes.byteOffset + from - at) & 7 : 0;
+}
+
+/**
+ * Copies a payload placed by {@link alignPad} to `dst.bytes[at…]`: by set() when it is long
+ * enough to have been aligned (a payload in the backlog, which gets no filler, then goes
+ * unaligned), else as {@link copyToShared}.
+ */
+export function copyPayloadToShared(
+  src: SourceBytes,
+  from: number,
+  length: number,
+  dst: WordBytes,
+  at: number,
+): void {
+  if (length > ALIGNED_COPY_OVER) dst.bytes.set(src.bytes.subarray(from, from + length), at);
+  else copyToShared(src, from, length, dst, at);
 }
 
 /** Copies `src.bytes[from, from + length)` to `dst.bytes[at…]`; returns the offset after it. */

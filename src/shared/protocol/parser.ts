@@ -286,8 +286,8 @@ export class Parser {
    */
   private parseOp(buf: Uint8Array, start: number, limit: number): number {
     const repeatLen = this.repeatLen;
-    const complete = repeatLen > 0 && start + repeatLen <= limit;
-    if (complete && this.repeats(buf, start, repeatLen)) {
+    const compared = repeatLen > 0 && start + repeatLen <= limit;
+    if (compared && this.repeats(buf, start, repeatLen)) {
       this.reuseLine(start);
       return start + repeatLen - 1;
     }
@@ -308,7 +308,7 @@ export class Parser {
     }
     if (lf + 1 - start > this.maxControlLine) throw this.lineTooLong(buf, start, lf);
     if (isMsg || isHmsg) {
-      if (complete) {
+      if (compared) {
         // Lines that vary (inboxes, wildcard subjects): look for a repeat again only later.
         // Other ops in between (PING, PONG) leave the kept line alone.
         this.repeatLen = 0;
