@@ -1,7 +1,8 @@
 /**
- * Where pubsub's CPU goes, by thread: one client publishes `count` 128 B messages to a subject
- * it subscribes to, against a fresh local nats-server, and the CPU time of each thread of this
- * process and of the server is read from /proc (Linux only) around the run. Prints one line:
+ * Where pubsub's CPU goes, by thread: one client publishes `count` messages (128 B, or
+ * `--size N`) to a subject it subscribes to, against a fresh local nats-server, and the CPU
+ * time of each thread of this process and of the server is read from /proc (Linux only)
+ * around the run. Prints one line:
  *
  *   rate <k msgs/s> main <ms> worker <ms> helpers <ms> server <ms>
  *
@@ -9,16 +10,21 @@
  * the rest (V8's GC and compiler threads). For an A/B of two builds, pass another build's
  * entry as the second argument and alternate the two from the shell:
  *
- *   node dist/bench/tools/thread-cpu.js 2000000 [path/to/dist/src/main/index.js]
+ *   node dist/bench/tools/thread-cpu.js 2000000 [path/to/dist/src/main/index.js] [--size N]
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startServer } from '../../test/helpers/nats-server.js';
 
-const [countText = '1000000', entry] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const sizeAt = args.indexOf('--size');
+const SIZE = sizeAt >= 0 ? Number(args.splice(sizeAt, 2)[1]) : 128;
+const [countText = '1000000', entry] = args;
 const count = Number(countText);
-const SIZE = 128;
+if (!Number.isInteger(count) || count < 1 || !Number.isInteger(SIZE) || SIZE < 0) {
+  throw new Error('usage: thread-cpu.js <count> [entry] [--size N]');
+}
 /** Kernel clock ticks per second in /proc/<pid>/task/<tid>/stat (USER_HZ, 100 on Linux). */
 const TICKS_PER_SECOND = 100;
 
