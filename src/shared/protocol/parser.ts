@@ -13,6 +13,7 @@
  */
 
 import { NatsError } from '../errors.js';
+import { RepeatedLine } from './repeated-line.js';
 import { asciiBytes, matchOp, parseUint, skipBlank, trimEnd } from './scan.js';
 import { decodeString, quoteBytes } from './utf8.js';
 
@@ -73,10 +74,6 @@ const BODY = 2; // a whole MSG/HMSG control line and part of its body
 const FAILED = 3; // a protocol error was thrown; only reset() leaves this state
 
 const EMPTY = new Uint8Array(0);
-/** Longest MSG/HMSG control line kept for {@link Parser} to recognise when it repeats. */
-const REPEAT_LINE_MAX = 128;
-/** After a kept line was not repeated, lines parsed before one is kept again (a mixed stream pays ~1/16 of a copy and a compare). */
-const REPEAT_PAUSE = 16;
 const W_MSG = asciiBytes('msg');
 const W_HMSG = asciiBytes('hmsg');
 const W_INFO = asciiBytes('info');
@@ -124,23 +121,8 @@ export class Parser {
   /** In BODY: where the body starts in the stash, and how many bytes (body + CRLF) are missing. */
   private bodyStart = 0;
   private need = 0;
-  /**
-   * The last MSG/HMSG control line parsed in full (LF included), and its fields relative to
-   * its start. A flood repeats one line (same subject, sid and size); comparing its bytes is
-   * cheaper than parsing them. 0 = none kept.
-   */
-  private readonly repeatLine = new Uint8Array(REPEAT_LINE_MAX);
-  private repeatLen = 0;
-  private repeatSubjectStart = 0;
-  private repeatSubjectEnd = 0;
-  private repeatReplyStart = 0;
-  private repeatReplyEnd = 0;
-  private repeatSid = 0;
-  private repeatHeaders = false;
-  private repeatHdrLen = 0;
-  private repeatTotal = 0;
-  /** MSG/HMSG lines still to parse in full before one is kept again. */
-  private repeatPause = 0;
+  /** The last MSG/HMSG line parsed in full: a flood's lines are matched against it, not parsed. */
+  private readonly repeated = new RepeatedLine();
 
   constructor(sink: ParserSink, options: ParserOptions = {}) {
     this.sink = sink;
@@ -171,8 +153,7 @@ export class Parser {
     this.state = IDLE;
     this.stashLen = 0;
     this.need = 0;
-    this.repeatLen = 0;
-    this.repeatPause = 0;
+    this.repeated.reset();
     this.msg.buf = EMPTY;
     if (this.stash.length > this.initialBufferSize) {
       this.stash = new Uint8Array(this.initialBufferSize);
@@ -285,11 +266,13 @@ export class Parser {
    * sink at once and set `bodyLen` to -1.
    */
   private parseOp(buf: Uint8Array, start: number, limit: number): number {
-    const repeatLen = this.repeatLen;
-    const compared = repeatLen > 0 && start + repeatLen <= limit;
-    if (compared && this.repeats(buf, start, repeatLen)) {
-      this.reuseLine(start);
-      return start + repeatLen - 1;
+    const repeated = this.repeated;
+    const matched = repeated.match(buf, start, limit);
+    if (matched > 0) {
+      repeated.apply(this.msg, start);
+      this.hdrLen = repeated.hdrLen;
+      this.bodyLen = repeated.bodyLen;
+      return start + matched - 1;
     }
     const c = buf[start] | 0x20;
     const isMsg = c === 0x6d && matchOp(buf, start, limit, W_MSG);
@@ -308,16 +291,7 @@ export class Parser {
     }
     if (lf + 1 - start > this.maxControlLine) throw this.lineTooLong(buf, start, lf);
     if (isMsg || isHmsg) {
-      if (compared) {
-        // Lines that vary (inboxes, wildcard subjects): look for a repeat again only later.
-        // Other ops in between (PING, PONG) leave the kept line alone.
-        this.repeatLen = 0;
-        this.repeatPause = REPEAT_PAUSE;
-      } else if (this.repeatPause > 0) {
-        this.repeatPause--;
-      } else {
-        this.keepLine(buf, start, lf);
-      }
+      repeated.parsed(buf, start, lf, matched, this.msg, this.hdrLen, this.bodyLen);
     }
     if (!isMsg && !isHmsg) {
       this.bodyLen = -1;
@@ -461,47 +435,6 @@ export class Parser {
     this.hdrLen = hdrLen;
     this.bodyLen = total;
     return lf;
-  }
-
-  /** Remembers the MSG/HMSG line `buf[start, lf]` just parsed into `msg` (see repeatLine). */
-  private keepLine(buf: Uint8Array, start: number, lf: number): void {
-    const length = lf + 1 - start;
-    if (length > REPEAT_LINE_MAX) {
-      this.repeatLen = 0;
-      return;
-    }
-    const line = this.repeatLine;
-    for (let i = 0; i < length; i++) line[i] = buf[start + i];
-    const m = this.msg;
-    this.repeatLen = length;
-    this.repeatSubjectStart = m.subjectStart - start;
-    this.repeatSubjectEnd = m.subjectEnd - start;
-    this.repeatReplyStart = m.replyStart - start;
-    this.repeatReplyEnd = m.replyEnd - start;
-    this.repeatSid = m.sid;
-    this.repeatHeaders = m.hasHeaders;
-    this.repeatHdrLen = this.hdrLen;
-    this.repeatTotal = this.bodyLen;
-  }
-
-  /** Whether `buf[start, start + length)` is the kept line. */
-  private repeats(buf: Uint8Array, start: number, length: number): boolean {
-    const line = this.repeatLine;
-    for (let i = 0; i < length; i++) if (buf[start + i] !== line[i]) return false;
-    return true;
-  }
-
-  /** `msg` as the kept line parsed, for its copy at `buf[start]`. */
-  private reuseLine(start: number): void {
-    const m = this.msg;
-    m.subjectStart = start + this.repeatSubjectStart;
-    m.subjectEnd = start + this.repeatSubjectEnd;
-    m.sid = this.repeatSid;
-    m.replyStart = start + this.repeatReplyStart;
-    m.replyEnd = start + this.repeatReplyEnd;
-    m.hasHeaders = this.repeatHeaders;
-    this.hdrLen = this.repeatHdrLen;
-    this.bodyLen = this.repeatTotal;
   }
 
   private parseInfo(buf: Uint8Array, start: number, end: number): void {
