@@ -213,10 +213,7 @@ export class Publisher {
     }
     this.frame = ring.bytes;
     if (this.head === this.overflow.length) {
-      const appended =
-        this.openPub >= 0 && this.openPubBytes + wireLength < CMD_PUB_GROW_BYTES
-          ? ring.append(this.openPub, wireLength)
-          : -1;
+      const appended = this.mayGrowOpenPub(wireLength) ? ring.append(this.openPub, wireLength) : -1;
       if (appended >= 0) {
         ring.view.setUint32(this.openPub + CMD_PUB_COUNT, ++this.openPubCount, true);
         this.openPubBytes += wireLength;
@@ -263,11 +260,16 @@ export class Publisher {
    */
   private nextWireOffset(wireLength: number): number {
     if (this.head !== this.overflow.length) return -1;
-    if (this.openPub >= 0 && this.openPubBytes + wireLength < CMD_PUB_GROW_BYTES) {
+    if (this.mayGrowOpenPub(wireLength)) {
       const at = this.ring.appendOffset(this.openPub); // -1 once W has been published
       if (at >= 0) return at;
     }
     return this.ring.nextBody() + CMD_PUB_WIRE;
+  }
+
+  /** Whether a message of `wireLength` bytes may join the open PUB record (if the ring lets it). */
+  private mayGrowOpenPub(wireLength: number): boolean {
+    return this.openPub >= 0 && this.openPubBytes + wireLength < CMD_PUB_GROW_BYTES;
   }
 
   /** {@link wireSpace} off the ring: grow the open overflow PUB frame, or queue a new one. */
