@@ -12,24 +12,27 @@ import type { Subscription } from './subscriptions.js';
 /** Bytes per slab; a frame larger than this gets a slab of its own. */
 const SLAB_BYTES = 256 * 1024;
 
-interface Slab extends WordBytes {
+/**
+ * A class, not an object literal: a literal starting with `bytes` would share its hidden-class
+ * transitions with other such literals, and one of them holding a Buffer would turn the field's
+ * type generic and deoptimize every function that copies into a slab.
+ */
+class Slab implements WordBytes {
+  readonly bytes: Uint8Array;
+  readonly words: Int32Array;
   /** Offset of the next frame to move out, and of the end of the frames written. */
-  read: number;
-  write: number;
-}
+  read = 0;
+  write = 0;
 
-function newSlab(bytes: number): Slab {
-  const buffer = new ArrayBuffer(bytes);
-  return {
-    bytes: new Uint8Array(buffer),
-    words: new Int32Array(buffer),
-    read: 0,
-    write: 0,
-  };
+  constructor(size: number) {
+    const buffer = new ArrayBuffer(size);
+    this.bytes = new Uint8Array(buffer);
+    this.words = new Int32Array(buffer);
+  }
 }
 
 export class Backlog {
-  private readonly slabs: Slab[] = [newSlab(SLAB_BYTES)];
+  private readonly slabs: Slab[] = [new Slab(SLAB_BYTES)];
   /** The subscription of each waiting frame (null: a control frame), oldest at `head`. */
   private readonly subs: (Subscription | null)[] = [];
   private head = 0;
@@ -55,11 +58,11 @@ export class Backlog {
       tail.read = 0;
       tail.write = 0;
       if (size > tail.bytes.length || (tail.bytes.length > SLAB_BYTES && size <= SLAB_BYTES)) {
-        tail = newSlab(Math.max(SLAB_BYTES, size));
+        tail = new Slab(Math.max(SLAB_BYTES, size));
         this.slabs[last] = tail;
       }
     } else if (tail.write + size > tail.bytes.length) {
-      tail = newSlab(Math.max(SLAB_BYTES, size));
+      tail = new Slab(Math.max(SLAB_BYTES, size));
       this.slabs.push(tail);
     }
     const at = tail.write;

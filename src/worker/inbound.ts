@@ -32,7 +32,7 @@ import {
   alignPad,
   copyPayloadToShared,
   copyToShared,
-  type SourceBytes,
+  SourceBytes,
   type WordBytes,
 } from './ring-copy.js';
 import type { Subscription } from './subscriptions.js';
@@ -68,10 +68,7 @@ export class Inbound {
   private creditMark = 0;
   private closed = false;
   /** The buffer messages are being copied from (a socket chunk), with a view made once for it. */
-  private source: SourceBytes = {
-    bytes: new Uint8Array(0),
-    view: new DataView(new ArrayBuffer(0)),
-  };
+  private source = new SourceBytes(new Uint8Array(0));
 
   constructor(
     private readonly ring: RingProducer,
@@ -87,7 +84,7 @@ export class Inbound {
       return;
     }
     if (msg.buf !== this.source.bytes) {
-      this.source = { bytes: msg.buf, view: new DataView(msg.buf.buffer, msg.buf.byteOffset) };
+      this.source = new SourceBytes(msg.buf);
     }
     if (this.backlog.length === 0) {
       // Filler for where the payload lands if the record fits before the ring's end.

@@ -31,10 +31,16 @@ export interface WordBytes {
   readonly words: Int32Array;
 }
 
-/** The source: bytes and a DataView of the same bytes (one per buffer, reused). */
-export interface SourceBytes {
-  readonly bytes: Uint8Array;
+/**
+ * The source: bytes (a socket chunk) and a DataView of the same bytes, made once per chunk. A
+ * class, so that its hidden class is its own (see backlog.ts's Slab).
+ */
+export class SourceBytes {
   readonly view: DataView;
+
+  constructor(readonly bytes: Uint8Array) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset);
+  }
 }
 
 /**

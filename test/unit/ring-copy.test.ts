@@ -1,13 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { copyToShared } from '../../src/worker/ring-copy.js';
+import { copyToShared, SourceBytes } from '../../src/worker/ring-copy.js';
 
 /** A source as a socket gives it: a view at some offset into a larger buffer. */
 function source(bytes: number[], offset: number) {
   const backing = new Uint8Array(offset + bytes.length + 8).fill(0xee);
   backing.set(bytes, offset);
   const view = backing.subarray(offset, offset + bytes.length);
-  return { bytes: view, view: new DataView(view.buffer, view.byteOffset) };
+  return new SourceBytes(view);
 }
 
 function sharedDestination(size: number) {
