@@ -5,7 +5,7 @@
  * shared state block; only connect and close cross comlink. It never touches a socket.
  */
 import { inspect } from 'node:util';
-import * as Comlink from 'comlink';
+import * as Comlink from '../shared/comlink.js';
 import type { HostCallbacks, StartResult, WireEvent, WireServer } from '../shared/control.js';
 import { fromWire, NatsError, type WireError } from '../shared/errors.js';
 import { DEFAULT_RING_CAPACITY } from '../shared/layout.js';

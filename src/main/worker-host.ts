@@ -3,7 +3,7 @@
  * call to a dead worker (it would hang forever), so every call here races the worker's exit.
  */
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
-import * as Comlink from 'comlink';
+import * as Comlink from '../shared/comlink.js';
 import type { WorkerApi, WorkerData } from '../shared/control.js';
 import { NatsError } from '../shared/errors.js';
 

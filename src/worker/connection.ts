@@ -9,7 +9,7 @@
  * the command ring's outbound pump, the delivery ring's inbound side, the server pool and the
  * statistics. A {@link Session} is one socket; the loop makes a new one per attempt.
  */
-import type { Remote } from 'comlink';
+import type { Remote } from '../shared/comlink.js';
 import type { HostCallbacks, StartResult, WireEvent, WorkerData } from '../shared/control.js';
 import { NatsError, toWire } from '../shared/errors.js';
 import {

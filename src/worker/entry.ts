@@ -4,7 +4,7 @@
  * closed) and exits by itself once close() has run and its ports are closed.
  */
 import { workerData } from 'node:worker_threads';
-import * as Comlink from 'comlink';
+import * as Comlink from '../shared/comlink.js';
 import type { HostCallbacks, WorkerApi, WorkerData } from '../shared/control.js';
 import { Connection } from './connection.js';
 
