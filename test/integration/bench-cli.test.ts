@@ -1,0 +1,242 @@
+// The benchmark CLI end to end, as `npx nats-offload-bench` runs it (the built
+// dist/bench/cli.js): real nats-servers, real measurement processes for both clients, the
+// result document and its file, exit codes. Small counts: this proves the harness works, the
+// numbers themselves are not looked at (timed assertions have no place on these machines).
+
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CLIENTS } from '../../bench/clients/types.js';
+import type { Row } from '../../bench/report.js';
+import type { Sample } from '../../bench/runner.js';
+import type { Variant } from '../../bench/scenarios/types.js';
+import { freePort, startServer, stopAll } from '../helpers/nats-server.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/bench/cli.js', import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** The result file the run named, if any (removed after the test file). */
+  file?: string;
+}
+
+interface ResultDocument {
+  tool: string;
+  command: string;
+  parameters: {
+    scenarios: string[];
+    reps: number;
+    size: number | null;
+    count: number | null;
+    quick: boolean;
+    url: string | null;
+  };
+  machine: { cpuCount: number; cpuModel: string; memoryBytes: number; loadAverage: number[] };
+  node: string;
+  natsServer: { version: string; url: string };
+  natsJs: string;
+  git: { commit: string | null; dirty: boolean | null };
+  variants: Variant[];
+  summary: Row[];
+  samples: Sample[];
+}
+
+const written: string[] = [];
+
+afterAll(async () => {
+  await Promise.all(written.map((file) => rm(file, { force: true })));
+  await stopAll();
+});
+
+function runCli(args: string[], timeoutMs: number): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk;
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`bench CLI ${args.join(' ')} still running after ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const file = /results: (\S+\.json)/.exec(stdout + stderr)?.[1];
+      if (file) written.push(file);
+      resolve({ code, stdout, stderr, file });
+    });
+  });
+}
+
+/** Runs with --json and checks what every result document must hold. */
+async function runJson(args: string[], timeoutMs: number): Promise<[Run, ResultDocument]> {
+  const run = await runCli([...args, '--json'], timeoutMs);
+  const doc = JSON.parse(run.stdout) as ResultDocument;
+  expect(doc.tool).toBe('nats-offload-bench');
+  expect(doc.command).toBe(`nats-offload-bench ${[...args, '--json'].join(' ')}`);
+  expect(doc.machine.cpuCount).toBe(os.cpus().length);
+  expect(doc.machine.memoryBytes).toBe(os.totalmem());
+  expect(doc.machine.loadAverage).toHaveLength(3);
+  expect(doc.node).toBe(process.version);
+  expect(doc.natsServer.version).toMatch(/^\d+\.\d+\.\d+/);
+  expect(doc.natsJs).toMatch(/^\d+\.\d+\.\d+/);
+  expect(doc.git.commit).toMatch(/^[0-9a-f]{40}$/);
+  // The file holds the same document the run printed, and the table went to stderr.
+  expect(run.file).toBeDefined();
+  expect(JSON.parse(readFileSync(run.file ?? '', 'utf8'))).toEqual(doc);
+  expect(run.file?.startsWith(`${ROOT}bench/results/`)).toBe(true);
+  expect(run.stderr).toMatch(/ratio = nats-offload \/ nats\.js/);
+  return [run, doc];
+}
+
+function samplesOf(doc: ResultDocument, variant: string): Sample[] {
+  return doc.samples.filter((s) => s.variant === variant);
+}
+
+describe('nats-offload-bench', () => {
+  it('pub: both clients, alternating, every sample and the medians in the JSON and the file', async () => {
+    const [run, doc] = await runJson(
+      ['pub', '--size', '128', '--count', '2000', '--reps', '2'],
+      120_000,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(doc.parameters).toEqual({
+      scenarios: ['pub'],
+      reps: 2,
+      size: 128,
+      count: 2000,
+      quick: false,
+      url: null,
+    });
+    expect(doc.variants.map((v) => [v.id, v.params])).toEqual([
+      ['pub-128', { size: 128, count: 2000 }],
+    ]);
+    const samples = samplesOf(doc, 'pub-128');
+    expect(samples.map((s) => [s.rep, s.client])).toEqual([
+      [1, CLIENTS[0]],
+      [1, CLIENTS[1]],
+      [2, CLIENTS[1]],
+      [2, CLIENTS[0]],
+    ]);
+    for (const s of samples) {
+      expect(s.ok, s.error).toBe(true);
+      expect(s.metrics?.msgsPerSec).toBeGreaterThan(0);
+      expect(s.metrics?.mbPerSec).toBeCloseTo(((s.metrics?.msgsPerSec ?? 0) * 128) / 1e6, 6);
+      expect(s.wallMs).toBeGreaterThan(0);
+    }
+    const rate = doc.summary.find((r) => r.metric === 'msgs/s');
+    const mid = (client: string) => {
+      const [a, b] = samples
+        .filter((s) => s.client === client)
+        .map((s) => s.metrics?.msgsPerSec ?? 0);
+      return (a + b) / 2;
+    };
+    expect(rate?.median).toEqual({ [CLIENTS[0]]: mid(CLIENTS[0]), [CLIENTS[1]]: mid(CLIENTS[1]) });
+    expect(rate?.ratio).toBeCloseTo(mid(CLIENTS[0]) / mid(CLIENTS[1]), 9);
+    expect(rate?.samples).toEqual({ [CLIENTS[0]]: '2/2', [CLIENTS[1]]: '2/2' });
+  });
+
+  it('every end-to-end scenario runs for both clients in a short run, TLS included', async () => {
+    const [run, doc] = await runJson(
+      ['sub,pubsub,reqrep,lag', '--quick', '--count', '2000'],
+      240_000,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(doc.parameters.reps).toBe(1);
+    expect(doc.variants.map((v) => v.id)).toEqual([
+      'sub',
+      'pubsub',
+      'reqrep-seq',
+      'reqrep-100',
+      'lag-plain',
+      'lag-tls',
+    ]);
+    for (const v of doc.variants) {
+      const samples = samplesOf(doc, v.id);
+      expect(samples.map((s) => s.client).sort(), v.id).toEqual([...CLIENTS].sort());
+      for (const s of samples) {
+        expect(s.ok, `${v.id} ${s.client}: ${s.error}`).toBe(true);
+        for (const metric of v.metrics) {
+          expect(Number.isFinite(s.metrics?.[metric.key]), `${v.id} ${metric.key}`).toBe(true);
+        }
+      }
+    }
+    const p50 = samplesOf(doc, 'reqrep-seq')[0].metrics ?? {};
+    expect(p50.p50).toBeLessThanOrEqual(p50.p90);
+    expect(p50.p90).toBeLessThanOrEqual(p50.p99);
+    expect(p50.p99).toBeLessThanOrEqual(p50.max);
+    for (const s of samplesOf(doc, 'lag-tls')) {
+      expect(s.metrics?.elu).toBeGreaterThan(0);
+      expect(s.metrics?.elu).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('marks failed measurements, leaves them out of the medians and exits 1', async () => {
+    // A real server whose max_payload is below the message size: both clients refuse to publish.
+    const server = await startServer({ config: 'max_payload: 64' });
+    const [run, doc] = await runJson(
+      ['pub', '--size', '128', '--count', '100', '--reps', '1', '--url', server.url],
+      60_000,
+    );
+    await server.stop();
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('2 of 2 measurements failed');
+    expect(run.stderr).toContain('failed (0/1 ok)');
+    expect(doc.parameters.url).toBe(server.url);
+    for (const s of doc.samples) {
+      expect(s.ok).toBe(false);
+      expect(s.error, s.client).toMatch(/payload/i);
+    }
+    for (const row of doc.summary) {
+      expect(row.ratio).toBeNull();
+      expect(row.median).toEqual({ [CLIENTS[0]]: null, [CLIENTS[1]]: null });
+    }
+  });
+
+  it('says so and exits 1 when the server given cannot be reached', async () => {
+    const port = await freePort();
+    const run = await runCli(['pub', '--url', `nats://127.0.0.1:${port}`], 30_000);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^cannot start the benchmark: /m);
+    expect(run.file).toBeUndefined();
+  });
+
+  it('rejects a bad command line with the usage and exit code 2', async () => {
+    for (const [args, message] of [
+      [['nope'], 'unknown scenario nope'],
+      [['pub,nope,sub'], 'unknown scenario nope'],
+      [[], 'give one scenario, a comma-separated list, or all'],
+      [['pub', 'sub'], 'give one scenario, a comma-separated list, or all'],
+      [['pub', '--reps', '0'], '--reps must be a positive integer, got 0'],
+      [['pub', '--size', '1.5'], '--size must be a positive integer, got 1.5'],
+      [['pub', '--count', 'many'], '--count must be a positive integer, got many'],
+      [['pub', '--fast'], "Unknown option '--fast'"],
+    ] as const) {
+      const run = await runCli([...args], 30_000);
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(run.stderr, args.join(' ')).toContain(message);
+      expect(run.stderr).toContain('usage: nats-offload-bench');
+      expect(run.stdout).toBe('');
+      expect(run.file).toBeUndefined();
+    }
+  });
+
+  it('--help lists every scenario and exits 0', async () => {
+    const run = await runCli(['--help'], 30_000);
+    expect(run.code).toBe(0);
+    for (const name of ['pub', 'sub', 'pubsub', 'reqrep', 'lag', 'micro']) {
+      expect(run.stdout).toMatch(new RegExp(`^ {2}${name} `, 'm'));
+    }
+  });
+});

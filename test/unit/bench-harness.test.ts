@@ -1,0 +1,217 @@
+// The benchmark harness's own logic: order statistics, the plan of measurements, medians and
+// ratios, the table, and what each scenario asks for. The end-to-end runs of the CLI are in
+// test/integration/bench-cli.test.ts.
+
+import { describe, expect, it } from 'vitest';
+import { CLIENTS } from '../../bench/clients/types.js';
+import { formatValue, summarise, table } from '../../bench/report.js';
+import { plan, type Sample } from '../../bench/runner.js';
+import { messageCount } from '../../bench/scenarios/common.js';
+import { SCENARIOS } from '../../bench/scenarios/index.js';
+import { countFor, type PlanOptions, type Variant } from '../../bench/scenarios/types.js';
+import { median, percentile } from '../../bench/stats.js';
+
+const DEFAULTS: PlanOptions = { quick: false };
+
+function variantsOf(name: string, options: PlanOptions = DEFAULTS): Variant[] {
+  const scenario = SCENARIOS.find((s) => s.name === name);
+  if (!scenario) throw new Error(`no scenario ${name}`);
+  return scenario.variants(options);
+}
+
+function sample(
+  variant: string,
+  client: Sample['client'],
+  rep: number,
+  msgsPerSec: number | null,
+): Sample {
+  return msgsPerSec === null
+    ? { variant, client, rep, ok: false, error: 'boom', wallMs: 1 }
+    : { variant, client, rep, ok: true, metrics: { msgsPerSec }, wallMs: 1 };
+}
+
+const ONE_METRIC: Variant = {
+  id: 'x',
+  scenario: 'x',
+  label: 'x 128 B',
+  clients: CLIENTS,
+  needsServer: true,
+  params: {},
+  metrics: [{ key: 'msgsPerSec', label: 'msgs/s', better: 'higher' }],
+  timeoutMs: 1000,
+};
+
+describe('stats', () => {
+  it('percentile is nearest-rank over sorted values', () => {
+    const sorted = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    expect(percentile(sorted, 50)).toBe(5);
+    expect(percentile(sorted, 90)).toBe(9);
+    expect(percentile(sorted, 99)).toBe(10);
+    expect(percentile(sorted, 100)).toBe(10);
+    expect(percentile(sorted, 1)).toBe(1);
+    expect(percentile(Float64Array.of(0.2, 0.4, 0.9), 50)).toBe(0.4);
+    expect(percentile([], 50)).toBeNaN();
+  });
+
+  it('median sorts a copy and averages the middle two of an even count', () => {
+    const values = [9, 1, 5];
+    expect(median(values)).toBe(5);
+    expect(values).toEqual([9, 1, 5]);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([7])).toBe(7);
+    expect(median([])).toBeNaN();
+  });
+});
+
+describe('plan', () => {
+  it('runs every client once per repetition, alternating who goes first', () => {
+    const [a, b] = CLIENTS;
+    const list = plan([ONE_METRIC], 3);
+    expect(list.map((m) => [m.rep, m.client])).toEqual([
+      [1, a],
+      [1, b],
+      [2, b],
+      [2, a],
+      [3, a],
+      [3, b],
+    ]);
+  });
+
+  it('gives an in-process micro benchmark to nats-offload only', () => {
+    const micro = variantsOf('micro');
+    expect(micro.length).toBeGreaterThan(0);
+    for (const m of plan(micro, 2)) expect(m.client).toBe('nats-offload');
+    for (const v of micro) expect(v.needsServer).toBe(false);
+  });
+});
+
+describe('counts', () => {
+  it('countFor: the default, a quarter of it in a quick run, the command line over both', () => {
+    expect(countFor({ quick: false }, 1_000_000)).toBe(1_000_000);
+    expect(countFor({ quick: true }, 1_000_000)).toBe(250_000);
+    expect(countFor({ quick: true }, 2)).toBe(1);
+    expect(countFor({ quick: true, count: 7 }, 1_000_000)).toBe(7);
+  });
+
+  it('messageCount caps a measurement at 512 MiB of payload', () => {
+    expect(messageCount(16)).toBe(1_000_000);
+    expect(messageCount(512)).toBe(1_000_000);
+    expect(messageCount(1024)).toBe(524_288);
+    expect(messageCount(16 * 1024)).toBe(32_768);
+  });
+});
+
+describe('scenarios', () => {
+  it('pub runs the four sizes, or only the one given', () => {
+    expect(variantsOf('pub').map((v) => [v.params.size, v.params.count])).toEqual([
+      [16, 1_000_000],
+      [128, 1_000_000],
+      [1024, 524_288],
+      [16384, 32_768],
+    ]);
+    const one = variantsOf('pub', { quick: false, size: 300, count: 5 });
+    expect(one.map((v) => [v.id, v.label, v.params.size, v.params.count])).toEqual([
+      ['pub-300', 'pub 300 B', 300, 5],
+    ]);
+  });
+
+  it('every variant has a unique id, metrics, a time limit and both clients unless in-process', () => {
+    for (const options of [DEFAULTS, { quick: true }, { quick: false, size: 1024, count: 10 }]) {
+      const all = SCENARIOS.flatMap((s) => s.variants(options));
+      expect(new Set(all.map((v) => v.id)).size).toBe(all.length);
+      for (const v of all) {
+        expect(v.metrics.length, v.id).toBeGreaterThan(0);
+        expect(v.timeoutMs, v.id).toBeGreaterThan(0);
+        expect(
+          SCENARIOS.some((s) => s.name === v.scenario),
+          v.id,
+        ).toBe(true);
+        if (v.needsServer) expect(v.clients, v.id).toEqual(CLIENTS);
+      }
+    }
+  });
+
+  it('the message size reaches every scenario that sends messages', () => {
+    const options = { quick: false, size: 2048 };
+    for (const name of ['sub', 'pubsub', 'reqrep', 'lag']) {
+      for (const v of variantsOf(name, options)) expect(v.params.size, v.id).toBe(2048);
+    }
+  });
+
+  it('lag has a plain and a TLS variant', () => {
+    expect(variantsOf('lag').map((v) => Boolean(v.tls))).toEqual([false, true]);
+  });
+});
+
+describe('summarise', () => {
+  it('takes medians over the successful samples and the ratio nats-offload / nats.js', () => {
+    const [ours, theirs] = CLIENTS;
+    const rows = summarise(
+      [ONE_METRIC],
+      [
+        sample('x', ours, 1, 300),
+        sample('x', ours, 2, 100),
+        sample('x', ours, 3, null),
+        sample('x', theirs, 1, 50),
+        sample('x', theirs, 2, 150),
+        sample('x', theirs, 3, 100),
+        sample('other', theirs, 1, 1e9),
+      ],
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0].median).toEqual({ [ours]: 200, [theirs]: 100 });
+    expect(rows[0].samples).toEqual({ [ours]: '2/3', [theirs]: '3/3' });
+    expect(rows[0].ratio).toBe(2);
+  });
+
+  it('has no median and no ratio where every sample of a client failed', () => {
+    const [ours, theirs] = CLIENTS;
+    const rows = summarise([ONE_METRIC], [sample('x', ours, 1, null), sample('x', theirs, 1, 10)]);
+    expect(rows[0].median[ours]).toBeNull();
+    expect(rows[0].ratio).toBeNull();
+    const text = table(rows);
+    expect(text).toContain('failed (0/1 ok)');
+    expect(text).not.toMatch(/×/);
+  });
+});
+
+describe('table', () => {
+  it('aligns values, marks partly failed medians, and says which way is better', () => {
+    const [ours, theirs] = CLIENTS;
+    const latency: Variant = {
+      ...ONE_METRIC,
+      id: 'y',
+      label: 'y',
+      metrics: [{ key: 'msgsPerSec', label: 'p50 ms', better: 'lower' }],
+    };
+    const rows = summarise(
+      [ONE_METRIC, latency],
+      [
+        sample('x', ours, 1, 2_500_000),
+        sample('x', theirs, 1, 625_000),
+        sample('x', theirs, 2, null),
+        sample('y', ours, 1, 0.2),
+        sample('y', theirs, 1, 0.4),
+      ],
+    );
+    const lines = table(rows).split('\n');
+    expect(lines[0]).toMatch(/^scenario\s+metric\s+nats-offload\s+nats\.js\s+ratio\s+better$/);
+    expect(lines[2]).toMatch(
+      /^x 128 B\s+msgs\/s\s+2\.50 M\s+625 k \(1\/2 ok\)\s+4\.00×\s+higher ↑$/,
+    );
+    expect(lines[3]).toMatch(/^y\s+p50 ms\s+0\.200\s+0\.400\s+0\.50×\s+lower ↓$/);
+    const widths = new Set(lines.slice(0, 4).map((l) => l.length));
+    expect(widths.size).toBe(1);
+  });
+
+  it('formatValue: three significant digits, k and M from 10^4 up', () => {
+    expect(formatValue(1_234_567)).toBe('1.23 M');
+    expect(formatValue(712_345)).toBe('712 k');
+    expect(formatValue(12_345)).toBe('12.3 k');
+    expect(formatValue(9_999)).toBe('9999');
+    expect(formatValue(412.4)).toBe('412');
+    expect(formatValue(0.41234)).toBe('0.412');
+    expect(formatValue(null)).toBe('failed');
+    expect(formatValue(Number.NaN)).toBe('failed');
+  });
+});
