@@ -4,9 +4,10 @@
 // numbers themselves are not looked at (timed assertions have no place on these machines).
 
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLIENTS } from '../../bench/clients/types.js';
@@ -17,6 +18,7 @@ import { freePort, startServer, stopAll } from '../helpers/nats-server.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = fileURLToPath(new URL('../../dist/bench/cli.js', import.meta.url));
+const RESULTS = join(ROOT, 'bench', 'results');
 
 interface Run {
   code: number | null;
@@ -55,8 +57,12 @@ afterAll(async () => {
 });
 
 function runCli(args: string[], timeoutMs: number): Promise<Run> {
+  return runScript(CLI, args, timeoutMs);
+}
+
+function runScript(script: string, args: string[], timeoutMs: number): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT });
+    const child = spawn(process.execPath, [script, ...args], { cwd: ROOT });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -67,7 +73,7 @@ function runCli(args: string[], timeoutMs: number): Promise<Run> {
     });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`bench CLI ${args.join(' ')} still running after ${timeoutMs} ms`));
+      reject(new Error(`${script} ${args.join(' ')} still running after ${timeoutMs} ms`));
     }, timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
@@ -238,5 +244,45 @@ describe('nats-offload-bench', () => {
     for (const name of ['pub', 'sub', 'pubsub', 'reqrep', 'lag', 'micro']) {
       expect(run.stdout).toMatch(new RegExp(`^ {2}${name} `, 'm'));
     }
+  });
+});
+
+describe('bench/tools', () => {
+  it('thread-cpu.js prints the rate and the CPU time of each thread and of the server', async () => {
+    const script = join(ROOT, 'dist', 'bench', 'tools', 'thread-cpu.js');
+    const run = await runScript(script, ['20000', '--size', '256'], 60_000);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.trim()).toMatch(/^rate \d+ main \d+ worker \d+ helpers \d+ server \d+$/);
+    const bad = await runScript(script, ['many'], 30_000);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('usage: thread-cpu.js');
+  });
+
+  it('ab.js runs two builds in alternation and prints a line per metric', async () => {
+    const before = new Set(readdirSync(RESULTS));
+    const script = join(ROOT, 'dist', 'bench', 'tools', 'ab.js');
+    const dist = join(ROOT, 'dist');
+    const args = ['--runs', '1', dist, dist, 'pub', '--size', '128', '--count', '1000'];
+    const run = await runScript(script, args, 120_000);
+    // Each run of a build's CLI leaves its result file: remove the ones this made (and not a
+    // file of some other bench run that happened meanwhile).
+    const command = `nats-offload-bench ${args.slice(4).join(' ')} --reps 1 --json`;
+    for (const name of readdirSync(RESULTS)) {
+      if (before.has(name) || !name.endsWith('.json')) continue;
+      const file = join(RESULTS, name);
+      if ((JSON.parse(readFileSync(file, 'utf8')) as ResultDocument).command === command) {
+        written.push(file);
+      }
+    }
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain('run 1/1 A done');
+    expect(run.stderr).toContain('run 1/1 B done');
+    expect(run.stdout).toMatch(
+      /^pub 128 B msgs\/s \| \S+ (k|M)? ?\| .+ \| \d\.\d{3} \| .+× \(.+×\) \| .+× \(.+×\)$/m,
+    );
+    expect(run.stdout).toMatch(/^pub 128 B MB\/s \| /m);
+    const usage = await runScript(script, ['dist'], 30_000);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('usage: node dist/bench/tools/ab.js');
   });
 });
