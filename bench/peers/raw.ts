@@ -60,6 +60,7 @@ export function rawConnect(
   };
   return new Promise((resolve, reject) => {
     socket.once('error', reject);
+    socket.once('close', () => reject(new Error(`${url} closed the connection before its PONG`)));
     socket.write(encodeConnect(fields));
     if (preamble) socket.write(preamble);
     connection.ping().then(() => {
@@ -96,7 +97,15 @@ export function rawInfo(url: string): Promise<Record<string, unknown>> {
       onErr: (message) => socket.destroy(new Error(`server -ERR '${message}'`)),
     });
     socket.setTimeout(5_000, () => socket.destroy(new Error(`no INFO from ${url} within 5 s`)));
-    socket.on('data', (chunk: Buffer) => parser.push(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        parser.push(chunk);
+      } catch (error) {
+        socket.destroy(new Error(`${url} does not speak NATS`, { cause: error }));
+      }
+    });
     socket.once('error', reject);
+    // After an error, or after INFO, this is a no-op: a promise settles once.
+    socket.once('close', () => reject(new Error(`${url} closed the connection before its INFO`)));
   });
 }

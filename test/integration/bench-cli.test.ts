@@ -3,18 +3,19 @@
 // result document and its file, exit codes. Small counts: this proves the harness works, the
 // numbers themselves are not looked at (timed assertions have no place on these machines).
 
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { CLIENTS } from '../../bench/clients/types.js';
 import type { Row } from '../../bench/report.js';
 import type { Sample } from '../../bench/runner.js';
 import type { Variant } from '../../bench/scenarios/types.js';
-import { freePort, startServer, stopAll } from '../helpers/nats-server.js';
+import { startServer, stopAll } from '../helpers/nats-server.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = fileURLToPath(new URL('../../dist/bench/cli.js', import.meta.url));
@@ -60,24 +61,47 @@ function runCli(args: string[], timeoutMs: number): Promise<Run> {
   return runScript(CLI, args, timeoutMs);
 }
 
+/** Scripts still running: a test that fails or times out must not leave them behind. */
+const live = new Set<ChildProcess>();
+
+/** Kills a script with everything it started (nats-servers, measurement processes, peers). */
+function killGroup(child: ChildProcess): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+afterEach(() => {
+  for (const child of live) killGroup(child);
+  live.clear();
+});
+
+/**
+ * Runs a built script in a process group of its own, so that a timeout kills the whole tree.
+ * Each test's own time limit is longer than the `timeoutMs` it gives here.
+ */
 function runScript(script: string, args: string[], timeoutMs: number): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { cwd: ROOT });
+    const child = spawn(process.execPath, [script, ...args], { cwd: ROOT, detached: true });
+    live.add(child);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
       stdout += chunk;
     });
-    child.stderr.on('data', (chunk: Buffer) => {
+    child.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk;
     });
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      killGroup(child);
       reject(new Error(`${script} ${args.join(' ')} still running after ${timeoutMs} ms`));
     }, timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
+      live.delete(child);
       const file = /results: (\S+\.json)/.exec(stdout + stderr)?.[1];
       if (file) written.push(file);
       resolve({ code, stdout, stderr, file });
@@ -88,7 +112,12 @@ function runScript(script: string, args: string[], timeoutMs: number): Promise<R
 /** Runs with --json and checks what every result document must hold. */
 async function runJson(args: string[], timeoutMs: number): Promise<[Run, ResultDocument]> {
   const run = await runCli([...args, '--json'], timeoutMs);
-  const doc = JSON.parse(run.stdout) as ResultDocument;
+  let doc: ResultDocument;
+  try {
+    doc = JSON.parse(run.stdout) as ResultDocument;
+  } catch {
+    throw new Error(`no result document on stdout (exit ${run.code}):\n${run.stderr.slice(-3000)}`);
+  }
   expect(doc.tool).toBe('nats-offload-bench');
   expect(doc.command).toBe(`nats-offload-bench ${[...args, '--json'].join(' ')}`);
   expect(doc.machine.cpuCount).toBe(os.cpus().length);
@@ -151,7 +180,7 @@ describe('nats-offload-bench', () => {
     expect(rate?.median).toEqual({ [CLIENTS[0]]: mid(CLIENTS[0]), [CLIENTS[1]]: mid(CLIENTS[1]) });
     expect(rate?.ratio).toBeCloseTo(mid(CLIENTS[0]) / mid(CLIENTS[1]), 9);
     expect(rate?.samples).toEqual({ [CLIENTS[0]]: '2/2', [CLIENTS[1]]: '2/2' });
-  });
+  }, 130_000);
 
   it('every end-to-end scenario runs for both clients in a short run, TLS included', async () => {
     const [run, doc] = await runJson(
@@ -178,15 +207,15 @@ describe('nats-offload-bench', () => {
         }
       }
     }
-    const p50 = samplesOf(doc, 'reqrep-seq')[0].metrics ?? {};
-    expect(p50.p50).toBeLessThanOrEqual(p50.p90);
-    expect(p50.p90).toBeLessThanOrEqual(p50.p99);
-    expect(p50.p99).toBeLessThanOrEqual(p50.max);
+    const latency = samplesOf(doc, 'reqrep-seq')[0].metrics ?? {};
+    expect(latency.p50).toBeLessThanOrEqual(latency.p90);
+    expect(latency.p90).toBeLessThanOrEqual(latency.p99);
+    expect(latency.p99).toBeLessThanOrEqual(latency.max);
     for (const s of samplesOf(doc, 'lag-tls')) {
       expect(s.metrics?.elu).toBeGreaterThan(0);
       expect(s.metrics?.elu).toBeLessThanOrEqual(1);
     }
-  });
+  }, 250_000);
 
   it('marks failed measurements, leaves them out of the medians and exits 1', async () => {
     // A real server whose max_payload is below the message size: both clients refuse to publish.
@@ -208,15 +237,26 @@ describe('nats-offload-bench', () => {
       expect(row.ratio).toBeNull();
       expect(row.median).toEqual({ [CLIENTS[0]]: null, [CLIENTS[1]]: null });
     }
-  });
+  }, 70_000);
 
-  it('says so and exits 1 when the server given cannot be reached', async () => {
-    const port = await freePort();
-    const run = await runCli(['pub', '--url', `nats://127.0.0.1:${port}`], 30_000);
-    expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/^cannot start the benchmark: /m);
-    expect(run.file).toBeUndefined();
-  });
+  it('says so and exits 1 when the --url server hangs up without INFO', async () => {
+    // A listener that hangs up at once holds the port, so no parallel test's server can take it.
+    const listener = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    const { port } = listener.address() as AddressInfo;
+    try {
+      const url = `nats://127.0.0.1:${port}`;
+      const args = ['pub', '--size', '16', '--count', '1', '--reps', '1', '--url', url];
+      const run = await runCli(args, 30_000);
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.stderr).toContain(
+        `cannot start the benchmark: ${url} closed the connection before its INFO`,
+      );
+      expect(run.file).toBeUndefined();
+    } finally {
+      listener.close();
+    }
+  }, 40_000);
 
   it('rejects a bad command line with the usage and exit code 2', async () => {
     for (const [args, message] of [
@@ -229,14 +269,14 @@ describe('nats-offload-bench', () => {
       [['pub', '--count', 'many'], '--count must be a positive integer, got many'],
       [['pub', '--fast'], "Unknown option '--fast'"],
     ] as const) {
-      const run = await runCli([...args], 30_000);
+      const run = await runCli([...args], 15_000);
       expect(run.code, args.join(' ')).toBe(2);
       expect(run.stderr, args.join(' ')).toContain(message);
       expect(run.stderr).toContain('usage: nats-offload-bench');
       expect(run.stdout).toBe('');
       expect(run.file).toBeUndefined();
     }
-  });
+  }, 130_000);
 
   it('--help lists every scenario and exits 0', async () => {
     const run = await runCli(['--help'], 30_000);
@@ -244,7 +284,7 @@ describe('nats-offload-bench', () => {
     for (const name of ['pub', 'sub', 'pubsub', 'reqrep', 'lag', 'micro']) {
       expect(run.stdout).toMatch(new RegExp(`^ {2}${name} `, 'm'));
     }
-  });
+  }, 40_000);
 });
 
 describe('bench/tools', () => {
@@ -256,7 +296,7 @@ describe('bench/tools', () => {
     const bad = await runScript(script, ['many'], 30_000);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('usage: thread-cpu.js');
-  });
+  }, 100_000);
 
   it('ab.js runs two builds in alternation and prints a line per metric', async () => {
     const before = new Set(readdirSync(RESULTS));
@@ -284,5 +324,5 @@ describe('bench/tools', () => {
     const usage = await runScript(script, ['dist'], 30_000);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('usage: node dist/bench/tools/ab.js');
-  });
+  }, 160_000);
 });

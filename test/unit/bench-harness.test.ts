@@ -182,7 +182,7 @@ describe('table', () => {
       ...ONE_METRIC,
       id: 'y',
       label: 'y',
-      metrics: [{ key: 'msgsPerSec', label: 'p50 ms', better: 'lower' }],
+      metrics: [{ key: 'p50', label: 'p50 ms', better: 'lower' }],
     };
     const rows = summarise(
       [ONE_METRIC, latency],
@@ -190,8 +190,8 @@ describe('table', () => {
         sample('x', ours, 1, 2_500_000),
         sample('x', theirs, 1, 625_000),
         sample('x', theirs, 2, null),
-        sample('y', ours, 1, 0.2),
-        sample('y', theirs, 1, 0.4),
+        { variant: 'y', client: ours, rep: 1, ok: true, metrics: { p50: 0.2 }, wallMs: 1 },
+        { variant: 'y', client: theirs, rep: 1, ok: true, metrics: { p50: 0.4 }, wallMs: 1 },
       ],
     );
     const lines = table(rows).split('\n');
