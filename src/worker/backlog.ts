@@ -13,9 +13,10 @@ import type { Subscription } from './subscriptions.js';
 const SLAB_BYTES = 256 * 1024;
 
 /**
- * A class, not an object literal: a literal starting with `bytes` would share its hidden-class
- * transitions with other such literals, and one of them holding a Buffer would turn the field's
- * type generic and deoptimize every function that copies into a slab.
+ * A class, not an object literal: object literals that start with a `bytes` field share
+ * hidden-class transitions, so the first socket Buffer stored in a copy source's `bytes` (also
+ * a literal then) changed the field type slabs had, and V8 deoptimized the code that copies
+ * into slabs.
  */
 class Slab implements WordBytes {
   readonly bytes: Uint8Array;

@@ -33,7 +33,8 @@ export interface WordBytes {
 
 /**
  * The source: bytes (a socket chunk) and a DataView of the same bytes, made once per chunk. A
- * class, so that its hidden class is its own (see backlog.ts's Slab).
+ * class, so that its hidden class is its own and not shared with other literals that start
+ * with `bytes` (see backlog.ts's Slab).
  */
 export class SourceBytes {
   readonly view: DataView;
