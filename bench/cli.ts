@@ -8,6 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { stopAll } from '../test/helpers/nats-server.js';
 import { environment, REPO_ROOT } from './machine.js';
 import { Progress } from './progress.js';
 import { summarise, table } from './report.js';
@@ -82,6 +83,21 @@ const planned = SCENARIOS.filter((s) => names.includes(s.name)).flatMap((s) => s
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const resultsDir = join(REPO_ROOT, 'bench', 'results');
 
+let tls: BenchTls | undefined;
+// Interrupted (Ctrl-C, or a kill): start no further measurement, stop the nats-servers of the
+// run (also one still starting) and remove its certificates before exiting, so that neither
+// outlives the run. The measurement process under way exits when its parent does.
+let interrupted = false;
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  process.once(signal, () => {
+    interrupted = true;
+    process.stderr.write(`\n${signal}: stopping the run's nats-servers\n`);
+    void Promise.allSettled([stopAll(), tls?.remove()]).finally(() => process.exit(code));
+  });
+}
 let env: Awaited<ReturnType<typeof environment>>;
 try {
   env = await environment(values.url);
@@ -103,7 +119,6 @@ if (env.machine.loadAverage[0] > env.machine.cpuCount / 2) {
 
 // TLS variants need the bench's own server serving certificates made for this run (once, then
 // removed). Without them (--url, no openssl) they are left out and the rest of the run goes on.
-let tls: BenchTls | undefined;
 let noTls = values.url ? "they need the bench's own nats-server, not --url" : '';
 if (!noTls && planned.some((v) => v.tls)) {
   try {
@@ -123,6 +138,7 @@ const progress = new Progress(measurements.length);
 const samples: Sample[] = [];
 try {
   for (const m of measurements) {
+    if (interrupted) break;
     progress.start(m);
     const sample = await measureOnce(m, {
       url: values.url,

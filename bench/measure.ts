@@ -31,6 +31,9 @@ function send(message: ChildMessage): Promise<void> {
 }
 
 const job = JSON.parse(process.argv[2]) as Job;
+// The runner went away (interrupted or killed): nobody will read this measurement.
+const orphaned = () => process.exit(1);
+process.once('disconnect', orphaned);
 const scenario = SCENARIOS.find((s) => s.name === job.variant.scenario);
 try {
   if (!scenario) throw new Error(`unknown scenario ${job.variant.scenario}`);
@@ -42,6 +45,7 @@ try {
     stage: (stage) => void send({ type: 'stage', stage }),
   });
   await send({ type: 'result', metrics });
+  process.off('disconnect', orphaned);
   process.disconnect();
 } catch (error) {
   await send({ type: 'error', error: error instanceof Error ? error.message : String(error) });

@@ -61,62 +61,80 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts one nats-server on loopback and resolves once it has sent a client its INFO line. */
-export async function startServer(options: StartOptions = {}): Promise<NatsServer> {
-  return withBindRetry(options.port === undefined, async () => {
-    const port = options.port ?? (await freePort());
-    return launch(port, configText(port, options));
-  });
+export function startServer(options: StartOptions = {}): Promise<NatsServer> {
+  return tracked(
+    withBindRetry(options.port === undefined, async () => {
+      const port = options.port ?? (await freePort());
+      return launch(port, configText(port, options));
+    }),
+  );
 }
 
 /**
  * Starts `n` nats-servers routed to each other and resolves once every server reports a route
  * to each of the others. `options.config` is appended to every member's config.
  */
-export async function startCluster(
+export function startCluster(
   n = 3,
   options: Omit<StartOptions, 'port'> = {},
 ): Promise<NatsServer[]> {
-  return withBindRetry(true, async () => {
-    // All 3n ports come from listeners held open together, so they are distinct.
-    const ports = await freePorts(3 * n);
-    const clientPorts = ports.slice(0, n);
-    const clusterPorts = ports.slice(n, 2 * n);
-    const httpPorts = ports.slice(2 * n);
-    const servers: NatsServer[] = [];
-    try {
-      for (let i = 0; i < n; i++) {
-        const routes = clusterPorts
-          .filter((_, j) => j !== i)
-          .map((p) => `nats-route://${HOST}:${p}`)
-          .join(', ');
-        const clusterText = [
-          `server_name: node-${i}`,
-          `http: ${HOST}:${httpPorts[i]}`,
-          'cluster {',
-          '  name: nats-offload-test',
-          `  listen: ${HOST}:${clusterPorts[i]}`,
-          `  routes: [ ${routes} ]`,
-          '}',
-        ].join('\n');
-        const server = await launch(
-          clientPorts[i],
-          configText(clientPorts[i], options, clusterText),
-        );
-        server.httpPort = httpPorts[i];
-        servers.push(server);
+  return tracked(
+    withBindRetry(true, async () => {
+      // All 3n ports come from listeners held open together, so they are distinct.
+      const ports = await freePorts(3 * n);
+      const clientPorts = ports.slice(0, n);
+      const clusterPorts = ports.slice(n, 2 * n);
+      const httpPorts = ports.slice(2 * n);
+      const servers: NatsServer[] = [];
+      try {
+        for (let i = 0; i < n; i++) {
+          const routes = clusterPorts
+            .filter((_, j) => j !== i)
+            .map((p) => `nats-route://${HOST}:${p}`)
+            .join(', ');
+          const clusterText = [
+            `server_name: node-${i}`,
+            `http: ${HOST}:${httpPorts[i]}`,
+            'cluster {',
+            '  name: nats-offload-test',
+            `  listen: ${HOST}:${clusterPorts[i]}`,
+            `  routes: [ ${routes} ]`,
+            '}',
+          ].join('\n');
+          const server = await launch(
+            clientPorts[i],
+            configText(clientPorts[i], options, clusterText),
+          );
+          server.httpPort = httpPorts[i];
+          servers.push(server);
+        }
+        await Promise.all(servers.map((s) => waitForRoutes(s, n - 1)));
+        return servers;
+      } catch (err) {
+        await Promise.all(servers.map((s) => s.stop()));
+        throw err;
       }
-      await Promise.all(servers.map((s) => waitForRoutes(s, n - 1)));
-      return servers;
-    } catch (err) {
-      await Promise.all(servers.map((s) => s.stop()));
-      throw err;
-    }
-  });
+    }),
+  );
 }
 
-/** Stops every server this process started and has not stopped yet. */
+/**
+ * Stops every server this process started and has not stopped yet, including those still
+ * starting when it is called (e.g. the bench CLI interrupted between two measurements).
+ */
 export async function stopAll(): Promise<void> {
+  while (starting.size > 0) await Promise.allSettled([...starting]);
   await Promise.all([...running].map((s) => s.stop()));
+}
+
+/** Starts under way (startServer, startCluster): stopAll() waits for them. */
+const starting = new Set<Promise<unknown>>();
+
+function tracked<T>(start: Promise<T>): Promise<T> {
+  starting.add(start);
+  const settled = () => starting.delete(start);
+  start.then(settled, settled);
+  return start;
 }
 
 function configText(port: number, options: StartOptions, generated = ''): string {

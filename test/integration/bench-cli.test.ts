@@ -4,8 +4,9 @@
 // numbers themselves are not looked at (timed assertions have no place on these machines).
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -107,6 +108,24 @@ function runScript(script: string, args: string[], timeoutMs: number): Promise<R
       resolve({ code, stdout, stderr, file });
     });
   });
+}
+
+/** True while any process of the group `pgid` is alive. */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor(condition: () => boolean, ms: number): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`still not so after ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** Runs with --json and checks what every result document must hold. */
@@ -277,6 +296,41 @@ describe('nats-offload-bench', () => {
       expect(run.file).toBeUndefined();
     }
   }, 130_000);
+
+  it('on SIGTERM stops its servers, removes its certificates and exits 143', async () => {
+    // Its own temp dir: every server dir and certificate dir of the run lands there.
+    const tmp = await mkdtemp(join(os.tmpdir(), 'bench-cli-signal-'));
+    const child = spawn(process.execPath, [CLI, 'lag', '--quick'], {
+      cwd: ROOT,
+      detached: true,
+      env: { ...process.env, TMPDIR: tmp },
+    });
+    live.add(child);
+    try {
+      let stderr = '';
+      const measuring = new Promise<void>((resolve) => {
+        child.stderr?.on('data', (chunk: Buffer) => {
+          stderr += chunk;
+          if (stderr.includes('[1/')) resolve();
+        });
+      });
+      const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+      await Promise.race([measuring, exited]);
+      // Mid-run: the certificates exist and the next measurement is under way.
+      expect(readdirSync(tmp).some((name) => name.startsWith('nats-offload-certs-'))).toBe(true);
+      child.kill('SIGTERM');
+      const [code] = await exited;
+      expect(code, stderr).toBe(143);
+      expect(stderr).toContain("SIGTERM: stopping the run's nats-servers");
+      expect(readdirSync(tmp)).toEqual([]);
+      // Nothing of the run's process group is left (the measurement process follows its parent).
+      await waitFor(() => !groupAlive(child.pid ?? 0), 10_000);
+    } finally {
+      killGroup(child);
+      live.delete(child);
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('--help lists every scenario and exits 0', async () => {
     const run = await runCli(['--help'], 30_000);
