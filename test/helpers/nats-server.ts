@@ -53,6 +53,8 @@ interface ServerFiles {
 }
 
 const running = new Set<NatsServer>();
+/** Starts under way (startServer, startCluster): stopAll() waits for them. */
+const starting = new Set<Promise<unknown>>();
 
 /** A loopback port that was free a moment ago. */
 export async function freePort(): Promise<number> {
@@ -61,61 +63,57 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts one nats-server on loopback and resolves once it has sent a client its INFO line. */
-export function startServer(options: StartOptions = {}): Promise<NatsServer> {
-  return tracked(
-    withBindRetry(options.port === undefined, async () => {
-      const port = options.port ?? (await freePort());
-      return launch(port, configText(port, options));
-    }),
-  );
+export async function startServer(options: StartOptions = {}): Promise<NatsServer> {
+  return withBindRetry(options.port === undefined, async () => {
+    const port = options.port ?? (await freePort());
+    return launch(port, configText(port, options));
+  });
 }
 
 /**
  * Starts `n` nats-servers routed to each other and resolves once every server reports a route
  * to each of the others. `options.config` is appended to every member's config.
  */
-export function startCluster(
+export async function startCluster(
   n = 3,
   options: Omit<StartOptions, 'port'> = {},
 ): Promise<NatsServer[]> {
-  return tracked(
-    withBindRetry(true, async () => {
-      // All 3n ports come from listeners held open together, so they are distinct.
-      const ports = await freePorts(3 * n);
-      const clientPorts = ports.slice(0, n);
-      const clusterPorts = ports.slice(n, 2 * n);
-      const httpPorts = ports.slice(2 * n);
-      const servers: NatsServer[] = [];
-      try {
-        for (let i = 0; i < n; i++) {
-          const routes = clusterPorts
-            .filter((_, j) => j !== i)
-            .map((p) => `nats-route://${HOST}:${p}`)
-            .join(', ');
-          const clusterText = [
-            `server_name: node-${i}`,
-            `http: ${HOST}:${httpPorts[i]}`,
-            'cluster {',
-            '  name: nats-offload-test',
-            `  listen: ${HOST}:${clusterPorts[i]}`,
-            `  routes: [ ${routes} ]`,
-            '}',
-          ].join('\n');
-          const server = await launch(
-            clientPorts[i],
-            configText(clientPorts[i], options, clusterText),
-          );
-          server.httpPort = httpPorts[i];
-          servers.push(server);
-        }
-        await Promise.all(servers.map((s) => waitForRoutes(s, n - 1)));
-        return servers;
-      } catch (err) {
-        await Promise.all(servers.map((s) => s.stop()));
-        throw err;
+  return withBindRetry(true, async () => {
+    // All 3n ports come from listeners held open together, so they are distinct.
+    const ports = await freePorts(3 * n);
+    const clientPorts = ports.slice(0, n);
+    const clusterPorts = ports.slice(n, 2 * n);
+    const httpPorts = ports.slice(2 * n);
+    const servers: NatsServer[] = [];
+    try {
+      for (let i = 0; i < n; i++) {
+        const routes = clusterPorts
+          .filter((_, j) => j !== i)
+          .map((p) => `nats-route://${HOST}:${p}`)
+          .join(', ');
+        const clusterText = [
+          `server_name: node-${i}`,
+          `http: ${HOST}:${httpPorts[i]}`,
+          'cluster {',
+          '  name: nats-offload-test',
+          `  listen: ${HOST}:${clusterPorts[i]}`,
+          `  routes: [ ${routes} ]`,
+          '}',
+        ].join('\n');
+        const server = await launch(
+          clientPorts[i],
+          configText(clientPorts[i], options, clusterText),
+        );
+        server.httpPort = httpPorts[i];
+        servers.push(server);
       }
-    }),
-  );
+      await Promise.all(servers.map((s) => waitForRoutes(s, n - 1)));
+      return servers;
+    } catch (err) {
+      await Promise.all(servers.map((s) => s.stop()));
+      throw err;
+    }
+  });
 }
 
 /**
@@ -125,16 +123,6 @@ export function startCluster(
 export async function stopAll(): Promise<void> {
   while (starting.size > 0) await Promise.allSettled([...starting]);
   await Promise.all([...running].map((s) => s.stop()));
-}
-
-/** Starts under way (startServer, startCluster): stopAll() waits for them. */
-const starting = new Set<Promise<unknown>>();
-
-function tracked<T>(start: Promise<T>): Promise<T> {
-  starting.add(start);
-  const settled = () => starting.delete(start);
-  start.then(settled, settled);
-  return start;
 }
 
 function configText(port: number, options: StartOptions, generated = ''): string {
@@ -355,15 +343,25 @@ async function freePorts(count: number): Promise<number[]> {
   }
 }
 
-async function withBindRetry<T>(retry: boolean, attempt: () => Promise<T>): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await attempt();
-    } catch (err) {
-      const lostRace = err instanceof Error && err.message.includes('address already in use');
-      if (!retry || !lostRace || i >= BIND_ATTEMPTS) throw err;
+/**
+ * Runs a start, again (with `retry`) when another process took its port first, and keeps it in
+ * `starting` until it settles.
+ */
+function withBindRetry<T>(retry: boolean, attempt: () => Promise<T>): Promise<T> {
+  const start = (async () => {
+    for (let i = 1; ; i++) {
+      try {
+        return await attempt();
+      } catch (err) {
+        const lostRace = err instanceof Error && err.message.includes('address already in use');
+        if (!retry || !lostRace || i >= BIND_ATTEMPTS) throw err;
+      }
     }
-  }
+  })();
+  starting.add(start);
+  const settled = () => starting.delete(start);
+  start.then(settled, settled);
+  return start;
 }
 
 async function logTail(logPath: string): Promise<string> {
