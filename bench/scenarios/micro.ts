@@ -27,6 +27,14 @@ const SUBJECT = 'bench.micro';
 const FRAMES_PER_BATCH = 1024;
 const PARSER_CHUNK_BYTES = 256 * 1024;
 const RING_CAPACITY = 4 * 1024 * 1024;
+/**
+ * Frames of up to `frameBytes` (payload and framing) in a batch through a ring: at most half the
+ * ring, so a batch always fits after the previous one is released.
+ */
+function framesPerRingBatch(frameBytes: number): number {
+  return Math.max(1, Math.min(FRAMES_PER_BATCH, Math.floor(RING_CAPACITY / 2 / frameBytes)));
+}
+
 const METRICS: Metric[] = [
   { key: 'framesPerSec', label: 'frames/s', better: 'higher' },
   { key: 'gbPerSec', label: 'GB/s', better: 'higher' },
@@ -83,11 +91,7 @@ const TASKS: Record<string, BatchFactory> = {
     const producer = new RingProducer(buffers);
     const consumer = new RingConsumer(buffers);
     const payload = payloadOf(size);
-    // A batch fills at most half the ring, so it always fits after the previous one is released.
-    const frames = Math.max(
-      1,
-      Math.min(FRAMES_PER_BATCH, Math.floor(RING_CAPACITY / 2 / (size + 8))),
-    );
+    const frames = framesPerRingBatch(size + 8);
     let touched = 0;
     return {
       frames,
@@ -114,10 +118,7 @@ const TASKS: Record<string, BatchFactory> = {
     const consumer = new RingConsumer(buffers);
     // At an odd offset of its buffer, as a slice of a larger one often is.
     const payload = new Uint8Array(size + 1).subarray(1);
-    const frames = Math.max(
-      1,
-      Math.min(FRAMES_PER_BATCH, Math.floor(RING_CAPACITY / 2 / (size + 64))),
-    );
+    const frames = framesPerRingBatch(size + 64);
     const subjectBytes = utf8Length(SUBJECT);
     return {
       frames,
@@ -184,10 +185,7 @@ function delivery(size: number): { run(): void; frames: number; bytes: number } 
     },
   });
   // A batch must fit the ring: what does not waits in the worker's backlog for a later turn.
-  const frames = Math.max(
-    1,
-    Math.min(FRAMES_PER_BATCH, Math.floor(RING_CAPACITY / 2 / (size + 64))),
-  );
+  const frames = framesPerRingBatch(size + 64);
   return {
     frames,
     bytes: frames * size,
