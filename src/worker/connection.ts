@@ -7,7 +7,8 @@
  *
  * It owns what outlives a socket: the subscription table (replayed on each new connection),
  * the command ring's outbound pump, the delivery ring's inbound side, the server pool and the
- * statistics. A {@link Session} is one socket; the loop makes a new one per attempt.
+ * statistics. A {@link Session} is one socket; the loop makes a new one per attempt, through
+ * the transport factory it was given.
  */
 import type { Remote } from '../shared/comlink.js';
 import type { HostCallbacks, StartResult, WireEvent, WorkerData } from '../shared/control.js';
@@ -31,9 +32,13 @@ import { type PoolEntry, ServerPool } from './server-pool.js';
 import { Session, type SessionHost } from './session.js';
 import { Stats } from './stats.js';
 import { SubscriptionTable } from './subscriptions.js';
+import { type TransportFactory, tcpTransports } from './transport.js';
 
 /** How long close() waits for the server to acknowledge the socket's end. */
 const CLOSE_TIMEOUT_MS = 2_000;
+
+/** What a connection is made of: the worker's data less its control port. */
+export type ConnectionData = Omit<WorkerData, 'control'>;
 
 export class Connection implements SessionHost {
   readonly options: WorkerOptions;
@@ -59,7 +64,10 @@ export class Connection implements SessionHost {
   /** Flushes whose PING a lost connection never answered; re-sent on the next one. */
   private carriedFlushes: number[] = [];
 
-  constructor(data: WorkerData) {
+  constructor(
+    data: ConnectionData,
+    private readonly transports: TransportFactory = tcpTransports(data.options.localAddress),
+  ) {
     this.options = data.options;
     this.stateWords = new Int32Array(data.state);
     this.stats = new Stats(data.state);
@@ -140,7 +148,7 @@ export class Connection implements SessionHost {
       } else {
         entry = this.pool.next();
       }
-      const session = new Session(this, entry.address);
+      const session = new Session(this, entry.address, this.transports);
       this.session = session;
       let info: ServerInfo;
       try {

@@ -2,8 +2,9 @@
  * One connection to one server, from dial to close: the INFO → CONNECT (+PING) → PONG
  * handshake, the parser, the PING/PONG heartbeat with stale detection, the ordered queue
  * of PINGs awaiting their PONG (heartbeats, flushes and the send window's share it, since
- * PONGs come in order), and the send window.
- * A session never reconnects; the connection loop makes a new one.
+ * PONGs come in order), and the send window. The bytes travel over a transport from the
+ * factory it is given (transport.ts). A session never reconnects; the connection loop makes a
+ * new one.
  */
 import { NatsError } from '../shared/errors.js';
 import type { WorkerOptions } from '../shared/options.js';
@@ -14,7 +15,7 @@ import type { ServerAddress } from '../shared/servers.js';
 import type { OutboundSink, PingPurpose } from './outbound.js';
 import { SendWindow } from './send-window.js';
 import { connectOptions, tlsError, upgradeAfterInfo } from './tls.js';
-import { dialTcp, type SocketTransport } from './transport.js';
+import type { Transport, TransportFactory } from './transport.js';
 
 const HEARTBEAT: PingPurpose = { kind: 'heartbeat' };
 /** Unanswered heartbeat PINGs after which the connection is stale. */
@@ -53,9 +54,7 @@ type Phase =
 
 export class Session implements ParserSink, OutboundSink {
   private phase: Phase = 'dialing';
-  private transport: SocketTransport | null = null;
-  /** The stream is TLS (sent as `tls_required` in CONNECT). */
-  private secured = false;
+  private transport: Transport | null = null;
   private gotInfo = false;
   private readonly parser: Parser;
   private readonly pongQueue: PingPurpose[] = [];
@@ -71,6 +70,7 @@ export class Session implements ParserSink, OutboundSink {
   constructor(
     private readonly host: SessionHost,
     readonly server: ServerAddress,
+    private readonly transports: TransportFactory,
   ) {
     this.parser = new Parser(this, { initialBufferSize: host.options.readBufferCapacity });
     this.ended = new Promise((resolve) => {
@@ -92,27 +92,23 @@ export class Session implements ParserSink, OutboundSink {
         ),
       );
     }, options.connectionTimeout);
-    const [localAddress, localPort] = splitLocalAddress(options.localAddress);
-    const { transport, ready } = dialTcp(
-      this.server,
-      { localAddress, localPort },
-      {
-        data: (chunk) => this.onData(chunk),
-        drain: () => this.host.drained(),
-        closed: (error) => this.lost(error),
-      },
-    );
+    const { transport, ready } = this.transports(this.server, {
+      data: (chunk) => this.onData(chunk),
+      drain: () => this.host.drained(),
+      closed: (error) => this.lost(error),
+    });
     this.transport = transport;
     ready.then(
       () => {
         if (this.phase !== 'dialing') return;
-        if (!options.tls?.handshakeFirst) {
+        // tlsFirst: the server (handshake_first) waits for our ClientHello before its INFO. A
+        // transport without an in-place upgrade (WebSocket) has its TLS, if any, below it.
+        if (!options.tls?.handshakeFirst || !transport.startTls) {
           this.phase = 'awaitInfo';
           return;
         }
-        // tlsFirst: the server (handshake_first) waits for our ClientHello before its INFO.
         this.phase = 'handshaking';
-        this.secure().then(
+        this.secure(transport).then(
           () => {
             if (this.phase === 'handshaking') this.phase = 'awaitInfo';
           },
@@ -257,13 +253,11 @@ export class Session implements ParserSink, OutboundSink {
 
   // ---- internals ------------------------------------------------------------------------
 
-  private onData(chunk: Buffer): void {
+  private onData(chunk: Uint8Array): void {
     if (this.phase === 'ended') return;
     this.host.counted(chunk.length, 0, 0);
     try {
-      // A plain Uint8Array view: the parser's and the inbound side's subarrays of it are
-      // cheaper than a Buffer's (no FastBuffer per slice).
-      this.parser.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      this.parser.push(chunk);
     } catch (err) {
       const error =
         err instanceof NatsError ? err : new NatsError('protocol', String(err), { cause: err });
@@ -305,10 +299,11 @@ export class Session implements ParserSink, OutboundSink {
 
   /** After the first INFO: secure the stream if needed, authenticate, send CONNECT + PING. */
   private async establish(info: ServerInfo): Promise<void> {
+    const transport = this.transport as Transport;
     try {
-      if (!this.secured && upgradeAfterInfo(this.server, this.host.options.tls, info)) {
+      if (!transport.encrypted && upgradeAfterInfo(this.server, this.host.options.tls, info)) {
         this.phase = 'handshaking';
-        await this.secure();
+        await this.secure(transport);
         if (this.phase !== 'handshaking') return; // failed or timed out meanwhile
       }
       this.phase = 'connecting';
@@ -323,13 +318,14 @@ export class Session implements ParserSink, OutboundSink {
   }
 
   /**
-   * TLS handshake over the connected socket (all of it on this worker thread). The parser has
+   * TLS handshake over the open transport (all of it on this worker thread). The parser has
    * consumed everything before it: the server sends nothing between INFO and our ClientHello.
    */
-  private async secure(): Promise<void> {
+  private async secure(transport: Transport): Promise<void> {
     const { tls } = this.host.options;
-    const transport = this.transport;
-    if (transport === null) return;
+    if (!transport.startTls) {
+      throw new NatsError('tls', `${this.server.url}: TLS is required but this transport has none`);
+    }
     let options: ReturnType<typeof connectOptions>;
     try {
       options = connectOptions(this.server, tls);
@@ -337,12 +333,11 @@ export class Session implements ParserSink, OutboundSink {
       throw err instanceof NatsError ? err : tlsError(this.server, tls, err, false);
     }
     await transport.startTls(options, (err) => tlsError(this.server, tls, err, false));
-    this.secured = true;
   }
 
   /** The transport is gone: a failure of TLS when it happens between the handshake and `open`. */
   private lost(error: NatsError | undefined): void {
-    if (this.secured && this.phase !== 'open' && this.phase !== 'ended') {
+    if (this.transport?.encrypted && this.phase !== 'open' && this.phase !== 'ended') {
       this.fail(tlsError(this.server, this.host.options.tls, error?.cause ?? error, true));
       return;
     }
@@ -361,17 +356,7 @@ export class Session implements ParserSink, OutboundSink {
       no_responders: true,
       echo: !options.noEcho,
       name: options.name,
-      tls_required: this.secured,
+      tls_required: this.transport?.encrypted ?? false,
     };
   }
-}
-
-/** `addr`, `addr:port` or `[v6]:port` → [address, port]. */
-function splitLocalAddress(value: string | undefined): [string | undefined, number | undefined] {
-  if (!value) return [undefined, undefined];
-  const v6 = /^\[(.+)\](?::(\d+))?$/.exec(value);
-  if (v6) return [v6[1], v6[2] ? Number(v6[2]) : undefined];
-  const parts = value.split(':');
-  if (parts.length === 2) return [parts[0], Number(parts[1])];
-  return [value, undefined];
 }

@@ -1,9 +1,13 @@
 /**
- * One byte stream to a server, whatever carries it. TCP, optionally upgraded in place to TLS
- * (after the server's INFO, or before it with `tlsFirst`); WebSocket plugs in behind the same
- * interface. The session sees plaintext either way: `write` takes protocol bytes and `data`
- * delivers them, so the parser, the outbound pump and the byte statistics (which count protocol
- * bytes, not TLS records) do not know whether the stream is encrypted.
+ * The seam between a session and whatever carries its bytes. A session gets a
+ * {@link TransportFactory} and sees only {@link Transport}: plaintext protocol bytes in and out,
+ * so the parser, the outbound pump and the byte statistics (which count protocol bytes, not TLS
+ * records or WebSocket frames) do not know what is underneath.
+ *
+ * Two shapes fit behind it: a byte stream that may be upgraded to TLS in place (TCP here:
+ * `startTls`, after the server's INFO or before it with `tlsFirst`), and a message stream whose
+ * encryption, if any, is below it from the start (WebSocket, `wss://`: `encrypted`, no
+ * `startTls`). Each `data` chunk is some protocol bytes, not necessarily whole operations.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -11,70 +15,86 @@ import { NatsError } from '../shared/errors.js';
 import type { ServerAddress } from '../shared/servers.js';
 
 export interface TransportHandlers {
-  data(chunk: Buffer): void;
+  /** Protocol bytes, valid until this call returns (a plain Uint8Array, never a Buffer). */
+  data(chunk: Uint8Array): void;
+  /** The write buffer emptied after a write returned false. */
   drain(): void;
   /** The stream is gone; `error` when it failed rather than ended. Called once. */
   closed(error?: NatsError): void;
 }
 
 export interface Transport {
-  /** Queue bytes; false when the kernel buffer is full (wait for `drain`). */
+  /** Queue bytes; false when the write buffer is full (wait for `drain`). */
   write(bytes: Uint8Array): boolean;
   /**
-   * Queue several chunks as one gathered write (cork/uncork: one writev); `done` runs once
-   * they are handed to the kernel or the stream failed — only then may their memory change.
+   * Queue several chunks as one gathered write; `done` runs once they are handed on (to the
+   * kernel) or the stream failed — only then may their memory change. False as for `write`.
    */
   writeAll(chunks: Uint8Array[], done: () => void): boolean;
+  /** The bytes below the protocol are encrypted (after `startTls`, or `wss://` from the start). */
+  readonly encrypted: boolean;
+  /**
+   * Present on a transport that can be upgraded to TLS in place. Hands the connection to TLS
+   * and handshakes; resolves once the server's certificate is verified; rejects with
+   * `describe(err)` (kind 'tls') when the handshake fails, and reports the same error through
+   * `closed`. The caller's connection timer bounds it.
+   */
+  startTls?(options: tls.ConnectionOptions, describe: (err: unknown) => NatsError): Promise<void>;
   /** Flush what is queued, half-close, and wait (bounded) for the peer to close. */
   end(timeoutMs: number): Promise<void>;
   destroy(): void;
 }
 
-/** A TCP transport that can be upgraded to TLS once, in place. */
-export interface SocketTransport extends Transport {
-  /**
-   * Hand the connected socket to TLS and handshake. Resolves once the server's certificate is
-   * verified; rejects with `describe(err)` (kind 'tls') when the handshake fails, and reports
-   * the same error through `closed`. The caller's connection timer bounds it.
-   */
-  startTls(options: tls.ConnectionOptions, describe: (err: unknown) => NatsError): Promise<void>;
-}
-
-export interface DialOptions {
-  localAddress?: string;
-  localPort?: number;
-}
-
-/** Open a TCP connection; rejects with kind 'io' (refused, unreachable) — never hangs past the caller's timer. */
-export function dialTcp(
+/**
+ * Opens a transport to `server`. `ready` resolves once it is open and rejects (kind 'io':
+ * refused, unreachable) when it cannot be; the session's connection timer bounds it and
+ * destroys `transport` on expiry.
+ */
+export type TransportFactory = (
   server: ServerAddress,
-  options: DialOptions,
   handlers: TransportHandlers,
-): { transport: SocketTransport; ready: Promise<void> } {
-  const socket = net.connect({
-    host: server.host,
-    port: server.port,
-    localAddress: options.localAddress,
-    localPort: options.localPort,
-    noDelay: true,
-  });
-  const transport = new TcpTlsTransport(server, socket, handlers);
-  const ready = new Promise<void>((resolve, reject) => {
-    transport.onFailure = reject;
-    socket.once('connect', () => {
-      transport.onFailure = undefined;
-      resolve();
+) => { transport: Transport; ready: Promise<void> };
+
+/** TCP (upgradable to TLS), bound to `localAddress` (`addr`, `addr:port`, `[v6]:port`) if set. */
+export function tcpTransports(localAddress: string | undefined): TransportFactory {
+  const [host, port] = splitLocalAddress(localAddress);
+  return (server, handlers) => {
+    const socket = net.connect({
+      host: server.host,
+      port: server.port,
+      localAddress: host,
+      localPort: port,
+      noDelay: true,
     });
-  });
-  return { transport, ready };
+    const transport = new TcpTlsTransport(server, socket, handlers);
+    const ready = new Promise<void>((resolve, reject) => {
+      transport.onFailure = reject;
+      socket.once('connect', () => {
+        transport.onFailure = undefined;
+        resolve();
+      });
+    });
+    return { transport, ready };
+  };
 }
 
-class TcpTlsTransport implements SocketTransport {
+/** `addr`, `addr:port` or `[v6]:port` → [address, port]. */
+function splitLocalAddress(value: string | undefined): [string | undefined, number | undefined] {
+  if (!value) return [undefined, undefined];
+  const v6 = /^\[(.+)\](?::(\d+))?$/.exec(value);
+  if (v6) return [v6[1], v6[2] ? Number(v6[2]) : undefined];
+  const parts = value.split(':');
+  if (parts.length === 2) return [parts[0], Number(parts[1])];
+  return [value, undefined];
+}
+
+class TcpTlsTransport implements Transport {
   /** The socket the session reads and writes: the TCP socket, then its TLS wrapper. */
   private socket: net.Socket;
   /** The TCP socket under a TLS wrapper (destroyed with it, kept to be sure). */
   private raw: net.Socket | null = null;
   private closedReported = false;
+  encrypted = false;
   /** Rejects whatever is pending (dial or handshake) when the stream fails first. */
   onFailure: ((error: NatsError) => void) | undefined;
   /** Turns a socket error into the error to report: 'io', or 'tls' during a handshake. */
@@ -151,6 +171,7 @@ class TcpTlsTransport implements SocketTransport {
       secure.once('secureConnect', () => {
         this.onFailure = undefined;
         this.describe = this.ioError;
+        this.encrypted = true;
         resolve();
       });
     });
@@ -158,7 +179,10 @@ class TcpTlsTransport implements SocketTransport {
 
   private readonly ioError = (err: unknown): NatsError =>
     new NatsError('io', `${this.server.url}: ${(err as Error).message}`, { cause: err });
-  private readonly onData = (chunk: Buffer) => this.handlers.data(chunk);
+  // A plain Uint8Array view: the parser's and the inbound side's subarrays of it are cheaper
+  // than a Buffer's (no FastBuffer per slice).
+  private readonly onData = (chunk: Buffer) =>
+    this.handlers.data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
   private readonly onDrain = () => this.handlers.drain();
   private readonly onError = (err: Error) => this.fail(this.describe(err));
   private readonly onClose = () => {
