@@ -1,10 +1,10 @@
 /**
  * One connection to one server, from dial to close: the INFO → CONNECT (+PING) → PONG
- * handshake, the parser, the PING/PONG heartbeat with stale detection, the ordered queue
- * of PINGs awaiting their PONG (heartbeats, flushes and the send window's share it, since
- * PONGs come in order), and the send window. The bytes travel over a transport from the
- * factory it is given (transport.ts). A session never reconnects; the connection loop makes a
- * new one.
+ * handshake through the phases of session-phase.ts, the parser, the PING/PONG heartbeat with
+ * stale detection, the ordered queue of PINGs awaiting their PONG (heartbeats, flushes and the
+ * send window's share it, since PONGs come in order), and the send window. The bytes travel
+ * over a transport from the factory it is given (transport.ts). A session never reconnects;
+ * the connection loop makes a new one.
  */
 import { NatsError } from '../shared/errors.js';
 import type { WorkerOptions } from '../shared/options.js';
@@ -14,6 +14,7 @@ import { type ServerInfo, toServerInfo } from '../shared/server-info.js';
 import type { ServerAddress } from '../shared/servers.js';
 import type { OutboundSink, PingPurpose } from './outbound.js';
 import { SendWindow } from './send-window.js';
+import { nextPhase, type Phase } from './session-phase.js';
 import { connectOptions, tlsError, upgradeAfterInfo } from './tls.js';
 import type { Transport, TransportFactory } from './transport.js';
 
@@ -38,24 +39,10 @@ export interface SessionHost {
   authFields(info: ServerInfo, server: ServerAddress): Promise<Record<string, unknown>>;
 }
 
-/**
- * dialing → [tlsFirst: handshaking] → awaitInfo → [TLS upgrade: handshaking] → connecting (auth)
- * → awaitPong → open; any → ended. Once TLS is up, any failure before `open` is kind 'tls'
- * (with TLS 1.3 a server that refuses the client certificate says so only after the handshake).
- */
-type Phase =
-  | 'dialing'
-  | 'handshaking'
-  | 'awaitInfo'
-  | 'connecting'
-  | 'awaitPong'
-  | 'open'
-  | 'ended';
-
 export class Session implements ParserSink, OutboundSink {
+  /** Changed by {@link advance} and {@link end} only. */
   private phase: Phase = 'dialing';
   private transport: Transport | null = null;
-  private gotInfo = false;
   private readonly parser: Parser;
   private readonly pongQueue: PingPurpose[] = [];
   private outstandingPings = 0;
@@ -85,10 +72,11 @@ export class Session implements ParserSink, OutboundSink {
       this.handshake = { resolve, reject };
     });
     const timer = setTimeout(() => {
+      const tls = this.phase === 'tlsFirst' || this.phase === 'tlsUpgrade';
       this.fail(
         new NatsError(
           'timedOut',
-          `${this.server.url}: no connection within ${options.connectionTimeout} ms${this.phase === 'handshaking' ? ' (the TLS handshake did not finish)' : ''}`,
+          `${this.server.url}: no connection within ${options.connectionTimeout} ms${tls ? ' (the TLS handshake did not finish)' : ''}`,
         ),
       );
     }, options.connectionTimeout);
@@ -99,22 +87,7 @@ export class Session implements ParserSink, OutboundSink {
     });
     this.transport = transport;
     ready.then(
-      () => {
-        if (this.phase !== 'dialing') return;
-        // tlsFirst: the server (handshake_first) waits for our ClientHello before its INFO. A
-        // transport without an in-place upgrade (WebSocket) has its TLS, if any, below it.
-        if (!options.tls?.handshakeFirst || !transport.startTls) {
-          this.phase = 'awaitInfo';
-          return;
-        }
-        this.phase = 'handshaking';
-        this.secure(transport).then(
-          () => {
-            if (this.phase === 'handshaking') this.phase = 'awaitInfo';
-          },
-          (error: NatsError) => this.fail(error),
-        );
-      },
+      () => this.dialed(transport),
       (error: NatsError) => this.fail(error),
     );
     return handshake.finally(() => clearTimeout(timer));
@@ -212,12 +185,9 @@ export class Session implements ParserSink, OutboundSink {
   onInfo(raw: Record<string, unknown>): void {
     const info = toServerInfo(raw);
     this.info = info;
-    if (!this.gotInfo) {
-      this.gotInfo = true;
-      void this.establish(info);
-      return;
-    }
-    this.host.info(info);
+    if (this.phase === 'awaitInfo') void this.establish(info);
+    else if (this.phase === 'open') this.host.info(info);
+    // One during the handshake is kept: the connection is announced with the latest INFO.
   }
 
   onPing(): void {
@@ -226,7 +196,7 @@ export class Session implements ParserSink, OutboundSink {
 
   onPong(): void {
     if (this.phase === 'awaitPong') {
-      this.phase = 'open';
+      this.advance('open');
       this.startHeartbeat();
       if (this.info) this.handshake.resolve(this.info);
       return;
@@ -290,11 +260,39 @@ export class Session implements ParserSink, OutboundSink {
     this.heartbeat.unref();
   }
 
+  /**
+   * The one place the phase moves on (besides {@link end}): false when the session ended
+   * meanwhile (its timer, the socket or close() won the race), so the caller stops; an edge
+   * session-phase.ts does not allow throws.
+   */
+  private advance(to: Phase): boolean {
+    if (this.phase === 'ended') return false;
+    this.phase = nextPhase(this.phase, to);
+    return true;
+  }
+
   private end(error: NatsError | undefined): void {
-    this.phase = 'ended';
+    this.phase = nextPhase(this.phase, 'ended');
     clearInterval(this.heartbeat);
     this.parser.reset();
     this.endResolve(error);
+  }
+
+  /**
+   * The transport is open. With tlsFirst the server (handshake_first) waits for our
+   * ClientHello before its INFO; a transport without an in-place upgrade (WebSocket) has its
+   * TLS, if any, below it already.
+   */
+  private dialed(transport: Transport): void {
+    if (!this.host.options.tls?.handshakeFirst || !transport.startTls) {
+      this.advance('awaitInfo');
+      return;
+    }
+    if (!this.advance('tlsFirst')) return;
+    this.secure(transport).then(
+      () => this.advance('awaitInfo'),
+      (error: NatsError) => this.fail(error),
+    );
   }
 
   /** After the first INFO: secure the stream if needed, authenticate, send CONNECT + PING. */
@@ -302,16 +300,14 @@ export class Session implements ParserSink, OutboundSink {
     const transport = this.transport as Transport;
     try {
       if (!transport.encrypted && upgradeAfterInfo(this.server, this.host.options.tls, info)) {
-        this.phase = 'handshaking';
+        if (!this.advance('tlsUpgrade')) return;
         await this.secure(transport);
-        if (this.phase !== 'handshaking') return; // failed or timed out meanwhile
       }
-      this.phase = 'connecting';
+      if (!this.advance('authenticating')) return; // failed or timed out meanwhile
       const auth = await this.host.authFields(info, this.server);
-      if (this.phase !== 'connecting') return; // failed or timed out meanwhile
+      if (!this.advance('awaitPong')) return;
       this.write(encodeConnect({ ...this.connectFields(), ...auth }));
       this.write(PING);
-      this.phase = 'awaitPong';
     } catch (err) {
       this.fail(err instanceof NatsError ? err : new NatsError('io', String(err), { cause: err }));
     }
@@ -335,7 +331,10 @@ export class Session implements ParserSink, OutboundSink {
     await transport.startTls(options, (err) => tlsError(this.server, tls, err, false));
   }
 
-  /** The transport is gone: a failure of TLS when it happens between the handshake and `open`. */
+  /**
+   * The transport is gone. Once TLS is up, a loss before `open` is kind 'tls': with TLS 1.3 a
+   * server that refuses the client certificate says so only after the handshake.
+   */
   private lost(error: NatsError | undefined): void {
     if (this.transport?.encrypted && this.phase !== 'open' && this.phase !== 'ended') {
       this.fail(tlsError(this.server, this.host.options.tls, error?.cause ?? error, true));
