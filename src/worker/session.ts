@@ -1,10 +1,10 @@
 /**
  * One connection to one server, from dial to close: the INFO → CONNECT (+PING) → PONG
- * handshake through the phases of session-phase.ts, the parser, the PING/PONG heartbeat with
- * stale detection, the ordered queue of PINGs awaiting their PONG (heartbeats, flushes and the
- * send window's share it, since PONGs come in order), and the send window. The bytes travel
- * over a transport from the factory it is given (transport.ts). A session never reconnects;
- * the connection loop makes a new one.
+ * handshake through the phases of session-phase.ts, the parser, the heartbeat, the ordered
+ * queue of PINGs awaiting their PONG (heartbeats, flushes and the send window's share it,
+ * since PONGs come in order), and the send window. The bytes travel over a transport from the
+ * factory it is given (transport.ts). A session never reconnects; the connection loop makes a
+ * new one.
  */
 import { NatsError } from '../shared/errors.js';
 import type { WorkerOptions } from '../shared/options.js';
@@ -12,6 +12,7 @@ import { encodeConnect, PING, PONG } from '../shared/protocol/encode.js';
 import { type MsgView, Parser, type ParserSink } from '../shared/protocol/parser.js';
 import { type ServerInfo, toServerInfo } from '../shared/server-info.js';
 import type { ServerAddress } from '../shared/servers.js';
+import { Heartbeat, MAX_OUTSTANDING_PINGS } from './heartbeat.js';
 import type { OutboundSink, PingPurpose } from './outbound.js';
 import { SendWindow } from './send-window.js';
 import { nextPhase, type Phase } from './session-phase.js';
@@ -19,8 +20,6 @@ import { connectOptions, tlsError, upgradeAfterInfo } from './tls.js';
 import type { Transport, TransportFactory } from './transport.js';
 
 const HEARTBEAT: PingPurpose = { kind: 'heartbeat' };
-/** Unanswered heartbeat PINGs after which the connection is stale. */
-const MAX_OUTSTANDING_PINGS = 2;
 const CLIENT_VERSION = '0.1.0';
 
 export interface SessionHost {
@@ -45,9 +44,8 @@ export class Session implements ParserSink, OutboundSink {
   private transport: Transport | null = null;
   private readonly parser: Parser;
   private readonly pongQueue: PingPurpose[] = [];
-  private outstandingPings = 0;
   private readonly window = new SendWindow();
-  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly heartbeat: Heartbeat;
   private handshake!: { resolve(info: ServerInfo): void; reject(error: NatsError): void };
   private info: ServerInfo | undefined;
   private endResolve!: (error: NatsError | undefined) => void;
@@ -60,6 +58,19 @@ export class Session implements ParserSink, OutboundSink {
     private readonly transports: TransportFactory,
   ) {
     this.parser = new Parser(this, { initialBufferSize: host.options.readBufferCapacity });
+    this.heartbeat = new Heartbeat(host.options.pingInterval, {
+      ping: () => {
+        this.pongQueue.push(HEARTBEAT);
+        this.write(PING);
+      },
+      stale: () =>
+        this.fail(
+          new NatsError(
+            'timedOut',
+            `${this.server.url}: stale connection (${MAX_OUTSTANDING_PINGS} PINGs unanswered)`,
+          ),
+        ),
+    });
     this.ended = new Promise((resolve) => {
       this.endResolve = resolve;
     });
@@ -91,6 +102,17 @@ export class Session implements ParserSink, OutboundSink {
       (error: NatsError) => this.fail(error),
     );
     return handshake.finally(() => clearTimeout(timer));
+  }
+
+  /** Stop reading the socket (flow control); keep-alive does not count PINGs meanwhile. */
+  pauseReading(): void {
+    this.transport?.pause();
+    this.heartbeat.pause();
+  }
+
+  resumeReading(): void {
+    this.transport?.resume();
+    this.heartbeat.resume();
   }
 
   // ---- OutboundSink ---------------------------------------------------------------------
@@ -197,11 +219,11 @@ export class Session implements ParserSink, OutboundSink {
   onPong(): void {
     if (this.phase === 'awaitPong') {
       this.advance('open');
-      this.startHeartbeat();
+      this.heartbeat.start();
       if (this.info) this.handshake.resolve(this.info);
       return;
     }
-    this.outstandingPings = 0;
+    this.heartbeat.answered();
     const purpose = this.pongQueue.shift();
     if (purpose?.kind === 'window') this.window.acknowledged(purpose.sent);
     if (purpose !== undefined && purpose !== HEARTBEAT) this.host.ponged(purpose);
@@ -240,26 +262,6 @@ export class Session implements ParserSink, OutboundSink {
     if (this.phase === 'open') this.host.chunkDone();
   }
 
-  private startHeartbeat(): void {
-    const interval = this.host.options.pingInterval;
-    this.heartbeat = setInterval(() => {
-      if (this.outstandingPings >= MAX_OUTSTANDING_PINGS) {
-        this.fail(
-          new NatsError(
-            'timedOut',
-            `${this.server.url}: stale connection (${MAX_OUTSTANDING_PINGS} PINGs unanswered)`,
-          ),
-        );
-        return;
-      }
-      this.outstandingPings++;
-      this.pongQueue.push(HEARTBEAT);
-      this.write(PING);
-    }, interval);
-    // The socket keeps the worker alive; the timer must not keep a closing worker up.
-    this.heartbeat.unref();
-  }
-
   /**
    * The one place the phase moves on (besides {@link end}): false when the session ended
    * meanwhile (its timer, the socket or close() won the race), so the caller stops; an edge
@@ -273,7 +275,7 @@ export class Session implements ParserSink, OutboundSink {
 
   private end(error: NatsError | undefined): void {
     this.phase = nextPhase(this.phase, 'ended');
-    clearInterval(this.heartbeat);
+    this.heartbeat.stop();
     this.parser.reset();
     this.endResolve(error);
   }

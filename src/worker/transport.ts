@@ -31,6 +31,12 @@ export interface Transport {
    * kernel) or the stream failed — only then may their memory change. False as for `write`.
    */
   writeAll(chunks: Uint8Array[], done: () => void): boolean;
+  /**
+   * Stop delivering `data` until `resume()`. What the peer sends meanwhile waits in the
+   * transport's and the kernel's buffers, then in the peer's (flow control, not loss).
+   */
+  pause(): void;
+  resume(): void;
   /** The bytes below the protocol are encrypted (after `startTls`, or `wss://` from the start). */
   readonly encrypted: boolean;
   /**
@@ -94,6 +100,7 @@ class TcpTlsTransport implements Transport {
   /** The TCP socket under a TLS wrapper (destroyed with it, kept to be sure). */
   private raw: net.Socket | null = null;
   private closedReported = false;
+  private paused = false;
   encrypted = false;
   /** Rejects whatever is pending (dial or handshake) when the stream fails first. */
   onFailure: ((error: NatsError) => void) | undefined;
@@ -128,6 +135,18 @@ class TcpTlsTransport implements Transport {
     writable = socket.write(chunks[last], () => done());
     socket.uncork();
     return writable;
+  }
+
+  // A paused socket stops reading from the kernel once its own buffer is full (readStop), so the
+  // server's sends back up in TCP's window and then in the server.
+  pause(): void {
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.socket.resume();
   }
 
   end(timeoutMs: number): Promise<void> {
@@ -166,6 +185,7 @@ class TcpTlsTransport implements Transport {
     }
     this.socket = secure;
     this.attach(secure);
+    if (this.paused) secure.pause();
     return new Promise<void>((resolve, reject) => {
       this.onFailure = reject;
       secure.once('secureConnect', () => {
