@@ -18,7 +18,7 @@ import {
   RingProducer,
   wakeAll,
 } from '../shared/ring/byte-ring.js';
-import { type ServerInfo, versionAtLeast } from '../shared/server-info.js';
+import { defaultServerInfo, type ServerInfo, versionAtLeast } from '../shared/server-info.js';
 import { authFieldsOf } from './auth.js';
 import { Dispatcher } from './dispatcher.js';
 import { type Event, fromWireEvent, type State } from './events.js';
@@ -160,13 +160,24 @@ export class Client implements SubscriptionOwner {
       await this.shutdown(error, false);
       throw error;
     }
-    this.info = result.info ?? this.info;
+    // The reply comes on another port than the 'connected' event and carries the same; unless
+    // that event (or a later one) came first.
+    if (result.info && result.servers && !this.info) this.connectedTo(result.info, result.servers);
+  }
+
+  /** What a 'connected' event describes; applied before anyone hears of it. */
+  private connectedTo(info: ServerInfo, servers: WireServer[]): void {
+    this.info = info;
+    this.pool = servers.map(fromWireServer);
   }
 
   /** What the worker may call on this thread (handed over once, as a comlink proxy). */
   private hostCallbacks(): HostCallbacks {
     return {
-      event: (event: WireEvent) => this.emit(fromWireEvent(event)),
+      event: (event: WireEvent) => {
+        if (event.type === 'connected') this.connectedTo(event.info, event.servers);
+        this.emit(fromWireEvent(event));
+      },
       serverInfo: (info: ServerInfo) => {
         this.info = info;
       },
@@ -447,10 +458,9 @@ export class Client implements SubscriptionOwner {
     return this.closedWith ? 'closed' : this.shared.state();
   }
 
-  /** The last INFO the server sent. */
+  /** The last INFO the server sent; before the first, empty strings and maxPayload 1 MiB. */
   serverInfo(): ServerInfo {
-    if (!this.info) throw new NatsError('invalidArgument', 'no INFO received yet');
-    return { ...this.info };
+    return { ...(this.info ?? defaultServerInfo()) };
   }
 
   isServerCompatible(major: number, minor: number, patch: number): boolean {

@@ -11,5 +11,6 @@ export function fromWireEvent(event: WireEvent): Event {
   if (event.type === 'serverError' || event.type === 'clientError') {
     return { type: event.type, error: fromWire(event.error) };
   }
+  if (event.type === 'connected') return { type: 'connected' };
   return event;
 }

@@ -34,11 +34,19 @@ export type EventOf<E> =
   | { type: 'serverError'; error: E }
   | { type: 'clientError'; error: E };
 
-export type WireEvent = EventOf<WireError>;
+/**
+ * An event as it crosses from the worker. 'connected' carries the INFO and the pool of the
+ * connection it announces: the main thread applies both before its listeners run, so
+ * `serverInfo()` and `serverPool()` describe that connection when they do.
+ */
+export type WireEvent =
+  | Exclude<EventOf<WireError>, { type: 'connected' }>
+  | { type: 'connected'; info: ServerInfo; servers: WireServer[] };
 
 /** Callbacks the main thread hands to the worker once, at start (comlink proxies). */
 export interface HostCallbacks {
   event(event: WireEvent): void;
+  /** An INFO on the open connection (those of a handshake come with 'connected'). */
   serverInfo(info: ServerInfo): void;
   /** The worker ended the connection by itself (e.g. maxReconnects); the host tears down. */
   ended(error: WireError): void;
@@ -78,8 +86,13 @@ export interface AuthFields {
   token?: string;
 }
 
-/** Results cross as data: comlink would flatten a thrown NatsError into a plain Error. */
-export type StartResult = { ok: true; info?: ServerInfo } | { ok: false; error: WireError };
+/**
+ * Results cross as data: comlink would flatten a thrown NatsError into a plain Error. A
+ * connected start carries what its 'connected' event does (the reply comes on another port).
+ */
+export type StartResult =
+  | { ok: true; info?: ServerInfo; servers?: WireServer[] }
+  | { ok: false; error: WireError };
 
 /** What the worker exposes on its control port. */
 export interface WorkerApi {

@@ -1,3 +1,5 @@
+import { DEFAULT_MAX_PAYLOAD } from './layout.js';
+
 /** Server INFO, camelCase. Unknown fields are kept as they came. */
 export interface ServerInfo {
   serverId: string;
@@ -48,6 +50,11 @@ export function toServerInfo(raw: Record<string, unknown>): ServerInfo {
     cluster: typeof raw.cluster === 'string' ? raw.cluster : undefined,
     jetstream: raw.jetstream === true,
   };
+}
+
+/** What `serverInfo()` says before the first INFO: empty strings, the default max_payload. */
+export function defaultServerInfo(): ServerInfo {
+  return toServerInfo({ max_payload: DEFAULT_MAX_PAYLOAD });
 }
 
 /** `version` "x.y.z[-tag]" is at least major.minor.patch. */

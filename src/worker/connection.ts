@@ -174,7 +174,7 @@ export class Connection implements SessionHost {
       }
       this.failures = 0;
       this.pool.connected(entry);
-      this.applyInfo(info);
+      this.recordInfo(info, session.server);
       this.outbound.reset();
       session.writeFirst(this.subs.replay(), this.carriedFlushes);
       this.carriedFlushes = [];
@@ -183,8 +183,10 @@ export class Connection implements SessionHost {
       this.stats.connects++;
       this.stats.store();
       everConnected = true;
-      this.settleStart({ ok: true, info });
-      this.emit({ type: 'connected' });
+      // INFO and pool travel with the event: the caller applies them before its listeners run.
+      const servers = this.pool.snapshot();
+      this.settleStart({ ok: true, info, servers });
+      this.emit({ type: 'connected', info, servers });
       this.kick();
 
       const error = await session.ended;
@@ -257,12 +259,10 @@ export class Connection implements SessionHost {
     });
   }
 
-  private applyInfo(info: ServerInfo): void {
+  private recordInfo(info: ServerInfo, server: ServerAddress): void {
     this.lastInfo = info;
     Atomics.store(this.stateWords, ST_MAX_PAYLOAD, info.maxPayload); // publish() checks sizes against it
-    if (this.session) this.pool.discovered(info.connectUrls, this.session.server);
-    this.call((host) => host.serverInfo(info));
-    this.poolChanged();
+    this.pool.discovered(info.connectUrls, server);
   }
 
   /** The client ends without close() (maxReconnects): the main thread tears down. */
@@ -390,8 +390,13 @@ export class Connection implements SessionHost {
     this.kick();
   }
 
+  /** An INFO on the open connection (cluster changes, lame duck mode). */
   info(info: ServerInfo): void {
-    this.applyInfo(info);
+    const session = this.session;
+    if (!session || !this.connected) return;
+    this.recordInfo(info, session.server);
+    this.call((host) => host.serverInfo(info));
+    this.poolChanged();
     if (info.lameDuckMode) this.emit({ type: 'lameDuckMode' });
   }
 

@@ -86,6 +86,28 @@ describe('state, events and close', () => {
   });
 });
 
+describe('before the first INFO', () => {
+  it('serverInfo() has empty strings and maxPayload 1 MiB, and does not throw', async () => {
+    const port = await freePort();
+    const client = await open(
+      `nats://127.0.0.1:${port}`,
+      new ConnectOptions().retryOnInitialConnect(),
+    );
+    expect(client.connectionState()).toBe('pending');
+    expect(client.serverInfo()).toMatchObject({
+      serverId: '',
+      serverName: '',
+      version: '',
+      host: '',
+      maxPayload: 1024 * 1024,
+      connectUrls: [],
+      lameDuckMode: false,
+    });
+    expect(client.maxPayload()).toBe(1024 * 1024);
+    expect(client.isServerCompatible(0, 0, 0)).toBe(false);
+  });
+});
+
 describe('connect failures', () => {
   it("rejects with 'io' when nothing listens, well within connectionTimeout", async () => {
     const port = await freePort();

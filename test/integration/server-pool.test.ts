@@ -92,6 +92,26 @@ describe('server pool', () => {
     }
   });
 
+  it("when 'connected' runs, serverInfo(), serverPool() and connectionState() describe that connection", async () => {
+    const a = await server();
+    const b = await server();
+    const seen: { port: number; didConnect?: boolean; state: string }[] = [];
+    let c: Client | undefined;
+    c = await open(
+      a.url,
+      new ConnectOptions().eventCallback((event) => {
+        if (event.type !== 'connected' || c === undefined) return;
+        const port = c.serverInfo().port;
+        const entry = c.serverPool().find((s) => s.url.endsWith(`:${port}`));
+        seen.push({ port, didConnect: entry?.didConnect, state: c.connectionState() });
+      }),
+    );
+    await c.setServerPool([b.url]);
+    await c.forceReconnect();
+    await waitFor(() => seen.some((s) => s.port === b.port), 10_000, "the second 'connected'");
+    expect(seen.at(-1)).toEqual({ port: b.port, didConnect: true, state: 'connected' });
+  });
+
   it('an address not in the pool falls back to the default choice', async () => {
     const a = await server();
     const events = new EventLog();
