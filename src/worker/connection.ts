@@ -1,33 +1,29 @@
 /**
- * The connection loop: one explicit state machine per client.
- *
- *   pending ──connect──► connected ──socket lost──► disconnected ──reconnect──► connected
- *      │                                                 │
- *      └──first connect fails / close()──► closed ◄──────┴── maxReconnects / close()
+ * The connection loop, one per client: its states and the edges between them are data
+ * (connection-state.ts) and change in one place, {@link Connection.to}, which also writes the
+ * shared state word and tells the caller's thread. A {@link Session} is one socket; the loop
+ * makes a new one per attempt, through the transport factory it was given, and asks
+ * reconnect.ts when and where to try again.
  *
  * It owns what outlives a socket: the subscription table (replayed on each new connection),
  * the command ring's outbound pump, the delivery ring's inbound side, the server pool and the
- * statistics. A {@link Session} is one socket; the loop makes a new one per attempt, through
- * the transport factory it was given.
+ * statistics.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Remote } from '../shared/comlink.js';
 import type { HostCallbacks, StartResult, WireEvent, WorkerData } from '../shared/control.js';
 import { NatsError, toWire } from '../shared/errors.js';
-import {
-  ST_MAX_PAYLOAD,
-  ST_STATE,
-  STATE_CLOSED,
-  STATE_CONNECTED,
-  STATE_DISCONNECTED,
-} from '../shared/layout.js';
-import { defaultReconnectDelay, type WorkerOptions } from '../shared/options.js';
+import { ST_MAX_PAYLOAD, ST_STATE } from '../shared/layout.js';
+import type { WorkerOptions } from '../shared/options.js';
 import type { MsgView } from '../shared/protocol/parser.js';
 import { RingConsumer, RingProducer } from '../shared/ring/byte-ring.js';
 import type { ServerInfo } from '../shared/server-info.js';
 import type { ServerAddress } from '../shared/servers.js';
 import { authFields, type CallerAuth } from './auth.js';
+import { edge, type LoopState, type StateName } from './connection-state.js';
 import { Inbound } from './inbound.js';
 import { OutboundPump, type PingPurpose } from './outbound.js';
+import { Reconnects } from './reconnect.js';
 import { type PoolEntry, ServerPool } from './server-pool.js';
 import { Session, type SessionHost } from './session.js';
 import { Stats } from './stats.js';
@@ -49,17 +45,14 @@ export class Connection implements SessionHost {
   private readonly outbound: OutboundPump;
   private readonly inbound: Inbound;
   private readonly pool: ServerPool;
+  private readonly reconnects: Reconnects;
   private host: Remote<HostCallbacks> | null = null;
-  private session: Session | null = null;
-  private connected = false;
-  private closing = false;
-  private closeDone: Promise<void> | null = null;
-  private startDone: ((result: StartResult) => void) | null = null;
+  /** Changed by {@link to} only. */
+  private state: LoopState = { name: 'idle' };
+  /** start()'s caller, until it has heard whether the client connected. */
+  private startWaiter: ((result: StartResult) => void) | null = null;
   private waitingForCommands = false;
   private pumpLater: NodeJS.Immediate | undefined;
-  private backoff: { timer: NodeJS.Timeout; resolve(): void } | null = null;
-  /** Consecutive failed connection attempts. */
-  private failures = 0;
   private lastInfo: ServerInfo | undefined;
   /** Flushes whose PING a lost connection never answered; re-sent on the next one. */
   private carriedFlushes: number[] = [];
@@ -93,13 +86,18 @@ export class Connection implements SessionHost {
       data.options.retainServersOrder,
       data.options.ignoreDiscoveredServers,
     );
+    this.reconnects = new Reconnects(
+      data.options,
+      this.pool,
+      () => this.host as Remote<Required<HostCallbacks>> | null,
+    );
   }
 
   /** Begin connecting; resolves when first connected, or at once with retryOnInitialConnect. */
   start(host: Remote<HostCallbacks>): Promise<StartResult> {
     this.host = host;
     const result = new Promise<StartResult>((resolve) => {
-      this.startDone = resolve;
+      this.startWaiter = resolve;
     });
     if (this.options.retryOnInitialConnect) this.settleStart({ ok: true });
     void this.run();
@@ -108,155 +106,150 @@ export class Connection implements SessionHost {
 
   /** Send what the command ring holds, end the socket, stop the loop. Idempotent. */
   close(): Promise<void> {
-    this.closeDone ??= this.shutdown();
-    return this.closeDone;
+    const state = this.state;
+    if (state.name === 'closing') return state.done;
+    if (state.name === 'closed') return Promise.resolve();
+    let finished!: () => void;
+    const done = new Promise<void>((resolve) => {
+      finished = resolve;
+    });
+    this.to({ name: 'closing', done });
+    this.shutdown(state).then(finished);
+    return done;
   }
 
   /** Drop the current connection (if any); the loop reconnects as after any loss. */
   forceReconnect(): void {
-    this.session?.fail(new NatsError('io', 'reconnect forced by the client'));
-  }
-
-  // ---- the loop -------------------------------------------------------------------------
-
-  private async run(): Promise<void> {
-    const { maxReconnects, retryOnInitialConnect } = this.options;
-    let everConnected = false;
-    let firstRoundLeft = this.pool.size;
-    while (!this.closing) {
-      const retrying = everConnected || retryOnInitialConnect;
-      let entry: PoolEntry;
-      if (retrying) {
-        if (
-          maxReconnects !== null &&
-          this.failures >= maxReconnects &&
-          (everConnected || this.failures > 0)
-        ) {
-          this.endByItself(
-            new NatsError(
-              'maxReconnects',
-              `gave up after ${this.failures} failed connection attempts`,
-            ),
-          );
-          return;
-        }
-        const next = await this.nextAttempt();
-        if (this.closing) return;
-        if (next.delay > 0) await this.sleep(next.delay);
-        if (this.closing) return;
-        entry = next.entry;
-      } else {
-        entry = this.pool.next();
-      }
-      const session = new Session(this, entry.address, this.transports);
-      this.session = session;
-      let info: ServerInfo;
-      try {
-        info = await session.open();
-      } catch (err) {
-        const error = err as NatsError;
-        this.session = null;
-        if (this.closing) return;
-        this.pool.failed(entry, error);
-        this.failures++;
-        this.poolChanged();
-        if (!retrying && (error.kind === 'authorizationViolation' || --firstRoundLeft === 0)) {
-          this.settleStart({ ok: false, error: toWire(error) });
-          void this.close();
-          return;
-        }
-        continue;
-      }
-      if (this.closing) {
-        // close() ran while the handshake's PONG was being handled: do not come back to life.
-        session.fail(new NatsError('closed', 'client closed'));
-        return;
-      }
-      this.failures = 0;
-      this.pool.connected(entry);
-      this.recordInfo(info, session.server);
-      this.outbound.reset();
-      session.writeFirst(this.subs.replay(), this.carriedFlushes);
-      this.carriedFlushes = [];
-      this.connected = true;
-      Atomics.store(this.stateWords, ST_STATE, STATE_CONNECTED); // main reads connectionState()
-      this.stats.connects++;
-      this.stats.store();
-      everConnected = true;
-      // INFO and pool travel with the event: the caller applies them before its listeners run.
-      const servers = this.pool.snapshot();
-      this.settleStart({ ok: true, info, servers });
-      this.emit({ type: 'connected', info, servers });
-      this.kick();
-
-      const error = await session.ended;
-      this.connected = false;
-      this.session = null;
-      this.carriedFlushes = session.unansweredFlushes();
-      if (this.closing) return;
-      Atomics.store(this.stateWords, ST_STATE, STATE_DISCONNECTED); // publishes now wait in the ring
-      if (error?.kind === 'protocol') this.emit({ type: 'clientError', error: toWire(error) });
-      this.emit({ type: 'disconnected' });
+    const state = this.state;
+    if (state.name === 'connecting' || state.name === 'connected') {
+      state.session.fail(new NatsError('io', 'reconnect forced by the client'));
     }
-  }
-
-  /**
-   * The server and delay of the next reconnect attempt: the caller's reconnectToServer
-   * callback when set (an address not in the pool falls back to the default choice), else
-   * the pool's order and the delay callback or default backoff.
-   */
-  private async nextAttempt(): Promise<{ entry: PoolEntry; delay: number }> {
-    const host = this.host as Remote<Required<HostCallbacks>> | null;
-    if (this.options.hasReconnectToServerCallback && host && this.lastInfo) {
-      try {
-        const choice = await host.reconnectToServer(this.pool.snapshot(), this.lastInfo);
-        const entry = choice ? this.pool.find(choice.addr) : undefined;
-        if (entry && choice) {
-          const delay = Number(choice.delay ?? 0);
-          return { entry, delay: Number.isFinite(delay) && delay > 0 ? delay : 0 };
-        }
-      } catch {
-        // A throwing callback falls back to the default choice rather than stopping reconnects.
-      }
-    }
-    return {
-      entry: this.pool.next(),
-      delay: this.failures > 0 ? await this.reconnectDelay(this.failures) : 0,
-    };
-  }
-
-  private async reconnectDelay(failures: number): Promise<number> {
-    if (this.options.hasReconnectDelayCallback && this.host) {
-      try {
-        const host = this.host as Remote<Required<HostCallbacks>>;
-        const ms = Number(await host.reconnectDelay(failures));
-        if (Number.isFinite(ms) && ms >= 0) return ms;
-      } catch {
-        // A throwing callback falls back to the default backoff rather than stopping reconnects.
-      }
-    }
-    return defaultReconnectDelay(failures);
   }
 
   /** setServerPool: new servers, state kept for those in both, attempt counter reset. */
   setServerPool(servers: ServerAddress[]): void {
     this.pool.replace(servers);
-    this.failures = 0;
+    this.reconnects.reset();
     this.poolChanged();
+  }
+
+  // ---- the loop -------------------------------------------------------------------------
+
+  private async run(): Promise<void> {
+    let entry: PoolEntry | undefined = this.pool.next();
+    while (entry !== undefined) {
+      const session = new Session(this, entry.address, this.transports);
+      this.to({ name: 'connecting', session, entry });
+      const opened = await session.open().then(
+        (info) => ({ info, error: undefined }),
+        (error: NatsError) => ({ info: undefined, error }),
+      );
+      if (!this.inState('connecting')) {
+        // close() took over, perhaps while the handshake's PONG was being handled: do not
+        // come back to life.
+        session.fail(new NatsError('closed', 'client closed'));
+        return;
+      }
+      let why = opened.error;
+      if (opened.info === undefined) {
+        this.reconnects.failed(entry, opened.error);
+        this.poolChanged();
+      } else {
+        this.opened(session, entry, opened.info);
+        why = await session.ended;
+        if (!this.inState('connected')) return; // close() ended it
+        this.carriedFlushes = session.unansweredFlushes();
+      }
+      this.to({ name: 'backoff', wake: new AbortController() }, why);
+      entry = await this.backoff(why);
+    }
+  }
+
+  /** The handshake is done: pool, INFO and statistics first, so that 'connected' finds them. */
+  private opened(session: Session, entry: PoolEntry, info: ServerInfo): void {
+    this.reconnects.connected(entry);
+    this.recordInfo(info, session.server);
+    this.outbound.reset();
+    session.writeFirst(this.subs.replay(), this.carriedFlushes);
+    this.carriedFlushes = [];
+    this.stats.connects++;
+    this.stats.store();
+    this.to({ name: 'connected', session, entry });
+    this.kick();
+  }
+
+  /** In backoff: the next server once its delay is over; undefined when the loop ends. */
+  private async backoff(why: NatsError | undefined): Promise<PoolEntry | undefined> {
+    const everConnected = this.stats.connects > 0;
+    const end = this.reconnects.giveUp(why, everConnected);
+    if (end !== undefined) {
+      this.to({ name: 'closed' }, end);
+      return undefined;
+    }
+    const next = await this.reconnects.next(everConnected, this.lastInfo);
+    const state = this.state;
+    if (state.name !== 'backoff') return undefined; // closed meanwhile
+    if (next.delay > 0) {
+      // The timer keeps the worker alive during backoff, as the socket does otherwise.
+      await sleep(next.delay, undefined, { signal: state.wake.signal }).catch(() => {});
+    }
+    return this.inState('backoff') ? next.entry : undefined;
+  }
+
+  /**
+   * The one place the state changes. Stores the edge's state word before announcing it, so the
+   * caller's thread reads the new state when it hears of it. `why`: what ended a connection or
+   * the client.
+   */
+  private to(next: LoopState, why?: NatsError): void {
+    const effect = edge(this.state.name, next.name);
+    this.state = next;
+    if (effect.word !== undefined) Atomics.store(this.stateWords, ST_STATE, effect.word); // main reads connectionState()
+    if (effect.announce === 'connected') {
+      // INFO and pool travel with the event: the caller applies them before its listeners run.
+      const info = this.lastInfo as ServerInfo;
+      const servers = this.pool.snapshot();
+      this.settleStart({ ok: true, info, servers });
+      this.emit({ type: 'connected', info, servers });
+    } else if (effect.announce === 'disconnected') {
+      if (why?.kind === 'protocol') this.emit({ type: 'clientError', error: toWire(why) });
+      this.emit({ type: 'disconnected' });
+    } else if (effect.announce === 'ended' && why !== undefined) {
+      // Whoever still waits hears why: connect()'s caller, else the host, which tears down.
+      if (this.startWaiter) this.settleStart({ ok: false, error: toWire(why) });
+      else this.call((host) => host.ended(toWire(why)));
+    }
+    if (next.name === 'closed') {
+      this.inbound.close();
+      this.stats.store();
+      this.settleStart({
+        ok: false,
+        error: toWire(new NatsError('closed', 'client closed before it connected')),
+      });
+    }
+  }
+
+  /** Whether the loop is (still) in `name`; a call, so that it is checked anew after an await. */
+  private inState(name: StateName): boolean {
+    return this.state.name === name;
+  }
+
+  private async shutdown(from: LoopState): Promise<void> {
+    clearImmediate(this.pumpLater);
+    if (from.name === 'backoff') from.wake.abort();
+    if (from.name === 'connected') {
+      // Everything published before close() goes out before the socket ends.
+      while (this.outbound.pump(from.session) !== 'empty') {}
+      await from.session.close(CLOSE_TIMEOUT_MS);
+    } else if (from.name === 'connecting') {
+      from.session.fail(new NatsError('closed', 'client closed'));
+    }
+    this.to({ name: 'closed' });
   }
 
   private poolChanged(): void {
     const snapshot = this.pool.snapshot();
     this.call((host) => host.serverPool(snapshot));
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      // The timer keeps the worker alive during backoff, as the socket does otherwise.
-      this.backoff = { timer: setTimeout(resolve, ms), resolve };
-    }).finally(() => {
-      this.backoff = null;
-    });
   }
 
   private recordInfo(info: ServerInfo, server: ServerAddress): void {
@@ -265,37 +258,9 @@ export class Connection implements SessionHost {
     this.pool.discovered(info.connectUrls, server);
   }
 
-  /** The client ends without close() (maxReconnects): the main thread tears down. */
-  private endByItself(error: NatsError): void {
-    this.call((host) => host.ended(toWire(error)));
-  }
-
-  private async shutdown(): Promise<void> {
-    this.closing = true;
-    this.backoff?.resolve();
-    clearTimeout(this.backoff?.timer);
-    clearImmediate(this.pumpLater);
-    const session = this.session;
-    if (session && this.connected) {
-      // Everything published before close() goes out before the socket ends.
-      while (this.outbound.pump(session) !== 'empty') {}
-      await session.close(CLOSE_TIMEOUT_MS);
-    } else {
-      session?.fail(new NatsError('closed', 'client closed'));
-    }
-    this.connected = false;
-    Atomics.store(this.stateWords, ST_STATE, STATE_CLOSED);
-    this.inbound.close();
-    this.stats.store();
-    this.settleStart({
-      ok: false,
-      error: toWire(new NatsError('closed', 'client closed before it connected')),
-    });
-  }
-
   private settleStart(result: StartResult): void {
-    const done = this.startDone;
-    this.startDone = null;
+    const done = this.startWaiter;
+    this.startWaiter = null;
     done?.(result);
   }
 
@@ -324,8 +289,9 @@ export class Connection implements SessionHost {
    * get the turn instead of overflowing, and replies still follow requests.
    */
   private kick(): void {
-    const session = this.session;
-    if (!session || !this.connected || this.closing) return;
+    const state = this.state;
+    if (state.name !== 'connected') return;
+    const session = state.session;
     let budget = session.sendRoom();
     if (budget <= 0) return; // the window's PONG kicks again
     // Taken after the window check: what the main thread read meanwhile still counts.
@@ -392,9 +358,9 @@ export class Connection implements SessionHost {
 
   /** An INFO on the open connection (cluster changes, lame duck mode). */
   info(info: ServerInfo): void {
-    const session = this.session;
-    if (!session || !this.connected) return;
-    this.recordInfo(info, session.server);
+    const state = this.state;
+    if (state.name !== 'connected') return;
+    this.recordInfo(info, state.session.server);
     this.call((host) => host.serverInfo(info));
     this.poolChanged();
     if (info.lameDuckMode) this.emit({ type: 'lameDuckMode' });
