@@ -8,6 +8,7 @@
  * `startTls`, after the server's INFO or before it with `tlsFirst`), and a message stream whose
  * encryption, if any, is below it from the start (WebSocket, `wss://`: `encrypted`, no
  * `startTls`). Each `data` chunk is some protocol bytes, not necessarily whole operations.
+ * Tests plug an in-memory duplex in through the same factory (test/helpers/memory-transport.ts).
  */
 import net from 'node:net';
 import tls from 'node:tls';

@@ -106,22 +106,18 @@ export function infoLine(fields: Record<string, unknown> = {}): string {
 
 type Waiter = (line: string | undefined) => void;
 
-class Connection implements PeerConnection {
+/**
+ * What the client sent a peer, split into lines for its script; the peer feeds it the bytes
+ * and says when the connection is gone. Shared by this TCP peer and the in-memory one
+ * (memory-transport.ts).
+ */
+export class PeerLines {
   private pending: Buffer = Buffer.alloc(0);
   private readonly queue: string[] = [];
   private readonly waiters: Waiter[] = [];
   private ended = false;
 
-  constructor(
-    readonly socket: net.Socket,
-    readonly index: number,
-  ) {
-    socket.on('data', (chunk: Buffer) => this.receive(chunk));
-    socket.once('close', () => {
-      this.ended = true;
-      for (const waiter of this.waiters.splice(0)) waiter(undefined);
-    });
-  }
+  constructor(readonly index: number) {}
 
   async *lines(): AsyncIterableIterator<string> {
     for (;;) {
@@ -141,7 +137,7 @@ class Connection implements PeerConnection {
       const line = await this.take(deadline - Date.now());
       if (line === undefined) {
         const seen = skipped.length ? `; last skipped: ${JSON.stringify(skipped)}` : '';
-        const why = this.ended ? 'the socket closed' : `${timeoutMs} ms passed`;
+        const why = this.ended ? 'the connection closed' : `${timeoutMs} ms passed`;
         throw new Error(`connection ${this.index}: no matching line before ${why}${seen}`);
       }
       if (predicate(line)) return line;
@@ -150,11 +146,8 @@ class Connection implements PeerConnection {
     }
   }
 
-  send(text: string | Uint8Array): void {
-    if (!this.socket.destroyed) this.socket.write(text);
-  }
-
-  private receive(chunk: Buffer): void {
+  /** Bytes the client sent. */
+  protected receive(chunk: Buffer): void {
     // Split on bytes and decode whole lines, so a UTF-8 character cut by a chunk stays intact.
     this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     let start = 0;
@@ -167,6 +160,12 @@ class Connection implements PeerConnection {
       start = end + CRLF.length;
     }
     this.pending = this.pending.subarray(start);
+  }
+
+  /** The connection is gone: no more lines; waiting scripts are told. */
+  protected end(): void {
+    this.ended = true;
+    for (const waiter of this.waiters.splice(0)) waiter(undefined);
   }
 
   private deliver(line: string): void {
@@ -193,5 +192,20 @@ class Connection implements PeerConnection {
         }, timeoutMs);
       }
     });
+  }
+}
+
+class Connection extends PeerLines implements PeerConnection {
+  constructor(
+    readonly socket: net.Socket,
+    index: number,
+  ) {
+    super(index);
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.once('close', () => this.end());
+  }
+
+  send(text: string | Uint8Array): void {
+    if (!this.socket.destroyed) this.socket.write(text);
   }
 }

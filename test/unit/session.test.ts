@@ -1,0 +1,199 @@
+// One session (src/worker/session.ts) over the in-memory transport: read flow control and
+// keep-alive, -ERR in and after the handshake, and TLS as a capability of the transport rather
+// than of TCP.
+
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ConnectOptions } from '../../src/main/options.js';
+import { NatsError } from '../../src/shared/errors.js';
+import type { WorkerOptions } from '../../src/shared/options.js';
+import type { MsgView } from '../../src/shared/protocol/parser.js';
+import type { ServerInfo } from '../../src/shared/server-info.js';
+import { parseServerUrl } from '../../src/shared/servers.js';
+import type { PingPurpose } from '../../src/worker/outbound.js';
+import { Session, type SessionHost } from '../../src/worker/session.js';
+import { MemoryNetwork, type MemoryPeer } from '../helpers/memory-transport.js';
+import { infoLine } from '../helpers/scripted-peer.js';
+import { settledYet } from '../helpers/wait.js';
+
+/** The loop's side of a session, recording what reaches it. */
+class Host implements SessionHost {
+  readonly options: WorkerOptions;
+  inBytes = 0;
+  readonly errors: string[] = [];
+
+  constructor(options: ConnectOptions) {
+    this.options = { ...options.resolve().worker, servers: [] };
+  }
+
+  message(_msg: MsgView): void {}
+  chunkDone(): void {}
+  info(_info: ServerInfo): void {}
+  serverError(message: string): void {
+    this.errors.push(message);
+  }
+  ponged(_purpose: PingPurpose): void {}
+  drained(): void {}
+  counted(inBytes: number): void {
+    this.inBytes += inBytes;
+  }
+  async authFields(): Promise<Record<string, unknown>> {
+    return {};
+  }
+}
+
+const networks: MemoryNetwork[] = [];
+const sessions: Session[] = [];
+
+afterEach(async () => {
+  vi.useRealTimers();
+  for (const session of sessions.splice(0)) session.fail(new NatsError('closed', 'test over'));
+  await Promise.all(networks.splice(0).map((n) => n.close()));
+});
+
+function newSession(
+  options: ConnectOptions,
+  network = new MemoryNetwork(),
+): { session: Session; host: Host; network: MemoryNetwork } {
+  const host = new Host(options);
+  const session = new Session(host, parseServerUrl('nats://memory:4222'), network.factory);
+  networks.push(network);
+  sessions.push(session);
+  return { session, host, network };
+}
+
+/** A session through its handshake with a peer that answers nothing after it. */
+async function openSession(options: ConnectOptions) {
+  const { session, host, network } = newSession(options);
+  const opened = session.open();
+  const peer = await network.peer(0);
+  peer.send(infoLine());
+  await peer.nextLine((l) => l.startsWith('CONNECT '));
+  expect(await peer.nextLine()).toBe('PING');
+  peer.send('PONG\r\n');
+  await opened;
+  return { session, host, peer };
+}
+
+/** Lets the transport hand over what is queued (it does so on later turns, as a socket). */
+async function turns(n = 3): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+describe('read flow control and keep-alive', () => {
+  it('holds what the server sends while paused and reads it on resume', async () => {
+    const { session, host, peer } = await openSession(new ConnectOptions());
+    session.pauseReading();
+    expect(peer.paused).toBe(true);
+    const before = host.inBytes;
+    peer.send('PING\r\n');
+    await turns();
+    expect(host.inBytes).toBe(before);
+
+    session.resumeReading();
+    expect(peer.paused).toBe(false);
+    expect(await peer.nextLine()).toBe('PONG');
+    expect(host.inBytes).toBe(before + 'PING\r\n'.length);
+  });
+
+  it('counts no PING while paused, and counts afresh from the resume', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const { session, peer } = await openSession(new ConnectOptions().pingInterval(1_000));
+    vi.advanceTimersByTime(2_000);
+    expect(await peer.nextLine()).toBe('PING');
+    expect(await peer.nextLine()).toBe('PING');
+    // Two unanswered: the next tick would find the connection stale, had we been reading.
+    session.pauseReading();
+    vi.advanceTimersByTime(60_000);
+    await turns();
+    expect(await settledYet(session.ended)).toBe(false);
+
+    session.resumeReading();
+    vi.advanceTimersByTime(2_000);
+    expect(await peer.nextLine()).toBe('PING');
+    expect(await peer.nextLine()).toBe('PING');
+    expect(await settledYet(session.ended)).toBe(false);
+    vi.advanceTimersByTime(1_000);
+    const error = await session.ended;
+    expect(error?.kind).toBe('timedOut');
+    expect(error?.message).toContain('stale connection (2 PINGs unanswered)');
+    expect(await peer.clientEnded).toBe('destroy');
+  });
+
+  it('a PONG answers every outstanding PING', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const { session, peer } = await openSession(new ConnectOptions().pingInterval(1_000));
+    for (let i = 0; i < 5; i++) {
+      vi.advanceTimersByTime(2_000);
+      expect(await peer.nextLine()).toBe('PING');
+      expect(await peer.nextLine()).toBe('PING');
+      peer.send('PONG\r\n');
+      await turns();
+    }
+    expect(await settledYet(session.ended)).toBe(false);
+  });
+});
+
+describe('TLS is the transport’s', () => {
+  async function handshakeWith(options: ConnectOptions, network: MemoryNetwork, info = {}) {
+    const { session } = newSession(options, network);
+    const opened = session.open();
+    const peer = await network.peer(0);
+    peer.send(infoLine(info));
+    return { session, opened, peer };
+  }
+
+  it("a server requiring TLS over a transport that cannot start it fails with 'tls'", async () => {
+    const { opened } = await handshakeWith(new ConnectOptions(), new MemoryNetwork(), {
+      tls_required: true,
+    });
+    await expect(opened).rejects.toMatchObject({ kind: 'tls' });
+  });
+
+  it('a transport encrypted from the start (wss) needs no upgrade, and CONNECT says so', async () => {
+    const network = new MemoryNetwork();
+    network.encrypted = true;
+    const { opened, peer } = await handshakeWith(
+      new ConnectOptions().requireTls(true).tlsFirst(),
+      network,
+      { tls_required: true },
+    );
+    const connect = await peer.nextLine((l) => l.startsWith('CONNECT '));
+    expect(JSON.parse(connect.slice('CONNECT '.length)).tls_required).toBe(true);
+    expect(await peer.nextLine()).toBe('PING');
+    peer.send('PONG\r\n');
+    await expect(opened).resolves.toMatchObject({ tlsRequired: true });
+  });
+});
+
+describe('-ERR', () => {
+  async function refusedWith(message: string) {
+    const { session, network } = newSession(new ConnectOptions());
+    const opened = session.open();
+    const peer: MemoryPeer = await network.peer(0);
+    peer.send(infoLine());
+    await peer.nextLine((l) => l.startsWith('CONNECT '));
+    peer.send(`-ERR '${message}'\r\n`);
+    return opened.then(
+      () => undefined,
+      (error) => error,
+    );
+  }
+
+  it.each([
+    ['Authorization Violation', 'authorizationViolation'],
+    ['User Authentication Expired', 'authorizationViolation'],
+    ['Unknown Protocol Operation', 'server'],
+  ])("'%s' during the handshake fails it with kind %s", async (message, kind) => {
+    const error = await refusedWith(message);
+    expect(error).toMatchObject({ kind });
+    expect(error.message).toContain(message);
+  });
+
+  it('once open, reaches the host and leaves the session open', async () => {
+    const { session, host, peer } = await openSession(new ConnectOptions());
+    peer.send('-ERR \'Permissions Violation for Publish to "x"\'\r\nPING\r\n');
+    expect(await peer.nextLine()).toBe('PONG');
+    expect(host.errors).toEqual(['Permissions Violation for Publish to "x"']);
+    expect(await settledYet(session.ended)).toBe(false);
+  });
+});
