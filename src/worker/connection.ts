@@ -140,22 +140,16 @@ export class Connection implements SessionHost {
     while (entry !== undefined) {
       const session = new Session(this, entry.address, this.transports);
       this.to({ name: 'connecting', session, entry });
-      const opened = await session.open().then(
-        (info) => ({ info, error: undefined }),
-        (error: NatsError) => ({ info: undefined, error }),
+      // Success is taken at the PONG itself (opened()); here only how the attempt ended.
+      let why = await session.open().then(
+        () => undefined,
+        (error: NatsError) => error,
       );
-      if (!this.inState('connecting')) {
-        // close() took over, perhaps while the handshake's PONG was being handled: do not
-        // come back to life.
-        session.fail(new NatsError('closed', 'client closed'));
-        return;
-      }
-      let why = opened.error;
-      if (opened.info === undefined) {
-        this.reconnects.failed(entry, opened.error);
+      if (why !== undefined) {
+        if (!this.inState('connecting')) return; // close() ended it
+        this.reconnects.failed(entry, why);
         this.poolChanged();
       } else {
-        this.opened(session, entry, opened.info);
         why = await session.ended;
         if (!this.inState('connected')) return; // close() ended it
         this.carriedFlushes = session.unansweredFlushes();
@@ -163,19 +157,6 @@ export class Connection implements SessionHost {
       this.to({ name: 'backoff', wake: new AbortController() }, why);
       entry = await this.backoff(why);
     }
-  }
-
-  /** The handshake is done: pool, INFO and statistics first, so that 'connected' finds them. */
-  private opened(session: Session, entry: PoolEntry, info: ServerInfo): void {
-    this.reconnects.connected(entry);
-    this.recordInfo(info, session.server);
-    this.outbound.reset();
-    session.writeFirst(this.subs.replay(), this.carriedFlushes);
-    this.carriedFlushes = [];
-    this.stats.connects++;
-    this.stats.store();
-    this.to({ name: 'connected', session, entry });
-    this.kick();
   }
 
   /** In backoff: the next server once its delay is over; undefined when the loop ends. */
@@ -340,6 +321,26 @@ export class Connection implements SessionHost {
   }
 
   // ---- SessionHost ----------------------------------------------------------------------
+
+  /**
+   * The handshake is done. Pool, INFO and statistics first, so that 'connected' finds them;
+   * then the subscriptions are replayed and the command ring pumped.
+   */
+  opened(info: ServerInfo): void {
+    const state = this.state;
+    // Only the session being connected handshakes (close() ends it first): anything else is a bug.
+    if (state.name !== 'connecting') throw new Error(`connection: opened while ${state.name}`);
+    const { session, entry } = state;
+    this.reconnects.connected(entry);
+    this.recordInfo(info, session.server);
+    this.outbound.reset();
+    session.writeFirst(this.subs.replay(), this.carriedFlushes);
+    this.carriedFlushes = [];
+    this.stats.connects++;
+    this.stats.store();
+    this.to({ name: 'connected', session, entry });
+    this.kick();
+  }
 
   message(msg: MsgView): void {
     this.stats.inMessages++;

@@ -24,9 +24,15 @@ const CLIENT_VERSION = '0.1.0';
 
 export interface SessionHost {
   readonly options: WorkerOptions;
+  /**
+   * The handshake's PONG came: the connection is open, with this INFO. Called before anything
+   * after the PONG (in the same chunk) is handled, so the host takes the connection first.
+   */
+  opened(info: ServerInfo): void;
   message(msg: MsgView): void;
   /** Once per socket chunk, after its ops were handled: publish deliveries, pump commands. */
   chunkDone(): void;
+  /** An INFO on the open connection. */
   info(info: ServerInfo): void;
   serverError(message: string): void;
   /** The PONG for a PING written for `purpose` arrived. */
@@ -76,7 +82,10 @@ export class Session implements ParserSink, OutboundSink {
     });
   }
 
-  /** Dial and handshake within `connectionTimeout`; resolves with the server's INFO. */
+  /**
+   * Dial and handshake within `connectionTimeout`; resolves with the server's INFO (after the
+   * host heard of it through `opened`), rejects with why the attempt failed.
+   */
   open(): Promise<ServerInfo> {
     const { options } = this.host;
     const handshake = new Promise<ServerInfo>((resolve, reject) => {
@@ -218,9 +227,11 @@ export class Session implements ParserSink, OutboundSink {
 
   onPong(): void {
     if (this.phase === 'awaitPong') {
+      const info = this.info as ServerInfo; // awaitPong comes after an INFO
       this.advance('open');
       this.heartbeat.start();
-      if (this.info) this.handshake.resolve(this.info);
+      this.host.opened(info);
+      this.handshake.resolve(info);
       return;
     }
     this.heartbeat.answered();

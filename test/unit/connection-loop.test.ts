@@ -178,6 +178,21 @@ describe('handshake', () => {
     ]);
   });
 
+  it('what follows the PONG in the same chunk finds the connection already taken', async () => {
+    const loop = startLoop(new ConnectOptions());
+    const peer = await loop.network.peer(0);
+    peer.send(infoLine());
+    await peer.nextLine((l) => l.startsWith('CONNECT '));
+    await peer.nextLine();
+    peer.send(
+      `PONG\r\n${infoLine({ connect_urls: ['10.0.0.3:4222'] })}-ERR 'Permissions Violation for Subscription to "x"'\r\nPING\r\n`,
+    );
+    expect(await peer.nextLine()).toBe('PONG');
+    expect(loop.host.types()).toEqual(['connected', 'serverError']);
+    expect(loop.host.infos.map((i) => i.connectUrls)).toEqual([['10.0.0.3:4222']]);
+    expect(loop.host.pools.at(-1)?.map((s) => s.url)).toContain('nats://10.0.0.3:4222');
+  });
+
   it("fails at connectionTimeout with 'timedOut' when no INFO comes", async () => {
     const loop = startLoop(new ConnectOptions().connectionTimeout(50));
     const result = await loop.started;

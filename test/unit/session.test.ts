@@ -25,6 +25,7 @@ class Host implements SessionHost {
     this.options = { ...options.resolve().worker, servers: [] };
   }
 
+  opened(_info: ServerInfo): void {}
   message(_msg: MsgView): void {}
   chunkDone(): void {}
   info(_info: ServerInfo): void {}
