@@ -4,15 +4,17 @@
  * thread, layout.ts ST_STATE) and what it announces there; connection.ts applies both in one
  * place (`Connection.to`), so the order "state word, then event" holds for every edge.
  *
- *          start             open
- *   idle ────────► connecting ────────► connected
- *                   ▲      │               │
- *             retry │      │ failed        │ lost        (DISCONNECTED, 'disconnected')
- *                   │      ▼               │
- *                   └── backoff ◄──────────┘
- *                          │ giveUp                      (CLOSED, 'ended': start() or the host)
- *                          ▼
- *   idle|connecting|backoff|connected ──close──► closing ──finish──► closed   (CLOSED)
+ *           start                open: CONNECTED, 'connected'
+ *   idle ──────────► connecting ─────────────────────────────► connected
+ *                     ▲      │                                     │
+ *               retry │      │ failed       lost: DISCONNECTED,    │
+ *                     │      ▼                    'disconnected'   │
+ *                     └── backoff ◄────────────────────────────────┘
+ *                            │ giveUp: CLOSED, 'ended' (to connect()'s caller, else the host)
+ *                            ▼
+ *                          closed
+ *
+ *   idle | connecting | backoff | connected ──close──► closing ──finish: CLOSED──► closed
  *
  * `open` writes CONNECTED and announces 'connected' with the INFO and the pool it connected
  * with. `connecting` and `backoff` read as 'pending' until the first connection and as
