@@ -37,8 +37,7 @@ export class Heartbeat {
 
   stop(): void {
     this.running = false;
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.disarm();
   }
 
   /** A PONG came: the server is alive. */
@@ -49,8 +48,7 @@ export class Heartbeat {
   /** We stopped reading the socket: PONGs cannot arrive until {@link resume}. */
   pause(): void {
     this.paused = true;
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.disarm();
   }
 
   resume(): void {
@@ -66,6 +64,11 @@ export class Heartbeat {
     this.timer = setInterval(() => this.tick(), this.interval);
     // The socket keeps the worker alive; the timer must not keep a closing worker up.
     this.timer.unref();
+  }
+
+  private disarm(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
   }
 
   private tick(): void {
