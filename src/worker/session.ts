@@ -11,8 +11,8 @@ import { encodeConnect, PING, PONG } from '../shared/protocol/encode.js';
 import { type MsgView, Parser, type ParserSink } from '../shared/protocol/parser.js';
 import { type ServerInfo, toServerInfo } from '../shared/server-info.js';
 import type { ServerAddress } from '../shared/servers.js';
-import type { OutboundSink, PingPurpose } from './outbound.js';
-import { SendWindow } from './send-window.js';
+import { type PingPurpose, SendWindow } from './flow-control.js';
+import type { OutboundSink } from './outbound.js';
 import { connectOptions, tlsError, upgradeAfterInfo } from './tls.js';
 import { dialTcp, type SocketTransport } from './transport.js';
 
@@ -60,6 +60,8 @@ export class Session implements ParserSink, OutboundSink {
   private readonly parser: Parser;
   private readonly pongQueue: PingPurpose[] = [];
   private outstandingPings = 0;
+  /** Reading is paused by the receive policy: heartbeats wait. */
+  private readingPaused = false;
   private readonly window = new SendWindow();
   private heartbeat: NodeJS.Timeout | undefined;
   private handshake!: { resolve(info: ServerInfo): void; reject(error: NatsError): void };
@@ -129,7 +131,6 @@ export class Session implements ParserSink, OutboundSink {
   write(bytes: Uint8Array): boolean {
     if (this.transport === null || this.phase === 'ended') return false;
     this.host.counted(0, bytes.length, 0);
-    this.window.written(bytes.length);
     return this.transport.write(bytes);
   }
 
@@ -141,7 +142,6 @@ export class Session implements ParserSink, OutboundSink {
     let bytes = 0;
     for (const chunk of chunks) bytes += chunk.length;
     this.host.counted(0, bytes, 0);
-    this.window.written(bytes);
     return this.transport.writeAll(chunks, done);
   }
 
@@ -153,10 +153,28 @@ export class Session implements ParserSink, OutboundSink {
     this.pingWindowIfDue();
   }
 
-  /** Bytes of commands that may go out now (SendWindow); ≤ 0: a window PONG will tell. */
-  sendRoom(): number {
-    this.pingWindowIfDue(); // bytes written outside a batch (resubscribes, flushes on reconnect)
+  echoWritten(bytes: number): void {
+    this.window.written(bytes);
+  }
+
+  /** Echo bytes that may go out now (SendWindow); ≤ 0: a window PONG will tell. */
+  echoRoom(): number {
     return this.window.room();
+  }
+
+  /**
+   * Stop reading the socket (flow-control.ts: the delivery backlog is full). PONGs cannot
+   * arrive meanwhile, so no heartbeat is sent or counted until {@link resumeReading}.
+   */
+  pauseReading(): void {
+    this.readingPaused = true;
+    this.transport?.pause();
+  }
+
+  resumeReading(): void {
+    this.readingPaused = false;
+    this.outstandingPings = 0; // PINGs sent before the pause were answered, or will be now
+    this.transport?.resume();
   }
 
   private pingWindowIfDue(): void {
@@ -279,6 +297,7 @@ export class Session implements ParserSink, OutboundSink {
   private startHeartbeat(): void {
     const interval = this.host.options.pingInterval;
     this.heartbeat = setInterval(() => {
+      if (this.readingPaused) return;
       if (this.outstandingPings >= MAX_OUTSTANDING_PINGS) {
         this.fail(
           new NatsError(

@@ -28,6 +28,9 @@ export interface Transport {
   /** Flush what is queued, half-close, and wait (bounded) for the peer to close. */
   end(timeoutMs: number): Promise<void>;
   destroy(): void;
+  /** Stop delivering `data` (the peer's writes then wait in its buffers) until {@link resume}. */
+  pause(): void;
+  resume(): void;
 }
 
 /** A TCP transport that can be upgraded to TLS once, in place. */
@@ -126,6 +129,14 @@ class TcpTlsTransport implements SocketTransport {
   destroy(): void {
     this.socket.destroy();
     this.raw?.destroy();
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
   }
 
   startTls(options: tls.ConnectionOptions, describe: (err: unknown) => NatsError): Promise<void> {

@@ -73,7 +73,15 @@ function chunkOfMessages(withReply: boolean): Sent[] {
 }
 
 function newInbound(producer: RingProducer): Inbound {
-  return new Inbound(producer, 1000, { slowConsumer() {}, oversized() {}, caughtUp() {} });
+  return new Inbound(producer, 1000, {
+    slowConsumer() {},
+    oversized() {},
+    caughtUp() {},
+    pauseReading() {},
+    resumeReading() {},
+    subscription: () => undefined,
+    subscriptions: () => [],
+  });
 }
 
 describe('delivery frames', () => {
@@ -176,6 +184,10 @@ describe('delivery frames', () => {
             },
             oversized() {},
             caughtUp() {},
+            pauseReading() {},
+            resumeReading() {},
+            subscription: () => undefined,
+            subscriptions: () => [],
           });
           const subscriptions = new Map([
             [1, newSubscription(1, Buffer.from('SUB foo.bar 1\r\n'))],
