@@ -187,6 +187,9 @@ describe('a client that publishes while it receives', () => {
     const IN = 20_000; // 20k × 128 B: more than 1/64 of the delivery ring, within one ring
     const payload = new Uint8Array(128);
     let published = false;
+    // Settled only once this thread reads what came before their PONGs: awaited below, as a
+    // flush left pending when the client closes rejects.
+    const flushes: Promise<void>[] = [];
     blockMainThread(10_000, () => {
       // The client's deliveries back up (this thread reads none), then it publishes to 'out'.
       if (
@@ -195,11 +198,11 @@ describe('a client that publishes while it receives', () => {
         feeder.statistics().outMessages === 0
       ) {
         for (let i = 0; i < IN; i++) feeder.publish('in', payload);
-        void feeder.flush();
+        flushes.push(feeder.flush());
       }
       if (!published && client.statistics().inMessages >= IN) {
         for (let i = 0; i < OUT; i++) client.publish('out', payload);
-        void client.flush();
+        flushes.push(client.flush());
         published = true;
       }
       return published && sink.statistics().inMessages === OUT;
@@ -207,5 +210,6 @@ describe('a client that publishes while it receives', () => {
     // Before, the worker held every command while deliveries were behind, so 'out' waited
     // for this thread to read its 'in' messages.
     expect(sink.statistics().inMessages).toBe(OUT);
+    await Promise.all(flushes);
   }, 30_000);
 });
