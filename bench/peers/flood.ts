@@ -1,7 +1,8 @@
 /**
  * Publisher peer: writes `count` pre-encoded `PUB` frames of `size` bytes to `subject` over a
  * raw socket, as fast as the socket takes them (`rate` 0) or paced at `rate` messages per
- * second, then waits for the server's PONG and exits.
+ * second, then waits for the server's PONG and exits. Every body is the same JSON document of
+ * `size` bytes, so a consumer can parse it as an application would.
  *
  *   node dist/bench/peers/flood.js <url> <subject> <count> <size> [rate]
  */
@@ -18,10 +19,17 @@ const count = Number(countText);
 const size = Number(sizeText);
 const rate = Number(rateText);
 
+/** `{"id":12345,"kind":"tick","pad":"bbb…"}`; below its 35 bytes, a number of `size` digits. */
+function jsonBody(): Buffer {
+  const shell = '{"id":12345,"kind":"tick","pad":""}';
+  if (size < shell.length) return Buffer.alloc(size, 0x31);
+  return Buffer.from(`${shell.slice(0, -2)}${'b'.repeat(size - shell.length)}"}`, 'latin1');
+}
+
 exitWithParent();
 const frame = Buffer.concat([
   Buffer.from(`PUB ${subject} ${size}\r\n`, 'latin1'),
-  Buffer.alloc(size, 0x62),
+  jsonBody(),
   Buffer.from('\r\n', 'latin1'),
 ]);
 const perChunk = Math.max(1, Math.floor(CHUNK_BYTES / frame.length));

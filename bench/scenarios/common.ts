@@ -1,5 +1,6 @@
 /** Pieces several end-to-end scenarios share. */
 import { type BenchClient, CLIENTS } from '../clients/types.js';
+import { type Peer, startPeer } from '../peers/launch.js';
 import { countFor, type Metric, type Metrics, type PlanOptions, type Variant } from './types.js';
 
 /** Message size when the command line gives none: the size the issue's targets are set at. */
@@ -104,6 +105,59 @@ export class Receiver {
 /** Resolves with `work`, or rejects with the first failure of the client or a peer. */
 export function guarded<T>(work: Promise<T>, ...failures: Promise<never>[]): Promise<T> {
   return Promise.race([work, ...failures]);
+}
+
+/** How long a publisher process may take to start and deliver its first message. */
+const FIRST_MESSAGE_MS = 10_000;
+
+/** Counts the messages of a steady stream; `first` resolves at the first one. */
+export class Tally {
+  count = 0;
+  readonly first: Promise<void>;
+  private arrived!: () => void;
+
+  constructor() {
+    this.first = new Promise<void>((resolve) => {
+      this.arrived = resolve;
+    });
+  }
+
+  readonly onMessage = (): void => {
+    if (++this.count === 1) this.arrived();
+  };
+}
+
+/**
+ * Starts a publisher process that sends `rate` messages per second of `size` bytes to
+ * `subject` (the client has subscribed, counting into `tally`) and resolves once the first has
+ * arrived. The stream then lasts at least `ms`, however long the process took to start (a
+ * loaded host can take seconds); stop it when done with it.
+ */
+export async function startStream(
+  client: BenchClient,
+  tally: Tally,
+  stream: { url: string; subject: string; size: number; rate: number; ms: number },
+): Promise<Peer> {
+  const { url, subject, size, rate, ms } = stream;
+  const count = Math.ceil((rate * (FIRST_MESSAGE_MS + ms)) / 1000);
+  const publisher = await startPeer('flood', [url, subject, count, size, rate]);
+  try {
+    await guarded(tally.first, client.failed, publisher.failed, noFirstMessage());
+  } catch (error) {
+    await publisher.stop();
+    throw error;
+  }
+  return publisher;
+}
+
+/** Rejects after FIRST_MESSAGE_MS (the timer does not keep the process alive). */
+function noFirstMessage(): Promise<never> {
+  return new Promise((_, reject) => {
+    setTimeout(
+      () => reject(new Error(`no message within ${FIRST_MESSAGE_MS} ms of starting the publisher`)),
+      FIRST_MESSAGE_MS,
+    ).unref();
+  });
 }
 
 /** The one variant of a receiving scenario (`sub`, `pubsub`): N messages of the chosen size. */

@@ -2,9 +2,10 @@
 import { lag } from './lag.js';
 import { micro } from './micro.js';
 import { pub } from './pub.js';
+import { pubrecv } from './pubrecv.js';
 import { pubsub } from './pubsub.js';
 import { reqrep } from './reqrep.js';
 import { sub } from './sub.js';
 import type { Scenario } from './types.js';
 
-export const SCENARIOS: readonly Scenario[] = [pub, sub, pubsub, reqrep, lag, micro];
+export const SCENARIOS: readonly Scenario[] = [pub, sub, pubsub, pubrecv, reqrep, lag, micro];

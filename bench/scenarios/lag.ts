@@ -12,16 +12,14 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CLIENTS } from '../clients/types.js';
-import { startPeer } from '../peers/launch.js';
-import { DEFAULT_SIZE, guarded, MSGS_PER_SEC, sizeLabel } from './common.js';
+import type { Peer } from '../peers/launch.js';
+import { DEFAULT_SIZE, guarded, MSGS_PER_SEC, sizeLabel, startStream, Tally } from './common.js';
 import { type PlanOptions, QUICK, type Scenario, type Variant } from './types.js';
 
 const SUBJECT = 'bench.lag';
 const RATE = 100_000;
 const WARMUP_MS = 1_000;
 const WINDOW_MS = 3_000;
-/** How long the publisher process may take to start and deliver its first message. */
-const FIRST_MESSAGE_MS = 10_000;
 const TRANSPORTS = ['plain', 'tls'] as const;
 
 function variant(options: PlanOptions, transport: (typeof TRANSPORTS)[number]): Variant {
@@ -59,22 +57,15 @@ export const lag: Scenario = {
     const { size, rate, warmupMs, windowMs } = v.params;
     const timer = setInterval(() => {}, 1);
     const client = await ctx.connect();
-    let received = 0;
-    let firstArrived!: () => void;
-    const first = new Promise<void>((resolve) => {
-      firstArrived = resolve;
-    });
-    client.subscribe(SUBJECT, () => {
-      if (++received === 1) firstArrived();
-    });
+    const tally = new Tally();
+    client.subscribe(SUBJECT, tally.onMessage);
     await client.flush();
-    // The publisher outlasts the window however long it took to start (a loaded host can
-    // take seconds to start a process); it is stopped once the window closes.
-    const count = Math.ceil((rate * (FIRST_MESSAGE_MS + warmupMs + windowMs + 1000)) / 1000);
-    const publisher = await startPeer('flood', [ctx.url, SUBJECT, count, size, rate]);
+    let publisher: Peer | undefined;
     try {
       ctx.stage('waiting for the publisher');
-      await guarded(first, client.failed, publisher.failed, timeout(FIRST_MESSAGE_MS));
+      // Outlasts the warm-up and the window; stopped once the window closes.
+      const stream = { url: ctx.url, subject: SUBJECT, size, rate, ms: warmupMs + windowMs + 1000 };
+      publisher = await startStream(client, tally, stream);
       ctx.stage('warm-up');
       await guarded(sleep(warmupMs), client.failed, publisher.failed);
       ctx.stage('measuring');
@@ -82,7 +73,7 @@ export const lag: Scenario = {
       delay.enable();
       const elu = performance.eventLoopUtilization();
       const cpu = process.cpuUsage();
-      const before = received;
+      const before = tally.count;
       const start = performance.now();
       await guarded(sleep(windowMs), client.failed, publisher.failed);
       const seconds = (performance.now() - start) / 1000;
@@ -90,28 +81,18 @@ export const lag: Scenario = {
         elu: performance.eventLoopUtilization(elu).utilization,
         delayP99: delay.percentile(99) / 1e6,
         cpu: cpuSeconds(process.cpuUsage(cpu)) / seconds,
-        msgsPerSec: (received - before) / seconds,
+        msgsPerSec: (tally.count - before) / seconds,
       };
       delay.disable();
       return metrics;
     } finally {
-      await publisher.stop();
+      await publisher?.stop();
       clearInterval(timer);
       ctx.stage('closing');
       await client.close();
     }
   },
 };
-
-/** Rejects after `ms` (the timer does not keep the process alive). */
-function timeout(ms: number): Promise<never> {
-  return new Promise((_, reject) => {
-    setTimeout(
-      () => reject(new Error(`no message within ${ms} ms of starting the publisher`)),
-      ms,
-    ).unref();
-  });
-}
 
 function cpuSeconds(usage: NodeJS.CpuUsage): number {
   return (usage.user + usage.system) / 1e6;

@@ -125,7 +125,7 @@ const TASKS: Record<string, BatchFactory> = {
       bytes: frames * size,
       run() {
         for (let i = 0; i < frames; i++)
-          publisher.pub(SUBJECT, subjectBytes, undefined, 0, payload);
+          publisher.pub(SUBJECT, subjectBytes, undefined, 0, payload, false);
         publisher.publishNow();
         for (let off = consumer.next(); off >= 0; off = consumer.next()) consumer.advance();
         consumer.release();
@@ -143,6 +143,11 @@ function delivery(size: number): { run(): void; frames: number; bytes: number } 
     slowConsumer() {},
     oversized() {},
     caughtUp() {},
+    pauseReading() {},
+    resumeReading() {},
+    holdKeepAlive() {},
+    subscription: () => undefined,
+    subscriptions: () => [],
   });
   const wire = Buffer.from(`MSG ${SUBJECT} 1 ${size}\r\n${'a'.repeat(size)}\r\n`);
   const payloadStart = wire.length - size - 2;

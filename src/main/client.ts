@@ -22,6 +22,7 @@ import { defaultServerInfo, type ServerInfo, versionAtLeast } from '../shared/se
 import { authFieldsOf } from './auth.js';
 import { Dispatcher } from './dispatcher.js';
 import { type Event, fromWireEvent, type State } from './events.js';
+import { SubjectInterest } from './interest.js';
 import type { Message } from './message.js';
 import { type ConnectOptions, type ResolvedOptions, resolveServers } from './options.js';
 import { Outgoing, type Payload } from './outgoing.js';
@@ -66,6 +67,7 @@ export class Client implements SubscriptionOwner {
   private readonly dispatcher: Dispatcher;
   private readonly shared = new SharedState();
   private readonly subs = new Map<number, Subscriber>();
+  private readonly interest: SubjectInterest;
   private readonly flushes = new Map<
     number,
     { resolve(): void; reject(e: NatsError): void; timer?: NodeJS.Timeout }
@@ -97,13 +99,17 @@ export class Client implements SubscriptionOwner {
       didConnect: false,
       isDiscovered: false,
     }));
+    this.interest = new SubjectInterest(!options.worker.noEcho);
     this.publisher = new Publisher(
       new RingProducer(this.rings.command),
       options.clientCapacity,
       options.maxPendingBytes,
     );
-    this.outgoing = new Outgoing(this.publisher, !options.skipSubjectValidation, () =>
-      this.shared.maxPayload(),
+    this.outgoing = new Outgoing(
+      this.publisher,
+      !options.skipSubjectValidation,
+      () => this.shared.maxPayload(),
+      this.interest,
     );
     this.dispatcher = new Dispatcher(new RingConsumer(this.rings.delivery), {
       subscription: (sid) => this.subs.get(sid),
@@ -304,7 +310,11 @@ export class Client implements SubscriptionOwner {
       this.options.worker.subscriptionCapacity,
     );
     this.subs.set(sid, sub);
-    sub.ended.then(() => this.subs.delete(sid));
+    this.interest.add(subject);
+    sub.ended.then(() => {
+      this.subs.delete(sid);
+      this.interest.remove(subject);
+    });
     return sub;
   }
 

@@ -6,6 +6,7 @@ import { NatsError } from '../shared/errors.js';
 import { encodeHeaders, HeaderMap } from '../shared/protocol/headers.js';
 import { validatePublishSubject } from '../shared/protocol/subject.js';
 import { utf8Length } from '../shared/protocol/utf8.js';
+import type { SubjectInterest } from './interest.js';
 import type { Publisher } from './publisher.js';
 
 /** A message payload: bytes, or a string sent as UTF-8. */
@@ -34,6 +35,8 @@ export class Outgoing {
     /** false with `skipSubjectValidation(true)`: only types are checked. */
     private readonly validate: boolean,
     private readonly maxPayload: () => number,
+    /** Which publishes come back to this client (the worker gates only those). */
+    private readonly interest: SubjectInterest,
   ) {}
 
   send(
@@ -65,14 +68,29 @@ export class Outgoing {
     const replyBytes = reply === undefined ? 0 : utf8Length(reply);
     if (headers === undefined) {
       this.checkSize(subject, data.length);
-      return this.publisher.pub(subject, subjectBytes, reply, replyBytes, data);
+      return this.publisher.pub(
+        subject,
+        subjectBytes,
+        reply,
+        replyBytes,
+        data,
+        this.interest.receives(subject),
+      );
     }
     if (!(headers instanceof HeaderMap)) {
       throw new NatsError('invalidArgument', 'headers must be a HeaderMap');
     }
     const block = encodeHeaders(headers);
     this.checkSize(subject, block.length + data.length);
-    return this.publisher.hpub(subject, subjectBytes, reply, replyBytes, block, data);
+    return this.publisher.hpub(
+      subject,
+      subjectBytes,
+      reply,
+      replyBytes,
+      block,
+      data,
+      this.interest.receives(subject),
+    );
   }
 
   private checkSize(subject: string, size: number): void {

@@ -13,12 +13,14 @@
  */
 import { NatsError } from '../shared/errors.js';
 import {
+  CMD_FLAGS,
   CMD_FLUSH,
   CMD_FLUSH_BYTES,
   CMD_FLUSH_ID,
   CMD_OP,
   CMD_PUB,
   CMD_PUB_COUNT,
+  CMD_PUB_ECHO,
   CMD_PUB_GROW_BYTES,
   CMD_PUB_WIRE,
   CMD_SID,
@@ -102,12 +104,13 @@ export class Publisher {
     reply: string | undefined,
     replyBytes: number,
     payload: Uint8Array,
+    echo: boolean,
   ): boolean {
     const size = payload.length;
     const wire = pubLength(subjectBytes, replyBytes, size);
     const pad = this.alignPad(wire - size - 2, wire, payload);
     const line = this.lines.get(subject, reply, size, pad);
-    const at = this.wireSpace(wire + pad);
+    const at = this.wireSpace(wire + pad, echo);
     if (line === undefined) writePub(this.frame, at, subject, reply, payload, pad);
     else writePubWithLine(this.frame, at, line, payload);
     return this.committed(this.frame);
@@ -120,9 +123,11 @@ export class Publisher {
     replyBytes: number,
     headerBlock: Uint8Array,
     payload: Uint8Array,
+    echo: boolean,
   ): boolean {
     const at = this.wireSpace(
       hpubLength(subjectBytes, replyBytes, headerBlock.length, payload.length),
+      echo,
     );
     writeHpub(this.frame, at, subject, reply, headerBlock, payload);
     return this.committed(this.frame);
@@ -200,9 +205,10 @@ export class Publisher {
    * Room for one message's wire bytes (PUB or HPUB): appended to the open PUB record when
    * there is one (the worker then takes many messages in one record), else in a new PUB
    * record, else in a new frame that waits here. Sets {@link frame} to the array the bytes go
-   * into and returns their offset in it; throws past maxPendingBytes.
+   * into and returns their offset in it; throws past maxPendingBytes. `echo`: this client
+   * receives the message itself, which flags its record (flow-control.ts gates such records).
    */
-  private wireSpace(wireLength: number): number {
+  private wireSpace(wireLength: number, echo: boolean): number {
     const ring = this.ring;
     const length = CMD_PUB_WIRE + wireLength;
     if (length > ring.maxBody) {
@@ -216,6 +222,7 @@ export class Publisher {
       const appended = this.mayGrowOpenPub(wireLength) ? ring.append(this.openPub, wireLength) : -1;
       if (appended >= 0) {
         ring.view.setUint32(this.openPub + CMD_PUB_COUNT, ++this.openPubCount, true);
+        if (echo) ring.bytes[this.openPub + CMD_FLAGS] = CMD_PUB_ECHO;
         this.openPubBytes += wireLength;
         return appended;
       }
@@ -224,7 +231,7 @@ export class Publisher {
         this.openPub = off;
         this.openPubCount = 1;
         this.openPubBytes = wireLength;
-        writePubHeader(ring.bytes, ring.view, off);
+        writePubHeader(ring.bytes, ring.view, off, echo);
         ring.commit(); // committed before its bytes are written: the worker sees neither before publish
         return off + CMD_PUB_WIRE;
       }
@@ -236,7 +243,7 @@ export class Publisher {
         `publish of ${length} bytes would take pending bytes past maxPendingBytes (${this.maxPendingBytes}); not sent`,
       );
     }
-    return this.queueWire(wireLength);
+    return this.queueWire(wireLength, echo);
   }
 
   /**
@@ -273,7 +280,7 @@ export class Publisher {
   }
 
   /** {@link wireSpace} off the ring: grow the open overflow PUB frame, or queue a new one. */
-  private queueWire(wireLength: number): number {
+  private queueWire(wireLength: number, echo: boolean): number {
     this.overflowCount++;
     this.overflowBytes += wireLength;
     const grown = this.chunkBytes + wireLength;
@@ -283,6 +290,7 @@ export class Publisher {
     if (small && this.openChunk >= 0 && grown <= this.chunkMax) {
       const at = this.chunkBytes;
       this.frame = this.overflow[this.openChunk];
+      if (echo) this.frame[CMD_FLAGS] = CMD_PUB_ECHO;
       this.chunkBytes = grown;
       this.chunkCount++;
       return at;
@@ -292,7 +300,7 @@ export class Publisher {
     this.overflowBytes += CMD_PUB_WIRE;
     // Full size at once: growing by doubling cost a copy per message under a flood.
     this.frame = new Uint8Array(small ? this.chunkMax : length);
-    writePubHeader(this.frame, new DataView(this.frame.buffer), 0);
+    writePubHeader(this.frame, new DataView(this.frame.buffer), 0, echo);
     this.overflow.push(this.frame);
     if (small) {
       this.openChunk = this.overflow.length - 1;
@@ -416,9 +424,10 @@ export class Publisher {
   };
 }
 
-/** Op and message count 1 of a new PUB record. */
-function writePubHeader(bytes: Uint8Array, view: DataView, off: number): void {
+/** Op, flags and message count 1 of a new PUB record. */
+function writePubHeader(bytes: Uint8Array, view: DataView, off: number, echo: boolean): void {
   bytes[off + CMD_OP] = CMD_PUB;
+  bytes[off + CMD_FLAGS] = echo ? CMD_PUB_ECHO : 0;
   view.setUint32(off + CMD_PUB_COUNT, 1, true);
 }
 

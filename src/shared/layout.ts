@@ -53,9 +53,10 @@ export function maxRecordBody(capacity: number): number {
 //
 //   body := u8 op | u8 flags | u16 pad | fields…
 //
-//   PUB    | op | 0 | 0 | u32 count | wire bytes of `count` messages, back to back:
+//   PUB    | op | flags | 0 | u32 count | wire bytes of `count` messages, back to back:
 //            `PUB subj [reply] len\r\n<payload>\r\n` or `HPUB subj [reply] hlen tlen\r\n…`
 //            (consecutive publishes grow one record while it is unpublished: RingProducer.append)
+//            flags: CMD_PUB_ECHO when one of them goes to a subject this client subscribes to
 //   SUB    | op | 0 | 0 | u32 sid | wire bytes `SUB subj [queue] sid\r\n`
 //   UNSUB  | op | 0 | 0 | u32 sid | u32 max (0 = now) | wire bytes `UNSUB sid [max]\r\n`
 //   FLUSH  | op | 0 | 0 | u32 flush id            (worker sends PING, acks on its PONG)
@@ -65,6 +66,12 @@ export const CMD_UNSUB = 4;
 export const CMD_FLUSH = 5;
 
 export const CMD_OP = 0;
+export const CMD_FLAGS = 1;
+/**
+ * A PUB record holds a message this client receives itself (echo on, a subscription of its own
+ * matches): flow-control.ts gates such records on how fast the main thread reads deliveries.
+ */
+export const CMD_PUB_ECHO = 1;
 export const CMD_PUB_COUNT = 4;
 export const CMD_PUB_WIRE = 8;
 /**

@@ -7,7 +7,6 @@
  */
 import type { RingProducer } from '../shared/ring/byte-ring.js';
 import type { WordBytes } from './ring-copy.js';
-import type { Subscription } from './subscriptions.js';
 
 /** Bytes per slab; a frame larger than this gets a slab of its own. */
 const SLAB_BYTES = 256 * 1024;
@@ -34,14 +33,10 @@ class Slab implements WordBytes {
 
 export class Backlog {
   private readonly slabs: Slab[] = [new Slab(SLAB_BYTES)];
-  /** The subscription of each waiting frame (null: a control frame), oldest at `head`. */
-  private readonly subs: (Subscription | null)[] = [];
-  private head = 0;
-
   /** Frames waiting. */
-  get length(): number {
-    return this.subs.length - this.head;
-  }
+  length = 0;
+  /** Bytes they take, framed (length words and padding included). */
+  bytes = 0;
 
   /** The slab {@link reserve} returned an offset in; write the body there, then {@link commit}. */
   get target(): WordBytes {
@@ -69,20 +64,30 @@ export class Backlog {
     const at = tail.write;
     tail.words[at >> 2] = length;
     tail.write += size;
+    this.bytes += size;
     return at + 4;
   }
 
-  /** The body at the last {@link reserve} is written; it waits for `sub` (null: control frame). */
-  commit(sub: Subscription | null): void {
-    this.subs.push(sub);
+  /** The body at the last {@link reserve} is written: it waits from now on. */
+  commit(): void {
+    this.length++;
+  }
+
+  /** Calls `visit` with the words of each waiting frame's slab and its body's byte offset. */
+  forEach(visit: (words: Int32Array, body: number) => void): void {
+    for (const slab of this.slabs) {
+      for (let at = slab.read; at < slab.write; at += 4 + ((slab.words[at >> 2] + 3) & ~3)) {
+        visit(slab.words, at + 4);
+      }
+    }
   }
 
   /**
-   * Move frames into the ring, oldest first, until it is full or nothing waits. Calls `moved`
-   * with each frame's subscription. Returns true when nothing waits any more.
+   * Move frames into the ring, oldest first, until it is full or nothing waits. Returns true
+   * when nothing waits any more.
    */
-  moveTo(ring: RingProducer, moved: (sub: Subscription | null) => void): boolean {
-    while (this.head < this.subs.length) {
+  moveTo(ring: RingProducer): boolean {
+    while (this.length > 0) {
       const slab = this.slabs[0];
       const from = slab.read >> 2;
       const length = slab.words[from];
@@ -97,17 +102,9 @@ export class Backlog {
       ring.commit();
       slab.read += 4 + words * 4;
       if (slab.read === slab.write && this.slabs.length > 1) this.slabs.shift();
-      moved(this.subs[this.head++]);
+      this.length--;
+      this.bytes -= 4 + words * 4;
     }
-    if (this.head === this.subs.length) {
-      this.subs.length = 0;
-      this.head = 0;
-      return true;
-    }
-    if (this.head > 1024 && this.head * 2 > this.subs.length) {
-      this.subs.splice(0, this.head);
-      this.head = 0;
-    }
-    return false;
+    return this.length === 0;
   }
 }

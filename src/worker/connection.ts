@@ -21,8 +21,9 @@ import type { ServerInfo } from '../shared/server-info.js';
 import type { ServerAddress } from '../shared/servers.js';
 import { authFields, type CallerAuth } from './auth.js';
 import { edge, type LoopState, type StateName } from './connection-state.js';
+import type { PingPurpose } from './flow-control.js';
 import { Inbound } from './inbound.js';
-import { OutboundPump, type PingPurpose } from './outbound.js';
+import { OutboundPump } from './outbound.js';
 import { Reconnects } from './reconnect.js';
 import { type PoolEntry, ServerPool } from './server-pool.js';
 import { Session, type SessionHost } from './session.js';
@@ -80,6 +81,11 @@ export class Connection implements SessionHost {
           ),
         }),
       caughtUp: () => this.kick(),
+      pauseReading: () => this.openSession()?.pauseReading(),
+      resumeReading: () => this.openSession()?.resumeReading(),
+      holdKeepAlive: (held) => this.openSession()?.holdKeepAlive(held),
+      subscription: (sid) => this.subs.get(sid),
+      subscriptions: () => this.subs.all(),
     });
     this.pool = new ServerPool(
       data.options.servers,
@@ -262,29 +268,18 @@ export class Connection implements SessionHost {
   // ---- outbound scheduling --------------------------------------------------------------
 
   /**
-   * Pump the command ring to the socket. Commands wait in the ring while disconnected, and
-   * while the send window is used up (SendWindow: the server has not yet answered for 8 MiB).
-   * While deliveries back up (the main thread is saturated) they go out only as fast as the
-   * main thread reads (Inbound.takeCredit; a record at a time, and a PUB record may hold up
-   * to 64 KiB of publishes): its publishes then meet back-pressure, so its own subscriptions
-   * get the turn instead of overflowing, and replies still follow requests.
+   * Pump the command ring to the socket. Commands wait in the ring while disconnected and
+   * while the socket's buffer is full. Echo records (publishes this client receives itself)
+   * also wait for room in the send window and, while deliveries back up, for the main thread
+   * to read them (flow-control.ts); the pump stops before the first one that finds none.
    */
   private kick(): void {
     const state = this.state;
     if (state.name !== 'connected') return;
     const session = state.session;
-    let budget = session.sendRoom();
-    if (budget <= 0) return; // the window's PONG kicks again
-    // Taken after the window check: what the main thread read meanwhile still counts.
-    const credit = this.inbound.takeCredit();
-    if (this.inbound.behind) {
-      if (credit === 0) {
-        this.inbound.awaitRelief(this.resumePump);
-        return;
-      }
-      budget = Math.min(budget, credit);
-    }
-    const result = this.outbound.pump(session, budget);
+    const window = session.echoRoom();
+    const echoBudget = window > 0 ? Math.min(window, this.inbound.credit.budget()) : 0;
+    const result = this.outbound.pump(session, echoBudget);
     this.stats.store();
     // An UNSUB whose limit the worker had already reached frames a SUB_END as it passes;
     // outside a socket chunk nothing else would publish it.
@@ -296,8 +291,10 @@ export class Connection implements SessionHost {
       });
     } else if (result === 'empty') {
       this.awaitCommands();
+    } else if (result === 'gated' && session.echoRoom() > 0) {
+      this.inbound.credit.await(this.resumePump);
     }
-    // 'blocked': the socket's 'drain' calls kick() again.
+    // 'blocked': the socket's 'drain' calls kick() again; 'gated' on the window: its PONG does.
   }
 
   private readonly resumePump = (): void => this.kick();
@@ -320,6 +317,12 @@ export class Connection implements SessionHost {
     });
   }
 
+  /** The session messages come from, while there is one. */
+  private openSession(): Session | undefined {
+    const state = this.state;
+    return state.name === 'connected' ? state.session : undefined;
+  }
+
   // ---- SessionHost ----------------------------------------------------------------------
 
   /**
@@ -334,6 +337,8 @@ export class Connection implements SessionHost {
     this.reconnects.connected(entry);
     this.recordInfo(info, session.server);
     this.outbound.reset();
+    if (this.inbound.readingPaused) session.pauseReading(); // the backlog is still full
+    if (this.inbound.keepAliveHeld) session.holdKeepAlive(true);
     session.writeFirst(this.subs.replay(), this.carriedFlushes);
     this.carriedFlushes = [];
     this.stats.connects++;

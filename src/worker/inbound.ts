@@ -1,9 +1,8 @@
 /**
  * Deliveries: parsed MSG/HMSG → delivery ring frames (layout.ts). When the ring is full (the
- * main thread is busy or blocked) the socket keeps being read, so PING/PONG and INFO keep
- * flowing; messages wait in a {@link Backlog} in arrival order, at most `subscriptionCapacity`
- * per subscription. Past that a subscription's messages are dropped, with one
- * coalesced slowConsumer event until it has caught up.
+ * main thread is busy or blocked) messages wait in a {@link Backlog} in arrival order; what
+ * happens then (reading paused past a byte bound, drops when the main thread stalls) is the
+ * receive policy of flow-control.ts.
  */
 import {
   DLV_CONTROL_BYTES,
@@ -26,8 +25,9 @@ import {
   isShortMsgFrame,
 } from '../shared/layout.js';
 import type { MsgView } from '../shared/protocol/parser.js';
-import type { RingProducer } from '../shared/ring/byte-ring.js';
+import { type RingProducer, recordSize } from '../shared/ring/byte-ring.js';
 import { Backlog } from './backlog.js';
+import { DeliveryCredit, ReceivePolicy } from './flow-control.js';
 import {
   alignPad,
   copyPayloadToShared,
@@ -37,44 +37,45 @@ import {
 } from './ring-copy.js';
 import type { Subscription } from './subscriptions.js';
 
-/**
- * Deliveries are "behind" once this share of the ring is unread (64 KiB of 4 MiB); commands
- * then go out only as fast as the main thread reads (a credit of the bytes it took, at most
- * this share at a time). Early on purpose: what a self-publishing client has already sent
- * keeps echoing back (socket buffers both ways, the server's queue), and must fit in the ring
- * and the per-subscription backlog. 2 M self-echoed 128 B messages (pubsub.test.ts
- * "flooding") overran subscriptionCapacity in 2 of 6 runs at half the ring, 1 of 17 at 1/16,
- * none of 19 at 1/64 with commands held outright, none of 6 with the capped credit; without
- * the cap, 1 of 1. The credit is what lets a busy service's replies out ("a busy service").
- */
-const BEHIND_SHARE = 64;
-
 export interface InboundEvents {
   slowConsumer(sid: number): void;
   /** A single message too large for the delivery ring: it cannot be delivered. */
   oversized(sid: number, bytes: number): void;
   /** Every waiting frame is in the ring again. */
   caughtUp(): void;
+  /** Stop or restart reading the socket (ReceivePolicy: the backlog's byte bound). */
+  pauseReading(): void;
+  resumeReading(): void;
+  /** Keep-alive may not count unanswered PINGs (ReceivePolicy). */
+  holdKeepAlive(held: boolean): void;
+  /** Every live subscription, for counting what waits for each when the main thread stalls. */
+  subscription(sid: number): Subscription | undefined;
+  subscriptions(): Iterable<Subscription>;
 }
 
 export class Inbound {
   private readonly backlog = new Backlog();
-  /** Frames waiting per subscription, against `subscriptionCapacity`. */
-  private readonly waitingBySid = new Map<number, number>();
+  /** Echo records go out only as fast as the main thread reads deliveries (flow-control.ts). */
+  readonly credit: DeliveryCredit;
+  private readonly policy: ReceivePolicy;
   private waitingForSpace = false;
-  /** What {@link awaitRelief} calls at the main thread's next release, or null. */
-  private reliefWaiter: (() => void) | null = null;
-  /** The ring's R at the last {@link takeCredit}. */
-  private creditMark = 0;
   private closed = false;
   /** The buffer messages are being copied from (a socket chunk), with a view made once for it. */
   private source = new SourceBytes(new Uint8Array(0));
 
   constructor(
     private readonly ring: RingProducer,
-    private readonly capacity: number,
+    capacity: number,
     private readonly events: InboundEvents,
-  ) {}
+  ) {
+    this.credit = new DeliveryCredit(ring, () => this.backlog.length > 0);
+    this.policy = new ReceivePolicy(ring, capacity, {
+      pauseReading: () => events.pauseReading(),
+      resumeReading: () => events.resumeReading(),
+      holdKeepAlive: (held) => events.holdKeepAlive(held),
+      countWaiting: () => this.countWaiting(),
+    });
+  }
 
   /** Frame one message. Visible to the main thread at the next publish(). */
   deliver(msg: MsgView, sub: Subscription): void {
@@ -84,7 +85,16 @@ export class Inbound {
       return;
     }
     if (msg.buf !== this.source.bytes) {
+      // A new socket chunk: has the main thread taken anything since the last one?
       this.source = new SourceBytes(msg.buf);
+      this.policy.observe();
+    }
+    if (!this.policy.admit(sub)) {
+      if (!sub.slow) {
+        sub.slow = true;
+        this.events.slowConsumer(sub.sid);
+      }
+      return;
     }
     if (this.backlog.length === 0) {
       // Filler for where the payload lands if the record fits before the ring's end.
@@ -103,18 +113,10 @@ export class Inbound {
         return;
       }
     }
-    const queued = this.waitingBySid.get(sub.sid) ?? 0;
-    if (queued >= this.capacity) {
-      if (!sub.slow) {
-        sub.slow = true;
-        this.events.slowConsumer(sub.sid);
-      }
-      return;
-    }
     const off = this.backlog.reserve(length);
     writeMsg(this.backlog.target, off, this.source, msg, sub, 0);
-    this.backlog.commit(sub);
-    this.waitingBySid.set(sub.sid, queued + 1);
+    this.backlog.commit();
+    this.policy.queued(recordSize(length));
     this.awaitSpace();
   }
 
@@ -140,61 +142,47 @@ export class Inbound {
     }
     const off = this.backlog.reserve(DLV_CONTROL_BYTES);
     writeControl(this.backlog.target, off, op, value);
-    this.backlog.commit(null);
+    this.backlog.commit();
+    this.policy.queued(recordSize(DLV_CONTROL_BYTES));
     this.awaitSpace();
   }
-
-  /**
-   * The main thread is behind with deliveries: frames wait here, or more than
-   * 1/{@link BEHIND_SHARE} of the ring is unread. The worker then sends this client's commands
-   * only as fast as its main thread reads deliveries ({@link takeCredit}): a client that
-   * receives its own publishes would otherwise keep adding to a queue that ends in dropped
-   * messages.
-   */
-  get behind(): boolean {
-    return this.backlog.length > 0 || this.ring.usedBytes() * BEHIND_SHARE > this.ring.capacity;
-  }
-
-  /**
-   * Bytes of deliveries the main thread has taken out of the ring since the last call. While
-   * {@link behind}, the worker lets commands through up to this much: a flood of a client's
-   * own echoes then goes at the pace its main thread reads them, and a busy service's replies
-   * still go out, one for each request it has taken.
-   */
-  takeCredit(): number {
-    const released = this.ring.releasedCounter();
-    const credit = (released - this.creditMark) >>> 0;
-    this.creditMark = released;
-    // What the main thread took while commands were flowing freely is no credit for now.
-    return Math.min(credit, this.ring.capacity / BEHIND_SHARE);
-  }
-
-  /**
-   * Call `then` once, after the main thread next takes deliveries out of the ring. Calls made
-   * before that are one wait: the worker asks on every socket chunk while it is behind.
-   */
-  awaitRelief(then: () => void): void {
-    if (this.reliefWaiter !== null || this.closed) return;
-    this.reliefWaiter = then;
-    const wait = this.ring.waitForSpace(); // shares the one wait on the ring with awaitSpace
-    if (wait === undefined) queueMicrotask(this.relieved);
-    else wait.then(this.relieved);
-  }
-
-  private readonly relieved = (): void => {
-    const then = this.reliefWaiter;
-    this.reliefWaiter = null;
-    then?.();
-  };
 
   /** Make every framed delivery visible to the main thread (once per socket chunk). */
   publish(): void {
     if (this.ring.hasUnpublished) this.ring.publish();
   }
 
+  /** The policy has paused reading: a new socket starts paused too. */
+  get readingPaused(): boolean {
+    return this.policy.readingPaused;
+  }
+
+  /** The policy holds keep-alive: a new socket starts so too. */
+  get keepAliveHeld(): boolean {
+    return this.policy.keepAliveHeld;
+  }
+
   /** Stop waiting for ring space (the connection is closing; the main thread stops reading). */
   close(): void {
     this.closed = true;
+    this.credit.close();
+    this.policy.close();
+  }
+
+  /** ReceivePolicy, when the main thread stalls: how many frames wait for each subscription. */
+  private countWaiting(): void {
+    for (const sub of this.events.subscriptions()) {
+      sub.waiting = 0;
+      sub.slow = false;
+    }
+    const count = (words: Int32Array, body: number): void => {
+      const i = body >> 2;
+      if ((words[i + (DLV_HEAD >> 2)] & 0xff) !== DLV_MSG) return;
+      const sub = this.events.subscription(words[i + (DLV_SID >> 2)] >>> 0);
+      if (sub !== undefined) sub.waiting++;
+    };
+    this.ring.forEachUnread((body) => count(this.ring.words, body));
+    this.backlog.forEach(count);
   }
 
   private awaitSpace(): void {
@@ -207,30 +195,14 @@ export class Inbound {
 
   private readonly spaceFreed = (): void => {
     this.waitingForSpace = false;
-    this.drainWaiting();
-  };
-
-  private drainWaiting(): void {
-    const empty = this.backlog.moveTo(this.ring, this.moved);
+    if (this.closed) return;
+    const before = this.backlog.bytes;
+    const empty = this.backlog.moveTo(this.ring);
     this.publish();
+    this.policy.moved(before - this.backlog.bytes);
     if (empty) this.events.caughtUp();
     else this.awaitSpace();
-  }
-
-  private readonly moved = (sub: Subscription | null): void => {
-    if (sub !== null) this.release(sub);
   };
-
-  private release(sub: Subscription): void {
-    const left = (this.waitingBySid.get(sub.sid) ?? 1) - 1;
-    if (left > 0) {
-      this.waitingBySid.set(sub.sid, left);
-    } else {
-      this.waitingBySid.delete(sub.sid);
-      // Caught up: a later overflow is a new episode with its own slowConsumer event.
-      sub.slow = false;
-    }
-  }
 }
 
 /** Bytes of a MSG frame: the subject is left out when it is the subscription's own. */

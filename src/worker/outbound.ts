@@ -6,11 +6,13 @@
  * back-pressure reach the publishers.
  */
 import {
+  CMD_FLAGS,
   CMD_FLUSH,
   CMD_FLUSH_ID,
   CMD_OP,
   CMD_PUB,
   CMD_PUB_COUNT,
+  CMD_PUB_ECHO,
   CMD_PUB_WIRE,
   CMD_SID,
   CMD_SUB,
@@ -22,6 +24,7 @@ import {
 } from '../shared/layout.js';
 import { PING } from '../shared/protocol/encode.js';
 import type { RingConsumer } from '../shared/ring/byte-ring.js';
+import type { PingPurpose } from './flow-control.js';
 import type { SubscriptionTable } from './subscriptions.js';
 
 /** Bytes copied per socket write; a single larger frame gets a buffer of its own. */
@@ -30,18 +33,6 @@ const BATCH_BYTES = 256 * 1024;
 const VIEW_BYTES = 1024 * 1024;
 /** Batches per pump() call before yielding, so reads and timers are not starved. */
 const BATCHES_PER_TURN = 8;
-
-/**
- * Why a PING was written; its PONG (they come back in order) settles it. A flush is acked to
- * the main thread; an unsubscribe fence ends the subscription for good, because every
- * message the server sent before it handled the UNSUB arrives before that PONG; a window
- * PING acknowledges the bytes written before it (SendWindow).
- */
-export type PingPurpose =
-  | { kind: 'heartbeat' }
-  | { kind: 'flush'; id: number }
-  | { kind: 'unsubFence'; sid: number }
-  | { kind: 'window'; sent: number };
 
 export interface OutboundSink {
   /** Write to the socket; false = its buffer is full, stop until drain. */
@@ -52,11 +43,17 @@ export interface OutboundSink {
   pingQueued(purpose: PingPurpose): void;
   /** PUB/HPUB frames written, for statistics. */
   published(count: number): void;
+  /** Bytes of echo records written (flow-control.ts: the send window counts them). */
+  echoWritten(bytes: number): void;
   /** A batch and its PINGs are queued: a point where the sink may write a PING of its own. */
   batchDone(): void;
 }
 
-export type PumpResult = 'empty' | 'blocked' | 'more';
+/**
+ * 'empty': the ring is; 'blocked': the socket's buffer is full (its 'drain' resumes);
+ * 'gated': an echo record found no echo budget (flow-control.ts); 'more': the turn ended.
+ */
+export type PumpResult = 'empty' | 'blocked' | 'gated' | 'more';
 
 export class OutboundPump {
   /**
@@ -67,8 +64,8 @@ export class OutboundPump {
   private viewsInFlight = 0;
   /** Bumped per socket, so a late callback from a replaced socket changes nothing. */
   private generation = 0;
-  /** Frame bytes the last batch took from the ring. */
-  private batchBytes = 0;
+  /** Wire bytes of echo records the last batch took from the ring. */
+  private echoBytes = 0;
 
   constructor(
     private readonly ring: RingConsumer,
@@ -84,19 +81,20 @@ export class OutboundPump {
 
   /**
    * Move frames from the ring to the sink until the ring is empty, the sink is full, the turn
-   * ends, or about `budget` bytes of frames have gone (at least one frame always goes).
+   * ends, or the next frame is an echo record once `echoBudget` bytes of them have gone (while
+   * there is budget, at least one goes).
    */
-  pump(sink: OutboundSink, budget = Number.POSITIVE_INFINITY): PumpResult {
-    let left = budget;
+  pump(sink: OutboundSink, echoBudget = Number.POSITIVE_INFINITY): PumpResult {
+    let left = echoBudget;
     for (let turn = 0; turn < BATCHES_PER_TURN; turn++) {
       const result = this.batch(sink, left);
-      left -= this.batchBytes;
-      if (result !== 'more' || left <= 0) return result;
+      left -= this.echoBytes;
+      if (result !== 'more') return result;
     }
     return 'more';
   }
 
-  private batch(sink: OutboundSink, limit: number): PumpResult {
+  private batch(sink: OutboundSink, echoLimit: number): PumpResult {
     const ring = this.ring;
     let off = ring.next();
     if (off < 0) return 'empty';
@@ -108,11 +106,16 @@ export class OutboundPump {
     const chunks: Uint8Array[] = [];
     let pubs = 0;
     const pings: PingPurpose[] = [];
-    let taken = 0;
+    let echo = 0;
+    let gated = false;
     while (off >= 0) {
-      if (taken >= limit) break;
       const len = ring.length;
       const op = ring.bytes[off + CMD_OP];
+      const isEcho = op === CMD_PUB && (ring.bytes[off + CMD_FLAGS] & CMD_PUB_ECHO) !== 0;
+      if (isEcho && echo >= echoLimit) {
+        gated = true;
+        break;
+      }
       const start =
         op === CMD_PUB
           ? off + CMD_PUB_WIRE
@@ -136,6 +139,7 @@ export class OutboundPump {
       }
       if (op === CMD_PUB) {
         pubs += ring.view.getUint32(off + CMD_PUB_COUNT, true);
+        if (isEcho) echo += wireLen;
       } else if (op === CMD_SUB) {
         this.subs.add(
           ring.view.getUint32(off + CMD_SID, true),
@@ -163,12 +167,13 @@ export class OutboundPump {
         }
       }
       ring.advance();
-      taken += len;
       off = ring.next();
     }
-    this.batchBytes = taken;
+    this.echoBytes = echo;
+    if (chunks.length === 0 && buf === null) return gated ? 'gated' : 'empty';
     if (buf !== null && used > segmentStart) chunks.push(buf.subarray(segmentStart, used));
     if (pubs > 0) sink.published(pubs);
+    if (echo > 0) sink.echoWritten(echo);
     let writable: boolean;
     if (viewBytes === 0) {
       ring.release(); // nothing of this batch is referenced any more (a no-op while held)
@@ -183,6 +188,7 @@ export class OutboundPump {
     for (const purpose of pings) sink.pingQueued(purpose);
     sink.batchDone();
     if (!writable) return 'blocked';
+    if (gated) return 'gated';
     return off < 0 ? 'empty' : 'more';
   }
 }

@@ -12,9 +12,9 @@ import { encodeConnect, PING, PONG } from '../shared/protocol/encode.js';
 import { type MsgView, Parser, type ParserSink } from '../shared/protocol/parser.js';
 import { type ServerInfo, toServerInfo } from '../shared/server-info.js';
 import type { ServerAddress } from '../shared/servers.js';
+import { type PingPurpose, SendWindow } from './flow-control.js';
 import { Heartbeat, MAX_OUTSTANDING_PINGS } from './heartbeat.js';
-import type { OutboundSink, PingPurpose } from './outbound.js';
-import { SendWindow } from './send-window.js';
+import type { OutboundSink } from './outbound.js';
 import { nextPhase, type Phase } from './session-phase.js';
 import { connectOptions, tlsError, upgradeAfterInfo } from './tls.js';
 import type { Transport, TransportFactory } from './transport.js';
@@ -113,15 +113,22 @@ export class Session implements ParserSink, OutboundSink {
     return handshake.finally(() => clearTimeout(timer));
   }
 
-  /** Stop reading the socket (flow control); keep-alive does not count PINGs meanwhile. */
+  /** Stop reading the socket (flow-control.ts: the delivery backlog is full). */
   pauseReading(): void {
     this.transport?.pause();
-    this.heartbeat.pause();
   }
 
   resumeReading(): void {
     this.transport?.resume();
-    this.heartbeat.resume();
+  }
+
+  /**
+   * Hold keep-alive while a PONG may sit unread behind deliveries (flow-control.ts): PINGs
+   * are neither sent nor counted until it is released.
+   */
+  holdKeepAlive(held: boolean): void {
+    if (held) this.heartbeat.pause();
+    else this.heartbeat.resume();
   }
 
   // ---- OutboundSink ---------------------------------------------------------------------
@@ -129,7 +136,6 @@ export class Session implements ParserSink, OutboundSink {
   write(bytes: Uint8Array): boolean {
     if (this.transport === null || this.phase === 'ended') return false;
     this.host.counted(0, bytes.length, 0);
-    this.window.written(bytes.length);
     return this.transport.write(bytes);
   }
 
@@ -141,7 +147,6 @@ export class Session implements ParserSink, OutboundSink {
     let bytes = 0;
     for (const chunk of chunks) bytes += chunk.length;
     this.host.counted(0, bytes, 0);
-    this.window.written(bytes);
     return this.transport.writeAll(chunks, done);
   }
 
@@ -153,9 +158,12 @@ export class Session implements ParserSink, OutboundSink {
     this.pingWindowIfDue();
   }
 
-  /** Bytes of commands that may go out now (SendWindow); ≤ 0: a window PONG will tell. */
-  sendRoom(): number {
-    this.pingWindowIfDue(); // bytes written outside a batch (resubscribes, flushes on reconnect)
+  echoWritten(bytes: number): void {
+    this.window.written(bytes);
+  }
+
+  /** Echo bytes that may go out now (SendWindow); ≤ 0: a window PONG will tell. */
+  echoRoom(): number {
     return this.window.room();
   }
 

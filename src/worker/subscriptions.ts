@@ -13,7 +13,9 @@ export interface Subscription {
   /** Auto-unsubscribe after this many messages (0 = no limit). */
   max: number;
   received: number;
-  /** A slowConsumer event was sent and the subscription has not caught up since. */
+  /** Messages waiting for it, counted while the main thread is stalled (flow-control.ts). */
+  waiting: number;
+  /** A slowConsumer event was sent in the current stall. */
   slow: boolean;
   /** UNSUB was sent: still delivering what the server sent before it, never replayed. */
   closing: boolean;
@@ -31,6 +33,10 @@ export class SubscriptionTable {
 
   get(sid: number): Subscription | undefined {
     return this.subs.get(sid);
+  }
+
+  all(): Iterable<Subscription> {
+    return this.subs.values();
   }
 
   /** `wire` is a view into the command ring; it is copied. */
@@ -89,6 +95,7 @@ export function newSubscription(sid: number, wire: Uint8Array): Subscription {
     wildcard: subjectHasWildcard(wire),
     max: 0,
     received: 0,
+    waiting: 0,
     slow: false,
     closing: false,
   };

@@ -203,7 +203,7 @@ describe('nats-offload-bench', () => {
 
   it('every end-to-end scenario runs for both clients in a short run, TLS included', async () => {
     const [run, doc] = await runJson(
-      ['sub,pubsub,reqrep,lag', '--quick', '--count', '2000'],
+      ['sub,pubsub,pubrecv,reqrep,lag', '--quick', '--count', '2000'],
       240_000,
     );
     expect(run.code, run.stderr).toBe(0);
@@ -211,6 +211,7 @@ describe('nats-offload-bench', () => {
     expect(doc.variants.map((v) => v.id)).toEqual([
       'sub',
       'pubsub',
+      'pubrecv',
       'reqrep-seq',
       'reqrep-100',
       'lag-plain',
@@ -335,7 +336,7 @@ describe('nats-offload-bench', () => {
   it('--help lists every scenario and exits 0', async () => {
     const run = await runCli(['--help'], 30_000);
     expect(run.code).toBe(0);
-    for (const name of ['pub', 'sub', 'pubsub', 'reqrep', 'lag', 'micro']) {
+    for (const name of ['pub', 'sub', 'pubsub', 'pubrecv', 'reqrep', 'lag', 'micro']) {
       expect(run.stdout).toMatch(new RegExp(`^ {2}${name} `, 'm'));
     }
   }, 40_000);

@@ -3,7 +3,7 @@
 
 import { type Client, ConnectOptions, type Message } from 'nats-offload';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SEND_WINDOW_BYTES } from '../../src/worker/send-window.js';
+import { ECHO_WINDOW_BYTES } from '../../src/worker/flow-control.js';
 import { type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
 import { EventLog, waitFor, withTimeout } from '../helpers/wait.js';
 
@@ -156,7 +156,7 @@ describe('publish and subscribe on one client', () => {
     expect(dropped).toBe(false);
     expect(received).toBe(N);
     expect(mostInFlight).toBeGreaterThan(0);
-    expect(mostInFlight).toBeLessThanOrEqual((SEND_WINDOW_BYTES + 64 * 1024) / 150);
+    expect(mostInFlight).toBeLessThanOrEqual((ECHO_WINDOW_BYTES + 64 * 1024) / 150);
   }, 90_000);
 
   it('a busy service still gets its replies out while requests queue up behind it', async () => {

@@ -1,26 +1,91 @@
-// A blocked main thread must not lose the connection: the worker keeps reading the socket
-// (PING/PONG flow), holds at most subscriptionCapacity messages for a subscription, drops the
-// rest and reports one coalesced slowConsumer event (DESIGN.md principle 3).
+// The receive policy (DESIGN.md principle 3, src/worker/flow-control.ts): a consumer slower than
+// a burst but making progress loses nothing (the worker stops reading past a byte bound and the
+// server buffers); a main thread that takes nothing for a while (blocked) keeps its connection,
+// and a subscription with more than subscriptionCapacity messages waiting then drops, with one
+// coalesced slowConsumer event.
 
-import { type Client, ConnectOptions, type Event } from 'nats-offload';
-import { afterAll, describe, expect, it } from 'vitest';
+import { type Client, ConnectOptions, connect, type Event } from 'nats-offload';
+import { afterEach, describe, expect, it } from 'vitest';
 import { runNodeScript } from '../helpers/child.js';
 import { type NatsServer, startServer } from '../helpers/nats-server.js';
+import { waitFor } from '../helpers/wait.js';
 
 let server: NatsServer | undefined;
-let client: Client | undefined;
+const clients: Client[] = [];
 
-afterAll(async () => {
-  await client?.close();
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.close();
   await server?.stop();
+  server = undefined;
 });
 
-function blockMainThread(ms: number): void {
+/** Busy until `done()` or `ms` have passed: no timers, no I/O, no dispatching on this thread. */
+function blockMainThread(ms: number, done: () => boolean = () => false): void {
   const end = Date.now() + ms;
-  while (Date.now() < end) {
-    // busy: no timers, no I/O, no dispatching on this thread
+  while (Date.now() < end && !done()) {
+    // statistics() reads shared memory: it answers while this thread is blocked
   }
 }
+
+/** A child process that publishes `count` messages to `subject`, honouring writable(). */
+function flood(url: string, subject: string, count: number, size: number, pace = '') {
+  return runNodeScript(
+    `import { connect } from 'nats-offload';
+     const c = await connect(${JSON.stringify(url)});
+     const p = new TextEncoder().encode(JSON.stringify({ pad: 'x'.repeat(${Math.max(0, size - 10)}) }));
+     for (let i = 0; i < ${count}; i++) {
+       if (!c.publish(${JSON.stringify(subject)}, p)) await c.writable();
+       ${pace}
+     }
+     await c.flush();
+     await c.close();
+     console.log('sent');`,
+    { timeoutMs: 60_000 },
+  );
+}
+
+function slowEvents(events: Event[]): Event[] {
+  return events.filter((e) => e.type === 'slowConsumer');
+}
+
+describe('a consumer slower than the burst but making progress', () => {
+  it('gets every message at default options; keep-alive does not call the paused socket stale', async () => {
+    server = await startServer();
+    const COUNT = 200_000;
+    const events: Event[] = [];
+    const client = await new ConnectOptions()
+      .pingInterval(100) // stale after ~200-300 ms without PONGs: the worker pauses longer
+      .eventCallback((e) => {
+        events.push(e);
+      })
+      .connect(server.url);
+    clients.push(client);
+    let received = 0;
+    let bad = 0;
+    client.subscribe('work', {
+      callback: (msg) => {
+        // A service's work per message: decode, parse, and a few µs more.
+        if (typeof msg.json<{ pad: string }>().pad !== 'string') bad++;
+        const until = performance.now() + 0.01;
+        while (performance.now() < until) {}
+        received++;
+      },
+    });
+    await client.flush();
+    const result = await flood(server.url, 'work', COUNT, 180);
+    expect(result.stdout).toContain('sent');
+    // Ends early on a drop or a reconnect, which the assertions below then report.
+    await waitFor(
+      () => received === COUNT || events.some((e) => e.type !== 'connected'),
+      60_000,
+      'every message delivered',
+    );
+    expect(events.map((e) => e.type)).toEqual(['connected']);
+    expect(received).toBe(COUNT);
+    expect(bad).toBe(0);
+    expect(client.statistics().connects).toBe(1);
+  }, 90_000);
+});
 
 describe('a blocked main thread', () => {
   it('keeps the connection, bounds the subscription and reports one slowConsumer', async () => {
@@ -28,13 +93,14 @@ describe('a blocked main thread', () => {
     const COUNT = 300_000;
     const CAPACITY = 10_000;
     const events: Event[] = [];
-    client = await new ConnectOptions()
-      .pingInterval(500) // stale after ~1-1.5 s without PONGs: well within the 3 s block
+    const client = await new ConnectOptions()
+      .pingInterval(500) // stale after ~1-1.5 s without PONGs: well within the block
       .subscriptionCapacity(CAPACITY)
       .eventCallback((e) => {
         events.push(e);
       })
       .connect(server.url);
+    clients.push(client);
     let received = 0;
     const sub = client.subscribe('flood', {
       callback: () => {
@@ -43,29 +109,107 @@ describe('a blocked main thread', () => {
     });
     await client.flush();
 
-    const flood = runNodeScript(
-      `import { connect } from 'nats-offload';
-       const c = await connect(${JSON.stringify(server.url)});
-       const p = new Uint8Array(16);
-       for (let i = 0; i < ${COUNT}; i++) if (!c.publish('flood', p)) await c.writable();
-       await c.flush();
-       await c.close();
-       console.log('sent');`,
-      { timeoutMs: 20_000 },
+    // Paced (a pause every 1,000 messages), so the flood goes on after the worker has seen
+    // the main thread take nothing for longer than the stall limit.
+    const sending = flood(
+      server.url,
+      'flood',
+      COUNT,
+      16,
+      'if (i % 1000 === 999) await new Promise((r) => setTimeout(r, 5));',
     );
-    // Block until the publisher has certainly finished (it needs well under a second here).
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    blockMainThread(3_000);
-    const result = await flood;
+    await waitFor(() => client.statistics().inMessages > 0, 20_000, 'the flood to start');
+    blockMainThread(30_000, () => client.statistics().inMessages === COUNT);
+    const result = await sending;
     expect(result.stdout).toContain('sent');
     await client.flush();
 
     expect(client.connectionState()).toBe('connected');
     expect(client.statistics().connects).toBe(1); // never reconnected while blocked
     expect(client.statistics().inMessages).toBe(COUNT); // the worker read everything
-    const slow = events.filter((e) => e.type === 'slowConsumer');
-    expect(slow).toEqual([{ type: 'slowConsumer', sid: sub.sid }]);
+    expect(slowEvents(events)).toEqual([{ type: 'slowConsumer', sid: sub.sid }]);
     expect(received).toBeGreaterThan(0);
     expect(received).toBeLessThan(COUNT);
+  }, 60_000);
+
+  it('counts what waits in the delivery ring: a blocked callback with subscriptionCapacity(2) is reported', async () => {
+    server = await startServer();
+    const events: Event[] = [];
+    const client = await new ConnectOptions()
+      .subscriptionCapacity(2)
+      .eventCallback((e) => {
+        events.push(e);
+      })
+      .connect(server.url);
+    const peer = await connect(server.url);
+    clients.push(client, peer);
+    let received = 0;
+    const sub = client.subscribe('few', {
+      callback: () => {
+        received++;
+      },
+    });
+    await client.flush();
+
+    const start = Date.now();
+    let sent = 0;
+    blockMainThread(10_000, () => {
+      // 5 messages early in the block, 10 more once the worker can tell the thread is stuck:
+      // all of them fit in the delivery ring, and none is read while the thread is blocked.
+      const elapsed = Date.now() - start;
+      if ((sent === 0 && elapsed > 100) || (sent === 5 && elapsed > 1_200)) {
+        const n = sent === 0 ? 5 : 10;
+        for (let i = 0; i < n; i++) peer.publish('few', 'x');
+        void peer.flush(); // makes the frames visible to the peer's worker at once
+        sent += n;
+      }
+      return sent === 15 && client.statistics().inMessages === 15;
+    });
+    await client.flush();
+    expect(client.statistics().inMessages).toBe(15);
+    expect(slowEvents(events)).toEqual([{ type: 'slowConsumer', sid: sub.sid }]);
+    expect(received).toBe(5); // what waited before the stall was seen; the rest was dropped
+  }, 30_000);
+});
+
+describe('a client that publishes while it receives', () => {
+  it('is not slowed to its delivery pace when it publishes to subjects it does not receive', async () => {
+    server = await startServer();
+    const client = await connect(server.url);
+    const feeder = await connect(server.url);
+    const sink = await connect(server.url);
+    clients.push(client, feeder, sink);
+    client.subscribe('in', { callback: () => {} });
+    sink.subscribe('out', { callback: () => {} });
+    await client.flush();
+    await sink.flush();
+    const OUT = 2_000;
+    const IN = 20_000; // 20k × 128 B: more than 1/64 of the delivery ring, within one ring
+    const payload = new Uint8Array(128);
+    let published = false;
+    // Settled only once this thread reads what came before their PONGs: awaited below, as a
+    // flush left pending when the client closes rejects.
+    const flushes: Promise<void>[] = [];
+    blockMainThread(10_000, () => {
+      // The client's deliveries back up (this thread reads none), then it publishes to 'out'.
+      if (
+        !published &&
+        client.statistics().inMessages === 0 &&
+        feeder.statistics().outMessages === 0
+      ) {
+        for (let i = 0; i < IN; i++) feeder.publish('in', payload);
+        flushes.push(feeder.flush());
+      }
+      if (!published && client.statistics().inMessages >= IN) {
+        for (let i = 0; i < OUT; i++) client.publish('out', payload);
+        flushes.push(client.flush());
+        published = true;
+      }
+      return published && sink.statistics().inMessages === OUT;
+    });
+    // Before, the worker held every command while deliveries were behind, so 'out' waited
+    // for this thread to read its 'in' messages.
+    expect(sink.statistics().inMessages).toBe(OUT);
+    await Promise.all(flushes);
   }, 30_000);
 });

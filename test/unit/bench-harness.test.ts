@@ -8,7 +8,7 @@ import { formatValue, summarise, table } from '../../bench/report.js';
 import { plan, type Sample } from '../../bench/runner.js';
 import { messageCount } from '../../bench/scenarios/common.js';
 import { SCENARIOS } from '../../bench/scenarios/index.js';
-import { countFor, type PlanOptions, type Variant } from '../../bench/scenarios/types.js';
+import { countFor, type PlanOptions, QUICK, type Variant } from '../../bench/scenarios/types.js';
 import { median, percentile } from '../../bench/stats.js';
 
 const DEFAULTS: PlanOptions = { quick: false };
@@ -133,9 +133,18 @@ describe('scenarios', () => {
 
   it('the message size reaches every scenario that sends messages', () => {
     const options = { quick: false, size: 2048 };
-    for (const name of ['sub', 'pubsub', 'reqrep', 'lag']) {
+    for (const name of ['sub', 'pubsub', 'pubrecv', 'reqrep', 'lag']) {
       for (const v of variantsOf(name, options)) expect(v.params.size, v.id).toBe(2048);
     }
+  });
+
+  it('pubrecv publishes 1 M while receiving 100 k msgs/s; a quick run scales count and warm-up', () => {
+    const [full] = variantsOf('pubrecv');
+    expect(full.params).toMatchObject({ size: 128, count: 1_000_000, rate: 100_000 });
+    const [quick] = variantsOf('pubrecv', { quick: true });
+    expect(quick.params.count).toBe(250_000);
+    expect(quick.params.warmupMs).toBe(full.params.warmupMs / QUICK);
+    expect(quick.params.rate).toBe(100_000);
   });
 
   it('lag has a plain and a TLS variant', () => {

@@ -73,7 +73,16 @@ function chunkOfMessages(withReply: boolean): Sent[] {
 }
 
 function newInbound(producer: RingProducer): Inbound {
-  return new Inbound(producer, 1000, { slowConsumer() {}, oversized() {}, caughtUp() {} });
+  return new Inbound(producer, 1000, {
+    slowConsumer() {},
+    oversized() {},
+    caughtUp() {},
+    pauseReading() {},
+    resumeReading() {},
+    holdKeepAlive() {},
+    subscription: () => undefined,
+    subscriptions: () => [],
+  });
 }
 
 describe('delivery frames', () => {
@@ -176,6 +185,11 @@ describe('delivery frames', () => {
             },
             oversized() {},
             caughtUp() {},
+            pauseReading() {},
+            resumeReading() {},
+            holdKeepAlive() {},
+            subscription: () => undefined,
+            subscriptions: () => [],
           });
           const subscriptions = new Map([
             [1, newSubscription(1, Buffer.from('SUB foo.bar 1\r\n'))],

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createRingBuffers, RingConsumer, RingProducer } from '../../src/shared/ring/byte-ring.js';
 import { Inbound } from '../../src/worker/inbound.js';
 
-describe('Inbound.awaitRelief', () => {
+describe('Inbound.credit.await', () => {
   it('is one wait however often it is asked, and calls back once the main thread releases', async () => {
     const buffers = createRingBuffers(1 << 16);
     const producer = new RingProducer(buffers);
@@ -11,13 +11,18 @@ describe('Inbound.awaitRelief', () => {
       slowConsumer() {},
       oversized() {},
       caughtUp() {},
+      pauseReading() {},
+      resumeReading() {},
+      holdKeepAlive() {},
+      subscription: () => undefined,
+      subscriptions: () => [],
     });
     // Deliveries the main thread has not read: a flush ack per call, 8 bytes each.
     for (let i = 0; i < 1000; i++) inbound.flushAck(i);
     inbound.publish();
-    expect(inbound.behind).toBe(true);
+    expect(inbound.credit.behind).toBe(true);
     let calls = 0;
-    for (let i = 0; i < 1000; i++) inbound.awaitRelief(() => calls++); // once per socket chunk
+    for (let i = 0; i < 1000; i++) inbound.credit.await(() => calls++); // once per socket chunk
     await new Promise((resolve) => setImmediate(resolve));
     expect(calls).toBe(0); // nothing released yet
     while (consumer.next() >= 0) consumer.advance();

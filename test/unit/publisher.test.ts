@@ -7,11 +7,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Publisher } from '../../src/main/publisher.js';
 import {
+  CMD_FLAGS,
   CMD_FLUSH,
   CMD_FLUSH_ID,
   CMD_OP,
   CMD_PUB,
   CMD_PUB_COUNT,
+  CMD_PUB_ECHO,
   CMD_PUB_WIRE,
 } from '../../src/shared/layout.js';
 import { createRingBuffers, RingConsumer, RingProducer } from '../../src/shared/ring/byte-ring.js';
@@ -87,12 +89,26 @@ describe('Publisher overflow', () => {
           for (const s of steps) {
             if (s.kind === 'pub') {
               const id = seq++;
-              publisher.pub('s', 1, undefined, 0, encoder.encode(`${'#'.repeat(s.pad)}${id}`));
+              publisher.pub(
+                's',
+                1,
+                undefined,
+                0,
+                encoder.encode(`${'#'.repeat(s.pad)}${id}`),
+                false,
+              );
               expected.push(`p${id}`);
             } else if (s.kind === 'burst') {
               for (let i = 0; i < s.count; i++) {
                 const id = seq++;
-                publisher.pub('s', 1, undefined, 0, encoder.encode(`${'#'.repeat(100)}${id}`));
+                publisher.pub(
+                  's',
+                  1,
+                  undefined,
+                  0,
+                  encoder.encode(`${'#'.repeat(100)}${id}`),
+                  false,
+                );
                 expected.push(`p${id}`);
               }
             } else if (s.kind === 'flush') {
@@ -119,15 +135,57 @@ describe('Publisher overflow', () => {
     );
   });
 
+  it('flags a PUB record that holds a message this client receives (echo), in the ring and off it', async () => {
+    const buffers = createRingBuffers(64 * 1024);
+    const publisher = new Publisher(new RingProducer(buffers), 1 << 30, 1 << 30);
+    const worker = new RingConsumer(buffers);
+    const payload = new Uint8Array(100);
+    /** [echo flag, message count] of each record the worker reads. */
+    const records = (): [boolean, number][] => {
+      const out: [boolean, number][] = [];
+      for (let off = worker.next(); off >= 0; off = worker.next()) {
+        out.push([
+          (worker.bytes[off + CMD_FLAGS] & CMD_PUB_ECHO) !== 0,
+          worker.view.getUint32(off + CMD_PUB_COUNT, true),
+        ]);
+        worker.advance();
+      }
+      worker.release();
+      return out;
+    };
+    publisher.pub('s', 1, undefined, 0, payload, false);
+    publisher.pub('s', 1, undefined, 0, payload, false);
+    publisher.publishNow();
+    publisher.pub('s', 1, undefined, 0, payload, false);
+    publisher.pub('s', 1, undefined, 0, payload, true); // grows the record: now it echoes
+    publisher.publishNow();
+    publisher.pub('s', 1, undefined, 0, payload, true);
+    publisher.publishNow();
+    expect(records()).toEqual([
+      [false, 2],
+      [true, 2],
+      [true, 1],
+    ]);
+    // Off the ring: fill it, then one plain and one echo message wait in one overflow frame.
+    while (publisher.waiting === 0) publisher.pub('s', 1, undefined, 0, payload, false);
+    publisher.pub('s', 1, undefined, 0, payload, true);
+    const waiting = publisher.waiting;
+    const inRing = records();
+    expect(inRing.every(([echo]) => !echo)).toBe(true);
+    await new Promise((resolve) => setImmediate(resolve)); // the overflow moves into the ring
+    publisher.publishNow();
+    expect(records()).toEqual([[true, waiting]]);
+  });
+
   it('keeps in memory what maxPendingBytes counts, also when control frames cut runs short', () => {
     const buffers = createRingBuffers(64 * 1024);
     const publisher = new Publisher(new RingProducer(buffers), 1 << 30, 1 << 30);
     const payload = new Uint8Array(100);
-    while (publisher.waiting === 0) publisher.pub('s', 1, undefined, 0, payload);
+    while (publisher.waiting === 0) publisher.pub('s', 1, undefined, 0, payload, false);
     // Each publish starts a new gathered frame that the FLUSH after it closes at once.
     const pairs = 2000;
     for (let i = 0; i < pairs; i++) {
-      publisher.pub('s', 1, undefined, 0, payload);
+      publisher.pub('s', 1, undefined, 0, payload, false);
       publisher.flush(i);
     }
     expect(publisher.waiting).toBe(2 * pairs + 1);
@@ -148,7 +206,7 @@ describe('Publisher alignment', () => {
     for (const size of [256, 1000, 20_000]) {
       for (let skew = 0; skew < 8; skew++) {
         const payload = source.subarray(skew, skew + size);
-        publisher.pub('s', 1, undefined, 0, payload);
+        publisher.pub('s', 1, undefined, 0, payload, false);
         sent.push(payload);
         // W published now and then (as at the end of a burst): the record can grow no more.
         if (skew % 3 === 2) publisher.publishNow();
@@ -182,7 +240,7 @@ describe('Publisher alignment', () => {
       // 'PUB s 487\r\n' + 487 + CRLF after the record head: exactly the record limit.
       const size = ring.maxBody - CMD_PUB_WIRE - 'PUB s 487\r\n'.length - 2;
       expect(() =>
-        publisher.pub('s', 1, undefined, 0, source.subarray(skew, skew + size)),
+        publisher.pub('s', 1, undefined, 0, source.subarray(skew, skew + size), false),
       ).not.toThrow();
     }
   });
@@ -193,7 +251,14 @@ describe('Publisher alignment', () => {
     const subject = `long.${'s'.repeat(300)}`;
     const source = new Uint8Array(1008);
     for (let skew = 0; skew < 8; skew++) {
-      publisher.pub(subject, subject.length, undefined, 0, source.subarray(skew, skew + 1000));
+      publisher.pub(
+        subject,
+        subject.length,
+        undefined,
+        0,
+        source.subarray(skew, skew + 1000),
+        false,
+      );
     }
     publisher.publishNow();
     const worker = new RingConsumer(buffers);

@@ -9,7 +9,7 @@ import type { WorkerOptions } from '../../src/shared/options.js';
 import type { MsgView } from '../../src/shared/protocol/parser.js';
 import type { ServerInfo } from '../../src/shared/server-info.js';
 import { parseServerUrl } from '../../src/shared/servers.js';
-import type { PingPurpose } from '../../src/worker/outbound.js';
+import type { PingPurpose } from '../../src/worker/flow-control.js';
 import { Session, type SessionHost } from '../../src/worker/session.js';
 import { MemoryNetwork, type MemoryPeer } from '../helpers/memory-transport.js';
 import { infoLine } from '../helpers/scripted-peer.js';
@@ -96,7 +96,7 @@ describe('read flow control and keep-alive', () => {
     expect(host.inBytes).toBe(before + 'PING\r\n'.length);
   });
 
-  it('counts no PING while paused, and counts afresh from the resume', async () => {
+  it('counts no PING while keep-alive is held, and counts afresh from the release', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const { session, peer } = await openSession(new ConnectOptions().pingInterval(1_000));
     vi.advanceTimersByTime(2_000);
@@ -104,11 +104,17 @@ describe('read flow control and keep-alive', () => {
     expect(await peer.nextLine()).toBe('PING');
     // Two unanswered: the next tick would find the connection stale, had we been reading.
     session.pauseReading();
+    session.holdKeepAlive(true);
     vi.advanceTimersByTime(60_000);
     await turns();
     expect(await settledYet(session.ended)).toBe(false);
 
-    session.resumeReading();
+    session.resumeReading(); // still held: the backlog holds what was read
+    vi.advanceTimersByTime(60_000);
+    await turns();
+    expect(await settledYet(session.ended)).toBe(false);
+
+    session.holdKeepAlive(false);
     vi.advanceTimersByTime(2_000);
     expect(await peer.nextLine()).toBe('PING');
     expect(await peer.nextLine()).toBe('PING');

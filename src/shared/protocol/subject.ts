@@ -84,3 +84,33 @@ function hasWhitespace(s: string): boolean {
   }
   return false;
 }
+
+/**
+ * Whether a message published to `subject` matches the subscription subject `pattern`: token
+ * by token, `*` matches any one token, a final `>` one or more.
+ *
+ * @example
+ * subjectMatches('orders.*', 'orders.new'); // true
+ * subjectMatches('orders.>', 'orders'); // false
+ */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  let p = 0;
+  let s = 0;
+  for (;;) {
+    const pEnd = tokenEnd(pattern, p);
+    const sEnd = tokenEnd(subject, s);
+    const token = pattern.slice(p, pEnd);
+    if (token === '>') return s < subject.length;
+    if (token !== '*' && (pEnd - p !== sEnd - s || !subject.startsWith(token, s))) return false;
+    const patternDone = pEnd === pattern.length;
+    const subjectDone = sEnd === subject.length;
+    if (patternDone || subjectDone) return patternDone && subjectDone;
+    p = pEnd + 1;
+    s = sEnd + 1;
+  }
+}
+
+function tokenEnd(text: string, from: number): number {
+  const dot = text.indexOf('.', from);
+  return dot < 0 ? text.length : dot;
+}

@@ -93,7 +93,7 @@ function headerOf(buffers: RingBuffers): Int32Array {
 }
 
 /** Whole bytes a record with a body of `length` bytes occupies (length word, body, padding). */
-function recordSize(length: number): number {
+export function recordSize(length: number): number {
   return RECORD_LENGTH_BYTES + ((length + RECORD_ALIGN - 1) & -RECORD_ALIGN);
 }
 
@@ -259,6 +259,25 @@ export class RingProducer {
     this.published = this.written;
     Atomics.store(this.header, RING_WRITE, this.written | 0); // publishes the committed records
     this.waker.wake();
+  }
+
+  /**
+   * Calls `visit` with the body offset of every committed record the consumer has not released
+   * (it may be reading some of them meanwhile; only this thread writes them).
+   */
+  forEachUnread(visit: (body: number) => void): void {
+    let at = Atomics.load(this.header, RING_READ) >>> 0; // observes R: where unread records begin
+    while (at !== this.written) {
+      let pos = at & this.mask;
+      let length = this.view.getUint32(pos, true);
+      if (length === WRAP_MARKER) {
+        at = (at + this.capacity - pos) >>> 0;
+        pos = 0;
+        length = this.view.getUint32(0, true);
+      }
+      visit(pos + RECORD_LENGTH_BYTES);
+      at = (at + recordSize(length)) >>> 0;
+    }
   }
 
   /** Committed but unpublished bytes exist. */
