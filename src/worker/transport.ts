@@ -50,9 +50,6 @@ export interface Transport {
   /** Flush what is queued, half-close, and wait (bounded) for the peer to close. */
   end(timeoutMs: number): Promise<void>;
   destroy(): void;
-  /** Stop delivering `data` (the peer's writes then wait in its buffers) until {@link resume}. */
-  pause(): void;
-  resume(): void;
 }
 
 /**
