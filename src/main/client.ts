@@ -83,6 +83,12 @@ export class Client implements SubscriptionOwner {
   private pool: Server[];
   private closing: Promise<void> | null = null;
   private closedWith: NatsError | null = null;
+  /** drain() has started: new publishes, subscriptions and requests fail with 'draining'. */
+  private draining: Promise<void> | null = null;
+  /** When the client was last seen without a connection (null while connected). */
+  private notConnectedSince: number | null = performance.now();
+  /** Fails pending flushes once the client has been without a connection for too long. */
+  private disconnectBound: NodeJS.Timeout | undefined;
   private closedResolve!: (error: NatsError | undefined) => void;
   private readonly closedPromise = new Promise<NatsError | undefined>((resolve) => {
     this.closedResolve = resolve;
@@ -144,7 +150,9 @@ export class Client implements SubscriptionOwner {
       options.inboxPrefix,
     );
     this.host.exited.then((error) => {
-      if (!this.closing) void this.shutdown(error);
+      if (this.closing) return;
+      this.emit({ type: 'clientError', error });
+      void this.shutdown(error);
     });
   }
 
@@ -168,20 +176,16 @@ export class Client implements SubscriptionOwner {
     }
     // The reply comes on another port than the 'connected' event and carries the same; unless
     // that event (or a later one) came first.
-    if (result.info && result.servers && !this.info) this.connectedTo(result.info, result.servers);
-  }
-
-  /** What a 'connected' event describes; applied before anyone hears of it. */
-  private connectedTo(info: ServerInfo, servers: WireServer[]): void {
-    this.info = info;
-    this.pool = servers.map(fromWireServer);
+    if (result.info && result.servers && !this.info) {
+      this.connectionChanged({ type: 'connected', info: result.info, servers: result.servers });
+    }
   }
 
   /** What the worker may call on this thread (handed over once, as a comlink proxy). */
   private hostCallbacks(): HostCallbacks {
     return {
       event: (event: WireEvent) => {
-        if (event.type === 'connected') this.connectedTo(event.info, event.servers);
+        this.connectionChanged(event);
         this.emit(fromWireEvent(event));
       },
       serverInfo: (info: ServerInfo) => {
@@ -252,8 +256,10 @@ export class Client implements SubscriptionOwner {
 
   /** `timeout` overrides the default (`null` = none); a custom `inbox` bypasses the multiplexer. */
   sendRequest(subject: string, request: RequestOptions): Promise<Message> {
-    if (this.closedWith) {
-      return Promise.reject(new NatsError('closed', `request to ${subject} on a closed client`));
+    try {
+      this.refuseNewWork('request');
+    } catch (error) {
+      return Promise.reject(error);
     }
     return this.mux.send(subject, request, this.options.requestTimeout);
   }
@@ -269,7 +275,7 @@ export class Client implements SubscriptionOwner {
     headers: HeaderMap | undefined,
     payload?: Payload,
   ): boolean {
-    if (this.closedWith) throw new NatsError('closed', `publish to ${subject} on a closed client`);
+    if (this.closedWith !== null || this.draining !== null) this.refuseNewWork('publish');
     return this.outgoing.send(subject, reply, headers, payload);
   }
 
@@ -291,8 +297,7 @@ export class Client implements SubscriptionOwner {
     queue: string | undefined,
     opts: SubscribeOptions | undefined,
   ): Subscriber {
-    if (this.closedWith)
-      throw new NatsError('closed', `subscribe to ${subject} on a closed client`);
+    this.refuseNewWork('subscribe');
     const cb = opts?.callback;
     if (cb !== undefined && typeof cb !== 'function') {
       throw new NatsError('invalidArgument', `callback must be a function, got ${typeof cb}`);
@@ -311,7 +316,7 @@ export class Client implements SubscriptionOwner {
     );
     this.subs.set(sid, sub);
     this.interest.add(subject);
-    sub.ended.then(() => {
+    sub.closed.then(() => {
       this.subs.delete(sid);
       this.interest.remove(subject);
     });
@@ -359,7 +364,57 @@ export class Client implements SubscriptionOwner {
       }
       this.flushes.set(id, entry);
       this.publisher.flush(id);
+      this.armDisconnectBound();
     });
+  }
+
+  /** Throws 'closed' or 'draining' when `what` may not start any more. */
+  private refuseNewWork(what: string): void {
+    if (this.closedWith) throw new NatsError('closed', `${what} on a closed client`);
+    if (this.draining) throw new NatsError('draining', `${what} after drain() started`);
+  }
+
+  /**
+   * Applies what a connection event describes before anyone hears of it: a 'connected' event's
+   * INFO and pool, and how long the client has been without a connection (the flush bound).
+   */
+  private connectionChanged(event: WireEvent): void {
+    if (event.type === 'connected') {
+      this.info = event.info;
+      this.pool = event.servers.map(fromWireServer);
+      this.notConnectedSince = null;
+      clearTimeout(this.disconnectBound);
+      this.disconnectBound = undefined;
+    } else if (event.type === 'disconnected') {
+      this.notConnectedSince = performance.now();
+      this.armDisconnectBound();
+    }
+  }
+
+  /**
+   * API.md "Every promise settles": flushes (and so drain) reject 'timedOut' once the client
+   * has been without a connection for 2 × connectionTimeout, even with requestTimeout(null).
+   */
+  private armDisconnectBound(): void {
+    const since = this.notConnectedSince;
+    if (since === null || this.flushes.size === 0 || this.disconnectBound !== undefined) return;
+    const bound = 2 * this.options.worker.connectionTimeout;
+    this.disconnectBound = setTimeout(
+      () => {
+        this.disconnectBound = undefined;
+        const error = new NatsError(
+          'timedOut',
+          `flush not acknowledged: no connection for ${bound} ms (2 × connectionTimeout)`,
+        );
+        for (const entry of this.flushes.values()) {
+          clearTimeout(entry.timer);
+          entry.reject(error);
+        }
+        this.flushes.clear();
+      },
+      Math.max(0, bound - (performance.now() - since)),
+    );
+    this.disconnectBound.unref(); // the worker keeps the process alive, not this bound
   }
 
   private flushAcked(id: number): void {
@@ -371,17 +426,32 @@ export class Client implements SubscriptionOwner {
   }
 
   /**
-   * Drain every subscription (no new messages, those on their way still delivered), let what
-   * was published reach the server, then close.
+   * Drain: from now on new publishes, subscriptions and requests fail with 'draining'; every
+   * subscription stops (messages already on their way are still delivered), requests already
+   * waiting get their replies (within their timeouts, and at most
+   * max(requestTimeout, 2 × connectionTimeout)), what was published reaches the server, then
+   * the client closes. Rejects 'timedOut' (and closes) when it cannot finish because the client
+   * has been without a connection for 2 × connectionTimeout.
    */
-  async drain(): Promise<void> {
-    if (this.closedWith) throw new NatsError('closed', 'drain on a closed client');
+  drain(): Promise<void> {
+    if (this.closedWith) return Promise.reject(new NatsError('closed', 'drain on a closed client'));
+    this.draining ??= this.runDrain();
+    return this.draining;
+  }
+
+  private async runDrain(): Promise<void> {
     this.emit({ type: 'draining' });
-    const subs = [...this.subs.values()];
+    const subs = [...this.subs.values()].filter((sub) => !this.mux.owns(sub));
     for (const sub of subs) this.unsubscribe(sub, 0);
     try {
       // Its PONG comes after every message the server sent before the UNSUBs.
       await this.flush();
+      for (const sub of subs) sub.end();
+      const requestTimeout = this.options.requestTimeout ?? 0;
+      await settledWithin(
+        this.mux.settled(),
+        Math.max(requestTimeout, 2 * this.options.worker.connectionTimeout),
+      );
     } finally {
       for (const sub of subs) sub.end();
       await this.close();
@@ -448,13 +518,16 @@ export class Client implements SubscriptionOwner {
       this.publisher.close(this.closedWith);
       wakeAll(this.rings.command); // no waitAsync stays pending
       wakeAll(this.rings.delivery);
+      clearTimeout(this.disconnectBound);
+      // A dead worker is what pending calls learn; otherwise that the client closed.
+      const died = error?.kind === 'workerExited' ? error : undefined;
       for (const entry of this.flushes.values()) {
         clearTimeout(entry.timer);
-        entry.reject(new NatsError('closed', 'client closed before the flush completed'));
+        entry.reject(died ?? new NatsError('closed', 'client closed before the flush completed'));
       }
       this.flushes.clear();
-      this.mux.close(new NatsError('closed', 'client closed before the reply arrived'));
-      for (const sub of this.subs.values()) sub.end();
+      this.mux.close(died ?? new NatsError('closed', 'client closed before the reply arrived'));
+      for (const sub of this.subs.values()) sub.end(error);
       await this.host.shutdown();
       if (emitClosed) this.emit({ type: 'closed' });
       this.closedResolve(error);
@@ -506,4 +579,19 @@ export class Client implements SubscriptionOwner {
       // a throwing event callback must not break the client
     }
   }
+}
+
+/** Resolves when `promise` settles or `ms` have passed, whichever is first; never rejects. */
+function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([
+    promise.then(
+      () => {},
+      () => {},
+    ),
+    bound,
+  ]).finally(() => clearTimeout(timer));
 }

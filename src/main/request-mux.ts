@@ -48,6 +48,10 @@ export class RequestMux {
   private readonly prefix: string;
   private sub: Subscriber | null = null;
   private readonly pending = new Map<string, Pending>();
+  /** Subscriptions of requests with their own inbox, until their reply (or end). */
+  private readonly inboxes = new Set<Subscriber>();
+  /** Resolves {@link settled}'s promise once nothing waits any more. */
+  private idle: (() => void) | null = null;
   private next = 0;
 
   constructor(
@@ -100,6 +104,7 @@ export class RequestMux {
       if (timeout !== null) {
         entry.timer = setTimeout(() => {
           this.pending.delete(token);
+          this.changed();
           reject(new NatsError('timedOut', `request to ${subject} timed out after ${timeout} ms`));
         }, timeout);
       }
@@ -122,9 +127,12 @@ export class RequestMux {
         },
       });
       // Ends without a reply only through close() (a settled promise ignores this).
-      sub.ended.then(() => {
+      this.inboxes.add(sub);
+      sub.closed.then((error) => {
+        this.inboxes.delete(sub);
+        this.changed();
         clearTimeout(timer);
-        reject(new NatsError('closed', `request to ${subject} ended before a reply`));
+        reject(error ?? new NatsError('closed', `request to ${subject} ended before a reply`));
       });
       void sub.unsubscribeAfter(1);
       try {
@@ -143,6 +151,23 @@ export class RequestMux {
     });
   }
 
+  /** Whether `sub` is one of the multiplexer's own subscriptions (drain() leaves them be). */
+  owns(sub: Subscriber): boolean {
+    return sub === this.sub || this.inboxes.has(sub);
+  }
+
+  /** Resolves once no request waits for its reply any more (drain() waits for them). */
+  settled(): Promise<void> {
+    if (this.pending.size === 0 && this.inboxes.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const before = this.idle;
+      this.idle = () => {
+        before?.();
+        resolve();
+      };
+    });
+  }
+
   /** Fail every request still waiting (the client is closing). */
   close(error: NatsError): void {
     for (const entry of this.pending.values()) {
@@ -150,6 +175,14 @@ export class RequestMux {
       entry.reject(error);
     }
     this.pending.clear();
+    this.changed();
+  }
+
+  private changed(): void {
+    if (this.idle === null || this.pending.size > 0 || this.inboxes.size > 0) return;
+    const idle = this.idle;
+    this.idle = null;
+    idle();
   }
 
   private readonly route = (msg: Message): void => {
@@ -159,6 +192,7 @@ export class RequestMux {
     this.pending.delete(token);
     clearTimeout(entry.timer);
     settle(entry, msg);
+    this.changed();
   };
 }
 

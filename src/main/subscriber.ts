@@ -35,9 +35,12 @@ export class Subscriber implements AsyncIterable<Message> {
   private slow = false;
   /** The unsubscribeAfter count, or 0 for none. */
   private limit = 0;
-  private endResolve!: () => void;
-  /** Settles when the subscription has ended (unsubscribe, limit reached, drain, close). */
-  readonly ended: Promise<void> = new Promise((resolve) => {
+  private endResolve!: (error: NatsError | undefined) => void;
+  /**
+   * Settles when the subscription has ended: `undefined` for a normal end (unsubscribe, limit
+   * reached, drain, close), the error that ended it otherwise (e.g. `'workerExited'`).
+   */
+  readonly closed: Promise<NatsError | undefined> = new Promise((resolve) => {
     this.endResolve = resolve;
   });
 
@@ -113,8 +116,8 @@ export class Subscriber implements AsyncIterable<Message> {
     if (this.delivered === this.limit) this.end(); // after the last one is queued
   }
 
-  /** No more messages: pending iteration finishes after the queued ones. */
-  end(): void {
+  /** No more messages: pending iteration finishes after the queued ones; `closed` settles with `error`. */
+  end(error?: NatsError): void {
     if (this.done) return;
     this.done = true;
     if (this.waiter) {
@@ -122,7 +125,7 @@ export class Subscriber implements AsyncIterable<Message> {
       this.waiter = null;
       waiter({ value: undefined, done: true });
     }
-    this.endResolve();
+    this.endResolve(error);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Message> {

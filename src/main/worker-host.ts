@@ -53,6 +53,11 @@ export class WorkerHost {
     return Promise.race([fn(this.api), this.exited.then((error) => Promise.reject(error))]);
   }
 
+  /** Kill the worker now (test hooks only: what a crash would do). */
+  terminate(): Promise<number> {
+    return this.worker.terminate();
+  }
+
   /** Close our end of the control port and wait (bounded) for the worker to exit by itself. */
   async shutdown(): Promise<void> {
     this.api[Comlink.releaseProxy]();

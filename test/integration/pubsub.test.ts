@@ -160,38 +160,41 @@ describe('publish and subscribe on one client', () => {
   }, 90_000);
 
   it('a busy service still gets its replies out while requests queue up behind it', async () => {
-    // 2000 requests arrive at once and each takes the handler ~0.5 ms. The replies go to
-    // subjects this client does not subscribe to, so holding them back while requests wait
-    // (what protects a self-publishing client) would only delay them.
+    // 2000 requests arrive at once. The service's first handler publishes its reply, then keeps
+    // its thread busy until the observer has that reply (or 10 s passed). The reply goes to a
+    // subject this client does not subscribe to, so holding it back while requests wait (what
+    // protects a self-publishing client) would only delay it.
     const service = await open();
     const observer = await open();
     const N = 2_000;
     let handled = 0;
-    let handledAtFirstReply = -1;
+    let replyArrivedDuringHandler = false;
+    let replies = 0;
     observer.subscribe('svc.replies', {
       callback: () => {
-        if (handledAtFirstReply < 0) handledAtFirstReply = handled;
+        replies++;
       },
     });
     await observer.flush();
     service.subscribe('svc.requests', {
       callback: () => {
-        const until = performance.now() + 0.5;
-        while (performance.now() < until) {
-          // the handler's own work
-        }
-        handled++;
         service.publish('svc.replies', 'done');
+        if (handled++ === 0) {
+          void service.flush(); // makes the reply visible to the worker now, not after this task
+          const deadline = performance.now() + 10_000;
+          while (observer.statistics().inMessages === 0 && performance.now() < deadline) {
+            // the handler's own work; the observer's counters are shared memory
+          }
+          replyArrivedDuringHandler = observer.statistics().inMessages > 0;
+        }
       },
     });
     await service.flush();
     const payload = new Uint8Array(128);
     for (let i = 0; i < N; i++) observer.publish('svc.requests', payload);
     await observer.flush();
-    await waitFor(() => handled === N, 30_000, 'all requests handled');
-    await waitFor(() => handledAtFirstReply >= 0, 5_000, 'the first reply');
-    // The first reply reached the observer while most requests were still waiting.
-    expect(handledAtFirstReply).toBeLessThan(N / 4);
+    await waitFor(() => handled === N && replies === N, 30_000, 'all requests handled');
+    expect(replyArrivedDuringHandler).toBe(true);
   }, 60_000);
 
   it('delivers ~10,000 messages through the async iterator, in order', async () => {
@@ -384,11 +387,16 @@ describe('statistics and server info', () => {
 
 describe('mixed message sizes', () => {
   it('large frames (sent as ring views) and small ones (copied) arrive intact and in order', async () => {
-    // Its own server, paused for a while below: the socket backs up, the worker's writes of
-    // ring views stay pending, and the publisher keeps filling the ring around them.
+    // Its own server, stopped (SIGSTOP) below until the publisher meets back-pressure: the
+    // socket backs up, the worker's writes of ring views stay pending, and the publisher fills
+    // the ring around them. A separate receiver, so that nothing but the socket holds the
+    // publisher back (its own echo would be gated by flow control first).
     const paused = await startServer();
-    const client = await new ConnectOptions().connect(paused.url);
-    clients.push(client);
+    // A small clientCapacity: publish() says false soon after the ring is full, not only after
+    // 2,048 messages wait on this thread (the socket buffers take megabytes first).
+    const client = await new ConnectOptions().clientCapacity(16).connect(paused.url);
+    const receiver = await new ConnectOptions().connect(paused.url);
+    clients.push(client, receiver);
     const COUNT = 3_000;
     // Seeded sizes from 0 B to 64 KiB, so batches mix copied frames and zero-copy views.
     let seed = 0x9e3779b9;
@@ -412,7 +420,7 @@ describe('mixed message sizes', () => {
     let received = 0;
     let firstProblem: string | undefined;
     const done = new Promise<void>((resolve) => {
-      client.subscribe('mixed', {
+      receiver.subscribe('mixed', {
         callback: (msg) => {
           const expected = fill(received);
           if (firstProblem === undefined && Buffer.compare(msg.payload, expected) !== 0) {
@@ -422,24 +430,31 @@ describe('mixed message sizes', () => {
         },
       });
     });
-    await client.flush();
-    let resumed: Promise<void> | undefined;
+    await receiver.flush();
+    let stopped = false;
+    let backPressureWhileStopped = false;
     try {
       for (let i = 0; i < COUNT; i++) {
         if (i === COUNT / 3) {
           process.kill(paused.pid, 'SIGSTOP');
-          resumed = new Promise((resolve) =>
-            setTimeout(() => resolve(process.kill(paused.pid, 'SIGCONT') && undefined), 700),
-          );
+          stopped = true;
         }
         // One buffer, refilled for every message: publish() must have copied what it was given.
-        if (!client.publish('mixed', fill(i, scratch.subarray(i & 7)))) await client.writable();
+        if (!client.publish('mixed', fill(i, scratch.subarray(i & 7)))) {
+          if (stopped) {
+            backPressureWhileStopped = true;
+            process.kill(paused.pid, 'SIGCONT');
+            stopped = false;
+          }
+          await client.writable();
+        }
       }
       await withTimeout(done, 30_000, `all ${COUNT} messages (received ${received})`);
     } finally {
-      await resumed;
+      if (stopped) process.kill(paused.pid, 'SIGCONT');
       await paused.stop();
     }
+    expect(backPressureWhileStopped).toBe(true); // the path this test is about was taken
     expect(firstProblem).toBeUndefined();
     expect(received).toBe(COUNT);
   }, 60_000);

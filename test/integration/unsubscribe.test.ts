@@ -108,7 +108,7 @@ describe('unsubscribeAfter(n)', () => {
     publishN(client, 'after.held', 5);
     await client.flush();
     await limited;
-    await withTimeout(sub.ended, 2_000, 'the subscription to end');
+    await withTimeout(sub.closed, 2_000, 'the subscription to end');
     expect(got).toEqual(names(0, 4));
   });
 

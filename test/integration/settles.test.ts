@@ -1,0 +1,151 @@
+// API.md "Guarantees": every promise settles (a dead worker, a connection that does not come
+// back), and after drain() starts new work fails with 'draining' while requests already
+// waiting still get their replies.
+
+import { type Client, ConnectOptions, connect, type Event, NatsError } from 'nats-offload';
+import { afterEach, describe, expect, it } from 'vitest';
+import { terminateWorker } from '../../src/main/test-hooks.js';
+import { type NatsServer, startServer } from '../helpers/nats-server.js';
+import { infoLine, type ScriptedPeer, startScriptedPeer } from '../helpers/scripted-peer.js';
+import { waitFor, withTimeout } from '../helpers/wait.js';
+
+let server: NatsServer | undefined;
+let peer: ScriptedPeer | undefined;
+const clients: Client[] = [];
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.close();
+  await server?.stop();
+  server = undefined;
+  await peer?.close();
+  peer = undefined;
+});
+
+/** The kind of the error `promise` rejects with (or 'resolved'). */
+async function outcome(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'resolved';
+  } catch (error) {
+    return error instanceof NatsError ? error.kind : `not a NatsError: ${String(error)}`;
+  }
+}
+
+describe('when the connection worker dies', () => {
+  it('every pending call settles with workerExited, iterators end, one clientError and one closed', async () => {
+    // A server that completes the handshake and then never answers: flushes and requests wait.
+    peer = await startScriptedPeer(async (conn) => {
+      conn.send(infoLine());
+      await conn.nextLine((l) => l === 'PING');
+      conn.send('PONG\r\n');
+      for await (const _ of conn.lines()) {
+        // silent from here on
+      }
+    });
+    const events: Event[] = [];
+    const client = await new ConnectOptions()
+      .requestTimeout(null)
+      .eventCallback((e) => {
+        events.push(e);
+      })
+      .connect(peer.url);
+    clients.push(client);
+    const iterated = client.subscribe('it');
+    const next = iterated[Symbol.asyncIterator]().next();
+    const withCallback = client.subscribe('cb', { callback: () => {} });
+    const flush = client.flush();
+    const request = client.request('svc');
+    const ownInbox = client.sendRequest('svc', { inbox: client.newInbox() });
+    const closed = client.closed();
+
+    await terminateWorker(client);
+    const settled = await withTimeout(
+      Promise.all([
+        outcome(flush),
+        outcome(request),
+        outcome(ownInbox),
+        next,
+        iterated.closed,
+        withCallback.closed,
+        closed,
+      ]),
+      1_000,
+      'every pending call to settle',
+    );
+    const [flushKind, requestKind, inboxKind, iteration, itClosed, cbClosed, clientClosed] =
+      settled;
+    expect([flushKind, requestKind, inboxKind]).toEqual([
+      'workerExited',
+      'workerExited',
+      'workerExited',
+    ]);
+    expect(iteration).toEqual({ value: undefined, done: true });
+    expect(itClosed?.kind).toBe('workerExited');
+    expect(cbClosed?.kind).toBe('workerExited');
+    expect(clientClosed?.kind).toBe('workerExited');
+    await waitFor(() => events.some((e) => e.type === 'closed'), 1_000, 'the closed event');
+    const ends = events.filter((e) => e.type === 'clientError' || e.type === 'closed');
+    expect(ends.map((e) => (e.type === 'clientError' ? e.error.kind : e.type))).toEqual([
+      'workerExited',
+      'closed',
+    ]);
+    expect(client.connectionState()).toBe('closed');
+    expect(() => client.publish('x', 'y')).toThrow(expect.objectContaining({ kind: 'closed' }));
+  });
+});
+
+describe('flush() and drain() without a connection', () => {
+  it('reject timedOut after 2 × connectionTimeout disconnected, even with requestTimeout(null)', async () => {
+    server = await startServer();
+    const events: Event[] = [];
+    const client = await new ConnectOptions()
+      .requestTimeout(null)
+      .connectionTimeout(200)
+      .eventCallback((e) => {
+        events.push(e);
+      })
+      .connect(server.url);
+    clients.push(client);
+    await server.stop();
+    server = undefined;
+    await waitFor(() => client.connectionState() === 'disconnected', 5_000, 'disconnected');
+    const started = performance.now();
+    expect(await withTimeout(outcome(client.flush()), 5_000, 'flush to settle')).toBe('timedOut');
+    expect(performance.now() - started).toBeLessThan(4_000); // bounded, not the request timeout
+    expect(await withTimeout(outcome(client.drain()), 5_000, 'drain to settle')).toBe('timedOut');
+    expect(client.connectionState()).toBe('closed'); // drain closes all the same
+  });
+});
+
+describe('after drain() starts', () => {
+  it('new publishes, subscriptions and requests fail with draining; waiting requests get their replies', async () => {
+    server = await startServer();
+    const client = await connect(server.url);
+    const service = await connect(server.url);
+    clients.push(client, service);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    service.subscribe('slow', {
+      callback: (msg) => {
+        void released.then(() => service.publish(msg.reply as string, `re:${msg.string()}`));
+      },
+    });
+    await service.flush();
+
+    const waiting = client.request('slow', 'a');
+    const waitingOnInbox = client.sendRequest('slow', { payload: 'b', inbox: client.newInbox() });
+    await client.flush(); // both requests are at the service
+    const draining = client.drain();
+    expect(() => client.publish('x', 'y')).toThrow(expect.objectContaining({ kind: 'draining' }));
+    expect(() => client.subscribe('x')).toThrow(expect.objectContaining({ kind: 'draining' }));
+    expect(await outcome(client.request('slow', 'c'))).toBe('draining');
+    release();
+    expect((await waiting).string()).toBe('re:a');
+    expect((await waitingOnInbox).string()).toBe('re:b');
+    await draining;
+    expect(client.connectionState()).toBe('closed');
+    expect(await client.closed()).toBeUndefined();
+  });
+});
