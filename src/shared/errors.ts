@@ -26,7 +26,13 @@ export type ErrorKind =
   /** The connection worker died; every pending call fails with this. */
   | 'workerExited'
   /** A user callback (auth, signing, subscription callback) threw or returned nothing usable. */
-  | 'callback';
+  | 'callback'
+  /** `closed()` value when `close()`/`drain()` could not send accepted publishes. */
+  | 'notSent'
+  /** publish/subscribe/request after `drain()` started. */
+  | 'draining'
+  /** The server denied this subscription or this request's publish. */
+  | 'permissionsViolation';
 
 export class NatsError extends Error {
   override readonly name = 'NatsError';
