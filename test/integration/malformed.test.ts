@@ -130,6 +130,32 @@ describe('malformed server input', () => {
   });
 });
 
+describe('INFO with an unusable max_payload', () => {
+  it.each([
+    ['missing', undefined, 1024 * 1024],
+    ['not a number', 'lots', 1024 * 1024],
+    ['2^31', 2 ** 31, 2 ** 31 - 1],
+    ['2^32 + 5', 2 ** 32 + 5, 2 ** 31 - 1],
+  ])('%s: publish still works', async (_, maxPayload, limit) => {
+    const pubs: string[] = [];
+    peer = await startScriptedPeer(async (conn) => {
+      conn.send(infoLine({ max_payload: maxPayload }));
+      await conn.nextLine((l) => l.startsWith('CONNECT '));
+      await conn.nextLine((l) => l === 'PING');
+      conn.send('PONG\r\n');
+      for await (const line of conn.lines()) {
+        if (line === 'PING') conn.send('PONG\r\n');
+        else if (line.startsWith('PUB ')) pubs.push(line);
+      }
+    });
+    client = await new ConnectOptions().connect(peer.url);
+    expect(client.maxPayload()).toBe(limit);
+    expect(client.publish('foo', 'hello')).toBe(true);
+    await client.flush();
+    expect(pubs).toEqual(['PUB foo 5']);
+  });
+});
+
 describe('CONNECT refused', () => {
   it("a peer answering CONNECT with -ERR 'Authorization Violation' makes connect reject", async () => {
     peer = await startScriptedPeer(async (conn) => {

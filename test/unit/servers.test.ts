@@ -133,6 +133,20 @@ describe('server INFO', () => {
   });
 
   it.each([
+    ['missing', undefined, 1024 * 1024],
+    ['a string', '1048576', 1024 * 1024],
+    ['NaN-like', 'abc', 1024 * 1024],
+    ['zero', 0, 1024 * 1024],
+    ['negative', -5, 1024 * 1024],
+    ['2^31', 2 ** 31, 2 ** 31 - 1],
+    ['2^53', 2 ** 53, 2 ** 31 - 1],
+    ['fractional', 1000.5, 1000],
+    ['8 MiB', 8 * 1024 * 1024, 8 * 1024 * 1024],
+  ])('max_payload %s gives a limit publish can check against', (_, raw, expected) => {
+    expect(toServerInfo({ max_payload: raw }).maxPayload).toBe(expected);
+  });
+
+  it.each([
     ['2.9.10', [2, 9, 0], true],
     ['2.9.10', [2, 9, 10], true],
     ['2.9.10', [2, 9, 11], false],
