@@ -7,14 +7,32 @@
 import { readFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
 import { parseCredentials } from '../shared/creds.js';
+import { describe, typeName } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
-import { DEFAULTS, REDACTED, type TlsSettings, type WorkerOptions } from '../shared/options.js';
+import {
+  DEFAULTS,
+  READ_BUFFER_MAX,
+  READ_BUFFER_MIN,
+  REDACTED,
+  type TlsSettings,
+  type WorkerOptions,
+} from '../shared/options.js';
 import type { ServerInfo } from '../shared/server-info.js';
 import { parseServerUrl } from '../shared/servers.js';
 import type { Auth } from './auth.js';
 import { type Client, createClient } from './client.js';
 import type { Event } from './events.js';
-import { callback, checkSeed, duration, positiveInteger, secret, text } from './option-checks.js';
+import {
+  callback,
+  checkSeed,
+  duration,
+  flag,
+  integer,
+  localAddress,
+  positiveInteger,
+  secret,
+  text,
+} from './option-checks.js';
 import { applyInit, type ConnectOptionsInit } from './options-init.js';
 
 export type { ConnectOptionsInit } from './options-init.js';
@@ -187,7 +205,7 @@ export class ConnectOptions {
   /** Connection name shown by the server (`/connz`). */
   name(name: string): this {
     if (typeof name !== 'string')
-      throw new NatsError('invalidOption', `name must be a string, got ${typeof name}`);
+      throw new NatsError('invalidOption', `name must be a string, got ${typeName(name)}`);
     this.o.worker.name = name;
     return this;
   }
@@ -200,16 +218,13 @@ export class ConnectOptions {
 
   /** Client PING period (ms); two unanswered PINGs make the connection stale. */
   pingInterval(ms: number): this {
-    this.o.worker.pingInterval = positiveInteger('pingInterval', duration('pingInterval', ms));
+    this.o.worker.pingInterval = duration('pingInterval', ms, 1);
     return this;
   }
 
   /** Budget (ms) for TCP + TLS + INFO/CONNECT + first PONG. */
   connectionTimeout(ms: number): this {
-    this.o.worker.connectionTimeout = positiveInteger(
-      'connectionTimeout',
-      duration('connectionTimeout', ms),
-    );
+    this.o.worker.connectionTimeout = duration('connectionTimeout', ms, 1);
     return this;
   }
 
@@ -227,13 +242,8 @@ export class ConnectOptions {
 
   /** Consecutive failed attempts before the client closes; `null` = unlimited. */
   maxReconnects(n: number | null): this {
-    if (n !== null && (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0)) {
-      throw new NatsError(
-        'invalidOption',
-        `maxReconnects must be a non-negative integer or null, got ${String(n)}`,
-      );
-    }
-    this.o.worker.maxReconnects = n;
+    this.o.worker.maxReconnects =
+      n === null ? null : integer('maxReconnects', n, 0, Number.MAX_SAFE_INTEGER);
     return this;
   }
 
@@ -249,7 +259,7 @@ export class ConnectOptions {
 
   /** Skip the whitespace check of publish subjects (the caller vouches for them). */
   skipSubjectValidation(skip: boolean): this {
-    this.o.skipSubjectValidation = skip === true;
+    this.o.skipSubjectValidation = flag('skipSubjectValidation', skip);
     return this;
   }
 
@@ -281,28 +291,27 @@ export class ConnectOptions {
     ) {
       throw new NatsError(
         'invalidOption',
-        `customInboxPrefix must be a subject without wildcards or whitespace, got ${JSON.stringify(prefix)}`,
+        `customInboxPrefix must be a subject without wildcards or whitespace, got ${describe(prefix)}`,
       );
     }
     this.o.inboxPrefix = prefix;
     return this;
   }
 
-  /** Initial protocol read buffer (bytes). */
+  /** Initial protocol read buffer (bytes), 1 KiB to 64 MiB. */
   readBufferCapacity(bytes: number): this {
-    this.o.worker.readBufferCapacity = positiveInteger('readBufferCapacity', bytes);
+    this.o.worker.readBufferCapacity = integer(
+      'readBufferCapacity',
+      bytes,
+      READ_BUFFER_MIN,
+      READ_BUFFER_MAX,
+    );
     return this;
   }
 
-  /** Local address (and optional port: `addr:port`, `[v6]:port`) to bind. */
+  /** Local IP address (and optional port: `addr:port`, `[v6]:port`) to bind. */
   localAddress(addr: string): this {
-    if (typeof addr !== 'string' || addr === '') {
-      throw new NatsError(
-        'invalidOption',
-        `localAddress must be a non-empty string, got ${String(addr)}`,
-      );
-    }
-    this.o.worker.localAddress = addr;
+    this.o.worker.localAddress = localAddress('localAddress', addr);
     return this;
   }
 
@@ -341,7 +350,7 @@ export class ConnectOptions {
 
   /** Build from a plain object whose keys are setter names (see {@link ConnectOptionsInit}). */
   static async from(init: ConnectOptions | ConnectOptionsInit): Promise<ConnectOptions> {
-    return init instanceof ConnectOptions ? init : applyInit(new ConnectOptions(), init);
+    return isConnectOptions(init) ? init : applyInit(new ConnectOptions(), init);
   }
 
   /** Secrets redacted: what `util.inspect` and `JSON.stringify` show. */
@@ -439,16 +448,41 @@ export class ConnectOptions {
 
 /** Parse and check a server list: non-empty, and not mixing WebSocket with other schemes. */
 export function resolveServers(servers: string | string[]): WorkerOptions['servers'] {
-  const list = typeof servers === 'string' ? [servers] : servers;
-  if (!Array.isArray(list) || list.length === 0) {
-    throw new NatsError('invalidOption', 'the server list is empty');
-  }
+  const list = serverList(servers);
+  if (list.length === 0) throw new NatsError('invalidOption', 'the server list is empty');
   const parsed = list.map(parseServerUrl);
   const ws = parsed.filter((s) => s.scheme === 'ws' || s.scheme === 'wss').length;
   if (ws !== 0 && ws !== parsed.length) {
     throw new NatsError('invalidOption', 'the server list mixes WebSocket and non-WebSocket URLs');
   }
   return parsed;
+}
+
+/** The servers as an array of our own (a Proxy's traps or an array's getters run once, here). */
+function serverList(servers: unknown): string[] {
+  if (typeof servers === 'string') return [servers];
+  let list: string[] | undefined;
+  try {
+    list = Array.isArray(servers) ? Array.from(servers) : undefined;
+  } catch {
+    // an array-like whose reading throws is no list of servers either
+  }
+  if (list === undefined) {
+    throw new NatsError(
+      'invalidOption',
+      `servers must be a URL or an array of URLs, got ${typeName(servers)}`,
+    );
+  }
+  return list;
+}
+
+/** `instanceof`, which runs a Proxy's getPrototypeOf trap: one that throws is not options. */
+function isConnectOptions(value: unknown): value is ConnectOptions {
+  try {
+    return value instanceof ConnectOptions;
+  } catch {
+    return false;
+  }
 }
 
 /** A deep copy of the data (callbacks shared, not copied). */

@@ -1,3 +1,4 @@
+import { typeName } from './describe.js';
 import { NatsError } from './errors.js';
 
 /** A server address as the connection worker dials it. Plain data: it crosses threads. */
@@ -35,7 +36,7 @@ export function parseServerUrl(input: string): ServerAddress {
   if (typeof input !== 'string' || input.trim() === '') {
     throw new NatsError(
       'invalidOption',
-      `server URL must be a non-empty string, got ${String(input)}`,
+      `server URL must be a non-empty string, got ${typeName(input)}`,
     );
   }
   const text = input.includes('://') ? input.trim() : `nats://${input.trim()}`;
@@ -67,8 +68,8 @@ export function parseServerUrl(input: string): ServerAddress {
     host,
     port,
   };
-  const user = decodeURIComponent(parsed.username);
-  const pass = decodeURIComponent(parsed.password);
+  const user = decodeUserInfo(parsed.username);
+  const pass = decodeUserInfo(parsed.password);
   if (user !== '' && parsed.password === '' && !text.includes(`${parsed.username}:@`)) {
     address.token = user;
   } else if (user !== '' || pass !== '') {
@@ -77,6 +78,18 @@ export function parseServerUrl(input: string): ServerAddress {
     address.pass = pass;
   }
   return address;
+}
+
+/**
+ * Percent-decoded user or password; as written when it is not valid percent-encoding (a
+ * password with a `%` in it, `nats://u:50%off@host`): it can only mean itself.
+ */
+function decodeUserInfo(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
 }
 
 function redactUrl(input: string): string {

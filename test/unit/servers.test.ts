@@ -26,6 +26,15 @@ describe('parseServerUrl', () => {
     expect(s.token).toBeUndefined();
   });
 
+  it.each([
+    ['a % in the password', 'nats://u:50%off@host', { user: 'u', pass: '50%off' }],
+    ['a bad escape in the user', 'nats://u%zz:p@host', { user: 'u%zz', pass: 'p' }],
+    ['a % in a token', 'nats://t%ok@host', { token: 't%ok' }],
+    ['a good escape next to a bad one', 'nats://u:%41%@host', { pass: '%41%' }],
+  ])('takes %s as written when it is not percent-encoding', (_, url, expected) => {
+    expect(parseServerUrl(url)).toMatchObject(expected);
+  });
+
   it('takes a lone user part as a token', () => {
     const s = parseServerUrl('nats://tok123@host');
     expect(s.token).toBe('tok123');
