@@ -7,6 +7,7 @@
 import { inspect } from 'node:util';
 import * as Comlink from '../shared/comlink.js';
 import type { HostCallbacks, StartResult, WireEvent, WireServer } from '../shared/control.js';
+import { describe, typeName } from '../shared/describe.js';
 import { fromWire, NatsError, type WireError } from '../shared/errors.js';
 import { DEFAULT_RING_CAPACITY } from '../shared/layout.js';
 import { encodeSub, encodeUnsub } from '../shared/protocol/encode.js';
@@ -236,7 +237,9 @@ export class Client implements SubscriptionOwner {
   /** `timeout` overrides the default (`null` = none); a custom `inbox` bypasses the multiplexer. */
   sendRequest(subject: string, request: RequestOptions): Promise<Message> {
     if (this.closedWith) {
-      return Promise.reject(new NatsError('closed', `request to ${subject} on a closed client`));
+      return Promise.reject(
+        new NatsError('closed', `request to ${describe(subject)} on a closed client`),
+      );
     }
     return this.mux.send(subject, request, this.options.requestTimeout);
   }
@@ -252,21 +255,42 @@ export class Client implements SubscriptionOwner {
     headers: HeaderMap | undefined,
     payload?: Payload,
   ): boolean {
-    if (this.closedWith) throw new NatsError('closed', `publish to ${subject} on a closed client`);
-    return this.outgoing.send(subject, reply, headers, payload);
+    if (this.closedWith) {
+      throw new NatsError('closed', `publish to ${describe(subject)} on a closed client`);
+    }
+    try {
+      return this.outgoing.send(subject, reply, headers, payload);
+    } catch (error) {
+      // Checks throw NatsErrors; anything else came from reading the caller's arguments
+      // (a Proxy's trap, a HeaderMap look-alike): still the caller's argument at fault.
+      if (error instanceof NatsError) throw error;
+      throw new NatsError(
+        'invalidArgument',
+        `publish to ${describe(subject)}: an argument could not be read`,
+        { cause: error },
+      );
+    }
   }
 
   // ---- subscribing ----------------------------------------------------------------------
 
   subscribe(subject: string, opts?: SubscribeOptions): Subscriber {
+    this.checkOpen('subscribe to', subject);
     validateSubscribeSubject(subject);
     return this.addSubscription(subject, undefined, opts);
   }
 
   queueSubscribe(subject: string, queueGroup: string, opts?: SubscribeOptions): Subscriber {
+    this.checkOpen('subscribe to', subject);
     validateSubscribeSubject(subject);
     validateQueueGroup(queueGroup);
     return this.addSubscription(subject, queueGroup, opts);
+  }
+
+  private checkOpen(what: string, subject: unknown): void {
+    if (this.closedWith) {
+      throw new NatsError('closed', `${what} ${describe(subject)} on a closed client`);
+    }
   }
 
   private addSubscription(
@@ -274,12 +298,7 @@ export class Client implements SubscriptionOwner {
     queue: string | undefined,
     opts: SubscribeOptions | undefined,
   ): Subscriber {
-    if (this.closedWith)
-      throw new NatsError('closed', `subscribe to ${subject} on a closed client`);
-    const cb = opts?.callback;
-    if (cb !== undefined && typeof cb !== 'function') {
-      throw new NatsError('invalidArgument', `callback must be a function, got ${typeof cb}`);
-    }
+    const cb = callbackOf(opts);
     const sid = ++this.nextSid;
     // The SUB frame first: if it cannot be queued, nothing is registered. Deliveries for it
     // are dispatched on a later turn, after the registration below.
@@ -454,6 +473,18 @@ export class Client implements SubscriptionOwner {
   }
 
   isServerCompatible(major: number, minor: number, patch: number): boolean {
+    for (const [name, n] of [
+      ['major', major],
+      ['minor', minor],
+      ['patch', patch],
+    ] as const) {
+      if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+        throw new NatsError(
+          'invalidArgument',
+          `isServerCompatible: ${name} must be a non-negative integer, got ${describe(n)}`,
+        );
+      }
+    }
     return this.info !== undefined && versionAtLeast(this.info.version, major, minor, patch);
   }
 
@@ -486,4 +517,25 @@ export class Client implements SubscriptionOwner {
       // a throwing event callback must not break the client
     }
   }
+}
+
+/** `opts.callback`, read once; options that cannot be read, or a callback that is no function, are 'invalidArgument'. */
+function callbackOf(opts: SubscribeOptions | undefined): SubscribeOptions['callback'] {
+  if (opts === undefined || opts === null) return undefined;
+  if (typeof opts !== 'object') {
+    throw new NatsError(
+      'invalidArgument',
+      `subscribe options must be an object, got ${typeName(opts)}`,
+    );
+  }
+  let cb: unknown;
+  try {
+    cb = opts.callback;
+  } catch (cause) {
+    throw new NatsError('invalidArgument', 'subscribe options could not be read', { cause });
+  }
+  if (cb !== undefined && typeof cb !== 'function') {
+    throw new NatsError('invalidArgument', `callback must be a function, got ${typeName(cb)}`);
+  }
+  return cb as SubscribeOptions['callback'];
 }

@@ -3,8 +3,12 @@
  * Its messages come from the dispatcher (delivery ring); its SUB/UNSUB go through the command
  * ring so they stay ordered with publishes.
  */
+import { describe } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
 import type { Message } from './message.js';
+
+/** The largest `unsubscribeAfter(n)`. */
+const MAX_UNSUBSCRIBE_AFTER = 2 ** 31 - 1;
 
 /** What a Subscriber needs from its client (kept narrow so the two stay decoupled). */
 export interface SubscriptionOwner {
@@ -61,16 +65,18 @@ export class Subscriber implements AsyncIterable<Message> {
     this.end();
   }
 
-  /** Receive `n` messages in total (counting those already received), then end. */
+  /** Receive `n` messages in total (counting those already received; 1 to 2^31 − 1), then end. */
   async unsubscribeAfter(n: number): Promise<void> {
-    if (!Number.isInteger(n) || n < 0) {
+    // The bound: the worker keeps the count in a u32 (2^32 would wrap to 0, "no limit"), and
+    // UNSUB's decimal must stay an exact integer.
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_UNSUBSCRIBE_AFTER) {
       throw new NatsError(
         'invalidArgument',
-        `unsubscribeAfter expects a non-negative integer, got ${n}`,
+        `unsubscribeAfter expects an integer from 1 to ${MAX_UNSUBSCRIBE_AFTER}, got ${describe(n)}`,
       );
     }
     if (this.done) return;
-    if (n === 0 || this.delivered >= n) return this.unsubscribe();
+    if (this.delivered >= n) return this.unsubscribe();
     // The worker counts toward n (dropped messages too, as the server does) and sends a
     // SUB_END frame after the last one: that ends this subscriber. Messages the worker had
     // already passed on when the UNSUB reached it are counted here, so n is never exceeded.

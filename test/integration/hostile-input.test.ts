@@ -1,11 +1,21 @@
 // API.md "Guarantees": nothing the user passes crashes the worker or the process. One table:
-// every setter, fed every hostile value, must give a NatsError of kind 'invalidOption' —
-// thrown by sync setters, rejected by Promise-returning ones — or accept the value when it is
-// a valid one.
+// every setter and every method, fed every hostile value, must give a NatsError of the right
+// kind ('invalidOption' from setters, 'invalidArgument' / 'badSubject' from methods, 'closed'
+// on a closed client) — thrown by sync methods, rejected by Promise-returning ones — or accept
+// the value when it is a valid one. Then the connected client must still publish and receive.
 
-import { ConnectOptions, connect, NatsError } from 'nats-offload';
+import {
+  type Client,
+  ConnectOptions,
+  connect,
+  HeaderMap,
+  type Message,
+  NatsError,
+  type Subscriber,
+} from 'nats-offload';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
+import { settledYet } from '../helpers/wait.js';
 
 const throwing = (): never => {
   throw new Error('hostile code ran');
@@ -183,6 +193,110 @@ function plainForm(rows: Row[]): Row[] {
   return out;
 }
 
+interface Fixture {
+  client: Client;
+  sub: Subscriber;
+  created: Subscriber[];
+}
+
+function methods(f: Fixture): Row[] {
+  const c = () => f.client as any;
+  const keep = (s: Subscriber) => {
+    f.created.push(s);
+    return s;
+  };
+  const M = (name: string, call: (v: unknown) => unknown, more: Partial<Row> = {}): Row => ({
+    name,
+    call,
+    kind: 'invalidArgument',
+    ...more,
+  });
+  // Objects without the fields read: defaults. No options at all: defaults too for subscribe;
+  // sendRequest's request is required (API.md).
+  const requestOk = ['Object.create(null)', 'throwing toString', 'array'];
+  const optsOk = ['undefined', 'null', ...requestOk];
+  return [
+    M('publish(v)', (v) => c().publish(v)),
+    M('publish(s, v)', (v) => c().publish('hostile', v), { ok: ['undefined'] }),
+    M('publishWithHeaders(v, h)', (v) => c().publishWithHeaders(v, new HeaderMap())),
+    M('publishWithHeaders(s, v)', (v) => c().publishWithHeaders('hostile', v), {
+      ok: ['undefined'],
+    }),
+    M('publishWithReply(s, v)', (v) => c().publishWithReply('hostile', v), {
+      ok: ['undefined'],
+    }),
+    M('publishWithReply(s, bad subject)', () => c().publishWithReply('hostile', 'a b'), {
+      kind: 'badSubject',
+    }),
+    M('publishWithReplyAndHeaders(v, r, h, p)', (v) =>
+      c().publishWithReplyAndHeaders(v, 'r', new HeaderMap(), 'p'),
+    ),
+    M('request(v)', (v) => c().request(v), { async: true }),
+    M('request(s, v)', (v) => c().request('echo', v), { async: true, ok: ['undefined'] }),
+    M('requestWithHeaders(s, v)', (v) => c().requestWithHeaders('echo', v), {
+      async: true,
+      ok: ['undefined'],
+    }),
+    M('sendRequest(v, {})', (v) => c().sendRequest(v, {}), { async: true }),
+    M('sendRequest(s, v)', (v) => c().sendRequest('echo', v), { async: true, ok: requestOk }),
+    M('sendRequest(s, { timeout: v })', (v) => c().sendRequest('echo', { timeout: v }), {
+      async: true,
+      ok: ['undefined', 'null'],
+    }),
+    M('sendRequest(s, { payload: v })', (v) => c().sendRequest('echo', { payload: v }), {
+      async: true,
+      ok: ['undefined'],
+    }),
+    M('sendRequest(s, { headers: v })', (v) => c().sendRequest('echo', { headers: v }), {
+      async: true,
+      ok: ['undefined'],
+    }),
+    M('sendRequest(s, { inbox: v })', (v) => c().sendRequest('echo', { inbox: v }), {
+      async: true,
+      ok: ['undefined'],
+    }),
+    M('subscribe(v)', (v) => keep(c().subscribe(v))),
+    M('subscribe(s, v)', (v) => keep(c().subscribe('hostile', v)), { ok: optsOk }),
+    M('subscribe(s, { callback: v })', (v) => keep(c().subscribe('hostile', { callback: v })), {
+      ok: ['undefined', 'function'],
+    }),
+    M('subscribe(bad subject)', () => c().subscribe('a..b'), { kind: 'badSubject' }),
+    M('queueSubscribe(v, q)', (v) => keep(c().queueSubscribe(v, 'q'))),
+    M('queueSubscribe(s, v)', (v) => keep(c().queueSubscribe('hostile', v))),
+    M('isServerCompatible(v, 0, 0)', (v) => c().isServerCompatible(v, 0, 0), {
+      ok: ['2**31', '2**32'],
+    }),
+    M('setServerPool(v)', (v) => c().setServerPool(v), { async: true, kind: 'invalidOption' }),
+    M('setServerPool([v])', (v) => c().setServerPool([v]), {
+      async: true,
+      kind: 'invalidOption',
+    }),
+    M('unsubscribeAfter(v)', (v) => (f.sub as any).unsubscribeAfter(v), {
+      async: true,
+      extra: [
+        ['0', 0, 'invalidArgument'],
+        ['2**31-1', 2 ** 31 - 1, OK],
+      ],
+    }),
+    M('HeaderMap.from(v)', (v) => HeaderMap.from(v as any), {
+      ok: ['Object.create(null)', 'array'],
+    }),
+    M('HeaderMap.from([[v, v]])', (v) => HeaderMap.from([[v, v]] as any)),
+    M('HeaderMap#insert(v, x)', (v) => new HeaderMap().insert(v as any, 'x')),
+    M('HeaderMap#insert(x, v)', (v) => new HeaderMap().insert('x', v as any)),
+    M('HeaderMap#append(v, x)', (v) => new HeaderMap().append(v as any, 'x')),
+    M('HeaderMap#append(x, v)', (v) => new HeaderMap().append('x', v as any)),
+    ...(['get', 'getAll', 'has', 'delete'] as const).map((m) =>
+      M(`HeaderMap#${m}(v)`, (v) => HeaderMap.from({ x: 'y' })[m](v as any), {
+        ok: Object.keys(HOSTILE),
+      }),
+    ),
+    M('HeaderMap#forEach(v)', (v) => HeaderMap.from({ x: 'y' }).forEach(v as any), {
+      ok: ['function'],
+    }),
+  ];
+}
+
 /** 'ok', the NatsError kind, or what went wrong instead. */
 async function outcome(row: Row, value: unknown): Promise<string> {
   let result: unknown;
@@ -222,12 +336,29 @@ async function run(row: Row, expectedFor: (label: string) => string) {
 }
 
 let server: NatsServer;
+const f = {} as Fixture;
+let closedClient: Client;
+let unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown) => unhandled.push(reason);
 
 beforeAll(async () => {
+  process.on('unhandledRejection', onUnhandled);
   server = await startServer();
+  f.client = await connect(server.url);
+  f.created = [];
+  f.client.subscribe('echo', {
+    callback: (m: Message) => {
+      if (m.reply) f.client.publish(m.reply, m.payload);
+    },
+  });
+  f.sub = f.client.subscribe('hostile.sub');
+  closedClient = await connect(server.url);
+  await closedClient.close();
 });
 
 afterAll(async () => {
+  process.off('unhandledRejection', onUnhandled);
+  await f.client?.close();
   await server?.stop();
   await stopAll();
 });
@@ -241,6 +372,30 @@ describe('hostile values', () => {
         const { actual, expected } = await run(row, (label) =>
           row.ok?.includes(label) ? OK : row.kind,
         );
+        expect(actual).toEqual(expected);
+      },
+    );
+  });
+
+  describe('methods of a connected client, its subscriber and HeaderMap', () => {
+    it.each(methods(f).map((r) => [r.name, r] as const))('%s', async (_, row) => {
+      const { actual, expected } = await run(row, (label) =>
+        row.ok?.includes(label) ? OK : row.kind,
+      );
+      expect(actual).toEqual(expected);
+    });
+  });
+
+  describe('methods of a closed client: kind closed, whatever the value', () => {
+    const onClosed = methods({
+      get client() {
+        return closedClient;
+      },
+    } as Fixture).filter((r) => !/^(HeaderMap|unsubscribeAfter|isServerCompatible)/.test(r.name));
+    it.each(onClosed.map((r) => [r.name, { ...r, extra: undefined }] as const))(
+      '%s',
+      async (_, row) => {
+        const { actual, expected } = await run(row, () => 'closed');
         expect(actual).toEqual(expected);
       },
     );
@@ -268,5 +423,20 @@ describe('hostile values', () => {
     } finally {
       await edge.close();
     }
+  });
+
+  it('leave the worker alive and the connection working, with no unhandled rejection', async () => {
+    const c = f.client;
+    for (const s of f.created) await s.unsubscribe();
+    const got: string[] = [];
+    c.subscribe('alive', { callback: (m) => got.push(m.string()) });
+    c.publish('alive', 'still here');
+    await c.flush();
+    expect(got).toEqual(['still here']);
+    expect((await c.request('echo', 'ping')).string()).toBe('ping');
+    expect(c.connectionState()).toBe('connected');
+    expect(await settledYet(c.closed())).toBe(false);
+    expect(unhandled).toEqual([]);
+    unhandled = [];
   });
 });

@@ -9,6 +9,7 @@
  * ```
  */
 
+import { typeName } from '../describe.js';
 import { NatsError } from '../errors.js';
 import { isBlank, skipBlank } from './scan.js';
 import { decodeString, quoteBytes, utf8Length, writeString } from './utf8.js';
@@ -48,18 +49,21 @@ export class HeaderMap implements Iterable<[string, string]> {
    * HeaderMap.from({ 'X-Id': '1', Trace: ['a', 'b'] });
    */
   static from(init: Record<string, string | string[]> | Iterable<[string, string]>): HeaderMap {
-    const headers = new HeaderMap();
-    if (isIterable(init)) {
-      for (const [name, value] of init) headers.append(name, value);
-      return headers;
+    if (init === null || typeof init !== 'object') {
+      throw new NatsError(
+        'invalidArgument',
+        `HeaderMap.from takes a record or [name, value] pairs, got ${typeName(init)}`,
+      );
     }
-    for (const name of Object.keys(init)) {
-      const values = init[name];
-      if (Array.isArray(values)) {
-        for (const value of values) headers.append(name, value);
-      } else {
-        headers.append(name, values);
-      }
+    const headers = new HeaderMap();
+    try {
+      fill(headers, init);
+    } catch (cause) {
+      if (cause instanceof NatsError) throw cause;
+      // The caller's iterator, getters or Proxy traps threw, or a pair was no pair.
+      throw new NatsError('invalidArgument', 'HeaderMap.from could not read its argument', {
+        cause,
+      });
     }
     return headers;
   }
@@ -119,6 +123,12 @@ export class HeaderMap implements Iterable<[string, string]> {
 
   /** Calls `callback` once per value, in iteration order, without allocating pairs. */
   forEach(callback: (value: string, name: string) => void): void {
+    if (typeof callback !== 'function') {
+      throw new NatsError(
+        'invalidArgument',
+        `HeaderMap.forEach takes a function, got ${typeName(callback)}`,
+      );
+    }
     for (const [name, values] of this.map) {
       for (const value of values) callback(value, name);
     }
@@ -284,6 +294,24 @@ function checkValue(name: string, value: string): void {
         'invalidArgument',
         `header ${JSON.stringify(name)} value must not contain CR or LF`,
       );
+    }
+  }
+}
+
+function fill(
+  headers: HeaderMap,
+  init: Record<string, string | string[]> | Iterable<[string, string]>,
+): void {
+  if (isIterable(init)) {
+    for (const [name, value] of init) headers.append(name, value);
+    return;
+  }
+  for (const name of Object.keys(init)) {
+    const values = init[name];
+    if (Array.isArray(values)) {
+      for (const value of values) headers.append(name, value);
+    } else {
+      headers.append(name, values);
     }
   }
 }
