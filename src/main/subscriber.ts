@@ -9,6 +9,12 @@ import type { Message } from './message.js';
 
 /** The largest `unsubscribeAfter(n)`. */
 const MAX_UNSUBSCRIBE_AFTER = 2 ** 31 - 1;
+/**
+ * The largest count nats-server takes in `UNSUB <sid> <max>`: it parses at most 9 digits and
+ * treats a longer count as 0, removing the subscription at once. A larger limit is counted
+ * here and ended with a plain UNSUB.
+ */
+const MAX_WIRE_UNSUBSCRIBE_AFTER = 999_999_999;
 
 /** What a Subscriber needs from its client (kept narrow so the two stay decoupled). */
 export interface SubscriptionOwner {
@@ -80,8 +86,9 @@ export class Subscriber implements AsyncIterable<Message> {
     // The worker counts toward n (dropped messages too, as the server does) and sends a
     // SUB_END frame after the last one: that ends this subscriber. Messages the worker had
     // already passed on when the UNSUB reached it are counted here, so n is never exceeded.
+    // Above what the server takes, only this side counts (messages delivered here).
     this.limit = n;
-    this.owner.unsubscribe(this, n);
+    if (n <= MAX_WIRE_UNSUBSCRIBE_AFTER) this.owner.unsubscribe(this, n);
   }
 
   /** Unsubscribe, deliver what is already on its way, then end. */
@@ -98,7 +105,7 @@ export class Subscriber implements AsyncIterable<Message> {
       try {
         this.callback(msg); // a throw reaches the dispatcher, which reports it
       } finally {
-        if (this.delivered === this.limit) this.end();
+        if (this.delivered === this.limit) this.limitReached();
       }
       return;
     }
@@ -116,7 +123,13 @@ export class Subscriber implements AsyncIterable<Message> {
         this.owner.slowConsumer(this);
       }
     }
-    if (this.delivered === this.limit) this.end(); // after the last one is queued
+    if (this.delivered === this.limit) this.limitReached(); // after the last one is queued
+  }
+
+  private limitReached(): void {
+    // A limit the server was not told of (see MAX_WIRE_UNSUBSCRIBE_AFTER) ends here.
+    if (this.limit > MAX_WIRE_UNSUBSCRIBE_AFTER) this.owner.unsubscribe(this, 0);
+    this.end();
   }
 
   /** No more messages: pending iteration finishes after the queued ones. */
