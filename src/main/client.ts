@@ -87,11 +87,16 @@ export class Client implements SubscriptionOwner {
     this.closedResolve = resolve;
   });
 
+  /**
+   * The resolved options: secrets in clear (token, password, seed, JWT, TLS key). Private by
+   * `#`, so neither `util.inspect` (any options), `JSON.stringify`, `Object.keys` nor a spread
+   * of the client reaches them.
+   */
+  readonly #options: ResolvedOptions;
+
   /** @internal use `connect()` */
-  constructor(
-    servers: ReturnType<typeof resolveServers>,
-    private readonly options: ResolvedOptions,
-  ) {
+  constructor(servers: ReturnType<typeof resolveServers>, options: ResolvedOptions) {
+    this.#options = options;
     this.pool = servers.map((s) => ({
       url: s.url,
       failedAttempts: 0,
@@ -179,18 +184,19 @@ export class Client implements SubscriptionOwner {
         this.emit({ type: 'clientError', error: natsError });
         void this.shutdown(natsError);
       },
-      reconnectDelay: (attempts: number) => this.options.reconnectDelayCallback?.(attempts) ?? 0,
+      reconnectDelay: (attempts: number) => this.#options.reconnectDelayCallback?.(attempts) ?? 0,
       reconnectToServer: async (servers: WireServer[], info: ServerInfo) =>
-        (await this.options.reconnectToServerCallback?.(servers.map(fromWireServer), info)) ?? null,
+        (await this.#options.reconnectToServerCallback?.(servers.map(fromWireServer), info)) ??
+        null,
       signNonce: async (nonce: Uint8Array) => {
-        const signature = await this.options.signNonce?.(nonce);
+        const signature = await this.#options.signNonce?.(nonce);
         if (!(signature instanceof Uint8Array)) {
           throw new NatsError('callback', 'the jwt sign callback must return a Uint8Array');
         }
         return signature;
       },
       authenticate: async (nonce: Uint8Array) =>
-        authFieldsOf(await this.options.authCallback?.(nonce)),
+        authFieldsOf(await this.#options.authCallback?.(nonce)),
     };
   }
 
@@ -241,12 +247,12 @@ export class Client implements SubscriptionOwner {
         new NatsError('closed', `request to ${describe(subject)} on a closed client`),
       );
     }
-    return this.mux.send(subject, request, this.options.requestTimeout);
+    return this.mux.send(subject, request, this.#options.requestTimeout);
   }
 
   /** `<inboxPrefix>.<unique>` */
   newInbox(): string {
-    return `${this.options.inboxPrefix}.${uniqueToken()}`;
+    return `${this.#options.inboxPrefix}.${uniqueToken()}`;
   }
 
   private send(
@@ -309,7 +315,7 @@ export class Client implements SubscriptionOwner {
       subject,
       queue,
       cb,
-      this.options.worker.subscriptionCapacity,
+      this.#options.worker.subscriptionCapacity,
     );
     this.subs.set(sid, sub);
     sub.ended.then(() => this.subs.delete(sid));
@@ -348,7 +354,7 @@ export class Client implements SubscriptionOwner {
         resolve,
         reject,
       };
-      const timeout = this.options.requestTimeout;
+      const timeout = this.#options.requestTimeout;
       if (timeout !== null) {
         entry.timer = setTimeout(() => {
           this.flushes.delete(id);
@@ -424,7 +430,7 @@ export class Client implements SubscriptionOwner {
       if (workerAlive && this.publisher.waiting > 0 && this.connectionState() === 'connected') {
         // Publishes still waiting on this thread get their chance to reach the ring first
         // (the worker sends the whole ring before it ends the socket), within a bound.
-        await this.publisher.drained(this.options.worker.connectionTimeout);
+        await this.publisher.drained(this.#options.worker.connectionTimeout);
       }
       if (this.publisher.waiting > 0) {
         this.emit({
@@ -500,16 +506,22 @@ export class Client implements SubscriptionOwner {
 
   /** The default request timeout (ms), or null. */
   timeout(): number | null {
-    return this.options.requestTimeout;
+    return this.#options.requestTimeout;
+  }
+
+  /** What `JSON.stringify` shows: the state and the server, nothing of the options (secrets). */
+  toJSON(): { state: State; server: string | null } {
+    return { state: this.connectionState(), server: this.info?.serverId ?? null };
   }
 
   /** No options in inspect output: they hold secrets (tokens, seeds, TLS keys). */
   [inspect.custom](): string {
-    return `Client { state: '${this.connectionState()}', server: ${JSON.stringify(this.info?.serverId ?? null)} }`;
+    const { state, server } = this.toJSON();
+    return `Client { state: '${state}', server: ${JSON.stringify(server)} }`;
   }
 
   private emit(event: Event): void {
-    const cb = this.options.eventCallback;
+    const cb = this.#options.eventCallback;
     if (!cb) return;
     try {
       Promise.resolve(cb(event)).catch(() => {});

@@ -43,13 +43,11 @@ export function parseServerUrl(input: string): ServerAddress {
   let parsed: URL;
   try {
     parsed = new URL(text);
-  } catch (cause) {
+  } catch {
+    // No cause: Node's ERR_INVALID_URL carries the whole URL, credentials included, in `input`.
     throw new NatsError(
       'invalidOption',
       `server URL ${JSON.stringify(redactUrl(input))} is not a URL`,
-      {
-        cause,
-      },
     );
   }
   const scheme = parsed.protocol.slice(0, -1);
@@ -92,6 +90,18 @@ function decodeUserInfo(part: string): string {
   }
 }
 
-function redactUrl(input: string): string {
-  return String(input).replace(/\/\/[^@/]*@/, '//***@');
+/**
+ * `input` with everything between its scheme and its last `@` hidden. Not the URL parser's
+ * idea of the user info: the text reaches here when it failed to parse, and a password may
+ * hold `/`, `#`, `?` or `@` that end the user info for the parser (`nats://u:pa/ss@host`).
+ *
+ * @example
+ * redactUrl('nats://u:pa/ss@host:4222'); // 'nats://***@host:4222'
+ * redactUrl('user:pa#ss@host');          // '***@host'
+ */
+export function redactUrl(input: string): string {
+  const at = input.lastIndexOf('@');
+  if (at < 0) return input;
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(input)?.[0] ?? '';
+  return `${scheme}***${input.slice(at)}`;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { NatsError } from '../../src/shared/errors.js';
 import { toServerInfo, versionAtLeast } from '../../src/shared/server-info.js';
-import { parseServerUrl } from '../../src/shared/servers.js';
+import { parseServerUrl, redactUrl } from '../../src/shared/servers.js';
 
 describe('parseServerUrl', () => {
   it.each([
@@ -116,6 +116,19 @@ describe('parseServerUrl', () => {
 
   it('never echoes credentials in its error', () => {
     expect(() => parseServerUrl('nats://bob:hunter2@ho st')).toThrow(/^(?!.*hunter2)/);
+  });
+});
+
+describe('redactUrl', () => {
+  it.each([
+    ['nats://u:pa/ss@host:4222', 'nats://***@host:4222'],
+    ['nats://u:pa#ss@host', 'nats://***@host'],
+    ['user:pa#ss@host', '***@host'],
+    ['u:p@ss@host', '***@host'],
+    ['tls://tok@[::1]:4222', 'tls://***@[::1]:4222'],
+    ['nats://host:4222', 'nats://host:4222'],
+  ])('%s → %s', (input, shown) => {
+    expect(redactUrl(input)).toBe(shown);
   });
 });
 
