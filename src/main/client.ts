@@ -7,7 +7,7 @@
 import { inspect } from 'node:util';
 import * as Comlink from '../shared/comlink.js';
 import type { HostCallbacks, StartResult, WireEvent, WireServer } from '../shared/control.js';
-import { describe, typeName } from '../shared/describe.js';
+import { describe, describeError, typeName } from '../shared/describe.js';
 import { fromWire, NatsError, type WireError } from '../shared/errors.js';
 import { DEFAULT_RING_CAPACITY } from '../shared/layout.js';
 import { encodeSub, encodeUnsub } from '../shared/protocol/encode.js';
@@ -80,6 +80,8 @@ export class Client implements SubscriptionOwner {
   private nextFlushId = 0;
   private info: ServerInfo | undefined;
   private pool: Server[];
+  /** clientError events that report a failed eventCallback (see eventCallbackFailed). */
+  private readonly callbackReports = new WeakSet<Event>();
   private closing: Promise<void> | null = null;
   private closedWith: NatsError | null = null;
   private closedResolve!: (error: NatsError | undefined) => void;
@@ -114,20 +116,7 @@ export class Client implements SubscriptionOwner {
     this.dispatcher = new Dispatcher(new RingConsumer(this.rings.delivery), {
       subscription: (sid) => this.subs.get(sid),
       flushAcked: (id) => this.flushAcked(id),
-      deliveryError: (error, sub) =>
-        this.emit({
-          type: 'clientError',
-          error:
-            error instanceof NatsError
-              ? error
-              : new NatsError(
-                  'invalidArgument',
-                  `callback of subscription ${sub.sid} (${sub.subject}) threw: ${String(error)}`,
-                  {
-                    cause: error,
-                  },
-                ),
-        }),
+      deliveryError: (error, sub) => this.callbackFailed(sub, error),
     });
     this.host = new WorkerHost({
       options: { ...options.worker, servers },
@@ -328,6 +317,21 @@ export class Client implements SubscriptionOwner {
     this.publisher.unsub(sub.sid, max, encodeUnsub(sub.sid, max === 0 ? undefined : max));
   }
 
+  /**
+   * @internal SubscriptionOwner: a subscription callback threw (or its promise rejected)
+   * something; reported, and delivery goes on.
+   */
+  callbackFailed(sub: Subscriber, error: unknown): void {
+    this.emit({
+      type: 'clientError',
+      error: new NatsError(
+        'callback',
+        `callback of subscription ${sub.sid} (${describe(sub.subject)}) failed: ${describeError(error)}`,
+        { cause: error },
+      ),
+    });
+  }
+
   /** @internal SubscriptionOwner */
   slowConsumer(sub: Subscriber): void {
     this.emit({ type: 'slowConsumer', sid: sub.sid });
@@ -524,10 +528,31 @@ export class Client implements SubscriptionOwner {
     const cb = this.#options.eventCallback;
     if (!cb) return;
     try {
-      Promise.resolve(cb(event)).catch(() => {});
-    } catch {
-      // a throwing event callback must not break the client
+      const result: unknown = cb(event);
+      if (result !== undefined) {
+        Promise.resolve(result).catch((error: unknown) => this.eventCallbackFailed(event, error));
+      }
+    } catch (error) {
+      this.eventCallbackFailed(event, error);
     }
+  }
+
+  /**
+   * The event callback threw (or rejected) on `event`: reported to it as a clientError, except
+   * when `event` was such a report itself (a callback that throws on everything would loop).
+   */
+  private eventCallbackFailed(event: Event, error: unknown): void {
+    if (this.callbackReports.has(event)) return;
+    const report: Event = {
+      type: 'clientError',
+      error: new NatsError(
+        'callback',
+        `eventCallback failed on a '${event.type}' event: ${describeError(error)}`,
+        { cause: error },
+      ),
+    };
+    this.callbackReports.add(report);
+    this.emit(report);
   }
 }
 

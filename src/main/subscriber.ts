@@ -22,10 +22,16 @@ export interface SubscriptionOwner {
   /** A subscriber whose iterator queue is full drops; the client reports it once per episode. */
   slowConsumer(sub: Subscriber): void;
   drainSubscription(sub: Subscriber): Promise<void>;
+  /** The callback's promise rejected (a sync throw reaches the dispatcher instead). */
+  callbackFailed(sub: Subscriber, error: unknown): void;
 }
 
 export interface SubscribeOptions {
-  /** Receive messages here instead of through the async iterator. Exceptions are reported as 'clientError' events. */
+  /**
+   * Receive messages here instead of through the async iterator. What it throws (or its
+   * promise rejects with) is reported as a 'clientError' event of kind 'callback'; delivery
+   * goes on.
+   */
   callback?: (msg: Message) => void;
 }
 
@@ -103,7 +109,10 @@ export class Subscriber implements AsyncIterable<Message> {
     this.delivered++;
     if (this.callback) {
       try {
-        this.callback(msg); // a throw reaches the dispatcher, which reports it
+        // A throw reaches the dispatcher, which reports it; an async callback's rejection
+        // is caught here (unhandled, it would end the process).
+        const result: unknown = this.callback(msg);
+        if (result !== undefined) this.watch(result);
       } finally {
         if (this.delivered === this.limit) this.limitReached();
       }
@@ -130,6 +139,12 @@ export class Subscriber implements AsyncIterable<Message> {
     // A limit the server was not told of (see MAX_WIRE_UNSUBSCRIBE_AFTER) ends here.
     if (this.limit > MAX_WIRE_UNSUBSCRIBE_AFTER) this.owner.unsubscribe(this, 0);
     this.end();
+  }
+
+  private watch(result: unknown): void {
+    if (result !== null && typeof (result as PromiseLike<unknown>).then === 'function') {
+      Promise.resolve(result).catch((error: unknown) => this.owner.callbackFailed(this, error));
+    }
   }
 
   /** No more messages: pending iteration finishes after the queued ones. */

@@ -77,3 +77,30 @@ export function typeName(value: unknown): string {
     return 'an object';
   }
 }
+
+/**
+ * What a thrown value says, for "… failed: <this>": an Error's name and message (cut), any
+ * other value as {@link describe} names it. Reads the Error's fields only if they are plain
+ * strings (a getter may throw).
+ *
+ * @example
+ * describeError(new TypeError('x is undefined')); // 'TypeError: x is undefined'
+ * describeError(Object.create(null));             // 'an object'
+ */
+export function describeError(error: unknown): string {
+  try {
+    if (error instanceof Error) {
+      const { name, message } = error;
+      if (typeof name === 'string' && typeof message === 'string') {
+        const text = message.length > ERROR_CHARS ? `${message.slice(0, ERROR_CHARS)}…` : message;
+        return `${name}: ${text}`;
+      }
+    }
+  } catch {
+    // a Proxy or a getter that throws: named by its type below
+  }
+  return describe(error);
+}
+
+/** Characters of a thrown Error's message shown before it is cut. */
+const ERROR_CHARS = 200;

@@ -10,6 +10,7 @@ function owner() {
     },
     slowConsumer: () => {},
     drainSubscription: async () => {},
+    callbackFailed: () => {},
   };
   return { o, unsubs };
 }
