@@ -6,7 +6,7 @@
 import { type Client, ConnectOptions, type Event, NatsError } from 'nats-offload';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
-import { waitFor } from '../helpers/wait.js';
+import { EventLog, waitFor } from '../helpers/wait.js';
 
 let server: NatsServer;
 let client: Client | undefined;
@@ -45,6 +45,14 @@ const THROWN: [string, () => unknown][] = [
   ['a NatsError', () => new NatsError('invalidArgument', 'from inside the callback')],
 ];
 
+/** A client whose events are recorded. */
+async function connectLogging(): Promise<{ c: Client; events: Event[] }> {
+  const log = new EventLog();
+  const c = await new ConnectOptions().eventCallback(log.callback).connect(server.url);
+  client = c;
+  return { c, events: log.events };
+}
+
 function callbackErrors(events: Event[]): NatsError[] {
   return events.flatMap((e) =>
     e.type === 'clientError' && e.error.kind === 'callback' ? [e.error] : [],
@@ -53,21 +61,16 @@ function callbackErrors(events: Event[]): NatsError[] {
 
 describe('a subscription callback that throws', () => {
   it.each(THROWN)('%s: reported as kind callback, delivery goes on', async (_, make) => {
-    const events: Event[] = [];
-    client = await new ConnectOptions()
-      .eventCallback((e) => {
-        events.push(e);
-      })
-      .connect(server.url);
+    const { c, events } = await connectLogging();
     const got: string[] = [];
-    client.subscribe('cb.sync', {
+    c.subscribe('cb.sync', {
       callback: (m) => {
         got.push(m.string());
         if (m.string() === 'bad') throw make();
       },
     });
-    for (const text of ['one', 'bad', 'two', 'bad', 'three']) client.publish('cb.sync', text);
-    await client.flush();
+    for (const text of ['one', 'bad', 'two', 'bad', 'three']) c.publish('cb.sync', text);
+    await c.flush();
     await waitFor(() => got.length === 5, 5_000, 'all five messages');
     expect(got).toEqual(['one', 'bad', 'two', 'bad', 'three']);
     const reported = callbackErrors(events);
@@ -77,22 +80,17 @@ describe('a subscription callback that throws', () => {
   });
 
   it.each(THROWN)('async, rejecting with %s: reported, delivery goes on', async (_, make) => {
-    const events: Event[] = [];
-    client = await new ConnectOptions()
-      .eventCallback((e) => {
-        events.push(e);
-      })
-      .connect(server.url);
+    const { c, events } = await connectLogging();
     const got: string[] = [];
-    client.subscribe('cb.async', {
+    c.subscribe('cb.async', {
       callback: async (m) => {
         got.push(m.string());
         await Promise.resolve();
         if (m.string() === 'bad') throw make();
       },
     });
-    for (const text of ['one', 'bad', 'two']) client.publish('cb.async', text);
-    await client.flush();
+    for (const text of ['one', 'bad', 'two']) c.publish('cb.async', text);
+    await c.flush();
     await waitFor(() => callbackErrors(events).length === 1, 5_000, 'the reported rejection');
     expect(got).toEqual(['one', 'bad', 'two']);
   });

@@ -5,11 +5,13 @@
 
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
-import { type Client, ConnectOptions, connect, type Event, NatsError } from 'nats-offload';
+import { type Client, ConnectOptions, connect } from 'nats-offload';
 import { createUser } from 'nkeys.js';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { rejection, thrown } from '../helpers/errors.js';
 import { credsFile, makeTrustChain } from '../helpers/jwt.js';
 import { type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
+import { EventLog } from '../helpers/wait.js';
 
 /** Letters and digits only: valid in a token, a password and a URL, found by plain search. */
 const SENTINEL = `S3NT1NEL${randomBytes(6).toString('hex')}`;
@@ -59,26 +61,6 @@ function leaks(value: unknown, secrets: string[]): string[] {
   return Object.entries(shown(value))
     .filter(([, text]) => secrets.some((s) => text.includes(s)) || text.includes('threw'))
     .map(([view]) => view);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<NatsError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(NatsError);
-    return error as NatsError;
-  }
-  throw new Error('expected a rejection');
-}
-
-function thrown(fn: () => unknown): NatsError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(NatsError);
-    return error as NatsError;
-  }
-  throw new Error('expected a throw');
 }
 
 describe('secrets never leave', () => {
@@ -137,11 +119,9 @@ describe('secrets never leave', () => {
       config: `authorization { user: alice, password: ${SENTINEL} }`,
     });
     servers.push(server);
-    const events: Event[] = [];
+    const log = new EventLog();
     const client = await new ConnectOptions()
-      .eventCallback((e) => {
-        events.push(e);
-      })
+      .eventCallback(log.callback)
       .connect(`nats://alice:${SENTINEL}@127.0.0.1:${server.port}`);
     clients.push(client);
     const sub = client.subscribe('secret.sub', { callback: () => {} });
@@ -149,7 +129,7 @@ describe('secrets never leave', () => {
     for (const [what, value] of Object.entries({
       client,
       sub,
-      events,
+      events: log.events,
       pool: client.serverPool(),
     })) {
       expect(leaks(value, [SENTINEL]), what).toEqual([]);
@@ -172,17 +152,12 @@ describe('secrets never leave', () => {
   it('in the error and events of a refused token', async () => {
     const server = await startServer({ config: 'authorization { token: "right" }' });
     servers.push(server);
-    const events: Event[] = [];
+    const log = new EventLog();
     const error = await rejection(
-      new ConnectOptions()
-        .token(SENTINEL)
-        .eventCallback((e) => {
-          events.push(e);
-        })
-        .connect(server.url),
+      new ConnectOptions().token(SENTINEL).eventCallback(log.callback).connect(server.url),
     );
     expect(error.kind).toBe('authorizationViolation');
     expect(leaks(error, [SENTINEL])).toEqual([]);
-    expect(leaks(events, [SENTINEL])).toEqual([]);
+    expect(leaks(log.events, [SENTINEL])).toEqual([]);
   });
 });
