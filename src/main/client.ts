@@ -7,7 +7,7 @@
 import { inspect } from 'node:util';
 import * as Comlink from '../shared/comlink.js';
 import type { HostCallbacks, StartResult, WireEvent, WireServer } from '../shared/control.js';
-import { describe, describeError, typeName } from '../shared/describe.js';
+import { describe, describeError } from '../shared/describe.js';
 import { fromWire, NatsError, type WireError } from '../shared/errors.js';
 import { DEFAULT_RING_CAPACITY } from '../shared/layout.js';
 import { encodeSub, encodeUnsub } from '../shared/protocol/encode.js';
@@ -22,7 +22,7 @@ import {
 import { type ServerInfo, versionAtLeast } from '../shared/server-info.js';
 import { authFieldsOf } from './auth.js';
 import { Dispatcher } from './dispatcher.js';
-import { type Event, fromWireEvent, type State } from './events.js';
+import { type Event, EventSink, fromWireEvent, type State } from './events.js';
 import type { Message } from './message.js';
 import { type ConnectOptions, type ResolvedOptions, resolveServers } from './options.js';
 import { Outgoing, type Payload } from './outgoing.js';
@@ -30,7 +30,12 @@ import { Publisher } from './publisher.js';
 import { RequestMux, type RequestOptions, uniqueToken } from './request-mux.js';
 import { fromWireServer, type Server } from './servers.js';
 import { SharedState, type Statistics } from './shared-state.js';
-import { type SubscribeOptions, Subscriber, type SubscriptionOwner } from './subscriber.js';
+import {
+  callbackOf,
+  type SubscribeOptions,
+  Subscriber,
+  type SubscriptionOwner,
+} from './subscriber.js';
 import { WorkerHost } from './worker-host.js';
 
 /** Start a client: spawn its worker and wait until it is connected (or failed). */
@@ -76,12 +81,11 @@ export class Client implements SubscriptionOwner {
     delivery: createRingBuffers(DEFAULT_RING_CAPACITY),
   };
   private readonly mux: RequestMux;
+  private readonly events: EventSink;
   private nextSid = 0;
   private nextFlushId = 0;
   private info: ServerInfo | undefined;
   private pool: Server[];
-  /** clientError events that report a failed eventCallback (see eventCallbackFailed). */
-  private readonly callbackReports = new WeakSet<Event>();
   private closing: Promise<void> | null = null;
   private closedWith: NatsError | null = null;
   private closedResolve!: (error: NatsError | undefined) => void;
@@ -99,6 +103,7 @@ export class Client implements SubscriptionOwner {
   /** @internal use `connect()` */
   constructor(servers: ReturnType<typeof resolveServers>, options: ResolvedOptions) {
     this.#options = options;
+    this.events = new EventSink(options.eventCallback);
     this.pool = servers.map((s) => ({
       url: s.url,
       failedAttempts: 0,
@@ -525,54 +530,6 @@ export class Client implements SubscriptionOwner {
   }
 
   private emit(event: Event): void {
-    const cb = this.#options.eventCallback;
-    if (!cb) return;
-    try {
-      const result: unknown = cb(event);
-      if (result !== undefined) {
-        Promise.resolve(result).catch((error: unknown) => this.eventCallbackFailed(event, error));
-      }
-    } catch (error) {
-      this.eventCallbackFailed(event, error);
-    }
+    this.events.emit(event);
   }
-
-  /**
-   * The event callback threw (or rejected) on `event`: reported to it as a clientError, except
-   * when `event` was such a report itself (a callback that throws on everything would loop).
-   */
-  private eventCallbackFailed(event: Event, error: unknown): void {
-    if (this.callbackReports.has(event)) return;
-    const report: Event = {
-      type: 'clientError',
-      error: new NatsError(
-        'callback',
-        `eventCallback failed on a '${event.type}' event: ${describeError(error)}`,
-        { cause: error },
-      ),
-    };
-    this.callbackReports.add(report);
-    this.emit(report);
-  }
-}
-
-/** `opts.callback`, read once; options that cannot be read, or a callback that is no function, are 'invalidArgument'. */
-function callbackOf(opts: SubscribeOptions | undefined): SubscribeOptions['callback'] {
-  if (opts === undefined || opts === null) return undefined;
-  if (typeof opts !== 'object') {
-    throw new NatsError(
-      'invalidArgument',
-      `subscribe options must be an object, got ${typeName(opts)}`,
-    );
-  }
-  let cb: unknown;
-  try {
-    cb = opts.callback;
-  } catch (cause) {
-    throw new NatsError('invalidArgument', 'subscribe options could not be read', { cause });
-  }
-  if (cb !== undefined && typeof cb !== 'function') {
-    throw new NatsError('invalidArgument', `callback must be a function, got ${typeName(cb)}`);
-  }
-  return cb as SubscribeOptions['callback'];
 }

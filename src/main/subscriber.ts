@@ -3,7 +3,7 @@
  * Its messages come from the dispatcher (delivery ring); its SUB/UNSUB go through the command
  * ring so they stay ordered with publishes.
  */
-import { describe } from '../shared/describe.js';
+import { describe, typeName } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
 import type { Message } from './message.js';
 
@@ -191,4 +191,25 @@ export class Subscriber implements AsyncIterable<Message> {
       },
     };
   }
+}
+
+/** `opts.callback`, read once; options that cannot be read, or a callback that is no function, are 'invalidArgument'. */
+export function callbackOf(opts: SubscribeOptions | undefined): SubscribeOptions['callback'] {
+  if (opts === undefined || opts === null) return undefined;
+  if (typeof opts !== 'object') {
+    throw new NatsError(
+      'invalidArgument',
+      `subscribe options must be an object, got ${typeName(opts)}`,
+    );
+  }
+  let cb: unknown;
+  try {
+    cb = opts.callback;
+  } catch (cause) {
+    throw new NatsError('invalidArgument', 'subscribe options could not be read', { cause });
+  }
+  if (cb !== undefined && typeof cb !== 'function') {
+    throw new NatsError('invalidArgument', `callback must be a function, got ${typeName(cb)}`);
+  }
+  return cb as SubscribeOptions['callback'];
 }
