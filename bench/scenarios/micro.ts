@@ -171,6 +171,7 @@ function delivery(size: number): { run(): void; frames: number; bytes: number } 
     unsubscribe() {},
     slowConsumer() {},
     drainSubscription: () => Promise.resolve(),
+    callbackFailed() {},
   };
   const subscriber = new Subscriber(
     owner,

@@ -7,6 +7,7 @@
 import { inspect } from 'node:util';
 import * as Comlink from '../shared/comlink.js';
 import type { HostCallbacks, StartResult, WireEvent, WireServer } from '../shared/control.js';
+import { describe, describeError } from '../shared/describe.js';
 import { fromWire, NatsError, type WireError } from '../shared/errors.js';
 import { DEFAULT_RING_CAPACITY } from '../shared/layout.js';
 import { encodeSub, encodeUnsub } from '../shared/protocol/encode.js';
@@ -21,7 +22,7 @@ import {
 import { defaultServerInfo, type ServerInfo, versionAtLeast } from '../shared/server-info.js';
 import { authFieldsOf } from './auth.js';
 import { Dispatcher } from './dispatcher.js';
-import { type Event, fromWireEvent, type State } from './events.js';
+import { type Event, EventSink, fromWireEvent, type State } from './events.js';
 import { SubjectInterest } from './interest.js';
 import type { Message } from './message.js';
 import { type ConnectOptions, type ResolvedOptions, resolveServers } from './options.js';
@@ -30,7 +31,12 @@ import { Publisher } from './publisher.js';
 import { RequestMux, type RequestOptions, uniqueToken } from './request-mux.js';
 import { fromWireServer, type Server } from './servers.js';
 import { SharedState, type Statistics } from './shared-state.js';
-import { type SubscribeOptions, Subscriber, type SubscriptionOwner } from './subscriber.js';
+import {
+  callbackOf,
+  type SubscribeOptions,
+  Subscriber,
+  type SubscriptionOwner,
+} from './subscriber.js';
 import { WorkerHost } from './worker-host.js';
 
 /** Start a client: spawn its worker and wait until it is connected (or failed). */
@@ -77,6 +83,7 @@ export class Client implements SubscriptionOwner {
     delivery: createRingBuffers(DEFAULT_RING_CAPACITY),
   };
   private readonly mux: RequestMux;
+  private readonly events: EventSink;
   private nextSid = 0;
   private nextFlushId = 0;
   private info: ServerInfo | undefined;
@@ -94,11 +101,17 @@ export class Client implements SubscriptionOwner {
     this.closedResolve = resolve;
   });
 
+  /**
+   * The resolved options: secrets in clear (token, password, seed, JWT, TLS key). Private by
+   * `#`, so neither `util.inspect` (any options), `JSON.stringify`, `Object.keys` nor a spread
+   * of the client reaches them.
+   */
+  readonly #options: ResolvedOptions;
+
   /** @internal use `connect()` */
-  constructor(
-    servers: ReturnType<typeof resolveServers>,
-    private readonly options: ResolvedOptions,
-  ) {
+  constructor(servers: ReturnType<typeof resolveServers>, options: ResolvedOptions) {
+    this.#options = options;
+    this.events = new EventSink(options.eventCallback);
     this.pool = servers.map((s) => ({
       url: s.url,
       failedAttempts: 0,
@@ -120,20 +133,7 @@ export class Client implements SubscriptionOwner {
     this.dispatcher = new Dispatcher(new RingConsumer(this.rings.delivery), {
       subscription: (sid) => this.subs.get(sid),
       flushAcked: (id) => this.flushAcked(id),
-      deliveryError: (error, sub) =>
-        this.emit({
-          type: 'clientError',
-          error:
-            error instanceof NatsError
-              ? error
-              : new NatsError(
-                  'invalidArgument',
-                  `callback of subscription ${sub.sid} (${sub.subject}) threw: ${String(error)}`,
-                  {
-                    cause: error,
-                  },
-                ),
-        }),
+      deliveryError: (error, sub) => this.callbackFailed(sub, error),
     });
     this.host = new WorkerHost({
       options: { ...options.worker, servers },
@@ -199,18 +199,19 @@ export class Client implements SubscriptionOwner {
         this.emit({ type: 'clientError', error: natsError });
         void this.shutdown(natsError);
       },
-      reconnectDelay: (attempts: number) => this.options.reconnectDelayCallback?.(attempts) ?? 0,
+      reconnectDelay: (attempts: number) => this.#options.reconnectDelayCallback?.(attempts) ?? 0,
       reconnectToServer: async (servers: WireServer[], info: ServerInfo) =>
-        (await this.options.reconnectToServerCallback?.(servers.map(fromWireServer), info)) ?? null,
+        (await this.#options.reconnectToServerCallback?.(servers.map(fromWireServer), info)) ??
+        null,
       signNonce: async (nonce: Uint8Array) => {
-        const signature = await this.options.signNonce?.(nonce);
+        const signature = await this.#options.signNonce?.(nonce);
         if (!(signature instanceof Uint8Array)) {
           throw new NatsError('callback', 'the jwt sign callback must return a Uint8Array');
         }
         return signature;
       },
       authenticate: async (nonce: Uint8Array) =>
-        authFieldsOf(await this.options.authCallback?.(nonce)),
+        authFieldsOf(await this.#options.authCallback?.(nonce)),
     };
   }
 
@@ -261,12 +262,12 @@ export class Client implements SubscriptionOwner {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.mux.send(subject, request, this.options.requestTimeout);
+    return this.mux.send(subject, request, this.#options.requestTimeout);
   }
 
   /** `<inboxPrefix>.<unique>` */
   newInbox(): string {
-    return `${this.options.inboxPrefix}.${uniqueToken()}`;
+    return `${this.#options.inboxPrefix}.${uniqueToken()}`;
   }
 
   private send(
@@ -276,20 +277,39 @@ export class Client implements SubscriptionOwner {
     payload?: Payload,
   ): boolean {
     if (this.closedWith !== null || this.draining !== null) this.refuseNewWork('publish');
-    return this.outgoing.send(subject, reply, headers, payload);
+    try {
+      return this.outgoing.send(subject, reply, headers, payload);
+    } catch (error) {
+      // Checks throw NatsErrors; anything else came from reading the caller's arguments
+      // (a Proxy's trap, a HeaderMap look-alike): still the caller's argument at fault.
+      if (error instanceof NatsError) throw error;
+      throw new NatsError(
+        'invalidArgument',
+        `publish to ${describe(subject)}: an argument could not be read`,
+        { cause: error },
+      );
+    }
   }
 
   // ---- subscribing ----------------------------------------------------------------------
 
   subscribe(subject: string, opts?: SubscribeOptions): Subscriber {
+    this.checkOpen('subscribe to', subject);
     validateSubscribeSubject(subject);
     return this.addSubscription(subject, undefined, opts);
   }
 
   queueSubscribe(subject: string, queueGroup: string, opts?: SubscribeOptions): Subscriber {
+    this.checkOpen('subscribe to', subject);
     validateSubscribeSubject(subject);
     validateQueueGroup(queueGroup);
     return this.addSubscription(subject, queueGroup, opts);
+  }
+
+  private checkOpen(what: string, subject: unknown): void {
+    if (this.closedWith) {
+      throw new NatsError('closed', `${what} ${describe(subject)} on a closed client`);
+    }
   }
 
   private addSubscription(
@@ -298,10 +318,7 @@ export class Client implements SubscriptionOwner {
     opts: SubscribeOptions | undefined,
   ): Subscriber {
     this.refuseNewWork('subscribe');
-    const cb = opts?.callback;
-    if (cb !== undefined && typeof cb !== 'function') {
-      throw new NatsError('invalidArgument', `callback must be a function, got ${typeof cb}`);
-    }
+    const cb = callbackOf(opts);
     const sid = ++this.nextSid;
     // The SUB frame first: if it cannot be queued, nothing is registered. Deliveries for it
     // are dispatched on a later turn, after the registration below.
@@ -312,7 +329,7 @@ export class Client implements SubscriptionOwner {
       subject,
       queue,
       cb,
-      this.options.worker.subscriptionCapacity,
+      this.#options.worker.subscriptionCapacity,
     );
     this.subs.set(sid, sub);
     this.interest.add(subject);
@@ -327,6 +344,21 @@ export class Client implements SubscriptionOwner {
   unsubscribe(sub: Subscriber, max: number): void {
     if (this.closedWith) return;
     this.publisher.unsub(sub.sid, max, encodeUnsub(sub.sid, max === 0 ? undefined : max));
+  }
+
+  /**
+   * @internal SubscriptionOwner: a subscription callback threw (or its promise rejected)
+   * something; reported, and delivery goes on.
+   */
+  callbackFailed(sub: Subscriber, error: unknown): void {
+    this.emit({
+      type: 'clientError',
+      error: new NatsError(
+        'callback',
+        `callback of subscription ${sub.sid} (${describe(sub.subject)}) failed: ${describeError(error)}`,
+        { cause: error },
+      ),
+    });
   }
 
   /** @internal SubscriptionOwner */
@@ -355,7 +387,7 @@ export class Client implements SubscriptionOwner {
         resolve,
         reject,
       };
-      const timeout = this.options.requestTimeout;
+      const timeout = this.#options.requestTimeout;
       if (timeout !== null) {
         entry.timer = setTimeout(() => {
           this.flushes.delete(id);
@@ -398,7 +430,7 @@ export class Client implements SubscriptionOwner {
   private armDisconnectBound(): void {
     const since = this.notConnectedSince;
     if (since === null || this.flushes.size === 0 || this.disconnectBound !== undefined) return;
-    const bound = 2 * this.options.worker.connectionTimeout;
+    const bound = 2 * this.#options.worker.connectionTimeout;
     this.disconnectBound = setTimeout(
       () => {
         this.disconnectBound = undefined;
@@ -447,10 +479,10 @@ export class Client implements SubscriptionOwner {
       // Its PONG comes after every message the server sent before the UNSUBs.
       await this.flush();
       for (const sub of subs) sub.end();
-      const requestTimeout = this.options.requestTimeout ?? 0;
+      const requestTimeout = this.#options.requestTimeout ?? 0;
       await settledWithin(
         this.mux.settled(),
-        Math.max(requestTimeout, 2 * this.options.worker.connectionTimeout),
+        Math.max(requestTimeout, 2 * this.#options.worker.connectionTimeout),
       );
     } finally {
       for (const sub of subs) sub.end();
@@ -496,7 +528,7 @@ export class Client implements SubscriptionOwner {
       if (workerAlive && this.publisher.waiting > 0 && this.connectionState() === 'connected') {
         // Publishes still waiting on this thread get their chance to reach the ring first
         // (the worker sends the whole ring before it ends the socket), within a bound.
-        await this.publisher.drained(this.options.worker.connectionTimeout);
+        await this.publisher.drained(this.#options.worker.connectionTimeout);
       }
       if (this.publisher.waiting > 0) {
         this.emit({
@@ -547,6 +579,18 @@ export class Client implements SubscriptionOwner {
   }
 
   isServerCompatible(major: number, minor: number, patch: number): boolean {
+    for (const [name, n] of [
+      ['major', major],
+      ['minor', minor],
+      ['patch', patch],
+    ] as const) {
+      if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+        throw new NatsError(
+          'invalidArgument',
+          `isServerCompatible: ${name} must be a non-negative integer, got ${describe(n)}`,
+        );
+      }
+    }
     return this.info !== undefined && versionAtLeast(this.info.version, major, minor, patch);
   }
 
@@ -562,22 +606,22 @@ export class Client implements SubscriptionOwner {
 
   /** The default request timeout (ms), or null. */
   timeout(): number | null {
-    return this.options.requestTimeout;
+    return this.#options.requestTimeout;
+  }
+
+  /** What `JSON.stringify` shows: the state and the server, nothing of the options (secrets). */
+  toJSON(): { state: State; server: string | null } {
+    return { state: this.connectionState(), server: this.info?.serverId ?? null };
   }
 
   /** No options in inspect output: they hold secrets (tokens, seeds, TLS keys). */
   [inspect.custom](): string {
-    return `Client { state: '${this.connectionState()}', server: ${JSON.stringify(this.info?.serverId ?? null)} }`;
+    const { state, server } = this.toJSON();
+    return `Client { state: '${state}', server: ${JSON.stringify(server)} }`;
   }
 
   private emit(event: Event): void {
-    const cb = this.options.eventCallback;
-    if (!cb) return;
-    try {
-      Promise.resolve(cb(event)).catch(() => {});
-    } catch {
-      // a throwing event callback must not break the client
-    }
+    this.events.emit(event);
   }
 }
 

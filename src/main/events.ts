@@ -1,5 +1,6 @@
 import type { EventOf, WireEvent } from '../shared/control.js';
-import { fromWire, type NatsError } from '../shared/errors.js';
+import { describeError } from '../shared/describe.js';
+import { fromWire, NatsError } from '../shared/errors.js';
 
 /** Connection events, delivered to `eventCallback` on the caller's thread. */
 export type Event = EventOf<NatsError>;
@@ -13,4 +14,43 @@ export function fromWireEvent(event: WireEvent): Event {
   }
   if (event.type === 'connected') return { type: 'connected' };
   return event;
+}
+
+/**
+ * Hands events to the user's `eventCallback`. What the callback throws, or its promise rejects
+ * with, is reported to it as a `clientError` of kind 'callback'; a throw on such a report is
+ * not reported again (a callback that throws on everything would loop).
+ */
+export class EventSink {
+  /** The reports of failed calls: a failure on one of these ends there. */
+  private readonly reports = new WeakSet<Event>();
+
+  constructor(private readonly callback: ((event: Event) => void | Promise<void>) | undefined) {}
+
+  emit(event: Event): void {
+    const cb = this.callback;
+    if (!cb) return;
+    try {
+      const result: unknown = cb(event);
+      if (result !== undefined) {
+        Promise.resolve(result).catch((error: unknown) => this.failed(event, error));
+      }
+    } catch (error) {
+      this.failed(event, error);
+    }
+  }
+
+  private failed(event: Event, error: unknown): void {
+    if (this.reports.has(event)) return;
+    const report: Event = {
+      type: 'clientError',
+      error: new NatsError(
+        'callback',
+        `eventCallback failed on a '${event.type}' event: ${describeError(error)}`,
+        { cause: error },
+      ),
+    };
+    this.reports.add(report);
+    this.emit(report);
+  }
 }

@@ -2,26 +2,35 @@
  * Table-friendly checks for ConnectOptions setters: each throws `'invalidOption'` naming the
  * option and the value (never the value of a secret).
  */
+import { isIP } from 'node:net';
 import { fromSeed } from 'nkeys.js';
+import { describe, typeName } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
+import { MAX_TIMER_MS } from '../shared/options.js';
 
 const encoder = new TextEncoder();
 
-export function duration(option: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new NatsError(
-      'invalidOption',
-      `${option} must be a finite, non-negative number of milliseconds, got ${String(value)}`,
-    );
-  }
-  return value;
+/** An integer number of milliseconds from `min` to {@link MAX_TIMER_MS}. */
+export function duration(option: string, value: unknown, min = 0): number {
+  return integer(option, value, min, MAX_TIMER_MS, 'an integer number of milliseconds');
 }
 
 export function positiveInteger(option: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+  return integer(option, value, 1, Number.MAX_SAFE_INTEGER);
+}
+
+/** An integer from `min` to `max`; `what` says what it counts in the error message. */
+export function integer(
+  option: string,
+  value: unknown,
+  min: number,
+  max: number,
+  what = 'an integer',
+): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new NatsError(
       'invalidOption',
-      `${option} must be a positive integer, got ${String(value)}`,
+      `${option} must be ${what} from ${min} to ${max}, got ${describe(value)}`,
     );
   }
   return value;
@@ -29,7 +38,14 @@ export function positiveInteger(option: string, value: unknown): number {
 
 export function callback<T>(option: string, value: T): T {
   if (typeof value !== 'function') {
-    throw new NatsError('invalidOption', `${option} must be a function, got ${typeof value}`);
+    throw new NatsError('invalidOption', `${option} must be a function, got ${typeName(value)}`);
+  }
+  return value;
+}
+
+export function flag(option: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') {
+    throw new NatsError('invalidOption', `${option} takes true or false, got ${typeName(value)}`);
   }
   return value;
 }
@@ -39,7 +55,7 @@ export function secret(option: string, value: unknown): string {
   if (typeof value !== 'string' || value === '') {
     throw new NatsError(
       'invalidOption',
-      `${option} must be a non-empty string, got ${value === '' ? 'an empty string' : typeof value}`,
+      `${option} must be a non-empty string, got ${typeName(value)}`,
     );
   }
   return value;
@@ -49,10 +65,34 @@ export function text(option: string, value: unknown): string {
   if (typeof value !== 'string' || value === '') {
     throw new NatsError(
       'invalidOption',
-      `${option} must be a non-empty string, got ${JSON.stringify(value) ?? String(value)}`,
+      `${option} must be a non-empty string, got ${describe(value)}`,
     );
   }
   return value;
+}
+
+/**
+ * An IP literal with an optional port: `10.0.0.1`, `10.0.0.1:0`, `::1`, `[::1]`, `[::1]:5000`.
+ * A host name is refused here: Node would throw for it inside the connection worker, where
+ * the dial runs.
+ */
+export function localAddress(option: string, value: unknown): string {
+  const addr = text(option, value);
+  const match = /^\[([^\]]+)\](?::(\d{1,5}))?$|^([^:]+)(?::(\d{1,5}))?$/.exec(addr);
+  const ip = match ? (match[1] ?? match[3]) : addr;
+  const port = match ? (match[2] ?? match[4]) : undefined;
+  const family = isIP(ip);
+  if (
+    family === 0 ||
+    (match?.[1] !== undefined && family !== 6) ||
+    (port !== undefined && Number(port) > 65_535)
+  ) {
+    throw new NatsError(
+      'invalidOption',
+      `${option} must be an IP address with an optional port (10.0.0.1:5000, [::1]:5000), got ${describe(value)}`,
+    );
+  }
+  return addr;
 }
 
 /** A valid NKey seed (checked by decoding it; the seed itself is never quoted). */

@@ -1,6 +1,7 @@
 /**
  * The plain-object form of ConnectOptions (`connect(url, { name: 'svc', noEcho: true })`).
  */
+import { describe, typeName } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
 import type { ConnectOptions } from './options.js';
 
@@ -59,39 +60,59 @@ export async function applyInit(
   options: ConnectOptions,
   init: ConnectOptionsInit,
 ): Promise<ConnectOptions> {
-  if (init === null || typeof init !== 'object') {
-    throw new NatsError(
-      'invalidOption',
-      `options must be a ConnectOptions or a plain object, got ${String(init)}`,
-    );
-  }
-  for (const [key, value] of Object.entries(init)) {
+  for (const [key, value] of entriesOf(init)) {
     const setter = SETTERS.has(key)
       ? (options as unknown as Record<string, unknown>)[key]
       : undefined;
     if (typeof setter !== 'function') {
-      throw new NatsError('invalidOption', `unknown option ${JSON.stringify(key)}`);
+      throw new NatsError('invalidOption', `unknown option ${describe(key)}`);
     }
     if (value === undefined) continue;
     if (setter.length === 0) {
       if (typeof value !== 'boolean') {
         throw new NatsError(
           'invalidOption',
-          `option ${key} takes true or false, got ${typeof value}`,
+          `option ${key} takes true or false, got ${typeName(value)}`,
         );
       }
       if (value) setter.call(options);
     } else if (setter.length > 1) {
-      if (!Array.isArray(value) || value.length !== setter.length) {
-        throw new NatsError(
-          'invalidOption',
-          `option ${key} takes an array of ${setter.length} arguments`,
-        );
-      }
-      await setter.apply(options, value);
+      await setter.apply(options, argumentsOf(key, value, setter.length));
     } else {
       await setter.call(options, value);
     }
   }
   return options;
+}
+
+/** The arguments of a setter that takes `count`: an array of exactly that many, copied. */
+function argumentsOf(key: string, value: unknown, count: number): unknown[] {
+  let args: unknown[] | undefined;
+  try {
+    args = Array.isArray(value) ? Array.from(value) : undefined;
+  } catch {
+    // a Proxy that throws: not an array of arguments either
+  }
+  if (args === undefined || args.length !== count) {
+    throw new NatsError('invalidOption', `option ${key} takes an array of ${count} arguments`);
+  }
+  return args;
+}
+
+/**
+ * The own enumerable entries of `init`, read once. Reading runs the caller's getters (and a
+ * Proxy's traps): what they throw is the caller's option being unusable, 'invalidOption'.
+ */
+function entriesOf(init: unknown): [string, unknown][] {
+  if (init === null || typeof init !== 'object') {
+    throw new NatsError(
+      'invalidOption',
+      `options must be a ConnectOptions or a plain object, got ${describe(init)}`,
+    );
+  }
+  try {
+    return Object.entries(init);
+  } catch (cause) {
+    throw new NatsError('invalidOption', 'the options object could not be read', { cause });
+  }
 }

@@ -7,14 +7,32 @@
 import { readFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
 import { parseCredentials } from '../shared/creds.js';
+import { describe, typeName } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
-import { DEFAULTS, REDACTED, type TlsSettings, type WorkerOptions } from '../shared/options.js';
+import {
+  DEFAULTS,
+  READ_BUFFER_MAX,
+  READ_BUFFER_MIN,
+  REDACTED,
+  type TlsSettings,
+  type WorkerOptions,
+} from '../shared/options.js';
 import type { ServerInfo } from '../shared/server-info.js';
 import { parseServerUrl } from '../shared/servers.js';
 import type { Auth } from './auth.js';
 import { type Client, createClient } from './client.js';
 import type { Event } from './events.js';
-import { callback, checkSeed, duration, positiveInteger, secret, text } from './option-checks.js';
+import {
+  callback,
+  checkSeed,
+  duration,
+  flag,
+  integer,
+  localAddress,
+  positiveInteger,
+  secret,
+  text,
+} from './option-checks.js';
 import { applyInit, type ConnectOptionsInit } from './options-init.js';
 
 export type { ConnectOptionsInit } from './options-init.js';
@@ -64,7 +82,8 @@ export type AuthCallback = (nonce: Uint8Array) => Auth | Promise<Auth>;
  *   .connect('nats://127.0.0.1:4222');
  */
 export class ConnectOptions {
-  private readonly o: ResolvedOptions = {
+  /** The settings, secrets in clear: private by `#`, so no inspect, JSON or spread reaches them. */
+  readonly #o: ResolvedOptions = {
     worker: {
       noEcho: false,
       pingInterval: DEFAULTS.pingInterval,
@@ -118,27 +137,27 @@ export class ConnectOptions {
 
   /** Token authentication (`auth_token`). */
   token(token: string): this {
-    this.o.worker.auth.token = secret('token', token);
+    this.#o.worker.auth.token = secret('token', token);
     return this;
   }
 
   userAndPassword(user: string, pass: string): this {
-    this.o.worker.auth.user = text('user', user);
-    this.o.worker.auth.pass = secret('password', pass);
+    this.#o.worker.auth.user = text('user', user);
+    this.#o.worker.auth.pass = secret('password', pass);
     return this;
   }
 
   /** NKey authentication: the worker signs the server nonce with this seed (`SU…`). */
   nkey(seed: string): this {
-    this.o.worker.auth.seed = checkSeed('nkey seed', seed);
+    this.#o.worker.auth.seed = checkSeed('nkey seed', seed);
     return this;
   }
 
   /** A user JWT; `sign(nonce)` signs the server nonce on this thread. */
   jwt(jwt: string, sign: SignCallback): this {
-    this.o.worker.auth.jwt = secret('jwt', jwt);
-    this.o.signNonce = callback('jwt sign callback', sign);
-    this.o.worker.auth.signOnCaller = true;
+    this.#o.worker.auth.jwt = secret('jwt', jwt);
+    this.#o.signNonce = callback('jwt sign callback', sign);
+    this.#o.worker.auth.signOnCaller = true;
     return this;
   }
 
@@ -170,15 +189,15 @@ export class ConnectOptions {
 
   /** `cb(nonce)` on every (re)connect; the Auth fields it returns override the static ones. */
   authCallback(cb: AuthCallback): this {
-    this.o.authCallback = callback('authCallback', cb);
-    this.o.worker.auth.authCallback = true;
+    this.#o.authCallback = callback('authCallback', cb);
+    this.#o.worker.auth.authCallback = true;
     return this;
   }
 
   private setCredentials(content: string, source: string): this {
     const { jwt, seed } = parseCredentials(content, source);
-    this.o.worker.auth.jwt = jwt;
-    this.o.worker.auth.seed = checkSeed(source, seed);
+    this.#o.worker.auth.jwt = jwt;
+    this.#o.worker.auth.seed = checkSeed(source, seed);
     return this;
   }
 
@@ -187,87 +206,79 @@ export class ConnectOptions {
   /** Connection name shown by the server (`/connz`). */
   name(name: string): this {
     if (typeof name !== 'string')
-      throw new NatsError('invalidOption', `name must be a string, got ${typeof name}`);
-    this.o.worker.name = name;
+      throw new NatsError('invalidOption', `name must be a string, got ${typeName(name)}`);
+    this.#o.worker.name = name;
     return this;
   }
 
   /** Do not deliver this connection's own publishes to its subscriptions. */
   noEcho(): this {
-    this.o.worker.noEcho = true;
+    this.#o.worker.noEcho = true;
     return this;
   }
 
   /** Client PING period (ms); two unanswered PINGs make the connection stale. */
   pingInterval(ms: number): this {
-    this.o.worker.pingInterval = positiveInteger('pingInterval', duration('pingInterval', ms));
+    this.#o.worker.pingInterval = duration('pingInterval', ms, 1);
     return this;
   }
 
   /** Budget (ms) for TCP + TLS + INFO/CONNECT + first PONG. */
   connectionTimeout(ms: number): this {
-    this.o.worker.connectionTimeout = positiveInteger(
-      'connectionTimeout',
-      duration('connectionTimeout', ms),
-    );
+    this.#o.worker.connectionTimeout = duration('connectionTimeout', ms, 1);
     return this;
   }
 
   /** Default timeout (ms) of `request` and `flush`; `null` = none. */
   requestTimeout(ms: number | null): this {
-    this.o.requestTimeout = ms === null ? null : duration('requestTimeout', ms);
+    this.#o.requestTimeout = ms === null ? null : duration('requestTimeout', ms);
     return this;
   }
 
   /** `connect()` returns at once; the connection is made in the background. */
   retryOnInitialConnect(): this {
-    this.o.worker.retryOnInitialConnect = true;
+    this.#o.worker.retryOnInitialConnect = true;
     return this;
   }
 
   /** Consecutive failed attempts before the client closes; `null` = unlimited. */
   maxReconnects(n: number | null): this {
-    if (n !== null && (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0)) {
-      throw new NatsError(
-        'invalidOption',
-        `maxReconnects must be a non-negative integer or null, got ${String(n)}`,
-      );
-    }
-    this.o.worker.maxReconnects = n;
+    this.#o.worker.maxReconnects =
+      n === null ? null : integer('maxReconnects', n, 0, Number.MAX_SAFE_INTEGER);
     return this;
   }
 
   ignoreDiscoveredServers(): this {
-    this.o.worker.ignoreDiscoveredServers = true;
+    this.#o.worker.ignoreDiscoveredServers = true;
     return this;
   }
 
   retainServersOrder(): this {
-    this.o.worker.retainServersOrder = true;
+    this.#o.worker.retainServersOrder = true;
     return this;
   }
 
   /** Skip the whitespace check of publish subjects (the caller vouches for them). */
   skipSubjectValidation(skip: boolean): this {
-    this.o.skipSubjectValidation = skip === true;
+    this.#o.skipSubjectValidation = flag('skipSubjectValidation', skip);
     return this;
   }
 
   /** Messages buffered per subscription before it is a slow consumer and drops. */
   subscriptionCapacity(n: number): this {
-    this.o.worker.subscriptionCapacity = positiveInteger('subscriptionCapacity', n);
+    this.#o.worker.subscriptionCapacity = positiveInteger('subscriptionCapacity', n);
     return this;
   }
 
   /** Messages waiting on the caller's thread at which `publish` starts returning false. */
   clientCapacity(n: number): this {
-    this.o.clientCapacity = positiveInteger('clientCapacity', n);
+    this.#o.clientCapacity = positiveInteger('clientCapacity', n);
     return this;
   }
 
   /** Hard bound on bytes waiting towards the connection; a publish past it throws `'clientCapacity'`. */
   maxPendingBytes(n: number): this {
-    this.o.maxPendingBytes = positiveInteger('maxPendingBytes', n);
+    this.#o.maxPendingBytes = positiveInteger('maxPendingBytes', n);
     return this;
   }
 
@@ -281,35 +292,34 @@ export class ConnectOptions {
     ) {
       throw new NatsError(
         'invalidOption',
-        `customInboxPrefix must be a subject without wildcards or whitespace, got ${JSON.stringify(prefix)}`,
+        `customInboxPrefix must be a subject without wildcards or whitespace, got ${describe(prefix)}`,
       );
     }
-    this.o.inboxPrefix = prefix;
+    this.#o.inboxPrefix = prefix;
     return this;
   }
 
-  /** Initial protocol read buffer (bytes). */
+  /** Initial protocol read buffer (bytes), 1 KiB to 64 MiB. */
   readBufferCapacity(bytes: number): this {
-    this.o.worker.readBufferCapacity = positiveInteger('readBufferCapacity', bytes);
+    this.#o.worker.readBufferCapacity = integer(
+      'readBufferCapacity',
+      bytes,
+      READ_BUFFER_MIN,
+      READ_BUFFER_MAX,
+    );
     return this;
   }
 
-  /** Local address (and optional port: `addr:port`, `[v6]:port`) to bind. */
+  /** Local IP address (and optional port: `addr:port`, `[v6]:port`) to bind. */
   localAddress(addr: string): this {
-    if (typeof addr !== 'string' || addr === '') {
-      throw new NatsError(
-        'invalidOption',
-        `localAddress must be a non-empty string, got ${String(addr)}`,
-      );
-    }
-    this.o.worker.localAddress = addr;
+    this.#o.worker.localAddress = localAddress('localAddress', addr);
     return this;
   }
 
   /** Delay (ms) before reconnect attempt `attempts`; runs on this thread. */
   reconnectDelayCallback(cb: (attempts: number) => number): this {
-    this.o.reconnectDelayCallback = callback('reconnectDelayCallback', cb);
-    this.o.worker.hasReconnectDelayCallback = true;
+    this.#o.reconnectDelayCallback = callback('reconnectDelayCallback', cb);
+    this.#o.worker.hasReconnectDelayCallback = true;
     return this;
   }
 
@@ -318,14 +328,14 @@ export class ConnectOptions {
    * in the pool, `null`, or a throw fall back to the default choice.
    */
   reconnectToServerCallback(cb: ReconnectToServerCallback): this {
-    this.o.reconnectToServerCallback = callback('reconnectToServerCallback', cb);
-    this.o.worker.hasReconnectToServerCallback = true;
+    this.#o.reconnectToServerCallback = callback('reconnectToServerCallback', cb);
+    this.#o.worker.hasReconnectToServerCallback = true;
     return this;
   }
 
   /** Receives every {@link Event}; runs on this thread. */
   eventCallback(cb: (event: Event) => void | Promise<void>): this {
-    this.o.eventCallback = callback('eventCallback', cb);
+    this.#o.eventCallback = callback('eventCallback', cb);
     return this;
   }
 
@@ -336,17 +346,17 @@ export class ConnectOptions {
 
   /** A copy of the settings (the builder stays usable and the client cannot be changed through it). */
   resolve(): ResolvedOptions {
-    return structuredCloneOptions(this.o);
+    return structuredCloneOptions(this.#o);
   }
 
   /** Build from a plain object whose keys are setter names (see {@link ConnectOptionsInit}). */
   static async from(init: ConnectOptions | ConnectOptionsInit): Promise<ConnectOptions> {
-    return init instanceof ConnectOptions ? init : applyInit(new ConnectOptions(), init);
+    return isConnectOptions(init) ? init : applyInit(new ConnectOptions(), init);
   }
 
   /** Secrets redacted: what `util.inspect` and `JSON.stringify` show. */
   toJSON(): Record<string, unknown> {
-    const o = structuredCloneOptions(this.o);
+    const o = structuredCloneOptions(this.#o);
     const auth = o.worker.auth as unknown as Record<string, unknown>;
     for (const key of ['token', 'pass', 'seed', 'jwt'] as const)
       if (auth[key] !== undefined) auth[key] = REDACTED;
@@ -371,7 +381,7 @@ export class ConnectOptions {
    * await new ConnectOptions().requireTls(true).connect('nats://demo.example:4222');
    */
   requireTls(required: boolean): this {
-    this.o.worker.tls = withRequired(this.o.worker.tls, required);
+    this.#o.worker.tls = withRequired(this.#o.worker.tls, required);
     return this;
   }
 
@@ -383,7 +393,7 @@ export class ConnectOptions {
    * await new ConnectOptions().tlsFirst().connect('tls://demo.example:4222');
    */
   tlsFirst(): this {
-    this.o.worker.tls = withHandshakeFirst(this.o.worker.tls);
+    this.#o.worker.tls = withHandshakeFirst(this.#o.worker.tls);
     return this;
   }
 
@@ -400,7 +410,7 @@ export class ConnectOptions {
    * await new ConnectOptions().addRootCertificates('/etc/nats/ca.pem').connect('tls://nats.internal:4222');
    */
   addRootCertificates(pemPath: string): this {
-    this.o.worker.tls = withRoots(this.o.worker.tls, pemPath);
+    this.#o.worker.tls = withRoots(this.#o.worker.tls, pemPath);
     return this;
   }
 
@@ -413,7 +423,7 @@ export class ConnectOptions {
    * new ConnectOptions().addClientCertificate('/etc/nats/client.pem', '/etc/nats/client-key.pem');
    */
   addClientCertificate(certPemPath: string, keyPemPath: string): this {
-    this.o.worker.tls = withClientCert(this.o.worker.tls, certPemPath, keyPemPath);
+    this.#o.worker.tls = withClientCert(this.#o.worker.tls, certPemPath, keyPemPath);
     return this;
   }
 
@@ -432,23 +442,48 @@ export class ConnectOptions {
    * new ConnectOptions().tlsClientConfig({ ca: readFileSync('ca.pem'), minVersion: 'TLSv1.3' });
    */
   tlsClientConfig(options: TlsClientConfig): this {
-    this.o.worker.tls = withConfig(this.o.worker.tls, options);
+    this.#o.worker.tls = withConfig(this.#o.worker.tls, options);
     return this;
   }
 }
 
 /** Parse and check a server list: non-empty, and not mixing WebSocket with other schemes. */
 export function resolveServers(servers: string | string[]): WorkerOptions['servers'] {
-  const list = typeof servers === 'string' ? [servers] : servers;
-  if (!Array.isArray(list) || list.length === 0) {
-    throw new NatsError('invalidOption', 'the server list is empty');
-  }
+  const list = serverList(servers);
+  if (list.length === 0) throw new NatsError('invalidOption', 'the server list is empty');
   const parsed = list.map(parseServerUrl);
   const ws = parsed.filter((s) => s.scheme === 'ws' || s.scheme === 'wss').length;
   if (ws !== 0 && ws !== parsed.length) {
     throw new NatsError('invalidOption', 'the server list mixes WebSocket and non-WebSocket URLs');
   }
   return parsed;
+}
+
+/** The servers as an array of our own (a Proxy's traps or an array's getters run once, here). */
+function serverList(servers: unknown): string[] {
+  if (typeof servers === 'string') return [servers];
+  let list: string[] | undefined;
+  try {
+    list = Array.isArray(servers) ? Array.from(servers) : undefined;
+  } catch {
+    // an array-like whose reading throws is no list of servers either
+  }
+  if (list === undefined) {
+    throw new NatsError(
+      'invalidOption',
+      `servers must be a URL or an array of URLs, got ${typeName(servers)}`,
+    );
+  }
+  return list;
+}
+
+/** `instanceof`, which runs a Proxy's getPrototypeOf trap: one that throws is not options. */
+function isConnectOptions(value: unknown): value is ConnectOptions {
+  try {
+    return value instanceof ConnectOptions;
+  } catch {
+    return false;
+  }
 }
 
 /** A deep copy of the data (callbacks shared, not copied). */

@@ -4,7 +4,9 @@
  * through the command ring before the first request's PUB, so it is registered in time.
  */
 import { randomBytes } from 'node:crypto';
+import { describe, typeName } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
+import { MAX_TIMER_MS } from '../shared/options.js';
 import type { HeaderMap } from '../shared/protocol/headers.js';
 import type { Message } from './message.js';
 import type { SubscribeOptions, Subscriber } from './subscriber.js';
@@ -64,20 +66,22 @@ export class RequestMux {
   /** Send a request; bad input rejects (never throws), as for every Promise-returning method. */
   send(subject: string, request: RequestOptions, defaultTimeout: number | null): Promise<Message> {
     try {
-      const timeout = request.timeout === undefined ? defaultTimeout : request.timeout;
+      const { payload, headers, timeout: given, inbox } = readRequest(request);
+      const timeout = given === undefined ? defaultTimeout : given;
       if (
         timeout !== null &&
-        (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0)
+        (typeof timeout !== 'number' ||
+          !Number.isInteger(timeout) ||
+          timeout < 0 ||
+          timeout > MAX_TIMER_MS)
       ) {
         throw new NatsError(
           'invalidArgument',
-          `request timeout must be a non-negative number or null, got ${String(timeout)}`,
+          `request timeout must be null or an integer number of milliseconds from 0 to ${MAX_TIMER_MS}, got ${describe(timeout)}`,
         );
       }
-      if (request.inbox === undefined) {
-        return this.request(subject, request.headers, request.payload, timeout);
-      }
-      return this.requestOnInbox(subject, request, request.inbox, timeout);
+      if (inbox === undefined) return this.request(subject, headers, payload, timeout);
+      return this.requestOnInbox(subject, { payload, headers }, inbox, timeout);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -194,6 +198,25 @@ export class RequestMux {
     settle(entry, msg);
     this.changed();
   };
+}
+
+/**
+ * The fields of the caller's request options, read once (getters and Proxy traps run here
+ * only); options that are not an object, or cannot be read, are 'invalidArgument'.
+ */
+function readRequest(request: unknown): RequestOptions {
+  if (request === null || typeof request !== 'object') {
+    throw new NatsError(
+      'invalidArgument',
+      `request options must be an object ({ payload?, headers?, timeout?, inbox? }), got ${typeName(request)}`,
+    );
+  }
+  try {
+    const { payload, headers, timeout, inbox } = request as RequestOptions;
+    return { payload, headers, timeout, inbox };
+  } catch (cause) {
+    throw new NatsError('invalidArgument', 'request options could not be read', { cause });
+  }
 }
 
 /** Resolve with the reply, or reject when it is a "no responders" status. */

@@ -3,8 +3,18 @@
  * Its messages come from the dispatcher (delivery ring); its SUB/UNSUB go through the command
  * ring so they stay ordered with publishes.
  */
+import { describe, typeName } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
 import type { Message } from './message.js';
+
+/** The largest `unsubscribeAfter(n)`. */
+const MAX_UNSUBSCRIBE_AFTER = 2 ** 31 - 1;
+/**
+ * The largest count nats-server takes in `UNSUB <sid> <max>`: it parses at most 9 digits and
+ * treats a longer count as 0, removing the subscription at once. A larger limit is counted
+ * here and ended with a plain UNSUB.
+ */
+const MAX_WIRE_UNSUBSCRIBE_AFTER = 999_999_999;
 
 /** What a Subscriber needs from its client (kept narrow so the two stay decoupled). */
 export interface SubscriptionOwner {
@@ -12,10 +22,16 @@ export interface SubscriptionOwner {
   /** A subscriber whose iterator queue is full drops; the client reports it once per episode. */
   slowConsumer(sub: Subscriber): void;
   drainSubscription(sub: Subscriber): Promise<void>;
+  /** The callback's promise rejected (a sync throw reaches the dispatcher instead). */
+  callbackFailed(sub: Subscriber, error: unknown): void;
 }
 
 export interface SubscribeOptions {
-  /** Receive messages here instead of through the async iterator. Exceptions are reported as 'clientError' events. */
+  /**
+   * Receive messages here instead of through the async iterator. What it throws (or its
+   * promise rejects with) is reported as a 'clientError' event of kind 'callback'; delivery
+   * goes on.
+   */
   callback?: (msg: Message) => void;
 }
 
@@ -64,21 +80,24 @@ export class Subscriber implements AsyncIterable<Message> {
     this.end();
   }
 
-  /** Receive `n` messages in total (counting those already received), then end. */
+  /** Receive `n` messages in total (counting those already received; 1 to 2^31 − 1), then end. */
   async unsubscribeAfter(n: number): Promise<void> {
-    if (!Number.isInteger(n) || n < 0) {
+    // The bound: the worker keeps the count in a u32 (2^32 would wrap to 0, "no limit"), and
+    // UNSUB's decimal must stay an exact integer.
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_UNSUBSCRIBE_AFTER) {
       throw new NatsError(
         'invalidArgument',
-        `unsubscribeAfter expects a non-negative integer, got ${n}`,
+        `unsubscribeAfter expects an integer from 1 to ${MAX_UNSUBSCRIBE_AFTER}, got ${describe(n)}`,
       );
     }
     if (this.done) return;
-    if (n === 0 || this.delivered >= n) return this.unsubscribe();
+    if (this.delivered >= n) return this.unsubscribe();
     // The worker counts toward n (dropped messages too, as the server does) and sends a
     // SUB_END frame after the last one: that ends this subscriber. Messages the worker had
     // already passed on when the UNSUB reached it are counted here, so n is never exceeded.
+    // Above what the server takes, only this side counts (messages delivered here).
     this.limit = n;
-    this.owner.unsubscribe(this, n);
+    if (n <= MAX_WIRE_UNSUBSCRIBE_AFTER) this.owner.unsubscribe(this, n);
   }
 
   /** Unsubscribe, deliver what is already on its way, then end. */
@@ -93,9 +112,12 @@ export class Subscriber implements AsyncIterable<Message> {
     this.delivered++;
     if (this.callback) {
       try {
-        this.callback(msg); // a throw reaches the dispatcher, which reports it
+        // A throw reaches the dispatcher, which reports it; an async callback's rejection
+        // is caught here (unhandled, it would end the process).
+        const result: unknown = this.callback(msg);
+        if (result !== undefined) this.watch(result);
       } finally {
-        if (this.delivered === this.limit) this.end();
+        if (this.delivered === this.limit) this.limitReached();
       }
       return;
     }
@@ -113,7 +135,19 @@ export class Subscriber implements AsyncIterable<Message> {
         this.owner.slowConsumer(this);
       }
     }
-    if (this.delivered === this.limit) this.end(); // after the last one is queued
+    if (this.delivered === this.limit) this.limitReached(); // after the last one is queued
+  }
+
+  private limitReached(): void {
+    // A limit the server was not told of (see MAX_WIRE_UNSUBSCRIBE_AFTER) ends here.
+    if (this.limit > MAX_WIRE_UNSUBSCRIBE_AFTER) this.owner.unsubscribe(this, 0);
+    this.end();
+  }
+
+  private watch(result: unknown): void {
+    if (result !== null && typeof (result as PromiseLike<unknown>).then === 'function') {
+      Promise.resolve(result).catch((error: unknown) => this.owner.callbackFailed(this, error));
+    }
   }
 
   /** No more messages: pending iteration finishes after the queued ones; `closed` settles with `error`. */
@@ -160,4 +194,25 @@ export class Subscriber implements AsyncIterable<Message> {
       },
     };
   }
+}
+
+/** `opts.callback`, read once; options that cannot be read, or a callback that is no function, are 'invalidArgument'. */
+export function callbackOf(opts: SubscribeOptions | undefined): SubscribeOptions['callback'] {
+  if (opts === undefined || opts === null) return undefined;
+  if (typeof opts !== 'object') {
+    throw new NatsError(
+      'invalidArgument',
+      `subscribe options must be an object, got ${typeName(opts)}`,
+    );
+  }
+  let cb: unknown;
+  try {
+    cb = opts.callback;
+  } catch (cause) {
+    throw new NatsError('invalidArgument', 'subscribe options could not be read', { cause });
+  }
+  if (cb !== undefined && typeof cb !== 'function') {
+    throw new NatsError('invalidArgument', `callback must be a function, got ${typeName(cb)}`);
+  }
+  return cb as SubscribeOptions['callback'];
 }

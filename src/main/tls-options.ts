@@ -10,9 +10,10 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls, { type ConnectionOptions } from 'node:tls';
+import { typeName } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
 import { REDACTED, type TlsSettings } from '../shared/options.js';
-import { text } from './option-checks.js';
+import { flag, text } from './option-checks.js';
 
 /** Keys of a Node TLS config that hold private material: shown as {@link REDACTED}. */
 const SECRET_KEYS = new Set(['key', 'pfx', 'passphrase', 'session', 'privateKeyIdentifier']);
@@ -30,10 +31,7 @@ function base(current: TlsSettings | undefined): TlsSettings {
 }
 
 export function withRequired(current: TlsSettings | undefined, required: unknown): TlsSettings {
-  if (typeof required !== 'boolean') {
-    throw new NatsError('invalidOption', `requireTls takes true or false, got ${typeof required}`);
-  }
-  return { ...base(current), required };
+  return { ...base(current), required: flag('requireTls', required) };
 }
 
 export function withHandshakeFirst(current: TlsSettings | undefined): TlsSettings {
@@ -90,10 +88,11 @@ export function withConfig(current: TlsSettings | undefined, options: unknown): 
   if (!isPlainObject(options)) {
     throw new NatsError(
       'invalidOption',
-      `tlsClientConfig takes a plain object of Node tls.ConnectionOptions, got ${describe(options)}`,
+      `tlsClientConfig takes a plain object of Node tls.ConnectionOptions, got ${typeName(options)}`,
     );
   }
-  for (const key of Object.keys(options)) {
+  const config = plainCopy(options);
+  for (const key of Object.keys(config)) {
     if (CONNECTION_KEYS.has(key)) {
       throw new NatsError(
         'invalidOption',
@@ -101,8 +100,6 @@ export function withConfig(current: TlsSettings | undefined, options: unknown): 
       );
     }
   }
-  checkCloneable(options, 'tlsClientConfig', 0);
-  const config = structuredClone(options) as Record<string, unknown>;
   try {
     tls.createSecureContext(config as tls.SecureContextOptions);
   } catch (cause) {
@@ -196,7 +193,7 @@ function checkCloneable(value: unknown, where: string, depth: number): void {
   if (!isPlainObject(value)) {
     throw new NatsError(
       'invalidOption',
-      `${where} is a ${describe(value)}, which cannot cross into the connection worker (use strings, Buffers, numbers, booleans)`,
+      `${where} is ${typeName(value)}, which cannot cross into the connection worker (use strings, Buffers, numbers, booleans)`,
     );
   }
   for (const [key, v] of Object.entries(value)) checkCloneable(v, `${where}.${key}`, depth + 1);
@@ -204,15 +201,30 @@ function checkCloneable(value: unknown, where: string, depth: number): void {
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object') return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+  try {
+    const proto = Object.getPrototypeOf(value); // a Proxy's trap may throw
+    return proto === Object.prototype || proto === null;
+  } catch {
+    return false;
+  }
 }
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value !== 'object') return typeof value;
-  if (Array.isArray(value)) return 'array';
-  return (value as object).constructor?.name ?? 'object';
+/**
+ * A checked deep copy of the caller's config, taken once: its getters run here only, so what
+ * is checked is what is kept, and what they throw is 'invalidOption'.
+ */
+function plainCopy(options: Record<string, unknown>): Record<string, unknown> {
+  let config: Record<string, unknown>;
+  try {
+    checkCloneable(options, 'tlsClientConfig', 0);
+    config = structuredClone(options);
+  } catch (cause) {
+    if (cause instanceof NatsError) throw cause;
+    throw new NatsError('invalidOption', 'tlsClientConfig could not be read', { cause });
+  }
+  // The copy is data: check it again, in case a getter answered differently the second time.
+  checkCloneable(config, 'tlsClientConfig', 0);
+  return config;
 }
 
 /**

@@ -20,8 +20,7 @@ export interface Credentials {
 }
 
 /** Line ends: LF, CRLF, or a lone CR (old Mac editors). */
-const BLOCK =
-  /-{3,}[^\r\n]*BEGIN[^\r\n]*-{3,}(?:\r\n|\r|\n)\s*([^\s-][^\r\n]*?)\s*(?:\r\n|\r|\n)\s*-{3,}[^\r\n]*END[^\r\n]*-{3,}/g;
+const LINE_END = /\r\n|\r|\n/;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const USER_SEED_SHAPE = /^SU[A-Z2-7]{56}$/;
 
@@ -29,8 +28,9 @@ export function parseCredentials(text: string, source = 'credentials'): Credenti
   if (typeof text !== 'string') {
     throw new NatsError('invalidOption', `${source} must be text, got ${typeof text}`);
   }
-  const blocks = [...text.matchAll(BLOCK)].map((m) => m[1].trim());
-  const candidates = blocks.length > 0 ? blocks : text.split(/\r\n|\r|\n/).map((l) => l.trim());
+  const lines = text.split(LINE_END).map((l) => l.trim());
+  const blocks = decoratedBlocks(lines);
+  const candidates = blocks.length > 0 ? blocks : lines;
   const jwt = candidates.find((c) => JWT_SHAPE.test(c));
   const seed = candidates.find((c) => USER_SEED_SHAPE.test(c));
   if (jwt === undefined) {
@@ -40,4 +40,39 @@ export function parseCredentials(text: string, source = 'credentials'): Credenti
     throw new NatsError('invalidOption', `${source}: no user NKey seed (SU…) found`);
   }
   return { jwt, seed };
+}
+
+/**
+ * The one-line contents of `-----BEGIN …-----` / `-----END …-----` blocks (blank lines around
+ * the content allowed). Plain string tests, line by line: a regular expression for the whole
+ * block backtracked cubically on a long run of dashes (10,000 took minutes).
+ */
+function decoratedBlocks(lines: string[]): string[] {
+  const blocks: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (!isMarker(lines[i], 'BEGIN')) continue;
+    const content = nextFilled(lines, i + 1);
+    const end = nextFilled(lines, content + 1);
+    if (
+      content < lines.length &&
+      !lines[content].startsWith('-') &&
+      isMarker(lines[end] ?? '', 'END')
+    ) {
+      blocks.push(lines[content]);
+      i = end;
+    }
+  }
+  return blocks;
+}
+
+/** A `---…word…---` marker line (already trimmed; '' past the last line). */
+function isMarker(line: string, word: string): boolean {
+  return line.startsWith('---') && line.endsWith('---') && line.includes(word);
+}
+
+/** Index of the first non-empty line at or after `from` (`lines.length` if none). */
+function nextFilled(lines: string[], from: number): number {
+  let i = from;
+  while (i < lines.length && lines[i] === '') i++;
+  return i;
 }

@@ -27,9 +27,9 @@ export type ErrorKind =
   | 'workerExited'
   /** A user callback (auth, signing, subscription callback) threw or returned nothing usable. */
   | 'callback'
-  /** close()/drain() could not send accepted publishes; `count` says how many. */
+  /** `closed()` value when `close()`/`drain()` could not send accepted publishes. */
   | 'notSent'
-  /** publish/subscribe/request after drain() started. */
+  /** publish/subscribe/request after `drain()` started. */
   | 'draining'
   /** The server denied this subscription or this request's publish. */
   | 'permissionsViolation';

@@ -69,6 +69,16 @@ export interface AuthSettings {
 /** What a redacted secret looks like in inspect output, JSON and errors. */
 export const REDACTED = '<redacted>';
 
+/**
+ * The longest delay a Node timer honours (2^31 − 1 ms, about 24.8 days): above it, Node
+ * warns and fires after 1 ms, so a PING interval of 2^31 would PING every millisecond.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Bounds of `readBufferCapacity`: the parser's first buffer is allocated at this size. */
+export const READ_BUFFER_MIN = 1024;
+export const READ_BUFFER_MAX = 64 * 1024 * 1024;
+
 /** Defaults as in async-nats, in milliseconds. */
 export const DEFAULTS = {
   connectionTimeout: 5_000,

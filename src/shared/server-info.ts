@@ -37,7 +37,7 @@ export function toServerInfo(raw: Record<string, unknown>): ServerInfo {
     proto: Number(raw.proto ?? 0),
     host: String(raw.host ?? ''),
     port: Number(raw.port ?? 0),
-    maxPayload: Number(raw.max_payload ?? 0),
+    maxPayload: maxPayloadOf(raw.max_payload),
     headers: raw.headers === true,
     authRequired: raw.auth_required === true,
     tlsRequired: raw.tls_required === true,
@@ -56,6 +56,19 @@ export function toServerInfo(raw: Record<string, unknown>): ServerInfo {
 export function defaultServerInfo(): ServerInfo {
   return toServerInfo({ max_payload: DEFAULT_MAX_PAYLOAD });
 }
+
+/**
+ * INFO `max_payload` as publish checks it: the server default when missing, not a number or
+ * not positive (a limit of 0 or NaN would refuse every publish), and at most 2^31 − 1, which
+ * the shared state block's Int32 holds (larger would wrap negative and refuse every publish
+ * too; no message that large fits the command ring anyway).
+ */
+function maxPayloadOf(value: unknown): number {
+  if (typeof value !== 'number' || !(value >= 1)) return DEFAULT_MAX_PAYLOAD;
+  return Math.min(Math.floor(value), MAX_INT32);
+}
+
+const MAX_INT32 = 2 ** 31 - 1;
 
 /** `version` "x.y.z[-tag]" is at least major.minor.patch. */
 export function versionAtLeast(

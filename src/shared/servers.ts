@@ -1,3 +1,4 @@
+import { typeName } from './describe.js';
 import { NatsError } from './errors.js';
 
 /** A server address as the connection worker dials it. Plain data: it crosses threads. */
@@ -35,20 +36,18 @@ export function parseServerUrl(input: string): ServerAddress {
   if (typeof input !== 'string' || input.trim() === '') {
     throw new NatsError(
       'invalidOption',
-      `server URL must be a non-empty string, got ${String(input)}`,
+      `server URL must be a non-empty string, got ${typeName(input)}`,
     );
   }
   const text = input.includes('://') ? input.trim() : `nats://${input.trim()}`;
   let parsed: URL;
   try {
     parsed = new URL(text);
-  } catch (cause) {
+  } catch {
+    // No cause: Node's ERR_INVALID_URL carries the whole URL, credentials included, in `input`.
     throw new NatsError(
       'invalidOption',
       `server URL ${JSON.stringify(redactUrl(input))} is not a URL`,
-      {
-        cause,
-      },
     );
   }
   const scheme = parsed.protocol.slice(0, -1);
@@ -67,8 +66,8 @@ export function parseServerUrl(input: string): ServerAddress {
     host,
     port,
   };
-  const user = decodeURIComponent(parsed.username);
-  const pass = decodeURIComponent(parsed.password);
+  const user = decodeUserInfo(parsed.username);
+  const pass = decodeUserInfo(parsed.password);
   if (user !== '' && parsed.password === '' && !text.includes(`${parsed.username}:@`)) {
     address.token = user;
   } else if (user !== '' || pass !== '') {
@@ -79,6 +78,30 @@ export function parseServerUrl(input: string): ServerAddress {
   return address;
 }
 
-function redactUrl(input: string): string {
-  return String(input).replace(/\/\/[^@/]*@/, '//***@');
+/**
+ * Percent-decoded user or password; as written when it is not valid percent-encoding (a
+ * password with a `%` in it, `nats://u:50%off@host`): it can only mean itself.
+ */
+function decodeUserInfo(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
+
+/**
+ * `input` with everything between its scheme and its last `@` hidden. Not the URL parser's
+ * idea of the user info: the text reaches here when it failed to parse, and a password may
+ * hold `/`, `#`, `?` or `@` that end the user info for the parser (`nats://u:pa/ss@host`).
+ *
+ * @example
+ * redactUrl('nats://u:pa/ss@host:4222'); // 'nats://***@host:4222'
+ * redactUrl('user:pa#ss@host');          // '***@host'
+ */
+export function redactUrl(input: string): string {
+  const at = input.lastIndexOf('@');
+  if (at < 0) return input;
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(input)?.[0] ?? '';
+  return `${scheme}***${input.slice(at)}`;
 }

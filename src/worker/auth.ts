@@ -6,6 +6,7 @@
  */
 import { fromSeed } from 'nkeys.js';
 import type { AuthFields, HostCallbacks } from '../shared/control.js';
+import { describeError } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
 import type { AuthSettings } from '../shared/options.js';
 import type { ServerInfo } from '../shared/server-info.js';
@@ -71,12 +72,6 @@ async function callerCallback<T>(what: string, call: () => Promise<T>): Promise<
   try {
     return await call();
   } catch (cause) {
-    throw new NatsError(
-      'callback',
-      `${what} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
-      {
-        cause,
-      },
-    );
+    throw new NatsError('callback', `${what} failed: ${describeError(cause)}`, { cause });
   }
 }

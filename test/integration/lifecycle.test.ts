@@ -2,9 +2,10 @@
 // exit, and reconnecting after a server restart.
 
 import net from 'node:net';
-import { type Client, ConnectOptions, connect, type Message, NatsError } from 'nats-offload';
+import { type Client, ConnectOptions, connect, type Message } from 'nats-offload';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runNodeScript } from '../helpers/child.js';
+import { rejection } from '../helpers/errors.js';
 import { freePort, type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
 import { infoLine, type ScriptedPeer, startScriptedPeer } from '../helpers/scripted-peer.js';
 import { EventLog, settledYet, waitFor, withTimeout } from '../helpers/wait.js';
@@ -38,16 +39,6 @@ async function ownServer(): Promise<NatsServer> {
   const s = await startServer();
   cleanups.push(() => s.stop());
   return s;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<NatsError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(NatsError);
-    return error as NatsError;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('state, events and close', () => {

@@ -130,6 +130,87 @@ describe('malformed server input', () => {
   });
 });
 
+describe('header blocks that do not parse', () => {
+  const enc = new TextEncoder();
+  /** An HMSG on sid 1 carrying `headers` (bytes as given) and `payload`. */
+  function hmsg(headers: Uint8Array, payload: string): Uint8Array {
+    const body = enc.encode(payload);
+    const line = enc.encode(`HMSG foo 1 ${headers.length} ${headers.length + body.length}\r\n`);
+    return Uint8Array.from([...line, ...headers, ...body, 0x0d, 0x0a]);
+  }
+  const BLOCKS: [string, Uint8Array][] = [
+    [
+      'lines without a colon or a name',
+      enc.encode('NATS/1.0\r\nNoColon\r\n: v\r\nGood: yes\r\n\r\n'),
+    ],
+    ['no status line', enc.encode('Good: yes\r\n\r\n')],
+    ['bare CRs', enc.encode('NATS/1.0\rGood: yes\rBad\r\r')],
+    [
+      'bytes that are not UTF-8',
+      Uint8Array.from([
+        ...enc.encode('NATS/1.0\r\nX: '),
+        0xff,
+        0xfe,
+        ...enc.encode('\r\nGood: yes\r\n\r\n'),
+      ]),
+    ],
+  ];
+
+  it('delivers every message, with the headers that parse', async () => {
+    peer = await startScriptedPeer(async (conn) => {
+      await handshake(conn);
+      for await (const line of conn.lines()) {
+        if (line === 'PING') conn.send('PONG\r\n');
+        if (line === 'SUB foo 1') {
+          for (const [name, block] of BLOCKS) conn.send(hmsg(block, name));
+          conn.send(hmsg(enc.encode('NATS/1.0 503\r\n\r\n'), 'status'));
+        }
+      }
+    });
+    const events = new EventLog();
+    client = await new ConnectOptions().eventCallback(events.callback).connect(peer.url);
+    const got: { payload: string; good?: string; status?: number }[] = [];
+    client.subscribe('foo', {
+      callback: (m) =>
+        got.push({ payload: m.string(), good: m.headers?.get('Good'), status: m.status }),
+    });
+    await waitFor(() => got.length === BLOCKS.length + 1, 5_000, 'every HMSG');
+    expect(got).toEqual([
+      ...BLOCKS.map(([name]) => ({ payload: name, good: 'yes', status: undefined })),
+      { payload: 'status', good: undefined, status: 503 },
+    ]);
+    // Nothing was reported: the connection stayed up and no message was dropped.
+    expect(events.types()).toEqual(['connected']);
+    expect(peer.connections).toHaveLength(1);
+  });
+});
+
+describe('INFO with an unusable max_payload', () => {
+  it.each([
+    ['missing', undefined, 1024 * 1024],
+    ['not a number', 'lots', 1024 * 1024],
+    ['2^31', 2 ** 31, 2 ** 31 - 1],
+    ['2^32 + 5', 2 ** 32 + 5, 2 ** 31 - 1],
+  ])('%s: publish still works', async (_, maxPayload, limit) => {
+    const pubs: string[] = [];
+    peer = await startScriptedPeer(async (conn) => {
+      conn.send(infoLine({ max_payload: maxPayload }));
+      await conn.nextLine((l) => l.startsWith('CONNECT '));
+      await conn.nextLine((l) => l === 'PING');
+      conn.send('PONG\r\n');
+      for await (const line of conn.lines()) {
+        if (line === 'PING') conn.send('PONG\r\n');
+        else if (line.startsWith('PUB ')) pubs.push(line);
+      }
+    });
+    client = await new ConnectOptions().connect(peer.url);
+    expect(client.maxPayload()).toBe(limit);
+    expect(client.publish('foo', 'hello')).toBe(true);
+    await client.flush();
+    expect(pubs).toEqual(['PUB foo 5']);
+  });
+});
+
 describe('CONNECT refused', () => {
   it("a peer answering CONNECT with -ERR 'Authorization Violation' makes connect reject", async () => {
     peer = await startScriptedPeer(async (conn) => {

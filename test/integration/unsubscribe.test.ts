@@ -112,6 +112,24 @@ describe('unsubscribeAfter(n)', () => {
     expect(got).toEqual(names(0, 4));
   });
 
+  it.each([999_999_999, 1_000_000_000, 2 ** 31 - 1])(
+    'keeps delivering under a limit of %i (nats-server parses at most 9 digits)',
+    async (n) => {
+      client = await connect(server.url);
+      const sub = client.subscribe('after.large');
+      await sub.unsubscribeAfter(n);
+      await client.flush();
+      publishN(client, 'after.large', 3);
+      const it = sub[Symbol.asyncIterator]();
+      const got: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const next = await withTimeout(it.next(), 5_000, `message ${i} under the limit`);
+        got.push(next.value.string());
+      }
+      expect(got).toEqual(names(0, 3));
+    },
+  );
+
   it('rejects a negative count with invalidArgument', async () => {
     client = await connect(server.url);
     const sub = client.subscribe('after.bad');

@@ -565,6 +565,18 @@ describe('parseCredentials', () => {
     expect(everythingShown(await errorOf(() => parseCredentials(text)))).not.toContain(secret);
   });
 
+  it.each([
+    ['dashes', '-'.repeat(200_000)],
+    ['a BEGIN line of dashes', `---BEGIN${'-'.repeat(200_000)}`],
+    ['BEGIN markers only', '---BEGIN---\n'.repeat(50_000)],
+    ['a long line of JWT characters', 'a'.repeat(200_000)],
+  ])('refuses %s in linear time (no regex backtracking)', async (_label, text) => {
+    const started = performance.now();
+    expect((await errorOf(() => parseCredentials(text))).kind).toBe('invalidOption');
+    // ~10 ms here; 1,000 dashes took ~0.5 s and 10,000 minutes with the old whole-block regex.
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
   it('names its source in the error', async () => {
     expect((await errorOf(() => parseCredentials('garbage', 'my.creds'))).message).toContain(
       'my.creds',

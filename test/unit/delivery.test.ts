@@ -120,6 +120,7 @@ describe('delivery frames', () => {
         unsubscribe() {},
         slowConsumer() {},
         drainSubscription: () => Promise.resolve(),
+        callbackFailed() {},
       };
       const subscriber = new Subscriber(owner, 1, SUBJECT, undefined, (m) => received.push(m), 1);
       const dispatcher = new Dispatcher(new RingConsumer(buffers), {
@@ -203,6 +204,7 @@ describe('delivery frames', () => {
             unsubscribe() {},
             slowConsumer() {},
             drainSubscription: () => Promise.resolve(),
+            callbackFailed() {},
           };
           const subscribers = new Map([
             [1, new Subscriber(owner, 1, 'foo.bar', undefined, keep, 1)],

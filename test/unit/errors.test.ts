@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromWire, NatsError, toWire } from '../../src/shared/errors.js';
+import { type ErrorKind, fromWire, NatsError, toWire } from '../../src/shared/errors.js';
 
 describe('NatsError across threads', () => {
   it('keeps kind, message and cause chain through plain data', () => {
@@ -23,5 +23,30 @@ describe('NatsError across threads', () => {
     const e = new NatsError('closed', 'x');
     expect(e).toBeInstanceOf(Error);
     expect(e.name).toBe('NatsError');
+  });
+});
+
+describe('ErrorKind', () => {
+  it('has every kind API.md "Errors" lists', () => {
+    // A kind missing from the union fails `npm run typecheck` here.
+    const kinds = [
+      'timedOut',
+      'noResponders',
+      'authorizationViolation',
+      'maxReconnects',
+      'tls',
+      'badSubject',
+      'maxPayloadExceeded',
+      'invalidOption',
+      'invalidArgument',
+      'closed',
+      'clientCapacity',
+      'notSent',
+      'workerExited',
+      'callback',
+      'draining',
+      'permissionsViolation',
+    ] satisfies ErrorKind[];
+    for (const kind of kinds) expect(new NatsError(kind, 'x').kind).toBe(kind);
   });
 });

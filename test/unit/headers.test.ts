@@ -177,16 +177,105 @@ describe('decodeHeaders', () => {
     ]);
   });
 
+  // Lenient, as nats.js: what does not parse is skipped, the rest is kept, nothing throws.
   it.each([
-    ['no version line', 'HTTP/1.1 200\r\n\r\n'],
-    ['a short version', 'NATS/1\r\n\r\n'],
-    ['a glued version', 'NATS/1.01\r\n\r\n'],
-    ['a bad status', 'NATS/1.0 50x\r\n\r\n'],
-    ['a short status', 'NATS/1.0 50\r\n\r\n'],
-    ['a line without a colon', 'NATS/1.0\r\nNoColon\r\n\r\n'],
-    ['an empty name', 'NATS/1.0\r\n: v\r\n\r\n'],
-    ['a name with a space', 'NATS/1.0\r\nA B: v\r\n\r\n'],
-  ])('rejects %s with a protocol error', (_, text) => {
-    expect(kindOf(() => decodeText(text))).toBe('protocol');
+    ['a line without a colon', 'NATS/1.0\r\nNoColon\r\nA: 1\r\n\r\n', [['A', '1']]],
+    ['an empty name', 'NATS/1.0\r\n: v\r\nA: 1\r\n\r\n', [['A', '1']]],
+    ['a name with a space', 'NATS/1.0\r\nA B: v\r\nC: 1\r\n\r\n', [['C', '1']]],
+    ['a name with a control character', 'NATS/1.0\r\nA\u0001: v\r\nC: 1\r\n\r\n', [['C', '1']]],
+    [
+      'a bare CR inside a line',
+      'NATS/1.0\r\nA: x\ry\r\nB: 2\r\n\r\n',
+      [
+        ['A', 'x'],
+        ['B', '2'],
+      ],
+    ],
+    [
+      'bare CRs as line ends',
+      'NATS/1.0\rA: 1\rB: 2\r\r',
+      [
+        ['A', '1'],
+        ['B', '2'],
+      ],
+    ],
+    [
+      'bare LFs and a CR before the LF',
+      'NATS/1.0\nA: 1\r\nB: 2\n\n',
+      [
+        ['A', '1'],
+        ['B', '2'],
+      ],
+    ],
+    [
+      'an empty line in the middle',
+      'NATS/1.0\r\nA: 1\r\n\r\nB: 2\r\n\r\n',
+      [
+        ['A', '1'],
+        ['B', '2'],
+      ],
+    ],
+    [
+      'no status line',
+      'A: 1\r\nB: 2\r\n\r\n',
+      [
+        ['A', '1'],
+        ['B', '2'],
+      ],
+    ],
+    ['another first line', 'HTTP/1.1 200\r\nA: 1\r\n\r\n', [['A', '1']]],
+    ['a glued version', 'NATS/1.01\r\nA: 1\r\n\r\n', [['A', '1']]],
+    ['no final empty line', 'NATS/1.0\r\nA: 1', [['A', '1']]],
+    ['nothing at all', '', []],
+  ])('%s: what does not parse is skipped, the rest kept', (_, text, pairs) => {
+    const out = decodeText(text);
+    expect([...out.headers]).toEqual(pairs);
+    expect(out.status).toBeUndefined();
+  });
+
+  it.each([
+    ['a bad status', 'NATS/1.0 50x\r\nA: 1\r\n\r\n'],
+    ['a short status', 'NATS/1.0 50\r\nA: 1\r\n\r\n'],
+    ['a long status', 'NATS/1.0 5030 Busy\r\nA: 1\r\n\r\n'],
+  ])('leaves out %s, keeps the headers', (_, text) => {
+    const out = decodeText(text);
+    expect(out.status).toBeUndefined();
+    expect(out.description).toBeUndefined();
+    expect([...out.headers]).toEqual([['A', '1']]);
+  });
+
+  it('decodes bytes that are not UTF-8 to U+FFFD', () => {
+    const bytes = Uint8Array.from([
+      ...enc.encode('NATS/1.0\r\nX-'),
+      0xff,
+      ...enc.encode(': a'),
+      0xc3,
+      0x28,
+      ...enc.encode('\r\nB: 2\r\n\r\n'),
+    ]);
+    const out = decodeHeaders(bytes, 0, bytes.length);
+    expect([...out.headers]).toEqual([
+      ['X-\ufffd', 'a\ufffd('],
+      ['B', '2'],
+    ]);
+  });
+
+  it('keeps the status of NATS/1.0 408 Request Timeout with bare LFs and trailing blanks', () => {
+    const out = decodeText('NATS/1.0   408   Request Timeout  \nA: 1\n\n');
+    expect(out).toMatchObject({ status: 408, description: 'Request Timeout' });
+    expect([...out.headers]).toEqual([['A', '1']]);
+  });
+
+  it('never throws, whatever the bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        const out = decodeHeaders(bytes, 0, bytes.length);
+        for (const [name, value] of out.headers) {
+          expect(name).not.toMatch(/[\s:]/);
+          expect(value).not.toMatch(/[\r\n]/);
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { NatsError } from '../../src/shared/errors.js';
 import { toServerInfo, versionAtLeast } from '../../src/shared/server-info.js';
-import { parseServerUrl } from '../../src/shared/servers.js';
+import { parseServerUrl, redactUrl } from '../../src/shared/servers.js';
 
 describe('parseServerUrl', () => {
   it.each([
@@ -24,6 +24,15 @@ describe('parseServerUrl', () => {
     const s = parseServerUrl('nats://alice:s%40cret@host:4222');
     expect(s).toMatchObject({ user: 'alice', pass: 's@cret', url: 'nats://host:4222' });
     expect(s.token).toBeUndefined();
+  });
+
+  it.each([
+    ['a % in the password', 'nats://u:50%off@host', { user: 'u', pass: '50%off' }],
+    ['a bad escape in the user', 'nats://u%zz:p@host', { user: 'u%zz', pass: 'p' }],
+    ['a % in a token', 'nats://t%ok@host', { token: 't%ok' }],
+    ['a good escape next to a bad one', 'nats://u:%41%@host', { pass: '%41%' }],
+  ])('takes %s as written when it is not percent-encoding', (_, url, expected) => {
+    expect(parseServerUrl(url)).toMatchObject(expected);
   });
 
   it('takes a lone user part as a token', () => {
@@ -110,6 +119,19 @@ describe('parseServerUrl', () => {
   });
 });
 
+describe('redactUrl', () => {
+  it.each([
+    ['nats://u:pa/ss@host:4222', 'nats://***@host:4222'],
+    ['nats://u:pa#ss@host', 'nats://***@host'],
+    ['user:pa#ss@host', '***@host'],
+    ['u:p@ss@host', '***@host'],
+    ['tls://tok@[::1]:4222', 'tls://***@[::1]:4222'],
+    ['nats://host:4222', 'nats://host:4222'],
+  ])('%s → %s', (input, shown) => {
+    expect(redactUrl(input)).toBe(shown);
+  });
+});
+
 describe('server INFO', () => {
   it('camelCases known and unknown fields', () => {
     const info = toServerInfo({
@@ -130,6 +152,20 @@ describe('server INFO', () => {
       lameDuckMode: true,
       someNewField: 7,
     });
+  });
+
+  it.each([
+    ['missing', undefined, 1024 * 1024],
+    ['a string', '1048576', 1024 * 1024],
+    ['NaN-like', 'abc', 1024 * 1024],
+    ['zero', 0, 1024 * 1024],
+    ['negative', -5, 1024 * 1024],
+    ['2^31', 2 ** 31, 2 ** 31 - 1],
+    ['2^53', 2 ** 53, 2 ** 31 - 1],
+    ['fractional', 1000.5, 1000],
+    ['8 MiB', 8 * 1024 * 1024, 8 * 1024 * 1024],
+  ])('max_payload %s gives a limit publish can check against', (_, raw, expected) => {
+    expect(toServerInfo({ max_payload: raw }).maxPayload).toBe(expected);
   });
 
   it.each([

@@ -9,14 +9,16 @@
  * ```
  */
 
+import { typeName } from '../describe.js';
 import { NatsError } from '../errors.js';
-import { isBlank, skipBlank } from './scan.js';
-import { decodeString, quoteBytes, utf8Length, writeString } from './utf8.js';
+import { isBlank, skipBlank, trimEnd } from './scan.js';
+import { decodeString, utf8Length, writeString } from './utf8.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
 const SPACE = 0x20;
 const COLON = 0x3a;
+const DEL = 0x7f;
 
 const VERSION = 'NATS/1.0';
 const VERSION_BYTES = new TextEncoder().encode(VERSION);
@@ -48,18 +50,21 @@ export class HeaderMap implements Iterable<[string, string]> {
    * HeaderMap.from({ 'X-Id': '1', Trace: ['a', 'b'] });
    */
   static from(init: Record<string, string | string[]> | Iterable<[string, string]>): HeaderMap {
-    const headers = new HeaderMap();
-    if (isIterable(init)) {
-      for (const [name, value] of init) headers.append(name, value);
-      return headers;
+    if (init === null || typeof init !== 'object') {
+      throw new NatsError(
+        'invalidArgument',
+        `HeaderMap.from takes a record or [name, value] pairs, got ${typeName(init)}`,
+      );
     }
-    for (const name of Object.keys(init)) {
-      const values = init[name];
-      if (Array.isArray(values)) {
-        for (const value of values) headers.append(name, value);
-      } else {
-        headers.append(name, values);
-      }
+    const headers = new HeaderMap();
+    try {
+      fill(headers, init);
+    } catch (cause) {
+      if (cause instanceof NatsError) throw cause;
+      // The caller's iterator, getters or Proxy traps threw, or a pair was no pair.
+      throw new NatsError('invalidArgument', 'HeaderMap.from could not read its argument', {
+        cause,
+      });
     }
     return headers;
   }
@@ -119,6 +124,12 @@ export class HeaderMap implements Iterable<[string, string]> {
 
   /** Calls `callback` once per value, in iteration order, without allocating pairs. */
   forEach(callback: (value: string, name: string) => void): void {
+    if (typeof callback !== 'function') {
+      throw new NatsError(
+        'invalidArgument',
+        `HeaderMap.forEach takes a function, got ${typeName(callback)}`,
+      );
+    }
     for (const [name, values] of this.map) {
       for (const value of values) callback(value, name);
     }
@@ -171,55 +182,62 @@ export interface DecodedHeaders {
 }
 
 /**
- * Decodes the header block `buf[start, end)` of an HMSG. Values lose their leading whitespace;
- * lines may end with CRLF or a bare LF.
+ * Decodes the header block `buf[start, end)` of an HMSG, leniently (as nats.js): a message is
+ * never dropped for its headers (API.md "Guarantees"). A first line `NATS/1.0[ <status>[
+ * <description>]]` gives the status; every other line that reads as `name: value` with a
+ * valid name is a header, and what does not (no colon, an empty or blank name, an unknown
+ * first line) is skipped. Lines end at CRLF, LF or a bare CR; values lose their leading blanks;
+ * bytes that are not UTF-8 decode to U+FFFD.
  *
- * @throws NatsError `'protocol'` for a block that does not start with `NATS/1.0`, a bad status,
- *   or a header line without a `:` or with an invalid name or value.
  * @example
  * const { headers, status } = decodeHeaders(view.buf, view.headerStart, view.headerEnd);
  */
 export function decodeHeaders(buf: Uint8Array, start: number, end: number): DecodedHeaders {
-  let lineEnd = findLineEnd(buf, start, end);
   const result: DecodedHeaders = { headers: new HeaderMap() };
-  parseStatusLine(buf, start, trimCr(buf, start, lineEnd), result);
-  let p = lineEnd + 1;
+  let p = start;
   while (p < end) {
-    lineEnd = findLineEnd(buf, p, end);
-    const to = trimCr(buf, p, lineEnd);
-    if (to === p) break; // the empty line that ends the block
-    let colon = p;
-    while (colon < to && buf[colon] !== COLON) colon++;
-    if (colon === to) {
-      throw new NatsError('protocol', `header line without ':': ${quoteBytes(buf, p, to)}`);
+    // The line [p, eol), and its first ':' (or -1).
+    let eol = p;
+    let colon = -1;
+    for (; eol < end; eol++) {
+      const b = buf[eol];
+      if (b === CR || b === LF) break;
+      if (b === COLON && colon < 0) colon = eol;
     }
-    const v = skipBlank(buf, colon + 1, to);
-    try {
-      result.headers.append(decodeString(buf, p, colon), decodeString(buf, v, to));
-    } catch (cause) {
-      throw new NatsError('protocol', `invalid header line: ${quoteBytes(buf, p, to)}`, { cause });
+    if (p === start && isStatusLine(buf, p, eol)) {
+      parseStatusLine(buf, p, eol, result);
+    } else if (colon > p && isName(buf, p, colon)) {
+      // By construction the value holds no CR or LF and the name only valid bytes: append
+      // cannot refuse them.
+      const v = skipBlank(buf, colon + 1, eol);
+      result.headers.append(decodeString(buf, p, colon), decodeString(buf, v, eol));
     }
-    p = lineEnd + 1;
+    p = eol + (buf[eol] === CR && eol + 1 < end && buf[eol + 1] === LF ? 2 : 1);
   }
   return result;
 }
 
-/** Parses `NATS/1.0[ <status>[ <description>]]` from `buf[start, end)` into `result`. */
+/** `NATS/1.0` followed by a blank or the end of the line. */
+function isStatusLine(buf: Uint8Array, start: number, end: number): boolean {
+  const after = start + VERSION_BYTES.length;
+  if (after > end) return false;
+  for (let i = 0; i < VERSION_BYTES.length; i++) {
+    if (buf[start + i] !== VERSION_BYTES[i]) return false;
+  }
+  return after === end || isBlank(buf[after]);
+}
+
+/**
+ * Reads `[ <status>[ <description>]]` after `NATS/1.0` in `buf[start, end)` into `result`; a
+ * status that is not three digits is left out (the message is still delivered).
+ */
 function parseStatusLine(
   buf: Uint8Array,
   start: number,
   end: number,
   result: DecodedHeaders,
 ): void {
-  let p = start + VERSION_BYTES.length;
-  if (p > end || !startsWithVersion(buf, start) || (p < end && !isBlank(buf[p]))) {
-    throw new NatsError(
-      'protocol',
-      `header block without ${VERSION}: ${quoteBytes(buf, start, end)}`,
-    );
-  }
-  p = skipBlank(buf, p, end);
-  if (p === end) return;
+  const p = skipBlank(buf, start + VERSION_BYTES.length, end);
   const digitsEnd = p + 3;
   if (
     digitsEnd > end ||
@@ -228,30 +246,20 @@ function parseStatusLine(
     !isDigit(buf[p + 2]) ||
     (digitsEnd < end && !isBlank(buf[digitsEnd]))
   ) {
-    throw new NatsError('protocol', `invalid header status line: ${quoteBytes(buf, start, end)}`);
+    return;
   }
   result.status = (buf[p] - 0x30) * 100 + (buf[p + 1] - 0x30) * 10 + (buf[p + 2] - 0x30);
-  p = skipBlank(buf, digitsEnd, end);
-  let to = end;
-  while (to > p && isBlank(buf[to - 1])) to--;
-  if (to > p) result.description = decodeString(buf, p, to);
+  const from = skipBlank(buf, digitsEnd, end);
+  const to = trimEnd(buf, from, end);
+  if (to > from) result.description = decodeString(buf, from, to);
 }
 
-function startsWithVersion(buf: Uint8Array, start: number): boolean {
-  for (let i = 0; i < VERSION_BYTES.length; i++) {
-    if (buf[start + i] !== VERSION_BYTES[i]) return false;
+/** A header name: not empty, no blanks, control characters or DEL (':' ends it already). */
+function isName(buf: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    if (buf[i] <= SPACE || buf[i] === DEL) return false;
   }
-  return true;
-}
-
-/** Index of the LF ending the line at `p`, or `end` for an unterminated last line. */
-function findLineEnd(buf: Uint8Array, p: number, end: number): number {
-  const nl = buf.indexOf(LF, p);
-  return nl < 0 || nl >= end ? end : nl;
-}
-
-function trimCr(buf: Uint8Array, start: number, lineEnd: number): number {
-  return lineEnd > start && buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
+  return end > start;
 }
 
 function isDigit(b: number): boolean {
@@ -264,7 +272,7 @@ function checkName(name: string): void {
   }
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
-    if (c <= 0x20 || c === 0x7f || c === COLON) {
+    if (c <= SPACE || c === DEL || c === COLON) {
       throw new NatsError(
         'invalidArgument',
         `header name ${JSON.stringify(name)} must not contain ':', whitespace or control characters`,
@@ -284,6 +292,24 @@ function checkValue(name: string, value: string): void {
         'invalidArgument',
         `header ${JSON.stringify(name)} value must not contain CR or LF`,
       );
+    }
+  }
+}
+
+function fill(
+  headers: HeaderMap,
+  init: Record<string, string | string[]> | Iterable<[string, string]>,
+): void {
+  if (isIterable(init)) {
+    for (const [name, value] of init) headers.append(name, value);
+    return;
+  }
+  for (const name of Object.keys(init)) {
+    const values = init[name];
+    if (Array.isArray(values)) {
+      for (const value of values) headers.append(name, value);
+    } else {
+      headers.append(name, values);
     }
   }
 }

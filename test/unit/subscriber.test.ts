@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { Message } from '../../src/main/message.js';
+import { Subscriber, type SubscriptionOwner } from '../../src/main/subscriber.js';
+
+function owner() {
+  const unsubs: number[] = [];
+  const o: SubscriptionOwner = {
+    unsubscribe: (_sub, max) => {
+      unsubs.push(max);
+    },
+    slowConsumer: () => {},
+    drainSubscription: async () => {},
+    callbackFailed: () => {},
+  };
+  return { o, unsubs };
+}
+
+const msg = () => new Message('s', undefined, new Uint8Array(0), undefined, undefined, undefined);
+
+describe('Subscriber.unsubscribeAfter', () => {
+  it('tells the server a count it can parse (at most 9 digits)', async () => {
+    const { o, unsubs } = owner();
+    await new Subscriber(o, 1, 's', undefined, undefined, 10).unsubscribeAfter(999_999_999);
+    expect(unsubs).toEqual([999_999_999]);
+  });
+
+  it('counts a larger limit itself and ends with a plain UNSUB', async () => {
+    // nats-server reads `UNSUB 1 1000000000` as "unsubscribe now": the subscription would
+    // never deliver, and an iterator over it never end.
+    const { o, unsubs } = owner();
+    const sub = new Subscriber(o, 1, 's', undefined, () => {}, 10);
+    await sub.unsubscribeAfter(2 ** 31 - 1);
+    expect(unsubs).toEqual([]);
+    sub.delivered = 2 ** 31 - 3;
+    sub.push(msg());
+    expect(sub.isClosed).toBe(false);
+    sub.push(msg());
+    expect(sub.isClosed).toBe(true);
+    expect(unsubs).toEqual([0]);
+  });
+
+  it('ends an iterator at a larger limit after its last message', async () => {
+    const { o, unsubs } = owner();
+    const sub = new Subscriber(o, 1, 's', undefined, undefined, 10);
+    await sub.unsubscribeAfter(1_000_000_000);
+    sub.delivered = 1_000_000_000 - 1;
+    sub.push(msg());
+    const it = sub[Symbol.asyncIterator]();
+    expect((await it.next()).done).toBe(false);
+    expect((await it.next()).done).toBe(true);
+    expect(unsubs).toEqual([0]);
+  });
+});
