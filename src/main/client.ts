@@ -530,21 +530,25 @@ export class Client implements SubscriptionOwner {
         // (the worker sends the whole ring before it ends the socket), within a bound.
         await this.publisher.drained(this.#options.worker.connectionTimeout);
       }
-      if (this.publisher.waiting > 0) {
-        this.emit({
-          type: 'clientError',
-          error: new NatsError(
-            'closed',
-            `closed with ${this.publisher.waiting} published messages not sent (disconnected or too slow)`,
-          ),
-        });
-      }
+      /** What closed() settles with: the error that ended the client, else what was not sent. */
+      let outcome = error;
+      // What still waits on this thread is not sent; the worker says how much of the ring.
+      let notSent = this.publisher.waitingMessages;
       this.publisher.publishNow();
       this.closedWith = error ?? new NatsError('closed', 'client is closed');
       try {
-        await this.host.call((api) => api.close());
+        notSent += await this.host.call((api) => api.close());
       } catch {
         // the worker is gone already: nothing left to close there
+      }
+      if (notSent > 0) {
+        const unsent = new NatsError(
+          'notSent',
+          `${notSent} accepted messages were not sent (disconnected, or the server did not read them within connectionTimeout)`,
+          { count: notSent },
+        );
+        this.emit({ type: 'clientError', error: unsent });
+        outcome ??= unsent;
       }
       this.dispatcher.stop();
       this.publisher.close(this.closedWith);
@@ -562,7 +566,7 @@ export class Client implements SubscriptionOwner {
       for (const sub of this.subs.values()) sub.end(error);
       await this.host.shutdown();
       if (emitClosed) this.emit({ type: 'closed' });
-      this.closedResolve(error);
+      this.closedResolve(outcome);
     })();
     return this.closing;
   }

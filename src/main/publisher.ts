@@ -73,6 +73,8 @@ export class Publisher {
   private overflowBytes = 0;
   /** Messages and control frames in the overflow. */
   private overflowCount = 0;
+  /** Control frames (SUB, UNSUB, FLUSH) among them. */
+  private overflowControls = 0;
   /** Index in the overflow of the PUB frame later publishes may grow, or -1. */
   private openChunk = -1;
   /** Bytes and messages in that frame (its array is chunkMax long until it is closed). */
@@ -96,6 +98,11 @@ export class Publisher {
   /** Messages (and control frames) waiting on this thread because the ring was full. */
   get waiting(): number {
     return this.overflowCount;
+  }
+
+  /** Messages alone (no control frames) waiting on this thread: what close() may not send. */
+  get waitingMessages(): number {
+    return this.overflowCount - this.overflowControls;
   }
 
   pub(
@@ -193,6 +200,7 @@ export class Publisher {
     this.head = 0;
     this.overflowBytes = 0;
     this.overflowCount = 0;
+    this.overflowControls = 0;
     this.openChunk = -1;
     const waiters = this.writableWaiters;
     this.writableWaiters = [];
@@ -348,6 +356,7 @@ export class Publisher {
       this.overflow.push(target);
       this.overflowBytes += target.length;
       this.overflowCount++;
+      this.overflowControls++;
     } else {
       this.ring.commit();
     }
@@ -403,8 +412,12 @@ export class Publisher {
       this.openPub = -1;
       this.overflow[this.head++] = EMPTY;
       this.overflowBytes -= frame.length;
-      this.overflowCount -=
-        frame[CMD_OP] === CMD_PUB ? ring.view.getUint32(off + CMD_PUB_COUNT, true) : 1;
+      if (frame[CMD_OP] === CMD_PUB) {
+        this.overflowCount -= ring.view.getUint32(off + CMD_PUB_COUNT, true);
+      } else {
+        this.overflowCount--;
+        this.overflowControls--;
+      }
     }
     this.publishNow();
     if (this.head < this.overflow.length) {

@@ -98,8 +98,11 @@ export type StartResult =
 export interface WorkerApi {
   /** Start the connection loop; resolves once connected (or at once with retryOnInitialConnect). */
   start(host: HostCallbacks): Promise<StartResult>;
-  /** Send what the command ring holds, close the socket, stop the loop; the worker then exits. */
-  close(): Promise<void>;
+  /**
+   * Send what the command ring holds, close the socket, stop the loop; the worker then exits.
+   * Resolves with how many accepted messages were not sent (API.md 'notSent').
+   */
+  close(): Promise<number>;
   /** Drop the current connection; the loop reconnects as after any loss. */
   forceReconnect(): Promise<void>;
   /** Replace the pool (validated by the caller), keeping state of servers in both. */

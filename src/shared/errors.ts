@@ -37,10 +37,13 @@ export type ErrorKind =
 export class NatsError extends Error {
   override readonly name = 'NatsError';
   readonly kind: ErrorKind;
+  /** For `'notSent'`: how many accepted messages were not sent. */
+  readonly count?: number;
 
-  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown }) {
+  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown; count?: number }) {
     super(message, options);
     this.kind = kind;
+    if (options?.count !== undefined) this.count = options.count;
   }
 }
 

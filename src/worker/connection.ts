@@ -56,6 +56,10 @@ export class Connection implements SessionHost {
   private pumpLater: NodeJS.Immediate | undefined;
   private lastInfo: ServerInfo | undefined;
   /** Flushes whose PING a lost connection never answered; re-sent on the next one. */
+  /** Accepted messages not sent (see {@link notSent}). */
+  private unsent = 0;
+  /** close() waits for the socket's 'drain' through this. */
+  private drainWaiter: (() => void) | undefined;
   private carriedFlushes: number[] = [];
 
   constructor(
@@ -110,7 +114,10 @@ export class Connection implements SessionHost {
     return result;
   }
 
-  /** Send what the command ring holds, end the socket, stop the loop. Idempotent. */
+  /**
+   * Send what the command ring holds (within connectionTimeout), end the socket, stop the
+   * loop. Idempotent. Afterwards {@link notSent} says how many accepted messages were not sent.
+   */
   close(): Promise<void> {
     const state = this.state;
     if (state.name === 'closing') return state.done;
@@ -124,12 +131,26 @@ export class Connection implements SessionHost {
     return done;
   }
 
-  /** Drop the current connection (if any); the loop reconnects as after any loss. */
+  /**
+   * Drop the current connection (if any); the loop reconnects as after any loss. An open
+   * socket is ended gracefully: what was written to it still reaches the server, and what is
+   * still in the command ring goes out on the next connection.
+   */
   forceReconnect(): void {
     const state = this.state;
-    if (state.name === 'connecting' || state.name === 'connected') {
+    if (state.name === 'connected') {
+      const session = state.session;
+      void session.close(CLOSE_TIMEOUT_MS).then(() => {
+        this.unsent += session.unflushedMessages; // the server did not take them in time
+      });
+    } else if (state.name === 'connecting') {
       state.session.fail(new NatsError('io', 'reconnect forced by the client'));
     }
+  }
+
+  /** Accepted messages that were not sent: lost with a failed socket, or left at close(). */
+  get notSent(): number {
+    return this.unsent;
   }
 
   /** setServerPool: new servers, state kept for those in both, attempt counter reset. */
@@ -158,6 +179,8 @@ export class Connection implements SessionHost {
       } else {
         why = await session.ended;
         if (!this.inState('connected')) return; // close() ended it
+        // A failed socket takes what it had not passed to the kernel with it.
+        if (why !== undefined) this.unsent += session.unflushedMessages;
         this.carriedFlushes = session.unansweredFlushes();
       }
       this.to({ name: 'backoff', wake: new AbortController() }, why);
@@ -224,14 +247,45 @@ export class Connection implements SessionHost {
   private async shutdown(from: LoopState): Promise<void> {
     clearImmediate(this.pumpLater);
     if (from.name === 'backoff') from.wake.abort();
-    if (from.name === 'connected') {
-      // Everything published before close() goes out before the socket ends.
-      while (this.outbound.pump(from.session) !== 'empty') {}
+    if (from.name === 'connected' && from.session.isOpen) {
+      // Everything published before close() goes out before the socket ends, unless the
+      // server does not take it within connectionTimeout.
+      await this.sendAll(from.session);
+      this.unsent += this.outbound.discard();
       await from.session.close(CLOSE_TIMEOUT_MS);
-    } else if (from.name === 'connecting') {
-      from.session.fail(new NatsError('closed', 'client closed'));
+      this.unsent += from.session.unflushedMessages;
+    } else {
+      if (from.name === 'connecting') from.session.fail(new NatsError('closed', 'client closed'));
+      this.unsent += this.outbound.discard();
     }
     this.to({ name: 'closed' });
+  }
+
+  /** Pumps the whole command ring into `session`, waiting for the socket while it is full. */
+  private async sendAll(session: Session): Promise<void> {
+    const deadline = performance.now() + this.options.connectionTimeout;
+    for (;;) {
+      const result = this.outbound.pump(session);
+      if (result === 'empty' || !session.isOpen) return;
+      if (result === 'blocked' && !(await this.socketDrained(deadline - performance.now()))) {
+        return;
+      }
+    }
+  }
+
+  /** Resolves true at the socket's next 'drain', false after `ms` (or at once if ms ≤ 0). */
+  private socketDrained(ms: number): Promise<boolean> {
+    if (ms <= 0) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.drainWaiter = undefined;
+        resolve(false);
+      }, ms);
+      this.drainWaiter = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+    });
   }
 
   private poolChanged(): void {
@@ -275,7 +329,8 @@ export class Connection implements SessionHost {
    */
   private kick(): void {
     const state = this.state;
-    if (state.name !== 'connected') return;
+    // A session that failed or is ending takes no more commands: they wait for the next one.
+    if (state.name !== 'connected' || !state.session.isOpen) return;
     const session = state.session;
     const window = session.echoRoom();
     const echoBudget = window > 0 ? Math.min(window, this.inbound.credit.budget()) : 0;
@@ -336,7 +391,6 @@ export class Connection implements SessionHost {
     const { session, entry } = state;
     this.reconnects.connected(entry);
     this.recordInfo(info, session.server);
-    this.outbound.reset();
     if (this.inbound.readingPaused) session.pauseReading(); // the backlog is still full
     if (this.inbound.keepAliveHeld) session.holdKeepAlive(true);
     session.writeFirst(this.subs.replay(), this.carriedFlushes);
@@ -383,6 +437,9 @@ export class Connection implements SessionHost {
   }
 
   drained(): void {
+    const waiter = this.drainWaiter;
+    this.drainWaiter = undefined;
+    waiter?.();
     this.kick();
   }
 

@@ -25,6 +25,7 @@ const api: WorkerApi = {
   },
   async close() {
     await connection.close();
+    const notSent = connection.notSent;
     // After comlink has posted this call's reply: release the callbacks' port and ours, so
     // nothing keeps this thread alive.
     setImmediate(() => {
@@ -32,6 +33,7 @@ const api: WorkerApi = {
       host = null;
       data.control.close();
     });
+    return notSent;
   },
 };
 

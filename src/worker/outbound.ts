@@ -57,13 +57,12 @@ export type PumpResult = 'empty' | 'blocked' | 'gated' | 'more';
 
 export class OutboundPump {
   /**
-   * Batches whose ring views the socket still holds. While any are, the ring holds consumed
-   * space back from the publisher (R covers everything consumed before it), so a view's bytes
-   * stay put until the kernel has them.
+   * Batches whose ring views a socket still holds, this one or one being ended gracefully
+   * (forceReconnect): a socket calls back for every write, once flushed or when destroyed.
+   * While any are, the ring holds consumed space back from the publisher (R covers everything
+   * consumed before it), so a view's bytes stay put until the kernel has them.
    */
   private viewsInFlight = 0;
-  /** Bumped per socket, so a late callback from a replaced socket changes nothing. */
-  private generation = 0;
   /** Wire bytes of echo records the last batch took from the ring. */
   private echoBytes = 0;
 
@@ -72,11 +71,21 @@ export class OutboundPump {
     private readonly subs: SubscriptionTable,
   ) {}
 
-  /** A new socket: views held by the old one are gone with it. */
-  reset(): void {
-    this.generation++;
-    this.viewsInFlight = 0;
-    this.ring.unhold();
+  /**
+   * Drops the frames left in the ring (close() could not send them) and returns how many
+   * messages they held.
+   */
+  discard(): number {
+    const ring = this.ring;
+    let messages = 0;
+    for (let off = ring.next(); off >= 0; off = ring.next()) {
+      if (ring.bytes[off + CMD_OP] === CMD_PUB) {
+        messages += ring.view.getUint32(off + CMD_PUB_COUNT, true);
+      }
+      ring.advance();
+    }
+    ring.release();
+    return messages;
   }
 
   /**
@@ -180,9 +189,8 @@ export class OutboundPump {
       writable = sink.write(chunks[0]);
     } else {
       if (this.viewsInFlight++ === 0) ring.hold();
-      const generation = this.generation;
       writable = sink.writeAll(chunks, () => {
-        if (generation === this.generation && --this.viewsInFlight === 0) ring.unhold();
+        if (--this.viewsInFlight === 0) ring.unhold();
       });
     }
     for (const purpose of pings) sink.pingQueued(purpose);

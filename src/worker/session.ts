@@ -50,6 +50,9 @@ export class Session implements ParserSink, OutboundSink {
   private transport: Transport | null = null;
   private readonly parser: Parser;
   private readonly pongQueue: PingPurpose[] = [];
+  /** Messages of the batch about to be written, and of batches not yet flushed to the kernel. */
+  private batchMessages = 0;
+  private unflushed = 0;
   private readonly window = new SendWindow();
   private readonly heartbeat: Heartbeat;
   private handshake!: { resolve(info: ServerInfo): void; reject(error: NatsError): void };
@@ -134,12 +137,16 @@ export class Session implements ParserSink, OutboundSink {
   // ---- OutboundSink ---------------------------------------------------------------------
 
   write(bytes: Uint8Array): boolean {
+    // Taken first: messages written to an ended session stay counted as not flushed.
+    const messages = this.takeBatchMessages();
     if (this.transport === null || this.phase === 'ended') return false;
     this.host.counted(0, bytes.length, 0);
-    return this.transport.write(bytes);
+    if (messages === 0) return this.transport.write(bytes);
+    return this.transport.write(bytes, (error) => this.flushed(messages, error));
   }
 
   writeAll(chunks: Uint8Array[], done: () => void): boolean {
+    const messages = this.takeBatchMessages();
     if (this.transport === null || this.phase === 'ended') {
       done();
       return false;
@@ -147,7 +154,35 @@ export class Session implements ParserSink, OutboundSink {
     let bytes = 0;
     for (const chunk of chunks) bytes += chunk.length;
     this.host.counted(0, bytes, 0);
-    return this.transport.writeAll(chunks, done);
+    return this.transport.writeAll(chunks, (error) => {
+      this.flushed(messages, error);
+      done();
+    });
+  }
+
+  /**
+   * Messages handed to the transport that it has not passed on to the kernel: if the session
+   * ends before it does, they were not sent (API.md: counted in 'notSent').
+   */
+  get unflushedMessages(): number {
+    return this.unflushed;
+  }
+
+  /** The connection is open: commands may be written (false once it failed or is closing). */
+  get isOpen(): boolean {
+    return this.phase === 'open';
+  }
+
+  /** The messages of the batch being written ({@link published} came just before the write). */
+  private takeBatchMessages(): number {
+    const messages = this.batchMessages;
+    this.batchMessages = 0;
+    this.unflushed += messages;
+    return messages;
+  }
+
+  private flushed(messages: number, error: Error | undefined): void {
+    if (error === undefined) this.unflushed -= messages;
   }
 
   /**
@@ -180,6 +215,7 @@ export class Session implements ParserSink, OutboundSink {
 
   published(count: number): void {
     this.host.counted(0, 0, count);
+    this.batchMessages = count; // the pump writes their batch next
   }
 
   /** Flush ids whose PING was sent but not answered: the next session sends them again. */
@@ -272,10 +308,12 @@ export class Session implements ParserSink, OutboundSink {
     } catch (err) {
       const error =
         err instanceof NatsError ? err : new NatsError('protocol', String(err), { cause: err });
-      this.host.chunkDone();
+      // Failed first, so that no command is pumped into the socket being destroyed; then what
+      // was parsed before the bad bytes is delivered.
       this.fail(
         new NatsError('protocol', `${this.server.url}: ${error.message}`, { cause: error }),
       );
+      this.host.chunkDone();
       return;
     }
     if (this.phase === 'open') this.host.chunkDone();

@@ -25,13 +25,17 @@ export interface TransportHandlers {
 }
 
 export interface Transport {
-  /** Queue bytes; false when the write buffer is full (wait for `drain`). */
-  write(bytes: Uint8Array): boolean;
+  /**
+   * Queue bytes; false when the write buffer is full (wait for `drain`). `done`, if given,
+   * runs once they are handed on (to the kernel), with an error if the stream failed first.
+   */
+  write(bytes: Uint8Array, done?: (error?: Error) => void): boolean;
   /**
    * Queue several chunks as one gathered write; `done` runs once they are handed on (to the
-   * kernel) or the stream failed — only then may their memory change. False as for `write`.
+   * kernel) or the stream failed (with the error) — only then may their memory change. False
+   * as for `write`.
    */
-  writeAll(chunks: Uint8Array[], done: () => void): boolean;
+  writeAll(chunks: Uint8Array[], done: (error?: Error) => void): boolean;
   /**
    * Stop delivering `data` until `resume()`. What the peer sends meanwhile waits in the
    * transport's and the kernel's buffers, then in the peer's (flow control, not loss).
@@ -118,14 +122,15 @@ class TcpTlsTransport implements Transport {
     this.attach(socket);
   }
 
-  write(bytes: Uint8Array): boolean {
-    return this.socket.write(bytes);
+  write(bytes: Uint8Array, done?: (error?: Error) => void): boolean {
+    if (done === undefined) return this.socket.write(bytes);
+    return this.socket.write(bytes, (error) => done(error ?? undefined));
   }
 
-  writeAll(chunks: Uint8Array[], done: () => void): boolean {
+  writeAll(chunks: Uint8Array[], done: (error?: Error) => void): boolean {
     const socket = this.socket;
     if (socket.destroyed) {
-      done();
+      done(new Error('socket destroyed'));
       return false;
     }
     socket.cork();
@@ -133,7 +138,7 @@ class TcpTlsTransport implements Transport {
     const last = chunks.length - 1;
     for (let i = 0; i < last; i++) writable = socket.write(chunks[i]);
     // Node calls the last callback after every earlier chunk, or with an error on failure.
-    writable = socket.write(chunks[last], () => done());
+    writable = socket.write(chunks[last], (error) => done(error ?? undefined));
     socket.uncork();
     return writable;
   }

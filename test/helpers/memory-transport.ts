@@ -104,16 +104,18 @@ class MemoryTransport implements Transport {
     readonly encrypted: boolean,
   ) {}
 
-  write(bytes: Uint8Array): boolean {
-    if (!this.peer.open) return false;
-    this.peer.fromClient(bytes);
-    return true;
+  write(bytes: Uint8Array, done?: (error?: Error) => void): boolean {
+    const open = this.peer.open;
+    if (open) this.peer.fromClient(bytes);
+    if (done) setImmediate(() => done(open ? undefined : new Error('peer closed')));
+    return open;
   }
 
-  writeAll(chunks: Uint8Array[], done: () => void): boolean {
+  writeAll(chunks: Uint8Array[], done: (error?: Error) => void): boolean {
     for (const chunk of chunks) this.write(chunk);
-    setImmediate(done);
-    return this.peer.open;
+    const open = this.peer.open;
+    setImmediate(() => done(open ? undefined : new Error('peer closed')));
+    return open;
   }
 
   pause(): void {

@@ -272,13 +272,13 @@ describe('reconnect', () => {
     expect(loop.shared.statistics().connects).toBe(2);
   });
 
-  it('forceReconnect drops the connection and makes a new one', async () => {
+  it('forceReconnect ends the connection gracefully (what was written still arrives) and makes a new one', async () => {
     const loop = startLoop(new ConnectOptions(), serving);
     await loop.started;
     loop.connection.forceReconnect();
     await loop.host.next('connected', 1);
     expect(loop.host.types()).toEqual(['connected', 'disconnected', 'connected']);
-    expect(await (await loop.network.peer(0)).clientEnded).toBe('destroy');
+    expect(await (await loop.network.peer(0)).clientEnded).toBe('end');
   });
 
   it('finds a peer that leaves two PINGs unanswered stale, and reconnects', async () => {

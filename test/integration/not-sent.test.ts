@@ -1,0 +1,139 @@
+// API.md "No silent loss of accepted publishes": a publish that did not throw is either written
+// to a server or counted in the 'notSent' error that closed() resolves with (and that is
+// emitted as a clientError); forceReconnect() drops nothing.
+
+import { type Client, ConnectOptions, connect, type Event, NatsError } from 'nats-offload';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type NatsServer, startServer } from '../helpers/nats-server.js';
+import { waitFor } from '../helpers/wait.js';
+
+const servers: NatsServer[] = [];
+const clients: Client[] = [];
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.close();
+  for (const s of servers.splice(0)) {
+    process.kill(s.pid, 'SIGCONT'); // a stopped server must be able to stop
+    await s.stop();
+  }
+});
+
+function notSentEvents(events: Event[]): NatsError[] {
+  return events.flatMap((e) =>
+    e.type === 'clientError' && e.error.kind === 'notSent' ? [e.error] : [],
+  );
+}
+
+describe('close() cannot send everything', () => {
+  it('while disconnected: closed() is notSent with the count of every message accepted', async () => {
+    const server = await startServer();
+    servers.push(server);
+    const events: Event[] = [];
+    const client = await new ConnectOptions()
+      .reconnectDelayCallback(() => 50)
+      .clientCapacity(1_000_000)
+      .eventCallback((e) => {
+        events.push(e);
+      })
+      .connect(server.url);
+    clients.push(client);
+    await server.stop();
+    servers.length = 0;
+    await waitFor(() => client.connectionState() === 'disconnected', 10_000, 'disconnected');
+    // Some wait in the command ring, the rest on this thread (4 MiB ring, 1 KiB messages).
+    const COUNT = 6_000;
+    const payload = new Uint8Array(1024);
+    for (let i = 0; i < COUNT; i++) client.publish('lost', payload);
+    await client.close();
+    const result = await client.closed();
+    expect(result).toBeInstanceOf(NatsError);
+    expect(result?.kind).toBe('notSent');
+    expect(result?.count).toBe(COUNT);
+    expect(notSentEvents(events).map((e) => e.count)).toEqual([COUNT]);
+  });
+
+  it('forceReconnect() then close(): what was in the ring is counted, not lost', async () => {
+    const server = await startServer();
+    servers.push(server);
+    const client = await connect(server.url);
+    clients.push(client);
+    const receiver = await connect(server.url);
+    clients.push(receiver);
+    let received = 0;
+    receiver.subscribe('fr.close', {
+      callback: () => {
+        received++;
+      },
+    });
+    await receiver.flush();
+    const COUNT = 20_000;
+    for (let i = 0; i < COUNT; i++) client.publish('fr.close', 'x');
+    void client.forceReconnect();
+    await client.close();
+    const result = await client.closed();
+    const notSent = result?.kind === 'notSent' ? (result.count ?? 0) : 0;
+    if (result !== undefined) expect(result.kind).toBe('notSent');
+    await receiver.flush();
+    await waitFor(() => received + notSent >= COUNT, 5_000, 'every message received or counted');
+    expect(received + notSent).toBe(COUNT);
+  });
+
+  it('when the server does not read: close() resolves within its bound and counts what it dropped', async () => {
+    const server = await startServer();
+    servers.push(server);
+    const client = await new ConnectOptions()
+      .connectionTimeout(500)
+      .clientCapacity(1_000_000)
+      .maxPendingBytes(256 * 1024 * 1024)
+      .connect(server.url);
+    clients.push(client);
+    process.kill(server.pid, 'SIGSTOP');
+    // 64 MiB: more than the socket buffers and the ring hold.
+    const payload = new Uint8Array(64 * 1024);
+    const COUNT = 1_024;
+    for (let i = 0; i < COUNT; i++) client.publish('stuck', payload);
+    const started = performance.now();
+    await client.close();
+    // connectionTimeout for the ring, then at most 2 s for the socket's end.
+    expect(performance.now() - started).toBeLessThan(5_000);
+    const result = await client.closed();
+    expect(result?.kind).toBe('notSent');
+    expect(result?.count).toBeGreaterThan(0);
+    expect(result?.count).toBeLessThanOrEqual(COUNT);
+  });
+});
+
+describe('forceReconnect()', () => {
+  it('during a publish stream loses nothing: every accepted message reaches the peer', async () => {
+    const server = await startServer();
+    servers.push(server);
+    const client = await connect(server.url);
+    const receiver = await connect(server.url);
+    clients.push(client, receiver);
+    const seen = new Set<number>();
+    receiver.subscribe('fr.stream', {
+      callback: (m) => {
+        seen.add(new DataView(m.payload.buffer, m.payload.byteOffset).getUint32(0));
+      },
+    });
+    await receiver.flush();
+    // 16 KiB messages: the socket's write queue is rarely empty when the reconnect is forced,
+    // and the ring views it holds must outlive the socket's replacement.
+    const COUNT = 10_000;
+    const payload = new Uint8Array(16 * 1024);
+    for (let i = 0; i < COUNT; i++) {
+      new DataView(payload.buffer).setUint32(0, i);
+      if (!client.publish('fr.stream', payload)) await client.writable();
+      if (i % 500 === 250) {
+        // While messages keep going into the ring; the next ones wait there for the new socket.
+        const before = client.statistics().connects;
+        await client.forceReconnect();
+        await waitFor(() => client.statistics().connects > before, 5_000, 'the reconnect');
+      }
+    }
+    await client.flush();
+    await waitFor(() => seen.size === COUNT, 10_000, `all ${COUNT} messages (have ${seen.size})`);
+    expect(client.statistics().connects).toBe(21);
+    expect(await client.close().then(() => client.closed())).toBeUndefined();
+  });
+});
