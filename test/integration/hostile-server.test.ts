@@ -3,6 +3,7 @@
 // bound or flood the caller's thread with events; each is a scripted peer, since a real
 // nats-server does none of it.
 
+import { once } from 'node:events';
 import { type Client, ConnectOptions } from 'nats-offload';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -85,5 +86,75 @@ describe('a hostile server', () => {
     expect(serverErrors()).toBeLessThanOrEqual(2 * MAX_QUEUED_EVENTS);
     expect(dropped()).toBeGreaterThan(0);
     expect(client.connectionState()).toBe('connected');
+  });
+
+  it('10,000 connect_urls, INFO after INFO: a bounded pool, a responsive client, events coalesced', async () => {
+    const urls = (from: number) =>
+      Array.from(
+        { length: 10_000 },
+        (_, k) => `10.${((from + k) >> 8) & 255}.${(from + k) & 255}.1:4222`,
+      );
+    let infos!: (conn: PeerConnection) => void;
+    const ready = new Promise<PeerConnection>((resolve) => {
+      infos = resolve;
+    });
+    peer = await startScriptedPeer(async (conn) => {
+      await handshake(conn, { connect_urls: urls(0) });
+      infos(conn);
+      await answerPings(conn);
+    });
+    const events = new EventLog();
+    client = await new ConnectOptions().eventCallback(events.callback).connect(peer.url);
+    expect(client.serverPool()).toHaveLength(1 + 256);
+    const conn = await ready;
+
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 1);
+    try {
+      for (let i = 1; i <= 100; i++) {
+        conn.send(infoLine({ server_name: `info-${i}`, connect_urls: urls(i) }));
+      }
+      // The flush's PONG comes after every INFO: the worker has handled them all.
+      await withTimeout(client.flush(), 5_000, 'flush() after 100 INFOs');
+      await waitFor(() => client?.serverInfo().serverName === 'info-100', 5_000, 'the last INFO');
+    } finally {
+      clearInterval(ticker);
+    }
+    expect(ticks).toBeGreaterThan(0); // this thread went on meanwhile
+    expect(client.serverPool()).toHaveLength(1 + 256);
+    expect(client.serverPool().filter((s) => !s.isDiscovered)).toEqual([
+      expect.objectContaining({ url: peer.url, didConnect: true }),
+    ]);
+    expect(client.serverInfo().connectUrls).toHaveLength(10_000);
+    expect(events.types()).toEqual(['connected']);
+  });
+
+  it.each([
+    ['a control line', 'MSG foo 1 '],
+    ['an INFO line', 'INFO {"connect_urls":['],
+  ])('%s that never ends: a protocol error, a reconnect, a working client', async (_, start) => {
+    peer = await startScriptedPeer(async (conn) => {
+      await handshake(conn);
+      if (conn.index > 0) return answerPings(conn);
+      const answering = answerPings(conn);
+      conn.send(start);
+      // 64 KiB at a time until the client drops the connection.
+      const chunk = '"1.2.3.4:5",'.repeat(5_000).slice(0, 64 * 1024);
+      while (!conn.socket.destroyed && conn.socket.writable) {
+        if (!conn.socket.write(chunk)) await once(conn.socket, 'drain').catch(() => {});
+      }
+      await answering;
+    });
+    const events = new EventLog();
+    client = await new ConnectOptions().eventCallback(events.callback).connect(peer.url);
+    const errorAt = await events.next('clientError', 0, 10_000);
+    const event = events.events[errorAt];
+    expect(event.type === 'clientError' && event.error.kind).toBe('protocol');
+    expect(event.type === 'clientError' && event.error.message).toMatch(/control line longer than/);
+    const downAt = await events.next('disconnected', errorAt, 5_000);
+    await events.next('connected', downAt, 5_000);
+    expect(events.types()).toEqual(['connected', 'clientError', 'disconnected', 'connected']);
+    await withTimeout(client.flush(), 5_000, 'flush() after the reconnect');
+    expect(peer.connections).toHaveLength(2);
   });
 });

@@ -422,3 +422,31 @@ describe('a hostile server', () => {
     expect(loop.shared.state()).toBe('connected');
   });
 });
+
+describe('a hostile server: 10,000 connect_urls', () => {
+  const urls = (n: number, from = 0) =>
+    Array.from({ length: n }, (_, k) => `10.${((from + k) >> 8) & 255}.${(from + k) & 255}.1:4222`);
+
+  it('connects with at most 256 discovered servers, and INFO after INFO posts the pool once', async () => {
+    const loop = startLoop(new ConnectOptions());
+    const peer = await loop.network.peer(0);
+    await handshake(peer, { connect_urls: urls(10_000) });
+    await loop.started;
+    const connected = loop.host.events[await loop.host.next('connected')];
+    expect(connected.type === 'connected' && connected.servers?.length).toBe(1 + 256);
+
+    const pools = loop.host.pools.length;
+    for (let i = 0; i < 50; i++) {
+      peer.send(infoLine({ server_name: `info-${i}`, connect_urls: urls(10_000, i) }));
+    }
+    peer.send('PING\r\n');
+    expect(await peer.nextLine()).toBe('PONG'); // every INFO before it was handled
+    await waitFor(() => loop.host.infos.at(-1)?.serverName === 'info-49', 5_000, 'the last INFO');
+    // The pool was full: no INFO changed it, none posted it.
+    expect(loop.host.pools.length).toBe(pools);
+    // 50 INFOs, a few batches: the latest INFO wins.
+    expect(loop.host.infos.length).toBeLessThan(50);
+    expect(loop.host.infos.at(-1)?.connectUrls).toHaveLength(10_000);
+    expect(loop.shared.state()).toBe('connected');
+  });
+});
