@@ -157,4 +157,35 @@ describe('a hostile server', () => {
     await withTimeout(client.flush(), 5_000, 'flush() after the reconnect');
     expect(peer.connections).toHaveLength(2);
   });
+
+  it('a PING flood: a PONG per chunk, not per PING, and a responsive client', async () => {
+    let flood!: (conn: PeerConnection) => void;
+    const ready = new Promise<PeerConnection>((resolve) => {
+      flood = resolve;
+    });
+    let pongs = 0;
+    peer = await startScriptedPeer(async (conn) => {
+      await handshake(conn);
+      flood(conn);
+      for await (const line of conn.lines()) {
+        if (line === 'PING') conn.send('PONG\r\n');
+        else if (line === 'PONG') pongs++;
+      }
+    });
+    const events = new EventLog();
+    client = await new ConnectOptions().eventCallback(events.callback).connect(peer.url);
+    const conn = await ready;
+    const count = 100_000;
+    const { inBytes, outBytes } = client.statistics();
+    conn.send('PING\r\n'.repeat(count));
+    const c = client;
+    await waitFor(() => c.statistics().inBytes - inBytes >= 6 * count, 5_000, 'the flood read');
+    await withTimeout(client.flush(), 5_000, 'flush() after the flood');
+    // One PONG per socket chunk (≥ 1 for the flood, far fewer than its PINGs).
+    const sent = (client.statistics().outBytes - outBytes - 'PING\r\n'.length) / 'PONG\r\n'.length;
+    expect(sent).toBeGreaterThanOrEqual(1);
+    expect(sent).toBeLessThan(count / 100);
+    await waitFor(() => pongs === sent, 5_000, 'the PONGs at the peer');
+    expect(events.types()).toEqual(['connected']);
+  });
 });
