@@ -8,7 +8,7 @@
  *   last (its comlink reply), so a blocked main thread holds one batch, not one per event.
  * - Batches are posted at most once per turn and at most once per {@link MIN_POST_INTERVAL_MS}:
  *   a lone event goes out at the end of its turn; a flood goes out in batches.
- * - The queue is bounded by {@link MAX_QUEUED_EVENTS} and {@link MAX_QUEUED_EVENT_BYTES}; past
+ * - The queue is bounded by {@link MAX_QUEUED_EVENTS} and {@link MAX_QUEUED_ERROR_TEXT}; past
  *   either the oldest events are dropped and the next batch starts with one 'clientError'
  *   counting them.
  * - INFO and pool are state, not events: only the latest is kept, and the pool is snapshotted
@@ -30,11 +30,11 @@ import type { ServerInfo } from '../shared/server-info.js';
  */
 export const MAX_QUEUED_EVENTS = 1024;
 /**
- * Bytes of error text in waiting events, at most (a `-ERR` line may be 64 KiB long). Overflow:
- * as for {@link MAX_QUEUED_EVENTS}. The one INFO and pool snapshot kept are not counted: their
+ * Error text in waiting events, at most, in characters (a `-ERR` line may be 64 KiB long).
+ * Overflow: as for {@link MAX_QUEUED_EVENTS}. The one INFO and pool snapshot kept are not counted: their
  * size is bounded by the parser's INFO line limit and the pool's bound.
  */
-export const MAX_QUEUED_EVENT_BYTES = 1024 * 1024;
+export const MAX_QUEUED_ERROR_TEXT = 1024 * 1024;
 /** Least time between two batches: a flood of events costs the main thread ≤ 100 calls/s. */
 export const MIN_POST_INTERVAL_MS = 10;
 
@@ -42,7 +42,7 @@ type Connected = Extract<WireEvent, { type: 'connected' }>;
 
 export class HostUpdates {
   private events: WireEvent[] = [];
-  private bytes = 0;
+  private text = 0;
   private dropped = 0;
   /** An INFO for the caller, when no waiting 'connected' carries it. */
   private info: ServerInfo | undefined;
@@ -73,8 +73,8 @@ export class HostUpdates {
       this.poolDirty = false;
     }
     this.events.push(event);
-    this.bytes += eventBytes(event);
-    while (this.events.length > MAX_QUEUED_EVENTS || this.bytes > MAX_QUEUED_EVENT_BYTES) {
+    this.text += errorText(event);
+    while (this.events.length > MAX_QUEUED_EVENTS || this.text > MAX_QUEUED_ERROR_TEXT) {
       this.dropOldest();
     }
     this.schedule();
@@ -104,7 +104,7 @@ export class HostUpdates {
 
   private dropOldest(): void {
     const event = this.events.shift() as WireEvent;
-    this.bytes -= eventBytes(event);
+    this.text -= errorText(event);
     this.dropped++;
     if (event === this.connected) {
       // What it carried still describes the connection: it goes with the batch instead.
@@ -118,14 +118,17 @@ export class HostUpdates {
     if (this.inFlight > 0 || this.timeout || this.immediate || !this.pending()) return;
     const wait = this.lastPost + MIN_POST_INTERVAL_MS - performance.now();
     // Unref'd: what waits is posted by flush() at close; it must not keep a closing worker up.
-    if (wait > 0) this.timeout = setTimeout(this.fire, wait).unref();
+    if (wait > 0) this.timeout = setTimeout(this.fire, Math.ceil(wait)).unref();
     else this.immediate = setImmediate(this.fire).unref();
   }
 
   private readonly fire = (): void => {
     this.timeout = undefined;
     this.immediate = undefined;
-    if (this.inFlight === 0 && this.pending()) this.send();
+    if (this.inFlight > 0 || !this.pending()) return;
+    // Timers count whole milliseconds of a clock that lags this one: one may come a little early.
+    if (performance.now() < this.lastPost + MIN_POST_INTERVAL_MS) this.schedule();
+    else this.send();
   };
 
   private cancelTimer(): void {
@@ -146,12 +149,12 @@ export class HostUpdates {
     if (this.dropped > 0) {
       const error = new NatsError(
         'clientCapacity',
-        `${this.dropped} events dropped: the caller's thread did not take them in time (at most ${MAX_QUEUED_EVENTS} events, ${MAX_QUEUED_EVENT_BYTES} bytes wait)`,
+        `${this.dropped} events dropped: the caller's thread did not take them in time (at most ${MAX_QUEUED_EVENTS} events, ${MAX_QUEUED_ERROR_TEXT} characters of error text wait)`,
       );
       update.events.unshift({ type: 'clientError', error: toWire(error) });
     }
     this.events = [];
-    this.bytes = 0;
+    this.text = 0;
     this.dropped = 0;
     this.info = undefined;
     this.poolDirty = false;
@@ -168,8 +171,8 @@ export class HostUpdates {
   }
 }
 
-/** The bytes an event holds beyond its fixed shape: its error text. */
-function eventBytes(event: WireEvent): number {
+/** What an event holds beyond its fixed shape: the characters of its error text. */
+function errorText(event: WireEvent): number {
   if (event.type !== 'serverError' && event.type !== 'clientError') return 0;
   let bytes = 0;
   for (let e: WireError | undefined = event.error; e !== undefined; e = e.cause) {
