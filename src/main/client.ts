@@ -6,7 +6,13 @@
  */
 import { inspect } from 'node:util';
 import * as Comlink from '../shared/comlink.js';
-import type { HostCallbacks, StartResult, WireEvent, WireServer } from '../shared/control.js';
+import type {
+  HostCallbacks,
+  HostUpdate,
+  StartResult,
+  WireEvent,
+  WireServer,
+} from '../shared/control.js';
 import { describe, describeError } from '../shared/describe.js';
 import { fromWire, NatsError, type WireError } from '../shared/errors.js';
 import { DEFAULT_RING_CAPACITY } from '../shared/layout.js';
@@ -184,15 +190,13 @@ export class Client implements SubscriptionOwner {
   /** What the worker may call on this thread (handed over once, as a comlink proxy). */
   private hostCallbacks(): HostCallbacks {
     return {
-      event: (event: WireEvent) => {
-        this.connectionChanged(event);
-        this.emit(fromWireEvent(event));
-      },
-      serverInfo: (info: ServerInfo) => {
-        this.info = info;
-      },
-      serverPool: (servers: WireServer[]) => {
-        this.pool = servers.map(fromWireServer);
+      update: (update: HostUpdate) => {
+        if (update.info) this.info = update.info;
+        if (update.servers) this.pool = update.servers.map(fromWireServer);
+        for (const event of update.events) {
+          this.connectionChanged(event);
+          this.emit(fromWireEvent(event));
+        }
       },
       ended: (error: WireError) => {
         const natsError = fromWire(error);
@@ -412,8 +416,8 @@ export class Client implements SubscriptionOwner {
    */
   private connectionChanged(event: WireEvent): void {
     if (event.type === 'connected') {
-      this.info = event.info;
-      this.pool = event.servers.map(fromWireServer);
+      if (event.info) this.info = event.info;
+      if (event.servers) this.pool = event.servers.map(fromWireServer);
       this.notConnectedSince = null;
       clearTimeout(this.disconnectBound);
       this.disconnectBound = undefined;

@@ -37,17 +37,28 @@ export type EventOf<E> =
 /**
  * An event as it crosses from the worker. 'connected' carries the INFO and the pool of the
  * connection it announces: the main thread applies both before its listeners run, so
- * `serverInfo()` and `serverPool()` describe that connection when they do.
+ * `serverInfo()` and `serverPool()` describe that connection when they do. They are absent
+ * only from a 'connected' followed by a newer one in the same batch (worker/host-updates.ts).
  */
 export type WireEvent =
   | Exclude<EventOf<WireError>, { type: 'connected' }>
-  | { type: 'connected'; info: ServerInfo; servers: WireServer[] };
+  | { type: 'connected'; info?: ServerInfo; servers?: WireServer[] };
+
+/**
+ * A batch of what the worker tells the caller's thread (worker/host-updates.ts): the latest
+ * INFO of the open connection and pool snapshot, when they changed, applied first; then the
+ * events, in order.
+ */
+export interface HostUpdate {
+  info?: ServerInfo;
+  servers?: WireServer[];
+  events: WireEvent[];
+}
 
 /** Callbacks the main thread hands to the worker once, at start (comlink proxies). */
 export interface HostCallbacks {
-  event(event: WireEvent): void;
-  /** An INFO on the open connection (those of a handshake come with 'connected'). */
-  serverInfo(info: ServerInfo): void;
+  /** Events, INFO and pool changes (attempt, connect, discovery, setServerPool), batched. */
+  update(update: HostUpdate): void;
   /** The worker ended the connection by itself (e.g. maxReconnects); the host tears down. */
   ended(error: WireError): void;
   reconnectDelay?(attempts: number): number | Promise<number>;
@@ -55,8 +66,6 @@ export interface HostCallbacks {
   signNonce?(nonce: Uint8Array): Promise<Uint8Array>;
   /** `.authCallback(cb)`: credentials for this (re)connect, given the server nonce. */
   authenticate?(nonce: Uint8Array): Promise<AuthFields>;
-  /** The pool changed (attempt, connect, discovery, setServerPool): the caller's snapshot. */
-  serverPool(servers: WireServer[]): void;
   /** `.reconnectToServerCallback(cb)`: pick the server (and delay) of a reconnect. */
   reconnectToServer?(servers: WireServer[], info: ServerInfo): Promise<ReconnectToServer | null>;
 }

@@ -22,6 +22,7 @@ import type { ServerAddress } from '../shared/servers.js';
 import { authFields, type CallerAuth } from './auth.js';
 import { edge, type LoopState, type StateName } from './connection-state.js';
 import type { PingPurpose } from './flow-control.js';
+import { HostUpdates } from './host-updates.js';
 import { Inbound } from './inbound.js';
 import { OutboundPump } from './outbound.js';
 import { Reconnects } from './reconnect.js';
@@ -48,6 +49,8 @@ export class Connection implements SessionHost {
   private readonly pool: ServerPool;
   private readonly reconnects: Reconnects;
   private host: Remote<HostCallbacks> | null = null;
+  /** Events, INFO and pool for the caller's thread, batched and bounded. */
+  private readonly updates: HostUpdates;
   /** Changed by {@link to} only. */
   private state: LoopState = { name: 'idle' };
   /** start()'s caller, until it has heard whether the client connected. */
@@ -96,11 +99,22 @@ export class Connection implements SessionHost {
       data.options.retainServersOrder,
       data.options.ignoreDiscoveredServers,
     );
-    this.reconnects = new Reconnects(
-      data.options,
-      this.pool,
-      () => this.host as Remote<Required<HostCallbacks>> | null,
+    this.updates = new HostUpdates(
+      (update) => {
+        let taken: Promise<unknown> | undefined;
+        this.call((host) => {
+          taken = Promise.resolve(host.update(update));
+          return taken;
+        }, false);
+        return taken;
+      },
+      () => this.pool.snapshot(),
     );
+    this.reconnects = new Reconnects(data.options, this.pool, () => {
+      // The caller's reconnect callbacks run after it has heard of what came before them.
+      this.updates.flush();
+      return this.host as Remote<Required<HostCallbacks>> | null;
+    });
   }
 
   /** Begin connecting; resolves when first connected, or at once with retryOnInitialConnect. */
@@ -158,6 +172,7 @@ export class Connection implements SessionHost {
     this.pool.replace(servers);
     this.reconnects.reset();
     this.poolChanged();
+    this.updates.flush(); // the caller waits for this call: its new pool goes out with the reply
   }
 
   // ---- the loop -------------------------------------------------------------------------
@@ -259,6 +274,7 @@ export class Connection implements SessionHost {
       this.unsent += this.outbound.discard();
     }
     this.to({ name: 'closed' });
+    this.updates.flush(); // nothing that waits outlives the worker's ports
   }
 
   /** Pumps the whole command ring into `session`, waiting for the socket while it is full. */
@@ -289,14 +305,14 @@ export class Connection implements SessionHost {
   }
 
   private poolChanged(): void {
-    const snapshot = this.pool.snapshot();
-    this.call((host) => host.serverPool(snapshot));
+    this.updates.poolChanged();
   }
 
-  private recordInfo(info: ServerInfo, server: ServerAddress): void {
+  /** Keeps `info` as the last INFO; true when it made the pool grow. */
+  private recordInfo(info: ServerInfo, server: ServerAddress): boolean {
     this.lastInfo = info;
     Atomics.store(this.stateWords, ST_MAX_PAYLOAD, info.maxPayload); // publish() checks sizes against it
-    this.pool.discovered(info.connectUrls, server);
+    return this.pool.discovered(info.connectUrls, server);
   }
 
   private settleStart(result: StartResult): void {
@@ -306,12 +322,16 @@ export class Connection implements SessionHost {
   }
 
   private emit(event: WireEvent): void {
-    this.call((host) => host.event(event));
+    this.updates.event(event);
   }
 
-  /** Fire-and-forget a host callback; a main thread that went away must not crash the worker. */
-  private call(fn: (host: Remote<HostCallbacks>) => unknown): void {
+  /**
+   * Fire-and-forget a host callback; a main thread that went away must not crash the worker.
+   * The batched updates go first (same port, so in order), unless this is their own post.
+   */
+  private call(fn: (host: Remote<HostCallbacks>) => unknown, flushFirst = true): void {
     if (!this.host) return;
+    if (flushFirst) this.updates.flush();
     try {
       Promise.resolve(fn(this.host)).catch(() => {});
     } catch {
@@ -420,9 +440,8 @@ export class Connection implements SessionHost {
   info(info: ServerInfo): void {
     const state = this.state;
     if (state.name !== 'connected') return;
-    this.recordInfo(info, state.session.server);
-    this.call((host) => host.serverInfo(info));
-    this.poolChanged();
+    if (this.recordInfo(info, state.session.server)) this.poolChanged();
+    this.updates.serverInfo(info);
     if (info.lameDuckMode) this.emit({ type: 'lameDuckMode' });
   }
 

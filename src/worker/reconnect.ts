@@ -76,8 +76,9 @@ export class Reconnects {
     if (!everConnected && !this.options.retryOnInitialConnect) {
       return { entry: this.pool.next(), delay: 0 };
     }
-    const caller = this.caller();
-    if (this.options.hasReconnectToServerCallback && caller && lastInfo) {
+    // caller() only when calling it: it posts what waits for the caller's thread first.
+    const caller = this.options.hasReconnectToServerCallback && lastInfo ? this.caller() : null;
+    if (caller && lastInfo) {
       try {
         const choice = await caller.reconnectToServer(this.pool.snapshot(), lastInfo);
         const entry = choice ? this.pool.find(choice.addr) : undefined;
@@ -96,8 +97,8 @@ export class Reconnects {
   }
 
   private async delay(failures: number): Promise<number> {
-    const caller = this.caller();
-    if (this.options.hasReconnectDelayCallback && caller) {
+    const caller = this.options.hasReconnectDelayCallback ? this.caller() : null;
+    if (caller) {
       try {
         const ms = Number(await caller.reconnectDelay(failures));
         if (Number.isFinite(ms) && ms >= 0) return ms;

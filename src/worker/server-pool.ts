@@ -2,11 +2,30 @@
  * The servers to (re)connect to: the configured ones plus, unless ignored, those the cluster
  * announces in INFO `connect_urls`. Each attempt shuffles the pool (unless the order is to be
  * kept) and then prefers the servers with the fewest failed attempts; success resets a count.
+ *
+ * Bounded whatever a server announces (API.md "Memory is bounded"): at most
+ * {@link MAX_DISCOVERED} discovered servers, each INFO looked at for at most
+ * {@link MAX_EXAMINED} entries, de-duplicated through a map (linear in the INFO, not in
+ * INFO × pool).
  */
 import { isIP } from 'node:net';
 import type { WireServer } from '../shared/control.js';
 import { type NatsError, toWire } from '../shared/errors.js';
 import { parseServerUrl, type ServerAddress } from '../shared/servers.js';
+
+/**
+ * Discovered servers kept at most. Overflow policy: servers already in the pool stay (explicit
+ * ones always, discovered ones too: they may have connected and carry history); of the new ones
+ * an INFO brings, the first that fit are kept in INFO order and the rest are dropped. Nothing is
+ * evicted: a later INFO cannot push out a server we know.
+ */
+export const MAX_DISCOVERED = 256;
+/**
+ * `connect_urls` entries of one INFO looked at, at most: a real cluster announces far fewer;
+ * past this a list is hostile, and parsing it (a failed URL parse costs several µs) would only
+ * burn the worker's time, INFO after INFO, for servers it could not keep anyway.
+ */
+export const MAX_EXAMINED = 4 * MAX_DISCOVERED;
 
 export interface PoolEntry {
   address: ServerAddress;
@@ -18,6 +37,9 @@ export interface PoolEntry {
 
 export class ServerPool {
   private entries: PoolEntry[];
+  /** The same entries by normalised URL: de-duplication and find() without a scan. */
+  private byUrl = new Map<string, PoolEntry>();
+  private discoveredCount = 0;
 
   constructor(
     servers: ServerAddress[],
@@ -30,6 +52,7 @@ export class ServerPool {
       didConnect: false,
       isDiscovered: false,
     }));
+    this.index();
   }
 
   get size(): number {
@@ -57,24 +80,32 @@ export class ServerPool {
 
   /**
    * Add the servers an INFO announced (`host:port` entries), with the scheme of the one we are
-   * on. Servers announce themselves by IP, which their certificates rarely name: one discovered
-   * by IP through a server configured by name verifies its TLS certificate against that name
-   * (`tlsName`, inherited along a chain of discoveries), as nats.go does.
+   * on, within {@link MAX_DISCOVERED}; true when the pool changed. Servers announce themselves
+   * by IP, which their certificates rarely name: one discovered by IP through a server
+   * configured by name verifies its TLS certificate against that name (`tlsName`, inherited
+   * along a chain of discoveries), as nats.go does.
    */
-  discovered(connectUrls: readonly string[], current: ServerAddress): void {
-    if (this.ignoreDiscovered) return;
+  discovered(connectUrls: readonly string[], current: ServerAddress): boolean {
+    if (this.ignoreDiscovered) return false;
     const name = current.tlsName ?? (isIP(current.host) ? undefined : current.host);
-    for (const hostPort of connectUrls) {
+    const examined = Math.min(connectUrls.length, MAX_EXAMINED);
+    let changed = false;
+    for (let i = 0; i < examined && this.discoveredCount < MAX_DISCOVERED; i++) {
       let address: ServerAddress;
       try {
-        address = parseServerUrl(`${current.scheme}://${hostPort}`);
+        address = parseServerUrl(`${current.scheme}://${connectUrls[i]}`);
       } catch {
         continue; // a malformed announcement must not break the pool
       }
+      if (this.byUrl.has(address.url)) continue;
       if (name !== undefined && isIP(address.host)) address.tlsName = name;
-      if (this.entries.some((e) => e.address.url === address.url)) continue;
-      this.entries.push({ address, failedAttempts: 0, didConnect: false, isDiscovered: true });
+      const entry = { address, failedAttempts: 0, didConnect: false, isDiscovered: true };
+      this.entries.push(entry);
+      this.byUrl.set(address.url, entry);
+      this.discoveredCount++;
+      changed = true;
     }
+    return changed;
   }
 
   /** The entry for `addr` (a URL or host:port, as parseServerUrl reads it), if in the pool. */
@@ -85,17 +116,21 @@ export class ServerPool {
     } catch {
       return undefined;
     }
-    return this.entries.find((e) => e.address.url === url);
+    return this.byUrl.get(url);
   }
 
-  /** setServerPool: the new list, explicit; servers in both keep their counts and history. */
+  /**
+   * setServerPool: the new list, explicit (the caller's, so not bounded here); servers in both
+   * keep their counts and history.
+   */
   replace(servers: ServerAddress[]): void {
     this.entries = servers.map((address) => {
-      const known = this.entries.find((e) => e.address.url === address.url);
+      const known = this.byUrl.get(address.url);
       return known
         ? { ...known, address, isDiscovered: false }
         : { address, failedAttempts: 0, didConnect: false, isDiscovered: false };
     });
+    this.index();
   }
 
   /** Plain data for the caller's thread; credentials stay out (they are not in `url`). */
@@ -107,6 +142,16 @@ export class ServerPool {
       isDiscovered: e.isDiscovered,
       ...(e.lastError ? { lastError: toWire(e.lastError) } : {}),
     }));
+  }
+
+  /** Rebuild the URL map and the discovered count from `entries` (a list may repeat a URL). */
+  private index(): void {
+    this.byUrl = new Map();
+    this.discoveredCount = 0;
+    for (const entry of this.entries) {
+      if (!this.byUrl.has(entry.address.url)) this.byUrl.set(entry.address.url, entry);
+      if (entry.isDiscovered) this.discoveredCount++;
+    }
   }
 }
 

@@ -22,6 +22,16 @@ import type { Transport, TransportFactory } from './transport.js';
 const HEARTBEAT: PingPurpose = { kind: 'heartbeat' };
 const CLIENT_VERSION = '0.1.0';
 
+/**
+ * PINGs awaiting their PONG, at most (flushes, unsubscribe fences, the send window and the
+ * heartbeat share the queue). Overflow: the command pump stops, as on a full socket, until
+ * PONGs bring the queue below it; commands wait in the ring, then on the caller's thread
+ * (maxPendingBytes). A batch the pump has taken already may pass it by its own PINGs
+ * (outbound.ts: at most one batch), and heartbeat PINGs still go, so a server that answers
+ * none is found stale.
+ */
+export const MAX_UNANSWERED_PINGS = 16_384;
+
 export interface SessionHost {
   readonly options: WorkerOptions;
   /**
@@ -53,6 +63,12 @@ export class Session implements ParserSink, OutboundSink {
   /** Messages of the batch about to be written, and of batches not yet flushed to the kernel. */
   private batchMessages = 0;
   private unflushed = 0;
+  /** The pump was told to stop at MAX_UNANSWERED_PINGS: a PONG below it restarts it. */
+  private pingsFull = false;
+  /** The transport's buffer is full (a write returned false): nothing optional is written. */
+  private writeBlocked = false;
+  /** The server sent PING(s) since our last PONG: one PONG answers them all. */
+  private pongOwed = false;
   private readonly window = new SendWindow();
   private readonly heartbeat: Heartbeat;
   private handshake!: { resolve(info: ServerInfo): void; reject(error: NatsError): void };
@@ -105,7 +121,7 @@ export class Session implements ParserSink, OutboundSink {
     }, options.connectionTimeout);
     const { transport, ready } = this.transports(this.server, {
       data: (chunk) => this.onData(chunk),
-      drain: () => this.host.drained(),
+      drain: () => this.onDrain(),
       closed: (error) => this.lost(error),
     });
     this.transport = transport;
@@ -136,13 +152,14 @@ export class Session implements ParserSink, OutboundSink {
 
   // ---- OutboundSink ---------------------------------------------------------------------
 
+  /** False when the pump must stop: the socket's buffer is full, or too many PINGs wait. */
   write(bytes: Uint8Array): boolean {
     // Taken first: messages written to an ended session stay counted as not flushed.
     const messages = this.takeBatchMessages();
     if (this.transport === null || this.phase === 'ended') return false;
     this.host.counted(0, bytes.length, 0);
-    if (messages === 0) return this.transport.write(bytes);
-    return this.transport.write(bytes, (error) => this.flushed(messages, error));
+    if (messages === 0) return this.mayGoOn(this.transport.write(bytes));
+    return this.mayGoOn(this.transport.write(bytes, (error) => this.flushed(messages, error)));
   }
 
   writeAll(chunks: Uint8Array[], done: () => void): boolean {
@@ -154,10 +171,12 @@ export class Session implements ParserSink, OutboundSink {
     let bytes = 0;
     for (const chunk of chunks) bytes += chunk.length;
     this.host.counted(0, bytes, 0);
-    return this.transport.writeAll(chunks, (error) => {
-      this.flushed(messages, error);
-      done();
-    });
+    return this.mayGoOn(
+      this.transport.writeAll(chunks, (error) => {
+        this.flushed(messages, error);
+        done();
+      }),
+    );
   }
 
   /**
@@ -183,6 +202,12 @@ export class Session implements ParserSink, OutboundSink {
 
   private flushed(messages: number, error: Error | undefined): void {
     if (error === undefined) this.unflushed -= messages;
+  }
+
+  private mayGoOn(writable: boolean): boolean {
+    if (!writable) this.writeBlocked = true;
+    if (this.pongQueue.length >= MAX_UNANSWERED_PINGS) this.pingsFull = true;
+    return writable && !this.pingsFull;
   }
 
   /**
@@ -265,8 +290,13 @@ export class Session implements ParserSink, OutboundSink {
     // One during the handshake is kept: the connection is announced with the latest INFO.
   }
 
+  /**
+   * Answered once per socket chunk, and not while the socket's buffer is full: a server only
+   * needs some PONG (any one resets its count), and a PING flood must not queue a PONG per PING
+   * behind a socket that does not drain.
+   */
   onPing(): void {
-    this.write(PONG);
+    this.pongOwed = true;
   }
 
   onPong(): void {
@@ -278,10 +308,17 @@ export class Session implements ParserSink, OutboundSink {
       this.handshake.resolve(info);
       return;
     }
-    this.heartbeat.answered();
+    // Nothing outstanding: a PONG we did not ask for. It answers nothing, now or later. (One
+    // that comes while PINGs wait cannot be told from their answer: PONGs carry no id.)
     const purpose = this.pongQueue.shift();
-    if (purpose?.kind === 'window') this.window.acknowledged(purpose.sent);
-    if (purpose !== undefined && purpose !== HEARTBEAT) this.host.ponged(purpose);
+    if (purpose === undefined) return;
+    this.heartbeat.answered();
+    if (purpose.kind === 'window') this.window.acknowledged(purpose.sent);
+    if (purpose !== HEARTBEAT) this.host.ponged(purpose);
+    if (this.pingsFull && this.pongQueue.length < MAX_UNANSWERED_PINGS) {
+      this.pingsFull = false;
+      if (!this.writeBlocked) this.host.drained(); // the pump goes on (else the drain restarts it)
+    }
   }
 
   onOk(): void {}
@@ -300,11 +337,25 @@ export class Session implements ParserSink, OutboundSink {
 
   // ---- internals ------------------------------------------------------------------------
 
+  /** One PONG for the PINGs of the last chunk(s), once the socket takes writes. */
+  private answerPings(): void {
+    if (!this.pongOwed || this.writeBlocked) return;
+    this.pongOwed = false;
+    this.write(PONG);
+  }
+
+  private onDrain(): void {
+    this.writeBlocked = false;
+    this.answerPings();
+    this.host.drained();
+  }
+
   private onData(chunk: Uint8Array): void {
     if (this.phase === 'ended') return;
     this.host.counted(chunk.length, 0, 0);
     try {
       this.parser.push(chunk);
+      this.answerPings();
     } catch (err) {
       const error =
         err instanceof NatsError ? err : new NatsError('protocol', String(err), { cause: err });

@@ -20,6 +20,9 @@ export class MemoryPeer extends PeerLines {
   private flushing = false;
   private gone = false;
   private clientPaused = false;
+  /** stall(): what the client writes waits here, and its writes say the buffer is full. */
+  private stalled = false;
+  private readonly held: { bytes: Buffer; done?: () => void }[] = [];
   private endedBy!: (how: ClientEnd) => void;
 
   constructor(
@@ -38,6 +41,36 @@ export class MemoryPeer extends PeerLines {
     return this.clientPaused;
   }
 
+  /**
+   * Stop reading what the client writes, as a server whose socket does not drain: its writes
+   * wait ({@link heldBytes}) and return false, as `socket.write` past its buffer does.
+   */
+  stall(): void {
+    this.stalled = true;
+  }
+
+  /** Read again: what waited arrives, then the client hears 'drain'. */
+  unstall(): void {
+    this.stalled = false;
+    const held = this.held.splice(0);
+    for (const { bytes, done } of held) {
+      setImmediate(() => {
+        this.receive(bytes);
+        done?.();
+      });
+    }
+    setImmediate(() => {
+      if (!this.gone) this.handlers.drain();
+    });
+  }
+
+  /** Bytes the client wrote while stalled, not yet read. */
+  get heldBytes(): number {
+    let bytes = 0;
+    for (const { bytes: b } of this.held) bytes += b.length;
+    return bytes;
+  }
+
   /** Bytes to the client; nothing once the connection is gone. */
   send(text: string | Uint8Array): void {
     if (this.gone) return;
@@ -49,16 +82,26 @@ export class MemoryPeer extends PeerLines {
   drop(): void {
     if (this.gone) return;
     this.gone = true;
+    this.discardHeld();
     this.end();
     setImmediate(() => this.handlers.closed());
   }
 
   // ---- the client's side (MemoryTransport) ----
 
-  fromClient(bytes: Uint8Array): void {
+  /** False while stalled: the bytes wait, as in a full socket buffer. */
+  fromClient(bytes: Uint8Array, done?: () => void): boolean {
     // A copy: the client may reuse its views once the write is done.
     const copy = Buffer.from(bytes);
-    setImmediate(() => this.receive(copy));
+    if (this.stalled) {
+      this.held.push({ bytes: copy, done });
+      return false;
+    }
+    setImmediate(() => {
+      this.receive(copy);
+      done?.();
+    });
+    return true;
   }
 
   pause(): void {
@@ -73,12 +116,18 @@ export class MemoryPeer extends PeerLines {
   closeFromClient(how: ClientEnd): void {
     if (this.gone) return;
     this.gone = true;
+    this.discardHeld();
     this.endedBy(how);
     // After what the client wrote before it has arrived.
     setImmediate(() => {
       this.end();
       this.handlers.closed();
     });
+  }
+
+  /** The connection is gone while stalled: held writes are lost, as a socket's buffer is. */
+  private discardHeld(): void {
+    for (const { done } of this.held.splice(0)) if (done) setImmediate(done);
   }
 
   get open(): boolean {
@@ -105,17 +154,23 @@ class MemoryTransport implements Transport {
   ) {}
 
   write(bytes: Uint8Array, done?: (error?: Error) => void): boolean {
-    const open = this.peer.open;
-    if (open) this.peer.fromClient(bytes);
-    if (done) setImmediate(() => done(open ? undefined : new Error('peer closed')));
-    return open;
+    if (!this.peer.open) {
+      if (done) setImmediate(() => done(new Error('peer closed')));
+      return false;
+    }
+    return this.peer.fromClient(bytes, done && (() => done()));
   }
 
   writeAll(chunks: Uint8Array[], done: (error?: Error) => void): boolean {
-    for (const chunk of chunks) this.write(chunk);
-    const open = this.peer.open;
-    setImmediate(() => done(open ? undefined : new Error('peer closed')));
-    return open;
+    if (!this.peer.open) {
+      setImmediate(() => done(new Error('peer closed')));
+      return false;
+    }
+    let writable = true;
+    const last = chunks.length - 1;
+    for (let i = 0; i < last; i++) writable = this.peer.fromClient(chunks[i]);
+    // As a socket: `done` once the last chunk (and so every earlier one) is handed on.
+    return this.peer.fromClient(chunks[last], () => done()) && writable;
   }
 
   pause(): void {

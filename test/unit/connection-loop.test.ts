@@ -8,6 +8,7 @@ import { SharedState } from '../../src/main/shared-state.js';
 import type { Remote } from '../../src/shared/comlink.js';
 import type {
   HostCallbacks,
+  HostUpdate,
   StartResult,
   WireEvent,
   WireServer,
@@ -24,21 +25,25 @@ import { settledYet, waitFor, withTimeout } from '../helpers/wait.js';
 /** The caller's thread as the worker sees it: what it was told, in order. */
 class RecordingHost implements HostCallbacks {
   readonly events: WireEvent[] = [];
+  /** Every INFO and pool the caller applied, from a batch or a 'connected' event. */
   readonly infos: ServerInfo[] = [];
   readonly pools: WireServer[][] = [];
   readonly endings: WireError[] = [];
   readonly delays: number[] = [];
+  /** Batches received: comlink calls the events took. */
+  batches = 0;
 
   constructor(private readonly delay?: number) {}
 
-  event(event: WireEvent): void {
-    this.events.push(event);
-  }
-  serverInfo(info: ServerInfo): void {
-    this.infos.push(info);
-  }
-  serverPool(servers: WireServer[]): void {
-    this.pools.push(servers);
+  update(update: HostUpdate): void {
+    this.batches++;
+    if (update.info) this.infos.push(update.info);
+    if (update.servers) this.pools.push(update.servers);
+    for (const event of update.events) {
+      if (event.type === 'connected' && event.info) this.infos.push(event.info);
+      if (event.type === 'connected' && event.servers) this.pools.push(event.servers);
+      this.events.push(event);
+    }
   }
   ended(error: WireError): void {
     this.endings.push(error);
@@ -156,10 +161,11 @@ describe('handshake', () => {
     expect(result.ok && result.info?.serverName).toBe('first');
     expect(loop.shared.state()).toBe('connected');
     expect(loop.shared.statistics().connects).toBe(1);
-    const [event] = loop.host.events;
-    expect(event.type).toBe('connected');
+    // Events reach the caller in batches, after the turn that made them.
+    const event = loop.host.events[await loop.host.next('connected')];
+    expect(loop.host.types()).toEqual(['connected']);
     if (event.type !== 'connected') return;
-    expect(event.info.serverName).toBe('first');
+    expect(event.info?.serverName).toBe('first');
     expect(event.servers).toEqual([
       { url: 'nats://memory:4222', failedAttempts: 0, didConnect: true, isDiscovered: false },
     ]);
@@ -171,8 +177,8 @@ describe('handshake', () => {
       await handshake(peer, { connect_urls: ['10.0.0.2:4222'] });
     });
     await loop.started;
-    const event = loop.host.events[0];
-    expect(event.type === 'connected' && event.servers.map((s) => s.url)).toEqual([
+    const event = loop.host.events[await loop.host.next('connected')];
+    expect(event.type === 'connected' && event.servers?.map((s) => s.url)).toEqual([
       'nats://memory:4222',
       'nats://10.0.0.2:4222',
     ]);
@@ -381,5 +387,66 @@ describe('close', () => {
     await loop.connection.close();
     expect(await loop.started).toEqual({ ok: true });
     expect(loop.shared.state()).toBe('closed');
+  });
+});
+
+describe('a hostile server', () => {
+  it('a flood of -ERR reaches the caller in a few batches, bounded, and the connection stays', async () => {
+    const loop = startLoop(new ConnectOptions());
+    const peer = await loop.network.peer(0);
+    await handshake(peer);
+    await loop.started;
+    await loop.host.next('connected');
+    const before = loop.host.batches;
+    // 10,000 in one chunk (one turn), then one per millisecond for 100 ms.
+    peer.send("-ERR 'flood'\r\n".repeat(10_000));
+    const start = performance.now();
+    for (let i = 0; i < 100; i++) {
+      peer.send("-ERR 'trickle'\r\n");
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    peer.send('PING\r\n');
+    expect(await peer.nextLine()).toBe('PONG');
+    const trickled = () =>
+      loop.host.events.filter((e) => e.type === 'serverError' && e.error.message === 'trickle')
+        .length;
+    await waitFor(() => trickled() === 100, 5_000, 'every -ERR of the trickle');
+    const elapsed = performance.now() - start;
+    const batches = loop.host.batches - before;
+    // At most one batch per MIN_POST_INTERVAL_MS (10 ms), not one per -ERR.
+    expect(batches).toBeLessThanOrEqual(elapsed / 10 + 3);
+    const errors = loop.host.events.filter((e) => e.type === 'serverError');
+    expect(errors.length).toBeLessThanOrEqual(1_024 + 100);
+    const notice = loop.host.events.find((e) => e.type === 'clientError');
+    expect(notice?.type === 'clientError' && notice.error.message).toMatch(/events dropped/);
+    expect(loop.shared.state()).toBe('connected');
+  });
+});
+
+describe('a hostile server: 10,000 connect_urls', () => {
+  const urls = (n: number, from = 0) =>
+    Array.from({ length: n }, (_, k) => `10.${((from + k) >> 8) & 255}.${(from + k) & 255}.1:4222`);
+
+  it('connects with at most 256 discovered servers, and INFO after INFO posts the pool once', async () => {
+    const loop = startLoop(new ConnectOptions());
+    const peer = await loop.network.peer(0);
+    await handshake(peer, { connect_urls: urls(10_000) });
+    await loop.started;
+    const connected = loop.host.events[await loop.host.next('connected')];
+    expect(connected.type === 'connected' && connected.servers?.length).toBe(1 + 256);
+
+    const pools = loop.host.pools.length;
+    for (let i = 0; i < 50; i++) {
+      peer.send(infoLine({ server_name: `info-${i}`, connect_urls: urls(10_000, i) }));
+    }
+    peer.send('PING\r\n');
+    expect(await peer.nextLine()).toBe('PONG'); // every INFO before it was handled
+    await waitFor(() => loop.host.infos.at(-1)?.serverName === 'info-49', 5_000, 'the last INFO');
+    // The pool was full: no INFO changed it, none posted it.
+    expect(loop.host.pools.length).toBe(pools);
+    // 50 INFOs, a few batches: the latest INFO wins.
+    expect(loop.host.infos.length).toBeLessThan(50);
+    expect(loop.host.infos.at(-1)?.connectUrls).toHaveLength(10_000);
+    expect(loop.shared.state()).toBe('connected');
   });
 });

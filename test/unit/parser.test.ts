@@ -275,7 +275,13 @@ describe('Parser on malformed input', () => {
     ['PING with args', 'PING now\r\n'],
     ['size over maxPayload', 'MSG foo 1 11\r\n', { maxPayload: 10 }],
     ['overlong control line', `MSG ${'a'.repeat(100)} 1 1\r\nx\r\n`, { maxControlLine: 32 }],
-    ['control line never ends', `INFO ${'{'.repeat(100)}`, { maxControlLine: 32 }],
+    ['control line never ends', `-ERR '${'x'.repeat(100)}`, { maxControlLine: 32 }],
+    ['INFO line never ends', `INFO ${'{'.repeat(100)}`, { maxControlLine: 16, maxInfoLine: 32 }],
+    [
+      'INFO line too long',
+      `INFO {"a":"${'x'.repeat(100)}"}\r\n`,
+      { maxControlLine: 16, maxInfoLine: 32 },
+    ],
   ];
 
   it.each(cases)('rejects %s with a protocol error, whole and byte by byte', (_, text, opts) => {
@@ -291,6 +297,18 @@ describe('Parser on malformed input', () => {
       expect((err as NatsError).kind).toBe('protocol');
       // The message quotes at most ~64 bytes of input.
       expect((err as NatsError).message.length).toBeLessThan(200);
+    }
+  });
+
+  it('takes an INFO line longer than maxControlLine, up to maxInfoLine, whole and byte by byte', () => {
+    const urls = Array.from({ length: 10 }, (_, i) => `10.0.0.${i}:4222`);
+    const input = enc.encode(`INFO ${JSON.stringify({ connect_urls: urls })}\r\nPING\r\n`);
+    const options = { maxControlLine: 32, maxInfoLine: 1024 };
+    for (const cuts of [[], byteAtATime(input)]) {
+      expect(feed(input, cuts, options).events).toEqual([
+        { op: 'info', info: { connect_urls: urls } },
+        { op: 'ping' },
+      ]);
     }
   });
 

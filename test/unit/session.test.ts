@@ -10,16 +10,18 @@ import type { MsgView } from '../../src/shared/protocol/parser.js';
 import type { ServerInfo } from '../../src/shared/server-info.js';
 import { parseServerUrl } from '../../src/shared/servers.js';
 import type { PingPurpose } from '../../src/worker/flow-control.js';
-import { Session, type SessionHost } from '../../src/worker/session.js';
+import { MAX_UNANSWERED_PINGS, Session, type SessionHost } from '../../src/worker/session.js';
 import { MemoryNetwork, type MemoryPeer } from '../helpers/memory-transport.js';
 import { infoLine } from '../helpers/scripted-peer.js';
-import { settledYet } from '../helpers/wait.js';
+import { settledYet, waitFor } from '../helpers/wait.js';
 
 /** The loop's side of a session, recording what reaches it. */
 class Host implements SessionHost {
   readonly options: WorkerOptions;
   inBytes = 0;
   readonly errors: string[] = [];
+  readonly pongs: PingPurpose[] = [];
+  drains = 0;
 
   constructor(options: ConnectOptions) {
     this.options = { ...options.resolve().worker, servers: [] };
@@ -32,8 +34,12 @@ class Host implements SessionHost {
   serverError(message: string): void {
     this.errors.push(message);
   }
-  ponged(_purpose: PingPurpose): void {}
-  drained(): void {}
+  ponged(purpose: PingPurpose): void {
+    this.pongs.push(purpose);
+  }
+  drained(): void {
+    this.drains++;
+  }
   counted(inBytes: number): void {
     this.inBytes += inBytes;
   }
@@ -202,5 +208,79 @@ describe('-ERR', () => {
     expect(await peer.nextLine()).toBe('PONG');
     expect(host.errors).toEqual(['Permissions Violation for Publish to "x"']);
     expect(await settledYet(session.ended)).toBe(false);
+  });
+});
+
+describe('a hostile server: PING and PONG', () => {
+  /** Lines the peer received that are `line`, once what the client wrote has arrived. */
+  async function count(peer: MemoryPeer, line: string): Promise<number> {
+    await turns();
+    let n = 0;
+    for (;;) {
+      const next = await peer.nextLine(() => true, 50).catch(() => undefined);
+      if (next === undefined) return n;
+      if (next === line) n++;
+    }
+  }
+
+  it('a PING flood behind a socket that does not drain owes one PONG, sent at the drain', async () => {
+    const { session, host, peer } = await openSession(new ConnectOptions());
+    peer.stall();
+    const before = host.inBytes;
+    const chunk = 'PING\r\n'.repeat(1_000);
+    for (let i = 0; i < 100; i++) peer.send(chunk); // 100,000 PINGs
+    await waitFor(() => host.inBytes - before === 100 * chunk.length, 5_000, 'the flood read');
+    // The first PONG found the buffer full; every later PING shares the one owed after it.
+    expect(peer.heldBytes).toBe('PONG\r\n'.length);
+
+    peer.unstall();
+    expect(await count(peer, 'PONG')).toBe(2);
+    expect(await settledYet(session.ended)).toBe(false);
+  });
+
+  it('answers the PINGs of one chunk with one PONG', async () => {
+    const { peer } = await openSession(new ConnectOptions());
+    peer.send('PING\r\n'.repeat(10_000));
+    expect(await count(peer, 'PONG')).toBe(1);
+    peer.send('PING\r\n');
+    expect(await peer.nextLine()).toBe('PONG');
+  });
+
+  it('a PONG with no PING outstanding answers nothing, now or later', async () => {
+    const { session, host, peer } = await openSession(new ConnectOptions());
+    peer.send('PONG\r\nPONG\r\n');
+    await turns();
+    session.writeFirst([], [7]); // a flush's PING
+    expect(await peer.nextLine()).toBe('PING');
+    await turns();
+    expect(host.pongs).toEqual([]); // not answered by the PONGs that came before it
+    peer.send('PONG\r\n');
+    await waitFor(() => host.pongs.length > 0, 1_000, 'the flush PONG');
+    expect(host.pongs).toEqual([{ kind: 'flush', id: 7 }]);
+    expect(await settledYet(session.ended)).toBe(false);
+  });
+
+  it(`stops the pump at ${MAX_UNANSWERED_PINGS} unanswered PINGs and restarts it below`, async () => {
+    const { session, host, peer } = await openSession(new ConnectOptions());
+    // The outbound pump's side of the sink: a batch per write, its PINGs queued after it.
+    const ping = new TextEncoder().encode('PING\r\n');
+    let sent = 0;
+    while (sent < 2 * MAX_UNANSWERED_PINGS) {
+      const writable = session.write(ping);
+      session.pingQueued({ kind: 'flush', id: sent++ });
+      if (!writable) break;
+    }
+    expect(sent).toBe(MAX_UNANSWERED_PINGS + 1);
+    expect(session.write(ping)).toBe(false); // still full
+    session.pingQueued({ kind: 'flush', id: sent++ });
+
+    const drains = host.drains;
+    peer.send('PONG\r\n'.repeat(2));
+    await waitFor(() => host.pongs.length === 2, 1_000, 'two PONGs');
+    expect(host.drains).toBe(drains); // still at the bound
+    peer.send('PONG\r\n');
+    await waitFor(() => host.drains > drains, 1_000, 'the pump restarted');
+    expect(host.pongs.map((p) => (p.kind === 'flush' ? p.id : -1))).toEqual([0, 1, 2]);
+    expect(session.write(ping)).toBe(true);
   });
 });

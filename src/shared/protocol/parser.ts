@@ -56,6 +56,12 @@ export interface ParserSink {
 export interface ParserOptions {
   /** Longest accepted control line, CRLF included. Default 64 KiB. */
   maxControlLine?: number;
+  /**
+   * Longest accepted INFO line, CRLF included: its `connect_urls` grow with the cluster (10,000
+   * of them take ~200 KB). Default {@link DEFAULT_MAX_INFO_LINE}, and never below
+   * `maxControlLine`.
+   */
+  maxInfoLine?: number;
   /** Largest accepted MSG/HMSG body (headers + payload). Default 64 MiB. */
   maxPayload?: number;
   /** Initial size of the buffer that holds an op split across chunks. Default 65535. */
@@ -72,6 +78,9 @@ const IDLE = 0; // nothing; the next byte starts an op
 const LINE = 1; // the start of a control line, no LF yet
 const BODY = 2; // a whole MSG/HMSG control line and part of its body
 const FAILED = 3; // a protocol error was thrown; only reset() leaves this state
+
+/** Default {@link ParserOptions.maxInfoLine}: a line the server never ends fails at this size. */
+export const DEFAULT_MAX_INFO_LINE = 1024 * 1024;
 
 const EMPTY = new Uint8Array(0);
 const W_MSG = asciiBytes('msg');
@@ -96,6 +105,7 @@ const W_ERR = asciiBytes('-err');
 export class Parser {
   private readonly sink: ParserSink;
   private readonly maxControlLine: number;
+  private readonly maxInfoLine: number;
   private readonly maxPayload: number;
   private readonly initialBufferSize: number;
   /** The one view handed to every onMsg. */
@@ -127,6 +137,7 @@ export class Parser {
   constructor(sink: ParserSink, options: ParserOptions = {}) {
     this.sink = sink;
     this.maxControlLine = options.maxControlLine ?? 64 * 1024;
+    this.maxInfoLine = Math.max(options.maxInfoLine ?? DEFAULT_MAX_INFO_LINE, this.maxControlLine);
     this.maxPayload = options.maxPayload ?? 64 * 1024 * 1024;
     this.initialBufferSize = options.initialBufferSize ?? 65535;
     this.stash = new Uint8Array(this.initialBufferSize);
@@ -201,7 +212,10 @@ export class Parser {
     if (lf < 0) {
       // Searching the chunk rather than re-parsing the stash keeps a long line linear.
       this.append(chunk, 0, chunk.length);
-      if (this.stashLen >= this.maxControlLine) {
+      if (
+        this.stashLen >= this.maxControlLine &&
+        this.stashLen >= this.lineLimit(this.stash, 0, this.stashLen)
+      ) {
         throw this.lineTooLong(this.stash, 0, this.stashLen);
       }
       return chunk.length;
@@ -285,11 +299,19 @@ export class Parser {
       lf = buf.indexOf(LF, start);
       if (lf >= limit) lf = -1;
     }
+    // Checked against maxControlLine first: the INFO bound is looked up only past it.
     if (lf < 0) {
-      if (limit - start >= this.maxControlLine) throw this.lineTooLong(buf, start, limit);
+      if (
+        limit - start >= this.maxControlLine &&
+        limit - start >= this.lineLimit(buf, start, limit)
+      ) {
+        throw this.lineTooLong(buf, start, limit);
+      }
       return -1;
     }
-    if (lf + 1 - start > this.maxControlLine) throw this.lineTooLong(buf, start, lf);
+    if (lf + 1 - start > this.maxControlLine && lf + 1 - start > this.lineLimit(buf, start, lf)) {
+      throw this.lineTooLong(buf, start, lf);
+    }
     if (isMsg || isHmsg) {
       repeated.parsed(buf, start, lf, matched, this.msg, this.hdrLen, this.bodyLen);
     }
@@ -468,9 +490,14 @@ export class Parser {
     }
   }
 
+  /** The longest line allowed for the op at `buf[start]`: INFO has a bound of its own. */
+  private lineLimit(buf: Uint8Array, start: number, end: number): number {
+    return matchOp(buf, start, end, W_INFO) ? this.maxInfoLine : this.maxControlLine;
+  }
+
   private lineTooLong(buf: Uint8Array, start: number, end: number): NatsError {
     return this.fail(
-      `control line longer than ${this.maxControlLine} bytes: ${quoteBytes(buf, start, end)}`,
+      `control line longer than ${this.lineLimit(buf, start, end)} bytes: ${quoteBytes(buf, start, end)}`,
     );
   }
 

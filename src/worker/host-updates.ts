@@ -1,0 +1,182 @@
+/**
+ * What the worker tells the caller's thread about the connection (events, the last INFO, the
+ * server pool), batched: a hostile or broken server (a `-ERR` per millisecond, a flood of
+ * oversized messages, INFO after INFO) must neither flood the main thread with comlink calls
+ * nor grow the worker's memory while the main thread is busy.
+ *
+ * - At most one batch is in flight: the next is posted once the caller's thread has taken the
+ *   last (its comlink reply), so a blocked main thread holds one batch, not one per event.
+ * - Batches are posted at most once per turn and at most once per {@link MIN_POST_INTERVAL_MS}:
+ *   a lone event goes out at the end of its turn; a flood goes out in batches.
+ * - The queue is bounded by {@link MAX_QUEUED_EVENTS} and {@link MAX_QUEUED_ERROR_TEXT}; past
+ *   either the oldest events are dropped and the next batch starts with one 'clientError'
+ *   counting them.
+ * - INFO and pool are state, not events: only the latest is kept, and the pool is snapshotted
+ *   when the batch is posted. A 'connected' event carries both (the caller applies them before
+ *   its listeners run); an update that comes after it while it waits goes into it, so the
+ *   caller never applies an older INFO after a newer one. Only the newest waiting 'connected'
+ *   carries them: older ones (connections already gone) lose theirs, so the queue holds at most
+ *   one INFO, whatever the count of reconnections.
+ * - {@link flush} posts at once, in flight or not: before any other call to the caller's thread
+ *   (on the same port, so they stay in order) and at close.
+ */
+import type { HostUpdate, WireEvent, WireServer } from '../shared/control.js';
+import { NatsError, toWire, type WireError } from '../shared/errors.js';
+import type { ServerInfo } from '../shared/server-info.js';
+
+/**
+ * Events waiting for the caller's thread, at most (API.md: a status() reader holds as many).
+ * Overflow: the oldest are dropped and counted in one 'clientError' at the head of the next batch.
+ */
+export const MAX_QUEUED_EVENTS = 1024;
+/**
+ * Error text in waiting events, at most, in characters (a `-ERR` line may be 64 KiB long).
+ * Overflow: as for {@link MAX_QUEUED_EVENTS}. The one INFO and pool snapshot kept are not counted: their
+ * size is bounded by the parser's INFO line limit and the pool's bound.
+ */
+export const MAX_QUEUED_ERROR_TEXT = 1024 * 1024;
+/** Least time between two batches: a flood of events costs the main thread ≤ 100 calls/s. */
+export const MIN_POST_INTERVAL_MS = 10;
+
+type Connected = Extract<WireEvent, { type: 'connected' }>;
+
+export class HostUpdates {
+  private events: WireEvent[] = [];
+  private text = 0;
+  private dropped = 0;
+  /** An INFO for the caller, when no waiting 'connected' carries it. */
+  private info: ServerInfo | undefined;
+  private poolDirty = false;
+  /** The newest 'connected' still waiting: the one that carries INFO and pool. */
+  private connected: Connected | undefined;
+  /** Batches posted and not yet taken (more than one only after a flush()). */
+  private inFlight = 0;
+  private timeout: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private lastPost = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    /** Hands a batch to the caller's thread; settles once it has taken it (undefined: gone). */
+    private readonly post: (update: HostUpdate) => Promise<unknown> | undefined,
+    private readonly pool: () => WireServer[],
+  ) {}
+
+  event(event: WireEvent): void {
+    if (event.type === 'connected') {
+      if (this.connected) {
+        this.connected.info = undefined;
+        this.connected.servers = undefined;
+      }
+      this.connected = event;
+      // It carries a newer INFO and pool than any waiting before it.
+      this.info = undefined;
+      this.poolDirty = false;
+    }
+    this.events.push(event);
+    this.text += errorText(event);
+    while (this.events.length > MAX_QUEUED_EVENTS || this.text > MAX_QUEUED_ERROR_TEXT) {
+      this.dropOldest();
+    }
+    this.schedule();
+  }
+
+  /** An INFO on the open connection. */
+  serverInfo(info: ServerInfo): void {
+    if (this.connected) this.connected.info = info;
+    else this.info = info;
+    this.schedule();
+  }
+
+  poolChanged(): void {
+    this.poolDirty = true;
+    this.schedule();
+  }
+
+  /** Post what waits now, even with a batch in flight. */
+  flush(): void {
+    this.cancelTimer();
+    if (this.pending()) this.send();
+  }
+
+  private pending(): boolean {
+    return this.events.length > 0 || this.info !== undefined || this.poolDirty || this.dropped > 0;
+  }
+
+  private dropOldest(): void {
+    const event = this.events.shift() as WireEvent;
+    this.text -= errorText(event);
+    this.dropped++;
+    if (event === this.connected) {
+      // What it carried still describes the connection: it goes with the batch instead.
+      this.connected = undefined;
+      this.info = event.info;
+      this.poolDirty = true;
+    }
+  }
+
+  private schedule(): void {
+    if (this.inFlight > 0 || this.timeout || this.immediate || !this.pending()) return;
+    const wait = this.lastPost + MIN_POST_INTERVAL_MS - performance.now();
+    // Unref'd: what waits is posted by flush() at close; it must not keep a closing worker up.
+    if (wait > 0) this.timeout = setTimeout(this.fire, Math.ceil(wait)).unref();
+    else this.immediate = setImmediate(this.fire).unref();
+  }
+
+  private readonly fire = (): void => {
+    this.timeout = undefined;
+    this.immediate = undefined;
+    if (this.inFlight > 0 || !this.pending()) return;
+    // Timers count whole milliseconds of a clock that lags this one: one may come a little early.
+    if (performance.now() < this.lastPost + MIN_POST_INTERVAL_MS) this.schedule();
+    else this.send();
+  };
+
+  private cancelTimer(): void {
+    clearTimeout(this.timeout);
+    clearImmediate(this.immediate);
+    this.timeout = undefined;
+    this.immediate = undefined;
+  }
+
+  private send(): void {
+    const update: HostUpdate = { events: this.events };
+    if (this.poolDirty) {
+      const servers = this.pool();
+      if (this.connected) this.connected.servers = servers;
+      else update.servers = servers;
+    }
+    if (this.info !== undefined) update.info = this.info;
+    if (this.dropped > 0) {
+      const error = new NatsError(
+        'clientCapacity',
+        `${this.dropped} events dropped: the caller's thread did not take them in time (at most ${MAX_QUEUED_EVENTS} events, ${MAX_QUEUED_ERROR_TEXT} characters of error text wait)`,
+      );
+      update.events.unshift({ type: 'clientError', error: toWire(error) });
+    }
+    this.events = [];
+    this.text = 0;
+    this.dropped = 0;
+    this.info = undefined;
+    this.poolDirty = false;
+    this.connected = undefined;
+    this.lastPost = performance.now();
+    const taken = this.post(update);
+    if (taken === undefined) return;
+    this.inFlight++;
+    const done = (): void => {
+      this.inFlight--;
+      this.schedule();
+    };
+    taken.then(done, done);
+  }
+}
+
+/** What an event holds beyond its fixed shape: the characters of its error text. */
+function errorText(event: WireEvent): number {
+  if (event.type !== 'serverError' && event.type !== 'clientError') return 0;
+  let bytes = 0;
+  for (let e: WireError | undefined = event.error; e !== undefined; e = e.cause) {
+    bytes += e.message.length;
+  }
+  return bytes;
+}

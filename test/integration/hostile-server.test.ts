@@ -1,0 +1,191 @@
+// A hostile server (issue 13, "Bounds"): a flood of -ERR, 10,000 connect_urls, a PING flood,
+// an endless control line. None may make the client unresponsive, grow its memory without
+// bound or flood the caller's thread with events; each is a scripted peer, since a real
+// nats-server does none of it.
+
+import { once } from 'node:events';
+import { type Client, ConnectOptions } from 'nats-offload';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  infoLine,
+  type PeerConnection,
+  type ScriptedPeer,
+  startScriptedPeer,
+} from '../helpers/scripted-peer.js';
+import { EventLog, waitFor, withTimeout } from '../helpers/wait.js';
+
+let peer: ScriptedPeer | undefined;
+let client: Client | undefined;
+
+afterEach(async () => {
+  await client?.close();
+  client = undefined;
+  await peer?.close();
+  peer = undefined;
+});
+
+/** The worker's bound on events waiting for this thread (src/worker/host-updates.ts). */
+const MAX_QUEUED_EVENTS = 1024;
+
+async function handshake(conn: PeerConnection, info: Record<string, unknown> = {}): Promise<void> {
+  conn.send(infoLine(info));
+  await conn.nextLine((l) => l.startsWith('CONNECT '));
+  await conn.nextLine((l) => l === 'PING');
+  conn.send('PONG\r\n');
+}
+
+/** Answers every PING of the client until the connection goes. */
+async function answerPings(conn: PeerConnection): Promise<void> {
+  for await (const line of conn.lines()) if (line === 'PING') conn.send('PONG\r\n');
+}
+
+/** Blocks this thread until `done()` or `ms` have passed, as a busy application would. */
+function blockFor(ms: number, done: () => boolean): void {
+  const until = performance.now() + ms;
+  while (!done() && performance.now() < until) {}
+}
+
+describe('a hostile server', () => {
+  it('a flood of -ERR while this thread is blocked: events bounded, the drops counted, still responsive', async () => {
+    let flood!: (conn: PeerConnection) => void;
+    const flooded = new Promise<PeerConnection>((resolve) => {
+      flood = resolve;
+    });
+    peer = await startScriptedPeer(async (conn) => {
+      await handshake(conn);
+      flood(conn);
+      await answerPings(conn);
+    });
+    const events = new EventLog();
+    client = await new ConnectOptions().eventCallback(events.callback).connect(peer.url);
+    await events.next('connected');
+    const conn = await flooded;
+
+    const line = '-ERR \'Permissions Violation for Publish to "flood"\'\r\n';
+    const count = 20_000;
+    const before = client.statistics().inBytes;
+    conn.send(line.repeat(count));
+    // Busy until the worker has read the whole flood (it counts bytes in shared memory), and a
+    // little longer, for it to have parsed the last chunk too.
+    const c = client;
+    blockFor(5_000, () => c.statistics().inBytes - before >= line.length * count);
+    expect(client.statistics().inBytes - before).toBe(line.length * count);
+    blockFor(200, () => false);
+
+    await withTimeout(client.flush(), 5_000, 'flush() after the flood');
+    const serverErrors = () => events.events.filter((e) => e.type === 'serverError').length;
+    const dropped = () =>
+      events.events
+        .map((e) =>
+          e.type === 'clientError' ? /^(\d+) events dropped/.exec(e.error.message) : null,
+        )
+        .reduce((sum, m) => sum + (m ? Number(m[1]) : 0), 0);
+    // Every -ERR is either delivered or counted as dropped.
+    await waitFor(() => serverErrors() + dropped() === count, 5_000, 'every -ERR accounted for');
+    // A batch already in flight when this thread blocked, and one with what waited since.
+    expect(serverErrors()).toBeLessThanOrEqual(2 * MAX_QUEUED_EVENTS);
+    expect(dropped()).toBeGreaterThan(0);
+    expect(client.connectionState()).toBe('connected');
+  });
+
+  it('10,000 connect_urls, INFO after INFO: a bounded pool, a responsive client, events coalesced', async () => {
+    const urls = (from: number) =>
+      Array.from(
+        { length: 10_000 },
+        (_, k) => `10.${((from + k) >> 8) & 255}.${(from + k) & 255}.1:4222`,
+      );
+    let infos!: (conn: PeerConnection) => void;
+    const ready = new Promise<PeerConnection>((resolve) => {
+      infos = resolve;
+    });
+    peer = await startScriptedPeer(async (conn) => {
+      await handshake(conn, { connect_urls: urls(0) });
+      infos(conn);
+      await answerPings(conn);
+    });
+    const events = new EventLog();
+    client = await new ConnectOptions().eventCallback(events.callback).connect(peer.url);
+    expect(client.serverPool()).toHaveLength(1 + 256);
+    const conn = await ready;
+
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 1);
+    try {
+      for (let i = 1; i <= 100; i++) {
+        conn.send(infoLine({ server_name: `info-${i}`, connect_urls: urls(i) }));
+      }
+      // The flush's PONG comes after every INFO: the worker has handled them all.
+      await withTimeout(client.flush(), 5_000, 'flush() after 100 INFOs');
+      await waitFor(() => client?.serverInfo().serverName === 'info-100', 5_000, 'the last INFO');
+    } finally {
+      clearInterval(ticker);
+    }
+    expect(ticks).toBeGreaterThan(0); // this thread went on meanwhile
+    expect(client.serverPool()).toHaveLength(1 + 256);
+    expect(client.serverPool().filter((s) => !s.isDiscovered)).toEqual([
+      expect.objectContaining({ url: peer.url, didConnect: true }),
+    ]);
+    expect(client.serverInfo().connectUrls).toHaveLength(10_000);
+    expect(events.types()).toEqual(['connected']);
+  });
+
+  it.each([
+    ['a control line', 'MSG foo 1 '],
+    ['an INFO line', 'INFO {"connect_urls":['],
+  ])('%s that never ends: a protocol error, a reconnect, a working client', async (_, start) => {
+    peer = await startScriptedPeer(async (conn) => {
+      await handshake(conn);
+      if (conn.index > 0) return answerPings(conn);
+      const answering = answerPings(conn);
+      conn.send(start);
+      // 64 KiB at a time until the client drops the connection.
+      const chunk = '"1.2.3.4:5",'.repeat(5_000).slice(0, 64 * 1024);
+      while (!conn.socket.destroyed && conn.socket.writable) {
+        if (!conn.socket.write(chunk)) await once(conn.socket, 'drain').catch(() => {});
+      }
+      await answering;
+    });
+    const events = new EventLog();
+    client = await new ConnectOptions().eventCallback(events.callback).connect(peer.url);
+    const errorAt = await events.next('clientError', 0, 10_000);
+    const event = events.events[errorAt];
+    expect(event.type === 'clientError' && event.error.kind).toBe('protocol');
+    expect(event.type === 'clientError' && event.error.message).toMatch(/control line longer than/);
+    const downAt = await events.next('disconnected', errorAt, 5_000);
+    await events.next('connected', downAt, 5_000);
+    expect(events.types()).toEqual(['connected', 'clientError', 'disconnected', 'connected']);
+    await withTimeout(client.flush(), 5_000, 'flush() after the reconnect');
+    expect(peer.connections).toHaveLength(2);
+  });
+
+  it('a PING flood: a PONG per chunk, not per PING, and a responsive client', async () => {
+    let flood!: (conn: PeerConnection) => void;
+    const ready = new Promise<PeerConnection>((resolve) => {
+      flood = resolve;
+    });
+    let pongs = 0;
+    peer = await startScriptedPeer(async (conn) => {
+      await handshake(conn);
+      flood(conn);
+      for await (const line of conn.lines()) {
+        if (line === 'PING') conn.send('PONG\r\n');
+        else if (line === 'PONG') pongs++;
+      }
+    });
+    const events = new EventLog();
+    client = await new ConnectOptions().eventCallback(events.callback).connect(peer.url);
+    const conn = await ready;
+    const count = 100_000;
+    const { inBytes, outBytes } = client.statistics();
+    conn.send('PING\r\n'.repeat(count));
+    const c = client;
+    await waitFor(() => c.statistics().inBytes - inBytes >= 6 * count, 5_000, 'the flood read');
+    await withTimeout(client.flush(), 5_000, 'flush() after the flood');
+    // One PONG per socket chunk (≥ 1 for the flood, far fewer than its PINGs).
+    const sent = (client.statistics().outBytes - outBytes - 'PING\r\n'.length) / 'PONG\r\n'.length;
+    expect(sent).toBeGreaterThanOrEqual(1);
+    expect(sent).toBeLessThan(count / 100);
+    await waitFor(() => pongs === sent, 5_000, 'the PONGs at the peer');
+    expect(events.types()).toEqual(['connected']);
+  });
+});

@@ -1,0 +1,211 @@
+// What the worker tells the caller's thread (src/worker/host-updates.ts): batched, one batch
+// in flight, bounded by count and bytes with the drops counted, INFO and pool as state that
+// never goes back in time.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import type { HostUpdate, WireEvent, WireServer } from '../../src/shared/control.js';
+import { NatsError, toWire } from '../../src/shared/errors.js';
+import { type ServerInfo, toServerInfo } from '../../src/shared/server-info.js';
+import {
+  HostUpdates,
+  MAX_QUEUED_ERROR_TEXT,
+  MAX_QUEUED_EVENTS,
+  MIN_POST_INTERVAL_MS,
+} from '../../src/worker/host-updates.js';
+import { waitFor } from '../helpers/wait.js';
+
+/** The caller's thread: records batches; takes each at once unless told to hold them. */
+class Caller {
+  readonly batches: HostUpdate[] = [];
+  hold = false;
+  private readonly held: (() => void)[] = [];
+  pool: WireServer[] = [];
+
+  readonly post = (update: HostUpdate): Promise<void> => {
+    this.batches.push(structuredClone(update));
+    if (!this.hold) return Promise.resolve();
+    return new Promise((resolve) => this.held.push(resolve));
+  };
+
+  release(): void {
+    this.hold = false;
+    for (const resolve of this.held.splice(0)) resolve();
+  }
+
+  events(): WireEvent[] {
+    return this.batches.flatMap((b) => b.events);
+  }
+}
+
+const queues: HostUpdates[] = [];
+afterEach(() => {
+  for (const q of queues.splice(0)) q.flush(); // no timer outlives a test
+});
+
+function setup(): { caller: Caller; updates: HostUpdates } {
+  const caller = new Caller();
+  const updates = new HostUpdates(caller.post, () => caller.pool);
+  queues.push(updates);
+  return { caller, updates };
+}
+
+const serverError = (i: number): WireEvent => ({
+  type: 'serverError',
+  error: toWire(new NatsError('server', `error ${i}`)),
+});
+const info = (name: string): ServerInfo => toServerInfo({ server_name: name });
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('HostUpdates', () => {
+  it('posts the events of one turn as one batch, after the turn', async () => {
+    const { caller, updates } = setup();
+    for (let i = 0; i < 100; i++) updates.event(serverError(i));
+    expect(caller.batches).toHaveLength(0);
+    await waitFor(() => caller.batches.length > 0, 1_000, 'a batch');
+    expect(caller.batches).toHaveLength(1);
+    expect(caller.events()).toEqual(Array.from({ length: 100 }, (_, i) => serverError(i)));
+  });
+
+  it('holds one batch in flight: a blocked caller gets the rest, bounded, with the drops counted', async () => {
+    const { caller, updates } = setup();
+    caller.hold = true;
+    updates.event(serverError(0));
+    await waitFor(() => caller.batches.length === 1, 1_000, 'the first batch');
+    for (let i = 1; i <= 10_000; i++) {
+      updates.event(serverError(i));
+      if (i % 1_000 === 0) await turn();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2 * MIN_POST_INTERVAL_MS));
+    expect(caller.batches).toHaveLength(1); // nothing more while the first is not taken
+
+    caller.release();
+    await waitFor(() => caller.batches.length === 2, 1_000, 'the second batch');
+    const [notice, ...rest] = caller.batches[1].events;
+    expect(notice.type === 'clientError' && notice.error.kind).toBe('clientCapacity');
+    expect(notice.type === 'clientError' && notice.error.message).toMatch(
+      `${10_000 - MAX_QUEUED_EVENTS} events dropped`,
+    );
+    // The newest survive, in order.
+    expect(rest).toEqual(
+      Array.from({ length: MAX_QUEUED_EVENTS }, (_, i) =>
+        serverError(10_000 - MAX_QUEUED_EVENTS + 1 + i),
+      ),
+    );
+  });
+
+  it('bounds the error text waiting as well as the count', async () => {
+    const { caller, updates } = setup();
+    caller.hold = true;
+    updates.event(serverError(0));
+    await waitFor(() => caller.batches.length === 1, 1_000, 'the first batch');
+    const long = 'x'.repeat(64 * 1024);
+    for (let i = 0; i < 100; i++) {
+      updates.event({ type: 'serverError', error: { kind: 'server', message: long } });
+    }
+    caller.release();
+    await waitFor(() => caller.batches.length === 2, 1_000, 'the second batch');
+    const [notice, ...rest] = caller.batches[1].events;
+    expect(rest.length * long.length).toBeLessThanOrEqual(MAX_QUEUED_ERROR_TEXT);
+    expect(rest.length).toBe(Math.floor(MAX_QUEUED_ERROR_TEXT / long.length));
+    expect(notice.type === 'clientError' && notice.error.message).toMatch(
+      `${100 - rest.length} events dropped`,
+    );
+  });
+
+  it('spaces batches by MIN_POST_INTERVAL_MS under an event per millisecond', async () => {
+    const { caller, updates } = setup();
+    const start = performance.now();
+    let sent = 0;
+    while (performance.now() - start < 20 * MIN_POST_INTERVAL_MS) {
+      updates.event(serverError(sent++));
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    updates.flush();
+    const elapsed = performance.now() - start;
+    expect(caller.events()).toHaveLength(sent); // nothing lost: the caller kept up
+    // One at the start, one per interval, the flush's; and a timer may fire a little late.
+    expect(caller.batches.length).toBeLessThanOrEqual(elapsed / MIN_POST_INTERVAL_MS + 3);
+    expect(caller.batches.length).toBeLessThan(sent / 4);
+  });
+
+  it("puts an INFO and pool that come after a waiting 'connected' into it", async () => {
+    const { caller, updates } = setup();
+    caller.pool = [
+      { url: 'nats://a:4222', failedAttempts: 0, didConnect: true, isDiscovered: false },
+    ];
+    updates.event({ type: 'connected', info: info('one'), servers: caller.pool });
+    updates.serverInfo(info('two'));
+    caller.pool = [...caller.pool, { ...caller.pool[0], url: 'nats://b:4222', isDiscovered: true }];
+    updates.poolChanged();
+    updates.event({ type: 'lameDuckMode' });
+    updates.flush();
+    expect(caller.batches).toHaveLength(1);
+    const [batch] = caller.batches;
+    expect(batch.info).toBeUndefined();
+    expect(batch.servers).toBeUndefined();
+    const [connected] = batch.events;
+    expect(connected.type === 'connected' && connected.info?.serverName).toBe('two');
+    expect(connected.type === 'connected' && connected.servers?.map((s) => s.url)).toEqual([
+      'nats://a:4222',
+      'nats://b:4222',
+    ]);
+  });
+
+  it("keeps INFO and pool only on the newest waiting 'connected'", () => {
+    const { caller, updates } = setup();
+    updates.serverInfo(info('stale'));
+    updates.event({ type: 'connected', info: info('one'), servers: [] });
+    updates.event({ type: 'disconnected' });
+    updates.event({ type: 'connected', info: info('two'), servers: [] });
+    updates.flush();
+    const [batch] = caller.batches;
+    expect(batch.info).toBeUndefined(); // older than both connections
+    expect(batch.events).toEqual([
+      { type: 'connected' },
+      { type: 'disconnected' },
+      { type: 'connected', info: info('two'), servers: [] },
+    ]);
+  });
+
+  it("a dropped 'connected' leaves its INFO and pool to the batch", async () => {
+    const { caller, updates } = setup();
+    caller.hold = true;
+    updates.event(serverError(0));
+    await waitFor(() => caller.batches.length === 1, 1_000, 'the first batch');
+    caller.pool = [
+      { url: 'nats://a:4222', failedAttempts: 0, didConnect: true, isDiscovered: false },
+    ];
+    updates.event({ type: 'connected', info: info('one'), servers: caller.pool });
+    for (let i = 0; i < MAX_QUEUED_EVENTS; i++) updates.event(serverError(i));
+    caller.release();
+    await waitFor(() => caller.batches.length === 2, 1_000, 'the second batch');
+    const batch = caller.batches[1];
+    expect(batch.info?.serverName).toBe('one');
+    expect(batch.servers).toEqual(caller.pool);
+    expect(batch.events.map((e) => e.type)).not.toContain('connected');
+  });
+
+  it('posts nothing when nothing changed, and INFO and pool alone when only they did', async () => {
+    const { caller, updates } = setup();
+    updates.flush();
+    await turn();
+    expect(caller.batches).toHaveLength(0);
+    updates.serverInfo(info('one'));
+    updates.serverInfo(info('two'));
+    updates.poolChanged();
+    await waitFor(() => caller.batches.length === 1, 1_000, 'a batch');
+    expect(caller.batches[0]).toEqual({ events: [], info: info('two'), servers: [] });
+  });
+
+  it('flush() posts at once, even with a batch in flight', async () => {
+    const { caller, updates } = setup();
+    caller.hold = true;
+    updates.event(serverError(0));
+    await waitFor(() => caller.batches.length === 1, 1_000, 'the first batch');
+    updates.event(serverError(1));
+    updates.flush();
+    expect(caller.batches).toHaveLength(2);
+    expect(caller.batches[1].events).toEqual([serverError(1)]);
+    caller.release();
+  });
+});
