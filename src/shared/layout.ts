@@ -103,7 +103,7 @@ export const CMD_FLUSH_BYTES = 8;
 //     +16 u32 payload length
 //     +20 subject | reply | header block | filler | payload
 //     (then DLV_PAD_MASK's count of filler bytes, 0-7, before the payload: they put a large
-//     payload at its socket offset mod 8, so its copy runs by words; see ring-copy.ts)
+//     payload at its socket offset mod 8, so its copy runs by words; see ring/ring-copy.ts)
 //   or, with neither DLV_HAS_REPLY nor DLV_HAS_HEADERS (most messages), the short form:
 //     +0  u32 op | flags << 8 | subject length << 16
 //     +4  u32 sid

@@ -27,14 +27,14 @@ import {
 } from '../shared/layout.js';
 import type { MsgView } from '../shared/protocol/parser.js';
 import type { RingProducer } from '../shared/ring/byte-ring.js';
-import { Backlog } from './backlog.js';
 import {
   alignPad,
   copyPayloadToShared,
   copyToShared,
   SourceBytes,
   type WordBytes,
-} from './ring-copy.js';
+} from '../shared/ring/ring-copy.js';
+import { Backlog } from './backlog.js';
 import type { Subscription } from './subscriptions.js';
 
 /**
