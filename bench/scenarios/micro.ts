@@ -160,7 +160,7 @@ function delivery(size: number): { run(): void; frames: number; bytes: number } 
     payloadEnd: payloadStart + size,
     hasHeaders: false,
   };
-  const subscription = newSubscription(1, Buffer.from(`SUB ${SUBJECT} 1\r\n`));
+  const subscription = newSubscription(1, SUBJECT, undefined);
   let received = 0;
   const owner = {
     unsubscribe() {},

@@ -1,5 +1,7 @@
 /**
- * Every SharedArrayBuffer offset in the project, declared once, each with its single writer.
+ * Every SharedArrayBuffer offset in the project outside the frame bodies, declared once, each
+ * with its single writer. A ring record's body is a frame; the command ring's format (kinds,
+ * field offsets, writers and readers) has its owner in frames/command.ts.
  *
  * A connection shares three blocks between the main thread and its worker:
  *
@@ -48,44 +50,6 @@ export const DEFAULT_RING_CAPACITY = 4 * 1024 * 1024;
 export function maxRecordBody(capacity: number): number {
   return capacity / 2 - RECORD_LENGTH_BYTES;
 }
-
-// ---- command ring frames (main ──► worker) ---------------------------------------------
-//
-//   body := u8 op | u8 flags | u16 pad | fields…
-//
-//   PUB    | op | 0 | 0 | u32 count | wire bytes of `count` messages, back to back:
-//            `PUB subj [reply] len\r\n<payload>\r\n` or `HPUB subj [reply] hlen tlen\r\n…`
-//            (consecutive publishes grow one record while it is unpublished: RingProducer.append)
-//   SUB    | op | 0 | 0 | u32 sid | wire bytes `SUB subj [queue] sid\r\n`
-//   UNSUB  | op | 0 | 0 | u32 sid | u32 max (0 = now) | wire bytes `UNSUB sid [max]\r\n`
-//   FLUSH  | op | 0 | 0 | u32 flush id            (worker sends PING, acks on its PONG)
-export const CMD_PUB = 1;
-export const CMD_SUB = 3;
-export const CMD_UNSUB = 4;
-export const CMD_FLUSH = 5;
-
-export const CMD_OP = 0;
-export const CMD_PUB_COUNT = 4;
-export const CMD_PUB_WIRE = 8;
-/**
- * Wire bytes from which the worker hands a record to the socket as a view of the ring instead
- * of copying it: the kernel copies it, which is cheaper than V8's copy out of shared memory
- * (a large message, or a record grown from many small ones); smaller records are gathered into
- * one copied write, cheaper than many small views.
- */
-export const CMD_VIEW_BYTES = 8 * 1024;
-/**
- * Wire bytes a PUB record grows to from consecutive publishes. Above CMD_VIEW_BYTES, so that a
- * burst's records go out as views: against growth capped below it, worker CPU per 2 M
- * self-echoed 128 B messages 1440-1510 -> 1280-1390 ms (bench/tools/thread-cpu.ts, 5 runs).
- */
-export const CMD_PUB_GROW_BYTES = 64 * 1024;
-export const CMD_SID = 4;
-export const CMD_SUB_WIRE = 8;
-export const CMD_UNSUB_MAX = 8;
-export const CMD_UNSUB_WIRE = 12;
-export const CMD_FLUSH_ID = 4;
-export const CMD_FLUSH_BYTES = 8;
 
 // ---- delivery ring frames (worker ──► main) --------------------------------------------
 //

@@ -5,7 +5,7 @@ import { Backlog } from '../../src/worker/backlog.js';
 import { newSubscription, type Subscription } from '../../src/worker/subscriptions.js';
 
 function subscription(sid: number): Subscription {
-  return newSubscription(sid, new TextEncoder().encode(`SUB s ${sid}\r\n`));
+  return newSubscription(sid, 's', undefined);
 }
 
 /** Body `i` of `length` bytes: a pattern that differs from frame to frame. */

@@ -81,7 +81,7 @@ describe('delivery frames', () => {
     const buffers = createRingBuffers(1 << 20);
     const inbound = newInbound(new RingProducer(buffers));
     const sent = chunkOfMessages(false);
-    const subscription = newSubscription(1, Buffer.from(`SUB ${SUBJECT} 1\r\n`));
+    const subscription = newSubscription(1, SUBJECT, undefined);
     for (const { msg } of sent) inbound.deliver(msg, subscription);
     inbound.publish();
     const ring = new RingConsumer(buffers);
@@ -120,7 +120,7 @@ describe('delivery frames', () => {
           throw error;
         },
       });
-      const subscription = newSubscription(1, Buffer.from(`SUB ${SUBJECT} 1\r\n`));
+      const subscription = newSubscription(1, SUBJECT, undefined);
       for (const { msg } of sent) inbound.deliver(msg, subscription);
       inbound.publish();
       for (let slices = 0; received.length < sent.length && slices < 100; slices++) {
@@ -178,8 +178,8 @@ describe('delivery frames', () => {
             caughtUp() {},
           });
           const subscriptions = new Map([
-            [1, newSubscription(1, Buffer.from('SUB foo.bar 1\r\n'))],
-            [2, newSubscription(2, Buffer.from('SUB foo.* 2\r\n'))],
+            [1, newSubscription(1, 'foo.bar', undefined)],
+            [2, newSubscription(2, 'foo.*', undefined)],
           ]);
           type Got = [string, string | undefined, string | undefined, Uint8Array, Uint8Array];
           const received: Got[] = [];
