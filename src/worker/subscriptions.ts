@@ -23,6 +23,8 @@ export interface Subscription {
   max: number;
   /** Messages the server sent on this sid, delivered or dropped. */
   received: number;
+  /** `received` when the current connection's SUB went out: the server counts from there. */
+  base: number;
   /** A slowConsumer event was sent and the subscription has not caught up since. */
   slow: boolean;
   /** UNSUB was sent: still delivering what the server sent before it, never replayed. */
@@ -42,14 +44,15 @@ export class SubscriptionTable {
   /**
    * The line that tells the server about a SUB or UNSUB command, before the table takes it
    * ({@link subscribe}, {@link unsubscribe}) once the line is in a write. An UNSUB whose limit
-   * is reached (or of a subscription that ended here already, its SUB_END on the way to the
-   * main thread) unsubscribes now.
+   * is not reached yet says how many more the server may send: it counts from this
+   * connection's SUB on. One whose limit is reached (or of a subscription that ended here
+   * already, its SUB_END on the way to the main thread) unsubscribes now.
    */
   line(cmd: Extract<Command, { kind: 'sub' | 'unsub' }>): Uint8Array {
     if (cmd.kind === 'sub') return encodeSub(cmd.subject, cmd.queue, cmd.sid);
     const sub = this.subs.get(cmd.sid);
     if (sub === undefined || cmd.max === 0 || sub.received >= cmd.max) return encodeUnsub(cmd.sid);
-    return encodeUnsub(cmd.sid, cmd.max);
+    return encodeUnsub(cmd.sid, cmd.max - sub.base);
   }
 
   /** A SUB went out: the subscription is live from now on. */
@@ -98,6 +101,7 @@ export class SubscriptionTable {
         continue;
       }
       lines.push(encodeSub(sub.subject, sub.queue, sub.sid));
+      sub.base = sub.received;
       if (sub.max !== 0) lines.push(encodeUnsub(sub.sid, sub.max - sub.received));
     }
     return lines;
@@ -120,6 +124,7 @@ export function newSubscription(
     wildcard: subject.split('.').some((token) => token === '*' || token === '>'),
     max: 0,
     received: 0,
+    base: 0,
     slow: false,
     closing: false,
   };

@@ -55,6 +55,16 @@ describe('SubscriptionTable', () => {
     expect(replayed(table)).toEqual([]);
   });
 
+  it('counts a limit given after a reconnect from the new connection on', () => {
+    const { table } = tableWithEnds();
+    subscribe(table, 3, 'a');
+    receive(table, 3, 1000);
+    table.replay(); // a new connection: the new server has sent nothing on sid 3 yet
+    receive(table, 3, 4);
+    // 1004 received, the limit 1010: 6 more, 10 of them on this connection.
+    expect(unsubscribe(table, 3, 1010)).toBe('UNSUB 3 10\r\n');
+  });
+
   it('ends at once when the limit has been received already, and unsubscribes now', () => {
     const { table, ended } = tableWithEnds();
     subscribe(table, 4, 'a');
