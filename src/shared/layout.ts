@@ -1,7 +1,7 @@
 /**
  * Every SharedArrayBuffer offset in the project outside the frame bodies, declared once, each
- * with its single writer. A ring record's body is a frame; the command ring's format (kinds,
- * field offsets, writers and readers) has its owner in frames/command.ts.
+ * with its single writer. A ring record's body is a frame, whose format (kinds, field offsets,
+ * writers and readers) has one owner per ring: frames/command.ts and frames/delivery.ts.
  *
  * A connection shares three blocks between the main thread and its worker:
  *
@@ -50,61 +50,6 @@ export const DEFAULT_RING_CAPACITY = 4 * 1024 * 1024;
 export function maxRecordBody(capacity: number): number {
   return capacity / 2 - RECORD_LENGTH_BYTES;
 }
-
-// ---- delivery ring frames (worker ──► main) --------------------------------------------
-//
-//   Fields are 32-bit words in the host's byte order (both ends run in one process): the
-//   worker stores them whole, the cheapest store into shared memory. Offsets are in bytes.
-//
-//   MSG body:
-//     +0  u32 op | flags << 8 | subject length << 16
-//             flags: DLV_SUBJECT_IS_SUB, DLV_HAS_REPLY, DLV_HAS_HEADERS, and in bits 3-5
-//             (DLV_PAD_MASK) the count of filler bytes before the payload; subject length 0
-//             when DLV_SUBJECT_IS_SUB (reuse the subscription's string)
-//     +4  u32 sid
-//     +8  u32 reply length
-//     +12 u32 header block length
-//     +16 u32 payload length
-//     +20 subject | reply | header block | filler | payload
-//     (then DLV_PAD_MASK's count of filler bytes, 0-7, before the payload: they put a large
-//     payload at its socket offset mod 8, so its copy runs by words; see ring/ring-copy.ts)
-//   or, with neither DLV_HAS_REPLY nor DLV_HAS_HEADERS (most messages), the short form:
-//     +0  u32 op | flags << 8 | subject length << 16
-//     +4  u32 sid
-//     +8  u32 payload length
-//     +12 subject | filler | payload
-//
-//   FLUSH_ACK body: +0 u32 op | +4 u32 flush id
-//   SUB_END body:   +0 u32 op | +4 u32 sid   (an unsubscribeAfter limit was reached in the
-//                   worker, counting messages it had to drop: the subscription is over)
-export const DLV_MSG = 1;
-export const DLV_FLUSH_ACK = 2;
-export const DLV_SUB_END = 3;
-
-export const DLV_SUBJECT_IS_SUB = 1;
-export const DLV_HAS_REPLY = 2;
-export const DLV_HAS_HEADERS = 4;
-/** Flags bits 3-5: filler bytes before the payload. */
-export const DLV_PAD_SHIFT = 3;
-export const DLV_PAD_MASK = 7 << DLV_PAD_SHIFT;
-
-export const DLV_HEAD = 0;
-export const DLV_SID = 4;
-export const DLV_REPLY_LEN = 8;
-export const DLV_HEADER_LEN = 12;
-export const DLV_PAYLOAD_LEN = 16;
-export const DLV_MSG_HEADER_BYTES = 20;
-/** The short form: 8 bytes less to write and carry across cores per message. */
-export const DLV_SHORT_PAYLOAD_LEN = 8;
-export const DLV_SHORT_HEADER_BYTES = 12;
-
-/** A MSG frame with these flags has the short form (no reply, no header block). */
-export function isShortMsgFrame(flags: number): boolean {
-  return (flags & (DLV_HAS_REPLY | DLV_HAS_HEADERS)) === 0;
-}
-/** FLUSH_ACK and SUB_END frames: op, then their u32 (flush id, sid) here. */
-export const DLV_CONTROL_VALUE = 4;
-export const DLV_CONTROL_BYTES = 8;
 
 // ---- state block (worker ──► main, read without a round trip) ---------------------------
 //

@@ -9,13 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { Dispatcher } from '../../src/main/dispatcher.js';
 import type { Message } from '../../src/main/message.js';
 import { Subscriber } from '../../src/main/subscriber.js';
-import {
-  DLV_HEAD,
-  DLV_PAD_MASK,
-  DLV_PAD_SHIFT,
-  DLV_SHORT_HEADER_BYTES,
-  DLV_SHORT_PAYLOAD_LEN,
-} from '../../src/shared/layout.js';
+import { decodeDelivery, deliveryLength } from '../../src/shared/frames/delivery.js';
 import { type MsgView, Parser } from '../../src/shared/protocol/parser.js';
 import { createRingBuffers, RingConsumer, RingProducer } from '../../src/shared/ring/byte-ring.js';
 import { Inbound } from '../../src/worker/inbound.js';
@@ -87,15 +81,17 @@ describe('delivery frames', () => {
     const ring = new RingConsumer(buffers);
     let i = 0;
     for (let off = ring.next(); off >= 0; off = ring.next(), i++) {
-      const head = ring.view.getUint32(off + DLV_HEAD, true);
-      const pad = ((head >>> 8) & 0xff & DLV_PAD_MASK) >> DLV_PAD_SHIFT;
-      const size = ring.view.getUint32(off + DLV_SHORT_PAYLOAD_LEN, true);
-      const at = off + DLV_SHORT_HEADER_BYTES + pad;
+      const delivery = decodeDelivery(ring.bytes, off);
+      if (delivery.kind !== 'msg') throw new Error(`a ${delivery.kind} frame`);
+      const pad = ring.length - deliveryLength(delivery); // the record holds the filler too
       const { msg, payload } = sent[i];
-      expect(size).toBe(payload.length);
-      if (size > 128) expect(at % 8).toBe((msg.buf.byteOffset + msg.payloadStart) % 8);
-      else expect(pad).toBe(0);
-      expect(ring.bytes.slice(at, at + size)).toEqual(payload);
+      const size = payload.length;
+      if (size > 128) {
+        expect(delivery.payload.byteOffset % 8).toBe((msg.buf.byteOffset + msg.payloadStart) % 8);
+      } else {
+        expect(pad).toBe(0);
+      }
+      expect(delivery.payload).toEqual(payload);
       ring.advance();
     }
     expect(i).toBe(sent.length);
