@@ -107,11 +107,12 @@ export class MsgFrameWriter {
 
   /**
    * Takes `msg` for subscription `sid` and returns its frame's body length without filler.
-   * `ownSubject`: the subscription's subject in UTF-8, or null for a wildcard subscription; the
-   * subject is left out when the subscription has one of its own.
+   * `ownSubject`: the subscription's subject in UTF-8, or null for a wildcard subscription. The
+   * subject is left out only when the MSG's subject bytes equal it: the server also sends
+   * other subjects on a plain subscription's sid (JetStream deliveries to an inbox).
    */
   measure(msg: MsgView, sid: number, ownSubject: Uint8Array | null): number {
-    const own = ownSubject !== null;
+    const own = ownSubject !== null && isOwnSubject(msg, ownSubject);
     this.sid = sid;
     this.subjectLen = own ? 0 : msg.subjectEnd - msg.subjectStart;
     this.replyLen = msg.replyEnd - msg.replyStart;
@@ -160,6 +161,22 @@ export class MsgFrameWriter {
     if (this.headerLen > 0) at = copyToShared(src, msg.headerStart, this.headerLen, dst, at);
     copyPayloadToShared(src, msg.payloadStart, this.payloadLen, dst, at + pad);
   }
+}
+
+/**
+ * Whether the MSG's subject bytes are `own`: lengths first, then bytes from the end (subjects
+ * that differ mostly differ late: inbox tokens, a stream's message subjects).
+ */
+function isOwnSubject(msg: MsgView, own: Uint8Array): boolean {
+  const start = msg.subjectStart;
+  let i = msg.subjectEnd - start;
+  if (i !== own.length) return false;
+  const buf = msg.buf;
+  while (i > 0) {
+    i--;
+    if (buf[start + i] !== own[i]) return false;
+  }
+  return true;
 }
 
 // ---- the main thread's reader: the hot path -------------------------------------------
