@@ -159,6 +159,8 @@ function delivery(size: number): { run(): void; frames: number; bytes: number } 
     payloadStart,
     payloadEnd: payloadStart + size,
     hasHeaders: false,
+    // A flood of one line: the parser's repeated-line shortcut takes all but the first.
+    repeated: true,
   };
   const subscription = newSubscription(1, SUBJECT, undefined);
   let received = 0;

@@ -146,7 +146,8 @@ export class Dispatcher {
 
   private dispatch(off: number): void {
     const f = this.frame;
-    readDelivery(this.spanWords, off, f); // frames start on words (4-aligned records), and so does the copy
+    // Frames start on words (4-aligned records), and so does the copy.
+    readDelivery(this.spanWords, off, f);
     if (f.kind === 'flushAck') {
       this.target.flushAcked(f.id);
       return;

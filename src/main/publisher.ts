@@ -115,7 +115,8 @@ export class Publisher {
     const [target, off] = this.reserveControl(commandLength(cmd));
     encodeCommand(cmd, target, off);
     this.controlCommitted(target);
-    if (cmd.kind === 'flush') this.publishNow(); // a flush is waited on: don't hold it back for batching
+    // A flush is waited on: don't hold it back for batching.
+    if (cmd.kind === 'flush') this.publishNow();
   }
 
   /** Resolves when nothing waits on this thread any more (at once if publish would return true). */

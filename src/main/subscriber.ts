@@ -33,7 +33,7 @@ export class Subscriber implements AsyncIterable<Message> {
   private head = 0;
   private waiter: ((result: IteratorResult<Message>) => void) | null = null;
   private slow = false;
-  /** The unsubscribeAfter count, or 0 for none: a cap on {@link delivered} (see unsubscribeAfter). */
+  /** The unsubscribeAfter count, or 0 for none: caps {@link delivered} (see unsubscribeAfter). */
   private limit = 0;
   private endResolve!: () => void;
   /** Settles when the subscription has ended (unsubscribe, limit reached, drain, close). */

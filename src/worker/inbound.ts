@@ -1,9 +1,9 @@
 /**
- * Deliveries: parsed MSG/HMSG → delivery ring frames (shared/frames/delivery.ts). When the ring is full (the
- * main thread is busy or blocked) the socket keeps being read, so PING/PONG and INFO keep
- * flowing; messages wait in a {@link Backlog} in arrival order, at most `subscriptionCapacity`
- * per subscription. Past that a subscription's messages are dropped, with one
- * coalesced slowConsumer event until it has caught up.
+ * Deliveries: parsed MSG/HMSG → delivery ring frames (shared/frames/delivery.ts). When the
+ * ring is full (the main thread is busy or blocked) the socket keeps being read, so PING/PONG
+ * and INFO keep flowing; messages wait in a {@link Backlog} in arrival order, at most
+ * `subscriptionCapacity` per subscription. Past that a subscription's messages are dropped,
+ * with one coalesced slowConsumer event until it has caught up.
  */
 import {
   type ControlDelivery,
@@ -59,14 +59,14 @@ export class Inbound {
 
   /** Frame one message. Visible to the main thread at the next publish(). */
   deliver(msg: MsgView, sub: Subscription): void {
+    if (msg.buf !== this.source.bytes) {
+      this.source = new SourceBytes(msg.buf);
+    }
     const frame = this.frame;
-    const length = frame.measure(msg, sub.sid, sub.wildcard ? null : sub.subjectBytes);
+    const length = frame.measure(msg, this.source, sub.wildcard ? null : sub.ownSubject);
     if (length > this.ring.maxBody) {
       this.events.oversized(sub.sid, length);
       return;
-    }
-    if (msg.buf !== this.source.bytes) {
-      this.source = new SourceBytes(msg.buf);
     }
     if (this.backlog.length === 0) {
       // Filler for where the payload lands if the record fits before the ring's end.
@@ -78,7 +78,7 @@ export class Inbound {
         off = this.ring.reserve(length);
       }
       if (off >= 0) {
-        frame.write(this.ring, off, this.source, msg, pad);
+        frame.write(this.ring, off, this.source, msg, sub.sid, pad);
         this.ring.commit();
         return;
       }
@@ -92,7 +92,7 @@ export class Inbound {
       return;
     }
     const off = this.backlog.reserve(length);
-    frame.write(this.backlog.target, off, this.source, msg, 0);
+    frame.write(this.backlog.target, off, this.source, msg, sub.sid, 0);
     this.backlog.commit(sub);
     this.waitingBySid.set(sub.sid, queued + 1);
     this.awaitSpace();

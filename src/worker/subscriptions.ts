@@ -8,15 +8,15 @@
  * only a cap against messages already on their way (see Subscriber.unsubscribeAfter).
  */
 import type { Command } from '../shared/frames/command.js';
+import { OwnSubject } from '../shared/frames/delivery.js';
 import { encodeSub, encodeUnsub } from '../shared/protocol/encode.js';
-import { utf8Length, writeString } from '../shared/protocol/utf8.js';
 
 export interface Subscription {
   sid: number;
   subject: string;
   queue: string | undefined;
-  /** `subject` in UTF-8: a MSG whose subject has these bytes needs no subject in its delivery frame. */
-  subjectBytes: Uint8Array;
+  /** `subject` as delivery framing compares MSG subjects with it (equal: none in the frame). */
+  ownSubject: OwnSubject;
   /** Has a `*` or `>` token: MSG subjects then differ from it, and no comparison is made. */
   wildcard: boolean;
   /** Auto-unsubscribe after this many messages in total (0 = no limit). */
@@ -114,13 +114,11 @@ export function newSubscription(
   subject: string,
   queue: string | undefined,
 ): Subscription {
-  const subjectBytes = new Uint8Array(utf8Length(subject));
-  writeString(subjectBytes, 0, subject);
   return {
     sid,
     subject,
     queue,
-    subjectBytes,
+    ownSubject: new OwnSubject(subject),
     wildcard: subject.split('.').some((token) => token === '*' || token === '>'),
     max: 0,
     received: 0,

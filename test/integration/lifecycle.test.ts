@@ -323,7 +323,7 @@ describe('reconnect', () => {
     expect(got).toEqual(['a0', 'a1', 'b0', 'b1', 'b2']);
   });
 
-  it('tells a new server only the rest of an unsubscribeAfter(n) given after a restart', async () => {
+  it('tells a new server only the rest of unsubscribeAfter(n) given after a restart', async () => {
     const own = await ownServer();
     const events = new EventLog();
     const client = await open(own.url, new ConnectOptions().eventCallback(events.callback));

@@ -11,6 +11,7 @@ import {
   deliveryLength,
   encodeDelivery,
   MsgFrameWriter,
+  OwnSubject,
 } from '../../src/shared/frames/delivery.js';
 import type { MsgView } from '../../src/shared/protocol/parser.js';
 import { createRingBuffers, RingConsumer, RingProducer } from '../../src/shared/ring/byte-ring.js';
@@ -85,10 +86,12 @@ describe('MsgFrameWriter', () => {
       payloadStart,
       payloadEnd: payloadStart + 2,
       hasHeaders: false,
+      repeated: false,
     };
     const writer = new MsgFrameWriter();
-    const dst = memory(writer.measure(msg, 1, own === null ? null : encoder.encode(own)));
-    writer.write(dst, 0, new SourceBytes(line), msg, 0);
+    const src = new SourceBytes(line);
+    const dst = memory(writer.measure(msg, src, own === null ? null : new OwnSubject(own)));
+    writer.write(dst, 0, src, msg, 1, 0);
     return decodeDelivery(dst.bytes, 0);
   }
 

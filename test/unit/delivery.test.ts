@@ -59,6 +59,7 @@ function chunkOfMessages(withReply: boolean): Sent[] {
         payloadStart: start,
         payloadEnd: start + size,
         hasHeaders: false,
+        repeated: false,
       },
       payload: buf.slice(start, start + size),
       reply,
@@ -128,6 +129,44 @@ describe('delivery frames', () => {
       );
     });
   }
+
+  it('carry the subject the server sent through runs of repeated lines', () => {
+    // Runs longer than the parser's pause after a miss, so its repeated-line shortcut takes
+    // lines of each run: the subject decision for a repeated line must be the run's own.
+    const runs = ['foo.bar', 'foo.baz', 'foo.bar', 'foo.barr', 'foo.bar'];
+    const buffers = createRingBuffers(1 << 20);
+    const inbound = newInbound(new RingProducer(buffers));
+    const subscription = newSubscription(1, 'foo.bar', undefined);
+    const parser = new Parser({
+      onMsg: (m: MsgView) => inbound.deliver(m, subscription),
+      onInfo() {},
+      onPing() {},
+      onPong() {},
+      onOk() {},
+      onErr() {},
+    });
+    parser.push(Buffer.from(runs.map((s) => `MSG ${s} 1 2\r\nhi\r\n`.repeat(30)).join('')));
+    inbound.publish();
+    const subjects: string[] = [];
+    const subscriber = new Subscriber(
+      { unsubscribe() {}, slowConsumer() {}, drainSubscription: () => Promise.resolve() },
+      1,
+      'foo.bar',
+      undefined,
+      (m) => subjects.push(m.subject),
+      1,
+    );
+    const dispatcher = new Dispatcher(new RingConsumer(buffers), {
+      subscription: () => subscriber,
+      flushAcked() {},
+      deliveryError(error) {
+        throw error;
+      },
+    });
+    for (let slices = 0; subjects.length < 150 && slices < 100; slices++) dispatcher.start();
+    dispatcher.stop();
+    expect(subjects).toEqual(runs.flatMap((s) => Array.from({ length: 30 }, () => s)));
+  });
 
   it('carry random transcripts intact through the parser, small rings and the backlog', async () => {
     const header = 'NATS/1.0\r\nA: b\r\n\r\n';
@@ -209,7 +248,9 @@ describe('delivery frames', () => {
               expected.push(['ACK', String(o.id), undefined, '']);
               continue;
             }
-            const subject = o.sid === 1 ? 'foo.bar' : o.subject;
+            // sid 1 (foo.bar, no wildcard) gets other subjects too, as from JetStream: runs of
+            // one line (the parser's repeated-line shortcut) and changes between them.
+            const subject = o.subject;
             const payload = String.fromCharCode(
               ...Array.from({ length: o.size }, (_, i) => (o.seed + i * 13) & 0xff),
             );
@@ -222,7 +263,7 @@ describe('delivery frames', () => {
             }
             const frame =
               (o.reply || o.hdr ? 20 : 12) +
-              (o.sid === 2 ? subject.length : 0) +
+              (o.sid === 2 || subject !== 'foo.bar' ? subject.length : 0) +
               (o.reply?.length ?? 0) +
               (o.hdr ? header.length : 0) +
               o.size;

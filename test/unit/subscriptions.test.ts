@@ -90,6 +90,6 @@ describe('SubscriptionTable', () => {
     expect(newSubscription(1, 'a.b*.c>', undefined).wildcard).toBe(false);
     const sub = newSubscription(1, 'ü.x', undefined);
     expect(sub.wildcard).toBe(false);
-    expect([...sub.subjectBytes]).toEqual([...new TextEncoder().encode('ü.x')]);
+    expect([...sub.ownSubject.bytes]).toEqual([...new TextEncoder().encode('ü.x')]);
   });
 });

@@ -104,7 +104,7 @@ export function setPubCount(view: DataView, off: number, count: number): void {
   view.setUint32(off + CMD_PUB_COUNT, count, true);
 }
 
-/** Whether the frame at `bytes[off]` is a PUB frame (else a control command: {@link decodeControlCommand}). */
+/** Whether the frame at `bytes[off]` is a PUB frame (else see {@link decodeControlCommand}). */
 export function isPubFrame(bytes: Uint8Array, off: number): boolean {
   return bytes[off + CMD_OP] === CMD_PUB;
 }
@@ -177,7 +177,8 @@ export class PubRecords {
   alignPad(lineLength: number, wireLength: number, payload: Uint8Array): number {
     if (payload.length < ALIGN_PAYLOAD_MIN || lineLength > ALIGN_LINE_MAX) return 0;
     if (wireLength + 7 > this.maxWire) return 0;
-    let at = this.mayGrow(wireLength + 7) ? this.ring.appendOffset(this.open) : -1; // -1 once published
+    // appendOffset is -1 once the record has been published: a new record follows.
+    let at = this.mayGrow(wireLength + 7) ? this.ring.appendOffset(this.open) : -1;
     if (at < 0) at = this.ring.nextBody() + CMD_PUB_WIRE;
     return (payload.byteOffset - at - lineLength) & 7;
   }
