@@ -16,7 +16,6 @@ import type {
 import { describe, describeError } from '../shared/describe.js';
 import { fromWire, NatsError, type WireError } from '../shared/errors.js';
 import { DEFAULT_RING_CAPACITY } from '../shared/layout.js';
-import { encodeSub, encodeUnsub } from '../shared/protocol/encode.js';
 import type { HeaderMap } from '../shared/protocol/headers.js';
 import { validateQueueGroup, validateSubscribeSubject } from '../shared/protocol/subject.js';
 import {
@@ -326,7 +325,7 @@ export class Client implements SubscriptionOwner {
     const sid = ++this.nextSid;
     // The SUB frame first: if it cannot be queued, nothing is registered. Deliveries for it
     // are dispatched on a later turn, after the registration below.
-    this.publisher.sub(sid, encodeSub(subject, queue, sid));
+    this.publisher.control({ kind: 'sub', sid, subject, queue });
     const sub = new Subscriber(
       this,
       sid,
@@ -347,7 +346,7 @@ export class Client implements SubscriptionOwner {
   /** @internal SubscriptionOwner */
   unsubscribe(sub: Subscriber, max: number): void {
     if (this.closedWith) return;
-    this.publisher.unsub(sub.sid, max, encodeUnsub(sub.sid, max === 0 ? undefined : max));
+    this.publisher.control({ kind: 'unsub', sid: sub.sid, max });
   }
 
   /**
@@ -399,7 +398,7 @@ export class Client implements SubscriptionOwner {
         }, timeout);
       }
       this.flushes.set(id, entry);
-      this.publisher.flush(id);
+      this.publisher.control({ kind: 'flush', id });
       this.armDisconnectBound();
     });
   }

@@ -5,27 +5,8 @@
  * drains in slices (≤ {@link SLICE_FRAMES} frames or ~{@link SLICE_MS} ms) before yielding
  * with setImmediate, so a flood cannot starve the application's timers and I/O.
  */
-import {
-  DLV_CONTROL_VALUE,
-  DLV_FLUSH_ACK,
-  DLV_HAS_HEADERS,
-  DLV_HEAD,
-  DLV_HEADER_LEN,
-  DLV_MSG_HEADER_BYTES,
-  DLV_PAD_MASK,
-  DLV_PAD_SHIFT,
-  DLV_PAYLOAD_LEN,
-  DLV_REPLY_LEN,
-  DLV_SHORT_HEADER_BYTES,
-  DLV_SHORT_PAYLOAD_LEN,
-  DLV_SID,
-  DLV_SUB_END,
-  DLV_SUBJECT_IS_SUB,
-  isShortMsgFrame,
-  RECORD_ALIGN,
-  RECORD_LENGTH_BYTES,
-  WRAP_MARKER,
-} from '../shared/layout.js';
+import { DeliveryView, readDelivery } from '../shared/frames/delivery.js';
+import { RECORD_ALIGN, RECORD_LENGTH_BYTES, WRAP_MARKER } from '../shared/layout.js';
 import { type DecodedHeaders, decodeHeaders } from '../shared/protocol/headers.js';
 import { decodeString } from '../shared/protocol/utf8.js';
 import type { RingConsumer } from '../shared/ring/byte-ring.js';
@@ -59,8 +40,10 @@ export class Dispatcher {
   private spanBuffer: ArrayBuffer = this.span.buffer;
   private spanOffset = 0;
   private spanView = new DataView(this.span.buffer);
-  /** The same bytes as words, for the frames' fields (layout.ts: host byte order). */
+  /** The same bytes as words, for the frames' fields (host byte order). */
   private spanWords = new Int32Array(0);
+  /** The frame being dispatched. */
+  private readonly frame = new DeliveryView();
   private slab = new ArrayBuffer(0);
   /** Starts "full", so the first run allocates the first slab. */
   private slabUsed = SLAB_BYTES;
@@ -162,47 +145,40 @@ export class Dispatcher {
   }
 
   private dispatch(off: number): void {
-    const bytes = this.span;
-    const words = this.spanWords;
-    const i = off >> 2; // frames start on words (4-aligned records), and so does the copy
-    const head = words[i + (DLV_HEAD >> 2)];
-    const op = head & 0xff;
-    if (op === DLV_FLUSH_ACK) {
-      this.target.flushAcked(words[i + (DLV_CONTROL_VALUE >> 2)] >>> 0);
+    const f = this.frame;
+    // Frames start on words (4-aligned records), and so does the copy.
+    readDelivery(this.spanWords, off, f);
+    if (f.kind === 'flushAck') {
+      this.target.flushAcked(f.id);
       return;
     }
-    if (op === DLV_SUB_END) {
-      this.target.subscription(words[i + (DLV_CONTROL_VALUE >> 2)] >>> 0)?.end();
+    if (f.kind === 'subEnd') {
+      this.target.subscription(f.sid)?.end();
       return;
     }
-    const sub = this.target.subscription(words[i + (DLV_SID >> 2)] >>> 0);
+    const sub = this.target.subscription(f.sid);
     if (sub === undefined || sub.isClosed) return;
-    const flags = (head >>> 8) & 0xff;
-    const subjectLen = head >>> 16;
-    const short = isShortMsgFrame(flags);
-    const replyLen = short ? 0 : words[i + (DLV_REPLY_LEN >> 2)];
-    const headerLen = short ? 0 : words[i + (DLV_HEADER_LEN >> 2)];
-    const payloadLen = words[i + ((short ? DLV_SHORT_PAYLOAD_LEN : DLV_PAYLOAD_LEN) >> 2)];
-    let p = off + (short ? DLV_SHORT_HEADER_BYTES : DLV_MSG_HEADER_BYTES);
-    const subject =
-      flags & DLV_SUBJECT_IS_SUB ? sub.subject : decodeString(bytes, p, p + subjectLen);
-    p += subjectLen;
-    const reply = replyLen > 0 ? decodeString(bytes, p, p + replyLen) : undefined;
-    p += replyLen;
+    const bytes = this.span;
+    const subject = f.ownSubject ? sub.subject : decodeString(bytes, f.subjectStart, f.subjectEnd);
+    const reply =
+      f.replyEnd > f.replyStart ? decodeString(bytes, f.replyStart, f.replyEnd) : undefined;
     let decoded: DecodedHeaders | undefined;
-    if (flags & DLV_HAS_HEADERS) {
+    if (f.hasHeaders) {
       try {
-        decoded = decodeHeaders(bytes, p, p + headerLen);
+        decoded = decodeHeaders(bytes, f.headerStart, f.headerEnd);
       } catch (error) {
         this.target.deliveryError(error, sub);
         return;
       }
     }
-    p += headerLen + ((flags & DLV_PAD_MASK) >> DLV_PAD_SHIFT);
     const msg = new Message(
       subject,
       reply,
-      new Uint8Array(this.spanBuffer, this.spanOffset + p, payloadLen),
+      new Uint8Array(
+        this.spanBuffer,
+        this.spanOffset + f.payloadStart,
+        f.payloadEnd - f.payloadStart,
+      ),
       decoded?.headers,
       decoded?.status,
       decoded?.description,

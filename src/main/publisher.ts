@@ -1,10 +1,11 @@
 /**
  * The caller's side of the command ring. Every command (PUB, HPUB, SUB, UNSUB, FLUSH) is
- * written as one frame (layout.ts), in call order, straight into shared memory; publish W
- * is batched (every {@link PUBLISH_EVERY} frames, and in a microtask for the tail of a burst).
+ * written as a frame (shared/frames/command.ts), in call order, straight into shared memory;
+ * publish W is batched (every {@link PUBLISH_EVERY} frames, and in a microtask for the tail of
+ * a burst).
  *
  * When the ring is full, frames wait here in order (the overflow), small publishes again
- * gathered into PUB records of up to CMD_PUB_GROW_BYTES (one allocation and one ring record per
+ * gathered into PUB records of up to PUB_GROW_BYTES (one allocation and one ring record per
  * run, as in the ring: under a publish flood a quarter of all messages pass through here).
  * publish returns `false` once `clientCapacity` messages wait (stream.write convention); a
  * PUB that would take the pending bytes past `maxPendingBytes` throws `'clientCapacity'` and
@@ -13,24 +14,19 @@
  */
 import { NatsError } from '../shared/errors.js';
 import {
-  CMD_FLAGS,
-  CMD_FLUSH,
-  CMD_FLUSH_BYTES,
-  CMD_FLUSH_ID,
-  CMD_OP,
-  CMD_PUB,
-  CMD_PUB_COUNT,
-  CMD_PUB_ECHO,
-  CMD_PUB_GROW_BYTES,
-  CMD_PUB_WIRE,
-  CMD_SID,
-  CMD_SUB,
-  CMD_SUB_WIRE,
-  CMD_UNSUB,
-  CMD_UNSUB_MAX,
-  CMD_UNSUB_WIRE,
-  CMD_VIEW_BYTES,
-} from '../shared/layout.js';
+  type ControlCommand,
+  commandLength,
+  encodeCommand,
+  isPubFrame,
+  markEchoPub,
+  PUB_GROW_BYTES,
+  PubRecords,
+  pubCount,
+  pubFrameLength,
+  setPubCount,
+  WIRE_VIEW_BYTES,
+  writePubHeader,
+} from '../shared/frames/command.js';
 import {
   hpubLength,
   pubLength,
@@ -41,30 +37,13 @@ import {
 import type { RingProducer } from '../shared/ring/byte-ring.js';
 import { PubLineCache } from './pub-lines.js';
 
-/**
- * Payloads from this size on are aligned in the ring (see Publisher.alignPad): the copy of
- * 512 B then costs ~20 % less and 16 KiB ~55 % less; at 128 B no gain showed.
- */
-const ALIGN_PAYLOAD_MIN = 256;
-
-/**
- * Lines longer than this get no blanks: nats-server checks its max_control_line (4 KiB by
- * default, not in INFO) on a control line that its reads split, and blanks must not push one
- * over it.
- */
-const ALIGN_LINE_MAX = 256;
-
 /** Frames committed before W is published (committing per 64 frames doubled ring throughput). */
 const PUBLISH_EVERY = 64;
 
 export class Publisher {
   /** Where the message being written goes: the ring's bytes or a frame for the overflow. */
   private frame: Uint8Array;
-  /** Body offset of the PUB record later publishes may grow (RingProducer.append), or -1. */
-  private openPub = -1;
-  /** Messages and wire bytes in that record. */
-  private openPubCount = 0;
-  private openPubBytes = 0;
+  private readonly records: PubRecords;
   private readonly lines = new PubLineCache();
   /** Largest overflow PUB frame small publishes grow (a ring record must hold it). */
   private readonly chunkMax: number;
@@ -92,7 +71,8 @@ export class Publisher {
     private readonly maxPendingBytes: number,
   ) {
     this.frame = ring.bytes;
-    this.chunkMax = Math.min(CMD_PUB_WIRE + CMD_PUB_GROW_BYTES - 1, ring.maxBody);
+    this.records = new PubRecords(ring);
+    this.chunkMax = Math.min(pubFrameLength(PUB_GROW_BYTES - 1), ring.maxBody);
   }
 
   /** Messages (and control frames) waiting on this thread because the ring was full. */
@@ -115,7 +95,8 @@ export class Publisher {
   ): boolean {
     const size = payload.length;
     const wire = pubLength(subjectBytes, replyBytes, size);
-    const pad = this.alignPad(wire - size - 2, wire, payload);
+    // While messages wait off the ring a new one waits too, in private memory: no alignment.
+    const pad = this.overflowing ? 0 : this.records.alignPad(wire - size - 2, wire, payload);
     const line = this.lines.get(subject, reply, size, pad);
     const at = this.wireSpace(wire + pad, echo);
     if (line === undefined) writePub(this.frame, at, subject, reply, payload, pad);
@@ -140,30 +121,13 @@ export class Publisher {
     return this.committed(this.frame);
   }
 
-  sub(sid: number, wire: Uint8Array): void {
-    const [target, off] = this.reserveControl(CMD_SUB_WIRE + wire.length);
-    target[off + CMD_OP] = CMD_SUB;
-    new DataView(target.buffer, target.byteOffset).setUint32(off + CMD_SID, sid, true);
-    target.set(wire, off + CMD_SUB_WIRE);
+  /** SUB, UNSUB or FLUSH, in order with the publishes around it. */
+  control(cmd: ControlCommand): void {
+    const [target, off] = this.reserveControl(commandLength(cmd));
+    encodeCommand(cmd, target, off);
     this.controlCommitted(target);
-  }
-
-  unsub(sid: number, max: number, wire: Uint8Array): void {
-    const [target, off] = this.reserveControl(CMD_UNSUB_WIRE + wire.length);
-    const view = new DataView(target.buffer, target.byteOffset);
-    target[off + CMD_OP] = CMD_UNSUB;
-    view.setUint32(off + CMD_SID, sid, true);
-    view.setUint32(off + CMD_UNSUB_MAX, max, true);
-    target.set(wire, off + CMD_UNSUB_WIRE);
-    this.controlCommitted(target);
-  }
-
-  flush(id: number): void {
-    const [target, off] = this.reserveControl(CMD_FLUSH_BYTES);
-    target[off + CMD_OP] = CMD_FLUSH;
-    new DataView(target.buffer, target.byteOffset).setUint32(off + CMD_FLUSH_ID, id, true);
-    this.controlCommitted(target);
-    this.publishNow(); // a flush is waited on: don't hold it back for batching
+    // A flush is waited on: don't hold it back for batching.
+    if (cmd.kind === 'flush') this.publishNow();
   }
 
   /** Resolves when nothing waits on this thread any more (at once if publish would return true). */
@@ -218,31 +182,17 @@ export class Publisher {
    */
   private wireSpace(wireLength: number, echo: boolean): number {
     const ring = this.ring;
-    const length = CMD_PUB_WIRE + wireLength;
-    if (length > ring.maxBody) {
+    const length = pubFrameLength(wireLength);
+    if (wireLength > this.records.maxWire) {
       throw new NatsError(
         'maxPayloadExceeded',
         `message of ${length} bytes exceeds the command ring's record limit of ${ring.maxBody} bytes`,
       );
     }
     this.frame = ring.bytes;
-    if (this.head === this.overflow.length) {
-      const appended = this.mayGrowOpenPub(wireLength) ? ring.append(this.openPub, wireLength) : -1;
-      if (appended >= 0) {
-        ring.view.setUint32(this.openPub + CMD_PUB_COUNT, ++this.openPubCount, true);
-        if (echo) ring.bytes[this.openPub + CMD_FLAGS] = CMD_PUB_ECHO;
-        this.openPubBytes += wireLength;
-        return appended;
-      }
-      const off = ring.reserve(length);
-      if (off >= 0) {
-        this.openPub = off;
-        this.openPubCount = 1;
-        this.openPubBytes = wireLength;
-        writePubHeader(ring.bytes, ring.view, off, echo);
-        ring.commit(); // committed before its bytes are written: the worker sees neither before publish
-        return off + CMD_PUB_WIRE;
-      }
+    if (!this.overflowing) {
+      const at = this.records.reserve(wireLength, echo);
+      if (at >= 0) return at;
     }
     const pending = this.overflowBytes + ring.usedBytes();
     if (pending + length > this.maxPendingBytes) {
@@ -254,37 +204,9 @@ export class Publisher {
     return this.queueWire(wireLength, echo);
   }
 
-  /**
-   * Extra blanks for a PUB line that put its payload at the payload's own offset mod 8 in the
-   * ring: V8 copies into shared memory by 8-byte words only when source and destination agree
-   * mod 8, else byte by byte (a 16 KiB copy: 2.5 against 12.5 µs). 0 for small payloads, long
-   * lines, messages within 7 bytes of the ring's record limit (blanks must not make one too
-   * large), and while messages wait off the ring (a new one waits too, in private memory).
-   */
-  private alignPad(lineLength: number, wireLength: number, payload: Uint8Array): number {
-    if (payload.length < ALIGN_PAYLOAD_MIN || lineLength > ALIGN_LINE_MAX) return 0;
-    if (CMD_PUB_WIRE + wireLength + 7 > this.ring.maxBody) return 0;
-    const at = this.nextWireOffset(wireLength + 7);
-    return at < 0 ? 0 : (payload.byteOffset - at - lineLength) & 7;
-  }
-
-  /**
-   * Where {@link wireSpace} will put a message of at most `wireLength` bytes, or -1 when it
-   * will wait off the ring. A guess, wrong when the ring turns out full or wraps: the message
-   * then goes unaligned.
-   */
-  private nextWireOffset(wireLength: number): number {
-    if (this.head !== this.overflow.length) return -1;
-    if (this.mayGrowOpenPub(wireLength)) {
-      const at = this.ring.appendOffset(this.openPub); // -1 once W has been published
-      if (at >= 0) return at;
-    }
-    return this.ring.nextBody() + CMD_PUB_WIRE;
-  }
-
-  /** Whether a message of `wireLength` bytes may join the open PUB record (if the ring lets it). */
-  private mayGrowOpenPub(wireLength: number): boolean {
-    return this.openPub >= 0 && this.openPubBytes + wireLength < CMD_PUB_GROW_BYTES;
+  /** Frames wait on this thread: a new one must wait behind them. */
+  private get overflowing(): boolean {
+    return this.head !== this.overflow.length;
   }
 
   /** {@link wireSpace} off the ring: grow the open overflow PUB frame, or queue a new one. */
@@ -294,28 +216,27 @@ export class Publisher {
     const grown = this.chunkBytes + wireLength;
     // Only small messages are gathered: a large one goes to the socket as a view anyway, and
     // gathering it would cost copies as the frame grows (pub 16 KiB −20 %).
-    const small = wireLength < CMD_VIEW_BYTES;
+    const small = wireLength < WIRE_VIEW_BYTES;
     if (small && this.openChunk >= 0 && grown <= this.chunkMax) {
       const at = this.chunkBytes;
       this.frame = this.overflow[this.openChunk];
-      if (echo) this.frame[CMD_FLAGS] = CMD_PUB_ECHO;
+      if (echo) markEchoPub(this.frame, 0);
       this.chunkBytes = grown;
       this.chunkCount++;
       return at;
     }
     this.closeChunk();
-    const length = CMD_PUB_WIRE + wireLength;
-    this.overflowBytes += CMD_PUB_WIRE;
+    const length = pubFrameLength(wireLength);
+    this.overflowBytes += length - wireLength;
     // Full size at once: growing by doubling cost a copy per message under a flood.
     this.frame = new Uint8Array(small ? this.chunkMax : length);
-    writePubHeader(this.frame, new DataView(this.frame.buffer), 0, echo);
     this.overflow.push(this.frame);
     if (small) {
       this.openChunk = this.overflow.length - 1;
       this.chunkBytes = length;
       this.chunkCount = 1;
     }
-    return CMD_PUB_WIRE;
+    return writePubHeader(this.frame, new DataView(this.frame.buffer), 0, echo);
   }
 
   /**
@@ -329,7 +250,7 @@ export class Publisher {
     const array = this.overflow[at];
     const used = this.chunkBytes;
     const frame = used * 2 < array.length ? array.slice(0, used) : array.subarray(0, used);
-    new DataView(frame.buffer).setUint32(CMD_PUB_COUNT, this.chunkCount, true);
+    setPubCount(new DataView(frame.buffer), 0, this.chunkCount);
     this.overflow[at] = frame;
   }
 
@@ -341,7 +262,7 @@ export class Publisher {
         `a ${length}-byte subscription command exceeds the command ring's record limit of ${this.ring.maxBody} bytes`,
       );
     }
-    if (this.head === this.overflow.length) {
+    if (!this.overflowing) {
       const off = this.ring.reserve(length);
       if (off >= 0) return [this.ring.bytes, off];
     }
@@ -350,7 +271,7 @@ export class Publisher {
 
   /** Finish a SUB, UNSUB or FLUSH frame: commit it in the ring, or queue it. */
   private controlCommitted(target: Uint8Array): void {
-    this.openPub = -1; // later messages go after this frame, not into the record before it
+    this.records.close(); // later messages go after this frame, not into the record before it
     if (target !== this.ring.bytes) {
       this.closeChunk();
       this.overflow.push(target);
@@ -409,11 +330,11 @@ export class Publisher {
       if (off < 0) break;
       ring.bytes.set(frame, off);
       ring.commit();
-      this.openPub = -1;
+      this.records.close();
       this.overflow[this.head++] = EMPTY;
       this.overflowBytes -= frame.length;
-      if (frame[CMD_OP] === CMD_PUB) {
-        this.overflowCount -= ring.view.getUint32(off + CMD_PUB_COUNT, true);
+      if (isPubFrame(ring.bytes, off)) {
+        this.overflowCount -= pubCount(ring.view, off);
       } else {
         this.overflowCount--;
         this.overflowControls--;
@@ -435,13 +356,6 @@ export class Publisher {
     this.writableWaiters = [];
     for (const w of waiters) w.resolve();
   };
-}
-
-/** Op, flags and message count 1 of a new PUB record. */
-function writePubHeader(bytes: Uint8Array, view: DataView, off: number, echo: boolean): void {
-  bytes[off + CMD_OP] = CMD_PUB;
-  bytes[off + CMD_FLAGS] = echo ? CMD_PUB_ECHO : 0;
-  view.setUint32(off + CMD_PUB_COUNT, 1, true);
 }
 
 const EMPTY = new Uint8Array(0);

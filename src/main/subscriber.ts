@@ -49,7 +49,7 @@ export class Subscriber implements AsyncIterable<Message> {
   private head = 0;
   private waiter: ((result: IteratorResult<Message>) => void) | null = null;
   private slow = false;
-  /** The unsubscribeAfter count, or 0 for none. */
+  /** The unsubscribeAfter count, or 0 for none: caps {@link delivered} (see unsubscribeAfter). */
   private limit = 0;
   private endResolve!: (error: NatsError | undefined) => void;
   /**
@@ -92,10 +92,13 @@ export class Subscriber implements AsyncIterable<Message> {
     }
     if (this.done) return;
     if (this.delivered >= n) return this.unsubscribe();
-    // The worker counts toward n (dropped messages too, as the server does) and sends a
-    // SUB_END frame after the last one: that ends this subscriber. Messages the worker had
-    // already passed on when the UNSUB reached it are counted here, so n is never exceeded.
-    // Above what the server takes, only this side counts (messages delivered here).
+    // The worker owns the limit (worker/subscriptions.ts): it counts what the server sends,
+    // dropped messages too, keeps the limit across reconnects and ends this subscriber with a
+    // SUB_END delivery after the last message. One thing it cannot do: messages it had put in
+    // the delivery ring before the UNSUB reached it are ahead of that SUB_END and cannot be
+    // recalled, and only this thread knows how many it had delivered when it asked. So this
+    // thread still caps at n what it delivers. Above what the server takes, only this side
+    // counts (messages delivered here).
     this.limit = n;
     if (n <= MAX_WIRE_UNSUBSCRIBE_AFTER) this.owner.unsubscribe(this, n);
   }

@@ -1,5 +1,7 @@
 /**
- * Every SharedArrayBuffer offset in the project, declared once, each with its single writer.
+ * Every SharedArrayBuffer offset in the project outside the frame bodies, declared once, each
+ * with its single writer. A ring record's body is a frame, whose format (kinds, field offsets,
+ * writers and readers) has one owner per ring: frames/command.ts and frames/delivery.ts.
  *
  * A connection shares three blocks between the main thread and its worker:
  *
@@ -48,106 +50,6 @@ export const DEFAULT_RING_CAPACITY = 4 * 1024 * 1024;
 export function maxRecordBody(capacity: number): number {
   return capacity / 2 - RECORD_LENGTH_BYTES;
 }
-
-// ---- command ring frames (main ──► worker) ---------------------------------------------
-//
-//   body := u8 op | u8 flags | u16 pad | fields…
-//
-//   PUB    | op | flags | 0 | u32 count | wire bytes of `count` messages, back to back:
-//            `PUB subj [reply] len\r\n<payload>\r\n` or `HPUB subj [reply] hlen tlen\r\n…`
-//            (consecutive publishes grow one record while it is unpublished: RingProducer.append)
-//            flags: CMD_PUB_ECHO when one of them goes to a subject this client subscribes to
-//   SUB    | op | 0 | 0 | u32 sid | wire bytes `SUB subj [queue] sid\r\n`
-//   UNSUB  | op | 0 | 0 | u32 sid | u32 max (0 = now) | wire bytes `UNSUB sid [max]\r\n`
-//   FLUSH  | op | 0 | 0 | u32 flush id            (worker sends PING, acks on its PONG)
-export const CMD_PUB = 1;
-export const CMD_SUB = 3;
-export const CMD_UNSUB = 4;
-export const CMD_FLUSH = 5;
-
-export const CMD_OP = 0;
-export const CMD_FLAGS = 1;
-/**
- * A PUB record holds a message this client receives itself (echo on, a subscription of its own
- * matches): flow-control.ts gates such records on how fast the main thread reads deliveries.
- */
-export const CMD_PUB_ECHO = 1;
-export const CMD_PUB_COUNT = 4;
-export const CMD_PUB_WIRE = 8;
-/**
- * Wire bytes from which the worker hands a record to the socket as a view of the ring instead
- * of copying it: the kernel copies it, which is cheaper than V8's copy out of shared memory
- * (a large message, or a record grown from many small ones); smaller records are gathered into
- * one copied write, cheaper than many small views.
- */
-export const CMD_VIEW_BYTES = 8 * 1024;
-/**
- * Wire bytes a PUB record grows to from consecutive publishes. Above CMD_VIEW_BYTES, so that a
- * burst's records go out as views: against growth capped below it, worker CPU per 2 M
- * self-echoed 128 B messages 1440-1510 -> 1280-1390 ms (bench/tools/thread-cpu.ts, 5 runs).
- */
-export const CMD_PUB_GROW_BYTES = 64 * 1024;
-export const CMD_SID = 4;
-export const CMD_SUB_WIRE = 8;
-export const CMD_UNSUB_MAX = 8;
-export const CMD_UNSUB_WIRE = 12;
-export const CMD_FLUSH_ID = 4;
-export const CMD_FLUSH_BYTES = 8;
-
-// ---- delivery ring frames (worker ──► main) --------------------------------------------
-//
-//   Fields are 32-bit words in the host's byte order (both ends run in one process): the
-//   worker stores them whole, the cheapest store into shared memory. Offsets are in bytes.
-//
-//   MSG body:
-//     +0  u32 op | flags << 8 | subject length << 16
-//             flags: DLV_SUBJECT_IS_SUB, DLV_HAS_REPLY, DLV_HAS_HEADERS, and in bits 3-5
-//             (DLV_PAD_MASK) the count of filler bytes before the payload; subject length 0
-//             when DLV_SUBJECT_IS_SUB (reuse the subscription's string)
-//     +4  u32 sid
-//     +8  u32 reply length
-//     +12 u32 header block length
-//     +16 u32 payload length
-//     +20 subject | reply | header block | filler | payload
-//     (then DLV_PAD_MASK's count of filler bytes, 0-7, before the payload: they put a large
-//     payload at its socket offset mod 8, so its copy runs by words; see ring-copy.ts)
-//   or, with neither DLV_HAS_REPLY nor DLV_HAS_HEADERS (most messages), the short form:
-//     +0  u32 op | flags << 8 | subject length << 16
-//     +4  u32 sid
-//     +8  u32 payload length
-//     +12 subject | filler | payload
-//
-//   FLUSH_ACK body: +0 u32 op | +4 u32 flush id
-//   SUB_END body:   +0 u32 op | +4 u32 sid   (an unsubscribeAfter limit was reached in the
-//                   worker, counting messages it had to drop: the subscription is over)
-export const DLV_MSG = 1;
-export const DLV_FLUSH_ACK = 2;
-export const DLV_SUB_END = 3;
-
-export const DLV_SUBJECT_IS_SUB = 1;
-export const DLV_HAS_REPLY = 2;
-export const DLV_HAS_HEADERS = 4;
-/** Flags bits 3-5: filler bytes before the payload. */
-export const DLV_PAD_SHIFT = 3;
-export const DLV_PAD_MASK = 7 << DLV_PAD_SHIFT;
-
-export const DLV_HEAD = 0;
-export const DLV_SID = 4;
-export const DLV_REPLY_LEN = 8;
-export const DLV_HEADER_LEN = 12;
-export const DLV_PAYLOAD_LEN = 16;
-export const DLV_MSG_HEADER_BYTES = 20;
-/** The short form: 8 bytes less to write and carry across cores per message. */
-export const DLV_SHORT_PAYLOAD_LEN = 8;
-export const DLV_SHORT_HEADER_BYTES = 12;
-
-/** A MSG frame with these flags has the short form (no reply, no header block). */
-export function isShortMsgFrame(flags: number): boolean {
-  return (flags & (DLV_HAS_REPLY | DLV_HAS_HEADERS)) === 0;
-}
-/** FLUSH_ACK and SUB_END frames: op, then their u32 (flush id, sid) here. */
-export const DLV_CONTROL_VALUE = 4;
-export const DLV_CONTROL_BYTES = 8;
 
 // ---- state block (worker ──► main, read without a round trip) ---------------------------
 //

@@ -6,7 +6,7 @@
  * per frame made it the worker's largest allocator.
  */
 import type { RingProducer } from '../shared/ring/byte-ring.js';
-import type { WordBytes } from './ring-copy.js';
+import type { WordBytes } from '../shared/ring/ring-copy.js';
 
 /** Bytes per slab; a frame larger than this gets a slab of its own. */
 const SLAB_BYTES = 256 * 1024;

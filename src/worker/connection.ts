@@ -426,7 +426,7 @@ export class Connection implements SessionHost {
     const sub = this.subs.get(msg.sid);
     if (sub === undefined) return; // unsubscribed while the message was in flight
     this.inbound.deliver(msg, sub);
-    this.subs.delivered(sub);
+    this.subs.received(sub);
   }
 
   chunkDone(): void {

@@ -1,31 +1,27 @@
 /**
  * Outbound pump: command ring → socket. Consecutive frames are copied into one write buffer
  * (cheaper than many tiny writes, and the ring space is released at once); SUB/UNSUB update
- * the subscription table as they pass, so the table matches exactly what the server was told.
+ * the subscription table as they pass, which gives their wire lines, so the table matches
+ * exactly what the server was told.
  * It stops when the socket says its buffer is full, which leaves frames in the ring and lets
  * back-pressure reach the publishers.
  */
 import {
-  CMD_FLAGS,
-  CMD_FLUSH,
-  CMD_FLUSH_ID,
-  CMD_OP,
-  CMD_PUB,
-  CMD_PUB_COUNT,
-  CMD_PUB_ECHO,
-  CMD_PUB_WIRE,
-  CMD_SID,
-  CMD_SUB,
-  CMD_SUB_WIRE,
-  CMD_UNSUB,
-  CMD_UNSUB_MAX,
-  CMD_UNSUB_WIRE,
-  CMD_VIEW_BYTES,
-} from '../shared/layout.js';
+  type ControlCommand,
+  decodeControlCommand,
+  isEchoPub,
+  isPubFrame,
+  pubCount,
+  pubWireStart,
+  WIRE_VIEW_BYTES,
+} from '../shared/frames/command.js';
 import { PING } from '../shared/protocol/encode.js';
 import type { RingConsumer } from '../shared/ring/byte-ring.js';
 import type { PingPurpose } from './flow-control.js';
 import type { SubscriptionTable } from './subscriptions.js';
+
+/** A FLUSH has no line of its own: only the PING the batch adds after it. */
+const NO_BYTES = new Uint8Array(0);
 
 /** Bytes copied per socket write; a single larger frame gets a buffer of its own. */
 const BATCH_BYTES = 256 * 1024;
@@ -79,9 +75,7 @@ export class OutboundPump {
     const ring = this.ring;
     let messages = 0;
     for (let off = ring.next(); off >= 0; off = ring.next()) {
-      if (ring.bytes[off + CMD_OP] === CMD_PUB) {
-        messages += ring.view.getUint32(off + CMD_PUB_COUNT, true);
-      }
+      if (isPubFrame(ring.bytes, off)) messages += pubCount(ring.view, off);
       ring.advance();
     }
     ring.release();
@@ -119,25 +113,26 @@ export class OutboundPump {
     let gated = false;
     while (off >= 0) {
       const len = ring.length;
-      const op = ring.bytes[off + CMD_OP];
-      const isEcho = op === CMD_PUB && (ring.bytes[off + CMD_FLAGS] & CMD_PUB_ECHO) !== 0;
+      // A PUB record's wire bytes are in the ring; a control command's line is encoded here.
+      const control = isPubFrame(ring.bytes, off)
+        ? null
+        : decodeControlCommand(ring.bytes, off, len);
+      const isEcho = control === null && isEchoPub(ring.bytes, off);
       if (isEcho && echo >= echoLimit) {
         gated = true;
         break;
       }
-      const start =
-        op === CMD_PUB
-          ? off + CMD_PUB_WIRE
-          : op === CMD_SUB
-            ? off + CMD_SUB_WIRE
-            : op === CMD_UNSUB
-              ? off + CMD_UNSUB_WIRE
-              : off + len; // FLUSH: no wire bytes of its own
-      const wireLen = off + len - start;
+      const wire =
+        control === null
+          ? ring.bytes.subarray(pubWireStart(off), off + len)
+          : control.kind === 'flush'
+            ? NO_BYTES
+            : this.subs.line(control);
       const fenced =
-        op === CMD_FLUSH ||
-        (op === CMD_UNSUB && ring.view.getUint32(off + CMD_UNSUB_MAX, true) === 0);
-      const asView = wireLen >= CMD_VIEW_BYTES && !fenced;
+        control !== null &&
+        (control.kind === 'flush' || (control.kind === 'unsub' && control.max === 0));
+      const wireLen = wire.length;
+      const asView = control === null && wireLen >= WIRE_VIEW_BYTES;
       const copyLen = wireLen + (fenced ? PING.length : 0);
       if (
         asView
@@ -146,29 +141,20 @@ export class OutboundPump {
       ) {
         break;
       }
-      if (op === CMD_PUB) {
-        pubs += ring.view.getUint32(off + CMD_PUB_COUNT, true);
-        if (isEcho) echo += wireLen;
-      } else if (op === CMD_SUB) {
-        this.subs.add(
-          ring.view.getUint32(off + CMD_SID, true),
-          ring.bytes.subarray(start, off + len),
-        );
-      } else if (op === CMD_UNSUB) {
-        const sid = ring.view.getUint32(off + CMD_SID, true);
-        this.subs.unsubscribe(sid, ring.view.getUint32(off + CMD_UNSUB_MAX, true));
-        if (fenced) pings.push({ kind: 'unsubFence', sid });
-      } else if (op === CMD_FLUSH) {
-        pings.push({ kind: 'flush', id: ring.view.getUint32(off + CMD_FLUSH_ID, true) });
+      if (control === null) {
+        pubs += pubCount(ring.view, off);
+        if (isEcho) echo += wire.length;
+      } else {
+        this.apply(control, pings);
       }
       if (asView) {
         if (buf !== null && used > segmentStart) chunks.push(buf.subarray(segmentStart, used));
         segmentStart = used;
-        chunks.push(ring.bytes.subarray(start, start + wireLen));
+        chunks.push(wire);
         viewBytes += wireLen;
       } else {
         buf ??= Buffer.allocUnsafe(Math.max(BATCH_BYTES, copyLen));
-        buf.set(ring.bytes.subarray(start, start + wireLen), used);
+        buf.set(wire, used);
         used += wireLen;
         if (fenced) {
           buf.set(PING, used);
@@ -198,5 +184,24 @@ export class OutboundPump {
     if (!writable) return 'blocked';
     if (gated) return 'gated';
     return off < 0 ? 'empty' : 'more';
+  }
+
+  /**
+   * A control command's line is in the batch: the subscription table takes it (so the table
+   * matches what the server was told), and a flush or an UNSUB-now gets the PING behind it.
+   */
+  private apply(cmd: ControlCommand, pings: PingPurpose[]): void {
+    switch (cmd.kind) {
+      case 'sub':
+        this.subs.subscribe(cmd.sid, cmd.subject, cmd.queue);
+        return;
+      case 'unsub':
+        this.subs.unsubscribe(cmd.sid, cmd.max);
+        if (cmd.max === 0) pings.push({ kind: 'unsubFence', sid: cmd.sid });
+        return;
+      case 'flush':
+        pings.push({ kind: 'flush', id: cmd.id });
+        return;
+    }
   }
 }

@@ -1,29 +1,37 @@
 /**
- * The worker's table of live subscriptions: what to replay after a reconnect, and how many
- * messages each `unsubscribeAfter(n)` still allows, so the limit stays exact across reconnects.
+ * The worker's table of live subscriptions: the SUB and UNSUB lines the server is sent for
+ * them (now and after every reconnect), and the one owner of the `unsubscribeAfter` limit.
+ *
+ * The limit is counted here because only the worker sees every message the server sends on a
+ * sid, including those it has to drop (slowConsumer): the server counts those too. The end
+ * reaches the main thread as a SUB_END delivery after the last message; the main thread keeps
+ * only a cap against messages already on their way (see Subscriber.unsubscribeAfter).
  */
-import { encodeUnsub } from '../shared/protocol/encode.js';
+import type { Command } from '../shared/frames/command.js';
+import { OwnSubject } from '../shared/frames/delivery.js';
+import { encodeSub, encodeUnsub } from '../shared/protocol/encode.js';
 
 export interface Subscription {
   sid: number;
-  /** The `SUB subj [queue] sid\r\n` line, copied out of the ring, replayed on reconnect. */
-  wire: Uint8Array;
-  /** Contains `*` or `>`: MSG subjects differ from the subscription's and must be sent along. */
+  subject: string;
+  queue: string | undefined;
+  /** `subject` as delivery framing compares MSG subjects with it (equal: none in the frame). */
+  ownSubject: OwnSubject;
+  /** Has a `*` or `>` token: MSG subjects then differ from it, and no comparison is made. */
   wildcard: boolean;
-  /** Auto-unsubscribe after this many messages (0 = no limit). */
+  /** Auto-unsubscribe after this many messages in total (0 = no limit). */
   max: number;
+  /** Messages the server sent on this sid, delivered or dropped. */
   received: number;
   /** Messages waiting for it, counted while the main thread is stalled (flow-control.ts). */
   waiting: number;
+  /** `received` when the current connection's SUB went out: the server counts from there. */
+  base: number;
   /** A slowConsumer event was sent in the current stall. */
   slow: boolean;
   /** UNSUB was sent: still delivering what the server sent before it, never replayed. */
   closing: boolean;
 }
-
-const SPACE = 0x20;
-const STAR = 0x2a;
-const GT = 0x3e;
 
 export class SubscriptionTable {
   private readonly subs = new Map<number, Subscription>();
@@ -39,15 +47,30 @@ export class SubscriptionTable {
     return this.subs.values();
   }
 
-  /** `wire` is a view into the command ring; it is copied. */
-  add(sid: number, wire: Uint8Array): void {
-    this.subs.set(sid, newSubscription(sid, wire.slice()));
+  /**
+   * The line that tells the server about a SUB or UNSUB command, before the table takes it
+   * ({@link subscribe}, {@link unsubscribe}) once the line is in a write. An UNSUB whose limit
+   * is not reached yet says how many more the server may send: it counts from this
+   * connection's SUB on. One whose limit is reached (or of a subscription that ended here
+   * already, its SUB_END on the way to the main thread) unsubscribes now.
+   */
+  line(cmd: Extract<Command, { kind: 'sub' | 'unsub' }>): Uint8Array {
+    if (cmd.kind === 'sub') return encodeSub(cmd.subject, cmd.queue, cmd.sid);
+    const sub = this.subs.get(cmd.sid);
+    if (sub === undefined || cmd.max === 0 || sub.received >= cmd.max) return encodeUnsub(cmd.sid);
+    return encodeUnsub(cmd.sid, cmd.max - sub.base);
+  }
+
+  /** A SUB went out: the subscription is live from now on. */
+  subscribe(sid: number, subject: string, queue: string | undefined): void {
+    this.subs.set(sid, newSubscription(sid, subject, queue));
   }
 
   /**
-   * UNSUB. With `max` 0 the subscription stays (closing) until {@link remove} at the PONG
-   * fenced behind the UNSUB, so messages already on their way still reach a draining
-   * subscriber. Otherwise it ends after `max` messages in total.
+   * An UNSUB went out. With `max` 0 the subscription stays (closing) until {@link remove} at
+   * the PONG fenced behind the UNSUB, so messages already on their way still reach a draining
+   * subscriber. Otherwise it ends after `max` messages in total (at once when that many have
+   * arrived already).
    */
   unsubscribe(sid: number, max: number): void {
     const sub = this.subs.get(sid);
@@ -62,7 +85,7 @@ export class SubscriptionTable {
   }
 
   /** Count one message (delivered or dropped: the server counts both); end at the limit. */
-  delivered(sub: Subscription): void {
+  received(sub: Subscription): void {
     sub.received++;
     if (sub.max !== 0 && sub.received >= sub.max) this.end(sub);
   }
@@ -72,7 +95,10 @@ export class SubscriptionTable {
     this.ended(sub.sid);
   }
 
-  /** The protocol lines that restore every subscription on a new connection (closing ones are gone). */
+  /**
+   * The protocol lines that restore every subscription on a new connection, with what is left
+   * of each limit (closing ones are gone). The server counts from 0 again.
+   */
   replay(): Uint8Array[] {
     const lines: Uint8Array[] = [];
     for (const sub of this.subs.values()) {
@@ -80,36 +106,31 @@ export class SubscriptionTable {
         this.subs.delete(sub.sid);
         continue;
       }
-      lines.push(sub.wire);
+      lines.push(encodeSub(sub.subject, sub.queue, sub.sid));
+      sub.base = sub.received;
       if (sub.max !== 0) lines.push(encodeUnsub(sub.sid, sub.max - sub.received));
     }
     return lines;
   }
 }
 
-/** A subscription as the worker keeps it, for the `SUB` line `wire` (kept, not copied). */
-export function newSubscription(sid: number, wire: Uint8Array): Subscription {
+/** A subscription as the worker keeps it, before any message or limit. */
+export function newSubscription(
+  sid: number,
+  subject: string,
+  queue: string | undefined,
+): Subscription {
   return {
     sid,
-    wire,
-    wildcard: subjectHasWildcard(wire),
+    subject,
+    queue,
+    ownSubject: new OwnSubject(subject),
+    wildcard: subject.split('.').some((token) => token === '*' || token === '>'),
     max: 0,
     received: 0,
     waiting: 0,
+    base: 0,
     slow: false,
     closing: false,
   };
-}
-
-/** Whether a `SUB subject …` line's subject has a `*` or `>` token. */
-function subjectHasWildcard(wire: Uint8Array): boolean {
-  // Subject runs from after "SUB " to the next space.
-  for (let i = 4; i < wire.length && wire[i] !== SPACE; i++) {
-    const c = wire[i];
-    if ((c === STAR || c === GT) && (i === 4 || wire[i - 1] === 0x2e)) {
-      const next = wire[i + 1];
-      if (next === SPACE || next === 0x2e) return true;
-    }
-  }
-  return false;
 }

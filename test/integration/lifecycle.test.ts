@@ -340,6 +340,31 @@ describe('reconnect', () => {
     await client.flush();
     expect(got).toEqual(['a0', 'a1', 'b0', 'b1', 'b2']);
   });
+
+  it('tells a new server only the rest of unsubscribeAfter(n) given after a restart', async () => {
+    const own = await ownServer();
+    const events = new EventLog();
+    const client = await open(own.url, new ConnectOptions().eventCallback(events.callback));
+    const got: string[] = [];
+    const sub = client.subscribe('re.late', { callback: (m) => got.push(m.string()) });
+    await client.flush();
+    client.publish('re.late', 'a0');
+    client.publish('re.late', 'a1');
+    await client.flush();
+
+    const mark = events.events.length;
+    await own.restart!();
+    const down = await events.next('disconnected', mark, 10_000);
+    await events.next('connected', down + 1, 15_000);
+
+    // The new server has sent nothing on this sid: it may send 3 more, not 5.
+    await sub.unsubscribeAfter(5);
+    const before = client.statistics().inMessages;
+    for (let i = 0; i < 10; i++) client.publish('re.late', `b${i}`);
+    await client.flush();
+    expect(got).toEqual(['a0', 'a1', 'b0', 'b1', 'b2']);
+    expect(client.statistics().inMessages - before).toBe(3);
+  });
 });
 
 describe('WebSocket URLs', () => {

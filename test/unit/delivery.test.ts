@@ -9,13 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { Dispatcher } from '../../src/main/dispatcher.js';
 import type { Message } from '../../src/main/message.js';
 import { Subscriber } from '../../src/main/subscriber.js';
-import {
-  DLV_HEAD,
-  DLV_PAD_MASK,
-  DLV_PAD_SHIFT,
-  DLV_SHORT_HEADER_BYTES,
-  DLV_SHORT_PAYLOAD_LEN,
-} from '../../src/shared/layout.js';
+import { decodeDelivery, deliveryLength } from '../../src/shared/frames/delivery.js';
 import { type MsgView, Parser } from '../../src/shared/protocol/parser.js';
 import { createRingBuffers, RingConsumer, RingProducer } from '../../src/shared/ring/byte-ring.js';
 import { Inbound } from '../../src/worker/inbound.js';
@@ -65,6 +59,7 @@ function chunkOfMessages(withReply: boolean): Sent[] {
         payloadStart: start,
         payloadEnd: start + size,
         hasHeaders: false,
+        repeated: false,
       },
       payload: buf.slice(start, start + size),
       reply,
@@ -90,21 +85,23 @@ describe('delivery frames', () => {
     const buffers = createRingBuffers(1 << 20);
     const inbound = newInbound(new RingProducer(buffers));
     const sent = chunkOfMessages(false);
-    const subscription = newSubscription(1, Buffer.from(`SUB ${SUBJECT} 1\r\n`));
+    const subscription = newSubscription(1, SUBJECT, undefined);
     for (const { msg } of sent) inbound.deliver(msg, subscription);
     inbound.publish();
     const ring = new RingConsumer(buffers);
     let i = 0;
     for (let off = ring.next(); off >= 0; off = ring.next(), i++) {
-      const head = ring.view.getUint32(off + DLV_HEAD, true);
-      const pad = ((head >>> 8) & 0xff & DLV_PAD_MASK) >> DLV_PAD_SHIFT;
-      const size = ring.view.getUint32(off + DLV_SHORT_PAYLOAD_LEN, true);
-      const at = off + DLV_SHORT_HEADER_BYTES + pad;
+      const delivery = decodeDelivery(ring.bytes, off);
+      if (delivery.kind !== 'msg') throw new Error(`a ${delivery.kind} frame`);
+      const pad = ring.length - deliveryLength(delivery); // the record holds the filler too
       const { msg, payload } = sent[i];
-      expect(size).toBe(payload.length);
-      if (size > 128) expect(at % 8).toBe((msg.buf.byteOffset + msg.payloadStart) % 8);
-      else expect(pad).toBe(0);
-      expect(ring.bytes.slice(at, at + size)).toEqual(payload);
+      const size = payload.length;
+      if (size > 128) {
+        expect(delivery.payload.byteOffset % 8).toBe((msg.buf.byteOffset + msg.payloadStart) % 8);
+      } else {
+        expect(pad).toBe(0);
+      }
+      expect(delivery.payload).toEqual(payload);
       ring.advance();
     }
     expect(i).toBe(sent.length);
@@ -130,7 +127,7 @@ describe('delivery frames', () => {
           throw error;
         },
       });
-      const subscription = newSubscription(1, Buffer.from(`SUB ${SUBJECT} 1\r\n`));
+      const subscription = newSubscription(1, SUBJECT, undefined);
       for (const { msg } of sent) inbound.deliver(msg, subscription);
       inbound.publish();
       for (let slices = 0; received.length < sent.length && slices < 100; slices++) {
@@ -142,6 +139,49 @@ describe('delivery frames', () => {
       );
     });
   }
+
+  it('carry the subject the server sent through runs of repeated lines', () => {
+    // Runs longer than the parser's pause after a miss, so its repeated-line shortcut takes
+    // lines of each run: the subject decision for a repeated line must be the run's own.
+    const runs = ['foo.bar', 'foo.baz', 'foo.bar', 'foo.barr', 'foo.bar'];
+    const buffers = createRingBuffers(1 << 20);
+    const inbound = newInbound(new RingProducer(buffers));
+    const subscription = newSubscription(1, 'foo.bar', undefined);
+    const parser = new Parser({
+      onMsg: (m: MsgView) => inbound.deliver(m, subscription),
+      onInfo() {},
+      onPing() {},
+      onPong() {},
+      onOk() {},
+      onErr() {},
+    });
+    parser.push(Buffer.from(runs.map((s) => `MSG ${s} 1 2\r\nhi\r\n`.repeat(30)).join('')));
+    inbound.publish();
+    const subjects: string[] = [];
+    const subscriber = new Subscriber(
+      {
+        unsubscribe() {},
+        slowConsumer() {},
+        callbackFailed() {},
+        drainSubscription: () => Promise.resolve(),
+      },
+      1,
+      'foo.bar',
+      undefined,
+      (m) => subjects.push(m.subject),
+      1,
+    );
+    const dispatcher = new Dispatcher(new RingConsumer(buffers), {
+      subscription: () => subscriber,
+      flushAcked() {},
+      deliveryError(error) {
+        throw error;
+      },
+    });
+    for (let slices = 0; subjects.length < 150 && slices < 100; slices++) dispatcher.start();
+    dispatcher.stop();
+    expect(subjects).toEqual(runs.flatMap((s) => Array.from({ length: 30 }, () => s)));
+  });
 
   it('carry random transcripts intact through the parser, small rings and the backlog', async () => {
     const header = 'NATS/1.0\r\nA: b\r\n\r\n';
@@ -193,8 +233,8 @@ describe('delivery frames', () => {
             subscriptions: () => [],
           });
           const subscriptions = new Map([
-            [1, newSubscription(1, Buffer.from('SUB foo.bar 1\r\n'))],
-            [2, newSubscription(2, Buffer.from('SUB foo.* 2\r\n'))],
+            [1, newSubscription(1, 'foo.bar', undefined)],
+            [2, newSubscription(2, 'foo.*', undefined)],
           ]);
           type Got = [string, string | undefined, string | undefined, Uint8Array, Uint8Array];
           const received: Got[] = [];
@@ -229,7 +269,9 @@ describe('delivery frames', () => {
               expected.push(['ACK', String(o.id), undefined, '']);
               continue;
             }
-            const subject = o.sid === 1 ? 'foo.bar' : o.subject;
+            // sid 1 (foo.bar, no wildcard) gets other subjects too, as from JetStream: runs of
+            // one line (the parser's repeated-line shortcut) and changes between them.
+            const subject = o.subject;
             const payload = String.fromCharCode(
               ...Array.from({ length: o.size }, (_, i) => (o.seed + i * 13) & 0xff),
             );
@@ -242,7 +284,7 @@ describe('delivery frames', () => {
             }
             const frame =
               (o.reply || o.hdr ? 20 : 12) +
-              (o.sid === 2 ? subject.length : 0) +
+              (o.sid === 2 || subject !== 'foo.bar' ? subject.length : 0) +
               (o.reply?.length ?? 0) +
               (o.hdr ? header.length : 0) +
               o.size;

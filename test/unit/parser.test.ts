@@ -27,6 +27,8 @@ type Event =
 class Recorder implements ParserSink {
   readonly events: Event[] = [];
   readonly bufs: Uint8Array[] = [];
+  /** MsgView.repeated of each MSG/HMSG. */
+  readonly repeated: boolean[] = [];
 
   onMsg(m: MsgView): void {
     expect(m.payloadStart).toBe(m.headerEnd);
@@ -42,6 +44,7 @@ class Recorder implements ParserSink {
     if (m.hasHeaders) e.header = bytes(m.buf, m.headerStart, m.headerEnd);
     this.events.push(e);
     this.bufs.push(m.buf);
+    this.repeated.push(m.repeated);
   }
   onInfo(info: Record<string, unknown>): void {
     this.events.push({ op: 'info', info });
@@ -237,11 +240,30 @@ describe('Parser on random transcripts', () => {
           const input = Uint8Array.from(ops.map((o) => o.wire).join(''), (c) => c.charCodeAt(0));
           const cuts = [...new Set(rawCuts.map((c) => c % (input.length + 1)))];
           cuts.sort((a, b) => a - b);
-          expect(feed(input, cuts).events).toEqual(ops.map((o) => o.event));
+          const rec = feed(input, cuts);
+          expect(rec.events).toEqual(ops.map((o) => o.event));
+          // `repeated` promises the previous MSG's line: what the line says is the same.
+          const lines = rec.events.flatMap((e) =>
+            e.op === 'msg' ? [[e.subject, e.sid, e.reply, e.header, e.payload.length]] : [],
+          );
+          rec.repeated.forEach((repeated, i) => {
+            if (repeated) expect(lines[i]).toEqual(lines[i - 1]);
+          });
         },
       ),
       { numRuns: 200 },
     );
+  });
+
+  it('marks a MSG whose line repeats the previous one’s, from the line it keeps on', () => {
+    const text = `${'MSG a 1 1\r\nx\r\n'.repeat(3)}PING\r\n${'MSG b 1 1\r\nx\r\n'.repeat(19)}`;
+    // a: kept, then taken twice (a PING between changes nothing); b: a miss, the pause of 16
+    // lines parsed in full, then kept, then taken.
+    expect(feed(enc.encode(text), []).repeated).toEqual([
+      ...[false, true, true],
+      ...Array.from({ length: 17 }, () => false),
+      ...[false, true],
+    ]);
   });
 
   it('tells a repeated line from one of the same length with other fields', () => {

@@ -6,16 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Publisher } from '../../src/main/publisher.js';
-import {
-  CMD_FLAGS,
-  CMD_FLUSH,
-  CMD_FLUSH_ID,
-  CMD_OP,
-  CMD_PUB,
-  CMD_PUB_COUNT,
-  CMD_PUB_ECHO,
-  CMD_PUB_WIRE,
-} from '../../src/shared/layout.js';
+import { decodeCommand, pubFrameLength } from '../../src/shared/frames/command.js';
 import { createRingBuffers, RingConsumer, RingProducer } from '../../src/shared/ring/byte-ring.js';
 
 const decoder = new TextDecoder();
@@ -27,15 +18,14 @@ const PUB_LINE = /PUB s +(\d+)\r\n#*(\d+)\r\n/g;
 function consume(ring: RingConsumer, maxRecords: number, into: string[]): void {
   let n = 0;
   for (let off = ring.next(); off >= 0 && n < maxRecords; off = ring.next(), n++) {
-    const op = ring.bytes[off + CMD_OP];
-    if (op === CMD_PUB) {
-      const wire = decoder.decode(ring.bytes.subarray(off + CMD_PUB_WIRE, off + ring.length));
-      const ids = [...wire.matchAll(PUB_LINE)].map((m) => `p${m[2]}`);
-      expect(ids.length).toBe(ring.view.getUint32(off + CMD_PUB_COUNT, true));
+    const cmd = decodeCommand(ring.bytes, off, ring.length);
+    if (cmd.kind === 'pub') {
+      const ids = [...decoder.decode(cmd.wire).matchAll(PUB_LINE)].map((m) => `p${m[2]}`);
+      expect(ids.length).toBe(cmd.count);
       into.push(...ids);
     } else {
-      expect(op).toBe(CMD_FLUSH);
-      into.push(`f${ring.view.getUint32(off + CMD_FLUSH_ID, true)}`);
+      expect(cmd.kind).toBe('flush');
+      if (cmd.kind === 'flush') into.push(`f${cmd.id}`);
     }
     ring.advance();
   }
@@ -113,7 +103,7 @@ describe('Publisher overflow', () => {
               }
             } else if (s.kind === 'flush') {
               const id = seq++;
-              publisher.flush(id);
+              publisher.control({ kind: 'flush', id });
               expected.push(`f${id}`);
             } else {
               consume(worker, s.records, got);
@@ -144,10 +134,8 @@ describe('Publisher overflow', () => {
     const records = (): [boolean, number][] => {
       const out: [boolean, number][] = [];
       for (let off = worker.next(); off >= 0; off = worker.next()) {
-        out.push([
-          (worker.bytes[off + CMD_FLAGS] & CMD_PUB_ECHO) !== 0,
-          worker.view.getUint32(off + CMD_PUB_COUNT, true),
-        ]);
+        const cmd = decodeCommand(worker.bytes, off, worker.length);
+        if (cmd.kind === 'pub') out.push([cmd.echo, cmd.count]);
         worker.advance();
       }
       worker.release();
@@ -186,7 +174,7 @@ describe('Publisher overflow', () => {
     const pairs = 2000;
     for (let i = 0; i < pairs; i++) {
       publisher.pub('s', 1, undefined, 0, payload, false);
-      publisher.flush(i);
+      publisher.control({ kind: 'flush', id: i });
     }
     expect(publisher.waiting).toBe(2 * pairs + 1);
     // What the waiting frames hold on to: ≈ 130 B per pair, not a gathered frame's full array.
@@ -215,8 +203,10 @@ describe('Publisher alignment', () => {
     publisher.publishNow();
     const received: Uint8Array[] = [];
     for (let off = worker.next(); off >= 0; off = worker.next()) {
+      const cmd = decodeCommand(worker.bytes, off, worker.length);
+      if (cmd.kind !== 'pub') throw new Error(`a ${cmd.kind} frame`);
       const end = off + worker.length;
-      let p = off + CMD_PUB_WIRE;
+      let p = cmd.wire.byteOffset;
       while (p < end) {
         const line = decoder.decode(worker.bytes.subarray(p, p + 64)).match(/^PUB s +(\d+)\r\n/);
         expect(line).not.toBeNull();
@@ -238,7 +228,7 @@ describe('Publisher alignment', () => {
       const ring = new RingProducer(createRingBuffers(1024));
       const publisher = new Publisher(ring, 1 << 30, 1 << 30);
       // 'PUB s 487\r\n' + 487 + CRLF after the record head: exactly the record limit.
-      const size = ring.maxBody - CMD_PUB_WIRE - 'PUB s 487\r\n'.length - 2;
+      const size = ring.maxBody - pubFrameLength(0) - 'PUB s 487\r\n'.length - 2;
       expect(() =>
         publisher.pub('s', 1, undefined, 0, source.subarray(skew, skew + size), false),
       ).not.toThrow();
@@ -263,7 +253,8 @@ describe('Publisher alignment', () => {
     publisher.publishNow();
     const worker = new RingConsumer(buffers);
     const off = worker.next();
-    const wire = decoder.decode(worker.bytes.subarray(off + CMD_PUB_WIRE, off + worker.length));
+    const cmd = decodeCommand(worker.bytes, off, worker.length);
+    const wire = cmd.kind === 'pub' ? decoder.decode(cmd.wire) : '';
     expect(wire.match(/PUB \S+ 1000\r\n/g)).toHaveLength(8);
   });
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { copyToShared, SourceBytes } from '../../src/worker/ring-copy.js';
+import { copyToShared, SourceBytes } from '../../src/shared/ring/ring-copy.js';
 
 /** A source as a socket gives it: a view at some offset into a larger buffer. */
 function source(bytes: number[], offset: number) {

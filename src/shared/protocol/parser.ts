@@ -38,6 +38,11 @@ export interface MsgView {
   payloadEnd: number;
   /** True for HMSG. */
   hasHeaders: boolean;
+  /**
+   * The control line is byte for byte the previous MSG/HMSG's (the repeated-line shortcut
+   * took it): same subject, sid, reply and sizes.
+   */
+  repeated: boolean;
 }
 
 /** Receives the ops a {@link Parser} finds, in wire order. */
@@ -121,6 +126,7 @@ export class Parser {
     payloadStart: 0,
     payloadEnd: 0,
     hasHeaders: false,
+    repeated: false,
   };
   private state = IDLE;
   private stash: Uint8Array;
@@ -454,6 +460,7 @@ export class Parser {
     m.replyStart = hasReply ? s2 : e0;
     m.replyEnd = hasReply ? e2 : e0;
     m.hasHeaders = headers;
+    m.repeated = false;
     this.hdrLen = hdrLen;
     this.bodyLen = total;
     return lf;

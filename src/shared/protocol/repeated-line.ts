@@ -49,7 +49,11 @@ export class RepeatedLine {
     return length;
   }
 
-  /** Fills `msg` as the kept line parsed, for its copy at `start` (after a {@link match}). */
+  /**
+   * Fills `msg` as the kept line parsed, for its copy at `start` (after a {@link match}). A miss
+   * forgets the kept line, so a match also says that the previous MSG/HMSG had this line:
+   * `msg.repeated`.
+   */
   apply(msg: MsgView, start: number): void {
     msg.subjectStart = start + this.subjectStart;
     msg.subjectEnd = start + this.subjectEnd;
@@ -57,6 +61,7 @@ export class RepeatedLine {
     msg.replyStart = start + this.replyStart;
     msg.replyEnd = start + this.replyEnd;
     msg.hasHeaders = this.hasHeaders;
+    msg.repeated = true;
   }
 
   /**

@@ -1,0 +1,313 @@
+/**
+ * Command frames: the main thread's commands to the connection worker (`Command` in async-nats
+ * terms), one per record body of the command ring (ring/byte-ring.ts, framing in layout.ts).
+ * This module owns the format: the writers and readers both threads call sit side by side.
+ *
+ *   writer: main thread (Publisher)          reader: worker (OutboundPump)
+ *
+ *   byte   0       1       2      4              8                  12
+ *          ┌──────┬───────┬──────┬──────────────┬──────────────────┬────────────────────────┐
+ *   PUB    │ op 1 │ flags │ 0    │ u32 count    │ wire bytes of `count` messages, back to back
+ *   SUB    │ op 3 │ 0     │ 0    │ u32 sid      │ u32 subject bytes │ subject | queue group
+ *   UNSUB  │ op 4 │ 0     │ 0    │ u32 sid      │ u32 max (0 = now) │
+ *   FLUSH  │ op 5 │ 0     │ 0    │ u32 flush id │                   │
+ *          └──────┴───────┴──────┴──────────────┴──────────────────┴────────────────────────┘
+ *   u8 op | u8 flags | u16 pad; then u32 fields, little-endian. PUB flags: ECHO (one of its
+ *   messages goes to a subject this client receives itself; flow-control.ts gates it).
+ *
+ * - PUB: the ready NATS wire ops (`PUB subj [reply] len\r\n<payload>\r\n` or `HPUB subj [reply]
+ *   hlen tlen\r\n…`), so the worker gathers records into socket writes without parsing them
+ *   (MECHANICS C.1). Consecutive publishes grow one record while it is unpublished
+ *   ({@link PubRecords}, RingProducer.append).
+ * - SUB: subject and queue group in UTF-8; the queue group runs to the end of the body (none
+ *   when empty). The worker encodes the `SUB` line itself, and again for every reconnect.
+ * - UNSUB: `max` is the unsubscribeAfter total (the worker's subscription table owns the limit).
+ * - FLUSH: the worker sends a PING and acknowledges the flush on its PONG.
+ *
+ * SUB and UNSUB travel in this ring, not over comlink, so they stay ordered with publishes.
+ */
+import { NatsError } from '../errors.js';
+import { decodeString, utf8Length, writeString } from '../protocol/utf8.js';
+import type { RingProducer } from '../ring/byte-ring.js';
+
+/** What the main thread asks of the connection worker, as the frames carry it. */
+export type Command =
+  /**
+   * `count` messages as NATS wire bytes; `wire` is a view of the frame once decoded. `echo`:
+   * one of them comes back to this client (flow-control.ts).
+   */
+  | { kind: 'pub'; count: number; wire: Uint8Array; echo: boolean }
+  | { kind: 'sub'; sid: number; subject: string; queue?: string }
+  /** `max` 0: unsubscribe now; else after `max` messages in total. */
+  | { kind: 'unsub'; sid: number; max: number }
+  | { kind: 'flush'; id: number };
+
+/** The commands the Publisher writes one frame each; publishes grow PUB records instead. */
+export type ControlCommand = Exclude<Command, { kind: 'pub' }>;
+
+const CMD_PUB = 1;
+const CMD_SUB = 3;
+const CMD_UNSUB = 4;
+const CMD_FLUSH = 5;
+
+const CMD_OP = 0;
+const CMD_FLAGS = 1;
+/** PUB flag: the record holds a message this client receives (echo on, its own subscription matches). */
+const PUB_ECHO = 1;
+const CMD_PUB_COUNT = 4;
+const CMD_PUB_WIRE = 8;
+const CMD_SID = 4;
+const CMD_SUB_SUBJECT_LEN = 8;
+const CMD_SUB_SUBJECT = 12;
+const CMD_UNSUB_MAX = 8;
+const CMD_UNSUB_BYTES = 12;
+const CMD_FLUSH_ID = 4;
+const CMD_FLUSH_BYTES = 8;
+
+/**
+ * Wire bytes from which the worker hands a record to the socket as a view of the ring instead
+ * of copying it: the kernel copies it, which is cheaper than V8's copy out of shared memory
+ * (a large message, or a record grown from many small ones); smaller records are gathered into
+ * one copied write, cheaper than many small views.
+ */
+export const WIRE_VIEW_BYTES = 8 * 1024;
+
+/**
+ * Wire bytes a PUB record grows to from consecutive publishes. Above WIRE_VIEW_BYTES, so that a
+ * burst's records go out as views: against growth capped below it, worker CPU per 2 M
+ * self-echoed 128 B messages 1440-1510 -> 1280-1390 ms (bench/tools/thread-cpu.ts, 5 runs).
+ */
+export const PUB_GROW_BYTES = 64 * 1024;
+
+/**
+ * Payloads from this size on are aligned in the ring (see PubRecords.alignPad): the copy of
+ * 512 B then costs ~20 % less and 16 KiB ~55 % less; at 128 B no gain showed.
+ */
+const ALIGN_PAYLOAD_MIN = 256;
+
+/**
+ * Lines longer than this get no blanks: nats-server checks its max_control_line (4 KiB by
+ * default, not in INFO) on a control line that its reads split, and blanks must not push one
+ * over it.
+ */
+const ALIGN_LINE_MAX = 256;
+
+// ---- PUB frames: the hot path ---------------------------------------------------------
+
+/** Body bytes of a PUB frame holding `wireLength` bytes of messages. */
+export function pubFrameLength(wireLength: number): number {
+  return CMD_PUB_WIRE + wireLength;
+}
+
+/**
+ * Starts a PUB frame of one message at `bytes[off]` (`echo`: it comes back to this client);
+ * returns where its wire bytes go.
+ */
+export function writePubHeader(
+  bytes: Uint8Array,
+  view: DataView,
+  off: number,
+  echo: boolean,
+): number {
+  bytes[off + CMD_OP] = CMD_PUB;
+  bytes[off + CMD_FLAGS] = echo ? PUB_ECHO : 0;
+  view.setUint32(off + CMD_PUB_COUNT, 1, true);
+  return off + CMD_PUB_WIRE;
+}
+
+/** A message that comes back to this client joined the PUB frame at `off`. */
+export function markEchoPub(bytes: Uint8Array, off: number): void {
+  bytes[off + CMD_FLAGS] = PUB_ECHO;
+}
+
+/** Whether the PUB frame at `off` holds a message this client receives itself. */
+export function isEchoPub(bytes: Uint8Array, off: number): boolean {
+  return (bytes[off + CMD_FLAGS] & PUB_ECHO) !== 0;
+}
+
+/** Sets the message count of the PUB frame at `off` (`view` over the frame's bytes). */
+export function setPubCount(view: DataView, off: number, count: number): void {
+  view.setUint32(off + CMD_PUB_COUNT, count, true);
+}
+
+/** Whether the frame at `bytes[off]` is a PUB frame (else see {@link decodeControlCommand}). */
+export function isPubFrame(bytes: Uint8Array, off: number): boolean {
+  return bytes[off + CMD_OP] === CMD_PUB;
+}
+
+/** Messages in the PUB frame at `off`. */
+export function pubCount(view: DataView, off: number): number {
+  return view.getUint32(off + CMD_PUB_COUNT, true);
+}
+
+/** Offset of the wire bytes of the PUB frame at `off` (they run to the end of the body). */
+export function pubWireStart(off: number): number {
+  return off + CMD_PUB_WIRE;
+}
+
+/**
+ * The main thread's PUB records in the command ring: where each message's wire bytes go, and
+ * where its payload should land. One record grows by every publish until W is published or
+ * another frame comes between ({@link close}); the worker then takes many messages per record.
+ */
+export class PubRecords {
+  /** Body offset of the PUB record later publishes may grow (RingProducer.append), or -1. */
+  private open = -1;
+  /** Messages and wire bytes in that record. */
+  private count = 0;
+  private wireBytes = 0;
+
+  constructor(private readonly ring: RingProducer) {}
+
+  /** Most wire bytes one message may have: a record must hold it. */
+  get maxWire(): number {
+    return this.ring.maxBody - CMD_PUB_WIRE;
+  }
+
+  /**
+   * Room in the ring for one message's `wireLength` wire bytes: appended to the open record
+   * when it may grow, else in a new record. Returns their offset in the ring's bytes, or -1
+   * when the ring is full.
+   */
+  reserve(wireLength: number, echo: boolean): number {
+    const ring = this.ring;
+    const appended = this.mayGrow(wireLength) ? ring.append(this.open, wireLength) : -1;
+    if (appended >= 0) {
+      setPubCount(ring.view, this.open, ++this.count);
+      if (echo) markEchoPub(ring.bytes, this.open);
+      this.wireBytes += wireLength;
+      return appended;
+    }
+    const off = ring.reserve(pubFrameLength(wireLength));
+    if (off < 0) return -1;
+    this.open = off;
+    this.count = 1;
+    this.wireBytes = wireLength;
+    const at = writePubHeader(ring.bytes, ring.view, off, echo);
+    ring.commit(); // committed before its bytes are written: the worker sees neither before publish
+    return at;
+  }
+
+  /** Another frame follows the open record: later messages go after it, not into the record. */
+  close(): void {
+    this.open = -1;
+  }
+
+  /**
+   * Extra blanks for a PUB line that put its payload at the payload's own offset mod 8 in the
+   * ring: V8 copies into shared memory by 8-byte words only when source and destination agree
+   * mod 8, else byte by byte (a 16 KiB copy: 2.5 against 12.5 µs). 0 for small payloads, long
+   * lines, and messages within 7 bytes of the ring's record limit (blanks must not make one
+   * too large). A guess, wrong when the ring turns out full or wraps: the message then goes
+   * unaligned.
+   */
+  alignPad(lineLength: number, wireLength: number, payload: Uint8Array): number {
+    if (payload.length < ALIGN_PAYLOAD_MIN || lineLength > ALIGN_LINE_MAX) return 0;
+    if (wireLength + 7 > this.maxWire) return 0;
+    // appendOffset is -1 once the record has been published: a new record follows.
+    let at = this.mayGrow(wireLength + 7) ? this.ring.appendOffset(this.open) : -1;
+    if (at < 0) at = this.ring.nextBody() + CMD_PUB_WIRE;
+    return (payload.byteOffset - at - lineLength) & 7;
+  }
+
+  /** Whether a message of `wireLength` bytes may join the open record (if the ring lets it). */
+  private mayGrow(wireLength: number): boolean {
+    return this.open >= 0 && this.wireBytes + wireLength < PUB_GROW_BYTES;
+  }
+}
+
+// ---- every command: the typed codec ---------------------------------------------------
+
+/** Body bytes of the frame {@link encodeCommand} writes for `cmd`. */
+export function commandLength(cmd: Command): number {
+  switch (cmd.kind) {
+    case 'pub':
+      return pubFrameLength(cmd.wire.length);
+    case 'sub':
+      return CMD_SUB_SUBJECT + utf8Length(cmd.subject) + (cmd.queue ? utf8Length(cmd.queue) : 0);
+    case 'unsub':
+      return CMD_UNSUB_BYTES;
+    case 'flush':
+      return CMD_FLUSH_BYTES;
+  }
+}
+
+/** Writes `cmd` as a frame of {@link commandLength} bytes at `bytes[off]`. */
+export function encodeCommand(cmd: Command, bytes: Uint8Array, off: number): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset);
+  switch (cmd.kind) {
+    case 'pub':
+      bytes.set(cmd.wire, writePubHeader(bytes, view, off, cmd.echo));
+      setPubCount(view, off, cmd.count);
+      return;
+    case 'sub': {
+      bytes[off + CMD_OP] = CMD_SUB;
+      view.setUint32(off + CMD_SID, cmd.sid, true);
+      const end = writeString(bytes, off + CMD_SUB_SUBJECT, cmd.subject);
+      view.setUint32(off + CMD_SUB_SUBJECT_LEN, end - off - CMD_SUB_SUBJECT, true);
+      if (cmd.queue) writeString(bytes, end, cmd.queue);
+      return;
+    }
+    case 'unsub':
+      bytes[off + CMD_OP] = CMD_UNSUB;
+      view.setUint32(off + CMD_SID, cmd.sid, true);
+      view.setUint32(off + CMD_UNSUB_MAX, cmd.max, true);
+      return;
+    case 'flush':
+      bytes[off + CMD_OP] = CMD_FLUSH;
+      view.setUint32(off + CMD_FLUSH_ID, cmd.id, true);
+      return;
+  }
+}
+
+/**
+ * The command in the frame of `length` bytes at `bytes[off]`. A PUB's `wire` is a view of
+ * `bytes`, valid as long as the frame is. The worker reads PUB frames without this (no object
+ * per record): {@link isPubFrame}, {@link pubCount}, {@link pubWireStart}.
+ *
+ * @throws NatsError `invalidArgument` for a frame no writer here makes
+ */
+export function decodeCommand(bytes: Uint8Array, off: number, length: number): Command {
+  if (!isPubFrame(bytes, off)) return decodeControlCommand(bytes, off, length);
+  return {
+    kind: 'pub',
+    count: pubCount(new DataView(bytes.buffer, bytes.byteOffset), off),
+    wire: bytes.subarray(pubWireStart(off), off + length),
+    echo: isEchoPub(bytes, off),
+  };
+}
+
+/**
+ * {@link decodeCommand} for a frame that is not a PUB frame ({@link isPubFrame}).
+ *
+ * @throws NatsError `invalidArgument` for a frame no writer here makes, or a PUB frame
+ */
+export function decodeControlCommand(
+  bytes: Uint8Array,
+  off: number,
+  length: number,
+): ControlCommand {
+  const view = new DataView(bytes.buffer, bytes.byteOffset);
+  const op = bytes[off + CMD_OP];
+  switch (op) {
+    case CMD_SUB: {
+      const subjectEnd = off + CMD_SUB_SUBJECT + view.getUint32(off + CMD_SUB_SUBJECT_LEN, true);
+      const sub: ControlCommand = {
+        kind: 'sub',
+        sid: view.getUint32(off + CMD_SID, true),
+        subject: decodeString(bytes, off + CMD_SUB_SUBJECT, subjectEnd),
+      };
+      if (subjectEnd < off + length) sub.queue = decodeString(bytes, subjectEnd, off + length);
+      return sub;
+    }
+    case CMD_UNSUB:
+      return {
+        kind: 'unsub',
+        sid: view.getUint32(off + CMD_SID, true),
+        max: view.getUint32(off + CMD_UNSUB_MAX, true),
+      };
+    case CMD_FLUSH:
+      return { kind: 'flush', id: view.getUint32(off + CMD_FLUSH_ID, true) };
+  }
+  throw new NatsError('invalidArgument', `no control command frame at ${off} (op ${op})`);
+}

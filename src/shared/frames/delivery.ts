@@ -1,0 +1,386 @@
+/**
+ * Delivery frames: what the connection worker hands the main thread (`ServerOp` in async-nats
+ * terms, as far as subscribers see it), one per record body of the delivery ring
+ * (ring/byte-ring.ts, framing in layout.ts). This module owns the format: the worker's writer
+ * and the main thread's reader sit side by side.
+ *
+ *   writer: worker (Inbound, its Backlog)     reader: main thread (Dispatcher)
+ *
+ * Fields are 32-bit words in the host's byte order (both ends run in one process): the worker
+ * stores them whole, the cheapest store into shared memory. Offsets are in bytes; the first
+ * word is `op | flags << 8 | subject length << 16` (bytes as drawn on a little-endian host).
+ *
+ *   byte   0      1       2             4          8            12           16            20
+ *          ┌──────┬───────┬─────────────┬──────────┬────────────┬────────────┬─────────────┬─────┐
+ *   MSG    │ op 1 │ flags │ subject len │ u32 sid  │ reply len  │ header len │ payload len │ (1) │
+ *          ├──────┼───────┼─────────────┼──────────┼────────────┼─────┬──────┴─────────────┴─────┘
+ *   short  │ op 1 │ flags │ subject len │ u32 sid  │ payload len│ (2) │  neither HAS_REPLY nor
+ *   MSG    ├──────┼───────┴─────────────┼──────────┼────────────┴─────┘  HAS_HEADERS (most MSGs)
+ *   FLUSH  │ op 2 │ 0                   │ u32 id   │  a flush's PING was answered
+ *   ACK    ├──────┼─────────────────────┼──────────┤
+ *   SUB    │ op 3 │ 0                   │ u32 sid  │  the worker reached the subscription's
+ *   END    └──────┴─────────────────────┴──────────┘  unsubscribeAfter limit: nothing follows
+ *
+ *   (1) subject | reply | header block | filler | payload       (2) subject | filler | payload
+ *
+ *   flags: SUBJECT_IS_SUB (subject left out, length 0: the MSG's subject bytes are the
+ *          subscription's own, so the main thread reuses its string), HAS_REPLY, HAS_HEADERS;
+ *          bits 3-5: filler bytes (0-7) before the payload, which put a large payload at its
+ *          socket offset mod 8 so its copies run by words (ring/ring-copy.ts).
+ */
+import type { MsgView } from '../protocol/parser.js';
+import { decodeString, utf8Length, writeString } from '../protocol/utf8.js';
+import {
+  alignPad,
+  copyPayloadToShared,
+  copyToShared,
+  SourceBytes,
+  type WordBytes,
+} from '../ring/ring-copy.js';
+
+/** What the worker hands the main thread, as the frames carry it. */
+export type Delivery =
+  /**
+   * A MSG or HMSG for subscription `sid`. `subject` absent: the subscription's own. `headers`
+   * is the raw header block (`NATS/1.0…\r\n\r\n`). Once decoded, `payload` is a view of the
+   * frame's bytes.
+   */
+  | {
+      kind: 'msg';
+      sid: number;
+      subject?: string;
+      reply?: string;
+      headers?: Uint8Array;
+      payload: Uint8Array;
+    }
+  /** A flush's PING was answered: everything before it has been delivered. */
+  | { kind: 'flushAck'; id: number }
+  /** The subscription reached its unsubscribeAfter limit in the worker; nothing follows. */
+  | { kind: 'subEnd'; sid: number };
+
+export type ControlDelivery = Exclude<Delivery, { kind: 'msg' }>;
+
+const DLV_MSG = 1;
+const DLV_FLUSH_ACK = 2;
+const DLV_SUB_END = 3;
+
+const DLV_SUBJECT_IS_SUB = 1;
+const DLV_HAS_REPLY = 2;
+const DLV_HAS_HEADERS = 4;
+/** Flags bits 3-5: filler bytes before the payload. */
+const DLV_PAD_SHIFT = 3;
+const DLV_PAD_MASK = 7 << DLV_PAD_SHIFT;
+
+const DLV_HEAD = 0;
+const DLV_SID = 4;
+const DLV_REPLY_LEN = 8;
+const DLV_HEADER_LEN = 12;
+const DLV_PAYLOAD_LEN = 16;
+const DLV_MSG_HEADER_BYTES = 20;
+/** The short form: 8 bytes less to write and carry across cores per message. */
+const DLV_SHORT_PAYLOAD_LEN = 8;
+const DLV_SHORT_HEADER_BYTES = 12;
+/** FLUSH_ACK and SUB_END frames: op, then their u32 (flush id, sid) here. */
+const DLV_CONTROL_VALUE = 4;
+const DLV_CONTROL_BYTES = 8;
+
+/** A MSG frame with these flags has the short form (no reply, no header block). */
+function isShortMsgFrame(flags: number): boolean {
+  return (flags & (DLV_HAS_REPLY | DLV_HAS_HEADERS)) === 0;
+}
+
+// ---- the worker's MSG writer: the hot path --------------------------------------------
+
+/**
+ * Frames parsed MSG/HMSGs: {@link measure} one, then {@link write} it where the frame goes (the
+ * ring, or the backlog while the ring is full). One instance serves every message, so framing
+ * allocates nothing. It keeps of the measured message only what write cannot take from the
+ * view again (the subject decision): with every length kept here, delivery ran slower (micro).
+ */
+export class MsgFrameWriter {
+  /**
+   * Of the measured message's frame: subject bytes (0 when it is the subscription's own), and
+   * flags and body length without filler.
+   */
+  private subjectLen = 0;
+  private flags = 0;
+  private length = 0;
+  /**
+   * The subscription subject of the message measured last, and whether that message's
+   * subject was it. A MSG whose line repeats the previous one's (MsgView.repeated) has its sid,
+   * so its subscription (a sid is never reused), and its subject bytes: it takes the answer
+   * instead of comparing again, as nearly every message of a flood to one subject does.
+   */
+  private lastOwnSubject: OwnSubject | null = null;
+  private lastOwn = false;
+
+  /**
+   * Takes `msg` (its bytes are `src`) and returns its frame's body length without filler.
+   * `ownSubject`: the subject of the message's subscription, or null for a wildcard
+   * subscription. The subject is left out only when the MSG's subject bytes equal it: the
+   * server also sends other subjects on a plain subscription's sid (JetStream deliveries to an
+   * inbox).
+   */
+  measure(msg: MsgView, src: SourceBytes, ownSubject: OwnSubject | null): number {
+    const own =
+      ownSubject !== null &&
+      (msg.repeated && ownSubject === this.lastOwnSubject
+        ? this.lastOwn
+        : ownSubject.isIn(src, msg.subjectStart, msg.subjectEnd));
+    this.lastOwnSubject = ownSubject;
+    this.lastOwn = own;
+    const subjectLen = own ? 0 : msg.subjectEnd - msg.subjectStart;
+    const replyLen = msg.replyEnd - msg.replyStart;
+    const flags =
+      (own ? DLV_SUBJECT_IS_SUB : 0) |
+      (replyLen > 0 ? DLV_HAS_REPLY : 0) |
+      (msg.hasHeaders ? DLV_HAS_HEADERS : 0);
+    const length =
+      (isShortMsgFrame(flags) ? DLV_SHORT_HEADER_BYTES : DLV_MSG_HEADER_BYTES) +
+      subjectLen +
+      replyLen +
+      (msg.payloadEnd - msg.headerStart); // header block and payload
+    this.subjectLen = subjectLen;
+    this.flags = flags;
+    this.length = length;
+    return length;
+  }
+
+  /**
+   * Filler for the measured message whose frame body would start at `body`: what puts its
+   * payload at its offset in `src` mod 8 (ring-copy.ts alignPad).
+   */
+  payloadPad(src: SourceBytes, msg: MsgView, body: number): number {
+    const payloadLen = msg.payloadEnd - msg.payloadStart;
+    return alignPad(src, msg.payloadStart, payloadLen, body + this.length - payloadLen);
+  }
+
+  /**
+   * The measured message's frame for subscription `sid` at `dst.bytes[off]`, with `pad` filler
+   * bytes before the payload.
+   */
+  write(
+    dst: WordBytes,
+    off: number,
+    src: SourceBytes,
+    msg: MsgView,
+    sid: number,
+    pad: number,
+  ): void {
+    const subjectLen = this.subjectLen;
+    const replyLen = msg.replyEnd - msg.replyStart;
+    const headerLen = msg.headerEnd - msg.headerStart;
+    const payloadLen = msg.payloadEnd - msg.payloadStart;
+    const flags = this.flags | (pad << DLV_PAD_SHIFT);
+    const words = dst.words;
+    const i = off >> 2;
+    words[i + (DLV_HEAD >> 2)] = DLV_MSG | (flags << 8) | (subjectLen << 16);
+    words[i + (DLV_SID >> 2)] = sid;
+    let at: number;
+    if (isShortMsgFrame(flags)) {
+      words[i + (DLV_SHORT_PAYLOAD_LEN >> 2)] = payloadLen;
+      at = off + DLV_SHORT_HEADER_BYTES;
+    } else {
+      words[i + (DLV_REPLY_LEN >> 2)] = replyLen;
+      words[i + (DLV_HEADER_LEN >> 2)] = headerLen;
+      words[i + (DLV_PAYLOAD_LEN >> 2)] = payloadLen;
+      at = off + DLV_MSG_HEADER_BYTES;
+    }
+    if (subjectLen > 0) at = copyToShared(src, msg.subjectStart, subjectLen, dst, at);
+    if (replyLen > 0) at = copyToShared(src, msg.replyStart, replyLen, dst, at);
+    if (headerLen > 0) at = copyToShared(src, msg.headerStart, headerLen, dst, at);
+    copyPayloadToShared(src, msg.payloadStart, payloadLen, dst, at + pad);
+  }
+}
+
+/**
+ * A subscription's subject as {@link MsgFrameWriter.measure} compares MSG subjects with it
+ * (every message to a subscription without wildcards): its UTF-8 bytes, and their whole
+ * 4-byte words, compared a word at a time, which beats a byte loop from subjects of a dozen
+ * bytes on.
+ */
+export class OwnSubject {
+  readonly bytes: Uint8Array;
+  /** Little-endian, as `src.view.getInt32(at, true)` reads the MSG's. */
+  private readonly words: Int32Array;
+
+  constructor(subject: string) {
+    this.bytes = new Uint8Array(utf8Length(subject));
+    writeString(this.bytes, 0, subject);
+    const view = new DataView(this.bytes.buffer);
+    this.words = new Int32Array(this.bytes.length >> 2).map((_, k) => view.getInt32(4 * k, true));
+  }
+
+  /** Whether `src.bytes[start, end)` are these bytes (lengths first). */
+  isIn(src: SourceBytes, start: number, end: number): boolean {
+    const own = this.bytes;
+    const length = own.length;
+    if (end - start !== length) return false;
+    const view = src.view;
+    const words = this.words;
+    const whole = length & ~3;
+    for (let i = 0; i < whole; i += 4) {
+      if (view.getInt32(start + i, true) !== words[i >> 2]) return false;
+    }
+    const bytes = src.bytes;
+    for (let i = whole; i < length; i++) if (bytes[start + i] !== own[i]) return false;
+    return true;
+  }
+}
+
+// ---- the main thread's reader: the hot path -------------------------------------------
+
+/**
+ * One frame as {@link readDelivery} finds it: offsets into the bytes it was read from, so the
+ * reader decides what to decode. Reused for every frame.
+ */
+export class DeliveryView {
+  kind: Delivery['kind'] = 'msg';
+  /** msg and subEnd: the subscription. */
+  sid = 0;
+  /** flushAck: the flush. */
+  id = 0;
+  /** msg: the subject was left out, it is the subscription's own. */
+  ownSubject = false;
+  subjectStart = 0;
+  subjectEnd = 0;
+  /** Equal to `replyEnd` when there is no reply. */
+  replyStart = 0;
+  replyEnd = 0;
+  hasHeaders = false;
+  headerStart = 0;
+  headerEnd = 0;
+  payloadStart = 0;
+  payloadEnd = 0;
+}
+
+/**
+ * Reads the frame whose body starts at byte `off` of the bytes `words` covers (4-aligned, as
+ * records are) into `view`.
+ */
+export function readDelivery(words: Int32Array, off: number, view: DeliveryView): void {
+  const i = off >> 2;
+  const head = words[i + (DLV_HEAD >> 2)];
+  const op = head & 0xff;
+  if (op === DLV_FLUSH_ACK) {
+    view.kind = 'flushAck';
+    view.id = words[i + (DLV_CONTROL_VALUE >> 2)] >>> 0;
+    return;
+  }
+  if (op === DLV_SUB_END) {
+    view.kind = 'subEnd';
+    view.sid = words[i + (DLV_CONTROL_VALUE >> 2)] >>> 0;
+    return;
+  }
+  const flags = (head >>> 8) & 0xff;
+  const short = isShortMsgFrame(flags);
+  const replyLen = short ? 0 : words[i + (DLV_REPLY_LEN >> 2)];
+  const headerLen = short ? 0 : words[i + (DLV_HEADER_LEN >> 2)];
+  const payloadLen = words[i + ((short ? DLV_SHORT_PAYLOAD_LEN : DLV_PAYLOAD_LEN) >> 2)];
+  let p = off + (short ? DLV_SHORT_HEADER_BYTES : DLV_MSG_HEADER_BYTES);
+  view.kind = 'msg';
+  view.sid = words[i + (DLV_SID >> 2)] >>> 0;
+  view.ownSubject = (flags & DLV_SUBJECT_IS_SUB) !== 0;
+  view.subjectStart = p;
+  p += head >>> 16;
+  view.subjectEnd = p;
+  view.replyStart = p;
+  p += replyLen;
+  view.replyEnd = p;
+  view.hasHeaders = (flags & DLV_HAS_HEADERS) !== 0;
+  view.headerStart = p;
+  p += headerLen;
+  view.headerEnd = p;
+  p += (flags & DLV_PAD_MASK) >> DLV_PAD_SHIFT;
+  view.payloadStart = p;
+  view.payloadEnd = p + payloadLen;
+}
+
+/** The sid of the MSG frame whose body starts at byte `off` of `words`; -1 for a control frame. */
+export function msgFrameSid(words: Int32Array, off: number): number {
+  const i = off >> 2;
+  return (words[i + (DLV_HEAD >> 2)] & 0xff) === DLV_MSG ? words[i + (DLV_SID >> 2)] >>> 0 : -1;
+}
+
+// ---- every delivery: the typed codec --------------------------------------------------
+
+/** Body bytes of the frame {@link encodeDelivery} writes for `d` (with no filler). */
+export function deliveryLength(d: Delivery): number {
+  if (d.kind !== 'msg') return DLV_CONTROL_BYTES;
+  const { msg, own } = asParsed(d);
+  return new MsgFrameWriter().measure(msg, new SourceBytes(msg.buf), own);
+}
+
+/**
+ * Writes `d` at `dst.bytes[off]`: {@link deliveryLength} bytes, plus `pad` filler bytes before
+ * a MSG's payload. A MSG goes through the worker's {@link MsgFrameWriter}, as if parsed.
+ */
+export function encodeDelivery(d: Delivery, dst: WordBytes, off: number, pad = 0): void {
+  if (d.kind !== 'msg') {
+    dst.words[(off + DLV_HEAD) >> 2] = d.kind === 'flushAck' ? DLV_FLUSH_ACK : DLV_SUB_END;
+    dst.words[(off + DLV_CONTROL_VALUE) >> 2] = d.kind === 'flushAck' ? d.id : d.sid;
+    return;
+  }
+  const { msg, own } = asParsed(d);
+  const src = new SourceBytes(msg.buf);
+  const writer = new MsgFrameWriter();
+  writer.measure(msg, src, own);
+  writer.write(dst, off, src, msg, d.sid, pad);
+}
+
+/**
+ * The delivery in the frame at `bytes[off]` (`bytes` starting on a 4-byte boundary of its
+ * buffer, as the ring's do). A MSG's payload is a view of `bytes`.
+ */
+export function decodeDelivery(bytes: Uint8Array, off: number): Delivery {
+  const v = new DeliveryView();
+  readDelivery(new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2), off, v);
+  if (v.kind === 'flushAck') return { kind: 'flushAck', id: v.id };
+  if (v.kind === 'subEnd') return { kind: 'subEnd', sid: v.sid };
+  const d: Delivery = {
+    kind: 'msg',
+    sid: v.sid,
+    payload: bytes.subarray(v.payloadStart, v.payloadEnd),
+  };
+  if (!v.ownSubject) d.subject = decodeString(bytes, v.subjectStart, v.subjectEnd);
+  if (v.replyEnd > v.replyStart) d.reply = decodeString(bytes, v.replyStart, v.replyEnd);
+  if (v.hasHeaders) d.headers = bytes.slice(v.headerStart, v.headerEnd);
+  return d;
+}
+
+/**
+ * A MSG delivery as the parser would have handed it over: subject, reply, header block and
+ * payload back to back, and the subscription subject that leaves the subject out (an empty
+ * one, when `subject` is absent).
+ */
+function asParsed(d: Extract<Delivery, { kind: 'msg' }>): {
+  msg: MsgView;
+  own: OwnSubject | null;
+} {
+  const subject = d.subject ?? '';
+  const reply = d.reply ?? '';
+  const headers = d.headers ?? new Uint8Array(0);
+  const subjectEnd = utf8Length(subject);
+  const replyEnd = subjectEnd + utf8Length(reply);
+  const headerEnd = replyEnd + headers.length;
+  const buf = new Uint8Array(headerEnd + d.payload.length);
+  writeString(buf, 0, subject);
+  writeString(buf, subjectEnd, reply);
+  buf.set(headers, replyEnd);
+  buf.set(d.payload, headerEnd);
+  const msg: MsgView = {
+    buf,
+    subjectStart: 0,
+    subjectEnd,
+    sid: d.sid,
+    replyStart: subjectEnd,
+    replyEnd,
+    headerStart: replyEnd,
+    headerEnd,
+    payloadStart: headerEnd,
+    payloadEnd: buf.length,
+    hasHeaders: d.headers !== undefined,
+    repeated: false,
+  };
+  return { msg, own: d.subject === undefined ? new OwnSubject('') : null };
+}

@@ -1,0 +1,210 @@
+// Delivery frames (shared/frames/delivery.ts): every kind survives encode → decode, through
+// the worker's MsgFrameWriter and the main thread's readDelivery; the subject is left out only
+// when it is the subscription's own; and random sequences of deliveries come out of a small
+// ring, wrapping, as they went in.
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  type Delivery,
+  decodeDelivery,
+  deliveryLength,
+  encodeDelivery,
+  MsgFrameWriter,
+  OwnSubject,
+} from '../../src/shared/frames/delivery.js';
+import type { MsgView } from '../../src/shared/protocol/parser.js';
+import { createRingBuffers, RingConsumer, RingProducer } from '../../src/shared/ring/byte-ring.js';
+import { SourceBytes } from '../../src/shared/ring/ring-copy.js';
+
+const encoder = new TextEncoder();
+
+/** Private memory standing in for the ring: bytes and the same bytes as words. */
+function memory(length: number) {
+  const buffer = new ArrayBuffer((length + 3) & ~3);
+  return { bytes: new Uint8Array(buffer), words: new Int32Array(buffer) };
+}
+
+function roundTrip(d: Delivery, pad = 0): Delivery {
+  const at = 8;
+  const dst = memory(at + deliveryLength(d) + pad + 8);
+  encodeDelivery(d, dst, at, pad);
+  return decodeDelivery(dst.bytes, at);
+}
+
+const payload = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + n) & 0xff);
+
+describe('delivery frames round trip', () => {
+  const headers = encoder.encode('NATS/1.0 503\r\n\r\n');
+  const deliveries: [string, Delivery][] = [
+    ['MSG, short form, own subject', { kind: 'msg', sid: 1, payload: payload(5) }],
+    ['MSG, short form, subject sent', { kind: 'msg', sid: 2, subject: 'a.b', payload: payload(0) }],
+    [
+      'MSG with a reply',
+      { kind: 'msg', sid: 3, subject: 'a', reply: '_INBOX.x', payload: payload(300) },
+    ],
+    ['HMSG', { kind: 'msg', sid: 4, headers, payload: payload(1) }],
+    [
+      'HMSG with everything',
+      {
+        kind: 'msg',
+        sid: 2 ** 32 - 1,
+        subject: 'grüße.日本',
+        reply: 'ü',
+        headers,
+        payload: payload(2000),
+      },
+    ],
+    ['FLUSH_ACK', { kind: 'flushAck', id: 2 ** 32 - 1 }],
+    ['SUB_END', { kind: 'subEnd', sid: 9 }],
+  ];
+  for (const [name, d] of deliveries) {
+    it(name, () => expect(roundTrip(d)).toEqual(d));
+  }
+
+  it('with filler before the payload (0-7 bytes)', () => {
+    const d: Delivery = { kind: 'msg', sid: 1, subject: 'x', reply: 'r', payload: payload(700) };
+    for (let pad = 0; pad < 8; pad++) expect(roundTrip(d, pad)).toEqual(d);
+  });
+});
+
+describe('MsgFrameWriter', () => {
+  /** A parsed `MSG <subject> 1 2\r\nhi\r\n`, framed for a subscription to `own`. */
+  function framed(subject: string, own: string | null): Delivery {
+    const line = encoder.encode(`MSG ${subject} 1 2\r\nhi\r\n`);
+    const subjectEnd = 4 + encoder.encode(subject).length;
+    const payloadStart = line.length - 4;
+    const msg: MsgView = {
+      buf: line,
+      subjectStart: 4,
+      subjectEnd,
+      sid: 1,
+      replyStart: subjectEnd,
+      replyEnd: subjectEnd,
+      headerStart: payloadStart,
+      headerEnd: payloadStart,
+      payloadStart,
+      payloadEnd: payloadStart + 2,
+      hasHeaders: false,
+      repeated: false,
+    };
+    const writer = new MsgFrameWriter();
+    const src = new SourceBytes(line);
+    const dst = memory(writer.measure(msg, src, own === null ? null : new OwnSubject(own)));
+    writer.write(dst, 0, src, msg, 1, 0);
+    return decodeDelivery(dst.bytes, 0);
+  }
+
+  it('leaves the subject out only when its bytes are the subscription’s', () => {
+    expect(framed('orders.new', 'orders.new')).not.toHaveProperty('subject');
+    for (const other of ['orders.nex', 'orders.ne', 'orders.newer', 'orders.né']) {
+      expect(framed(other, 'orders.new')).toMatchObject({ subject: other });
+    }
+    expect(framed('orders.new', null)).toMatchObject({ subject: 'orders.new' }); // wildcard
+  });
+});
+
+type MsgFields = Omit<Extract<Delivery, { kind: 'msg' }>, 'kind' | 'payload'>;
+
+type Step =
+  | { kind: 'msg'; fields: MsgFields; size: number; seed: number; pad: number }
+  | { kind: 'control'; d: Delivery }
+  | { kind: 'read'; frames: number };
+
+const token = fc.constantFrom('a', 'orders', 'ü', '日本', 'x1');
+const subject = fc.array(token, { minLength: 1, maxLength: 4 }).map((t) => t.join('.'));
+/**
+ * Empty, small, around the copy thresholds (128 B, 256 B), up to the record limit, or -1 - k:
+ * k bytes below the record limit.
+ */
+const size = fc.oneof(
+  { weight: 2, arbitrary: fc.constantFrom(0, 1, 127, 128, 129, 255, 256, 257) },
+  { weight: 4, arbitrary: fc.nat(2000) },
+  { weight: 1, arbitrary: fc.nat(8).map((k) => -1 - k) },
+);
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      kind: fc.constant('msg' as const),
+      fields: fc.record(
+        {
+          sid: fc.nat({ max: 2 ** 32 - 1 }),
+          subject,
+          reply: subject.map((s) => `_INBOX.${s}`),
+          headers: fc.uint8Array({ maxLength: 40 }),
+        },
+        { requiredKeys: ['sid'] },
+      ),
+      size,
+      seed: fc.nat(255),
+      pad: fc.nat(7),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .oneof(
+        fc.record({ kind: fc.constant('flushAck' as const), id: fc.nat({ max: 2 ** 32 - 1 }) }),
+        fc.record({ kind: fc.constant('subEnd' as const), sid: fc.nat({ max: 2 ** 32 - 1 }) }),
+      )
+      .map((d) => ({ kind: 'control' as const, d })),
+  },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('read' as const), frames: fc.nat(5) }) },
+);
+
+describe('delivery frames through a small ring', () => {
+  it('come out in order, as written, whatever wraps', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(1024, 4096),
+        fc.array(step, { minLength: 1, maxLength: 300 }),
+        (capacity, steps) => {
+          const buffers = createRingBuffers(capacity);
+          const ring = new RingProducer(buffers);
+          const main = new RingConsumer(buffers);
+          const expected: Delivery[] = [];
+          const got: Delivery[] = [];
+          const read = (frames: number) => {
+            ring.publish();
+            for (let n = 0, off = main.next(); n < frames && off >= 0; n++, off = main.next()) {
+              const d = decodeDelivery(main.bytes, off);
+              // Copied at once: the payload is a view of ring space released below.
+              got.push(d.kind === 'msg' ? { ...d, payload: d.payload.slice() } : d);
+              main.advance();
+            }
+            main.release();
+          };
+          const put = (d: Delivery, pad: number) => {
+            const length = deliveryLength(d) + pad;
+            let off = ring.reserve(length);
+            while (off < 0) {
+              read(1); // full: the main thread takes a frame
+              off = ring.reserve(length);
+            }
+            encodeDelivery(d, ring, off, pad);
+            ring.commit();
+            expected.push(d);
+          };
+          for (const s of steps) {
+            if (s.kind === 'read') {
+              read(s.frames);
+            } else if (s.kind === 'control') {
+              put(s.d, 0);
+            } else {
+              const d: Delivery = { kind: 'msg', ...s.fields, payload: new Uint8Array(0) };
+              const limit = ring.maxBody - deliveryLength(d) - s.pad;
+              const n = s.size >= 0 ? Math.min(s.size, limit) : limit + 1 + s.size;
+              d.payload = Uint8Array.from({ length: n }, (_, i) => (s.seed + i * 13) & 0xff);
+              put(d, s.pad);
+            }
+          }
+          read(Number.POSITIVE_INFINITY);
+          expect(got).toEqual(expected);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
