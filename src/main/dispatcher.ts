@@ -110,7 +110,11 @@ export class Dispatcher {
       if (next > limit) break; // cut by the run's end: it starts the next run
       this.dispatch(pos + RECORD_LENGTH_BYTES);
       pos = next;
-      if (++frames % CLOCK_EVERY === 0 && performance.now() >= deadline) break;
+      frames++;
+      // A callback transferred a payload's buffer (the run's slab): the rest of the run is
+      // read again from the ring into a fresh slab.
+      if (this.spanBuffer.byteLength === 0) break;
+      if (frames % CLOCK_EVERY === 0 && performance.now() >= deadline) break;
     }
     ring.consume(pos);
     ring.release();
@@ -130,7 +134,7 @@ export class Dispatcher {
     if (skew + n > SLAB_BYTES / 2) {
       this.span = new Uint8Array(Buffer.allocUnsafeSlow(skew + n).buffer, skew, n);
     } else {
-      if (this.slabUsed + skew + n > SLAB_BYTES) {
+      if (this.slabUsed + skew + n > SLAB_BYTES || this.slab.byteLength === 0) {
         this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES).buffer;
         this.slabUsed = 0;
       }

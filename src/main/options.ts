@@ -56,7 +56,7 @@ export interface ResolvedOptions {
   clientCapacity: number;
   maxPendingBytes: number;
   inboxPrefix: string;
-  reconnectDelayCallback?: (attempts: number) => number;
+  reconnectDelayCallback?: (attempts: number) => number | Promise<number>;
   reconnectToServerCallback?: ReconnectToServerCallback;
   eventCallback?: (event: Event) => void | Promise<void>;
   signNonce?: (nonce: Uint8Array) => Uint8Array | Promise<Uint8Array>;
@@ -317,7 +317,7 @@ export class ConnectOptions {
   }
 
   /** Delay (ms) before reconnect attempt `attempts`; runs on this thread. */
-  reconnectDelayCallback(cb: (attempts: number) => number): this {
+  reconnectDelayCallback(cb: (attempts: number) => number | Promise<number>): this {
     this.#o.reconnectDelayCallback = callback('reconnectDelayCallback', cb);
     this.#o.worker.hasReconnectDelayCallback = true;
     return this;

@@ -110,11 +110,16 @@ export class Connection implements SessionHost {
       },
       () => this.pool.snapshot(),
     );
-    this.reconnects = new Reconnects(data.options, this.pool, () => {
-      // The caller's reconnect callbacks run after it has heard of what came before them.
-      this.updates.flush();
-      return this.host as Remote<Required<HostCallbacks>> | null;
-    });
+    this.reconnects = new Reconnects(
+      data.options,
+      this.pool,
+      () => {
+        // The caller's reconnect callbacks run after it has heard of what came before them.
+        this.updates.flush();
+        return this.host as Remote<Required<HostCallbacks>> | null;
+      },
+      (error) => this.emit({ type: 'clientError', error: toWire(error) }),
+    );
   }
 
   /** Begin connecting; resolves when first connected, or at once with retryOnInitialConnect. */

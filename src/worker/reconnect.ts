@@ -14,6 +14,7 @@ import type { HostCallbacks } from '../shared/control.js';
 import { NatsError } from '../shared/errors.js';
 import { defaultReconnectDelay, type WorkerOptions } from '../shared/options.js';
 import type { ServerInfo } from '../shared/server-info.js';
+import { answerWithin } from './caller.js';
 import type { PoolEntry, ServerPool } from './server-pool.js';
 
 export interface NextAttempt {
@@ -33,6 +34,8 @@ export class Reconnects {
     private readonly pool: ServerPool,
     /** The caller's callbacks, once start() has them. */
     private readonly caller: () => Remote<Required<HostCallbacks>> | null,
+    /** A callback of the caller's failed (threw, or did not settle): a clientError. */
+    private readonly report: (error: NatsError) => void,
   ) {
     this.firstPassLeft = pool.size;
   }
@@ -79,16 +82,11 @@ export class Reconnects {
     // caller() only when calling it: it posts what waits for the caller's thread first.
     const caller = this.options.hasReconnectToServerCallback && lastInfo ? this.caller() : null;
     if (caller && lastInfo) {
-      try {
-        const choice = await caller.reconnectToServer(this.pool.snapshot(), lastInfo);
-        const entry = choice ? this.pool.find(choice.addr) : undefined;
-        if (entry && choice) {
-          const delay = Number(choice.delay ?? 0);
-          return { entry, delay: Number.isFinite(delay) && delay > 0 ? delay : 0 };
-        }
-      } catch {
-        // A throwing callback falls back to the default choice rather than stopping reconnects.
-      }
+      const choice = await this.ask('reconnectToServerCallback', () =>
+        caller.reconnectToServer(this.pool.snapshot(), lastInfo),
+      );
+      const entry = choice ? this.pool.find(choice.addr) : undefined;
+      if (entry && choice) return { entry, delay: delayOf(choice.delay) ?? 0 };
     }
     return {
       entry: this.pool.next(),
@@ -99,13 +97,37 @@ export class Reconnects {
   private async delay(failures: number): Promise<number> {
     const caller = this.options.hasReconnectDelayCallback ? this.caller() : null;
     if (caller) {
-      try {
-        const ms = Number(await caller.reconnectDelay(failures));
-        if (Number.isFinite(ms) && ms >= 0) return ms;
-      } catch {
-        // A throwing callback falls back to the default backoff rather than stopping reconnects.
-      }
+      const ms = delayOf(
+        await this.ask('reconnectDelayCallback', () => caller.reconnectDelay(failures)),
+      );
+      if (ms !== undefined) return ms;
     }
     return defaultReconnectDelay(failures);
   }
+
+  /**
+   * The caller's answer, or undefined when the callback threw or did not settle within
+   * connectionTimeout (API.md "Every promise settles"): that counts as a failed attempt, and
+   * the default choice is taken instead of stopping reconnects.
+   */
+  private async ask<T>(what: string, call: () => Promise<T>): Promise<T | undefined> {
+    const ms = this.options.connectionTimeout;
+    try {
+      return await answerWithin(what, call, ms);
+    } catch (error) {
+      this.failures++;
+      this.report(error as NatsError);
+      return undefined;
+    }
+  }
 }
+
+/** A delay a callback gave, as a timer can take it (0..2^31 − 1 ms); undefined if unusable. */
+function delayOf(value: unknown): number | undefined {
+  const ms = Number(value ?? 0);
+  if (!Number.isFinite(ms) || ms < 0) return undefined;
+  return Math.min(Math.floor(ms), MAX_TIMER_MS);
+}
+
+/** Node turns longer timers into 1 ms ones. */
+const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -111,6 +111,16 @@ export class Session implements ParserSink, OutboundSink {
       this.handshake = { resolve, reject };
     });
     const timer = setTimeout(() => {
+      if (this.phase === 'authenticating') {
+        // Only the caller's callbacks (auth callback, JWT sign) can hold this phase up.
+        this.fail(
+          new NatsError(
+            'callback',
+            `${this.server.url}: the auth callback or JWT sign callback did not settle within connectionTimeout (${options.connectionTimeout} ms)`,
+          ),
+        );
+        return;
+      }
       const tls = this.phase === 'tlsFirst' || this.phase === 'tlsUpgrade';
       this.fail(
         new NatsError(
