@@ -84,7 +84,8 @@ describe('a callback that transfers its payload to another thread', () => {
     client.subscribe('moving', {
       callback: (msg) => {
         got.push(msg.string());
-        if (got.length % 10 === 1) port1.postMessage(msg.payload, [msg.payload.buffer as ArrayBuffer]);
+        if (got.length % 10 === 1)
+          port1.postMessage(msg.payload, [msg.payload.buffer as ArrayBuffer]);
       },
     });
     await client.flush();
