@@ -33,14 +33,16 @@ import type { Message } from './message.js';
 import { type ConnectOptions, type ResolvedOptions, resolveServers } from './options.js';
 import { Outgoing, type Payload } from './outgoing.js';
 import { Publisher } from './publisher.js';
+import { type RequestManyOptions, requestMany } from './request-many.js';
 import { RequestMux, type RequestOptions, uniqueToken } from './request-mux.js';
 import { fromWireServer, type Server } from './servers.js';
 import { SharedState, type Statistics } from './shared-state.js';
+import { StatusReaders } from './status.js';
 import {
-  callbackOf,
   type SubscribeOptions,
   Subscriber,
   type SubscriptionOwner,
+  subscribeOptionsOf,
 } from './subscriber.js';
 import { WorkerHost } from './worker-host.js';
 
@@ -79,6 +81,7 @@ export class Client implements SubscriptionOwner {
   private readonly shared = new SharedState();
   private readonly subs = new Map<number, Subscriber>();
   private readonly interest: SubjectInterest;
+  private readonly statusReaders = new StatusReaders();
   private readonly flushes = new Map<
     number,
     { resolve(): void; reject(e: NatsError): void; timer?: NodeJS.Timeout }
@@ -139,6 +142,7 @@ export class Client implements SubscriptionOwner {
       subscription: (sid) => this.subs.get(sid),
       flushAcked: (id) => this.flushAcked(id),
       deliveryError: (error, sub) => this.callbackFailed(sub, error),
+      respond: (reply, headers, payload) => this.send(reply, undefined, headers, payload),
     });
     this.host = new WorkerHost({
       options: { ...options.worker, servers },
@@ -258,6 +262,35 @@ export class Client implements SubscriptionOwner {
     return this.sendRequest(subject, { payload, headers });
   }
 
+  /**
+   * Scatter-gather: one request, every reply until the first limit — `maxMessages` replies,
+   * `maxWait` ms in all (default: the request timeout), or `stall` ms without one. Throws
+   * 'noResponders' from the iterator when no one is subscribed.
+   *
+   * @example
+   * for await (const reply of client.requestMany('svc.ping', '', { maxWait: 500 })) {
+   *   console.log(reply.string());
+   * }
+   */
+  requestMany(
+    subject: string,
+    payload?: Payload,
+    opts?: RequestManyOptions,
+  ): AsyncIterable<Message> {
+    this.refuseNewWork('request');
+    return requestMany(
+      {
+        newInbox: () => this.newInbox(),
+        subscribe: (inbox) => this.subscribe(inbox),
+        publishRequest: (s, reply, headers, data) => this.send(s, reply, headers, data),
+      },
+      subject,
+      payload,
+      opts,
+      this.#options.requestTimeout,
+    );
+  }
+
   /** `timeout` overrides the default (`null` = none); a custom `inbox` bypasses the multiplexer. */
   sendRequest(subject: string, request: RequestOptions): Promise<Message> {
     try {
@@ -321,7 +354,7 @@ export class Client implements SubscriptionOwner {
     opts: SubscribeOptions | undefined,
   ): Subscriber {
     this.refuseNewWork('subscribe');
-    const cb = callbackOf(opts);
+    const { callback: cb, max, timeout } = subscribeOptionsOf(opts);
     const sid = ++this.nextSid;
     // The SUB frame first: if it cannot be queued, nothing is registered. Deliveries for it
     // are dispatched on a later turn, after the registration below.
@@ -340,6 +373,8 @@ export class Client implements SubscriptionOwner {
       this.subs.delete(sid);
       this.interest.remove(subject);
     });
+    if (max !== undefined) void sub.unsubscribeAfter(max);
+    if (timeout !== undefined) sub.expectWithin(timeout);
     return sub;
   }
 
@@ -403,6 +438,25 @@ export class Client implements SubscriptionOwner {
     });
   }
 
+  /**
+   * API.md "Errors reach the call they concern": a denied subscription ends with
+   * 'permissionsViolation' (its iterator throws it), and requests whose publish was denied
+   * reject with it at once instead of timing out.
+   */
+  private permissionDenied(message: string): void {
+    const denied = /Permissions Violation for (Subscription|Publish) to "([^"]*)"/i.exec(message);
+    if (denied === null) return;
+    const [, what, subject] = denied;
+    const error = new NatsError('permissionsViolation', message);
+    if (what.toLowerCase() === 'publish') {
+      this.mux.denied(subject, error);
+      return;
+    }
+    for (const sub of this.subs.values()) {
+      if (sub.subject === subject && !this.mux.owns(sub)) sub.fail(error);
+    }
+  }
+
   /** Throws 'closed' or 'draining' when `what` may not start any more. */
   private refuseNewWork(what: string): void {
     if (this.closedWith) throw new NatsError('closed', `${what} on a closed client`);
@@ -414,6 +468,7 @@ export class Client implements SubscriptionOwner {
    * INFO and pool, and how long the client has been without a connection (the flush bound).
    */
   private connectionChanged(event: WireEvent): void {
+    if (event.type === 'serverError') this.permissionDenied(event.error.message);
     if (event.type === 'connected') {
       if (event.info) this.info = event.info;
       if (event.servers) this.pool = event.servers.map(fromWireServer);
@@ -569,6 +624,7 @@ export class Client implements SubscriptionOwner {
       for (const sub of this.subs.values()) sub.end(error);
       await this.host.shutdown();
       if (emitClosed) this.emit({ type: 'closed' });
+      this.statusReaders.end();
       this.closedResolve(outcome);
     })();
     return this.closing;
@@ -616,6 +672,30 @@ export class Client implements SubscriptionOwner {
     return this.#options.requestTimeout;
   }
 
+  /** One PING/PONG round trip to the server, in ms (fractional). */
+  async rtt(): Promise<number> {
+    const start = performance.now();
+    await this.flush();
+    return performance.now() - start;
+  }
+
+  /**
+   * Every event from now on (what `eventCallback` receives), for any number of readers; each
+   * holds at most 1,024 it has not taken (a reader that falls further behind loses the
+   * oldest). Ends when the client closes.
+   *
+   * @example
+   * for await (const event of client.status()) if (event.type === 'disconnected') alert();
+   */
+  status(): AsyncIterable<Event> {
+    return this.statusReaders.open();
+  }
+
+  /** `drain()`, so that `await using client = await connect(...)` drains at the block's end. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.closedWith ? Promise.resolve() : this.drain();
+  }
+
   /** What `JSON.stringify` shows: the state and the server, nothing of the options (secrets). */
   toJSON(): { state: State; server: string | null } {
     return { state: this.connectionState(), server: this.info?.serverId ?? null };
@@ -629,6 +709,7 @@ export class Client implements SubscriptionOwner {
 
   private emit(event: Event): void {
     this.events.emit(event);
+    this.statusReaders.push(event);
   }
 }
 

@@ -10,7 +10,7 @@ import { RECORD_ALIGN, RECORD_LENGTH_BYTES, WRAP_MARKER } from '../shared/layout
 import { type DecodedHeaders, decodeHeaders } from '../shared/protocol/headers.js';
 import { decodeString } from '../shared/protocol/utf8.js';
 import type { RingConsumer } from '../shared/ring/byte-ring.js';
-import { Message } from './message.js';
+import { Message, type Responder } from './message.js';
 import type { Subscriber } from './subscriber.js';
 
 const SLICE_FRAMES = 4096;
@@ -30,6 +30,8 @@ export interface DispatchTarget {
   flushAcked(id: number): void;
   /** A user callback threw, or a header block could not be decoded. */
   deliveryError(error: unknown, sub: Subscriber): void;
+  /** What Message.respond publishes with. */
+  readonly respond?: Responder;
 }
 
 export class Dispatcher {
@@ -186,6 +188,7 @@ export class Dispatcher {
       decoded?.headers,
       decoded?.status,
       decoded?.description,
+      this.target.respond,
     );
     try {
       sub.push(msg);
