@@ -26,7 +26,8 @@ export interface WorkerData {
  */
 export type EventOf<E> =
   | { type: 'connected' }
-  | { type: 'disconnected' }
+  /** `error`: why the connection was lost (absent when it was ended on purpose). */
+  | { type: 'disconnected'; error?: E }
   | { type: 'lameDuckMode' }
   | { type: 'draining' }
   | { type: 'closed' }

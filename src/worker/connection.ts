@@ -183,7 +183,7 @@ export class Connection implements SessionHost {
   // ---- the loop -------------------------------------------------------------------------
 
   private async run(): Promise<void> {
-    let entry: PoolEntry | undefined = this.pool.next();
+    let entry = await this.nextAttempt();
     while (entry !== undefined) {
       const session = new Session(this, entry.address, this.transports);
       this.to({ name: 'connecting', session, entry });
@@ -192,10 +192,15 @@ export class Connection implements SessionHost {
         () => undefined,
         (error: NatsError) => error,
       );
+      const everConnected = this.stats.connects > 0;
       if (why !== undefined) {
         if (!this.inState('connecting')) return; // close() ended it
         this.reconnects.failed(entry, why);
         this.poolChanged();
+        // Reconnecting, each failed attempt says why (connect()'s caller hears it otherwise).
+        if (everConnected || this.options.retryOnInitialConnect) {
+          this.emit({ type: 'clientError', error: toWire(why) });
+        }
       } else {
         why = await session.ended;
         if (!this.inState('connected')) return; // close() ended it
@@ -204,26 +209,33 @@ export class Connection implements SessionHost {
         this.carriedFlushes = session.unansweredFlushes();
       }
       this.to({ name: 'backoff', wake: new AbortController() }, why);
-      entry = await this.backoff(why);
+      const end = this.reconnects.endOfFirstPass(why, everConnected);
+      if (end !== undefined) {
+        this.to({ name: 'closed' }, end);
+        return;
+      }
+      entry = await this.nextAttempt();
     }
   }
 
-  /** In backoff: the next server once its delay is over; undefined when the loop ends. */
-  private async backoff(why: NatsError | undefined): Promise<PoolEntry | undefined> {
-    const everConnected = this.stats.connects > 0;
-    const end = this.reconnects.giveUp(why, everConnected);
-    if (end !== undefined) {
-      this.to({ name: 'closed' }, end);
+  /**
+   * The next attempt's server once its delay is over (reconnect.ts); undefined when the loop
+   * ends: closed meanwhile, or out of attempts ('maxReconnects').
+   */
+  private async nextAttempt(): Promise<PoolEntry | undefined> {
+    const from = this.state;
+    const next = await this.reconnects.next(this.lastInfo);
+    if (this.state !== from) return undefined; // closed meanwhile
+    if (next instanceof NatsError) {
+      this.to({ name: 'closed' }, next);
       return undefined;
     }
-    const next = await this.reconnects.next(everConnected, this.lastInfo);
-    const state = this.state;
-    if (state.name !== 'backoff') return undefined; // closed meanwhile
     if (next.delay > 0) {
       // The timer keeps the worker alive during backoff, as the socket does otherwise.
-      await sleep(next.delay, undefined, { signal: state.wake.signal }).catch(() => {});
+      const signal = from.name === 'backoff' ? from.wake.signal : undefined;
+      await sleep(next.delay, undefined, { signal }).catch(() => {});
     }
-    return this.inState('backoff') ? next.entry : undefined;
+    return this.state === from ? next.entry : undefined;
   }
 
   /**
@@ -243,7 +255,8 @@ export class Connection implements SessionHost {
       this.emit({ type: 'connected', info, servers });
     } else if (effect.announce === 'disconnected') {
       if (why?.kind === 'protocol') this.emit({ type: 'clientError', error: toWire(why) });
-      this.emit({ type: 'disconnected' });
+      // Why it was lost (stale, io, protocol, forced), unless it was ended on purpose.
+      this.emit(why ? { type: 'disconnected', error: toWire(why) } : { type: 'disconnected' });
     } else if (effect.announce === 'ended' && why !== undefined) {
       // Whoever still waits hears why: connect()'s caller, else the host, which tears down.
       if (this.startWaiter) this.settleStart({ ok: false, error: toWire(why) });
