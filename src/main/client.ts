@@ -52,12 +52,7 @@ export async function createClient(
   options: ConnectOptions,
 ): Promise<Client> {
   const resolved = options.resolve();
-  const addresses = resolveServers(servers);
-  if (addresses.some((s) => s.scheme === 'ws' || s.scheme === 'wss')) {
-    // Parsed and validated already (pool rules), but no WebSocket transport exists yet:
-    // say so at once instead of speaking NATS over TCP to an HTTP port.
-    throw new NatsError('invalidOption', 'ws:// and wss:// servers are not supported yet');
-  }
+  const addresses = dialable(resolveServers(servers));
   const client = new Client(addresses, resolved);
   await client.start();
   return client;
@@ -564,8 +559,9 @@ export class Client implements SubscriptionOwner {
    */
   async setServerPool(urls: string[]): Promise<void> {
     if (this.closedWith) throw new NatsError('closed', 'setServerPool on a closed client');
-    const servers = resolveServers(urls);
-    await this.host.call((api) => api.setServerPool(servers));
+    const servers = dialable(resolveServers(urls));
+    const pool = await this.host.call((api) => api.setServerPool(servers));
+    this.pool = pool.map(fromWireServer); // current when this call resolves
   }
 
   /** Drop the connection and reconnect (the auth callback runs again, subscriptions are replayed). */
@@ -726,4 +722,16 @@ function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
     ),
     bound,
   ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The servers, if this client can dial them. ws:// and wss:// parse and follow the pool rules,
+ * but no WebSocket transport exists yet: say so at once instead of speaking NATS over TCP to
+ * an HTTP port.
+ */
+function dialable(servers: ReturnType<typeof resolveServers>): ReturnType<typeof resolveServers> {
+  if (servers.some((s) => s.scheme === 'ws' || s.scheme === 'wss')) {
+    throw new NatsError('invalidOption', 'ws:// and wss:// servers are not supported yet');
+  }
+  return servers;
 }

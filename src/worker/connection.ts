@@ -11,7 +11,13 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Remote } from '../shared/comlink.js';
-import type { HostCallbacks, StartResult, WireEvent, WorkerData } from '../shared/control.js';
+import type {
+  HostCallbacks,
+  StartResult,
+  WireEvent,
+  WireServer,
+  WorkerData,
+} from '../shared/control.js';
 import { NatsError, toWire } from '../shared/errors.js';
 import { ST_MAX_PAYLOAD, ST_STATE } from '../shared/layout.js';
 import type { WorkerOptions } from '../shared/options.js';
@@ -173,11 +179,12 @@ export class Connection implements SessionHost {
   }
 
   /** setServerPool: new servers, state kept for those in both, attempt counter reset. */
-  setServerPool(servers: ServerAddress[]): void {
+  setServerPool(servers: ServerAddress[]): WireServer[] {
     this.pool.replace(servers);
     this.reconnects.reset();
     this.poolChanged();
-    this.updates.flush(); // the caller waits for this call: its new pool goes out with the reply
+    this.updates.flush();
+    return this.pool.snapshot(); // the caller waits for this call: its new pool comes with the reply
   }
 
   // ---- the loop -------------------------------------------------------------------------

@@ -110,3 +110,14 @@ describe('reconnectToServerCallback', () => {
     expect(client.connectionState()).toBe('connected');
   });
 });
+
+describe('setServerPool()', () => {
+  it('rejects a pool of WebSocket servers (no WebSocket transport yet) instead of dialling TCP', async () => {
+    const server = await live();
+    const client = await new ConnectOptions().connect(server.url);
+    clients.push(client);
+    const error = await client.setServerPool(['ws://127.0.0.1:8080']).catch((e: unknown) => e);
+    expect((error as NatsError).kind).toBe('invalidOption');
+    expect(client.serverPool().map((s) => s.url)).toEqual([server.url]);
+  });
+});
