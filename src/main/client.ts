@@ -18,12 +18,9 @@ import { fromWire, NatsError, type WireError } from '../shared/errors.js';
 import { DEFAULT_RING_CAPACITY } from '../shared/layout.js';
 import type { HeaderMap } from '../shared/protocol/headers.js';
 import { validateQueueGroup, validateSubscribeSubject } from '../shared/protocol/subject.js';
-import {
-  createRingBuffers,
-  RingConsumer,
-  RingProducer,
-  wakeAll,
-} from '../shared/ring/byte-ring.js';
+import { createRingBuffers, wakeAll } from '../shared/ring/byte-ring.js';
+import { RingConsumer } from '../shared/ring/ring-consumer.js';
+import { RingProducer } from '../shared/ring/ring-producer.js';
 import { defaultServerInfo, type ServerInfo, versionAtLeast } from '../shared/server-info.js';
 import { authFieldsOf } from './auth.js';
 import { Dispatcher } from './dispatcher.js';
