@@ -27,11 +27,12 @@ import { Dispatcher } from './dispatcher.js';
 import { type Event, EventSink, fromWireEvent, type State } from './events.js';
 import { SubjectInterest } from './interest.js';
 import type { Message } from './message.js';
-import { type ConnectOptions, type ResolvedOptions, resolveServers } from './options.js';
+import type { ConnectOptions } from './options.js';
 import { Outgoing, type Payload } from './outgoing.js';
 import { Publisher } from './publisher.js';
 import { RequestMux, type RequestOptions, uniqueToken } from './request-mux.js';
-import { fromWireServer, type Server } from './servers.js';
+import type { ResolvedOptions } from './resolved-options.js';
+import { fromWireServer, resolveServers, type Server } from './servers.js';
 import { SharedState, type Statistics } from './shared-state.js';
 import {
   callbackOf,
