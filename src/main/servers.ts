@@ -1,11 +1,12 @@
 /**
  * Servers as the caller sees them: the list it gives `connect()` and `setServerPool()`, and
- * the pool `client.serverPool()` shows.
+ * what the worker last said of them (the pool `client.serverPool()` shows, the last INFO).
  */
 import type { WireServer } from '../shared/control.js';
-import { typeName } from '../shared/describe.js';
+import { describe, typeName } from '../shared/describe.js';
 import { fromWire, NatsError } from '../shared/errors.js';
 import type { WorkerOptions } from '../shared/options.js';
+import { defaultServerInfo, type ServerInfo, versionAtLeast } from '../shared/server-info.js';
 import { parseServerUrl } from '../shared/servers.js';
 
 /** One server of the pool, as `client.serverPool()` shows it. */
@@ -52,4 +53,52 @@ function serverList(servers: unknown): string[] {
     );
   }
   return list;
+}
+
+/** The pool and the last INFO, as the worker last told this thread. */
+export class ServerView {
+  /** The last INFO the server sent; undefined before the first. */
+  info: ServerInfo | undefined;
+  private pool: Server[];
+
+  constructor(servers: WorkerOptions['servers']) {
+    this.pool = servers.map((s) => ({
+      url: s.url,
+      failedAttempts: 0,
+      didConnect: false,
+      isDiscovered: false,
+    }));
+  }
+
+  /** What an update or a 'connected' event carries: a new INFO, a new pool (either may be absent). */
+  update(info: ServerInfo | undefined, servers: WireServer[] | undefined): void {
+    if (info) this.info = info;
+    if (servers) this.pool = servers.map(fromWireServer);
+  }
+
+  /** Snapshot of the server pool: explicit and discovered servers with their attempt history. */
+  serverPool(): Server[] {
+    return this.pool.map((s) => ({ ...s }));
+  }
+
+  /** The last INFO the server sent; before the first, empty strings and maxPayload 1 MiB. */
+  serverInfo(): ServerInfo {
+    return { ...(this.info ?? defaultServerInfo()) };
+  }
+
+  isServerCompatible(major: number, minor: number, patch: number): boolean {
+    for (const [name, n] of [
+      ['major', major],
+      ['minor', minor],
+      ['patch', patch],
+    ] as const) {
+      if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+        throw new NatsError(
+          'invalidArgument',
+          `isServerCompatible: ${name} must be a non-negative integer, got ${describe(n)}`,
+        );
+      }
+    }
+    return this.info !== undefined && versionAtLeast(this.info.version, major, minor, patch);
+  }
 }
