@@ -9,7 +9,7 @@ import { DeliveryView, readDelivery } from '../shared/frames/delivery.js';
 import { RECORD_ALIGN, RECORD_LENGTH_BYTES, WRAP_MARKER } from '../shared/layout.js';
 import { type DecodedHeaders, decodeHeaders } from '../shared/protocol/headers.js';
 import { decodeString } from '../shared/protocol/utf8.js';
-import type { RingConsumer } from '../shared/ring/byte-ring.js';
+import type { RingConsumer } from '../shared/ring/ring-consumer.js';
 import { Message, type Responder } from './message.js';
 import type { Subscriber } from './subscriber.js';
 

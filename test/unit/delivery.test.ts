@@ -11,7 +11,9 @@ import type { Message } from '../../src/main/message.js';
 import { Subscriber } from '../../src/main/subscriber.js';
 import { decodeDelivery, deliveryLength } from '../../src/shared/frames/delivery.js';
 import { type MsgView, Parser } from '../../src/shared/protocol/parser.js';
-import { createRingBuffers, RingConsumer, RingProducer } from '../../src/shared/ring/byte-ring.js';
+import { createRingBuffers } from '../../src/shared/ring/byte-ring.js';
+import { RingConsumer } from '../../src/shared/ring/ring-consumer.js';
+import { RingProducer } from '../../src/shared/ring/ring-producer.js';
 import { Inbound } from '../../src/worker/inbound.js';
 import { newSubscription } from '../../src/worker/subscriptions.js';
 
