@@ -40,6 +40,9 @@ import { Stats } from './stats.js';
 import { SubscriptionTable } from './subscriptions.js';
 import { type TransportFactory, tcpTransports } from './transport.js';
 
+/** Why a connection ended by forceReconnect() was lost, as the 'disconnected' event says. */
+const FORCED = new NatsError('io', 'reconnect forced by the client (forceReconnect)');
+
 /** How long close() waits for the server to acknowledge the socket's end. */
 const CLOSE_TIMEOUT_MS = 2_000;
 
@@ -64,6 +67,8 @@ export class Connection implements SessionHost {
   /** start()'s caller, until it has heard whether the client connected. */
   private startWaiter: ((result: StartResult) => void) | null = null;
   private lastInfo: ServerInfo | undefined;
+  /** The session forceReconnect() is ending, so its loss reads as forced. */
+  private forced: Session | undefined;
   /** Accepted messages not sent (see {@link notSent}). */
   private unsent = 0;
   /** Flushes whose PING a lost connection never answered; re-sent on the next one. */
@@ -170,6 +175,7 @@ export class Connection implements SessionHost {
     const state = this.state;
     if (state.name === 'connected') {
       const session = state.session;
+      this.forced = session;
       void session.close(CLOSE_TIMEOUT_MS).then(() => {
         this.unsent += session.unflushedMessages; // the server did not take them in time
       });
@@ -218,6 +224,8 @@ export class Connection implements SessionHost {
         if (!this.inState('connected')) return; // close() ended it
         // A failed socket takes what it had not passed to the kernel with it.
         if (why !== undefined) this.unsent += session.unflushedMessages;
+        // Ended on purpose by forceReconnect(): 'disconnected' says so.
+        else if (this.forced === session) why = FORCED;
         this.carriedFlushes = session.unansweredFlushes();
       }
       this.to({ name: 'backoff', wake: new AbortController() }, why);

@@ -121,3 +121,42 @@ describe('setServerPool()', () => {
     expect(client.serverPool().map((s) => s.url)).toEqual([server.url]);
   });
 });
+
+describe("'disconnected' says why", () => {
+  it('forced: forceReconnect() names itself', async () => {
+    const server = await live();
+    const events: Event[] = [];
+    const client = await new ConnectOptions()
+      .eventCallback((e) => {
+        events.push(e);
+      })
+      .connect(server.url);
+    clients.push(client);
+    await client.forceReconnect();
+    await waitFor(() => events.some((e) => e.type === 'disconnected'), 5_000, 'disconnected');
+    const lost = events.find((e) => e.type === 'disconnected');
+    expect(lost?.type === 'disconnected' && lost.error?.message).toMatch(/forceReconnect/);
+  });
+
+  it('stale: two PINGs unanswered by a server that stopped answering', async () => {
+    const server = await live();
+    const events: Event[] = [];
+    const client = await new ConnectOptions()
+      .pingInterval(200)
+      .reconnectDelayCallback(() => 50)
+      .eventCallback((e) => {
+        events.push(e);
+      })
+      .connect(server.url);
+    clients.push(client);
+    process.kill(server.pid, 'SIGSTOP');
+    try {
+      await waitFor(() => events.some((e) => e.type === 'disconnected'), 5_000, 'stale');
+    } finally {
+      process.kill(server.pid, 'SIGCONT');
+    }
+    const lost = events.find((e) => e.type === 'disconnected');
+    expect(lost?.type === 'disconnected' && lost.error?.kind).toBe('timedOut');
+    expect(lost?.type === 'disconnected' && lost.error?.message).toMatch(/stale/);
+  });
+});
