@@ -160,3 +160,19 @@ describe("'disconnected' says why", () => {
     expect(lost?.type === 'disconnected' && lost.error?.message).toMatch(/stale/);
   });
 });
+
+describe('reconnectToServerCallback without a delay', () => {
+  it('waits what the delay callback says (a down server does not spin)', async () => {
+    const server = await live();
+    const asked: number[] = [];
+    const client = await new ConnectOptions()
+      .reconnectToServerCallback(async () => ({ addr: server.url }))
+      .reconnectDelayCallback((attempts) => {
+        asked.push(attempts);
+        return 0;
+      })
+      .connect(server.url);
+    clients.push(client);
+    expect(asked).toEqual([1]); // the first connect: the chosen server, the delay callback's wait
+  });
+});
