@@ -3,22 +3,14 @@ import { createRingBuffers } from '../../src/shared/ring/byte-ring.js';
 import { RingConsumer } from '../../src/shared/ring/ring-consumer.js';
 import { RingProducer } from '../../src/shared/ring/ring-producer.js';
 import { Inbound } from '../../src/worker/inbound.js';
+import { quietInboundEvents } from '../helpers/inbound-events.js';
 
 describe('Inbound.credit.await', () => {
   it('is one wait however often it is asked, and calls back once the main thread releases', async () => {
     const buffers = createRingBuffers(1 << 16);
     const producer = new RingProducer(buffers);
     const consumer = new RingConsumer(buffers);
-    const inbound = new Inbound(producer, 1000, {
-      slowConsumer() {},
-      oversized() {},
-      caughtUp() {},
-      pauseReading() {},
-      resumeReading() {},
-      holdKeepAlive() {},
-      subscription: () => undefined,
-      subscriptions: () => [],
-    });
+    const inbound = new Inbound(producer, 1000, quietInboundEvents());
     // Deliveries the main thread has not read: a flush ack per call, 8 bytes each.
     for (let i = 0; i < 1000; i++) inbound.flushAck(i);
     inbound.publish();
