@@ -28,7 +28,7 @@ const SLAB_BYTES = 256 * 1024;
 export interface DispatchTarget {
   subscription(sid: number): Subscriber | undefined;
   flushAcked(id: number): void;
-  /** A user callback threw, or a header block could not be decoded. */
+  /** A user callback threw. */
   deliveryError(error: unknown, sub: Subscriber): void;
   /** What Message.respond publishes with. */
   readonly respond?: Responder;
@@ -169,14 +169,8 @@ export class Dispatcher {
     const reply =
       f.replyEnd > f.replyStart ? decodeString(bytes, f.replyStart, f.replyEnd) : undefined;
     let decoded: DecodedHeaders | undefined;
-    if (f.hasHeaders) {
-      try {
-        decoded = decodeHeaders(bytes, f.headerStart, f.headerEnd);
-      } catch (error) {
-        this.target.deliveryError(error, sub);
-        return;
-      }
-    }
+    // Lenient (API.md): lines that do not parse are skipped, never the message.
+    if (f.hasHeaders) decoded = decodeHeaders(bytes, f.headerStart, f.headerEnd);
     const msg = new Message(
       subject,
       reply,
