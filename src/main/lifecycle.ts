@@ -121,7 +121,9 @@ export class Lifecycle {
       } catch {
         // the worker is gone already: nothing left to close there
       }
-      if (notSent > 0) {
+      // A dead worker cannot say what its ring still held: its one clientError,
+      // 'workerExited', is the whole story (API.md), not a partial count.
+      if (notSent > 0 && error?.kind !== 'workerExited') {
         const unsent = new NatsError(
           'notSent',
           `${notSent} accepted messages were not sent (disconnected, or the server did not read them within connectionTimeout)`,
