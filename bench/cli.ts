@@ -2,19 +2,21 @@
 /**
  * nats-offload-bench: nats-offload and nats.js side by side, in the spirit of `nats bench`.
  * Every measurement runs in a fresh process against a fresh local nats-server (or `--url`);
- * the medians and the ratio go to a table, every sample to bench/results/<timestamp>.json.
+ * the medians and the ratio go to a table, every sample to <out>/<timestamp>.json (default
+ * bench/results under the current directory).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { stopAll } from '../test/helpers/nats-server.js';
-import { environment, REPO_ROOT } from './machine.js';
+import { environment } from './machine.js';
+import { runnable } from './optional.js';
 import { Progress } from './progress.js';
 import { summarise, table } from './report.js';
 import { measureOnce, plan, type Sample } from './runner.js';
 import { SCENARIOS } from './scenarios/index.js';
 import type { PlanOptions } from './scenarios/types.js';
+import { stopAll } from './support/nats-server.js';
 import { type BenchTls, makeBenchTls } from './tls.js';
 
 const USAGE = `usage: nats-offload-bench <scenario[,scenario…]|all> [options]
@@ -29,8 +31,12 @@ options:
   --url URL    use this nats-server instead of starting a fresh local one per measurement
   --json       print the result document on stdout (the table goes to stderr)
   --quick      short run: counts and windows divided by 4, 1 rep unless --reps
-  --cpu-prof   write CPU profiles of every thread of every measurement under bench/results/
-  --help`;
+  --out DIR    where the result file goes (default bench/results, from the current directory)
+  --cpu-prof   write CPU profiles of every thread of every measurement under DIR/profiles/
+  --help
+
+nats.js (@nats-io/transport-node) and tinybench are optional: without them the bench measures
+nats-offload alone, or leaves out micro, and says so.`;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n\n${USAGE}\n`);
@@ -53,6 +59,7 @@ const { values, positionals } = (() => {
         count: { type: 'string' },
         reps: { type: 'string' },
         url: { type: 'string' },
+        out: { type: 'string', default: join('bench', 'results') },
         json: { type: 'boolean', default: false },
         quick: { type: 'boolean', default: false },
         'cpu-prof': { type: 'boolean', default: false },
@@ -79,9 +86,13 @@ const options: PlanOptions = {
   quick: values.quick,
 };
 const reps = positiveInteger('reps', values.reps) ?? (values.quick ? 1 : 3);
-const planned = SCENARIOS.filter((s) => names.includes(s.name)).flatMap((s) => s.variants(options));
+const { variants: installable, notes } = runnable(
+  SCENARIOS.filter((s) => names.includes(s.name)).flatMap((s) => s.variants(options)),
+);
+for (const note of notes) process.stdout.write(`note: ${note}\n`);
+const planned = installable;
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-const resultsDir = join(REPO_ROOT, 'bench', 'results');
+const resultsDir = resolve(values.out);
 
 let tls: BenchTls | undefined;
 // Interrupted (Ctrl-C, or a kill): start no further measurement, stop the nats-servers of the

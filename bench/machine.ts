@@ -1,10 +1,13 @@
 /** What a result file records about where and from what it was measured. */
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer } from '../test/helpers/nats-server.js';
+import { NATS_JS_PACKAGE } from './optional.js';
 import { rawInfo } from './peers/raw.js';
+import { startServer } from './support/nats-server.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -19,7 +22,8 @@ export interface Environment {
   };
   node: string;
   natsServer: { version: string; url: string };
-  natsJs: string;
+  /** null when nats.js is not installed (the published bench does without it). */
+  natsJs: string | null;
   git: { commit: string | null; dirty: boolean | null };
 }
 
@@ -37,9 +41,6 @@ export async function environment(url: string | undefined): Promise<Environment>
     await server?.stop();
   }
   const cpus = os.cpus();
-  const natsJs = createRequire(import.meta.url)('@nats-io/transport-node/package.json') as {
-    version: string;
-  };
   return {
     machine: {
       cpuModel: cpus[0]?.model.trim() ?? 'unknown',
@@ -50,7 +51,7 @@ export async function environment(url: string | undefined): Promise<Environment>
     },
     node: process.version,
     natsServer: { version, url: url ?? 'local nats-server per measurement' },
-    natsJs: natsJs.version,
+    natsJs: natsJsVersion(),
     git: gitState(),
   };
 }
@@ -68,7 +69,18 @@ function requireNatsServer(): void {
   }
 }
 
+function natsJsVersion(): string | null {
+  try {
+    const manifest = createRequire(import.meta.url)(`${NATS_JS_PACKAGE}/package.json`);
+    return (manifest as { version: string }).version;
+  } catch {
+    return null;
+  }
+}
+
 function gitState(): Environment['git'] {
+  // Installed under node_modules, the bench is no checkout even inside the user's own repository.
+  if (!existsSync(join(REPO_ROOT, '.git'))) return { commit: null, dirty: null };
   const git = (...args: string[]) =>
     execFileSync('git', args, {
       cwd: REPO_ROOT,
@@ -81,6 +93,6 @@ function gitState(): Environment['git'] {
       dirty: git('status', '--porcelain', '--untracked-files=no').trim() !== '',
     };
   } catch {
-    return { commit: null, dirty: null }; // not a git checkout (e.g. an unpacked tarball)
+    return { commit: null, dirty: null }; // no git on PATH
   }
 }

@@ -7,10 +7,10 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type NatsServer, startServer } from '../test/helpers/nats-server.js';
 import type { ClientName } from './clients/types.js';
 import type { ChildMessage, Job } from './measure.js';
 import type { Metrics, Variant } from './scenarios/types.js';
+import { type NatsServer, startServer } from './support/nats-server.js';
 import type { BenchTls } from './tls.js';
 
 export interface Sample {

@@ -7,7 +7,7 @@
  * and only the measured client's connection differs. That client has to ask for TLS itself
  * (the server offers it, it does not require it); the adapters do, and fail otherwise.
  */
-import { makeTestCerts, tlsBlock } from '../test/helpers/certs.js';
+import { makeTestCerts, tlsBlock } from './support/certs.js';
 
 export interface BenchTls {
   /** The CA the clients trust; it signed the server's certificate (127.0.0.1 and localhost). */

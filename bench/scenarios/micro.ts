@@ -9,7 +9,6 @@
  *   delivery — both ends of a delivery on one thread: the worker's Inbound frames parsed MSGs
  *              into the delivery ring, the Dispatcher turns them into Messages for a callback
  */
-import { Bench } from 'tinybench';
 import { Dispatcher } from '../../src/main/dispatcher.js';
 import { Publisher } from '../../src/main/publisher.js';
 import { Subscriber } from '../../src/main/subscriber.js';
@@ -237,6 +236,8 @@ export const micro: Scenario = {
   async measure(v): Promise<Metrics> {
     const task = v.id.slice('micro-'.length);
     const batch = TASKS[task](v.params.size);
+    // Loaded here: tinybench is optional in the published bench (see optional.ts).
+    const { Bench } = await import('tinybench');
     const bench = new Bench({ time: v.params.timeMs, warmupTime: v.params.timeMs / 4 });
     bench.add(task, batch.run);
     const [result] = (await bench.run()).map((t) => t.result);

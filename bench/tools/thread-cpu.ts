@@ -15,7 +15,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { startServer } from '../../test/helpers/nats-server.js';
+import { startServer } from '../support/nats-server.js';
 
 const args = process.argv.slice(2);
 const sizeAt = args.indexOf('--size');

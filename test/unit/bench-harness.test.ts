@@ -4,6 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { CLIENTS } from '../../bench/clients/types.js';
+import { NATS_JS_PACKAGE, runnable } from '../../bench/optional.js';
 import { formatValue, summarise, table } from '../../bench/report.js';
 import { plan, type Sample } from '../../bench/runner.js';
 import { messageCount } from '../../bench/scenarios/common.js';
@@ -82,6 +83,27 @@ describe('plan', () => {
     expect(micro.length).toBeGreaterThan(0);
     for (const m of plan(micro, 2)) expect(m.client).toBe('nats-offload');
     for (const v of micro) expect(v.needsServer).toBe(false);
+  });
+});
+
+describe('optional packages', () => {
+  const planned = [...variantsOf('pub', { quick: true, size: 128 }), ...variantsOf('micro')];
+
+  it('runs everything, with no note, when nats.js and tinybench are installed', () => {
+    expect(runnable(planned, () => true)).toEqual({ variants: planned, notes: [] });
+  });
+
+  it('without nats.js measures nats-offload alone and says how to get the comparison', () => {
+    const { variants, notes } = runnable(planned, (name) => name !== NATS_JS_PACKAGE);
+    expect(variants.map((v) => v.id)).toEqual(planned.map((v) => v.id));
+    expect(new Set(variants.flatMap((v) => v.clients))).toEqual(new Set(['nats-offload']));
+    expect(notes).toEqual([expect.stringContaining(`npm install ${NATS_JS_PACKAGE}`)]);
+  });
+
+  it('without tinybench leaves out micro and says so', () => {
+    const { variants, notes } = runnable(planned, (name) => name !== 'tinybench');
+    expect(variants.map((v) => v.scenario)).toEqual(['pub']);
+    expect(notes).toEqual([expect.stringContaining('skipping micro')]);
   });
 });
 
