@@ -1,0 +1,124 @@
+// Acceptance of the published package: `npm pack`, installed into an empty project as a user
+// would (offline-friendly: the dependencies come from the npm cache), then an example and the
+// bench CLI run from there. nats.js is not installed in that project, so the bench shows that
+// it measures nats-offload alone instead of failing on an import.
+
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const STEP_LIMIT_MS = 180_000;
+const exec = promisify(execFile);
+
+// `npm test` runs this file under npm, whose npm_* variables describe the repository's own
+// package; the user's project must not see them.
+const env = Object.fromEntries(
+  Object.entries(process.env).filter(
+    ([name]) => !name.startsWith('npm_') || name === 'npm_config_cache',
+  ),
+);
+
+/** Runs a command in `cwd`; resolves with its output whatever its exit code. */
+async function sh(cwd: string, command: string, args: string[]) {
+  try {
+    const { stdout, stderr } = await exec(command, args, { cwd, env, timeout: STEP_LIMIT_MS });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: failed.code ?? -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+  }
+}
+
+let server: NatsServer;
+let project: string;
+
+beforeAll(async () => {
+  server = await startServer();
+  project = await mkdtemp(path.join(os.tmpdir(), 'nats-offload-user-'));
+  const packed = await sh(ROOT, 'npm', ['pack', '--json', '--pack-destination', project]);
+  expect(packed.code, packed.stderr).toBe(0);
+  const [{ filename }] = JSON.parse(packed.stdout) as { filename: string }[];
+  await writeFile(
+    path.join(project, 'package.json'),
+    JSON.stringify({ name: 'a-user-project', private: true, type: 'module' }),
+  );
+  const installed = await sh(project, 'npm', [
+    'install',
+    '--prefer-offline',
+    '--no-audit',
+    '--no-fund',
+    path.join(project, filename),
+  ]);
+  expect(installed.code, installed.stderr).toBe(0);
+}, STEP_LIMIT_MS * 2);
+
+afterAll(async () => {
+  await stopAll();
+  if (project) await rm(project, { recursive: true, force: true });
+});
+
+describe('the packed tarball installed into an empty project', () => {
+  it('installs with its types and runs a shipped example against a server', async () => {
+    const manifest = JSON.parse(
+      await readFile(path.join(project, 'node_modules/nats-offload/package.json'), 'utf8'),
+    ) as { types: string };
+    await expect(
+      readFile(path.join(project, 'node_modules/nats-offload', manifest.types), 'utf8'),
+    ).resolves.toContain('connect');
+
+    const example = path.join(project, 'node_modules/nats-offload/examples/pub-sub.mjs');
+    const run = await sh(project, process.execPath, [example, server.url]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('greet.barbara: hello barbara');
+  });
+
+  it('imports nats-offload by name from the project', async () => {
+    const script = path.join(project, 'round-trip.mjs');
+    await writeFile(
+      script,
+      `import { connect } from 'nats-offload';
+       const nc = await connect(process.argv[2]);
+       const reply = nc.subscribe('user.echo', { max: 1 });
+       nc.publish('user.echo', 'from the tarball');
+       for await (const m of reply) console.log(m.string());
+       await nc.close();`,
+    );
+    const run = await sh(project, process.execPath, [script, server.url]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.trim()).toBe('from the tarball');
+  });
+
+  it('npx nats-offload-bench --help prints the usage', async () => {
+    const run = await sh(project, 'npx', ['--no-install', 'nats-offload-bench', '--help']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('usage: nats-offload-bench');
+  });
+
+  it(
+    'npx nats-offload-bench --quick pub measures nats-offload alone, saying nats.js is missing',
+    async () => {
+      const run = await sh(project, 'npx', [
+        '--no-install',
+        'nats-offload-bench',
+        'pub',
+        '--quick',
+        '--size',
+        '128',
+        '--count',
+        '5000',
+      ]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toContain('nats.js (@nats-io/transport-node) is not installed');
+      expect(run.stdout).toMatch(/pub 128 B\s+msgs\/s\s+\S+/);
+      expect(run.stdout).toContain(`results: ${path.join(project, 'bench', 'results')}`);
+    },
+    STEP_LIMIT_MS,
+  );
+});
