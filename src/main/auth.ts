@@ -15,13 +15,20 @@ import { REDACTED } from '../shared/options.js';
  * });
  */
 export class Auth implements AuthFields {
+  /** A user JWT; with it, `nkey` and `signature` or a `sign` callback prove the identity. */
   jwt?: string;
+  /** The public NKey (`U...`) whose seed signed `signature`. */
   nkey?: string;
+  /** The server nonce signed with the NKey seed (raw bytes; sent base64url-encoded). */
   signature?: Uint8Array;
+  /** User name, with `password`. */
   username?: string;
+  /** Password for `username`; redacted in inspect, JSON and errors. */
   password?: string;
+  /** An auth token; redacted in inspect, JSON and errors. */
   token?: string;
 
+  /** Empty, or with the given fields; fields may also be assigned afterwards. */
   constructor(init?: Partial<AuthFields>) {
     if (init) Object.assign(this, init);
   }
@@ -35,6 +42,7 @@ export class Auth implements AuthFields {
     return shown;
   }
 
+  /** `util.inspect` shows the fields that are set, secrets redacted. */
   [inspect.custom](): string {
     return `Auth ${inspect(this.toJSON())}`;
   }

@@ -197,19 +197,55 @@ export class Client {
 
   // ---- publishing -----------------------------------------------------------------------
 
-  /** Publish; returns false once `clientCapacity` messages wait on this thread (await `writable()`). */
+  /**
+   * Publish `payload` (a string is sent as UTF-8; none: an empty message) to `subject`. Never
+   * blocks: the message is copied into shared memory, or waits on this thread while that is full.
+   *
+   * @returns `true`, or `false` once `clientCapacity` (default 2048) messages wait on this
+   * thread: then `await writable()` before publishing more. The message is accepted either way.
+   * @throws NatsError `'badSubject'` for an empty subject or one with whitespace (unless
+   * `skipSubjectValidation`), `'maxPayloadExceeded'` past the server's `max_payload`,
+   * `'invalidArgument'` for a payload that is neither a string nor a Uint8Array, `'clientCapacity'`
+   * past `maxPendingBytes` (nothing is sent), `'draining'` after `drain()`, `'closed'` after close.
+   */
   publish(subject: string, payload?: Payload): boolean {
     return this.send(subject, undefined, undefined, payload);
   }
 
+  /**
+   * Publish with headers (an HPUB); otherwise as {@link publish}.
+   *
+   * @throws NatsError `'badSubject'` for an empty subject or one with whitespace (unless
+   * `skipSubjectValidation`), `'maxPayloadExceeded'` past the server's `max_payload`,
+   * `'invalidArgument'` for a payload that is neither a string nor a Uint8Array, `'clientCapacity'`
+   * past `maxPendingBytes` (nothing is sent), `'draining'` after `drain()`, `'closed'` after close.
+   * Also `'invalidArgument'` for `headers` that are not a {@link HeaderMap}.
+   */
   publishWithHeaders(subject: string, headers: HeaderMap, payload?: Payload): boolean {
     return this.send(subject, undefined, headers, payload);
   }
 
+  /**
+   * Publish with a reply subject, for the receiver to answer on; otherwise as {@link publish}.
+   *
+   * @throws NatsError `'badSubject'` for an empty subject or one with whitespace (unless
+   * `skipSubjectValidation`), `'maxPayloadExceeded'` past the server's `max_payload`,
+   * `'invalidArgument'` for a payload that is neither a string nor a Uint8Array, `'clientCapacity'`
+   * past `maxPendingBytes` (nothing is sent), `'draining'` after `drain()`, `'closed'` after close.
+   * `reply` follows the subject rules.
+   */
   publishWithReply(subject: string, reply: string, payload?: Payload): boolean {
     return this.send(subject, reply, undefined, payload);
   }
 
+  /**
+   * Publish with a reply subject and headers; otherwise as {@link publish}.
+   *
+   * @throws NatsError `'badSubject'` for an empty subject or one with whitespace (unless
+   * `skipSubjectValidation`), `'maxPayloadExceeded'` past the server's `max_payload`,
+   * `'invalidArgument'` for a payload that is neither a string nor a Uint8Array, `'clientCapacity'`
+   * past `maxPendingBytes` (nothing is sent), `'draining'` after `drain()`, `'closed'` after close.
+   */
   publishWithReplyAndHeaders(
     subject: string,
     reply: string,
@@ -219,18 +255,40 @@ export class Client {
     return this.send(subject, reply, headers, payload);
   }
 
-  /** Resolves when publishing may go on (nothing waits on this thread any more). */
+  /**
+   * Resolves when publishing may go on: no message waits on this thread any more (at once
+   * when none does). The cooperative publisher's partner of {@link publish} returning `false`.
+   *
+   * @throws (rejects) NatsError `'closed'` or `'workerExited'` when the client ends first.
+   */
   writable(): Promise<void> {
     return this.publisher.writable();
   }
 
   // ---- requests -------------------------------------------------------------------------
 
-  /** Request/reply through the shared inbox; rejects 'noResponders' on a 503, 'timedOut' past `requestTimeout`. */
+  /**
+   * Send a request and resolve with the first reply. Replies come through one shared inbox
+   * subscription (`<customInboxPrefix>.<unique>.*`); the timeout is `requestTimeout` (default
+   * 10000 ms; `null`: none).
+   *
+   * @throws (rejects) NatsError `'noResponders'` when no one is subscribed (a 503 status),
+   * `'timedOut'` past the timeout, `'permissionsViolation'` when the server denies the publish,
+   * `'closed'` when the client closes first, `'draining'` after `drain()`, and the publish errors
+   * of {@link publish} (`'badSubject'`, `'maxPayloadExceeded'`, ...).
+   */
   request(subject: string, payload?: Payload): Promise<Message> {
     return this.sendRequest(subject, { payload });
   }
 
+  /**
+   * A {@link Client.request} with headers.
+   *
+   * @throws (rejects) NatsError `'noResponders'` when no one is subscribed (a 503 status),
+   * `'timedOut'` past the timeout, `'permissionsViolation'` when the server denies the publish,
+   * `'closed'` when the client closes first, `'draining'` after `drain()`, and the publish errors
+   * of {@link publish} (`'badSubject'`, `'maxPayloadExceeded'`, ...).
+   */
   requestWithHeaders(subject: string, headers: HeaderMap, payload?: Payload): Promise<Message> {
     return this.sendRequest(subject, { payload, headers });
   }
@@ -264,7 +322,17 @@ export class Client {
     );
   }
 
-  /** `timeout` overrides the default (`null` = none); a custom `inbox` bypasses the multiplexer. */
+  /**
+   * A {@link Client.request} with every option: payload, headers, `timeout` in ms (overrides
+   * `requestTimeout`; `null`: none) and `inbox` (a reply subject of your own, which bypasses the
+   * shared inbox and subscribes for this request alone).
+   *
+   * @throws (rejects) NatsError `'noResponders'` when no one is subscribed (a 503 status),
+   * `'timedOut'` past the timeout, `'permissionsViolation'` when the server denies the publish,
+   * `'closed'` when the client closes first, `'draining'` after `drain()`, and the publish errors
+   * of {@link publish} (`'badSubject'`, `'maxPayloadExceeded'`, ...).
+   * Also `'invalidArgument'` for a timeout that is not an integer 0..2^31 − 1.
+   */
   sendRequest(subject: string, request: RequestOptions): Promise<Message> {
     try {
       this.life.refuseNewWork('request');
@@ -274,7 +342,10 @@ export class Client {
     return this.mux.send(subject, request, this.#options.requestTimeout);
   }
 
-  /** `<inboxPrefix>.<unique>` */
+  /**
+   * A new unique subject under the inbox prefix: `<customInboxPrefix>.<unique>` (default
+   * prefix `_INBOX`).
+   */
   newInbox(): string {
     return `${this.#options.inboxPrefix}.${uniqueToken()}`;
   }
@@ -302,12 +373,37 @@ export class Client {
 
   // ---- subscribing ----------------------------------------------------------------------
 
+  /**
+   * Subscribe to `subject` (wildcards `*` and `>` allowed). Messages go to `opts.callback`, or
+   * else to the returned {@link Subscriber}'s async iterator; the SUB is ordered with publishes
+   * made after this call. `opts.max` ends it after that many messages, `opts.timeout` with
+   * `'timedOut'` when no message comes within that many ms.
+   *
+   * @throws NatsError `'badSubject'` for an empty subject, whitespace, a leading or trailing `.`
+   * or `..`; `'invalidArgument'` for options of the wrong type or range; `'draining'` after
+   * `drain()`; `'closed'` after close. Later problems end the subscription instead: see
+   * {@link Subscriber.closed} (e.g. `'permissionsViolation'`).
+   *
+   * @example
+   * const sub = client.subscribe('orders.>', { max: 10 });
+   * for await (const msg of sub) console.log(msg.subject, msg.string());
+   */
   subscribe(subject: string, opts?: SubscribeOptions): Subscriber {
     this.checkOpen('subscribe to', subject);
     validateSubscribeSubject(subject);
     return this.addSubscription(subject, undefined, opts);
   }
 
+  /**
+   * Subscribe as a member of `queueGroup`: each message goes to one member of the group.
+   * Otherwise as {@link subscribe}.
+   *
+   * @throws NatsError `'badSubject'` for an empty subject, whitespace, a leading or trailing `.`
+   * or `..`; `'invalidArgument'` for options of the wrong type or range; `'draining'` after
+   * `drain()`; `'closed'` after close. Later problems end the subscription instead: see
+   * {@link Subscriber.closed} (e.g. `'permissionsViolation'`).
+   * Also `'badSubject'` for an empty queue group or one with whitespace.
+   */
   queueSubscribe(subject: string, queueGroup: string, opts?: SubscribeOptions): Subscriber {
     this.checkOpen('subscribe to', subject);
     validateSubscribeSubject(subject);
@@ -332,7 +428,13 @@ export class Client {
 
   // ---- control --------------------------------------------------------------------------
 
-  /** Resolves when everything published before it has reached the server (a PING/PONG round trip). */
+  /**
+   * Resolves when everything published before it has reached the server (a PING/PONG round
+   * trip ordered with the publishes).
+   *
+   * @throws (rejects) NatsError `'closed'` on a closed client; `'timedOut'` when the client has been
+   * without a connection for 2 × `connectionTimeout`; `'workerExited'` if the worker dies.
+   */
   flush(): Promise<void> {
     if (this.life.closedWith)
       return Promise.reject(new NatsError('closed', 'flush on a closed client'));
@@ -356,12 +458,15 @@ export class Client {
   }
 
   /**
-   * Drain: from now on new publishes, subscriptions and requests fail with 'draining'; every
-   * subscription stops (messages already on their way are still delivered), requests already
-   * waiting get their replies (within their timeouts, and at most
-   * max(requestTimeout, 2 × connectionTimeout)), what was published reaches the server, then
-   * the client closes. Rejects 'timedOut' (and closes) when it cannot finish because the client
-   * has been without a connection for 2 × connectionTimeout.
+   * Drain, then close: from now on new publishes, subscriptions and requests fail with
+   * `'draining'`; every subscription stops (messages already on their way are still delivered),
+   * requests already waiting get their replies (within their timeouts, and at most
+   * max(requestTimeout, 2 × connectionTimeout)), what was published reaches the server, then the
+   * client closes and {@link closed} settles (`'notSent'` with a count if some publishes could not
+   * be sent).
+   *
+   * @throws (rejects) NatsError `'closed'` on a closed client; `'timedOut'` (and closes) when it
+   * cannot finish because the client has been without a connection for 2 × connectionTimeout.
    */
   drain(): Promise<void> {
     if (this.life.closedWith)
@@ -369,19 +474,29 @@ export class Client {
     return this.life.drain();
   }
 
-  /** Close now: what is already published is sent, then the worker ends and the process may exit. */
+  /**
+   * Close now: what is already published is sent (when connected), pending requests reject with
+   * `'closed'`, subscriptions end, the worker ends and the process may exit. Never rejects; calling
+   * it again is harmless. What could not be sent is reported by {@link closed} (`'notSent'`).
+   */
   close(): Promise<void> {
     return this.life.shutdown(undefined);
   }
 
-  /** Snapshot of the server pool: explicit and discovered servers with their attempt history. */
+  /**
+   * A snapshot of the server pool: the explicit and discovered servers with their attempt
+   * history. Never throws, also after close.
+   */
   serverPool(): Server[] {
     return this.servers.serverPool();
   }
 
   /**
-   * Replace the pool; servers in both keep their state, and the reconnect attempt counter
-   * resets. An empty list or one mixing WebSocket with other schemes rejects 'invalidOption'.
+   * Replace the server pool. Servers in both pools keep their state, the reconnect attempt
+   * counter resets, and {@link serverPool} shows the new pool once this resolves.
+   *
+   * @throws (rejects) NatsError `'invalidOption'` for an empty list, an address that does not
+   * parse, or one mixing WebSocket with other schemes; `'closed'` on a closed client.
    */
   async setServerPool(urls: string[]): Promise<void> {
     if (this.life.closedWith) throw new NatsError('closed', 'setServerPool on a closed client');
@@ -390,20 +505,34 @@ export class Client {
     this.servers.update(undefined, pool); // current when this call resolves
   }
 
-  /** Drop the connection and reconnect (the auth callback runs again, subscriptions are replayed). */
+  /**
+   * Drop the connection and reconnect, as after a network failure: the old socket ends
+   * gracefully (nothing accepted is lost), the auth callback runs again, subscriptions are
+   * replayed; `disconnected` and then `connected` events follow.
+   *
+   * @throws (rejects) NatsError `'closed'` on a closed client.
+   */
   forceReconnect(): Promise<void> {
     if (this.life.closedWith)
       return Promise.reject(new NatsError('closed', 'forceReconnect on a closed client'));
     return this.host.call((api) => api.forceReconnect());
   }
 
-  /** Settles when the client is closed: undefined after close(), else the error that ended it. */
+  /**
+   * Settles when the client is closed: `undefined` after a clean `close()`/`drain()`, otherwise
+   * the error that ended it: `'maxReconnects'`, `'notSent'` (with `count`), `'workerExited'`.
+   * Never rejects.
+   */
   closed(): Promise<NatsError | undefined> {
     return this.life.closed;
   }
 
   // ---- state ----------------------------------------------------------------------------
 
+  /**
+   * The state now: `'pending'` (before the first connection), `'connected'`,
+   * `'disconnected'` (reconnecting) or `'closed'`. Read from shared memory, no round trip.
+   */
   connectionState(): State {
     return this.life.closedWith ? 'closed' : this.shared.state();
   }
@@ -413,6 +542,10 @@ export class Client {
     return this.servers.serverInfo();
   }
 
+  /**
+   * Whether the connected server's version is at least `major.minor.patch` (false before the
+   * first INFO).
+   */
   isServerCompatible(major: number, minor: number, patch: number): boolean {
     return this.servers.isServerCompatible(major, minor, patch);
   }
@@ -422,7 +555,10 @@ export class Client {
     return this.shared.maxPayload();
   }
 
-  /** Counters read from shared memory, no round trip. */
+  /**
+   * Counters read from shared memory, no round trip: bytes and messages in and out, connects
+   * and dropped messages. See {@link Statistics}.
+   */
   statistics(): Statistics {
     return this.shared.statistics();
   }
@@ -432,7 +568,11 @@ export class Client {
     return this.#options.requestTimeout;
   }
 
-  /** One PING/PONG round trip to the server, in ms (fractional). */
+  /**
+   * One PING/PONG round trip to the server, in ms (fractional).
+   *
+   * @throws (rejects) as {@link flush}.
+   */
   async rtt(): Promise<number> {
     const start = performance.now();
     await this.flush();
@@ -456,7 +596,11 @@ export class Client {
     return this.life.closedWith ? Promise.resolve() : this.drain();
   }
 
-  /** What `JSON.stringify` shows: the state and the server, nothing of the options (secrets). */
+  /**
+   * What `JSON.stringify` shows: the state and the server, nothing of the options (secrets).
+   *
+   * @internal
+   */
   toJSON(): { state: State; server: string | null } {
     return { state: this.connectionState(), server: this.servers.info?.serverId ?? null };
   }

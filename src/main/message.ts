@@ -20,17 +20,28 @@ export type Responder = (
  * }
  */
 export class Message {
+  /**
+   * Made by the client for each delivery; not for user code.
+   *
+   * @internal
+   */
   constructor(
+    /** The subject the message was published to (not the subscription's wildcard). */
     readonly subject: string,
+    /**
+     * The subject to answer on (see {@link respond}); undefined when the publisher expects no reply.
+     */
     readonly reply: string | undefined,
     /**
      * The payload: a copy out of the shared ring, in memory private to this thread (it may be
      * kept; it shares its buffer with the other messages copied in the same run).
      */
     readonly payload: Uint8Array,
+    /** The message's headers; undefined when it came without any. */
     readonly headers: HeaderMap | undefined,
     /** Status code of the header line, e.g. 503 for "no responders". */
     readonly status: number | undefined,
+    /** Description of the header status line, e.g. "No Responders". */
     readonly description: string | undefined,
     private readonly responder?: Responder,
   ) {}

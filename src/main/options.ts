@@ -49,6 +49,10 @@ import {
 export type { ConnectOptionsInit } from './options-init.js';
 
 /**
+ * How to connect: a builder whose setters check their value at once (a bad one throws
+ * `'invalidOption'` naming the option) and return `this`. Defaults are async-nats's. Secrets
+ * never show in `util.inspect`, `JSON.stringify` or errors.
+ *
  * @example
  * const client = await new ConnectOptions()
  *   .name('my-service')
@@ -61,53 +65,111 @@ export class ConnectOptions {
 
   // ---- authentication (static constructors and setters) ----------------------------------
 
+  /**
+   * New options with token authentication; see {@link ConnectOptions.token}.
+   *
+   * @throws NatsError `'invalidOption'` for a token that is not a non-empty string.
+   */
   static withToken(token: string): ConnectOptions {
     return new ConnectOptions().token(token);
   }
 
+  /**
+   * New options with user/password authentication; see {@link ConnectOptions.userAndPassword}.
+   *
+   * @throws NatsError `'invalidOption'` for a user or password that is not a string.
+   */
   static withUserAndPassword(user: string, pass: string): ConnectOptions {
     return new ConnectOptions().userAndPassword(user, pass);
   }
 
+  /**
+   * New options with NKey authentication; see {@link ConnectOptions.nkey}.
+   *
+   * @throws NatsError `'invalidOption'` for a seed that is not a valid user seed.
+   */
   static withNkey(seed: string): ConnectOptions {
     return new ConnectOptions().nkey(seed);
   }
 
+  /**
+   * New options with JWT authentication; see {@link ConnectOptions.jwt}.
+   *
+   * @throws NatsError `'invalidOption'` for a JWT that is not a non-empty string or a `sign` that is no function.
+   */
   static withJwt(jwt: string, sign: SignCallback): ConnectOptions {
     return new ConnectOptions().jwt(jwt, sign);
   }
 
+  /**
+   * New options from a `.creds` file; see {@link ConnectOptions.credentialsFile}.
+   *
+   * @throws (rejects) NatsError `'invalidOption'` naming the path, for a file that is missing,
+   * unreadable or not a `.creds` file.
+   */
   static withCredentialsFile(path: string): Promise<ConnectOptions> {
     return new ConnectOptions().credentialsFile(path);
   }
 
+  /**
+   * New options from the contents of a `.creds` file; see {@link ConnectOptions.credentials}.
+   *
+   * @throws NatsError `'invalidOption'` for text that is not a `.creds` file (no JWT or no seed).
+   */
   static withCredentials(creds: string): ConnectOptions {
     return new ConnectOptions().credentials(creds);
   }
 
+  /**
+   * New options with an auth callback; see {@link ConnectOptions.authCallback}.
+   *
+   * @throws NatsError `'invalidOption'` for a `cb` that is no function.
+   */
   static withAuthCallback(cb: AuthCallback): ConnectOptions {
     return new ConnectOptions().authCallback(cb);
   }
 
-  /** Token authentication (`auth_token`). */
+  /**
+   * Token authentication (`auth_token` in CONNECT). A token in the URL (`nats://token@host`)
+   * works too. Redacted in inspect, JSON and errors.
+   *
+   * @throws NatsError `'invalidOption'` for a token that is not a non-empty string.
+   */
   token(token: string): this {
     this.#o.worker.auth.token = secret('token', token);
     return this;
   }
 
+  /**
+   * User/password authentication. Credentials in the URL (`nats://user:pass@host`) work too;
+   * the password is redacted in inspect, JSON and errors.
+   *
+   * @throws NatsError `'invalidOption'` for a user or password that is not a string.
+   */
   userAndPassword(user: string, pass: string): this {
     this.#o.worker.auth.user = text('user', user);
     this.#o.worker.auth.pass = secret('password', pass);
     return this;
   }
 
-  /** NKey authentication: the worker signs the server nonce with this seed (`SU…`). */
+  /**
+   * NKey authentication: the worker signs the server nonce with this user seed (`SU…`).
+   * The seed never leaves the client.
+   *
+   * @throws NatsError `'invalidOption'` for a seed that is not a valid user seed.
+   */
   nkey(seed: string): this {
     this.#o.worker.auth.seed = checkSeed('nkey seed', seed);
     return this;
   }
 
-  /** A user JWT; `sign(nonce)` signs the server nonce on this thread. */
+  /**
+   * JWT authentication: `jwt` is the user JWT; `sign(nonce)` signs the server nonce on this
+   * thread (a Uint8Array, or a Promise of one), on every (re)connect, bounded by
+   * `connectionTimeout` (then kind `'callback'`).
+   *
+   * @throws NatsError `'invalidOption'` for a JWT that is not a non-empty string or a `sign` that is no function.
+   */
   jwt(jwt: string, sign: SignCallback): this {
     this.#o.worker.auth.jwt = secret('jwt', jwt);
     this.#o.signNonce = callback('jwt sign callback', sign);
@@ -115,18 +177,33 @@ export class ConnectOptions {
     return this;
   }
 
-  /** Read a `.creds` file (user JWT + NKey seed); a missing or malformed file is `'invalidOption'`. */
+  /**
+   * Read a `.creds` file (user JWT + NKey seed, as `nsc` writes it) now.
+   *
+   * @throws (rejects) NatsError `'invalidOption'` naming the path, for a file that is missing,
+   * unreadable or not a `.creds` file.
+   */
   async credentialsFile(path: string): Promise<this> {
     const content = await fileText('credentialsFile', path);
     return this.setCredentials(content, `credentialsFile ${JSON.stringify(path)}`);
   }
 
-  /** The contents of a `.creds` file. */
+  /**
+   * The contents of a `.creds` file (user JWT + NKey seed).
+   *
+   * @throws NatsError `'invalidOption'` for text that is not a `.creds` file (no JWT or no seed).
+   */
   credentials(creds: string): this {
     return this.setCredentials(creds, 'credentials');
   }
 
-  /** `cb(nonce)` on every (re)connect; the Auth fields it returns override the static ones. */
+  /**
+   * `cb(nonce)` runs on this thread on every (re)connect and returns an {@link Auth} whose set
+   * fields override the static credentials. Bounded by `connectionTimeout`; a throw or a timeout
+   * is a failed attempt (a `clientError` of kind `'callback'`).
+   *
+   * @throws NatsError `'invalidOption'` for a `cb` that is no function.
+   */
   authCallback(cb: AuthCallback): this {
     this.#o.authCallback = callback('authCallback', cb);
     this.#o.worker.auth.authCallback = true;
@@ -142,7 +219,11 @@ export class ConnectOptions {
 
   // ---- connection behaviour ----------------------------------------------------------------
 
-  /** Connection name shown by the server (`/connz`). */
+  /**
+   * Connection name shown by the server (`/connz`). Default: none.
+   *
+   * @throws NatsError `'invalidOption'` for a name that is not a string.
+   */
   name(name: string): this {
     if (typeof name !== 'string')
       throw new NatsError('invalidOption', `name must be a string, got ${typeName(name)}`);
@@ -150,78 +231,131 @@ export class ConnectOptions {
     return this;
   }
 
-  /** Do not deliver this connection's own publishes to its subscriptions. */
+  /** Do not deliver this connection's own publishes to its subscriptions. Default: off. */
   noEcho(): this {
     this.#o.worker.noEcho = true;
     return this;
   }
 
-  /** Client PING period (ms); two unanswered PINGs make the connection stale. */
+  /**
+   * Client PING period in ms (default 60000); two unanswered PINGs make the connection stale
+   * (`disconnected` with `'timedOut'`, then a reconnect).
+   *
+   * @throws NatsError `'invalidOption'` for anything but an integer 1..2^31 − 1.
+   */
   pingInterval(ms: number): this {
     this.#o.worker.pingInterval = duration('pingInterval', ms, 1);
     return this;
   }
 
-  /** Budget (ms) for TCP + TLS + INFO/CONNECT + first PONG. */
+  /**
+   * Budget in ms of one connection attempt: TCP, TLS, INFO, CONNECT and the first PONG, and
+   * the auth and sign callbacks (default 5000). Also bounds reconnect callbacks and flush/drain
+   * while disconnected (2 × this).
+   *
+   * @throws NatsError `'invalidOption'` for anything but an integer 1..2^31 − 1.
+   */
   connectionTimeout(ms: number): this {
     this.#o.worker.connectionTimeout = duration('connectionTimeout', ms, 1);
     return this;
   }
 
-  /** Default timeout (ms) of `request` and `flush`; `null` = none. */
+  /**
+   * Default timeout in ms of `request` (default 10000); `null`: none.
+   *
+   * @throws NatsError `'invalidOption'` for anything but `null` or an integer 0..2^31 − 1.
+   */
   requestTimeout(ms: number | null): this {
     this.#o.requestTimeout = ms === null ? null : duration('requestTimeout', ms);
     return this;
   }
 
-  /** `connect()` returns at once; the connection is made in the background. */
+  /**
+   * `connect()` resolves at once (state `'pending'`) and connects in the background, each
+   * failed attempt a `clientError` event. Default: off (`connect()` waits and rejects).
+   */
   retryOnInitialConnect(): this {
     this.#o.worker.retryOnInitialConnect = true;
     return this;
   }
 
-  /** Consecutive failed attempts before the client closes; `null` = unlimited. */
+  /**
+   * Servers tried since the last connection, the first pass included, before the client closes
+   * with `'maxReconnects'`. Default `null`; `0` and `null`: unlimited.
+   *
+   * @throws NatsError `'invalidOption'` for anything but `null` or a non-negative integer.
+   */
   maxReconnects(n: number | null): this {
     this.#o.worker.maxReconnects =
       n === null ? null : integer('maxReconnects', n, 0, Number.MAX_SAFE_INTEGER);
     return this;
   }
 
+  /**
+   * Ignore the cluster members the server announces (INFO `connect_urls`): only the given
+   * servers are tried. Default: off (at most 256 discovered servers are kept).
+   */
   ignoreDiscoveredServers(): this {
     this.#o.worker.ignoreDiscoveredServers = true;
     return this;
   }
 
+  /** Try the servers in the given order: no shuffle, no sort by failed attempts. Default: off. */
   retainServersOrder(): this {
     this.#o.worker.retainServersOrder = true;
     return this;
   }
 
-  /** Skip the whitespace check of publish subjects (the caller vouches for them). */
+  /**
+   * `true`: skip the whitespace check of publish subjects (the caller vouches for them).
+   * Default `false`.
+   *
+   * @throws NatsError `'invalidOption'` for a value that is not a boolean.
+   */
   skipSubjectValidation(skip: boolean): this {
     this.#o.skipSubjectValidation = flag('skipSubjectValidation', skip);
     return this;
   }
 
-  /** Messages buffered per subscription before it is a slow consumer and drops. */
+  /**
+   * Messages that may wait per subscription (default 65536) before a subscription whose
+   * consumer makes no progress drops the rest (a `slowConsumer` event).
+   *
+   * @throws NatsError `'invalidOption'` for anything but a positive integer.
+   */
   subscriptionCapacity(n: number): this {
     this.#o.worker.subscriptionCapacity = positiveInteger('subscriptionCapacity', n);
     return this;
   }
 
-  /** Messages waiting on the caller's thread at which `publish` starts returning false. */
+  /**
+   * Messages waiting on this thread (beyond the shared ring) from which `publish` returns
+   * `false` (default 2048).
+   *
+   * @throws NatsError `'invalidOption'` for anything but a positive integer.
+   */
   clientCapacity(n: number): this {
     this.#o.clientCapacity = positiveInteger('clientCapacity', n);
     return this;
   }
 
-  /** Hard bound on bytes waiting towards the connection; a publish past it throws `'clientCapacity'`. */
+  /**
+   * Hard bound on bytes waiting towards the connection (default 64 MiB); a publish past it
+   * throws `'clientCapacity'` and is not sent.
+   *
+   * @throws NatsError `'invalidOption'` for anything but a positive integer.
+   */
   maxPendingBytes(n: number): this {
     this.#o.maxPendingBytes = positiveInteger('maxPendingBytes', n);
     return this;
   }
 
-  /** Prefix of `newInbox()` and of the request multiplexer. */
+  /**
+   * Prefix of `newInbox()` and of the request inbox (default `_INBOX`).
+   *
+   * @throws NatsError `'invalidOption'` for a prefix that is empty, has wildcards or whitespace, or a leading,
+   * trailing or double `.`.
+   */
   customInboxPrefix(prefix: string): this {
     if (
       typeof prefix !== 'string' ||
@@ -238,7 +372,11 @@ export class ConnectOptions {
     return this;
   }
 
-  /** Initial protocol read buffer (bytes), 1 KiB to 64 MiB. */
+  /**
+   * Initial protocol read buffer in bytes (default 65535), 1 KiB to 64 MiB.
+   *
+   * @throws NatsError `'invalidOption'` for anything but an integer in that range.
+   */
   readBufferCapacity(bytes: number): this {
     this.#o.worker.readBufferCapacity = integer(
       'readBufferCapacity',
@@ -249,13 +387,23 @@ export class ConnectOptions {
     return this;
   }
 
-  /** Local IP address (and optional port: `addr:port`, `[v6]:port`) to bind. */
+  /**
+   * Local IP address to bind, with or without a port (`addr:port`, `[v6]:port`). Default: none.
+   *
+   * @throws NatsError `'invalidOption'` for anything but an IP literal (host names are refused).
+   */
   localAddress(addr: string): this {
     this.#o.worker.localAddress = localAddress('localAddress', addr);
     return this;
   }
 
-  /** Delay (ms) before reconnect attempt `attempts`; runs on this thread. */
+  /**
+   * Delay in ms before each connection attempt, the first too, given the attempts so far; runs on
+   * this thread and may return a Promise. Default: 0, 2, 4, 8 … ms, at most 4 s, no jitter.
+   * Bounded by `connectionTimeout`.
+   *
+   * @throws NatsError `'invalidOption'` for a `cb` that is no function.
+   */
   reconnectDelayCallback(cb: (attempts: number) => number | Promise<number>): this {
     this.#o.reconnectDelayCallback = callback('reconnectDelayCallback', cb);
     this.#o.worker.hasReconnectDelayCallback = true;
@@ -263,8 +411,11 @@ export class ConnectOptions {
   }
 
   /**
-   * Choose the server (and the delay) of each reconnect; runs on this thread. An address not
-   * in the pool, `null`, or a throw fall back to the default choice.
+   * Choose the server (and the delay) of each attempt; runs on this thread with the pool and the
+   * last INFO. `null`, a throw, or an address not in the pool (then a `'serverNotInPool'`
+   * `clientError`) fall back to the default choice. Default: none.
+   *
+   * @throws NatsError `'invalidOption'` for a `cb` that is no function.
    */
   reconnectToServerCallback(cb: ReconnectToServerCallback): this {
     this.#o.reconnectToServerCallback = callback('reconnectToServerCallback', cb);
@@ -272,23 +423,44 @@ export class ConnectOptions {
     return this;
   }
 
-  /** Receives every {@link Event}; runs on this thread. */
+  /**
+   * Receives every {@link Event}, on this thread, in order. What it throws is reported as a
+   * `clientError` of kind `'callback'`. Default: none; see also `Client.status()`.
+   *
+   * @throws NatsError `'invalidOption'` for a `cb` that is no function.
+   */
   eventCallback(cb: (event: Event) => void | Promise<void>): this {
     this.#o.eventCallback = callback('eventCallback', cb);
     return this;
   }
 
-  /** Connect with these options. */
+  /**
+   * Connect with these options to one server or a pool (`nats://`, `tls://`, or `host[:port]`,
+   * port 4222 by default); resolves once connected (or at once with `retryOnInitialConnect`).
+   *
+   * @throws (rejects) NatsError `'invalidOption'` for an empty pool, an address that does not
+   * parse, a WebSocket address (not yet supported) or a mixed pool; `'timedOut'`, `'io'`, `'tls'`,
+   * `'authorizationViolation'` or `'maxReconnects'` when no server could be connected to.
+   */
   async connect(servers: string | string[]): Promise<Client> {
     return createClient(servers, this);
   }
 
-  /** A copy of the settings (the builder stays usable and the client cannot be changed through it). */
+  /**
+   * A copy of the settings (the builder stays usable and the client cannot be changed through it).
+   *
+   * @internal
+   */
   resolve(): ResolvedOptions {
     return copyOptions(this.#o);
   }
 
-  /** Build from a plain object whose keys are setter names (see {@link ConnectOptionsInit}). */
+  /**
+   * Options from a plain object whose keys are setter names (see {@link ConnectOptionsInit}),
+   * or the given ConnectOptions as they are.
+   *
+   * @throws (rejects) NatsError `'invalidOption'` for an unknown key or a value its setter refuses.
+   */
   static async from(init: ConnectOptions | ConnectOptionsInit): Promise<ConnectOptions> {
     return isConnectOptions(init) ? init : applyInit(new ConnectOptions(), init);
   }
@@ -298,6 +470,7 @@ export class ConnectOptions {
     return redactedOptions(this.#o);
   }
 
+  /** `util.inspect` shows the settings, secrets redacted. */
   [inspect.custom](): string {
     return `ConnectOptions ${inspect(this.toJSON(), { depth: 4 })}`;
   }

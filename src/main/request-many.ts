@@ -22,6 +22,7 @@ export interface RequestManyOptions {
   maxWait?: number | null;
   /** ms without a reply after which it ends; default: none. */
   stall?: number;
+  /** Headers sent with the request. */
   headers?: HeaderMap;
 }
 

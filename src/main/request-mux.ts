@@ -25,8 +25,14 @@ export interface MuxHost {
   ): void;
 }
 
+/**
+ * Options of `Client.sendRequest`; all optional. A value of the wrong type or range rejects
+ * with `'invalidArgument'`.
+ */
 export interface RequestOptions {
+  /** The request body; a string is sent as UTF-8. Default: empty. */
   payload?: Uint8Array | string;
+  /** Headers sent with the request. Default: none. */
   headers?: HeaderMap;
   /** ms; `null` = no timeout; default: the client's `requestTimeout`. */
   timeout?: number | null;

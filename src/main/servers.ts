@@ -11,10 +11,15 @@ import { parseServerUrl } from '../shared/servers.js';
 
 /** One server of the pool, as `client.serverPool()` shows it. */
 export interface Server {
+  /** The server's address as given or discovered. */
   url: string;
+  /** Failed connection attempts since it last connected. */
   failedAttempts: number;
+  /** Whether this client has ever connected to it. */
   didConnect: boolean;
+  /** True for a server learnt from INFO `connect_urls`, false for one given. */
   isDiscovered: boolean;
+  /** Why the last attempt to it failed, if it did. */
   lastError?: NatsError;
 }
 

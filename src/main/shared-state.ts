@@ -20,6 +20,10 @@ import {
 } from '../shared/layout.js';
 import type { State } from './events.js';
 
+/**
+ * Counters of the connection since the client was created, as `Client.statistics()` reads
+ * them from shared memory (no round trip).
+ */
 export interface Statistics {
   /** Bytes read from the socket, protocol included. */
   inBytes: number;
@@ -29,6 +33,7 @@ export interface Statistics {
   inMessages: number;
   /** PUB/HPUB sent. */
   outMessages: number;
+  /** Successful connections, the first included (reconnects = connects − 1). */
   connects: number;
 }
 

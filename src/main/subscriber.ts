@@ -26,6 +26,10 @@ export interface SubscriptionOwner {
   callbackFailed(sub: Subscriber, error: unknown): void;
 }
 
+/**
+ * Options of `Client.subscribe` and `Client.queueSubscribe`; all optional. A value of the
+ * wrong type or range makes the call throw `'invalidArgument'`.
+ */
 export interface SubscribeOptions {
   /**
    * Receive messages here instead of through the async iterator. What it throws (or its
@@ -43,13 +47,21 @@ export interface SubscribeOptions {
 }
 
 /**
+ * One subscription: an async iterable of its messages unless it was made with a callback.
+ * Messages wait here, up to `subscriptionCapacity`, while nothing reads them; past that an
+ * iterator nobody reads drops (one `slowConsumer` event, counted in `droppedMessages`).
+ *
  * @example
  * const sub = client.subscribe('updates');
  * await sub.unsubscribeAfter(10);
  * for await (const msg of sub) console.log(msg.string()); // ends after 10 messages
  */
 export class Subscriber implements AsyncIterable<Message> {
-  /** Messages delivered to the user so far (counts toward unsubscribeAfter). */
+  /**
+   * Messages delivered to the user so far (counts toward unsubscribeAfter).
+   *
+   * @internal
+   */
   delivered = 0;
   private done = false;
   private readonly queue: Message[] = [];
@@ -73,27 +85,40 @@ export class Subscriber implements AsyncIterable<Message> {
     this.endResolve = resolve;
   });
 
+  /** Made by `Client.subscribe`/`queueSubscribe`; not for user code. @internal */
   constructor(
     private readonly owner: SubscriptionOwner,
+    /** The subscription id on this connection (what `slowConsumer` events name). */
     readonly sid: number,
+    /** The subject (or wildcard) subscribed to. */
     readonly subject: string,
+    /** The queue group, for `queueSubscribe`; undefined otherwise. */
     readonly queueGroup: string | undefined,
     private readonly callback: ((msg: Message) => void) | undefined,
     private readonly capacity: number,
   ) {}
 
+  /** True once the subscription has ended (see {@link closed}). */
   get isClosed(): boolean {
     return this.done;
   }
 
-  /** Stop receiving now. */
+  /**
+   * Stop receiving now: the iterator ends after the messages already queued, {@link closed}
+   * settles with `undefined`. Harmless on an ended subscription; never rejects.
+   */
   async unsubscribe(): Promise<void> {
     if (this.done) return;
     this.owner.unsubscribe(this, 0);
     this.end();
   }
 
-  /** Receive `n` messages in total (counting those already received; 1 to 2^31 − 1), then end. */
+  /**
+   * Receive `n` messages in total (counting those already received), then end; exact across
+   * reconnects. With `n` already received, it ends now.
+   *
+   * @throws (rejects) NatsError `'invalidArgument'` for anything but an integer 1..2^31 − 1.
+   */
   async unsubscribeAfter(n: number): Promise<void> {
     // The bound: the worker keeps the count in a u32 (2^32 would wrap to 0, "no limit"), and
     // UNSUB's decimal must stay an exact integer.
@@ -116,13 +141,23 @@ export class Subscriber implements AsyncIterable<Message> {
     if (n <= MAX_WIRE_UNSUBSCRIBE_AFTER) this.owner.unsubscribe(this, n);
   }
 
-  /** Unsubscribe, deliver what is already on its way, then end. */
+  /**
+   * Unsubscribe, deliver the messages already on their way, then end; resolves once a flush
+   * confirms that the server has the UNSUB.
+   *
+   * @throws (rejects) as `Client.flush` (`'closed'`, `'timedOut'`, `'workerExited'`); the
+   * subscription ends all the same.
+   */
   drain(): Promise<void> {
     if (this.done) return Promise.resolve();
     return this.owner.drainSubscription(this);
   }
 
-  /** Dispatcher → subscriber. An iterator that is `capacity` messages behind drops (slowConsumer). */
+  /**
+   * Dispatcher → subscriber. An iterator that is `capacity` messages behind drops (slowConsumer).
+   *
+   * @internal
+   */
   push(msg: Message): void {
     if (this.done) return;
     this.delivered++;
@@ -166,7 +201,11 @@ export class Subscriber implements AsyncIterable<Message> {
     }
   }
 
-  /** No more messages: pending iteration finishes after the queued ones; `closed` settles with `error`. */
+  /**
+   * No more messages: pending iteration finishes after the queued ones; `closed` settles with `error`.
+   *
+   * @internal
+   */
   end(error?: NatsError): void {
     if (this.done) return;
     this.done = true;
@@ -183,6 +222,8 @@ export class Subscriber implements AsyncIterable<Message> {
   /**
    * End with an error the user must see: `closed` settles with it and the iterator throws it
    * after the messages already queued ('timedOut', 'permissionsViolation').
+   *
+   * @internal
    */
   fail(error: NatsError): void {
     if (this.done) return;
@@ -191,7 +232,11 @@ export class Subscriber implements AsyncIterable<Message> {
     this.end(error);
   }
 
-  /** subscribe's `timeout`: fail with 'timedOut' unless a message arrives within `ms`. */
+  /**
+   * subscribe's `timeout`: fail with 'timedOut' unless a message arrives within `ms`.
+   *
+   * @internal
+   */
   expectWithin(ms: number): void {
     this.timer = setTimeout(() => {
       if (this.delivered === 0) {
@@ -201,6 +246,13 @@ export class Subscriber implements AsyncIterable<Message> {
     this.timer.unref(); // waiting for the subscription keeps the process alive, not this timer
   }
 
+  /**
+   * The messages, in order, until the subscription ends; then the iterator finishes, or throws the
+   * error that ended it (`'timedOut'`, `'permissionsViolation'`, `'workerExited'`). Leaving a
+   * `for await` loop early unsubscribes.
+   *
+   * @throws NatsError `'invalidArgument'` for a subscription that delivers to a callback.
+   */
   [Symbol.asyncIterator](): AsyncIterator<Message> {
     if (this.callback) {
       throw new NatsError(

@@ -82,7 +82,9 @@ export interface WireServer {
 
 /** A reconnect callback's choice: `addr` as in the pool (URL or host:port), `delay` in ms. */
 export interface ReconnectToServer {
+  /** The server to try: an address of the pool, as its URL or `host:port`. */
   addr: string;
+  /** ms to wait before the attempt; default: what `reconnectDelayCallback` gives. */
   delay?: number;
 }
 

@@ -1,10 +1,13 @@
 /**
- * The one error type the library raises. `kind` is a stable string users switch on; the
- * message names the option, subject or server reply at fault.
- *
- * Errors cross the thread boundary as plain data ({@link toWire}/{@link fromWire}): a class
- * instance sent through postMessage arrives as a plain `Error` and loses its `kind`.
+ * What went wrong, as a stable string to switch on: {@link NatsError.kind}. The kinds without a
+ * comment are described in the README's "Errors" section: `'timedOut'` (a request, connect or
+ * flush past its time), `'noResponders'` (a request nobody serves), `'authorizationViolation'`,
+ * `'maxReconnects'`, `'tls'`, `'badSubject'`, `'maxPayloadExceeded'`, `'invalidOption'` (from a
+ * setter or URL), `'invalidArgument'` (from a method), `'closed'` (a call on a closed client)
+ * and `'clientCapacity'` (a publish past `maxPendingBytes`).
  */
+// Errors cross the thread boundary as plain data (toWire/fromWire): a class instance sent
+// through postMessage arrives as a plain `Error` and loses its `kind`.
 export type ErrorKind =
   | 'timedOut'
   | 'noResponders'
@@ -36,12 +39,27 @@ export type ErrorKind =
   /** reconnectToServerCallback chose an address that is not in the server pool. */
   | 'serverNotInPool';
 
+/**
+ * The one error type the library raises: synchronous methods throw it, Promise-returning ones
+ * reject with it, and `clientError`/`serverError` events carry it. Switch on {@link kind}; the
+ * message names the option, subject or server reply at fault, and never a secret.
+ *
+ * @example
+ * try {
+ *   await client.request('svc', 'ping');
+ * } catch (error) {
+ *   if (error instanceof NatsError && error.kind === 'noResponders') console.log('no service');
+ * }
+ */
 export class NatsError extends Error {
+  /** Always `'NatsError'`. */
   override readonly name = 'NatsError';
+  /** What went wrong; see {@link ErrorKind}. */
   readonly kind: ErrorKind;
   /** For `'notSent'`: how many accepted messages were not sent. */
   readonly count?: number;
 
+  /** An error of `kind`; `options.cause` is the underlying error, `options.count` see {@link count}. */
   constructor(kind: ErrorKind, message: string, options?: { cause?: unknown; count?: number }) {
     super(message, options);
     this.kind = kind;

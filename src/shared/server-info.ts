@@ -2,23 +2,44 @@ import { DEFAULT_MAX_PAYLOAD } from './layout.js';
 
 /** Server INFO, camelCase. Unknown fields are kept as they came. */
 export interface ServerInfo {
+  /** The server's unique id (`server_id`); empty before the first INFO. */
   serverId: string;
+  /** The server's configured name (`server_name`); empty before the first INFO. */
   serverName: string;
+  /** The server version, e.g. `2.10.4`; see `Client.isServerCompatible`. */
   version: string;
+  /** Protocol version the server speaks. */
   proto: number;
+  /** The host the server listens on, as it reports it. */
   host: string;
+  /** The client port the server listens on. */
   port: number;
+  /**
+   * Largest payload the server accepts, in bytes (1 MiB before the first INFO); a larger
+   * publish throws `'maxPayloadExceeded'`.
+   */
   maxPayload: number;
+  /** Whether the server supports message headers. */
   headers: boolean;
+  /** Whether the server requires authentication. */
   authRequired: boolean;
+  /** Whether the server requires TLS. */
   tlsRequired: boolean;
+  /** Whether the server offers TLS without requiring it (`allow_non_tls`). */
   tlsAvailable: boolean;
+  /** Cluster members the server announces; added to the pool unless `ignoreDiscoveredServers()`. */
   connectUrls: string[];
+  /** The nonce an NKey or JWT login signs. */
   nonce?: string;
+  /** True when the server is shutting down (`ldm`): reconnect elsewhere soon. */
   lameDuckMode: boolean;
+  /** The id the server gave this connection. */
   clientId?: number;
+  /** This client's address as the server sees it. */
   clientIp?: string;
+  /** The cluster the server belongs to. */
   cluster?: string;
+  /** Whether JetStream is enabled on the server. */
   jetstream: boolean;
   [key: string]: unknown;
 }

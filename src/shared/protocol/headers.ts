@@ -108,6 +108,7 @@ export class HeaderMap implements Iterable<[string, string]> {
     return this.map.get(name)?.slice() ?? [];
   }
 
+  /** Whether `name` has at least one value. */
   has(name: string): boolean {
     return this.map.has(name);
   }
@@ -135,6 +136,7 @@ export class HeaderMap implements Iterable<[string, string]> {
     }
   }
 
+  /** One `[name, value]` pair per value, in the order described above. */
   *[Symbol.iterator](): Iterator<[string, string]> {
     for (const [name, values] of this.map) {
       for (const value of values) yield [name, value];
