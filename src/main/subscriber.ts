@@ -49,7 +49,7 @@ export interface SubscribeOptions {
 /**
  * One subscription: an async iterable of its messages unless it was made with a callback.
  * Messages wait here, up to `subscriptionCapacity`, while nothing reads them; past that an
- * iterator nobody reads drops (one `slowConsumer` event, counted in `droppedMessages`).
+ * iterator nobody reads drops (one `slowConsumer` event per stall).
  *
  * @example
  * const sub = client.subscribe('updates');
