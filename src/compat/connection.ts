@@ -132,11 +132,14 @@ export class CompatConnection implements NatsConnection {
     return sub;
   }
 
-  /** nats.js internal: the ordered consumer's reset moves its subscription to a new inbox. */
-  _resub(sub: Subscription, subject: string, _max?: number): void {
+  /**
+   * nats.js internal: the ordered consumer's reset moves its subscription to a new inbox. As
+   * in nats.js, the subscription's `max` is replaced by `max` more messages (none if omitted).
+   */
+  _resub(sub: Subscription, subject: string, max?: number): void {
     if (!(sub instanceof CompatSubscription)) return;
     this.subscriptions.delete(sub.sid);
-    sub.moveTo(subject);
+    sub.moveTo(subject, max);
     if (!sub.isClosed()) this.subscriptions.set(sub.sid, sub);
   }
 
@@ -150,7 +153,8 @@ export class CompatConnection implements NatsConnection {
     opts: SubscribeOptions,
   ): Subscriber {
     try {
-      return queue === undefined
+      // nats.js takes an empty queue group as none (services pass `queue: ""`).
+      return queue === undefined || queue === ''
         ? this.client.subscribe(subject, opts)
         : this.client.queueSubscribe(subject, queue, opts);
     } catch (error) {
@@ -206,6 +210,7 @@ export class CompatConnection implements NatsConnection {
   status(): QueuedIteratorImpl<Status> {
     return natsJsStatus({
       events: () => this.client.status(),
+      disconnected: () => this.client.connectionState() === 'disconnected',
       server: () => this.getServer(),
       subscription: (sid) => this.subscriptions.get(sid),
     });

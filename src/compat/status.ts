@@ -8,6 +8,8 @@ import type { Event } from '../main/events.js';
 
 export interface StatusHost {
   events(): AsyncIterable<Event>;
+  /** Whether the client is without a connection now (a later 'connected' is a reconnect). */
+  disconnected(): boolean;
   /** The server now connected to (or last connected to), `host:port`. */
   server(): string;
   subscription(sid: number): Subscription | undefined;
@@ -17,9 +19,15 @@ export function natsJsStatus(host: StatusHost): QueuedIteratorImpl<Status> {
   const statuses = new QueuedIteratorImpl<Status>();
   const events = host.events()[Symbol.asyncIterator]();
   void statuses.iterClosed.then(() => events.return?.());
+  // The first connect is no status in nats.js; the client's 'connected' event for it may come
+  // after the connection was made (and this reader opened): only one after a disconnect counts.
+  let reconnecting = host.disconnected();
   void (async () => {
     for (let next = await events.next(); !next.done; next = await events.next()) {
-      const status = toStatus(next.value, host);
+      const event = next.value;
+      if (event.type === 'connected' && !reconnecting) continue;
+      reconnecting = event.type === 'disconnected' || (reconnecting && event.type !== 'connected');
+      const status = toStatus(event, host);
       if (status) statuses.push(status);
     }
     statuses.stop();
@@ -30,9 +38,7 @@ export function natsJsStatus(host: StatusHost): QueuedIteratorImpl<Status> {
 /** One client event as nats.js's; `undefined` for those nats.js has no status for. */
 function toStatus(event: Event, host: StatusHost): Status | undefined {
   switch (event.type) {
-    case 'connected':
-      // The client was connected when the compat connection was made: any later 'connected'
-      // is a reconnect, the event JetStream consumers re-check their state on.
+    case 'connected': // after a disconnect: JetStream consumers re-check their state on it
       return { type: 'reconnect', server: host.server() };
     case 'disconnected':
       return { type: 'disconnect', server: host.server() };

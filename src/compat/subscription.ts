@@ -53,11 +53,14 @@ export class CompatSubscription implements Subscription {
     return this.current.sid;
   }
 
-  /** `_resub`: the same subscription object, now on `subject` (a new sid); the old one ends. */
-  moveTo(subject: string): void {
+  /**
+   * `_resub`: the same subscription object, now on `subject` (a new sid) for at most `max`
+   * more messages; the old one ends.
+   */
+  moveTo(subject: string, max: number | undefined): void {
     if (this.done) return;
     const old = this.current;
-    this.current = this.open(subject, {});
+    this.current = this.open(subject, { max: max || undefined });
     void old.unsubscribe();
   }
 
