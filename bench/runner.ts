@@ -7,6 +7,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startJetStreamServer } from '../test/helpers/jetstream.js';
 import { type NatsServer, startServer } from '../test/helpers/nats-server.js';
 import type { ClientName } from './clients/types.js';
 import type { ChildMessage, Job } from './measure.js';
@@ -74,7 +75,9 @@ export async function measureOnce(m: Measurement, options: RunOptions): Promise<
   let server: NatsServer | undefined;
   try {
     if (m.variant.needsServer && !options.url) {
-      server = await startServer({ config: tls?.serverConfig });
+      server = m.variant.jetstream
+        ? await startJetStreamServer()
+        : await startServer({ config: tls?.serverConfig });
     }
   } catch (error) {
     return notRun(`nats-server did not start: ${(error as Error).message}`);

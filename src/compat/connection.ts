@@ -216,7 +216,7 @@ export class CompatConnection implements NatsConnection {
     });
   }
 
-  closed(): Promise<void | Error> {
+  closed(): Promise<Error | undefined> {
     return this.client.closed();
   }
 

@@ -20,14 +20,14 @@ export interface SubscriptionHost extends MsgHost {
 
 export class CompatSubscription implements Subscription {
   readonly callback: MsgCallback<Msg>;
-  readonly closed: Promise<void | Error>;
+  readonly closed: Promise<Error | undefined>;
   private readonly iterator: QueuedIteratorImpl<Msg> | undefined;
   private current: Subscriber;
   private received = 0;
   private processed = 0;
   private draining = false;
   private done = false;
-  private resolveClosed!: (value: void | Error) => void;
+  private resolveClosed!: (value: Error | undefined) => void;
 
   constructor(
     private readonly host: SubscriptionHost,
