@@ -23,6 +23,8 @@ import type { Features, QueuedIteratorImpl, SemVer } from '@nats-io/nats-core/in
 import type { Client } from '../main/client.js';
 import type { Message } from '../main/message.js';
 import type { SubscribeOptions, Subscriber } from '../main/subscriber.js';
+import { describe } from '../shared/describe.js';
+import { NatsError } from '../shared/errors.js';
 import { AckRequests } from './ack-requests.js';
 import { toNatsJsError, toRequestError } from './errors.js';
 import { CompatMsg, toHeaderMap } from './msg.js';
@@ -118,6 +120,7 @@ export class CompatConnection implements NatsConnection {
   // ---- subscribing ----------------------------------------------------------------------
 
   subscribe(subject: string, opts: SubscriptionOptions = {}): Subscription {
+    checkOptions('subscribe', opts);
     const sub = new CompatSubscription(
       {
         subscribe: (s, queue, o) => this.coreSubscribe(s, queue, o),
@@ -165,6 +168,7 @@ export class CompatConnection implements NatsConnection {
   // ---- requests -------------------------------------------------------------------------
 
   async request(subject: string, payload?: Payload, opts?: Partial<RequestOptions>): Promise<Msg> {
+    if (opts !== undefined) checkOptions('request', opts);
     const timeout = opts?.timeout || DEFAULT_REQUEST_TIMEOUT;
     try {
       const message = await this.client.sendRequest(subject, {
@@ -185,6 +189,7 @@ export class CompatConnection implements NatsConnection {
     opts: Partial<RequestManyOptions> = {},
   ): Promise<AsyncIterable<Msg>> {
     try {
+      checkOptions('requestMany', opts);
       return requestMany(
         {
           newInbox: () => this.client.newInbox(),
@@ -307,5 +312,15 @@ export class CompatConnection implements NatsConnection {
 
   removeCloseListener(listener: CloseListener): void {
     this.closeListeners.delete(listener);
+  }
+}
+
+/** Options must be an object: anything else is the caller's bad input, never a raw TypeError. */
+function checkOptions(method: string, opts: unknown): void {
+  if (opts === null || typeof opts !== 'object') {
+    throw new NatsError(
+      'invalidArgument',
+      `${method} options must be an object, got ${describe(opts)}`,
+    );
   }
 }

@@ -5,21 +5,20 @@
 import { errors, RequestError } from '@nats-io/nats-core';
 import { NatsError } from '../shared/errors.js';
 
-/** A failure of a publish, subscribe or other call, as nats.js would have raised it. */
+/**
+ * A failure as nats.js would have raised it where the add-ons look at its class (a timeout, a
+ * closed or draining connection, a permissions violation); bad input stays a NatsError with
+ * its kind, as everywhere in nats-offload.
+ */
 export function toNatsJsError(error: unknown, subject = ''): unknown {
   if (!(error instanceof NatsError)) return error;
   switch (error.kind) {
     case 'timedOut':
       return new errors.TimeoutError({ cause: error });
     case 'closed':
-      return new errors.ClosedConnectionError();
+      return withCause(new errors.ClosedConnectionError(), error);
     case 'draining':
-      return new errors.DrainingConnectionError();
-    case 'badSubject':
-      return new errors.InvalidSubjectError(subject, { cause: error });
-    case 'invalidArgument':
-    case 'maxPayloadExceeded':
-      return new errors.InvalidArgumentError(error.message, { cause: error });
+      return withCause(new errors.DrainingConnectionError(), error);
     case 'permissionsViolation':
       return new errors.PermissionViolationError(
         error.message,
@@ -33,6 +32,12 @@ export function toNatsJsError(error: unknown, subject = ''): unknown {
     default:
       return error;
   }
+}
+
+/** nats-core's connection errors take no options: the NatsError is kept as their cause. */
+function withCause<E extends Error>(natsJsError: E, cause: NatsError): E {
+  Object.defineProperty(natsJsError, 'cause', { value: cause, configurable: true, writable: true });
+  return natsJsError;
 }
 
 /**

@@ -91,8 +91,13 @@ export function toNatsHeaders(message: Message): MsgHdrs | undefined {
 export function toHeaderMap(headers: MsgHdrs | undefined): HeaderMap | undefined {
   if (headers === undefined || headers === null) return undefined;
   const map = new HeaderMap();
-  for (const [name, values] of headers as Iterable<[string, string[]]>) {
-    for (const value of values) map.append(name, value);
+  try {
+    for (const [name, values] of headers) {
+      for (const value of values) map.append(name, value);
+    }
+  } catch (cause) {
+    if (cause instanceof NatsError) throw cause;
+    throw new NatsError('invalidArgument', 'headers must iterate as [name, values[]]', { cause });
   }
   return map;
 }

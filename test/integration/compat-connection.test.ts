@@ -40,6 +40,28 @@ describe('asNatsConnection', () => {
     expect(() => asNatsConnection({} as Client)).toThrow(NatsError);
   });
 
+  it('bad input is a NatsError with its kind, never a raw TypeError', async () => {
+    const nc = await open();
+    const kindOf = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (error) {
+        return error instanceof NatsError ? error.kind : `not a NatsError: ${error}`;
+      }
+      return 'no error';
+    };
+    expect(kindOf(() => nc.subscribe('x', null as never))).toBe('invalidArgument');
+    expect(kindOf(() => nc.publish('x', 'y', { headers: {} as never }))).toBe('invalidArgument');
+    expect(kindOf(() => nc.publish('bad subject'))).toBe('badSubject');
+    expect(kindOf(() => nc.publish('x', 42 as never))).toBe('invalidArgument');
+    await expect(nc.request('x', '', 'opts' as never)).rejects.toMatchObject({
+      kind: 'invalidArgument',
+    });
+    await expect(nc.requestMany('x', '', null as never)).rejects.toMatchObject({
+      kind: 'invalidArgument',
+    });
+  });
+
   it('describes the server as nats.js does', async () => {
     const nc = await open();
     expect(nc.info?.max_payload).toBe(client!.maxPayload());
