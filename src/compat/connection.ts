@@ -229,21 +229,13 @@ export class CompatConnection implements NatsConnection {
     return this.client.close();
   }
 
-  async drain(): Promise<void> {
+  drain(): Promise<void> {
     this.draining = true;
-    try {
-      await this.client.drain();
-    } catch (error) {
-      throw toNatsJsError(error);
-    }
+    return asNatsJs(this.client.drain());
   }
 
-  async flush(): Promise<void> {
-    try {
-      await this.client.flush();
-    } catch (error) {
-      throw toNatsJsError(error);
-    }
+  flush(): Promise<void> {
+    return asNatsJs(this.client.flush());
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -289,20 +281,12 @@ export class CompatConnection implements NatsConnection {
     return { inBytes, outBytes, inMsgs: inMessages, outMsgs: outMessages };
   }
 
-  async rtt(): Promise<number> {
-    try {
-      return await this.client.rtt();
-    } catch (error) {
-      throw toNatsJsError(error);
-    }
+  rtt(): Promise<number> {
+    return asNatsJs(this.client.rtt());
   }
 
-  async reconnect(): Promise<void> {
-    try {
-      await this.client.forceReconnect();
-    } catch (error) {
-      throw toNatsJsError(error);
-    }
+  reconnect(): Promise<void> {
+    return asNatsJs(this.client.forceReconnect());
   }
 
   /** nats.js internal: called once when the connection closes (with the error, if any). */
@@ -312,6 +296,15 @@ export class CompatConnection implements NatsConnection {
 
   removeCloseListener(listener: CloseListener): void {
     this.closeListeners.delete(listener);
+  }
+}
+
+/** The client's promise, rejecting with the error nats.js would have. */
+async function asNatsJs<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    throw toNatsJsError(error);
   }
 }
 
