@@ -114,6 +114,24 @@ describe('JetStream through asNatsConnection', () => {
     expect(await consumer.next({ expires: 1_000 })).toBeNull();
   });
 
+  it('closing the client under running consumers ends them', async () => {
+    const { js, jsm } = await open();
+    await jsm.streams.add({ name: 'CLOSING', subjects: ['closing.>'] });
+    await jsm.consumers.add('CLOSING', { durable_name: 'd', ack_policy: AckPolicy.Explicit });
+    await js.publish('closing.a', 'a');
+    const got = { ordered: 0, durable: 0 };
+    const ends = (['ordered', 'durable'] as const).map(async (kind) => {
+      const consumer = await js.consumers.get('CLOSING', kind === 'durable' ? 'd' : undefined);
+      for await (const m of await consumer.consume({ idle_heartbeat: 500, expires: 1_000 })) {
+        got[kind]++;
+        m.ack();
+      }
+    });
+    await waitFor(() => got.ordered === 1 && got.durable === 1, 10_000, 'both consumers running');
+    await client!.close();
+    await expect(Promise.all(ends)).resolves.toEqual([undefined, undefined]);
+  });
+
   it('a server without JetStream: the add-on raises JetStreamNotEnabled', async () => {
     const plain = await startServer();
     try {
