@@ -6,6 +6,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   resolve: {
     alias: {
+      // Before 'nats-offload', which would otherwise take the subpath as a prefix.
+      'nats-offload/compat': fileURLToPath(new URL('./dist/src/compat/index.js', import.meta.url)),
       'nats-offload': fileURLToPath(new URL('./dist/src/main/index.js', import.meta.url)),
     },
   },

@@ -1,12 +1,13 @@
 /**
  * The bench's optional packages. The published package depends on neither: without nats.js the
- * bench measures nats-offload alone (no ratios), without tinybench it leaves out `micro`, and
- * says so, instead of failing on an import.
+ * bench measures nats-offload alone (no ratios), without tinybench it leaves out `micro`, without
+ * the JetStream add-on `jetstream`, and says so, instead of failing on an import.
  */
 import type { Variant } from './scenarios/types.js';
 
 export const NATS_JS_PACKAGE = '@nats-io/transport-node';
 const TINYBENCH_PACKAGE = 'tinybench';
+const JETSTREAM_PACKAGE = '@nats-io/jetstream';
 
 /** Whether `name` can be imported from the bench (a dev checkout, or the user's project). */
 export function installed(name: string): boolean {
@@ -35,6 +36,12 @@ export function runnable(
   if (!isInstalled(TINYBENCH_PACKAGE) && variants.some((v) => v.scenario === 'micro')) {
     variants = variants.filter((v) => v.scenario !== 'micro');
     notes.push(`${TINYBENCH_PACKAGE} is not installed: skipping micro; npm install tinybench`);
+  }
+  if (!isInstalled(JETSTREAM_PACKAGE) && variants.some((v) => v.scenario === 'jetstream')) {
+    variants = variants.filter((v) => v.scenario !== 'jetstream');
+    notes.push(
+      `${JETSTREAM_PACKAGE} is not installed: skipping jetstream; npm install ${JETSTREAM_PACKAGE} @nats-io/nats-core`,
+    );
   }
   return { variants, notes };
 }

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { ClientName } from './clients/types.js';
 import type { ChildMessage, Job } from './measure.js';
 import type { Metrics, Variant } from './scenarios/types.js';
+import { startJetStreamServer } from './support/jetstream.js';
 import { type NatsServer, startServer } from './support/nats-server.js';
 import type { BenchTls } from './tls.js';
 
@@ -74,7 +75,9 @@ export async function measureOnce(m: Measurement, options: RunOptions): Promise<
   let server: NatsServer | undefined;
   try {
     if (m.variant.needsServer && !options.url) {
-      server = await startServer({ config: tls?.serverConfig });
+      server = m.variant.jetstream
+        ? await startJetStreamServer()
+        : await startServer({ config: tls?.serverConfig });
     }
   } catch (error) {
     return notRun(`nats-server did not start: ${(error as Error).message}`);

@@ -41,6 +41,8 @@ export interface Variant {
    * client connects over TLS trusting the run's CA. Needs the bench's own server, not `--url`.
    */
   tls?: boolean;
+  /** The bench's own server runs with JetStream on (a temp store dir). */
+  jetstream?: boolean;
   /** Everything the measurement needs; plain numbers, as they cross a process boundary. */
   params: Record<string, number>;
   /** The first metric is the headline, shown on the progress line. */

@@ -24,6 +24,21 @@ export async function waitFor(
   }
 }
 
+/** {@link waitFor} with a predicate that asks the server (one call at a time). */
+export async function waitForAsync(
+  predicate: () => Promise<boolean>,
+  timeoutMs = 5_000,
+  what = 'condition',
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (performance.now() > deadline) {
+      throw new Error(`waitForAsync: ${what} not met within ${timeoutMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
+
 /** `promise`, or a rejection naming `what` once `timeoutMs` has passed first. */
 export async function withTimeout<T>(
   promise: Promise<T>,

@@ -101,6 +101,43 @@ describe('importing nats-offload by name', () => {
   });
 });
 
+describe('importing nats-offload/compat by name', () => {
+  it('resolves through exports to the built file; nats.js errors come from the peer copy', async () => {
+    const compat = pkg.exports['./compat'];
+    for (const file of [compat.types, compat.import]) {
+      expect(existsSync(new URL(file, pathToFileURL(ROOT))), file).toBe(true);
+    }
+    const result = await runNodeScript(
+      `
+      import { connect } from 'nats-offload';
+      import { asNatsConnection } from 'nats-offload/compat';
+      import { errors, RequestError } from '@nats-io/nats-core';
+      const nc = asNatsConnection(await connect(${JSON.stringify(server.url)}));
+      nc.subscribe('pkg.compat', { callback: (_err, m) => { m.respond('pong'); } });
+      const reply = await nc.request('pkg.compat', 'ping', { timeout: 5000 });
+      const missing = await nc.request('pkg.nobody', '', { timeout: 5000 }).catch((e) => e);
+      await nc.close();
+      console.log(JSON.stringify({
+        resolved: import.meta.resolve('nats-offload/compat'),
+        reply: reply.string(),
+        noResponders: missing instanceof RequestError && missing.isNoResponders(),
+        closed: (() => { try { nc.publish('x'); } catch (e) { return e instanceof errors.ClosedConnectionError; } })(),
+      }));
+      `,
+      { timeoutMs: 10_000 },
+    );
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({
+      resolved: new URL(compat.import, pathToFileURL(ROOT)).href,
+      reply: 'pong',
+      noResponders: true,
+      closed: true,
+    });
+    expect(result.timedOut).toBe(false);
+    expect(result.code).toBe(0);
+  });
+});
+
 describe('Node flags of the process', () => {
   // Flags such as --max-old-space-size are process-wide: a Worker refuses them when they are
   // passed to it explicitly, yet a service may well run under them.

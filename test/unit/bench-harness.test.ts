@@ -105,6 +105,13 @@ describe('optional packages', () => {
     expect(variants.map((v) => v.scenario)).toEqual(['pub']);
     expect(notes).toEqual([expect.stringContaining('skipping micro')]);
   });
+
+  it('without the JetStream add-on leaves out jetstream and says so', () => {
+    const withJs = [...planned, ...variantsOf('jetstream', { quick: true })];
+    const { variants, notes } = runnable(withJs, (name) => name !== '@nats-io/jetstream');
+    expect(variants.map((v) => v.id)).toEqual(planned.map((v) => v.id));
+    expect(notes).toEqual([expect.stringContaining('skipping jetstream')]);
+  });
 });
 
 describe('counts', () => {

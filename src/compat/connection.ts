@@ -1,0 +1,319 @@
+/**
+ * A nats.js v3 `NatsConnection` over a nats-offload {@link Client}: what `@nats-io/jetstream`,
+ * `@nats-io/kv`, `@nats-io/obj` and `@nats-io/services` use of a connection, public and
+ * internal (`options.inboxPrefix`, `features`, `getServerVersion()`, close listeners, `_resub`,
+ * `msg.publisher`), with every byte going through the client's worker. Errors are nats.js's
+ * (errors.ts), from the `@nats-io/nats-core` copy the add-ons load.
+ */
+import type {
+  Msg,
+  NatsConnection,
+  Payload,
+  PublishOptions,
+  RequestManyOptions,
+  RequestOptions,
+  Server,
+  ServerInfo,
+  Stats,
+  Status,
+  Subscription,
+  SubscriptionOptions,
+} from '@nats-io/nats-core';
+import type { Features, QueuedIteratorImpl, SemVer } from '@nats-io/nats-core/internal';
+import type { Client } from '../main/client.js';
+import type { Message } from '../main/message.js';
+import type { SubscribeOptions, Subscriber } from '../main/subscriber.js';
+import { describe } from '../shared/describe.js';
+import { NatsError } from '../shared/errors.js';
+import { AckRequests } from './ack-requests.js';
+import { toNatsJsError, toRequestError } from './errors.js';
+import { CompatMsg, toHeaderMap } from './msg.js';
+import { requestMany } from './request-many.js';
+import { ServerView } from './server-view.js';
+import { natsJsStatus } from './status.js';
+import { CompatSubscription } from './subscription.js';
+
+/** nats.js's default request timeout, used when a request gives none. */
+const DEFAULT_REQUEST_TIMEOUT = 1000;
+
+/** nats.js's internal close listener (jetstream `consumer.js`). */
+interface CloseListener {
+  connectionClosedCallback(err?: Error): void;
+}
+
+export class CompatConnection implements NatsConnection {
+  /** nats.js's parsed options; the add-ons read `inboxPrefix`. */
+  readonly options: { inboxPrefix: string };
+  /** nats.js's protocol handler as `JsMsg.ackAck()` reaches it through `msg.publisher`. */
+  readonly publisher: AckRequests;
+  private readonly server: ServerView;
+  private readonly subscriptions = new Map<number, CompatSubscription>();
+  private readonly closeListeners = new Set<CloseListener>();
+  private draining = false;
+
+  constructor(private readonly client: Client) {
+    const inbox = client.newInbox();
+    this.options = { inboxPrefix: inbox.slice(0, inbox.lastIndexOf('.')) };
+    this.server = new ServerView(() => client.serverInfo());
+    this.publisher = new AckRequests(
+      {
+        newInbox: () => client.newInbox(),
+        subscribe: (subject, callback) => this.coreSubscribe(subject, undefined, { callback }),
+        publish: (subject, payload, opts) => this.publish(subject, payload, opts),
+      },
+      this,
+    );
+    void client.closed().then((error) => {
+      for (const listener of [...this.closeListeners]) {
+        try {
+          listener.connectionClosedCallback(error);
+        } catch {
+          // a listener's failure is its own (nats.js ignores it too)
+        }
+      }
+      this.closeListeners.clear();
+    });
+  }
+
+  /** The INFO of the server, snake_case as the server sent it; undefined once closed. */
+  get info(): ServerInfo | undefined {
+    return this.isClosed() ? undefined : this.server.info();
+  }
+
+  get features(): Features {
+    return this.server.features();
+  }
+
+  getServerVersion(): SemVer | undefined {
+    return this.isClosed() ? undefined : this.server.version();
+  }
+
+  // ---- publishing -----------------------------------------------------------------------
+
+  publish(subject: string, payload?: Payload, options?: PublishOptions): void {
+    const headers = toHeaderMap(options?.headers);
+    const reply = options?.reply;
+    try {
+      if (reply === undefined || reply === '') {
+        if (headers) this.client.publishWithHeaders(subject, headers, payload);
+        else this.client.publish(subject, payload);
+      } else if (headers) {
+        this.client.publishWithReplyAndHeaders(subject, reply, headers, payload);
+      } else {
+        this.client.publishWithReply(subject, reply, payload);
+      }
+    } catch (error) {
+      throw toNatsJsError(error, subject);
+    }
+  }
+
+  publishMessage(msg: Msg): void {
+    this.publish(msg.subject, msg.data, { reply: msg.reply, headers: msg.headers });
+  }
+
+  respondMessage(msg: Msg): boolean {
+    if (!msg.reply) return false;
+    this.publish(msg.reply, msg.data, { reply: msg.reply, headers: msg.headers });
+    return true;
+  }
+
+  // ---- subscribing ----------------------------------------------------------------------
+
+  subscribe(subject: string, opts: SubscriptionOptions = {}): Subscription {
+    checkOptions('subscribe', opts);
+    const sub = new CompatSubscription(
+      {
+        subscribe: (s, queue, o) => this.coreSubscribe(s, queue, o),
+        ended: (ended) => this.forget(ended),
+        publish: (s, p, o) => this.publish(s, p, o),
+        publisher: this.publisher,
+      },
+      subject,
+      opts,
+    );
+    this.subscriptions.set(sub.sid, sub);
+    return sub;
+  }
+
+  /**
+   * nats.js internal: the ordered consumer's reset moves its subscription to a new inbox. As
+   * in nats.js, the subscription's `max` is replaced by `max` more messages (none if omitted).
+   */
+  _resub(sub: Subscription, subject: string, max?: number): void {
+    if (!(sub instanceof CompatSubscription)) return;
+    this.subscriptions.delete(sub.sid);
+    sub.moveTo(subject, max);
+    if (!sub.isClosed()) this.subscriptions.set(sub.sid, sub);
+  }
+
+  private forget(sub: CompatSubscription): void {
+    if (this.subscriptions.get(sub.sid) === sub) this.subscriptions.delete(sub.sid);
+  }
+
+  private coreSubscribe(
+    subject: string,
+    queue: string | undefined,
+    opts: SubscribeOptions,
+  ): Subscriber {
+    try {
+      // nats.js takes an empty queue group as none (services pass `queue: ""`).
+      return queue === undefined || queue === ''
+        ? this.client.subscribe(subject, opts)
+        : this.client.queueSubscribe(subject, queue, opts);
+    } catch (error) {
+      throw toNatsJsError(error, subject);
+    }
+  }
+
+  // ---- requests -------------------------------------------------------------------------
+
+  async request(subject: string, payload?: Payload, opts?: Partial<RequestOptions>): Promise<Msg> {
+    if (opts !== undefined) checkOptions('request', opts);
+    const timeout = opts?.timeout || DEFAULT_REQUEST_TIMEOUT;
+    try {
+      const message = await this.client.sendRequest(subject, {
+        payload,
+        headers: toHeaderMap(opts?.headers),
+        timeout,
+        inbox: opts?.noMux ? (opts.reply ?? this.client.newInbox()) : undefined,
+      });
+      return this.toMsg(message);
+    } catch (error) {
+      throw toRequestError(error, subject);
+    }
+  }
+
+  requestMany(
+    subject: string,
+    payload?: Payload,
+    opts: Partial<RequestManyOptions> = {},
+  ): Promise<AsyncIterable<Msg>> {
+    try {
+      checkOptions('requestMany', opts);
+      return requestMany(
+        {
+          newInbox: () => this.client.newInbox(),
+          subscribe: (s, callback) => this.coreSubscribe(s, undefined, { callback }),
+          publish: (s, p, o) => this.publish(s, p, o),
+          publisher: this.publisher,
+        },
+        subject,
+        payload,
+        opts,
+      );
+    } catch (error) {
+      return Promise.reject(toNatsJsError(error, subject));
+    }
+  }
+
+  private toMsg(message: Message): Msg {
+    return new CompatMsg(message, 0, this);
+  }
+
+  // ---- state and control ----------------------------------------------------------------
+
+  status(): QueuedIteratorImpl<Status> {
+    return natsJsStatus({
+      events: () => this.client.status(),
+      disconnected: () => this.client.connectionState() === 'disconnected',
+      server: () => this.getServer(),
+      subscription: (sid) => this.subscriptions.get(sid),
+    });
+  }
+
+  closed(): Promise<Error | undefined> {
+    return this.client.closed();
+  }
+
+  close(): Promise<void> {
+    return this.client.close();
+  }
+
+  drain(): Promise<void> {
+    this.draining = true;
+    return asNatsJs(this.client.drain());
+  }
+
+  flush(): Promise<void> {
+    return asNatsJs(this.client.flush());
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.isClosed()) await this.client[Symbol.asyncDispose]();
+  }
+
+  isClosed(): boolean {
+    return this.client.connectionState() === 'closed';
+  }
+
+  isDraining(): boolean {
+    return this.draining && !this.isClosed();
+  }
+
+  getServer(): string {
+    const { host, port } = this.client.serverInfo();
+    return host ? `${host}:${port}` : '';
+  }
+
+  setServers(servers: string[]): void {
+    this.client.setServerPool(servers).catch(() => {
+      // nats.js's setServers returns nothing; a refused pool leaves the old one
+    });
+  }
+
+  getServers(): ReadonlyArray<Server> {
+    return this.client.serverPool().map(({ url, isDiscovered }) => {
+      const { hostname, port } = new URL(url);
+      return {
+        hostname,
+        port: Number(port),
+        listen: `${hostname}:${port}`,
+        src: url,
+        tlsName: '',
+        gossiped: isDiscovered,
+        resolve: async () => [],
+      } as unknown as Server;
+    });
+  }
+
+  stats(): Stats {
+    const { inBytes, outBytes, inMessages, outMessages } = this.client.statistics();
+    return { inBytes, outBytes, inMsgs: inMessages, outMsgs: outMessages };
+  }
+
+  rtt(): Promise<number> {
+    return asNatsJs(this.client.rtt());
+  }
+
+  reconnect(): Promise<void> {
+    return asNatsJs(this.client.forceReconnect());
+  }
+
+  /** nats.js internal: called once when the connection closes (with the error, if any). */
+  addCloseListener(listener: CloseListener): void {
+    this.closeListeners.add(listener);
+  }
+
+  removeCloseListener(listener: CloseListener): void {
+    this.closeListeners.delete(listener);
+  }
+}
+
+/** The client's promise, rejecting with the error nats.js would have. */
+async function asNatsJs<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    throw toNatsJsError(error);
+  }
+}
+
+/** Options must be an object: anything else is the caller's bad input, never a raw TypeError. */
+function checkOptions(method: string, opts: unknown): void {
+  if (opts === null || typeof opts !== 'object') {
+    throw new NatsError(
+      'invalidArgument',
+      `${method} options must be an object, got ${describe(opts)}`,
+    );
+  }
+}

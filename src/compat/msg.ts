@@ -1,0 +1,103 @@
+/**
+ * Messages and headers between nats-offload and nats.js: a received {@link Message} as a
+ * nats-core `Msg` (with nats-core headers, also for a status-only message), and nats-core
+ * headers given to a publish as a {@link HeaderMap}.
+ */
+import type { Msg, MsgHdrs, Payload, PublishOptions, ReviverFn } from '@nats-io/nats-core';
+import { MsgHdrsImpl } from '@nats-io/nats-core/internal';
+import type { Message } from '../main/message.js';
+import { NatsError } from '../shared/errors.js';
+import { HeaderMap } from '../shared/protocol/headers.js';
+
+/** What a compat message needs of its connection: replies, and what `JsMsg.ackAck()` reads. */
+export interface MsgHost {
+  publish(subject: string, payload?: Payload, options?: PublishOptions): void;
+  /** nats.js's protocol handler as `ackAck()` uses it (see ack-requests.ts). */
+  readonly publisher: unknown;
+}
+
+/** A received message as nats.js hands it to a subscription callback. */
+export class CompatMsg implements Msg {
+  readonly headers: MsgHdrs | undefined;
+
+  constructor(
+    private readonly message: Message,
+    readonly sid: number,
+    private readonly host: MsgHost,
+  ) {
+    this.headers = toNatsHeaders(message);
+  }
+
+  get subject(): string {
+    return this.message.subject;
+  }
+
+  get reply(): string | undefined {
+    return this.message.reply;
+  }
+
+  get data(): Uint8Array {
+    return this.message.payload;
+  }
+
+  /** nats.js's protocol handler: `JsMsg.ackAck()` reaches the connection through it. */
+  get publisher(): unknown {
+    return this.host.publisher;
+  }
+
+  respond(payload?: Payload, opts?: PublishOptions): boolean {
+    if (!this.message.reply) return false;
+    this.host.publish(this.message.reply, payload, opts);
+    return true;
+  }
+
+  json<T>(reviver?: ReviverFn): T {
+    try {
+      return JSON.parse(this.message.string(), reviver) as T;
+    } catch (cause) {
+      throw new NatsError('invalidArgument', `payload on ${this.subject} is not JSON`, { cause });
+    }
+  }
+
+  string(): string {
+    return this.message.string();
+  }
+
+  /** Bytes of the message as nats.js counts them (payload and header values). */
+  size(): number {
+    let size = this.message.payload.length + this.message.subject.length;
+    if (this.message.reply) size += this.message.reply.length;
+    for (const [name, value] of this.message.headers ?? []) size += name.length + value.length;
+    return size;
+  }
+}
+
+/**
+ * nats-core headers of a received message: its status code and description (JetStream tells
+ * heartbeats, 404, 408, 409 and 503 by them), then every header line. Built directly, not with
+ * `headers(code, description)`, which refuses a status without a description.
+ */
+export function toNatsHeaders(message: Message): MsgHdrs | undefined {
+  if (message.headers === undefined && message.status === undefined) return undefined;
+  const headers = new MsgHdrsImpl(message.status ?? 0, message.description ?? '');
+  for (const [name, value] of message.headers ?? []) headers.append(name, value);
+  return headers;
+}
+
+/**
+ * Headers given to a publish: nats-core's (or any copy's, e.g. the one @nats-io/services pins)
+ * iterate as `[name, values[]]`, so they are read that way, never tested with `instanceof`.
+ */
+export function toHeaderMap(headers: MsgHdrs | undefined): HeaderMap | undefined {
+  if (headers === undefined || headers === null) return undefined;
+  const map = new HeaderMap();
+  try {
+    for (const [name, values] of headers) {
+      for (const value of values) map.append(name, value);
+    }
+  } catch (cause) {
+    if (cause instanceof NatsError) throw cause;
+    throw new NatsError('invalidArgument', 'headers must iterate as [name, values[]]', { cause });
+  }
+  return map;
+}

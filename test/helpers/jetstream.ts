@@ -1,0 +1,2 @@
+// Moved to bench/support (the bench ships and needs it too).
+export * from '../../bench/support/jetstream.js';

@@ -1,0 +1,183 @@
+// asNatsConnection(client) as a nats.js NatsConnection, against a plain nats-server: the
+// pieces the add-ons rely on, each on its own (errors from the nats-core copy they load,
+// headers, requestMany strategies, subscription errors and `closed`, status events, internals).
+
+import { errors, headers, RequestError, type Status } from '@nats-io/nats-core';
+import { Feature } from '@nats-io/nats-core/internal';
+import { type Client, connect, NatsError } from 'nats-offload';
+import { asNatsConnection } from 'nats-offload/compat';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
+import { waitFor } from '../helpers/wait.js';
+
+let server: NatsServer;
+let client: Client | undefined;
+
+beforeAll(async () => {
+  server = await startServer();
+});
+
+afterEach(async () => {
+  await client?.close();
+  client = undefined;
+});
+
+afterAll(stopAll);
+
+async function open() {
+  client = await connect(server.url);
+  return asNatsConnection(client);
+}
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of iterable) out.push(item);
+  return out;
+}
+
+describe('asNatsConnection', () => {
+  it('refuses what is not a nats-offload client', () => {
+    expect(() => asNatsConnection({} as Client)).toThrow(NatsError);
+  });
+
+  it('bad input is a NatsError with its kind, never a raw TypeError', async () => {
+    const nc = await open();
+    const kindOf = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (error) {
+        return error instanceof NatsError ? error.kind : `not a NatsError: ${error}`;
+      }
+      return 'no error';
+    };
+    expect(kindOf(() => nc.subscribe('x', null as never))).toBe('invalidArgument');
+    expect(kindOf(() => nc.publish('x', 'y', { headers: {} as never }))).toBe('invalidArgument');
+    expect(kindOf(() => nc.publish('bad subject'))).toBe('badSubject');
+    expect(kindOf(() => nc.publish('x', 42 as never))).toBe('invalidArgument');
+    await expect(nc.request('x', '', 'opts' as never)).rejects.toMatchObject({
+      kind: 'invalidArgument',
+    });
+    await expect(nc.requestMany('x', '', null as never)).rejects.toMatchObject({
+      kind: 'invalidArgument',
+    });
+  });
+
+  it('describes the server as nats.js does', async () => {
+    const nc = await open();
+    expect(nc.info?.max_payload).toBe(client!.maxPayload());
+    expect(nc.info?.server_id).toBe(client!.serverInfo().serverId);
+    expect(nc.getServerVersion()).toMatchObject({ major: 2, minor: 9 });
+    expect(nc.features.get(Feature.JS_KV).ok).toBe(true);
+    expect(nc.features.get(Feature.JS_MULTIPLE_CONSUMER_FILTER).ok).toBe(false);
+    expect(nc.options.inboxPrefix).toBe('_INBOX');
+    expect('nc' in nc).toBe(false); // the add-ons tell a JetStream client from a connection by it
+  });
+
+  it('carries nats-core headers both ways, and a status as code and description', async () => {
+    const nc = await open();
+    nc.subscribe('echo', {
+      callback: (_err, msg) => {
+        msg.respond(msg.data, { headers: msg.headers });
+      },
+    });
+    const sent = headers();
+    sent.append('Trace', 'a');
+    sent.append('Trace', 'b');
+    const reply = await nc.request('echo', 'x', { timeout: 5_000, headers: sent });
+    expect(reply.headers?.values('Trace')).toEqual(['a', 'b']);
+
+    const noMux = nc.request('nobody', 'x', { timeout: 5_000, noMux: true });
+    const error = await noMux.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RequestError);
+    expect((error as RequestError).isNoResponders()).toBe(true);
+  });
+
+  it('rejects a request past its timeout with nats-core TimeoutError', async () => {
+    const nc = await open();
+    nc.subscribe('silent', { callback: () => {} });
+    await expect(nc.request('silent', '', { timeout: 50 })).rejects.toBeInstanceOf(
+      errors.TimeoutError,
+    );
+    await expect(nc.request('nobody', '', { timeout: 5_000 })).rejects.toSatisfy(
+      (e) => e instanceof RequestError && e.isNoResponders(),
+    );
+  });
+
+  it('requestMany: every strategy', async () => {
+    const nc = await open();
+    for (const n of [1, 2, 3]) {
+      nc.subscribe('many', {
+        callback: (_err, msg) => {
+          msg.respond(`${n}`);
+          if (n === 3) msg.respond(''); // sentinel
+        },
+      });
+    }
+    const strings = async (it: Promise<AsyncIterable<{ string(): string }>>) =>
+      (await collect(await it)).map((m) => m.string()).sort();
+    expect(await strings(nc.requestMany('many', '', { maxWait: 500 }))).toEqual([
+      '',
+      '1',
+      '2',
+      '3',
+    ]);
+    expect(
+      await strings(nc.requestMany('many', '', { strategy: 'count', maxMessages: 2 })),
+    ).toHaveLength(2);
+    expect(
+      await strings(nc.requestMany('many', '', { strategy: 'stall', maxWait: 10_000, stall: 200 })),
+    ).toHaveLength(4);
+    const sentinel = await collect(
+      await nc.requestMany('many', '', { strategy: 'sentinel', maxWait: 10_000 }),
+    );
+    expect(sentinel.at(-1)?.data.length).toBe(0);
+    await expect(
+      collect(await nc.requestMany('nobody', '', { maxWait: 5_000 })),
+    ).rejects.toBeInstanceOf(errors.NoRespondersError);
+  });
+
+  it('a subscription timeout reaches the callback as TimeoutError, then closed settles', async () => {
+    const nc = await open();
+    const errs: unknown[] = [];
+    const sub = nc.subscribe('quiet', { timeout: 50, callback: (err) => void errs.push(err) });
+    const closed = await sub.closed;
+    expect(errs).toHaveLength(1);
+    expect(errs[0]).toBeInstanceOf(errors.TimeoutError);
+    expect(closed).toBe(errs[0]);
+    expect(sub.isClosed()).toBe(true);
+  });
+
+  it('an iterated subscription, and _resub moving it to another subject with a new max', async () => {
+    const nc = await open();
+    const sub = nc.subscribe('first');
+    nc.publish('first', '1');
+    await nc.flush();
+    nc._resub(sub, 'second', 2);
+    expect(sub.getSubject()).toBe('second');
+    nc.publish('first', 'lost');
+    nc.publish('second', '2');
+    nc.publish('second', '3');
+    const got = (await collect(sub)).map((m) => `${m.subject}:${m.string()}`);
+    expect(got).toEqual(['first:1', 'second:2', 'second:3']);
+    await expect(sub.closed).resolves.toBeUndefined();
+  });
+
+  it('status() reports disconnect and reconnect; close listeners hear the close', async () => {
+    const nc = await open();
+    const seen: Status['type'][] = [];
+    const status = nc.status();
+    void (async () => {
+      for await (const s of status) seen.push(s.type);
+    })();
+    let closedWith: unknown = 'not called';
+    nc.addCloseListener({ connectionClosedCallback: (err?: Error) => (closedWith = err) });
+    await client!.forceReconnect();
+    await waitFor(() => seen.includes('reconnect'), 10_000, 'a reconnect status');
+    expect(seen.slice(0, 2)).toEqual(['disconnect', 'reconnect']);
+    await nc.close();
+    await waitFor(() => closedWith === undefined, 5_000, 'the close listener');
+    await waitFor(() => seen.at(-1) === 'close', 5_000, 'a close status');
+    expect(nc.isClosed()).toBe(true);
+    expect(() => nc.publish('x')).toThrow(errors.ClosedConnectionError);
+  });
+});
