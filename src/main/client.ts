@@ -4,10 +4,11 @@
  * through the delivery ring ({@link Dispatcher}); state and statistics are read from the
  * shared state block; only connect and close cross comlink. It never touches a socket.
  *
- * This module is the public surface and the wiring; the parts it delegates to each own one
- * concern: subscriptions.ts (sids, SUB/UNSUB, what a Subscriber asks of its owner), flushes.ts
- * (pending flushes and their bounds), lifecycle.ts (drain and close), host-callbacks.ts (what
- * the worker may call here), servers.ts (the pool and INFO as the worker last told them).
+ * This module implements the public surface (documented once, in client-api.ts) and the
+ * wiring; the parts it delegates to each own one concern: subscriptions.ts (sids, SUB/UNSUB,
+ * what a Subscriber asks of its owner), flushes.ts (pending flushes and their bounds),
+ * lifecycle.ts (drain and close), host-callbacks.ts (what the worker may call here),
+ * servers.ts (the pool and INFO as the worker last told them).
  */
 import { inspect } from 'node:util';
 import * as Comlink from '../shared/comlink.js';
@@ -21,6 +22,7 @@ import { createRingBuffers } from '../shared/ring/byte-ring.js';
 import { RingConsumer } from '../shared/ring/ring-consumer.js';
 import { RingProducer } from '../shared/ring/ring-producer.js';
 import type { ServerInfo } from '../shared/server-info.js';
+import type { ClientApi } from './client-api.js';
 import { Dispatcher } from './dispatcher.js';
 import { type Event, EventSink, fromWireEvent, type State } from './events.js';
 import { Flushes } from './flushes.js';
@@ -64,7 +66,7 @@ export async function createClient(
  * await client.flush();
  * await client.close();
  */
-export class Client {
+export class Client implements ClientApi {
   private readonly host: WorkerHost;
   private readonly publisher: Publisher;
   private readonly outgoing: Outgoing;
@@ -197,55 +199,18 @@ export class Client {
 
   // ---- publishing -----------------------------------------------------------------------
 
-  /**
-   * Publish `payload` (a string is sent as UTF-8; none: an empty message) to `subject`. Never
-   * blocks: the message is copied into shared memory, or waits on this thread while that is full.
-   *
-   * @returns `true`, or `false` once `clientCapacity` (default 2048) messages wait on this
-   * thread: then `await writable()` before publishing more. The message is accepted either way.
-   * @throws NatsError `'badSubject'` for an empty subject or one with whitespace (unless
-   * `skipSubjectValidation`), `'maxPayloadExceeded'` past the server's `max_payload`,
-   * `'invalidArgument'` for a payload that is neither a string nor a Uint8Array, `'clientCapacity'`
-   * past `maxPendingBytes` (nothing is sent), `'draining'` after `drain()`, `'closed'` after close.
-   */
   publish(subject: string, payload?: Payload): boolean {
     return this.send(subject, undefined, undefined, payload);
   }
 
-  /**
-   * Publish with headers (an HPUB); otherwise as {@link publish}.
-   *
-   * @throws NatsError `'badSubject'` for an empty subject or one with whitespace (unless
-   * `skipSubjectValidation`), `'maxPayloadExceeded'` past the server's `max_payload`,
-   * `'invalidArgument'` for a payload that is neither a string nor a Uint8Array, `'clientCapacity'`
-   * past `maxPendingBytes` (nothing is sent), `'draining'` after `drain()`, `'closed'` after close.
-   * Also `'invalidArgument'` for `headers` that are not a {@link HeaderMap}.
-   */
   publishWithHeaders(subject: string, headers: HeaderMap, payload?: Payload): boolean {
     return this.send(subject, undefined, headers, payload);
   }
 
-  /**
-   * Publish with a reply subject, for the receiver to answer on; otherwise as {@link publish}.
-   *
-   * @throws NatsError `'badSubject'` for an empty subject or one with whitespace (unless
-   * `skipSubjectValidation`), `'maxPayloadExceeded'` past the server's `max_payload`,
-   * `'invalidArgument'` for a payload that is neither a string nor a Uint8Array, `'clientCapacity'`
-   * past `maxPendingBytes` (nothing is sent), `'draining'` after `drain()`, `'closed'` after close.
-   * `reply` follows the subject rules.
-   */
   publishWithReply(subject: string, reply: string, payload?: Payload): boolean {
     return this.send(subject, reply, undefined, payload);
   }
 
-  /**
-   * Publish with a reply subject and headers; otherwise as {@link publish}.
-   *
-   * @throws NatsError `'badSubject'` for an empty subject or one with whitespace (unless
-   * `skipSubjectValidation`), `'maxPayloadExceeded'` past the server's `max_payload`,
-   * `'invalidArgument'` for a payload that is neither a string nor a Uint8Array, `'clientCapacity'`
-   * past `maxPendingBytes` (nothing is sent), `'draining'` after `drain()`, `'closed'` after close.
-   */
   publishWithReplyAndHeaders(
     subject: string,
     reply: string,
@@ -255,54 +220,20 @@ export class Client {
     return this.send(subject, reply, headers, payload);
   }
 
-  /**
-   * Resolves when publishing may go on: no message waits on this thread any more (at once
-   * when none does). The cooperative publisher's partner of {@link publish} returning `false`.
-   *
-   * @throws (rejects) NatsError `'closed'` or `'workerExited'` when the client ends first.
-   */
   writable(): Promise<void> {
     return this.publisher.writable();
   }
 
   // ---- requests -------------------------------------------------------------------------
 
-  /**
-   * Send a request and resolve with the first reply. Replies come through one shared inbox
-   * subscription (`<customInboxPrefix>.<unique>.*`); the timeout is `requestTimeout` (default
-   * 10000 ms; `null`: none).
-   *
-   * @throws (rejects) NatsError `'noResponders'` when no one is subscribed (a 503 status),
-   * `'timedOut'` past the timeout, `'permissionsViolation'` when the server denies the publish,
-   * `'closed'` when the client closes first, `'draining'` after `drain()`, and the publish errors
-   * of {@link publish} (`'badSubject'`, `'maxPayloadExceeded'`, ...).
-   */
   request(subject: string, payload?: Payload): Promise<Message> {
     return this.sendRequest(subject, { payload });
   }
 
-  /**
-   * A {@link Client.request} with headers.
-   *
-   * @throws (rejects) NatsError `'noResponders'` when no one is subscribed (a 503 status),
-   * `'timedOut'` past the timeout, `'permissionsViolation'` when the server denies the publish,
-   * `'closed'` when the client closes first, `'draining'` after `drain()`, and the publish errors
-   * of {@link publish} (`'badSubject'`, `'maxPayloadExceeded'`, ...).
-   */
   requestWithHeaders(subject: string, headers: HeaderMap, payload?: Payload): Promise<Message> {
     return this.sendRequest(subject, { payload, headers });
   }
 
-  /**
-   * Scatter-gather: one request, every reply until the first limit — `maxMessages` replies,
-   * `maxWait` ms in all (default: the request timeout), or `stall` ms without one. Throws
-   * 'noResponders' from the iterator when no one is subscribed.
-   *
-   * @example
-   * for await (const reply of client.requestMany('svc.ping', '', { maxWait: 500 })) {
-   *   console.log(reply.string());
-   * }
-   */
   requestMany(
     subject: string,
     payload?: Payload,
@@ -322,17 +253,6 @@ export class Client {
     );
   }
 
-  /**
-   * A {@link Client.request} with every option: payload, headers, `timeout` in ms (overrides
-   * `requestTimeout`; `null`: none) and `inbox` (a reply subject of your own, which bypasses the
-   * shared inbox and subscribes for this request alone).
-   *
-   * @throws (rejects) NatsError `'noResponders'` when no one is subscribed (a 503 status),
-   * `'timedOut'` past the timeout, `'permissionsViolation'` when the server denies the publish,
-   * `'closed'` when the client closes first, `'draining'` after `drain()`, and the publish errors
-   * of {@link publish} (`'badSubject'`, `'maxPayloadExceeded'`, ...).
-   * Also `'invalidArgument'` for a timeout that is not an integer 0..2^31 − 1.
-   */
   sendRequest(subject: string, request: RequestOptions): Promise<Message> {
     try {
       this.life.refuseNewWork('request');
@@ -342,10 +262,6 @@ export class Client {
     return this.mux.send(subject, request, this.#options.requestTimeout);
   }
 
-  /**
-   * A new unique subject under the inbox prefix: `<customInboxPrefix>.<unique>` (default
-   * prefix `_INBOX`).
-   */
   newInbox(): string {
     return `${this.#options.inboxPrefix}.${uniqueToken()}`;
   }
@@ -373,37 +289,12 @@ export class Client {
 
   // ---- subscribing ----------------------------------------------------------------------
 
-  /**
-   * Subscribe to `subject` (wildcards `*` and `>` allowed). Messages go to `opts.callback`, or
-   * else to the returned {@link Subscriber}'s async iterator; the SUB is ordered with publishes
-   * made after this call. `opts.max` ends it after that many messages, `opts.timeout` with
-   * `'timedOut'` when no message comes within that many ms.
-   *
-   * @throws NatsError `'badSubject'` for an empty subject, whitespace, a leading or trailing `.`
-   * or `..`; `'invalidArgument'` for options of the wrong type or range; `'draining'` after
-   * `drain()`; `'closed'` after close. Later problems end the subscription instead: see
-   * {@link Subscriber.closed} (e.g. `'permissionsViolation'`).
-   *
-   * @example
-   * const sub = client.subscribe('orders.>', { max: 10 });
-   * for await (const msg of sub) console.log(msg.subject, msg.string());
-   */
   subscribe(subject: string, opts?: SubscribeOptions): Subscriber {
     this.checkOpen('subscribe to', subject);
     validateSubscribeSubject(subject);
     return this.addSubscription(subject, undefined, opts);
   }
 
-  /**
-   * Subscribe as a member of `queueGroup`: each message goes to one member of the group.
-   * Otherwise as {@link subscribe}.
-   *
-   * @throws NatsError `'badSubject'` for an empty subject, whitespace, a leading or trailing `.`
-   * or `..`; `'invalidArgument'` for options of the wrong type or range; `'draining'` after
-   * `drain()`; `'closed'` after close. Later problems end the subscription instead: see
-   * {@link Subscriber.closed} (e.g. `'permissionsViolation'`).
-   * Also `'badSubject'` for an empty queue group or one with whitespace.
-   */
   queueSubscribe(subject: string, queueGroup: string, opts?: SubscribeOptions): Subscriber {
     this.checkOpen('subscribe to', subject);
     validateSubscribeSubject(subject);
@@ -428,13 +319,6 @@ export class Client {
 
   // ---- control --------------------------------------------------------------------------
 
-  /**
-   * Resolves when everything published before it has reached the server (a PING/PONG round
-   * trip ordered with the publishes).
-   *
-   * @throws (rejects) NatsError `'closed'` on a closed client; `'timedOut'` when the client has been
-   * without a connection for 2 × `connectionTimeout`; `'workerExited'` if the worker dies.
-   */
   flush(): Promise<void> {
     if (this.life.closedWith)
       return Promise.reject(new NatsError('closed', 'flush on a closed client'));
@@ -457,47 +341,20 @@ export class Client {
     }
   }
 
-  /**
-   * Drain, then close: from now on new publishes, subscriptions and requests fail with
-   * `'draining'`; every subscription stops (messages already on their way are still delivered),
-   * requests already waiting get their replies (within their timeouts, and at most
-   * max(requestTimeout, 2 × connectionTimeout)), what was published reaches the server, then the
-   * client closes and {@link closed} settles (`'notSent'` with a count if some publishes could not
-   * be sent).
-   *
-   * @throws (rejects) NatsError `'closed'` on a closed client; `'timedOut'` (and closes) when it
-   * cannot finish because the client has been without a connection for 2 × connectionTimeout.
-   */
   drain(): Promise<void> {
     if (this.life.closedWith)
       return Promise.reject(new NatsError('closed', 'drain on a closed client'));
     return this.life.drain();
   }
 
-  /**
-   * Close now: what is already published is sent (when connected), pending requests reject with
-   * `'closed'`, subscriptions end, the worker ends and the process may exit. Never rejects; calling
-   * it again is harmless. What could not be sent is reported by {@link closed} (`'notSent'`).
-   */
   close(): Promise<void> {
     return this.life.shutdown(undefined);
   }
 
-  /**
-   * A snapshot of the server pool: the explicit and discovered servers with their attempt
-   * history. Never throws, also after close.
-   */
   serverPool(): Server[] {
     return this.servers.serverPool();
   }
 
-  /**
-   * Replace the server pool. Servers in both pools keep their state, the reconnect attempt
-   * counter resets, and {@link serverPool} shows the new pool once this resolves.
-   *
-   * @throws (rejects) NatsError `'invalidOption'` for an empty list, an address that does not
-   * parse, or one mixing WebSocket with other schemes; `'closed'` on a closed client.
-   */
   async setServerPool(urls: string[]): Promise<void> {
     if (this.life.closedWith) throw new NatsError('closed', 'setServerPool on a closed client');
     const servers = dialable(resolveServers(urls));
@@ -505,88 +362,48 @@ export class Client {
     this.servers.update(undefined, pool); // current when this call resolves
   }
 
-  /**
-   * Drop the connection and reconnect, as after a network failure: the old socket ends
-   * gracefully (nothing accepted is lost), the auth callback runs again, subscriptions are
-   * replayed; `disconnected` and then `connected` events follow.
-   *
-   * @throws (rejects) NatsError `'closed'` on a closed client.
-   */
   forceReconnect(): Promise<void> {
     if (this.life.closedWith)
       return Promise.reject(new NatsError('closed', 'forceReconnect on a closed client'));
     return this.host.call((api) => api.forceReconnect());
   }
 
-  /**
-   * Settles when the client is closed: `undefined` after a clean `close()`/`drain()`, otherwise
-   * the error that ended it: `'maxReconnects'`, `'notSent'` (with `count`), `'workerExited'`.
-   * Never rejects.
-   */
   closed(): Promise<NatsError | undefined> {
     return this.life.closed;
   }
 
   // ---- state ----------------------------------------------------------------------------
 
-  /**
-   * The state now: `'pending'` (before the first connection), `'connected'`,
-   * `'disconnected'` (reconnecting) or `'closed'`. Read from shared memory, no round trip.
-   */
   connectionState(): State {
     return this.life.closedWith ? 'closed' : this.shared.state();
   }
 
-  /** The last INFO the server sent; before the first, empty strings and maxPayload 1 MiB. */
   serverInfo(): ServerInfo {
     return this.servers.serverInfo();
   }
 
-  /**
-   * Whether the connected server's version is at least `major.minor.patch` (false before the
-   * first INFO).
-   */
   isServerCompatible(major: number, minor: number, patch: number): boolean {
     return this.servers.isServerCompatible(major, minor, patch);
   }
 
-  /** The server's max_payload (1 MiB before the first INFO). */
   maxPayload(): number {
     return this.shared.maxPayload();
   }
 
-  /**
-   * Counters read from shared memory, no round trip: bytes and messages in and out, connects
-   * and dropped messages. See {@link Statistics}.
-   */
   statistics(): Statistics {
     return this.shared.statistics();
   }
 
-  /** The default request timeout (ms), or null. */
   timeout(): number | null {
     return this.#options.requestTimeout;
   }
 
-  /**
-   * One PING/PONG round trip to the server, in ms (fractional).
-   *
-   * @throws (rejects) as {@link flush}.
-   */
   async rtt(): Promise<number> {
     const start = performance.now();
     await this.flush();
     return performance.now() - start;
   }
 
-  /**
-   * Every event from now on (what `eventCallback` receives), for any number of readers; each
-   * holds at most 1,024 it has not taken (a reader that falls further behind loses the
-   * oldest). Ends when the client closes.
-   *
-   * @example
-   * for await (const event of client.status()) if (event.type === 'disconnected') alert();
-   */
   status(): AsyncIterable<Event> {
     return this.statusReaders.open();
   }
