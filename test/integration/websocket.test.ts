@@ -181,6 +181,62 @@ describe('ws:// with a TCP client on the same server', () => {
   });
 });
 
+describe('keep-alive and the receive policy over ws://', () => {
+  it('finds a server that stopped answering stale after unanswered PINGs', async () => {
+    const { server, ws } = await wsServer();
+    const log = new EventLog();
+    await open(
+      ws,
+      new ConnectOptions()
+        .pingInterval(200)
+        .reconnectDelayCallback(() => 50)
+        .eventCallback(log.callback),
+    );
+    process.kill(server.pid, 'SIGSTOP');
+    try {
+      await log.next('disconnected', 0, 10_000);
+    } finally {
+      process.kill(server.pid, 'SIGCONT');
+    }
+    const lost = log.events.find((e) => e.type === 'disconnected');
+    expect(lost?.type === 'disconnected' && lost.error?.kind).toBe('timedOut');
+    expect(lost?.type === 'disconnected' && lost.error?.message).toMatch(/stale/);
+  });
+
+  it('gets every message of a burst faster than its callback, without a drop or a reconnect', async () => {
+    const { server, ws } = await wsServer();
+    const COUNT = 150_000;
+    const log = new EventLog();
+    // Stale after ~200-300 ms without PONGs: the worker pauses reading for longer than that.
+    const consumer = await open(
+      ws,
+      new ConnectOptions().pingInterval(100).eventCallback(log.callback),
+    );
+    let received = 0;
+    consumer.subscribe('work', {
+      callback: () => {
+        const until = performance.now() + 0.01;
+        while (performance.now() < until) {}
+        received++;
+      },
+    });
+    await consumer.flush();
+    const producer = await open(server.url);
+    const payload = new Uint8Array(250).fill(0x78);
+    for (let i = 0; i < COUNT; i++) {
+      if (!producer.publish('work', payload)) await producer.writable();
+    }
+    await producer.flush();
+    await waitFor(
+      () => received === COUNT || log.events.some((e) => e.type !== 'connected'),
+      60_000,
+      'every message delivered',
+    );
+    expect(log.types()).toEqual(['connected']);
+    expect(received).toBe(COUNT);
+  }, 90_000);
+});
+
 describe('the server pool', () => {
   it('refuses a list mixing WebSocket and non-WebSocket URLs', async () => {
     const { server, ws } = await wsServer();

@@ -3,6 +3,7 @@
 // and what a full write buffer and a refused dial look like.
 
 import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
@@ -24,7 +25,9 @@ afterEach(async () => {
 });
 
 /** A WebSocket server on loopback that hands each connection to `onConnection`. */
-async function serve(onConnection: (peer: WebSocket) => void): Promise<string> {
+async function serve(
+  onConnection: (peer: WebSocket, request?: IncomingMessage) => void,
+): Promise<string> {
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   servers.push(server);
   server.on('connection', onConnection);
@@ -118,6 +121,16 @@ describe('ws transport', () => {
     expect(done).toBeUndefined();
     await waitFor(() => messages.length === 1, 5_000, 'the message at the server');
     expect(messages[0].length).toBe(14 + big.length);
+  });
+
+  it('asks for the path of the URL', async () => {
+    let path: string | undefined;
+    const url = await serve((_peer, request) => {
+      path = request?.url;
+    });
+    await dial(`${url}/nats/ws?x=1`).ready;
+    await waitFor(() => path !== undefined, 5_000, 'the upgrade request');
+    expect(path).toBe('/nats/ws?x=1');
   });
 
   it('rejects a refused dial with kind io and reports the close once', async () => {
