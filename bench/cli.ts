@@ -12,7 +12,7 @@ import { stopAll } from '../test/helpers/nats-server.js';
 import { environment, REPO_ROOT } from './machine.js';
 import { Progress } from './progress.js';
 import { summarise, table } from './report.js';
-import { measureOnce, plan, type Sample } from './runner.js';
+import { measureOnce, overWebSocket, plan, type Sample } from './runner.js';
 import { SCENARIOS } from './scenarios/index.js';
 import type { PlanOptions } from './scenarios/types.js';
 import { type BenchTls, makeBenchTls } from './tls.js';
@@ -29,6 +29,7 @@ options:
   --url URL    use this nats-server instead of starting a fresh local one per measurement
   --json       print the result document on stdout (the table goes to stderr)
   --quick      short run: counts and windows divided by 4, 1 rep unless --reps
+  --ws         the measured clients connect over WebSocket (ws://; peers stay on TCP)
   --cpu-prof   write CPU profiles of every thread of every measurement under bench/results/
   --help`;
 
@@ -55,6 +56,7 @@ const { values, positionals } = (() => {
         url: { type: 'string' },
         json: { type: 'boolean', default: false },
         quick: { type: 'boolean', default: false },
+        ws: { type: 'boolean', default: false },
         'cpu-prof': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
@@ -79,7 +81,14 @@ const options: PlanOptions = {
   quick: values.quick,
 };
 const reps = positiveInteger('reps', values.reps) ?? (values.quick ? 1 : 3);
-const planned = SCENARIOS.filter((s) => names.includes(s.name)).flatMap((s) => s.variants(options));
+const chosen = SCENARIOS.filter((s) => names.includes(s.name)).flatMap((s) => s.variants(options));
+if (values.ws && values.url) fail("--ws needs the bench's own nats-server, not --url");
+// Over WebSocket: the variants that talk to a server, less the TLS ones (a wss:// bench would
+// need the certificates on the ws listener too).
+const planned = values.ws
+  ? chosen.filter((v) => v.needsServer && !v.tls).map(overWebSocket)
+  : chosen;
+if (planned.length === 0) fail('--ws: no scenario chosen talks to a server in plain');
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const resultsDir = join(REPO_ROOT, 'bench', 'results');
 
@@ -164,6 +173,7 @@ const document = {
     count: options.count ?? null,
     quick: options.quick,
     url: values.url ?? null,
+    ws: values.ws,
   },
   ...env,
   loadAverageAtEnd: os.loadavg(),

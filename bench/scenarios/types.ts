@@ -41,6 +41,11 @@ export interface Variant {
    * client connects over TLS trusting the run's CA. Needs the bench's own server, not `--url`.
    */
   tls?: boolean;
+  /**
+   * Over WebSocket: the server also listens for WebSocket clients and the measured client
+   * connects there (`ws://`); the peers stay on TCP. Needs the bench's own server, not `--url`.
+   */
+  ws?: boolean;
   /** Everything the measurement needs; plain numbers, as they cross a process boundary. */
   params: Record<string, number>;
   /** The first metric is the headline, shown on the progress line. */

@@ -237,6 +237,23 @@ describe('nats-offload-bench', () => {
     }
   }, 250_000);
 
+  it('--ws measures both clients over WebSocket (nats.js through wsconnect)', async () => {
+    const [run, doc] = await runJson(
+      ['pub,sub', '--ws', '--quick', '--size', '128', '--count', '2000'],
+      120_000,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(doc.variants.map((v) => [v.id, v.ws])).toEqual([
+      ['pub-128-ws', true],
+      ['sub-ws', true],
+    ]);
+    for (const v of doc.variants) {
+      const samples = samplesOf(doc, v.id);
+      expect(samples.map((s) => s.client).sort(), v.id).toEqual([...CLIENTS].sort());
+      for (const s of samples) expect(s.ok, `${v.id} ${s.client}: ${s.error}`).toBe(true);
+    }
+  }, 130_000);
+
   it('marks failed measurements, leaves them out of the medians and exits 1', async () => {
     // A real server whose max_payload is below the message size: both clients refuse to publish.
     const server = await startServer({ config: 'max_payload: 64' });
