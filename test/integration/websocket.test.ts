@@ -16,7 +16,7 @@ import {
 } from 'nats-offload';
 import { createUser, type KeyPair } from 'nkeys.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { makeTestCerts, type TestCerts } from '../helpers/certs.js';
+import { makeTestCerts, type TestCerts, tlsBlock } from '../helpers/certs.js';
 import { rejection } from '../helpers/errors.js';
 import { credsFile, makeTrustChain } from '../helpers/jwt.js';
 import {
@@ -360,6 +360,15 @@ describe('wss://', () => {
     expect(await echoes(await open(ws, new ConnectOptions().tlsClientConfig({ ca })))).toBe(
       'over ws',
     );
+  });
+
+  it('ws:// ignores the TLS its server offers on TCP; requireTls(true) asks for wss://', async () => {
+    const { ws } = await wsServer(`${tlsBlock(certs.server)}\nallow_non_tls: true`);
+    const withRoots = new ConnectOptions().addRootCertificates(certs.ca);
+    expect(await echoes(await open(ws, withRoots))).toBe('over ws');
+    const error = await rejection(new ConnectOptions().requireTls(true).connect(ws));
+    expect(error.kind).toBe('tls');
+    expect(error.message).toContain('wss://');
   });
 
   it('fails with kind tls when the CA is unknown', async () => {
