@@ -40,6 +40,7 @@ interface ResultDocument {
     count: number | null;
     quick: boolean;
     url: string | null;
+    ws: boolean;
   };
   machine: { cpuCount: number; cpuModel: string; memoryBytes: number; loadAverage: number[] };
   node: string;
@@ -172,6 +173,7 @@ describe('nats-offload-bench', () => {
       count: 2000,
       quick: false,
       url: null,
+      ws: false,
     });
     expect(doc.variants.map((v) => [v.id, v.params])).toEqual([
       ['pub-128', { size: 128, count: 2000 }],
