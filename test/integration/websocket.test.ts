@@ -353,6 +353,14 @@ describe('wss://', () => {
     expect(await echoes(await open(ws, options))).toBe('over ws');
   });
 
+  it('fails with kind tls when the server wants a client certificate and gets none', async () => {
+    const { ws } = await wssServer(true);
+    const options = new ConnectOptions().addRootCertificates(certs.ca).connectionTimeout(20_000);
+    const error = await rejection(options.connect(ws));
+    expect(error.kind).toBe('tls');
+    expect(error.message).toContain('client certificate');
+  });
+
   it('takes tlsClientConfig as tls:// does', async () => {
     const { ws } = await wssServer();
     const { readFile } = await import('node:fs/promises');
