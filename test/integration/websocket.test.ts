@@ -245,6 +245,13 @@ describe('the server pool', () => {
     expect((await rejection(client.setServerPool([ws, server.url]))).kind).toBe('invalidOption');
   });
 
+  it('a ws:// URL on a NATS TCP port fails with kind io, not a hang', async () => {
+    const { server } = await wsServer();
+    const wrong = new ConnectOptions().connectionTimeout(20_000).maxReconnects(1);
+    const error = await rejection(wrong.connect(`ws://127.0.0.1:${server.port}`));
+    expect(error.kind).toBe('io');
+  });
+
   it('moves a TCP client to WebSocket servers through setServerPool', async () => {
     const { server, ws } = await wsServer();
     const client = await open(server.url);
