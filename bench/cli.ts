@@ -13,7 +13,7 @@ import { environment } from './machine.js';
 import { runnable } from './optional.js';
 import { Progress } from './progress.js';
 import { summarise, table } from './report.js';
-import { measureOnce, plan, type Sample } from './runner.js';
+import { measureOnce, overWebSocket, plan, type Sample } from './runner.js';
 import { SCENARIOS } from './scenarios/index.js';
 import type { PlanOptions } from './scenarios/types.js';
 import { stopAll } from './support/nats-server.js';
@@ -32,6 +32,7 @@ options:
   --json       print the result document on stdout (the table goes to stderr)
   --quick      short run: counts and windows divided by 4, 1 rep unless --reps
   --out DIR    where the result file goes (default bench/results, from the current directory)
+  --ws         the measured clients connect over WebSocket (ws://; peers stay on TCP)
   --cpu-prof   write CPU profiles of every thread of every measurement under DIR/profiles/
   --help
 
@@ -62,6 +63,7 @@ const { values, positionals } = (() => {
         out: { type: 'string', default: join('bench', 'results') },
         json: { type: 'boolean', default: false },
         quick: { type: 'boolean', default: false },
+        ws: { type: 'boolean', default: false },
         'cpu-prof': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
@@ -86,11 +88,17 @@ const options: PlanOptions = {
   quick: values.quick,
 };
 const reps = positiveInteger('reps', values.reps) ?? (values.quick ? 1 : 3);
-const { variants: installable, notes } = runnable(
+const { variants: chosen, notes } = runnable(
   SCENARIOS.filter((s) => names.includes(s.name)).flatMap((s) => s.variants(options)),
 );
 for (const note of notes) process.stdout.write(`note: ${note}\n`);
-const planned = installable;
+if (values.ws && values.url) fail("--ws needs the bench's own nats-server, not --url");
+// Over WebSocket: the variants that talk to a server, less the TLS ones (a wss:// bench would
+// need the certificates on the ws listener too).
+const planned = values.ws
+  ? chosen.filter((v) => v.needsServer && !v.tls).map(overWebSocket)
+  : chosen;
+if (planned.length === 0) fail('--ws: no scenario chosen talks to a server in plain');
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const resultsDir = resolve(values.out);
 
@@ -175,6 +183,7 @@ const document = {
     count: options.count ?? null,
     quick: options.quick,
     url: values.url ?? null,
+    ws: values.ws,
   },
   ...env,
   loadAverageAtEnd: os.loadavg(),

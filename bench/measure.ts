@@ -16,6 +16,8 @@ export interface Job {
   url: string;
   /** For a TLS variant: the CA file the client trusts (the URL stays `nats://`, for the peers). */
   ca?: string;
+  /** Where the measured client connects when not `url` (a WebSocket variant's `ws://`). */
+  clientUrl?: string;
 }
 
 export type ChildMessage =
@@ -41,7 +43,7 @@ try {
   const metrics = await scenario.measure(job.variant, {
     url: job.url,
     client: job.client,
-    connect: () => connectClient(job.client, job.url, job.ca),
+    connect: () => connectClient(job.client, job.clientUrl ?? job.url, job.ca),
     stage: (stage) => void send({ type: 'stage', stage }),
   });
   await send({ type: 'result', metrics });

@@ -11,7 +11,7 @@ import type { ClientName } from './clients/types.js';
 import type { ChildMessage, Job } from './measure.js';
 import type { Metrics, Variant } from './scenarios/types.js';
 import { startJetStreamServer } from './support/jetstream.js';
-import { type NatsServer, startServer } from './support/nats-server.js';
+import { freePort, type NatsServer, startServer } from './support/nats-server.js';
 import type { BenchTls } from './tls.js';
 
 export interface Sample {
@@ -47,6 +47,11 @@ const EXIT_GRACE_MS = 5_000;
 const OUTPUT_TAIL = 2_000;
 const MEASURE = fileURLToPath(new URL('./measure.js', import.meta.url));
 
+/** `variant` measured with the client over WebSocket: its own id and label. */
+export function overWebSocket(variant: Variant): Variant {
+  return { ...variant, id: `${variant.id}-ws`, label: `${variant.label} ws`, ws: true };
+}
+
 export function plan(variants: Variant[], reps: number): Measurement[] {
   const list: Measurement[] = [];
   for (const variant of variants) {
@@ -72,12 +77,23 @@ export async function measureOnce(m: Measurement, options: RunOptions): Promise<
   if (m.variant.tls && (options.url || !tls)) {
     return notRun('a TLS variant runs only against the bench server, with the run certificates');
   }
+  if (m.variant.ws && options.url) {
+    return notRun('a WebSocket variant runs only against the bench server, with its ws listener');
+  }
   let server: NatsServer | undefined;
+  let clientUrl: string | undefined;
   try {
     if (m.variant.needsServer && !options.url) {
+      const config = [tls?.serverConfig];
+      if (m.variant.ws) {
+        const wsPort = await freePort();
+        config.push(`websocket { listen: "127.0.0.1:${wsPort}", no_tls: true }`);
+        clientUrl = `ws://127.0.0.1:${wsPort}`;
+      }
+      const text = config.filter(Boolean).join('\n');
       server = m.variant.jetstream
-        ? await startJetStreamServer()
-        : await startServer({ config: tls?.serverConfig });
+        ? await startJetStreamServer(text)
+        : await startServer({ config: text });
     }
   } catch (error) {
     return notRun(`nats-server did not start: ${(error as Error).message}`);
@@ -91,7 +107,11 @@ export async function measureOnce(m: Measurement, options: RunOptions): Promise<
           join(options.profileDir, `${m.variant.id}-${m.client}-rep${m.rep}`),
         ]
       : [];
-    return await runChild({ variant: m.variant, client: m.client, url, ca: tls?.ca }, m, execArgv);
+    return await runChild(
+      { variant: m.variant, client: m.client, url, ca: tls?.ca, clientUrl },
+      m,
+      execArgv,
+    );
   } finally {
     await server?.stop();
   }

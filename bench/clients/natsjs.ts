@@ -1,4 +1,5 @@
 /** nats.js v3 behind the bench adapter: status events that spoil a sample reject `failed`. */
+import type { ConnectionOptions, NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { type BenchClient, failure, REQUEST_TIMEOUT_MS } from './types.js';
 
@@ -6,7 +7,8 @@ export async function connectNatsJs(url: string, ca?: string): Promise<BenchClie
   const failed = failure();
   // A `tls` object makes nats.js insist on TLS; `caFile` is the CA it verifies the server with.
   const tls = ca ? { tls: { caFile: ca } } : {};
-  const nc = await connect({ servers: url, timeout: REQUEST_TIMEOUT_MS, ...tls });
+  const options = { servers: url, timeout: REQUEST_TIMEOUT_MS, ...tls };
+  const nc = url.startsWith('ws') ? await wsConnect(options) : await connect(options);
   void (async () => {
     for await (const status of nc.status()) {
       if (status.type === 'slowConsumer') {
@@ -39,4 +41,15 @@ export async function connectNatsJs(url: string, ca?: string): Promise<BenchClie
     close: () => nc.close(),
     failed: failed.promise,
   };
+}
+
+/**
+ * nats.js over WebSocket: `wsconnect` expects the browser's global WebSocket, which Node 20
+ * lacks; `ws` (nats-offload's own WebSocket package) stands in for it.
+ */
+async function wsConnect(options: ConnectionOptions): Promise<NatsConnection> {
+  const { WebSocket } = await import('ws');
+  (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
+  const { wsconnect } = await import('@nats-io/nats-core');
+  return wsconnect(options);
 }

@@ -43,6 +43,11 @@ export interface Variant {
   tls?: boolean;
   /** The bench's own server runs with JetStream on (a temp store dir). */
   jetstream?: boolean;
+  /**
+   * Over WebSocket: the server also listens for WebSocket clients and the measured client
+   * connects there (`ws://`); the peers stay on TCP. Needs the bench's own server, not `--url`.
+   */
+  ws?: boolean;
   /** Everything the measurement needs; plain numbers, as they cross a process boundary. */
   params: Record<string, number>;
   /** The first metric is the headline, shown on the progress line. */

@@ -6,10 +6,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { type NatsServer, startServer } from './nats-server.js';
 
-export async function startJetStreamServer(): Promise<NatsServer> {
+/** `config`: more server config text (TLS, a websocket listener). */
+export async function startJetStreamServer(config = ''): Promise<NatsServer> {
   const store = await mkdtemp(path.join(os.tmpdir(), 'nats-offload-js-'));
   try {
-    const server = await startServer({ config: `jetstream { store_dir: "${store}" }` });
+    const server = await startServer({ config: `jetstream { store_dir: "${store}" }\n${config}` });
     const stop = server.stop.bind(server);
     server.stop = async () => {
       await stop();

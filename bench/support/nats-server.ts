@@ -236,6 +236,18 @@ async function boundPort(dir: string, pid: number | undefined, port: number): Pr
   return ports.nats?.some((url) => url.endsWith(`:${port}`)) ?? false;
 }
 
+/** The WebSocket URL of a server whose config has a `websocket` block (from its ports file). */
+export async function websocketUrl(server: NatsServer): Promise<string> {
+  const name = (await readdir(server.dir)).find((f) => f.endsWith(`_${server.pid}.ports`));
+  if (name === undefined) throw new Error(`${server.url} wrote no ports file`);
+  const ports = JSON.parse(await readFile(path.join(server.dir, name), 'utf8')) as {
+    websocket?: string[];
+  };
+  const url = ports.websocket?.[0];
+  if (url === undefined) throw new Error(`${server.url} has no websocket listener`);
+  return url;
+}
+
 // SIGTERM, then SIGKILL if the process is still there after KILL_AFTER_MS.
 async function terminate(child: ChildProcess): Promise<void> {
   // No pid: the spawn itself failed, so there is no process and no 'exit' event to wait for.

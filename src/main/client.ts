@@ -37,7 +37,7 @@ import { Publisher } from './publisher.js';
 import { type RequestManyOptions, requestMany } from './request-many.js';
 import { RequestMux, type RequestOptions, uniqueToken } from './request-mux.js';
 import type { ResolvedOptions } from './resolved-options.js';
-import { dialable, resolveServers, type Server, ServerView } from './servers.js';
+import { resolveServers, type Server, ServerView } from './servers.js';
 import { SharedState, type Statistics } from './shared-state.js';
 import { StatusReaders } from './status.js';
 import type { SubscribeOptions, Subscriber } from './subscriber.js';
@@ -50,7 +50,7 @@ export async function createClient(
   options: ConnectOptions,
 ): Promise<Client> {
   const resolved = options.resolve();
-  const addresses = dialable(resolveServers(servers));
+  const addresses = resolveServers(servers);
   const client = new Client(addresses, resolved);
   await client.start();
   return client;
@@ -357,7 +357,7 @@ export class Client implements ClientApi {
 
   async setServerPool(urls: string[]): Promise<void> {
     if (this.life.closedWith) throw new NatsError('closed', 'setServerPool on a closed client');
-    const servers = dialable(resolveServers(urls));
+    const servers = resolveServers(urls);
     const pool = await this.host.call((api) => api.setServerPool(servers));
     this.servers.update(undefined, pool); // current when this call resolves
   }

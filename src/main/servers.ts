@@ -107,17 +107,3 @@ export class ServerView {
     return this.info !== undefined && versionAtLeast(this.info.version, major, minor, patch);
   }
 }
-
-/**
- * The servers, if this client can dial them. ws:// and wss:// parse and follow the pool rules,
- * but no WebSocket transport exists yet: say so at once instead of speaking NATS over TCP to
- * an HTTP port.
- */
-export function dialable(
-  servers: ReturnType<typeof resolveServers>,
-): ReturnType<typeof resolveServers> {
-  if (servers.some((s) => s.scheme === 'ws' || s.scheme === 'wss')) {
-    throw new NatsError('invalidOption', 'ws:// and wss:// servers are not supported yet');
-  }
-  return servers;
-}

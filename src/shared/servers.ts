@@ -3,7 +3,10 @@ import { NatsError } from './errors.js';
 
 /** A server address as the connection worker dials it. Plain data: it crosses threads. */
 export interface ServerAddress {
-  /** Normalised URL, e.g. `nats://127.0.0.1:4222` (credentials stripped). */
+  /**
+   * Normalised URL, e.g. `nats://127.0.0.1:4222` (credentials stripped); a WebSocket URL keeps
+   * its path and query (`wss://host:443/nats`).
+   */
   url: string;
   scheme: 'nats' | 'tls' | 'ws' | 'wss';
   /** Host name or IP, IPv6 without brackets. */
@@ -60,8 +63,13 @@ export function parseServerUrl(input: string): ServerAddress {
   const host = parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname;
   if (host === '') throw new NatsError('invalidOption', 'server URL has no host');
   const port = parsed.port === '' ? DEFAULT_PORTS[scheme] : Number(parsed.port);
+  // A WebSocket endpoint may sit under a path (behind an HTTP proxy or ingress): it is part of
+  // the address. A NATS URL's path means nothing.
+  const isWs = scheme === 'ws' || scheme === 'wss';
+  const path =
+    isWs && parsed.pathname + parsed.search !== '/' ? parsed.pathname + parsed.search : '';
   const address: ServerAddress = {
-    url: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}${path}`,
     scheme,
     host,
     port,

@@ -38,7 +38,7 @@ import { type PoolEntry, ServerPool } from './server-pool.js';
 import { Session, type SessionHost } from './session.js';
 import { Stats } from './stats.js';
 import { SubscriptionTable } from './subscriptions.js';
-import { type TransportFactory, tcpTransports } from './transport.js';
+import { schemeTransports, type TransportFactory } from './transport.js';
 
 /** Why a connection ended by forceReconnect() was lost, as the 'disconnected' event says. */
 const FORCED = new NatsError('io', 'reconnect forced by the client (forceReconnect)');
@@ -76,7 +76,7 @@ export class Connection implements SessionHost {
 
   constructor(
     data: ConnectionData,
-    private readonly transports: TransportFactory = tcpTransports(data.options.localAddress),
+    private readonly transports: TransportFactory = schemeTransports(data.options),
   ) {
     this.options = data.options;
     this.stateWords = new Int32Array(data.state);

@@ -18,7 +18,7 @@ import { Heartbeat, MAX_OUTSTANDING_PINGS } from './heartbeat.js';
 import type { OutboundSink } from './outbound.js';
 import { PingPong } from './ping-pong.js';
 import { nextPhase, type Phase } from './session-phase.js';
-import { tlsError, upgradeAfterInfo } from './tls.js';
+import { refuseUnencrypted, tlsError, upgradeAfterInfo } from './tls.js';
 import type { Transport, TransportFactory } from './transport.js';
 import { Unflushed } from './unflushed.js';
 
@@ -372,7 +372,9 @@ export class Session implements ParserSink, OutboundSink {
   private async establish(info: ServerInfo): Promise<void> {
     const transport = this.transport as Transport;
     try {
-      if (!transport.encrypted && upgradeAfterInfo(this.server, this.host.options.tls, info)) {
+      const { tls } = this.host.options;
+      if (!transport.encrypted && !transport.startTls) refuseUnencrypted(this.server, tls);
+      else if (!transport.encrypted && upgradeAfterInfo(this.server, tls, info)) {
         if (!this.advance('tlsUpgrade')) return;
         await secure(transport, this.server, this.host.options.tls);
       }

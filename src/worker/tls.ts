@@ -53,6 +53,20 @@ export function upgradeAfterInfo(
   return offered && settings !== undefined && hasMaterial(settings);
 }
 
+/**
+ * After INFO on a stream that cannot be upgraded (`ws://`): its INFO speaks of the server's TCP
+ * listener (`tls_available` there says nothing of this one), so only `requireTls(true)` counts,
+ * and it cannot be met.
+ */
+export function refuseUnencrypted(server: ServerAddress, settings: TlsSettings | undefined): void {
+  if (settings?.required) {
+    throw new NatsError(
+      'tls',
+      `${server.url}: TLS is required by requireTls(true) but ws:// is not encrypted; use wss://`,
+    );
+  }
+}
+
 function hasMaterial(settings: TlsSettings): boolean {
   return settings.roots.length > 0 || settings.clientCert !== undefined || !!settings.config;
 }

@@ -13,7 +13,9 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { NatsError } from '../shared/errors.js';
+import type { WorkerOptions } from '../shared/options.js';
 import type { ServerAddress } from '../shared/servers.js';
+import { wsTransports } from './ws-transport.js';
 
 export interface TransportHandlers {
   /** Protocol bytes, valid until this call returns (a plain Uint8Array, never a Buffer). */
@@ -66,9 +68,25 @@ export type TransportFactory = (
   handlers: TransportHandlers,
 ) => { transport: Transport; ready: Promise<void> };
 
+/** WebSocket for `ws://` and `wss://` servers, TCP for the others (a pool never mixes them). */
+export function schemeTransports(options: WorkerOptions): TransportFactory {
+  const tcp = tcpTransports(options.localAddress);
+  const ws = wsTransports(splitLocalAddress(options.localAddress), options.tls);
+  return (server, handlers) =>
+    server.scheme === 'ws' || server.scheme === 'wss'
+      ? ws(server, handlers)
+      : tcp(server, handlers);
+}
+
+/** The local end to bind a connection to, if any. */
+export interface LocalAddress {
+  host?: string;
+  port?: number;
+}
+
 /** TCP (upgradable to TLS), bound to `localAddress` (`addr`, `addr:port`, `[v6]:port`) if set. */
 export function tcpTransports(localAddress: string | undefined): TransportFactory {
-  const [host, port] = splitLocalAddress(localAddress);
+  const { host, port } = splitLocalAddress(localAddress);
   return (server, handlers) => {
     const socket = net.connect({
       host: server.host,
@@ -89,14 +107,14 @@ export function tcpTransports(localAddress: string | undefined): TransportFactor
   };
 }
 
-/** `addr`, `addr:port` or `[v6]:port` → [address, port]. */
-function splitLocalAddress(value: string | undefined): [string | undefined, number | undefined] {
-  if (!value) return [undefined, undefined];
+/** `addr`, `addr:port` or `[v6]:port` → address and port. */
+export function splitLocalAddress(value: string | undefined): LocalAddress {
+  if (!value) return {};
   const v6 = /^\[(.+)\](?::(\d+))?$/.exec(value);
-  if (v6) return [v6[1], v6[2] ? Number(v6[2]) : undefined];
+  if (v6) return { host: v6[1], port: v6[2] ? Number(v6[2]) : undefined };
   const parts = value.split(':');
-  if (parts.length === 2) return [parts[0], Number(parts[1])];
-  return [value, undefined];
+  if (parts.length === 2) return { host: parts[0], port: Number(parts[1]) };
+  return { host: value };
 }
 
 class TcpTlsTransport implements Transport {

@@ -40,6 +40,7 @@ interface ResultDocument {
     count: number | null;
     quick: boolean;
     url: string | null;
+    ws: boolean;
   };
   machine: { cpuCount: number; cpuModel: string; memoryBytes: number; loadAverage: number[] };
   node: string;
@@ -172,6 +173,7 @@ describe('nats-offload-bench', () => {
       count: 2000,
       quick: false,
       url: null,
+      ws: false,
     });
     expect(doc.variants.map((v) => [v.id, v.params])).toEqual([
       ['pub-128', { size: 128, count: 2000 }],
@@ -236,6 +238,23 @@ describe('nats-offload-bench', () => {
       expect(s.metrics?.elu).toBeLessThanOrEqual(1);
     }
   }, 250_000);
+
+  it('--ws measures both clients over WebSocket (nats.js through wsconnect)', async () => {
+    const [run, doc] = await runJson(
+      ['pub,sub', '--ws', '--quick', '--size', '128', '--count', '2000'],
+      120_000,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(doc.variants.map((v) => [v.id, v.ws])).toEqual([
+      ['pub-128-ws', true],
+      ['sub-ws', true],
+    ]);
+    for (const v of doc.variants) {
+      const samples = samplesOf(doc, v.id);
+      expect(samples.map((s) => s.client).sort(), v.id).toEqual([...CLIENTS].sort());
+      for (const s of samples) expect(s.ok, `${v.id} ${s.client}: ${s.error}`).toBe(true);
+    }
+  }, 130_000);
 
   it('marks failed measurements, leaves them out of the medians and exits 1', async () => {
     // A real server whose max_payload is below the message size: both clients refuse to publish.

@@ -367,12 +367,6 @@ describe('reconnect', () => {
   });
 });
 
-describe('WebSocket URLs', () => {
-  it('are refused at once with invalidOption until the WebSocket transport exists', async () => {
-    await expect(connect('ws://127.0.0.1:1')).rejects.toMatchObject({ kind: 'invalidOption' });
-  });
-});
-
 describe("close() with publishes still waiting on the caller's thread", () => {
   it('sends every message publish() accepted before the socket ends', async () => {
     const s = await startServer();

@@ -111,17 +111,6 @@ describe('reconnectToServerCallback', () => {
   });
 });
 
-describe('setServerPool()', () => {
-  it('rejects a pool of WebSocket servers (no WebSocket transport yet) instead of dialling TCP', async () => {
-    const server = await live();
-    const client = await new ConnectOptions().connect(server.url);
-    clients.push(client);
-    const error = await client.setServerPool(['ws://127.0.0.1:8080']).catch((e: unknown) => e);
-    expect((error as NatsError).kind).toBe('invalidOption');
-    expect(client.serverPool().map((s) => s.url)).toEqual([server.url]);
-  });
-});
-
 describe("'disconnected' says why", () => {
   it('forced: forceReconnect() names itself', async () => {
     const server = await live();

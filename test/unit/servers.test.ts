@@ -16,6 +16,9 @@ describe('parseServerUrl', () => {
     ['localhost:5000', { scheme: 'nats', host: 'localhost', port: 5000 }],
     ['[::1]:4223', { scheme: 'nats', host: '::1', port: 4223, url: 'nats://[::1]:4223' }],
     ['nats://[fe80::1]', { host: 'fe80::1', port: 4222 }],
+    ['wss://a.example/nats?x=1', { host: 'a.example', url: 'wss://a.example:443/nats?x=1' }],
+    ['ws://a.example:8080/', { url: 'ws://a.example:8080' }],
+    ['nats://a.example/ignored', { url: 'nats://a.example:4222' }],
   ])('%s', (input, expected) => {
     expect(parseServerUrl(input)).toMatchObject(expected);
   });

@@ -156,10 +156,24 @@ describe('TLS is the transport’s', () => {
     return { session, opened, peer };
   }
 
-  it("a server requiring TLS over a transport that cannot start it fails with 'tls'", async () => {
-    const { opened } = await handshakeWith(new ConnectOptions(), new MemoryNetwork(), {
-      tls_required: true,
-    });
+  it('over a transport that cannot start TLS (ws://), INFO tls_required is not ours: CONNECT follows', async () => {
+    // nats-server tells a client of its plain WebSocket listener what its TCP listener requires.
+    const { opened, peer } = await handshakeWith(
+      new ConnectOptions().tlsClientConfig({}),
+      new MemoryNetwork(),
+      { tls_required: true },
+    );
+    await peer.nextLine((l) => l.startsWith('CONNECT '));
+    expect(await peer.nextLine()).toBe('PING');
+    peer.send('PONG\r\n');
+    await expect(opened).resolves.toMatchObject({ tlsRequired: true });
+  });
+
+  it("requireTls(true) over a transport that cannot start TLS fails with 'tls'", async () => {
+    const { opened } = await handshakeWith(
+      new ConnectOptions().requireTls(true),
+      new MemoryNetwork(),
+    );
     await expect(opened).rejects.toMatchObject({ kind: 'tls' });
   });
 

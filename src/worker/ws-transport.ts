@@ -1,0 +1,268 @@
+/**
+ * WebSocket transport (`ws://`, `wss://`) over the `ws` package: the NATS protocol unchanged,
+ * carried in binary messages whose boundaries mean nothing (the parser copes with an operation
+ * split across messages as across TCP reads). `wss://` has its TLS below the WebSocket from
+ * the start, with the options and name verification of `tls://` (tls.ts); per-message-deflate
+ * is offered and used when the server agrees (nats-server `websocket { compression: true }`).
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import WebSocket from 'ws';
+import { NatsError } from '../shared/errors.js';
+import type { TlsSettings } from '../shared/options.js';
+import type { ServerAddress } from '../shared/servers.js';
+import { connectOptions, tlsError, verifyName } from './tls.js';
+import type { LocalAddress, Transport, TransportFactory, TransportHandlers } from './transport.js';
+
+/**
+ * Bytes handed to `ws` and not yet to the kernel past which `write` says the buffer is full,
+ * as a socket past its high-water mark does (`ws` itself never refuses a send).
+ */
+const WRITE_HIGH_WATER = 64 * 1024;
+
+/** WebSocket transports; `wss://` uses `tlsSettings` as `tls://` does. */
+export function wsTransports(
+  local: LocalAddress,
+  tlsSettings: TlsSettings | undefined,
+): TransportFactory {
+  return (server, handlers) => {
+    const transport = new WsTransport(server, handlers);
+    const ready = new Promise<void>((resolve, reject) => {
+      transport.onFailure = reject;
+      transport.onOpen = resolve;
+    });
+    transport.dial(local, tlsSettings);
+    return { transport, ready };
+  };
+}
+
+class WsTransport implements Transport {
+  encrypted = false;
+  /** Rejects the dial when it fails; resolves it once the WebSocket is open. */
+  onFailure: ((error: NatsError) => void) | undefined;
+  onOpen: (() => void) | undefined;
+  private ws: WebSocket | null = null;
+  /** The TCP (or TLS) socket under the WebSocket, once dialled. */
+  private socket: net.Socket | null = null;
+  private tcpConnected = false;
+  private tlsSecured = false;
+  private paused = false;
+  /** Open, and the session not yet told: what arrives is held. */
+  private opening = false;
+  /** `end` sent our close frame: errors of the closing handshake are no failure. */
+  private ending = false;
+  /**
+   * Messages `ws` had already read when we paused: it stops the socket, not its parser, so
+   * they wait here (at most what was read before the pause) until `resume`.
+   */
+  private held: Uint8Array[] = [];
+  /** Bytes sent and not yet handed to the kernel, and whether a writer waits for 'drain'. */
+  private unsent = 0;
+  private drainOwed = false;
+  private closedReported = false;
+
+  constructor(
+    private readonly server: ServerAddress,
+    private readonly handlers: TransportHandlers,
+  ) {}
+
+  dial(local: LocalAddress, tlsSettings: TlsSettings | undefined): void {
+    let secure: tls.ConnectionOptions | undefined;
+    try {
+      secure = this.server.scheme === 'wss' ? tlsOptions(this.server, tlsSettings) : undefined;
+      this.ws = new WebSocket(this.server.url, {
+        perMessageDeflate: true,
+        createConnection: () => this.connectSocket(local, secure),
+      });
+    } catch (err) {
+      queueMicrotask(() => this.fail(this.describe(err, tlsSettings)));
+      return;
+    }
+    const ws = this.ws;
+    ws.binaryType = 'nodebuffer';
+    ws.on('open', () => {
+      this.encrypted = this.tlsSecured;
+      if (this.paused) ws.pause();
+      const opened = this.onOpen;
+      this.onOpen = undefined;
+      this.onFailure = undefined;
+      opened?.();
+      // The server's INFO may come in the same read as the upgrade response, and `ws` emits it
+      // at once: it waits until the session has heard of `ready` (a promise reaction).
+      this.opening = true;
+      setImmediate(() => {
+        this.opening = false;
+        this.release();
+      });
+    });
+    ws.on('message', (data: Buffer) => this.received(data));
+    ws.on('error', (err) => {
+      // nats-server answers our close frame with status 1005, which `ws` calls invalid.
+      if (!this.ending) this.fail(this.describe(err, tlsSettings));
+    });
+    ws.on('close', () => {
+      if (this.onFailure) this.fail(this.describe(new Error('connection closed by the server')));
+      this.reportClosed();
+    });
+  }
+
+  write(bytes: Uint8Array, done?: (error?: Error) => void): boolean {
+    return this.send([bytes], done);
+  }
+
+  writeAll(chunks: Uint8Array[], done: (error?: Error) => void): boolean {
+    return this.send(chunks, done);
+  }
+
+  pause(): void {
+    this.paused = true;
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.pause();
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.release();
+    if (!this.paused && this.ws?.readyState === WebSocket.OPEN) this.ws.resume();
+  }
+
+  end(timeoutMs: number): Promise<void> {
+    const ws = this.ws;
+    return new Promise<void>((resolve) => {
+      if (ws === null || ws.readyState === WebSocket.CLOSED) return resolve();
+      if (ws.readyState === WebSocket.CONNECTING) {
+        this.destroy();
+        return resolve();
+      }
+      this.ending = true;
+      const timer = setTimeout(() => this.destroy(), timeoutMs);
+      ws.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      // Sent after what is queued; the server answers with its own close frame.
+      ws.close(1000);
+    });
+  }
+
+  destroy(): void {
+    this.ws?.terminate();
+    this.socket?.destroy();
+  }
+
+  /**
+   * One WebSocket message for the chunks, as fragments of it (each is masked into a copy by
+   * `ws` anyway; one message so per-message-deflate compresses them together). The socket is
+   * corked so the fragments leave in one gathered write.
+   */
+  private send(chunks: Uint8Array[], done?: (error?: Error) => void): boolean {
+    const ws = this.ws;
+    if (ws === null || ws.readyState !== WebSocket.OPEN) {
+      done?.(new Error('WebSocket is not open'));
+      return false;
+    }
+    let bytes = 0;
+    for (const chunk of chunks) bytes += chunk.byteLength;
+    this.unsent += bytes;
+    const sent = (error?: Error) => {
+      this.unsent -= bytes;
+      if (this.drainOwed && this.unsent === 0) {
+        this.drainOwed = false;
+        this.handlers.drain();
+      }
+      done?.(error ?? undefined);
+    };
+    this.socket?.cork();
+    const last = chunks.length - 1;
+    for (let i = 0; i < last; i++) ws.send(chunks[i], { binary: true, fin: false });
+    ws.send(chunks[last], { binary: true, fin: true }, sent);
+    this.socket?.uncork();
+    if (this.unsent < WRITE_HIGH_WATER) return true;
+    this.drainOwed = true;
+    return false;
+  }
+
+  private received(data: Buffer): void {
+    // A plain Uint8Array view, as the TCP transport hands on (cheaper subarrays than a Buffer's).
+    const chunk = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (this.paused || this.opening || this.held.length > 0) this.held.push(chunk);
+    else this.handlers.data(chunk);
+  }
+
+  /** Hand on what was held, in order, until a chunk's delivery pauses us again. */
+  private release(): void {
+    while (this.held.length > 0 && !this.paused && !this.opening && !this.closedReported) {
+      this.handlers.data(this.held.shift() as Uint8Array);
+    }
+  }
+
+  private connectSocket(
+    local: LocalAddress,
+    secure: tls.ConnectionOptions | undefined,
+  ): net.Socket {
+    const endpoint = {
+      host: this.server.host,
+      port: this.server.port,
+      localAddress: local.host,
+      localPort: local.port,
+      noDelay: true,
+    };
+    const socket = secure ? tls.connect({ ...secure, ...endpoint }) : net.connect(endpoint);
+    socket.once('connect', () => {
+      this.tcpConnected = true;
+    });
+    socket.once('secureConnect', () => {
+      this.tlsSecured = true;
+    });
+    this.socket = socket;
+    return socket;
+  }
+
+  /**
+   * Kind 'tls' for a failure of the TLS handshake under a `wss://` dial (after TCP connected:
+   * an untrusted or misnamed certificate, a refused client certificate), 'io' otherwise.
+   */
+  private describe(err: unknown, settings?: TlsSettings): NatsError {
+    if (err instanceof NatsError) return err;
+    const code = (err as { code?: unknown } | undefined)?.code;
+    const tlsFailure =
+      this.server.scheme === 'wss' &&
+      !this.encrypted &&
+      this.tcpConnected &&
+      (!this.tlsSecured || (typeof code === 'string' && /SSL|CERT|ALERT/.test(code)));
+    if (tlsFailure) return tlsError(this.server, settings, err, this.tlsSecured);
+    const message = err instanceof Error ? err.message : String(err);
+    return new NatsError('io', `${this.server.url}: ${message}`, { cause: err });
+  }
+
+  private fail(error: NatsError): void {
+    const pending = this.onFailure;
+    this.onFailure = undefined;
+    this.onOpen = undefined;
+    pending?.(error);
+    this.reportClosed(error);
+  }
+
+  private reportClosed(error?: NatsError): void {
+    if (this.closedReported) return;
+    this.closedReported = true;
+    this.held = [];
+    this.handlers.closed(error);
+  }
+}
+
+/**
+ * `tls://`'s options (tls.ts) for a socket this transport dials itself: `host` is then the
+ * address dialled, so the name to verify is checked explicitly (and sent as SNI when a name).
+ */
+function tlsOptions(
+  server: ServerAddress,
+  settings: TlsSettings | undefined,
+): tls.ConnectionOptions {
+  const options = connectOptions(server, settings);
+  const name = verifyName(server, settings);
+  return {
+    ...options,
+    checkServerIdentity:
+      options.checkServerIdentity ?? ((_host, cert) => tls.checkServerIdentity(name, cert)),
+  };
+}
