@@ -65,25 +65,34 @@ export class MemoryPeak {
 
 /**
  * The longest gap between ticks of a 1 ms interval timer: how long the event loop was kept
- * from running (an undici-style event-loop-blocker probe).
+ * from running (an undici-style event-loop-blocker probe). `longestActiveMs` says how much of
+ * that gap the loop spent running callbacks (event-loop utilization): about all of it means
+ * work on this thread held it; little means it waited (the OS did not schedule it, or the
+ * timer was late), not that this thread was busy.
  */
 export class LoopGap {
   longestMs = 0;
+  longestActiveMs = 0;
   /** Epoch ms (performance.timeOrigin based) at which the longest gap ended. */
   longestAt = 0;
   ticks = 0;
   private last = 0;
+  private lastElu = performance.eventLoopUtilization();
   private timer: NodeJS.Timeout | undefined;
 
   start(): this {
     this.last = performance.now();
+    this.lastElu = performance.eventLoopUtilization();
     this.timer = setInterval(() => {
       const now = performance.now();
+      const elu = performance.eventLoopUtilization();
       if (now - this.last > this.longestMs) {
         this.longestMs = now - this.last;
+        this.longestActiveMs = performance.eventLoopUtilization(elu, this.lastElu).active;
         this.longestAt = performance.timeOrigin + now;
       }
       this.last = now;
+      this.lastElu = elu;
       this.ticks++;
     }, 1);
     return this;

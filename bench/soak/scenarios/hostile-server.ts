@@ -146,6 +146,7 @@ async function measure(url: string, peerDone: Promise<{ done: HostileReport }>):
       deliveries,
       longestGapMs: Math.round(gap.longestMs * 10) / 10,
       longestGapDuring: longestIn,
+      longestGapActiveMs: Math.round(gap.longestActiveMs * 10) / 10,
       ticks: gap.ticks,
       rssBeforeMiB: mib(rssBefore),
       peakRssMiB: mib(memory.rss),
