@@ -2,7 +2,7 @@
  * Figure 7: a hostile server (hostile-peer.js, a process of its own) in turn sends INFO after
  * INFO with 10,000 connect_urls each, a -ERR every millisecond for 2 s, a flood of PINGs, and
  * a control line that never ends; on the next connection an INFO line that never ends; then
- * it behaves. This thread meanwhile runs a 1 ms timer (its longest gap says whether the event
+ * it behaves. Five rounds, each with a fresh peer and client. This thread meanwhile runs a 1 ms timer (its longest gap says whether the event
  * loop kept ticking, and when), samples memory, and counts eventCallback calls and the
  * deliveries they came in (the events of one delivery from the worker arrive in one macrotask).
  */
@@ -17,6 +17,12 @@ import { collect, LoopGap, MemoryPeak, MiB, mib } from '../process-stats.js';
 
 const PLAN: HostilePlan = { infos: 20, urls: 10_000, errMs: 2_000, pings: 2_000_000 };
 const QUICK_PLAN: HostilePlan = { infos: 5, urls: 10_000, errMs: 500, pings: 200_000 };
+/**
+ * Rounds, each against a fresh peer: the longest timer gap varies from run to run (it depends
+ * on where pool updates fall in the reconnect sweep), so one round would judge it by luck.
+ */
+const ROUNDS = 5;
+const QUICK_ROUNDS = 1;
 const MAX_GAP_MS = 100;
 /** Peak RSS over the baseline (taken before connecting), at most. */
 const RSS_BOUND = 128 * MiB;
@@ -37,22 +43,52 @@ export const hostileServer: Scenario = {
     '1 ms timer gap < 100 ms, memory bounded, events coalesced (eventCallback calls ≪ occurrences)',
   async run({ quick }: RunOptions): Promise<Outcome> {
     const plan = quick ? QUICK_PLAN : PLAN;
-    const peer = fork(PEER_JS, [JSON.stringify(plan)], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      execArgv: [],
-    });
-    try {
-      const { url } = await message<{ url: string }>(peer, 'url');
-      return await measure(url, message<{ done: HostileReport }>(peer, 'done'));
-    } finally {
-      peer.kill();
-    }
+    const rounds: Round[] = [];
+    await collect();
+    const heapBefore = process.memoryUsage().heapUsed;
+    for (let i = 0; i < (quick ? QUICK_ROUNDS : ROUNDS); i++) rounds.push(await round(plan));
+    await collect();
+    const heapAfter = process.memoryUsage().heapUsed;
+    return verdict(rounds, heapBefore, heapAfter);
   },
 };
 
-async function measure(url: string, peerDone: Promise<{ done: HostileReport }>): Promise<Outcome> {
+/** What one round against a fresh hostile peer measured. */
+interface Round {
+  sent: Omit<HostileReport, 'phases'>;
+  phasesMs: Record<string, number>;
+  occurrences: number;
+  eventCalls: number;
+  eventsByType: Record<string, number>;
+  deliveries: number;
+  gapMs: number;
+  /** How much of the longest gap the event loop was running callbacks. */
+  gapActiveMs: number;
+  gapDuring: string;
+  ticks: number;
+  rssBefore: number;
+  rssPeak: number;
+  heapPeak: number;
+  pool: number;
+  /** Why the round did not end connected to the well-behaved server, if it did not. */
+  error?: string;
+}
+
+async function round(plan: HostilePlan): Promise<Round> {
+  const peer = fork(PEER_JS, [JSON.stringify(plan)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: [],
+  });
+  try {
+    const { url } = await message<{ url: string }>(peer, 'url');
+    return await measure(url, message<{ done: HostileReport }>(peer, 'done'));
+  } finally {
+    peer.kill();
+  }
+}
+
+async function measure(url: string, peerDone: Promise<{ done: HostileReport }>): Promise<Round> {
   await collect();
-  const heapBefore = process.memoryUsage().heapUsed;
   const rssBefore = process.memoryUsage.rss();
   const memory = new MemoryPeak().start(10);
   const gap = new LoopGap().start();
@@ -78,9 +114,9 @@ async function measure(url: string, peerDone: Promise<{ done: HostileReport }>):
     .reconnectDelayCallback(() => 0)
     .connect(url);
   let error: string | undefined;
-  let sent: HostileReport | undefined;
+  let report: HostileReport | undefined;
   try {
-    sent = (await withTimeout(peerDone, 60_000, 'the hostile phases')).done;
+    report = (await withTimeout(peerDone, 60_000, 'the hostile phases')).done;
     await withTimeout(client.flush(), 10_000, 'flush() on the well-behaved connection');
     // Events already on their way (the last deliveries) are let in before counting.
     await waitFor(() => performance.now() - lastEventAt > 100, 5_000, 'events to settle');
@@ -90,38 +126,75 @@ async function measure(url: string, peerDone: Promise<{ done: HostileReport }>):
     gap.stop();
     memory.stop();
   }
-  const connected = client.connectionState() === 'connected';
+  if (error === undefined && client.connectionState() !== 'connected') error = 'not connected';
   const pool = client.serverPool().length;
   await client.close();
-  await collect();
-  const heapAfter = process.memoryUsage().heapUsed;
 
-  const s = sent ?? { infos: 0, urls: 0, errs: 0, pings: 0, endlessLines: 0, bytes: 0, phases: [] };
-  const eventCalls = Object.values(calls).reduce((a, b) => a + b, 0);
-  // Hostile ops that could each have become an event (PINGs are answered, not reported).
-  const occurrences = s.infos + s.errs + s.endlessLines;
-  const longestIn = phaseAt(s.phases, gap.longestAt);
+  const { phases, ...sent } = report ?? {
+    infos: 0,
+    urls: 0,
+    errs: 0,
+    pings: 0,
+    endlessLines: 0,
+    bytes: 0,
+    phases: [],
+  };
+  return {
+    sent,
+    phasesMs: durations(phases),
+    // Hostile ops that could each have become an event (PINGs are answered, not reported).
+    occurrences: sent.infos + sent.errs + sent.endlessLines,
+    eventCalls: Object.values(calls).reduce((a, b) => a + b, 0),
+    eventsByType: calls,
+    deliveries,
+    gapMs: gap.longestMs,
+    gapActiveMs: gap.longestActiveMs,
+    gapDuring: phaseAt(phases, gap.longestAt),
+    ticks: gap.ticks,
+    rssBefore,
+    rssPeak: memory.rss,
+    heapPeak: memory.heapUsed,
+    pool,
+    ...(error === undefined ? {} : { error }),
+  };
+}
+
+function verdict(rounds: Round[], heapBefore: number, heapAfter: number): Outcome {
+  const sum = (f: (r: Round) => number) => rounds.reduce((a, r) => a + f(r), 0);
+  const worst = rounds.reduce((w, r) => (r.gapMs > w.gapMs ? r : w), rounds[0]);
+  const rssGrowth = Math.max(...rounds.map((r) => r.rssPeak - r.rssBefore));
+  const occurrences = sum((r) => r.occurrences);
+  const eventCalls = sum((r) => r.eventCalls);
+  const deliveries = sum((r) => r.deliveries);
+  const failed = rounds.filter((r) => r.error !== undefined);
+  const pool = Math.max(...rounds.map((r) => r.pool));
+  const ms = (n: number) => Math.round(n * 10) / 10;
+  const s = rounds[0].sent;
+
   const checks = new Checks();
   checks.expect(
     'finished',
-    error === undefined && connected,
-    error ?? 'the client ends connected to the well-behaved connection',
+    failed.length === 0,
+    failed.length
+      ? `${failed.length} rounds did not end on the well-behaved server: ${failed[0].error}`
+      : `every round ended connected to the well-behaved server`,
   );
   checks.expect(
     'loop',
-    gap.longestMs < MAX_GAP_MS,
-    `longest gap of a 1 ms timer ${Math.round(gap.longestMs)} ms, during ${longestIn} (target < ${MAX_GAP_MS} ms)`,
+    worst.gapMs < MAX_GAP_MS,
+    `longest gap of a 1 ms timer ${Math.round(worst.gapMs)} ms (${Math.round(worst.gapActiveMs)} ms of it busy), ` +
+      `during ${worst.gapDuring}; per round ${rounds.map((r) => Math.round(r.gapMs)).join(', ')} ms (target < ${MAX_GAP_MS} ms)`,
     'timing',
   );
   checks.expect(
     'rss',
-    memory.rss - rssBefore < RSS_BOUND,
-    `peak RSS ${mib(rssBefore)} → ${mib(memory.rss)} MiB while ${mib(s.bytes)} MiB arrived (target + < ${mib(RSS_BOUND)} MiB)`,
+    rssGrowth < RSS_BOUND,
+    `peak RSS +${mib(rssGrowth)} MiB over the round's start while ${mib(s.bytes)} MiB arrived (target + < ${mib(RSS_BOUND)} MiB)`,
   );
   checks.expect(
     'heap',
     heapAfter - heapBefore < HEAP_BOUND,
-    `heap ${mib(heapBefore)} → ${mib(heapAfter)} MiB after GC (target + < ${mib(HEAP_BOUND)} MiB)`,
+    `heap ${mib(heapBefore)} → ${mib(heapAfter)} MiB after GC, ${rounds.length} rounds (target + < ${mib(HEAP_BOUND)} MiB)`,
   );
   checks.expect('pool', pool <= 1 + 256, `server pool ${pool} (target ≤ 1 + 256 discovered)`);
   checks.expect(
@@ -135,27 +208,30 @@ async function measure(url: string, peerDone: Promise<{ done: HostileReport }>):
     `${eventCalls} eventCallback calls for ${occurrences} occurrences (target ≤ 1/${COALESCE_RATIO})`,
   );
   return checks.outcome(
-    `${s.infos} INFOs × ${s.infos ? s.urls / s.infos : 0} urls, ${s.errs} -ERRs, ${s.pings} PINGs, ${s.endlessLines} endless lines ` +
-      `(${mib(s.bytes)} MiB): longest timer gap ${Math.round(gap.longestMs)} ms, peak RSS +${mib(memory.rss - rssBefore)} MiB, ` +
-      `${eventCalls} eventCallback calls in ${deliveries} deliveries for ${occurrences} occurrences`,
+    `${rounds.length} rounds of ${s.infos} INFOs × ${s.infos ? s.urls / s.infos : 0} urls, ${s.errs} -ERRs, ` +
+      `${s.pings} PINGs, ${s.endlessLines} endless lines (${mib(s.bytes)} MiB): longest timer gap ` +
+      `${Math.round(worst.gapMs)} ms, peak RSS +${mib(rssGrowth)} MiB, ${eventCalls} eventCallback calls in ` +
+      `${deliveries} deliveries for ${occurrences} occurrences`,
     {
-      sent: { ...s, phases: undefined },
+      rounds: rounds.map((r) => ({
+        ...r,
+        gapMs: ms(r.gapMs),
+        gapActiveMs: ms(r.gapActiveMs),
+        rssBeforeMiB: mib(r.rssBefore),
+        rssPeakMiB: mib(r.rssPeak),
+        heapPeakMiB: mib(r.heapPeak),
+        rssBefore: undefined,
+        rssPeak: undefined,
+        heapPeak: undefined,
+      })),
       occurrences,
       eventCallbackCalls: eventCalls,
-      eventsByType: calls,
       deliveries,
-      longestGapMs: Math.round(gap.longestMs * 10) / 10,
-      longestGapDuring: longestIn,
-      longestGapActiveMs: Math.round(gap.longestActiveMs * 10) / 10,
-      ticks: gap.ticks,
-      rssBeforeMiB: mib(rssBefore),
-      peakRssMiB: mib(memory.rss),
+      longestGapMs: ms(worst.gapMs),
+      longestGapActiveMs: ms(worst.gapActiveMs),
+      longestGapDuring: worst.gapDuring,
       heapBeforeMiB: mib(heapBefore),
-      peakHeapMiB: mib(memory.heapUsed),
       heapAfterMiB: mib(heapAfter),
-      serverPool: pool,
-      phasesMs: durations(s.phases),
-      error: error ?? null,
     },
   );
 }
