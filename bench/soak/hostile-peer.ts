@@ -17,39 +17,14 @@ import {
   startScriptedPeer,
 } from '../../test/helpers/scripted-peer.js';
 import { exitWithParent } from '../peers/raw.js';
-
-export interface HostilePlan {
-  infos: number;
-  urls: number;
-  errMs: number;
-  pings: number;
-}
-
-export interface HostileReport {
-  infos: number;
-  urls: number;
-  errs: number;
-  pings: number;
-  endlessLines: number;
-  bytes: number;
-  /** Epoch ms at which each phase began (comparable with this machine's other processes). */
-  phases: { name: string; at: number }[];
-}
+import { emptyReport, type HostilePlan } from './hostile-plan.js';
 
 const CHUNK = 64 * 1024;
 const ERR_LINE = '-ERR \'Permissions Violation for Publish to "hostile"\'\r\n';
 
 exitWithParent();
 const plan = JSON.parse(process.argv[2]) as HostilePlan;
-const report: HostileReport = {
-  infos: 0,
-  urls: 0,
-  errs: 0,
-  pings: 0,
-  endlessLines: 0,
-  bytes: 0,
-  phases: [],
-};
+const report = emptyReport();
 const phase = (name: string) =>
   report.phases.push({ name, at: performance.timeOrigin + performance.now() });
 const send = (conn: PeerConnection, data: string | Buffer): boolean => {

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { ConnectOptions, type Event } from '../../../src/main/index.js';
 import { waitFor, withTimeout } from '../../../test/helpers/wait.js';
 import { Checks, type Outcome, type RunOptions, type Scenario } from '../figure.js';
-import type { HostilePlan, HostileReport } from '../hostile-peer.js';
+import { emptyReport, type HostilePlan, type HostileReport } from '../hostile-plan.js';
 import { collect, LoopGap, MemoryPeak, MiB, mib } from '../process-stats.js';
 
 const PLAN: HostilePlan = { infos: 20, urls: 10_000, errMs: 2_000, pings: 2_000_000 };
@@ -130,15 +130,7 @@ async function measure(url: string, peerDone: Promise<{ done: HostileReport }>):
   const pool = client.serverPool().length;
   await client.close();
 
-  const { phases, ...sent } = report ?? {
-    infos: 0,
-    urls: 0,
-    errs: 0,
-    pings: 0,
-    endlessLines: 0,
-    bytes: 0,
-    phases: [],
-  };
+  const { phases, ...sent } = report ?? emptyReport();
   return {
     sent,
     phasesMs: durations(phases),

@@ -11,7 +11,7 @@
  * about a million of them, which is where a per-message overhead would show.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConnectOptions, NatsError } from '../../../src/main/index.js';
+import { type Client, ConnectOptions, NatsError } from '../../../src/main/index.js';
 import { startServer } from '../../../test/helpers/nats-server.js';
 import { withTimeout } from '../../../test/helpers/wait.js';
 import { Checks, type Outcome, type RunOptions, type Scenario } from '../figure.js';
@@ -42,27 +42,22 @@ export const unawaitedPublish: Scenario = {
     const rssBefore = process.memoryUsage.rss();
     const peak = new MemoryPeak().start();
     const payload = new Uint8Array(SIZE).fill(0x61);
-    let accepted = 0;
-    let throws = 0;
-    let falses = 0;
     const started = performance.now();
+    let run: Unawaited;
     try {
-      while (accepted * SIZE < total) {
-        try {
-          if (!client.publish('soak.unawaited', payload)) falses++;
-        } catch (error) {
-          if (!(error instanceof NatsError) || error.kind !== 'clientCapacity') throw error;
-          throws++;
-          peak.sample();
-          await sleep(1);
-          continue;
-        }
-        if (++accepted % SAMPLE_EVERY === 0) peak.sample();
-      }
+      run = await publishUnawaited(
+        client,
+        'soak.unawaited',
+        payload,
+        peak,
+        SAMPLE_EVERY,
+        (r) => r.accepted * SIZE >= total,
+      );
       await withTimeout(client.flush(), 60_000, 'flush() after the loop');
     } finally {
       peak.stop();
     }
+    const { accepted, throws, falses } = run;
     const seconds = (performance.now() - started) / 1000;
     const written = client.statistics().outMessages;
     await client.close();
@@ -136,26 +131,22 @@ async function fillStoppedServer(url: string, pid: number) {
   await collect();
   const peak = new MemoryPeak().start();
   const payload = new Uint8Array(SMALL);
-  let accepted = 0;
-  let throws = 0;
   process.kill(pid, 'SIGSTOP');
+  let run: Unawaited;
   try {
-    while (throws < SMALL_REFUSALS) {
-      try {
-        client.publish('soak.unawaited.small', payload);
-      } catch (error) {
-        if (!(error instanceof NatsError) || error.kind !== 'clientCapacity') throw error;
-        throws++;
-        peak.sample();
-        await sleep(1);
-        continue;
-      }
-      if (++accepted % (SAMPLE_EVERY * 64) === 0) peak.sample();
-    }
+    run = await publishUnawaited(
+      client,
+      'soak.unawaited.small',
+      payload,
+      peak,
+      SAMPLE_EVERY * 64,
+      (r) => r.throws >= SMALL_REFUSALS,
+    );
   } finally {
     peak.stop();
     process.kill(pid, 'SIGCONT');
   }
+  const { accepted, throws } = run;
   await client.close();
   const closedWith = await client.closed();
   return {
@@ -165,4 +156,41 @@ async function fillStoppedServer(url: string, pid: number) {
     peakHeap: peak.heapUsed,
     closedWith: closedWith ? `${closedWith.kind}: ${closedWith.count ?? ''}` : null,
   };
+}
+
+interface Unawaited {
+  accepted: number;
+  /** publish() returned false (ignored: nothing here awaits writable()). */
+  falses: number;
+  /** publish() threw 'clientCapacity'. */
+  throws: number;
+}
+
+/**
+ * Publishes `payload` in a loop that never awaits writable(), until `done`: a 'clientCapacity'
+ * throw pauses it for 1 ms and the same message goes again. Samples memory every `sampleEvery`
+ * accepted publishes and at every pause.
+ */
+async function publishUnawaited(
+  client: Client,
+  subject: string,
+  payload: Uint8Array,
+  peak: MemoryPeak,
+  sampleEvery: number,
+  done: (run: Unawaited) => boolean,
+): Promise<Unawaited> {
+  const run: Unawaited = { accepted: 0, falses: 0, throws: 0 };
+  while (!done(run)) {
+    try {
+      if (!client.publish(subject, payload)) run.falses++;
+    } catch (error) {
+      if (!(error instanceof NatsError) || error.kind !== 'clientCapacity') throw error;
+      run.throws++;
+      peak.sample();
+      await sleep(1);
+      continue;
+    }
+    if (++run.accepted % sampleEvery === 0) peak.sample();
+  }
+  return run;
 }
