@@ -9,8 +9,8 @@ import { DeliveryView, readDelivery } from '../shared/frames/delivery.js';
 import { RECORD_ALIGN, RECORD_LENGTH_BYTES, WRAP_MARKER } from '../shared/layout.js';
 import { type DecodedHeaders, decodeHeaders } from '../shared/protocol/headers.js';
 import { decodeString } from '../shared/protocol/utf8.js';
-import type { RingConsumer } from '../shared/ring/byte-ring.js';
-import { Message } from './message.js';
+import type { RingConsumer } from '../shared/ring/ring-consumer.js';
+import { Message, type Responder } from './message.js';
 import type { Subscriber } from './subscriber.js';
 
 const SLICE_FRAMES = 4096;
@@ -28,8 +28,10 @@ const SLAB_BYTES = 256 * 1024;
 export interface DispatchTarget {
   subscription(sid: number): Subscriber | undefined;
   flushAcked(id: number): void;
-  /** A user callback threw, or a header block could not be decoded. */
+  /** A user callback threw. */
   deliveryError(error: unknown, sub: Subscriber): void;
+  /** What Message.respond publishes with. */
+  readonly respond?: Responder;
 }
 
 export class Dispatcher {
@@ -110,7 +112,11 @@ export class Dispatcher {
       if (next > limit) break; // cut by the run's end: it starts the next run
       this.dispatch(pos + RECORD_LENGTH_BYTES);
       pos = next;
-      if (++frames % CLOCK_EVERY === 0 && performance.now() >= deadline) break;
+      frames++;
+      // A callback transferred a payload's buffer (the run's slab): the rest of the run is
+      // read again from the ring into a fresh slab.
+      if (this.spanBuffer.byteLength === 0) break;
+      if (frames % CLOCK_EVERY === 0 && performance.now() >= deadline) break;
     }
     ring.consume(pos);
     ring.release();
@@ -130,7 +136,7 @@ export class Dispatcher {
     if (skew + n > SLAB_BYTES / 2) {
       this.span = new Uint8Array(Buffer.allocUnsafeSlow(skew + n).buffer, skew, n);
     } else {
-      if (this.slabUsed + skew + n > SLAB_BYTES) {
+      if (this.slabUsed + skew + n > SLAB_BYTES || this.slab.byteLength === 0) {
         this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES).buffer;
         this.slabUsed = 0;
       }
@@ -163,14 +169,8 @@ export class Dispatcher {
     const reply =
       f.replyEnd > f.replyStart ? decodeString(bytes, f.replyStart, f.replyEnd) : undefined;
     let decoded: DecodedHeaders | undefined;
-    if (f.hasHeaders) {
-      try {
-        decoded = decodeHeaders(bytes, f.headerStart, f.headerEnd);
-      } catch (error) {
-        this.target.deliveryError(error, sub);
-        return;
-      }
-    }
+    // Lenient (API.md): lines that do not parse are skipped, never the message.
+    if (f.hasHeaders) decoded = decodeHeaders(bytes, f.headerStart, f.headerEnd);
     const msg = new Message(
       subject,
       reply,
@@ -182,6 +182,7 @@ export class Dispatcher {
       decoded?.headers,
       decoded?.status,
       decoded?.description,
+      this.target.respond,
     );
     try {
       sub.push(msg);

@@ -12,6 +12,11 @@ export function fromWireEvent(event: WireEvent): Event {
   if (event.type === 'serverError' || event.type === 'clientError') {
     return { type: event.type, error: fromWire(event.error) };
   }
+  if (event.type === 'disconnected') {
+    return event.error === undefined
+      ? { type: 'disconnected' }
+      : { type: 'disconnected', error: fromWire(event.error) };
+  }
   if (event.type === 'connected') return { type: 'connected' };
   return event;
 }

@@ -17,15 +17,14 @@ export { Auth } from './auth.js';
 export { Client } from './client.js';
 export type { Event, State } from './events.js';
 export { Message } from './message.js';
-export {
-  type AuthCallback,
-  ConnectOptions,
-  type ConnectOptionsInit,
-  type ReconnectToServerCallback,
-  type SignCallback,
-} from './options.js';
+export { ConnectOptions, type ConnectOptionsInit } from './options.js';
 export type { Payload } from './outgoing.js';
 export type { RequestOptions } from './request-mux.js';
+export type {
+  AuthCallback,
+  ReconnectToServerCallback,
+  SignCallback,
+} from './resolved-options.js';
 export type { ReconnectToServer, Server } from './servers.js';
 export type { Statistics } from './shared-state.js';
 export { type SubscribeOptions, Subscriber } from './subscriber.js';

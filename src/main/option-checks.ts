@@ -1,7 +1,8 @@
 /**
- * Table-friendly checks for ConnectOptions setters: each throws `'invalidOption'` naming the
- * option and the value (never the value of a secret).
+ * Table-friendly checks for ConnectOptions setters (and the read of a file one names): each
+ * throws `'invalidOption'` naming the option and the value (never the value of a secret).
  */
+import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { fromSeed } from 'nkeys.js';
 import { describe, typeName } from '../shared/describe.js';
@@ -108,4 +109,25 @@ export function checkSeed(what: string, seed: unknown): string {
     throw new NatsError('invalidOption', `${what} is not a user NKey seed (SU…)`);
   }
   return value;
+}
+
+/**
+ * The text of the file at `path` (a `.creds` file). A missing or unreadable file is
+ * `'invalidOption'`; neither the path nor Node's error (which repeats it) is shown when the
+ * "path" looks like the credentials themselves, an easy mistake that would leak the seed.
+ */
+export async function fileText(option: string, path: string): Promise<string> {
+  try {
+    return await readFile(text(option, path), 'utf8');
+  } catch (cause) {
+    if (cause instanceof NatsError) throw cause;
+    const looksSecret = /[\r\n]|BEGIN|SU[A-Z2-7]{20}/.test(path);
+    const code = (cause as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new NatsError(
+      'invalidOption',
+      looksSecret
+        ? `${option} was given credentials text, not a path (${code})`
+        : `${option} ${JSON.stringify(path)} cannot be read (${code})`,
+    );
+  }
 }

@@ -3,29 +3,23 @@
  * its value at once (`'invalidOption'` naming the option and the value), copies what it keeps
  * and returns `this`. Secrets (token, password, seeds, JWTs, keys) never show in
  * `util.inspect`, `JSON.stringify` or error messages.
+ *
+ * This module is the setters; the checks they share are option-checks.ts (TLS: tls-options.ts),
+ * what they build, with its defaults and redaction, is resolved-options.ts, and the plain-object
+ * form is options-init.ts.
  */
-import { readFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
 import { parseCredentials } from '../shared/creds.js';
 import { describe, typeName } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
-import {
-  DEFAULTS,
-  READ_BUFFER_MAX,
-  READ_BUFFER_MIN,
-  REDACTED,
-  type TlsSettings,
-  type WorkerOptions,
-} from '../shared/options.js';
-import type { ServerInfo } from '../shared/server-info.js';
-import { parseServerUrl } from '../shared/servers.js';
-import type { Auth } from './auth.js';
+import { READ_BUFFER_MAX, READ_BUFFER_MIN } from '../shared/options.js';
 import { type Client, createClient } from './client.js';
 import type { Event } from './events.js';
 import {
   callback,
   checkSeed,
   duration,
+  fileText,
   flag,
   integer,
   localAddress,
@@ -34,12 +28,16 @@ import {
   text,
 } from './option-checks.js';
 import { applyInit, type ConnectOptionsInit } from './options-init.js';
-
-export type { ConnectOptionsInit } from './options-init.js';
-
-import type { ReconnectToServer, Server } from './servers.js';
 import {
-  redactTlsSettings,
+  type AuthCallback,
+  copyOptions,
+  defaultOptions,
+  type ReconnectToServerCallback,
+  type ResolvedOptions,
+  redactedOptions,
+  type SignCallback,
+} from './resolved-options.js';
+import {
   type TlsClientConfig,
   withClientCert,
   withConfig,
@@ -48,31 +46,7 @@ import {
   withRoots,
 } from './tls-options.js';
 
-/** Everything the main thread and the worker need, resolved from a builder. */
-export interface ResolvedOptions {
-  worker: Omit<WorkerOptions, 'servers'>;
-  requestTimeout: number | null;
-  skipSubjectValidation: boolean;
-  clientCapacity: number;
-  maxPendingBytes: number;
-  inboxPrefix: string;
-  reconnectDelayCallback?: (attempts: number) => number;
-  reconnectToServerCallback?: ReconnectToServerCallback;
-  eventCallback?: (event: Event) => void | Promise<void>;
-  signNonce?: (nonce: Uint8Array) => Uint8Array | Promise<Uint8Array>;
-  authCallback?: (nonce: Uint8Array) => Auth | Promise<Auth>;
-}
-
-/** Picks the server (and delay) of each reconnect; `null` = the default choice. */
-export type ReconnectToServerCallback = (
-  servers: Server[],
-  info: ServerInfo,
-) => ReconnectToServer | null | Promise<ReconnectToServer | null>;
-
-/** Signs the server nonce with the private key behind a user JWT. */
-export type SignCallback = (nonce: Uint8Array) => Uint8Array | Promise<Uint8Array>;
-/** Called with the server nonce on every (re)connect; returned fields override static ones. */
-export type AuthCallback = (nonce: Uint8Array) => Auth | Promise<Auth>;
+export type { ConnectOptionsInit } from './options-init.js';
 
 /**
  * @example
@@ -83,27 +57,7 @@ export type AuthCallback = (nonce: Uint8Array) => Auth | Promise<Auth>;
  */
 export class ConnectOptions {
   /** The settings, secrets in clear: private by `#`, so no inspect, JSON or spread reaches them. */
-  readonly #o: ResolvedOptions = {
-    worker: {
-      noEcho: false,
-      pingInterval: DEFAULTS.pingInterval,
-      connectionTimeout: DEFAULTS.connectionTimeout,
-      retryOnInitialConnect: false,
-      maxReconnects: null,
-      ignoreDiscoveredServers: false,
-      retainServersOrder: false,
-      subscriptionCapacity: DEFAULTS.subscriptionCapacity,
-      readBufferCapacity: DEFAULTS.readBufferCapacity,
-      hasReconnectDelayCallback: false,
-      hasReconnectToServerCallback: false,
-      auth: { signOnCaller: false, authCallback: false },
-    },
-    requestTimeout: DEFAULTS.requestTimeout,
-    skipSubjectValidation: false,
-    clientCapacity: DEFAULTS.clientCapacity,
-    maxPendingBytes: DEFAULTS.maxPendingBytes,
-    inboxPrefix: DEFAULTS.inboxPrefix,
-  };
+  readonly #o: ResolvedOptions = defaultOptions();
 
   // ---- authentication (static constructors and setters) ----------------------------------
 
@@ -163,22 +117,7 @@ export class ConnectOptions {
 
   /** Read a `.creds` file (user JWT + NKey seed); a missing or malformed file is `'invalidOption'`. */
   async credentialsFile(path: string): Promise<this> {
-    let content: string;
-    try {
-      content = await readFile(text('credentialsFile', path), 'utf8');
-    } catch (cause) {
-      if (cause instanceof NatsError) throw cause;
-      // Neither the path nor Node's error (which repeats it) is shown when the "path" looks
-      // like the credentials themselves, an easy mistake that would leak the seed.
-      const looksSecret = /[\r\n]|BEGIN|SU[A-Z2-7]{20}/.test(path);
-      const code = (cause as NodeJS.ErrnoException).code ?? 'unreadable';
-      throw new NatsError(
-        'invalidOption',
-        looksSecret
-          ? `credentialsFile was given credentials text, not a path (${code})`
-          : `credentialsFile ${JSON.stringify(path)} cannot be read (${code})`,
-      );
-    }
+    const content = await fileText('credentialsFile', path);
     return this.setCredentials(content, `credentialsFile ${JSON.stringify(path)}`);
   }
 
@@ -317,7 +256,7 @@ export class ConnectOptions {
   }
 
   /** Delay (ms) before reconnect attempt `attempts`; runs on this thread. */
-  reconnectDelayCallback(cb: (attempts: number) => number): this {
+  reconnectDelayCallback(cb: (attempts: number) => number | Promise<number>): this {
     this.#o.reconnectDelayCallback = callback('reconnectDelayCallback', cb);
     this.#o.worker.hasReconnectDelayCallback = true;
     return this;
@@ -346,7 +285,7 @@ export class ConnectOptions {
 
   /** A copy of the settings (the builder stays usable and the client cannot be changed through it). */
   resolve(): ResolvedOptions {
-    return structuredCloneOptions(this.#o);
+    return copyOptions(this.#o);
   }
 
   /** Build from a plain object whose keys are setter names (see {@link ConnectOptionsInit}). */
@@ -356,14 +295,7 @@ export class ConnectOptions {
 
   /** Secrets redacted: what `util.inspect` and `JSON.stringify` show. */
   toJSON(): Record<string, unknown> {
-    const o = structuredCloneOptions(this.#o);
-    const auth = o.worker.auth as unknown as Record<string, unknown>;
-    for (const key of ['token', 'pass', 'seed', 'jwt'] as const)
-      if (auth[key] !== undefined) auth[key] = REDACTED;
-    return {
-      ...o,
-      worker: { ...o.worker, ...redactTls(o.worker as unknown as Record<string, unknown>) },
-    };
+    return redactedOptions(this.#o);
   }
 
   [inspect.custom](): string {
@@ -447,36 +379,6 @@ export class ConnectOptions {
   }
 }
 
-/** Parse and check a server list: non-empty, and not mixing WebSocket with other schemes. */
-export function resolveServers(servers: string | string[]): WorkerOptions['servers'] {
-  const list = serverList(servers);
-  if (list.length === 0) throw new NatsError('invalidOption', 'the server list is empty');
-  const parsed = list.map(parseServerUrl);
-  const ws = parsed.filter((s) => s.scheme === 'ws' || s.scheme === 'wss').length;
-  if (ws !== 0 && ws !== parsed.length) {
-    throw new NatsError('invalidOption', 'the server list mixes WebSocket and non-WebSocket URLs');
-  }
-  return parsed;
-}
-
-/** The servers as an array of our own (a Proxy's traps or an array's getters run once, here). */
-function serverList(servers: unknown): string[] {
-  if (typeof servers === 'string') return [servers];
-  let list: string[] | undefined;
-  try {
-    list = Array.isArray(servers) ? Array.from(servers) : undefined;
-  } catch {
-    // an array-like whose reading throws is no list of servers either
-  }
-  if (list === undefined) {
-    throw new NatsError(
-      'invalidOption',
-      `servers must be a URL or an array of URLs, got ${typeName(servers)}`,
-    );
-  }
-  return list;
-}
-
 /** `instanceof`, which runs a Proxy's getPrototypeOf trap: one that throws is not options. */
 function isConnectOptions(value: unknown): value is ConnectOptions {
   try {
@@ -484,14 +386,4 @@ function isConnectOptions(value: unknown): value is ConnectOptions {
   } catch {
     return false;
   }
-}
-
-/** A deep copy of the data (callbacks shared, not copied). */
-function structuredCloneOptions(o: ResolvedOptions): ResolvedOptions {
-  return { ...o, worker: { ...o.worker, auth: { ...o.worker.auth } } };
-}
-
-/** TLS private keys never show; the TLS options decide what that covers. */
-function redactTls(worker: Record<string, unknown>): Record<string, unknown> {
-  return worker.tls ? { tls: redactTlsSettings(worker.tls as TlsSettings) } : {};
 }

@@ -34,7 +34,7 @@ import {
   writePub,
   writePubWithLine,
 } from '../shared/protocol/encode.js';
-import type { RingProducer } from '../shared/ring/byte-ring.js';
+import type { RingProducer } from '../shared/ring/ring-producer.js';
 import { PubLineCache } from './pub-lines.js';
 
 /** Frames committed before W is published (committing per 64 frames doubled ring throughput). */

@@ -50,8 +50,8 @@ export class RequestMux {
   private readonly prefix: string;
   private sub: Subscriber | null = null;
   private readonly pending = new Map<string, Pending>();
-  /** Subscriptions of requests with their own inbox, until their reply (or end). */
-  private readonly inboxes = new Set<Subscriber>();
+  /** Subscriptions of requests with their own inbox, until their reply (or end), and their subject. */
+  private readonly inboxes = new Map<Subscriber, string>();
   /** Resolves {@link settled}'s promise once nothing waits any more. */
   private idle: (() => void) | null = null;
   private next = 0;
@@ -131,7 +131,7 @@ export class RequestMux {
         },
       });
       // Ends without a reply only through close() (a settled promise ignores this).
-      this.inboxes.add(sub);
+      this.inboxes.set(sub, subject);
       sub.closed.then((error) => {
         this.inboxes.delete(sub);
         this.changed();
@@ -170,6 +170,18 @@ export class RequestMux {
         resolve();
       };
     });
+  }
+
+  /** The server denied publishing to `subject`: requests to it fail with `error` at once. */
+  denied(subject: string, error: NatsError): void {
+    for (const [token, entry] of this.pending) {
+      if (entry.subject !== subject) continue;
+      this.pending.delete(token);
+      clearTimeout(entry.timer);
+      entry.reject(error);
+    }
+    for (const [sub, to] of this.inboxes) if (to === subject) sub.fail(error);
+    this.changed();
   }
 
   /** Fail every request still waiting (the client is closing). */

@@ -1,5 +1,13 @@
+/**
+ * Servers as the caller sees them: the list it gives `connect()` and `setServerPool()`, and
+ * what the worker last said of them (the pool `client.serverPool()` shows, the last INFO).
+ */
 import type { WireServer } from '../shared/control.js';
-import { fromWire, type NatsError } from '../shared/errors.js';
+import { describe, typeName } from '../shared/describe.js';
+import { fromWire, NatsError } from '../shared/errors.js';
+import type { WorkerOptions } from '../shared/options.js';
+import { defaultServerInfo, type ServerInfo, versionAtLeast } from '../shared/server-info.js';
+import { parseServerUrl } from '../shared/servers.js';
 
 /** One server of the pool, as `client.serverPool()` shows it. */
 export interface Server {
@@ -15,4 +23,96 @@ export type { ReconnectToServer } from '../shared/control.js';
 export function fromWireServer(server: WireServer): Server {
   const { lastError, ...rest } = server;
   return lastError ? { ...rest, lastError: fromWire(lastError) } : rest;
+}
+
+/** Parse and check a server list: non-empty, and not mixing WebSocket with other schemes. */
+export function resolveServers(servers: string | string[]): WorkerOptions['servers'] {
+  const list = serverList(servers);
+  if (list.length === 0) throw new NatsError('invalidOption', 'the server list is empty');
+  const parsed = list.map(parseServerUrl);
+  const ws = parsed.filter((s) => s.scheme === 'ws' || s.scheme === 'wss').length;
+  if (ws !== 0 && ws !== parsed.length) {
+    throw new NatsError('invalidOption', 'the server list mixes WebSocket and non-WebSocket URLs');
+  }
+  return parsed;
+}
+
+/** The servers as an array of our own (a Proxy's traps or an array's getters run once, here). */
+function serverList(servers: unknown): string[] {
+  if (typeof servers === 'string') return [servers];
+  let list: string[] | undefined;
+  try {
+    list = Array.isArray(servers) ? Array.from(servers) : undefined;
+  } catch {
+    // an array-like whose reading throws is no list of servers either
+  }
+  if (list === undefined) {
+    throw new NatsError(
+      'invalidOption',
+      `servers must be a URL or an array of URLs, got ${typeName(servers)}`,
+    );
+  }
+  return list;
+}
+
+/** The pool and the last INFO, as the worker last told this thread. */
+export class ServerView {
+  /** The last INFO the server sent; undefined before the first. */
+  info: ServerInfo | undefined;
+  private pool: Server[];
+
+  constructor(servers: WorkerOptions['servers']) {
+    this.pool = servers.map((s) => ({
+      url: s.url,
+      failedAttempts: 0,
+      didConnect: false,
+      isDiscovered: false,
+    }));
+  }
+
+  /** What an update or a 'connected' event carries: a new INFO, a new pool (either may be absent). */
+  update(info: ServerInfo | undefined, servers: WireServer[] | undefined): void {
+    if (info) this.info = info;
+    if (servers) this.pool = servers.map(fromWireServer);
+  }
+
+  /** Snapshot of the server pool: explicit and discovered servers with their attempt history. */
+  serverPool(): Server[] {
+    return this.pool.map((s) => ({ ...s }));
+  }
+
+  /** The last INFO the server sent; before the first, empty strings and maxPayload 1 MiB. */
+  serverInfo(): ServerInfo {
+    return { ...(this.info ?? defaultServerInfo()) };
+  }
+
+  isServerCompatible(major: number, minor: number, patch: number): boolean {
+    for (const [name, n] of [
+      ['major', major],
+      ['minor', minor],
+      ['patch', patch],
+    ] as const) {
+      if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+        throw new NatsError(
+          'invalidArgument',
+          `isServerCompatible: ${name} must be a non-negative integer, got ${describe(n)}`,
+        );
+      }
+    }
+    return this.info !== undefined && versionAtLeast(this.info.version, major, minor, patch);
+  }
+}
+
+/**
+ * The servers, if this client can dial them. ws:// and wss:// parse and follow the pool rules,
+ * but no WebSocket transport exists yet: say so at once instead of speaking NATS over TCP to
+ * an HTTP port.
+ */
+export function dialable(
+  servers: ReturnType<typeof resolveServers>,
+): ReturnType<typeof resolveServers> {
+  if (servers.some((s) => s.scheme === 'ws' || s.scheme === 'wss')) {
+    throw new NatsError('invalidOption', 'ws:// and wss:// servers are not supported yet');
+  }
+  return servers;
 }

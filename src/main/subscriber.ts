@@ -33,6 +33,13 @@ export interface SubscribeOptions {
    * goes on.
    */
   callback?: (msg: Message) => void;
+  /** End after this many messages, as `unsubscribeAfter(max)` (1..2^31 − 1). */
+  max?: number;
+  /**
+   * ms: the subscription ends with `'timedOut'` if no message arrives within this long of
+   * subscribing (the iterator throws it; a callback subscription's `closed` resolves with it).
+   */
+  timeout?: number;
 }
 
 /**
@@ -47,7 +54,13 @@ export class Subscriber implements AsyncIterable<Message> {
   private done = false;
   private readonly queue: Message[] = [];
   private head = 0;
-  private waiter: ((result: IteratorResult<Message>) => void) | null = null;
+  private waiter: {
+    resolve(result: IteratorResult<Message>): void;
+    reject(error: NatsError): void;
+  } | null = null;
+  /** The error the iterator throws once its queue is empty ('timedOut', 'permissionsViolation'). */
+  private failure: NatsError | undefined;
+  private timer: NodeJS.Timeout | undefined;
   private slow = false;
   /** The unsubscribeAfter count, or 0 for none: caps {@link delivered} (see unsubscribeAfter). */
   private limit = 0;
@@ -127,7 +140,7 @@ export class Subscriber implements AsyncIterable<Message> {
     if (this.waiter) {
       const waiter = this.waiter;
       this.waiter = null;
-      waiter({ value: msg, done: false });
+      waiter.resolve({ value: msg, done: false });
     } else if (this.queue.length - this.head < this.capacity) {
       this.queue.push(msg);
       this.slow = false;
@@ -157,12 +170,35 @@ export class Subscriber implements AsyncIterable<Message> {
   end(error?: NatsError): void {
     if (this.done) return;
     this.done = true;
+    clearTimeout(this.timer);
     if (this.waiter) {
       const waiter = this.waiter;
       this.waiter = null;
-      waiter({ value: undefined, done: true });
+      if (this.failure) waiter.reject(this.failure);
+      else waiter.resolve({ value: undefined, done: true });
     }
     this.endResolve(error);
+  }
+
+  /**
+   * End with an error the user must see: `closed` settles with it and the iterator throws it
+   * after the messages already queued ('timedOut', 'permissionsViolation').
+   */
+  fail(error: NatsError): void {
+    if (this.done) return;
+    this.owner.unsubscribe(this, 0);
+    this.failure = error;
+    this.end(error);
+  }
+
+  /** subscribe's `timeout`: fail with 'timedOut' unless a message arrives within `ms`. */
+  expectWithin(ms: number): void {
+    this.timer = setTimeout(() => {
+      if (this.delivered === 0) {
+        this.fail(new NatsError('timedOut', `no message on ${this.subject} within ${ms} ms`));
+      }
+    }, ms);
+    this.timer.unref(); // waiting for the subscription keeps the process alive, not this timer
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Message> {
@@ -186,9 +222,15 @@ export class Subscriber implements AsyncIterable<Message> {
           }
           return Promise.resolve({ value, done: false });
         }
-        if (this.done) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve) => {
-          this.waiter = resolve;
+        if (this.done) {
+          const failure = this.failure;
+          this.failure = undefined; // thrown once; then the iterator is simply done
+          return failure
+            ? Promise.reject(failure)
+            : Promise.resolve({ value: undefined, done: true });
+        }
+        return new Promise((resolve, reject) => {
+          this.waiter = { resolve, reject };
         });
       },
       return: async () => {
@@ -200,7 +242,45 @@ export class Subscriber implements AsyncIterable<Message> {
 }
 
 /** `opts.callback`, read once; options that cannot be read, or a callback that is no function, are 'invalidArgument'. */
-export function callbackOf(opts: SubscribeOptions | undefined): SubscribeOptions['callback'] {
+/** subscribe's options, checked: a callback, and the max / timeout to apply after subscribing. */
+export function subscribeOptionsOf(opts: SubscribeOptions | undefined): {
+  callback: SubscribeOptions['callback'];
+  max: number | undefined;
+  timeout: number | undefined;
+} {
+  const callback = callbackOf(opts);
+  if (opts === undefined || opts === null) return { callback, max: undefined, timeout: undefined };
+  let max: unknown;
+  let timeout: unknown;
+  try {
+    max = opts.max;
+    timeout = opts.timeout;
+  } catch (cause) {
+    throw new NatsError('invalidArgument', 'subscribe options could not be read', { cause });
+  }
+  if (max !== undefined && !isIntegerIn(max, 1, MAX_UNSUBSCRIBE_AFTER)) {
+    throw new NatsError(
+      'invalidArgument',
+      `subscribe max must be an integer from 1 to ${MAX_UNSUBSCRIBE_AFTER}, got ${describe(max)}`,
+    );
+  }
+  if (timeout !== undefined && !isIntegerIn(timeout, 0, MAX_TIMER_MS)) {
+    throw new NatsError(
+      'invalidArgument',
+      `subscribe timeout must be an integer number of ms from 0 to ${MAX_TIMER_MS}, got ${describe(timeout)}`,
+    );
+  }
+  return { callback, max: max as number | undefined, timeout: timeout as number | undefined };
+}
+
+/** Node turns longer timers into 1 ms ones. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function isIntegerIn(value: unknown, min: number, max: number): boolean {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+}
+
+function callbackOf(opts: SubscribeOptions | undefined): SubscribeOptions['callback'] {
   if (opts === undefined || opts === null) return undefined;
   if (typeof opts !== 'object') {
     throw new NatsError(

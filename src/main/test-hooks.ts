@@ -6,5 +6,6 @@ import type { Client } from './client.js';
 
 /** Terminates the client's connection worker, as a crash would. */
 export function terminateWorker(client: Client): Promise<number> {
+  // biome-ignore lint/complexity/useLiteralKeys: element access reaches the private field on purpose
   return client['host'].terminate();
 }

@@ -26,7 +26,8 @@ export interface WorkerData {
  */
 export type EventOf<E> =
   | { type: 'connected' }
-  | { type: 'disconnected' }
+  /** `error`: why the connection was lost (absent when it was ended on purpose). */
+  | { type: 'disconnected'; error?: E }
   | { type: 'lameDuckMode' }
   | { type: 'draining' }
   | { type: 'closed' }
@@ -115,5 +116,6 @@ export interface WorkerApi {
   /** Drop the current connection; the loop reconnects as after any loss. */
   forceReconnect(): Promise<void>;
   /** Replace the pool (validated by the caller), keeping state of servers in both. */
-  setServerPool(servers: ServerAddress[]): Promise<void>;
+  /** Resolves with the new pool, so the caller's serverPool() is current when its call resolves. */
+  setServerPool(servers: ServerAddress[]): Promise<WireServer[]>;
 }

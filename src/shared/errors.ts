@@ -32,7 +32,9 @@ export type ErrorKind =
   /** publish/subscribe/request after `drain()` started. */
   | 'draining'
   /** The server denied this subscription or this request's publish. */
-  | 'permissionsViolation';
+  | 'permissionsViolation'
+  /** reconnectToServerCallback chose an address that is not in the server pool. */
+  | 'serverNotInPool';
 
 export class NatsError extends Error {
   override readonly name = 'NatsError';

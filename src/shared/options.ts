@@ -90,17 +90,15 @@ export const DEFAULTS = {
   inboxPrefix: '_INBOX',
   readBufferCapacity: 65_535,
   /** First reconnect delay and its cap; the delay doubles per consecutive failure. */
-  reconnectDelayBase: 0,
-  reconnectDelayStep: 250,
   reconnectDelayMax: 4_000,
 } as const;
 
-/** Default reconnect backoff: immediate first retry, then 250 ms doubling up to 4 s, with ±25 % jitter. */
+/**
+ * Default reconnect backoff, async-nats's: attempt 1 at once, then 2, 4, 8 … ms, at most 4 s
+ * (attempt 13 on). No jitter, as async-nats: the counter counts every server tried, so a pool
+ * of several servers already spreads a fleet's attempts.
+ */
 export function defaultReconnectDelay(attempts: number): number {
-  if (attempts <= 1) return DEFAULTS.reconnectDelayBase;
-  const base = Math.min(
-    DEFAULTS.reconnectDelayStep * 2 ** (attempts - 2),
-    DEFAULTS.reconnectDelayMax,
-  );
-  return Math.round(base * (0.75 + Math.random() * 0.5));
+  if (attempts <= 1) return 0;
+  return Math.min(2 ** (attempts - 1), DEFAULTS.reconnectDelayMax);
 }

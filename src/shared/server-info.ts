@@ -31,18 +31,20 @@ export function toServerInfo(raw: Record<string, unknown>): ServerInfo {
   }
   return {
     ...camel,
-    serverId: String(raw.server_id ?? ''),
-    serverName: String(raw.server_name ?? ''),
-    version: String(raw.version ?? ''),
-    proto: Number(raw.proto ?? 0),
-    host: String(raw.host ?? ''),
-    port: Number(raw.port ?? 0),
+    serverId: textOf(raw.server_id),
+    serverName: textOf(raw.server_name),
+    version: textOf(raw.version),
+    proto: numberOf(raw.proto),
+    host: textOf(raw.host),
+    port: numberOf(raw.port),
     maxPayload: maxPayloadOf(raw.max_payload),
     headers: raw.headers === true,
     authRequired: raw.auth_required === true,
     tlsRequired: raw.tls_required === true,
     tlsAvailable: raw.tls_available === true,
-    connectUrls: Array.isArray(raw.connect_urls) ? raw.connect_urls.map(String) : [],
+    connectUrls: Array.isArray(raw.connect_urls)
+      ? raw.connect_urls.filter((u): u is string => typeof u === 'string')
+      : [],
     nonce: typeof raw.nonce === 'string' ? raw.nonce : undefined,
     lameDuckMode: raw.ldm === true,
     clientId: typeof raw.client_id === 'number' ? raw.client_id : undefined,
@@ -50,6 +52,18 @@ export function toServerInfo(raw: Record<string, unknown>): ServerInfo {
     cluster: typeof raw.cluster === 'string' ? raw.cluster : undefined,
     jetstream: raw.jetstream === true,
   };
+}
+
+/**
+ * INFO is JSON from the server, any shape: a field of the wrong type reads as empty, never
+ * through String()/Number() (an object with a hostile `toString` would throw).
+ */
+function textOf(value: unknown): string {
+  return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '';
+}
+
+function numberOf(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
 }
 
 /** What `serverInfo()` says before the first INFO: empty strings, the default max_payload. */

@@ -5,8 +5,9 @@
  * of aligned words. A self-publishing client meets this path on every burst; a view or array
  * per frame made it the worker's largest allocator.
  */
-import type { RingProducer } from '../shared/ring/byte-ring.js';
+
 import type { WordBytes } from '../shared/ring/ring-copy.js';
+import type { RingProducer } from '../shared/ring/ring-producer.js';
 
 /** Bytes per slab; a frame larger than this gets a slab of its own. */
 const SLAB_BYTES = 256 * 1024;

@@ -6,17 +6,24 @@
  * reconnect.ts when and where to try again.
  *
  * It owns what outlives a socket: the subscription table (replayed on each new connection),
- * the command ring's outbound pump, the delivery ring's inbound side, the server pool and the
- * statistics.
+ * the command ring's outbound pump and when it runs (pump-schedule.ts), the delivery ring's
+ * inbound side, the server pool and the statistics.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Remote } from '../shared/comlink.js';
-import type { HostCallbacks, StartResult, WireEvent, WorkerData } from '../shared/control.js';
+import type {
+  HostCallbacks,
+  StartResult,
+  WireEvent,
+  WireServer,
+  WorkerData,
+} from '../shared/control.js';
 import { NatsError, toWire } from '../shared/errors.js';
 import { ST_MAX_PAYLOAD, ST_STATE } from '../shared/layout.js';
 import type { WorkerOptions } from '../shared/options.js';
 import type { MsgView } from '../shared/protocol/parser.js';
-import { RingConsumer, RingProducer } from '../shared/ring/byte-ring.js';
+import { RingConsumer } from '../shared/ring/ring-consumer.js';
+import { RingProducer } from '../shared/ring/ring-producer.js';
 import type { ServerInfo } from '../shared/server-info.js';
 import type { ServerAddress } from '../shared/servers.js';
 import { authFields, type CallerAuth } from './auth.js';
@@ -25,12 +32,16 @@ import type { PingPurpose } from './flow-control.js';
 import { HostUpdates } from './host-updates.js';
 import { Inbound } from './inbound.js';
 import { OutboundPump } from './outbound.js';
+import { PumpSchedule } from './pump-schedule.js';
 import { Reconnects } from './reconnect.js';
 import { type PoolEntry, ServerPool } from './server-pool.js';
 import { Session, type SessionHost } from './session.js';
 import { Stats } from './stats.js';
 import { SubscriptionTable } from './subscriptions.js';
 import { type TransportFactory, tcpTransports } from './transport.js';
+
+/** Why a connection ended by forceReconnect() was lost, as the 'disconnected' event says. */
+const FORCED = new NatsError('io', 'reconnect forced by the client (forceReconnect)');
 
 /** How long close() waits for the server to acknowledge the socket's end. */
 const CLOSE_TIMEOUT_MS = 2_000;
@@ -43,8 +54,8 @@ export class Connection implements SessionHost {
   private readonly stateWords: Int32Array;
   private readonly stats: Stats;
   private readonly subs: SubscriptionTable;
-  private readonly commands: RingConsumer;
   private readonly outbound: OutboundPump;
+  private readonly pump: PumpSchedule;
   private readonly inbound: Inbound;
   private readonly pool: ServerPool;
   private readonly reconnects: Reconnects;
@@ -55,14 +66,12 @@ export class Connection implements SessionHost {
   private state: LoopState = { name: 'idle' };
   /** start()'s caller, until it has heard whether the client connected. */
   private startWaiter: ((result: StartResult) => void) | null = null;
-  private waitingForCommands = false;
-  private pumpLater: NodeJS.Immediate | undefined;
   private lastInfo: ServerInfo | undefined;
-  /** Flushes whose PING a lost connection never answered; re-sent on the next one. */
+  /** The session forceReconnect() is ending, so its loss reads as forced. */
+  private forced: Session | undefined;
   /** Accepted messages not sent (see {@link notSent}). */
   private unsent = 0;
-  /** close() waits for the socket's 'drain' through this. */
-  private drainWaiter: (() => void) | undefined;
+  /** Flushes whose PING a lost connection never answered; re-sent on the next one. */
   private carriedFlushes: number[] = [];
 
   constructor(
@@ -72,9 +81,9 @@ export class Connection implements SessionHost {
     this.options = data.options;
     this.stateWords = new Int32Array(data.state);
     this.stats = new Stats(data.state);
-    this.commands = new RingConsumer(data.command);
+    const commands = new RingConsumer(data.command);
     this.subs = new SubscriptionTable((sid) => this.inbound.subscriptionEnded(sid));
-    this.outbound = new OutboundPump(this.commands, this.subs);
+    this.outbound = new OutboundPump(commands, this.subs);
     this.inbound = new Inbound(new RingProducer(data.delivery), data.options.subscriptionCapacity, {
       slowConsumer: (sid) => this.emit({ type: 'slowConsumer', sid }),
       oversized: (sid, bytes) =>
@@ -87,13 +96,20 @@ export class Connection implements SessionHost {
             ),
           ),
         }),
-      caughtUp: () => this.kick(),
+      caughtUp: () => this.pump.kick(),
       pauseReading: () => this.openSession()?.pauseReading(),
       resumeReading: () => this.openSession()?.resumeReading(),
       holdKeepAlive: (held) => this.openSession()?.holdKeepAlive(held),
       subscription: (sid) => this.subs.get(sid),
       subscriptions: () => this.subs.all(),
     });
+    this.pump = new PumpSchedule(
+      commands,
+      this.outbound,
+      this.inbound,
+      () => this.openSession(),
+      () => this.stats.store(),
+    );
     this.pool = new ServerPool(
       data.options.servers,
       data.options.retainServersOrder,
@@ -110,11 +126,16 @@ export class Connection implements SessionHost {
       },
       () => this.pool.snapshot(),
     );
-    this.reconnects = new Reconnects(data.options, this.pool, () => {
-      // The caller's reconnect callbacks run after it has heard of what came before them.
-      this.updates.flush();
-      return this.host as Remote<Required<HostCallbacks>> | null;
-    });
+    this.reconnects = new Reconnects(
+      data.options,
+      this.pool,
+      () => {
+        // The caller's reconnect callbacks run after it has heard of what came before them.
+        this.updates.flush();
+        return this.host as Remote<Required<HostCallbacks>> | null;
+      },
+      (error) => this.emit({ type: 'clientError', error: toWire(error) }),
+    );
   }
 
   /** Begin connecting; resolves when first connected, or at once with retryOnInitialConnect. */
@@ -154,6 +175,7 @@ export class Connection implements SessionHost {
     const state = this.state;
     if (state.name === 'connected') {
       const session = state.session;
+      this.forced = session;
       void session.close(CLOSE_TIMEOUT_MS).then(() => {
         this.unsent += session.unflushedMessages; // the server did not take them in time
       });
@@ -168,17 +190,18 @@ export class Connection implements SessionHost {
   }
 
   /** setServerPool: new servers, state kept for those in both, attempt counter reset. */
-  setServerPool(servers: ServerAddress[]): void {
+  setServerPool(servers: ServerAddress[]): WireServer[] {
     this.pool.replace(servers);
     this.reconnects.reset();
     this.poolChanged();
-    this.updates.flush(); // the caller waits for this call: its new pool goes out with the reply
+    this.updates.flush();
+    return this.pool.snapshot(); // the caller waits for this call: its new pool comes with the reply
   }
 
   // ---- the loop -------------------------------------------------------------------------
 
   private async run(): Promise<void> {
-    let entry: PoolEntry | undefined = this.pool.next();
+    let entry = await this.nextAttempt();
     while (entry !== undefined) {
       const session = new Session(this, entry.address, this.transports);
       this.to({ name: 'connecting', session, entry });
@@ -187,38 +210,52 @@ export class Connection implements SessionHost {
         () => undefined,
         (error: NatsError) => error,
       );
+      const everConnected = this.stats.connects > 0;
       if (why !== undefined) {
         if (!this.inState('connecting')) return; // close() ended it
         this.reconnects.failed(entry, why);
         this.poolChanged();
+        // Reconnecting, each failed attempt says why (connect()'s caller hears it otherwise).
+        if (everConnected || this.options.retryOnInitialConnect) {
+          this.emit({ type: 'clientError', error: toWire(why) });
+        }
       } else {
         why = await session.ended;
         if (!this.inState('connected')) return; // close() ended it
         // A failed socket takes what it had not passed to the kernel with it.
         if (why !== undefined) this.unsent += session.unflushedMessages;
+        // Ended on purpose by forceReconnect(): 'disconnected' says so.
+        else if (this.forced === session) why = FORCED;
         this.carriedFlushes = session.unansweredFlushes();
       }
       this.to({ name: 'backoff', wake: new AbortController() }, why);
-      entry = await this.backoff(why);
+      const end = this.reconnects.endOfFirstPass(why, everConnected);
+      if (end !== undefined) {
+        this.to({ name: 'closed' }, end);
+        return;
+      }
+      entry = await this.nextAttempt();
     }
   }
 
-  /** In backoff: the next server once its delay is over; undefined when the loop ends. */
-  private async backoff(why: NatsError | undefined): Promise<PoolEntry | undefined> {
-    const everConnected = this.stats.connects > 0;
-    const end = this.reconnects.giveUp(why, everConnected);
-    if (end !== undefined) {
-      this.to({ name: 'closed' }, end);
+  /**
+   * The next attempt's server once its delay is over (reconnect.ts); undefined when the loop
+   * ends: closed meanwhile, or out of attempts ('maxReconnects').
+   */
+  private async nextAttempt(): Promise<PoolEntry | undefined> {
+    const from = this.state;
+    const next = await this.reconnects.next(this.lastInfo);
+    if (this.state !== from) return undefined; // closed meanwhile
+    if (next instanceof NatsError) {
+      this.to({ name: 'closed' }, next);
       return undefined;
     }
-    const next = await this.reconnects.next(everConnected, this.lastInfo);
-    const state = this.state;
-    if (state.name !== 'backoff') return undefined; // closed meanwhile
     if (next.delay > 0) {
       // The timer keeps the worker alive during backoff, as the socket does otherwise.
-      await sleep(next.delay, undefined, { signal: state.wake.signal }).catch(() => {});
+      const signal = from.name === 'backoff' ? from.wake.signal : undefined;
+      await sleep(next.delay, undefined, { signal }).catch(() => {});
     }
-    return this.inState('backoff') ? next.entry : undefined;
+    return this.state === from ? next.entry : undefined;
   }
 
   /**
@@ -238,7 +275,8 @@ export class Connection implements SessionHost {
       this.emit({ type: 'connected', info, servers });
     } else if (effect.announce === 'disconnected') {
       if (why?.kind === 'protocol') this.emit({ type: 'clientError', error: toWire(why) });
-      this.emit({ type: 'disconnected' });
+      // Why it was lost (stale, io, protocol, forced), unless it was ended on purpose.
+      this.emit(why ? { type: 'disconnected', error: toWire(why) } : { type: 'disconnected' });
     } else if (effect.announce === 'ended' && why !== undefined) {
       // Whoever still waits hears why: connect()'s caller, else the host, which tears down.
       if (this.startWaiter) this.settleStart({ ok: false, error: toWire(why) });
@@ -260,12 +298,12 @@ export class Connection implements SessionHost {
   }
 
   private async shutdown(from: LoopState): Promise<void> {
-    clearImmediate(this.pumpLater);
+    this.pump.stop();
     if (from.name === 'backoff') from.wake.abort();
     if (from.name === 'connected' && from.session.isOpen) {
       // Everything published before close() goes out before the socket ends, unless the
       // server does not take it within connectionTimeout.
-      await this.sendAll(from.session);
+      await this.pump.sendAll(from.session, this.options.connectionTimeout);
       this.unsent += this.outbound.discard();
       await from.session.close(CLOSE_TIMEOUT_MS);
       this.unsent += from.session.unflushedMessages;
@@ -275,33 +313,6 @@ export class Connection implements SessionHost {
     }
     this.to({ name: 'closed' });
     this.updates.flush(); // nothing that waits outlives the worker's ports
-  }
-
-  /** Pumps the whole command ring into `session`, waiting for the socket while it is full. */
-  private async sendAll(session: Session): Promise<void> {
-    const deadline = performance.now() + this.options.connectionTimeout;
-    for (;;) {
-      const result = this.outbound.pump(session);
-      if (result === 'empty' || !session.isOpen) return;
-      if (result === 'blocked' && !(await this.socketDrained(deadline - performance.now()))) {
-        return;
-      }
-    }
-  }
-
-  /** Resolves true at the socket's next 'drain', false after `ms` (or at once if ms ≤ 0). */
-  private socketDrained(ms: number): Promise<boolean> {
-    if (ms <= 0) return Promise.resolve(false);
-    return new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        this.drainWaiter = undefined;
-        resolve(false);
-      }, ms);
-      this.drainWaiter = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-    });
   }
 
   private poolChanged(): void {
@@ -339,59 +350,6 @@ export class Connection implements SessionHost {
     }
   }
 
-  // ---- outbound scheduling --------------------------------------------------------------
-
-  /**
-   * Pump the command ring to the socket. Commands wait in the ring while disconnected and
-   * while the socket's buffer is full. Echo records (publishes this client receives itself)
-   * also wait for room in the send window and, while deliveries back up, for the main thread
-   * to read them (flow-control.ts); the pump stops before the first one that finds none.
-   */
-  private kick(): void {
-    const state = this.state;
-    // A session that failed or is ending takes no more commands: they wait for the next one.
-    if (state.name !== 'connected' || !state.session.isOpen) return;
-    const session = state.session;
-    const window = session.echoRoom();
-    const echoBudget = window > 0 ? Math.min(window, this.inbound.credit.budget()) : 0;
-    const result = this.outbound.pump(session, echoBudget);
-    this.stats.store();
-    // An UNSUB whose limit the worker had already reached frames a SUB_END as it passes;
-    // outside a socket chunk nothing else would publish it.
-    this.inbound.publish();
-    if (result === 'more') {
-      this.pumpLater ??= setImmediate(() => {
-        this.pumpLater = undefined;
-        this.kick();
-      });
-    } else if (result === 'empty') {
-      this.awaitCommands();
-    } else if (result === 'gated' && session.echoRoom() > 0) {
-      this.inbound.credit.await(this.resumePump);
-    }
-    // 'blocked': the socket's 'drain' calls kick() again; 'gated' on the window: its PONG does.
-  }
-
-  private readonly resumePump = (): void => this.kick();
-
-  private awaitCommands(): void {
-    if (this.waitingForCommands) return;
-    const wait = this.commands.waitForData();
-    if (wait === undefined) {
-      // A frame landed between the pump and the wait: go round again, after pending I/O.
-      this.pumpLater ??= setImmediate(() => {
-        this.pumpLater = undefined;
-        this.kick();
-      });
-      return;
-    }
-    this.waitingForCommands = true;
-    wait.then(() => {
-      this.waitingForCommands = false;
-      this.kick();
-    });
-  }
-
   /** The session messages come from, while there is one. */
   private openSession(): Session | undefined {
     const state = this.state;
@@ -418,7 +376,7 @@ export class Connection implements SessionHost {
     this.stats.connects++;
     this.stats.store();
     this.to({ name: 'connected', session, entry });
-    this.kick();
+    this.pump.kick();
   }
 
   message(msg: MsgView): void {
@@ -433,7 +391,7 @@ export class Connection implements SessionHost {
     // Counters first: a flush ack made visible below must find them up to date.
     this.stats.store();
     this.inbound.publish();
-    this.kick();
+    this.pump.kick();
   }
 
   /** An INFO on the open connection (cluster changes, lame duck mode). */
@@ -452,14 +410,11 @@ export class Connection implements SessionHost {
   ponged(purpose: PingPurpose): void {
     if (purpose.kind === 'flush') this.inbound.flushAck(purpose.id);
     else if (purpose.kind === 'unsubFence') this.subs.remove(purpose.sid);
-    else if (purpose.kind === 'window') this.kick(); // the window may have been closed
+    else if (purpose.kind === 'window') this.pump.kick(); // the window may have been closed
   }
 
   drained(): void {
-    const waiter = this.drainWaiter;
-    this.drainWaiter = undefined;
-    waiter?.();
-    this.kick();
+    this.pump.drained();
   }
 
   authFields(info: ServerInfo, server: ServerAddress): Promise<Record<string, unknown>> {

@@ -21,7 +21,7 @@ const api: WorkerApi = {
     connection.forceReconnect();
   },
   async setServerPool(servers) {
-    connection.setServerPool(servers);
+    return connection.setServerPool(servers);
   },
   async close() {
     await connection.close();

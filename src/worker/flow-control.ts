@@ -31,7 +31,7 @@
  *   every subscription once the backlog holds {@link BACKLOG_PAUSE_BYTES}. One stuck thread
  *   cannot stall the connection, and memory stays bounded in bytes.
  */
-import type { RingProducer } from '../shared/ring/byte-ring.js';
+import type { RingProducer } from '../shared/ring/ring-producer.js';
 
 // ---- out ------------------------------------------------------------------------------
 

@@ -12,8 +12,9 @@ import {
   msgFrameSid,
 } from '../shared/frames/delivery.js';
 import type { MsgView } from '../shared/protocol/parser.js';
-import { type RingProducer, recordSize } from '../shared/ring/byte-ring.js';
+import { recordSize } from '../shared/ring/byte-ring.js';
 import { SourceBytes } from '../shared/ring/ring-copy.js';
+import type { RingProducer } from '../shared/ring/ring-producer.js';
 import { Backlog } from './backlog.js';
 import { DeliveryCredit, ReceivePolicy } from './flow-control.js';
 import type { Subscription } from './subscriptions.js';

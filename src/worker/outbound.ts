@@ -16,7 +16,7 @@ import {
   WIRE_VIEW_BYTES,
 } from '../shared/frames/command.js';
 import { PING } from '../shared/protocol/encode.js';
-import type { RingConsumer } from '../shared/ring/byte-ring.js';
+import type { RingConsumer } from '../shared/ring/ring-consumer.js';
 import type { PingPurpose } from './flow-control.js';
 import type { SubscriptionTable } from './subscriptions.js';
 

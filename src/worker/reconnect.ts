@@ -1,19 +1,25 @@
 /**
- * The reconnect policy: after a failed attempt or a lost connection, whether the client gives
- * up, and otherwise which server comes next and after what delay.
+ * The reconnect policy, async-nats's (reference/async-nats.md §1): before every connection
+ * attempt — the first one too, and one per server tried — whether the client gives up, which
+ * server comes next and after what delay.
  *
- * - `connect()` without retryOnInitialConnect makes one pass over the pool, with no delay, and
- *   stops at once on refused credentials: the caller hears the error.
- * - Otherwise the client tries until `maxReconnects` consecutive attempts failed. The caller's
- *   reconnectToServer callback picks the server and delay when set (an address not in the pool
- *   falls back to the default choice); else the pool's order, and the delay callback or the
- *   default backoff (none after a loss: the first reconnect is immediate).
+ * - `attempts` counts every server tried since the last connection (or setServerPool); past
+ *   `maxReconnects` (0 and null: no limit) the client ends with 'maxReconnects', also during
+ *   connect()'s first pass and with retryOnInitialConnect.
+ * - `reconnectToServerCallback`, when set, picks the server at every attempt (with the default
+ *   ServerInfo before the first INFO); its delay, or else the delay callback's, is waited. An
+ *   address not in the pool is a clientError 'serverNotInPool' and the default choice is taken.
+ * - Otherwise the pool's order, after `reconnectDelayCallback(attempts)` or the default backoff
+ *   (0, 2, 4, 8 … ms, at most 4 s).
+ * - `connect()` without retryOnInitialConnect makes one pass over the pool and stops at once on
+ *   refused credentials: the caller hears the error.
  */
 import type { Remote } from '../shared/comlink.js';
 import type { HostCallbacks } from '../shared/control.js';
 import { NatsError } from '../shared/errors.js';
 import { defaultReconnectDelay, type WorkerOptions } from '../shared/options.js';
-import type { ServerInfo } from '../shared/server-info.js';
+import { defaultServerInfo, type ServerInfo } from '../shared/server-info.js';
+import { answerWithin } from './caller.js';
 import type { PoolEntry, ServerPool } from './server-pool.js';
 
 export interface NextAttempt {
@@ -23,8 +29,8 @@ export interface NextAttempt {
 }
 
 export class Reconnects {
-  /** Consecutive failed connection attempts; reset by a connection and by setServerPool. */
-  private failures = 0;
+  /** Servers tried since the last connection; reset by a connection and by setServerPool. */
+  private attempts = 0;
   /** Attempts left in connect()'s single pass over the pool. */
   private firstPassLeft: number;
 
@@ -33,79 +39,106 @@ export class Reconnects {
     private readonly pool: ServerPool,
     /** The caller's callbacks, once start() has them. */
     private readonly caller: () => Remote<Required<HostCallbacks>> | null,
+    /** A clientError for the caller: a callback of theirs failed, or chose no pool server. */
+    private readonly report: (error: NatsError) => void,
   ) {
     this.firstPassLeft = pool.size;
   }
 
   failed(entry: PoolEntry, error: NatsError): void {
     this.pool.failed(entry, error);
-    this.failures++;
   }
 
   connected(entry: PoolEntry): void {
     this.pool.connected(entry);
-    this.failures = 0;
+    this.attempts = 0;
   }
 
   /** setServerPool: a fresh budget of attempts. */
   reset(): void {
-    this.failures = 0;
+    this.attempts = 0;
   }
 
   /**
-   * After a failed attempt (`error`) or a lost connection: the error the client ends with, or
-   * undefined to go on. `everConnected`: the client has been connected before.
+   * After a failed attempt (`error`) or a lost connection: connect()'s single pass ends with
+   * the error that ends it, else undefined (go on). `everConnected`: connected before.
    */
-  giveUp(error: NatsError | undefined, everConnected: boolean): NatsError | undefined {
-    const { maxReconnects, retryOnInitialConnect } = this.options;
-    if (!everConnected && !retryOnInitialConnect) {
-      if (error?.kind === 'authorizationViolation' || --this.firstPassLeft === 0) return error;
-      return undefined;
-    }
-    if (maxReconnects !== null && this.failures >= maxReconnects) {
-      return new NatsError(
-        'maxReconnects',
-        `gave up after ${this.failures} failed connection attempts`,
-      );
-    }
+  endOfFirstPass(error: NatsError | undefined, everConnected: boolean): NatsError | undefined {
+    if (everConnected || this.options.retryOnInitialConnect) return undefined;
+    if (error?.kind === 'authorizationViolation' || --this.firstPassLeft === 0) return error;
     return undefined;
   }
 
-  /** The next server and the delay before it; `lastInfo` is handed to reconnectToServer. */
-  async next(everConnected: boolean, lastInfo: ServerInfo | undefined): Promise<NextAttempt> {
-    if (!everConnected && !this.options.retryOnInitialConnect) {
-      return { entry: this.pool.next(), delay: 0 };
+  /**
+   * Before every attempt: the server and the delay before it, or the 'maxReconnects' error to
+   * end with. `lastInfo`: the last INFO, for reconnectToServer.
+   */
+  async next(lastInfo: ServerInfo | undefined): Promise<NextAttempt | NatsError> {
+    this.attempts++;
+    const max = this.options.maxReconnects;
+    if (max !== null && max > 0 && this.attempts > max) {
+      return new NatsError(
+        'maxReconnects',
+        `gave up after ${this.attempts - 1} failed connection attempts (maxReconnects ${max})`,
+      );
     }
     // caller() only when calling it: it posts what waits for the caller's thread first.
-    const caller = this.options.hasReconnectToServerCallback && lastInfo ? this.caller() : null;
-    if (caller && lastInfo) {
-      try {
-        const choice = await caller.reconnectToServer(this.pool.snapshot(), lastInfo);
-        const entry = choice ? this.pool.find(choice.addr) : undefined;
-        if (entry && choice) {
-          const delay = Number(choice.delay ?? 0);
-          return { entry, delay: Number.isFinite(delay) && delay > 0 ? delay : 0 };
-        }
-      } catch {
-        // A throwing callback falls back to the default choice rather than stopping reconnects.
+    const caller = this.options.hasReconnectToServerCallback ? this.caller() : null;
+    if (caller) {
+      const info = lastInfo ?? defaultServerInfo();
+      const choice = await this.ask('reconnectToServerCallback', () =>
+        caller.reconnectToServer(this.pool.snapshot(), info),
+      );
+      if (choice) {
+        const entry = this.pool.find(choice.addr);
+        if (entry) return { entry, delay: delayOf(choice.delay) ?? (await this.delay()) };
+        this.report(
+          new NatsError(
+            'serverNotInPool',
+            `reconnectToServerCallback chose ${JSON.stringify(String(choice.addr))}, which is not in the server pool; the default choice is taken`,
+          ),
+        );
       }
     }
-    return {
-      entry: this.pool.next(),
-      delay: this.failures > 0 ? await this.delay(this.failures) : 0,
-    };
+    return { entry: this.pool.next(), delay: await this.delay() };
   }
 
-  private async delay(failures: number): Promise<number> {
+  private async delay(): Promise<number> {
+    const attempts = this.attempts;
     const caller = this.options.hasReconnectDelayCallback ? this.caller() : null;
     if (caller) {
-      try {
-        const ms = Number(await caller.reconnectDelay(failures));
-        if (Number.isFinite(ms) && ms >= 0) return ms;
-      } catch {
-        // A throwing callback falls back to the default backoff rather than stopping reconnects.
-      }
+      const ms = delayOf(
+        await this.ask('reconnectDelayCallback', () => caller.reconnectDelay(attempts)),
+      );
+      if (ms !== undefined) return ms;
     }
-    return defaultReconnectDelay(failures);
+    return defaultReconnectDelay(attempts);
+  }
+
+  /**
+   * The caller's answer, or undefined when the callback threw or did not settle within
+   * connectionTimeout (API.md "Every promise settles"): that counts as a failed attempt, and
+   * the default choice is taken instead of stopping reconnects.
+   */
+  private async ask<T>(what: string, call: () => Promise<T>): Promise<T | undefined> {
+    const ms = this.options.connectionTimeout;
+    try {
+      return await answerWithin(what, call, ms);
+    } catch (error) {
+      this.attempts++;
+      this.report(error as NatsError);
+      return undefined;
+    }
   }
 }
+
+/** A delay a callback gave, as a timer can take it (0..2^31 − 1 ms); undefined if unusable. */
+function delayOf(value: unknown): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const ms = Number(value);
+  if (!Number.isFinite(ms) || ms < 0) return undefined;
+  return Math.min(Math.floor(ms), MAX_TIMER_MS);
+}
+
+/** Node turns longer timers into 1 ms ones. */
+const MAX_TIMER_MS = 2 ** 31 - 1;

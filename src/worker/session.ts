@@ -1,10 +1,10 @@
 /**
  * One connection to one server, from dial to close: the INFO → CONNECT (+PING) → PONG
- * handshake through the phases of session-phase.ts, the parser, the heartbeat, the ordered
- * queue of PINGs awaiting their PONG (heartbeats, flushes and the send window's share it,
- * since PONGs come in order), and the send window. The bytes travel over a transport from the
- * factory it is given (transport.ts). A session never reconnects; the connection loop makes a
- * new one.
+ * handshake through the phases of session-phase.ts (what it sends and how it fails:
+ * handshake.ts), the parser, the heartbeat, the PINGs awaiting their PONG and the PONG owed
+ * to the server (ping-pong.ts), the send window, and which messages a lost socket takes with
+ * it (unflushed.ts). The bytes travel over a transport from the factory it is given
+ * (transport.ts). A session never reconnects; the connection loop makes a new one.
  */
 import { NatsError } from '../shared/errors.js';
 import type { WorkerOptions } from '../shared/options.js';
@@ -13,24 +13,16 @@ import { type MsgView, Parser, type ParserSink } from '../shared/protocol/parser
 import { type ServerInfo, toServerInfo } from '../shared/server-info.js';
 import type { ServerAddress } from '../shared/servers.js';
 import { type PingPurpose, SendWindow } from './flow-control.js';
+import { connectFields, handshakeTimedOut, refused, secure } from './handshake.js';
 import { Heartbeat, MAX_OUTSTANDING_PINGS } from './heartbeat.js';
 import type { OutboundSink } from './outbound.js';
+import { PingPong } from './ping-pong.js';
 import { nextPhase, type Phase } from './session-phase.js';
-import { connectOptions, tlsError, upgradeAfterInfo } from './tls.js';
+import { tlsError, upgradeAfterInfo } from './tls.js';
 import type { Transport, TransportFactory } from './transport.js';
+import { Unflushed } from './unflushed.js';
 
 const HEARTBEAT: PingPurpose = { kind: 'heartbeat' };
-const CLIENT_VERSION = '0.1.0';
-
-/**
- * PINGs awaiting their PONG, at most (flushes, unsubscribe fences, the send window and the
- * heartbeat share the queue). Overflow: the command pump stops, as on a full socket, until
- * PONGs bring the queue below it; commands wait in the ring, then on the caller's thread
- * (maxPendingBytes). A batch the pump has taken already may pass it by its own PINGs
- * (outbound.ts: at most one batch), and heartbeat PINGs still go, so a server that answers
- * none is found stale.
- */
-export const MAX_UNANSWERED_PINGS = 16_384;
 
 export interface SessionHost {
   readonly options: WorkerOptions;
@@ -59,16 +51,11 @@ export class Session implements ParserSink, OutboundSink {
   private phase: Phase = 'dialing';
   private transport: Transport | null = null;
   private readonly parser: Parser;
-  private readonly pongQueue: PingPurpose[] = [];
+  private readonly pings = new PingPong();
   /** Messages of the batch about to be written, and of batches not yet flushed to the kernel. */
-  private batchMessages = 0;
-  private unflushed = 0;
-  /** The pump was told to stop at MAX_UNANSWERED_PINGS: a PONG below it restarts it. */
-  private pingsFull = false;
+  private readonly unflushed = new Unflushed();
   /** The transport's buffer is full (a write returned false): nothing optional is written. */
   private writeBlocked = false;
-  /** The server sent PING(s) since our last PONG: one PONG answers them all. */
-  private pongOwed = false;
   private readonly window = new SendWindow();
   private readonly heartbeat: Heartbeat;
   private handshake!: { resolve(info: ServerInfo): void; reject(error: NatsError): void };
@@ -85,7 +72,7 @@ export class Session implements ParserSink, OutboundSink {
     this.parser = new Parser(this, { initialBufferSize: host.options.readBufferCapacity });
     this.heartbeat = new Heartbeat(host.options.pingInterval, {
       ping: () => {
-        this.pongQueue.push(HEARTBEAT);
+        this.pings.sent(HEARTBEAT);
         this.write(PING);
       },
       stale: () =>
@@ -110,15 +97,10 @@ export class Session implements ParserSink, OutboundSink {
     const handshake = new Promise<ServerInfo>((resolve, reject) => {
       this.handshake = { resolve, reject };
     });
-    const timer = setTimeout(() => {
-      const tls = this.phase === 'tlsFirst' || this.phase === 'tlsUpgrade';
-      this.fail(
-        new NatsError(
-          'timedOut',
-          `${this.server.url}: no connection within ${options.connectionTimeout} ms${tls ? ' (the TLS handshake did not finish)' : ''}`,
-        ),
-      );
-    }, options.connectionTimeout);
+    const timer = setTimeout(
+      () => this.fail(handshakeTimedOut(this.server, this.phase, options.connectionTimeout)),
+      options.connectionTimeout,
+    );
     const { transport, ready } = this.transports(this.server, {
       data: (chunk) => this.onData(chunk),
       drain: () => this.onDrain(),
@@ -155,15 +137,17 @@ export class Session implements ParserSink, OutboundSink {
   /** False when the pump must stop: the socket's buffer is full, or too many PINGs wait. */
   write(bytes: Uint8Array): boolean {
     // Taken first: messages written to an ended session stay counted as not flushed.
-    const messages = this.takeBatchMessages();
+    const messages = this.unflushed.take();
     if (this.transport === null || this.phase === 'ended') return false;
     this.host.counted(0, bytes.length, 0);
     if (messages === 0) return this.mayGoOn(this.transport.write(bytes));
-    return this.mayGoOn(this.transport.write(bytes, (error) => this.flushed(messages, error)));
+    return this.mayGoOn(
+      this.transport.write(bytes, (error) => this.unflushed.flushed(messages, error)),
+    );
   }
 
   writeAll(chunks: Uint8Array[], done: () => void): boolean {
-    const messages = this.takeBatchMessages();
+    const messages = this.unflushed.take();
     if (this.transport === null || this.phase === 'ended') {
       done();
       return false;
@@ -173,7 +157,7 @@ export class Session implements ParserSink, OutboundSink {
     this.host.counted(0, bytes, 0);
     return this.mayGoOn(
       this.transport.writeAll(chunks, (error) => {
-        this.flushed(messages, error);
+        this.unflushed.flushed(messages, error);
         done();
       }),
     );
@@ -184,7 +168,7 @@ export class Session implements ParserSink, OutboundSink {
    * ends before it does, they were not sent (API.md: counted in 'notSent').
    */
   get unflushedMessages(): number {
-    return this.unflushed;
+    return this.unflushed.messages;
   }
 
   /** The connection is open: commands may be written (false once it failed or is closing). */
@@ -192,22 +176,9 @@ export class Session implements ParserSink, OutboundSink {
     return this.phase === 'open';
   }
 
-  /** The messages of the batch being written ({@link published} came just before the write). */
-  private takeBatchMessages(): number {
-    const messages = this.batchMessages;
-    this.batchMessages = 0;
-    this.unflushed += messages;
-    return messages;
-  }
-
-  private flushed(messages: number, error: Error | undefined): void {
-    if (error === undefined) this.unflushed -= messages;
-  }
-
   private mayGoOn(writable: boolean): boolean {
     if (!writable) this.writeBlocked = true;
-    if (this.pongQueue.length >= MAX_UNANSWERED_PINGS) this.pingsFull = true;
-    return writable && !this.pingsFull;
+    return this.pings.hasRoom() && writable;
   }
 
   /**
@@ -231,23 +202,21 @@ export class Session implements ParserSink, OutboundSink {
     const purpose = this.window.duePing();
     if (purpose === undefined) return;
     this.write(PING);
-    this.pongQueue.push(purpose);
+    this.pings.sent(purpose);
   }
 
   pingQueued(purpose: PingPurpose): void {
-    this.pongQueue.push(purpose);
+    this.pings.sent(purpose);
   }
 
   published(count: number): void {
     this.host.counted(0, 0, count);
-    this.batchMessages = count; // the pump writes their batch next
+    this.unflushed.published(count); // the pump writes their batch next
   }
 
   /** Flush ids whose PING was sent but not answered: the next session sends them again. */
   unansweredFlushes(): number[] {
-    const ids: number[] = [];
-    for (const purpose of this.pongQueue) if (purpose.kind === 'flush') ids.push(purpose.id);
-    return ids;
+    return this.pings.unansweredFlushes();
   }
 
   /** Send the lines that must precede everything else on a fresh connection (resubscribes, flushes). */
@@ -255,7 +224,7 @@ export class Session implements ParserSink, OutboundSink {
     for (const line of lines) this.write(line);
     for (const id of flushIds) {
       this.write(PING);
-      this.pongQueue.push({ kind: 'flush', id });
+      this.pings.sent({ kind: 'flush', id });
     }
   }
 
@@ -296,7 +265,7 @@ export class Session implements ParserSink, OutboundSink {
    * behind a socket that does not drain.
    */
   onPing(): void {
-    this.pongOwed = true;
+    this.pings.serverPinged();
   }
 
   onPong(): void {
@@ -310,25 +279,20 @@ export class Session implements ParserSink, OutboundSink {
     }
     // Nothing outstanding: a PONG we did not ask for. It answers nothing, now or later. (One
     // that comes while PINGs wait cannot be told from their answer: PONGs carry no id.)
-    const purpose = this.pongQueue.shift();
+    const purpose = this.pings.answered();
     if (purpose === undefined) return;
     this.heartbeat.answered();
     if (purpose.kind === 'window') this.window.acknowledged(purpose.sent);
     if (purpose !== HEARTBEAT) this.host.ponged(purpose);
-    if (this.pingsFull && this.pongQueue.length < MAX_UNANSWERED_PINGS) {
-      this.pingsFull = false;
-      if (!this.writeBlocked) this.host.drained(); // the pump goes on (else the drain restarts it)
-    }
+    // Below the bound again: the pump goes on (else the socket's drain restarts it).
+    if (this.pings.reopened() && !this.writeBlocked) this.host.drained();
   }
 
   onOk(): void {}
 
   onErr(message: string): void {
     if (this.phase !== 'open') {
-      const kind = /authori[sz]ation|authentication|user .*revoked|expired/i.test(message)
-        ? 'authorizationViolation'
-        : 'server';
-      this.fail(new NatsError(kind, `${this.server.url}: ${message}`));
+      this.fail(refused(this.server, message));
       return;
     }
     // The server closes the socket itself after a fatal -ERR; non-fatal ones (permissions) are reported.
@@ -339,8 +303,7 @@ export class Session implements ParserSink, OutboundSink {
 
   /** One PONG for the PINGs of the last chunk(s), once the socket takes writes. */
   private answerPings(): void {
-    if (!this.pongOwed || this.writeBlocked) return;
-    this.pongOwed = false;
+    if (this.writeBlocked || !this.pings.takeOwedPong()) return;
     this.write(PONG);
   }
 
@@ -399,7 +362,7 @@ export class Session implements ParserSink, OutboundSink {
       return;
     }
     if (!this.advance('tlsFirst')) return;
-    this.secure(transport).then(
+    secure(transport, this.server, this.host.options.tls).then(
       () => this.advance('awaitInfo'),
       (error: NatsError) => this.fail(error),
     );
@@ -411,34 +374,18 @@ export class Session implements ParserSink, OutboundSink {
     try {
       if (!transport.encrypted && upgradeAfterInfo(this.server, this.host.options.tls, info)) {
         if (!this.advance('tlsUpgrade')) return;
-        await this.secure(transport);
+        await secure(transport, this.server, this.host.options.tls);
       }
       if (!this.advance('authenticating')) return; // failed or timed out meanwhile
       const auth = await this.host.authFields(info, this.server);
       if (!this.advance('awaitPong')) return;
-      this.write(encodeConnect({ ...this.connectFields(), ...auth }));
+      this.write(
+        encodeConnect({ ...connectFields(this.host.options, transport.encrypted), ...auth }),
+      );
       this.write(PING);
     } catch (err) {
       this.fail(err instanceof NatsError ? err : new NatsError('io', String(err), { cause: err }));
     }
-  }
-
-  /**
-   * TLS handshake over the open transport (all of it on this worker thread). The parser has
-   * consumed everything before it: the server sends nothing between INFO and our ClientHello.
-   */
-  private async secure(transport: Transport): Promise<void> {
-    const { tls } = this.host.options;
-    if (!transport.startTls) {
-      throw new NatsError('tls', `${this.server.url}: TLS is required but this transport has none`);
-    }
-    let options: ReturnType<typeof connectOptions>;
-    try {
-      options = connectOptions(this.server, tls);
-    } catch (err) {
-      throw err instanceof NatsError ? err : tlsError(this.server, tls, err, false);
-    }
-    await transport.startTls(options, (err) => tlsError(this.server, tls, err, false));
   }
 
   /**
@@ -451,21 +398,5 @@ export class Session implements ParserSink, OutboundSink {
       return;
     }
     this.fail(error ?? new NatsError('io', `${this.server.url}: connection closed`));
-  }
-
-  private connectFields(): Record<string, unknown> {
-    const { options } = this.host;
-    return {
-      verbose: false,
-      pedantic: false,
-      lang: 'nats-offload',
-      version: CLIENT_VERSION,
-      protocol: 1,
-      headers: true,
-      no_responders: true,
-      echo: !options.noEcho,
-      name: options.name,
-      tls_required: this.transport?.encrypted ?? false,
-    };
   }
 }

@@ -45,6 +45,8 @@ describe('when the connection worker dies', () => {
     const events: Event[] = [];
     const client = await new ConnectOptions()
       .requestTimeout(null)
+      .clientCapacity(1_000_000)
+      .maxPendingBytes(256 * 1024 * 1024)
       .eventCallback((e) => {
         events.push(e);
       })
@@ -57,6 +59,10 @@ describe('when the connection worker dies', () => {
     const request = client.request('svc');
     const ownInbox = client.sendRequest('svc', { inbox: client.newInbox() });
     const closed = client.closed();
+    // 64 MiB at once: more than the ring holds, so publishes also wait on this thread (the
+    // one clientError must still be 'workerExited', not a partial 'notSent' count as well).
+    const big = new Uint8Array(64 * 1024);
+    for (let i = 0; i < 1024; i++) client.publish('backlog', big);
 
     await terminateWorker(client);
     const settled = await withTimeout(

@@ -20,7 +20,8 @@
  *   [STAT_STOP]             1 = give up after the next wake-up      writer: test (on failure)
  */
 import { isMainThread, workerData } from 'node:worker_threads';
-import { RingConsumer, RingProducer } from '../../dist/src/shared/ring/byte-ring.js';
+import { RingConsumer } from '../../dist/src/shared/ring/ring-consumer.js';
+import { RingProducer } from '../../dist/src/shared/ring/ring-producer.js';
 
 export const STAT_PRODUCED = 0;
 export const STAT_CONSUMED = 1;

@@ -43,7 +43,7 @@ let roles: StressModule;
 
 beforeAll(async () => {
   // The worker side runs dist/; a stale build would test yesterday's ring.
-  for (const name of ['byte-ring', 'wake']) {
+  for (const name of ['byte-ring', 'ring-producer', 'ring-consumer', 'wake']) {
     const built = new URL(`../../dist/src/shared/ring/${name}.js`, import.meta.url);
     const source = new URL(`../../src/shared/ring/${name}.ts`, import.meta.url);
     if (!existsSync(built) || statSync(built).mtimeMs < statSync(source).mtimeMs) {

@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createRingBuffers, RingConsumer, RingProducer } from '../../src/shared/ring/byte-ring.js';
+import { createRingBuffers } from '../../src/shared/ring/byte-ring.js';
+import { RingConsumer } from '../../src/shared/ring/ring-consumer.js';
+import { RingProducer } from '../../src/shared/ring/ring-producer.js';
 import { Backlog } from '../../src/worker/backlog.js';
 
 /** Body `i` of `length` bytes: a pattern that differs from frame to frame. */

@@ -15,7 +15,9 @@ import {
 } from '../../src/shared/frames/command.js';
 import { hpubLength, pubLength } from '../../src/shared/protocol/encode.js';
 import { utf8Length } from '../../src/shared/protocol/utf8.js';
-import { createRingBuffers, RingConsumer, RingProducer } from '../../src/shared/ring/byte-ring.js';
+import { createRingBuffers } from '../../src/shared/ring/byte-ring.js';
+import { RingConsumer } from '../../src/shared/ring/ring-consumer.js';
+import { RingProducer } from '../../src/shared/ring/ring-producer.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

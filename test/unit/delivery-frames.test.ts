@@ -14,8 +14,10 @@ import {
   OwnSubject,
 } from '../../src/shared/frames/delivery.js';
 import type { MsgView } from '../../src/shared/protocol/parser.js';
-import { createRingBuffers, RingConsumer, RingProducer } from '../../src/shared/ring/byte-ring.js';
+import { createRingBuffers } from '../../src/shared/ring/byte-ring.js';
+import { RingConsumer } from '../../src/shared/ring/ring-consumer.js';
 import { SourceBytes } from '../../src/shared/ring/ring-copy.js';
+import { RingProducer } from '../../src/shared/ring/ring-producer.js';
 
 const encoder = new TextEncoder();
 

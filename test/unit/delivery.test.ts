@@ -11,9 +11,12 @@ import type { Message } from '../../src/main/message.js';
 import { Subscriber } from '../../src/main/subscriber.js';
 import { decodeDelivery, deliveryLength } from '../../src/shared/frames/delivery.js';
 import { type MsgView, Parser } from '../../src/shared/protocol/parser.js';
-import { createRingBuffers, RingConsumer, RingProducer } from '../../src/shared/ring/byte-ring.js';
+import { createRingBuffers } from '../../src/shared/ring/byte-ring.js';
+import { RingConsumer } from '../../src/shared/ring/ring-consumer.js';
+import { RingProducer } from '../../src/shared/ring/ring-producer.js';
 import { Inbound } from '../../src/worker/inbound.js';
 import { newSubscription } from '../../src/worker/subscriptions.js';
+import { quietInboundEvents } from '../helpers/inbound-events.js';
 
 const SUBJECT = 'sub.ject';
 const SIZES = [0, 5, 128, 129, 256, 1000, 20_000];
@@ -68,16 +71,7 @@ function chunkOfMessages(withReply: boolean): Sent[] {
 }
 
 function newInbound(producer: RingProducer): Inbound {
-  return new Inbound(producer, 1000, {
-    slowConsumer() {},
-    oversized() {},
-    caughtUp() {},
-    pauseReading() {},
-    resumeReading() {},
-    holdKeepAlive() {},
-    subscription: () => undefined,
-    subscriptions: () => [],
-  });
+  return new Inbound(producer, 1000, quietInboundEvents());
 }
 
 describe('delivery frames', () => {
@@ -220,18 +214,15 @@ describe('delivery frames', () => {
         fc.constantFrom(4096, 8192, 16384),
         async (ops, rawCuts, lead, capacity) => {
           const buffers = createRingBuffers(capacity);
-          const inbound = new Inbound(new RingProducer(buffers), 100_000, {
-            slowConsumer() {
-              throw new Error('slow consumer');
-            },
-            oversized() {},
-            caughtUp() {},
-            pauseReading() {},
-            resumeReading() {},
-            holdKeepAlive() {},
-            subscription: () => undefined,
-            subscriptions: () => [],
-          });
+          const inbound = new Inbound(
+            new RingProducer(buffers),
+            100_000,
+            quietInboundEvents({
+              slowConsumer() {
+                throw new Error('slow consumer');
+              },
+            }),
+          );
           const subscriptions = new Map([
             [1, newSubscription(1, 'foo.bar', undefined)],
             [2, newSubscription(2, 'foo.*', undefined)],

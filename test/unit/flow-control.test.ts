@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createRingBuffers, RingConsumer, RingProducer } from '../../src/shared/ring/byte-ring.js';
+import { createRingBuffers } from '../../src/shared/ring/byte-ring.js';
+import { RingConsumer } from '../../src/shared/ring/ring-consumer.js';
+import { RingProducer } from '../../src/shared/ring/ring-producer.js';
 import {
   BACKLOG_PAUSE_BYTES,
   BACKLOG_RESUME_BYTES,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConnectOptions, resolveServers } from '../../src/main/options.js';
+import { ConnectOptions } from '../../src/main/options.js';
+import { resolveServers } from '../../src/main/servers.js';
 import { NatsError } from '../../src/shared/errors.js';
 
 function kindOf(fn: () => unknown): string | undefined {

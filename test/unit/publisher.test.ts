@@ -7,7 +7,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Publisher } from '../../src/main/publisher.js';
 import { decodeCommand, pubFrameLength } from '../../src/shared/frames/command.js';
-import { createRingBuffers, RingConsumer, RingProducer } from '../../src/shared/ring/byte-ring.js';
+import { createRingBuffers } from '../../src/shared/ring/byte-ring.js';
+import { RingConsumer } from '../../src/shared/ring/ring-consumer.js';
+import { RingProducer } from '../../src/shared/ring/ring-producer.js';
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();

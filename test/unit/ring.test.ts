@@ -10,13 +10,9 @@ import {
   RING_WRITE,
   WRAP_MARKER,
 } from '../../src/shared/layout.js';
-import {
-  createRingBuffers,
-  type RingBuffers,
-  RingConsumer,
-  RingProducer,
-  wakeAll,
-} from '../../src/shared/ring/byte-ring.js';
+import { createRingBuffers, type RingBuffers, wakeAll } from '../../src/shared/ring/byte-ring.js';
+import { RingConsumer } from '../../src/shared/ring/ring-consumer.js';
+import { RingProducer } from '../../src/shared/ring/ring-producer.js';
 
 const CAP = 1024;
 const CANARY = 0xa5;

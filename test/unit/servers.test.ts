@@ -179,3 +179,22 @@ describe('server INFO', () => {
     expect(versionAtLeast(version, a, b, c)).toBe(expected);
   });
 });
+
+describe('toServerInfo of a hostile INFO', () => {
+  it('reads fields of the wrong type as empty instead of throwing', () => {
+    const hostile = { toString: 1, valueOf: 1 };
+    const info = toServerInfo({
+      server_id: hostile,
+      server_name: hostile,
+      version: hostile,
+      host: hostile,
+      proto: hostile,
+      port: hostile,
+      connect_urls: ['nats://a:4222', hostile, 7],
+    } as Record<string, unknown>);
+    expect(info.serverId).toBe('');
+    expect(info.version).toBe('');
+    expect(info.port).toBe(0);
+    expect(info.connectUrls).toEqual(['nats://a:4222']);
+  });
+});

@@ -28,7 +28,7 @@
  */
 import { NatsError } from '../errors.js';
 import { decodeString, utf8Length, writeString } from '../protocol/utf8.js';
-import type { RingProducer } from '../ring/byte-ring.js';
+import type { RingProducer } from '../ring/ring-producer.js';
 
 /** What the main thread asks of the connection worker, as the frames carry it. */
 export type Command =

@@ -5,6 +5,8 @@
  * Input may be split at any byte. A message that sits whole in the pushed chunk is reported as
  * a view into that chunk (no copy, no allocation); only an op split across chunks is copied into
  * the parser's own growable buffer (the stash), which never holds more than that one op.
+ * This module is that framing (states, stash, line limits, the repeated-line shortcut of
+ * repeated-line.ts); what each op's control line says is read by op-lines.ts.
  *
  * Grammar, as nats-server writes it and a little more leniently:
  * - op names are case-insensitive; arguments are separated by one or more spaces or tabs;
@@ -13,9 +15,10 @@
  */
 
 import { NatsError } from '../errors.js';
+import { OpLines, W_INFO } from './op-lines.js';
 import { RepeatedLine } from './repeated-line.js';
-import { asciiBytes, matchOp, parseUint, skipBlank, trimEnd } from './scan.js';
-import { decodeString, quoteBytes } from './utf8.js';
+import { asciiBytes, matchOp } from './scan.js';
+import { quoteBytes } from './utf8.js';
 
 /**
  * One MSG or HMSG, as offsets into `buf`. The parser reuses this object for every message, and
@@ -75,8 +78,6 @@ export interface ParserOptions {
 
 const CR = 0x0d;
 const LF = 0x0a;
-const SPACE = 0x20;
-const TAB = 0x09;
 
 // Parser states: what the stash holds between pushes.
 const IDLE = 0; // nothing; the next byte starts an op
@@ -90,11 +91,6 @@ export const DEFAULT_MAX_INFO_LINE = 1024 * 1024;
 const EMPTY = new Uint8Array(0);
 const W_MSG = asciiBytes('msg');
 const W_HMSG = asciiBytes('hmsg');
-const W_INFO = asciiBytes('info');
-const W_PING = asciiBytes('ping');
-const W_PONG = asciiBytes('pong');
-const W_OK = asciiBytes('+ok');
-const W_ERR = asciiBytes('-err');
 
 /**
  * Turns server bytes into {@link ParserSink} calls.
@@ -139,6 +135,8 @@ export class Parser {
   private need = 0;
   /** The last MSG/HMSG line parsed in full: a flood's lines are matched against it, not parsed. */
   private readonly repeated = new RepeatedLine();
+  /** What each op's control line says (op-lines.ts). */
+  private readonly lines: OpLines;
 
   constructor(sink: ParserSink, options: ParserOptions = {}) {
     this.sink = sink;
@@ -147,6 +145,9 @@ export class Parser {
     this.maxPayload = options.maxPayload ?? 64 * 1024 * 1024;
     this.initialBufferSize = options.initialBufferSize ?? 65535;
     this.stash = new Uint8Array(this.initialBufferSize);
+    this.lines = new OpLines(this.msg, sink, this.maxPayload, (message, cause) =>
+      this.fail(message, cause),
+    );
   }
 
   /**
@@ -300,7 +301,7 @@ export class Parser {
     let lf: number;
     if (isMsg || isHmsg) {
       // MSG is the hot op: one pass finds the line end and the arguments together.
-      lf = this.parseMsg(buf, start, limit, isHmsg);
+      lf = this.lines.parseMsg(buf, start, limit, isHmsg);
     } else {
       lf = buf.indexOf(LF, start);
       if (lf >= limit) lf = -1;
@@ -319,182 +320,15 @@ export class Parser {
       throw this.lineTooLong(buf, start, lf);
     }
     if (isMsg || isHmsg) {
+      this.hdrLen = this.lines.hdrLen;
+      this.bodyLen = this.lines.bodyLen;
       repeated.parsed(buf, start, lf, matched, this.msg, this.hdrLen, this.bodyLen);
     }
     if (!isMsg && !isHmsg) {
       this.bodyLen = -1;
-      this.parseOther(buf, start, lf > start && buf[lf - 1] === CR ? lf - 1 : lf);
+      this.lines.parseOther(buf, start, lf > start && buf[lf - 1] === CR ? lf - 1 : lf);
     }
     return lf;
-  }
-
-  /** Any op but MSG/HMSG, on the control line `buf[start, end)` (line terminator excluded). */
-  private parseOther(buf: Uint8Array, start: number, end: number): void {
-    switch (buf[start] | 0x20) {
-      case 0x70: // p
-        if (matchOp(buf, start, end, W_PING)) {
-          this.expectNoArgs(buf, start, end, W_PING.length);
-          this.sink.onPing();
-          return;
-        }
-        if (matchOp(buf, start, end, W_PONG)) {
-          this.expectNoArgs(buf, start, end, W_PONG.length);
-          this.sink.onPong();
-          return;
-        }
-        break;
-      case 0x69: // i
-        if (matchOp(buf, start, end, W_INFO)) {
-          this.parseInfo(buf, start, end);
-          return;
-        }
-        break;
-      case 0x2b: // +
-        if (matchOp(buf, start, end, W_OK)) {
-          this.expectNoArgs(buf, start, end, W_OK.length);
-          this.sink.onOk();
-          return;
-        }
-        break;
-      case 0x2d: // -
-        if (matchOp(buf, start, end, W_ERR)) {
-          this.parseErr(buf, start, end);
-          return;
-        }
-        break;
-    }
-    throw this.fail(`unknown protocol operation ${quoteBytes(buf, start, end)}`);
-  }
-
-  /**
-   * `MSG <subject> <sid> [reply] <size>` or `HMSG <subject> <sid> [reply] <hdrLen> <total>`,
-   * scanned once up to its LF (see {@link parseOp}). Arguments are kept in locals, not an
-   * array, and numbers are read straight from the bytes: nothing is allocated.
-   */
-  private parseMsg(buf: Uint8Array, start: number, limit: number, headers: boolean): number {
-    let s0 = 0;
-    let e0 = 0;
-    let s1 = 0;
-    let e1 = 0;
-    let s2 = 0;
-    let e2 = 0;
-    let s3 = 0;
-    let e3 = 0;
-    let s4 = 0;
-    let e4 = 0;
-    let n = 0;
-    let p = start + (headers ? 4 : 3);
-    let b = 0;
-    for (;;) {
-      if (p === limit) return -1;
-      b = buf[p];
-      if (b === SPACE || b === TAB) {
-        p++;
-        continue;
-      }
-      if (b === CR || b === LF) break;
-      if (n === 5) break; // a sixth argument: reported below as a wrong count
-      const from = p;
-      do {
-        if (++p === limit) return -1;
-        b = buf[p];
-      } while (b > SPACE || (b !== SPACE && b !== TAB && b !== CR && b !== LF));
-      switch (n++) {
-        case 0:
-          s0 = from;
-          e0 = p;
-          break;
-        case 1:
-          s1 = from;
-          e1 = p;
-          break;
-        case 2:
-          s2 = from;
-          e2 = p;
-          break;
-        case 3:
-          s3 = from;
-          e3 = p;
-          break;
-        default:
-          s4 = from;
-          e4 = p;
-      }
-    }
-    let lf = p;
-    if (b === CR) {
-      if (p + 1 === limit) return -1;
-      if (buf[p + 1] !== LF) throw this.fail(`stray CR in ${quoteBytes(buf, start, p + 1)}`);
-      lf = p + 1;
-    }
-    const op = headers ? 'HMSG' : 'MSG';
-    const minArgs = headers ? 4 : 3;
-    if (n < minArgs || n > minArgs + 1 || (b !== CR && b !== LF)) {
-      throw this.fail(
-        `${op} needs ${minArgs} or ${minArgs + 1} arguments: ${quoteBytes(buf, start, p)}`,
-      );
-    }
-    const sid = parseUint(buf, s1, e1);
-    if (sid < 0) throw this.fail(`invalid ${op} sid: ${quoteBytes(buf, start, p)}`);
-    const hasReply = n > minArgs;
-    // The sizes are the last one (MSG) or two (HMSG) arguments.
-    const total =
-      n === 3 ? parseUint(buf, s2, e2) : n === 4 ? parseUint(buf, s3, e3) : parseUint(buf, s4, e4);
-    if (total < 0) throw this.fail(`invalid ${op} size: ${quoteBytes(buf, start, p)}`);
-    if (total > this.maxPayload) {
-      throw this.fail(
-        `${op} size ${total} exceeds the limit of ${this.maxPayload}: ${quoteBytes(buf, start, p)}`,
-      );
-    }
-    let hdrLen = 0;
-    if (headers) {
-      hdrLen = hasReply ? parseUint(buf, s3, e3) : parseUint(buf, s2, e2);
-      if (hdrLen < 0 || hdrLen > total) {
-        throw this.fail(`invalid HMSG header length: ${quoteBytes(buf, start, p)}`);
-      }
-    }
-    const m = this.msg;
-    m.subjectStart = s0;
-    m.subjectEnd = e0;
-    m.sid = sid;
-    m.replyStart = hasReply ? s2 : e0;
-    m.replyEnd = hasReply ? e2 : e0;
-    m.hasHeaders = headers;
-    m.repeated = false;
-    this.hdrLen = hdrLen;
-    this.bodyLen = total;
-    return lf;
-  }
-
-  private parseInfo(buf: Uint8Array, start: number, end: number): void {
-    const from = skipBlank(buf, start + W_INFO.length, end);
-    const to = trimEnd(buf, from, end);
-    let info: unknown;
-    try {
-      info = JSON.parse(decodeString(buf, from, to));
-    } catch (cause) {
-      throw this.fail(`invalid INFO JSON: ${quoteBytes(buf, from, to)}`, cause);
-    }
-    if (typeof info !== 'object' || info === null || Array.isArray(info)) {
-      throw this.fail(`INFO body is not a JSON object: ${quoteBytes(buf, from, to)}`);
-    }
-    this.sink.onInfo(info as Record<string, unknown>);
-  }
-
-  private parseErr(buf: Uint8Array, start: number, end: number): void {
-    let from = skipBlank(buf, start + W_ERR.length, end);
-    let to = trimEnd(buf, from, end);
-    if (to - from >= 2 && buf[from] === 0x27 && buf[to - 1] === 0x27) {
-      from++;
-      to--;
-    }
-    this.sink.onErr(decodeString(buf, from, to));
-  }
-
-  private expectNoArgs(buf: Uint8Array, start: number, end: number, opLength: number): void {
-    if (skipBlank(buf, start + opLength, end) !== end) {
-      throw this.fail(`unexpected arguments: ${quoteBytes(buf, start, end)}`);
-    }
   }
 
   /** The longest line allowed for the op at `buf[start]`: INFO has a bound of its own. */

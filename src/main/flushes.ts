@@ -1,0 +1,106 @@
+/**
+ * A client's pending flushes. Each writes a flush frame into the command ring (so its PING is
+ * ordered with publishes) and waits for the acknowledgement the delivery ring brings back (so
+ * it is ordered with deliveries). API.md "Every promise settles": a flush rejects 'timedOut'
+ * past requestTimeout, or once the client has been without a connection for
+ * 2 × connectionTimeout, even with requestTimeout(null); close fails the rest.
+ */
+import { NatsError } from '../shared/errors.js';
+
+interface PendingFlush {
+  resolve(): void;
+  reject(e: NatsError): void;
+  timer?: NodeJS.Timeout;
+}
+
+export class Flushes {
+  private readonly flushes = new Map<number, PendingFlush>();
+  private nextFlushId = 0;
+  /** When the client was last seen without a connection (null while connected). */
+  private notConnectedSince: number | null = performance.now();
+  /** Fails pending flushes once the client has been without a connection for too long. */
+  private disconnectBound: NodeJS.Timeout | undefined;
+
+  constructor(
+    /** Writes the flush frame for `id` into the command ring; throws when it cannot. */
+    private readonly send: (id: number) => void,
+    private readonly requestTimeout: number | null,
+    private readonly connectionTimeout: number,
+  ) {}
+
+  /** Resolves when everything published before it has reached the server. */
+  flush(): Promise<void> {
+    const id = ++this.nextFlushId >>> 0;
+    return new Promise<void>((resolve, reject) => {
+      const entry: PendingFlush = { resolve, reject };
+      const timeout = this.requestTimeout;
+      if (timeout !== null) {
+        entry.timer = setTimeout(() => {
+          this.flushes.delete(id);
+          reject(new NatsError('timedOut', `flush not acknowledged within ${timeout} ms`));
+        }, timeout);
+      }
+      this.flushes.set(id, entry);
+      this.send(id);
+      this.armDisconnectBound();
+    });
+  }
+
+  /** The acknowledgement of flush `id` came through the delivery ring. */
+  acked(id: number): void {
+    const entry = this.flushes.get(id);
+    if (!entry) return;
+    this.flushes.delete(id);
+    clearTimeout(entry.timer);
+    entry.resolve();
+  }
+
+  /** The client is connected: no bound while it stays so. */
+  connected(): void {
+    this.notConnectedSince = null;
+    clearTimeout(this.disconnectBound);
+    this.disconnectBound = undefined;
+  }
+
+  /** The client lost its connection: pending flushes (and later ones) are bound from now. */
+  disconnected(): void {
+    this.notConnectedSince = performance.now();
+    this.armDisconnectBound();
+  }
+
+  /** The client closed: every pending flush fails, with `died` when the worker died. */
+  close(died: NatsError | undefined): void {
+    clearTimeout(this.disconnectBound);
+    for (const entry of this.flushes.values()) {
+      clearTimeout(entry.timer);
+      entry.reject(died ?? new NatsError('closed', 'client closed before the flush completed'));
+    }
+    this.flushes.clear();
+  }
+
+  /**
+   * API.md "Every promise settles": flushes (and so drain) reject 'timedOut' once the client
+   * has been without a connection for 2 × connectionTimeout, even with requestTimeout(null).
+   */
+  private armDisconnectBound(): void {
+    const since = this.notConnectedSince;
+    if (since === null || this.flushes.size === 0 || this.disconnectBound !== undefined) return;
+    const bound = 2 * this.connectionTimeout;
+    this.disconnectBound = setTimeout(
+      () => {
+        this.disconnectBound = undefined;
+        const error = new NatsError(
+          'timedOut',
+          `flush not acknowledged: no connection for ${bound} ms (2 × connectionTimeout)`,
+        );
+        for (const entry of this.flushes.values()) {
+          clearTimeout(entry.timer);
+          entry.reject(error);
+        }
+        this.flushes.clear();
+      },
+      Math.max(0, bound - (performance.now() - since)),
+    );
+    this.disconnectBound.unref(); // the worker keeps the process alive, not this bound
+  }
+}

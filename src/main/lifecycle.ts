@@ -1,0 +1,165 @@
+/**
+ * How a client ends. drain(): from then on new work is refused ('draining'), every
+ * subscription stops, a flush proves the server has seen it all, requests already waiting
+ * get their replies (bounded), then it closes. close(): publishes still waiting on this
+ * thread get their chance to reach the ring, the worker sends the ring and ends, then every
+ * pending thing fails (flushes, requests, subscriptions) and closed() settles (API.md
+ * "Guarantees": nothing lost silently, every promise settles).
+ */
+import { NatsError } from '../shared/errors.js';
+import { type RingBuffers, wakeAll } from '../shared/ring/byte-ring.js';
+import type { Dispatcher } from './dispatcher.js';
+import type { Event, State } from './events.js';
+import type { Flushes } from './flushes.js';
+import type { Publisher } from './publisher.js';
+import type { RequestMux } from './request-mux.js';
+import type { Subscriptions } from './subscriptions.js';
+import type { WorkerHost } from './worker-host.js';
+
+/** The parts of a client its end goes through (no options: they hold secrets). */
+export interface ClientParts {
+  readonly publisher: Publisher;
+  readonly dispatcher: Dispatcher;
+  readonly host: WorkerHost;
+  readonly rings: { command: RingBuffers; delivery: RingBuffers };
+  readonly flushes: Flushes;
+  readonly mux: RequestMux;
+  readonly subs: Subscriptions;
+  readonly requestTimeout: number | null;
+  readonly connectionTimeout: number;
+  emit(event: Event): void;
+  /** The connection's state in shared memory (asked before the client counts as closed). */
+  connectionState(): State;
+  /** The client's flush(). */
+  flush(): Promise<void>;
+}
+
+export class Lifecycle {
+  private closing: Promise<void> | null = null;
+  private closedError: NatsError | null = null;
+  /** drain() has started: new publishes, subscriptions and requests fail with 'draining'. */
+  private draining: Promise<void> | null = null;
+  private closedResolve!: (error: NatsError | undefined) => void;
+  /** Settles when the client is closed: undefined after close(), else the error that ended it. */
+  readonly closed = new Promise<NatsError | undefined>((resolve) => {
+    this.closedResolve = resolve;
+  });
+
+  constructor(private readonly parts: ClientParts) {}
+
+  /** Why the client is closed (set once close() stops taking work); null before. */
+  get closedWith(): NatsError | null {
+    return this.closedError;
+  }
+
+  /** drain() has started. */
+  get isDraining(): boolean {
+    return this.draining !== null;
+  }
+
+  /** close() (or drain's close, or the worker's end) has started. */
+  get isClosing(): boolean {
+    return this.closing !== null;
+  }
+
+  /** Throws 'closed' or 'draining' when `what` may not start any more. */
+  refuseNewWork(what: string): void {
+    if (this.closedError) throw new NatsError('closed', `${what} on a closed client`);
+    if (this.draining) throw new NatsError('draining', `${what} after drain() started`);
+  }
+
+  /** Starts draining once; every call gets the same promise. */
+  drain(): Promise<void> {
+    this.draining ??= this.runDrain();
+    return this.draining;
+  }
+
+  private async runDrain(): Promise<void> {
+    const { parts } = this;
+    parts.emit({ type: 'draining' });
+    const subs = parts.subs.list().filter((sub) => !parts.mux.owns(sub));
+    for (const sub of subs) parts.subs.unsubscribe(sub, 0);
+    try {
+      // Its PONG comes after every message the server sent before the UNSUBs.
+      await parts.flush();
+      for (const sub of subs) sub.end();
+      const requestTimeout = parts.requestTimeout ?? 0;
+      await settledWithin(
+        parts.mux.settled(),
+        Math.max(requestTimeout, 2 * parts.connectionTimeout),
+      );
+    } finally {
+      for (const sub of subs) sub.end();
+      await this.shutdown(undefined);
+    }
+  }
+
+  /** The worker ended the client (its loop gave up, or the thread exited): reported, then closed. */
+  ended(error: NatsError): void {
+    this.parts.emit({ type: 'clientError', error });
+    void this.shutdown(error);
+  }
+
+  /** Closes once (`error`: what ended the client, if not close()); every call gets the same promise. */
+  shutdown(error: NatsError | undefined, emitClosed = true): Promise<void> {
+    const { parts } = this;
+    this.closing ??= (async () => {
+      const workerAlive = error?.kind !== 'workerExited';
+      if (workerAlive && parts.publisher.waiting > 0 && parts.connectionState() === 'connected') {
+        // Publishes still waiting on this thread get their chance to reach the ring first
+        // (the worker sends the whole ring before it ends the socket), within a bound.
+        await parts.publisher.drained(parts.connectionTimeout);
+      }
+      /** What closed() settles with: the error that ended the client, else what was not sent. */
+      let outcome = error;
+      // What still waits on this thread is not sent; the worker says how much of the ring.
+      let notSent = parts.publisher.waitingMessages;
+      parts.publisher.publishNow();
+      this.closedError = error ?? new NatsError('closed', 'client is closed');
+      try {
+        notSent += await parts.host.call((api) => api.close());
+      } catch {
+        // the worker is gone already: nothing left to close there
+      }
+      // A dead worker cannot say what its ring still held: its one clientError,
+      // 'workerExited', is the whole story (API.md), not a partial count.
+      if (notSent > 0 && error?.kind !== 'workerExited') {
+        const unsent = new NatsError(
+          'notSent',
+          `${notSent} accepted messages were not sent (disconnected, or the server did not read them within connectionTimeout)`,
+          { count: notSent },
+        );
+        parts.emit({ type: 'clientError', error: unsent });
+        outcome ??= unsent;
+      }
+      parts.dispatcher.stop();
+      parts.publisher.close(this.closedError);
+      wakeAll(parts.rings.command); // no waitAsync stays pending
+      wakeAll(parts.rings.delivery);
+      // A dead worker is what pending calls learn; otherwise that the client closed.
+      const died = error?.kind === 'workerExited' ? error : undefined;
+      parts.flushes.close(died);
+      parts.mux.close(died ?? new NatsError('closed', 'client closed before the reply arrived'));
+      parts.subs.endAll(error);
+      await parts.host.shutdown();
+      if (emitClosed) parts.emit({ type: 'closed' });
+      this.closedResolve(outcome);
+    })();
+    return this.closing;
+  }
+}
+
+/** Resolves when `promise` settles or `ms` have passed, whichever is first; never rejects. */
+function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([
+    promise.then(
+      () => {},
+      () => {},
+    ),
+    bound,
+  ]).finally(() => clearTimeout(timer));
+}

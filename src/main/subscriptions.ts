@@ -1,0 +1,107 @@
+/**
+ * The client's subscriptions by sid: registering one (its SUB frame first), the interest of
+ * its subject (which publishes come back: interest.ts), and what a {@link Subscriber} asks of
+ * its owner: UNSUB, draining it, reports of its failed callbacks and of its slow consumer.
+ */
+import { describe, describeError } from '../shared/describe.js';
+import { NatsError } from '../shared/errors.js';
+import type { Event } from './events.js';
+import type { SubjectInterest } from './interest.js';
+import type { Publisher } from './publisher.js';
+import {
+  type SubscribeOptions,
+  Subscriber,
+  type SubscriptionOwner,
+  subscribeOptionsOf,
+} from './subscriber.js';
+
+/** What the subscriptions need of their client. */
+export interface SubscriptionsHost {
+  /** The client is closed: nothing goes to the worker any more. */
+  isClosed(): boolean;
+  flush(): Promise<void>;
+  emit(event: Event): void;
+}
+
+export class Subscriptions implements SubscriptionOwner {
+  private readonly subs = new Map<number, Subscriber>();
+  private nextSid = 0;
+
+  constructor(
+    private readonly publisher: Publisher,
+    private readonly interest: SubjectInterest,
+    /** Messages buffered per subscription (subscriptionCapacity). */
+    private readonly capacity: number,
+    private readonly client: SubscriptionsHost,
+  ) {}
+
+  /** A new subscription (subject and queue group checked already). */
+  add(subject: string, queue: string | undefined, opts: SubscribeOptions | undefined): Subscriber {
+    const { callback: cb, max, timeout } = subscribeOptionsOf(opts);
+    const sid = ++this.nextSid;
+    // The SUB frame first: if it cannot be queued, nothing is registered. Deliveries for it
+    // are dispatched on a later turn, after the registration below.
+    this.publisher.control({ kind: 'sub', sid, subject, queue });
+    const sub = new Subscriber(this, sid, subject, queue, cb, this.capacity);
+    this.subs.set(sid, sub);
+    this.interest.add(subject);
+    sub.closed.then(() => {
+      this.subs.delete(sid);
+      this.interest.remove(subject);
+    });
+    if (max !== undefined) void sub.unsubscribeAfter(max);
+    if (timeout !== undefined) sub.expectWithin(timeout);
+    return sub;
+  }
+
+  /** The subscription `sid` names, until it has ended. */
+  get(sid: number): Subscriber | undefined {
+    return this.subs.get(sid);
+  }
+
+  /** The live subscriptions, as an array of their own. */
+  list(): Subscriber[] {
+    return [...this.subs.values()];
+  }
+
+  /** The client closed: every subscription ends, with `error` when it failed. */
+  endAll(error: NatsError | undefined): void {
+    for (const sub of this.subs.values()) sub.end(error);
+  }
+
+  /** SubscriptionOwner */
+  unsubscribe(sub: Subscriber, max: number): void {
+    if (this.client.isClosed()) return;
+    this.publisher.control({ kind: 'unsub', sid: sub.sid, max });
+  }
+
+  /**
+   * SubscriptionOwner: a subscription callback threw (or its promise rejected) something;
+   * reported, and delivery goes on.
+   */
+  callbackFailed(sub: Subscriber, error: unknown): void {
+    this.client.emit({
+      type: 'clientError',
+      error: new NatsError(
+        'callback',
+        `callback of subscription ${sub.sid} (${describe(sub.subject)}) failed: ${describeError(error)}`,
+        { cause: error },
+      ),
+    });
+  }
+
+  /** SubscriptionOwner */
+  slowConsumer(sub: Subscriber): void {
+    this.client.emit({ type: 'slowConsumer', sid: sub.sid });
+  }
+
+  /** SubscriptionOwner: UNSUB, then a flush: its PONG comes after every message sent before the UNSUB. */
+  async drainSubscription(sub: Subscriber): Promise<void> {
+    this.unsubscribe(sub, 0);
+    try {
+      await this.client.flush();
+    } finally {
+      sub.end();
+    }
+  }
+}

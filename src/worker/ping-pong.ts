@@ -1,0 +1,70 @@
+/**
+ * PING/PONG bookkeeping of one session, both ways. Ours: the purpose of every PING awaiting
+ * its PONG, in wire order (PONGs carry no id: the n-th PONG answers the n-th PING, so
+ * heartbeats, flushes, unsubscribe fences and the send window share one queue), bounded. The
+ * server's: whether it is owed a PONG. The session writes the PINGs and PONGs.
+ */
+import type { PingPurpose } from './flow-control.js';
+
+/**
+ * PINGs awaiting their PONG, at most (flushes, unsubscribe fences, the send window and the
+ * heartbeat share the queue). Overflow: the command pump stops, as on a full socket, until
+ * PONGs bring the queue below it; commands wait in the ring, then on the caller's thread
+ * (maxPendingBytes). A batch the pump has taken already may pass it by its own PINGs
+ * (outbound.ts: at most one batch), and heartbeat PINGs still go, so a server that answers
+ * none is found stale.
+ */
+export const MAX_UNANSWERED_PINGS = 16_384;
+
+export class PingPong {
+  private readonly queue: PingPurpose[] = [];
+  /** The pump was told to stop at MAX_UNANSWERED_PINGS: a PONG below it restarts it. */
+  private full = false;
+  /** The server sent PING(s) since our last PONG: one PONG answers them all. */
+  private pongOwed = false;
+
+  /** A PING was written for `purpose`. */
+  sent(purpose: PingPurpose): void {
+    this.queue.push(purpose);
+  }
+
+  /**
+   * False from the moment MAX_UNANSWERED_PINGS wait until {@link reopened} says so: the pump
+   * must stop.
+   */
+  hasRoom(): boolean {
+    if (this.queue.length >= MAX_UNANSWERED_PINGS) this.full = true;
+    return !this.full;
+  }
+
+  /** A PONG came: the purpose of the PING it answers; undefined when none is outstanding. */
+  answered(): PingPurpose | undefined {
+    return this.queue.shift();
+  }
+
+  /** After a PONG: true, once, when the queue had stopped the pump and is below its bound. */
+  reopened(): boolean {
+    if (!this.full || this.queue.length >= MAX_UNANSWERED_PINGS) return false;
+    this.full = false;
+    return true;
+  }
+
+  /** Flush ids whose PING was sent but not answered: the next session sends them again. */
+  unansweredFlushes(): number[] {
+    const ids: number[] = [];
+    for (const purpose of this.queue) if (purpose.kind === 'flush') ids.push(purpose.id);
+    return ids;
+  }
+
+  /** The server sent a PING. */
+  serverPinged(): void {
+    this.pongOwed = true;
+  }
+
+  /** Whether the server is owed a PONG; true once per owed PONG (the caller writes it). */
+  takeOwedPong(): boolean {
+    const owed = this.pongOwed;
+    this.pongOwed = false;
+    return owed;
+  }
+}

@@ -1,0 +1,100 @@
+// API.md "Every promise settles": the caller's callbacks that the connection waits on
+// (reconnectDelayCallback, reconnectToServerCallback, authCallback) are bounded by
+// connectionTimeout and then count as a failed attempt; and a subscription callback that
+// transfers its payload's buffer to another thread does not break delivery.
+
+import { MessageChannel } from 'node:worker_threads';
+import { type Client, ConnectOptions, connect, type Event, NatsError } from 'nats-offload';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type NatsServer, startServer } from '../helpers/nats-server.js';
+import { waitFor } from '../helpers/wait.js';
+
+const servers: NatsServer[] = [];
+const clients: Client[] = [];
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.close();
+  for (const s of servers.splice(0)) await s.stop();
+});
+
+const never = () => new Promise<never>(() => {});
+
+function callbackErrors(events: Event[]): string[] {
+  return events.flatMap((e) =>
+    e.type === 'clientError' && e.error.kind === 'callback' ? [e.error.message] : [],
+  );
+}
+
+describe('callbacks that never settle', () => {
+  for (const which of ['reconnectDelayCallback', 'reconnectToServerCallback'] as const) {
+    it(`a ${which} that never settles delays a reconnect by connectionTimeout, not forever`, async () => {
+      const server = await startServer();
+      servers.push(server);
+      const events: Event[] = [];
+      let calls = 0;
+      const options = new ConnectOptions().connectionTimeout(300).eventCallback((e) => {
+        events.push(e);
+      });
+      if (which === 'reconnectDelayCallback') {
+        options.reconnectDelayCallback(() => {
+          calls++;
+          return never();
+        });
+      } else {
+        options.reconnectToServerCallback(() => {
+          calls++;
+          return never();
+        });
+      }
+      const client = await options.connect(server.url);
+      clients.push(client);
+      await server.stop();
+      servers.length = 0;
+      await waitFor(() => client.connectionState() === 'disconnected', 10_000, 'disconnected');
+      servers.push(await startServer({ port: server.port }));
+      await waitFor(() => client.connectionState() === 'connected', 15_000, 'the reconnect');
+      expect(calls).toBeGreaterThan(0);
+      expect(callbackErrors(events).some((m) => m.includes(which))).toBe(true);
+    }, 30_000);
+  }
+
+  it('an authCallback that never settles fails connect() with kind callback', async () => {
+    const server = await startServer();
+    servers.push(server);
+    const started = performance.now();
+    const error = await new ConnectOptions()
+      .connectionTimeout(300)
+      .authCallback(never)
+      .connect(server.url)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NatsError);
+    expect((error as NatsError).kind).toBe('callback');
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe('a callback that transfers its payload to another thread', () => {
+  it('affects no delivery: every later message arrives intact', async () => {
+    const server = await startServer();
+    servers.push(server);
+    const client = await connect(server.url);
+    clients.push(client);
+    const { port1, port2 } = new MessageChannel();
+    const got: string[] = [];
+    client.subscribe('moving', {
+      callback: (msg) => {
+        got.push(msg.string());
+        if (got.length % 10 === 1)
+          port1.postMessage(msg.payload, [msg.payload.buffer as ArrayBuffer]);
+      },
+    });
+    await client.flush();
+    const sent = Array.from({ length: 200 }, (_, i) => `message ${i} ${'x'.repeat(i)}`);
+    for (const text of sent) client.publish('moving', text);
+    await client.flush();
+    await waitFor(() => got.length === sent.length, 5_000, 'every message');
+    port1.close();
+    port2.close();
+    expect(got).toEqual(sent);
+  });
+});

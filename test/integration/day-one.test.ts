@@ -1,0 +1,214 @@
+// What a nats.js user reaches for on day one (API.md): Message.respond, rtt(), status(),
+// requestMany(), subscribe({ max, timeout }), [Symbol.asyncDispose], and permission
+// violations that reach the call they concern.
+
+import { type Client, ConnectOptions, connect, type Event, NatsError } from 'nats-offload';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type NatsServer, startServer } from '../helpers/nats-server.js';
+import { waitFor } from '../helpers/wait.js';
+
+const servers: NatsServer[] = [];
+const clients: Client[] = [];
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.close();
+  for (const s of servers.splice(0)) await s.stop();
+});
+
+async function serverAndClient(config?: string, options = new ConnectOptions()) {
+  const server = await startServer(config ? { config } : {});
+  servers.push(server);
+  const client = await options.connect(server.url);
+  clients.push(client);
+  return { server, client };
+}
+
+async function kindOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'resolved';
+  } catch (error) {
+    return error instanceof NatsError ? error.kind : String(error);
+  }
+}
+
+describe('Message.respond', () => {
+  it('publishes to the reply subject; false when there is none', async () => {
+    const { client } = await serverAndClient();
+    const plain: boolean[] = [];
+    client.subscribe('echo', { callback: (m) => m.respond(`re:${m.string()}`) });
+    client.subscribe('plain', { callback: (m) => plain.push(m.respond('x')) });
+    await client.flush();
+    expect((await client.request('echo', 'hi')).string()).toBe('re:hi');
+    client.publish('plain', 'no reply');
+    await client.flush();
+    await waitFor(() => plain.length === 1, 2_000, 'the plain message');
+    expect(plain).toEqual([false]);
+  });
+});
+
+describe('rtt()', () => {
+  it('is one round trip in fractional ms', async () => {
+    const { client } = await serverAndClient();
+    const ms = await client.rtt();
+    expect(ms).toBeGreaterThan(0);
+    expect(ms).toBeLessThan(5_000);
+  });
+});
+
+describe('status()', () => {
+  it('gives every reader every event from now on, and ends at close', async () => {
+    const { client } = await serverAndClient();
+    const a = client.status();
+    const b = client.status();
+    const read = async (events: AsyncIterable<Event>) => {
+      const types: string[] = [];
+      for await (const e of events) types.push(e.type);
+      return types;
+    };
+    const readingA = read(a);
+    const readingB = read(b);
+    await client.forceReconnect();
+    await waitFor(() => client.statistics().connects === 2, 5_000, 'the reconnect');
+    await client.close();
+    for (const types of [await readingA, await readingB]) {
+      // The first connection's own 'connected' may still be on its way when status() is called.
+      expect(types.slice(types.indexOf('disconnected'))).toEqual([
+        'disconnected',
+        'connected',
+        'closed',
+      ]);
+    }
+  });
+});
+
+describe('requestMany()', () => {
+  it('gathers replies until maxMessages, maxWait or stall; throws noResponders when none', async () => {
+    const { client } = await serverAndClient();
+    for (let i = 0; i < 3; i++) {
+      client.subscribe('many', { callback: (m) => m.respond(`r${i}`) });
+    }
+    await client.flush();
+    const collect = async (it: AsyncIterable<{ string(): string }>) => {
+      const out: string[] = [];
+      for await (const m of it) out.push(m.string());
+      return out.sort();
+    };
+    expect(await collect(client.requestMany('many', '', { maxMessages: 2 }))).toHaveLength(2);
+    const started = performance.now();
+    expect(await collect(client.requestMany('many', '', { maxWait: 300 }))).toEqual([
+      'r0',
+      'r1',
+      'r2',
+    ]);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(250);
+    expect(await collect(client.requestMany('many', '', { stall: 200, maxWait: 10_000 }))).toEqual([
+      'r0',
+      'r1',
+      'r2',
+    ]);
+    expect(await kindOf(collect(client.requestMany('nobody.home')))).toBe('noResponders');
+  });
+});
+
+describe('subscribe({ max, timeout })', () => {
+  it('max ends the subscription after that many messages', async () => {
+    const { client } = await serverAndClient();
+    const sub = client.subscribe('few', { max: 3 });
+    await client.flush();
+    for (let i = 0; i < 5; i++) client.publish('few', String(i));
+    const got: string[] = [];
+    for await (const m of sub) got.push(m.string());
+    expect(got).toEqual(['0', '1', '2']);
+    expect(await sub.closed).toBeUndefined();
+  });
+
+  it('timeout ends a silent subscription with timedOut: the iterator throws it, closed has it', async () => {
+    const { client } = await serverAndClient();
+    const iterated = client.subscribe('silent', { timeout: 200 });
+    const withCallback = client.subscribe('silent.too', { callback: () => {}, timeout: 200 });
+    const answered = client.subscribe('spoken', { timeout: 200 });
+    client.publish('spoken', 'hello');
+    expect(
+      await kindOf(
+        (async () => {
+          for await (const _ of iterated) {
+          }
+        })(),
+      ),
+    ).toBe('timedOut');
+    expect((await withCallback.closed)?.kind).toBe('timedOut');
+    const first = await answered[Symbol.asyncIterator]().next();
+    expect(first.value?.string()).toBe('hello');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(answered.isClosed).toBe(false); // a message came in time
+  });
+
+  it('rejects a bad max or timeout with invalidArgument', async () => {
+    const { client } = await serverAndClient();
+    for (const opts of [{ max: 0 }, { max: 1.5 }, { timeout: -1 }, { timeout: 2 ** 31 }]) {
+      expect(() => client.subscribe('x', opts)).toThrow(
+        expect.objectContaining({ kind: 'invalidArgument' }),
+      );
+    }
+  });
+});
+
+describe('[Symbol.asyncDispose]', () => {
+  it('drains the client', async () => {
+    const { client } = await serverAndClient();
+    const got: string[] = [];
+    client.subscribe('last', { callback: (m) => got.push(m.string()) });
+    client.publish('last', 'words');
+    await client[Symbol.asyncDispose]();
+    expect(client.connectionState()).toBe('closed');
+    expect(got).toEqual(['words']);
+  });
+});
+
+describe('permission violations reach the call they concern', () => {
+  const config = `authorization { users: [ { user: u, password: p, permissions: {
+    publish: { deny: ["secret.>"] }, subscribe: { deny: ["private.>"] } } } ] }`;
+
+  it('a denied subscription ends with permissionsViolation; its iterator throws it', async () => {
+    const { client } = await serverAndClient(
+      config,
+      new ConnectOptions().userAndPassword('u', 'p'),
+    );
+    const sub = client.subscribe('private.x');
+    const allowed = client.subscribe('public.x');
+    expect(
+      await kindOf(
+        (async () => {
+          for await (const _ of sub) {
+          }
+        })(),
+      ),
+    ).toBe('permissionsViolation');
+    expect((await sub.closed)?.kind).toBe('permissionsViolation');
+    expect(allowed.isClosed).toBe(false);
+  });
+
+  it('a request whose publish is denied rejects at once, not after its timeout', async () => {
+    const { client } = await serverAndClient(
+      config,
+      new ConnectOptions().userAndPassword('u', 'p').requestTimeout(10_000),
+    );
+    const started = performance.now();
+    expect(await kindOf(client.request('secret.q', 'x'))).toBe('permissionsViolation');
+    expect(
+      await kindOf(client.sendRequest('secret.q', { payload: 'x', inbox: client.newInbox() })),
+    ).toBe('permissionsViolation');
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe('connect() with a plain object still works', () => {
+  it('connects', async () => {
+    const server = await startServer();
+    servers.push(server);
+    const client = await connect(server.url, { name: 'plain' });
+    clients.push(client);
+    expect(client.connectionState()).toBe('connected');
+  });
+});

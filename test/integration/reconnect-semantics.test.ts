@@ -1,0 +1,178 @@
+// async-nats's reconnect semantics (reference/async-nats.md §1), against real servers:
+// maxReconnects counts every server tried (0 and null: unlimited, the first pass included),
+// reconnectDelayCallback is asked before every attempt with that counter, and
+// reconnectToServerCallback at every attempt, the first one too.
+
+import { type Client, ConnectOptions, type Event, NatsError } from 'nats-offload';
+import { afterEach, describe, expect, it } from 'vitest';
+import { freePort, type NatsServer, startServer } from '../helpers/nats-server.js';
+import { waitFor } from '../helpers/wait.js';
+
+const servers: NatsServer[] = [];
+const clients: Client[] = [];
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.close();
+  for (const s of servers.splice(0)) await s.stop();
+});
+
+async function live(port?: number): Promise<NatsServer> {
+  const server = await startServer(port === undefined ? {} : { port });
+  servers.push(server);
+  return server;
+}
+
+describe('maxReconnects', () => {
+  it('applies to connect()’s first pass: with maxReconnects(1) the second server is never tried', async () => {
+    const server = await live();
+    const dead = `nats://127.0.0.1:${await freePort()}`;
+    const error = await new ConnectOptions()
+      .retainServersOrder()
+      .maxReconnects(1)
+      .connect([dead, server.url])
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NatsError);
+    expect((error as NatsError).kind).toBe('maxReconnects');
+  });
+
+  it('0 means unlimited, as null does', async () => {
+    const port = await freePort();
+    const events: Event[] = [];
+    const client = await new ConnectOptions()
+      .retryOnInitialConnect()
+      .maxReconnects(0)
+      .reconnectDelayCallback(() => 20)
+      .eventCallback((e) => {
+        events.push(e);
+      })
+      .connect(`nats://127.0.0.1:${port}`);
+    clients.push(client);
+    // Well past one attempt: each failed attempt says why.
+    await waitFor(
+      () => events.filter((e) => e.type === 'clientError').length >= 5,
+      10_000,
+      'five failed attempts',
+    );
+    expect(client.connectionState()).toBe('pending');
+    await live(port);
+    await waitFor(() => client.connectionState() === 'connected', 10_000, 'connected');
+    const failures = events.flatMap((e) => (e.type === 'clientError' ? [e.error.kind] : []));
+    expect(new Set(failures)).toEqual(new Set(['io']));
+  });
+});
+
+describe('reconnectDelayCallback', () => {
+  it('is asked before every attempt, the first too, with the count of servers tried', async () => {
+    const server = await live();
+    const asked: number[] = [];
+    const events: Event[] = [];
+    const client = await new ConnectOptions()
+      .reconnectDelayCallback((attempts) => {
+        asked.push(attempts);
+        return 10;
+      })
+      .eventCallback((e) => {
+        events.push(e);
+      })
+      .connect(server.url);
+    clients.push(client);
+    expect(asked).toEqual([1]);
+    await server.stop();
+    servers.length = 0;
+    await waitFor(() => asked.length >= 4, 10_000, 'three failed reconnect attempts');
+    expect(asked.slice(0, 4)).toEqual([1, 1, 2, 3]); // a connection resets the count
+    const lost = events.find((e) => e.type === 'disconnected');
+    expect(lost?.type === 'disconnected' && lost.error?.kind).toBeTruthy(); // why it was lost
+  });
+});
+
+describe('reconnectToServerCallback', () => {
+  it('is asked at the first connect too (default ServerInfo); an address not in the pool is serverNotInPool', async () => {
+    const server = await live();
+    const infos: string[] = [];
+    const events: Event[] = [];
+    const client = await new ConnectOptions()
+      .reconnectToServerCallback(async (_servers, info) => {
+        infos.push(info.serverId);
+        return { addr: 'nats://not-in-pool.invalid:4222' };
+      })
+      .eventCallback((e) => {
+        events.push(e);
+      })
+      .connect(server.url);
+    clients.push(client);
+    expect(infos).toEqual(['']);
+    await waitFor(
+      () => events.some((e) => e.type === 'clientError' && e.error.kind === 'serverNotInPool'),
+      2_000,
+      'the serverNotInPool event',
+    );
+    expect(client.connectionState()).toBe('connected');
+  });
+});
+
+describe('setServerPool()', () => {
+  it('rejects a pool of WebSocket servers (no WebSocket transport yet) instead of dialling TCP', async () => {
+    const server = await live();
+    const client = await new ConnectOptions().connect(server.url);
+    clients.push(client);
+    const error = await client.setServerPool(['ws://127.0.0.1:8080']).catch((e: unknown) => e);
+    expect((error as NatsError).kind).toBe('invalidOption');
+    expect(client.serverPool().map((s) => s.url)).toEqual([server.url]);
+  });
+});
+
+describe("'disconnected' says why", () => {
+  it('forced: forceReconnect() names itself', async () => {
+    const server = await live();
+    const events: Event[] = [];
+    const client = await new ConnectOptions()
+      .eventCallback((e) => {
+        events.push(e);
+      })
+      .connect(server.url);
+    clients.push(client);
+    await client.forceReconnect();
+    await waitFor(() => events.some((e) => e.type === 'disconnected'), 5_000, 'disconnected');
+    const lost = events.find((e) => e.type === 'disconnected');
+    expect(lost?.type === 'disconnected' && lost.error?.message).toMatch(/forceReconnect/);
+  });
+
+  it('stale: two PINGs unanswered by a server that stopped answering', async () => {
+    const server = await live();
+    const events: Event[] = [];
+    const client = await new ConnectOptions()
+      .pingInterval(200)
+      .reconnectDelayCallback(() => 50)
+      .eventCallback((e) => {
+        events.push(e);
+      })
+      .connect(server.url);
+    clients.push(client);
+    process.kill(server.pid, 'SIGSTOP');
+    try {
+      await waitFor(() => events.some((e) => e.type === 'disconnected'), 5_000, 'stale');
+    } finally {
+      process.kill(server.pid, 'SIGCONT');
+    }
+    const lost = events.find((e) => e.type === 'disconnected');
+    expect(lost?.type === 'disconnected' && lost.error?.kind).toBe('timedOut');
+    expect(lost?.type === 'disconnected' && lost.error?.message).toMatch(/stale/);
+  });
+});
+
+describe('reconnectToServerCallback without a delay', () => {
+  it('waits what the delay callback says (a down server does not spin)', async () => {
+    const server = await live();
+    const asked: number[] = [];
+    const client = await new ConnectOptions()
+      .reconnectToServerCallback(async () => ({ addr: server.url }))
+      .reconnectDelayCallback((attempts) => {
+        asked.push(attempts);
+        return 0;
+      })
+      .connect(server.url);
+    clients.push(client);
+    expect(asked).toEqual([1]); // the first connect: the chosen server, the delay callback's wait
+  });
+});
