@@ -130,8 +130,8 @@ export class Connection implements SessionHost {
       data.options,
       this.pool,
       () => {
-        // The caller's reconnect callbacks run after it has heard of what came before them.
-        this.updates.flush();
+        // The caller's reconnect callbacks run after it has heard of the state they follow.
+        this.updates.flushStateChanges();
         return this.host as Remote<Required<HostCallbacks>> | null;
       },
       (error) => this.emit({ type: 'clientError', error: toWire(error) }),
@@ -217,7 +217,7 @@ export class Connection implements SessionHost {
         this.poolChanged();
         // Reconnecting, each failed attempt says why (connect()'s caller hears it otherwise).
         if (everConnected || this.options.retryOnInitialConnect) {
-          this.emit({ type: 'clientError', error: toWire(why) });
+          this.updates.attemptFailed({ type: 'clientError', error: toWire(why) });
         }
       } else {
         why = await session.ended;

@@ -28,12 +28,7 @@ const SCENARIOS = [
  * Figures the code does not reach yet, as docs/soak.md reports them. Each is asserted as
  * missed, so that the fix makes this test fail: then take it out of here and update the doc.
  */
-const KNOWN_MISSES: Record<string, string> = {
-  'parser-fuzz/decoderThrows':
-    'toServerInfo() throws a TypeError on INFO fields such as {"toString":1} (server-info.ts); the session turns it into \'protocol\'',
-  'hostile-server/eventCallbackCalls':
-    'every -ERR reaches eventCallback as its own serverError event; deliveries are coalesced, events are not',
-};
+const KNOWN_MISSES: Record<string, string> = {};
 
 interface Document {
   quick: boolean;
