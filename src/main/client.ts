@@ -424,7 +424,9 @@ export class Client {
 
   /** Counters read from shared memory, no round trip. */
   statistics(): Statistics {
-    return this.shared.statistics();
+    const stats = this.shared.statistics();
+    stats.droppedMessages += this.subs.droppedMessages; // the worker's and this thread's
+    return stats;
   }
 
   /** The default request timeout (ms), or null. */

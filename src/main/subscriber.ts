@@ -21,6 +21,8 @@ export interface SubscriptionOwner {
   unsubscribe(sub: Subscriber, max: number): void;
   /** A subscriber whose iterator queue is full drops; the client reports it once per episode. */
   slowConsumer(sub: Subscriber): void;
+  /** Each message it drops, for statistics().droppedMessages. */
+  dropped(): void;
   drainSubscription(sub: Subscriber): Promise<void>;
   /** The callback's promise rejected (a sync throw reaches the dispatcher instead). */
   callbackFailed(sub: Subscriber, error: unknown): void;
@@ -146,6 +148,7 @@ export class Subscriber implements AsyncIterable<Message> {
       this.slow = false;
     } else {
       this.delivered--;
+      this.owner.dropped();
       if (!this.slow) {
         this.slow = true;
         this.owner.slowConsumer(this);

@@ -86,6 +86,7 @@ export class Connection implements SessionHost {
     this.outbound = new OutboundPump(commands, this.subs);
     this.inbound = new Inbound(new RingProducer(data.delivery), data.options.subscriptionCapacity, {
       slowConsumer: (sid) => this.emit({ type: 'slowConsumer', sid }),
+      dropped: () => this.stats.droppedMessages++,
       oversized: (sid, bytes) =>
         this.emit({
           type: 'clientError',
