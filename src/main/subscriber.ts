@@ -114,8 +114,9 @@ export class Subscriber implements AsyncIterable<Message> {
     // recalled, and only this thread knows how many it had delivered when it asked. So this
     // thread still caps at n what it delivers. Above what the server takes, only this side
     // counts (messages delivered here).
-    this.limit = n;
+    // The UNSUB first: refused ('clientCapacity'), the subscription goes on as it was.
     if (n <= MAX_WIRE_UNSUBSCRIBE_AFTER) this.owner.unsubscribe(this, n);
+    this.limit = n;
   }
 
   /** Unsubscribe, deliver what is already on its way, then end. */
