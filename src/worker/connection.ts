@@ -69,6 +69,8 @@ export class Connection implements SessionHost {
   private lastInfo: ServerInfo | undefined;
   /** The session forceReconnect() is ending, so its loss reads as forced. */
   private forced: Session | undefined;
+  /** Settles once that session's socket has closed (or was destroyed after CLOSE_TIMEOUT_MS). */
+  private forcedClosed: Promise<void> = Promise.resolve();
   /** Accepted messages not sent (see {@link notSent}). */
   private unsent = 0;
   /** Flushes whose PING a lost connection never answered; re-sent on the next one. */
@@ -177,7 +179,7 @@ export class Connection implements SessionHost {
     if (state.name === 'connected') {
       const session = state.session;
       this.forced = session;
-      void session.close(CLOSE_TIMEOUT_MS).then(() => {
+      this.forcedClosed = session.close(CLOSE_TIMEOUT_MS).then(() => {
         this.unsent += session.unflushedMessages; // the server did not take them in time
       });
     } else if (state.name === 'connecting') {
@@ -234,6 +236,13 @@ export class Connection implements SessionHost {
       if (end !== undefined) {
         this.to({ name: 'closed' }, end);
         return;
+      }
+      if (why === FORCED) {
+        // The server reads each connection on its own: PUBs sent on the next one while the
+        // old socket still drains could be routed before the old one's. The server closes
+        // its side after reading our end, so the next connection's go after all of them.
+        await this.forcedClosed;
+        if (!this.inState('backoff')) return; // close() ended it
       }
       entry = await this.nextAttempt();
     }
