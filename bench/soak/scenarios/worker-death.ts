@@ -180,8 +180,12 @@ async function fillUntilNotWritable(client: Client): Promise<{ writable: Promise
   for (let i = 0; i < 10_000; i++) {
     if (client.publish('soak.fill', payload)) continue;
     const writable = client.writable();
+    const written = client.statistics().outBytes;
     await sleep(STILL_FULL_MS);
-    if (!(await settledYet(writable))) return { writable }; // wrapped: not awaited here
+    // Still pending, and the socket took nothing meanwhile: a worker that lags on a loaded
+    // host could otherwise still free ring space between the checks and the kill.
+    const still = client.statistics().outBytes === written;
+    if (!(await settledYet(writable)) && still) return { writable }; // wrapped: not awaited here
   }
   throw new Error('writable() never stayed pending');
 }
