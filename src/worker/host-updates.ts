@@ -102,6 +102,7 @@ export class HostUpdates {
   private countAgain(last: ErrorEvent, error: WireError): void {
     this.text += errorText(error) - errorText(last.error);
     last.error = { ...error, count: (last.error.count ?? 1) + 1 };
+    this.bound();
     this.schedule();
   }
 
@@ -118,9 +119,7 @@ export class HostUpdates {
     }
     this.events.push(event);
     this.text += eventText(event);
-    while (this.events.length > MAX_QUEUED_EVENTS || this.text > MAX_QUEUED_ERROR_TEXT) {
-      this.dropOldest();
-    }
+    this.bound();
     this.schedule();
   }
 
@@ -144,6 +143,13 @@ export class HostUpdates {
 
   private pending(): boolean {
     return this.events.length > 0 || this.info !== undefined || this.poolDirty || this.dropped > 0;
+  }
+
+  /** Past either bound, the oldest waiting events go (counted). */
+  private bound(): void {
+    while (this.events.length > MAX_QUEUED_EVENTS || this.text > MAX_QUEUED_ERROR_TEXT) {
+      this.dropOldest();
+    }
   }
 
   private dropOldest(): void {

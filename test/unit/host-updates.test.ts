@@ -279,4 +279,23 @@ describe('HostUpdates', () => {
     expect(caller.batches[1].events.map((e) => e.type)).toEqual(['clientError', 'connected']);
     caller.release();
   });
+
+  it('a coalesced event whose newer error is longer still keeps the text bound', async () => {
+    const { caller, updates } = setup();
+    caller.hold = true;
+    updates.event(serverError(0));
+    await waitFor(() => caller.batches.length === 1, 1_000, 'the first batch');
+    updates.event({
+      type: 'serverError',
+      error: { kind: 'server', message: 'a'.repeat(MAX_QUEUED_ERROR_TEXT - 100) },
+    });
+    updates.attemptFailed({ type: 'clientError', error: { kind: 'io', message: 'short' } });
+    const long = { kind: 'io' as const, message: 'y'.repeat(200) };
+    updates.attemptFailed({ type: 'clientError', error: long });
+    caller.release();
+    await waitFor(() => caller.batches.length === 2, 1_000, 'the second batch');
+    const [notice, ...rest] = caller.batches[1].events;
+    expect(notice.type === 'clientError' && notice.error.message).toMatch(/^1 events dropped/);
+    expect(rest).toEqual([{ type: 'clientError', error: { ...long, count: 2 } }]);
+  });
 });
