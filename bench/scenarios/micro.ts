@@ -142,6 +142,7 @@ function delivery(size: number): { run(): void; frames: number; bytes: number } 
   const buffers = createRingBuffers(RING_CAPACITY);
   const inbound = new Inbound(new RingProducer(buffers), Number.MAX_SAFE_INTEGER, {
     slowConsumer() {},
+    dropped() {},
     oversized() {},
     caughtUp() {},
     pauseReading() {},
@@ -173,6 +174,7 @@ function delivery(size: number): { run(): void; frames: number; bytes: number } 
   const owner = {
     unsubscribe() {},
     slowConsumer() {},
+    dropped() {},
     drainSubscription: () => Promise.resolve(),
     callbackFailed() {},
   };

@@ -391,7 +391,9 @@ export class Client implements ClientApi {
   }
 
   statistics(): Statistics {
-    return this.shared.statistics();
+    const stats = this.shared.statistics();
+    stats.droppedMessages += this.subs.droppedMessages; // the worker's and this thread's
+    return stats;
   }
 
   timeout(): number | null {

@@ -32,6 +32,8 @@ export class Flushes {
   flush(): Promise<void> {
     const id = ++this.nextFlushId >>> 0;
     return new Promise<void>((resolve, reject) => {
+      // First: when the frame cannot be queued ('clientCapacity'), nothing is registered.
+      this.send(id);
       const entry: PendingFlush = { resolve, reject };
       const timeout = this.requestTimeout;
       if (timeout !== null) {
@@ -41,7 +43,6 @@ export class Flushes {
         }, timeout);
       }
       this.flushes.set(id, entry);
-      this.send(id);
       this.armDisconnectBound();
     });
   }

@@ -9,8 +9,10 @@
  * run, as in the ring: under a publish flood a quarter of all messages pass through here).
  * publish returns `false` once `clientCapacity` messages wait (stream.write convention); a
  * PUB that would take the pending bytes past `maxPendingBytes` throws `'clientCapacity'` and
- * is not queued. Control frames (SUB, UNSUB, FLUSH) are tiny and always queued, so a
- * subscription is never lost.
+ * is not queued. Control frames (SUB, UNSUB, FLUSH) count towards maxPendingBytes too, and
+ * past it SUB, FLUSH and UNSUB with a count throw `'clientCapacity'` (nothing queued, nothing
+ * registered: the caller hears it, as for a publish). A plain UNSUB always queues: ending a
+ * subscription must not fail, and there is at most one per subscription.
  */
 import { NatsError } from '../shared/errors.js';
 import {
@@ -123,7 +125,8 @@ export class Publisher {
 
   /** SUB, UNSUB or FLUSH, in order with the publishes around it. */
   control(cmd: ControlCommand): void {
-    const [target, off] = this.reserveControl(commandLength(cmd));
+    const bounded = cmd.kind !== 'unsub' || cmd.max !== 0;
+    const [target, off] = this.reserveControl(commandLength(cmd), bounded);
     encodeCommand(cmd, target, off);
     this.controlCommitted(target);
     // A flush is waited on: don't hold it back for batching.
@@ -254,7 +257,7 @@ export class Publisher {
     this.overflow[at] = frame;
   }
 
-  private reserveControl(length: number): [Uint8Array, number] {
+  private reserveControl(length: number, bounded: boolean): [Uint8Array, number] {
     if (length > this.ring.maxBody) {
       // Checked here, synchronously: queued, it would only fail later inside a microtask.
       throw new NatsError(
@@ -265,6 +268,12 @@ export class Publisher {
     if (!this.overflowing) {
       const off = this.ring.reserve(length);
       if (off >= 0) return [this.ring.bytes, off];
+    }
+    if (bounded && this.overflowBytes + this.ring.usedBytes() + length > this.maxPendingBytes) {
+      throw new NatsError(
+        'clientCapacity',
+        `a ${length}-byte subscription or flush command would take pending bytes past maxPendingBytes (${this.maxPendingBytes}); not sent`,
+      );
     }
     return [new Uint8Array(length), 0];
   }

@@ -64,7 +64,11 @@ function serverList(servers: unknown): string[] {
 export class ServerView {
   /** The last INFO the server sent; undefined before the first. */
   info: ServerInfo | undefined;
-  private pool: Server[];
+  /**
+   * As the worker sent it: converted in serverPool(), not per update (a pool of 257 servers
+   * with their last errors costs ~2 ms to convert, and a reconnect sweep updates it often).
+   */
+  private pool: WireServer[];
 
   constructor(servers: WorkerOptions['servers']) {
     this.pool = servers.map((s) => ({
@@ -78,12 +82,12 @@ export class ServerView {
   /** What an update or a 'connected' event carries: a new INFO, a new pool (either may be absent). */
   update(info: ServerInfo | undefined, servers: WireServer[] | undefined): void {
     if (info) this.info = info;
-    if (servers) this.pool = servers.map(fromWireServer);
+    if (servers) this.pool = servers;
   }
 
   /** Snapshot of the server pool: explicit and discovered servers with their attempt history. */
   serverPool(): Server[] {
-    return this.pool.map((s) => ({ ...s }));
+    return this.pool.map(fromWireServer);
   }
 
   /** The last INFO the server sent; before the first, empty strings and maxPayload 1 MiB. */

@@ -7,6 +7,7 @@ import {
   ST_CONNECTS,
   ST_COUNTER_COUNT,
   ST_COUNTERS_BYTE_OFFSET,
+  ST_DROPPED_MESSAGES,
   ST_IN_BYTES,
   ST_IN_MESSAGES,
   ST_MAX_PAYLOAD,
@@ -35,6 +36,11 @@ export interface Statistics {
   outMessages: number;
   /** Successful connections, the first included (reconnects = connects − 1). */
   connects: number;
+  /**
+   * Received messages the client dropped: a slow consumer's (in the worker's backlog or an
+   * iterator's queue on this thread) and those too large to deliver.
+   */
+  droppedMessages: number;
 }
 
 export class SharedState {
@@ -78,6 +84,7 @@ export class SharedState {
       inMessages: Number(Atomics.load(c, ST_IN_MESSAGES)),
       outMessages: Number(Atomics.load(c, ST_OUT_MESSAGES)),
       connects: Number(Atomics.load(c, ST_CONNECTS)),
+      droppedMessages: Number(Atomics.load(c, ST_DROPPED_MESSAGES)),
     };
   }
 }

@@ -21,6 +21,8 @@ export interface SubscriptionOwner {
   unsubscribe(sub: Subscriber, max: number): void;
   /** A subscriber whose iterator queue is full drops; the client reports it once per episode. */
   slowConsumer(sub: Subscriber): void;
+  /** Each message it drops, for statistics().droppedMessages. */
+  dropped(): void;
   drainSubscription(sub: Subscriber): Promise<void>;
   /** The callback's promise rejected (a sync throw reaches the dispatcher instead). */
   callbackFailed(sub: Subscriber, error: unknown): void;
@@ -137,8 +139,9 @@ export class Subscriber implements AsyncIterable<Message> {
     // recalled, and only this thread knows how many it had delivered when it asked. So this
     // thread still caps at n what it delivers. Above what the server takes, only this side
     // counts (messages delivered here).
-    this.limit = n;
+    // The UNSUB first: refused ('clientCapacity'), the subscription goes on as it was.
     if (n <= MAX_WIRE_UNSUBSCRIBE_AFTER) this.owner.unsubscribe(this, n);
+    this.limit = n;
   }
 
   /**
@@ -181,6 +184,7 @@ export class Subscriber implements AsyncIterable<Message> {
       this.slow = false;
     } else {
       this.delivered--;
+      this.owner.dropped();
       if (!this.slow) {
         this.slow = true;
         this.owner.slowConsumer(this);

@@ -26,6 +26,8 @@ export interface SubscriptionsHost {
 export class Subscriptions implements SubscriptionOwner {
   private readonly subs = new Map<number, Subscriber>();
   private nextSid = 0;
+  /** Messages iterators dropped on this thread (full queue). */
+  droppedMessages = 0;
 
   constructor(
     private readonly publisher: Publisher,
@@ -88,6 +90,11 @@ export class Subscriptions implements SubscriptionOwner {
         { cause: error },
       ),
     });
+  }
+
+  /** SubscriptionOwner */
+  dropped(): void {
+    this.droppedMessages++;
   }
 
   /** SubscriptionOwner */

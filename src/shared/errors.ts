@@ -56,7 +56,11 @@ export class NatsError extends Error {
   override readonly name = 'NatsError';
   /** What went wrong; see {@link ErrorKind}. */
   readonly kind: ErrorKind;
-  /** For `'notSent'`: how many accepted messages were not sent. */
+  /**
+   * For `'notSent'`: how many accepted messages were not sent. On a `serverError` or
+   * `clientError` event's error: how many occurrences the event stands for, when repeats were
+   * coalesced (worker/host-updates.ts); absent for one.
+   */
   readonly count?: number;
 
   /** An error of `kind`; `options.cause` is the underlying error, `options.count` see {@link count}. */
@@ -72,12 +76,14 @@ export interface WireError {
   kind: ErrorKind;
   message: string;
   cause?: WireError;
+  count?: number;
 }
 
 export function toWire(err: unknown): WireError {
   if (err instanceof NatsError) {
     const wire: WireError = { kind: err.kind, message: err.message };
     if (err.cause !== undefined) wire.cause = toWire(err.cause);
+    if (err.count !== undefined) wire.count = err.count;
     return wire;
   }
   if (err instanceof Error) return { kind: 'io', message: err.message };
@@ -85,6 +91,9 @@ export function toWire(err: unknown): WireError {
 }
 
 export function fromWire(wire: WireError): NatsError {
-  const cause = wire.cause ? fromWire(wire.cause) : undefined;
-  return new NatsError(wire.kind, wire.message, cause ? { cause } : undefined);
+  // Only the options present: Error sets `cause` even to undefined when the key is there.
+  const options: { cause?: NatsError; count?: number } = {};
+  if (wire.cause) options.cause = fromWire(wire.cause);
+  if (wire.count !== undefined) options.count = wire.count;
+  return new NatsError(wire.kind, wire.message, options);
 }

@@ -58,6 +58,7 @@ export function maxRecordBody(capacity: number): number {
 //     [1]  server max_payload               writer: worker (from each INFO)
 //   BigInt64Array view, from byte 64:
 //     [0] inBytes  [1] outBytes  [2] inMessages  [3] outMessages  [4] connects
+//     [5] droppedMessages (by the worker; the main thread adds its own)
 //                                            writer: worker (Atomics.store once per batch)
 export const STATE_BLOCK_BYTES = 128;
 export const ST_STATE = 0;
@@ -68,7 +69,8 @@ export const ST_OUT_BYTES = 1;
 export const ST_IN_MESSAGES = 2;
 export const ST_OUT_MESSAGES = 3;
 export const ST_CONNECTS = 4;
-export const ST_COUNTER_COUNT = 5;
+export const ST_DROPPED_MESSAGES = 5;
+export const ST_COUNTER_COUNT = 6;
 
 export const STATE_PENDING = 0;
 export const STATE_CONNECTED = 1;

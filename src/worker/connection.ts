@@ -69,6 +69,8 @@ export class Connection implements SessionHost {
   private lastInfo: ServerInfo | undefined;
   /** The session forceReconnect() is ending, so its loss reads as forced. */
   private forced: Session | undefined;
+  /** Settles once that session's socket has closed (or was destroyed after CLOSE_TIMEOUT_MS). */
+  private forcedClosed: Promise<void> = Promise.resolve();
   /** Accepted messages not sent (see {@link notSent}). */
   private unsent = 0;
   /** Flushes whose PING a lost connection never answered; re-sent on the next one. */
@@ -86,6 +88,7 @@ export class Connection implements SessionHost {
     this.outbound = new OutboundPump(commands, this.subs);
     this.inbound = new Inbound(new RingProducer(data.delivery), data.options.subscriptionCapacity, {
       slowConsumer: (sid) => this.emit({ type: 'slowConsumer', sid }),
+      dropped: () => this.stats.droppedMessages++,
       oversized: (sid, bytes) =>
         this.emit({
           type: 'clientError',
@@ -130,8 +133,8 @@ export class Connection implements SessionHost {
       data.options,
       this.pool,
       () => {
-        // The caller's reconnect callbacks run after it has heard of what came before them.
-        this.updates.flush();
+        // The caller's reconnect callbacks run after it has heard of the state they follow.
+        this.updates.flushStateChanges();
         return this.host as Remote<Required<HostCallbacks>> | null;
       },
       (error) => this.emit({ type: 'clientError', error: toWire(error) }),
@@ -176,7 +179,7 @@ export class Connection implements SessionHost {
     if (state.name === 'connected') {
       const session = state.session;
       this.forced = session;
-      void session.close(CLOSE_TIMEOUT_MS).then(() => {
+      this.forcedClosed = session.close(CLOSE_TIMEOUT_MS).then(() => {
         this.unsent += session.unflushedMessages; // the server did not take them in time
       });
     } else if (state.name === 'connecting') {
@@ -217,7 +220,7 @@ export class Connection implements SessionHost {
         this.poolChanged();
         // Reconnecting, each failed attempt says why (connect()'s caller hears it otherwise).
         if (everConnected || this.options.retryOnInitialConnect) {
-          this.emit({ type: 'clientError', error: toWire(why) });
+          this.updates.attemptFailed({ type: 'clientError', error: toWire(why) });
         }
       } else {
         why = await session.ended;
@@ -233,6 +236,13 @@ export class Connection implements SessionHost {
       if (end !== undefined) {
         this.to({ name: 'closed' }, end);
         return;
+      }
+      if (why === FORCED) {
+        // The server reads each connection on its own: PUBs sent on the next one while the
+        // old socket still drains could be routed before the old one's. The server closes
+        // its side after reading our end, so the next connection's go after all of them.
+        await this.forcedClosed;
+        if (!this.inState('backoff')) return; // close() ended it
       }
       entry = await this.nextAttempt();
     }

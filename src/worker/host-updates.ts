@@ -17,8 +17,16 @@
  *   caller never applies an older INFO after a newer one. Only the newest waiting 'connected'
  *   carries them: older ones (connections already gone) lose theirs, so the queue holds at most
  *   one INFO, whatever the count of reconnections.
+ * - Repeats are coalesced (API.md: "queued events (coalesced, never one comlink call per
+ *   message)"): a `serverError` or `clientError` whose kind and message equal those of the last
+ *   waiting event of its type, right behind it, is not queued; that event's `error.count` says
+ *   how many it stands for. So are failed connection attempts ({@link attemptFailed}) of one
+ *   kind in a row: a sweep through the pool is one event, with the latest attempt's error (each
+ *   server's own last error is in the pool).
  * - {@link flush} posts at once, in flight or not: before any other call to the caller's thread
- *   (on the same port, so they stay in order) and at close.
+ *   (on the same port, so they stay in order) and at close. {@link flushStateChanges}, before
+ *   the caller's reconnect callbacks, only when a state change waits: a sweep of failed
+ *   attempts must not become one post per attempt.
  */
 import type { HostUpdate, WireEvent, WireServer } from '../shared/control.js';
 import { NatsError, toWire, type WireError } from '../shared/errors.js';
@@ -39,6 +47,7 @@ export const MAX_QUEUED_ERROR_TEXT = 1024 * 1024;
 export const MIN_POST_INTERVAL_MS = 10;
 
 type Connected = Extract<WireEvent, { type: 'connected' }>;
+type ErrorEvent = Extract<WireEvent, { type: 'serverError' | 'clientError' }>;
 
 export class HostUpdates {
   private events: WireEvent[] = [];
@@ -54,6 +63,8 @@ export class HostUpdates {
   private timeout: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private lastPost = Number.NEGATIVE_INFINITY;
+  /** The waiting event of the last failed attempt, while it is the last event queued. */
+  private lastAttempt: ErrorEvent | undefined;
 
   constructor(
     /** Hands a batch to the caller's thread; settles once it has taken it (undefined: gone). */
@@ -62,6 +73,40 @@ export class HostUpdates {
   ) {}
 
   event(event: WireEvent): void {
+    const last = this.events.at(-1);
+    if (last !== undefined && isError(last) && isError(event) && repeats(last, event)) {
+      this.countAgain(last, event.error);
+      return;
+    }
+    this.lastAttempt = undefined;
+    this.queue(event);
+  }
+
+  /** A failed connection attempt's clientError: one event for a run of them of one kind. */
+  attemptFailed(event: ErrorEvent): void {
+    const last = this.lastAttempt;
+    if (last !== undefined && last === this.events.at(-1) && last.error.kind === event.error.kind) {
+      this.countAgain(last, event.error);
+      return;
+    }
+    this.queue(event);
+    this.lastAttempt = event;
+  }
+
+  /** {@link flush}, if a state change ('connected', 'disconnected', 'closed') waits. */
+  flushStateChanges(): void {
+    if (this.events.some((e) => STATE_CHANGES.has(e.type))) this.flush();
+  }
+
+  /** `last` stands for one more occurrence, now `error` (the newest of its kind). */
+  private countAgain(last: ErrorEvent, error: WireError): void {
+    this.text += errorText(error) - errorText(last.error);
+    last.error = { ...error, count: (last.error.count ?? 1) + 1 };
+    this.bound();
+    this.schedule();
+  }
+
+  private queue(event: WireEvent): void {
     if (event.type === 'connected') {
       if (this.connected) {
         this.connected.info = undefined;
@@ -73,10 +118,8 @@ export class HostUpdates {
       this.poolDirty = false;
     }
     this.events.push(event);
-    this.text += errorText(event);
-    while (this.events.length > MAX_QUEUED_EVENTS || this.text > MAX_QUEUED_ERROR_TEXT) {
-      this.dropOldest();
-    }
+    this.text += eventText(event);
+    this.bound();
     this.schedule();
   }
 
@@ -102,9 +145,17 @@ export class HostUpdates {
     return this.events.length > 0 || this.info !== undefined || this.poolDirty || this.dropped > 0;
   }
 
+  /** Past either bound, the oldest waiting events go (counted). */
+  private bound(): void {
+    while (this.events.length > MAX_QUEUED_EVENTS || this.text > MAX_QUEUED_ERROR_TEXT) {
+      this.dropOldest();
+    }
+  }
+
   private dropOldest(): void {
     const event = this.events.shift() as WireEvent;
-    this.text -= errorText(event);
+    this.text -= eventText(event);
+    if (event === this.lastAttempt) this.lastAttempt = undefined;
     this.dropped++;
     if (event === this.connected) {
       // What it carried still describes the connection: it goes with the batch instead.
@@ -154,6 +205,7 @@ export class HostUpdates {
       update.events.unshift({ type: 'clientError', error: toWire(error) });
     }
     this.events = [];
+    this.lastAttempt = undefined;
     this.text = 0;
     this.dropped = 0;
     this.info = undefined;
@@ -171,12 +223,30 @@ export class HostUpdates {
   }
 }
 
+const STATE_CHANGES = new Set<WireEvent['type']>(['connected', 'disconnected', 'closed']);
+
+function isError(event: WireEvent): event is ErrorEvent {
+  return event.type === 'serverError' || event.type === 'clientError';
+}
+
+/** Whether `event` repeats `last`: same type, kind and message. */
+function repeats(last: ErrorEvent, event: ErrorEvent): boolean {
+  return (
+    last.type === event.type &&
+    last.error.kind === event.error.kind &&
+    last.error.message === event.error.message
+  );
+}
+
 /** What an event holds beyond its fixed shape: the characters of its error text. */
-function errorText(event: WireEvent): number {
-  if (event.type !== 'serverError' && event.type !== 'clientError') return 0;
-  let bytes = 0;
-  for (let e: WireError | undefined = event.error; e !== undefined; e = e.cause) {
-    bytes += e.message.length;
+function eventText(event: WireEvent): number {
+  return isError(event) ? errorText(event.error) : 0;
+}
+
+function errorText(error: WireError): number {
+  let chars = 0;
+  for (let e: WireError | undefined = error; e !== undefined; e = e.cause) {
+    chars += e.message.length;
   }
-  return bytes;
+  return chars;
 }

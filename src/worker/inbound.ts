@@ -23,6 +23,8 @@ export interface InboundEvents {
   slowConsumer(sid: number): void;
   /** A single message too large for the delivery ring: it cannot be delivered. */
   oversized(sid: number, bytes: number): void;
+  /** A message was dropped (slow consumer or oversized), for statistics().droppedMessages. */
+  dropped(): void;
   /** Every waiting frame is in the ring again. */
   caughtUp(): void;
   /** Stop or restart reading the socket (ReceivePolicy: the backlog's byte bound). */
@@ -70,10 +72,12 @@ export class Inbound {
     const frame = this.frame;
     const length = frame.measure(msg, this.source, sub.wildcard ? null : sub.ownSubject);
     if (length > this.ring.maxBody) {
+      this.events.dropped();
       this.events.oversized(sub.sid, length);
       return;
     }
     if (!this.policy.admit(sub)) {
+      this.events.dropped();
       if (!sub.slow) {
         sub.slow = true;
         this.events.slowConsumer(sub.sid);

@@ -6,6 +6,7 @@ import {
   ST_CONNECTS,
   ST_COUNTER_COUNT,
   ST_COUNTERS_BYTE_OFFSET,
+  ST_DROPPED_MESSAGES,
   ST_IN_BYTES,
   ST_IN_MESSAGES,
   ST_OUT_BYTES,
@@ -18,6 +19,8 @@ export class Stats {
   inMessages = 0;
   outMessages = 0;
   connects = 0;
+  /** Received messages dropped here: slow consumers, messages too large for the delivery ring. */
+  droppedMessages = 0;
   private readonly counters: BigInt64Array;
 
   constructor(state: SharedArrayBuffer) {
@@ -32,5 +35,6 @@ export class Stats {
     Atomics.store(c, ST_IN_MESSAGES, BigInt(this.inMessages));
     Atomics.store(c, ST_OUT_MESSAGES, BigInt(this.outMessages));
     Atomics.store(c, ST_CONNECTS, BigInt(this.connects));
+    Atomics.store(c, ST_DROPPED_MESSAGES, BigInt(this.droppedMessages));
   }
 }

@@ -7,6 +7,7 @@ export function quietInboundEvents(overrides: Partial<InboundEvents> = {}): Inbo
   return {
     slowConsumer() {},
     oversized() {},
+    dropped() {},
     caughtUp() {},
     pauseReading() {},
     resumeReading() {},

@@ -153,6 +153,79 @@ describe('back-pressure while no server is there', () => {
   }, 60_000);
 });
 
+describe('control frames waiting on the calling thread', () => {
+  // Past maxPendingBytes SUB, FLUSH and UNSUB-after-n are refused like a publish; a plain
+  // UNSUB still queues (one per subscription at most), and everything accepted arrives.
+  it("refuses subscribe, flush and unsubscribeAfter with 'clientCapacity'; unsubscribe still goes out", async () => {
+    const port = await freePort();
+    const client = await pendingClient(port, 4);
+    let kept = 0;
+    const keptSub = client.subscribe('cf.kept', { callback: () => kept++ });
+    let ended = 0;
+    const endedSub = client.subscribe('cf.ended', { callback: () => ended++ });
+    const fill = fillUntilRefused(client, 'cf.kept');
+    expect(kindOf(fill.error)).toBe('clientCapacity');
+
+    // Flushes (8-byte frames) take what room a refused publish left, until one is refused.
+    const flushes: Promise<void>[] = [];
+    let flushRefused: unknown;
+    while (flushRefused === undefined && flushes.length < 10_000) {
+      const flush = client.flush();
+      flushRefused = await Promise.race([flush.catch((e: unknown) => e), settledYet(flush)]);
+      if (flushRefused === false) {
+        flushRefused = undefined;
+        flushes.push(flush);
+      }
+    }
+    expect(kindOf(flushRefused)).toBe('clientCapacity');
+    let refused: unknown;
+    try {
+      client.subscribe('cf.refused');
+    } catch (error) {
+      refused = error;
+    }
+    expect(kindOf(refused)).toBe('clientCapacity');
+    expect(kindOf(await keptSub.unsubscribeAfter(1).catch((e: unknown) => e))).toBe(
+      'clientCapacity',
+    );
+    await endedSub.unsubscribe(); // queued past the bound
+    expect(endedSub.isClosed).toBe(true);
+
+    servers.push(await startServer({ port }));
+    // The refused unsubscribeAfter(1) left no limit: every accepted message arrives.
+    await waitFor(() => kept === fill.results.length, 15_000, 'every accepted message');
+    await withTimeout(client.flush(), 10_000, 'flush() once connected');
+    await withTimeout(Promise.all(flushes), 10_000, 'the flushes accepted while full');
+    expect(keptSub.isClosed).toBe(false);
+
+    // The UNSUB reached the server: nothing more for 'cf.ended'; 'cf.refused' was never
+    // subscribed; a new subscription works.
+    const got: string[] = [];
+    client.subscribe('cf.after', { callback: (m) => got.push(m.subject) });
+    await client.flush();
+    for (const subject of ['cf.ended', 'cf.refused', 'cf.after']) client.publish(subject, 'x');
+    await client.flush();
+    expect(got).toEqual(['cf.after']);
+    expect(ended).toBe(0);
+    expect(client.statistics().inMessages).toBe(fill.results.length + 1);
+  }, 60_000);
+
+  it('drain() with no room for its flush still resolves, and closed() counts what was not sent', async () => {
+    const client = await pendingClient(await freePort(), 4);
+    const fill = fillUntilRefused(client, 'cf.drain');
+    expect(kindOf(fill.error)).toBe('clientCapacity');
+    while ((await settledYet(client.flush().catch(() => {}))) === false) {}
+    await withTimeout(client.drain(), 10_000, 'drain()');
+    const closed = await client.closed();
+    expect(kindOf(closed)).toBe('notSent');
+    expect((closed as NatsError).count).toBe(fill.results.length);
+  }, 30_000);
+});
+
+function kindOf(error: unknown): unknown {
+  return error instanceof NatsError ? error.kind : error;
+}
+
 describe('small publishes waiting on the calling thread', () => {
   // Small messages wait gathered in shared PUB frames: `false` still counts messages, and a
   // SUB queued between two runs of them still goes out between them.

@@ -4,7 +4,7 @@
 // nats-server does none of it.
 
 import { once } from 'node:events';
-import { type Client, ConnectOptions } from 'nats-offload';
+import { type Client, ConnectOptions, NatsError } from 'nats-offload';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   infoLine,
@@ -61,15 +61,20 @@ describe('a hostile server', () => {
     await events.next('connected');
     const conn = await flooded;
 
-    const line = '-ERR \'Permissions Violation for Publish to "flood"\'\r\n';
+    // Distinct texts (repeats of one are coalesced, see below): 20,000 events to bound.
     const count = 20_000;
+    const lines = Array.from(
+      { length: count },
+      (_, i) =>
+        `-ERR 'Permissions Violation for Publish to "flood.${String(i).padStart(5, '0')}"'\r\n`,
+    ).join('');
     const before = client.statistics().inBytes;
-    conn.send(line.repeat(count));
+    conn.send(lines);
     // Busy until the worker has read the whole flood (it counts bytes in shared memory), and a
     // little longer, for it to have parsed the last chunk too.
     const c = client;
-    blockFor(5_000, () => c.statistics().inBytes - before >= line.length * count);
-    expect(client.statistics().inBytes - before).toBe(line.length * count);
+    blockFor(5_000, () => c.statistics().inBytes - before >= lines.length);
+    expect(client.statistics().inBytes - before).toBe(lines.length);
     blockFor(200, () => false);
 
     await withTimeout(client.flush(), 5_000, 'flush() after the flood');
@@ -86,6 +91,43 @@ describe('a hostile server', () => {
     expect(serverErrors()).toBeLessThanOrEqual(2 * MAX_QUEUED_EVENTS);
     expect(dropped()).toBeGreaterThan(0);
     expect(client.connectionState()).toBe('connected');
+  });
+
+  it('a flood of one -ERR: coalesced into few serverError events whose counts add up', async () => {
+    let flood!: (conn: PeerConnection) => void;
+    const flooded = new Promise<PeerConnection>((resolve) => {
+      flood = resolve;
+    });
+    peer = await startScriptedPeer(async (conn) => {
+      await handshake(conn);
+      flood(conn);
+      await answerPings(conn);
+    });
+    const events = new EventLog();
+    client = await new ConnectOptions().eventCallback(events.callback).connect(peer.url);
+    await events.next('connected');
+    const conn = await flooded;
+
+    const text = 'Permissions Violation for Publish to "flood"';
+    const count = 20_000;
+    // In pieces, as a server sends them over time, so that they span several batches.
+    for (let sent = 0; sent < count; sent += 1_000) {
+      conn.send(`-ERR '${text}'\r\n`.repeat(1_000));
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    const serverErrors = () =>
+      events.events.flatMap((e) => (e.type === 'serverError' ? [e.error] : []));
+    const counted = () => serverErrors().reduce((sum, e) => sum + (e.count ?? 1), 0);
+    await waitFor(() => counted() === count, 10_000, 'every -ERR counted');
+    for (const error of serverErrors()) {
+      expect(error).toBeInstanceOf(NatsError);
+      expect(error.kind).toBe('server');
+      expect(error.message).toBe(text);
+    }
+    // The worker posts at most one batch per 10 ms: far fewer events than -ERRs.
+    expect(serverErrors().length).toBeLessThan(count / 20);
+    expect(events.types().filter((t) => t === 'clientError')).toEqual([]); // nothing dropped
+    await withTimeout(client.flush(), 5_000, 'flush() after the flood');
   });
 
   it('10,000 connect_urls, INFO after INFO: a bounded pool, a responsive client, events coalesced', async () => {

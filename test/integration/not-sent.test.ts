@@ -136,4 +136,37 @@ describe('forceReconnect()', () => {
     expect(client.statistics().connects).toBe(21);
     expect(await client.close().then(() => client.closed())).toBeUndefined();
   });
+
+  it('keeps order: what was accepted before it reaches the server before what comes after', async () => {
+    const server = await startServer();
+    servers.push(server);
+    const client = await connect(server.url);
+    const receiver = await connect(server.url);
+    clients.push(client, receiver);
+    let received = 0;
+    let outOfOrder = 0;
+    let last = -1;
+    receiver.subscribe('fr.order', {
+      callback: (m) => {
+        const seq = new DataView(m.payload.buffer, m.payload.byteOffset).getUint32(0);
+        if (seq < last) outOfOrder++;
+        last = seq;
+        received++;
+      },
+    });
+    await receiver.flush();
+    // 16 KiB messages as fast as writable() lets them go: the old socket still has a write
+    // queue when the new connection is up and sending.
+    const COUNT = 8_000;
+    const payload = new Uint8Array(16 * 1024);
+    for (let i = 0; i < COUNT; i++) {
+      new DataView(payload.buffer).setUint32(0, i);
+      if (!client.publish('fr.order', payload)) await client.writable();
+      if (i % 800 === 400) void client.forceReconnect();
+    }
+    await client.flush();
+    await waitFor(() => received === COUNT, 20_000, `all ${COUNT} messages (have ${received})`);
+    expect(outOfOrder).toBe(0);
+    expect(client.statistics().connects).toBeGreaterThan(1);
+  }, 60_000);
 });

@@ -130,6 +130,8 @@ describe('a blocked main thread', () => {
     expect(slowEvents(events)).toEqual([{ type: 'slowConsumer', sid: sub.sid }]);
     expect(received).toBeGreaterThan(0);
     expect(received).toBeLessThan(COUNT);
+    // Every message read and not delivered was dropped in the worker, and counted.
+    expect(client.statistics().droppedMessages).toBe(COUNT - received);
   }, 60_000);
 
   it('counts what waits in the delivery ring: a blocked callback with subscriptionCapacity(2) is reported', async () => {
@@ -169,6 +171,7 @@ describe('a blocked main thread', () => {
     expect(client.statistics().inMessages).toBe(15);
     expect(slowEvents(events)).toEqual([{ type: 'slowConsumer', sid: sub.sid }]);
     expect(received).toBe(5); // what waited before the stall was seen; the rest was dropped
+    expect(client.statistics().droppedMessages).toBe(10);
   }, 30_000);
 });
 

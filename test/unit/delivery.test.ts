@@ -110,6 +110,7 @@ describe('delivery frames', () => {
       const owner = {
         unsubscribe() {},
         slowConsumer() {},
+        dropped() {},
         drainSubscription: () => Promise.resolve(),
         callbackFailed() {},
       };
@@ -156,6 +157,7 @@ describe('delivery frames', () => {
       {
         unsubscribe() {},
         slowConsumer() {},
+        dropped() {},
         callbackFailed() {},
         drainSubscription: () => Promise.resolve(),
       },
@@ -234,6 +236,7 @@ describe('delivery frames', () => {
           const owner = {
             unsubscribe() {},
             slowConsumer() {},
+            dropped() {},
             drainSubscription: () => Promise.resolve(),
             callbackFailed() {},
           };

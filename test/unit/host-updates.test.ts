@@ -49,6 +49,8 @@ function setup(): { caller: Caller; updates: HostUpdates } {
   return { caller, updates };
 }
 
+type ClientErrorEvent = Extract<WireEvent, { type: 'clientError' }>;
+
 const serverError = (i: number): WireEvent => ({
   type: 'serverError',
   error: toWire(new NatsError('server', `error ${i}`)),
@@ -100,13 +102,14 @@ describe('HostUpdates', () => {
     await waitFor(() => caller.batches.length === 1, 1_000, 'the first batch');
     const long = 'x'.repeat(64 * 1024);
     for (let i = 0; i < 100; i++) {
-      updates.event({ type: 'serverError', error: { kind: 'server', message: long } });
+      // Distinct texts: repeats of one would be coalesced.
+      updates.event({ type: 'serverError', error: { kind: 'server', message: `${i} ${long}` } });
     }
     caller.release();
     await waitFor(() => caller.batches.length === 2, 1_000, 'the second batch');
     const [notice, ...rest] = caller.batches[1].events;
     expect(rest.length * long.length).toBeLessThanOrEqual(MAX_QUEUED_ERROR_TEXT);
-    expect(rest.length).toBe(Math.floor(MAX_QUEUED_ERROR_TEXT / long.length));
+    expect(rest.length).toBe(Math.floor(MAX_QUEUED_ERROR_TEXT / (long.length + 3)));
     expect(notice.type === 'clientError' && notice.error.message).toMatch(
       `${100 - rest.length} events dropped`,
     );
@@ -207,5 +210,92 @@ describe('HostUpdates', () => {
     expect(caller.batches).toHaveLength(2);
     expect(caller.batches[1].events).toEqual([serverError(1)]);
     caller.release();
+  });
+
+  it('coalesces an error event repeating the one before it: one event, with a count', () => {
+    const { caller, updates } = setup();
+    const same: WireEvent = { type: 'serverError', error: { kind: 'server', message: 'same' } };
+    for (let i = 0; i < 500; i++) updates.event(structuredClone(same));
+    updates.event(serverError(1));
+    updates.event(structuredClone(same));
+    updates.event(structuredClone(same));
+    // The same text as a clientError is another event.
+    updates.event({ type: 'clientError', error: { kind: 'server', message: 'same' } });
+    updates.flush();
+    expect(caller.events()).toEqual([
+      { type: 'serverError', error: { kind: 'server', message: 'same', count: 500 } },
+      serverError(1),
+      { type: 'serverError', error: { kind: 'server', message: 'same', count: 2 } },
+      { type: 'clientError', error: { kind: 'server', message: 'same' } },
+    ]);
+  });
+
+  it('coalesces only within a batch: what was posted is not counted again', async () => {
+    const { caller, updates } = setup();
+    const same: WireEvent = { type: 'serverError', error: { kind: 'server', message: 'same' } };
+    updates.event(structuredClone(same));
+    updates.flush();
+    updates.event(structuredClone(same));
+    updates.flush();
+    expect(caller.batches.map((b) => b.events)).toEqual([[same], [same]]);
+  });
+
+  it('a run of failed attempts of one kind is one event: the latest error, counted', () => {
+    const { caller, updates } = setup();
+    const failed = (server: string, kind: 'io' | 'timedOut' = 'io'): ClientErrorEvent => ({
+      type: 'clientError',
+      error: { kind, message: `${server}: refused` },
+    });
+    updates.event({ type: 'disconnected' });
+    for (let i = 0; i < 256; i++) updates.attemptFailed(failed(`nats://10.0.0.${i}:1`));
+    updates.attemptFailed(failed('nats://a:1', 'timedOut'));
+    updates.attemptFailed(failed('nats://b:1'));
+    updates.event(serverError(0));
+    updates.attemptFailed(failed('nats://c:1'));
+    updates.flush();
+    expect(caller.events()).toEqual([
+      { type: 'disconnected' },
+      { type: 'clientError', error: { ...failed('nats://10.0.0.255:1').error, count: 256 } },
+      failed('nats://a:1', 'timedOut'),
+      failed('nats://b:1'),
+      serverError(0),
+      failed('nats://c:1'),
+    ]);
+  });
+
+  it('flushStateChanges() posts at once only when a state change waits', async () => {
+    const { caller, updates } = setup();
+    caller.hold = true;
+    updates.event({ type: 'disconnected' });
+    updates.flushStateChanges();
+    expect(caller.batches).toHaveLength(1);
+    updates.attemptFailed({ type: 'clientError', error: { kind: 'io', message: 'refused' } });
+    updates.poolChanged();
+    updates.flushStateChanges();
+    expect(caller.batches).toHaveLength(1); // waits for its turn, behind the one in flight
+    updates.event({ type: 'connected', info: info('one'), servers: [] });
+    updates.flushStateChanges();
+    expect(caller.batches).toHaveLength(2);
+    expect(caller.batches[1].events.map((e) => e.type)).toEqual(['clientError', 'connected']);
+    caller.release();
+  });
+
+  it('a coalesced event whose newer error is longer still keeps the text bound', async () => {
+    const { caller, updates } = setup();
+    caller.hold = true;
+    updates.event(serverError(0));
+    await waitFor(() => caller.batches.length === 1, 1_000, 'the first batch');
+    updates.event({
+      type: 'serverError',
+      error: { kind: 'server', message: 'a'.repeat(MAX_QUEUED_ERROR_TEXT - 100) },
+    });
+    updates.attemptFailed({ type: 'clientError', error: { kind: 'io', message: 'short' } });
+    const long = { kind: 'io' as const, message: 'y'.repeat(200) };
+    updates.attemptFailed({ type: 'clientError', error: long });
+    caller.release();
+    await waitFor(() => caller.batches.length === 2, 1_000, 'the second batch');
+    const [notice, ...rest] = caller.batches[1].events;
+    expect(notice.type === 'clientError' && notice.error.message).toMatch(/^1 events dropped/);
+    expect(rest).toEqual([{ type: 'clientError', error: { ...long, count: 2 } }]);
   });
 });

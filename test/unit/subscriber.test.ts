@@ -9,6 +9,7 @@ function owner() {
       unsubs.push(max);
     },
     slowConsumer: () => {},
+    dropped: () => {},
     drainSubscription: async () => {},
     callbackFailed: () => {},
   };
