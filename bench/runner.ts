@@ -74,7 +74,8 @@ export async function measureOnce(m: Measurement, options: RunOptions): Promise<
   let server: NatsServer | undefined;
   try {
     if (m.variant.needsServer && !options.url) {
-      server = await startServer({ config: tls?.serverConfig });
+      const config = [tls?.serverConfig, m.variant.serverConfig].filter((c) => c !== undefined);
+      server = await startServer({ config: config.length > 0 ? config.join('\n') : undefined });
     }
   } catch (error) {
     return notRun(`nats-server did not start: ${(error as Error).message}`);

@@ -41,6 +41,8 @@ export interface Variant {
    * client connects over TLS trusting the run's CA. Needs the bench's own server, not `--url`.
    */
   tls?: boolean;
+  /** Extra nats-server config text for this variant's server (e.g. a larger `max_payload`). */
+  serverConfig?: string;
   /** Everything the measurement needs; plain numbers, as they cross a process boundary. */
   params: Record<string, number>;
   /** The first metric is the headline, shown on the progress line. */
