@@ -140,6 +140,20 @@ describe('messages larger than the rings, up to max_payload', () => {
     for (const [seq, m] of got.entries()) expectSameBytes(m.payload, sent[seq], `message ${seq}`);
   });
 
+  it('delivers its own large publishes to a client in order with small ones (echo)', async () => {
+    const c = await client();
+    const got: Message[] = [];
+    c.subscribe('large.self', { callback: (m) => got.push(m) });
+    await c.flush();
+    const sent = [pattern(5, 0), pattern(20 * MiB, 1), pattern(5, 2), pattern(2 * MiB, 3)];
+    sent.forEach((payload, seq) => {
+      c.publishWithHeaders('large.self', headers(seq), payload);
+    });
+    await waitFor(() => got.length >= sent.length, LARGE_TIMEOUT_MS, 'every message');
+    expect(got.map((m) => m.headers?.get('Seq'))).toEqual(['0', '1', '2', '3']);
+    for (const [seq, m] of got.entries()) expectSameBytes(m.payload, sent[seq], `message ${seq}`);
+  });
+
   it('answers a request with a 20 MiB reply, with headers', async () => {
     const responder = await client();
     const requester = await client();
