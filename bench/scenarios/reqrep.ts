@@ -13,6 +13,8 @@ import { countFor, type Metrics, type Scenario } from './types.js';
 const SUBJECT = 'bench.req';
 const IN_FLIGHT = 100;
 const LARGE_SIZE = 16 * 1024 * 1024;
+/** Round trips of the large variant; a --count meant for small requests only lowers it. */
+const LARGE_COUNT = 40;
 /** Requests before the timed ones: JIT, the reply inbox and socket buffers settle first. */
 const WARMUP_FRACTION = 0.1;
 
@@ -24,6 +26,8 @@ export const reqrep: Scenario = {
     const size = options.size ?? DEFAULT_SIZE;
     const base = { scenario: 'reqrep', clients: CLIENTS, needsServer: true, timeoutMs: 120_000 };
     const latency = (label: string, key: string) => ({ key, label, better: 'lower' as const });
+    const largeMax = countFor({ quick: options.quick }, LARGE_COUNT);
+    const largeCount = Math.min(countFor(options, LARGE_COUNT), largeMax);
     return [
       {
         ...base,
@@ -49,7 +53,7 @@ export const reqrep: Scenario = {
         id: 'reqrep-16m',
         label: `request sequential ${sizeLabel(LARGE_SIZE)}`,
         serverConfig: 'max_payload: 64MB',
-        params: { size: LARGE_SIZE, count: countFor(options, 40), inFlight: 1 },
+        params: { size: LARGE_SIZE, count: largeCount, inFlight: 1 },
         metrics: [latency('p50 ms', 'p50'), latency('max ms', 'max')],
       },
     ];

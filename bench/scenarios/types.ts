@@ -18,7 +18,10 @@ export type Metrics = Record<string, number>;
 export interface PlanOptions {
   /** Message size for every scenario that sends messages (pub then runs that size only). */
   size?: number;
-  /** Messages (or requests) per measurement, replacing every scenario's default. */
+  /**
+   * Messages (or requests) per measurement, replacing every scenario's default (reqrep's
+   * 16 MiB round trips take at most their default).
+   */
   count?: number;
   /** The short run of `npm run demo`: default counts and windows divided by {@link QUICK}. */
   quick: boolean;
