@@ -98,7 +98,10 @@ const DLV_CONTROL_BYTES = 8;
 /** PART frames: op, then the bytes from here. */
 const DLV_PART_BYTES = 4;
 
-/** Frame bytes from which a message is continued across frames (a record holds at most half the ring). */
+/**
+ * Frame bytes from which a message is continued across frames: a record holds at most half
+ * the ring, and a smaller frame keeps each copy on the main thread short.
+ */
 export const CONTINUED_FRAME_OVER = 1024 * 1024;
 /** Header block and payload bytes per PART frame (the last one may hold fewer). */
 export const MSG_PART_BYTES = 256 * 1024;
