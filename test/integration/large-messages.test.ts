@@ -174,6 +174,7 @@ describe('messages larger than the rings, up to max_payload', () => {
   it('assembles a 60 MiB delivery in several dispatch slices, the event loop turning between', async () => {
     const c = await client();
     const peer = await client();
+    const payload = pattern(60 * MiB, 7); // made before the timer: it takes a while itself
     let longestGap = 0;
     let last = performance.now();
     const timer = setInterval(() => {
@@ -186,7 +187,7 @@ describe('messages larger than the rings, up to max_payload', () => {
         c.subscribe('large.slices', { callback: resolve }),
       );
       await c.flush();
-      peer.publish('large.slices', pattern(60 * MiB, 7));
+      peer.publish('large.slices', payload);
       const m = await withTimeout(got, LARGE_TIMEOUT_MS, '60 MiB');
       expect(m.length).toBe(60 * MiB);
     } finally {
