@@ -84,7 +84,7 @@ export async function measureOnce(m: Measurement, options: RunOptions): Promise<
   let clientUrl: string | undefined;
   try {
     if (m.variant.needsServer && !options.url) {
-      const config = [tls?.serverConfig];
+      const config = [tls?.serverConfig, m.variant.serverConfig];
       if (m.variant.ws) {
         const wsPort = await freePort();
         config.push(`websocket { listen: "127.0.0.1:${wsPort}", no_tls: true }`);

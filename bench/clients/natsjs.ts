@@ -27,11 +27,15 @@ export async function connectNatsJs(url: string, ca?: string): Promise<BenchClie
       return true;
     },
     writable: () => Promise.resolve(),
-    subscribe(subject, onMessage) {
+    subscribe(subject, onMessage, json) {
       nc.subscribe(subject, {
         callback: (err, msg) => {
-          if (err) failed.reject(new Error(`nats.js: subscription error: ${err.message}`));
-          else onMessage(msg.data);
+          if (err) {
+            failed.reject(new Error(`nats.js: subscription error: ${err.message}`));
+            return;
+          }
+          if (json) msg.json();
+          onMessage(msg.data.length);
         },
       });
     },

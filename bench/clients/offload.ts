@@ -1,5 +1,5 @@
 /** nats-offload behind the bench adapter: events that spoil a sample reject `failed`. */
-import { ConnectOptions } from '../../src/main/index.js';
+import { ConnectOptions, type Message } from '../../src/main/index.js';
 import { type BenchClient, failure, REQUEST_TIMEOUT_MS } from './types.js';
 
 export async function connectOffload(url: string, ca?: string): Promise<BenchClient> {
@@ -27,8 +27,14 @@ export async function connectOffload(url: string, ca?: string): Promise<BenchCli
     name: 'nats-offload',
     publish: (subject, payload) => client.publish(subject, payload),
     writable: () => client.writable(),
-    subscribe(subject, onMessage) {
-      client.subscribe(subject, { callback: (msg) => onMessage(msg.payload) });
+    subscribe(subject, onMessage, json) {
+      const callback = json
+        ? (msg: Message) => {
+            msg.json();
+            onMessage(msg.length);
+          }
+        : (msg: Message) => onMessage(msg.length);
+      client.subscribe(subject, { callback });
     },
     request: async (subject, payload) => (await client.request(subject, payload)).payload,
     flush: () => client.flush(),

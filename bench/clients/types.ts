@@ -15,8 +15,13 @@ export interface BenchClient {
    */
   publish(subject: string, payload: Uint8Array): boolean;
   writable(): Promise<void>;
-  /** Subscribe with a callback that sees each message's payload. */
-  subscribe(subject: string, onMessage: (payload: Uint8Array) => void): void;
+  /**
+   * Subscribe with a callback that sees each message's size in bytes. With `json`, each
+   * message is first parsed with the library's own `json()` (a throw fails the sample). No
+   * scenario reads payload bytes otherwise: nats-offload's `Message.payload` is a copy of its
+   * own (API.md: the payload belongs to the message), which `length` and `json()` do without.
+   */
+  subscribe(subject: string, onMessage: (size: number) => void, json?: boolean): void;
   /** Request through the client's shared reply inbox; resolves with the reply payload. */
   request(subject: string, payload: Uint8Array): Promise<Uint8Array>;
   /** Resolves once everything published before it has reached the server. */

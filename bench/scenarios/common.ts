@@ -30,6 +30,8 @@ export function payloadOf(size: number): Uint8Array {
 }
 
 export function sizeLabel(size: number): string {
+  const MiB = 1024 * 1024;
+  if (size >= MiB && size % MiB === 0) return `${size / MiB} MiB`;
   return size >= 1024 && size % 1024 === 0 ? `${size / 1024} KiB` : `${size} B`;
 }
 
@@ -90,8 +92,8 @@ export class Receiver {
   /** Ends the watchdog; done by itself once `done` settles. */
   readonly stop = (): void => clearInterval(this.watchdog);
 
-  readonly onMessage = (payload: Uint8Array): void => {
-    this.bytes += payload.length;
+  readonly onMessage = (size: number): void => {
+    this.bytes += size;
     if (this.received++ === 0) this.first = performance.now();
     if (this.received === this.target) {
       this.last = performance.now();

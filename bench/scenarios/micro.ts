@@ -143,7 +143,6 @@ function delivery(size: number): { run(): void; frames: number; bytes: number } 
   const inbound = new Inbound(new RingProducer(buffers), Number.MAX_SAFE_INTEGER, {
     slowConsumer() {},
     dropped() {},
-    oversized() {},
     caughtUp() {},
     pauseReading() {},
     resumeReading() {},

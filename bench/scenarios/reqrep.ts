@@ -1,7 +1,8 @@
 /**
  * reqrep: requests to a raw-socket responder in another process, which echoes each payload.
  * Sequential: one request at a time, each timed, after a warm-up. In flight: a fixed number
- * outstanding at all times, until N are answered.
+ * outstanding at all times, until N are answered. Large: sequential round trips of a 16 MiB
+ * message (far larger than the client's 4 MiB rings) against a server allowing it.
  */
 import { type BenchClient, CLIENTS } from '../clients/types.js';
 import { startPeer } from '../peers/launch.js';
@@ -11,17 +12,22 @@ import { countFor, type Metrics, type Scenario } from './types.js';
 
 const SUBJECT = 'bench.req';
 const IN_FLIGHT = 100;
+const LARGE_SIZE = 16 * 1024 * 1024;
+/** Round trips of the large variant; a --count meant for small requests only lowers it. */
+const LARGE_COUNT = 40;
 /** Requests before the timed ones: JIT, the reply inbox and socket buffers settle first. */
 const WARMUP_FRACTION = 0.1;
 
 export const reqrep: Scenario = {
   name: 'reqrep',
   summary:
-    'request/reply against a responder process: sequential latency p50/p90/p99/max, and req/s with 100 in flight',
+    'request/reply against a responder process: sequential latency p50/p90/p99/max, req/s with 100 in flight, and a 16 MiB round trip',
   variants: (options) => {
     const size = options.size ?? DEFAULT_SIZE;
     const base = { scenario: 'reqrep', clients: CLIENTS, needsServer: true, timeoutMs: 120_000 };
     const latency = (label: string, key: string) => ({ key, label, better: 'lower' as const });
+    const largeMax = countFor({ quick: options.quick }, LARGE_COUNT);
+    const largeCount = Math.min(countFor(options, LARGE_COUNT), largeMax);
     return [
       {
         ...base,
@@ -41,6 +47,14 @@ export const reqrep: Scenario = {
         label: `request ${IN_FLIGHT} in flight ${sizeLabel(size)}`,
         params: { size, count: countFor(options, 50_000), inFlight: IN_FLIGHT },
         metrics: [{ key: 'reqPerSec', label: 'req/s', better: 'higher' }],
+      },
+      {
+        ...base,
+        id: 'reqrep-16m',
+        label: `request sequential ${sizeLabel(LARGE_SIZE)}`,
+        serverConfig: 'max_payload: 64MB',
+        params: { size: LARGE_SIZE, count: largeCount, inFlight: 1 },
+        metrics: [latency('p50 ms', 'p50'), latency('max ms', 'max')],
       },
     ];
   },

@@ -18,7 +18,10 @@ export type Metrics = Record<string, number>;
 export interface PlanOptions {
   /** Message size for every scenario that sends messages (pub then runs that size only). */
   size?: number;
-  /** Messages (or requests) per measurement, replacing every scenario's default. */
+  /**
+   * Messages (or requests) per measurement, replacing every scenario's default (reqrep's
+   * 16 MiB round trips take at most their default).
+   */
   count?: number;
   /** The short run of `npm run demo`: default counts and windows divided by {@link QUICK}. */
   quick: boolean;
@@ -48,6 +51,8 @@ export interface Variant {
    * connects there (`ws://`); the peers stay on TCP. Needs the bench's own server, not `--url`.
    */
   ws?: boolean;
+  /** Extra nats-server config text for this variant's server (e.g. a larger `max_payload`). */
+  serverConfig?: string;
   /** Everything the measurement needs; plain numbers, as they cross a process boundary. */
   params: Record<string, number>;
   /** The first metric is the headline, shown on the progress line. */

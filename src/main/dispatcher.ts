@@ -3,9 +3,11 @@
  *
  * It sleeps on the ring with Atomics.waitAsync (keeps nothing alive, never blocks), and
  * drains in slices (≤ {@link SLICE_FRAMES} frames or ~{@link SLICE_MS} ms) before yielding
- * with setImmediate, so a flood cannot starve the application's timers and I/O.
+ * with setImmediate, so a flood cannot starve the application's timers and I/O. A message
+ * continued across frames (delivery.ts) is copied part by part from the ring into its own
+ * memory, the parts counted as frames of the slices, so a 64 MiB message takes many slices.
  */
-import { DeliveryView, readDelivery } from '../shared/frames/delivery.js';
+import { DeliveryView, MsgAssembly, readDelivery } from '../shared/frames/delivery.js';
 import { RECORD_ALIGN, RECORD_LENGTH_BYTES, WRAP_MARKER } from '../shared/layout.js';
 import { type DecodedHeaders, decodeHeaders } from '../shared/protocol/headers.js';
 import { decodeString } from '../shared/protocol/utf8.js';
@@ -22,8 +24,19 @@ const CLOCK_EVERY = 16;
  * run of frames instead of one per payload, and each payload is a view of the copy.
  */
 const SPAN_BYTES = 64 * 1024;
-/** Runs are copied into slabs of this size; a kept message keeps its slab alive. */
+/**
+ * Runs are copied into slabs of this size. A slab is never written again once full: a message
+ * that has not copied its payload out yet (Message.payload) still reads it, and keeps it alive.
+ */
 const SLAB_BYTES = 256 * 1024;
+
+/** A continued message whose PART frames are being copied in. */
+interface Assembly {
+  readonly sid: number;
+  readonly subject: string | undefined;
+  readonly reply: string | undefined;
+  readonly parts: MsgAssembly;
+}
 
 export interface DispatchTarget {
   subscription(sid: number): Subscriber | undefined;
@@ -49,11 +62,20 @@ export class Dispatcher {
   private slab = new ArrayBuffer(0);
   /** Starts "full", so the first run allocates the first slab. */
   private slabUsed = SLAB_BYTES;
+  /** The ring's bytes as words, for reading PART frames in place. */
+  private readonly ringWords: Int32Array;
+  private assembly: Assembly | null = null;
+  /** Slices that copied parts of the message being assembled, and of the last one completed. */
+  private assemblySlices = 0;
+  /** @internal For tests (test-hooks.ts): slices the last continued message took. */
+  lastAssemblySlices = 0;
 
   constructor(
     private readonly ring: RingConsumer,
     private readonly target: DispatchTarget,
-  ) {}
+  ) {
+    this.ringWords = new Int32Array(ring.bytes.buffer, ring.bytes.byteOffset, ring.capacity >> 2);
+  }
 
   start(): void {
     this.drain();
@@ -70,8 +92,9 @@ export class Dispatcher {
     const deadline = performance.now() + SLICE_MS;
     let n = 0;
     let off = ring.next();
+    if (off >= 0 && this.assembly !== null) this.assemblySlices++;
     while (off >= 0) {
-      n += this.dispatchRun(off, deadline);
+      n += this.assembly === null ? this.dispatchRun(off, deadline) : this.assemble(off);
       off = ring.next();
       if (n >= SLICE_FRAMES || performance.now() >= deadline || this.stopped) break;
     }
@@ -113,9 +136,8 @@ export class Dispatcher {
       this.dispatch(pos + RECORD_LENGTH_BYTES);
       pos = next;
       frames++;
-      // A callback transferred a payload's buffer (the run's slab): the rest of the run is
-      // read again from the ring into a fresh slab.
-      if (this.spanBuffer.byteLength === 0) break;
+      // A continued message began: its parts are copied from the ring, not from a run.
+      if (this.assembly !== null) break;
       if (frames % CLOCK_EVERY === 0 && performance.now() >= deadline) break;
     }
     ring.consume(pos);
@@ -162,23 +184,76 @@ export class Dispatcher {
       this.target.subscription(f.sid)?.end();
       return;
     }
+    if (f.kind === 'part') return; // never without its MSG frame before it
+    const bytes = this.span;
+    if (f.continued) {
+      this.assembly = {
+        sid: f.sid,
+        subject: f.ownSubject ? undefined : decodeString(bytes, f.subjectStart, f.subjectEnd),
+        reply:
+          f.replyEnd > f.replyStart ? decodeString(bytes, f.replyStart, f.replyEnd) : undefined,
+        parts: new MsgAssembly(f),
+      };
+      this.assemblySlices = 1;
+      return;
+    }
     const sub = this.target.subscription(f.sid);
     if (sub === undefined || sub.isClosed) return;
-    const bytes = this.span;
     const subject = f.ownSubject ? sub.subject : decodeString(bytes, f.subjectStart, f.subjectEnd);
     const reply =
       f.replyEnd > f.replyStart ? decodeString(bytes, f.replyStart, f.replyEnd) : undefined;
-    let decoded: DecodedHeaders | undefined;
     // Lenient (API.md): lines that do not parse are skipped, never the message.
-    if (f.hasHeaders) decoded = decodeHeaders(bytes, f.headerStart, f.headerEnd);
+    const decoded = f.hasHeaders ? decodeHeaders(bytes, f.headerStart, f.headerEnd) : undefined;
+    const payload = new Uint8Array(
+      this.spanBuffer,
+      this.spanOffset + f.payloadStart,
+      f.payloadEnd - f.payloadStart,
+    );
+    this.push(sub, subject, reply, decoded, payload, false);
+  }
+
+  /**
+   * Copy the PART frame at ring offset `body` into the message being assembled, straight from
+   * the ring, and deliver the message once it is whole. Returns the frames taken (1), or 0 when
+   * the frame is no PART frame (the assembly is dropped; the frame is dispatched as usual).
+   */
+  private assemble(body: number): number {
+    const ring = this.ring;
+    const a = this.assembly as Assembly;
+    const f = this.frame;
+    readDelivery(this.ringWords, body, f);
+    this.assembly = null;
+    if (f.kind !== 'part') return 0;
+    const done = a.parts.add(ring.bytes, f.payloadStart, body + ring.length);
+    ring.advance();
+    ring.release();
+    if (!done) {
+      this.assembly = a;
+      return 1;
+    }
+    this.lastAssemblySlices = this.assemblySlices;
+    const sub = this.target.subscription(a.sid);
+    if (sub === undefined || sub.isClosed) return 1;
+    const { headers, payload } = a.parts;
+    const decoded = headers.length > 0 ? decodeHeaders(headers, 0, headers.length) : undefined;
+    this.push(sub, a.subject ?? sub.subject, a.reply, decoded, payload, true);
+    return 1;
+  }
+
+  /** Hand a message to `sub`; `owned`: the payload's buffer is the message's alone. */
+  private push(
+    sub: Subscriber,
+    subject: string,
+    reply: string | undefined,
+    decoded: DecodedHeaders | undefined,
+    payload: Uint8Array<ArrayBuffer>,
+    owned: boolean,
+  ): void {
     const msg = new Message(
       subject,
       reply,
-      new Uint8Array(
-        this.spanBuffer,
-        this.spanOffset + f.payloadStart,
-        f.payloadEnd - f.payloadStart,
-      ),
+      payload,
+      owned,
       decoded?.headers,
       decoded?.status,
       decoded?.description,

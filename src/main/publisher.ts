@@ -16,20 +16,26 @@
  */
 import { NatsError } from '../shared/errors.js';
 import {
+  CONTINUED_WIRE_OVER,
   type ControlCommand,
   commandLength,
   encodeCommand,
   isPubFrame,
   markEchoPub,
   PUB_GROW_BYTES,
+  PUB_PART_BYTES,
   PubRecords,
   pubCount,
   pubFrameLength,
   setPubCount,
   WIRE_VIEW_BYTES,
+  WireParts,
   writePubHeader,
+  writePubPartHeader,
 } from '../shared/frames/command.js';
 import {
+  encodeHpubLine,
+  encodePubLine,
   hpubLength,
   pubLength,
   writeHpub,
@@ -49,6 +55,8 @@ export class Publisher {
   private readonly lines = new PubLineCache();
   /** Largest overflow PUB frame small publishes grow (a ring record must hold it). */
   private readonly chunkMax: number;
+  /** Wire bytes from which a message is continued across records (command.ts). */
+  private readonly continuedOver: number;
   private readonly overflow: Uint8Array[] = [];
   private head = 0;
   private overflowBytes = 0;
@@ -75,6 +83,7 @@ export class Publisher {
     this.frame = ring.bytes;
     this.records = new PubRecords(ring);
     this.chunkMax = Math.min(pubFrameLength(PUB_GROW_BYTES - 1), ring.maxBody);
+    this.continuedOver = Math.min(CONTINUED_WIRE_OVER, this.records.maxWire);
   }
 
   /** Messages (and control frames) waiting on this thread because the ring was full. */
@@ -97,6 +106,9 @@ export class Publisher {
   ): boolean {
     const size = payload.length;
     const wire = pubLength(subjectBytes, replyBytes, size);
+    if (wire > this.continuedOver) {
+      return this.continued([encodePubLine(subject, reply, size), payload, CRLF], echo);
+    }
     // While messages wait off the ring a new one waits too, in private memory: no alignment.
     const pad = this.overflowing ? 0 : this.records.alignPad(wire - size - 2, wire, payload);
     const line = this.lines.get(subject, reply, size, pad);
@@ -115,10 +127,12 @@ export class Publisher {
     payload: Uint8Array,
     echo: boolean,
   ): boolean {
-    const at = this.wireSpace(
-      hpubLength(subjectBytes, replyBytes, headerBlock.length, payload.length),
-      echo,
-    );
+    const wire = hpubLength(subjectBytes, replyBytes, headerBlock.length, payload.length);
+    if (wire > this.continuedOver) {
+      const line = encodeHpubLine(subject, reply, headerBlock.length, payload.length);
+      return this.continued([line, headerBlock, payload, CRLF], echo);
+    }
+    const at = this.wireSpace(wire, echo);
     writeHpub(this.frame, at, subject, reply, headerBlock, payload);
     return this.committed(this.frame);
   }
@@ -177,6 +191,48 @@ export class Publisher {
   // ---- internals ------------------------------------------------------------------------
 
   /**
+   * A message too large for one record (command.ts CONTINUED_WIRE_OVER): its wire bytes in
+   * consecutive part records, in the ring while they fit and nothing waits, the rest in the
+   * overflow, in order. All or nothing: past maxPendingBytes it throws before writing any.
+   */
+  private continued(segments: Uint8Array[], echo: boolean): boolean {
+    const ring = this.ring;
+    const parts = new WireParts(segments, Math.min(PUB_PART_BYTES, this.records.maxWire));
+    const pending = this.overflowBytes + ring.usedBytes();
+    if (pending + parts.frameBytes > this.maxPendingBytes) {
+      throw new NatsError(
+        'clientCapacity',
+        `publish of ${parts.frameBytes} bytes would take pending bytes past maxPendingBytes (${this.maxPendingBytes}); not sent`,
+      );
+    }
+    this.records.close(); // parts are records of their own: nothing may grow into them
+    let queued = false;
+    while (parts.remaining > 0) {
+      const length = pubFrameLength(parts.nextLength);
+      const last = parts.remaining === parts.nextLength;
+      let [target, view] = [ring.bytes, ring.view];
+      let off = this.overflowing ? -1 : ring.reserve(length);
+      if (off < 0) {
+        this.closeChunk();
+        target = new Uint8Array(length);
+        view = new DataView(target.buffer);
+        off = 0;
+        this.overflow.push(target);
+        this.overflowBytes += length;
+        queued = true;
+      }
+      parts.copyNext(target, writePubPartHeader(target, view, off, echo, last));
+      if (target === ring.bytes) {
+        ring.commit();
+        this.committed(target);
+      }
+    }
+    if (!queued) return true;
+    this.overflowCount++; // the last part, which counts the message, waits here
+    return this.queued();
+  }
+
+  /**
    * Room for one message's wire bytes (PUB or HPUB): appended to the open PUB record when
    * there is one (the worker then takes many messages in one record), else in a new PUB
    * record, else in a new frame that waits here. Sets {@link frame} to the array the bytes go
@@ -186,12 +242,6 @@ export class Publisher {
   private wireSpace(wireLength: number, echo: boolean): number {
     const ring = this.ring;
     const length = pubFrameLength(wireLength);
-    if (wireLength > this.records.maxWire) {
-      throw new NatsError(
-        'maxPayloadExceeded',
-        `message of ${length} bytes exceeds the command ring's record limit of ${ring.maxBody} bytes`,
-      );
-    }
     this.frame = ring.bytes;
     if (!this.overflowing) {
       const at = this.records.reserve(wireLength, echo);
@@ -368,3 +418,4 @@ export class Publisher {
 }
 
 const EMPTY = new Uint8Array(0);
+const CRLF = Uint8Array.of(0x0d, 0x0a);

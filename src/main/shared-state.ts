@@ -37,8 +37,8 @@ export interface Statistics {
   /** Successful connections, the first included (reconnects = connects − 1). */
   connects: number;
   /**
-   * Received messages the client dropped: a slow consumer's (in the worker's backlog or an
-   * iterator's queue on this thread) and those too large to deliver.
+   * Received messages the client dropped: a slow consumer's, in the worker's backlog or in an
+   * iterator's queue on this thread.
    */
   droppedMessages: number;
 }

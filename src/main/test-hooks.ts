@@ -9,3 +9,9 @@ export function terminateWorker(client: Client): Promise<number> {
   // biome-ignore lint/complexity/useLiteralKeys: element access reaches the private field on purpose
   return client['host'].terminate();
 }
+
+/** How many dispatch slices the last message continued across ring frames took to assemble. */
+export function lastAssemblySlices(client: Client): number {
+  // biome-ignore lint/complexity/useLiteralKeys: element access reaches the private field on purpose
+  return client['dispatcher'].lastAssemblySlices;
+}

@@ -89,16 +89,6 @@ export class Connection implements SessionHost {
     this.inbound = new Inbound(new RingProducer(data.delivery), data.options.subscriptionCapacity, {
       slowConsumer: (sid) => this.emit({ type: 'slowConsumer', sid }),
       dropped: () => this.stats.droppedMessages++,
-      oversized: (sid, bytes) =>
-        this.emit({
-          type: 'clientError',
-          error: toWire(
-            new NatsError(
-              'maxPayloadExceeded',
-              `message of ${bytes} bytes for sid ${sid} exceeds the delivery ring; dropped`,
-            ),
-          ),
-        }),
       caughtUp: () => this.pump.kick(),
       pauseReading: () => this.openSession()?.pauseReading(),
       resumeReading: () => this.openSession()?.resumeReading(),

@@ -1,7 +1,7 @@
 /**
  * What the worker tells the caller's thread about the connection (events, the last INFO, the
- * server pool), batched: a hostile or broken server (a `-ERR` per millisecond, a flood of
- * oversized messages, INFO after INFO) must neither flood the main thread with comlink calls
+ * server pool), batched: a hostile or broken server (a `-ERR` per millisecond, slow consumers
+ * on many subscriptions, INFO after INFO) must neither flood the main thread with comlink calls
  * nor grow the worker's memory while the main thread is busy.
  *
  * - At most one batch is in flight: the next is posted once the caller's thread has taken the

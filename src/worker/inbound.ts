@@ -2,18 +2,21 @@
  * Deliveries: parsed MSG/HMSG → delivery ring frames (shared/frames/delivery.ts). When the ring is full (the
  * main thread is busy or blocked) messages wait in a {@link Backlog} in arrival order; what
  * happens then (reading paused past a byte bound, drops when the main thread stalls) is the
- * receive policy of flow-control.ts.
+ * receive policy of flow-control.ts. A message too large for one frame is continued across
+ * frames (delivery.ts), so any message the parser accepts (up to max_payload) is delivered.
  */
 import {
+  CONTINUED_FRAME_OVER,
   type ControlDelivery,
   deliveryLength,
   encodeDelivery,
+  type FrameSpace,
   MsgFrameWriter,
   msgFrameSid,
 } from '../shared/frames/delivery.js';
 import type { MsgView } from '../shared/protocol/parser.js';
 import { recordSize } from '../shared/ring/byte-ring.js';
-import { SourceBytes } from '../shared/ring/ring-copy.js';
+import { SourceBytes, type WordBytes } from '../shared/ring/ring-copy.js';
 import type { RingProducer } from '../shared/ring/ring-producer.js';
 import { Backlog } from './backlog.js';
 import { DeliveryCredit, ReceivePolicy } from './flow-control.js';
@@ -21,9 +24,7 @@ import type { Subscription } from './subscriptions.js';
 
 export interface InboundEvents {
   slowConsumer(sid: number): void;
-  /** A single message too large for the delivery ring: it cannot be delivered. */
-  oversized(sid: number, bytes: number): void;
-  /** A message was dropped (slow consumer or oversized), for statistics().droppedMessages. */
+  /** A message was dropped (a slow consumer's), for statistics().droppedMessages. */
   dropped(): void;
   /** Every waiting frame is in the ring again. */
   caughtUp(): void;
@@ -47,6 +48,10 @@ export class Inbound {
   /** The buffer messages are being copied from (a socket chunk), with a view made once for it. */
   private source = new SourceBytes(new Uint8Array(0));
   private readonly frame = new MsgFrameWriter();
+  /** Frames that must stay in order with whatever waits: control frames, continued messages. */
+  private readonly space: DeliverySpace;
+  /** Frame bytes from which a message is continued across frames. */
+  private readonly continuedOver: number;
 
   constructor(
     private readonly ring: RingProducer,
@@ -60,6 +65,11 @@ export class Inbound {
       holdKeepAlive: (held) => events.holdKeepAlive(held),
       countWaiting: () => this.countWaiting(),
     });
+    this.space = new DeliverySpace(ring, this.backlog, (bytes) => {
+      this.policy.queued(bytes);
+      this.awaitSpace();
+    });
+    this.continuedOver = Math.min(CONTINUED_FRAME_OVER, ring.maxBody);
   }
 
   /** Frame one message. Visible to the main thread at the next publish(). */
@@ -71,17 +81,16 @@ export class Inbound {
     }
     const frame = this.frame;
     const length = frame.measure(msg, this.source, sub.wildcard ? null : sub.ownSubject);
-    if (length > this.ring.maxBody) {
-      this.events.dropped();
-      this.events.oversized(sub.sid, length);
-      return;
-    }
     if (!this.policy.admit(sub)) {
       this.events.dropped();
       if (!sub.slow) {
         sub.slow = true;
         this.events.slowConsumer(sub.sid);
       }
+      return;
+    }
+    if (length > this.continuedOver) {
+      frame.writeContinued(this.space, this.source, msg, sub.sid, this.ring.maxBody);
       return;
     }
     if (this.backlog.length === 0) {
@@ -118,20 +127,9 @@ export class Inbound {
 
   /** A small control frame, in order with the messages before it; never dropped. */
   private control(d: ControlDelivery): void {
-    const length = deliveryLength(d);
-    if (this.backlog.length === 0) {
-      const off = this.ring.reserve(length);
-      if (off >= 0) {
-        encodeDelivery(d, this.ring, off);
-        this.ring.commit();
-        return;
-      }
-    }
-    const off = this.backlog.reserve(length);
-    encodeDelivery(d, this.backlog.target, off);
-    this.backlog.commit();
-    this.policy.queued(recordSize(length));
-    this.awaitSpace();
+    const off = this.space.reserve(deliveryLength(d));
+    encodeDelivery(d, this.space.target, off);
+    this.space.commit();
   }
 
   /** Make every framed delivery visible to the main thread (once per socket chunk). */
@@ -189,4 +187,45 @@ export class Inbound {
     if (empty) this.events.caughtUp();
     else this.awaitSpace();
   };
+}
+
+/** Frames in arrival order: into the ring while nothing waits and it has room, else the backlog. */
+class DeliverySpace implements FrameSpace {
+  target: WordBytes;
+  private inRing = true;
+  private length = 0;
+
+  constructor(
+    private readonly ring: RingProducer,
+    private readonly backlog: Backlog,
+    /** A frame of `bytes` (framed) waits in the backlog. */
+    private readonly queued: (bytes: number) => void,
+  ) {
+    this.target = ring;
+  }
+
+  reserve(length: number): number {
+    this.length = length;
+    if (this.backlog.length === 0) {
+      const off = this.ring.reserve(length);
+      this.inRing = off >= 0;
+      if (this.inRing) {
+        this.target = this.ring;
+        return off;
+      }
+    }
+    this.inRing = false;
+    const off = this.backlog.reserve(length);
+    this.target = this.backlog.target;
+    return off;
+  }
+
+  commit(): void {
+    if (this.inRing) {
+      this.ring.commit();
+      return;
+    }
+    this.backlog.commit();
+    this.queued(recordSize(this.length));
+  }
 }

@@ -5,9 +5,13 @@
  * exactly what the server was told.
  * It stops when the socket says its buffer is full, which leaves frames in the ring and lets
  * back-pressure reach the publishers.
+ * A message continued across records (command.ts) is copied out part by part and written whole
+ * once its last part comes, so nothing else reaches the socket inside it, and a reconnect
+ * meanwhile sends it whole on the new connection.
  */
 import {
   type ControlCommand,
+  continuesPub,
   decodeControlCommand,
   isEchoPub,
   isPubFrame,
@@ -22,6 +26,8 @@ import type { SubscriptionTable } from './subscriptions.js';
 
 /** A FLUSH has no line of its own: only the PING the batch adds after it. */
 const NO_BYTES = new Uint8Array(0);
+
+const NOTHING = (): void => {};
 
 /** Bytes copied per socket write; a single larger frame gets a buffer of its own. */
 const BATCH_BYTES = 256 * 1024;
@@ -61,6 +67,9 @@ export class OutboundPump {
   private viewsInFlight = 0;
   /** Wire bytes of echo records the last batch took from the ring. */
   private echoBytes = 0;
+  /** Copies of the parts of a continued message whose last part has not come yet. */
+  private partial: Uint8Array[] = [];
+  private partialBytes = 0;
 
   constructor(
     private readonly ring: RingConsumer,
@@ -79,6 +88,8 @@ export class OutboundPump {
       ring.advance();
     }
     ring.release();
+    this.partial = [];
+    this.partialBytes = 0;
     return messages;
   }
 
@@ -128,10 +139,27 @@ export class OutboundPump {
           : control.kind === 'flush'
             ? NO_BYTES
             : this.subs.line(control);
+      const wireLen = wire.length;
+      if (control === null && (this.partial.length > 0 || continuesPub(ring.bytes, off))) {
+        // Part of a continued message: copied out, so the ring gets its space back at once.
+        const more = continuesPub(ring.bytes, off);
+        this.partial.push(Buffer.from(wire));
+        this.partialBytes += wireLen;
+        ring.advance();
+        off = ring.next();
+        if (more) continue;
+        if (buf !== null && used > segmentStart) chunks.push(buf.subarray(segmentStart, used));
+        segmentStart = used;
+        chunks.push(...this.partial);
+        if (isEcho) echo += this.partialBytes;
+        this.partial = [];
+        this.partialBytes = 0;
+        pubs++;
+        break; // a whole large message is enough for one batch
+      }
       const fenced =
         control !== null &&
         (control.kind === 'flush' || (control.kind === 'unsub' && control.max === 0));
-      const wireLen = wire.length;
       const asView = control === null && wireLen >= WIRE_VIEW_BYTES;
       const copyLen = wireLen + (fenced ? PING.length : 0);
       if (
@@ -165,14 +193,18 @@ export class OutboundPump {
       off = ring.next();
     }
     this.echoBytes = echo;
-    if (chunks.length === 0 && buf === null) return gated ? 'gated' : 'empty';
+    if (chunks.length === 0 && buf === null) {
+      ring.release(); // parts of a continued message may have been copied out
+      return gated ? 'gated' : 'empty';
+    }
     if (buf !== null && used > segmentStart) chunks.push(buf.subarray(segmentStart, used));
     if (pubs > 0) sink.published(pubs);
     if (echo > 0) sink.echoWritten(echo);
     let writable: boolean;
     if (viewBytes === 0) {
       ring.release(); // nothing of this batch is referenced any more (a no-op while held)
-      writable = sink.write(chunks[0]);
+      // Several chunks without views: a continued message's copied parts.
+      writable = chunks.length === 1 ? sink.write(chunks[0]) : sink.writeAll(chunks, NOTHING);
     } else {
       if (this.viewsInFlight++ === 0) ring.hold();
       writable = sink.writeAll(chunks, () => {

@@ -19,7 +19,7 @@ export class Stats {
   inMessages = 0;
   outMessages = 0;
   connects = 0;
-  /** Received messages dropped here: slow consumers, messages too large for the delivery ring. */
+  /** Received messages dropped here (slow consumers); statistics() adds the main thread's. */
   droppedMessages = 0;
   private readonly counters: BigInt64Array;
 

@@ -6,7 +6,6 @@ import type { InboundEvents } from '../../src/worker/inbound.js';
 export function quietInboundEvents(overrides: Partial<InboundEvents> = {}): InboundEvents {
   return {
     slowConsumer() {},
-    oversized() {},
     dropped() {},
     caughtUp() {},
     pauseReading() {},

@@ -216,6 +216,7 @@ describe('nats-offload-bench', () => {
       'pubrecv',
       'reqrep-seq',
       'reqrep-100',
+      'reqrep-16m',
       'lag-plain',
       'lag-tls',
     ]);

@@ -163,8 +163,19 @@ describe('scenarios', () => {
   it('the message size reaches every scenario that sends messages', () => {
     const options = { quick: false, size: 2048 };
     for (const name of ['sub', 'pubsub', 'pubrecv', 'reqrep', 'lag']) {
-      for (const v of variantsOf(name, options)) expect(v.params.size, v.id).toBe(2048);
+      for (const v of variantsOf(name, options)) {
+        if (v.id !== 'reqrep-16m') expect(v.params.size, v.id).toBe(2048);
+      }
     }
+  });
+
+  it('reqrep round-trips 16 MiB against a server allowing it, at most 40 times (10 quick)', () => {
+    const large = (options: { quick: boolean; count?: number }) =>
+      variantsOf('reqrep', options).find((v) => v.id === 'reqrep-16m');
+    expect(large({ quick: false })?.params).toMatchObject({ size: 16 * 1024 * 1024, count: 40 });
+    expect(large({ quick: false })?.serverConfig).toBe('max_payload: 64MB');
+    expect(large({ quick: true, count: 2000 })?.params.count).toBe(10);
+    expect(large({ quick: false, count: 3 })?.params.count).toBe(3);
   });
 
   it('pubrecv publishes 1 M while receiving 100 k msgs/s; a quick run scales count and warm-up', () => {

@@ -1,7 +1,8 @@
 // Command frames (shared/frames/command.ts): every kind survives encode → decode, and random
 // sequences of publishes and control commands written by the Publisher (PUB records grown
 // from several messages, aligned payloads, the overflow while the ring is full) come out of a
-// small ring, wrapping, as they went in.
+// small ring, wrapping, as they went in; messages larger than a record (continued across
+// records) come out whole once their parts are joined, as the worker joins them.
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -33,6 +34,10 @@ describe('command frames round trip', () => {
   const commands: [string, Command][] = [
     ['PUB of two messages', { kind: 'pub', count: 2, wire, echo: false }],
     ['PUB that comes back to this client', { kind: 'pub', count: 2, wire, echo: true }],
+    [
+      'PUB part continued in the next record',
+      { kind: 'pub', count: 0, wire, echo: true, continues: true },
+    ],
     ['SUB', { kind: 'sub', sid: 1, subject: 'orders.*' }],
     ['SUB with a queue group', { kind: 'sub', sid: 2 ** 32 - 1, subject: '>', queue: 'workers' }],
     [
@@ -82,8 +87,11 @@ function parseWire(wire: Uint8Array): Msg[] {
   return out;
 }
 
-/** A payload size, or how far below the ring's record limit the message is. */
-type Size = { n: number } | { below: number };
+/**
+ * A payload size, how far below the ring's record limit the message is, or how far above it
+ * (continued across records).
+ */
+type Size = { n: number } | { below: number } | { over: number };
 
 type Step =
   | { kind: 'pub'; msg: Omit<Msg, 'payload'>; size: Size; skew: number }
@@ -98,6 +106,10 @@ const size: fc.Arbitrary<Size> = fc
   .oneof(fc.constant(0), fc.nat(40), fc.integer({ min: 250, max: 600 }))
   .map((n) => ({ n }));
 const nearLimit: fc.Arbitrary<Size> = fc.nat(8).map((below) => ({ below }));
+/** Just over the limit, and several rings' worth. */
+const overLimit: fc.Arbitrary<Size> = fc
+  .oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 9, max: 30_000 }))
+  .map((over) => ({ over }));
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   {
@@ -112,7 +124,11 @@ const step: fc.Arbitrary<Step> = fc.oneof(
         },
         { requiredKeys: ['subject'] },
       ),
-      size: fc.oneof({ weight: 8, arbitrary: size }, { weight: 1, arbitrary: nearLimit }),
+      size: fc.oneof(
+        { weight: 8, arbitrary: size },
+        { weight: 1, arbitrary: nearLimit },
+        { weight: 1, arbitrary: overLimit },
+      ),
       skew: fc.nat(7),
     }),
   },
@@ -171,10 +187,22 @@ describe('command frames through a small ring', () => {
           const worker = new RingConsumer(buffers);
           const expected: unknown[] = [];
           const got: unknown[] = [];
+          /** Parts of a continued message read so far (the worker's copies). */
+          let parts: Uint8Array[] = [];
           const read = (records: number) => {
             for (let n = 0, off = worker.next(); n < records && off >= 0; n++) {
               const cmd = decodeCommand(worker.bytes, off, worker.length);
-              if (cmd.kind === 'pub') {
+              if (cmd.kind === 'pub' && (cmd.continues || parts.length > 0)) {
+                // Nothing but the next part may follow a part that continues.
+                parts.push(cmd.wire.slice());
+                expect(cmd.count).toBe(cmd.continues ? 0 : 1);
+                if (!cmd.continues) {
+                  const msgs = parseWire(new Uint8Array(Buffer.concat(parts)));
+                  expect(msgs.length).toBe(1);
+                  got.push(...msgs);
+                  parts = [];
+                }
+              } else if (cmd.kind === 'pub') {
                 const msgs = parseWire(cmd.wire);
                 expect(msgs.length).toBe(cmd.count);
                 got.push(...msgs);
@@ -189,7 +217,12 @@ describe('command frames through a small ring', () => {
           for (const s of steps) {
             if (s.kind === 'pub') {
               const { msg } = s;
-              const length = 'n' in s.size ? s.size.n : maxPayload(producer, msg) - s.size.below;
+              const length =
+                'n' in s.size
+                  ? s.size.n
+                  : 'below' in s.size
+                    ? maxPayload(producer, msg) - s.size.below
+                    : maxPayload(producer, msg) + s.size.over;
               const source = new Uint8Array(length + 8).map((_, i) => (i * 7 + length) & 0xff);
               const payload = source.subarray(s.skew, s.skew + length);
               const sent: Msg = { ...msg, payload: payload.slice() };

@@ -1,19 +1,26 @@
 // Delivery frames (shared/frames/delivery.ts): every kind survives encode → decode, through
 // the worker's MsgFrameWriter and the main thread's readDelivery; the subject is left out only
-// when it is the subscription's own; and random sequences of deliveries come out of a small
-// ring, wrapping, as they went in.
+// when it is the subscription's own; random sequences of deliveries come out of a small
+// ring, wrapping, as they went in; and messages larger than a record, continued across
+// frames, come out whole.
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   type Delivery,
+  DeliveryView,
   decodeDelivery,
   deliveryLength,
+  encodeContinued,
   encodeDelivery,
+  type FrameSpace,
+  MsgAssembly,
   MsgFrameWriter,
   OwnSubject,
+  readDelivery,
 } from '../../src/shared/frames/delivery.js';
 import type { MsgView } from '../../src/shared/protocol/parser.js';
+import { decodeString } from '../../src/shared/protocol/utf8.js';
 import { createRingBuffers } from '../../src/shared/ring/byte-ring.js';
 import { RingConsumer } from '../../src/shared/ring/ring-consumer.js';
 import { SourceBytes } from '../../src/shared/ring/ring-copy.js';
@@ -203,6 +210,105 @@ describe('delivery frames through a small ring', () => {
             }
           }
           read(Number.POSITIVE_INFINITY);
+          expect(got).toEqual(expected);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('continued frames through a small ring', () => {
+  type Msg = Extract<Delivery, { kind: 'msg' }>;
+  const msg = fc.record({
+    sid: fc.nat(),
+    subject: fc.option(fc.constantFrom('a', 'orders.ü.日本'), { nil: undefined }),
+    reply: fc.option(fc.constantFrom('r', '_INBOX.abcdef'), { nil: undefined }),
+    headers: fc.option(fc.constantFrom('NATS/1.0\r\n\r\n', 'NATS/1.0\r\nK: ü\r\n\r\n'), {
+      nil: undefined,
+    }),
+    size: fc.oneof(fc.nat(3), fc.nat(20_000)),
+    seed: fc.nat(255),
+  });
+
+  it('come out whole and in order, whatever wraps, between small frames', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(1024, 4096),
+        fc.array(fc.tuple(msg, fc.nat(300)), { minLength: 1, maxLength: 12 }),
+        (capacity, steps) => {
+          const buffers = createRingBuffers(capacity);
+          const ring = new RingProducer(buffers);
+          const main = new RingConsumer(buffers);
+          const words = new Int32Array(buffers.data);
+          const view = new DeliveryView();
+          const expected: unknown[] = [];
+          const got: unknown[] = [];
+          let open: { head: Omit<Msg, 'payload'>; parts: MsgAssembly } | null = null;
+          const read = () => {
+            ring.publish();
+            for (let off = main.next(); off >= 0; off = main.next()) {
+              readDelivery(words, off, view);
+              if (view.kind === 'flushAck') {
+                expect(open).toBeNull(); // nothing comes between a message's parts
+                got.push(view.id);
+              } else if (view.kind === 'part') {
+                if (open === null) throw new Error('a PART frame without its MSG frame');
+                if (open.parts.add(main.bytes, view.payloadStart, off + main.length)) {
+                  const { headers, payload } = open.parts;
+                  got.push({
+                    ...open.head,
+                    headers: headers.length ? headers : undefined,
+                    payload,
+                  });
+                  open = null;
+                }
+              } else {
+                expect(view.continued).toBe(true);
+                const head: Omit<Msg, 'payload'> = { kind: 'msg', sid: view.sid };
+                if (!view.ownSubject) {
+                  head.subject = decodeString(main.bytes, view.subjectStart, view.subjectEnd);
+                }
+                if (view.replyEnd > view.replyStart) {
+                  head.reply = decodeString(main.bytes, view.replyStart, view.replyEnd);
+                }
+                open = { head, parts: new MsgAssembly(view) };
+              }
+              main.advance();
+            }
+            main.release();
+          };
+          const space: FrameSpace = {
+            target: ring,
+            reserve(length) {
+              let off = ring.reserve(length);
+              while (off < 0) {
+                read(); // full: the main thread takes what is there
+                off = ring.reserve(length);
+              }
+              return off;
+            },
+            commit: () => ring.commit(),
+          };
+          for (const [m, id] of steps) {
+            // A small frame between, so each message starts somewhere else in the ring.
+            const ack: Delivery = { kind: 'flushAck', id };
+            encodeDelivery(ack, ring, space.reserve(deliveryLength(ack)));
+            ring.commit();
+            expected.push(id);
+            const d: Msg = {
+              kind: 'msg',
+              sid: m.sid,
+              payload: Uint8Array.from({ length: m.size }, (_, i) => (m.seed + i * 13) & 0xff),
+            };
+            if (m.subject !== undefined) d.subject = m.subject;
+            if (m.reply !== undefined) d.reply = m.reply;
+            if (m.headers !== undefined) d.headers = encoder.encode(m.headers);
+            encodeContinued(d, space, ring.maxBody);
+            expected.push({ ...d, headers: d.headers });
+          }
+          read();
+          expect(open).toBeNull();
           expect(got).toEqual(expected);
         },
       ),

@@ -16,7 +16,8 @@ function owner() {
   return { o, unsubs };
 }
 
-const msg = () => new Message('s', undefined, new Uint8Array(0), undefined, undefined, undefined);
+const msg = () =>
+  new Message('s', undefined, new Uint8Array(0), true, undefined, undefined, undefined);
 
 describe('Subscriber.unsubscribeAfter', () => {
   it('tells the server a count it can parse (at most 9 digits)', async () => {

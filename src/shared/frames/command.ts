@@ -13,12 +13,17 @@
  *   FLUSH  │ op 5 │ 0     │ 0    │ u32 flush id │                   │
  *          └──────┴───────┴──────┴──────────────┴──────────────────┴────────────────────────┘
  *   u8 op | u8 flags | u16 pad; then u32 fields, little-endian. PUB flags: ECHO (one of its
- *   messages goes to a subject this client receives itself; flow-control.ts gates it).
+ *   messages goes to a subject this client receives itself; flow-control.ts gates it),
+ *   CONTINUES (the record holds part of one message that the next record continues; count 0).
  *
  * - PUB: the ready NATS wire ops (`PUB subj [reply] len\r\n<payload>\r\n` or `HPUB subj [reply]
  *   hlen tlen\r\n…`), so the worker gathers records into socket writes without parsing them
  *   (MECHANICS C.1). Consecutive publishes grow one record while it is unpublished
- *   ({@link PubRecords}, RingProducer.append).
+ *   ({@link PubRecords}, RingProducer.append). A message of more than
+ *   {@link CONTINUED_WIRE_OVER} wire bytes is cut into records of {@link PUB_PART_BYTES}
+ *   ({@link WireParts}): every record but the last has CONTINUES and count 0, the last count 1.
+ *   Nothing comes between them; the worker gathers them before it writes any to the socket, so
+ *   none of its own lines (PING, PONG) can land inside the message.
  * - SUB: subject and queue group in UTF-8; the queue group runs to the end of the body (none
  *   when empty). The worker encodes the `SUB` line itself, and again for every reconnect.
  * - UNSUB: `max` is the unsubscribeAfter total (the worker's subscription table owns the limit).
@@ -36,7 +41,7 @@ export type Command =
    * `count` messages as NATS wire bytes; `wire` is a view of the frame once decoded. `echo`:
    * one of them comes back to this client (flow-control.ts).
    */
-  | { kind: 'pub'; count: number; wire: Uint8Array; echo: boolean }
+  | { kind: 'pub'; count: number; wire: Uint8Array; echo: boolean; continues?: true }
   | { kind: 'sub'; sid: number; subject: string; queue?: string }
   /** `max` 0: unsubscribe now; else after `max` messages in total. */
   | { kind: 'unsub'; sid: number; max: number }
@@ -54,6 +59,8 @@ const CMD_OP = 0;
 const CMD_FLAGS = 1;
 /** PUB flag: the record holds a message this client receives (echo on, its own subscription matches). */
 const PUB_ECHO = 1;
+/** PUB flag: the record's wire bytes are part of one message that the next record continues. */
+const PUB_CONTINUES = 2;
 const CMD_PUB_COUNT = 4;
 const CMD_PUB_WIRE = 8;
 const CMD_SID = 4;
@@ -113,6 +120,30 @@ export function writePubHeader(
   bytes[off + CMD_FLAGS] = echo ? PUB_ECHO : 0;
   view.setUint32(off + CMD_PUB_COUNT, 1, true);
   return off + CMD_PUB_WIRE;
+}
+
+/**
+ * Starts a PUB record of one part of a continued message at `bytes[off]` (`last`: the part
+ * that completes it, counted as its one message); returns where its wire bytes go.
+ */
+export function writePubPartHeader(
+  bytes: Uint8Array,
+  view: DataView,
+  off: number,
+  echo: boolean,
+  last: boolean,
+): number {
+  const at = writePubHeader(bytes, view, off, echo);
+  if (!last) {
+    bytes[off + CMD_FLAGS] |= PUB_CONTINUES;
+    setPubCount(view, off, 0);
+  }
+  return at;
+}
+
+/** Whether the PUB frame at `off` holds part of a message that the next record continues. */
+export function continuesPub(bytes: Uint8Array, off: number): boolean {
+  return (bytes[off + CMD_FLAGS] & PUB_CONTINUES) !== 0;
 }
 
 /** A message that comes back to this client joined the PUB frame at `off`. */
@@ -216,6 +247,71 @@ export class PubRecords {
   }
 }
 
+// ---- messages continued across records ------------------------------------------------
+
+/**
+ * Wire bytes from which a message is continued across PUB records instead of taking one: a
+ * record may hold at most half the ring, and the worker copies a continued message's parts out
+ * of the ring as they come, so the message may be far larger than the ring (up to the server's
+ * max_payload, 64 MiB at most).
+ */
+export const CONTINUED_WIRE_OVER = 1024 * 1024;
+
+/** Wire bytes per record of a continued message (the last one may hold fewer). */
+export const PUB_PART_BYTES = 256 * 1024;
+
+/**
+ * One message's wire bytes as the segments they are made of (control line, header block,
+ * payload, CRLF), read out in parts without first joining them into one array.
+ */
+export class WireParts {
+  /** Wire bytes not yet copied out. */
+  remaining: number;
+  private segment = 0;
+  private at = 0;
+
+  /** `partBytes`: wire bytes per record, at most {@link PUB_PART_BYTES} (a small ring's limit). */
+  constructor(
+    private readonly segments: readonly Uint8Array[],
+    private readonly partBytes: number,
+  ) {
+    this.remaining = segments.reduce((n, s) => n + s.length, 0);
+  }
+
+  /** Records the message takes. */
+  get parts(): number {
+    return Math.ceil(this.remaining / this.partBytes);
+  }
+
+  /** Body bytes of all those records (PUB headers included), as pending bytes count them. */
+  get frameBytes(): number {
+    return this.remaining + this.parts * pubFrameLength(0);
+  }
+
+  /** Wire bytes of the next part. */
+  get nextLength(): number {
+    return Math.min(this.remaining, this.partBytes);
+  }
+
+  /** Copies the next part's {@link nextLength} bytes to `dst[at…]`. */
+  copyNext(dst: Uint8Array, at: number): void {
+    let left = this.nextLength;
+    this.remaining -= left;
+    while (left > 0) {
+      const s = this.segments[this.segment];
+      const n = Math.min(left, s.length - this.at);
+      dst.set(s.subarray(this.at, this.at + n), at);
+      at += n;
+      left -= n;
+      this.at += n;
+      if (this.at === s.length) {
+        this.segment++;
+        this.at = 0;
+      }
+    }
+  }
+}
+
 // ---- every command: the typed codec ---------------------------------------------------
 
 /** Body bytes of the frame {@link encodeCommand} writes for `cmd`. */
@@ -239,6 +335,7 @@ export function encodeCommand(cmd: Command, bytes: Uint8Array, off: number): voi
     case 'pub':
       bytes.set(cmd.wire, writePubHeader(bytes, view, off, cmd.echo));
       setPubCount(view, off, cmd.count);
+      if (cmd.continues) bytes[off + CMD_FLAGS] |= PUB_CONTINUES;
       return;
     case 'sub': {
       bytes[off + CMD_OP] = CMD_SUB;
@@ -269,12 +366,14 @@ export function encodeCommand(cmd: Command, bytes: Uint8Array, off: number): voi
  */
 export function decodeCommand(bytes: Uint8Array, off: number, length: number): Command {
   if (!isPubFrame(bytes, off)) return decodeControlCommand(bytes, off, length);
-  return {
+  const pub: Command = {
     kind: 'pub',
     count: pubCount(new DataView(bytes.buffer, bytes.byteOffset), off),
     wire: bytes.subarray(pubWireStart(off), off + length),
     echo: isEchoPub(bytes, off),
   };
+  if (continuesPub(bytes, off)) pub.continues = true;
+  return pub;
 }
 
 /**

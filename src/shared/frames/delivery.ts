@@ -19,14 +19,23 @@
  *   FLUSH  │ op 2 │ 0                   │ u32 id   │  a flush's PING was answered
  *   ACK    ├──────┼─────────────────────┼──────────┤
  *   SUB    │ op 3 │ 0                   │ u32 sid  │  the worker reached the subscription's
- *   END    └──────┴─────────────────────┴──────────┘  unsubscribeAfter limit: nothing follows
+ *   END    ├──────┼─────────────────────┼──────────┴───────────────────────────────────────
+ *   PART   │ op 4 │ 0                   │ bytes of a continued message, to the body's end
+ *          └──────┴─────────────────────┘
  *
  *   (1) subject | reply | header block | filler | payload       (2) subject | filler | payload
  *
  *   flags: SUBJECT_IS_SUB (subject left out, length 0: the MSG's subject bytes are the
  *          subscription's own, so the main thread reuses its string), HAS_REPLY, HAS_HEADERS;
  *          bits 3-5: filler bytes (0-7) before the payload, which put a large payload at its
- *          socket offset mod 8 so its copies run by words (ring/ring-copy.ts).
+ *          socket offset mod 8 so its copies run by words (ring/ring-copy.ts); bit 6: CONTINUED.
+ *
+ * A message whose frame would exceed {@link CONTINUED_FRAME_OVER} bytes is continued: its MSG
+ * frame has CONTINUED and carries subject and reply only (its lengths are the whole message's),
+ * and its header block and payload follow, back to back, in PART frames of at most
+ * {@link MSG_PART_BYTES}, with nothing between them. So a message may be far larger than the
+ * ring (up to the server's max_payload), and the main thread copies it into memory of its own
+ * one part at a time ({@link MsgAssembly}), in as many dispatch slices as it takes.
  */
 import type { MsgView } from '../protocol/parser.js';
 import { decodeString, utf8Length, writeString } from '../protocol/utf8.js';
@@ -63,6 +72,7 @@ export type ControlDelivery = Exclude<Delivery, { kind: 'msg' }>;
 const DLV_MSG = 1;
 const DLV_FLUSH_ACK = 2;
 const DLV_SUB_END = 3;
+const DLV_PART = 4;
 
 const DLV_SUBJECT_IS_SUB = 1;
 const DLV_HAS_REPLY = 2;
@@ -70,6 +80,8 @@ const DLV_HAS_HEADERS = 4;
 /** Flags bits 3-5: filler bytes before the payload. */
 const DLV_PAD_SHIFT = 3;
 const DLV_PAD_MASK = 7 << DLV_PAD_SHIFT;
+/** The header block and payload follow in PART frames. */
+const DLV_CONTINUED = 1 << 6;
 
 const DLV_HEAD = 0;
 const DLV_SID = 4;
@@ -83,6 +95,16 @@ const DLV_SHORT_HEADER_BYTES = 12;
 /** FLUSH_ACK and SUB_END frames: op, then their u32 (flush id, sid) here. */
 const DLV_CONTROL_VALUE = 4;
 const DLV_CONTROL_BYTES = 8;
+/** PART frames: op, then the bytes from here. */
+const DLV_PART_BYTES = 4;
+
+/**
+ * Frame bytes from which a message is continued across frames: a record holds at most half
+ * the ring, and a smaller frame keeps each copy on the main thread short.
+ */
+export const CONTINUED_FRAME_OVER = 1024 * 1024;
+/** Header block and payload bytes per PART frame (the last one may hold fewer). */
+export const MSG_PART_BYTES = 256 * 1024;
 
 /** A MSG frame with these flags has the short form (no reply, no header block). */
 function isShortMsgFrame(flags: number): boolean {
@@ -167,30 +189,81 @@ export class MsgFrameWriter {
     sid: number,
     pad: number,
   ): void {
+    let at = this.writeHead(dst, off, src, msg, sid, this.flags | (pad << DLV_PAD_SHIFT));
+    const headerLen = msg.headerEnd - msg.headerStart;
+    if (headerLen > 0) at = copyToShared(src, msg.headerStart, headerLen, dst, at);
+    copyPayloadToShared(src, msg.payloadStart, msg.payloadEnd - msg.payloadStart, dst, at + pad);
+  }
+
+  /**
+   * The measured message as a continued one (its length is over {@link CONTINUED_FRAME_OVER}):
+   * its MSG frame, then its header block and payload in PART frames of at most `maxBody`
+   * bytes (the ring's record limit), each placed by `space`.
+   */
+  writeContinued(
+    space: FrameSpace,
+    src: SourceBytes,
+    msg: MsgView,
+    sid: number,
+    maxBody: number,
+  ): void {
+    let off = space.reserve(this.length - (msg.payloadEnd - msg.headerStart));
+    this.writeHead(space.target, off, src, msg, sid, this.flags | DLV_CONTINUED);
+    space.commit();
+    const partBytes = Math.min(MSG_PART_BYTES, maxBody - DLV_PART_BYTES);
+    // At least one PART frame, even for no bytes: the message is complete on a PART frame.
+    let from = msg.headerStart;
+    do {
+      const n = Math.min(partBytes, msg.payloadEnd - from);
+      off = space.reserve(DLV_PART_BYTES + n);
+      const dst = space.target;
+      dst.words[off >> 2] = DLV_PART;
+      copyToShared(src, from, n, dst, off + DLV_PART_BYTES);
+      space.commit();
+      from += n;
+    } while (from < msg.payloadEnd);
+  }
+
+  /** The fields, subject and reply of the measured message's frame; returns where they end. */
+  private writeHead(
+    dst: WordBytes,
+    off: number,
+    src: SourceBytes,
+    msg: MsgView,
+    sid: number,
+    flags: number,
+  ): number {
     const subjectLen = this.subjectLen;
     const replyLen = msg.replyEnd - msg.replyStart;
-    const headerLen = msg.headerEnd - msg.headerStart;
-    const payloadLen = msg.payloadEnd - msg.payloadStart;
-    const flags = this.flags | (pad << DLV_PAD_SHIFT);
     const words = dst.words;
     const i = off >> 2;
     words[i + (DLV_HEAD >> 2)] = DLV_MSG | (flags << 8) | (subjectLen << 16);
     words[i + (DLV_SID >> 2)] = sid;
     let at: number;
     if (isShortMsgFrame(flags)) {
-      words[i + (DLV_SHORT_PAYLOAD_LEN >> 2)] = payloadLen;
+      words[i + (DLV_SHORT_PAYLOAD_LEN >> 2)] = msg.payloadEnd - msg.payloadStart;
       at = off + DLV_SHORT_HEADER_BYTES;
     } else {
       words[i + (DLV_REPLY_LEN >> 2)] = replyLen;
-      words[i + (DLV_HEADER_LEN >> 2)] = headerLen;
-      words[i + (DLV_PAYLOAD_LEN >> 2)] = payloadLen;
+      words[i + (DLV_HEADER_LEN >> 2)] = msg.headerEnd - msg.headerStart;
+      words[i + (DLV_PAYLOAD_LEN >> 2)] = msg.payloadEnd - msg.payloadStart;
       at = off + DLV_MSG_HEADER_BYTES;
     }
     if (subjectLen > 0) at = copyToShared(src, msg.subjectStart, subjectLen, dst, at);
     if (replyLen > 0) at = copyToShared(src, msg.replyStart, replyLen, dst, at);
-    if (headerLen > 0) at = copyToShared(src, msg.headerStart, headerLen, dst, at);
-    copyPayloadToShared(src, msg.payloadStart, payloadLen, dst, at + pad);
+    return at;
   }
+}
+
+/**
+ * Where frames go one after another: reserve room for a body, write it into `target` at the
+ * offset returned, commit. The delivery ring, or the worker's backlog while the ring is full.
+ */
+export interface FrameSpace {
+  reserve(length: number): number;
+  /** What the offset {@link reserve} returned is in. */
+  readonly target: WordBytes;
+  commit(): void;
 }
 
 /**
@@ -235,7 +308,8 @@ export class OwnSubject {
  * reader decides what to decode. Reused for every frame.
  */
 export class DeliveryView {
-  kind: Delivery['kind'] = 'msg';
+  /** 'part': a PART frame, whose bytes start at `payloadStart` and run to the body's end. */
+  kind: Delivery['kind'] | 'part' = 'msg';
   /** msg and subEnd: the subscription. */
   sid = 0;
   /** flushAck: the flush. */
@@ -248,6 +322,11 @@ export class DeliveryView {
   replyStart = 0;
   replyEnd = 0;
   hasHeaders = false;
+  /**
+   * msg: the header block and payload follow in PART frames; their lengths are
+   * `headerEnd - headerStart` and `payloadEnd - payloadStart`, their offsets mean nothing.
+   */
+  continued = false;
   headerStart = 0;
   headerEnd = 0;
   payloadStart = 0;
@@ -272,6 +351,11 @@ export function readDelivery(words: Int32Array, off: number, view: DeliveryView)
     view.sid = words[i + (DLV_CONTROL_VALUE >> 2)] >>> 0;
     return;
   }
+  if (op === DLV_PART) {
+    view.kind = 'part';
+    view.payloadStart = off + DLV_PART_BYTES;
+    return;
+  }
   const flags = (head >>> 8) & 0xff;
   const short = isShortMsgFrame(flags);
   const replyLen = short ? 0 : words[i + (DLV_REPLY_LEN >> 2)];
@@ -288,6 +372,7 @@ export function readDelivery(words: Int32Array, off: number, view: DeliveryView)
   p += replyLen;
   view.replyEnd = p;
   view.hasHeaders = (flags & DLV_HAS_HEADERS) !== 0;
+  view.continued = (flags & DLV_CONTINUED) !== 0;
   view.headerStart = p;
   p += headerLen;
   view.headerEnd = p;
@@ -300,6 +385,38 @@ export function readDelivery(words: Int32Array, off: number, view: DeliveryView)
 export function msgFrameSid(words: Int32Array, off: number): number {
   const i = off >> 2;
   return (words[i + (DLV_HEAD >> 2)] & 0xff) === DLV_MSG ? words[i + (DLV_SID >> 2)] >>> 0 : -1;
+}
+
+/**
+ * A continued message put together on the main thread from its PART frames, in memory of its
+ * own: the payload's buffer holds the payload alone, so it belongs to the message.
+ */
+export class MsgAssembly {
+  readonly headers: Uint8Array;
+  readonly payload: Uint8Array<ArrayBuffer>;
+  private filled = 0;
+
+  /** For the continued MSG frame read into `head`. */
+  constructor(head: DeliveryView) {
+    this.headers = new Uint8Array(head.headerEnd - head.headerStart);
+    this.payload = new Uint8Array(head.payloadEnd - head.payloadStart);
+  }
+
+  /** Takes the bytes of the next PART frame, `bytes[from, to)`; true once the message is whole. */
+  add(bytes: Uint8Array, from: number, to: number): boolean {
+    const headerLen = this.headers.length;
+    if (this.filled < headerLen) {
+      const n = Math.min(to - from, headerLen - this.filled);
+      this.headers.set(bytes.subarray(from, from + n), this.filled);
+      this.filled += n;
+      from += n;
+    }
+    if (from < to) {
+      this.payload.set(bytes.subarray(from, to), this.filled - headerLen);
+      this.filled += to - from;
+    }
+    return this.filled === headerLen + this.payload.length;
+  }
 }
 
 // ---- every delivery: the typed codec --------------------------------------------------
@@ -326,6 +443,24 @@ export function encodeDelivery(d: Delivery, dst: WordBytes, off: number, pad = 0
   const writer = new MsgFrameWriter();
   writer.measure(msg, src, own);
   writer.write(dst, off, src, msg, d.sid, pad);
+}
+
+/**
+ * Writes MSG `d` as a continued message, as the worker does with one over
+ * {@link CONTINUED_FRAME_OVER}: its MSG frame, then PART frames of at most `maxBody` bytes,
+ * each placed by `space`. The main thread reads them with {@link readDelivery} and
+ * {@link MsgAssembly}.
+ */
+export function encodeContinued(
+  d: Extract<Delivery, { kind: 'msg' }>,
+  space: FrameSpace,
+  maxBody: number,
+): void {
+  const { msg, own } = asParsed(d);
+  const src = new SourceBytes(msg.buf);
+  const writer = new MsgFrameWriter();
+  writer.measure(msg, src, own);
+  writer.writeContinued(space, src, msg, d.sid, maxBody);
 }
 
 /**

@@ -171,16 +171,47 @@ export function writeHpub(
   headerBlock: Uint8Array,
   payload: Uint8Array,
 ): number {
+  const p = writeHpubLine(buf, off, subject, reply, headerBlock.length, payload.length);
+  return writeBody(buf, p, headerBlock, payload);
+}
+
+/**
+ * `HPUB <subject> [<reply>] <hdrLen> <totalLen>\r\n` alone, for a message whose body is
+ * copied separately (a large one, continued across ring records).
+ */
+export function encodeHpubLine(
+  subject: string,
+  reply: string | undefined,
+  headerBytes: number,
+  payloadBytes: number,
+): Uint8Array {
+  const replyBytes = reply ? utf8Length(reply) : 0;
+  const length = hpubLength(utf8Length(subject), replyBytes, headerBytes, payloadBytes);
+  const line = new Uint8Array(length - headerBytes - payloadBytes - 2);
+  const end = writeHpubLine(line, 0, subject, reply, headerBytes, payloadBytes);
+  line[end] = CR;
+  line[end + 1] = LF;
+  return line;
+}
+
+/** `HPUB <subject> [<reply>] <hdrLen> <totalLen>` at `buf[off]`; returns the end offset. */
+function writeHpubLine(
+  buf: Uint8Array,
+  off: number,
+  subject: string,
+  reply: string | undefined,
+  headerBytes: number,
+  payloadBytes: number,
+): number {
   buf[off] = 0x48; // H
   buf[off + 1] = 0x50; // P
   buf[off + 2] = 0x55; // U
   buf[off + 3] = 0x42; // B
   buf[off + 4] = SPACE;
   let p = writeSubjects(buf, off + 5, subject, reply);
-  p = writeDecimal(buf, p, headerBlock.length);
+  p = writeDecimal(buf, p, headerBytes);
   buf[p++] = SPACE;
-  p = writeDecimal(buf, p, headerBlock.length + payload.length);
-  return writeBody(buf, p, headerBlock, payload);
+  return writeDecimal(buf, p, headerBytes + payloadBytes);
 }
 
 /**

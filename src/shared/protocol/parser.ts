@@ -92,6 +92,9 @@ const EMPTY = new Uint8Array(0);
 const W_MSG = asciiBytes('msg');
 const W_HMSG = asciiBytes('hmsg');
 
+/** Stash bytes kept after a message that needed more (a larger one is given back). */
+const LARGE_STASH = 1024 * 1024;
+
 /**
  * Turns server bytes into {@link ParserSink} calls.
  *
@@ -205,6 +208,7 @@ export class Parser {
       m.replyStart -= start;
       m.replyEnd -= start;
       this.stashLen = 0;
+      this.reserve(bodyEnd + 2 - start);
       this.append(buf, start, len);
       this.bodyStart = pos - start;
       this.need = bodyEnd + 2 - len;
@@ -235,6 +239,7 @@ export class Parser {
     } else {
       this.bodyStart = this.stashLen;
       this.need = this.bodyLen + 2;
+      this.reserve(this.stashLen + this.need);
       this.state = BODY;
     }
     return lf + 1;
@@ -249,8 +254,23 @@ export class Parser {
       this.state = IDLE;
       this.emit(this.stash, this.bodyStart, this.stashLen - 2);
       this.stashLen = 0;
+      // A message of up to max_payload (64 MiB) needed it; the next one may not.
+      if (this.stash.length > Math.max(this.initialBufferSize, LARGE_STASH)) {
+        this.stash = new Uint8Array(this.initialBufferSize);
+      }
     }
     return pos + take;
+  }
+
+  /**
+   * Room for `size` bytes in the stash, keeping what it holds: a split message's exact size at
+   * once, instead of doubling up to it with a copy per step.
+   */
+  private reserve(size: number): void {
+    if (size <= this.stash.length) return;
+    const grown = new Uint8Array(size);
+    grown.set(this.stash.subarray(0, this.stashLen));
+    this.stash = grown;
   }
 
   private append(src: Uint8Array, from: number, to: number): void {

@@ -1,0 +1,82 @@
+// The worker's outbound pump with messages continued across command-ring records: each large
+// message reaches the socket whole, in one write call (so nothing the session writes between
+// calls, a PING or a PONG, can land inside it), in order with the small messages around it,
+// counted once, through a ring a fraction of its size.
+
+import { describe, expect, it } from 'vitest';
+import { Publisher } from '../../src/main/publisher.js';
+import { createRingBuffers } from '../../src/shared/ring/byte-ring.js';
+import { RingConsumer } from '../../src/shared/ring/ring-consumer.js';
+import { RingProducer } from '../../src/shared/ring/ring-producer.js';
+import { OutboundPump, type OutboundSink } from '../../src/worker/outbound.js';
+import { SubscriptionTable } from '../../src/worker/subscriptions.js';
+
+const decoder = new TextDecoder('latin1');
+const MiB = 1024 * 1024;
+
+/** A sink that keeps each write call's bytes as one string, and the messages counted. */
+function recordingSink(): OutboundSink & { calls: string[]; messages: number } {
+  const sink = {
+    calls: [] as string[],
+    messages: 0,
+    write(bytes: Uint8Array) {
+      sink.calls.push(decoder.decode(bytes));
+      return true;
+    },
+    writeAll(chunks: Uint8Array[], done: () => void) {
+      sink.calls.push(chunks.map((c) => decoder.decode(c)).join(''));
+      done();
+      return true;
+    },
+    pingQueued() {},
+    published(count: number) {
+      sink.messages += count;
+    },
+    echoWritten() {},
+    batchDone() {},
+  };
+  return sink;
+}
+
+function payload(length: number, seed: number): Uint8Array {
+  return Uint8Array.from({ length }, (_, i) => 0x61 + ((i + seed) % 26));
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('OutboundPump with continued records', () => {
+  it('writes each large message whole in one call, in order, through a 1 MiB ring', async () => {
+    const buffers = createRingBuffers(MiB);
+    const publisher = new Publisher(new RingProducer(buffers), 1 << 30, 1 << 30);
+    const pump = new OutboundPump(new RingConsumer(buffers), new SubscriptionTable(() => {}));
+    const sink = recordingSink();
+    const sent = [payload(3, 0), payload(3 * MiB, 1), payload(5, 2), payload(MiB + 1, 3)];
+    for (const p of sent) publisher.pub('s', 1, undefined, 0, p, false);
+    publisher.publishNow();
+    // The ring holds a third of the first large message: the rest waits on the publisher's
+    // side and moves in as the pump frees space.
+    for (let turn = 0; turn < 1000 && sink.messages < sent.length; turn++) {
+      pump.pump(sink);
+      await nextTurn();
+    }
+    expect(sink.messages).toBe(sent.length);
+    const wires = sent.map((p) => `PUB s ${p.length}\r\n${decoder.decode(p)}\r\n`);
+    expect(sink.calls.join('')).toBe(wires.join(''));
+    for (const large of [wires[1], wires[3]]) {
+      expect(sink.calls.some((call) => call.includes(large))).toBe(true);
+    }
+  });
+
+  it('drops the parts it holds when discarded, counting the message once', () => {
+    const buffers = createRingBuffers(MiB);
+    const publisher = new Publisher(new RingProducer(buffers), 1 << 30, 1 << 30);
+    const pump = new OutboundPump(new RingConsumer(buffers), new SubscriptionTable(() => {}));
+    const sink = recordingSink();
+    publisher.pub('s', 1, undefined, 0, payload(3 * MiB, 0), false);
+    publisher.publishNow();
+    pump.pump(sink); // takes the parts the ring holds; the last one waits on the publisher
+    expect(sink.calls).toEqual([]);
+    expect(pump.discard()).toBe(0); // the message is counted where its last part waits
+    expect(publisher.waitingMessages).toBe(1);
+  });
+});
