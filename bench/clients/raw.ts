@@ -78,6 +78,9 @@ class RawClient implements BenchClient {
   private readonly parser: Parser;
   /** PUB lines by subject, then payload size. */
   private readonly lines = new Map<string, Map<number, Buffer>>();
+  private lastSubject = '';
+  private lastSize = -1;
+  private lastLine: Buffer = Buffer.alloc(0);
   private batch = Buffer.allocUnsafe(BATCH_BYTES);
   private used = 0;
   private flushQueued = false;
@@ -201,6 +204,8 @@ class RawClient implements BenchClient {
   }
 
   private lineFor(subject: string, size: number): Buffer {
+    // A publishing loop repeats its subject and size: skip the maps then.
+    if (subject === this.lastSubject && size === this.lastSize) return this.lastLine;
     let bySize = this.lines.get(subject);
     if (!bySize) {
       bySize = new Map();
@@ -211,6 +216,9 @@ class RawClient implements BenchClient {
       line = Buffer.from(`PUB ${subject} ${size}\r\n`, 'latin1');
       bySize.set(size, line);
     }
+    this.lastSubject = subject;
+    this.lastSize = size;
+    this.lastLine = line;
     return line;
   }
 
@@ -226,11 +234,15 @@ class RawClient implements BenchClient {
       this.socket.write(payload ? Buffer.concat([line, payload, CRLF]) : line);
       return;
     }
-    this.used += line.copy(this.batch, this.used);
+    // set() and the CRLF bytes by hand: about twice as fast as Buffer.copy for short frames.
+    const batch = this.batch;
+    batch.set(line, this.used);
+    this.used += line.length;
     if (payload) {
-      this.batch.set(payload, this.used);
+      batch.set(payload, this.used);
       this.used += payload.length;
-      this.used += CRLF.copy(this.batch, this.used);
+      batch[this.used++] = 0x0d;
+      batch[this.used++] = 0x0a;
     }
     if (!this.flushQueued) {
       this.flushQueued = true;
