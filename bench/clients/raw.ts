@@ -170,6 +170,7 @@ class RawClient implements BenchClient {
   }
 
   async close(): Promise<void> {
+    if (this.socket.destroyed) return; // broken: `failed` has said why
     await this.flush();
     this.closing = true;
     const closed = once(this.socket, 'close');
