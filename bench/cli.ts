@@ -37,7 +37,7 @@ options:
   --help
 
 nats.js (@nats-io/transport-node) and tinybench are optional: without them the bench measures
-nats-offload alone, or leaves out micro, and says so.`;
+nats-offload and the raw socket only, or leaves out micro, and says so.`;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n\n${USAGE}\n`);

@@ -1,6 +1,6 @@
 /**
  * The bench's optional packages. The published package depends on neither: without nats.js the
- * bench measures nats-offload alone (no ratios), without tinybench it leaves out `micro`, without
+ * bench measures nats-offload and the raw-socket ceiling only, without tinybench it leaves out `micro`, without
  * the JetStream add-on `jetstream`, and says so, instead of failing on an import.
  */
 import type { Variant } from './scenarios/types.js';
@@ -29,8 +29,8 @@ export function runnable(
   if (!isInstalled(NATS_JS_PACKAGE) && variants.some((v) => v.clients.includes('nats.js'))) {
     variants = variants.map((v) => ({ ...v, clients: v.clients.filter((c) => c !== 'nats.js') }));
     notes.push(
-      `nats.js (${NATS_JS_PACKAGE}) is not installed: measuring nats-offload alone, without ` +
-        `ratios; npm install ${NATS_JS_PACKAGE} for the comparison`,
+      `nats.js (${NATS_JS_PACKAGE}) is not installed: measuring nats-offload and the raw ` +
+        `socket only; npm install ${NATS_JS_PACKAGE} for the comparison`,
     );
   }
   if (!isInstalled(TINYBENCH_PACKAGE) && variants.some((v) => v.scenario === 'micro')) {

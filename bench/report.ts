@@ -9,12 +9,19 @@ export interface Row {
   label: string;
   metric: string;
   better: Metric['better'];
-  /** Median over the successful samples; null when every sample failed. */
+  /**
+   * Median over the successful samples; null when every sample failed. For a `flag` metric,
+   * the number of samples where it held.
+   */
   median: Partial<Record<ClientName, number | null>>;
   /** `ok/total` samples per client. */
   samples: Partial<Record<ClientName, string>>;
   /** median(nats-offload) / median(nats.js); null when either is missing. */
   ratio: number | null;
+  /** median(nats-offload) / median(raw): how close to the ceiling; null when either is missing. */
+  ratioRaw: number | null;
+  /** True for a yes/no metric: the medians are counts and the cells read `held/total`. */
+  flag?: boolean;
 }
 
 export function summarise(variants: Variant[], samples: Sample[]): Row[] {
@@ -30,21 +37,32 @@ export function summarise(variants: Variant[], samples: Sample[]): Row[] {
         median: {},
         samples: {},
         ratio: null,
+        ratioRaw: null,
+        ...(metric.flag ? { flag: true } : {}),
       };
       for (const client of variant.clients) {
         const all = mine.filter((s) => s.client === client);
         const values = all.flatMap((s) => (s.ok && s.metrics ? [s.metrics[metric.key]] : []));
-        row.median[client] = values.length ? median(values) : null;
+        if (metric.flag) row.median[client] = values.filter((v) => v === 1).length;
+        else row.median[client] = values.length ? median(values) : null;
         row.samples[client] = `${values.length}/${all.length}`;
       }
-      const [ours, theirs] = CLIENTS.map((c) => row.median[c]);
-      if (typeof ours === 'number' && typeof theirs === 'number' && theirs !== 0) {
-        row.ratio = ours / theirs;
+      if (!metric.flag) {
+        row.ratio = ratioOf(row, 'nats.js');
+        row.ratioRaw = ratioOf(row, 'raw');
       }
       rows.push(row);
     }
   }
   return rows;
+}
+
+function ratioOf(row: Row, other: ClientName): number | null {
+  const ours = row.median['nats-offload'];
+  const theirs = row.median[other];
+  return typeof ours === 'number' && typeof theirs === 'number' && theirs !== 0
+    ? ours / theirs
+    : null;
 }
 
 /** `1.23 M`, `712 k`, `0.412`: three significant digits, SI prefixes from 10^4 up. */
@@ -58,12 +76,14 @@ export function formatValue(value: number | null | undefined): string {
 
 /** The results as an aligned text table; failed samples are marked next to the median. */
 export function table(rows: Row[]): string {
-  const header = ['scenario', 'metric', ...CLIENTS, 'ratio', 'better'];
+  const header = ['scenario', 'metric', ...CLIENTS, 'ratio', '× raw', 'better'];
+  const times = (ratio: number | null) => (ratio === null ? '' : `${ratio.toFixed(2)}×`);
   const body = rows.map((row) => [
     row.label,
     row.metric,
     ...CLIENTS.map((client) => cell(row, client)),
-    row.ratio === null ? '' : `${row.ratio.toFixed(2)}×`,
+    times(row.ratio),
+    times(row.ratioRaw),
     row.better === 'higher' ? 'higher ↑' : 'lower ↓',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
@@ -74,7 +94,8 @@ export function table(rows: Row[]): string {
     widths.map((w) => '─'.repeat(w)).join('  '),
     ...body.map(line),
     '',
-    'ratio = nats-offload / nats.js (medians); "better" says which direction favours nats-offload.',
+    'ratio = nats-offload / nats.js, × raw = nats-offload / raw (medians; raw is a bare socket on',
+    'the main thread, the ceiling); "better" says which direction favours nats-offload.',
   ].join('\n');
 }
 
@@ -82,6 +103,7 @@ function cell(row: Row, client: ClientName): string {
   const count = row.samples[client];
   if (count === undefined) return '–';
   const [ok, total] = count.split('/');
+  if (row.flag) return `${row.median[client]}/${total}`;
   const mark = ok === total ? '' : ` (${count} ok)`;
   return formatValue(row.median[client]) + mark;
 }

@@ -49,7 +49,14 @@ const MEASURE = fileURLToPath(new URL('./measure.js', import.meta.url));
 
 /** `variant` measured with the client over WebSocket: its own id and label. */
 export function overWebSocket(variant: Variant): Variant {
-  return { ...variant, id: `${variant.id}-ws`, label: `${variant.label} ws`, ws: true };
+  return {
+    ...variant,
+    id: `${variant.id}-ws`,
+    label: `${variant.label} ws`,
+    ws: true,
+    // The raw column is a bare TCP socket: over WebSocket the ceiling would be another client.
+    clients: variant.clients.filter((c) => c !== 'raw'),
+  };
 }
 
 export function plan(variants: Variant[], reps: number): Measurement[] {

@@ -1,7 +1,7 @@
 /** nats.js v3 behind the bench adapter: status events that spoil a sample reject `failed`. */
 import type { ConnectionOptions, NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { type BenchClient, failure, REQUEST_TIMEOUT_MS } from './types.js';
+import { type BenchClient, DroppedMessagesError, failure, REQUEST_TIMEOUT_MS } from './types.js';
 
 export async function connectNatsJs(url: string, ca?: string): Promise<BenchClient> {
   const failed = failure();
@@ -12,7 +12,7 @@ export async function connectNatsJs(url: string, ca?: string): Promise<BenchClie
   void (async () => {
     for await (const status of nc.status()) {
       if (status.type === 'slowConsumer') {
-        failed.reject(new Error('nats.js: slow consumer, messages dropped'));
+        failed.reject(new DroppedMessagesError('nats.js: slow consumer, messages dropped'));
       } else if (status.type === 'disconnect' || status.type === 'staleConnection') {
         failed.reject(new Error(`nats.js: ${status.type} during the measurement`));
       } else if (status.type === 'error') {

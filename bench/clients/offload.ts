@@ -1,6 +1,6 @@
 /** nats-offload behind the bench adapter: events that spoil a sample reject `failed`. */
 import { ConnectOptions, type Message } from '../../src/main/index.js';
-import { type BenchClient, failure, REQUEST_TIMEOUT_MS } from './types.js';
+import { type BenchClient, DroppedMessagesError, failure, REQUEST_TIMEOUT_MS } from './types.js';
 
 export async function connectOffload(url: string, ca?: string): Promise<BenchClient> {
   const failed = failure();
@@ -13,7 +13,9 @@ export async function connectOffload(url: string, ca?: string): Promise<BenchCli
     .eventCallback((event) => {
       if (event.type === 'slowConsumer') {
         failed.reject(
-          new Error(`nats-offload: slow consumer on sid ${event.sid}, messages dropped`),
+          new DroppedMessagesError(
+            `nats-offload: slow consumer on sid ${event.sid}, messages dropped`,
+          ),
         );
       } else if (event.type === 'disconnected' && connected) {
         failed.reject(new Error('nats-offload: connection lost during the measurement'));

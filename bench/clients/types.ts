@@ -1,11 +1,13 @@
 /**
- * The one interface every scenario is written against, so a scenario measures nats-offload
- * and nats.js with the same code. Adapters stay thin: anything they add is paid by both.
+ * The one interface every scenario is written against, so a scenario measures nats-offload,
+ * nats.js and the raw-socket ceiling with the same code. Adapters stay thin: anything they add
+ * is paid by all.
  */
 
-export type ClientName = 'nats-offload' | 'nats.js';
+export type ClientName = 'nats-offload' | 'nats.js' | 'raw';
 
-export const CLIENTS: readonly ClientName[] = ['nats-offload', 'nats.js'];
+/** nats-offload first (the ratios are its own), then what it is compared with. */
+export const CLIENTS: readonly ClientName[] = ['nats-offload', 'nats.js', 'raw'];
 
 export interface BenchClient {
   readonly name: ClientName;
@@ -47,8 +49,12 @@ export async function connectClient(
   ca?: string,
 ): Promise<BenchClient> {
   if (name === 'nats-offload') return (await import('./offload.js')).connectOffload(url, ca);
+  if (name === 'raw') return (await import('./raw.js')).connectRaw(url, ca);
   return (await import('./natsjs.js')).connectNatsJs(url, ca);
 }
+
+/** What `failed` rejects with when the client dropped messages (a slow consumer). */
+export class DroppedMessagesError extends Error {}
 
 /** A promise that only ever rejects, with a `reject` to call; never an unhandled rejection. */
 export function failure(): { promise: Promise<never>; reject(error: Error): void } {

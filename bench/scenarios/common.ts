@@ -162,17 +162,45 @@ function noFirstMessage(): Promise<never> {
   });
 }
 
-/** The one variant of a receiving scenario (`sub`, `pubsub`): N messages of the chosen size. */
-export function receiveVariant(name: 'sub' | 'pubsub', options: PlanOptions): Variant {
+/**
+ * A short burst, next to the long run: users' bursts are often 100k–300k messages, where the
+ * JIT warm-up of two threads shows.
+ */
+export const SHORT_BURST = 300_000;
+
+/**
+ * The variants of a receiving scenario (`sub`, `pubsub`): N messages of the chosen size, and a
+ * short burst of {@link SHORT_BURST} when N is larger and the command line gave no count.
+ */
+export function receiveVariants(
+  name: 'sub' | 'pubsub',
+  options: PlanOptions,
+  extraMetrics: Metric[] = [],
+): Variant[] {
   const size = options.size ?? DEFAULT_SIZE;
-  return {
-    id: name,
+  const long = messageCount(size);
+  const base = {
     scenario: name,
-    label: `${name} ${sizeLabel(size)}`,
     clients: CLIENTS,
     needsServer: true,
-    params: { size, count: countFor(options, messageCount(size)) },
-    metrics: [MSGS_PER_SEC, MB_PER_SEC],
+    metrics: [MSGS_PER_SEC, MB_PER_SEC, ...extraMetrics],
     timeoutMs: 120_000,
   };
+  const variants: Variant[] = [
+    {
+      ...base,
+      id: name,
+      label: `${name} ${sizeLabel(size)}`,
+      params: { size, count: countFor(options, long) },
+    },
+  ];
+  if (options.count === undefined && long > SHORT_BURST) {
+    variants.push({
+      ...base,
+      id: `${name}-short`,
+      label: `${name} ${sizeLabel(size)}, ${SHORT_BURST / 1000}k burst`,
+      params: { size, count: countFor(options, SHORT_BURST) },
+    });
+  }
+  return variants;
 }

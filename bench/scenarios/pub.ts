@@ -51,3 +51,28 @@ export const pub: Scenario = {
     return throughput(count, size, ms);
   },
 };
+
+const TLS_SIZE = 16 * 1024;
+
+/** pubtls: pub over TLS, where nats-offload encrypts on its worker and the others on main. */
+export const pubtls: Scenario = {
+  name: 'pubtls',
+  summary: `pub over TLS (${sizeLabel(TLS_SIZE)} unless --size): MB/s`,
+  variants: (options) => {
+    const size = options.size ?? TLS_SIZE;
+    return [
+      {
+        id: `pubtls-${size}`,
+        scenario: 'pubtls',
+        label: `pub ${sizeLabel(size)} tls`,
+        clients: CLIENTS,
+        needsServer: true,
+        tls: true,
+        params: { size, count: countFor(options, messageCount(size)) },
+        metrics: [MB_PER_SEC, MSGS_PER_SEC],
+        timeoutMs: 120_000,
+      },
+    ];
+  },
+  measure: (variant, ctx) => pub.measure(variant, ctx),
+};

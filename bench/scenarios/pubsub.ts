@@ -1,11 +1,11 @@
 /** pubsub: one client publishes N messages and receives its own; from first publish to last receive. */
-import { guarded, payloadOf, publishAll, Receiver, receiveVariant, throughput } from './common.js';
+import { guarded, payloadOf, publishAll, Receiver, receiveVariants, throughput } from './common.js';
 import type { Scenario } from './types.js';
 
 export const pubsub: Scenario = {
   name: 'pubsub',
   summary: 'one client publishes N messages and receives its own: msgs/s',
-  variants: (options) => [receiveVariant('pubsub', options)],
+  variants: (options) => receiveVariants('pubsub', options),
 
   async measure(variant, ctx) {
     const { size, count } = variant.params;

@@ -10,6 +10,8 @@ export interface Metric {
   label: string;
   /** Which way is better; the ratio nats-offload / nats.js is read against it. */
   better: 'higher' | 'lower';
+  /** A yes/no per sample (1 or 0), e.g. "every message arrived": counted over the reps, not a median. */
+  flag?: boolean;
 }
 
 export type Metrics = Record<string, number>;

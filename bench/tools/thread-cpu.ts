@@ -12,9 +12,9 @@
  *
  *   node dist/bench/tools/thread-cpu.js 2000000 [path/to/dist/src/main/index.js] [--size N]
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { spent, threadCpu } from '../proc-cpu.js';
 import { startServer } from '../support/nats-server.js';
 
 const args = process.argv.slice(2);
@@ -25,32 +25,10 @@ const count = Number(countText);
 if (!Number.isInteger(count) || count < 1 || !Number.isInteger(SIZE) || SIZE < 0) {
   throw new Error('usage: thread-cpu.js <count> [entry] [--size N]');
 }
-/** Kernel clock ticks per second in /proc/<pid>/task/<tid>/stat (USER_HZ, 100 on Linux). */
-const TICKS_PER_SECOND = 100;
-
 type Lib = typeof import('../../src/main/index.js');
 const lib: Lib = entry
   ? await import(pathToFileURL(resolve(entry)).href)
   : await import('../../src/main/index.js');
-
-/** CPU milliseconds (user + system) of every thread of `pid`, by thread id. */
-function threadCpu(pid: number): Map<number, number> {
-  const cpu = new Map<number, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Fields 14 and 15 of stat (utime, stime), counted from after the command name.
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    cpu.set(Number(tid), (ticks * 1000) / TICKS_PER_SECOND);
-  }
-  return cpu;
-}
-
-function spent(before: Map<number, number>, after: Map<number, number>): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const [tid, ms] of after) out.set(tid, ms - (before.get(tid) ?? 0));
-  return out;
-}
 
 const server = await startServer();
 let dropped!: (error: Error) => void;

@@ -159,6 +159,20 @@ function samplesOf(doc: ResultDocument, variant: string): Sample[] {
   return doc.samples.filter((s) => s.variant === variant);
 }
 
+/** Every variant measured once per client, each sample ok with every metric a finite number. */
+function expectEveryMetric(doc: ResultDocument): void {
+  for (const v of doc.variants) {
+    const samples = samplesOf(doc, v.id);
+    expect(samples.map((s) => s.client).sort(), v.id).toEqual([...CLIENTS].sort());
+    for (const s of samples) {
+      expect(s.ok, `${v.id} ${s.client}: ${s.error}`).toBe(true);
+      for (const metric of v.metrics) {
+        expect(Number.isFinite(s.metrics?.[metric.key]), `${v.id} ${metric.key}`).toBe(true);
+      }
+    }
+  }
+}
+
 describe('nats-offload-bench', () => {
   it('pub: both clients, alternating, every sample and the medians in the JSON and the file', async () => {
     const [run, doc] = await runJson(
@@ -182,6 +196,8 @@ describe('nats-offload-bench', () => {
     expect(samples.map((s) => [s.rep, s.client])).toEqual([
       [1, CLIENTS[0]],
       [1, CLIENTS[1]],
+      [1, CLIENTS[2]],
+      [2, CLIENTS[2]],
       [2, CLIENTS[1]],
       [2, CLIENTS[0]],
     ]);
@@ -198,15 +214,16 @@ describe('nats-offload-bench', () => {
         .map((s) => s.metrics?.msgsPerSec ?? 0);
       return (a + b) / 2;
     };
-    expect(rate?.median).toEqual({ [CLIENTS[0]]: mid(CLIENTS[0]), [CLIENTS[1]]: mid(CLIENTS[1]) });
-    expect(rate?.ratio).toBeCloseTo(mid(CLIENTS[0]) / mid(CLIENTS[1]), 9);
-    expect(rate?.samples).toEqual({ [CLIENTS[0]]: '2/2', [CLIENTS[1]]: '2/2' });
+    expect(rate?.median).toEqual(Object.fromEntries(CLIENTS.map((c) => [c, mid(c)])));
+    expect(rate?.ratio).toBeCloseTo(mid('nats-offload') / mid('nats.js'), 9);
+    expect(rate?.ratioRaw).toBeCloseTo(mid('nats-offload') / mid('raw'), 9);
+    expect(rate?.samples).toEqual(Object.fromEntries(CLIENTS.map((c) => [c, '2/2'])));
   }, 130_000);
 
-  it('every end-to-end scenario runs for both clients in a short run, TLS included', async () => {
+  it('every end-to-end scenario runs for every client in a short run, TLS included', async () => {
     const [run, doc] = await runJson(
       ['sub,pubsub,pubrecv,reqrep,lag', '--quick', '--count', '2000'],
-      240_000,
+      360_000,
     );
     expect(run.code, run.stderr).toBe(0);
     expect(doc.parameters.reps).toBe(1);
@@ -220,16 +237,7 @@ describe('nats-offload-bench', () => {
       'lag-plain',
       'lag-tls',
     ]);
-    for (const v of doc.variants) {
-      const samples = samplesOf(doc, v.id);
-      expect(samples.map((s) => s.client).sort(), v.id).toEqual([...CLIENTS].sort());
-      for (const s of samples) {
-        expect(s.ok, `${v.id} ${s.client}: ${s.error}`).toBe(true);
-        for (const metric of v.metrics) {
-          expect(Number.isFinite(s.metrics?.[metric.key]), `${v.id} ${metric.key}`).toBe(true);
-        }
-      }
-    }
+    expectEveryMetric(doc);
     const latency = samplesOf(doc, 'reqrep-seq')[0].metrics ?? {};
     expect(latency.p50).toBeLessThanOrEqual(latency.p90);
     expect(latency.p90).toBeLessThanOrEqual(latency.p99);
@@ -238,6 +246,30 @@ describe('nats-offload-bench', () => {
       expect(s.metrics?.elu).toBeGreaterThan(0);
       expect(s.metrics?.elu).toBeLessThanOrEqual(1);
     }
+  }, 370_000);
+
+  it("issue 16's scenarios run for every client in a short run", async () => {
+    const [run, doc] = await runJson(
+      ['pubtls,lag16k,burst,service', '--quick', '--count', '2000'],
+      240_000,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(doc.variants.map((v) => v.id)).toEqual([
+      'pubtls-16384',
+      'lag16k-plain',
+      'lag16k-tls',
+      'burst',
+      'service',
+    ]);
+    expectEveryMetric(doc);
+    for (const s of samplesOf(doc, 'burst')) {
+      expect(s.metrics?.idleTicksPerSec, s.client).toBeGreaterThan(0);
+      expect(s.metrics?.longestGapMs, s.client).toBeGreaterThan(0);
+    }
+    // Complete is a yes/no per sample; 2000 messages arrive whole for every client.
+    const complete = doc.summary.find((r) => r.variant === 'service' && r.metric === 'complete');
+    expect(complete?.median).toEqual(Object.fromEntries(CLIENTS.map((c) => [c, 1])));
+    expect(run.stderr).toMatch(/^service 180 B JSON, 300k burst\s+complete\s+1\/1\s+1\/1\s+1\/1/m);
   }, 250_000);
 
   it('--ws measures both clients over WebSocket (nats.js through wsconnect)', async () => {
@@ -252,7 +284,9 @@ describe('nats-offload-bench', () => {
     ]);
     for (const v of doc.variants) {
       const samples = samplesOf(doc, v.id);
-      expect(samples.map((s) => s.client).sort(), v.id).toEqual([...CLIENTS].sort());
+      expect(samples.map((s) => s.client).sort(), v.id).toEqual(
+        CLIENTS.filter((c) => c !== 'raw').sort(),
+      );
       for (const s of samples) expect(s.ok, `${v.id} ${s.client}: ${s.error}`).toBe(true);
     }
   }, 130_000);
@@ -266,7 +300,7 @@ describe('nats-offload-bench', () => {
     );
     await server.stop();
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain('2 of 2 measurements failed');
+    expect(run.stderr).toContain('3 of 3 measurements failed');
     expect(run.stderr).toContain('failed (0/1 ok)');
     expect(doc.parameters.url).toBe(server.url);
     for (const s of doc.samples) {
@@ -275,7 +309,7 @@ describe('nats-offload-bench', () => {
     }
     for (const row of doc.summary) {
       expect(row.ratio).toBeNull();
-      expect(row.median).toEqual({ [CLIENTS[0]]: null, [CLIENTS[1]]: null });
+      expect(row.median).toEqual(Object.fromEntries(CLIENTS.map((c) => [c, null])));
     }
   }, 70_000);
 
@@ -356,7 +390,19 @@ describe('nats-offload-bench', () => {
   it('--help lists every scenario and exits 0', async () => {
     const run = await runCli(['--help'], 30_000);
     expect(run.code).toBe(0);
-    for (const name of ['pub', 'sub', 'pubsub', 'pubrecv', 'reqrep', 'lag', 'micro']) {
+    for (const name of [
+      'pub',
+      'pubtls',
+      'sub',
+      'pubsub',
+      'pubrecv',
+      'reqrep',
+      'lag',
+      'lag16k',
+      'burst',
+      'service',
+      'micro',
+    ]) {
       expect(run.stdout).toMatch(new RegExp(`^ {2}${name} `, 'm'));
     }
   }, 40_000);

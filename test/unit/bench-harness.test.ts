@@ -7,6 +7,7 @@ import { CLIENTS } from '../../bench/clients/types.js';
 import { NATS_JS_PACKAGE, runnable } from '../../bench/optional.js';
 import { formatValue, summarise, table } from '../../bench/report.js';
 import { plan, type Sample } from '../../bench/runner.js';
+import { tickStats } from '../../bench/scenarios/burst.js';
 import { messageCount } from '../../bench/scenarios/common.js';
 import { SCENARIOS } from '../../bench/scenarios/index.js';
 import { countFor, type PlanOptions, QUICK, type Variant } from '../../bench/scenarios/types.js';
@@ -66,15 +67,18 @@ describe('stats', () => {
 
 describe('plan', () => {
   it('runs every client once per repetition, alternating who goes first', () => {
-    const [a, b] = CLIENTS;
+    const [a, b, c] = CLIENTS;
     const list = plan([ONE_METRIC], 3);
     expect(list.map((m) => [m.rep, m.client])).toEqual([
       [1, a],
       [1, b],
+      [1, c],
+      [2, c],
       [2, b],
       [2, a],
       [3, a],
       [3, b],
+      [3, c],
     ]);
   });
 
@@ -96,7 +100,7 @@ describe('optional packages', () => {
   it('without nats.js measures nats-offload alone and says how to get the comparison', () => {
     const { variants, notes } = runnable(planned, (name) => name !== NATS_JS_PACKAGE);
     expect(variants.map((v) => v.id)).toEqual(planned.map((v) => v.id));
-    expect(new Set(variants.flatMap((v) => v.clients))).toEqual(new Set(['nats-offload']));
+    expect(new Set(variants.flatMap((v) => v.clients))).toEqual(new Set(['nats-offload', 'raw']));
     expect(notes).toEqual([expect.stringContaining(`npm install ${NATS_JS_PACKAGE}`)]);
   });
 
@@ -190,6 +194,57 @@ describe('scenarios', () => {
   it('lag has a plain and a TLS variant', () => {
     expect(variantsOf('lag').map((v) => Boolean(v.tls))).toEqual([false, true]);
   });
+
+  it('lag16k receives 16 KiB × 6,000 msgs/s, plain and TLS, whatever --size says', () => {
+    for (const options of [DEFAULTS, { quick: false, size: 128 }]) {
+      const variants = variantsOf('lag16k', options);
+      expect(variants.map((v) => [v.id, Boolean(v.tls), v.params.size, v.params.rate])).toEqual([
+        ['lag16k-plain', false, 16384, 6000],
+        ['lag16k-tls', true, 16384, 6000],
+      ]);
+    }
+  });
+
+  it('sub and pubsub add a 300k burst next to the 1 M run, unless a count is given', () => {
+    for (const name of ['sub', 'pubsub']) {
+      expect(variantsOf(name).map((v) => [v.id, v.params.count])).toEqual([
+        [name, 1_000_000],
+        [`${name}-short`, 300_000],
+      ]);
+      expect(variantsOf(name, { quick: true }).map((v) => v.params.count)).toEqual([
+        250_000, 75_000,
+      ]);
+      expect(variantsOf(name, { quick: false, count: 10 }).map((v) => v.id)).toEqual([name]);
+      // 16 KiB runs are 32k messages long already: no shorter burst beside them.
+      expect(variantsOf(name, { quick: false, size: 16384 }).map((v) => v.id)).toEqual([name]);
+    }
+    const metrics = variantsOf('sub')[0].metrics.map((m) => m.key);
+    expect(metrics).toEqual(['msgsPerSec', 'mbPerSec', 'mainUsPerMsg', 'allUsPerMsg']);
+  });
+
+  it('pubtls publishes 16 KiB over TLS; burst and service have their issue-16 sizes', () => {
+    expect(variantsOf('pubtls').map((v) => [v.tls, v.params.size, v.metrics[0].key])).toEqual([
+      [true, 16384, 'mbPerSec'],
+    ]);
+    const [b] = variantsOf('burst');
+    expect(b.params).toMatchObject({ size: 128, count: 500_000 });
+    expect(variantsOf('burst', { quick: true })[0].params.idleMs).toBe(b.params.idleMs / QUICK);
+    const [svc] = variantsOf('service');
+    expect(svc.params).toEqual({ size: 180, count: 300_000 });
+    expect(svc.metrics.find((m) => m.key === 'complete')?.flag).toBe(true);
+  });
+});
+
+describe('burst timer', () => {
+  it('tickStats counts the ticks inside the window and its longest stretch without one', () => {
+    // Window 100..1100 ms: ticks at 100, 101, 102, then nothing until 602, then the end.
+    const ticks = [50, 100, 101, 102, 602, 1200];
+    const stats = tickStats(ticks, 100, 1100);
+    expect(stats.ticksPerSec).toBe(4);
+    expect(stats.longestGapMs).toBe(500);
+    // No tick at all: the whole window is the gap.
+    expect(tickStats([], 0, 250)).toEqual({ ticksPerSec: 0, longestGapMs: 250 });
+  });
 });
 
 describe('summarise', () => {
@@ -208,9 +263,55 @@ describe('summarise', () => {
       ],
     );
     expect(rows).toHaveLength(1);
-    expect(rows[0].median).toEqual({ [ours]: 200, [theirs]: 100 });
-    expect(rows[0].samples).toEqual({ [ours]: '2/3', [theirs]: '3/3' });
+    expect(rows[0].median).toEqual({ [ours]: 200, [theirs]: 100, raw: null });
+    expect(rows[0].samples).toEqual({ [ours]: '2/3', [theirs]: '3/3', raw: '0/0' });
     expect(rows[0].ratio).toBe(2);
+    expect(rows[0].ratioRaw).toBeNull();
+  });
+
+  it('gives the ratio to raw next to the ratio to nats.js', () => {
+    const rows = summarise(
+      [ONE_METRIC],
+      [
+        sample('x', 'nats-offload', 1, 300),
+        sample('x', 'nats.js', 1, 100),
+        sample('x', 'raw', 1, 400),
+      ],
+    );
+    expect(rows[0].ratio).toBe(3);
+    expect(rows[0].ratioRaw).toBe(0.75);
+  });
+
+  it('counts a flag metric over the reps instead of taking its median, with no ratio', () => {
+    const flagged: Variant = {
+      ...ONE_METRIC,
+      metrics: [{ key: 'complete', label: 'complete', better: 'higher', flag: true }],
+    };
+    const yes = (client: Sample['client'], rep: number, complete: number): Sample => ({
+      variant: 'x',
+      client,
+      rep,
+      ok: true,
+      metrics: { complete },
+      wallMs: 1,
+    });
+    const rows = summarise(
+      [flagged],
+      [
+        yes('nats-offload', 1, 1),
+        yes('nats-offload', 2, 0),
+        { variant: 'x', client: 'nats-offload', rep: 3, ok: false, error: 'x', wallMs: 1 },
+        yes('nats.js', 1, 1),
+        yes('nats.js', 2, 1),
+        yes('raw', 1, 1),
+      ],
+    );
+    expect(rows[0].median).toEqual({ 'nats-offload': 1, 'nats.js': 2, raw: 1 });
+    expect(rows[0].ratio).toBeNull();
+    expect(rows[0].ratioRaw).toBeNull();
+    expect(table(rows).split('\n')[2]).toMatch(
+      /^x 128 B\s+complete\s+1\/3\s+2\/2\s+1\/1\s+higher ↑$/,
+    );
   });
 
   it('has no median and no ratio where every sample of a client failed', () => {
@@ -220,7 +321,7 @@ describe('summarise', () => {
     expect(rows[0].ratio).toBeNull();
     const text = table(rows);
     expect(text).toContain('failed (0/1 ok)');
-    expect(text).not.toMatch(/×/);
+    expect(text.split('\n')[2]).not.toMatch(/×/);
   });
 });
 
@@ -231,6 +332,7 @@ describe('table', () => {
       ...ONE_METRIC,
       id: 'y',
       label: 'y',
+      clients: [ours, theirs],
       metrics: [{ key: 'p50', label: 'p50 ms', better: 'lower' }],
     };
     const rows = summarise(
@@ -239,16 +341,19 @@ describe('table', () => {
         sample('x', ours, 1, 2_500_000),
         sample('x', theirs, 1, 625_000),
         sample('x', theirs, 2, null),
+        sample('x', 'raw', 1, 5_000_000),
         { variant: 'y', client: ours, rep: 1, ok: true, metrics: { p50: 0.2 }, wallMs: 1 },
         { variant: 'y', client: theirs, rep: 1, ok: true, metrics: { p50: 0.4 }, wallMs: 1 },
       ],
     );
     const lines = table(rows).split('\n');
-    expect(lines[0]).toMatch(/^scenario\s+metric\s+nats-offload\s+nats\.js\s+ratio\s+better$/);
-    expect(lines[2]).toMatch(
-      /^x 128 B\s+msgs\/s\s+2\.50 M\s+625 k \(1\/2 ok\)\s+4\.00×\s+higher ↑$/,
+    expect(lines[0]).toMatch(
+      /^scenario\s+metric\s+nats-offload\s+nats\.js\s+raw\s+ratio\s+× raw\s+better$/,
     );
-    expect(lines[3]).toMatch(/^y\s+p50 ms\s+0\.200\s+0\.400\s+0\.50×\s+lower ↓$/);
+    expect(lines[2]).toMatch(
+      /^x 128 B\s+msgs\/s\s+2\.50 M\s+625 k \(1\/2 ok\)\s+5\.00 M\s+4\.00×\s+0\.50×\s+higher ↑$/,
+    );
+    expect(lines[3]).toMatch(/^y\s+p50 ms\s+0\.200\s+0\.400\s+–\s+0\.50×\s+lower ↓$/);
     const widths = new Set(lines.slice(0, 4).map((l) => l.length));
     expect(widths.size).toBe(1);
   });
