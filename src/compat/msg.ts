@@ -65,7 +65,7 @@ export class CompatMsg implements Msg {
 
   /** Bytes of the message as nats.js counts them (payload and header values). */
   size(): number {
-    let size = this.message.payload.length + this.message.subject.length;
+    let size = this.message.length + this.message.subject.length;
     if (this.message.reply) size += this.message.reply.length;
     for (const [name, value] of this.message.headers ?? []) size += name.length + value.length;
     return size;

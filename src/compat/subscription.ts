@@ -100,8 +100,13 @@ export class CompatSubscription implements Subscription {
 
   unsubscribe(max?: number): void {
     if (this.done) return;
-    if (max !== undefined && max > 0) void this.current.unsubscribeAfter(max);
-    else void this.current.unsubscribe();
+    if (max === undefined || max <= 0) {
+      void this.current.unsubscribe();
+      return;
+    }
+    // nats.js's unsubscribe(max) returns nothing: a count the core refuses (not an integer up to
+    // 2^31 − 1, or 'clientCapacity') ends the subscription now rather than never.
+    this.current.unsubscribeAfter(max).catch(() => this.current.unsubscribe());
   }
 
   drain(): Promise<void> {

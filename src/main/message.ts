@@ -59,7 +59,8 @@ export class Message {
    * The payload. It belongs to this message: it may be kept, and its buffer holds these bytes
    * alone, so transferring it to another thread affects no other message. Copied out of the
    * memory it arrived in on first access (~0.5–1 µs), so a message whose payload is only read
-   * through {@link string}, {@link json} or {@link length} costs no copy.
+   * through {@link string}, {@link json} or {@link length} costs no copy. It is an accessor, so
+   * `{ ...msg }` and `structuredClone(msg)` leave it out: pass `msg.payload` itself.
    */
   get payload(): Uint8Array<ArrayBuffer> {
     this.#payload ??= this.#bytes.slice();

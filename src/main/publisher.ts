@@ -70,6 +70,8 @@ export class Publisher {
   private chunkBytes = 0;
   private chunkCount = 0;
   private waitingForSpace = false;
+  /** A publish was refused for bytes while frames waited here: writable() waits them out. */
+  private refusedForBytes = false;
   private unpublished = 0;
   private publishQueued = false;
   private writableWaiters: { resolve(): void; reject(error: NatsError): void }[] = [];
@@ -147,10 +149,21 @@ export class Publisher {
     if (cmd.kind === 'flush') this.publishNow();
   }
 
-  /** Resolves when nothing waits on this thread any more (at once if publish would return true). */
+  /**
+   * Resolves when publishing may go on: at once unless `clientCapacity` messages wait on this
+   * thread or a publish was refused for bytes since they began waiting, else when nothing waits
+   * here any more.
+   */
   writable(): Promise<void> {
     if (this.closedError) return Promise.reject(this.closedError);
-    if (this.waiting < this.clientCapacity) return Promise.resolve();
+    // After a publish refused for bytes, it waits for what waits here: retrying sooner would be
+    // refused again.
+    if (this.waiting < this.clientCapacity && !this.refusedForBytes) return Promise.resolve();
+    if (!this.overflowing) {
+      // Refused while only the ring held bytes: wait for the worker to take some.
+      this.refusedForBytes = false;
+      return this.ring.waitForSpace() ?? Promise.resolve();
+    }
     return new Promise((resolve, reject) => this.writableWaiters.push({ resolve, reject }));
   }
 
@@ -199,7 +212,15 @@ export class Publisher {
     const ring = this.ring;
     const parts = new WireParts(segments, Math.min(PUB_PART_BYTES, this.records.maxWire));
     const pending = this.overflowBytes + ring.usedBytes();
+    if (parts.frameBytes > this.maxPendingBytes) {
+      // Never sendable at this setting (a server max_payload above it): say what to change.
+      throw new NatsError(
+        'clientCapacity',
+        `publish of ${parts.frameBytes} bytes is larger than maxPendingBytes (${this.maxPendingBytes}): raise maxPendingBytes to send it; not sent`,
+      );
+    }
     if (pending + parts.frameBytes > this.maxPendingBytes) {
+      this.refusedForBytes = true;
       throw new NatsError(
         'clientCapacity',
         `publish of ${parts.frameBytes} bytes would take pending bytes past maxPendingBytes (${this.maxPendingBytes}); not sent`,
@@ -249,6 +270,7 @@ export class Publisher {
     }
     const pending = this.overflowBytes + ring.usedBytes();
     if (pending + length > this.maxPendingBytes) {
+      this.refusedForBytes = true;
       throw new NatsError(
         'clientCapacity',
         `publish of ${length} bytes would take pending bytes past maxPendingBytes (${this.maxPendingBytes}); not sent`,
@@ -305,6 +327,19 @@ export class Publisher {
     const frame = used * 2 < array.length ? array.slice(0, used) : array.subarray(0, used);
     setPubCount(new DataView(frame.buffer), 0, this.chunkCount);
     this.overflow[at] = frame;
+  }
+
+  /**
+   * Throws `'clientCapacity'` when control frames of `length` bytes in all might be refused
+   * (the pending bytes would pass maxPendingBytes): checked before frames that must go together.
+   */
+  assertControlRoom(length: number): void {
+    if (this.overflowBytes + this.ring.usedBytes() + length > this.maxPendingBytes) {
+      throw new NatsError(
+        'clientCapacity',
+        `${length} bytes of subscription commands would take pending bytes past maxPendingBytes (${this.maxPendingBytes}); not sent`,
+      );
+    }
   }
 
   private reserveControl(length: number, bounded: boolean): [Uint8Array, number] {
@@ -409,6 +444,7 @@ export class Publisher {
       this.awaitSpace();
       return;
     }
+    this.refusedForBytes = false;
     this.overflow.length = 0;
     this.head = 0;
     const waiters = this.writableWaiters;

@@ -15,6 +15,11 @@ const MAX_UNSUBSCRIBE_AFTER = 2 ** 31 - 1;
  * here and ended with a plain UNSUB.
  */
 const MAX_WIRE_UNSUBSCRIBE_AFTER = 999_999_999;
+/**
+ * Payload bytes an iterator's queue holds at most (besides `subscriptionCapacity` messages; one
+ * message, however large, always fits): API.md bounds memory by bytes, not only by counts.
+ */
+const QUEUE_BYTES = 64 * 1024 * 1024;
 
 /** What a Subscriber needs from its client (kept narrow so the two stay decoupled). */
 export interface SubscriptionOwner {
@@ -50,8 +55,8 @@ export interface SubscribeOptions {
 
 /**
  * One subscription: an async iterable of its messages unless it was made with a callback.
- * Messages wait here, up to `subscriptionCapacity`, while nothing reads them; past that an
- * iterator nobody reads drops (one `slowConsumer` event per stall).
+ * Messages wait here, up to `subscriptionCapacity` (and 64 MiB of payloads), while nothing
+ * reads them; past that an iterator nobody reads drops (one `slowConsumer` event per stall).
  *
  * @example
  * const sub = client.subscribe('updates');
@@ -68,6 +73,8 @@ export class Subscriber implements AsyncIterable<Message> {
   private done = false;
   private readonly queue: Message[] = [];
   private head = 0;
+  /** Payload bytes of the queued messages. */
+  private queuedBytes = 0;
   private waiter: {
     resolve(result: IteratorResult<Message>): void;
     reject(error: NatsError): void;
@@ -157,7 +164,8 @@ export class Subscriber implements AsyncIterable<Message> {
   }
 
   /**
-   * Dispatcher → subscriber. An iterator that is `capacity` messages behind drops (slowConsumer).
+   * Dispatcher → subscriber. An iterator that is `capacity` messages (or 64 MiB of payloads)
+   * behind drops (slowConsumer).
    *
    * @internal
    */
@@ -179,8 +187,9 @@ export class Subscriber implements AsyncIterable<Message> {
       const waiter = this.waiter;
       this.waiter = null;
       waiter.resolve({ value: msg, done: false });
-    } else if (this.queue.length - this.head < this.capacity) {
+    } else if (this.hasRoomFor(msg.length)) {
       this.queue.push(msg);
+      this.queuedBytes += msg.length;
       this.slow = false;
     } else {
       this.delivered--;
@@ -191,6 +200,11 @@ export class Subscriber implements AsyncIterable<Message> {
       }
     }
     if (this.delivered === this.limit) this.limitReached(); // after the last one is queued
+  }
+
+  private hasRoomFor(bytes: number): boolean {
+    if (this.queue.length - this.head >= this.capacity) return false;
+    return this.queuedBytes === 0 || this.queuedBytes + bytes <= QUEUE_BYTES;
   }
 
   private limitReached(): void {
@@ -269,6 +283,7 @@ export class Subscriber implements AsyncIterable<Message> {
         if (this.head < this.queue.length) {
           const value = this.queue[this.head];
           this.queue[this.head++] = undefined as unknown as Message;
+          this.queuedBytes -= value.length;
           if (this.head === this.queue.length) {
             this.queue.length = 0;
             this.head = 0;

@@ -3,8 +3,10 @@
  * its subject (which publishes come back: interest.ts), and what a {@link Subscriber} asks of
  * its owner: UNSUB, draining it, reports of its failed callbacks and of its slow consumer.
  */
+
 import { describe, describeError } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
+import { commandLength } from '../shared/frames/command.js';
 import type { Event } from './events.js';
 import type { SubjectInterest } from './interest.js';
 import type { Publisher } from './publisher.js';
@@ -41,9 +43,17 @@ export class Subscriptions implements SubscriptionOwner {
   add(subject: string, queue: string | undefined, opts: SubscribeOptions | undefined): Subscriber {
     const { callback: cb, max, timeout } = subscribeOptionsOf(opts);
     const sid = ++this.nextSid;
+    const subFrame = { kind: 'sub', sid, subject, queue } as const;
+    // With `max`, its UNSUB must be accepted too (refused later, it would leave a subscription
+    // without its limit): room for both, or neither is queued.
+    if (max !== undefined) {
+      this.publisher.assertControlRoom(
+        commandLength(subFrame) + commandLength({ kind: 'unsub', sid, max }),
+      );
+    }
     // The SUB frame first: if it cannot be queued, nothing is registered. Deliveries for it
     // are dispatched on a later turn, after the registration below.
-    this.publisher.control({ kind: 'sub', sid, subject, queue });
+    this.publisher.control(subFrame);
     const sub = new Subscriber(this, sid, subject, queue, cb, this.capacity);
     this.subs.set(sid, sub);
     this.interest.add(subject);

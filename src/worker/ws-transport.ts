@@ -36,6 +36,12 @@ export function wsTransports(
   };
 }
 
+/**
+ * The largest WebSocket message taken from a server: nats-server's largest max_payload (64 MiB)
+ * with room for the protocol around it (ws's own default is 100 MiB).
+ */
+const MAX_WS_MESSAGE = 65 * 1024 * 1024;
+
 class WsTransport implements Transport {
   encrypted = false;
   /** Rejects the dial when it fails; resolves it once the WebSocket is open. */
@@ -72,6 +78,8 @@ class WsTransport implements Transport {
       secure = this.server.scheme === 'wss' ? tlsOptions(this.server, tlsSettings) : undefined;
       this.ws = new WebSocket(this.server.url, {
         perMessageDeflate: true,
+        // A hostile server must not make `ws` inflate or buffer more than a NATS message can be.
+        maxPayload: MAX_WS_MESSAGE,
         createConnection: () => this.connectSocket(local, secure),
       });
     } catch (err) {
@@ -158,7 +166,7 @@ class WsTransport implements Transport {
     const ws = this.ws;
     if (ws === null || ws.readyState !== WebSocket.OPEN) {
       done?.(new Error('WebSocket is not open'));
-      return false;
+      return true; // failed, not full: no 'drain' will come (the close reports the end)
     }
     let bytes = 0;
     for (const chunk of chunks) bytes += chunk.byteLength;

@@ -45,3 +45,34 @@ describe('statistics().droppedMessages', () => {
     expect(kept).toEqual(['0', '1', '2', '3', '4']);
   });
 });
+
+describe('an iterator nobody reads, by bytes', () => {
+  it('keeps at most 64 MiB of payloads (subscriptionCapacity not reached), dropping the rest', async () => {
+    server = await startServer({ config: 'max_payload: 8MB' });
+    const events: Event[] = [];
+    const client = await new ConnectOptions()
+      .eventCallback((e) => {
+        events.push(e);
+      })
+      .connect(server.url);
+    const peer = await connect(server.url);
+    clients.push(client, peer);
+    const sub = client.subscribe('unread.large');
+    await client.flush();
+    const payload = new Uint8Array(4 * 1024 * 1024);
+    for (let i = 0; i < 20; i++) {
+      peer.publish('unread.large', payload); // 80 MiB in all, 20 messages
+      await peer.flush();
+    }
+    await client.flush(); // its answer comes after the 20 messages: each queued or dropped
+    expect(client.statistics().inMessages).toBe(20);
+    expect(client.statistics().droppedMessages).toBe(4); // 16 × 4 MiB = 64 MiB kept
+    expect(events.filter((e) => e.type === 'slowConsumer')).toEqual([
+      { type: 'slowConsumer', sid: sub.sid },
+    ]);
+    let kept = 0;
+    await sub.unsubscribe();
+    for await (const msg of sub) kept += msg.length;
+    expect(kept).toBe(16 * payload.length);
+  });
+});

@@ -1,0 +1,102 @@
+// Edges where one call queues two things or something large against the bound (review
+// findings): subscribe({ max }) queues a SUB and its UNSUB — both or neither, never an unhandled
+// rejection; a large message refused for bytes is retried after writable(), which waits for
+// byte room; compat's unsubscribe(max) with a count the core refuses.
+
+import { type Client, ConnectOptions, NatsError } from 'nats-offload';
+import { asNatsConnection } from 'nats-offload/compat';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type NatsServer, startServer } from '../helpers/nats-server.js';
+
+const MiB = 1024 * 1024;
+let server: NatsServer | undefined;
+const clients: Client[] = [];
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.close();
+  await server?.stop();
+  server = undefined;
+});
+
+/** Runs `body`, then one more turn, and returns the unhandled rejections seen meanwhile. */
+async function unhandledDuring(body: () => void | Promise<void>): Promise<unknown[]> {
+  const seen: unknown[] = [];
+  const onUnhandled = (reason: unknown) => seen.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    await body();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+  return seen;
+}
+
+describe('capacity edges', () => {
+  it('subscribe({ max }) where the SUB fits but not its UNSUB: throws, registers nothing', async () => {
+    // Disconnected from the start: everything waits, first in the ring, then on this thread.
+    const bound = 6 * MiB;
+    const client = await new ConnectOptions()
+      .retryOnInitialConnect()
+      .maxPendingBytes(bound)
+      .connect('nats://127.0.0.1:1');
+    clients.push(client);
+    // The pending bytes, read from the publisher (no public view of them).
+    const publisher = (
+      client as unknown as {
+        publisher: { overflowBytes: number; ring: { usedBytes(): number } };
+      }
+    ).publisher;
+    const remaining = () => bound - (publisher.overflowBytes + publisher.ring.usedBytes());
+    const chunk = new Uint8Array(32 * 1024);
+    while (remaining() > 64 * 1024) client.publish('fill', chunk);
+    const subject = 'a'.repeat(remaining() - 17); // SUB (12 + subject) fits; UNSUB (12) does not
+    const before = remaining();
+    let thrown: unknown;
+    const unhandled = await unhandledDuring(() => {
+      try {
+        client.subscribe(subject, { max: 5 });
+      } catch (error) {
+        thrown = error;
+      }
+    });
+    expect(unhandled).toEqual([]);
+    expect(thrown).toBeInstanceOf(NatsError);
+    expect((thrown as NatsError).kind).toBe('clientCapacity');
+    expect(remaining()).toBe(before); // nothing queued
+  });
+
+  it('large messages past maxPendingBytes: writable() waits for byte room, one larger than it says so', async () => {
+    server = await startServer({ config: 'max_payload: 64MB\nmax_pending: 128MB' });
+    const client = await new ConnectOptions().connect(server.url); // maxPendingBytes 64 MiB
+    clients.push(client);
+    const large = new Uint8Array(40 * MiB);
+    client.publish('big', large);
+    // The first still waits on this thread: a second would pass the bound, so it is refused
+    // and writable() (though only one message waits) resolves once there is room.
+    expect(() => client.publish('big', large)).toThrow(
+      expect.objectContaining({ kind: 'clientCapacity' }),
+    );
+    await client.writable();
+    client.publish('big', large);
+    await client.writable();
+    await client.flush();
+    expect(client.statistics().outMessages).toBe(2);
+    // Larger than maxPendingBytes itself: never sendable at this setting, and the error says so.
+    expect(() => client.publish('big', new Uint8Array(64 * MiB - 1024))).toThrow(
+      /raise maxPendingBytes/,
+    );
+  });
+
+  it('compat unsubscribe(max) with a count the core refuses ends the subscription, no unhandled rejection', async () => {
+    server = await startServer();
+    const client = await new ConnectOptions().connect(server.url);
+    clients.push(client);
+    const nc = asNatsConnection(client);
+    const sub = nc.subscribe('compat.edge');
+    const unhandled = await unhandledDuring(() => sub.unsubscribe(1.5));
+    expect(unhandled).toEqual([]);
+    await sub.closed;
+    expect(sub.isClosed()).toBe(true);
+  });
+});
