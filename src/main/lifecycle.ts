@@ -119,6 +119,9 @@ export class Lifecycle {
       let notSent = parts.publisher.waitingMessages;
       parts.publisher.publishNow();
       this.closedError = error ?? new NatsError('closed', 'client is closed');
+      // Counted: nothing more may move from this thread into the ring (the worker would send
+      // it or count it again).
+      parts.publisher.close(this.closedError);
       try {
         notSent += await parts.host.call((api) => api.close());
       } catch {
@@ -136,7 +139,6 @@ export class Lifecycle {
         outcome ??= unsent;
       }
       parts.dispatcher.stop();
-      parts.publisher.close(this.closedError);
       wakeAll(parts.rings.command); // no waitAsync stays pending
       wakeAll(parts.rings.delivery);
       // A dead worker is what pending calls learn; otherwise that the client closed.
