@@ -187,12 +187,14 @@ export class Dispatcher {
     if (f.kind === 'part') return; // never without its MSG frame before it
     const bytes = this.span;
     if (f.continued) {
+      // A message for a subscription that has ended is skipped part by part, not assembled.
+      const taker = this.target.subscription(f.sid);
       this.assembly = {
         sid: f.sid,
         subject: f.ownSubject ? undefined : decodeString(bytes, f.subjectStart, f.subjectEnd),
         reply:
           f.replyEnd > f.replyStart ? decodeString(bytes, f.replyStart, f.replyEnd) : undefined,
-        parts: new MsgAssembly(f),
+        parts: new MsgAssembly(f, taker !== undefined && !taker.isClosed),
       };
       this.assemblySlices = 1;
       return;

@@ -316,3 +316,34 @@ describe('continued frames through a small ring', () => {
     );
   });
 });
+
+describe('MsgAssembly', () => {
+  // A continued MSG frame's lengths: 10 header bytes, 1,000 payload bytes, in parts of 300.
+  const head = Object.assign(new DeliveryView(), {
+    headerStart: 0,
+    headerEnd: 10,
+    payloadStart: 10,
+    payloadEnd: 1010,
+  });
+  const whole = Uint8Array.from({ length: 1010 }, (_, i) => i & 0xff);
+  const feed = (parts: MsgAssembly): boolean[] => {
+    const done: boolean[] = [];
+    for (let at = 0; at < whole.length; at += 300) {
+      done.push(parts.add(whole, at, Math.min(at + 300, whole.length)));
+    }
+    return done;
+  };
+
+  it('assembles headers and payload from the parts, whole at the last', () => {
+    const parts = new MsgAssembly(head);
+    expect(feed(parts)).toEqual([false, false, false, true]);
+    expect(parts.headers).toEqual(whole.subarray(0, 10));
+    expect(parts.payload).toEqual(whole.subarray(10));
+  });
+
+  it('for a message nobody takes, counts the parts without copying or allocating', () => {
+    const parts = new MsgAssembly(head, false);
+    expect(feed(parts)).toEqual([false, false, false, true]);
+    expect(parts.headers.length + parts.payload.length).toBe(0);
+  });
+});
