@@ -5,9 +5,13 @@ import { NatsError } from './errors.js';
 export interface ServerAddress {
   /**
    * Normalised URL, e.g. `nats://127.0.0.1:4222` (credentials stripped); a WebSocket URL keeps
-   * its path and query (`wss://host:443/nats`).
+   * its path (`wss://host:443/nats`). What the pool, errors and events show.
    */
   url: string;
+  /**
+   * A WebSocket URL's query (`?…`), dialled but never shown: a proxy may take a token there.
+   */
+  query?: string;
   scheme: 'nats' | 'tls' | 'ws' | 'wss';
   /** Host name or IP, IPv6 without brackets. */
   host: string;
@@ -66,14 +70,14 @@ export function parseServerUrl(input: string): ServerAddress {
   // A WebSocket endpoint may sit under a path (behind an HTTP proxy or ingress): it is part of
   // the address. A NATS URL's path means nothing.
   const isWs = scheme === 'ws' || scheme === 'wss';
-  const path =
-    isWs && parsed.pathname + parsed.search !== '/' ? parsed.pathname + parsed.search : '';
+  const path = isWs && parsed.pathname !== '/' ? parsed.pathname : '';
   const address: ServerAddress = {
     url: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}${path}`,
     scheme,
     host,
     port,
   };
+  if (isWs && parsed.search !== '') address.query = parsed.search;
   const user = decodeUserInfo(parsed.username);
   const pass = decodeUserInfo(parsed.password);
   if (user !== '' && parsed.password === '' && !text.includes(`${parsed.username}:@`)) {

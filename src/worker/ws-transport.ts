@@ -76,7 +76,7 @@ class WsTransport implements Transport {
     let secure: tls.ConnectionOptions | undefined;
     try {
       secure = this.server.scheme === 'wss' ? tlsOptions(this.server, tlsSettings) : undefined;
-      this.ws = new WebSocket(this.server.url, {
+      this.ws = new WebSocket(this.server.url + (this.server.query ?? ''), {
         perMessageDeflate: true,
         // A hostile server must not make `ws` inflate or buffer more than a NATS message can be.
         maxPayload: MAX_WS_MESSAGE,

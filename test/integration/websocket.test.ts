@@ -5,6 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import http from 'node:http';
 import net from 'node:net';
 import {
   type Client,
@@ -243,6 +244,27 @@ describe('the server pool', () => {
     expect((await rejection(connect([ws, server.url]))).kind).toBe('invalidOption');
     const client = await open(ws);
     expect((await rejection(client.setServerPool([ws, server.url]))).kind).toBe('invalidOption');
+  });
+
+  it('dials a URL query (a proxy may take a token there) but never shows it', async () => {
+    const seen: string[] = [];
+    const proxy = http.createServer();
+    proxy.on('upgrade', (req, socket) => {
+      seen.push(req.url ?? '');
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
+    const { port } = proxy.address() as net.AddressInfo;
+    const events: string[] = [];
+    const options = new ConnectOptions().maxReconnects(1).eventCallback((e) => {
+      events.push(JSON.stringify(e));
+    });
+    const error = await rejection(options.connect(`ws://127.0.0.1:${port}/nats?token=s3cret`));
+    expect(seen[0]).toBe('/nats?token=s3cret');
+    for (const shown of [error.message, JSON.stringify(error), String(error.cause), ...events]) {
+      expect(shown).not.toContain('s3cret');
+    }
   });
 
   it('a ws:// URL on a NATS TCP port fails with kind io, not a hang', async () => {

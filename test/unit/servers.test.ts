@@ -4,6 +4,13 @@ import { toServerInfo, versionAtLeast } from '../../src/shared/server-info.js';
 import { parseServerUrl, redactUrl } from '../../src/shared/servers.js';
 
 describe('parseServerUrl', () => {
+  it("keeps a WebSocket URL's query apart from the URL it shows", () => {
+    const address = parseServerUrl('wss://proxy.example/nats?token=s3cret');
+    expect(address.url).toBe('wss://proxy.example:443/nats');
+    expect(address.query).toBe('?token=s3cret');
+    expect(parseServerUrl('nats://a.example?x=1').query).toBeUndefined();
+  });
+
   it.each([
     [
       'nats://a.example:4333',
@@ -16,7 +23,10 @@ describe('parseServerUrl', () => {
     ['localhost:5000', { scheme: 'nats', host: 'localhost', port: 5000 }],
     ['[::1]:4223', { scheme: 'nats', host: '::1', port: 4223, url: 'nats://[::1]:4223' }],
     ['nats://[fe80::1]', { host: 'fe80::1', port: 4222 }],
-    ['wss://a.example/nats?x=1', { host: 'a.example', url: 'wss://a.example:443/nats?x=1' }],
+    [
+      'wss://a.example/nats?x=1',
+      { host: 'a.example', url: 'wss://a.example:443/nats', query: '?x=1' },
+    ],
     ['ws://a.example:8080/', { url: 'ws://a.example:8080' }],
     ['nats://a.example/ignored', { url: 'nats://a.example:4222' }],
   ])('%s', (input, expected) => {
