@@ -89,11 +89,15 @@ export class ServerPool {
     if (this.ignoreDiscovered) return false;
     const name = current.tlsName ?? (isIP(current.host) ? undefined : current.host);
     const examined = Math.min(connectUrls.length, MAX_EXAMINED);
+    // A WebSocket server announces host:port only; behind a proxy its path is the one we came
+    // through (nats-server itself takes the upgrade on any path). Never the query: a token for
+    // one proxy is not sent to other hosts.
+    const path = current.scheme === 'ws' || current.scheme === 'wss' ? pathOf(current.url) : '';
     let changed = false;
     for (let i = 0; i < examined && this.discoveredCount < MAX_DISCOVERED; i++) {
       let address: ServerAddress;
       try {
-        address = parseServerUrl(`${current.scheme}://${connectUrls[i]}`);
+        address = parseServerUrl(`${current.scheme}://${connectUrls[i]}${path}`);
       } catch {
         continue; // a malformed announcement must not break the pool
       }
@@ -108,15 +112,24 @@ export class ServerPool {
     return changed;
   }
 
-  /** The entry for `addr` (a URL or host:port, as parseServerUrl reads it), if in the pool. */
+  /**
+   * The entry for `addr` (a URL, or host:port read with the pool's scheme), if in the pool; a
+   * WebSocket server matches by scheme, host and port whatever its path.
+   */
   find(addr: string): PoolEntry | undefined {
-    let url: string;
+    let wanted: ServerAddress;
     try {
-      url = parseServerUrl(addr).url;
+      const scheme = this.entries[0]?.address.scheme;
+      wanted = parseServerUrl(addr.includes('://') || !scheme ? addr : `${scheme}://${addr}`);
     } catch {
       return undefined;
     }
-    return this.byUrl.get(url);
+    const exact = this.byUrl.get(wanted.url);
+    if (exact || (wanted.scheme !== 'ws' && wanted.scheme !== 'wss')) return exact;
+    return this.entries.find(
+      ({ address: a }) =>
+        a.scheme === wanted.scheme && a.host === wanted.host && a.port === wanted.port,
+    );
   }
 
   /**
@@ -161,4 +174,10 @@ function shuffle<T>(items: T[]): T[] {
     [items[i], items[j]] = [items[j], items[i]];
   }
   return items;
+}
+
+/** The path of a normalised URL (`wss://h:443/nats` → `/nats`), or '' when it has none. */
+function pathOf(url: string): string {
+  const start = url.indexOf('/', url.indexOf('://') + 3);
+  return start < 0 ? '' : url.slice(start);
 }

@@ -100,3 +100,22 @@ describe('ServerPool bounds', () => {
     expect(pool.size).toBe(explicit.length);
   });
 });
+
+describe('ServerPool over WebSocket', () => {
+  const through = parseServerUrl('wss://proxy.example/nats?token=s3cret');
+
+  it('dials discovered servers on the path it came through, without its query', () => {
+    const pool = new ServerPool([through], true, false);
+    expect(pool.discovered(['10.0.0.2:443'], through)).toBe(true);
+    const found = pool.find('10.0.0.2:443');
+    expect(found?.address.url).toBe('wss://10.0.0.2:443/nats');
+    expect(found?.address.query).toBeUndefined();
+  });
+
+  it('finds a server given as host:port with the pool’s scheme, whatever its path', () => {
+    const pool = new ServerPool([through], true, false);
+    expect(pool.find('proxy.example:443')?.address).toBe(through);
+    expect(pool.find('wss://proxy.example:443/other')?.address).toBe(through);
+    expect(pool.find('proxy.example:4222')).toBeUndefined();
+  });
+});
