@@ -103,8 +103,12 @@ const DLV_PART_BYTES = 4;
  * the ring, and a smaller frame keeps each copy on the main thread short.
  */
 export const CONTINUED_FRAME_OVER = 1024 * 1024;
-/** Header block and payload bytes per PART frame (the last one may hold fewer). */
-export const MSG_PART_BYTES = 256 * 1024;
+/**
+ * Header block and payload bytes per PART frame (the last one may hold fewer): with its frame
+ * and record headers a PART frame fits one 256 KiB slab of the worker's backlog (backlog.ts)
+ * instead of taking an outsized one of its own.
+ */
+export const MSG_PART_BYTES = 256 * 1024 - 64;
 
 /** A MSG frame with these flags has the short form (no reply, no header block). */
 function isShortMsgFrame(flags: number): boolean {
