@@ -7,12 +7,12 @@
  */
 import {
   CONTINUED_FRAME_OVER,
+  CONTROL_DELIVERY_BYTES,
   type ControlDelivery,
-  deliveryLength,
-  encodeDelivery,
   type FrameSpace,
   MsgFrameWriter,
   msgFrameSid,
+  writeControlDelivery,
 } from '../shared/frames/delivery.js';
 import type { MsgView } from '../shared/protocol/parser.js';
 import { recordSize } from '../shared/ring/byte-ring.js';
@@ -127,8 +127,8 @@ export class Inbound {
 
   /** A small control frame, in order with the messages before it; never dropped. */
   private control(d: ControlDelivery): void {
-    const off = this.space.reserve(deliveryLength(d));
-    encodeDelivery(d, this.space.target, off);
+    const off = this.space.reserve(CONTROL_DELIVERY_BYTES);
+    writeControlDelivery(d, this.space.target, off);
     this.space.commit();
   }
 

@@ -9,16 +9,18 @@ import { describe, expect, it } from 'vitest';
 import {
   type Delivery,
   DeliveryView,
-  decodeDelivery,
-  deliveryLength,
-  encodeContinued,
-  encodeDelivery,
   type FrameSpace,
   MsgAssembly,
   MsgFrameWriter,
   OwnSubject,
   readDelivery,
 } from '../../src/shared/frames/delivery.js';
+import {
+  decodeDelivery,
+  deliveryLength,
+  encodeContinued,
+  encodeDelivery,
+} from '../../src/shared/frames/delivery-codec.js';
 import type { MsgView } from '../../src/shared/protocol/parser.js';
 import { decodeString } from '../../src/shared/protocol/utf8.js';
 import { createRingBuffers } from '../../src/shared/ring/byte-ring.js';

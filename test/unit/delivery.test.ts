@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { Dispatcher } from '../../src/main/dispatcher.js';
 import type { Message } from '../../src/main/message.js';
 import { Subscriber } from '../../src/main/subscriber.js';
-import { decodeDelivery, deliveryLength } from '../../src/shared/frames/delivery.js';
+import { decodeDelivery, deliveryLength } from '../../src/shared/frames/delivery-codec.js';
 import { type MsgView, Parser } from '../../src/shared/protocol/parser.js';
 import { createRingBuffers } from '../../src/shared/ring/byte-ring.js';
 import { RingConsumer } from '../../src/shared/ring/ring-consumer.js';
