@@ -4,26 +4,11 @@
 // exception or an unhandled rejection (vitest fails the run on either).
 
 import { type Client, ConnectOptions, type Event, NatsError } from 'nats-offload';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
+import { describe, expect, it } from 'vitest';
+import { fileServer } from '../helpers/file-server.js';
 import { EventLog, waitFor } from '../helpers/wait.js';
 
-let server: NatsServer;
-let client: Client | undefined;
-
-beforeAll(async () => {
-  server = await startServer();
-});
-
-afterEach(async () => {
-  await client?.close();
-  client = undefined;
-});
-
-afterAll(async () => {
-  await server?.stop();
-  await stopAll();
-});
+const file = fileServer();
 
 const throwing = (): never => {
   throw new Error('hostile code ran');
@@ -48,8 +33,8 @@ const THROWN: [string, () => unknown][] = [
 /** A client whose events are recorded. */
 async function connectLogging(): Promise<{ c: Client; events: Event[] }> {
   const log = new EventLog();
-  const c = await new ConnectOptions().eventCallback(log.callback).connect(server.url);
-  client = c;
+  const c = await new ConnectOptions().eventCallback(log.callback).connect(file.server.url);
+  file.keep(c);
   return { c, events: log.events };
 }
 
@@ -99,14 +84,16 @@ describe('a subscription callback that throws', () => {
 describe('an event callback that throws', () => {
   it.each(THROWN)('%s: reported to it once as kind callback, events go on', async (_, make) => {
     const events: Event[] = [];
-    client = await new ConnectOptions()
-      .eventCallback((e) => {
-        events.push(e);
-        // Throws on every event but its own reports, and on those as well the second time
-        // round: a report of a report would loop.
-        if (e.type === 'connected' || callbackErrors([e]).length > 0) throw make();
-      })
-      .connect(server.url);
+    const client = file.keep(
+      await new ConnectOptions()
+        .eventCallback((e) => {
+          events.push(e);
+          // Throws on every event but its own reports, and on those as well the second time
+          // round: a report of a report would loop.
+          if (e.type === 'connected' || callbackErrors([e]).length > 0) throw make();
+        })
+        .connect(file.server.url),
+    );
     await waitFor(() => callbackErrors(events).length === 1, 5_000, 'the reported throw');
     await client.forceReconnect();
     await waitFor(
@@ -122,12 +109,14 @@ describe('an event callback that throws', () => {
 
   it('async, rejecting: reported to it as kind callback', async () => {
     const events: Event[] = [];
-    client = await new ConnectOptions()
-      .eventCallback(async (e) => {
-        events.push(e);
-        if (e.type === 'connected') throw Object.create(null);
-      })
-      .connect(server.url);
+    file.keep(
+      await new ConnectOptions()
+        .eventCallback(async (e) => {
+          events.push(e);
+          if (e.type === 'connected') throw Object.create(null);
+        })
+        .connect(file.server.url),
+    );
     await waitFor(() => callbackErrors(events).length === 1, 5_000, 'the reported rejection');
   });
 });

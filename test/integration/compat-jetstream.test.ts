@@ -4,34 +4,20 @@
 
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { jserrors } from '@nats-io/jetstream/internal';
-import { type Client, connect } from 'nats-offload';
+import { connect } from 'nats-offload';
 import { asNatsConnection } from 'nats-offload/compat';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { fileServer } from '../helpers/file-server.js';
 import { startJetStreamServer } from '../helpers/jetstream.js';
-import { type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
+import { startServer } from '../helpers/nats-server.js';
 import { waitFor, waitForAsync } from '../helpers/wait.js';
 
-let server: NatsServer;
-let client: Client | undefined;
-
-beforeAll(async () => {
-  server = await startJetStreamServer();
-});
-
-afterEach(async () => {
-  await client?.close();
-  client = undefined;
-});
-
-afterAll(async () => {
-  await server.stop();
-  await stopAll();
-});
+const file = fileServer(startJetStreamServer);
 
 async function open() {
-  client = await connect(server.url);
+  const client = file.keep(await connect(file.server.url));
   const nc = asNatsConnection(client);
-  return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc) };
+  return { client, nc, js: jetstream(nc), jsm: await jetstreamManager(nc) };
 }
 
 describe('JetStream through asNatsConnection', () => {
@@ -115,7 +101,7 @@ describe('JetStream through asNatsConnection', () => {
   });
 
   it('closing the client under running consumers ends them', async () => {
-    const { js, jsm } = await open();
+    const { client, js, jsm } = await open();
     await jsm.streams.add({ name: 'CLOSING', subjects: ['closing.>'] });
     await jsm.consumers.add('CLOSING', { durable_name: 'd', ack_policy: AckPolicy.Explicit });
     await js.publish('closing.a', 'a');
@@ -128,14 +114,14 @@ describe('JetStream through asNatsConnection', () => {
       }
     });
     await waitFor(() => got.ordered === 1 && got.durable === 1, 10_000, 'both consumers running');
-    await client!.close();
+    await client.close();
     await expect(Promise.all(ends)).resolves.toEqual([undefined, undefined]);
   });
 
   it('a server without JetStream: the add-on raises JetStreamNotEnabled', async () => {
     const plain = await startServer();
     try {
-      client = await connect(plain.url);
+      const client = file.keep(await connect(plain.url));
       const jsm = jetstreamManager(asNatsConnection(client));
       await expect(jsm).rejects.toBeInstanceOf(jserrors.JetStreamNotEnabled);
     } finally {

@@ -2,32 +2,17 @@
 // watch/delete, and a watch that goes on across a server restart.
 
 import { Kvm } from '@nats-io/kv';
-import { type Client, connect } from 'nats-offload';
+import { connect } from 'nats-offload';
 import { asNatsConnection } from 'nats-offload/compat';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { fileServer } from '../helpers/file-server.js';
 import { startJetStreamServer } from '../helpers/jetstream.js';
-import { type NatsServer, stopAll } from '../helpers/nats-server.js';
 import { waitFor } from '../helpers/wait.js';
 
-let server: NatsServer;
-let client: Client | undefined;
-
-beforeAll(async () => {
-  server = await startJetStreamServer();
-});
-
-afterEach(async () => {
-  await client?.close();
-  client = undefined;
-});
-
-afterAll(async () => {
-  await server.stop();
-  await stopAll();
-});
+const file = fileServer(startJetStreamServer);
 
 async function bucket(name: string, history = 1) {
-  client = await connect(server.url);
+  const client = file.keep(await connect(file.server.url));
   return new Kvm(asNatsConnection(client)).create(name, { history });
 }
 
@@ -72,7 +57,8 @@ describe('KV through asNatsConnection', () => {
   });
 
   it('a watch goes on after the server restarts', async () => {
-    const kv = await bucket('restarted');
+    const client = file.keep(await connect(file.server.url));
+    const kv = await new Kvm(asNatsConnection(client)).create('restarted');
     await kv.put('k', 'before');
     const seen: string[] = [];
     const watch = await kv.watch();
@@ -81,8 +67,8 @@ describe('KV through asNatsConnection', () => {
     })();
     await waitFor(() => seen.length === 1, 10_000, 'the value before the restart');
 
-    await server.restart!();
-    await waitFor(() => client!.connectionState() === 'connected', 20_000, 'reconnected');
+    await file.server.restart!();
+    await waitFor(() => client.connectionState() === 'connected', 20_000, 'reconnected');
     // Puts fail until the restarted server's JetStream is ready; the watch must see the one
     // that lands.
     let put = false;

@@ -2,25 +2,10 @@
 // an empty payload.
 
 import { type Client, connect, HeaderMap, type Message } from 'nats-offload';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
+import { describe, expect, it } from 'vitest';
+import { fileServer } from '../helpers/file-server.js';
 
-let server: NatsServer;
-let client: Client | undefined;
-
-beforeAll(async () => {
-  server = await startServer();
-});
-
-afterEach(async () => {
-  await client?.close();
-  client = undefined;
-});
-
-afterAll(async () => {
-  await server?.stop();
-  await stopAll();
-});
+const file = fileServer();
 
 function traceHeaders(): HeaderMap {
   const headers = new HeaderMap();
@@ -51,7 +36,7 @@ async function exchange(c: Client, subject: string, send: () => void): Promise<M
 
 describe('headers', () => {
   it('round-trips multi-valued headers with their case and order', async () => {
-    client = await connect(server.url);
+    const client = file.keep(await connect(file.server.url));
     const c = client;
     const got = await exchange(c, 'hdr.trace', () => {
       expect(c.publishWithHeaders('hdr.trace', traceHeaders(), 'body')).toBe(true);
@@ -76,7 +61,7 @@ describe('headers', () => {
   });
 
   it('keeps iteration order of names as first added, values grouped per name', async () => {
-    client = await connect(server.url);
+    const client = file.keep(await connect(file.server.url));
     const c = client;
     const headers = new HeaderMap();
     headers.append('Zeta', '1');
@@ -97,7 +82,7 @@ describe('headers', () => {
   });
 
   it('publishWithReplyAndHeaders carries reply, headers and payload', async () => {
-    client = await connect(server.url);
+    const client = file.keep(await connect(file.server.url));
     const c = client;
     const got = await exchange(c, 'hdr.reply', () => {
       expect(c.publishWithReplyAndHeaders('hdr.reply', 'hdr.answer.7', traceHeaders(), 'q')).toBe(
@@ -113,7 +98,7 @@ describe('headers', () => {
   });
 
   it('delivers headers with an empty payload', async () => {
-    client = await connect(server.url);
+    const client = file.keep(await connect(file.server.url));
     const c = client;
     const got = await exchange(c, 'hdr.empty', () => {
       c.publishWithHeaders('hdr.empty', traceHeaders());
@@ -131,7 +116,7 @@ describe('headers', () => {
   });
 
   it('a message published without headers has none; binary payloads survive beside headers', async () => {
-    client = await connect(server.url);
+    const client = file.keep(await connect(file.server.url));
     const c = client;
     const binary = Uint8Array.from({ length: 300 }, (_, i) => (i * 31) & 0xff);
     const got = await exchange(c, 'hdr.mix', () => {

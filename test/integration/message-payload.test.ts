@@ -5,26 +5,11 @@
 import { MessageChannel } from 'node:worker_threads';
 import type { Client, Message } from 'nats-offload';
 import { connect } from 'nats-offload';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
+import { describe, expect, it } from 'vitest';
+import { fileServer } from '../helpers/file-server.js';
 import { waitFor } from '../helpers/wait.js';
 
-let server: NatsServer;
-let client: Client | undefined;
-
-beforeAll(async () => {
-  server = await startServer();
-});
-
-afterEach(async () => {
-  await client?.close();
-  client = undefined;
-});
-
-afterAll(async () => {
-  await server?.stop();
-  await stopAll();
-});
+const file = fileServer();
 
 function pattern(length: number, seed: number): Uint8Array {
   return Uint8Array.from({ length }, (_, i) => (i * 7 + seed) & 0xff);
@@ -48,7 +33,7 @@ async function burst(c: Client, subject: string): Promise<Message[]> {
 
 describe('Message.payload belongs to its message', () => {
   it("has a buffer that holds this message's bytes alone", async () => {
-    client = await connect(server.url);
+    const client = file.keep(await connect(file.server.url));
     const got = await burst(client, 'own.buffer');
     for (const [seed, m] of got.entries()) {
       expect(m.length).toBe(SIZES[seed]);
@@ -59,7 +44,7 @@ describe('Message.payload belongs to its message', () => {
   });
 
   it('can be transferred to another thread without touching the other messages', async () => {
-    client = await connect(server.url);
+    const client = file.keep(await connect(file.server.url));
     const got = await burst(client, 'own.transfer');
     // structuredClone with a transfer list detaches the payload's buffer, as postMessage does.
     const moved = structuredClone(got[1].payload, { transfer: [got[1].payload.buffer] });
@@ -79,7 +64,7 @@ describe('Message.payload belongs to its message', () => {
   });
 
   it('keeps its bytes through later traffic when its payload is read only afterwards', async () => {
-    client = await connect(server.url);
+    const client = file.keep(await connect(file.server.url));
     const [kept] = await burst(client, 'own.kept');
     // Several private slabs' worth of deliveries after it.
     const later: Message[] = [];

@@ -1,26 +1,12 @@
 // Ending subscriptions: unsubscribeAfter(n) (iterator and callback), unsubscribe(), drain().
 
 import { type Client, ConnectOptions, connect, type Subscriber } from 'nats-offload';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
+import { describe, expect, it } from 'vitest';
+import { fileServer } from '../helpers/file-server.js';
+import { startServer } from '../helpers/nats-server.js';
 import { withTimeout } from '../helpers/wait.js';
 
-let server: NatsServer;
-let client: Client | undefined;
-
-beforeAll(async () => {
-  server = await startServer();
-});
-
-afterEach(async () => {
-  await client?.close();
-  client = undefined;
-});
-
-afterAll(async () => {
-  await server?.stop();
-  await stopAll();
-});
+const file = fileServer();
 
 /** Collects the iterator's payloads until it ends by itself (bounded, so a hang fails). */
 function collect(sub: Subscriber, timeoutMs = 5_000): Promise<string[]> {
@@ -43,7 +29,7 @@ const names = (from: number, n: number) => Array.from({ length: n }, (_, i) => `
 
 describe('unsubscribeAfter(n)', () => {
   it('ends the iterator by itself after exactly n messages (3n published)', async () => {
-    client = await connect(server.url);
+    const client = file.keep(await connect(file.server.url));
     const n = 5;
     const sub = client.subscribe('after.iter');
     // A second subscription on the subject proves all 3n messages were delivered.
@@ -61,7 +47,7 @@ describe('unsubscribeAfter(n)', () => {
   });
 
   it('stops the callback after exactly n messages (3n published)', async () => {
-    client = await connect(server.url);
+    const client = file.keep(await connect(file.server.url));
     const n = 5;
     const got: string[] = [];
     const sub = client.subscribe('after.cb', { callback: (m) => got.push(m.string()) });
@@ -76,7 +62,7 @@ describe('unsubscribeAfter(n)', () => {
   });
 
   it('counts the messages already received toward n', async () => {
-    client = await connect(server.url);
+    const client = file.keep(await connect(file.server.url));
     const got: string[] = [];
     const sub = client.subscribe('after.partial', { callback: (m) => got.push(m.string()) });
     await client.flush();
@@ -94,7 +80,7 @@ describe('unsubscribeAfter(n)', () => {
   it('ends at once when the worker already holds n messages, with no traffic after', async () => {
     // The limit is reached in the worker as the UNSUB passes (5 received there, 3 delivered
     // here when unsubscribeAfter(4) is called), so the end travels without a socket chunk.
-    client = await connect(server.url);
+    const client = file.keep(await connect(file.server.url));
     const got: string[] = [];
     let sub!: Subscriber;
     let limited!: Promise<void>;
@@ -115,7 +101,7 @@ describe('unsubscribeAfter(n)', () => {
   it.each([999_999_999, 1_000_000_000, 2 ** 31 - 1])(
     'keeps delivering under a limit of %i (nats-server parses at most 9 digits)',
     async (n) => {
-      client = await connect(server.url);
+      const client = file.keep(await connect(file.server.url));
       const sub = client.subscribe('after.large');
       await sub.unsubscribeAfter(n);
       await client.flush();
@@ -131,7 +117,7 @@ describe('unsubscribeAfter(n)', () => {
   );
 
   it('rejects a negative count with invalidArgument', async () => {
-    client = await connect(server.url);
+    const client = file.keep(await connect(file.server.url));
     const sub = client.subscribe('after.bad');
     await expect(sub.unsubscribeAfter(-1)).rejects.toMatchObject({ kind: 'invalidArgument' });
   });
@@ -139,7 +125,7 @@ describe('unsubscribeAfter(n)', () => {
 
 describe('unsubscribe()', () => {
   it('stops delivery: nothing published after it arrives', async () => {
-    client = await connect(server.url);
+    const client = file.keep(await connect(file.server.url));
     const got: string[] = [];
     const control: string[] = [];
     const sub = client.subscribe('unsub.now', { callback: (m) => got.push(m.string()) });
@@ -159,7 +145,7 @@ describe('unsubscribe()', () => {
   });
 
   it('ends a pending iterator', async () => {
-    client = await connect(server.url);
+    const client = file.keep(await connect(file.server.url));
     const sub = client.subscribe('unsub.iter');
     await client.flush();
     publishN(client, 'unsub.iter', 2);
@@ -176,7 +162,7 @@ describe('unsubscribe()', () => {
 
 describe('drain()', () => {
   it('delivers what was published before it, then ends the iterator', async () => {
-    client = await connect(server.url);
+    const client = file.keep(await connect(file.server.url));
     const sub = client.subscribe('drain.me');
     await client.flush();
 
@@ -189,7 +175,7 @@ describe('drain()', () => {
   });
 
   it('delivers messages that were already received but not yet iterated', async () => {
-    client = await connect(server.url);
+    const client = file.keep(await connect(file.server.url));
     const sub = client.subscribe('drain.queued');
     await client.flush();
     publishN(client, 'drain.queued', 10);
