@@ -103,17 +103,20 @@ function decodeUserInfo(part: string): string {
 }
 
 /**
- * `input` with everything between its scheme and its last `@` hidden. Not the URL parser's
- * idea of the user info: the text reaches here when it failed to parse, and a password may
- * hold `/`, `#`, `?` or `@` that end the user info for the parser (`nats://u:pa/ss@host`).
+ * `input` with everything between its scheme and its last `@` hidden, and any query after that
+ * (a WebSocket proxy may take a token there). Not the URL parser's idea of the user info: the
+ * text reaches here when it failed to parse, and a password may hold `/`, `#`, `?` or `@` that
+ * end the user info for the parser (`nats://u:pa/ss@host`).
  *
  * @example
- * redactUrl('nats://u:pa/ss@host:4222'); // 'nats://***@host:4222'
- * redactUrl('user:pa#ss@host');          // '***@host'
+ * redactUrl('nats://u:pa/ss@host:4222');        // 'nats://***@host:4222'
+ * redactUrl('user:pa#ss@host');                 // '***@host'
+ * redactUrl('ws://host:99999/nats?token=abc');  // 'ws://host:99999/nats?***'
  */
 export function redactUrl(input: string): string {
   const at = input.lastIndexOf('@');
-  if (at < 0) return input;
   const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(input)?.[0] ?? '';
-  return `${scheme}***${input.slice(at)}`;
+  const shown = at < 0 ? input : `${scheme}***${input.slice(at)}`;
+  const query = shown.indexOf('?', at < 0 ? 0 : scheme.length);
+  return query < 0 ? shown : `${shown.slice(0, query)}?***`;
 }

@@ -311,6 +311,9 @@ export class Connection implements SessionHost {
       if (from.name === 'connecting') from.session.fail(new NatsError('closed', 'client closed'));
       this.unsent += this.outbound.discard();
     }
+    // A socket forceReconnect() is still ending (≤ CLOSE_TIMEOUT_MS): what it could not send
+    // is counted once it has, and notSent is read after this.
+    await this.forcedClosed;
     this.to({ name: 'closed' });
     this.updates.flush(); // nothing that waits outlives the worker's ports
   }

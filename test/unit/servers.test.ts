@@ -140,6 +140,8 @@ describe('redactUrl', () => {
     ['u:p@ss@host', '***@host'],
     ['tls://tok@[::1]:4222', 'tls://***@[::1]:4222'],
     ['nats://host:4222', 'nats://host:4222'],
+    ['ws://host:99999/nats?token=s3cret', 'ws://host:99999/nats?***'],
+    ['wss://u:p?w@host/nats?token=s3cret', 'wss://***@host/nats?***'],
   ])('%s → %s', (input, shown) => {
     expect(redactUrl(input)).toBe(shown);
   });
