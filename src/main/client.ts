@@ -243,7 +243,7 @@ export class Client implements ClientApi {
     return requestMany(
       {
         newInbox: () => this.newInbox(),
-        subscribe: (inbox) => this.subscribe(inbox),
+        subscribe: (inbox, opts) => this.subscribe(inbox, opts),
         publishRequest: (s, reply, headers, data) => this.send(s, reply, headers, data),
       },
       subject,

@@ -8,7 +8,7 @@ import { NatsError } from '../shared/errors.js';
 import type { HeaderMap } from '../shared/protocol/headers.js';
 import type { Message } from './message.js';
 import type { Payload } from './outgoing.js';
-import type { Subscriber } from './subscriber.js';
+import type { SubscribeOptions, Subscriber } from './subscriber.js';
 
 /** The NATS status of a reply that says no one is subscribed to the request subject. */
 const NO_RESPONDERS = 503;
@@ -28,7 +28,7 @@ export interface RequestManyOptions {
 
 export interface RequestManyHost {
   newInbox(): string;
-  subscribe(subject: string): Subscriber;
+  subscribe(subject: string, opts: SubscribeOptions): Subscriber;
   /** Publish with a reply subject (and headers); throws synchronously on bad input. */
   publishRequest(
     subject: string,
@@ -47,26 +47,36 @@ export function requestMany(
   defaultWait: number | null,
 ): AsyncIterable<Message> {
   const { maxMessages, maxWait, stall, headers } = optionsOf(opts, defaultWait);
-  const sub = host.subscribe(host.newInbox());
+  // max: the UNSUB goes with the SUB, both or neither (subscriptions.ts).
+  const sub = host.subscribe(host.newInbox(), { max: maxMessages });
   try {
-    if (maxMessages !== undefined) void sub.unsubscribeAfter(maxMessages);
     host.publishRequest(subject, sub.subject, headers, payload);
   } catch (error) {
     void sub.unsubscribe();
     throw error;
   }
-  return replies(sub, subject, maxWait, stall);
+  // The limits run from the request, iterated or not: an iterable nobody reads must not keep
+  // its inbox open.
+  const stop = () => void sub.unsubscribe();
+  const timers: Timers = {
+    total: maxWait === null ? undefined : setTimeout(stop, maxWait),
+    quiet: stall === undefined ? undefined : setTimeout(stop, stall),
+  };
+  return replies(sub, subject, stall, timers, stop);
+}
+
+interface Timers {
+  total: NodeJS.Timeout | undefined;
+  quiet: NodeJS.Timeout | undefined;
 }
 
 async function* replies(
   sub: Subscriber,
   subject: string,
-  maxWait: number | null,
   stall: number | undefined,
+  timers: Timers,
+  stop: () => void,
 ): AsyncGenerator<Message> {
-  const stop = () => void sub.unsubscribe();
-  const total = maxWait === null ? undefined : setTimeout(stop, maxWait);
-  let quiet = stall === undefined ? undefined : setTimeout(stop, stall);
   let first = true;
   try {
     for await (const msg of sub) {
@@ -75,14 +85,14 @@ async function* replies(
       }
       first = false;
       if (stall !== undefined) {
-        clearTimeout(quiet);
-        quiet = setTimeout(stop, stall);
+        clearTimeout(timers.quiet);
+        timers.quiet = setTimeout(stop, stall);
       }
       yield msg;
     }
   } finally {
-    clearTimeout(total);
-    clearTimeout(quiet);
+    clearTimeout(timers.total);
+    clearTimeout(timers.quiet);
     stop();
   }
 }

@@ -130,7 +130,9 @@ export class RequestMux {
   ): Promise<Message> {
     return new Promise<Message>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
+      // max: 1 queues the UNSUB with the SUB, both or neither (subscriptions.ts).
       const sub = this.host.subscribe(inbox, {
+        max: 1,
         callback: (msg) => {
           clearTimeout(timer);
           settle({ subject, resolve, reject }, msg);
@@ -144,7 +146,6 @@ export class RequestMux {
         clearTimeout(timer);
         reject(error ?? new NatsError('closed', `request to ${subject} ended before a reply`));
       });
-      void sub.unsubscribeAfter(1);
       try {
         this.host.publishRequest(subject, inbox, request.headers, request.payload);
       } catch (error) {

@@ -83,6 +83,28 @@ describe('status()', () => {
 });
 
 describe('requestMany()', () => {
+  it('not iterated, still ends at maxWait: its inbox stops receiving', async () => {
+    const { server, client } = await serverAndClient();
+    const peer = await connect(server.url);
+    clients.push(peer);
+    let inbox = '';
+    peer.subscribe('ignored', {
+      callback: (m) => {
+        inbox = m.reply ?? '';
+      },
+    });
+    await peer.flush();
+    client.requestMany('ignored', '', { maxWait: 200 }); // never iterated
+    await waitFor(() => inbox !== '', 5_000, 'the request');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await client.flush(); // its UNSUB has reached the server
+    const before = client.statistics().inMessages;
+    for (let i = 0; i < 100; i++) peer.publish(inbox, 'late');
+    await peer.flush();
+    await client.flush();
+    expect(client.statistics().inMessages).toBe(before);
+  });
+
   it('gathers replies until maxMessages, maxWait or stall; throws noResponders when none', async () => {
     const { client } = await serverAndClient();
     for (let i = 0; i < 3; i++) {
