@@ -5,9 +5,11 @@
  * `r.resolver(err, msg)`, keyed by `r.token` under the base inbox. One wildcard subscription
  * on this client, opened at the first ackAck, carries every answer.
  */
+
 import { errors, type Msg, type Payload, type PublishOptions } from '@nats-io/nats-core';
 import type { Message } from '../main/message.js';
 import type { Subscriber } from '../main/subscriber.js';
+import { NO_RESPONDERS } from '../shared/protocol/headers.js';
 import type { MsgHost } from './msg.js';
 import { CompatMsg } from './msg.js';
 
@@ -23,9 +25,6 @@ export interface AckRequestsHost {
   subscribe(subject: string, callback: (message: Message) => void): Subscriber;
   publish(subject: string, payload?: Payload, options?: PublishOptions): void;
 }
-
-/** The NATS status of a reply that says no one is subscribed to the request subject. */
-const NO_RESPONDERS = 503;
 
 export class AckRequests {
   /** ackAck traces nothing: its timeout rejects with a plain `TimeoutError`. */

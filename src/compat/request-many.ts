@@ -5,6 +5,7 @@
  * (until an empty reply, which is delivered). A first reply with status 503 and no payload
  * rejects the iterator with `NoRespondersError`.
  */
+
 import {
   errors,
   type Msg,
@@ -15,6 +16,7 @@ import {
 import { QueuedIteratorImpl } from '@nats-io/nats-core/internal';
 import type { Message } from '../main/message.js';
 import type { Subscriber } from '../main/subscriber.js';
+import { NO_RESPONDERS } from '../shared/protocol/headers.js';
 import { toNatsJsError } from './errors.js';
 import { CompatMsg, type MsgHost } from './msg.js';
 
@@ -26,7 +28,6 @@ export interface RequestManyHost extends MsgHost {
 
 const DEFAULT_MAX_WAIT = 1000;
 const DEFAULT_STALL = 300;
-const NO_RESPONDERS = 503;
 
 export function requestMany(
   host: RequestManyHost,

@@ -3,17 +3,14 @@
  * reply that comes back until the first limit: `maxMessages` replies, `maxWait` ms in all
  * (default: the client's request timeout), or `stall` ms without a reply.
  */
+
 import { describe } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
-import type { HeaderMap } from '../shared/protocol/headers.js';
+import { MAX_TIMER_MS } from '../shared/options.js';
+import { type HeaderMap, NO_RESPONDERS } from '../shared/protocol/headers.js';
 import type { Message } from './message.js';
 import type { Payload } from './outgoing.js';
 import type { SubscribeOptions, Subscriber } from './subscriber.js';
-
-/** The NATS status of a reply that says no one is subscribed to the request subject. */
-const NO_RESPONDERS = 503;
-/** Node turns longer timers into 1 ms ones. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface RequestManyOptions {
   /** End after this many replies. */

@@ -7,12 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { describe, typeName } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
 import { MAX_TIMER_MS } from '../shared/options.js';
-import type { HeaderMap } from '../shared/protocol/headers.js';
+import { type HeaderMap, NO_RESPONDERS } from '../shared/protocol/headers.js';
 import type { Message } from './message.js';
 import type { SubscribeOptions, Subscriber } from './subscriber.js';
-
-/** The NATS status of a reply that says no one is subscribed to the request subject. */
-const NO_RESPONDERS = 503;
 
 export interface MuxHost {
   subscribe(subject: string, opts: SubscribeOptions): Subscriber;

@@ -5,6 +5,7 @@
  */
 import { describe, typeName } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
+import { MAX_TIMER_MS } from '../shared/options.js';
 import type { Message } from './message.js';
 
 /** The largest `unsubscribeAfter(n)`. */
@@ -343,9 +344,6 @@ export function subscribeOptionsOf(opts: SubscribeOptions | undefined): {
   }
   return { callback, max: max as number | undefined, timeout: timeout as number | undefined };
 }
-
-/** Node turns longer timers into 1 ms ones. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function isIntegerIn(value: unknown, min: number, max: number): boolean {
   return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;

@@ -17,7 +17,7 @@
 import type { Remote } from '../shared/comlink.js';
 import type { HostCallbacks } from '../shared/control.js';
 import { NatsError } from '../shared/errors.js';
-import { defaultReconnectDelay, type WorkerOptions } from '../shared/options.js';
+import { defaultReconnectDelay, MAX_TIMER_MS, type WorkerOptions } from '../shared/options.js';
 import { defaultServerInfo, type ServerInfo } from '../shared/server-info.js';
 import { answerWithin } from './caller.js';
 import type { PoolEntry, ServerPool } from './server-pool.js';
@@ -139,6 +139,3 @@ function delayOf(value: unknown): number | undefined {
   if (!Number.isFinite(ms) || ms < 0) return undefined;
   return Math.min(Math.floor(ms), MAX_TIMER_MS);
 }
-
-/** Node turns longer timers into 1 ms ones. */
-const MAX_TIMER_MS = 2 ** 31 - 1;

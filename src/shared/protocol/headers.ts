@@ -23,6 +23,9 @@ const DEL = 0x7f;
 const VERSION = 'NATS/1.0';
 const VERSION_BYTES = new TextEncoder().encode(VERSION);
 
+/** The status of a reply that says no one is subscribed to the request subject. */
+export const NO_RESPONDERS = 503;
+
 /**
  * Multi-valued, case-preserving NATS headers. Names match exactly (`Foo` and `foo` are two
  * headers), as in async-nats.
