@@ -49,7 +49,7 @@ export const ECHO_PING_EVERY_BYTES = 1024 * 1024;
  * self-echoed 128 B messages (pubsub.test.ts "flooding"): at half the ring subscriptionCapacity
  * overran in 2 of 6 runs, at 1/16 in 1 of 17, at 1/64 with a capped credit in none of 6.
  */
-export const BEHIND_SHARE = 64;
+const BEHIND_SHARE = 64;
 
 // ---- in -------------------------------------------------------------------------------
 
@@ -180,7 +180,7 @@ export interface Counted {
 }
 
 /** What the receive policy needs of its owner. */
-export interface ReceiveControl {
+interface ReceiveControl {
   /** Stop or restart reading the socket. */
   pauseReading(): void;
   resumeReading(): void;

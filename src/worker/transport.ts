@@ -85,7 +85,7 @@ export interface LocalAddress {
 }
 
 /** TCP (upgradable to TLS), bound to `localAddress` (`addr`, `addr:port`, `[v6]:port`) if set. */
-export function tcpTransports(localAddress: string | undefined): TransportFactory {
+function tcpTransports(localAddress: string | undefined): TransportFactory {
   const { host, port } = splitLocalAddress(localAddress);
   return (server, handlers) => {
     const socket = net.connect({
@@ -108,7 +108,7 @@ export function tcpTransports(localAddress: string | undefined): TransportFactor
 }
 
 /** `addr`, `addr:port` or `[v6]:port` → address and port. */
-export function splitLocalAddress(value: string | undefined): LocalAddress {
+function splitLocalAddress(value: string | undefined): LocalAddress {
   if (!value) return {};
   const v6 = /^\[(.+)\](?::(\d+))?$/.exec(value);
   if (v6) return { host: v6[1], port: v6[2] ? Number(v6[2]) : undefined };

@@ -108,7 +108,7 @@ export const CONTINUED_FRAME_OVER = 1024 * 1024;
  * and record headers a PART frame fits one 256 KiB slab of the worker's backlog (backlog.ts)
  * instead of taking an outsized one of its own.
  */
-export const MSG_PART_BYTES = 256 * 1024 - 64;
+const MSG_PART_BYTES = 256 * 1024 - 64;
 
 /** A MSG frame with these flags has the short form (no reply, no header block). */
 function isShortMsgFrame(flags: number): boolean {
