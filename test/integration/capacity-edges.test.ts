@@ -33,7 +33,7 @@ async function unhandledDuring(body: () => void | Promise<void>): Promise<unknow
 }
 
 describe('capacity edges', () => {
-  it('subscribe({ max }) where the SUB fits but not its UNSUB: throws, registers nothing', async () => {
+  it('subscribe({ max }) where the SUB fits but not its UNSUB: throws, queues neither frame', async () => {
     // Disconnected from the start: everything waits, first in the ring, then on this thread.
     const bound = 6 * MiB;
     const client = await new ConnectOptions()
