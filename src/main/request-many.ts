@@ -105,7 +105,14 @@ function optionsOf(
       `requestMany options must be an object, got ${describe(opts)}`,
     );
   }
-  const { maxMessages, maxWait = defaultWait, stall, headers } = opts;
+  let read: RequestManyOptions;
+  try {
+    const { maxMessages, maxWait, stall, headers } = opts; // getters may throw
+    read = { maxMessages, maxWait, stall, headers };
+  } catch (cause) {
+    throw new NatsError('invalidArgument', 'requestMany options could not be read', { cause });
+  }
+  const { maxMessages, maxWait = defaultWait, stall, headers } = read;
   check('maxMessages', maxMessages, 1);
   if (maxWait !== null) check('maxWait', maxWait, 0);
   check('stall', stall, 0);

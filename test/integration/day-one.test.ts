@@ -83,6 +83,23 @@ describe('status()', () => {
 });
 
 describe('requestMany()', () => {
+  it('options whose getter throws: invalidArgument, not the raw error', async () => {
+    const { client } = await serverAndClient();
+    const hostile = {
+      get maxWait(): number {
+        throw new TypeError('hostile getter');
+      },
+    };
+    let thrown: unknown;
+    try {
+      client.requestMany('svc', '', hostile);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(NatsError);
+    expect((thrown as NatsError).kind).toBe('invalidArgument');
+  });
+
   it('not iterated, still ends at maxWait: its inbox stops receiving', async () => {
     const { server, client } = await serverAndClient();
     const peer = await connect(server.url);
