@@ -74,6 +74,8 @@ export class Subscriber implements AsyncIterable<Message> {
   private done = false;
   private readonly queue: Message[] = [];
   private head = 0;
+  /** drain()'s promise once it has started (its UNSUB is on its way). */
+  private draining: Promise<void> | undefined;
   /** Payload bytes of the queued messages. */
   private queuedBytes = 0;
   private waiter: {
@@ -119,7 +121,7 @@ export class Subscriber implements AsyncIterable<Message> {
    */
   async unsubscribe(): Promise<void> {
     if (this.done) return;
-    this.owner.unsubscribe(this, 0);
+    if (this.draining === undefined) this.owner.unsubscribe(this, 0); // drain() sent it already
     this.end();
   }
 
@@ -161,7 +163,9 @@ export class Subscriber implements AsyncIterable<Message> {
    */
   drain(): Promise<void> {
     if (this.done) return Promise.resolve();
-    return this.owner.drainSubscription(this);
+    // One UNSUB per subscription: a second drain() waits for the first.
+    this.draining ??= this.owner.drainSubscription(this);
+    return this.draining;
   }
 
   /**

@@ -53,3 +53,28 @@ describe('Subscriber.unsubscribeAfter', () => {
     expect(unsubs).toEqual([0]);
   });
 });
+
+describe('Subscriber.drain', () => {
+  it('sends one UNSUB however often drain() and unsubscribe() are called meanwhile', async () => {
+    const drains: Subscriber[] = [];
+    let flushed!: () => void;
+    const flush = new Promise<void>((resolve) => {
+      flushed = resolve;
+    });
+    const { o, unsubs } = owner();
+    o.drainSubscription = async (sub) => {
+      drains.push(sub);
+      o.unsubscribe(sub, 0);
+      await flush; // the flush that confirms the UNSUB
+      sub.end();
+    };
+    const sub = new Subscriber(o, 1, 's', undefined, () => {}, 10);
+    const first = sub.drain();
+    const second = sub.drain();
+    await sub.unsubscribe();
+    flushed();
+    await Promise.all([first, second]);
+    expect(drains).toHaveLength(1);
+    expect(unsubs).toEqual([0]);
+  });
+});
