@@ -59,7 +59,20 @@ export function requestMany(
     total: maxWait === null ? undefined : setTimeout(stop, maxWait),
     quiet: stall === undefined ? undefined : setTimeout(stop, stall),
   };
-  return replies(sub, subject, stall, timers, stop);
+  const gathered = replies(sub, subject, stall, timers, stop);
+  // return() ends the request at once, also while a next() waits for a reply (a generator's
+  // own return() would wait for that reply first) or before the first next().
+  const iterator: AsyncIterableIterator<Message> = {
+    next: () => gathered.next(),
+    return: () => {
+      clearTimeout(timers.total);
+      clearTimeout(timers.quiet);
+      stop();
+      return gathered.return(undefined);
+    },
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
 }
 
 interface Timers {
@@ -113,13 +126,14 @@ function optionsOf(
     throw new NatsError('invalidArgument', 'requestMany options could not be read', { cause });
   }
   const { maxMessages, maxWait = defaultWait, stall, headers } = read;
-  check('maxMessages', maxMessages, 1);
-  if (maxWait !== null) check('maxWait', maxWait, 0);
-  check('stall', stall, 0);
+  checkRequestManyOption('maxMessages', maxMessages, 1);
+  if (maxWait !== null) checkRequestManyOption('maxWait', maxWait, 0);
+  checkRequestManyOption('stall', stall, 0);
   return { maxMessages, maxWait, stall, headers };
 }
 
-function check(name: string, value: unknown, min: number): void {
+/** A requestMany count or duration: an integer from `min` to 2^31 − 1, else 'invalidArgument'. */
+export function checkRequestManyOption(name: string, value: unknown, min: number): void {
   if (value === undefined) return;
   if (
     typeof value !== 'number' ||

@@ -5,7 +5,7 @@
 import { type Client, ConnectOptions, connect, type Event, NatsError } from 'nats-offload';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type NatsServer, startServer } from '../helpers/nats-server.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, withTimeout } from '../helpers/wait.js';
 
 const servers: NatsServer[] = [];
 const clients: Client[] = [];
@@ -120,6 +120,20 @@ describe('requestMany()', () => {
     await peer.flush();
     await client.flush();
     expect(client.statistics().inMessages).toBe(before);
+  });
+
+  it('return() ends the request at once, also while a next() waits for a reply', async () => {
+    const { client } = await serverAndClient();
+    client.subscribe('mute', { callback: () => {} }); // a responder that never answers
+    await client.flush();
+    const replies = client.requestMany('mute', '', { maxWait: null })[Symbol.asyncIterator]();
+    const waiting = replies.next();
+    await client.flush(); // the request is out
+    await withTimeout(replies.return!(), 5_000, 'return()');
+    expect(await withTimeout(waiting, 5_000, 'the waiting next()')).toEqual({
+      value: undefined,
+      done: true,
+    });
   });
 
   it('gathers replies until maxMessages, maxWait or stall; throws noResponders when none', async () => {
