@@ -15,11 +15,10 @@ import type {
   Server,
   ServerInfo,
   Stats,
-  Status,
   Subscription,
   SubscriptionOptions,
 } from '@nats-io/nats-core';
-import type { Features, QueuedIteratorImpl, SemVer } from '@nats-io/nats-core/internal';
+import type { Features, SemVer } from '@nats-io/nats-core/internal';
 import type { Client } from '../main/client.js';
 import type { Message } from '../main/message.js';
 import type { SubscribeOptions, Subscriber } from '../main/subscriber.js';
@@ -30,7 +29,7 @@ import { toNatsJsError, toRequestError } from './errors.js';
 import { CompatMsg, toHeaderMap } from './msg.js';
 import { requestMany } from './request-many.js';
 import { ServerView } from './server-view.js';
-import { natsJsStatus } from './status.js';
+import { natsJsStatus, type StatusIterator } from './status.js';
 import { CompatSubscription } from './subscription.js';
 
 /** nats.js's default request timeout, used when a request gives none. */
@@ -212,7 +211,7 @@ export class CompatConnection implements NatsConnection {
 
   // ---- state and control ----------------------------------------------------------------
 
-  status(): QueuedIteratorImpl<Status> {
+  status(): StatusIterator {
     return natsJsStatus({
       events: () => this.client.status(),
       disconnected: () => this.client.connectionState() === 'disconnected',

@@ -1,9 +1,10 @@
 /**
- * `status()` as nats.js has it: a `QueuedIterator` (with `stop()`) of nats.js status events,
- * read from this client's events. The add-ons act on `'disconnect'` and `'reconnect'`.
+ * `status()` as nats.js has it: an async iterable (with `stop()`) of nats.js status events,
+ * read from this client's events as they are taken. The add-ons act on `'disconnect'` and
+ * `'reconnect'`. Nothing is queued here: a reader that falls behind holds what
+ * `Client.status()` holds (its newest 1024 events; the oldest are dropped).
  */
 import type { Status, Subscription } from '@nats-io/nats-core';
-import { QueuedIteratorImpl } from '@nats-io/nats-core/internal';
 import type { Event } from '../main/events.js';
 
 export interface StatusHost {
@@ -15,24 +16,37 @@ export interface StatusHost {
   subscription(sid: number): Subscription | undefined;
 }
 
-export function natsJsStatus(host: StatusHost): QueuedIteratorImpl<Status> {
-  const statuses = new QueuedIteratorImpl<Status>();
+/** nats.js's `QueuedIterator<Status>` as the add-ons use it: iterated once, `stop()`ped. */
+export interface StatusIterator extends AsyncIterableIterator<Status> {
+  stop(): void;
+}
+
+export function natsJsStatus(host: StatusHost): StatusIterator {
   const events = host.events()[Symbol.asyncIterator]();
-  void statuses.iterClosed.then(() => events.return?.());
   // The first connect is no status in nats.js; the client's 'connected' event for it may come
   // after the connection was made (and this reader opened): only one after a disconnect counts.
   let reconnecting = host.disconnected();
-  void (async () => {
-    for (let next = await events.next(); !next.done; next = await events.next()) {
-      const event = next.value;
+  const next = async (): Promise<IteratorResult<Status>> => {
+    for (let read = await events.next(); !read.done; read = await events.next()) {
+      const event = read.value;
       if (event.type === 'connected' && !reconnecting) continue;
       reconnecting = event.type === 'disconnected' || (reconnecting && event.type !== 'connected');
       const status = toStatus(event, host);
-      if (status) statuses.push(status);
+      if (status) return { value: status, done: false };
     }
-    statuses.stop();
-  })();
-  return statuses;
+    return { value: undefined, done: true };
+  };
+  const stop = async (): Promise<IteratorResult<Status>> => {
+    await events.return?.();
+    return { value: undefined, done: true };
+  };
+  const iterator: StatusIterator = {
+    next,
+    return: stop,
+    stop: () => void stop(),
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
 }
 
 /** One client event as nats.js's; `undefined` for those nats.js has no status for. */

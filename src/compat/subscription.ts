@@ -2,9 +2,11 @@
  * A nats.js `Subscription` over a nats-offload {@link Subscriber}: `(err, msg)` callbacks or an
  * async iterator, `closed`, and a subject that `_resub` can change (the ordered consumer moves
  * to a new inbox after a reset; nats.js keeps the object and re-subscribes under a new sid).
+ * The iterator reads the Subscriber's own: messages wait in its bounded queue
+ * (`subscriptionCapacity` and 64 MiB), where what an unread one cannot hold is dropped,
+ * counted and signalled (`slowConsumer`).
  */
 import type { Msg, MsgCallback, Subscription, SubscriptionOptions } from '@nats-io/nats-core';
-import { QueuedIteratorImpl } from '@nats-io/nats-core/internal';
 import type { Message } from '../main/message.js';
 import type { SubscribeOptions, Subscriber } from '../main/subscriber.js';
 import { NatsError } from '../shared/errors.js';
@@ -19,11 +21,17 @@ export interface SubscriptionHost extends MsgHost {
 }
 
 export class CompatSubscription implements Subscription {
-  readonly callback: MsgCallback<Msg>;
+  /** The `(err, msg)` callback; none for an iterated subscription. */
+  private readonly onMessage: MsgCallback<Msg> | undefined;
   readonly closed: Promise<Error | undefined>;
-  private readonly iterator: QueuedIteratorImpl<Msg> | undefined;
   private current: Subscriber;
-  private received = 0;
+  /**
+   * An iterated subscription's Subscribers whose queued messages are not all read yet, oldest
+   * first: after a `_resub`, the iterator reads the old one's to its end, then the new one's.
+   */
+  private readonly unread: Subscriber[] = [];
+  /** Messages received by the subscriptions this one moved away from (`_resub`). */
+  private receivedBefore = 0;
   private processed = 0;
   private draining = false;
   private done = false;
@@ -37,16 +45,13 @@ export class CompatSubscription implements Subscription {
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;
     });
-    if (typeof opts.callback === 'function') {
-      this.callback = opts.callback;
-    } else {
-      const iterator = new QueuedIteratorImpl<Msg>();
-      this.iterator = iterator;
-      this.callback = (err, msg) => (err ? iterator.stop(err) : iterator.push(msg));
-      // Leaving a `for await` early ends the subscription, as in nats.js.
-      void iterator.iterClosed.then(() => this.unsubscribe());
-    }
+    this.onMessage = typeof opts.callback === 'function' ? opts.callback : undefined;
     this.current = this.open(subject, { max: opts.max, timeout: opts.timeout });
+  }
+
+  /** nats.js's `Subscription.callback`; an iterated subscription's refuses to be called. */
+  get callback(): MsgCallback<Msg> {
+    return this.onMessage ?? iteratedOnly;
   }
 
   get sid(): number {
@@ -55,29 +60,31 @@ export class CompatSubscription implements Subscription {
 
   /**
    * `_resub`: the same subscription object, now on `subject` (a new sid) for at most `max`
-   * more messages; the old one ends.
+   * more messages; the old one ends (an iterator reads what it had queued first).
    */
   moveTo(subject: string, max: number | undefined): void {
     if (this.done) return;
     const old = this.current;
     this.current = this.open(subject, { max: max || undefined });
     void old.unsubscribe();
+    this.receivedBefore += old.delivered;
   }
 
   private open(subject: string, limits: Pick<SubscribeOptions, 'max' | 'timeout'>): Subscriber {
+    const callback = this.onMessage;
     const sub: Subscriber = this.host.subscribe(subject, this.opts.queue, {
       ...limits,
-      callback: (message) => this.deliver(sub, message),
+      callback: callback && ((message) => this.deliver(sub, message, callback)),
     });
     void sub.closed.then((error) => this.innerEnded(sub, error));
+    if (!callback) this.unread.push(sub);
     return sub;
   }
 
-  private deliver(from: Subscriber, message: Message): void {
+  private deliver(from: Subscriber, message: Message, callback: MsgCallback<Msg>): void {
     if (from !== this.current) return; // a late message of the subject before a _resub
-    this.received++;
     try {
-      this.callback(null, new CompatMsg(message, from.sid, this.host));
+      callback(null, new CompatMsg(message, from.sid, this.host));
     } finally {
       this.processed++;
     }
@@ -89,13 +96,33 @@ export class CompatSubscription implements Subscription {
     this.done = true;
     this.host.ended(this);
     const natsJsError = error === undefined ? undefined : toNatsJsError(error, from.subject);
-    if (natsJsError instanceof Error) {
-      if (this.iterator) this.iterator.stop(natsJsError);
-      else this.callback(natsJsError, {} as Msg);
-    } else {
-      this.iterator?.stop();
+    const failure = natsJsError instanceof Error ? natsJsError : undefined;
+    if (failure && this.onMessage) this.onMessage(failure, {} as Msg);
+    this.resolveClosed(failure);
+  }
+
+  /**
+   * The iterator: the queued messages of each Subscriber this one has been on, in order; then
+   * the error that ended the subscription, if any, as `closed` has it. Leaving a `for await`
+   * early ends the subscription, as in nats.js.
+   */
+  private async *messages(): AsyncGenerator<Msg> {
+    try {
+      for (let from = this.unread[0]; ; from = this.unread[0]) {
+        for await (const message of from) {
+          this.processed++;
+          yield new CompatMsg(message, from.sid, this.host);
+        }
+        if (from === this.current) break;
+        this.unread.shift(); // moved (_resub): go on with the next one
+      }
+    } catch {
+      // the Subscriber's failure: thrown below as nats.js's, once `closed` has it
+    } finally {
+      void this.current.unsubscribe();
     }
-    this.resolveClosed(natsJsError instanceof Error ? natsJsError : undefined);
+    const failure = await this.closed;
+    if (failure) throw failure;
   }
 
   unsubscribe(max?: number): void {
@@ -131,15 +158,16 @@ export class CompatSubscription implements Subscription {
   }
 
   getReceived(): number {
-    return this.received;
+    return this.receivedBefore + this.current.delivered;
   }
 
   getProcessed(): number {
-    return this.iterator ? this.iterator.processed : this.processed;
+    return this.processed;
   }
 
+  /** Received, not yet handed out: what waits in the iterator's queue. */
   getPending(): number {
-    return this.iterator ? this.iterator.getPending() : 0;
+    return this.getReceived() - this.processed;
   }
 
   getID(): number {
@@ -151,9 +179,13 @@ export class CompatSubscription implements Subscription {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Msg> {
-    if (!this.iterator) {
+    if (this.onMessage) {
       throw new NatsError('invalidArgument', 'a subscription with a callback cannot be iterated');
     }
-    return this.iterator[Symbol.asyncIterator]();
+    return this.messages();
   }
+}
+
+function iteratedOnly(): void {
+  throw new NatsError('invalidArgument', 'an iterated subscription has no callback');
 }

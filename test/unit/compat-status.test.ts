@@ -62,7 +62,6 @@ describe('natsJsStatus', () => {
       subscription: () => undefined,
     });
     statuses.stop();
-    await statuses.iterClosed;
     await new Promise((resolve) => setImmediate(resolve));
     expect((readers as unknown as { readers: Set<unknown> }).readers.size).toBe(0);
   });
