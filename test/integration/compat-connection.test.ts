@@ -7,14 +7,24 @@ import { Feature } from '@nats-io/nats-core/internal';
 import { type Client, connect, NatsError } from 'nats-offload';
 import { asNatsConnection } from 'nats-offload/compat';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
+import { freePort, type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
 import { waitFor } from '../helpers/wait.js';
 
 let server: NatsServer;
 let client: Client | undefined;
+/** The server's monitoring port: `/varz` is what the server itself says it is. */
+let httpPort: number;
+const MAX_PAYLOAD = 2 * 1024 * 1024;
 
 beforeAll(async () => {
-  server = await startServer();
+  httpPort = await freePort();
+  server = await startServer({
+    config: [
+      `http: 127.0.0.1:${httpPort}`,
+      'server_name: compat-info',
+      `max_payload: ${MAX_PAYLOAD}`,
+    ].join('\n'),
+  });
 });
 
 afterEach(async () => {
@@ -62,11 +72,22 @@ describe('asNatsConnection', () => {
     });
   });
 
-  it('describes the server as nats.js does', async () => {
+  it('describes the server as nats.js does: what its config and /varz say', async () => {
     const nc = await open();
-    expect(nc.info?.max_payload).toBe(client!.maxPayload());
-    expect(nc.info?.server_id).toBe(client!.serverInfo().serverId);
-    expect(nc.getServerVersion()).toMatchObject({ major: 2, minor: 9 });
+    const response = await fetch(`http://127.0.0.1:${httpPort}/varz`);
+    const varz = (await response.json()) as Record<string, unknown>;
+    expect(nc.info).toMatchObject({
+      server_id: varz.server_id,
+      server_name: 'compat-info',
+      version: varz.version,
+      proto: varz.proto,
+      go: varz.go,
+      port: server.port,
+      max_payload: MAX_PAYLOAD,
+      headers: true,
+    });
+    const [major, minor, micro] = String(varz.version).split('.').map(Number);
+    expect(nc.getServerVersion()).toEqual({ major, minor, micro });
     expect(nc.features.get(Feature.JS_KV).ok).toBe(true);
     expect(nc.features.get(Feature.JS_MULTIPLE_CONSUMER_FILTER).ok).toBe(false);
     expect(nc.options.inboxPrefix).toBe('_INBOX');
