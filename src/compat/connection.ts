@@ -182,17 +182,16 @@ export class CompatConnection implements NatsConnection {
     }
   }
 
-  requestMany(
+  async requestMany(
     subject: string,
     payload?: Payload,
     opts: Partial<RequestManyOptions> = {},
   ): Promise<AsyncIterable<Msg>> {
     try {
       checkOptions('requestMany', opts);
-      return requestMany(
+      return await requestMany(
         {
-          newInbox: () => this.client.newInbox(),
-          subscribe: (s, callback) => this.coreSubscribe(s, undefined, { callback }),
+          requestMany: (s, p, o) => this.client.requestMany(s, p, o),
           publish: (s, p, o) => this.publish(s, p, o),
           publisher: this.publisher,
         },
@@ -201,7 +200,7 @@ export class CompatConnection implements NatsConnection {
         opts,
       );
     } catch (error) {
-      return Promise.reject(toNatsJsError(error, subject));
+      throw toNatsJsError(error, subject);
     }
   }
 

@@ -95,6 +95,25 @@ describe('a compat subscription iterator nobody reads', () => {
   });
 });
 
+describe('compat requestMany replies nobody reads', () => {
+  it('wait in the same bounded queue: the rest are dropped and counted', async () => {
+    const { client, peer, nc } = await compatWith(new ConnectOptions().subscriptionCapacity(5));
+    peer.subscribe('flood', {
+      callback: (msg) => {
+        for (let i = 0; i < 20; i++) msg.respond(String(i));
+      },
+    });
+    await peer.flush();
+    const replies = await nc.requestMany('flood', '', { strategy: 'count', maxMessages: 20 });
+    await waitFor(() => client.statistics().inMessages === 20, 10_000, 'the 20 replies');
+    await client.flush(); // the replies are on this thread by its answer
+    expect(client.statistics().droppedMessages).toBe(15);
+    const got: string[] = [];
+    for await (const msg of replies) got.push(msg.string());
+    expect(got).toEqual(numbers(0, 5));
+  });
+});
+
 describe('compat status() nobody reads', () => {
   it(`keeps the newest ${READER_CAPACITY} statuses, in order`, async () => {
     const { client, peer, nc } = await compatWith(new ConnectOptions());

@@ -8,7 +8,7 @@ import { type Client, connect, NatsError } from 'nats-offload';
 import { asNatsConnection } from 'nats-offload/compat';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, waitForAsync } from '../helpers/wait.js';
 
 let server: NatsServer;
 let client: Client | undefined;
@@ -155,6 +155,39 @@ describe('asNatsConnection', () => {
     await expect(
       collect(await nc.requestMany('nobody', '', { maxWait: 5_000 })),
     ).rejects.toBeInstanceOf(errors.NoRespondersError);
+  });
+
+  it('requestMany stall: maxWait for the first reply, however slow, then stall after each', async () => {
+    const nc = await open();
+    nc.subscribe('slow', {
+      callback: (_err, msg) => {
+        // The first reply after more than `stall`; nats.js waits maxWait for it.
+        setTimeout(() => {
+          msg.respond('1');
+          msg.respond('2');
+        }, 600);
+      },
+    });
+    const replies = await nc.requestMany('slow', '', {
+      strategy: 'stall',
+      maxWait: 20_000,
+      stall: 100,
+    });
+    expect((await collect(replies)).map((m) => m.string())).toEqual(['1', '2']);
+  });
+
+  it('requestMany stall never read: its inbox is unsubscribed all the same', async () => {
+    const nc = await open();
+    let inbox = '';
+    nc.subscribe('unread', { callback: (_err, msg) => void (inbox = msg.reply ?? '') });
+    await nc.requestMany('unread', '', { strategy: 'stall', maxWait: 200 }); // never iterated
+    await waitFor(() => inbox !== '', 5_000, 'the request');
+    const subjects = async () => {
+      const response = await fetch(`http://127.0.0.1:${httpPort}/connz?subs=1`);
+      const connz = (await response.json()) as { connections: { subscriptions_list?: string[] }[] };
+      return connz.connections.flatMap((c) => c.subscriptions_list ?? []);
+    };
+    await waitForAsync(async () => !(await subjects()).includes(inbox), 10_000, 'the UNSUB');
   });
 
   it('a subscription timeout reaches the callback as TimeoutError, then closed settles', async () => {
