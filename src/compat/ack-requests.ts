@@ -1,63 +1,76 @@
 /**
  * What `JsMsg.ackAck()` reaches through `msg.publisher` (nats.js's protocol handler):
  * `options.noAsyncTraces`, `muxSubscriptions.baseInbox` / `cancel(r)`, `request(r)` and
- * `publish(reply, ACK, { reply })`. `r` is nats-core's `RequestOne`: it is answered through
- * `r.resolver(err, msg)`, keyed by `r.token` under the base inbox. One wildcard subscription
- * on this client, opened at the first ackAck, carries every answer.
+ * `publish(reply, ACK, { reply: baseInbox + r.token })`. `r` is nats-core's `RequestOne`,
+ * answered through `r.resolver(err, msg)`. The ACK goes out as a request of the client's own
+ * multiplexer (`Client.sendRequest`): `baseInbox` only marks which publish is whose request.
  */
 
 import { errors, type Msg, type Payload, type PublishOptions } from '@nats-io/nats-core';
 import type { Message } from '../main/message.js';
-import type { Subscriber } from '../main/subscriber.js';
-import { NO_RESPONDERS } from '../shared/protocol/headers.js';
-import type { MsgHost } from './msg.js';
-import { CompatMsg } from './msg.js';
+import type { RequestOptions } from '../main/request-mux.js';
+import { NatsError } from '../shared/errors.js';
+import { toNatsJsError } from './errors.js';
+import { CompatMsg, type MsgHost } from './msg.js';
 
 /** The part of nats-core's `RequestOne` this uses. */
 interface PendingRequest {
   token: string;
   requestSubject: string;
   resolver(err: Error | null, msg: Msg): void;
+  cancel(err?: Error): void;
 }
 
 export interface AckRequestsHost {
   newInbox(): string;
-  subscribe(subject: string, callback: (message: Message) => void): Subscriber;
   publish(subject: string, payload?: Payload, options?: PublishOptions): void;
+  sendRequest(subject: string, request: RequestOptions): Promise<Message>;
+  /** The client's request timeout: how long the multiplexer waits for an answer. */
+  requestTimeout(): number | null;
 }
 
 export class AckRequests {
   /** ackAck traces nothing: its timeout rejects with a plain `TimeoutError`. */
   readonly options = { noAsyncTraces: true };
   readonly muxSubscriptions: { baseInbox: string; cancel(r: PendingRequest): void };
-  private readonly pending = new Map<string, PendingRequest>();
-  private sub: Subscriber | undefined;
+  /** Requests announced by `request(r)`, until their publish. */
+  private readonly announced = new Map<string, PendingRequest>();
 
   constructor(
     private readonly host: AckRequestsHost,
     private readonly msgHost: MsgHost,
   ) {
     const baseInbox = `${host.newInbox()}.`;
-    this.muxSubscriptions = { baseInbox, cancel: (r) => this.pending.delete(r.token) };
+    this.muxSubscriptions = { baseInbox, cancel: (r) => this.announced.delete(r.token) };
   }
 
   request(r: PendingRequest): void {
-    if (this.sub === undefined || this.sub.isClosed) {
-      const base = this.muxSubscriptions.baseInbox;
-      this.sub = this.host.subscribe(`${base}*`, (message) => this.answer(message, base));
-    }
-    this.pending.set(r.token, r);
+    this.announced.set(r.token, r);
   }
 
   publish(subject: string, payload?: Payload, options?: PublishOptions): void {
-    this.host.publish(subject, payload, options);
+    const reply = options?.reply ?? '';
+    const base = this.muxSubscriptions.baseInbox;
+    const r = reply.startsWith(base) ? this.announced.get(reply.slice(base.length)) : undefined;
+    if (r === undefined) {
+      this.host.publish(subject, payload, options);
+      return;
+    }
+    this.announced.delete(r.token);
+    // ackAck's own timer ends its wait; the multiplexer's entry ends with the client's request
+    // timeout (or the reply, or close).
+    const request: RequestOptions = { payload, timeout: this.host.requestTimeout() };
+    this.host.sendRequest(subject, request).then(
+      (message) => r.resolver(null, new CompatMsg(message, 0, this.msgHost)),
+      (error: unknown) => this.failed(r, error),
+    );
   }
 
-  private answer(message: Message, base: string): void {
-    const r = this.pending.get(message.subject.slice(base.length));
-    if (r === undefined) return;
-    const msg = new CompatMsg(message, this.sub?.sid ?? 0, this.msgHost);
-    const noResponders = message.status === NO_RESPONDERS && message.payload.length === 0;
-    r.resolver(noResponders ? new errors.NoRespondersError(r.requestSubject) : null, msg);
+  private failed(r: PendingRequest, error: unknown): void {
+    if (error instanceof NatsError && error.kind === 'noResponders') {
+      r.resolver(new errors.NoRespondersError(r.requestSubject, { cause: error }), {} as Msg);
+    } else {
+      r.cancel(toNatsJsError(error, r.requestSubject) as Error);
+    }
   }
 }

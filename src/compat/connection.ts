@@ -57,7 +57,8 @@ export class CompatConnection implements NatsConnection {
     this.publisher = new AckRequests(
       {
         newInbox: () => client.newInbox(),
-        subscribe: (subject, callback) => this.coreSubscribe(subject, undefined, { callback }),
+        sendRequest: (subject, request) => client.sendRequest(subject, request),
+        requestTimeout: () => client.timeout(),
         publish: (subject, payload, opts) => this.publish(subject, payload, opts),
       },
       this,
