@@ -201,6 +201,14 @@ describe('asNatsConnection', () => {
     expect(sub.isClosed()).toBe(true);
   });
 
+  it('an iterated subscription with a timeout throws TimeoutError, the one closed has', async () => {
+    const nc = await open();
+    const sub = nc.subscribe('quiet.iterated', { timeout: 50 });
+    const thrown = await collect(sub).catch((e: unknown) => e);
+    expect(thrown).toBeInstanceOf(errors.TimeoutError);
+    expect(await sub.closed).toBe(thrown);
+  });
+
   it('an iterated subscription, and _resub moving it to another subject with a new max', async () => {
     const nc = await open();
     const sub = nc.subscribe('first');
