@@ -179,7 +179,11 @@ describe('asNatsConnection', () => {
   it('requestMany stall never read: its inbox is unsubscribed all the same', async () => {
     const nc = await open();
     let inbox = '';
-    nc.subscribe('unread', { callback: (_err, msg) => void (inbox = msg.reply ?? '') });
+    nc.subscribe('unread', {
+      callback: (_err, msg) => {
+        inbox = msg.reply ?? '';
+      },
+    });
     await nc.requestMany('unread', '', { strategy: 'stall', maxWait: 200 }); // never iterated
     await waitFor(() => inbox !== '', 5_000, 'the request');
     const subjects = async () => {
