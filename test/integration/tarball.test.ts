@@ -35,6 +35,14 @@ async function sh(cwd: string, command: string, args: string[]) {
   }
 }
 
+/** A number in the bench table (bench/report.ts formatValue): `39.0 k`, `1.23 M`, `4.99`. */
+const VALUE = '(\\d+(?:\\.\\d+)?(?: [kM])?)';
+
+function cellNumber(cell: string): number {
+  const [digits, prefix] = cell.split(' ');
+  return Number(digits) * (prefix === 'M' ? 1e6 : prefix === 'k' ? 1e3 : 1);
+}
+
 let server: NatsServer;
 let project: string;
 
@@ -116,7 +124,19 @@ describe('the packed tarball installed into an empty project', () => {
       ]);
       expect(run.code, run.stderr).toBe(0);
       expect(run.stdout).toContain('nats.js (@nats-io/transport-node) is not installed');
-      expect(run.stdout).toMatch(/pub 128 B\s+msgs\/s\s+\S+/);
+      // Columns: nats-offload, nats.js ('–': not measured), raw, ratio (none without
+      // nats.js), × raw, better.
+      for (const metric of ['msgs/s', 'MB/s']) {
+        const row = new RegExp(
+          `^pub 128 B +${metric} +${VALUE} +– +${VALUE} +${VALUE}× +higher ↑$`,
+          'm',
+        ).exec(run.stdout);
+        expect(row, `the ${metric} row in:\n${run.stdout}`).not.toBeNull();
+        const [ours, raw, timesRaw] = (row as RegExpExecArray).slice(1).map(cellNumber);
+        expect(ours, `nats-offload ${metric}`).toBeGreaterThan(0);
+        expect(raw, `raw ${metric}`).toBeGreaterThan(0);
+        expect(timesRaw, `× raw ${metric}`).toBeGreaterThan(0);
+      }
       expect(run.stdout).toContain(`results: ${path.join(project, 'bench', 'results')}`);
     },
     STEP_LIMIT_MS,
