@@ -198,7 +198,9 @@ export interface ConnectOptionsApi {
 
   /**
    * Receives every {@link Event}, on this thread, in order. What it throws is reported as a
-   * `clientError` of kind `'callback'`. Default: none; see also `Client.status()`.
+   * `clientError` of kind `'callback'`. Default: none; see also `Client.status()`. The first
+   * connection's `'connected'` (and every event before it) has been handed to it when
+   * `connect()` resolves, unless `retryOnInitialConnect` made `connect()` resolve at once.
    *
    * @throws NatsError `'invalidOption'` for a `cb` that is no function.
    */
