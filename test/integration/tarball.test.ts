@@ -4,6 +4,7 @@
 // it measures nats-offload and the raw socket instead of failing on an import.
 
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,12 +44,28 @@ function cellNumber(cell: string): number {
   return Number(digits) * (prefix === 'M' ? 1e6 : prefix === 'k' ? 1e3 : 1);
 }
 
+/**
+ * A folder for the user's project with no node_modules above it: Node resolves packages up the
+ * tree, and one there (another project's, say /tmp/node_modules) would give it nats.js.
+ */
+function isolatedBase(): string {
+  const bases = [os.tmpdir(), '/var/tmp', os.homedir()];
+  const clean = bases.find((base) => {
+    for (let dir = path.resolve(base); ; dir = path.dirname(dir)) {
+      if (existsSync(path.join(dir, 'node_modules'))) return false;
+      if (dir === path.dirname(dir)) return true;
+    }
+  });
+  if (clean === undefined) throw new Error(`a node_modules above each of ${bases.join(', ')}`);
+  return clean;
+}
+
 let server: NatsServer;
 let project: string;
 
 beforeAll(async () => {
   server = await startServer();
-  project = await mkdtemp(path.join(os.tmpdir(), 'nats-offload-user-'));
+  project = await mkdtemp(path.join(isolatedBase(), 'nats-offload-user-'));
   const packed = await sh(ROOT, 'npm', ['pack', '--json', '--pack-destination', project]);
   expect(packed.code, packed.stderr).toBe(0);
   const [{ filename }] = JSON.parse(packed.stdout) as { filename: string }[];
