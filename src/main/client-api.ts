@@ -257,7 +257,8 @@ export interface ClientApi {
   /**
    * Every event from now on (what `eventCallback` receives), for any number of readers; each
    * holds at most 1,024 it has not taken (a reader that falls further behind loses the
-   * oldest). Ends when the client closes.
+   * oldest). Ends when the client closes. A reader started after `connect()` resolved does not
+   * get the first connection's `'connected'`: `eventCallback` has had it by then.
    *
    * @example
    * for await (const event of client.status()) if (event.type === 'disconnected') alert();

@@ -172,6 +172,9 @@ export class Client implements ClientApi {
       result = await this.host.call(
         (api) => api.start(Comlink.proxy(callbacks)) as Promise<StartResult>,
       );
+      // Connected (not retryOnInitialConnect): the 'connected' event comes on another port than
+      // this reply; connect() resolves once it (and every event before it) has been heard.
+      if (result.ok && result.info) await this.host.call(() => this.events.connected);
     } catch (error) {
       await this.life.shutdown(error as NatsError);
       throw error;
@@ -180,11 +183,6 @@ export class Client implements ClientApi {
       const error = fromWire(result.error);
       await this.life.shutdown(error, false);
       throw error;
-    }
-    // The reply comes on another port than the 'connected' event and carries the same; unless
-    // that event (or a later one) came first.
-    if (result.info && result.servers && !this.servers.info) {
-      this.connectionChanged({ type: 'connected', info: result.info, servers: result.servers });
     }
   }
 

@@ -27,12 +27,27 @@ export function fromWireEvent(event: WireEvent): Event {
  * not reported again (a callback that throws on everything would loop).
  */
 export class EventSink {
+  /**
+   * Settles once the first 'connected' event has been handed to the callback: connect()
+   * resolves after it, so code after `await connect()` has heard it.
+   */
+  readonly connected: Promise<void>;
+  private heardConnected!: () => void;
   /** The reports of failed calls: a failure on one of these ends there. */
   private readonly reports = new WeakSet<Event>();
 
-  constructor(private readonly callback: ((event: Event) => void | Promise<void>) | undefined) {}
+  constructor(private readonly callback: ((event: Event) => void | Promise<void>) | undefined) {
+    this.connected = new Promise((resolve) => {
+      this.heardConnected = resolve;
+    });
+  }
 
   emit(event: Event): void {
+    this.call(event);
+    if (event.type === 'connected') this.heardConnected();
+  }
+
+  private call(event: Event): void {
     const cb = this.callback;
     if (!cb) return;
     try {

@@ -107,9 +107,11 @@ export interface ConnectOptionsApi {
 
   /**
    * Servers tried since the last connection, the first pass included, before the client closes
-   * with `'maxReconnects'`. Default `null`; `0` and `null`: unlimited.
+   * with `'maxReconnects'`. Default `null`: unlimited. `0` is refused rather than read as
+   * async-nats's "unlimited" or nats.js's "give up at once" (its `maxReconnectAttempts: -1`
+   * is `null` here).
    *
-   * @throws NatsError `'invalidOption'` for anything but `null` or a non-negative integer.
+   * @throws NatsError `'invalidOption'` for anything but `null` or an integer ≥ 1.
    */
   maxReconnects(n: number | null): this;
 
@@ -196,7 +198,9 @@ export interface ConnectOptionsApi {
 
   /**
    * Receives every {@link Event}, on this thread, in order. What it throws is reported as a
-   * `clientError` of kind `'callback'`. Default: none; see also `Client.status()`.
+   * `clientError` of kind `'callback'`. Default: none; see also `Client.status()`. The first
+   * connection's `'connected'` (and every event before it) has been handed to it when
+   * `connect()` resolves, unless `retryOnInitialConnect` made `connect()` resolve at once.
    *
    * @throws NatsError `'invalidOption'` for a `cb` that is no function.
    */

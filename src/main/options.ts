@@ -210,8 +210,18 @@ export class ConnectOptions implements ConnectOptionsApi {
   }
 
   maxReconnects(n: number | null): this {
+    // 0 is unlimited in async-nats and "give up at the first failure" in nats.js (whose
+    // unlimited is -1): either reading would surprise the other camp, so 0 is refused.
     this.#o.worker.maxReconnects =
-      n === null ? null : integer('maxReconnects', n, 0, Number.MAX_SAFE_INTEGER);
+      n === null
+        ? null
+        : integer(
+            'maxReconnects',
+            n,
+            1,
+            Number.MAX_SAFE_INTEGER,
+            'null (unlimited; async-nats 0, nats.js -1) or an integer',
+          );
     return this;
   }
 

@@ -100,7 +100,8 @@ export interface AuthFields {
 
 /**
  * Results cross as data: comlink would flatten a thrown NatsError into a plain Error. A
- * connected start carries what its 'connected' event does (the reply comes on another port).
+ * connected start carries what its 'connected' event does; the caller waits for that event
+ * (it comes on another port) before connect() resolves, and applies INFO and pool from it.
  */
 export type StartResult =
   | { ok: true; info?: ServerInfo; servers?: WireServer[] }

@@ -14,7 +14,7 @@ export interface WorkerOptions {
   /** ms for TCP + TLS + INFO/CONNECT + first PONG. */
   connectionTimeout: number;
   retryOnInitialConnect: boolean;
-  /** Consecutive failed attempts before the client closes; null = unlimited. */
+  /** Servers tried since the last connection before the client closes (≥ 1); null = unlimited. */
   maxReconnects: number | null;
   ignoreDiscoveredServers: boolean;
   retainServersOrder: boolean;

@@ -10,7 +10,7 @@
  *   a lone event goes out at the end of its turn; a flood goes out in batches.
  * - The queue is bounded by {@link MAX_QUEUED_EVENTS} and {@link MAX_QUEUED_ERROR_TEXT}; past
  *   either the oldest events are dropped and the next batch starts with one 'clientError'
- *   counting them.
+ *   counting them. Never the first 'connected': connect() resolves once its caller heard it.
  * - INFO and pool are state, not events: only the latest is kept, and the pool is snapshotted
  *   when the batch is posted. A 'connected' event carries both (the caller applies them before
  *   its listeners run); an update that comes after it while it waits goes into it, so the
@@ -65,6 +65,9 @@ export class HostUpdates {
   private lastPost = Number.NEGATIVE_INFINITY;
   /** The waiting event of the last failed attempt, while it is the last event queued. */
   private lastAttempt: ErrorEvent | undefined;
+  /** The client's first 'connected' until it is posted: connect() waits for it, never dropped. */
+  private firstConnected: Connected | undefined;
+  private hadConnected = false;
 
   constructor(
     /** Hands a batch to the caller's thread; settles once it has taken it (undefined: gone). */
@@ -108,6 +111,8 @@ export class HostUpdates {
 
   private queue(event: WireEvent): void {
     if (event.type === 'connected') {
+      if (!this.hadConnected) this.firstConnected = event;
+      this.hadConnected = true;
       if (this.connected) {
         this.connected.info = undefined;
         this.connected.servers = undefined;
@@ -153,7 +158,8 @@ export class HostUpdates {
   }
 
   private dropOldest(): void {
-    const event = this.events.shift() as WireEvent;
+    const at = this.events[0] === this.firstConnected ? 1 : 0;
+    const [event] = this.events.splice(at, 1) as [WireEvent];
     this.text -= eventText(event);
     if (event === this.lastAttempt) this.lastAttempt = undefined;
     this.dropped++;
@@ -205,6 +211,7 @@ export class HostUpdates {
       update.events.unshift({ type: 'clientError', error: toWire(error) });
     }
     this.events = [];
+    this.firstConnected = undefined;
     this.lastAttempt = undefined;
     this.text = 0;
     this.dropped = 0;

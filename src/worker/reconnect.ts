@@ -4,7 +4,7 @@
  * server comes next and after what delay.
  *
  * - `attempts` counts every server tried since the last connection (or setServerPool); past
- *   `maxReconnects` (0 and null: no limit) the client ends with 'maxReconnects', also during
+ *   `maxReconnects` (null: no limit) the client ends with 'maxReconnects', also during
  *   connect()'s first pass and with retryOnInitialConnect.
  * - `reconnectToServerCallback`, when set, picks the server at every attempt (with the default
  *   ServerInfo before the first INFO); its delay, or else the delay callback's, is waited. An
@@ -76,7 +76,7 @@ export class Reconnects {
   async next(lastInfo: ServerInfo | undefined): Promise<NextAttempt | NatsError> {
     this.attempts++;
     const max = this.options.maxReconnects;
-    if (max !== null && max > 0 && this.attempts > max) {
+    if (max !== null && this.attempts > max) {
       return new NatsError(
         'maxReconnects',
         `gave up after ${this.attempts - 1} failed connection attempts (maxReconnects ${max})`,

@@ -117,7 +117,13 @@ function setters(): Row[] {
     S('pingInterval(v)', (v) => opts().pingInterval(v), {
       extra: [['2**31-1', 2 ** 31 - 1, OK]],
     }),
-    S('maxReconnects(v)', (v) => opts().maxReconnects(v), { ok: ['null', ...huge] }),
+    S('maxReconnects(v)', (v) => opts().maxReconnects(v), {
+      ok: ['null', ...huge],
+      extra: [
+        ['0', 0, 'invalidOption'],
+        ['1', 1, OK],
+      ],
+    }),
     S('skipSubjectValidation(v)', (v) => opts().skipSubjectValidation(v), { ok: ['true'] }),
     S('subscriptionCapacity(v)', (v) => opts().subscriptionCapacity(v), { ok: huge }),
     S('clientCapacity(v)', (v) => opts().clientCapacity(v), { ok: huge }),

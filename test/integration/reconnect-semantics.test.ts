@@ -1,10 +1,11 @@
 // async-nats's reconnect semantics (reference/async-nats.md §1), against real servers:
-// maxReconnects counts every server tried (0 and null: unlimited, the first pass included),
+// maxReconnects counts every server tried (null: unlimited; the first pass included),
 // reconnectDelayCallback is asked before every attempt with that counter, and
 // reconnectToServerCallback at every attempt, the first one too.
 
 import { type Client, ConnectOptions, type Event, NatsError } from 'nats-offload';
 import { afterEach, describe, expect, it } from 'vitest';
+import { thrown } from '../helpers/errors.js';
 import { freePort, type NatsServer, startServer } from '../helpers/nats-server.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -35,12 +36,12 @@ describe('maxReconnects', () => {
     expect((error as NatsError).kind).toBe('maxReconnects');
   });
 
-  it('0 means unlimited, as null does', async () => {
+  it('null means unlimited', async () => {
     const port = await freePort();
     const events: Event[] = [];
     const client = await new ConnectOptions()
       .retryOnInitialConnect()
-      .maxReconnects(0)
+      .maxReconnects(null)
       .reconnectDelayCallback(() => 20)
       .eventCallback((e) => {
         events.push(e);
@@ -58,6 +59,16 @@ describe('maxReconnects', () => {
     await waitFor(() => client.connectionState() === 'connected', 10_000, 'connected');
     const failures = events.flatMap((e) => (e.type === 'clientError' ? [e.error.kind] : []));
     expect(new Set(failures)).toEqual(new Set(['io']));
+  });
+
+  it('0 and -1 are refused, naming null: async-nats reads 0 as unlimited, nats.js as "give up"', () => {
+    for (const n of [0, -1]) {
+      const error = thrown(() => new ConnectOptions().maxReconnects(n));
+      expect(error.kind).toBe('invalidOption');
+      expect(error.message).toMatch(/^maxReconnects must be null \(unlimited;.* got -?\d$/);
+    }
+    const error = thrown(() => new ConnectOptions().maxReconnects(1).maxReconnects(0));
+    expect(error.kind).toBe('invalidOption');
   });
 });
 

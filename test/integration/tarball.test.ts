@@ -4,6 +4,7 @@
 // it measures nats-offload and the raw socket instead of failing on an import.
 
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,12 +36,36 @@ async function sh(cwd: string, command: string, args: string[]) {
   }
 }
 
+/** A number in the bench table (bench/report.ts formatValue): `39.0 k`, `1.23 M`, `4.99`. */
+const VALUE = '(\\d+(?:\\.\\d+)?(?: [kM])?)';
+
+function cellNumber(cell: string): number {
+  const [digits, prefix] = cell.split(' ');
+  return Number(digits) * (prefix === 'M' ? 1e6 : prefix === 'k' ? 1e3 : 1);
+}
+
+/**
+ * A folder for the user's project with no node_modules above it: Node resolves packages up the
+ * tree, and one there (another project's, say /tmp/node_modules) would give it nats.js.
+ */
+function isolatedBase(): string {
+  const bases = [os.tmpdir(), '/var/tmp', os.homedir()];
+  const clean = bases.find((base) => {
+    for (let dir = path.resolve(base); ; dir = path.dirname(dir)) {
+      if (existsSync(path.join(dir, 'node_modules'))) return false;
+      if (dir === path.dirname(dir)) return true;
+    }
+  });
+  if (clean === undefined) throw new Error(`a node_modules above each of ${bases.join(', ')}`);
+  return clean;
+}
+
 let server: NatsServer;
 let project: string;
 
 beforeAll(async () => {
   server = await startServer();
-  project = await mkdtemp(path.join(os.tmpdir(), 'nats-offload-user-'));
+  project = await mkdtemp(path.join(isolatedBase(), 'nats-offload-user-'));
   const packed = await sh(ROOT, 'npm', ['pack', '--json', '--pack-destination', project]);
   expect(packed.code, packed.stderr).toBe(0);
   const [{ filename }] = JSON.parse(packed.stdout) as { filename: string }[];
@@ -116,7 +141,19 @@ describe('the packed tarball installed into an empty project', () => {
       ]);
       expect(run.code, run.stderr).toBe(0);
       expect(run.stdout).toContain('nats.js (@nats-io/transport-node) is not installed');
-      expect(run.stdout).toMatch(/pub 128 B\s+msgs\/s\s+\S+/);
+      // Columns: nats-offload, nats.js ('–': not measured), raw, ratio (none without
+      // nats.js), × raw, better.
+      for (const metric of ['msgs/s', 'MB/s']) {
+        const row = new RegExp(
+          `^pub 128 B +${metric} +${VALUE} +– +${VALUE} +${VALUE}× +higher ↑$`,
+          'm',
+        ).exec(run.stdout);
+        expect(row, `the ${metric} row in:\n${run.stdout}`).not.toBeNull();
+        const [ours, raw, timesRaw] = (row as RegExpExecArray).slice(1).map(cellNumber);
+        expect(ours, `nats-offload ${metric}`).toBeGreaterThan(0);
+        expect(raw, `raw ${metric}`).toBeGreaterThan(0);
+        expect(timesRaw, `× raw ${metric}`).toBeGreaterThan(0);
+      }
       expect(run.stdout).toContain(`results: ${path.join(project, 'bench', 'results')}`);
     },
     STEP_LIMIT_MS,

@@ -317,7 +317,7 @@ describe('auth over WebSocket', () => {
     expect(
       await echoes(await open(ws, ConnectOptions.withUserAndPassword('alice', 's3cret'))),
     ).toBe('over ws');
-    const wrong = ConnectOptions.withUserAndPassword('alice', 'nope').maxReconnects(0);
+    const wrong = ConnectOptions.withUserAndPassword('alice', 'nope');
     expect((await rejection(wrong.connect(ws))).kind).toBe('authorizationViolation');
   });
 

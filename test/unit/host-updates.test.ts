@@ -173,7 +173,9 @@ describe('HostUpdates', () => {
   it("a dropped 'connected' leaves its INFO and pool to the batch", async () => {
     const { caller, updates } = setup();
     caller.hold = true;
-    updates.event(serverError(0));
+    // The first connection (never dropped, see below) and its loss: this one is a reconnection.
+    updates.event({ type: 'connected', info: info('zero'), servers: [] });
+    updates.event({ type: 'disconnected' });
     await waitFor(() => caller.batches.length === 1, 1_000, 'the first batch');
     caller.pool = [
       { url: 'nats://a:4222', failedAttempts: 0, didConnect: true, isDiscovered: false },
@@ -186,6 +188,25 @@ describe('HostUpdates', () => {
     expect(batch.info?.serverName).toBe('one');
     expect(batch.servers).toEqual(caller.pool);
     expect(batch.events.map((e) => e.type)).not.toContain('connected');
+  });
+
+  it("never drops the first 'connected': connect() resolves once its caller has heard it", async () => {
+    const { caller, updates } = setup();
+    caller.hold = true;
+    updates.event(serverError(-1));
+    await waitFor(() => caller.batches.length === 1, 1_000, 'the first batch');
+    updates.event(serverError(-2));
+    updates.event({ type: 'connected', info: info('one'), servers: [] });
+    for (let i = 0; i < 2 * MAX_QUEUED_EVENTS; i++) updates.event(serverError(i));
+    caller.release();
+    await waitFor(() => caller.batches.length === 2, 1_000, 'the second batch');
+    const events = caller.batches[1].events;
+    expect(events).toHaveLength(1 + MAX_QUEUED_EVENTS);
+    expect(events[0].type === 'clientError' && events[0].error.message).toMatch(
+      new RegExp(`^${MAX_QUEUED_EVENTS + 2} events dropped`), // all but the newest, and it
+    );
+    expect(events[1]).toEqual({ type: 'connected', info: info('one'), servers: [] });
+    expect(events[2]).toEqual(serverError(MAX_QUEUED_EVENTS + 1));
   });
 
   it('posts nothing when nothing changed, and INFO and pool alone when only they did', async () => {

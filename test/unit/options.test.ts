@@ -45,6 +45,7 @@ describe('ConnectOptions validation', () => {
     ['clientCapacity(0)', () => new ConnectOptions().clientCapacity(0)],
     ['maxPendingBytes(1.5)', () => new ConnectOptions().maxPendingBytes(1.5)],
     ['maxReconnects(-1)', () => new ConnectOptions().maxReconnects(-1)],
+    ['maxReconnects(0)', () => new ConnectOptions().maxReconnects(0)],
     ['customInboxPrefix("a.*")', () => new ConnectOptions().customInboxPrefix('a.*')],
     ['customInboxPrefix("a b")', () => new ConnectOptions().customInboxPrefix('a b')],
     ['customInboxPrefix("")', () => new ConnectOptions().customInboxPrefix('')],
