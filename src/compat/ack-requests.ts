@@ -21,6 +21,9 @@ interface PendingRequest {
   cancel(err?: Error): void;
 }
 
+/** The longest an ackAck's multiplexer entry waits (nats.js's JetStream default is 5 s). */
+const ACK_ENTRY_MAX_MS = 60_000;
+
 export interface AckRequestsHost {
   newInbox(): string;
   publish(subject: string, payload?: Payload, options?: PublishOptions): void;
@@ -58,8 +61,10 @@ export class AckRequests {
     }
     this.announced.delete(r.token);
     // ackAck's own timer ends its wait; the multiplexer's entry ends with the client's request
-    // timeout (or the reply, or close).
-    const request: RequestOptions = { payload, timeout: this.host.requestTimeout() };
+    // timeout (or the reply, or close), and never outlives ACK_ENTRY_MAX_MS: an unanswered
+    // ack under requestTimeout(null) must not keep its entry until close.
+    const timeout = Math.min(this.host.requestTimeout() ?? ACK_ENTRY_MAX_MS, ACK_ENTRY_MAX_MS);
+    const request: RequestOptions = { payload, timeout };
     this.host.sendRequest(subject, request).then(
       (message) => r.resolver(null, new CompatMsg(message, 0, this.msgHost)),
       (error: unknown) => this.failed(r, error),
