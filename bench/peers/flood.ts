@@ -1,8 +1,10 @@
 /**
  * Publisher peer: writes `count` pre-encoded `PUB` frames of `size` bytes to `subject` over a
  * raw socket, as fast as the socket takes them (`rate` 0) or paced at `rate` messages per
- * second, then waits for the server's PONG and exits. Every body is the same JSON document of
- * `size` bytes, so a consumer can parse it as an application would.
+ * second. Every body is the same JSON document of `size` bytes, so a consumer can parse it as an
+ * application would. Tells its parent `ready` once connected and starts at its `go`, so that
+ * the parent can read its CPU time from there; once the server has everything (its PONG) it
+ * stays, idle, until stopped, so that the parent can read it again at the end.
  *
  *   node dist/bench/peers/flood.js <url> <subject> <count> <size> [rate]
  */
@@ -36,6 +38,9 @@ const perChunk = Math.max(1, Math.floor(CHUNK_BYTES / frame.length));
 const chunk = Buffer.concat(Array.from({ length: perChunk }, () => frame));
 
 const connection = await rawConnect(url);
+const go = once(process, 'message');
+process.send?.('ready');
+await go;
 const socket = connection.socket;
 let sent = 0;
 
@@ -60,4 +65,3 @@ if (rate > 0) {
   while (!writeUpTo(count)) await once(socket, 'drain');
 }
 await connection.ping();
-process.exit(0);
