@@ -254,6 +254,16 @@ describe('nats-offload-bench', () => {
     expect(rate?.ratioRaw).toBeCloseTo(mid('nats-offload') / mid('raw'), 9);
     expect(rate?.samples).toEqual(Object.fromEntries(CLIENTS.map((c) => [c, '2/2'])));
     expectCpuRows(doc, ['pub-128']);
+    // The core-bound model's table over the same file: a line per client, each rate predicted.
+    const script = join(ROOT, 'dist', 'bench', 'tools', 'core-bound.js');
+    const model = await runScript(script, [run.file ?? '', '--cores', '3'], 30_000);
+    expect(model.code, model.stderr).toBe(0);
+    expect(model.stdout).toContain('pub 128 B: CPU µs per message');
+    for (const client of CLIENTS) {
+      expect(model.stdout).toMatch(
+        new RegExp(`^\\| ${client} \\|( [0-9.]+ \\|){8} [0-9.]+( k| M)? \\|`, 'm'),
+      );
+    }
   }, 130_000);
 
   it('every end-to-end scenario runs for every client in a short run, TLS included', async () => {

@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
+import { predictedRate, totalCost } from '../../bench/core-bound.js';
 import { CpuWindow, cpuMetrics } from '../../bench/cpu-window.js';
 import { threadIds } from '../../bench/proc-cpu.js';
 import { SCENARIOS } from '../../bench/scenarios/index.js';
@@ -105,5 +106,21 @@ describe('CPU rows', () => {
     expect(keys('msg', true)).toContain('peerUsPerMsg');
     expect(keys('msg', false)).not.toContain('peerUsPerMsg');
     expect(cpuMetrics('req', true).map((m) => m.label)).toContain('total CPU µs/req');
+  });
+});
+
+describe('core-bound model', () => {
+  const parts = { main: 0.2, worker: 0.1, helpers: 0.1, server: 0.3, peer: 0.1 };
+
+  it('sums every part, helpers included', () => {
+    expect(totalCost(parts)).toBeCloseTo(0.8, 12);
+  });
+
+  it('carries cores / total CPU per message until the heaviest thread alone is the limit', () => {
+    expect(predictedRate(parts, 2)).toBeCloseTo(2.5e6, 3);
+    // 4 cores would carry 5 M/s, but the 0.3 µs server thread carries 3.33 M/s at most.
+    expect(predictedRate(parts, 4)).toBeCloseTo(1e6 / 0.3, 3);
+    // Helpers spread over several threads: never the one bottleneck.
+    expect(predictedRate({ ...parts, helpers: 0.5 }, 16)).toBeCloseTo(1e6 / 0.3, 3);
   });
 });
