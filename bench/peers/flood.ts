@@ -38,9 +38,12 @@ const perChunk = Math.max(1, Math.floor(CHUNK_BYTES / frame.length));
 const chunk = Buffer.concat(Array.from({ length: perChunk }, () => frame));
 
 const connection = await rawConnect(url);
-const go = once(process, 'message');
-process.send?.('ready');
-await go;
+// Forked by a measurement (an IPC channel): wait for its go. Run by hand: start at once.
+if (process.send) {
+  const go = once(process, 'message');
+  process.send('ready');
+  await go;
+}
 const socket = connection.socket;
 let sent = 0;
 
@@ -65,3 +68,5 @@ if (rate > 0) {
   while (!writeUpTo(count)) await once(socket, 'drain');
 }
 await connection.ping();
+// Forked: stay (idle) for the parent's last reading of this process's CPU, until stopped.
+if (!process.send) process.exit(0);

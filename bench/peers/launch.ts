@@ -17,7 +17,8 @@ export interface Peer {
 
 /**
  * Forks `dist/bench/peers/<name>.js` with `args`. With `waitReady`, resolves only once the
- * peer has sent `'ready'` (e.g. the responder's subscription is registered).
+ * peer has sent `'ready'` (the responder's subscription is registered, the publisher is
+ * connected and waits for {@link Peer.go}).
  */
 export async function startPeer(
   name: 'flood' | 'responder',
