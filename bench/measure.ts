@@ -7,6 +7,8 @@
  * once the client is closed (a client that keeps the process alive is itself a finding).
  */
 import { type ClientName, connectClient } from './clients/types.js';
+import { CpuWindow } from './cpu-window.js';
+import { threadIds } from './proc-cpu.js';
 import { SCENARIOS } from './scenarios/index.js';
 import type { Metrics, Variant } from './scenarios/types.js';
 
@@ -18,6 +20,8 @@ export interface Job {
   ca?: string;
   /** Where the measured client connects when not `url` (a WebSocket variant's `ws://`). */
   clientUrl?: string;
+  /** The bench's own nats-server, whose CPU time is read; none with --url. */
+  serverPid?: number;
 }
 
 export type ChildMessage =
@@ -40,10 +44,24 @@ const scenario = SCENARIOS.find((s) => s.name === job.variant.scenario);
 try {
   if (!scenario) throw new Error(`unknown scenario ${job.variant.scenario}`);
   await send({ type: 'stage', stage: 'connecting' });
+  const workerTids = new Set<number>();
   const metrics = await scenario.measure(job.variant, {
     url: job.url,
     client: job.client,
-    connect: () => connectClient(job.client, job.clientUrl ?? job.url, job.ca),
+    async connect() {
+      const before = process.platform === 'linux' ? threadIds(process.pid) : [];
+      const client = await connectClient(job.client, job.clientUrl ?? job.url, job.ca);
+      // A thread born while connecting is the client's own: nats-offload's connection worker.
+      if (before.length) {
+        for (const tid of threadIds(process.pid)) if (!before.includes(tid)) workerTids.add(tid);
+      }
+      return client;
+    },
+    cpuWindow: (peers = []) =>
+      new CpuWindow(
+        { serverPid: job.serverPid, workerTids },
+        peers.map((p) => p.pid),
+      ),
     stage: (stage) => void send({ type: 'stage', stage }),
   });
   await send({ type: 'result', metrics });

@@ -115,7 +115,7 @@ export async function measureOnce(m: Measurement, options: RunOptions): Promise<
         ]
       : [];
     return await runChild(
-      { variant: m.variant, client: m.client, url, ca: tls?.ca, clientUrl },
+      { variant: m.variant, client: m.client, url, ca: tls?.ca, clientUrl, serverPid: server?.pid },
       m,
       execArgv,
     );

@@ -1,8 +1,10 @@
 /**
  * Publisher peer: writes `count` pre-encoded `PUB` frames of `size` bytes to `subject` over a
  * raw socket, as fast as the socket takes them (`rate` 0) or paced at `rate` messages per
- * second, then waits for the server's PONG and exits. Every body is the same JSON document of
- * `size` bytes, so a consumer can parse it as an application would.
+ * second. Every body is the same JSON document of `size` bytes, so a consumer can parse it as an
+ * application would. Tells its parent `ready` once connected and starts at its `go`, so that
+ * the parent can read its CPU time from there; once the server has everything (its PONG) it
+ * stays, idle, until stopped, so that the parent can read it again at the end.
  *
  *   node dist/bench/peers/flood.js <url> <subject> <count> <size> [rate]
  */
@@ -36,6 +38,12 @@ const perChunk = Math.max(1, Math.floor(CHUNK_BYTES / frame.length));
 const chunk = Buffer.concat(Array.from({ length: perChunk }, () => frame));
 
 const connection = await rawConnect(url);
+// Forked by a measurement (an IPC channel): wait for its go. Run by hand: start at once.
+if (process.send) {
+  const go = once(process, 'message');
+  process.send('ready');
+  await go;
+}
 const socket = connection.socket;
 let sent = 0;
 
@@ -60,4 +68,5 @@ if (rate > 0) {
   while (!writeUpTo(count)) await once(socket, 'drain');
 }
 await connection.ping();
-process.exit(0);
+// Forked: stay (idle) for the parent's last reading of this process's CPU, until stopped.
+if (!process.send) process.exit(0);

@@ -4,6 +4,10 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
 export interface Peer {
+  /** Its process id, for reading its CPU time. */
+  readonly pid: number;
+  /** Tells a peer that waits for it (the flood publisher) to start. */
+  go(): void;
   /** Rejects if the peer exits with an error or is killed; never resolves. */
   readonly failed: Promise<never>;
   /** Resolves when the peer has exited on its own with code 0. */
@@ -13,7 +17,8 @@ export interface Peer {
 
 /**
  * Forks `dist/bench/peers/<name>.js` with `args`. With `waitReady`, resolves only once the
- * peer has sent `'ready'` (e.g. the responder's subscription is registered).
+ * peer has sent `'ready'` (the responder's subscription is registered, the publisher is
+ * connected and waits for {@link Peer.go}).
  */
 export async function startPeer(
   name: 'flood' | 'responder',
@@ -38,6 +43,8 @@ export async function startPeer(
   const failed = finished.then(() => new Promise<never>(() => {}));
   failed.catch(() => {});
   const peer: Peer = {
+    pid: child.pid ?? -1,
+    go: () => child.send('go'),
     failed,
     finished,
     async stop() {

@@ -3,13 +3,15 @@
  * floods 500k × 128 B at it, as fast as the server takes them. How often the timer still ticks
  * from the first message to the last, and its longest gap there: the event loop blocked while
  * bulk messages arrive is what nats.js users have reported for years. The same timer's rate
- * over a quiet stretch before the burst is the idle reference.
+ * over a quiet stretch before the burst is the idle reference. With the CPU each message cost,
+ * by thread and process (cpu-window.ts), from the publisher's start to the last message.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CLIENTS } from '../clients/types.js';
+import { cpuMetrics } from '../cpu-window.js';
 import { startPeer } from '../peers/launch.js';
 import { DEFAULT_SIZE, guarded, MSGS_PER_SEC, Receiver, sizeLabel, throughput } from './common.js';
-import { countFor, QUICK, type Scenario } from './types.js';
+import { countFor, type Metrics, QUICK, type Scenario } from './types.js';
 
 const SUBJECT = 'bench.burst';
 const COUNT = 500_000;
@@ -17,7 +19,7 @@ const IDLE_MS = 500;
 
 export const burst: Scenario = {
   name: 'burst',
-  summary: `a ${COUNT / 1000}k-message burst while the app runs a 1 ms timer: ticks/s, longest gap`,
+  summary: `a ${COUNT / 1000}k-message burst while the app runs a 1 ms timer: ticks/s, longest gap, CPU µs/msg by thread`,
   variants: (options) => {
     const size = options.size ?? DEFAULT_SIZE;
     return [
@@ -37,6 +39,7 @@ export const burst: Scenario = {
           { key: 'longestGapMs', label: 'longest gap ms', better: 'lower' },
           { key: 'idleTicksPerSec', label: 'idle ticks/s', better: 'higher' },
           MSGS_PER_SEC,
+          ...cpuMetrics('msg', true),
         ],
         timeoutMs: 120_000,
       },
@@ -57,9 +60,13 @@ export const burst: Scenario = {
       await sleep(idleMs);
       const idleTicksPerSec = ticks.length / ((performance.now() - idleStart) / 1000);
       ctx.stage('receiving');
-      const flood = await startPeer('flood', [ctx.url, SUBJECT, count, size]);
+      const flood = await startPeer('flood', [ctx.url, SUBJECT, count, size], true);
+      let cpuPerMsg: Metrics;
       try {
+        const cpu = ctx.cpuWindow([flood]);
+        flood.go();
         await guarded(receiver.done, client.failed, flood.failed);
+        cpuPerMsg = cpu.close(count);
       } finally {
         receiver.stop();
         await flood.stop();
@@ -68,6 +75,7 @@ export const burst: Scenario = {
         ...tickStats(ticks, receiver.first, receiver.last),
         idleTicksPerSec,
         msgsPerSec: throughput(count, size, receiver.last - receiver.first).msgsPerSec,
+        ...cpuPerMsg,
       };
     } finally {
       clearInterval(timer);

@@ -142,7 +142,8 @@ export async function startStream(
 ): Promise<Peer> {
   const { url, subject, size, rate, ms } = stream;
   const count = Math.ceil((rate * (FIRST_MESSAGE_MS + ms)) / 1000);
-  const publisher = await startPeer('flood', [url, subject, count, size, rate]);
+  const publisher = await startPeer('flood', [url, subject, count, size, rate], true);
+  publisher.go();
   try {
     await guarded(tally.first, client.failed, publisher.failed, noFirstMessage());
   } catch (error) {

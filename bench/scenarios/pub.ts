@@ -1,5 +1,9 @@
-/** pub: publish N messages, then flush; the clock stops when the server has them all. */
+/**
+ * pub: publish N messages, then flush; the clock stops when the server has them all. With the
+ * CPU each message cost, by thread and process (cpu-window.ts), over the same time.
+ */
 import { CLIENTS } from '../clients/types.js';
+import { cpuMetrics } from '../cpu-window.js';
 import {
   guarded,
   MB_PER_SEC,
@@ -16,7 +20,8 @@ const SIZES = [16, 128, 1024, 16 * 1024];
 
 export const pub: Scenario = {
   name: 'pub',
-  summary: 'publish N messages then flush (16 B, 128 B, 1 KiB, 16 KiB): msgs/s and MB/s',
+  summary:
+    'publish N messages then flush (16 B, 128 B, 1 KiB, 16 KiB): msgs/s, MB/s, CPU µs/msg by thread',
   variants: (options) =>
     (options.size !== undefined ? [options.size] : SIZES).map((size) => ({
       id: `pub-${size}`,
@@ -28,7 +33,7 @@ export const pub: Scenario = {
         size,
         count: countFor(options, messageCount(size)),
       },
-      metrics: [MSGS_PER_SEC, MB_PER_SEC],
+      metrics: [MSGS_PER_SEC, MB_PER_SEC, ...cpuMetrics('msg', false)],
       timeoutMs: 120_000,
     })),
 
@@ -37,6 +42,7 @@ export const pub: Scenario = {
     const payload = payloadOf(size);
     const client = await ctx.connect();
     ctx.stage('publishing');
+    const cpu = ctx.cpuWindow();
     const start = performance.now();
     await guarded(
       (async () => {
@@ -46,9 +52,10 @@ export const pub: Scenario = {
       client.failed,
     );
     const ms = performance.now() - start;
+    const metrics = { ...throughput(count, size, ms), ...cpu.close(count) };
     ctx.stage('closing');
     await client.close();
-    return throughput(count, size, ms);
+    return metrics;
   },
 };
 

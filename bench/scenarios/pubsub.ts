@@ -1,11 +1,15 @@
-/** pubsub: one client publishes N messages and receives its own; from first publish to last receive. */
+/**
+ * pubsub: one client publishes N messages and receives its own; from first publish to last
+ * receive, with the CPU each message cost, by thread and process (cpu-window.ts).
+ */
+import { cpuMetrics } from '../cpu-window.js';
 import { guarded, payloadOf, publishAll, Receiver, receiveVariants, throughput } from './common.js';
 import type { Scenario } from './types.js';
 
 export const pubsub: Scenario = {
   name: 'pubsub',
-  summary: 'one client publishes N messages and receives its own: msgs/s',
-  variants: (options) => receiveVariants('pubsub', options),
+  summary: 'one client publishes N messages and receives its own: msgs/s, CPU µs/msg by thread',
+  variants: (options) => receiveVariants('pubsub', options, cpuMetrics('msg', false)),
 
   async measure(variant, ctx) {
     const { size, count } = variant.params;
@@ -14,6 +18,7 @@ export const pubsub: Scenario = {
     client.subscribe('bench.pubsub', receiver.onMessage);
     await client.flush();
     ctx.stage('publishing and receiving');
+    const cpu = ctx.cpuWindow();
     const start = performance.now();
     try {
       await guarded(
@@ -23,8 +28,9 @@ export const pubsub: Scenario = {
     } finally {
       receiver.stop();
     }
+    const metrics = { ...throughput(count, size, receiver.last - start), ...cpu.close(count) };
     ctx.stage('closing');
     await client.close();
-    return throughput(count, size, receiver.last - start);
+    return metrics;
   },
 };

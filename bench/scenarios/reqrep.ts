@@ -1,10 +1,12 @@
 /**
  * reqrep: requests to a raw-socket responder in another process, which echoes each payload.
  * Sequential: one request at a time, each timed, after a warm-up. In flight: a fixed number
- * outstanding at all times, until N are answered. Large: sequential round trips of a 16 MiB
+ * outstanding at all times, until N are answered, with the CPU each request cost by thread and
+ * process (cpu-window.ts; the responder is the peer). Large: sequential round trips of a 16 MiB
  * message (far larger than the client's 4 MiB rings) against a server allowing it.
  */
 import { type BenchClient, CLIENTS } from '../clients/types.js';
+import { cpuMetrics } from '../cpu-window.js';
 import { startPeer } from '../peers/launch.js';
 import { percentile } from '../stats.js';
 import { DEFAULT_SIZE, guarded, payloadOf, sizeLabel } from './common.js';
@@ -21,7 +23,7 @@ const WARMUP_FRACTION = 0.1;
 export const reqrep: Scenario = {
   name: 'reqrep',
   summary:
-    'request/reply against a responder process: sequential latency p50/p90/p99/max, req/s with 100 in flight, and a 16 MiB round trip',
+    'request/reply against a responder process: sequential latency p50/p90/p99/max, req/s and CPU µs/req by thread with 100 in flight, and a 16 MiB round trip',
   variants: (options) => {
     const size = options.size ?? DEFAULT_SIZE;
     const base = { scenario: 'reqrep', clients: CLIENTS, needsServer: true, timeoutMs: 120_000 };
@@ -46,7 +48,10 @@ export const reqrep: Scenario = {
         id: `reqrep-${IN_FLIGHT}`,
         label: `request ${IN_FLIGHT} in flight ${sizeLabel(size)}`,
         params: { size, count: countFor(options, 50_000), inFlight: IN_FLIGHT },
-        metrics: [{ key: 'reqPerSec', label: 'req/s', better: 'higher' }],
+        metrics: [
+          { key: 'reqPerSec', label: 'req/s', better: 'higher' },
+          ...cpuMetrics('req', true),
+        ],
       },
       {
         ...base,
@@ -73,11 +78,11 @@ export const reqrep: Scenario = {
         responder.failed,
       );
       ctx.stage('requesting');
-      const metrics = await guarded(
-        run(client, payload, count, inFlight),
-        client.failed,
-        responder.failed,
-      );
+      const cpu = ctx.cpuWindow([responder]);
+      const metrics = {
+        ...(await guarded(run(client, payload, count, inFlight), client.failed, responder.failed)),
+        ...cpu.close(count),
+      };
       ctx.stage('closing');
       await client.close();
       return metrics;

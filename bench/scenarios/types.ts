@@ -3,6 +3,8 @@
  * that measures one variant once, for one client, inside a fresh measurement process.
  */
 import type { BenchClient, ClientName } from '../clients/types.js';
+import type { CpuWindow } from '../cpu-window.js';
+import type { Peer } from '../peers/launch.js';
 
 export interface Metric {
   key: string;
@@ -67,6 +69,8 @@ export interface MeasureContext {
   url: string;
   client: ClientName;
   connect(): Promise<BenchClient>;
+  /** Starts counting CPU (after connect()): this process, the server and these peers. */
+  cpuWindow(peers?: readonly Peer[]): CpuWindow;
   /** Names the step under way; a measurement killed by its timeout reports the last one. */
   stage(name: string): void;
 }

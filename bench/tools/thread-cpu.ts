@@ -67,8 +67,11 @@ try {
   const worker = others[0] ?? 0;
   const helpers = others.slice(1).reduce((sum, v) => sum + v, 0);
   const serverMs = [...spent(theirs, threadCpu(server.pid)).values()].reduce((s, v) => s + v, 0);
+  const [mainMs, workerMs, helpersMs, allServerMs] = [main, worker, helpers, serverMs].map(
+    Math.round,
+  );
   console.log(
-    `rate ${Math.round(count / ms)} main ${main} worker ${worker} helpers ${helpers} server ${serverMs}`,
+    `rate ${Math.round(count / ms)} main ${mainMs} worker ${workerMs} helpers ${helpersMs} server ${allServerMs}`,
   );
 } finally {
   await client.close();

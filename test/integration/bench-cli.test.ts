@@ -173,6 +173,41 @@ function expectEveryMetric(doc: ResultDocument): void {
   }
 }
 
+/** CPU rows where every client's every sample spent something: 0 or NaN means a part went uncounted. */
+const SPENT = ['mainUsPerMsg', 'allUsPerMsg', 'serverUsPerMsg', 'totalUsPerMsg', 'coresBusy'];
+/** CPU rows that may read 0 in a short run (no GC, an idle host, no wait for a core). */
+const MAY_BE_ZERO = ['helpersUsPerMsg', 'hostCoresBusy', 'waitUsPerMsg', 'mainWaitUsPerMsg'];
+
+/**
+ * The CPU rows of `ids` (cpu-window.ts), each in every sample: the parts spent and adding up,
+ * the worker's share nats-offload's alone, the peer's there where the variant has a peer.
+ */
+function expectCpuRows(doc: ResultDocument, ids: string[]): void {
+  for (const id of ids) {
+    const keys = doc.variants.find((v) => v.id === id)?.metrics.map((m) => m.key) ?? [];
+    const peer = keys.includes('peerUsPerMsg');
+    expect(keys, id).toEqual(expect.arrayContaining([...SPENT, ...MAY_BE_ZERO, 'workerUsPerMsg']));
+    for (const s of samplesOf(doc, id)) {
+      const m = s.metrics ?? {};
+      const what = (key: string) => `${id} ${s.client} ${key}`;
+      for (const key of peer ? [...SPENT, 'peerUsPerMsg'] : SPENT) {
+        expect(m[key], what(key)).toBeGreaterThan(0);
+      }
+      for (const key of MAY_BE_ZERO) expect(m[key], what(key)).toBeGreaterThanOrEqual(0);
+      if (s.client === 'nats-offload') expect(m.workerUsPerMsg, what('worker')).toBeGreaterThan(0);
+      else expect(m.workerUsPerMsg, what('worker')).toBe(0);
+      expect(m.allUsPerMsg, what('all')).toBeCloseTo(
+        m.mainUsPerMsg + m.workerUsPerMsg + m.helpersUsPerMsg,
+        9,
+      );
+      expect(m.totalUsPerMsg, what('total')).toBeCloseTo(
+        m.allUsPerMsg + m.serverUsPerMsg + (peer ? m.peerUsPerMsg : 0),
+        9,
+      );
+    }
+  }
+}
+
 describe('nats-offload-bench', () => {
   it('pub: both clients, alternating, every sample and the medians in the JSON and the file', async () => {
     const [run, doc] = await runJson(
@@ -218,6 +253,17 @@ describe('nats-offload-bench', () => {
     expect(rate?.ratio).toBeCloseTo(mid('nats-offload') / mid('nats.js'), 9);
     expect(rate?.ratioRaw).toBeCloseTo(mid('nats-offload') / mid('raw'), 9);
     expect(rate?.samples).toEqual(Object.fromEntries(CLIENTS.map((c) => [c, '2/2'])));
+    expectCpuRows(doc, ['pub-128']);
+    // The core-bound model's table over the same file: a line per client, each rate predicted.
+    const script = join(ROOT, 'dist', 'bench', 'tools', 'core-bound.js');
+    const model = await runScript(script, [run.file ?? '', '--cores', '3'], 30_000);
+    expect(model.code, model.stderr).toBe(0);
+    expect(model.stdout).toContain('pub 128 B: CPU µs per message');
+    for (const client of CLIENTS) {
+      expect(model.stdout).toMatch(
+        new RegExp(`^\\| ${client} \\|( [0-9.]+ \\|){8} [0-9.]+( k| M)? \\|`, 'm'),
+      );
+    }
   }, 130_000);
 
   it('every end-to-end scenario runs for every client in a short run, TLS included', async () => {
@@ -238,6 +284,7 @@ describe('nats-offload-bench', () => {
       'lag-tls',
     ]);
     expectEveryMetric(doc);
+    expectCpuRows(doc, ['sub', 'pubsub', 'reqrep-100']);
     const latency = samplesOf(doc, 'reqrep-seq')[0].metrics ?? {};
     expect(latency.p50).toBeLessThanOrEqual(latency.p90);
     expect(latency.p90).toBeLessThanOrEqual(latency.p99);
@@ -262,6 +309,7 @@ describe('nats-offload-bench', () => {
       'service',
     ]);
     expectEveryMetric(doc);
+    expectCpuRows(doc, ['burst', 'service']);
     for (const s of samplesOf(doc, 'burst')) {
       expect(s.metrics?.idleTicksPerSec, s.client).toBeGreaterThan(0);
       expect(s.metrics?.longestGapMs, s.client).toBeGreaterThan(0);
