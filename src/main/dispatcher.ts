@@ -99,17 +99,16 @@ export class Dispatcher {
       if (n >= SLICE_FRAMES || performance.now() >= deadline || this.stopped) break;
     }
     if (this.stopped) return;
-    // More waiting: yield to the event loop first. The ring is empty: sleep, but after what
-    // the callbacks set going has run (a request's caller resumes, maybe sends the next one)
-    // rather than before it: arming the wait costs ~4 µs of a lone reply's path.
-    setImmediate(off >= 0 ? this.drain : this.sleep);
-  };
-
-  private readonly sleep = (): void => {
-    if (this.stopped) return;
-    const wait = this.ring.waitForData();
-    if (wait === undefined) this.drain();
-    else wait.then(this.drain);
+    if (off >= 0) {
+      setImmediate(this.drain); // more waiting: yield to the event loop first
+      return;
+    }
+    const wait = ring.waitForData();
+    if (wait === undefined) {
+      setImmediate(this.drain);
+    } else {
+      wait.then(this.drain);
+    }
   };
 
   /**
