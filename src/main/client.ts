@@ -137,6 +137,7 @@ export class Client implements ClientApi {
         subscribe: (subject, opts) => this.subscribe(subject, opts),
         publishRequest: (subject, reply, headers, payload) =>
           this.send(subject, reply, headers, payload),
+        publishNow: () => this.publisher.publishNow(),
       },
       options.inboxPrefix,
     );

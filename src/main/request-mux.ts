@@ -8,6 +8,7 @@ import { describe, typeName } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
 import { MAX_TIMER_MS } from '../shared/options.js';
 import { type HeaderMap, NO_RESPONDERS } from '../shared/protocol/headers.js';
+import { type Deadline, Deadlines } from './deadlines.js';
 import type { Message } from './message.js';
 import type { SubscribeOptions, Subscriber } from './subscriber.js';
 
@@ -20,6 +21,8 @@ export interface MuxHost {
     headers: HeaderMap | undefined,
     payload: Uint8Array | string | undefined,
   ): void;
+  /** Make what was published visible to the worker now rather than at the end of the task. */
+  publishNow(): void;
 }
 
 /**
@@ -41,7 +44,24 @@ interface Pending {
   subject: string;
   resolve(msg: Message): void;
   reject(error: NatsError): void;
-  timer?: NodeJS.Timeout;
+}
+
+/** A request waiting on the shared inbox, under its token; expires as a 'timedOut' rejection. */
+class PendingRequest implements Pending, Deadline {
+  at = 0;
+  slot = -1;
+  constructor(
+    readonly subject: string,
+    readonly token: string,
+    readonly timeout: number | null,
+    readonly resolve: (msg: Message) => void,
+    readonly reject: (error: NatsError) => void,
+    private readonly expired: (request: PendingRequest) => void,
+  ) {}
+
+  expire(): void {
+    this.expired(this);
+  }
 }
 
 /** A unique, subject-safe token (base64url of random bytes). */
@@ -52,7 +72,9 @@ export function uniqueToken(): string {
 export class RequestMux {
   private readonly prefix: string;
   private sub: Subscriber | null = null;
-  private readonly pending = new Map<string, Pending>();
+  private readonly pending = new Map<string, PendingRequest>();
+  /** The timeouts of all requests, shared inbox or own, on one timer. */
+  private readonly deadlines = new Deadlines();
   /** Subscriptions of requests with their own inbox, until their reply (or end), and their subject. */
   private readonly inboxes = new Map<Subscriber, string>();
   /** Resolves {@link settled}'s promise once nothing waits any more. */
@@ -99,24 +121,26 @@ export class RequestMux {
     this.sub ??= this.host.subscribe(`${this.prefix}*`, { callback: this.route });
     const token = (++this.next).toString(36);
     return new Promise<Message>((resolve, reject) => {
-      const entry: Pending = { subject, resolve, reject };
-      this.pending.set(token, entry);
+      const entry = new PendingRequest(subject, token, timeout, resolve, reject, this.expired);
       try {
         this.host.publishRequest(subject, this.prefix + token, headers, payload);
       } catch (error) {
-        this.pending.delete(token);
         reject(error);
         return;
       }
-      if (timeout !== null) {
-        entry.timer = setTimeout(() => {
-          this.pending.delete(token);
-          this.changed();
-          reject(new NatsError('timedOut', `request to ${subject} timed out after ${timeout} ms`));
-        }, timeout);
-      }
+      // A lone request goes to the worker now; the bookkeeping below overlaps its wake-up.
+      // Requests in flight together leave the publish to the batch (publisher.ts).
+      if (this.pending.size === 0) this.host.publishNow();
+      this.pending.set(token, entry);
+      if (timeout !== null) this.deadlines.add(entry, timeout);
     });
   }
+
+  private readonly expired = (entry: PendingRequest): void => {
+    this.pending.delete(entry.token);
+    this.changed();
+    entry.reject(timedOut(entry.subject, entry.timeout));
+  };
 
   /** A request with its own inbox: a subscription that ends after one message. */
   private requestOnInbox(
@@ -126,12 +150,19 @@ export class RequestMux {
     timeout: number | null,
   ): Promise<Message> {
     return new Promise<Message>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
+      const deadline: Deadline = {
+        at: 0,
+        slot: -1,
+        expire: () => {
+          void sub.unsubscribe();
+          reject(timedOut(subject, timeout));
+        },
+      };
       // max: 1 queues the UNSUB with the SUB, both or neither (subscriptions.ts).
       const sub = this.host.subscribe(inbox, {
         max: 1,
         callback: (msg) => {
-          clearTimeout(timer);
+          this.deadlines.remove(deadline);
           settle({ subject, resolve, reject }, msg);
         },
       });
@@ -140,7 +171,7 @@ export class RequestMux {
       sub.closed.then((error) => {
         this.inboxes.delete(sub);
         this.changed();
-        clearTimeout(timer);
+        this.deadlines.remove(deadline);
         reject(error ?? new NatsError('closed', `request to ${subject} ended before a reply`));
       });
       try {
@@ -150,12 +181,7 @@ export class RequestMux {
         reject(error);
         return;
       }
-      if (timeout !== null) {
-        timer = setTimeout(() => {
-          void sub.unsubscribe();
-          reject(new NatsError('timedOut', `request to ${subject} timed out after ${timeout} ms`));
-        }, timeout);
-      }
+      if (timeout !== null) this.deadlines.add(deadline, timeout);
     });
   }
 
@@ -181,7 +207,7 @@ export class RequestMux {
     for (const [token, entry] of this.pending) {
       if (entry.subject !== subject) continue;
       this.pending.delete(token);
-      clearTimeout(entry.timer);
+      this.deadlines.remove(entry);
       entry.reject(error);
     }
     for (const [sub, to] of this.inboxes) if (to === subject) sub.fail(error);
@@ -190,10 +216,8 @@ export class RequestMux {
 
   /** Fail every request still waiting (the client is closing). */
   close(error: NatsError): void {
-    for (const entry of this.pending.values()) {
-      clearTimeout(entry.timer);
-      entry.reject(error);
-    }
+    this.deadlines.clear();
+    for (const entry of this.pending.values()) entry.reject(error);
     this.pending.clear();
     this.changed();
   }
@@ -210,7 +234,7 @@ export class RequestMux {
     const entry = this.pending.get(token);
     if (!entry) return; // late reply to a request that timed out
     this.pending.delete(token);
-    clearTimeout(entry.timer);
+    this.deadlines.remove(entry);
     settle(entry, msg);
     this.changed();
   };
@@ -233,6 +257,10 @@ function readRequest(request: unknown): RequestOptions {
   } catch (cause) {
     throw new NatsError('invalidArgument', 'request options could not be read', { cause });
   }
+}
+
+function timedOut(subject: string, timeout: number | null): NatsError {
+  return new NatsError('timedOut', `request to ${subject} timed out after ${timeout} ms`);
 }
 
 /** Resolve with the reply, or reject when it is a "no responders" status. */

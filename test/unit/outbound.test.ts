@@ -80,3 +80,30 @@ describe('OutboundPump with continued records', () => {
     expect(publisher.waitingMessages).toBe(1);
   });
 });
+
+describe('OutboundPump copy batches', () => {
+  // A batch's copy buffer is sized to the bytes published up to the ring's end: what follows
+  // the wrap goes into the next batch, whole and in order.
+  it('sends small messages that straddle the ring’s end whole and in order', () => {
+    const KiB = 1024;
+    const buffers = createRingBuffers(64 * KiB);
+    const publisher = new Publisher(new RingProducer(buffers), 1 << 30, 1 << 30);
+    const pump = new OutboundPump(new RingConsumer(buffers), new SubscriptionTable(() => {}));
+    const wires: string[] = [];
+    const sink = recordingSink();
+    const send = (count: number, seed: number) => {
+      for (let i = 0; i < count; i++) {
+        const p = payload(900, seed + i);
+        publisher.pub('s', 1, undefined, 0, p, false);
+        publisher.publishNow(); // a record per message: small records are copied, not viewed
+        wires.push(`PUB s ${p.length}\r\n${decoder.decode(p)}\r\n`);
+      }
+      pump.pump(sink);
+    };
+    send(60, 0); // the ring's write position ends a few KiB before its end
+    send(20, 60); // these wrap
+    expect(sink.messages).toBe(80);
+    // The publisher may pad a PUB line with spaces (to align the payload in the ring).
+    expect(sink.calls.join('').replace(/PUB s +/g, 'PUB s ')).toBe(wires.join(''));
+  });
+});

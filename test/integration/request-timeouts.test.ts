@@ -1,0 +1,151 @@
+// Request timeouts share one timer (src/main/deadlines.ts): each request still times out on
+// its own, never early, in deadline order, without disturbing the others; none outlives
+// close(), and drain() waits for them. No timed assertions: a request may time out late on a
+// loaded host, never early, and nothing here depends on how late.
+
+import { type Client, ConnectOptions, connect, type Message, NatsError } from 'nats-offload';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runNodeScript } from '../helpers/child.js';
+import { type NatsServer, startServer } from '../helpers/nats-server.js';
+import { waitFor } from '../helpers/wait.js';
+
+const ENTRY = new URL('../../dist/src/main/index.js', import.meta.url).href;
+
+let server: NatsServer;
+const clients: Client[] = [];
+
+beforeAll(async () => {
+  server = await startServer();
+});
+afterAll(async () => {
+  await server.stop();
+});
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+});
+
+async function client(options = new ConnectOptions()): Promise<Client> {
+  const c = await options.connect(server.url);
+  clients.push(c);
+  return c;
+}
+
+async function kindOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+  } catch (e) {
+    return e instanceof NatsError ? e.kind : `not a NatsError: ${String(e)}`;
+  }
+  return undefined;
+}
+
+/** A responder that keeps the requests it gets, to answer them when the test says. */
+async function heldResponder(c: Client, subject: string): Promise<Message[]> {
+  const held: Message[] = [];
+  c.subscribe(subject, { callback: (m) => void held.push(m) });
+  await c.flush();
+  return held;
+}
+
+describe('request timeouts on one shared timer', () => {
+  it('a request timing out leaves the others waiting, and they still get their replies', async () => {
+    const c = await client(new ConnectOptions().requestTimeout(null));
+    const held = await heldResponder(c, 'svc.held');
+    const waiting = c.request('svc.held', 'no timeout');
+    const later = c.sendRequest('svc.held', { payload: 'long', timeout: 60_000 });
+    const started = performance.now();
+    const short = await kindOf(c.sendRequest('svc.held', { payload: 'short', timeout: 100 }));
+    expect(short).toBe('timedOut');
+    expect(performance.now() - started).toBeGreaterThanOrEqual(99); // never early
+    await waitFor(() => held.length === 3, 5_000, 'three requests at the responder');
+    for (const m of held) if (m.reply) c.publish(m.reply, `re:${m.string()}`);
+    expect((await waiting).string()).toBe('re:no timeout');
+    expect((await later).string()).toBe('re:long');
+  });
+
+  it('many requests with different timeouts each time out on their own, in deadline order', async () => {
+    const c = await client();
+    const held = await heldResponder(c, 'svc.many');
+    // Longest first: each later request brings the earliest deadline forward.
+    const timeouts = Array.from({ length: 40 }, (_, i) => 20 + 7 * (39 - i));
+    const expired: number[] = [];
+    const started = performance.now();
+    const timed = timeouts.map((timeout) =>
+      c.sendRequest('svc.many', { timeout }).then(
+        () => 'replied',
+        (e: NatsError) => {
+          expired.push(timeout);
+          // never before its own timeout, whatever the others' timeouts were
+          expect(performance.now() - started).toBeGreaterThanOrEqual(timeout - 1);
+          return e.kind;
+        },
+      ),
+    );
+    const untimed = Array.from({ length: 5 }, () => c.sendRequest('svc.many', { timeout: null }));
+    expect(await Promise.all(timed)).toEqual(timeouts.map(() => 'timedOut'));
+    expect(expired).toEqual([...timeouts].sort((a, b) => a - b));
+    // The requests without a timeout are still waiting, and get their replies.
+    await waitFor(() => held.length === 45, 5_000, 'every request at the responder');
+    for (const m of held) if (m.reply) c.publish(m.reply, 'late');
+    expect((await Promise.all(untimed)).map((m) => m.string())).toEqual(untimed.map(() => 'late'));
+  });
+
+  it('a shorter timeout after answered requests still fires (the timer re-arms earlier)', async () => {
+    const c = await client();
+    c.subscribe('svc.echo', { callback: (m) => m.reply && c.publish(m.reply, m.payload) });
+    // Answered at once: their deadlines armed the timer far out, then left it.
+    for (let i = 0; i < 20; i++) await c.sendRequest('svc.echo', { timeout: 60_000 });
+    await heldResponder(c, 'svc.quiet');
+    expect(await kindOf(c.sendRequest('svc.quiet', { timeout: 50 }))).toBe('timedOut');
+    expect(await kindOf(c.sendRequest('svc.quiet', { timeout: 0 }))).toBe('timedOut');
+    // Custom inbox requests share the same timer.
+    expect(await kindOf(c.sendRequest('svc.quiet', { timeout: 30, inbox: c.newInbox() }))).toBe(
+      'timedOut',
+    );
+  });
+
+  it('drain() waits for a request that then times out, and completes', async () => {
+    const c = await connect(server.url);
+    await heldResponder(c, 'svc.drain');
+    const pending = kindOf(c.sendRequest('svc.drain', { timeout: 200 }));
+    const pendingInbox = kindOf(c.sendRequest('svc.drain', { timeout: 250, inbox: c.newInbox() }));
+    await c.flush();
+    const drained = c.drain();
+    expect(await pending).toBe('timedOut');
+    expect(await pendingInbox).toBe('timedOut');
+    await drained;
+    expect(await c.closed()).toBeUndefined();
+  });
+
+  it('a request pending at close() rejects closed, not timedOut later', async () => {
+    const c = await connect(server.url);
+    await heldResponder(c, 'svc.close');
+    const kinds: (string | undefined)[] = [];
+    const pending = [50, 100, 60_000].map((timeout) =>
+      kindOf(c.sendRequest('svc.close', { timeout })).then((k) => kinds.push(k)),
+    );
+    await c.flush();
+    await c.close();
+    await Promise.all(pending);
+    expect(kinds).toEqual(['closed', 'closed', 'closed']);
+  });
+
+  it('a process whose client closed with a long request timeout pending exits at once', async () => {
+    const result = await runNodeScript(
+      `
+      import { ConnectOptions } from ${JSON.stringify(ENTRY)};
+      const client = await new ConnectOptions().requestTimeout(600000).connect(${JSON.stringify(server.url)});
+      client.subscribe('exit.quiet', { callback: () => {} });
+      await client.flush();
+      const pending = client.request('exit.quiet').catch((e) => e.kind);
+      await client.close();
+      console.log(await pending);
+      `,
+      { timeoutMs: 20_000, asFile: true },
+    );
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim()).toBe('closed');
+    expect(result.timedOut).toBe(false);
+    expect(result.code).toBe(0);
+  });
+});
