@@ -16,23 +16,20 @@
  */
 import { NatsError } from '../shared/errors.js';
 import {
-  CONTINUED_WIRE_OVER,
   type ControlCommand,
   commandLength,
   encodeCommand,
   isPubFrame,
   markEchoPub,
-  PUB_GROW_BYTES,
-  PUB_PART_BYTES,
-  PubRecords,
   pubCount,
   pubFrameLength,
   setPubCount,
   WIRE_VIEW_BYTES,
-  WireParts,
   writePubHeader,
   writePubPartHeader,
 } from '../shared/frames/command.js';
+import { CONTINUED_WIRE_OVER, PUB_PART_BYTES, WireParts } from '../shared/frames/pub-parts.js';
+import { PUB_GROW_BYTES, PubRecords } from '../shared/frames/pub-records.js';
 import {
   encodeHpubLine,
   encodePubLine,
@@ -55,7 +52,7 @@ export class Publisher {
   private readonly lines = new PubLineCache();
   /** Largest overflow PUB frame small publishes grow (a ring record must hold it). */
   private readonly chunkMax: number;
-  /** Wire bytes from which a message is continued across records (command.ts). */
+  /** Wire bytes from which a message is continued across records (pub-parts.ts). */
   private readonly continuedOver: number;
   private readonly overflow: Uint8Array[] = [];
   private head = 0;
@@ -204,7 +201,7 @@ export class Publisher {
   // ---- internals ------------------------------------------------------------------------
 
   /**
-   * A message too large for one record (command.ts CONTINUED_WIRE_OVER): its wire bytes in
+   * A message too large for one record (pub-parts.ts CONTINUED_WIRE_OVER): its wire bytes in
    * consecutive part records, in the ring while they fit and nothing waits, the rest in the
    * overflow, in order. All or nothing: past maxPendingBytes it throws before writing any.
    */

@@ -10,9 +10,7 @@ import {
   type Delivery,
   DeliveryView,
   type FrameSpace,
-  MsgAssembly,
   MsgFrameWriter,
-  OwnSubject,
   readDelivery,
 } from '../../src/shared/frames/delivery.js';
 import {
@@ -21,6 +19,8 @@ import {
   encodeContinued,
   encodeDelivery,
 } from '../../src/shared/frames/delivery-codec.js';
+import { MsgAssembly } from '../../src/shared/frames/msg-assembly.js';
+import { OwnSubject } from '../../src/shared/frames/own-subject.js';
 import type { MsgView } from '../../src/shared/protocol/parser.js';
 import { decodeString } from '../../src/shared/protocol/utf8.js';
 import { createRingBuffers } from '../../src/shared/ring/byte-ring.js';
