@@ -1,6 +1,7 @@
 /**
  * What a {@link Client} offers, documented once: the public methods of API.md with their
- * defaults and the error kinds they raise. client.ts holds the implementation and its wiring.
+ * defaults and the error kinds they raise. client.ts holds the implementation, client-parts.ts
+ * its wiring.
  */
 import type { NatsError } from '../shared/errors.js';
 import type { HeaderMap } from '../shared/protocol/headers.js';

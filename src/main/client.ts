@@ -4,10 +4,10 @@
  * through the delivery ring ({@link Dispatcher}); state and statistics are read from the
  * shared state block; only connect and close cross comlink. It never touches a socket.
  *
- * This module implements the public surface (documented once, in client-api.ts) and the
- * wiring; the parts it delegates to each own one concern: subscriptions.ts (sids, SUB/UNSUB,
- * what a Subscriber asks of its owner), flushes.ts (pending flushes and their bounds),
- * lifecycle.ts (drain and close), host-callbacks.ts (what the worker may call here),
+ * This module implements the public surface (documented once, in client-api.ts); client-parts.ts
+ * builds the parts it delegates to and connects them. Each owns one concern: subscriptions.ts
+ * (sids, SUB/UNSUB, what a Subscriber asks of its owner), flushes.ts (pending flushes and their
+ * bounds), lifecycle.ts (drain and close), host-callbacks.ts (what the worker may call here),
  * servers.ts (the pool and INFO as the worker last told them).
  */
 import { inspect } from 'node:util';
@@ -15,34 +15,30 @@ import * as Comlink from '../shared/comlink.js';
 import type { HostUpdate, StartResult, WireEvent } from '../shared/control.js';
 import { describe } from '../shared/describe.js';
 import { fromWire, NatsError } from '../shared/errors.js';
-import { DEFAULT_RING_CAPACITY } from '../shared/layout.js';
 import type { HeaderMap } from '../shared/protocol/headers.js';
 import { validateQueueGroup, validateSubscribeSubject } from '../shared/protocol/subject.js';
-import { createRingBuffers } from '../shared/ring/byte-ring.js';
-import { RingConsumer } from '../shared/ring/ring-consumer.js';
-import { RingProducer } from '../shared/ring/ring-producer.js';
 import type { ServerInfo } from '../shared/server-info.js';
 import type { ClientApi } from './client-api.js';
-import { Dispatcher } from './dispatcher.js';
+import { clientParts } from './client-parts.js';
+import type { Dispatcher } from './dispatcher.js';
 import { type Event, EventSink, fromWireEvent, type State } from './events.js';
-import { Flushes } from './flushes.js';
+import type { Flushes } from './flushes.js';
 import { hostCallbacks } from './host-callbacks.js';
-import { SubjectInterest } from './interest.js';
-import { Lifecycle } from './lifecycle.js';
+import type { Lifecycle } from './lifecycle.js';
 import type { Message } from './message.js';
 import type { ConnectOptions } from './options.js';
-import { Outgoing, type Payload } from './outgoing.js';
+import type { Outgoing, Payload } from './outgoing.js';
 import { routePermissionViolation } from './permissions.js';
-import { Publisher } from './publisher.js';
+import type { Publisher } from './publisher.js';
 import { type RequestManyOptions, requestMany } from './request-many.js';
-import { RequestMux, type RequestOptions, uniqueToken } from './request-mux.js';
+import { type RequestMux, type RequestOptions, uniqueToken } from './request-mux.js';
 import type { ResolvedOptions } from './resolved-options.js';
 import { resolveServers, type Server, ServerView } from './servers.js';
-import { SharedState, type Statistics } from './shared-state.js';
+import type { SharedState, Statistics } from './shared-state.js';
 import { StatusReaders } from './status.js';
 import type { SubscribeOptions, Subscriber } from './subscriber.js';
-import { Subscriptions } from './subscriptions.js';
-import { WorkerHost } from './worker-host.js';
+import type { Subscriptions } from './subscriptions.js';
+import type { WorkerHost } from './worker-host.js';
 
 /** Start a client: spawn its worker and wait until it is connected (or failed). */
 export async function createClient(
@@ -71,13 +67,9 @@ export class Client implements ClientApi {
   private readonly publisher: Publisher;
   private readonly outgoing: Outgoing;
   private readonly dispatcher: Dispatcher;
-  private readonly shared = new SharedState();
+  private readonly shared: SharedState;
   private readonly subs: Subscriptions;
   private readonly flushes: Flushes;
-  private readonly rings = {
-    command: createRingBuffers(DEFAULT_RING_CAPACITY),
-    delivery: createRingBuffers(DEFAULT_RING_CAPACITY),
-  };
   private readonly mux: RequestMux;
   private readonly events: EventSink;
   /** Open, draining, closing, closed: drain() and close() run there. */
@@ -98,66 +90,22 @@ export class Client implements ClientApi {
     this.#options = options;
     this.events = new EventSink(options.eventCallback);
     this.servers = new ServerView(servers);
-    const interest = new SubjectInterest(!options.worker.noEcho);
-    this.publisher = new Publisher(
-      new RingProducer(this.rings.command),
-      options.clientCapacity,
-      options.maxPendingBytes,
-    );
-    this.outgoing = new Outgoing(
-      this.publisher,
-      !options.skipSubjectValidation,
-      () => this.shared.maxPayload(),
-      interest,
-    );
-    this.subs = new Subscriptions(this.publisher, interest, options.worker.subscriptionCapacity, {
-      isClosed: () => this.life.closedWith !== null,
+    const parts = clientParts(servers, options, {
       flush: () => this.flush(),
-      emit: (event) => this.emit(event),
-    });
-    this.flushes = new Flushes(
-      (id) => this.publisher.control({ kind: 'flush', id }),
-      options.requestTimeout,
-      options.worker.connectionTimeout,
-    );
-    this.dispatcher = new Dispatcher(new RingConsumer(this.rings.delivery), {
-      subscription: (sid) => this.subs.get(sid),
-      flushAcked: (id) => this.flushes.acked(id),
-      deliveryError: (error, sub) => this.subs.callbackFailed(sub, error),
-      respond: (reply, headers, payload) => this.send(reply, undefined, headers, payload),
-    });
-    this.host = new WorkerHost({
-      options: { ...options.worker, servers },
-      command: this.rings.command,
-      delivery: this.rings.delivery,
-      state: this.shared.buffer,
-    });
-    this.mux = new RequestMux(
-      {
-        subscribe: (subject, opts) => this.subscribe(subject, opts),
-        publishRequest: (subject, reply, headers, payload) =>
-          this.send(subject, reply, headers, payload),
-        publishNow: () => this.publisher.publishNow(),
-      },
-      options.inboxPrefix,
-    );
-    this.life = new Lifecycle({
-      publisher: this.publisher,
-      dispatcher: this.dispatcher,
-      host: this.host,
-      rings: this.rings,
-      flushes: this.flushes,
-      mux: this.mux,
-      subs: this.subs,
-      requestTimeout: options.requestTimeout,
-      connectionTimeout: options.worker.connectionTimeout,
+      subscribe: (subject, opts) => this.subscribe(subject, opts),
+      send: (subject, reply, headers, payload) => this.send(subject, reply, headers, payload),
       emit: (event) => this.emit(event),
       connectionState: () => this.connectionState(),
-      flush: () => this.flush(),
     });
-    this.host.exited.then((error) => {
-      if (!this.life.isClosing) this.life.ended(error);
-    });
+    this.host = parts.host;
+    this.publisher = parts.publisher;
+    this.outgoing = parts.outgoing;
+    this.dispatcher = parts.dispatcher;
+    this.shared = parts.shared;
+    this.subs = parts.subs;
+    this.flushes = parts.flushes;
+    this.mux = parts.mux;
+    this.life = parts.life;
     void this.life.closed.then(() => this.statusReaders.end()); // after the 'closed' event
   }
 

@@ -7,7 +7,8 @@
  * continued across frames (delivery.ts) is copied part by part from the ring into its own
  * memory, the parts counted as frames of the slices, so a 64 MiB message takes many slices.
  */
-import { DeliveryView, MsgAssembly, readDelivery } from '../shared/frames/delivery.js';
+import { DeliveryView, readDelivery } from '../shared/frames/delivery.js';
+import { MsgAssembly } from '../shared/frames/msg-assembly.js';
 import { RECORD_ALIGN, RECORD_LENGTH_BYTES, WRAP_MARKER } from '../shared/layout.js';
 import { type DecodedHeaders, decodeHeaders } from '../shared/protocol/headers.js';
 import { decodeString } from '../shared/protocol/utf8.js';

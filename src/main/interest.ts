@@ -3,8 +3,8 @@
  * gates only those on how fast this thread reads deliveries (flow-control.ts); a publish to a
  * subject no subscription of this client matches goes at socket speed.
  *
- * Asked once per publish, so the answer for the last subject is kept until the subscriptions
- * change (most publishers repeat a subject).
+ * Asked once per new subject: Outgoing keeps the answer with its last subject (most
+ * publishers repeat one) and forgets it when a subscription comes or goes ({@link onChange}).
  */
 import { subjectMatches } from '../shared/protocol/subject.js';
 
@@ -19,14 +19,18 @@ export class SubjectInterest {
   /** Subscriptions without wildcards, by subject, with how many of them there are. */
   private readonly exact = new Map<string, number>();
   private readonly patterns = new Map<string, Pattern>();
-  private lastSubject: string | undefined;
-  private lastAnswer = false;
+  private changed: () => void = () => {};
 
   /** `echo`: false with `noEcho()`, when the server never sends a client its own messages. */
   constructor(private readonly echo: boolean) {}
 
+  /** `listener` runs whenever a subscription comes or goes: answers given before may be stale. */
+  onChange(listener: () => void): void {
+    this.changed = listener;
+  }
+
   add(subject: string): void {
-    this.lastSubject = undefined;
+    this.changed();
     if (!isWildcard(subject)) {
       this.exact.set(subject, (this.exact.get(subject) ?? 0) + 1);
       return;
@@ -37,7 +41,7 @@ export class SubjectInterest {
   }
 
   remove(subject: string): void {
-    this.lastSubject = undefined;
+    this.changed();
     const count = this.exact.get(subject);
     if (count !== undefined) {
       if (count > 1) this.exact.set(subject, count - 1);
@@ -50,13 +54,7 @@ export class SubjectInterest {
 
   /** Whether a message to `subject` comes back to this client. */
   receives(subject: string): boolean {
-    if (subject === this.lastSubject) return this.lastAnswer;
-    this.lastSubject = subject;
-    this.lastAnswer = this.echo && this.lookUp(subject);
-    return this.lastAnswer;
-  }
-
-  private lookUp(subject: string): boolean {
+    if (!this.echo) return false;
     if (this.exact.has(subject)) return true;
     for (const p of this.patterns.values()) {
       if (subject.startsWith(p.prefix) && subjectMatches(p.subject, subject)) return true;

@@ -17,7 +17,7 @@ import type { Subscriptions } from './subscriptions.js';
 import type { WorkerHost } from './worker-host.js';
 
 /** The parts of a client its end goes through (no options: they hold secrets). */
-export interface ClientParts {
+export interface LifecycleParts {
   readonly publisher: Publisher;
   readonly dispatcher: Dispatcher;
   readonly host: WorkerHost;
@@ -45,7 +45,7 @@ export class Lifecycle {
     this.closedResolve = resolve;
   });
 
-  constructor(private readonly parts: ClientParts) {}
+  constructor(private readonly parts: LifecycleParts) {}
 
   /** Why the client is closed (set once close() stops taking work); null before. */
   get closedWith(): NatsError | null {

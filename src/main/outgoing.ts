@@ -26,9 +26,14 @@ function toBytes(payload: Payload | undefined): Uint8Array {
 }
 
 export class Outgoing {
-  /** The last subject that passed the checks, and its UTF-8 length: most publishers repeat one. */
+  /**
+   * The last subject that passed the checks, its UTF-8 length, and whether a message to it
+   * comes back to this client: most publishers repeat one subject. Forgotten when a
+   * subscription comes or goes, as the last answer may no longer hold.
+   */
   private lastSubject: string | undefined;
   private lastSubjectBytes = 0;
+  private lastEcho = false;
 
   constructor(
     private readonly publisher: Publisher,
@@ -37,7 +42,11 @@ export class Outgoing {
     private readonly maxPayload: () => number,
     /** Which publishes come back to this client (the worker gates only those). */
     private readonly interest: SubjectInterest,
-  ) {}
+  ) {
+    interest.onChange(() => {
+      this.lastSubject = undefined;
+    });
+  }
 
   send(
     subject: string,
@@ -48,12 +57,11 @@ export class Outgoing {
     if (typeof subject !== 'string') {
       throw new NatsError('invalidArgument', `subject must be a string, got ${typeof subject}`);
     }
-    let subjectBytes = this.lastSubjectBytes;
     if (subject !== this.lastSubject) {
       if (this.validate) validatePublishSubject(subject);
-      subjectBytes = utf8Length(subject);
+      this.lastSubjectBytes = utf8Length(subject);
+      this.lastEcho = this.interest.receives(subject);
       this.lastSubject = subject;
-      this.lastSubjectBytes = subjectBytes;
     }
     if (reply !== undefined) {
       if (this.validate) validatePublishSubject(reply, 'reply subject');
@@ -70,11 +78,11 @@ export class Outgoing {
       this.checkSize(subject, data.length);
       return this.publisher.pub(
         subject,
-        subjectBytes,
+        this.lastSubjectBytes,
         reply,
         replyBytes,
         data,
-        this.interest.receives(subject),
+        this.lastEcho,
       );
     }
     if (!(headers instanceof HeaderMap)) {
@@ -84,12 +92,12 @@ export class Outgoing {
     this.checkSize(subject, block.length + data.length);
     return this.publisher.hpub(
       subject,
-      subjectBytes,
+      this.lastSubjectBytes,
       reply,
       replyBytes,
       block,
       data,
-      this.interest.receives(subject),
+      this.lastEcho,
     );
   }
 

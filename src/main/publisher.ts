@@ -4,9 +4,7 @@
  * publish W is batched (every {@link PUBLISH_EVERY} frames, and in a microtask for the tail of
  * a burst).
  *
- * When the ring is full, frames wait here in order (the overflow), small publishes again
- * gathered into PUB records of up to PUB_GROW_BYTES (one allocation and one ring record per
- * run, as in the ring: under a publish flood a quarter of all messages pass through here).
+ * When the ring is full, frames wait on this thread in order (overflow.ts) until it has room.
  * publish returns `false` once `clientCapacity` messages wait (stream.write convention); a
  * PUB that would take the pending bytes past `maxPendingBytes` throws `'clientCapacity'` and
  * is not queued. Control frames (SUB, UNSUB, FLUSH) count towards maxPendingBytes too, and
@@ -16,23 +14,14 @@
  */
 import { NatsError } from '../shared/errors.js';
 import {
-  CONTINUED_WIRE_OVER,
   type ControlCommand,
   commandLength,
   encodeCommand,
-  isPubFrame,
-  markEchoPub,
-  PUB_GROW_BYTES,
-  PUB_PART_BYTES,
-  PubRecords,
-  pubCount,
   pubFrameLength,
-  setPubCount,
-  WIRE_VIEW_BYTES,
-  WireParts,
-  writePubHeader,
   writePubPartHeader,
 } from '../shared/frames/command.js';
+import { CONTINUED_WIRE_OVER, PUB_PART_BYTES, WireParts } from '../shared/frames/pub-parts.js';
+import { PUB_GROW_BYTES, PubRecords } from '../shared/frames/pub-records.js';
 import {
   encodeHpubLine,
   encodePubLine,
@@ -43,6 +32,7 @@ import {
   writePubWithLine,
 } from '../shared/protocol/encode.js';
 import type { RingProducer } from '../shared/ring/ring-producer.js';
+import { Overflow } from './overflow.js';
 import { PubLineCache } from './pub-lines.js';
 
 /** Frames committed before W is published (committing per 64 frames doubled ring throughput). */
@@ -53,22 +43,9 @@ export class Publisher {
   private frame: Uint8Array;
   private readonly records: PubRecords;
   private readonly lines = new PubLineCache();
-  /** Largest overflow PUB frame small publishes grow (a ring record must hold it). */
-  private readonly chunkMax: number;
-  /** Wire bytes from which a message is continued across records (command.ts). */
+  /** Wire bytes from which a message is continued across records (pub-parts.ts). */
   private readonly continuedOver: number;
-  private readonly overflow: Uint8Array[] = [];
-  private head = 0;
-  private overflowBytes = 0;
-  /** Messages and control frames in the overflow. */
-  private overflowCount = 0;
-  /** Control frames (SUB, UNSUB, FLUSH) among them. */
-  private overflowControls = 0;
-  /** Index in the overflow of the PUB frame later publishes may grow, or -1. */
-  private openChunk = -1;
-  /** Bytes and messages in that frame (its array is chunkMax long until it is closed). */
-  private chunkBytes = 0;
-  private chunkCount = 0;
+  private readonly overflow: Overflow;
   private waitingForSpace = false;
   /** A publish was refused for bytes while frames waited here: writable() waits them out. */
   private refusedForBytes = false;
@@ -84,18 +61,18 @@ export class Publisher {
   ) {
     this.frame = ring.bytes;
     this.records = new PubRecords(ring);
-    this.chunkMax = Math.min(pubFrameLength(PUB_GROW_BYTES - 1), ring.maxBody);
+    this.overflow = new Overflow(Math.min(pubFrameLength(PUB_GROW_BYTES - 1), ring.maxBody));
     this.continuedOver = Math.min(CONTINUED_WIRE_OVER, this.records.maxWire);
   }
 
   /** Messages (and control frames) waiting on this thread because the ring was full. */
   get waiting(): number {
-    return this.overflowCount;
+    return this.overflow.count;
   }
 
   /** Messages alone (no control frames) waiting on this thread: what close() may not send. */
   get waitingMessages(): number {
-    return this.overflowCount - this.overflowControls;
+    return this.overflow.count - this.overflow.controls;
   }
 
   pub(
@@ -112,7 +89,7 @@ export class Publisher {
       return this.continued([encodePubLine(subject, reply, size), payload, CRLF], echo);
     }
     // While messages wait off the ring a new one waits too, in private memory: no alignment.
-    const pad = this.overflowing ? 0 : this.records.alignPad(wire - size - 2, wire, payload);
+    const pad = this.overflow.active ? 0 : this.records.alignPad(wire - size - 2, wire, payload);
     const line = this.lines.get(subject, reply, size, pad);
     const at = this.wireSpace(wire + pad, echo);
     if (line === undefined) writePub(this.frame, at, subject, reply, payload, pad);
@@ -159,7 +136,7 @@ export class Publisher {
     // After a publish refused for bytes, it waits for what waits here: retrying sooner would be
     // refused again.
     if (this.waiting < this.clientCapacity && !this.refusedForBytes) return Promise.resolve();
-    if (!this.overflowing) {
+    if (!this.overflow.active) {
       // Refused while only the ring held bytes: wait for the worker to take some.
       this.refusedForBytes = false;
       return this.ring.waitForSpace() ?? Promise.resolve();
@@ -190,12 +167,7 @@ export class Publisher {
   /** Frames still waiting are not sent; waiters on writable() fail with `error`. */
   close(error: NatsError): void {
     this.closedError = error;
-    this.overflow.length = 0;
-    this.head = 0;
-    this.overflowBytes = 0;
-    this.overflowCount = 0;
-    this.overflowControls = 0;
-    this.openChunk = -1;
+    this.overflow.clear();
     const waiters = this.writableWaiters;
     this.writableWaiters = [];
     for (const w of waiters) w.reject(error);
@@ -204,14 +176,13 @@ export class Publisher {
   // ---- internals ------------------------------------------------------------------------
 
   /**
-   * A message too large for one record (command.ts CONTINUED_WIRE_OVER): its wire bytes in
+   * A message too large for one record (pub-parts.ts CONTINUED_WIRE_OVER): its wire bytes in
    * consecutive part records, in the ring while they fit and nothing waits, the rest in the
    * overflow, in order. All or nothing: past maxPendingBytes it throws before writing any.
    */
   private continued(segments: Uint8Array[], echo: boolean): boolean {
     const ring = this.ring;
     const parts = new WireParts(segments, Math.min(PUB_PART_BYTES, this.records.maxWire));
-    const pending = this.overflowBytes + ring.usedBytes();
     if (parts.frameBytes > this.maxPendingBytes) {
       // Never sendable at this setting (a server max_payload above it): say what to change.
       throw new NatsError(
@@ -219,27 +190,20 @@ export class Publisher {
         `publish of ${parts.frameBytes} bytes is larger than maxPendingBytes (${this.maxPendingBytes}): raise maxPendingBytes to send it; not sent`,
       );
     }
-    if (pending + parts.frameBytes > this.maxPendingBytes) {
-      this.refusedForBytes = true;
-      throw new NatsError(
-        'clientCapacity',
-        `publish of ${parts.frameBytes} bytes would take pending bytes past maxPendingBytes (${this.maxPendingBytes}); not sent`,
-      );
-    }
+    this.assertPublishRoom(parts.frameBytes);
     this.records.close(); // parts are records of their own: nothing may grow into them
     let queued = false;
     while (parts.remaining > 0) {
       const length = pubFrameLength(parts.nextLength);
       const last = parts.remaining === parts.nextLength;
       let [target, view] = [ring.bytes, ring.view];
-      let off = this.overflowing ? -1 : ring.reserve(length);
+      let off = this.overflow.active ? -1 : ring.reserve(length);
       if (off < 0) {
-        this.closeChunk();
         target = new Uint8Array(length);
         view = new DataView(target.buffer);
         off = 0;
-        this.overflow.push(target);
-        this.overflowBytes += length;
+        // The last part, which counts the message, waits here.
+        this.overflow.push(target, last ? 'message' : 'uncounted');
         queued = true;
       }
       parts.copyNext(target, writePubPartHeader(target, view, off, echo, last));
@@ -248,9 +212,7 @@ export class Publisher {
         this.committed(target);
       }
     }
-    if (!queued) return true;
-    this.overflowCount++; // the last part, which counts the message, waits here
-    return this.queued();
+    return queued ? this.queued() : true;
   }
 
   /**
@@ -261,72 +223,31 @@ export class Publisher {
    * receives the message itself, which flags its record (flow-control.ts gates such records).
    */
   private wireSpace(wireLength: number, echo: boolean): number {
-    const ring = this.ring;
-    const length = pubFrameLength(wireLength);
-    this.frame = ring.bytes;
-    if (!this.overflowing) {
+    this.frame = this.ring.bytes;
+    if (!this.overflow.active) {
       const at = this.records.reserve(wireLength, echo);
       if (at >= 0) return at;
     }
-    const pending = this.overflowBytes + ring.usedBytes();
-    if (pending + length > this.maxPendingBytes) {
+    this.assertPublishRoom(pubFrameLength(wireLength));
+    const at = this.overflow.queueWire(wireLength, echo);
+    this.frame = this.overflow.target;
+    return at;
+  }
+
+  /** Bytes written and not yet taken by the worker: in the ring, and waiting here. */
+  private pendingBytes(): number {
+    return this.overflow.bytes + this.ring.usedBytes();
+  }
+
+  /** Throws `'clientCapacity'` (and remembers it) when a publish of `length` bytes must wait. */
+  private assertPublishRoom(length: number): void {
+    if (this.pendingBytes() + length > this.maxPendingBytes) {
       this.refusedForBytes = true;
       throw new NatsError(
         'clientCapacity',
         `publish of ${length} bytes would take pending bytes past maxPendingBytes (${this.maxPendingBytes}); not sent`,
       );
     }
-    return this.queueWire(wireLength, echo);
-  }
-
-  /** Frames wait on this thread: a new one must wait behind them. */
-  private get overflowing(): boolean {
-    return this.head !== this.overflow.length;
-  }
-
-  /** {@link wireSpace} off the ring: grow the open overflow PUB frame, or queue a new one. */
-  private queueWire(wireLength: number, echo: boolean): number {
-    this.overflowCount++;
-    this.overflowBytes += wireLength;
-    const grown = this.chunkBytes + wireLength;
-    // Only small messages are gathered: a large one goes to the socket as a view anyway, and
-    // gathering it would cost copies as the frame grows (pub 16 KiB −20 %).
-    const small = wireLength < WIRE_VIEW_BYTES;
-    if (small && this.openChunk >= 0 && grown <= this.chunkMax) {
-      const at = this.chunkBytes;
-      this.frame = this.overflow[this.openChunk];
-      if (echo) markEchoPub(this.frame, 0);
-      this.chunkBytes = grown;
-      this.chunkCount++;
-      return at;
-    }
-    this.closeChunk();
-    const length = pubFrameLength(wireLength);
-    this.overflowBytes += length - wireLength;
-    // Full size at once: growing by doubling cost a copy per message under a flood.
-    this.frame = new Uint8Array(small ? this.chunkMax : length);
-    this.overflow.push(this.frame);
-    if (small) {
-      this.openChunk = this.overflow.length - 1;
-      this.chunkBytes = length;
-      this.chunkCount = 1;
-    }
-    return writePubHeader(this.frame, new DataView(this.frame.buffer), 0, echo);
-  }
-
-  /**
-   * Trim the open overflow PUB frame to its bytes and set its message count; no more growth.
-   * A mostly empty array is copied out, so what waits is what maxPendingBytes counts.
-   */
-  private closeChunk(): void {
-    const at = this.openChunk;
-    if (at < 0) return;
-    this.openChunk = -1;
-    const array = this.overflow[at];
-    const used = this.chunkBytes;
-    const frame = used * 2 < array.length ? array.slice(0, used) : array.subarray(0, used);
-    setPubCount(new DataView(frame.buffer), 0, this.chunkCount);
-    this.overflow[at] = frame;
   }
 
   /**
@@ -334,7 +255,7 @@ export class Publisher {
    * (the pending bytes would pass maxPendingBytes): checked before frames that must go together.
    */
   assertControlRoom(length: number): void {
-    if (this.overflowBytes + this.ring.usedBytes() + length > this.maxPendingBytes) {
+    if (this.pendingBytes() + length > this.maxPendingBytes) {
       throw new NatsError(
         'clientCapacity',
         `${length} bytes of subscription commands would take pending bytes past maxPendingBytes (${this.maxPendingBytes}); not sent`,
@@ -350,11 +271,11 @@ export class Publisher {
         `a ${length}-byte subscription command exceeds the command ring's record limit of ${this.ring.maxBody} bytes`,
       );
     }
-    if (!this.overflowing) {
+    if (!this.overflow.active) {
       const off = this.ring.reserve(length);
       if (off >= 0) return [this.ring.bytes, off];
     }
-    if (bounded && this.overflowBytes + this.ring.usedBytes() + length > this.maxPendingBytes) {
+    if (bounded && this.pendingBytes() + length > this.maxPendingBytes) {
       throw new NatsError(
         'clientCapacity',
         `a ${length}-byte subscription or flush command would take pending bytes past maxPendingBytes (${this.maxPendingBytes}); not sent`,
@@ -367,11 +288,7 @@ export class Publisher {
   private controlCommitted(target: Uint8Array): void {
     this.records.close(); // later messages go after this frame, not into the record before it
     if (target !== this.ring.bytes) {
-      this.closeChunk();
-      this.overflow.push(target);
-      this.overflowBytes += target.length;
-      this.overflowCount++;
-      this.overflowControls++;
+      this.overflow.push(target, 'control');
     } else {
       this.ring.commit();
     }
@@ -401,7 +318,7 @@ export class Publisher {
   /** A frame went to (or grew in) the overflow: have it moved once the ring has room. */
   private queued(): boolean {
     this.awaitSpace();
-    return this.overflowCount < this.clientCapacity;
+    return this.overflow.count < this.clientCapacity;
   }
 
   private awaitSpace(): void {
@@ -416,42 +333,18 @@ export class Publisher {
   private readonly spaceFreed = (): void => {
     this.waitingForSpace = false;
     if (this.closedError) return;
-    const ring = this.ring;
-    while (this.head < this.overflow.length) {
-      if (this.head === this.openChunk) this.closeChunk();
-      const frame = this.overflow[this.head];
-      const off = ring.reserve(frame.length);
-      if (off < 0) break;
-      ring.bytes.set(frame, off);
-      ring.commit();
-      this.records.close();
-      this.overflow[this.head++] = EMPTY;
-      this.overflowBytes -= frame.length;
-      if (isPubFrame(ring.bytes, off)) {
-        this.overflowCount -= pubCount(ring.view, off);
-      } else {
-        this.overflowCount--;
-        this.overflowControls--;
-      }
-    }
+    const empty = this.overflow.moveTo(this.ring);
+    this.records.close(); // later messages go after what moved, not into a record before it
     this.publishNow();
-    if (this.head < this.overflow.length) {
-      if (this.head >= 1024 && this.head * 2 >= this.overflow.length) {
-        this.overflow.splice(0, this.head);
-        if (this.openChunk >= 0) this.openChunk -= this.head;
-        this.head = 0;
-      }
+    if (!empty) {
       this.awaitSpace();
       return;
     }
     this.refusedForBytes = false;
-    this.overflow.length = 0;
-    this.head = 0;
     const waiters = this.writableWaiters;
     this.writableWaiters = [];
     for (const w of waiters) w.resolve();
   };
 }
 
-const EMPTY = new Uint8Array(0);
 const CRLF = Uint8Array.of(0x0d, 0x0a);

@@ -204,11 +204,12 @@ export class ReceivePolicy {
   private holding = false;
   private lastReleased: number;
   private progressAt: number;
-  private backlogBytes = 0;
   private stallTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ring: RingProducer,
+    /** The worker's backlog (backlog.ts): its byte count is the one this policy bounds. */
+    private readonly backlog: { readonly bytes: number },
     private readonly capacity: number,
     private readonly control: ReceiveControl,
     private readonly now: () => number = performance.now.bind(performance),
@@ -239,22 +240,20 @@ export class ReceivePolicy {
    */
   admit(sub: Counted): boolean {
     if (!this.stalled) return true;
-    if (sub.waiting >= this.capacity || this.backlogBytes >= BACKLOG_PAUSE_BYTES) return false;
+    if (sub.waiting >= this.capacity || this.backlog.bytes >= BACKLOG_PAUSE_BYTES) return false;
     sub.waiting++;
     return true;
   }
 
-  /** `bytes` more wait in the backlog. */
-  queued(bytes: number): void {
-    this.backlogBytes += bytes;
-    if (!this.stalled && !this.paused && this.backlogBytes >= BACKLOG_PAUSE_BYTES) this.pause();
+  /** More frames wait in the backlog. */
+  queued(): void {
+    if (!this.stalled && !this.paused && this.backlog.bytes >= BACKLOG_PAUSE_BYTES) this.pause();
     this.holdKeepAlive();
   }
 
-  /** `bytes` left the backlog for the ring. */
-  moved(bytes: number): void {
-    this.backlogBytes -= bytes;
-    if (this.paused && this.backlogBytes < BACKLOG_RESUME_BYTES) this.resume();
+  /** Frames left the backlog for the ring. */
+  moved(): void {
+    if (this.paused && this.backlog.bytes < BACKLOG_RESUME_BYTES) this.resume();
     this.holdKeepAlive();
   }
 
@@ -280,14 +279,14 @@ export class ReceivePolicy {
    * nothing, so the backlog empties and counting resumes.
    */
   private holdKeepAlive(): void {
-    const held = this.paused || (this.backlogBytes > 0 && !this.stalled);
+    const held = this.paused || (this.backlog.bytes > 0 && !this.stalled);
     if (held === this.holding) return;
     this.holding = held;
     this.control.holdKeepAlive(held);
   }
 
   private nothingWaits(): boolean {
-    return this.backlogBytes === 0 && this.ring.usedBytes() === 0;
+    return this.backlog.bytes === 0 && this.ring.usedBytes() === 0;
   }
 
   private pause(): void {
@@ -325,7 +324,7 @@ export class ReceivePolicy {
 
   private endStall(): void {
     this.stalled = false;
-    if (this.backlogBytes >= BACKLOG_PAUSE_BYTES && !this.paused) this.pause();
+    if (this.backlog.bytes >= BACKLOG_PAUSE_BYTES && !this.paused) this.pause();
     this.holdKeepAlive();
   }
 }

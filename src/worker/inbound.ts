@@ -15,7 +15,6 @@ import {
   writeControlDelivery,
 } from '../shared/frames/delivery.js';
 import type { MsgView } from '../shared/protocol/parser.js';
-import { recordSize } from '../shared/ring/byte-ring.js';
 import { SourceBytes, type WordBytes } from '../shared/ring/ring-copy.js';
 import type { RingProducer } from '../shared/ring/ring-producer.js';
 import { Backlog } from './backlog.js';
@@ -59,14 +58,14 @@ export class Inbound {
     private readonly events: InboundEvents,
   ) {
     this.credit = new DeliveryCredit(ring, () => this.backlog.length > 0);
-    this.policy = new ReceivePolicy(ring, capacity, {
+    this.policy = new ReceivePolicy(ring, this.backlog, capacity, {
       pauseReading: () => events.pauseReading(),
       resumeReading: () => events.resumeReading(),
       holdKeepAlive: (held) => events.holdKeepAlive(held),
       countWaiting: () => this.countWaiting(),
     });
-    this.space = new DeliverySpace(ring, this.backlog, (bytes) => {
-      this.policy.queued(bytes);
+    this.space = new DeliverySpace(ring, this.backlog, () => {
+      this.policy.queued();
       this.awaitSpace();
     });
     this.continuedOver = Math.min(CONTINUED_FRAME_OVER, ring.maxBody);
@@ -111,7 +110,7 @@ export class Inbound {
     const off = this.backlog.reserve(length);
     frame.write(this.backlog.target, off, this.source, msg, sub.sid, 0);
     this.backlog.commit();
-    this.policy.queued(recordSize(length));
+    this.policy.queued();
     this.awaitSpace();
   }
 
@@ -180,10 +179,9 @@ export class Inbound {
   private readonly spaceFreed = (): void => {
     this.waitingForSpace = false;
     if (this.closed) return;
-    const before = this.backlog.bytes;
     const empty = this.backlog.moveTo(this.ring);
     this.publish();
-    this.policy.moved(before - this.backlog.bytes);
+    this.policy.moved();
     if (empty) this.events.caughtUp();
     else this.awaitSpace();
   };
@@ -193,19 +191,17 @@ export class Inbound {
 class DeliverySpace implements FrameSpace {
   target: WordBytes;
   private inRing = true;
-  private length = 0;
 
   constructor(
     private readonly ring: RingProducer,
     private readonly backlog: Backlog,
-    /** A frame of `bytes` (framed) waits in the backlog. */
-    private readonly queued: (bytes: number) => void,
+    /** A frame waits in the backlog. */
+    private readonly queued: () => void,
   ) {
     this.target = ring;
   }
 
   reserve(length: number): number {
-    this.length = length;
     if (this.backlog.length === 0) {
       const off = this.ring.reserve(length);
       this.inRing = off >= 0;
@@ -226,6 +222,6 @@ class DeliverySpace implements FrameSpace {
       return;
     }
     this.backlog.commit();
-    this.queued(recordSize(this.length));
+    this.queued();
   }
 }

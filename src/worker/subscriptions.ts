@@ -8,7 +8,7 @@
  * only a cap against messages already on their way (see Subscriber.unsubscribeAfter).
  */
 import type { Command } from '../shared/frames/command.js';
-import { OwnSubject } from '../shared/frames/delivery.js';
+import { OwnSubject } from '../shared/frames/own-subject.js';
 import { encodeSub, encodeUnsub } from '../shared/protocol/encode.js';
 
 export interface Subscription {

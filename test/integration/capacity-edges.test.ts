@@ -44,10 +44,10 @@ describe('capacity edges', () => {
     // The pending bytes, read from the publisher (no public view of them).
     const publisher = (
       client as unknown as {
-        publisher: { overflowBytes: number; ring: { usedBytes(): number } };
+        publisher: { overflow: { bytes: number }; ring: { usedBytes(): number } };
       }
     ).publisher;
-    const remaining = () => bound - (publisher.overflowBytes + publisher.ring.usedBytes());
+    const remaining = () => bound - (publisher.overflow.bytes + publisher.ring.usedBytes());
     const chunk = new Uint8Array(32 * 1024);
     while (remaining() > 64 * 1024) client.publish('fill', chunk);
     const subject = 'a'.repeat(remaining() - 17); // SUB (12 + subject) fits; UNSUB (12) does not

@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SubjectInterest } from '../../src/main/interest.js';
+import { Outgoing } from '../../src/main/outgoing.js';
+import type { Publisher } from '../../src/main/publisher.js';
 import { subjectMatches } from '../../src/shared/protocol/subject.js';
 
 describe('subjectMatches', () => {
@@ -53,7 +55,7 @@ describe('SubjectInterest', () => {
     const interest = new SubjectInterest(true);
     expect(interest.receives('orders.new')).toBe(false);
     interest.add('orders.*');
-    expect(interest.receives('orders.new')).toBe(true); // the cached answer was dropped
+    expect(interest.receives('orders.new')).toBe(true);
     expect(interest.receives('orders.new.eu')).toBe(false);
     interest.add('prices');
     interest.add('prices');
@@ -69,5 +71,24 @@ describe('SubjectInterest', () => {
     const interest = new SubjectInterest(false);
     interest.add('>');
     expect(interest.receives('anything')).toBe(false);
+  });
+});
+
+describe('Outgoing', () => {
+  it('flags a repeated subject as coming back once a subscription takes it, not after it ends', () => {
+    const interest = new SubjectInterest(true);
+    const echoes: boolean[] = [];
+    const publisher = {
+      pub: (...args: Parameters<Publisher['pub']>) => echoes.push(args[5]) > 0,
+    } as unknown as Publisher;
+    const outgoing = new Outgoing(publisher, true, () => 1024, interest);
+    const send = () => outgoing.send('orders.new', undefined, undefined, 'x');
+    send();
+    interest.add('orders.*');
+    send();
+    send();
+    interest.remove('orders.*');
+    send();
+    expect(echoes).toEqual([false, true, true, false]);
   });
 });

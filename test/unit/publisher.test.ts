@@ -180,8 +180,8 @@ describe('Publisher overflow', () => {
     }
     expect(publisher.waiting).toBe(2 * pairs + 1);
     // What the waiting frames hold on to: ≈ 130 B per pair, not a gathered frame's full array.
-    const { overflow } = publisher as unknown as { overflow: Uint8Array[] };
-    const kept = overflow.reduce((sum, frame) => sum + frame.buffer.byteLength, 0);
+    const { overflow } = publisher as unknown as { overflow: { frames: Uint8Array[] } };
+    const kept = overflow.frames.reduce((sum, frame) => sum + frame.buffer.byteLength, 0);
     expect(kept).toBeLessThan(pairs * 512);
   });
 });

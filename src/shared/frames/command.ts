@@ -1,7 +1,8 @@
 /**
  * Command frames: the main thread's commands to the connection worker (`Command` in async-nats
  * terms), one per record body of the command ring (ring/byte-ring.ts, framing in layout.ts).
- * This module owns the format: the writers and readers both threads call sit side by side.
+ * This module owns the format: the writers and readers both threads call sit side by side;
+ * how the main thread fills PUB records with them is pub-records.ts and pub-parts.ts.
  *
  *   writer: main thread (Publisher)          reader: worker (OutboundPump)
  *
@@ -19,9 +20,9 @@
  * - PUB: the ready NATS wire ops (`PUB subj [reply] len\r\n<payload>\r\n` or `HPUB subj [reply]
  *   hlen tlen\r\n…`), so the worker gathers records into socket writes without parsing them
  *   (MECHANICS C.1). Consecutive publishes grow one record while it is unpublished
- *   ({@link PubRecords}, RingProducer.append). A message of more than
- *   {@link CONTINUED_WIRE_OVER} wire bytes is cut into records of {@link PUB_PART_BYTES}
- *   ({@link WireParts}): every record but the last has CONTINUES and count 0, the last count 1.
+ *   (pub-records.ts, RingProducer.append). A message of more than CONTINUED_WIRE_OVER wire
+ *   bytes is cut into records of PUB_PART_BYTES (pub-parts.ts): every record but the last has
+ *   CONTINUES and count 0, the last count 1.
  *   Nothing comes between them; the worker gathers them before it writes any to the socket, so
  *   none of its own lines (PING, PONG) can land inside the message.
  * - SUB: subject and queue group in UTF-8; the queue group runs to the end of the body (none
@@ -33,7 +34,6 @@
  */
 import { NatsError } from '../errors.js';
 import { decodeString, utf8Length, writeString } from '../protocol/utf8.js';
-import type { RingProducer } from '../ring/ring-producer.js';
 
 /** What the main thread asks of the connection worker, as the frames carry it. */
 export type Command =
@@ -78,26 +78,6 @@ const CMD_FLUSH_BYTES = 8;
  * one copied write, cheaper than many small views.
  */
 export const WIRE_VIEW_BYTES = 8 * 1024;
-
-/**
- * Wire bytes a PUB record grows to from consecutive publishes. Above WIRE_VIEW_BYTES, so that a
- * burst's records go out as views: against growth capped below it, worker CPU per 2 M
- * self-echoed 128 B messages 1440-1510 -> 1280-1390 ms (bench/tools/thread-cpu.ts, 5 runs).
- */
-export const PUB_GROW_BYTES = 64 * 1024;
-
-/**
- * Payloads from this size on are aligned in the ring (see PubRecords.alignPad): the copy of
- * 512 B then costs ~20 % less and 16 KiB ~55 % less; at 128 B no gain showed.
- */
-const ALIGN_PAYLOAD_MIN = 256;
-
-/**
- * Lines longer than this get no blanks: nats-server checks its max_control_line (4 KiB by
- * default, not in INFO) on a control line that its reads split, and blanks must not push one
- * over it.
- */
-const ALIGN_LINE_MAX = 256;
 
 // ---- PUB frames: the hot path ---------------------------------------------------------
 
@@ -174,142 +154,6 @@ export function pubCount(view: DataView, off: number): number {
 /** Offset of the wire bytes of the PUB frame at `off` (they run to the end of the body). */
 export function pubWireStart(off: number): number {
   return off + CMD_PUB_WIRE;
-}
-
-/**
- * The main thread's PUB records in the command ring: where each message's wire bytes go, and
- * where its payload should land. One record grows by every publish until W is published or
- * another frame comes between ({@link close}); the worker then takes many messages per record.
- */
-export class PubRecords {
-  /** Body offset of the PUB record later publishes may grow (RingProducer.append), or -1. */
-  private open = -1;
-  /** Messages and wire bytes in that record. */
-  private count = 0;
-  private wireBytes = 0;
-
-  constructor(private readonly ring: RingProducer) {}
-
-  /** Most wire bytes one message may have: a record must hold it. */
-  get maxWire(): number {
-    return this.ring.maxBody - CMD_PUB_WIRE;
-  }
-
-  /**
-   * Room in the ring for one message's `wireLength` wire bytes: appended to the open record
-   * when it may grow, else in a new record. Returns their offset in the ring's bytes, or -1
-   * when the ring is full.
-   */
-  reserve(wireLength: number, echo: boolean): number {
-    const ring = this.ring;
-    const appended = this.mayGrow(wireLength) ? ring.append(this.open, wireLength) : -1;
-    if (appended >= 0) {
-      setPubCount(ring.view, this.open, ++this.count);
-      if (echo) markEchoPub(ring.bytes, this.open);
-      this.wireBytes += wireLength;
-      return appended;
-    }
-    const off = ring.reserve(pubFrameLength(wireLength));
-    if (off < 0) return -1;
-    this.open = off;
-    this.count = 1;
-    this.wireBytes = wireLength;
-    const at = writePubHeader(ring.bytes, ring.view, off, echo);
-    ring.commit(); // committed before its bytes are written: the worker sees neither before publish
-    return at;
-  }
-
-  /** Another frame follows the open record: later messages go after it, not into the record. */
-  close(): void {
-    this.open = -1;
-  }
-
-  /**
-   * Extra blanks for a PUB line that put its payload at the payload's own offset mod 8 in the
-   * ring: V8 copies into shared memory by 8-byte words only when source and destination agree
-   * mod 8, else byte by byte (a 16 KiB copy: 2.5 against 12.5 µs). 0 for small payloads, long
-   * lines, and messages within 7 bytes of the ring's record limit (blanks must not make one
-   * too large). A guess, wrong when the ring turns out full or wraps: the message then goes
-   * unaligned.
-   */
-  alignPad(lineLength: number, wireLength: number, payload: Uint8Array): number {
-    if (payload.length < ALIGN_PAYLOAD_MIN || lineLength > ALIGN_LINE_MAX) return 0;
-    if (wireLength + 7 > this.maxWire) return 0;
-    // appendOffset is -1 once the record has been published: a new record follows.
-    let at = this.mayGrow(wireLength + 7) ? this.ring.appendOffset(this.open) : -1;
-    if (at < 0) at = this.ring.nextBody() + CMD_PUB_WIRE;
-    return (payload.byteOffset - at - lineLength) & 7;
-  }
-
-  /** Whether a message of `wireLength` bytes may join the open record (if the ring lets it). */
-  private mayGrow(wireLength: number): boolean {
-    return this.open >= 0 && this.wireBytes + wireLength < PUB_GROW_BYTES;
-  }
-}
-
-// ---- messages continued across records ------------------------------------------------
-
-/**
- * Wire bytes from which a message is continued across PUB records instead of taking one: a
- * record may hold at most half the ring, and the worker copies a continued message's parts out
- * of the ring as they come, so the message may be far larger than the ring (up to the server's
- * max_payload, 64 MiB at most).
- */
-export const CONTINUED_WIRE_OVER = 1024 * 1024;
-
-/** Wire bytes per record of a continued message (the last one may hold fewer). */
-export const PUB_PART_BYTES = 256 * 1024;
-
-/**
- * One message's wire bytes as the segments they are made of (control line, header block,
- * payload, CRLF), read out in parts without first joining them into one array.
- */
-export class WireParts {
-  /** Wire bytes not yet copied out. */
-  remaining: number;
-  private segment = 0;
-  private at = 0;
-
-  /** `partBytes`: wire bytes per record, at most {@link PUB_PART_BYTES} (a small ring's limit). */
-  constructor(
-    private readonly segments: readonly Uint8Array[],
-    private readonly partBytes: number,
-  ) {
-    this.remaining = segments.reduce((n, s) => n + s.length, 0);
-  }
-
-  /** Records the message takes. */
-  get parts(): number {
-    return Math.ceil(this.remaining / this.partBytes);
-  }
-
-  /** Body bytes of all those records (PUB headers included), as pending bytes count them. */
-  get frameBytes(): number {
-    return this.remaining + this.parts * pubFrameLength(0);
-  }
-
-  /** Wire bytes of the next part. */
-  get nextLength(): number {
-    return Math.min(this.remaining, this.partBytes);
-  }
-
-  /** Copies the next part's {@link nextLength} bytes to `dst[at…]`. */
-  copyNext(dst: Uint8Array, at: number): void {
-    let left = this.nextLength;
-    this.remaining -= left;
-    while (left > 0) {
-      const s = this.segments[this.segment];
-      const n = Math.min(left, s.length - this.at);
-      dst.set(s.subarray(this.at, this.at + n), at);
-      at += n;
-      left -= n;
-      this.at += n;
-      if (this.at === s.length) {
-        this.segment++;
-        this.at = 0;
-      }
-    }
-  }
 }
 
 // ---- every command: the typed codec ---------------------------------------------------

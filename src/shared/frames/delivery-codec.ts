@@ -12,10 +12,10 @@ import {
   DeliveryView,
   type FrameSpace,
   MsgFrameWriter,
-  OwnSubject,
   readDelivery,
   writeControlDelivery,
 } from './delivery.js';
+import { OwnSubject } from './own-subject.js';
 
 /** Body bytes of the frame {@link encodeDelivery} writes for `d` (with no filler). */
 export function deliveryLength(d: Delivery): number {
@@ -44,7 +44,7 @@ export function encodeDelivery(d: Delivery, dst: WordBytes, off: number, pad = 0
  * Writes MSG `d` as a continued message, as the worker does with one over
  * {@link CONTINUED_FRAME_OVER}: its MSG frame, then PART frames of at most `maxBody` bytes,
  * each placed by `space`. The main thread reads them with {@link readDelivery} and
- * {@link MsgAssembly}.
+ * MsgAssembly (msg-assembly.ts).
  */
 export function encodeContinued(
   d: Extract<Delivery, { kind: 'msg' }>,

@@ -2,7 +2,10 @@
  * Delivery frames: what the connection worker hands the main thread (`ServerOp` in async-nats
  * terms, as far as subscribers see it), one per record body of the delivery ring
  * (ring/byte-ring.ts, framing in layout.ts). This module owns the format: the worker's writer
- * and the main thread's reader sit side by side.
+ * and the main thread's reader sit side by side. Beside it: own-subject.ts (the subject
+ * comparison that decides whether a MSG frame leaves its subject out), msg-assembly.ts (a
+ * continued message put back together on the main thread), delivery-codec.ts (a typed codec
+ * for tests and tools).
  *
  *   writer: worker (Inbound, its Backlog)     reader: main thread (Dispatcher)
  *
@@ -35,10 +38,9 @@
  * and its header block and payload follow, back to back, in PART frames of at most
  * {@link MSG_PART_BYTES}, with nothing between them. So a message may be far larger than the
  * ring (up to the server's max_payload), and the main thread copies it into memory of its own
- * one part at a time ({@link MsgAssembly}), in as many dispatch slices as it takes.
+ * one part at a time (msg-assembly.ts), in as many dispatch slices as it takes.
  */
 import type { MsgView } from '../protocol/parser.js';
-import { utf8Length, writeString } from '../protocol/utf8.js';
 import {
   alignPad,
   copyPayloadToShared,
@@ -46,6 +48,7 @@ import {
   type SourceBytes,
   type WordBytes,
 } from '../ring/ring-copy.js';
+import type { OwnSubject } from './own-subject.js';
 
 /** What the worker hands the main thread, as the frames carry it. */
 export type Delivery =
@@ -270,41 +273,6 @@ export interface FrameSpace {
   commit(): void;
 }
 
-/**
- * A subscription's subject as {@link MsgFrameWriter.measure} compares MSG subjects with it
- * (every message to a subscription without wildcards): its UTF-8 bytes, and their whole
- * 4-byte words, compared a word at a time, which beats a byte loop from subjects of a dozen
- * bytes on.
- */
-export class OwnSubject {
-  readonly bytes: Uint8Array;
-  /** Little-endian, as `src.view.getInt32(at, true)` reads the MSG's. */
-  private readonly words: Int32Array;
-
-  constructor(subject: string) {
-    this.bytes = new Uint8Array(utf8Length(subject));
-    writeString(this.bytes, 0, subject);
-    const view = new DataView(this.bytes.buffer);
-    this.words = new Int32Array(this.bytes.length >> 2).map((_, k) => view.getInt32(4 * k, true));
-  }
-
-  /** Whether `src.bytes[start, end)` are these bytes (lengths first). */
-  isIn(src: SourceBytes, start: number, end: number): boolean {
-    const own = this.bytes;
-    const length = own.length;
-    if (end - start !== length) return false;
-    const view = src.view;
-    const words = this.words;
-    const whole = length & ~3;
-    for (let i = 0; i < whole; i += 4) {
-      if (view.getInt32(start + i, true) !== words[i >> 2]) return false;
-    }
-    const bytes = src.bytes;
-    for (let i = whole; i < length; i++) if (bytes[start + i] !== own[i]) return false;
-    return true;
-  }
-}
-
 // ---- the main thread's reader: the hot path -------------------------------------------
 
 /**
@@ -389,52 +357,6 @@ export function readDelivery(words: Int32Array, off: number, view: DeliveryView)
 export function msgFrameSid(words: Int32Array, off: number): number {
   const i = off >> 2;
   return (words[i + (DLV_HEAD >> 2)] & 0xff) === DLV_MSG ? words[i + (DLV_SID >> 2)] >>> 0 : -1;
-}
-
-/**
- * A continued message put together on the main thread from its PART frames, in memory of its
- * own: the payload's buffer holds the payload alone, so it belongs to the message.
- */
-export class MsgAssembly {
-  readonly headers: Uint8Array;
-  readonly payload: Uint8Array<ArrayBuffer>;
-  private readonly total: number;
-  private filled = 0;
-
-  /**
-   * For the continued MSG frame read into `head`. `keep` false: for a message nobody will take
-   * (its subscription ended): its parts are counted, not copied, and nothing is allocated.
-   */
-  constructor(
-    head: DeliveryView,
-    private readonly keep = true,
-  ) {
-    const headerLen = head.headerEnd - head.headerStart;
-    const payloadLen = head.payloadEnd - head.payloadStart;
-    this.total = headerLen + payloadLen;
-    this.headers = new Uint8Array(keep ? headerLen : 0);
-    this.payload = new Uint8Array(keep ? payloadLen : 0);
-  }
-
-  /** Takes the bytes of the next PART frame, `bytes[from, to)`; true once the message is whole. */
-  add(bytes: Uint8Array, from: number, to: number): boolean {
-    if (!this.keep) {
-      this.filled += to - from;
-      return this.filled === this.total;
-    }
-    const headerLen = this.headers.length;
-    if (this.filled < headerLen) {
-      const n = Math.min(to - from, headerLen - this.filled);
-      this.headers.set(bytes.subarray(from, from + n), this.filled);
-      this.filled += n;
-      from += n;
-    }
-    if (from < to) {
-      this.payload.set(bytes.subarray(from, to), this.filled - headerLen);
-      this.filled += to - from;
-    }
-    return this.filled === this.total;
-  }
 }
 
 // ---- control frames: the worker's writer ------------------------------------------------

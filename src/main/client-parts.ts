@@ -1,0 +1,129 @@
+/**
+ * The parts a Client is made of and which part talks to which: the rings and the
+ * worker they are shared with, the publisher and its checks, subscriptions, flushes, the
+ * dispatcher, the request mux and the lifecycle that drains and closes them in order. The
+ * Client (client.ts) is the public surface over them.
+ */
+import { DEFAULT_RING_CAPACITY } from '../shared/layout.js';
+import type { HeaderMap } from '../shared/protocol/headers.js';
+import { createRingBuffers, type RingBuffers } from '../shared/ring/byte-ring.js';
+import { RingConsumer } from '../shared/ring/ring-consumer.js';
+import { RingProducer } from '../shared/ring/ring-producer.js';
+import { Dispatcher } from './dispatcher.js';
+import type { Event, State } from './events.js';
+import { Flushes } from './flushes.js';
+import { SubjectInterest } from './interest.js';
+import { Lifecycle } from './lifecycle.js';
+import { Outgoing, type Payload } from './outgoing.js';
+import { Publisher } from './publisher.js';
+import { RequestMux } from './request-mux.js';
+import type { ResolvedOptions } from './resolved-options.js';
+import type { resolveServers } from './servers.js';
+import { SharedState } from './shared-state.js';
+import type { SubscribeOptions, Subscriber } from './subscriber.js';
+import { Subscriptions } from './subscriptions.js';
+import { WorkerHost } from './worker-host.js';
+
+export interface ClientParts {
+  readonly rings: { command: RingBuffers; delivery: RingBuffers };
+  /** State and statistics the worker writes to shared memory. */
+  readonly shared: SharedState;
+  readonly publisher: Publisher;
+  readonly outgoing: Outgoing;
+  readonly subs: Subscriptions;
+  readonly flushes: Flushes;
+  readonly dispatcher: Dispatcher;
+  readonly host: WorkerHost;
+  readonly mux: RequestMux;
+  /** Open, draining, closing, closed: drain() and close() run there. */
+  readonly life: Lifecycle;
+}
+
+/** What the parts ask of the client they make up. */
+export interface ClientSide {
+  flush(): Promise<void>;
+  subscribe(subject: string, opts?: SubscribeOptions): Subscriber;
+  /** A publish through the client's checks (a reply to a request, a request itself). */
+  send(
+    subject: string,
+    reply: string | undefined,
+    headers: HeaderMap | undefined,
+    payload?: Payload,
+  ): boolean;
+  emit(event: Event): void;
+  connectionState(): State;
+}
+
+/** Builds the parts of a client for `servers` and spawns its worker. */
+export function clientParts(
+  servers: ReturnType<typeof resolveServers>,
+  options: ResolvedOptions,
+  client: ClientSide,
+): ClientParts {
+  const rings = {
+    command: createRingBuffers(DEFAULT_RING_CAPACITY),
+    delivery: createRingBuffers(DEFAULT_RING_CAPACITY),
+  };
+  const shared = new SharedState();
+  const interest = new SubjectInterest(!options.worker.noEcho);
+  const publisher = new Publisher(
+    new RingProducer(rings.command),
+    options.clientCapacity,
+    options.maxPendingBytes,
+  );
+  const outgoing = new Outgoing(
+    publisher,
+    !options.skipSubjectValidation,
+    () => shared.maxPayload(),
+    interest,
+  );
+  const subs = new Subscriptions(publisher, interest, options.worker.subscriptionCapacity, {
+    isClosed: (): boolean => life.closedWith !== null,
+    flush: () => client.flush(),
+    emit: (event) => client.emit(event),
+  });
+  const flushes = new Flushes(
+    (id) => publisher.control({ kind: 'flush', id }),
+    options.requestTimeout,
+    options.worker.connectionTimeout,
+  );
+  const dispatcher = new Dispatcher(new RingConsumer(rings.delivery), {
+    subscription: (sid) => subs.get(sid),
+    flushAcked: (id) => flushes.acked(id),
+    deliveryError: (error, sub) => subs.callbackFailed(sub, error),
+    respond: (reply, headers, payload) => client.send(reply, undefined, headers, payload),
+  });
+  const host = new WorkerHost({
+    options: { ...options.worker, servers },
+    command: rings.command,
+    delivery: rings.delivery,
+    state: shared.buffer,
+  });
+  const mux = new RequestMux(
+    {
+      subscribe: (subject, opts) => client.subscribe(subject, opts),
+      publishRequest: (subject, reply, headers, payload) =>
+        client.send(subject, reply, headers, payload),
+      publishNow: () => publisher.publishNow(),
+    },
+    options.inboxPrefix,
+  );
+  const life: Lifecycle = new Lifecycle({
+    publisher,
+    dispatcher,
+    host,
+    rings,
+    flushes,
+    mux,
+    subs,
+    requestTimeout: options.requestTimeout,
+    connectionTimeout: options.worker.connectionTimeout,
+    emit: (event) => client.emit(event),
+    connectionState: () => client.connectionState(),
+    flush: () => client.flush(),
+  });
+  host.exited.then((error) => {
+    if (!life.isClosing) life.ended(error);
+  });
+  return { rings, shared, publisher, outgoing, subs, flushes, dispatcher, host, mux, life };
+}
