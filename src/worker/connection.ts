@@ -28,6 +28,7 @@ import type { ServerInfo } from '../shared/server-info.js';
 import type { ServerAddress } from '../shared/servers.js';
 import { authFields, type CallerAuth } from './auth.js';
 import { edge, type LoopState, type StateName } from './connection-state.js';
+import { CLOSE_TIMEOUT_MS, drainBound, Endings } from './endings.js';
 import type { PingPurpose } from './flow-control.js';
 import { HostUpdates } from './host-updates.js';
 import { Inbound } from './inbound.js';
@@ -42,9 +43,6 @@ import { schemeTransports, type TransportFactory } from './transport.js';
 
 /** Why a connection ended by forceReconnect() was lost, as the 'disconnected' event says. */
 const FORCED = new NatsError('io', 'reconnect forced by the client (forceReconnect)');
-
-/** How long close() waits for the server to acknowledge the socket's end. */
-const CLOSE_TIMEOUT_MS = 2_000;
 
 /** What a connection is made of: the worker's data less its control port. */
 export type ConnectionData = Omit<WorkerData, 'control'>;
@@ -69,10 +67,14 @@ export class Connection implements SessionHost {
   private lastInfo: ServerInfo | undefined;
   /** The session forceReconnect() is ending, so its loss reads as forced. */
   private forced: Session | undefined;
-  /** Settles once that session's socket has closed (or was destroyed after CLOSE_TIMEOUT_MS). */
+  /** Settles once that session's socket has closed (or was abandoned). */
   private forcedClosed: Promise<void> = Promise.resolve();
   /** Accepted messages not sent (see {@link notSent}). */
   private unsent = 0;
+  /** Sockets ended on purpose that are still closing. */
+  private readonly endings = new Endings((messages) => {
+    this.unsent += messages;
+  });
   /** Flushes whose PING a lost connection never answered; re-sent on the next one. */
   private carriedFlushes: number[] = [];
 
@@ -161,17 +163,16 @@ export class Connection implements SessionHost {
 
   /**
    * Drop the current connection (if any); the loop reconnects as after any loss. An open
-   * socket is ended gracefully: what was written to it still reaches the server, and what is
-   * still in the command ring goes out on the next connection.
+   * socket is ended gracefully (endings.ts): what was written to it still reaches the server,
+   * and what is still in the command ring goes out on the next connection.
    */
   forceReconnect(): void {
     const state = this.state;
     if (state.name === 'connected') {
-      const session = state.session;
-      this.forced = session;
-      this.forcedClosed = session.close(CLOSE_TIMEOUT_MS).then(() => {
-        this.unsent += session.unflushedMessages; // the server did not take them in time
-      });
+      // One that failed already is being replaced (and counted) by the loop.
+      if (!state.session.isOpen) return;
+      this.forced = state.session;
+      this.forcedClosed = this.endings.end(state.session, drainBound(this.options));
     } else if (state.name === 'connecting') {
       state.session.fail(new NatsError('io', 'reconnect forced by the client'));
     }
@@ -221,7 +222,8 @@ export class Connection implements SessionHost {
         else if (this.forced === session) why = FORCED;
         this.carriedFlushes = session.unansweredFlushes();
       }
-      this.to({ name: 'backoff', wake: new AbortController() }, why);
+      const wake = new AbortController();
+      this.to({ name: 'backoff', wake }, why);
       const end = this.reconnects.endOfFirstPass(why, everConnected);
       if (end !== undefined) {
         this.to({ name: 'closed' }, end);
@@ -230,8 +232,10 @@ export class Connection implements SessionHost {
       if (why === FORCED) {
         // The server reads each connection on its own: PUBs sent on the next one while the
         // old socket still drains could be routed before the old one's. The server closes
-        // its side after reading our end, so the next connection's go after all of them.
-        await this.forcedClosed;
+        // its side after reading our end, so the next connection's go after all of them;
+        // after CLOSE_TIMEOUT_MS the old one goes on closing in the background.
+        const later = sleep(CLOSE_TIMEOUT_MS, undefined, { signal: wake.signal }).catch(() => {});
+        await Promise.race([this.forcedClosed, later]);
         if (!this.inState('backoff')) return; // close() ended it
       }
       entry = await this.nextAttempt();
@@ -300,20 +304,21 @@ export class Connection implements SessionHost {
   private async shutdown(from: LoopState): Promise<void> {
     this.pump.stop();
     if (from.name === 'backoff') from.wake.abort();
-    if (from.name === 'connected' && from.session.isOpen) {
+    if (from.name === 'connected') {
       // Everything published before close() goes out before the socket ends, unless the
       // server does not take it within connectionTimeout.
-      await this.pump.sendAll(from.session, this.options.connectionTimeout);
+      if (from.session.isOpen)
+        await this.pump.sendAll(from.session, this.options.connectionTimeout);
       this.unsent += this.outbound.discard();
-      await from.session.close(CLOSE_TIMEOUT_MS);
-      this.unsent += from.session.unflushedMessages;
+      // Ended gracefully; one that failed meanwhile counts what its failure took.
+      void this.endings.end(from.session, drainBound(this.options));
     } else {
       if (from.name === 'connecting') from.session.fail(new NatsError('closed', 'client closed'));
       this.unsent += this.outbound.discard();
     }
-    // A socket forceReconnect() is still ending (≤ CLOSE_TIMEOUT_MS): what it could not send
-    // is counted once it has, and notSent is read after this.
-    await this.forcedClosed;
+    // This socket and any forceReconnect() left closing: what they could not send is counted
+    // once they are done (abandoned after CLOSE_TIMEOUT_MS), and notSent is read after this.
+    await this.endings.settle(CLOSE_TIMEOUT_MS);
     this.to({ name: 'closed' });
     this.updates.flush(); // nothing that waits outlives the worker's ports
   }

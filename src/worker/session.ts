@@ -60,6 +60,8 @@ export class Session implements ParserSink, OutboundSink {
   private readonly heartbeat: Heartbeat;
   private handshake!: { resolve(info: ServerInfo): void; reject(error: NatsError): void };
   private info: ServerInfo | undefined;
+  /** Set by {@link close}: the graceful end under way. */
+  private closing: Closing | undefined;
   private endResolve!: (error: NatsError | undefined) => void;
   /** Settles once when the session is over: undefined for a clean close, else why it failed. */
   readonly ended: Promise<NatsError | undefined>;
@@ -72,8 +74,8 @@ export class Session implements ParserSink, OutboundSink {
     this.parser = new Parser(this, { initialBufferSize: host.options.readBufferCapacity });
     this.heartbeat = new Heartbeat(host.options.pingInterval, {
       ping: () => {
-        this.pings.sent(HEARTBEAT);
         this.write(PING);
+        this.pinged(HEARTBEAT);
       },
       stale: () =>
         this.fail(
@@ -138,8 +140,9 @@ export class Session implements ParserSink, OutboundSink {
   write(bytes: Uint8Array): boolean {
     // Taken first: messages written to an ended session stay counted as not flushed.
     const messages = this.unflushed.take();
-    if (this.transport === null || this.phase === 'ended') return false;
+    if (this.transport === null || !this.writable) return false;
     this.host.counted(0, bytes.length, 0);
+    this.window.wrote(bytes.length);
     if (messages === 0) return this.mayGoOn(this.transport.write(bytes));
     return this.mayGoOn(
       this.transport.write(bytes, (error) => this.unflushed.flushed(messages, error)),
@@ -148,13 +151,14 @@ export class Session implements ParserSink, OutboundSink {
 
   writeAll(chunks: Uint8Array[], done: () => void): boolean {
     const messages = this.unflushed.take();
-    if (this.transport === null || this.phase === 'ended') {
+    if (this.transport === null || !this.writable) {
       done();
       return false;
     }
     let bytes = 0;
     for (const chunk of chunks) bytes += chunk.length;
     this.host.counted(0, bytes, 0);
+    this.window.wrote(bytes);
     return this.mayGoOn(
       this.transport.writeAll(chunks, (error) => {
         this.unflushed.flushed(messages, error);
@@ -176,6 +180,11 @@ export class Session implements ParserSink, OutboundSink {
     return this.phase === 'open';
   }
 
+  /** Whether bytes may be written: before the end (CONNECT and PING go before `open`). */
+  private get writable(): boolean {
+    return this.phase !== 'ended' && this.phase !== 'closing';
+  }
+
   private mayGoOn(writable: boolean): boolean {
     if (!writable) this.writeBlocked = true;
     return this.pings.hasRoom() && writable;
@@ -190,7 +199,7 @@ export class Session implements ParserSink, OutboundSink {
   }
 
   echoWritten(bytes: number): void {
-    this.window.written(bytes);
+    this.window.echoWritten(bytes);
   }
 
   /** Echo bytes that may go out now (SendWindow); ≤ 0: a window PONG will tell. */
@@ -202,11 +211,18 @@ export class Session implements ParserSink, OutboundSink {
     const purpose = this.window.duePing();
     if (purpose === undefined) return;
     this.write(PING);
-    this.pings.sent(purpose);
+    this.pinged(purpose);
   }
 
+  /** A PING inside the batch just written: only messages before that batch count as before it. */
   pingQueued(purpose: PingPurpose): void {
+    this.pinged(purpose, true);
+  }
+
+  /** A PING for `purpose` was written (its PONG acknowledges the messages before it). */
+  private pinged(purpose: PingPurpose, inLastBatch = false): void {
     this.pings.sent(purpose);
+    this.unflushed.pingWritten(inLastBatch);
   }
 
   published(count: number): void {
@@ -224,21 +240,43 @@ export class Session implements ParserSink, OutboundSink {
     for (const line of lines) this.write(line);
     for (const id of flushIds) {
       this.write(PING);
-      this.pings.sent({ kind: 'flush', id });
+      this.pinged({ kind: 'flush', id });
     }
   }
 
-  /** Graceful end: half-close after what is queued, wait (bounded) for the socket to close. */
-  async close(timeoutMs: number): Promise<void> {
-    if (this.phase === 'ended') return;
-    const transport = this.transport;
-    this.end(undefined);
-    if (transport) await transport.end(timeoutMs);
+  /**
+   * End on purpose (close, forceReconnect): half-close after what is queued. `ended` settles at
+   * once, so the loop goes on; the socket is still read (PONGs still acknowledge messages) until
+   * the server closes its side, having read everything. Resolves with the messages not sent:
+   * none then; those no PONG acknowledged when the socket is abandoned instead ({@link abandon},
+   * or after `abandonAfterMs`) or dropped. A session that failed already: those its failure took.
+   */
+  close(abandonAfterMs: number): Promise<number> {
+    if (this.phase === 'ended') return Promise.resolve(this.unflushed.messages);
+    if (this.phase !== 'open') return (this.closing as Closing).notSent;
+    this.advance('closing');
+    this.heartbeat.stop();
+    this.endResolve(undefined);
+    const closing = new Closing(abandonAfterMs, () => this.abandon());
+    this.closing = closing;
+    (this.transport as Transport).end();
+    return closing.notSent;
+  }
+
+  /** Give up on a closing socket: discard what it still holds, count what no PONG acknowledged. */
+  abandon(): void {
+    if (this.phase !== 'closing') return;
+    (this.closing as Closing).abandoned = true;
+    this.transport?.abort();
   }
 
   /** Drop the connection now (stale, forced reconnect, protocol error). */
   fail(error: NatsError): void {
     if (this.phase === 'ended') return;
+    if (this.phase === 'closing') {
+      this.abandon();
+      return;
+    }
     const wasOpen = this.phase === 'open';
     this.transport?.destroy();
     this.end(error);
@@ -281,6 +319,8 @@ export class Session implements ParserSink, OutboundSink {
     // that comes while PINGs wait cannot be told from their answer: PONGs carry no id.)
     const purpose = this.pings.answered();
     if (purpose === undefined) return;
+    this.unflushed.ponged();
+    if (this.phase !== 'open') return; // closing: the loop went on; it only acknowledges
     this.heartbeat.answered();
     if (purpose.kind === 'window') this.window.acknowledged(purpose.sent);
     if (purpose !== HEARTBEAT) this.host.ponged(purpose);
@@ -291,6 +331,7 @@ export class Session implements ParserSink, OutboundSink {
   onOk(): void {}
 
   onErr(message: string): void {
+    if (this.phase === 'closing') return; // the server closes the socket, if it means to
     if (this.phase !== 'open') {
       this.fail(refused(this.server, message));
       return;
@@ -316,6 +357,10 @@ export class Session implements ParserSink, OutboundSink {
   private onData(chunk: Uint8Array): void {
     if (this.phase === 'ended') return;
     this.host.counted(chunk.length, 0, 0);
+    if (this.phase === 'closing') {
+      this.readWhileClosing(chunk);
+      return;
+    }
     try {
       this.parser.push(chunk);
       this.answerPings();
@@ -349,6 +394,27 @@ export class Session implements ParserSink, OutboundSink {
     this.heartbeat.stop();
     this.parser.reset();
     this.endResolve(error);
+  }
+
+  /** Closing: only PONGs matter (they acknowledge messages); bytes past a bad one are dropped. */
+  private readWhileClosing(chunk: Uint8Array): void {
+    const closing = this.closing as Closing;
+    if (closing.unparsable) return;
+    try {
+      this.parser.push(chunk);
+    } catch {
+      closing.unparsable = true;
+    }
+  }
+
+  /**
+   * The closing socket is gone: without an error, the server closed it after reading our end;
+   * otherwise (dropped, abandoned) what no PONG acknowledged may be lost.
+   */
+  private closed(error: NatsError | undefined): void {
+    const closing = this.closing as Closing;
+    this.end(undefined);
+    closing.done(error === undefined && !closing.abandoned ? 0 : this.unflushed.unacknowledged);
   }
 
   /**
@@ -395,10 +461,37 @@ export class Session implements ParserSink, OutboundSink {
    * server that refuses the client certificate says so only after the handshake.
    */
   private lost(error: NatsError | undefined): void {
+    if (this.phase === 'closing') {
+      this.closed(error);
+      return;
+    }
     if (this.transport?.encrypted && this.phase !== 'open' && this.phase !== 'ended') {
       this.fail(tlsError(this.server, this.host.options.tls, error?.cause ?? error, true));
       return;
     }
     this.fail(error ?? new NatsError('io', `${this.server.url}: connection closed`));
+  }
+}
+
+/** A graceful end under way: its bound, and the count of messages not sent it resolves with. */
+class Closing {
+  /** Given up on (abandon()): the count is what no PONG acknowledged, whatever the close said. */
+  abandoned = false;
+  /** A PONG could not be parsed: the rest is not read. */
+  unparsable = false;
+  readonly notSent: Promise<number>;
+  private resolve!: (messages: number) => void;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(abandonAfterMs: number, abandon: () => void) {
+    this.notSent = new Promise((resolve) => {
+      this.resolve = resolve;
+    });
+    this.timer = setTimeout(abandon, abandonAfterMs);
+  }
+
+  done(notSent: number): void {
+    clearTimeout(this.timer);
+    this.resolve(notSent);
   }
 }
