@@ -27,6 +27,7 @@ import { RingProducer } from '../shared/ring/ring-producer.js';
 import type { ServerInfo } from '../shared/server-info.js';
 import type { ServerAddress } from '../shared/servers.js';
 import { authFields, type CallerAuth } from './auth.js';
+import { CallerCalls } from './caller.js';
 import { edge, type LoopState, type StateName } from './connection-state.js';
 import { CLOSE_TIMEOUT_MS, drainBound, Endings } from './endings.js';
 import type { PingPurpose } from './flow-control.js';
@@ -75,6 +76,8 @@ export class Connection implements SessionHost {
   private readonly endings = new Endings((messages) => {
     this.unsent += messages;
   });
+  /** The caller's callbacks the loop waits on, bounded (caller.ts). */
+  private readonly calls = new CallerCalls();
   /** Flushes whose PING a lost connection never answered; re-sent on the next one. */
   private carriedFlushes: number[] = [];
 
@@ -130,6 +133,7 @@ export class Connection implements SessionHost {
         return this.host as Remote<Required<HostCallbacks>> | null;
       },
       (error) => this.emit({ type: 'clientError', error: toWire(error) }),
+      this.calls,
     );
   }
 
@@ -426,7 +430,15 @@ export class Connection implements SessionHost {
   }
 
   authFields(info: ServerInfo, server: ServerAddress): Promise<Record<string, unknown>> {
-    return authFields(this.options.auth, server, info, this.host as unknown as CallerAuth);
+    const host = this.host as unknown as CallerAuth;
+    return authFields(
+      this.options.auth,
+      server,
+      info,
+      host,
+      this.calls,
+      this.options.connectionTimeout,
+    );
   }
 
   counted(inBytes: number, outBytes: number, outMessages: number): void {
