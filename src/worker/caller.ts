@@ -31,7 +31,7 @@ export class CallerCalls {
       );
     });
     try {
-      const answer = call();
+      const answer = Promise.resolve(call()); // a plain value too (a host in the same thread)
       this.pending.add(what);
       const settled = () => this.pending.delete(what);
       answer.then(settled, settled);
