@@ -8,6 +8,7 @@
  * one forceReconnect() left behind is abandoned after {@link drainBound}, as a stale connection
  * would be. An abandoned socket counts what no PONG acknowledged (unflushed.ts).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MAX_TIMER_MS, type WorkerOptions } from '../shared/options.js';
 import { MAX_OUTSTANDING_PINGS } from './heartbeat.js';
 import type { Session } from './session.js';
@@ -27,6 +28,8 @@ export function drainBound(options: WorkerOptions): number {
 
 export class Endings {
   private readonly closing = new Map<Session, Promise<void>>();
+  /** The session forceReconnect() ended last (its loss reads as forced), until it is closed. */
+  private forced: { session: Session; closed: Promise<void> } | undefined;
 
   /** `notSent`: messages a session could not send, once it is done. */
   constructor(private readonly notSent: (messages: number) => void) {}
@@ -45,6 +48,28 @@ export class Endings {
       this.closing.set(session, done);
     }
     return done;
+  }
+
+  /** forceReconnect(): end `session`, in the background after {@link forcedHeadStart}. */
+  force(session: Session, options: WorkerOptions): void {
+    this.forced = { session, closed: this.end(session, drainBound(options)) };
+  }
+
+  /** Whether `session` was ended by forceReconnect(). */
+  wasForced(session: Session): boolean {
+    return this.forced?.session === session;
+  }
+
+  /**
+   * Before the next dial after forceReconnect(): the server reads each connection on its own,
+   * so PUBs sent on the next one while the old socket still drains could be routed before the
+   * old one's. The server closes its side after reading our end, so waiting for that puts the
+   * next connection's after all of them; after CLOSE_TIMEOUT_MS (or `signal`) the old socket
+   * goes on closing in the background.
+   */
+  async forcedHeadStart(signal: AbortSignal): Promise<void> {
+    const later = sleep(CLOSE_TIMEOUT_MS, undefined, { signal }).catch(() => {});
+    await Promise.race([this.forced?.closed, later]);
   }
 
   /** Waits for every socket still closing, abandoning those not closed within `ms`. */

@@ -1,26 +1,25 @@
 /**
  * One connection to one server, from dial to close: the INFO → CONNECT (+PING) → PONG
  * handshake through the phases of session-phase.ts (what it sends and how it fails:
- * handshake.ts), the parser, the heartbeat, the PINGs awaiting their PONG and the PONG owed
- * to the server (ping-pong.ts), the send window, and which messages a lost socket takes with
- * it (unflushed.ts). The bytes travel over a transport from the factory it is given
+ * handshake.ts), the parser, the heartbeat, and what it writes (session-writer.ts: the pump's
+ * batches, PINGs and what their PONGs acknowledge, which messages a lost socket takes with it).
+ * Ended on purpose, it half-closes and reads until the server closes its side (the `closing`
+ * phase; endings.ts). The bytes travel over a transport from the factory it is given
  * (transport.ts). A session never reconnects; the connection loop makes a new one.
  */
 import { NatsError } from '../shared/errors.js';
 import type { WorkerOptions } from '../shared/options.js';
-import { encodeConnect, PING, PONG } from '../shared/protocol/encode.js';
+import { encodeConnect, PING } from '../shared/protocol/encode.js';
 import { type MsgView, Parser, type ParserSink } from '../shared/protocol/parser.js';
 import { type ServerInfo, toServerInfo } from '../shared/server-info.js';
 import type { ServerAddress } from '../shared/servers.js';
-import { type PingPurpose, SendWindow } from './flow-control.js';
+import type { PingPurpose } from './flow-control.js';
 import { connectFields, handshakeTimedOut, refused, secure } from './handshake.js';
 import { Heartbeat, MAX_OUTSTANDING_PINGS } from './heartbeat.js';
-import type { OutboundSink } from './outbound.js';
-import { PingPong } from './ping-pong.js';
 import { nextPhase, type Phase } from './session-phase.js';
+import { SessionWriter } from './session-writer.js';
 import { refuseUnencrypted, tlsError, upgradeAfterInfo } from './tls.js';
 import type { Transport, TransportFactory } from './transport.js';
-import { Unflushed } from './unflushed.js';
 
 const HEARTBEAT: PingPurpose = { kind: 'heartbeat' };
 
@@ -46,17 +45,13 @@ export interface SessionHost {
   authFields(info: ServerInfo, server: ServerAddress): Promise<Record<string, unknown>>;
 }
 
-export class Session implements ParserSink, OutboundSink {
+export class Session implements ParserSink {
   /** Changed by {@link advance} and {@link end} only. */
   private phase: Phase = 'dialing';
   private transport: Transport | null = null;
   private readonly parser: Parser;
-  private readonly pings = new PingPong();
-  /** Messages of the batch about to be written, and of batches not yet flushed to the kernel. */
-  private readonly unflushed = new Unflushed();
-  /** The transport's buffer is full (a write returned false): nothing optional is written. */
-  private writeBlocked = false;
-  private readonly window = new SendWindow();
+  /** Writes while the session may (the command pump's sink). */
+  readonly output: SessionWriter;
   private readonly heartbeat: Heartbeat;
   private handshake!: { resolve(info: ServerInfo): void; reject(error: NatsError): void };
   private info: ServerInfo | undefined;
@@ -72,11 +67,12 @@ export class Session implements ParserSink, OutboundSink {
     private readonly transports: TransportFactory,
   ) {
     this.parser = new Parser(this, { initialBufferSize: host.options.readBufferCapacity });
+    this.output = new SessionWriter(
+      () => (this.phase === 'ended' || this.phase === 'closing' ? null : this.transport),
+      (outBytes, outMessages) => host.counted(0, outBytes, outMessages),
+    );
     this.heartbeat = new Heartbeat(host.options.pingInterval, {
-      ping: () => {
-        this.write(PING);
-        this.pinged(HEARTBEAT);
-      },
+      ping: () => this.output.ping(HEARTBEAT),
       stale: () =>
         this.fail(
           new NatsError(
@@ -134,45 +130,12 @@ export class Session implements ParserSink, OutboundSink {
     else this.heartbeat.resume();
   }
 
-  // ---- OutboundSink ---------------------------------------------------------------------
-
-  /** False when the pump must stop: the socket's buffer is full, or too many PINGs wait. */
-  write(bytes: Uint8Array): boolean {
-    // Taken first: messages written to an ended session stay counted as not flushed.
-    const messages = this.unflushed.take();
-    if (this.transport === null || !this.writable) return false;
-    this.host.counted(0, bytes.length, 0);
-    this.window.wrote(bytes.length);
-    if (messages === 0) return this.mayGoOn(this.transport.write(bytes));
-    return this.mayGoOn(
-      this.transport.write(bytes, (error) => this.unflushed.flushed(messages, error)),
-    );
-  }
-
-  writeAll(chunks: Uint8Array[], done: () => void): boolean {
-    const messages = this.unflushed.take();
-    if (this.transport === null || !this.writable) {
-      done();
-      return false;
-    }
-    let bytes = 0;
-    for (const chunk of chunks) bytes += chunk.length;
-    this.host.counted(0, bytes, 0);
-    this.window.wrote(bytes);
-    return this.mayGoOn(
-      this.transport.writeAll(chunks, (error) => {
-        this.unflushed.flushed(messages, error);
-        done();
-      }),
-    );
-  }
-
   /**
    * Messages handed to the transport that it has not passed on to the kernel: if the session
    * ends before it does, they were not sent (API.md: counted in 'notSent').
    */
   get unflushedMessages(): number {
-    return this.unflushed.messages;
+    return this.output.unflushed.messages;
   }
 
   /** The connection is open: commands may be written (false once it failed or is closing). */
@@ -180,68 +143,9 @@ export class Session implements ParserSink, OutboundSink {
     return this.phase === 'open';
   }
 
-  /** Whether bytes may be written: before the end (CONNECT and PING go before `open`). */
-  private get writable(): boolean {
-    return this.phase !== 'ended' && this.phase !== 'closing';
-  }
-
-  private mayGoOn(writable: boolean): boolean {
-    if (!writable) this.writeBlocked = true;
-    return this.pings.hasRoom() && writable;
-  }
-
-  /**
-   * Write the window's PING when one is due: after each batch of commands, once the PINGs in
-   * it are queued (PONGs come back in wire order), so at most a batch goes past the last one.
-   */
-  batchDone(): void {
-    this.pingWindowIfDue();
-  }
-
-  echoWritten(bytes: number): void {
-    this.window.echoWritten(bytes);
-  }
-
-  /** Echo bytes that may go out now (SendWindow); ≤ 0: a window PONG will tell. */
-  echoRoom(): number {
-    return this.window.room();
-  }
-
-  private pingWindowIfDue(): void {
-    const purpose = this.window.duePing();
-    if (purpose === undefined) return;
-    this.write(PING);
-    this.pinged(purpose);
-  }
-
-  /** A PING inside the batch just written: only messages before that batch count as before it. */
-  pingQueued(purpose: PingPurpose): void {
-    this.pinged(purpose, true);
-  }
-
-  /** A PING for `purpose` was written (its PONG acknowledges the messages before it). */
-  private pinged(purpose: PingPurpose, inLastBatch = false): void {
-    this.pings.sent(purpose);
-    this.unflushed.pingWritten(inLastBatch);
-  }
-
-  published(count: number): void {
-    this.host.counted(0, 0, count);
-    this.unflushed.published(count); // the pump writes their batch next
-  }
-
   /** Flush ids whose PING was sent but not answered: the next session sends them again. */
   unansweredFlushes(): number[] {
-    return this.pings.unansweredFlushes();
-  }
-
-  /** Send the lines that must precede everything else on a fresh connection (resubscribes, flushes). */
-  writeFirst(lines: Uint8Array[], flushIds: number[]): void {
-    for (const line of lines) this.write(line);
-    for (const id of flushIds) {
-      this.write(PING);
-      this.pinged({ kind: 'flush', id });
-    }
+    return this.output.pings.unansweredFlushes();
   }
 
   /**
@@ -252,8 +156,11 @@ export class Session implements ParserSink, OutboundSink {
    * or after `abandonAfterMs`) or dropped. A session that failed already: those its failure took.
    */
   close(abandonAfterMs: number): Promise<number> {
-    if (this.phase === 'ended') return Promise.resolve(this.unflushed.messages);
-    if (this.phase !== 'open') return (this.closing as Closing).notSent;
+    if (this.closing) return this.closing.notSent;
+    if (this.phase !== 'open') {
+      this.fail(new NatsError('closed', 'client closed')); // nothing to end gracefully
+      return Promise.resolve(this.unflushedMessages);
+    }
     this.advance('closing');
     this.heartbeat.stop();
     this.endResolve(undefined);
@@ -303,7 +210,7 @@ export class Session implements ParserSink, OutboundSink {
    * behind a socket that does not drain.
    */
   onPing(): void {
-    this.pings.serverPinged();
+    this.output.pings.serverPinged();
   }
 
   onPong(): void {
@@ -317,15 +224,13 @@ export class Session implements ParserSink, OutboundSink {
     }
     // Nothing outstanding: a PONG we did not ask for. It answers nothing, now or later. (One
     // that comes while PINGs wait cannot be told from their answer: PONGs carry no id.)
-    const purpose = this.pings.answered();
+    const purpose = this.output.ponged();
     if (purpose === undefined) return;
-    this.unflushed.ponged();
     if (this.phase !== 'open') return; // closing: the loop went on; it only acknowledges
     this.heartbeat.answered();
-    if (purpose.kind === 'window') this.window.acknowledged(purpose.sent);
     if (purpose !== HEARTBEAT) this.host.ponged(purpose);
     // Below the bound again: the pump goes on (else the socket's drain restarts it).
-    if (this.pings.reopened() && !this.writeBlocked) this.host.drained();
+    if (this.output.mayResume()) this.host.drained();
   }
 
   onOk(): void {}
@@ -342,15 +247,8 @@ export class Session implements ParserSink, OutboundSink {
 
   // ---- internals ------------------------------------------------------------------------
 
-  /** One PONG for the PINGs of the last chunk(s), once the socket takes writes. */
-  private answerPings(): void {
-    if (this.writeBlocked || !this.pings.takeOwedPong()) return;
-    this.write(PONG);
-  }
-
   private onDrain(): void {
-    this.writeBlocked = false;
-    this.answerPings();
+    this.output.drained();
     this.host.drained();
   }
 
@@ -363,7 +261,7 @@ export class Session implements ParserSink, OutboundSink {
     }
     try {
       this.parser.push(chunk);
-      this.answerPings();
+      this.output.answerPings();
     } catch (err) {
       const error =
         err instanceof NatsError ? err : new NatsError('protocol', String(err), { cause: err });
@@ -414,7 +312,8 @@ export class Session implements ParserSink, OutboundSink {
   private closed(error: NatsError | undefined): void {
     const closing = this.closing as Closing;
     this.end(undefined);
-    closing.done(error === undefined && !closing.abandoned ? 0 : this.unflushed.unacknowledged);
+    const { unacknowledged } = this.output.unflushed;
+    closing.done(error === undefined && !closing.abandoned ? 0 : unacknowledged);
   }
 
   /**
@@ -447,10 +346,10 @@ export class Session implements ParserSink, OutboundSink {
       if (!this.advance('authenticating')) return; // failed or timed out meanwhile
       const auth = await this.host.authFields(info, this.server);
       if (!this.advance('awaitPong')) return;
-      this.write(
+      this.output.write(
         encodeConnect({ ...connectFields(this.host.options, transport.encrypted), ...auth }),
       );
-      this.write(PING);
+      this.output.write(PING);
     } catch (err) {
       this.fail(err instanceof NatsError ? err : new NatsError('io', String(err), { cause: err }));
     }

@@ -104,7 +104,7 @@ describe('a callback that never settles is called once, not once per attempt', (
     let calls = 0;
     const client = await new ConnectOptions()
       .connectionTimeout(100)
-      .retryOnInitialConnect(true)
+      .retryOnInitialConnect()
       .reconnectDelayCallback(() => 0)
       .authCallback(() => {
         calls++;
