@@ -210,51 +210,41 @@ function repeated(received: number[]): number[] {
   return received.filter((n) => seen.has(n) || !seen.add(n));
 }
 
+/**
+ * close() (after `first`) while the server is stopped, then SIGCONT: the server may still read
+ * a few that were counted (notSent is an upper bound), but received + notSent covers every
+ * message, and none arrives twice.
+ */
+async function closeWhileStalled(first: (client: Client) => void): Promise<void> {
+  const { server, receiver, client, received, COUNT } = await stalledPublisher();
+  let result: NatsError | undefined;
+  try {
+    first(client);
+    await client.close();
+    result = await client.closed();
+  } finally {
+    process.kill(server.pid, 'SIGCONT');
+  }
+  expect(result?.kind).toBe('notSent');
+  const notSent = result?.count ?? 0;
+  await waitFor(
+    () => received.length + notSent >= COUNT,
+    10_000,
+    'every message received or counted',
+  );
+  await receiver.flush();
+  expect(notSent).toBeLessThanOrEqual(COUNT);
+  expect(received.length).toBeLessThanOrEqual(COUNT);
+  expect(repeated(received)).toEqual([]);
+}
+
 describe('a socket ended while the server does not read', () => {
   it('close() while forceReconnect() is still ending it: received + notSent covers every message', async () => {
-    const { server, receiver, client, received, COUNT } = await stalledPublisher();
-    let result: NatsError | undefined;
-    try {
-      void client.forceReconnect();
-      await client.close();
-      result = await client.closed();
-    } finally {
-      process.kill(server.pid, 'SIGCONT');
-    }
-    expect(result?.kind).toBe('notSent');
-    const notSent = result?.count ?? 0;
-    // The server may still read a few that were counted (an upper bound), never fewer.
-    await waitFor(
-      () => received.length + notSent >= COUNT,
-      10_000,
-      'every message received or counted',
-    );
-    await receiver.flush();
-    expect(notSent).toBeLessThanOrEqual(COUNT);
-    expect(received.length).toBeLessThanOrEqual(COUNT);
-    expect(repeated(received)).toEqual([]);
+    await closeWhileStalled((client) => void client.forceReconnect());
   });
 
   it('close() while connected: received + notSent covers every message', async () => {
-    const { server, receiver, client, received, COUNT } = await stalledPublisher();
-    let result: NatsError | undefined;
-    try {
-      await client.close();
-      result = await client.closed();
-    } finally {
-      process.kill(server.pid, 'SIGCONT');
-    }
-    expect(result?.kind).toBe('notSent');
-    const notSent = result?.count ?? 0;
-    await waitFor(
-      () => received.length + notSent >= COUNT,
-      10_000,
-      'every message received or counted',
-    );
-    await receiver.flush();
-    expect(notSent).toBeLessThanOrEqual(COUNT);
-    expect(received.length).toBeLessThanOrEqual(COUNT);
-    expect(repeated(received)).toEqual([]);
+    await closeWhileStalled(() => {});
   });
 
   it('forceReconnect(), the server resumes seconds later: every message arrives once, none counted', async () => {
@@ -268,7 +258,6 @@ describe('a socket ended while the server does not read', () => {
       process.kill(server.pid, 'SIGCONT');
     }
     await waitFor(() => client.statistics().connects === 2, 20_000, 'the reconnect');
-    await client.flush();
     await waitFor(() => received.length >= COUNT, 20_000, `all ${COUNT} (have ${received.length})`);
     await receiver.flush();
     expect(await client.close().then(() => client.closed())).toBeUndefined();

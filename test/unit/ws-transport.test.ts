@@ -86,7 +86,7 @@ describe('ws transport', () => {
     expect(d.received).toEqual(['INFO {}\r\n']);
   });
 
-  it('holds messages while paused and hands them on in order after resume', async () => {
+  it('holds messages while paused and hands them on in order after resume, on a later turn', async () => {
     let peer!: WebSocket;
     const url = await serve((p) => {
       peer = p;
@@ -102,28 +102,11 @@ describe('ws transport', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(d.received).toEqual(['pause-me']);
     d.transport.resume();
+    // As TCP's: the receive policy resumes from inside its own bookkeeping, where a delivery
+    // would re-enter the session.
+    expect(d.received).toEqual(['pause-me']);
     await waitFor(() => d.received.length === 4, 5_000, 'the held messages');
     expect(d.received).toEqual(['pause-me', 'a', 'b', 'c']);
-  });
-
-  it('hands held messages on on a later turn after resume, never inside the call (as TCP)', async () => {
-    let peer!: WebSocket;
-    const url = await serve((p) => {
-      peer = p;
-    });
-    const d = dial(url, (text, self) => {
-      if (text === 'pause-me') self.transport.pause();
-    });
-    await d.ready;
-    for (const text of ['pause-me', 'a', 'b']) peer.send(Buffer.from(text));
-    await waitFor(() => d.received.length >= 1, 5_000, 'the first message');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    // The receive policy resumes from inside its own bookkeeping: a delivery in the same
-    // call would re-enter the session.
-    d.transport.resume();
-    expect(d.received).toEqual(['pause-me']);
-    await waitFor(() => d.received.length === 3, 5_000, 'the held messages');
-    expect(d.received).toEqual(['pause-me', 'a', 'b']);
   });
 
   it('sends chunks of a gathered write as one message, says when its buffer is full, then drains', async () => {
