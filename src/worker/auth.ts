@@ -6,11 +6,11 @@
  */
 import { fromSeed } from 'nkeys.js';
 import type { AuthFields, HostCallbacks } from '../shared/control.js';
-import { describeError } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
 import type { AuthSettings } from '../shared/options.js';
 import type { ServerInfo } from '../shared/server-info.js';
 import type { ServerAddress } from '../shared/servers.js';
+import type { CallerCalls } from './caller.js';
 
 const encoder = new TextEncoder();
 
@@ -22,11 +22,17 @@ function signatureText(signature: Uint8Array): string {
 /** The caller-thread callbacks (comlink proxies); called only when the options say they exist. */
 export type CallerAuth = Required<Pick<HostCallbacks, 'signNonce' | 'authenticate'>>;
 
+/**
+ * `calls` bounds the caller's callbacks: `ms` each (the session's connection timer bounds the
+ * attempt anyway), one outstanding per kind.
+ */
 export async function authFields(
   auth: AuthSettings,
   server: ServerAddress,
   info: ServerInfo,
   host: CallerAuth,
+  calls: CallerCalls,
+  ms: number,
 ): Promise<Record<string, unknown>> {
   const nonce = encoder.encode(info.nonce ?? '');
   const fields: Record<string, unknown> = {
@@ -48,11 +54,11 @@ export async function authFields(
   }
   if (auth.signOnCaller && info.nonce) {
     fields.sig = signatureText(
-      await callerCallback('jwt sign callback', () => host.signNonce(nonce)),
+      await calls.answer('jwt sign callback', () => host.signNonce(nonce), ms),
     );
   }
   if (auth.authCallback) {
-    const given = await callerCallback('authCallback', () => host.authenticate(nonce));
+    const given = await calls.answer('authCallback', () => host.authenticate(nonce), ms);
     if (given) applyOverrides(fields, given);
   }
   return fields;
@@ -65,13 +71,4 @@ function applyOverrides(fields: Record<string, unknown>, given: AuthFields): voi
   if (given.username !== undefined) fields.user = given.username;
   if (given.password !== undefined) fields.pass = given.password;
   if (given.token !== undefined) fields.auth_token = given.token;
-}
-
-/** A user callback that throws fails this attempt with kind 'callback', not the worker. */
-async function callerCallback<T>(what: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (cause) {
-    throw new NatsError('callback', `${what} failed: ${describeError(cause)}`, { cause });
-  }
 }

@@ -7,17 +7,12 @@
  *
  * It owns what outlives a socket: the subscription table (replayed on each new connection),
  * the command ring's outbound pump and when it runs (pump-schedule.ts), the delivery ring's
- * inbound side, the server pool and the statistics.
+ * inbound side, the server pool, the statistics, the sockets ended on purpose that are still
+ * closing (endings.ts), and its line to the caller's thread (caller-link.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Remote } from '../shared/comlink.js';
-import type {
-  HostCallbacks,
-  StartResult,
-  WireEvent,
-  WireServer,
-  WorkerData,
-} from '../shared/control.js';
+import type { HostCallbacks, StartResult, WireServer, WorkerData } from '../shared/control.js';
 import { NatsError, toWire } from '../shared/errors.js';
 import { ST_MAX_PAYLOAD, ST_STATE } from '../shared/layout.js';
 import type { WorkerOptions } from '../shared/options.js';
@@ -27,9 +22,11 @@ import { RingProducer } from '../shared/ring/ring-producer.js';
 import type { ServerInfo } from '../shared/server-info.js';
 import type { ServerAddress } from '../shared/servers.js';
 import { authFields, type CallerAuth } from './auth.js';
+import { CallerCalls } from './caller.js';
+import { CallerLink } from './caller-link.js';
 import { edge, type LoopState, type StateName } from './connection-state.js';
+import { CLOSE_TIMEOUT_MS, drainBound, Endings } from './endings.js';
 import type { PingPurpose } from './flow-control.js';
-import { HostUpdates } from './host-updates.js';
 import { Inbound } from './inbound.js';
 import { OutboundPump } from './outbound.js';
 import { PumpSchedule } from './pump-schedule.js';
@@ -42,9 +39,6 @@ import { schemeTransports, type TransportFactory } from './transport.js';
 
 /** Why a connection ended by forceReconnect() was lost, as the 'disconnected' event says. */
 const FORCED = new NatsError('io', 'reconnect forced by the client (forceReconnect)');
-
-/** How long close() waits for the server to acknowledge the socket's end. */
-const CLOSE_TIMEOUT_MS = 2_000;
 
 /** What a connection is made of: the worker's data less its control port. */
 export type ConnectionData = Omit<WorkerData, 'control'>;
@@ -59,20 +53,19 @@ export class Connection implements SessionHost {
   private readonly inbound: Inbound;
   private readonly pool: ServerPool;
   private readonly reconnects: Reconnects;
-  private host: Remote<HostCallbacks> | null = null;
-  /** Events, INFO and pool for the caller's thread, batched and bounded. */
-  private readonly updates: HostUpdates;
+  /** The caller's thread: callbacks, batched updates, start()'s answer. */
+  private readonly link: CallerLink;
   /** Changed by {@link to} only. */
   private state: LoopState = { name: 'idle' };
-  /** start()'s caller, until it has heard whether the client connected. */
-  private startWaiter: ((result: StartResult) => void) | null = null;
   private lastInfo: ServerInfo | undefined;
-  /** The session forceReconnect() is ending, so its loss reads as forced. */
-  private forced: Session | undefined;
-  /** Settles once that session's socket has closed (or was destroyed after CLOSE_TIMEOUT_MS). */
-  private forcedClosed: Promise<void> = Promise.resolve();
   /** Accepted messages not sent (see {@link notSent}). */
   private unsent = 0;
+  /** Sockets ended on purpose that are still closing. */
+  private readonly endings = new Endings((messages) => {
+    this.unsent += messages;
+  });
+  /** The caller's callbacks the loop waits on, bounded (caller.ts). */
+  private readonly calls = new CallerCalls();
   /** Flushes whose PING a lost connection never answered; re-sent on the next one. */
   private carriedFlushes: number[] = [];
 
@@ -87,7 +80,7 @@ export class Connection implements SessionHost {
     this.subs = new SubscriptionTable((sid) => this.inbound.subscriptionEnded(sid));
     this.outbound = new OutboundPump(commands, this.subs);
     this.inbound = new Inbound(new RingProducer(data.delivery), data.options.subscriptionCapacity, {
-      slowConsumer: (sid) => this.emit({ type: 'slowConsumer', sid }),
+      slowConsumer: (sid) => this.link.emit({ type: 'slowConsumer', sid }),
       dropped: () => this.stats.droppedMessages++,
       caughtUp: () => this.pump.kick(),
       pauseReading: () => this.openSession()?.pauseReading(),
@@ -108,36 +101,24 @@ export class Connection implements SessionHost {
       data.options.retainServersOrder,
       data.options.ignoreDiscoveredServers,
     );
-    this.updates = new HostUpdates(
-      (update) => {
-        let taken: Promise<unknown> | undefined;
-        this.call((host) => {
-          taken = Promise.resolve(host.update(update));
-          return taken;
-        }, false);
-        return taken;
-      },
-      () => this.pool.snapshot(),
-    );
+    this.link = new CallerLink(() => this.pool.snapshot());
     this.reconnects = new Reconnects(
       data.options,
       this.pool,
       () => {
         // The caller's reconnect callbacks run after it has heard of the state they follow.
-        this.updates.flushStateChanges();
-        return this.host as Remote<Required<HostCallbacks>> | null;
+        this.link.updates.flushStateChanges();
+        return this.link.callbacks as Remote<Required<HostCallbacks>> | null;
       },
-      (error) => this.emit({ type: 'clientError', error: toWire(error) }),
+      (error) => this.link.emit({ type: 'clientError', error: toWire(error) }),
+      this.calls,
     );
   }
 
   /** Begin connecting; resolves when first connected, or at once with retryOnInitialConnect. */
   start(host: Remote<HostCallbacks>): Promise<StartResult> {
-    this.host = host;
-    const result = new Promise<StartResult>((resolve) => {
-      this.startWaiter = resolve;
-    });
-    if (this.options.retryOnInitialConnect) this.settleStart({ ok: true });
+    const result = this.link.attach(host);
+    if (this.options.retryOnInitialConnect) this.link.settleStart({ ok: true });
     void this.run();
     return result;
   }
@@ -161,17 +142,15 @@ export class Connection implements SessionHost {
 
   /**
    * Drop the current connection (if any); the loop reconnects as after any loss. An open
-   * socket is ended gracefully: what was written to it still reaches the server, and what is
-   * still in the command ring goes out on the next connection.
+   * socket is ended gracefully (endings.ts): what was written to it still reaches the server,
+   * and what is still in the command ring goes out on the next connection.
    */
   forceReconnect(): void {
     const state = this.state;
     if (state.name === 'connected') {
-      const session = state.session;
-      this.forced = session;
-      this.forcedClosed = session.close(CLOSE_TIMEOUT_MS).then(() => {
-        this.unsent += session.unflushedMessages; // the server did not take them in time
-      });
+      // One that failed already is being replaced (and counted) by the loop.
+      if (!state.session.isOpen) return;
+      this.endings.force(state.session, this.options);
     } else if (state.name === 'connecting') {
       state.session.fail(new NatsError('io', 'reconnect forced by the client'));
     }
@@ -187,7 +166,7 @@ export class Connection implements SessionHost {
     this.pool.replace(servers);
     this.reconnects.reset();
     this.poolChanged();
-    this.updates.flush();
+    this.link.updates.flush();
     return this.pool.snapshot(); // the caller waits for this call: its new pool comes with the reply
   }
 
@@ -210,7 +189,7 @@ export class Connection implements SessionHost {
         this.poolChanged();
         // Reconnecting, each failed attempt says why (connect()'s caller hears it otherwise).
         if (everConnected || this.options.retryOnInitialConnect) {
-          this.updates.attemptFailed({ type: 'clientError', error: toWire(why) });
+          this.link.updates.attemptFailed({ type: 'clientError', error: toWire(why) });
         }
       } else {
         why = await session.ended;
@@ -218,20 +197,18 @@ export class Connection implements SessionHost {
         // A failed socket takes what it had not passed to the kernel with it.
         if (why !== undefined) this.unsent += session.unflushedMessages;
         // Ended on purpose by forceReconnect(): 'disconnected' says so.
-        else if (this.forced === session) why = FORCED;
+        else if (this.endings.wasForced(session)) why = FORCED;
         this.carriedFlushes = session.unansweredFlushes();
       }
-      this.to({ name: 'backoff', wake: new AbortController() }, why);
+      const wake = new AbortController();
+      this.to({ name: 'backoff', wake }, why);
       const end = this.reconnects.endOfFirstPass(why, everConnected);
       if (end !== undefined) {
         this.to({ name: 'closed' }, end);
         return;
       }
       if (why === FORCED) {
-        // The server reads each connection on its own: PUBs sent on the next one while the
-        // old socket still drains could be routed before the old one's. The server closes
-        // its side after reading our end, so the next connection's go after all of them.
-        await this.forcedClosed;
+        await this.endings.forcedHeadStart(wake.signal); // order (endings.ts)
         if (!this.inState('backoff')) return; // close() ended it
       }
       entry = await this.nextAttempt();
@@ -271,21 +248,21 @@ export class Connection implements SessionHost {
       // INFO and pool travel with the event: the caller applies them before its listeners run.
       const info = this.lastInfo as ServerInfo;
       const servers = this.pool.snapshot();
-      this.settleStart({ ok: true, info, servers });
-      this.emit({ type: 'connected', info, servers });
+      this.link.settleStart({ ok: true, info, servers });
+      this.link.emit({ type: 'connected', info, servers });
     } else if (effect.announce === 'disconnected') {
-      if (why?.kind === 'protocol') this.emit({ type: 'clientError', error: toWire(why) });
+      if (why?.kind === 'protocol') this.link.emit({ type: 'clientError', error: toWire(why) });
       // Why it was lost (stale, io, protocol, forced), unless it was ended on purpose.
-      this.emit(why ? { type: 'disconnected', error: toWire(why) } : { type: 'disconnected' });
+      this.link.emit(why ? { type: 'disconnected', error: toWire(why) } : { type: 'disconnected' });
     } else if (effect.announce === 'ended' && why !== undefined) {
       // Whoever still waits hears why: connect()'s caller, else the host, which tears down.
-      if (this.startWaiter) this.settleStart({ ok: false, error: toWire(why) });
-      else this.call((host) => host.ended(toWire(why)));
+      if (this.link.starting) this.link.settleStart({ ok: false, error: toWire(why) });
+      else this.link.call((host) => host.ended(toWire(why)));
     }
     if (next.name === 'closed') {
       this.inbound.close();
       this.stats.store();
-      this.settleStart({
+      this.link.settleStart({
         ok: false,
         error: toWire(new NatsError('closed', 'client closed before it connected')),
       });
@@ -300,26 +277,27 @@ export class Connection implements SessionHost {
   private async shutdown(from: LoopState): Promise<void> {
     this.pump.stop();
     if (from.name === 'backoff') from.wake.abort();
-    if (from.name === 'connected' && from.session.isOpen) {
+    if (from.name === 'connected') {
       // Everything published before close() goes out before the socket ends, unless the
       // server does not take it within connectionTimeout.
-      await this.pump.sendAll(from.session, this.options.connectionTimeout);
+      if (from.session.isOpen)
+        await this.pump.sendAll(from.session, this.options.connectionTimeout);
       this.unsent += this.outbound.discard();
-      await from.session.close(CLOSE_TIMEOUT_MS);
-      this.unsent += from.session.unflushedMessages;
+      // Ended gracefully; one that failed meanwhile counts what its failure took.
+      void this.endings.end(from.session, drainBound(this.options));
     } else {
       if (from.name === 'connecting') from.session.fail(new NatsError('closed', 'client closed'));
       this.unsent += this.outbound.discard();
     }
-    // A socket forceReconnect() is still ending (≤ CLOSE_TIMEOUT_MS): what it could not send
-    // is counted once it has, and notSent is read after this.
-    await this.forcedClosed;
+    // This socket and any forceReconnect() left closing: what they could not send is counted
+    // once they are done (abandoned after CLOSE_TIMEOUT_MS), and notSent is read after this.
+    await this.endings.settle(CLOSE_TIMEOUT_MS);
     this.to({ name: 'closed' });
-    this.updates.flush(); // nothing that waits outlives the worker's ports
+    this.link.updates.flush(); // nothing that waits outlives the worker's ports
   }
 
   private poolChanged(): void {
-    this.updates.poolChanged();
+    this.link.updates.poolChanged();
   }
 
   /** Keeps `info` as the last INFO; true when it made the pool grow. */
@@ -327,30 +305,6 @@ export class Connection implements SessionHost {
     this.lastInfo = info;
     Atomics.store(this.stateWords, ST_MAX_PAYLOAD, info.maxPayload); // publish() checks sizes against it
     return this.pool.discovered(info.connectUrls, server);
-  }
-
-  private settleStart(result: StartResult): void {
-    const done = this.startWaiter;
-    this.startWaiter = null;
-    done?.(result);
-  }
-
-  private emit(event: WireEvent): void {
-    this.updates.event(event);
-  }
-
-  /**
-   * Fire-and-forget a host callback; a main thread that went away must not crash the worker.
-   * The batched updates go first (same port, so in order), unless this is their own post.
-   */
-  private call(fn: (host: Remote<HostCallbacks>) => unknown, flushFirst = true): void {
-    if (!this.host) return;
-    if (flushFirst) this.updates.flush();
-    try {
-      Promise.resolve(fn(this.host)).catch(() => {});
-    } catch {
-      // the proxy was released: the client is closing
-    }
   }
 
   /** The session messages come from, while there is one. */
@@ -374,7 +328,7 @@ export class Connection implements SessionHost {
     this.recordInfo(info, session.server);
     if (this.inbound.readingPaused) session.pauseReading(); // the backlog is still full
     if (this.inbound.keepAliveHeld) session.holdKeepAlive(true);
-    session.writeFirst(this.subs.replay(), this.carriedFlushes);
+    session.output.writeFirst(this.subs.replay(), this.carriedFlushes);
     this.carriedFlushes = [];
     this.stats.connects++;
     this.stats.store();
@@ -402,12 +356,12 @@ export class Connection implements SessionHost {
     const state = this.state;
     if (state.name !== 'connected') return;
     if (this.recordInfo(info, state.session.server)) this.poolChanged();
-    this.updates.serverInfo(info);
-    if (info.lameDuckMode) this.emit({ type: 'lameDuckMode' });
+    this.link.updates.serverInfo(info);
+    if (info.lameDuckMode) this.link.emit({ type: 'lameDuckMode' });
   }
 
   serverError(message: string): void {
-    this.emit({ type: 'serverError', error: toWire(new NatsError('server', message)) });
+    this.link.emit({ type: 'serverError', error: toWire(new NatsError('server', message)) });
   }
 
   ponged(purpose: PingPurpose): void {
@@ -421,7 +375,15 @@ export class Connection implements SessionHost {
   }
 
   authFields(info: ServerInfo, server: ServerAddress): Promise<Record<string, unknown>> {
-    return authFields(this.options.auth, server, info, this.host as unknown as CallerAuth);
+    const host = this.link.callbacks as unknown as CallerAuth;
+    return authFields(
+      this.options.auth,
+      server,
+      info,
+      host,
+      this.calls,
+      this.options.connectionTimeout,
+    );
   }
 
   counted(inBytes: number, outBytes: number, outMessages: number): void {

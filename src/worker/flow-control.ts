@@ -12,7 +12,8 @@
  *   it, and all of that lands in its delivery backlog when its main thread stalls for a moment.
  *   So echo records also need room in two gates, and the pump stops before one that finds none:
  *   1. the send window ({@link SendWindow}): at most {@link ECHO_WINDOW_BYTES} of echo records
- *      written and not yet acknowledged by a PONG;
+ *      written and not yet acknowledged by a PONG (a PING follows every
+ *      {@link PING_EVERY_BYTES} written, of any kind);
  *   2. the delivery credit ({@link DeliveryCredit}): while deliveries back up, echo records go
  *      only as fast as the main thread reads deliveries.
  *   Publishes a client does not receive never wait for its deliveries: gating them would slow
@@ -38,10 +39,12 @@ import type { RingProducer } from '../shared/ring/ring-producer.js';
 /** Echo bytes written without an acknowledging PONG, at most. */
 export const ECHO_WINDOW_BYTES = 8 * 1024 * 1024;
 /**
- * A PING follows every this many echo bytes; its PONG acknowledges them (the server answers
- * in order, after everything it sent us because of the bytes before it).
+ * A PING follows every this many bytes written; its PONG acknowledges them (the server answers
+ * in order, after everything it read before the PING and sent us because of it): the echo
+ * bytes among them for the send window, and the messages among them for 'notSent' (an
+ * abandoned socket counts what was written after the last PONG, unflushed.ts).
  */
-export const ECHO_PING_EVERY_BYTES = 1024 * 1024;
+export const PING_EVERY_BYTES = 1024 * 1024;
 /**
  * Deliveries are behind once 1/BEHIND_SHARE of the ring is unread (64 KiB of 4 MiB), and the
  * credit is at most that much at a time. Early on purpose: what a self-publishing client has
@@ -76,21 +79,32 @@ export type PingPurpose =
   | { kind: 'unsubFence'; sid: number }
   | { kind: 'window'; sent: number };
 
-/** The send window over echo records, per connection (a new socket starts with a full window). */
+/**
+ * The send window over echo records, and the PINGs that acknowledge what was written, per
+ * connection (a new socket starts with a full window).
+ */
 export class SendWindow {
-  /** Echo bytes written, the count at the last window PING, and at the last PONG. */
+  /** Bytes written, and that count at the last PING. */
+  private bytes = 0;
+  private pingedAtBytes = 0;
+  /** Echo bytes written, and that count at the last PONG. */
   private sent = 0;
-  private pingedAt = 0;
   private ackedAt = 0;
 
-  written(bytes: number): void {
+  /** `bytes` were written, all kinds together. */
+  wrote(bytes: number): void {
+    this.bytes += bytes;
+  }
+
+  /** `bytes` of echo records were written (counted by {@link wrote} too). */
+  echoWritten(bytes: number): void {
     this.sent += bytes;
   }
 
-  /** A window PING is due: the purpose to write it with (the caller writes PING). */
+  /** A PING is due: the purpose to write it with (the caller writes PING). */
   duePing(): PingPurpose | undefined {
-    if (this.sent - this.pingedAt < ECHO_PING_EVERY_BYTES) return undefined;
-    this.pingedAt = this.sent;
+    if (this.bytes - this.pingedAtBytes < PING_EVERY_BYTES) return undefined;
+    this.pingedAtBytes = this.bytes;
     return { kind: 'window', sent: this.sent };
   }
 
@@ -102,7 +116,7 @@ export class SendWindow {
   /**
    * Echo bytes that may still be written before the next acknowledgement; ≤ 0: wait for a
    * PONG. One is always on its way then, as long as the writer asks {@link duePing} after every
-   * batch (a batch is far smaller than the window).
+   * batch (a batch is far smaller than the window, and echo bytes are bytes written).
    */
   room(): number {
     return ECHO_WINDOW_BYTES - (this.sent - this.ackedAt);

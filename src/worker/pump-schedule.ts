@@ -36,9 +36,9 @@ export class PumpSchedule {
     const session = this.session();
     // A session that failed or is ending takes no more commands: they wait for the next one.
     if (session === undefined || !session.isOpen) return;
-    const window = session.echoRoom();
+    const window = session.output.echoRoom();
     const echoBudget = window > 0 ? Math.min(window, this.inbound.credit.budget()) : 0;
-    const result = this.outbound.pump(session, echoBudget);
+    const result = this.outbound.pump(session.output, echoBudget);
     this.pumped();
     // An UNSUB whose limit the worker had already reached frames a SUB_END as it passes;
     // outside a socket chunk nothing else would publish it.
@@ -50,7 +50,7 @@ export class PumpSchedule {
       });
     } else if (result === 'empty') {
       this.awaitCommands();
-    } else if (result === 'gated' && session.echoRoom() > 0) {
+    } else if (result === 'gated' && session.output.echoRoom() > 0) {
       this.inbound.credit.await(this.resumePump);
     }
     // 'blocked': the socket's 'drain' calls kick() again; 'gated' on the window: its PONG does.
@@ -96,7 +96,7 @@ export class PumpSchedule {
   async sendAll(session: Session, timeoutMs: number): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
-      const result = this.outbound.pump(session);
+      const result = this.outbound.pump(session.output);
       if (result === 'empty' || !session.isOpen) return;
       if (result === 'blocked' && !(await this.socketDrained(deadline - performance.now()))) {
         return;

@@ -19,7 +19,7 @@ import type { HostCallbacks } from '../shared/control.js';
 import { NatsError } from '../shared/errors.js';
 import { defaultReconnectDelay, MAX_TIMER_MS, type WorkerOptions } from '../shared/options.js';
 import { defaultServerInfo, type ServerInfo } from '../shared/server-info.js';
-import { answerWithin } from './caller.js';
+import type { CallerCalls } from './caller.js';
 import type { PoolEntry, ServerPool } from './server-pool.js';
 
 export interface NextAttempt {
@@ -41,6 +41,8 @@ export class Reconnects {
     private readonly caller: () => Remote<Required<HostCallbacks>> | null,
     /** A clientError for the caller: a callback of theirs failed, or chose no pool server. */
     private readonly report: (error: NatsError) => void,
+    /** Bounds the calls to those callbacks. */
+    private readonly calls: CallerCalls,
   ) {
     this.firstPassLeft = pool.size;
   }
@@ -116,14 +118,15 @@ export class Reconnects {
   }
 
   /**
-   * The caller's answer, or undefined when the callback threw or did not settle within
-   * connectionTimeout (API.md "Every promise settles"): that counts as a failed attempt, and
-   * the default choice is taken instead of stopping reconnects.
+   * The caller's answer, or undefined when the callback threw, did not settle within
+   * connectionTimeout (API.md "Every promise settles") or has not settled since an earlier
+   * attempt (caller.ts): that counts as a failed attempt, and the default choice is taken
+   * instead of stopping reconnects.
    */
   private async ask<T>(what: string, call: () => Promise<T>): Promise<T | undefined> {
     const ms = this.options.connectionTimeout;
     try {
-      return await answerWithin(what, call, ms);
+      return await this.calls.answer(what, call, ms);
     } catch (error) {
       this.attempts++;
       this.report(error as NatsError);

@@ -3,14 +3,17 @@
  * between them:
  *
  *   dialing ──► [tlsFirst] ──► awaitInfo ──► [tlsUpgrade] ──► authenticating ──► awaitPong ──► open
- *      │            │              │               │                 │               │          │
- *      └────────────┴──────────────┴───────────────┴──── ended ◄─────┴───────────────┴──────────┘
+ *      │            │              │               │                 │               │         │  │
+ *      └────────────┴──────────────┴───────────────┴──── ended ◄─────┴───────────────┴─────────┘  │
+ *                                                          ▲                                       │
+ *                                                          └──────────── closing ◄─────────────────┘
  *
  * `tlsFirst`: the TLS handshake before the server's INFO (`tlsFirst()`, a server with
  * `handshake_first`); `tlsUpgrade`: after it (the server, the URL or `requireTls` asks for
  * TLS). `authenticating` builds CONNECT (it may wait for the caller's sign or auth callback);
  * `awaitPong`: CONNECT and PING are written, the PONG says the server accepted them. Every phase
- * may end (failure, timeout, close); `ended` is final.
+ * may end (failure, timeout); `closing`: ended on purpose (close, forceReconnect), half-closed
+ * and still read until the server closes its side. `ended` is final.
  */
 
 export type Phase =
@@ -21,6 +24,7 @@ export type Phase =
   | 'authenticating'
   | 'awaitPong'
   | 'open'
+  | 'closing'
   | 'ended';
 
 /** Where each phase may go next. */
@@ -31,7 +35,8 @@ export const PHASE_EDGES: Readonly<Record<Phase, readonly Phase[]>> = {
   tlsUpgrade: ['authenticating', 'ended'],
   authenticating: ['awaitPong', 'ended'],
   awaitPong: ['open', 'ended'],
-  open: ['ended'],
+  open: ['closing', 'ended'],
+  closing: ['ended'],
   ended: [],
 };
 

@@ -1,26 +1,25 @@
 /**
  * One connection to one server, from dial to close: the INFO → CONNECT (+PING) → PONG
  * handshake through the phases of session-phase.ts (what it sends and how it fails:
- * handshake.ts), the parser, the heartbeat, the PINGs awaiting their PONG and the PONG owed
- * to the server (ping-pong.ts), the send window, and which messages a lost socket takes with
- * it (unflushed.ts). The bytes travel over a transport from the factory it is given
+ * handshake.ts), the parser, the heartbeat, and what it writes (session-writer.ts: the pump's
+ * batches, PINGs and what their PONGs acknowledge, which messages a lost socket takes with it).
+ * Ended on purpose, it half-closes and reads until the server closes its side (the `closing`
+ * phase; endings.ts). The bytes travel over a transport from the factory it is given
  * (transport.ts). A session never reconnects; the connection loop makes a new one.
  */
 import { NatsError } from '../shared/errors.js';
 import type { WorkerOptions } from '../shared/options.js';
-import { encodeConnect, PING, PONG } from '../shared/protocol/encode.js';
+import { encodeConnect, PING } from '../shared/protocol/encode.js';
 import { type MsgView, Parser, type ParserSink } from '../shared/protocol/parser.js';
 import { type ServerInfo, toServerInfo } from '../shared/server-info.js';
 import type { ServerAddress } from '../shared/servers.js';
-import { type PingPurpose, SendWindow } from './flow-control.js';
+import type { PingPurpose } from './flow-control.js';
 import { connectFields, handshakeTimedOut, refused, secure } from './handshake.js';
 import { Heartbeat, MAX_OUTSTANDING_PINGS } from './heartbeat.js';
-import type { OutboundSink } from './outbound.js';
-import { PingPong } from './ping-pong.js';
 import { nextPhase, type Phase } from './session-phase.js';
+import { SessionWriter } from './session-writer.js';
 import { refuseUnencrypted, tlsError, upgradeAfterInfo } from './tls.js';
 import type { Transport, TransportFactory } from './transport.js';
-import { Unflushed } from './unflushed.js';
 
 const HEARTBEAT: PingPurpose = { kind: 'heartbeat' };
 
@@ -46,20 +45,18 @@ export interface SessionHost {
   authFields(info: ServerInfo, server: ServerAddress): Promise<Record<string, unknown>>;
 }
 
-export class Session implements ParserSink, OutboundSink {
+export class Session implements ParserSink {
   /** Changed by {@link advance} and {@link end} only. */
   private phase: Phase = 'dialing';
   private transport: Transport | null = null;
   private readonly parser: Parser;
-  private readonly pings = new PingPong();
-  /** Messages of the batch about to be written, and of batches not yet flushed to the kernel. */
-  private readonly unflushed = new Unflushed();
-  /** The transport's buffer is full (a write returned false): nothing optional is written. */
-  private writeBlocked = false;
-  private readonly window = new SendWindow();
+  /** Writes while the session may (the command pump's sink). */
+  readonly output: SessionWriter;
   private readonly heartbeat: Heartbeat;
   private handshake!: { resolve(info: ServerInfo): void; reject(error: NatsError): void };
   private info: ServerInfo | undefined;
+  /** Set by {@link close}: the graceful end under way. */
+  private closing: Closing | undefined;
   private endResolve!: (error: NatsError | undefined) => void;
   /** Settles once when the session is over: undefined for a clean close, else why it failed. */
   readonly ended: Promise<NatsError | undefined>;
@@ -70,11 +67,12 @@ export class Session implements ParserSink, OutboundSink {
     private readonly transports: TransportFactory,
   ) {
     this.parser = new Parser(this, { initialBufferSize: host.options.readBufferCapacity });
+    this.output = new SessionWriter(
+      () => (this.phase === 'ended' || this.phase === 'closing' ? null : this.transport),
+      (outBytes, outMessages) => host.counted(0, outBytes, outMessages),
+    );
     this.heartbeat = new Heartbeat(host.options.pingInterval, {
-      ping: () => {
-        this.pings.sent(HEARTBEAT);
-        this.write(PING);
-      },
+      ping: () => this.output.ping(HEARTBEAT),
       stale: () =>
         this.fail(
           new NatsError(
@@ -132,43 +130,12 @@ export class Session implements ParserSink, OutboundSink {
     else this.heartbeat.resume();
   }
 
-  // ---- OutboundSink ---------------------------------------------------------------------
-
-  /** False when the pump must stop: the socket's buffer is full, or too many PINGs wait. */
-  write(bytes: Uint8Array): boolean {
-    // Taken first: messages written to an ended session stay counted as not flushed.
-    const messages = this.unflushed.take();
-    if (this.transport === null || this.phase === 'ended') return false;
-    this.host.counted(0, bytes.length, 0);
-    if (messages === 0) return this.mayGoOn(this.transport.write(bytes));
-    return this.mayGoOn(
-      this.transport.write(bytes, (error) => this.unflushed.flushed(messages, error)),
-    );
-  }
-
-  writeAll(chunks: Uint8Array[], done: () => void): boolean {
-    const messages = this.unflushed.take();
-    if (this.transport === null || this.phase === 'ended') {
-      done();
-      return false;
-    }
-    let bytes = 0;
-    for (const chunk of chunks) bytes += chunk.length;
-    this.host.counted(0, bytes, 0);
-    return this.mayGoOn(
-      this.transport.writeAll(chunks, (error) => {
-        this.unflushed.flushed(messages, error);
-        done();
-      }),
-    );
-  }
-
   /**
    * Messages handed to the transport that it has not passed on to the kernel: if the session
    * ends before it does, they were not sent (API.md: counted in 'notSent').
    */
   get unflushedMessages(): number {
-    return this.unflushed.messages;
+    return this.output.unflushed.messages;
   }
 
   /** The connection is open: commands may be written (false once it failed or is closing). */
@@ -176,69 +143,47 @@ export class Session implements ParserSink, OutboundSink {
     return this.phase === 'open';
   }
 
-  private mayGoOn(writable: boolean): boolean {
-    if (!writable) this.writeBlocked = true;
-    return this.pings.hasRoom() && writable;
+  /** Flush ids whose PING was sent but not answered: the next session sends them again. */
+  unansweredFlushes(): number[] {
+    return this.output.pings.unansweredFlushes();
   }
 
   /**
-   * Write the window's PING when one is due: after each batch of commands, once the PINGs in
-   * it are queued (PONGs come back in wire order), so at most a batch goes past the last one.
+   * End on purpose (close, forceReconnect): half-close after what is queued. `ended` settles at
+   * once, so the loop goes on; the socket is still read (PONGs still acknowledge messages) until
+   * the server closes its side, having read everything. Resolves with the messages not sent:
+   * none then; those no PONG acknowledged when the socket is abandoned instead ({@link abandon},
+   * or after `abandonAfterMs`) or dropped. A session that failed already: those its failure took.
    */
-  batchDone(): void {
-    this.pingWindowIfDue();
-  }
-
-  echoWritten(bytes: number): void {
-    this.window.written(bytes);
-  }
-
-  /** Echo bytes that may go out now (SendWindow); ≤ 0: a window PONG will tell. */
-  echoRoom(): number {
-    return this.window.room();
-  }
-
-  private pingWindowIfDue(): void {
-    const purpose = this.window.duePing();
-    if (purpose === undefined) return;
-    this.write(PING);
-    this.pings.sent(purpose);
-  }
-
-  pingQueued(purpose: PingPurpose): void {
-    this.pings.sent(purpose);
-  }
-
-  published(count: number): void {
-    this.host.counted(0, 0, count);
-    this.unflushed.published(count); // the pump writes their batch next
-  }
-
-  /** Flush ids whose PING was sent but not answered: the next session sends them again. */
-  unansweredFlushes(): number[] {
-    return this.pings.unansweredFlushes();
-  }
-
-  /** Send the lines that must precede everything else on a fresh connection (resubscribes, flushes). */
-  writeFirst(lines: Uint8Array[], flushIds: number[]): void {
-    for (const line of lines) this.write(line);
-    for (const id of flushIds) {
-      this.write(PING);
-      this.pings.sent({ kind: 'flush', id });
+  close(abandonAfterMs: number): Promise<number> {
+    if (this.closing) return this.closing.notSent;
+    if (this.phase !== 'open') {
+      this.fail(new NatsError('closed', 'client closed')); // nothing to end gracefully
+      return Promise.resolve(this.unflushedMessages);
     }
+    this.advance('closing');
+    this.heartbeat.stop();
+    this.endResolve(undefined);
+    const closing = new Closing(abandonAfterMs, () => this.abandon());
+    this.closing = closing;
+    (this.transport as Transport).end();
+    return closing.notSent;
   }
 
-  /** Graceful end: half-close after what is queued, wait (bounded) for the socket to close. */
-  async close(timeoutMs: number): Promise<void> {
-    if (this.phase === 'ended') return;
-    const transport = this.transport;
-    this.end(undefined);
-    if (transport) await transport.end(timeoutMs);
+  /** Give up on a closing socket: discard what it still holds, count what no PONG acknowledged. */
+  abandon(): void {
+    if (this.phase !== 'closing') return;
+    (this.closing as Closing).abandoned = true;
+    this.transport?.abort();
   }
 
   /** Drop the connection now (stale, forced reconnect, protocol error). */
   fail(error: NatsError): void {
     if (this.phase === 'ended') return;
+    if (this.phase === 'closing') {
+      this.abandon();
+      return;
+    }
     const wasOpen = this.phase === 'open';
     this.transport?.destroy();
     this.end(error);
@@ -265,7 +210,7 @@ export class Session implements ParserSink, OutboundSink {
    * behind a socket that does not drain.
    */
   onPing(): void {
-    this.pings.serverPinged();
+    this.output.pings.serverPinged();
   }
 
   onPong(): void {
@@ -279,18 +224,19 @@ export class Session implements ParserSink, OutboundSink {
     }
     // Nothing outstanding: a PONG we did not ask for. It answers nothing, now or later. (One
     // that comes while PINGs wait cannot be told from their answer: PONGs carry no id.)
-    const purpose = this.pings.answered();
+    const purpose = this.output.ponged();
     if (purpose === undefined) return;
+    if (this.phase !== 'open') return; // closing: the loop went on; it only acknowledges
     this.heartbeat.answered();
-    if (purpose.kind === 'window') this.window.acknowledged(purpose.sent);
     if (purpose !== HEARTBEAT) this.host.ponged(purpose);
     // Below the bound again: the pump goes on (else the socket's drain restarts it).
-    if (this.pings.reopened() && !this.writeBlocked) this.host.drained();
+    if (this.output.mayResume()) this.host.drained();
   }
 
   onOk(): void {}
 
   onErr(message: string): void {
+    if (this.phase === 'closing') return; // the server closes the socket, if it means to
     if (this.phase !== 'open') {
       this.fail(refused(this.server, message));
       return;
@@ -301,24 +247,21 @@ export class Session implements ParserSink, OutboundSink {
 
   // ---- internals ------------------------------------------------------------------------
 
-  /** One PONG for the PINGs of the last chunk(s), once the socket takes writes. */
-  private answerPings(): void {
-    if (this.writeBlocked || !this.pings.takeOwedPong()) return;
-    this.write(PONG);
-  }
-
   private onDrain(): void {
-    this.writeBlocked = false;
-    this.answerPings();
+    this.output.drained();
     this.host.drained();
   }
 
   private onData(chunk: Uint8Array): void {
     if (this.phase === 'ended') return;
     this.host.counted(chunk.length, 0, 0);
+    if (this.phase === 'closing') {
+      this.readWhileClosing(chunk);
+      return;
+    }
     try {
       this.parser.push(chunk);
-      this.answerPings();
+      this.output.answerPings();
     } catch (err) {
       const error =
         err instanceof NatsError ? err : new NatsError('protocol', String(err), { cause: err });
@@ -351,6 +294,28 @@ export class Session implements ParserSink, OutboundSink {
     this.endResolve(error);
   }
 
+  /** Closing: only PONGs matter (they acknowledge messages); bytes past a bad one are dropped. */
+  private readWhileClosing(chunk: Uint8Array): void {
+    const closing = this.closing as Closing;
+    if (closing.unparsable) return;
+    try {
+      this.parser.push(chunk);
+    } catch {
+      closing.unparsable = true;
+    }
+  }
+
+  /**
+   * The closing socket is gone: without an error, the server closed it after reading our end;
+   * otherwise (dropped, abandoned) what no PONG acknowledged may be lost.
+   */
+  private closed(error: NatsError | undefined): void {
+    const closing = this.closing as Closing;
+    this.end(undefined);
+    const { unacknowledged } = this.output.unflushed;
+    closing.done(error === undefined && !closing.abandoned ? 0 : unacknowledged);
+  }
+
   /**
    * The transport is open. With tlsFirst the server (handshake_first) waits for our
    * ClientHello before its INFO; a transport without an in-place upgrade (WebSocket) has its
@@ -381,10 +346,10 @@ export class Session implements ParserSink, OutboundSink {
       if (!this.advance('authenticating')) return; // failed or timed out meanwhile
       const auth = await this.host.authFields(info, this.server);
       if (!this.advance('awaitPong')) return;
-      this.write(
+      this.output.write(
         encodeConnect({ ...connectFields(this.host.options, transport.encrypted), ...auth }),
       );
-      this.write(PING);
+      this.output.write(PING);
     } catch (err) {
       this.fail(err instanceof NatsError ? err : new NatsError('io', String(err), { cause: err }));
     }
@@ -395,10 +360,37 @@ export class Session implements ParserSink, OutboundSink {
    * server that refuses the client certificate says so only after the handshake.
    */
   private lost(error: NatsError | undefined): void {
+    if (this.phase === 'closing') {
+      this.closed(error);
+      return;
+    }
     if (this.transport?.encrypted && this.phase !== 'open' && this.phase !== 'ended') {
       this.fail(tlsError(this.server, this.host.options.tls, error?.cause ?? error, true));
       return;
     }
     this.fail(error ?? new NatsError('io', `${this.server.url}: connection closed`));
+  }
+}
+
+/** A graceful end under way: its bound, and the count of messages not sent it resolves with. */
+class Closing {
+  /** Given up on (abandon()): the count is what no PONG acknowledged, whatever the close said. */
+  abandoned = false;
+  /** A PONG could not be parsed: the rest is not read. */
+  unparsable = false;
+  readonly notSent: Promise<number>;
+  private resolve!: (messages: number) => void;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(abandonAfterMs: number, abandon: () => void) {
+    this.notSent = new Promise((resolve) => {
+      this.resolve = resolve;
+    });
+    this.timer = setTimeout(abandon, abandonAfterMs);
+  }
+
+  done(notSent: number): void {
+    clearTimeout(this.timer);
+    this.resolve(notSent);
   }
 }

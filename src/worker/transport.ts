@@ -53,9 +53,19 @@ export interface Transport {
    * `closed`. The caller's connection timer bounds it.
    */
   startTls?(options: tls.ConnectionOptions, describe: (err: unknown) => NatsError): Promise<void>;
-  /** Flush what is queued, half-close, and wait (bounded) for the peer to close. */
-  end(timeoutMs: number): Promise<void>;
+  /**
+   * Flush what is queued and half-close. Reading goes on (resumed if paused) until the peer
+   * closes its side, which `closed` reports: without an error once the peer has read our end,
+   * so everything before it; with one otherwise.
+   */
+  end(): void;
+  /** Drop the connection now (a failure): what the kernel still holds may or may not go. */
   destroy(): void;
+  /**
+   * Give up on the connection: what the kernel still holds for the peer is discarded (a TCP
+   * reset where the transport can), so it is certainly not delivered later. `closed` follows.
+   */
+  abort(): void;
 }
 
 /**
@@ -124,6 +134,8 @@ class TcpTlsTransport implements Transport {
   private raw: net.Socket | null = null;
   private closedReported = false;
   private paused = false;
+  /** The peer ended its side (its FIN): it read everything we sent before ours. */
+  private peerEnded = false;
   encrypted = false;
   /** Rejects whatever is pending (dial or handshake) when the stream fails first. */
   onFailure: ((error: NatsError) => void) | undefined;
@@ -173,22 +185,21 @@ class TcpTlsTransport implements Transport {
     this.socket.resume();
   }
 
-  end(timeoutMs: number): Promise<void> {
-    const socket = this.socket;
-    return new Promise<void>((resolve) => {
-      if (socket.destroyed) return resolve();
-      const timer = setTimeout(() => this.destroy(), timeoutMs);
-      socket.once('close', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      socket.end();
-    });
+  end(): void {
+    if (this.socket.destroyed) return;
+    // The peer's end comes after what it still sends: read (and drop) it, or its sends back up.
+    this.resume();
+    this.socket.end();
   }
 
   destroy(): void {
     this.socket.destroy();
     this.raw?.destroy();
+  }
+
+  abort(): void {
+    resetOrDestroy(this.raw ?? this.socket);
+    this.socket.destroy();
   }
 
   startTls(options: tls.ConnectionOptions, describe: (err: unknown) => NatsError): Promise<void> {
@@ -229,16 +240,21 @@ class TcpTlsTransport implements Transport {
     this.handlers.data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
   private readonly onDrain = () => this.handlers.drain();
   private readonly onError = (err: Error) => this.fail(this.describe(err));
+  private readonly onEnd = () => {
+    this.peerEnded = true;
+  };
   private readonly onClose = () => {
     // A close during a dial or handshake is a failure of it, even when no 'error' came first.
     if (this.onFailure) this.fail(this.describe(new Error('connection closed by the server')));
-    this.reportClosed();
+    // Closed without the peer's end (destroyed here): it may not have read everything.
+    this.reportClosed(this.peerEnded ? undefined : this.describe(new Error('connection dropped')));
   };
 
   private attach(socket: net.Socket): void {
     socket.on('data', this.onData);
     socket.on('drain', this.onDrain);
     socket.on('error', this.onError);
+    socket.once('end', this.onEnd);
     socket.once('close', this.onClose);
   }
 
@@ -246,6 +262,7 @@ class TcpTlsTransport implements Transport {
     socket.off('data', this.onData);
     socket.off('drain', this.onDrain);
     socket.off('error', this.onError);
+    socket.off('end', this.onEnd);
     socket.off('close', this.onClose);
   }
 
@@ -260,5 +277,18 @@ class TcpTlsTransport implements Transport {
     if (this.closedReported) return;
     this.closedReported = true;
     this.handlers.closed(error);
+  }
+}
+
+/**
+ * Close `socket` with a TCP reset, so that what its kernel buffers hold is discarded rather than
+ * maybe delivered later; a socket without a TCP handle of its own (TLS made by tls.connect) is
+ * destroyed instead.
+ */
+export function resetOrDestroy(socket: net.Socket): void {
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    socket.destroy();
   }
 }

@@ -1,13 +1,25 @@
 /**
- * One session's messages on their way to the kernel, for API.md's 'notSent': the PUB/HPUB
- * frames of the batch the pump writes next, and those a write handed to the transport that it
- * has not passed on to the kernel yet. If the session ends first, the latter were not sent.
+ * One session's messages on their way to the server, for API.md's 'notSent': the PUB/HPUB
+ * frames of the batch the pump writes next, those a write handed to the transport that it has
+ * not passed on to the kernel yet, and those no PONG has acknowledged yet.
+ *
+ * A socket that fails takes what had not reached the kernel with it. A socket the client
+ * abandons (its graceful end timed out) may take what the kernel still holds as well: the
+ * messages written after the PING of the last PONG (a PONG proves the server read everything
+ * before its PING). Counting those is an upper bound, never an under-count.
  */
 export class Unflushed {
   /** Messages of the batch about to be written. */
   private batch = 0;
   /** Messages handed to the transport that it has not passed on to the kernel. */
   private count = 0;
+  /** Messages handed to the transport, ever, and how many of them were before the last batch. */
+  private written = 0;
+  private beforeLastBatch = 0;
+  /** Per PING awaiting its PONG, in wire order: the messages written before it. */
+  private readonly pinged: number[] = [];
+  /** Messages the server has certainly read (written before the last answered PING). */
+  private acknowledged = 0;
 
   /** The pump published `messages` frames: their batch is written next. */
   published(messages: number): void {
@@ -22,6 +34,8 @@ export class Unflushed {
     const messages = this.batch;
     this.batch = 0;
     this.count += messages;
+    this.beforeLastBatch = this.written;
+    this.written += messages;
     return messages;
   }
 
@@ -30,8 +44,26 @@ export class Unflushed {
     if (error === undefined) this.count -= messages;
   }
 
+  /**
+   * A PING was written: its PONG acknowledges what was written before it. `inLastBatch`: it was
+   * inside the last batch, where messages may follow it (only those before that batch count).
+   */
+  pingWritten(inLastBatch: boolean): void {
+    this.pinged.push(inLastBatch ? this.beforeLastBatch : this.written);
+  }
+
+  /** The PONG of the oldest PING awaiting one came. */
+  ponged(): void {
+    this.acknowledged = Math.max(this.acknowledged, this.pinged.shift() ?? 0);
+  }
+
   /** Messages handed to the transport that it has not passed on to the kernel. */
   get messages(): number {
     return this.count;
+  }
+
+  /** Messages written that no PONG has acknowledged: what an abandoned socket may have lost. */
+  get unacknowledged(): number {
+    return this.written - this.acknowledged;
   }
 }

@@ -12,13 +12,25 @@ import { NatsError } from '../shared/errors.js';
 import type { TlsSettings } from '../shared/options.js';
 import type { ServerAddress } from '../shared/servers.js';
 import { connectOptions, tlsError, verifyName } from './tls.js';
-import type { LocalAddress, Transport, TransportFactory, TransportHandlers } from './transport.js';
+import {
+  type LocalAddress,
+  resetOrDestroy,
+  type Transport,
+  type TransportFactory,
+  type TransportHandlers,
+} from './transport.js';
 
 /**
  * Bytes handed to `ws` and not yet to the kernel past which `write` says the buffer is full,
  * as a socket past its high-water mark does (`ws` itself never refuses a send).
  */
 const WRITE_HIGH_WATER = 64 * 1024;
+
+/**
+ * Held bytes (see `held`) past which the socket is paused even while the session reads: they
+ * sit outside the delivery backlog's byte bound.
+ */
+const HELD_PAUSE_BYTES = 1024 * 1024;
 
 /** WebSocket transports; `wss://` uses `tlsSettings` as `tls://` does. */
 export function wsTransports(
@@ -59,9 +71,14 @@ class WsTransport implements Transport {
   private ending = false;
   /**
    * Messages `ws` had already read when we paused: it stops the socket, not its parser, so
-   * they wait here (at most what was read before the pause) until `resume`.
+   * they wait here until `resume` hands them on, on a later turn. Past HELD_PAUSE_BYTES the
+   * socket is paused: at most that plus what `ws` had read already (one socket read, inflated).
    */
   private held: Uint8Array[] = [];
+  private heldBytes = 0;
+  private releasing: NodeJS.Immediate | undefined;
+  /** The server ended the TCP connection (after our close frame, once it read what came before). */
+  private peerEnded = false;
   /** Bytes sent and not yet handed to the kernel, and whether a writer waits for 'drain'. */
   private unsent = 0;
   private drainOwed = false;
@@ -110,7 +127,10 @@ class WsTransport implements Transport {
     });
     ws.on('close', () => {
       if (this.onFailure) this.fail(this.describe(new Error('connection closed by the server')));
-      this.reportClosed();
+      // Closed without the server's end (terminated here): it may not have read everything.
+      this.reportClosed(
+        this.peerEnded ? undefined : this.describe(new Error('connection dropped')),
+      );
     });
   }
 
@@ -124,37 +144,40 @@ class WsTransport implements Transport {
 
   pause(): void {
     this.paused = true;
-    if (this.ws?.readyState === WebSocket.OPEN) this.ws.pause();
+    this.pauseSocket();
   }
 
+  /** What was held goes on on a later turn, as a TCP socket resumes (never inside this call). */
   resume(): void {
     this.paused = false;
-    this.release();
-    if (!this.paused && this.ws?.readyState === WebSocket.OPEN) this.ws.resume();
+    this.releasing ??= setImmediate(() => {
+      this.releasing = undefined;
+      this.release();
+    });
   }
 
-  end(timeoutMs: number): Promise<void> {
+  end(): void {
     const ws = this.ws;
-    return new Promise<void>((resolve) => {
-      if (ws === null || ws.readyState === WebSocket.CLOSED) return resolve();
-      if (ws.readyState === WebSocket.CONNECTING) {
-        this.destroy();
-        return resolve();
-      }
-      this.ending = true;
-      const timer = setTimeout(() => this.destroy(), timeoutMs);
-      ws.once('close', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      // Sent after what is queued; the server answers with its own close frame.
-      ws.close(1000);
-    });
+    if (ws === null || ws.readyState === WebSocket.CLOSED || this.ending) return;
+    if (ws.readyState === WebSocket.CONNECTING) {
+      this.destroy();
+      return;
+    }
+    this.ending = true;
+    // The server's close comes after what it still sends: read (and drop) it.
+    this.resume();
+    // Sent after what is queued; the server answers with its own close frame, then closes.
+    ws.close(1000);
   }
 
   destroy(): void {
     this.ws?.terminate();
     this.socket?.destroy();
+  }
+
+  abort(): void {
+    if (this.socket) resetOrDestroy(this.socket);
+    this.ws?.terminate();
   }
 
   /**
@@ -192,15 +215,31 @@ class WsTransport implements Transport {
   private received(data: Buffer): void {
     // A plain Uint8Array view, as the TCP transport hands on (cheaper subarrays than a Buffer's).
     const chunk = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    if (this.paused || this.opening || this.held.length > 0) this.held.push(chunk);
-    else this.handlers.data(chunk);
+    if (this.paused || this.opening || this.held.length > 0) {
+      this.held.push(chunk);
+      this.heldBytes += chunk.byteLength;
+      if (this.heldBytes >= HELD_PAUSE_BYTES) this.pauseSocket();
+    } else {
+      this.handlers.data(chunk);
+    }
   }
 
-  /** Hand on what was held, in order, until a chunk's delivery pauses us again. */
+  /**
+   * Hand on what was held, in order, until a chunk's delivery pauses us again; then the socket
+   * reads again, unless we are paused.
+   */
   private release(): void {
     while (this.held.length > 0 && !this.paused && !this.opening && !this.closedReported) {
-      this.handlers.data(this.held.shift() as Uint8Array);
+      const chunk = this.held.shift() as Uint8Array;
+      this.heldBytes -= chunk.byteLength;
+      this.handlers.data(chunk);
     }
+    // `ws` itself ignores both before it is open and once it is closed.
+    if (!this.paused && !this.opening && this.held.length === 0) this.ws?.resume();
+  }
+
+  private pauseSocket(): void {
+    this.ws?.pause();
   }
 
   private connectSocket(
@@ -220,6 +259,9 @@ class WsTransport implements Transport {
     });
     socket.once('secureConnect', () => {
       this.tlsSecured = true;
+    });
+    socket.once('end', () => {
+      this.peerEnded = true;
     });
     this.socket = socket;
     return socket;
@@ -254,6 +296,8 @@ class WsTransport implements Transport {
     if (this.closedReported) return;
     this.closedReported = true;
     this.held = [];
+    this.heldBytes = 0;
+    clearImmediate(this.releasing);
     this.handlers.closed(error);
   }
 }

@@ -181,11 +181,15 @@ class MemoryTransport implements Transport {
     this.peer.resume();
   }
 
-  async end(): Promise<void> {
+  end(): void {
     this.peer.closeFromClient('end');
   }
 
   destroy(): void {
+    this.peer.closeFromClient('destroy');
+  }
+
+  abort(): void {
     this.peer.closeFromClient('destroy');
   }
 }

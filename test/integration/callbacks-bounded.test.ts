@@ -73,6 +73,54 @@ describe('callbacks that never settle', () => {
   });
 });
 
+describe('a callback that never settles is called once, not once per attempt', () => {
+  // Each call waits on the caller's thread for as long as the callback does: one per attempt
+  // would pile up without end while the server is away.
+  it('reconnectDelayCallback, over many failed attempts', async () => {
+    const server = await startServer();
+    servers.push(server);
+    let calls = 0;
+    const client = await new ConnectOptions()
+      .connectionTimeout(100)
+      .reconnectDelayCallback(() => {
+        calls++;
+        return never();
+      })
+      .connect(server.url);
+    clients.push(client);
+    await server.stop();
+    servers.length = 0;
+    await waitFor(
+      () => (client.serverPool()[0]?.failedAttempts ?? 0) >= 5,
+      20_000,
+      '5 failed attempts',
+    );
+    expect(calls).toBe(1);
+  });
+
+  it('authCallback, over many failed attempts', async () => {
+    const server = await startServer();
+    servers.push(server);
+    let calls = 0;
+    const client = await new ConnectOptions()
+      .connectionTimeout(100)
+      .retryOnInitialConnect()
+      .reconnectDelayCallback(() => 0)
+      .authCallback(() => {
+        calls++;
+        return never();
+      })
+      .connect(server.url);
+    clients.push(client);
+    await waitFor(
+      () => (client.serverPool()[0]?.failedAttempts ?? 0) >= 10,
+      20_000,
+      '10 failed attempts',
+    );
+    expect(calls).toBe(1);
+  });
+});
+
 describe('a callback that transfers its payload to another thread', () => {
   it('affects no delivery: every later message arrives intact', async () => {
     const server = await startServer();

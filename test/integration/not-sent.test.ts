@@ -172,3 +172,96 @@ describe('forceReconnect()', () => {
     expect(client.statistics().connects).toBeGreaterThan(1);
   }, 60_000);
 });
+
+/**
+ * A server SIGSTOPped while a client publishes COUNT numbered 128 KiB messages (25 MiB: more
+ * than the kernel buffers hold), and a receiver on another connection that records each number.
+ * The server reads nothing, so the client's socket fills and stays full.
+ */
+async function stalledPublisher() {
+  const server = await startServer();
+  servers.push(server);
+  const receiver = await connect(server.url);
+  clients.push(receiver);
+  const received: number[] = [];
+  receiver.subscribe('stall', {
+    callback: (m) => {
+      received.push(new DataView(m.payload.buffer, m.payload.byteOffset).getUint32(0));
+    },
+  });
+  await receiver.flush();
+  const client = await new ConnectOptions().connectionTimeout(500).connect(server.url);
+  clients.push(client);
+  const COUNT = 200;
+  const payload = new Uint8Array(128 * 1024);
+  process.kill(server.pid, 'SIGSTOP');
+  for (let i = 0; i < COUNT; i++) {
+    new DataView(payload.buffer).setUint32(0, i);
+    client.publish('stall', payload);
+  }
+  // Let the worker write until the socket is full.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  return { server, receiver, client, received, COUNT };
+}
+
+/** Numbers received more than once. */
+function repeated(received: number[]): number[] {
+  const seen = new Set<number>();
+  return received.filter((n) => seen.has(n) || !seen.add(n));
+}
+
+/**
+ * close() (after `first`) while the server is stopped, then SIGCONT: the server may still read
+ * a few that were counted (notSent is an upper bound), but received + notSent covers every
+ * message, and none arrives twice.
+ */
+async function closeWhileStalled(first: (client: Client) => void): Promise<void> {
+  const { server, receiver, client, received, COUNT } = await stalledPublisher();
+  let result: NatsError | undefined;
+  try {
+    first(client);
+    await client.close();
+    result = await client.closed();
+  } finally {
+    process.kill(server.pid, 'SIGCONT');
+  }
+  expect(result?.kind).toBe('notSent');
+  const notSent = result?.count ?? 0;
+  await waitFor(
+    () => received.length + notSent >= COUNT,
+    10_000,
+    'every message received or counted',
+  );
+  await receiver.flush();
+  expect(notSent).toBeLessThanOrEqual(COUNT);
+  expect(received.length).toBeLessThanOrEqual(COUNT);
+  expect(repeated(received)).toEqual([]);
+}
+
+describe('a socket ended while the server does not read', () => {
+  it('close() while forceReconnect() is still ending it: received + notSent covers every message', async () => {
+    await closeWhileStalled((client) => void client.forceReconnect());
+  });
+
+  it('close() while connected: received + notSent covers every message', async () => {
+    await closeWhileStalled(() => {});
+  });
+
+  it('forceReconnect(), the server resumes seconds later: every message arrives once, none counted', async () => {
+    const { server, receiver, client, received, COUNT } = await stalledPublisher();
+    try {
+      void client.forceReconnect();
+      // Longer than the old socket's 2 s head start over the next dial: it goes on closing
+      // meanwhile, and the next connection cannot handshake with the stopped server.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+    } finally {
+      process.kill(server.pid, 'SIGCONT');
+    }
+    await waitFor(() => client.statistics().connects === 2, 20_000, 'the reconnect');
+    await waitFor(() => received.length >= COUNT, 20_000, `all ${COUNT} (have ${received.length})`);
+    await receiver.flush();
+    expect(await client.close().then(() => client.closed())).toBeUndefined();
+    expect(received.length).toBe(COUNT);
+    expect(repeated(received)).toEqual([]);
+  });
+});

@@ -6,21 +6,22 @@ import {
   BACKLOG_PAUSE_BYTES,
   BACKLOG_RESUME_BYTES,
   type Counted,
-  ECHO_PING_EVERY_BYTES as PING_EVERY_BYTES,
+  PING_EVERY_BYTES,
   ReceivePolicy,
   ECHO_WINDOW_BYTES as SEND_WINDOW_BYTES,
   SendWindow,
   STALL_MS,
 } from '../../src/worker/flow-control.js';
 
-/** Writes batches of the given sizes as the session does: a due PING after each. */
+/** Writes batches of echo records of the given sizes as the session does: a due PING after each. */
 function writeBatches(w: SendWindow, sizes: () => number) {
   let sent = 0;
   let lastPing = 0;
   let mostPastPing = 0;
   while (w.room() > 0) {
     const bytes = sizes();
-    w.written(bytes);
+    w.wrote(bytes);
+    w.echoWritten(bytes);
     sent += bytes;
     const ping = w.duePing();
     if (ping?.kind === 'window') {
@@ -35,11 +36,20 @@ function writeBatches(w: SendWindow, sizes: () => number) {
 describe('SendWindow', () => {
   it('asks for a PING after every PING_EVERY_BYTES written, not before', () => {
     const w = new SendWindow();
-    w.written(PING_EVERY_BYTES - 1);
+    w.wrote(PING_EVERY_BYTES - 1);
+    w.echoWritten(PING_EVERY_BYTES - 1);
     expect(w.duePing()).toBeUndefined();
-    w.written(1);
+    w.wrote(1);
+    w.echoWritten(1);
     expect(w.duePing()).toEqual({ kind: 'window', sent: PING_EVERY_BYTES });
     expect(w.duePing()).toBeUndefined(); // one PING per stretch
+  });
+
+  it('asks for PINGs on plain publishes too: their PONGs bound what an abandoned socket lost', () => {
+    const w = new SendWindow();
+    w.wrote(PING_EVERY_BYTES);
+    expect(w.duePing()).toEqual({ kind: 'window', sent: 0 });
+    expect(w.room()).toBe(SEND_WINDOW_BYTES);
   });
 
   it('closes once SEND_WINDOW_BYTES are unacknowledged; a PONG opens it by what its PING covered', () => {

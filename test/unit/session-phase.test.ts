@@ -29,7 +29,7 @@ describe('session phases', () => {
     expect(PHASE_EDGES.ended).toEqual([]);
   });
 
-  it('the handshake goes forward only: TLS first, INFO, TLS upgrade, CONNECT, PONG, open', () => {
+  it('a session goes forward only: TLS first, INFO, TLS upgrade, CONNECT, PONG, open, closing', () => {
     const order: Phase[] = [
       'dialing',
       'tlsFirst',
@@ -38,6 +38,7 @@ describe('session phases', () => {
       'authenticating',
       'awaitPong',
       'open',
+      'closing',
     ];
     for (const [i, from] of order.entries()) {
       for (const to of PHASE_EDGES[from]) {

@@ -265,7 +265,7 @@ describe('a hostile server: PING and PONG', () => {
     const { session, host, peer } = await openSession(new ConnectOptions());
     peer.send('PONG\r\nPONG\r\n');
     await turns();
-    session.writeFirst([], [7]); // a flush's PING
+    session.output.writeFirst([], [7]); // a flush's PING
     expect(await peer.nextLine()).toBe('PING');
     await turns();
     expect(host.pongs).toEqual([]); // not answered by the PONGs that came before it
@@ -281,13 +281,13 @@ describe('a hostile server: PING and PONG', () => {
     const ping = new TextEncoder().encode('PING\r\n');
     let sent = 0;
     while (sent < 2 * MAX_UNANSWERED_PINGS) {
-      const writable = session.write(ping);
-      session.pingQueued({ kind: 'flush', id: sent++ });
+      const writable = session.output.write(ping);
+      session.output.pingQueued({ kind: 'flush', id: sent++ });
       if (!writable) break;
     }
     expect(sent).toBe(MAX_UNANSWERED_PINGS + 1);
-    expect(session.write(ping)).toBe(false); // still full
-    session.pingQueued({ kind: 'flush', id: sent++ });
+    expect(session.output.write(ping)).toBe(false); // still full
+    session.output.pingQueued({ kind: 'flush', id: sent++ });
 
     const drains = host.drains;
     peer.send('PONG\r\n'.repeat(2));
@@ -296,6 +296,6 @@ describe('a hostile server: PING and PONG', () => {
     peer.send('PONG\r\n');
     await waitFor(() => host.drains > drains, 1_000, 'the pump restarted');
     expect(host.pongs.map((p) => (p.kind === 'flush' ? p.id : -1))).toEqual([0, 1, 2]);
-    expect(session.write(ping)).toBe(true);
+    expect(session.output.write(ping)).toBe(true);
   });
 });

@@ -1,0 +1,84 @@
+/**
+ * Sessions ended on purpose (forceReconnect, close) whose sockets are still closing. Each is
+ * half-closed and read until the server closes its side, having read everything: a socket whose
+ * fd were closed with bytes still in the kernel would answer the server's next PING with a reset
+ * that discards them, uncounted. What a session could not send is counted once it is done.
+ *
+ * Bounds: close() gives them {@link CLOSE_TIMEOUT_MS} after its own sending, then abandons them;
+ * one forceReconnect() left behind is abandoned after {@link drainBound}, as a stale connection
+ * would be. An abandoned socket counts what no PONG acknowledged (unflushed.ts).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MAX_TIMER_MS, type WorkerOptions } from '../shared/options.js';
+import { MAX_OUTSTANDING_PINGS } from './heartbeat.js';
+import type { Session } from './session.js';
+
+/** How long close() waits for the server to close the sockets being ended. */
+export const CLOSE_TIMEOUT_MS = 2_000;
+
+/**
+ * How long a socket forceReconnect() ended may go on closing in the background: as long as a
+ * connection whose server answers no PING takes to be found stale (pingInterval ×
+ * (MAX_OUTSTANDING_PINGS + 1)), at least CLOSE_TIMEOUT_MS.
+ */
+export function drainBound(options: WorkerOptions): number {
+  const stale = options.pingInterval * (MAX_OUTSTANDING_PINGS + 1);
+  return Math.min(MAX_TIMER_MS, Math.max(CLOSE_TIMEOUT_MS, stale));
+}
+
+export class Endings {
+  private readonly closing = new Map<Session, Promise<void>>();
+  /** The session forceReconnect() ended last (its loss reads as forced), until it is closed. */
+  private forced: { session: Session; closed: Promise<void> } | undefined;
+
+  /** `notSent`: messages a session could not send, once it is done. */
+  constructor(private readonly notSent: (messages: number) => void) {}
+
+  /**
+   * End `session` gracefully (again: the same end); resolves once its socket is closed or
+   * abandoned (after `abandonAfterMs` at most) and what it could not send is counted.
+   */
+  end(session: Session, abandonAfterMs: number): Promise<void> {
+    let done = this.closing.get(session);
+    if (done === undefined) {
+      done = session.close(abandonAfterMs).then((messages) => {
+        this.closing.delete(session);
+        this.notSent(messages);
+      });
+      this.closing.set(session, done);
+    }
+    return done;
+  }
+
+  /** forceReconnect(): end `session`, in the background after {@link forcedHeadStart}. */
+  force(session: Session, options: WorkerOptions): void {
+    this.forced = { session, closed: this.end(session, drainBound(options)) };
+  }
+
+  /** Whether `session` was ended by forceReconnect(). */
+  wasForced(session: Session): boolean {
+    return this.forced?.session === session;
+  }
+
+  /**
+   * Before the next dial after forceReconnect(): the server reads each connection on its own,
+   * so PUBs sent on the next one while the old socket still drains could be routed before the
+   * old one's. The server closes its side after reading our end, so waiting for that puts the
+   * next connection's after all of them; after CLOSE_TIMEOUT_MS (or `signal`) the old socket
+   * goes on closing in the background.
+   */
+  async forcedHeadStart(signal: AbortSignal): Promise<void> {
+    const later = sleep(CLOSE_TIMEOUT_MS, undefined, { signal }).catch(() => {});
+    await Promise.race([this.forced?.closed, later]);
+  }
+
+  /** Waits for every socket still closing, abandoning those not closed within `ms`. */
+  async settle(ms: number): Promise<void> {
+    if (this.closing.size === 0) return;
+    const timer = setTimeout(() => {
+      for (const session of this.closing.keys()) session.abandon();
+    }, ms);
+    await Promise.all(this.closing.values());
+    clearTimeout(timer);
+  }
+}

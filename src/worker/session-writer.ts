@@ -1,0 +1,147 @@
+/**
+ * What one session writes: the command pump's batches (it is the pump's {@link OutboundSink}),
+ * its own PINGs with what each one's PONG will acknowledge (ping-pong.ts: purposes in wire
+ * order; unflushed.ts: the messages before it), the PONG owed to the server, and the send
+ * window (flow-control.ts: a PING after every PING_EVERY_BYTES written). It writes while the
+ * session lets it (`transport()` is null otherwise: ended, or half-closed).
+ */
+import { PING, PONG } from '../shared/protocol/encode.js';
+import { type PingPurpose, SendWindow } from './flow-control.js';
+import type { OutboundSink } from './outbound.js';
+import { PingPong } from './ping-pong.js';
+import type { Transport } from './transport.js';
+import { Unflushed } from './unflushed.js';
+
+export class SessionWriter implements OutboundSink {
+  readonly pings = new PingPong();
+  /** This session's messages until the kernel has them, and until a PONG acknowledges them. */
+  readonly unflushed = new Unflushed();
+  private readonly window = new SendWindow();
+  /** The transport's buffer is full (a write returned false): nothing optional is written. */
+  private blocked = false;
+
+  constructor(
+    /** The transport to write to; null when nothing may be written. */
+    private readonly transport: () => Transport | null,
+    /** Bytes written and PUBs sent, for statistics. */
+    private readonly counted: (outBytes: number, outMessages: number) => void,
+  ) {}
+
+  /** False when the pump must stop: the socket's buffer is full, or too many PINGs wait. */
+  write(bytes: Uint8Array): boolean {
+    // Taken first: messages written to an ended session stay counted as not flushed.
+    const messages = this.unflushed.take();
+    const transport = this.transport();
+    if (transport === null) return false;
+    this.wrote(bytes.length);
+    if (messages === 0) return this.mayGoOn(transport.write(bytes));
+    return this.mayGoOn(transport.write(bytes, (error) => this.unflushed.flushed(messages, error)));
+  }
+
+  writeAll(chunks: Uint8Array[], done: () => void): boolean {
+    const messages = this.unflushed.take();
+    const transport = this.transport();
+    if (transport === null) {
+      done();
+      return false;
+    }
+    let bytes = 0;
+    for (const chunk of chunks) bytes += chunk.length;
+    this.wrote(bytes);
+    return this.mayGoOn(
+      transport.writeAll(chunks, (error) => {
+        this.unflushed.flushed(messages, error);
+        done();
+      }),
+    );
+  }
+
+  /**
+   * Write the window's PING when one is due: after each batch of commands, once the PINGs in
+   * it are queued (PONGs come back in wire order), so at most a batch goes past the last one.
+   */
+  batchDone(): void {
+    const purpose = this.window.duePing();
+    if (purpose === undefined) return;
+    this.write(PING);
+    this.pinged(purpose);
+  }
+
+  echoWritten(bytes: number): void {
+    this.window.echoWritten(bytes);
+  }
+
+  /** Echo bytes that may go out now (SendWindow); ≤ 0: a window PONG will tell. */
+  echoRoom(): number {
+    return this.window.room();
+  }
+
+  /** A PING inside the batch just written: only messages before that batch count as before it. */
+  pingQueued(purpose: PingPurpose): void {
+    this.pinged(purpose, true);
+  }
+
+  published(count: number): void {
+    this.counted(0, count);
+    this.unflushed.published(count); // the pump writes their batch next
+  }
+
+  /** Write a PING of the session's own (heartbeat). */
+  ping(purpose: PingPurpose): void {
+    this.write(PING);
+    this.pinged(purpose);
+  }
+
+  /** Send the lines that must precede everything else on a fresh connection (resubscribes, flushes). */
+  writeFirst(lines: Uint8Array[], flushIds: number[]): void {
+    for (const line of lines) this.write(line);
+    for (const id of flushIds) this.ping({ kind: 'flush', id });
+  }
+
+  /**
+   * A PONG came: the purpose of the PING it answers (undefined when none is outstanding: it
+   * answers nothing), with what that PING acknowledges taken into account.
+   */
+  ponged(): PingPurpose | undefined {
+    const purpose = this.pings.answered();
+    if (purpose === undefined) return undefined;
+    this.unflushed.ponged();
+    if (purpose.kind === 'window') this.window.acknowledged(purpose.sent);
+    return purpose;
+  }
+
+  /** After a PONG: whether the pump, stopped by the PING bound, may go on (the socket drains). */
+  mayResume(): boolean {
+    return this.pings.reopened() && !this.blocked;
+  }
+
+  /**
+   * One PONG for the PINGs of the last chunk(s), once the socket takes writes: a server only
+   * needs some PONG, and a PING flood must not queue one per PING behind a full socket.
+   */
+  answerPings(): void {
+    if (this.blocked || !this.pings.takeOwedPong()) return;
+    this.write(PONG);
+  }
+
+  /** The socket's buffer drained. */
+  drained(): void {
+    this.blocked = false;
+    this.answerPings();
+  }
+
+  private pinged(purpose: PingPurpose, inLastBatch = false): void {
+    this.pings.sent(purpose);
+    this.unflushed.pingWritten(inLastBatch);
+  }
+
+  private wrote(bytes: number): void {
+    this.counted(bytes, 0);
+    this.window.wrote(bytes);
+  }
+
+  private mayGoOn(writable: boolean): boolean {
+    if (!writable) this.blocked = true;
+    return this.pings.hasRoom() && writable;
+  }
+}

@@ -1,0 +1,60 @@
+// What one session's messages count as when it ends (src/worker/unflushed.ts): on a failure,
+// those not yet in the kernel; when abandoned, those no PONG acknowledged — never fewer than
+// the server may have missed.
+
+import { describe, expect, it } from 'vitest';
+import { Unflushed } from '../../src/worker/unflushed.js';
+
+/** A batch of `messages` written and handed to the kernel. */
+function writeBatch(u: Unflushed, messages: number): void {
+  u.published(messages);
+  u.flushed(u.take(), undefined);
+}
+
+describe('Unflushed', () => {
+  it('counts messages not yet in the kernel, kept when their write failed', () => {
+    const u = new Unflushed();
+    u.published(5);
+    const first = u.take();
+    u.published(3);
+    const second = u.take();
+    expect(u.messages).toBe(8);
+    u.flushed(first, undefined);
+    u.flushed(second, new Error('socket destroyed'));
+    expect(u.messages).toBe(3);
+  });
+
+  it('a PONG acknowledges what was written before its PING, not after', () => {
+    const u = new Unflushed();
+    writeBatch(u, 10);
+    u.pingWritten(false);
+    writeBatch(u, 4);
+    expect(u.unacknowledged).toBe(14);
+    u.ponged();
+    expect(u.unacknowledged).toBe(4);
+    u.ponged(); // one we did not ask for acknowledges nothing more
+    expect(u.unacknowledged).toBe(4);
+  });
+
+  it('a PING inside a batch acknowledges only the batches before it (messages may follow it)', () => {
+    const u = new Unflushed();
+    writeBatch(u, 10);
+    writeBatch(u, 6); // e.g. PUB ×3, a flush's PING, PUB ×3
+    u.pingWritten(true);
+    u.ponged();
+    expect(u.unacknowledged).toBe(6);
+  });
+
+  it('PONGs answer PINGs in order', () => {
+    const u = new Unflushed();
+    writeBatch(u, 1);
+    u.pingWritten(false);
+    writeBatch(u, 2);
+    u.pingWritten(false);
+    writeBatch(u, 4);
+    u.ponged();
+    expect(u.unacknowledged).toBe(6);
+    u.ponged();
+    expect(u.unacknowledged).toBe(4);
+  });
+});
