@@ -333,6 +333,7 @@ export class Connection implements SessionHost {
     this.stats.connects++;
     this.stats.store();
     this.to({ name: 'connected', session, entry });
+    this.endings.nextConnected(this.options.connectionTimeout);
     this.pump.kick();
   }
 

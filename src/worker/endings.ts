@@ -6,7 +6,8 @@
  *
  * Bounds: close() gives them {@link CLOSE_TIMEOUT_MS} after its own sending, then abandons them;
  * one forceReconnect() left behind is abandoned after {@link drainBound}, as a stale connection
- * would be. An abandoned socket counts what no PONG acknowledged (unflushed.ts).
+ * would be, or soon after the next connection is up if it still writes out of the command ring
+ * ({@link nextConnected}). An abandoned socket counts what no PONG acknowledged (unflushed.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MAX_TIMER_MS, type WorkerOptions } from '../shared/options.js';
@@ -70,6 +71,18 @@ export class Endings {
   async forcedHeadStart(signal: AbortSignal): Promise<void> {
     const later = sleep(CLOSE_TIMEOUT_MS, undefined, { signal }).catch(() => {});
     await Promise.race([this.forced?.closed, later]);
+  }
+
+  /**
+   * The next connection is up. A forced socket whose writes still wait for the kernel holds
+   * command-ring space that every publish on the new connection needs: it gets `graceMs` more
+   * (a server that reads again drains it in far less), then is given up on.
+   */
+  nextConnected(graceMs: number): void {
+    const forced = this.forced;
+    if (forced === undefined || !forced.session.output.writing) return;
+    const timer = setTimeout(() => forced.session.abandon(), graceMs);
+    void forced.closed.then(() => clearTimeout(timer));
   }
 
   /** Waits for every socket still closing, abandoning those not closed within `ms`. */

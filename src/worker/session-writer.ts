@@ -19,6 +19,8 @@ export class SessionWriter implements OutboundSink {
   private readonly window = new SendWindow();
   /** The transport's buffer is full (a write returned false): nothing optional is written. */
   private blocked = false;
+  /** Gathered writes (they may hold command-ring views) the transport has not called back for. */
+  private gathered = 0;
 
   constructor(
     /** The transport to write to; null when nothing may be written. */
@@ -48,12 +50,19 @@ export class SessionWriter implements OutboundSink {
     let bytes = 0;
     for (const chunk of chunks) bytes += chunk.length;
     this.wrote(bytes);
+    this.gathered++;
     return this.mayGoOn(
       transport.writeAll(chunks, (error) => {
+        this.gathered--;
         this.unflushed.flushed(messages, error);
         done();
       }),
     );
+  }
+
+  /** Gathered writes are still waiting for the kernel (their ring views are held meanwhile). */
+  get writing(): boolean {
+    return this.gathered > 0;
   }
 
   /**

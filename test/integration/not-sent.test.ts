@@ -265,3 +265,44 @@ describe('a socket ended while the server does not read', () => {
     expect(repeated(received)).toEqual([]);
   });
 });
+
+describe('forceReconnect() away from a server that does not read', () => {
+  it('publishes on the next connection are not held up by the old socket still closing', async () => {
+    const { server, client, COUNT } = await stalledPublisher();
+    const other = await startServer();
+    servers.push(other);
+    const peer = await connect(other.url);
+    clients.push(peer);
+    let after = 0;
+    peer.subscribe('after', {
+      callback: () => {
+        after++;
+      },
+    });
+    await peer.flush();
+    try {
+      // The stopped server's socket keeps its writes (and the command ring's space under them);
+      // the only other server is the new connection's.
+      await client.setServerPool([other.url]);
+      void client.forceReconnect();
+      await waitFor(
+        () => client.statistics().connects === 2,
+        20_000,
+        'connected to the other server',
+      );
+      client.publish('after', new Uint8Array(8));
+      // The old socket would go on closing for 3 × pingInterval (minutes); requestTimeout is 10 s.
+      await client.flush();
+      await peer.flush();
+      await waitFor(() => after === 1, 5_000, 'the message sent after the reconnect');
+      expect(client.serverInfo().port).toBe(other.port);
+    } finally {
+      process.kill(server.pid, 'SIGCONT');
+    }
+    const result = await client.close().then(() => client.closed());
+    // What the stopped server never acknowledged was given up on, and counted.
+    expect(result?.kind).toBe('notSent');
+    expect(result?.count ?? 0).toBeGreaterThan(0);
+    expect(result?.count ?? 0).toBeLessThanOrEqual(COUNT);
+  });
+});
