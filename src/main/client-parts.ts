@@ -104,7 +104,6 @@ export function clientParts(
       subscribe: (subject, opts) => client.subscribe(subject, opts),
       publishRequest: (subject, reply, headers, payload) =>
         client.send(subject, reply, headers, payload),
-      publishNow: () => publisher.publishNow(),
     },
     options.inboxPrefix,
   );

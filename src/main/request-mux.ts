@@ -21,8 +21,6 @@ export interface MuxHost {
     headers: HeaderMap | undefined,
     payload: Uint8Array | string | undefined,
   ): void;
-  /** Make what was published visible to the worker now rather than at the end of the task. */
-  publishNow(): void;
 }
 
 /**
@@ -128,9 +126,6 @@ export class RequestMux {
         reject(error);
         return;
       }
-      // A lone request goes to the worker now; the bookkeeping below overlaps its wake-up.
-      // Requests in flight together leave the publish to the batch (publisher.ts).
-      if (this.pending.size === 0) this.host.publishNow();
       this.pending.set(token, entry);
       if (timeout !== null) this.deadlines.add(entry, timeout);
     });
