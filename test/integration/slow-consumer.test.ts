@@ -175,9 +175,13 @@ describe('a blocked main thread', () => {
     await client.flush();
     expect(client.statistics().inMessages).toBe(sent);
     expect(slowEvents(events)).toEqual([{ type: 'slowConsumer', sid: sub.sid }]);
-    // What waited before the stall was seen is delivered; every message after it dropped.
-    expect(client.statistics().droppedMessages).toBe(2 * BATCH);
-    expect(received).toBe(sent - 2 * BATCH);
+    // What waited before the stall was seen is delivered; every message after it dropped, in
+    // whole batches (statistics may show a batch's drop a poll after its inMessages, so a
+    // third batch can go out before the loop sees two).
+    const dropped = client.statistics().droppedMessages;
+    expect(dropped).toBeGreaterThanOrEqual(2 * BATCH);
+    expect(dropped % BATCH).toBe(0);
+    expect(received).toBe(sent - dropped);
   }, 30_000);
 });
 
