@@ -24,3 +24,13 @@ export function thrown(fn: () => unknown): NatsError {
   }
   throw new Error('expected a throw');
 }
+
+/** The kind of NatsError `promise` rejects with; undefined when it resolves. */
+export async function kindOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+  } catch (e) {
+    return e instanceof NatsError ? e.kind : `not a NatsError: ${String(e)}`;
+  }
+  return undefined;
+}

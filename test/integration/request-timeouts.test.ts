@@ -3,40 +3,19 @@
 // close(), and drain() waits for them. No timed assertions: a request may time out late on a
 // loaded host, never early, and nothing here depends on how late.
 
-import { type Client, ConnectOptions, connect, type Message, NatsError } from 'nats-offload';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Client, ConnectOptions, connect, type Message, type NatsError } from 'nats-offload';
+import { describe, expect, it } from 'vitest';
 import { runNodeScript } from '../helpers/child.js';
-import { type NatsServer, startServer } from '../helpers/nats-server.js';
+import { kindOf } from '../helpers/errors.js';
+import { fileServer } from '../helpers/file-server.js';
 import { waitFor } from '../helpers/wait.js';
 
 const ENTRY = new URL('../../dist/src/main/index.js', import.meta.url).href;
 
-let server: NatsServer;
-const clients: Client[] = [];
-
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(async () => {
-  await server.stop();
-});
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-});
+const file = fileServer();
 
 async function client(options = new ConnectOptions()): Promise<Client> {
-  const c = await options.connect(server.url);
-  clients.push(c);
-  return c;
-}
-
-async function kindOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-  } catch (e) {
-    return e instanceof NatsError ? e.kind : `not a NatsError: ${String(e)}`;
-  }
-  return undefined;
+  return file.keep(await options.connect(file.server.url));
 }
 
 /** A responder that keeps the requests it gets, to answer them when the test says. */
@@ -105,7 +84,7 @@ describe('request timeouts on one shared timer', () => {
   });
 
   it('drain() waits for a request that then times out, and completes', async () => {
-    const c = await connect(server.url);
+    const c = await connect(file.server.url);
     await heldResponder(c, 'svc.drain');
     const pending = kindOf(c.sendRequest('svc.drain', { timeout: 200 }));
     const pendingInbox = kindOf(c.sendRequest('svc.drain', { timeout: 250, inbox: c.newInbox() }));
@@ -118,7 +97,7 @@ describe('request timeouts on one shared timer', () => {
   });
 
   it('a request pending at close() rejects closed, not timedOut later', async () => {
-    const c = await connect(server.url);
+    const c = await connect(file.server.url);
     await heldResponder(c, 'svc.close');
     const kinds: (string | undefined)[] = [];
     const pending = [50, 100, 60_000].map((timeout) =>
@@ -134,7 +113,7 @@ describe('request timeouts on one shared timer', () => {
     const result = await runNodeScript(
       `
       import { ConnectOptions } from ${JSON.stringify(ENTRY)};
-      const client = await new ConnectOptions().requestTimeout(600000).connect(${JSON.stringify(server.url)});
+      const client = await new ConnectOptions().requestTimeout(600000).connect(${JSON.stringify(file.server.url)});
       client.subscribe('exit.quiet', { callback: () => {} });
       await client.flush();
       const pending = client.request('exit.quiet').catch((e) => e.kind);

@@ -1,5 +1,6 @@
-import { type Client, ConnectOptions, connect, HeaderMap, NatsError } from 'nats-offload';
+import { type Client, ConnectOptions, connect, HeaderMap } from 'nats-offload';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { kindOf } from '../helpers/errors.js';
 import { type NatsServer, startServer } from '../helpers/nats-server.js';
 
 let server: NatsServer;
@@ -19,15 +20,6 @@ async function client(options = new ConnectOptions()): Promise<Client> {
   const c = await options.connect(server.url);
   clients.push(c);
   return c;
-}
-
-async function kindOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-  } catch (e) {
-    return e instanceof NatsError ? e.kind : `not a NatsError: ${String(e)}`;
-  }
-  return undefined;
 }
 
 describe('request/reply', () => {
