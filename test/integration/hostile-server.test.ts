@@ -46,21 +46,31 @@ function blockFor(ms: number, done: () => boolean): void {
   while (!done() && performance.now() < until) {}
 }
 
+/** A client connected (events logged) to a peer whose connection the test then floods. */
+async function connectedToFloodingPeer(): Promise<{
+  conn: PeerConnection;
+  events: EventLog;
+  client: Client;
+}> {
+  let flood!: (conn: PeerConnection) => void;
+  const flooded = new Promise<PeerConnection>((resolve) => {
+    flood = resolve;
+  });
+  peer = await startScriptedPeer(async (conn) => {
+    await handshake(conn);
+    flood(conn);
+    await answerPings(conn);
+  });
+  const events = new EventLog();
+  const c = await new ConnectOptions().eventCallback(events.callback).connect(peer.url);
+  await events.next('connected');
+  return { conn: await flooded, events, client: c };
+}
+
 describe('a hostile server', () => {
   it('a flood of -ERR while this thread is blocked: events bounded, the drops counted, still responsive', async () => {
-    let flood!: (conn: PeerConnection) => void;
-    const flooded = new Promise<PeerConnection>((resolve) => {
-      flood = resolve;
-    });
-    peer = await startScriptedPeer(async (conn) => {
-      await handshake(conn);
-      flood(conn);
-      await answerPings(conn);
-    });
-    const events = new EventLog();
-    client = await new ConnectOptions().eventCallback(events.callback).connect(peer.url);
-    await events.next('connected');
-    const conn = await flooded;
+    const { conn, events, client: c0 } = await connectedToFloodingPeer();
+    client = c0;
 
     // Distinct texts (repeats of one are coalesced, see below): 20,000 events to bound.
     const count = 20_000;
@@ -95,19 +105,8 @@ describe('a hostile server', () => {
   });
 
   it('a flood of one -ERR: coalesced into few serverError events whose counts add up', async () => {
-    let flood!: (conn: PeerConnection) => void;
-    const flooded = new Promise<PeerConnection>((resolve) => {
-      flood = resolve;
-    });
-    peer = await startScriptedPeer(async (conn) => {
-      await handshake(conn);
-      flood(conn);
-      await answerPings(conn);
-    });
-    const events = new EventLog();
-    client = await new ConnectOptions().eventCallback(events.callback).connect(peer.url);
-    await events.next('connected');
-    const conn = await flooded;
+    const { conn, events, client: c0 } = await connectedToFloodingPeer();
+    client = c0;
 
     const text = 'Permissions Violation for Publish to "flood"';
     const count = 20_000;
