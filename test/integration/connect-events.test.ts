@@ -3,30 +3,22 @@
 // before it, by the time connect() resolves, so code after `await connect()` can rely on having
 // heard it; a status() reader started after connect() does not get it (status() is "from now on").
 
-import { type Client, ConnectOptions, connect, type Event } from 'nats-offload';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type NatsServer, startServer } from '../helpers/nats-server.js';
+import { ConnectOptions, connect, type Event } from 'nats-offload';
+import { describe, expect, it } from 'vitest';
+import { fileServer } from '../helpers/file-server.js';
 
-let server: NatsServer | undefined;
-const clients: Client[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.close();
-  await server?.stop();
-  server = undefined;
-});
+const file = fileServer();
 
 describe('the initial connected event', () => {
   it('has run the eventCallback when connect() resolves, every time', async () => {
-    server = await startServer();
     for (let i = 0; i < 20; i++) {
       const events: Event['type'][] = [];
       const client = await new ConnectOptions()
         .eventCallback((e) => {
           events.push(e.type);
         })
-        .connect(server.url);
-      clients.push(client);
+        .connect(file.server.url);
+      file.keep(client);
       expect(events, `connection ${i}`).toEqual(['connected']);
       expect(client.serverInfo().serverId).not.toBe('');
       await client.close();
@@ -34,7 +26,6 @@ describe('the initial connected event', () => {
   });
 
   it('comes after the events before it, all heard when connect() resolves', async () => {
-    server = await startServer();
     const events: Event[] = [];
     const client = await new ConnectOptions()
       // Asked before the first attempt too: an address not in the pool is a clientError.
@@ -42,8 +33,8 @@ describe('the initial connected event', () => {
       .eventCallback((e) => {
         events.push(e);
       })
-      .connect(server.url);
-    clients.push(client);
+      .connect(file.server.url);
+    file.keep(client);
     expect(events.map((e) => (e.type === 'clientError' ? e.error.kind : e.type))).toEqual([
       'serverNotInPool',
       'connected',
@@ -51,10 +42,9 @@ describe('the initial connected event', () => {
   });
 
   it('is not given to a status() reader started after connect()', async () => {
-    server = await startServer();
     for (let i = 0; i < 10; i++) {
-      const client = await connect(server.url);
-      clients.push(client);
+      const client = await connect(file.server.url);
+      file.keep(client);
       const reader = client.status()[Symbol.asyncIterator]();
       await client.forceReconnect();
       const first = await reader.next();
