@@ -53,7 +53,13 @@ export class Endings {
 
   /** forceReconnect(): end `session`, in the background after {@link forcedHeadStart}. */
   force(session: Session, options: WorkerOptions): void {
-    this.forced = { session, closed: this.end(session, drainBound(options)) };
+    const forced = { session, closed: this.end(session, drainBound(options)) };
+    this.forced = forced;
+    // Once closed it is only asked wasForced() (before this settles) and must not keep the
+    // session (its parser buffer, its writer) alive until the next forceReconnect().
+    void forced.closed.then(() => {
+      if (this.forced === forced) this.forced = undefined;
+    });
   }
 
   /** Whether `session` was ended by forceReconnect(). */
