@@ -54,13 +54,13 @@ export async function requestMany(
     [Symbol.asyncIterator]();
   // Ending the core's iterator ends the request at once, read or not.
   const end = () => void replies.return?.();
-  let timer = stall === undefined ? undefined : setTimeout(end, maxWait);
+  let timer = stall === undefined ? undefined : setTimeout(end, maxWait).unref();
   const rearm =
     stall === undefined
       ? undefined
       : () => {
           clearTimeout(timer);
-          timer = setTimeout(end, stall);
+          timer = setTimeout(end, stall).unref();
         };
   return translate(replies, subject, host, {
     sentinel: strategy === 'sentinel',

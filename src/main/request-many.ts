@@ -56,8 +56,9 @@ export function requestMany(
   // its inbox open.
   const stop = () => void sub.unsubscribe();
   const timers: Timers = {
-    total: maxWait === null ? undefined : setTimeout(stop, maxWait),
-    quiet: stall === undefined ? undefined : setTimeout(stop, stall),
+    // Unref'd: an open client keeps the process alive, a forgotten request must not.
+    total: maxWait === null ? undefined : setTimeout(stop, maxWait).unref(),
+    quiet: stall === undefined ? undefined : setTimeout(stop, stall).unref(),
   };
   const gathered = replies(sub, subject, stall, timers, stop);
   // return() ends the request at once, also while a next() waits for a reply (a generator's
@@ -96,7 +97,7 @@ async function* replies(
       first = false;
       if (stall !== undefined) {
         clearTimeout(timers.quiet);
-        timers.quiet = setTimeout(stop, stall);
+        timers.quiet = setTimeout(stop, stall).unref();
       }
       yield msg;
     }
