@@ -25,7 +25,7 @@ import { authFields, type CallerAuth } from './auth.js';
 import { CallerCalls } from './caller.js';
 import { CallerLink } from './caller-link.js';
 import { edge, type LoopState, type StateName } from './connection-state.js';
-import { CLOSE_TIMEOUT_MS, drainBound, Endings } from './endings.js';
+import { CLOSE_TIMEOUT_MS, Endings } from './endings.js';
 import type { PingPurpose } from './flow-control.js';
 import { Inbound } from './inbound.js';
 import { OutboundPump } from './outbound.js';
@@ -283,8 +283,9 @@ export class Connection implements SessionHost {
       if (from.session.isOpen)
         await this.pump.sendAll(from.session, this.options.connectionTimeout);
       this.unsent += this.outbound.discard();
-      // Ended gracefully; one that failed meanwhile counts what its failure took.
-      void this.endings.end(from.session, drainBound(this.options));
+      // Ended gracefully (abandoned by the settle below); one that failed meanwhile counts what
+      // its failure took.
+      void this.endings.end(from.session);
     } else {
       if (from.name === 'connecting') from.session.fail(new NatsError('closed', 'client closed'));
       this.unsent += this.outbound.discard();
@@ -333,7 +334,6 @@ export class Connection implements SessionHost {
     this.stats.connects++;
     this.stats.store();
     this.to({ name: 'connected', session, entry });
-    this.endings.nextConnected(this.options.connectionTimeout);
     this.pump.kick();
   }
 

@@ -6,8 +6,9 @@
  *
  * Bounds: close() gives them {@link CLOSE_TIMEOUT_MS} after its own sending, then abandons them;
  * one forceReconnect() left behind is abandoned after {@link drainBound}, as a stale connection
- * would be, or soon after the next connection is up if it still writes out of the command ring
- * ({@link nextConnected}). An abandoned socket counts what no PONG acknowledged (unflushed.ts).
+ * would be. Meanwhile it writes copies of its own, never command-ring space (write-now.ts), so
+ * the next connection's publishes do not wait for it. An abandoned socket counts what no PONG
+ * acknowledged (unflushed.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MAX_TIMER_MS, type WorkerOptions } from '../shared/options.js';
@@ -37,9 +38,10 @@ export class Endings {
 
   /**
    * End `session` gracefully (again: the same end); resolves once its socket is closed or
-   * abandoned (after `abandonAfterMs` at most) and what it could not send is counted.
+   * abandoned (after `abandonAfterMs`, else by {@link settle}) and what it could not send is
+   * counted.
    */
-  end(session: Session, abandonAfterMs: number): Promise<void> {
+  end(session: Session, abandonAfterMs?: number): Promise<void> {
     let done = this.closing.get(session);
     if (done === undefined) {
       done = session.close(abandonAfterMs).then((messages) => {
@@ -77,18 +79,6 @@ export class Endings {
   async forcedHeadStart(signal: AbortSignal): Promise<void> {
     const later = sleep(CLOSE_TIMEOUT_MS, undefined, { signal }).catch(() => {});
     await Promise.race([this.forced?.closed, later]);
-  }
-
-  /**
-   * The next connection is up. A forced socket whose writes still wait for the kernel holds
-   * command-ring space that every publish on the new connection needs: it gets `graceMs` more
-   * (a server that reads again drains it in far less), then is given up on.
-   */
-  nextConnected(graceMs: number): void {
-    const forced = this.forced;
-    if (forced === undefined || !forced.session.output.writing) return;
-    const timer = setTimeout(() => forced.session.abandon(), graceMs);
-    void forced.closed.then(() => clearTimeout(timer));
   }
 
   /** Waits for every socket still closing, abandoning those not closed within `ms`. */

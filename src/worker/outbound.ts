@@ -27,8 +27,6 @@ import type { SubscriptionTable } from './subscriptions.js';
 /** A FLUSH has no line of its own: only the PING the batch adds after it. */
 const NO_BYTES = new Uint8Array(0);
 
-const NOTHING = (): void => {};
-
 /** Bytes copied per socket write; a single larger frame gets a buffer of its own. */
 const BATCH_BYTES = 256 * 1024;
 /** Bytes of ring views per batch. */
@@ -39,8 +37,8 @@ const BATCHES_PER_TURN = 8;
 export interface OutboundSink {
   /** Write to the socket; false = its buffer is full, stop until drain. */
   write(bytes: Uint8Array): boolean;
-  /** Write chunks at once; `done` when the kernel has them (or the socket failed). */
-  writeAll(chunks: Uint8Array[], done: () => void): boolean;
+  /** Write chunks at once; they may change once this returns (views of the ring). */
+  writeAll(chunks: Uint8Array[]): boolean;
   /** A PING is in the batch just handed to write(), for this purpose. */
   pingQueued(purpose: PingPurpose): void;
   /** PUB/HPUB frames written, for statistics. */
@@ -58,13 +56,6 @@ export interface OutboundSink {
 export type PumpResult = 'empty' | 'blocked' | 'gated' | 'more';
 
 export class OutboundPump {
-  /**
-   * Batches whose ring views a socket still holds, this one or one being ended gracefully
-   * (forceReconnect): a socket calls back for every write, once flushed or when destroyed.
-   * While any are, the ring holds consumed space back from the publisher (R covers everything
-   * consumed before it), so a view's bytes stay put until the kernel has them.
-   */
-  private viewsInFlight = 0;
   /** Wire bytes of echo records the last batch took from the ring. */
   private echoBytes = 0;
   /** Copies of the parts of a continued message whose last part has not come yet. */
@@ -205,17 +196,11 @@ export class OutboundPump {
     if (buf !== null && used > segmentStart) chunks.push(buf.subarray(segmentStart, used));
     if (pubs > 0) sink.published(pubs);
     if (echo > 0) sink.echoWritten(echo);
-    let writable: boolean;
-    if (viewBytes === 0) {
-      ring.release(); // nothing of this batch is referenced any more (a no-op while held)
-      // Several chunks without views: a continued message's copied parts.
-      writable = chunks.length === 1 ? sink.write(chunks[0]) : sink.writeAll(chunks, NOTHING);
-    } else {
-      if (this.viewsInFlight++ === 0) ring.hold();
-      writable = sink.writeAll(chunks, () => {
-        if (--this.viewsInFlight === 0) ring.unhold();
-      });
-    }
+    // Ring views are valid until the release: the sink copies what the kernel does not take at
+    // once (Transport.writeAll). Several chunks without views: a continued message's parts.
+    const writable =
+      viewBytes === 0 && chunks.length === 1 ? sink.write(chunks[0]) : sink.writeAll(chunks);
+    ring.release();
     for (const purpose of pings) sink.pingQueued(purpose);
     sink.batchDone();
     if (!writable) return 'blocked';

@@ -19,8 +19,6 @@ export class SessionWriter implements OutboundSink {
   private readonly window = new SendWindow();
   /** The transport's buffer is full (a write returned false): nothing optional is written. */
   private blocked = false;
-  /** Gathered writes (they may hold command-ring views) the transport has not called back for. */
-  private gathered = 0;
 
   constructor(
     /** The transport to write to; null when nothing may be written. */
@@ -40,29 +38,16 @@ export class SessionWriter implements OutboundSink {
     return this.mayGoOn(transport.write(bytes, (error) => this.unflushed.flushed(messages, error)));
   }
 
-  writeAll(chunks: Uint8Array[], done: () => void): boolean {
+  writeAll(chunks: Uint8Array[]): boolean {
     const messages = this.unflushed.take();
     const transport = this.transport();
-    if (transport === null) {
-      done();
-      return false;
-    }
+    if (transport === null) return false;
     let bytes = 0;
     for (const chunk of chunks) bytes += chunk.length;
     this.wrote(bytes);
-    this.gathered++;
     return this.mayGoOn(
-      transport.writeAll(chunks, (error) => {
-        this.gathered--;
-        this.unflushed.flushed(messages, error);
-        done();
-      }),
+      transport.writeAll(chunks, (error) => this.unflushed.flushed(messages, error)),
     );
-  }
-
-  /** Gathered writes are still waiting for the kernel (their ring views are held meanwhile). */
-  get writing(): boolean {
-    return this.gathered > 0;
   }
 
   /**

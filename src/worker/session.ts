@@ -153,9 +153,10 @@ export class Session implements ParserSink {
    * once, so the loop goes on; the socket is still read (PONGs still acknowledge messages) until
    * the server closes its side, having read everything. Resolves with the messages not sent:
    * none then; those no PONG acknowledged when the socket is abandoned instead ({@link abandon},
-   * or after `abandonAfterMs`) or dropped. A session that failed already: those its failure took.
+   * or after `abandonAfterMs` if given) or dropped. A session that failed already: those its
+   * failure took.
    */
-  close(abandonAfterMs: number): Promise<number> {
+  close(abandonAfterMs?: number): Promise<number> {
     if (this.closing) return this.closing.notSent;
     if (this.phase !== 'open') {
       this.fail(new NatsError('closed', 'client closed')); // nothing to end gracefully
@@ -380,13 +381,13 @@ class Closing {
   unparsable = false;
   readonly notSent: Promise<number>;
   private resolve!: (messages: number) => void;
-  private readonly timer: NodeJS.Timeout;
+  private readonly timer: NodeJS.Timeout | undefined;
 
-  constructor(abandonAfterMs: number, abandon: () => void) {
+  constructor(abandonAfterMs: number | undefined, abandon: () => void) {
     this.notSent = new Promise((resolve) => {
       this.resolve = resolve;
     });
-    this.timer = setTimeout(abandon, abandonAfterMs);
+    if (abandonAfterMs !== undefined) this.timer = setTimeout(abandon, abandonAfterMs);
   }
 
   done(notSent: number): void {

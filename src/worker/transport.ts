@@ -15,6 +15,7 @@ import tls from 'node:tls';
 import { NatsError } from '../shared/errors.js';
 import type { WorkerOptions } from '../shared/options.js';
 import type { ServerAddress } from '../shared/servers.js';
+import { copyFrom, writeNow } from './write-now.js';
 import { wsTransports } from './ws-transport.js';
 
 export interface TransportHandlers {
@@ -33,9 +34,11 @@ export interface Transport {
    */
   write(bytes: Uint8Array, done?: (error?: Error) => void): boolean;
   /**
-   * Queue several chunks as one gathered write; `done` runs once they are handed on (to the
-   * kernel) or the stream failed (with the error) — only then may their memory change. False
-   * as for `write`.
+   * Write several chunks as one. Their memory may change as soon as this returns (views of the
+   * command ring): what the transport cannot hand to the kernel at once, it copies, so no
+   * socket holds ring space past its session. `done` runs once they are handed on (to the
+   * kernel; maybe before this returns) or the stream failed (with the error). False as for
+   * `write`.
    */
   writeAll(chunks: Uint8Array[], done: (error?: Error) => void): boolean;
   /**
@@ -163,14 +166,13 @@ class TcpTlsTransport implements Transport {
       done(new Error('socket destroyed'));
       return false;
     }
-    socket.cork();
-    let writable = true;
-    const last = chunks.length - 1;
-    for (let i = 0; i < last; i++) writable = socket.write(chunks[i]);
-    // Node calls the last callback after every earlier chunk, or with an error on failure.
-    writable = socket.write(chunks[last], (error) => done(error ?? undefined));
-    socket.uncork();
-    return writable;
+    // Plain TCP writes what the kernel takes from the chunks themselves; TLS encrypts a copy.
+    const rest = this.raw === null ? writeNow(socket, chunks) : copyFrom(chunks, 0);
+    if (rest === null) {
+      done();
+      return true;
+    }
+    return socket.write(rest, (error) => done(error ?? undefined));
   }
 
   // A paused socket stops reading from the kernel once its own buffer is full (readStop), so the

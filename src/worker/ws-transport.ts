@@ -19,6 +19,7 @@ import {
   type TransportFactory,
   type TransportHandlers,
 } from './transport.js';
+import { copyFrom } from './write-now.js';
 
 /**
  * Bytes handed to `ws` and not yet to the kernel past which `write` says the buffer is full,
@@ -135,11 +136,12 @@ class WsTransport implements Transport {
   }
 
   write(bytes: Uint8Array, done?: (error?: Error) => void): boolean {
-    return this.send([bytes], done);
+    return this.send(bytes, done);
   }
 
+  /** One frame of a copy: `ws` keeps what it sends (compression, a busy socket) past the call. */
   writeAll(chunks: Uint8Array[], done: (error?: Error) => void): boolean {
-    return this.send(chunks, done);
+    return this.send(copyFrom(chunks, 0) ?? new Uint8Array(0), done);
   }
 
   pause(): void {
@@ -185,28 +187,23 @@ class WsTransport implements Transport {
    * `ws` anyway; one message so per-message-deflate compresses them together). The socket is
    * corked so the fragments leave in one gathered write.
    */
-  private send(chunks: Uint8Array[], done?: (error?: Error) => void): boolean {
+  private send(bytes: Uint8Array, done?: (error?: Error) => void): boolean {
     const ws = this.ws;
     if (ws === null || ws.readyState !== WebSocket.OPEN) {
       done?.(new Error('WebSocket is not open'));
       return true; // failed, not full: no 'drain' will come (the close reports the end)
     }
-    let bytes = 0;
-    for (const chunk of chunks) bytes += chunk.byteLength;
-    this.unsent += bytes;
+    const length = bytes.byteLength;
+    this.unsent += length;
     const sent = (error?: Error) => {
-      this.unsent -= bytes;
+      this.unsent -= length;
       if (this.drainOwed && this.unsent === 0) {
         this.drainOwed = false;
         this.handlers.drain();
       }
       done?.(error ?? undefined);
     };
-    this.socket?.cork();
-    const last = chunks.length - 1;
-    for (let i = 0; i < last; i++) ws.send(chunks[i], { binary: true, fin: false });
-    ws.send(chunks[last], { binary: true, fin: true }, sent);
-    this.socket?.uncork();
+    ws.send(bytes, { binary: true }, sent);
     if (this.unsent < WRITE_HIGH_WATER) return true;
     this.drainOwed = true;
     return false;

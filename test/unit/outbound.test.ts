@@ -23,9 +23,8 @@ function recordingSink(): OutboundSink & { calls: string[]; messages: number } {
       sink.calls.push(decoder.decode(bytes));
       return true;
     },
-    writeAll(chunks: Uint8Array[], done: () => void) {
+    writeAll(chunks: Uint8Array[]) {
       sink.calls.push(chunks.map((c) => decoder.decode(c)).join(''));
-      done();
       return true;
     },
     pingQueued() {},

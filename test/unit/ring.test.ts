@@ -462,33 +462,6 @@ describe('waiting', () => {
   });
 });
 
-describe('hold', () => {
-  it('keeps consumed space from the producer until unhold, even through waitForData', async () => {
-    const buffers = createRingBuffers(1024);
-    const producer = new RingProducer(buffers);
-    const consumer = new RingConsumer(buffers);
-    // Fill the ring with 8 records of 124 bytes (128 with the length word).
-    for (let i = 0; i < 8; i++) {
-      expect(producer.reserve(124)).toBeGreaterThanOrEqual(0);
-      producer.commit();
-    }
-    producer.publish();
-    expect(producer.reserve(124)).toBe(-1);
-
-    consumer.hold();
-    for (let off = consumer.next(); off >= 0; off = consumer.next()) consumer.advance();
-    consumer.release();
-    const waiting = consumer.waitForData(); // would release before sleeping, but is held
-    expect(producer.reserve(124)).toBe(-1);
-
-    consumer.unhold();
-    expect(producer.reserve(124)).toBeGreaterThanOrEqual(0);
-    producer.commit();
-    producer.publish();
-    await waiting;
-  });
-});
-
 describe('contiguousEnd', () => {
   it('ends at W, or at the end of the data when W lies past a wrap', () => {
     const buffers = createRingBuffers(1024);

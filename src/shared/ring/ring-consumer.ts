@@ -1,7 +1,6 @@
 /**
  * Reading side of a byte ring (byte-ring.ts has the layout): walks published records, hands
- * their space back to the producer with one store of R, and can hold it while views of the
- * records are still being read.
+ * their space back to the producer with one store of R.
  */
 import { NatsError } from '../errors.js';
 import {
@@ -47,7 +46,6 @@ export class RingConsumer {
   private readPos: number;
   /** R as last stored. */
   private released: number;
-  private held = false;
   /** W as last loaded: published records end here. */
   private writeCache: number;
   /** Counter just past the record next() returned, or -1 when there is none. */
@@ -134,24 +132,9 @@ export class RingConsumer {
     this.recordEnd = -1;
   }
 
-  /**
-   * Keep consumed space from the producer until {@link unhold}: release() (and the release in
-   * waitForData) do nothing meanwhile. For a consumer that hands views of records to someone
-   * who reads them later (the worker's zero-copy socket writes).
-   */
-  hold(): void {
-    this.held = true;
-  }
-
-  /** End a {@link hold} and release what was consumed during it. */
-  unhold(): void {
-    this.held = false;
-    this.release();
-  }
-
   /** Hand the space of every consumed record back, then wake the producer if it sleeps. */
   release(): void {
-    if (this.held || this.readPos === this.released) return;
+    if (this.readPos === this.released) return;
     this.released = this.readPos;
     Atomics.store(this.header, RING_READ, this.readPos | 0); // publishes the consumed space
     this.waker.wake();
