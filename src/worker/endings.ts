@@ -10,7 +10,6 @@
  * the next connection's publishes do not wait for it. An abandoned socket counts what no PONG
  * acknowledged (unflushed.ts).
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { MAX_TIMER_MS, type WorkerOptions } from '../shared/options.js';
 import { MAX_OUTSTANDING_PINGS } from './heartbeat.js';
 import type { Session } from './session.js';
@@ -76,9 +75,20 @@ export class Endings {
    * next connection's after all of them; after CLOSE_TIMEOUT_MS (or `signal`) the old socket
    * goes on closing in the background.
    */
-  async forcedHeadStart(signal: AbortSignal): Promise<void> {
-    const later = sleep(CLOSE_TIMEOUT_MS, undefined, { signal }).catch(() => {});
-    await Promise.race([this.forced?.closed, later]);
+  forcedHeadStart(signal: AbortSignal): Promise<void> {
+    const closed = this.forced?.closed;
+    if (closed === undefined || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      // Whichever comes first ends the wait and stops the others (no timer outlives it).
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, CLOSE_TIMEOUT_MS);
+      signal.addEventListener('abort', done, { once: true });
+      void closed.then(done);
+    });
   }
 
   /** Waits for every socket still closing, abandoning those not closed within `ms`. */
