@@ -16,16 +16,22 @@ import type { PingPurpose } from './flow-control.js';
  */
 export const MAX_UNANSWERED_PINGS = 16_384;
 
+/** A PING awaiting its PONG: why it was sent, and the messages written before it (unflushed.ts). */
+export interface Pinged {
+  readonly purpose: PingPurpose;
+  readonly before: number;
+}
+
 export class PingPong {
-  private readonly queue: PingPurpose[] = [];
+  private readonly queue: Pinged[] = [];
   /** The pump was told to stop at MAX_UNANSWERED_PINGS: a PONG below it restarts it. */
   private full = false;
   /** The server sent PING(s) since our last PONG: one PONG answers them all. */
   private pongOwed = false;
 
-  /** A PING was written for `purpose`. */
-  sent(purpose: PingPurpose): void {
-    this.queue.push(purpose);
+  /** A PING was written for `purpose`, after `before` messages. */
+  sent(purpose: PingPurpose, before: number): void {
+    this.queue.push({ purpose, before });
   }
 
   /**
@@ -37,8 +43,8 @@ export class PingPong {
     return !this.full;
   }
 
-  /** A PONG came: the purpose of the PING it answers; undefined when none is outstanding. */
-  answered(): PingPurpose | undefined {
+  /** A PONG came: the PING it answers; undefined when none is outstanding. */
+  answered(): Pinged | undefined {
     return this.queue.shift();
   }
 
@@ -52,7 +58,7 @@ export class PingPong {
   /** Flush ids whose PING was sent but not answered: the next session sends them again. */
   unansweredFlushes(): number[] {
     const ids: number[] = [];
-    for (const purpose of this.queue) if (purpose.kind === 'flush') ids.push(purpose.id);
+    for (const { purpose } of this.queue) if (purpose.kind === 'flush') ids.push(purpose.id);
     return ids;
   }
 

@@ -97,9 +97,10 @@ export class SessionWriter implements OutboundSink {
    * answers nothing), with what that PING acknowledges taken into account.
    */
   ponged(): PingPurpose | undefined {
-    const purpose = this.pings.answered();
-    if (purpose === undefined) return undefined;
-    this.unflushed.ponged();
+    const ping = this.pings.answered();
+    if (ping === undefined) return undefined;
+    this.unflushed.ponged(ping.before);
+    const { purpose } = ping;
     if (purpose.kind === 'window') this.window.acknowledged(purpose.sent);
     return purpose;
   }
@@ -125,8 +126,7 @@ export class SessionWriter implements OutboundSink {
   }
 
   private pinged(purpose: PingPurpose, inLastBatch = false): void {
-    this.pings.sent(purpose);
-    this.unflushed.pingWritten(inLastBatch);
+    this.pings.sent(purpose, this.unflushed.pingWritten(inLastBatch));
   }
 
   private wrote(bytes: number): void {

@@ -16,8 +16,6 @@ export class Unflushed {
   /** Messages handed to the transport, ever, and how many of them were before the last batch. */
   private written = 0;
   private beforeLastBatch = 0;
-  /** Per PING awaiting its PONG, in wire order: the messages written before it. */
-  private readonly pinged: number[] = [];
   /** Messages the server has certainly read (written before the last answered PING). */
   private acknowledged = 0;
 
@@ -45,16 +43,17 @@ export class Unflushed {
   }
 
   /**
-   * A PING was written: its PONG acknowledges what was written before it. `inLastBatch`: it was
-   * inside the last batch, where messages may follow it (only those before that batch count).
+   * A PING was written: returns the messages written before it, which its PONG acknowledges
+   * (the PING's entry in ping-pong.ts carries them). `inLastBatch`: it was inside the last
+   * batch, where messages may follow it (only those before that batch count).
    */
-  pingWritten(inLastBatch: boolean): void {
-    this.pinged.push(inLastBatch ? this.beforeLastBatch : this.written);
+  pingWritten(inLastBatch: boolean): number {
+    return inLastBatch ? this.beforeLastBatch : this.written;
   }
 
-  /** The PONG of the oldest PING awaiting one came. */
-  ponged(): void {
-    this.acknowledged = Math.max(this.acknowledged, this.pinged.shift() ?? 0);
+  /** The PONG of a PING written after `before` messages came. */
+  ponged(before: number): void {
+    this.acknowledged = Math.max(this.acknowledged, before);
   }
 
   /** Messages handed to the transport that it has not passed on to the kernel. */

@@ -3,6 +3,7 @@
 // the server may have missed.
 
 import { describe, expect, it } from 'vitest';
+import { PingPong } from '../../src/worker/ping-pong.js';
 import { Unflushed } from '../../src/worker/unflushed.js';
 
 /** A batch of `messages` written and handed to the kernel. */
@@ -27,12 +28,10 @@ describe('Unflushed', () => {
   it('a PONG acknowledges what was written before its PING, not after', () => {
     const u = new Unflushed();
     writeBatch(u, 10);
-    u.pingWritten(false);
+    const before = u.pingWritten(false);
     writeBatch(u, 4);
     expect(u.unacknowledged).toBe(14);
-    u.ponged();
-    expect(u.unacknowledged).toBe(4);
-    u.ponged(); // one we did not ask for acknowledges nothing more
+    u.ponged(before);
     expect(u.unacknowledged).toBe(4);
   });
 
@@ -40,21 +39,27 @@ describe('Unflushed', () => {
     const u = new Unflushed();
     writeBatch(u, 10);
     writeBatch(u, 6); // e.g. PUB ×3, a flush's PING, PUB ×3
-    u.pingWritten(true);
-    u.ponged();
+    u.ponged(u.pingWritten(true));
     expect(u.unacknowledged).toBe(6);
   });
+});
 
-  it('PONGs answer PINGs in order', () => {
+describe('PingPong with Unflushed', () => {
+  it('each PONG acknowledges what its own PING followed, in wire order', () => {
     const u = new Unflushed();
+    const pings = new PingPong();
+    const pong = () => u.ponged(pings.answered()?.before ?? 0);
     writeBatch(u, 1);
-    u.pingWritten(false);
+    pings.sent({ kind: 'heartbeat' }, u.pingWritten(false));
     writeBatch(u, 2);
-    u.pingWritten(false);
+    pings.sent({ kind: 'flush', id: 7 }, u.pingWritten(false));
     writeBatch(u, 4);
-    u.ponged();
+    pong();
     expect(u.unacknowledged).toBe(6);
-    u.ponged();
+    expect(pings.unansweredFlushes()).toEqual([7]);
+    pong();
+    expect(u.unacknowledged).toBe(4);
+    pong(); // one we did not ask for acknowledges nothing more
     expect(u.unacknowledged).toBe(4);
   });
 });
