@@ -6,7 +6,7 @@
  */
 import { DEFAULT_RING_CAPACITY } from '../shared/layout.js';
 import type { HeaderMap } from '../shared/protocol/headers.js';
-import { createRingBuffers, type RingBuffers } from '../shared/ring/byte-ring.js';
+import { createRingBuffers } from '../shared/ring/byte-ring.js';
 import { RingConsumer } from '../shared/ring/ring-consumer.js';
 import { RingProducer } from '../shared/ring/ring-producer.js';
 import { Dispatcher } from './dispatcher.js';
@@ -25,7 +25,6 @@ import { Subscriptions } from './subscriptions.js';
 import { WorkerHost } from './worker-host.js';
 
 export interface ClientParts {
-  readonly rings: { command: RingBuffers; delivery: RingBuffers };
   /** State and statistics the worker writes to shared memory. */
   readonly shared: SharedState;
   readonly publisher: Publisher;
@@ -124,5 +123,5 @@ export function clientParts(
   host.exited.then((error) => {
     if (!life.isClosing) life.ended(error);
   });
-  return { rings, shared, publisher, outgoing, subs, flushes, dispatcher, host, mux, life };
+  return { shared, publisher, outgoing, subs, flushes, dispatcher, host, mux, life };
 }

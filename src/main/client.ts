@@ -19,26 +19,20 @@ import type { HeaderMap } from '../shared/protocol/headers.js';
 import { validateQueueGroup, validateSubscribeSubject } from '../shared/protocol/subject.js';
 import type { ServerInfo } from '../shared/server-info.js';
 import type { ClientApi } from './client-api.js';
-import { clientParts } from './client-parts.js';
-import type { Dispatcher } from './dispatcher.js';
+import { type ClientParts, clientParts } from './client-parts.js';
 import { type Event, EventSink, fromWireEvent, type State } from './events.js';
-import type { Flushes } from './flushes.js';
 import { hostCallbacks } from './host-callbacks.js';
-import type { Lifecycle } from './lifecycle.js';
 import type { Message } from './message.js';
 import type { ConnectOptions } from './options.js';
-import type { Outgoing, Payload } from './outgoing.js';
+import type { Payload } from './outgoing.js';
 import { routePermissionViolation } from './permissions.js';
-import type { Publisher } from './publisher.js';
 import { type RequestManyOptions, requestMany } from './request-many.js';
-import { type RequestMux, type RequestOptions, uniqueToken } from './request-mux.js';
+import { type RequestOptions, uniqueToken } from './request-mux.js';
 import type { ResolvedOptions } from './resolved-options.js';
 import { resolveServers, type Server, ServerView } from './servers.js';
-import type { SharedState, Statistics } from './shared-state.js';
+import type { Statistics } from './shared-state.js';
 import { StatusReaders } from './status.js';
 import type { SubscribeOptions, Subscriber } from './subscriber.js';
-import type { Subscriptions } from './subscriptions.js';
-import type { WorkerHost } from './worker-host.js';
 
 /** Start a client: spawn its worker and wait until it is connected (or failed). */
 export async function createClient(
@@ -63,17 +57,9 @@ export async function createClient(
  * await client.close();
  */
 export class Client implements ClientApi {
-  private readonly host: WorkerHost;
-  private readonly publisher: Publisher;
-  private readonly outgoing: Outgoing;
-  private readonly dispatcher: Dispatcher;
-  private readonly shared: SharedState;
-  private readonly subs: Subscriptions;
-  private readonly flushes: Flushes;
-  private readonly mux: RequestMux;
+  /** What it delegates to (client-parts.ts): publisher, subscriptions, worker, lifecycle… */
+  private readonly parts: ClientParts;
   private readonly events: EventSink;
-  /** Open, draining, closing, closed: drain() and close() run there. */
-  private readonly life: Lifecycle;
   /** The pool and the last INFO, as the worker last told this thread. */
   private readonly servers: ServerView;
   private readonly statusReaders = new StatusReaders();
@@ -90,47 +76,38 @@ export class Client implements ClientApi {
     this.#options = options;
     this.events = new EventSink(options.eventCallback);
     this.servers = new ServerView(servers);
-    const parts = clientParts(servers, options, {
+    this.parts = clientParts(servers, options, {
       flush: () => this.flush(),
       subscribe: (subject, opts) => this.subscribe(subject, opts),
       send: (subject, reply, headers, payload) => this.send(subject, reply, headers, payload),
       emit: (event) => this.emit(event),
       connectionState: () => this.connectionState(),
     });
-    this.host = parts.host;
-    this.publisher = parts.publisher;
-    this.outgoing = parts.outgoing;
-    this.dispatcher = parts.dispatcher;
-    this.shared = parts.shared;
-    this.subs = parts.subs;
-    this.flushes = parts.flushes;
-    this.mux = parts.mux;
-    this.life = parts.life;
-    void this.life.closed.then(() => this.statusReaders.end()); // after the 'closed' event
+    void this.parts.life.closed.then(() => this.statusReaders.end()); // after the 'closed' event
   }
 
   /** @internal */
   async start(): Promise<void> {
     const callbacks = hostCallbacks(this.#options, {
       updated: (update) => this.hostUpdated(update),
-      ended: (error) => this.life.ended(error),
+      ended: (error) => this.parts.life.ended(error),
     });
-    this.dispatcher.start();
+    this.parts.dispatcher.start();
     let result: StartResult;
     try {
-      result = await this.host.call(
+      result = await this.parts.host.call(
         (api) => api.start(Comlink.proxy(callbacks)) as Promise<StartResult>,
       );
       // Connected (not retryOnInitialConnect): the 'connected' event comes on another port than
       // this reply; connect() resolves once it (and every event before it) has been heard.
-      if (result.ok && result.info) await this.host.call(() => this.events.connected);
+      if (result.ok && result.info) await this.parts.host.call(() => this.events.connected);
     } catch (error) {
-      await this.life.shutdown(error as NatsError);
+      await this.parts.life.shutdown(error as NatsError);
       throw error;
     }
     if (!result.ok) {
       const error = fromWire(result.error);
-      await this.life.shutdown(error, false);
+      await this.parts.life.shutdown(error, false);
       throw error;
     }
   }
@@ -168,7 +145,7 @@ export class Client implements ClientApi {
   }
 
   writable(): Promise<void> {
-    return this.publisher.writable();
+    return this.parts.publisher.writable();
   }
 
   // ---- requests -------------------------------------------------------------------------
@@ -186,7 +163,7 @@ export class Client implements ClientApi {
     payload?: Payload,
     opts?: RequestManyOptions,
   ): AsyncIterable<Message> {
-    this.life.refuseNewWork('request');
+    this.parts.life.refuseNewWork('request');
     return requestMany(
       {
         newInbox: () => this.newInbox(),
@@ -202,11 +179,11 @@ export class Client implements ClientApi {
 
   sendRequest(subject: string, request: RequestOptions): Promise<Message> {
     try {
-      this.life.refuseNewWork('request');
+      this.parts.life.refuseNewWork('request');
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.mux.send(subject, request, this.#options.requestTimeout);
+    return this.parts.mux.send(subject, request, this.#options.requestTimeout);
   }
 
   newInbox(): string {
@@ -219,9 +196,10 @@ export class Client implements ClientApi {
     headers: HeaderMap | undefined,
     payload?: Payload,
   ): boolean {
-    if (this.life.closedWith !== null || this.life.isDraining) this.life.refuseNewWork('publish');
+    if (this.parts.life.closedWith !== null || this.parts.life.isDraining)
+      this.parts.life.refuseNewWork('publish');
     try {
-      return this.outgoing.send(subject, reply, headers, payload);
+      return this.parts.outgoing.send(subject, reply, headers, payload);
     } catch (error) {
       // Checks throw NatsErrors; anything else came from reading the caller's arguments
       // (a Proxy's trap, a HeaderMap look-alike): still the caller's argument at fault.
@@ -250,7 +228,7 @@ export class Client implements ClientApi {
   }
 
   private checkOpen(what: string, subject: unknown): void {
-    if (this.life.closedWith) {
+    if (this.parts.life.closedWith) {
       throw new NatsError('closed', `${what} ${describe(subject)} on a closed client`);
     }
   }
@@ -260,16 +238,16 @@ export class Client implements ClientApi {
     queue: string | undefined,
     opts: SubscribeOptions | undefined,
   ): Subscriber {
-    this.life.refuseNewWork('subscribe');
-    return this.subs.add(subject, queue, opts);
+    this.parts.life.refuseNewWork('subscribe');
+    return this.parts.subs.add(subject, queue, opts);
   }
 
   // ---- control --------------------------------------------------------------------------
 
   flush(): Promise<void> {
-    if (this.life.closedWith)
+    if (this.parts.life.closedWith)
       return Promise.reject(new NatsError('closed', 'flush on a closed client'));
-    return this.flushes.flush();
+    return this.parts.flushes.flush();
   }
 
   /**
@@ -278,24 +256,24 @@ export class Client implements ClientApi {
    */
   private connectionChanged(event: WireEvent): void {
     if (event.type === 'serverError') {
-      routePermissionViolation(event.error.message, this.mux, this.subs.list());
+      routePermissionViolation(event.error.message, this.parts.mux, this.parts.subs.list());
     }
     if (event.type === 'connected') {
       this.servers.update(event.info, event.servers);
-      this.flushes.connected();
+      this.parts.flushes.connected();
     } else if (event.type === 'disconnected') {
-      this.flushes.disconnected();
+      this.parts.flushes.disconnected();
     }
   }
 
   drain(): Promise<void> {
-    if (this.life.closedWith)
+    if (this.parts.life.closedWith)
       return Promise.reject(new NatsError('closed', 'drain on a closed client'));
-    return this.life.drain();
+    return this.parts.life.drain();
   }
 
   close(): Promise<void> {
-    return this.life.shutdown(undefined);
+    return this.parts.life.shutdown(undefined);
   }
 
   serverPool(): Server[] {
@@ -303,26 +281,27 @@ export class Client implements ClientApi {
   }
 
   async setServerPool(urls: string[]): Promise<void> {
-    if (this.life.closedWith) throw new NatsError('closed', 'setServerPool on a closed client');
+    if (this.parts.life.closedWith)
+      throw new NatsError('closed', 'setServerPool on a closed client');
     const servers = resolveServers(urls);
-    const pool = await this.host.call((api) => api.setServerPool(servers));
+    const pool = await this.parts.host.call((api) => api.setServerPool(servers));
     this.servers.update(undefined, pool); // current when this call resolves
   }
 
   forceReconnect(): Promise<void> {
-    if (this.life.closedWith)
+    if (this.parts.life.closedWith)
       return Promise.reject(new NatsError('closed', 'forceReconnect on a closed client'));
-    return this.host.call((api) => api.forceReconnect());
+    return this.parts.host.call((api) => api.forceReconnect());
   }
 
   closed(): Promise<NatsError | undefined> {
-    return this.life.closed;
+    return this.parts.life.closed;
   }
 
   // ---- state ----------------------------------------------------------------------------
 
   connectionState(): State {
-    return this.life.closedWith ? 'closed' : this.shared.state();
+    return this.parts.life.closedWith ? 'closed' : this.parts.shared.state();
   }
 
   serverInfo(): ServerInfo {
@@ -334,12 +313,12 @@ export class Client implements ClientApi {
   }
 
   maxPayload(): number {
-    return this.shared.maxPayload();
+    return this.parts.shared.maxPayload();
   }
 
   statistics(): Statistics {
-    const stats = this.shared.statistics();
-    stats.droppedMessages += this.subs.droppedMessages; // the worker's and this thread's
+    const stats = this.parts.shared.statistics();
+    stats.droppedMessages += this.parts.subs.droppedMessages; // the worker's and this thread's
     return stats;
   }
 
@@ -359,7 +338,7 @@ export class Client implements ClientApi {
 
   /** `drain()`, so that `await using client = await connect(...)` drains at the block's end. */
   [Symbol.asyncDispose](): Promise<void> {
-    return this.life.closedWith ? Promise.resolve() : this.drain();
+    return this.parts.life.closedWith ? Promise.resolve() : this.drain();
   }
 
   /**

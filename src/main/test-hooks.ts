@@ -7,11 +7,11 @@ import type { Client } from './client.js';
 /** Terminates the client's connection worker, as a crash would. */
 export function terminateWorker(client: Client): Promise<number> {
   // biome-ignore lint/complexity/useLiteralKeys: element access reaches the private field on purpose
-  return client['host'].terminate();
+  return client['parts'].host.terminate();
 }
 
 /** How many dispatch slices the last message continued across ring frames took to assemble. */
 export function lastAssemblySlices(client: Client): number {
   // biome-ignore lint/complexity/useLiteralKeys: element access reaches the private field on purpose
-  return client['dispatcher'].lastAssemblySlices;
+  return client['parts'].dispatcher.lastAssemblySlices;
 }

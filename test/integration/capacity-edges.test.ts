@@ -42,11 +42,11 @@ describe('capacity edges', () => {
       .connect('nats://127.0.0.1:1');
     clients.push(client);
     // The pending bytes, read from the publisher (no public view of them).
-    const publisher = (
+    const { publisher } = (
       client as unknown as {
-        publisher: { overflow: { bytes: number }; ring: { usedBytes(): number } };
+        parts: { publisher: { overflow: { bytes: number }; ring: { usedBytes(): number } } };
       }
-    ).publisher;
+    ).parts;
     const remaining = () => bound - (publisher.overflow.bytes + publisher.ring.usedBytes());
     const chunk = new Uint8Array(32 * 1024);
     while (remaining() > 64 * 1024) client.publish('fill', chunk);
