@@ -19,14 +19,15 @@ export class SubjectInterest {
   /** Subscriptions without wildcards, by subject, with how many of them there are. */
   private readonly exact = new Map<string, number>();
   private readonly patterns = new Map<string, Pattern>();
-  private changed: () => void = () => {};
+  /** Told whenever a subscription comes or goes. */
+  private readonly listeners: (() => void)[] = [];
 
   /** `echo`: false with `noEcho()`, when the server never sends a client its own messages. */
   constructor(private readonly echo: boolean) {}
 
   /** `listener` runs whenever a subscription comes or goes: answers given before may be stale. */
   onChange(listener: () => void): void {
-    this.changed = listener;
+    this.listeners.push(listener);
   }
 
   add(subject: string): void {
@@ -50,6 +51,10 @@ export class SubjectInterest {
     }
     const pattern = this.patterns.get(subject);
     if (pattern && --pattern.count === 0) this.patterns.delete(subject);
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) listener();
   }
 
   /** Whether a message to `subject` comes back to this client. */

@@ -67,6 +67,16 @@ describe('SubjectInterest', () => {
     expect(interest.receives('orders.new')).toBe(false);
   });
 
+  it('tells every listener when a subscription comes or goes', () => {
+    const interest = new SubjectInterest(true);
+    const heard: string[] = [];
+    interest.onChange(() => heard.push('first'));
+    interest.onChange(() => heard.push('second'));
+    interest.add('a.b');
+    interest.remove('a.b');
+    expect(heard).toEqual(['first', 'second', 'first', 'second']);
+  });
+
   it('with noEcho nothing comes back', () => {
     const interest = new SubjectInterest(false);
     interest.add('>');
