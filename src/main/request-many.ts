@@ -60,7 +60,7 @@ export function requestMany(
     total: maxWait === null ? undefined : setTimeout(stop, maxWait).unref(),
     quiet: stall === undefined ? undefined : setTimeout(stop, stall).unref(),
   };
-  const gathered = replies(sub, subject, stall, timers, stop);
+  const gathered = replies(sub, subject, timers, stop);
   // return() ends the request at once, also while a next() waits for a reply (a generator's
   // own return() would wait for that reply first) or before the first next().
   const iterator: AsyncIterableIterator<Message> = {
@@ -77,14 +77,14 @@ export function requestMany(
 }
 
 interface Timers {
-  total: NodeJS.Timeout | undefined;
-  quiet: NodeJS.Timeout | undefined;
+  readonly total: NodeJS.Timeout | undefined;
+  /** Restarted by each reply. */
+  readonly quiet: NodeJS.Timeout | undefined;
 }
 
 async function* replies(
   sub: Subscriber,
   subject: string,
-  stall: number | undefined,
   timers: Timers,
   stop: () => void,
 ): AsyncGenerator<Message> {
@@ -95,10 +95,7 @@ async function* replies(
         throw new NatsError('noResponders', `no responders for ${subject}`);
       }
       first = false;
-      if (stall !== undefined) {
-        clearTimeout(timers.quiet);
-        timers.quiet = setTimeout(stop, stall).unref();
-      }
+      timers.quiet?.refresh();
       yield msg;
     }
   } finally {
