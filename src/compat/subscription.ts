@@ -20,6 +20,14 @@ export interface SubscriptionHost extends MsgHost {
   ended(sub: CompatSubscription): void;
 }
 
+/**
+ * Subscriptions moved away from (`_resub`) whose queued messages an iterator still reads, at
+ * most: an ordered consumer that resets often and is not read would otherwise keep every old
+ * inbox's queue. Past it the oldest one not being read is dropped with what it queued
+ * (getPending() stops counting those).
+ */
+export const MAX_MOVED_UNREAD = 8;
+
 export class CompatSubscription implements Subscription {
   /** The `(err, msg)` callback; none for an iterated subscription. */
   private readonly onMessage: MsgCallback<Msg> | undefined;
@@ -30,9 +38,13 @@ export class CompatSubscription implements Subscription {
    * first: after a `_resub`, the iterator reads the old one's to its end, then the new one's.
    */
   private readonly unread: Subscriber[] = [];
+  /** The Subscriber the iterator is reading, while it is. */
+  private reading: Subscriber | undefined;
   /** Messages received by the subscriptions this one moved away from (`_resub`). */
   private receivedBefore = 0;
   private processed = 0;
+  /** Messages dropped unread with a moved subscription (MAX_MOVED_UNREAD). */
+  private discarded = 0;
   private draining = false;
   private done = false;
   private resolveClosed!: (value: Error | undefined) => void;
@@ -77,8 +89,19 @@ export class CompatSubscription implements Subscription {
       callback: callback && ((message) => this.deliver(sub, message, callback)),
     });
     void sub.closed.then((error) => this.innerEnded(sub, error));
-    if (!callback) this.unread.push(sub);
+    if (!callback) {
+      this.unread.push(sub);
+      this.boundUnread();
+    }
     return sub;
+  }
+
+  private boundUnread(): void {
+    // All but the last (the current one) were moved away from.
+    while (this.unread.length - 1 > MAX_MOVED_UNREAD) {
+      const [dropped] = this.unread.splice(this.unread[0] === this.reading ? 1 : 0, 1);
+      this.discarded += dropped.queued;
+    }
   }
 
   private deliver(from: Subscriber, message: Message, callback: MsgCallback<Msg>): void {
@@ -109,6 +132,7 @@ export class CompatSubscription implements Subscription {
   private async *messages(): AsyncGenerator<Msg> {
     try {
       for (let from = this.unread[0]; ; from = this.unread[0]) {
+        this.reading = from;
         for await (const message of from) {
           this.processed++;
           yield new CompatMsg(message, from.sid, this.host);
@@ -119,6 +143,7 @@ export class CompatSubscription implements Subscription {
     } catch {
       // the Subscriber's failure: thrown below as nats.js's, once `closed` has it
     } finally {
+      this.reading = undefined;
       void this.current.unsubscribe();
     }
     const failure = await this.closed;
@@ -167,7 +192,7 @@ export class CompatSubscription implements Subscription {
 
   /** Received, not yet handed out: what waits in the iterator's queue. */
   getPending(): number {
-    return this.getReceived() - this.processed;
+    return this.getReceived() - this.processed - this.discarded;
   }
 
   getID(): number {

@@ -110,6 +110,15 @@ export class Subscriber implements AsyncIterable<Message> {
     private readonly capacity: number,
   ) {}
 
+  /**
+   * Messages queued for the iterator, not read yet.
+   *
+   * @internal
+   */
+  get queued(): number {
+    return this.queue.length - this.head;
+  }
+
   /** True once the subscription has ended (see {@link closed}). */
   get isClosed(): boolean {
     return this.done;

@@ -8,6 +8,7 @@ import type { Status, Subscription } from '@nats-io/nats-core';
 import { type Client, ConnectOptions, connect } from 'nats-offload';
 import { asNatsConnection } from 'nats-offload/compat';
 import { afterEach, describe, expect, it } from 'vitest';
+import { MAX_MOVED_UNREAD } from '../../src/compat/subscription.js';
 import { READER_CAPACITY } from '../../src/main/status.js';
 import { type NatsServer, startServer } from '../helpers/nats-server.js';
 import { waitFor } from '../helpers/wait.js';
@@ -92,6 +93,30 @@ describe('a compat subscription iterator nobody reads', () => {
     const kept: number[] = [];
     for await (const msg of sub) kept.push(msg.data[0]);
     expect(kept).toEqual(Array.from({ length: 16 }, (_, i) => i));
+  });
+});
+
+describe('a compat subscription moved (_resub) again and again, not read', () => {
+  it(`keeps the queues of the last ${MAX_MOVED_UNREAD} it moved away from, then reads them in order`, async () => {
+    const { peer, nc } = await compatWith(new ConnectOptions());
+    const sub = nc.subscribe('moved.0');
+    await nc.flush();
+    const MOVES = MAX_MOVED_UNREAD * 3;
+    for (let i = 0; i <= MOVES; i++) {
+      if (i > 0) {
+        nc._resub(sub, `moved.${i}`);
+        await nc.flush(); // the server has the new SUB
+      }
+      peer.publish(`moved.${i}`, String(i));
+      await peer.flush();
+      await nc.flush(); // the message is queued before the next move
+    }
+    expect(sub.getReceived()).toBe(MOVES + 1);
+    expect(sub.getPending()).toBe(MAX_MOVED_UNREAD + 1);
+    sub.unsubscribe();
+    const got: string[] = [];
+    for await (const msg of sub) got.push(msg.string());
+    expect(got).toEqual(numbers(MOVES - MAX_MOVED_UNREAD, MOVES + 1));
   });
 });
 
