@@ -85,6 +85,7 @@ export function clientParts(
     (id) => publisher.control({ kind: 'flush', id }),
     options.requestTimeout,
     options.worker.connectionTimeout,
+    () => shared.state() === 'connected',
   );
   const dispatcher = new Dispatcher(new RingConsumer(rings.delivery), {
     subscription: (sid) => subs.get(sid),

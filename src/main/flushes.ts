@@ -26,6 +26,8 @@ export class Flushes {
     private readonly send: (id: number) => void,
     private readonly requestTimeout: number | null,
     private readonly connectionTimeout: number,
+    /** The shared state word says connected (the 'connected' update may still be on its way). */
+    private readonly connectedNow: () => boolean,
   ) {}
 
   /** Resolves when everything published before it has reached the server. */
@@ -90,6 +92,9 @@ export class Flushes {
     this.disconnectBound = setTimeout(
       () => {
         this.disconnectBound = undefined;
+        // Connected again, and this thread has not heard yet: connected() is on its way (a
+        // disconnected() after it arms the bound anew).
+        if (this.connectedNow()) return;
         const error = new NatsError(
           'timedOut',
           `flush not acknowledged: no connection for ${bound} ms (2 × connectionTimeout)`,

@@ -123,6 +123,43 @@ describe('flush() and drain() without a connection', () => {
   });
 });
 
+describe('flush() the moment the connection is back', () => {
+  it('waits for it, however long the client was without one', async () => {
+    server = await startServer();
+    const other = await startServer();
+    try {
+      const client = await new ConnectOptions()
+        .requestTimeout(null)
+        .connectionTimeout(200)
+        .connect(server.url);
+      clients.push(client);
+      await server.stop();
+      server = undefined;
+      await waitFor(() => client.connectionState() === 'disconnected', 5_000, 'disconnected');
+      // Without a connection for longer than its 2 × connectionTimeout bound.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await client.setServerPool([other.url]);
+      // The state word says connected before the 'connected' update reaches this thread, which
+      // it cannot while this loop holds the thread: the flush comes in between. From the check
+      // phase, and past the next millisecond, so the event loop runs due timers first.
+      const { flushed } = await new Promise<{ flushed: Promise<string> }>((resolve) => {
+        setImmediate(() => {
+          const deadline = performance.now() + 20_000;
+          while (client.connectionState() !== 'connected' && performance.now() < deadline) {}
+          const settled = outcome(client.flush());
+          const later = performance.now() + 5;
+          while (performance.now() < later) {}
+          resolve({ flushed: settled });
+        });
+      });
+      expect(client.connectionState()).toBe('connected');
+      expect(await withTimeout(flushed, 10_000, 'flush to settle')).toBe('resolved');
+    } finally {
+      await other.stop();
+    }
+  });
+});
+
 describe('after drain() starts', () => {
   it('new publishes, subscriptions and requests fail with draining; waiting requests get their replies', async () => {
     server = await startServer();
