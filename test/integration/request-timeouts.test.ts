@@ -110,20 +110,29 @@ describe('request timeouts on one shared timer', () => {
   });
 
   it('a process whose client closed with a long request timeout pending exits at once', async () => {
+    // The shared timer is unref'd, so the process would exit even if it still held the
+    // request: whether the closed client can be collected shows that the timer let it go.
     const result = await runNodeScript(
       `
       import { ConnectOptions } from ${JSON.stringify(ENTRY)};
-      const client = await new ConnectOptions().requestTimeout(600000).connect(${JSON.stringify(file.server.url)});
+      let client = await new ConnectOptions().requestTimeout(600000).connect(${JSON.stringify(file.server.url)});
       client.subscribe('exit.quiet', { callback: () => {} });
       await client.flush();
       const pending = client.request('exit.quiet').catch((e) => e.kind);
       await client.close();
-      console.log(await pending);
+      const kind = await pending;
+      const ref = new WeakRef(client);
+      client = undefined;
+      for (let i = 0; i < 50 && ref.deref() !== undefined; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        gc();
+      }
+      console.log(kind, ref.deref() === undefined ? 'collected' : 'kept');
       `,
-      { timeoutMs: 20_000, asFile: true },
+      { timeoutMs: 20_000, asFile: true, nodeFlags: ['--expose-gc'] },
     );
     expect(result.stderr).toBe('');
-    expect(result.stdout.trim()).toBe('closed');
+    expect(result.stdout.trim()).toBe('closed collected');
     expect(result.timedOut).toBe(false);
     expect(result.code).toBe(0);
   });
