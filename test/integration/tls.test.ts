@@ -7,35 +7,15 @@ import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { type Client, ConnectOptions, NatsError } from 'nats-offload';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { makeTestCerts, type TestCerts, tlsBlock } from '../helpers/certs.js';
-import {
-  freePort,
-  type NatsServer,
-  startCluster,
-  startServer,
-  stopAll,
-} from '../helpers/nats-server.js';
+import { describe, expect, it } from 'vitest';
+import { certSuite } from '../helpers/cert-suite.js';
+import { tlsBlock } from '../helpers/certs.js';
+import { freePort, type NatsServer, startCluster, startServer } from '../helpers/nats-server.js';
 import { startTlsRelay } from '../helpers/tls-relay.js';
 import { EventLog, withTimeout } from '../helpers/wait.js';
 
-let certs: TestCerts;
-const clients: Client[] = [];
-const cleanups: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  certs = await makeTestCerts();
-});
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-afterAll(async () => {
-  await stopAll();
-  await certs?.remove();
-});
+const suite = certSuite();
+const { clients, cleanups } = suite;
 
 /** A server for this test only, stopped after it. */
 async function server(config: string, debug = false): Promise<NatsServer> {
@@ -62,7 +42,7 @@ async function connectError(url: string, options: ConnectOptions): Promise<NatsE
   throw new Error('expected connect to fail');
 }
 
-const trusting = () => new ConnectOptions().addRootCertificates(certs.ca);
+const trusting = () => new ConnectOptions().addRootCertificates(suite.certs.ca);
 const tlsUrl = (s: NatsServer) => `tls://127.0.0.1:${s.port}`;
 
 /** One message through the connection and back, proving the session works end to end. */
@@ -84,7 +64,7 @@ async function connzTls(httpPort: number): Promise<(string | undefined)[]> {
 
 describe('upgrade after INFO', () => {
   it('upgrades when the server requires TLS, on a nats:// URL; CONNECT says tls_required', async () => {
-    const s = await server(tlsBlock(certs.server), true);
+    const s = await server(tlsBlock(suite.certs.server), true);
     const client = await open(s.url, trusting());
     expect(client.serverInfo().tlsRequired).toBe(true);
     await roundTrip(client);
@@ -93,7 +73,7 @@ describe('upgrade after INFO', () => {
   });
 
   it('counts protocol bytes, not TLS records, in statistics', async () => {
-    const s = await server(tlsBlock(certs.server));
+    const s = await server(tlsBlock(suite.certs.server));
     const client = await open(s.url, trusting());
     await client.flush();
     const before = client.statistics();
@@ -108,7 +88,9 @@ describe('upgrade after INFO', () => {
   it('upgrades for a tls:// URL when the server only offers TLS, and not for nats://', async () => {
     const httpPort = await freePort();
     const s = await server(
-      [`http: 127.0.0.1:${httpPort}`, 'allow_non_tls: true', tlsBlock(certs.server)].join('\n'),
+      [`http: 127.0.0.1:${httpPort}`, 'allow_non_tls: true', tlsBlock(suite.certs.server)].join(
+        '\n',
+      ),
     );
     const secure = await open(tlsUrl(s), trusting().name('secure'));
     expect(secure.serverInfo().tlsRequired).toBe(false);
@@ -125,7 +107,9 @@ describe('upgrade after INFO', () => {
   it('requireTls(true) upgrades on a nats:// URL when the server only offers TLS', async () => {
     const httpPort = await freePort();
     const s = await server(
-      [`http: 127.0.0.1:${httpPort}`, 'allow_non_tls: true', tlsBlock(certs.server)].join('\n'),
+      [`http: 127.0.0.1:${httpPort}`, 'allow_non_tls: true', tlsBlock(suite.certs.server)].join(
+        '\n',
+      ),
     );
     const client = await open(s.url, trusting().requireTls(true));
     await roundTrip(client);
@@ -149,63 +133,66 @@ describe('upgrade after INFO', () => {
 
 describe('verifying the server', () => {
   it("an unknown CA (Node's default roots only) is 'tls' naming the OpenSSL code", async () => {
-    const s = await server(tlsBlock(certs.server));
+    const s = await server(tlsBlock(suite.certs.server));
     const error = await connectError(s.url, new ConnectOptions());
     expect(error.kind).toBe('tls');
     expect(error.message).toMatch(/UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN/);
   });
 
   it("a root from another CA is 'tls' too", async () => {
-    const s = await server(tlsBlock(certs.server));
+    const s = await server(tlsBlock(suite.certs.server));
     const error = await connectError(
       s.url,
-      new ConnectOptions().addRootCertificates(certs.otherCa),
+      new ConnectOptions().addRootCertificates(suite.certs.otherCa),
     );
     expect(error.kind).toBe('tls');
     expect(error.message).toMatch(/not trusted/);
   });
 
   it('accepts the right CA among several addRootCertificates calls', async () => {
-    const s = await server(tlsBlock(certs.server));
+    const s = await server(tlsBlock(suite.certs.server));
     const options = new ConnectOptions()
-      .addRootCertificates(certs.otherCa)
-      .addRootCertificates(certs.ca);
+      .addRootCertificates(suite.certs.otherCa)
+      .addRootCertificates(suite.certs.ca);
     await roundTrip(await open(s.url, options));
   });
 
   it("a certificate for another host is 'tls' (ERR_TLS_CERT_ALTNAME_INVALID)", async () => {
-    const s = await server(tlsBlock(certs.serverLocalhostOnly));
+    const s = await server(tlsBlock(suite.certs.serverLocalhostOnly));
     const error = await connectError(s.url, trusting());
     expect(error.kind).toBe('tls');
     expect(error.message).toMatch(/does not match 127\.0\.0\.1.*ERR_TLS_CERT_ALTNAME_INVALID/);
   });
 
   it('tlsClientConfig servername replaces the name the certificate is verified against', async () => {
-    const s = await server(tlsBlock(certs.serverLocalhostOnly));
+    const s = await server(tlsBlock(suite.certs.serverLocalhostOnly));
     await roundTrip(await open(s.url, trusting().tlsClientConfig({ servername: 'localhost' })));
   });
 
   it("an expired certificate is 'tls' (CERT_HAS_EXPIRED)", async () => {
-    const s = await server(tlsBlock(certs.serverExpired));
+    const s = await server(tlsBlock(suite.certs.serverExpired));
     const error = await connectError(s.url, trusting());
     expect(error.kind).toBe('tls');
     expect(error.message).toMatch(/expired.*CERT_HAS_EXPIRED/);
   });
 
   it('tlsClientConfig with ca as a Buffer', async () => {
-    const s = await server(tlsBlock(certs.server));
-    const ca = await readFile(certs.ca);
+    const s = await server(tlsBlock(suite.certs.server));
+    const ca = await readFile(suite.certs.ca);
     expect(Buffer.isBuffer(ca)).toBe(true);
     await roundTrip(await open(s.url, new ConnectOptions().tlsClientConfig({ ca })));
   });
 });
 
 describe('mutual TLS', () => {
-  const mtls = () => tlsBlock(certs.server, { ca: certs.ca, verify: true });
+  const mtls = () => tlsBlock(suite.certs.server, { ca: suite.certs.ca, verify: true });
 
   it('connects with the client certificate', async () => {
     const s = await server(mtls());
-    const options = trusting().addClientCertificate(certs.client.cert, certs.client.key);
+    const options = trusting().addClientCertificate(
+      suite.certs.client.cert,
+      suite.certs.client.key,
+    );
     await roundTrip(await open(s.url, options));
   });
 
@@ -218,7 +205,10 @@ describe('mutual TLS', () => {
 
   it("with a client certificate from an unknown CA is 'tls': refused", async () => {
     const s = await server(mtls());
-    const options = trusting().addClientCertificate(certs.otherClient.cert, certs.otherClient.key);
+    const options = trusting().addClientCertificate(
+      suite.certs.otherClient.cert,
+      suite.certs.otherClient.key,
+    );
     const error = await connectError(s.url, options);
     expect(error.kind).toBe('tls');
     expect(error.message).toMatch(/refused the client certificate/);
@@ -227,8 +217,8 @@ describe('mutual TLS', () => {
   it('takes the client certificate from tlsClientConfig too', async () => {
     const s = await server(mtls());
     const [cert, key] = await Promise.all([
-      readFile(certs.client.cert),
-      readFile(certs.client.key),
+      readFile(suite.certs.client.cert),
+      readFile(suite.certs.client.key),
     ]);
     await roundTrip(await open(s.url, trusting().tlsClientConfig({ cert, key })));
   });
@@ -237,7 +227,7 @@ describe('mutual TLS', () => {
 describe('tlsFirst', () => {
   it('handshakes before INFO with a server that speaks TLS first (relay)', async () => {
     const plain = await server('');
-    const relay = await startTlsRelay(plain, certs.server);
+    const relay = await startTlsRelay(plain, suite.certs.server);
     cleanups.push(() => relay.close());
     const client = await open(relay.url, trusting().tlsFirst());
     await roundTrip(client);
@@ -281,7 +271,7 @@ describe('tlsFirst', () => {
   });
 
   it("against a server that sends INFO in plaintext is 'tls', at once", async () => {
-    const s = await server(tlsBlock(certs.server));
+    const s = await server(tlsBlock(suite.certs.server));
     const error = await connectError(s.url, trusting().tlsFirst());
     expect(error.kind).toBe('tls');
     expect(error.message).toMatch(/did not answer in TLS.*handshake_first/);
@@ -292,7 +282,7 @@ describe('discovered servers', () => {
   it('verifies a server discovered by IP against the configured host name', async () => {
     // Certificates name only "localhost"; the cluster announces itself as 127.0.0.1.
     const [first, second] = await startCluster(2, {
-      config: tlsBlock(certs.serverLocalhostOnly),
+      config: tlsBlock(suite.certs.serverLocalhostOnly),
     });
     cleanups.push(async () => {
       await Promise.all([first.stop(), second.stop()]);
@@ -320,7 +310,7 @@ describe('volume', () => {
   it('delivers 100,000 messages over TLS, complete and in order', async () => {
     const N = 100_000;
     const SIZE = 64;
-    const s = await server(tlsBlock(certs.server));
+    const s = await server(tlsBlock(suite.certs.server));
     const subscriber = await open(s.url, trusting());
     const publisher = await open(s.url, trusting());
     let received = 0;

@@ -16,8 +16,9 @@ import {
   NatsError,
 } from 'nats-offload';
 import { createUser, type KeyPair } from 'nkeys.js';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { makeTestCerts, type TestCerts, tlsBlock } from '../helpers/certs.js';
+import { describe, expect, it } from 'vitest';
+import { certSuite } from '../helpers/cert-suite.js';
+import { tlsBlock } from '../helpers/certs.js';
 import { rejection } from '../helpers/errors.js';
 import { credsFile, makeTrustChain } from '../helpers/jwt.js';
 import {
@@ -25,28 +26,12 @@ import {
   type NatsServer,
   startCluster,
   startServer,
-  stopAll,
   websocketUrl,
 } from '../helpers/nats-server.js';
 import { EventLog, waitFor, withTimeout } from '../helpers/wait.js';
 
-const clients: Client[] = [];
-const cleanups: (() => Promise<void>)[] = [];
-let certs: TestCerts;
-
-beforeAll(async () => {
-  certs = await makeTestCerts();
-});
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-afterAll(async () => {
-  await stopAll();
-  await certs?.remove();
-});
+const suite = certSuite();
+const { clients, cleanups } = suite;
 
 interface WsServer {
   server: NatsServer;
@@ -362,9 +347,9 @@ describe('wss://', () => {
   async function wssServer(verifyClients = false): Promise<WsServer> {
     const tls = [
       'tls {',
-      `  cert_file: "${certs.server.cert}"`,
-      `  key_file: "${certs.server.key}"`,
-      ...(verifyClients ? [`  ca_file: "${certs.ca}"`, '  verify: true'] : []),
+      `  cert_file: "${suite.certs.server.cert}"`,
+      `  key_file: "${suite.certs.server.key}"`,
+      ...(verifyClients ? [`  ca_file: "${suite.certs.ca}"`, '  verify: true'] : []),
       '}',
     ].join('\n  ');
     const s = await wsServer('', tls);
@@ -373,21 +358,23 @@ describe('wss://', () => {
 
   it('connects with the CA added as a root', async () => {
     const { ws } = await wssServer();
-    const client = await open(ws, new ConnectOptions().addRootCertificates(certs.ca));
+    const client = await open(ws, new ConnectOptions().addRootCertificates(suite.certs.ca));
     expect(await echoes(client)).toBe('over ws');
   });
 
   it('presents a client certificate to a server that verifies clients (mTLS)', async () => {
     const { ws } = await wssServer(true);
     const options = new ConnectOptions()
-      .addRootCertificates(certs.ca)
-      .addClientCertificate(certs.client.cert, certs.client.key);
+      .addRootCertificates(suite.certs.ca)
+      .addClientCertificate(suite.certs.client.cert, suite.certs.client.key);
     expect(await echoes(await open(ws, options))).toBe('over ws');
   });
 
   it('fails with kind tls when the server wants a client certificate and gets none', async () => {
     const { ws } = await wssServer(true);
-    const options = new ConnectOptions().addRootCertificates(certs.ca).connectionTimeout(20_000);
+    const options = new ConnectOptions()
+      .addRootCertificates(suite.certs.ca)
+      .connectionTimeout(20_000);
     const error = await rejection(options.connect(ws));
     expect(error.kind).toBe('tls');
     expect(error.message).toContain('client certificate');
@@ -396,7 +383,7 @@ describe('wss://', () => {
   it('takes tlsClientConfig as tls:// does', async () => {
     const { ws } = await wssServer();
     const { readFile } = await import('node:fs/promises');
-    const ca = await readFile(certs.ca, 'utf8');
+    const ca = await readFile(suite.certs.ca, 'utf8');
     expect(await echoes(await open(ws, new ConnectOptions().tlsClientConfig({ ca })))).toBe(
       'over ws',
     );
@@ -404,8 +391,8 @@ describe('wss://', () => {
 
   it('ws:// ignores the TLS its server requires on TCP; requireTls(true) asks for wss://', async () => {
     // Over its plain WebSocket listener the server's INFO says tls_required (of its TCP one).
-    const { ws } = await wsServer(tlsBlock(certs.server));
-    const withRoots = new ConnectOptions().addRootCertificates(certs.ca);
+    const { ws } = await wsServer(tlsBlock(suite.certs.server));
+    const withRoots = new ConnectOptions().addRootCertificates(suite.certs.ca);
     expect(await echoes(await open(ws, withRoots))).toBe('over ws');
     const error = await rejection(new ConnectOptions().requireTls(true).connect(ws));
     expect(error.kind).toBe('tls');
@@ -415,7 +402,10 @@ describe('wss://', () => {
   it('fails with kind tls when the CA is unknown', async () => {
     const { ws } = await wssServer();
     const error = await rejection(
-      new ConnectOptions().addRootCertificates(certs.otherCa).connectionTimeout(20_000).connect(ws),
+      new ConnectOptions()
+        .addRootCertificates(suite.certs.otherCa)
+        .connectionTimeout(20_000)
+        .connect(ws),
     );
     expect(error).toBeInstanceOf(NatsError);
     expect(error.kind).toBe('tls');
@@ -427,7 +417,7 @@ describe('wss://', () => {
     const byName = ws.replace('127.0.0.1', 'localhost');
     // The certificate names both; a configured servername it lacks must be refused.
     const options = new ConnectOptions()
-      .addRootCertificates(certs.ca)
+      .addRootCertificates(suite.certs.ca)
       .tlsClientConfig({ servername: 'elsewhere.example' })
       .connectionTimeout(20_000);
     const error = await rejection(options.connect(byName));
