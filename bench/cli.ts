@@ -8,7 +8,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { Cli } from './cli-args.js';
 import { environment } from './machine.js';
 import { runnable } from './optional.js';
 import { Progress } from './progress.js';
@@ -39,48 +39,36 @@ options:
 nats.js (@nats-io/transport-node) and tinybench are optional: without them the bench measures
 nats-offload and the raw socket only, or leaves out micro, and says so.`;
 
-function fail(message: string): never {
-  process.stderr.write(`${message}\n\n${USAGE}\n`);
-  process.exit(2);
-}
+const cli = new Cli(USAGE);
 
 function positiveInteger(name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) fail(`--${name} must be a positive integer, got ${text}`);
+  if (!Number.isInteger(n) || n <= 0) cli.fail(`--${name} must be a positive integer, got ${text}`);
   return n;
 }
 
-const { values, positionals } = (() => {
-  try {
-    return parseArgs({
-      allowPositionals: true,
-      options: {
-        size: { type: 'string' },
-        count: { type: 'string' },
-        reps: { type: 'string' },
-        url: { type: 'string' },
-        out: { type: 'string', default: join('bench', 'results') },
-        json: { type: 'boolean', default: false },
-        quick: { type: 'boolean', default: false },
-        ws: { type: 'boolean', default: false },
-        'cpu-prof': { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-    });
-  } catch (error) {
-    fail((error as Error).message);
-  }
-})();
-if (values.help) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
-if (positionals.length !== 1) fail('give one scenario, a comma-separated list, or all');
+const { values, positionals } = cli.parse({
+  allowPositionals: true,
+  options: {
+    size: { type: 'string' },
+    count: { type: 'string' },
+    reps: { type: 'string' },
+    url: { type: 'string' },
+    out: { type: 'string', default: join('bench', 'results') },
+    json: { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
+    ws: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (positionals.length !== 1) cli.fail('give one scenario, a comma-separated list, or all');
 
-const names = positionals[0] === 'all' ? SCENARIOS.map((s) => s.name) : positionals[0].split(',');
-const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n));
-if (unknown.length) fail(`unknown scenario ${unknown.join(', ')}`);
+const names = cli.scenarios(
+  positionals[0] === 'all' ? SCENARIOS.map((s) => s.name) : positionals[0].split(','),
+  SCENARIOS,
+);
 
 const options: PlanOptions = {
   size: positiveInteger('size', values.size),
@@ -92,13 +80,13 @@ const { variants: chosen, notes } = runnable(
   SCENARIOS.filter((s) => names.includes(s.name)).flatMap((s) => s.variants(options)),
 );
 for (const note of notes) process.stdout.write(`note: ${note}\n`);
-if (values.ws && values.url) fail("--ws needs the bench's own nats-server, not --url");
+if (values.ws && values.url) cli.fail("--ws needs the bench's own nats-server, not --url");
 // Over WebSocket: the variants that talk to a server, less the TLS ones (a wss:// bench would
 // need the certificates on the ws listener too).
 const planned = values.ws
   ? chosen.filter((v) => v.needsServer && !v.tls).map(overWebSocket)
   : chosen;
-if (planned.length === 0) fail('--ws: no scenario chosen talks to a server in plain');
+if (planned.length === 0) cli.fail('--ws: no scenario chosen talks to a server in plain');
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const resultsDir = resolve(values.out);
 

@@ -10,7 +10,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { Cli } from '../cli-args.js';
 import { environment, REPO_ROOT } from '../machine.js';
 import type { FigureResult } from './figure.js';
 import { SCENARIOS } from './scenarios/index.js';
@@ -29,33 +29,20 @@ options:
 const LIMIT_MS = { full: 8 * 60_000, quick: 60_000 };
 const RUN_JS = fileURLToPath(new URL('./run.js', import.meta.url));
 
-function fail(message: string): never {
-  process.stderr.write(`${message}\n\n${USAGE}\n`);
-  process.exit(2);
-}
-
-const { values, positionals } = (() => {
-  try {
-    return parseArgs({
-      allowPositionals: true,
-      options: {
-        quick: { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-    });
-  } catch (error) {
-    fail((error as Error).message);
-  }
-})();
-if (values.help) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
-if (positionals.length > 1) fail('give one comma-separated list of scenarios');
-const names = positionals.length ? positionals[0].split(',') : SCENARIOS.map((s) => s.name);
-const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n));
-if (unknown.length) fail(`unknown scenario ${unknown.join(', ')}`);
+const cli = new Cli(USAGE);
+const { values, positionals } = cli.parse({
+  allowPositionals: true,
+  options: {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (positionals.length > 1) cli.fail('give one comma-separated list of scenarios');
+const names = cli.scenarios(
+  positionals.length ? positionals[0].split(',') : SCENARIOS.map((s) => s.name),
+  SCENARIOS,
+);
 
 const quick = values.quick;
 /** Verdicts and per-scenario JSON: stdout, unless stdout carries the whole document. */
