@@ -266,33 +266,38 @@ describe('a socket ended while the server does not read', () => {
   });
 });
 
+/**
+ * stalledPublisher(), and a second server that is the pool's only one: `subscribe` sets up its
+ * `peer` there, then the client is forced over to it; resolves once it is connected there.
+ */
+async function forcedAwayFromStalled(subscribe: (peer: Client) => void) {
+  const stalled = await stalledPublisher();
+  const other = await startServer();
+  servers.push(other);
+  const peer = await connect(other.url);
+  clients.push(peer);
+  subscribe(peer);
+  await peer.flush();
+  const { client } = stalled;
+  await client.setServerPool([other.url]);
+  void client.forceReconnect();
+  // serverInfo() changes with the 'connected' update on this thread; statistics() and the
+  // state word come earlier, from shared memory.
+  await waitFor(() => client.serverInfo().port === other.port, 20_000, 'connected to the other');
+  return { ...stalled, other, peer };
+}
+
 describe('forceReconnect() away from a server that does not read', () => {
   it('publishes on the next connection are not held up by the old socket still closing', async () => {
-    const { server, client, COUNT } = await stalledPublisher();
-    const other = await startServer();
-    servers.push(other);
-    const peer = await connect(other.url);
-    clients.push(peer);
     let after = 0;
-    peer.subscribe('after', {
-      callback: () => {
-        after++;
-      },
+    const { server, client, other, peer, COUNT } = await forcedAwayFromStalled((peer) => {
+      peer.subscribe('after', {
+        callback: () => {
+          after++;
+        },
+      });
     });
-    await peer.flush();
     try {
-      // The stopped server's socket keeps its writes (and the command ring's space under them);
-      // the only other server is the new connection's.
-      await client.setServerPool([other.url]);
-      void client.forceReconnect();
-      // serverInfo() changes with the 'connected' update on this thread; statistics() and the
-      // state word come earlier, from shared memory, and a flush before the update would count
-      // the whole disconnection against its 2 × connectionTimeout bound.
-      await waitFor(
-        () => client.serverInfo().port === other.port,
-        20_000,
-        'connected to the other server',
-      );
       client.publish('after', new Uint8Array(8));
       // The old socket would go on closing for 3 × pingInterval (minutes); requestTimeout is 10 s.
       await client.flush();
@@ -309,27 +314,16 @@ describe('forceReconnect() away from a server that does not read', () => {
   });
 
   it('what the old socket was writing still reaches its server once that reads again: none counted', async () => {
-    const { server, client, received, COUNT } = await stalledPublisher();
-    const other = await startServer();
-    servers.push(other);
-    const peer = await connect(other.url);
-    clients.push(peer);
     // What was still in the command ring goes out on the next connection, to the other server.
     const receivedThere: number[] = [];
-    peer.subscribe('stall', {
-      callback: (m) => {
-        receivedThere.push(new DataView(m.payload.buffer, m.payload.byteOffset).getUint32(0));
-      },
+    const { server, client, peer, received, COUNT } = await forcedAwayFromStalled((peer) => {
+      peer.subscribe('stall', {
+        callback: (m) => {
+          receivedThere.push(new DataView(m.payload.buffer, m.payload.byteOffset).getUint32(0));
+        },
+      });
     });
-    await peer.flush();
     try {
-      await client.setServerPool([other.url]);
-      void client.forceReconnect();
-      await waitFor(
-        () => client.serverInfo().port === other.port,
-        20_000,
-        'connected to the other server',
-      );
       await client.flush(); // the new connection works while the old server is still stopped
       // Far longer than the old socket was once given after the next connection was up
       // (connectionTimeout, 500 ms): a slow server is not a dead one.
