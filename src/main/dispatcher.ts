@@ -52,15 +52,15 @@ export class Dispatcher {
   private stopped = false;
   /** The current run: a private copy of ring bytes, and a view of it. */
   private span = new Uint8Array(0);
-  /** span's buffer and offset: a payload is `new Uint8Array(buffer, offset + p, n)`, ~60 ns cheaper than subarray(). */
-  private spanBuffer: ArrayBuffer = this.span.buffer;
+  /** The slab span lies in, and where: a message's payload is `spanSource[spanOffset + p…]`. */
+  private spanSource: Buffer<ArrayBuffer> = Buffer.alloc(0);
   private spanOffset = 0;
   private spanView = new DataView(this.span.buffer);
   /** The same bytes as words, for the frames' fields (host byte order). */
   private spanWords = new Int32Array(0);
   /** The frame being dispatched. */
   private readonly frame = new DeliveryView();
-  private slab = new ArrayBuffer(0);
+  private slab: Buffer<ArrayBuffer> = Buffer.alloc(0);
   /** Starts "full", so the first run allocates the first slab. */
   private slabUsed = SLAB_BYTES;
   /** The ring's bytes as words, for reading PART frames in place. */
@@ -157,18 +157,20 @@ export class Dispatcher {
     const n = to - from;
     const skew = from & 7;
     if (skew + n > SLAB_BYTES / 2) {
-      this.span = new Uint8Array(Buffer.allocUnsafeSlow(skew + n).buffer, skew, n);
+      this.spanSource = Buffer.allocUnsafeSlow(skew + n);
+      this.spanOffset = skew;
     } else {
       if (this.slabUsed + skew + n > SLAB_BYTES || this.slab.byteLength === 0) {
-        this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES).buffer;
+        this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
         this.slabUsed = 0;
       }
-      this.span = new Uint8Array(this.slab, this.slabUsed + skew, n);
+      this.spanSource = this.slab;
+      this.spanOffset = this.slabUsed + skew;
       this.slabUsed = (this.slabUsed + skew + n + 7) & ~7;
     }
+    // allocUnsafeSlow: a buffer of its own, at offset 0 of it.
+    this.span = new Uint8Array(this.spanSource.buffer, this.spanOffset, n);
     this.span.set(this.ring.bytes.subarray(from, to));
-    this.spanBuffer = this.span.buffer;
-    this.spanOffset = this.span.byteOffset;
     this.spanView = new DataView(this.span.buffer, this.span.byteOffset, n);
     this.spanWords = new Int32Array(this.span.buffer, this.span.byteOffset, n >> 2);
   }
@@ -207,12 +209,18 @@ export class Dispatcher {
       f.replyEnd > f.replyStart ? decodeString(bytes, f.replyStart, f.replyEnd) : undefined;
     // Lenient (API.md): lines that do not parse are skipped, never the message.
     const decoded = f.hasHeaders ? decodeHeaders(bytes, f.headerStart, f.headerEnd) : undefined;
-    const payload = new Uint8Array(
-      this.spanBuffer,
-      this.spanOffset + f.payloadStart,
+    const source = this.spanSource;
+    const start = this.spanOffset + f.payloadStart;
+    this.push(
+      sub,
+      subject,
+      reply,
+      decoded,
+      source,
+      start,
       f.payloadEnd - f.payloadStart,
+      undefined,
     );
-    this.push(sub, subject, reply, decoded, payload, false);
   }
 
   /**
@@ -239,23 +247,31 @@ export class Dispatcher {
     if (sub === undefined || sub.isClosed) return 1;
     const { headers, payload } = a.parts;
     const decoded = headers.length > 0 ? decodeHeaders(headers, 0, headers.length) : undefined;
-    this.push(sub, a.subject ?? sub.subject, a.reply, decoded, payload, true);
+    const source = Buffer.from(payload.buffer, payload.byteOffset, payload.length);
+    this.push(sub, a.subject ?? sub.subject, a.reply, decoded, source, 0, payload.length, payload);
     return 1;
   }
 
-  /** Hand a message to `sub`; `owned`: the payload's buffer is the message's alone. */
+  /**
+   * Hand a message to `sub`: its payload is `source[start, start + length)`; `owned`: the
+   * same bytes in an array of their own, when they have one.
+   */
   private push(
     sub: Subscriber,
     subject: string,
     reply: string | undefined,
     decoded: DecodedHeaders | undefined,
-    payload: Uint8Array<ArrayBuffer>,
-    owned: boolean,
+    source: Buffer<ArrayBuffer>,
+    start: number,
+    length: number,
+    owned: Uint8Array<ArrayBuffer> | undefined,
   ): void {
     const msg = new Message(
       subject,
       reply,
-      payload,
+      source,
+      start,
+      length,
       owned,
       decoded?.headers,
       decoded?.status,

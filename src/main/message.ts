@@ -2,8 +2,6 @@ import { NatsError } from '../shared/errors.js';
 import type { HeaderMap } from '../shared/protocol/headers.js';
 import type { Payload } from './outgoing.js';
 
-const decoder = new TextDecoder();
-
 /** Publishes a reply for {@link Message.respond}: the client's publish, bound once. */
 export type Responder = (
   reply: string,
@@ -21,10 +19,15 @@ export type Responder = (
  */
 export class Message {
   /**
-   * The payload as received: a view of memory this message shares with others (the
-   * dispatcher's private slab; never reused while the view lives), or the message's own array.
+   * The memory the payload arrived in: the dispatcher's private slab, shared with other
+   * messages and never reused while a message lives, or the message's own array. No view of
+   * the payload is made until one is asked for ({@link payload}): most messages are read only
+   * through {@link string}, {@link json} or {@link length}, and a view per message was half
+   * of what a delivery left to the collector.
    */
-  readonly #bytes: Uint8Array<ArrayBuffer>;
+  readonly #source: Buffer<ArrayBuffer>;
+  readonly #start: number;
+  readonly #length: number;
   /** The payload handed out: the message's own copy, made on first access. */
   #payload: Uint8Array<ArrayBuffer> | undefined;
 
@@ -40,9 +43,12 @@ export class Message {
      * The subject to answer on (see {@link respond}); undefined when the publisher expects no reply.
      */
     readonly reply: string | undefined,
-    bytes: Uint8Array<ArrayBuffer>,
-    /** `bytes` is this message's alone (its buffer holds nothing else): no copy needed. */
-    owned: boolean,
+    /** The payload is `source[start, start + length)`. */
+    source: Buffer<ArrayBuffer>,
+    start: number,
+    length: number,
+    /** The payload's own array, when it has one (its buffer holds nothing else): no copy needed. */
+    owned: Uint8Array<ArrayBuffer> | undefined,
     /** The message's headers; undefined when it came without any. */
     readonly headers: HeaderMap | undefined,
     /** Status code of the header line, e.g. 503 for "no responders". */
@@ -51,8 +57,10 @@ export class Message {
     readonly description: string | undefined,
     private readonly responder?: Responder,
   ) {
-    this.#bytes = bytes;
-    if (owned) this.#payload = bytes;
+    this.#source = source;
+    this.#start = start;
+    this.#length = length;
+    this.#payload = owned;
   }
 
   /**
@@ -63,7 +71,10 @@ export class Message {
    * `{ ...msg }` and `structuredClone(msg)` leave it out: pass `msg.payload` itself.
    */
   get payload(): Uint8Array<ArrayBuffer> {
-    this.#payload ??= this.#bytes.slice();
+    if (this.#payload === undefined) {
+      const start = this.#source.byteOffset + this.#start;
+      this.#payload = new Uint8Array(this.#source.buffer.slice(start, start + this.#length));
+    }
     return this.#payload;
   }
 
@@ -81,12 +92,24 @@ export class Message {
 
   /** Payload length in bytes. */
   get length(): number {
-    return this.#bytes.length;
+    return this.#length;
   }
 
-  /** The payload decoded as UTF-8. */
+  /** The payload decoded as UTF-8 (as TextDecoder does: a leading byte order mark is dropped). */
   string(): string {
-    return decoder.decode(this.#payload ?? this.#bytes);
+    let start = this.#start;
+    const end = start + this.#length;
+    const source = this.#source;
+    if (
+      end - start >= 3 &&
+      source[start] === 0xef &&
+      source[start + 1] === 0xbb &&
+      source[start + 2] === 0xbf
+    ) {
+      start += 3;
+    }
+    // Straight from the memory it arrived in: no view to make, and cheaper than TextDecoder.
+    return source.toString('utf8', start, end);
   }
 
   /** The payload parsed as JSON; a payload that is not JSON throws `'invalidArgument'`. */

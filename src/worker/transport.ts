@@ -97,18 +97,36 @@ export interface LocalAddress {
   port?: number;
 }
 
+/**
+ * Bytes per socket read of a plain TCP connection. Reads go into one buffer per connection
+ * (net's `onread`), reused for every read: a stream allocates a 64 KiB buffer per read instead,
+ * whose external memory kept the worker's collector busy at a flood's ~20 reads per ms.
+ */
+const READ_BUFFER_BYTES = 64 * 1024;
+
 /** TCP (upgradable to TLS), bound to `localAddress` (`addr`, `addr:port`, `[v6]:port`) if set. */
 function tcpTransports(localAddress: string | undefined): TransportFactory {
   const { host, port } = splitLocalAddress(localAddress);
   return (server, handlers) => {
+    const reads = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+    // Set once the transport exists; net calls it only after 'connect'.
+    let read: (bytes: number) => void = () => {};
     const socket = net.connect({
       host: server.host,
       port: server.port,
       localAddress: host,
       localPort: port,
       noDelay: true,
+      onread: {
+        buffer: reads,
+        callback: (bytes) => {
+          read(bytes);
+          return true; // go on reading (pause() stops it)
+        },
+      },
     });
     const transport = new TcpTlsTransport(server, socket, handlers);
+    read = (bytes) => transport.plainRead(reads.buffer, reads.byteOffset, bytes);
     const ready = new Promise<void>((resolve, reject) => {
       transport.onFailure = reject;
       socket.once('connect', () => {
@@ -153,6 +171,14 @@ class TcpTlsTransport implements Transport {
     this.describe = this.ioError;
     this.socket = socket;
     this.attach(socket);
+  }
+
+  /**
+   * `bytes` were read into the connection's read buffer (at `offset` of `buffer`). Passed on
+   * only while TLS has not taken the socket over: its records are read through the TLS socket.
+   */
+  plainRead(buffer: ArrayBuffer, offset: number, bytes: number): void {
+    if (this.raw === null) this.handlers.data(new Uint8Array(buffer, offset, bytes));
   }
 
   write(bytes: Uint8Array, done?: (error?: Error) => void): boolean {

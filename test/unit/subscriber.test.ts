@@ -17,7 +17,7 @@ function owner() {
 }
 
 const msg = () =>
-  new Message('s', undefined, new Uint8Array(0), true, undefined, undefined, undefined);
+  new Message('s', undefined, Buffer.alloc(0), 0, 0, undefined, undefined, undefined, undefined);
 
 describe('Subscriber.unsubscribeAfter', () => {
   it('tells the server a count it can parse (at most 9 digits)', async () => {

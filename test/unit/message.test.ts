@@ -1,0 +1,63 @@
+// Message reads its payload straight from the memory it arrived in (a slab shared with other
+// messages) without making a view of it: string() must decode exactly as TextDecoder does
+// (replacement characters, a leading byte order mark dropped) at any offset of the slab, and
+// payload must still be a copy whose buffer holds these bytes alone.
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Message } from '../../src/main/message.js';
+
+/** `bytes` at `offset` of a larger slab, with other bytes around them, as the dispatcher has it. */
+function inSlab(bytes: Uint8Array, offset: number): Message {
+  const slab = Buffer.allocUnsafeSlow(offset + bytes.length + 16).fill(0xc3);
+  slab.set(bytes, offset);
+  return new Message(
+    's',
+    undefined,
+    slab,
+    offset,
+    bytes.length,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+  );
+}
+
+/** Bytes that are often UTF-8, sometimes broken, sometimes with a byte order mark first. */
+const payloads = fc.oneof(
+  fc.uint8Array({ maxLength: 64 }),
+  fc.string({ unit: 'binary', maxLength: 32 }).map((s) => new Uint8Array(Buffer.from(s))),
+  fc.uint8Array({ maxLength: 16 }).map((rest) => Uint8Array.from([0xef, 0xbb, 0xbf, ...rest])),
+);
+
+describe('Message', () => {
+  it('decodes string() as TextDecoder does, at any offset of the memory it arrived in', () => {
+    const decoder = new TextDecoder();
+    fc.assert(
+      fc.property(payloads, fc.nat(40), (bytes, offset) => {
+        const msg = inSlab(bytes, offset);
+        expect(msg.string()).toBe(decoder.decode(bytes));
+        expect(msg.length).toBe(bytes.length);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('drops a leading byte order mark, as TextDecoder does, so json() reads such a payload', () => {
+    const msg = inSlab(Uint8Array.from([0xef, 0xbb, 0xbf, ...Buffer.from('{"a":1}')]), 5);
+    expect(msg.string()).toBe('{"a":1}');
+    expect(msg.json()).toEqual({ a: 1 });
+  });
+
+  it('hands out a payload of its own, whatever the memory it arrived in holds besides', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(40), (bytes, offset) => {
+        const payload = inSlab(bytes, offset).payload;
+        expect(payload).toEqual(bytes);
+        expect(payload.byteOffset).toBe(0);
+        expect(payload.buffer.byteLength).toBe(bytes.length);
+      }),
+    );
+  });
+});
