@@ -37,6 +37,13 @@ import { PubLineCache } from './pub-lines.js';
 
 /** Frames committed before W is published (committing per 64 frames doubled ring throughput). */
 const PUBLISH_EVERY = 64;
+/**
+ * Requests (PUBs with a reply subject) committed before W is published; else at the microtask
+ * tail. A request's reply comes back in the socket read its request's batch brings, so requests
+ * made from replies keep the batch sizes they were sent in: 100 requests in flight split at 64
+ * stayed split through the server and the responder (64 + 36 per write, 1.3× the server's CPU).
+ */
+const REQUESTS_PER_PUBLISH = 1024;
 
 export class Publisher {
   /** Where the message being written goes: the ring's bytes or a frame for the overflow. */
@@ -50,6 +57,8 @@ export class Publisher {
   /** A publish was refused for bytes while frames waited here: writable() waits them out. */
   private refusedForBytes = false;
   private unpublished = 0;
+  /** Requests among the frames not published yet: they wait for a larger batch. */
+  private unpublishedRequests = 0;
   private publishQueued = false;
   private writableWaiters: { resolve(): void; reject(error: NatsError): void }[] = [];
   private closedError: NatsError | null = null;
@@ -94,7 +103,7 @@ export class Publisher {
     const at = this.wireSpace(wire + pad, echo);
     if (line === undefined) writePub(this.frame, at, subject, reply, payload, pad);
     else writePubWithLine(this.frame, at, line, payload);
-    return this.committed(this.frame);
+    return this.committed(this.frame, reply !== undefined);
   }
 
   hpub(
@@ -113,7 +122,7 @@ export class Publisher {
     }
     const at = this.wireSpace(wire, echo);
     writeHpub(this.frame, at, subject, reply, headerBlock, payload);
-    return this.committed(this.frame);
+    return this.committed(this.frame, reply !== undefined);
   }
 
   /** SUB, UNSUB or FLUSH, in order with the publishes around it. */
@@ -161,6 +170,7 @@ export class Publisher {
   /** Publish W now (before a control call that must see every frame, e.g. close). */
   publishNow(): void {
     this.unpublished = 0;
+    this.unpublishedRequests = 0;
     this.ring.publish();
   }
 
@@ -297,11 +307,16 @@ export class Publisher {
 
   /**
    * A frame is complete: count it towards the next publish of W when it is in the ring
-   * (committed already), or queue it when it was built off-ring.
+   * (committed already), or queue it when it was built off-ring. `request`: a PUB with a reply
+   * subject, counted towards {@link REQUESTS_PER_PUBLISH} instead.
    */
-  private committed(target: Uint8Array): boolean {
+  private committed(target: Uint8Array, request = false): boolean {
     if (target !== this.ring.bytes) return this.queued();
-    if (++this.unpublished >= PUBLISH_EVERY) {
+    if (
+      request
+        ? ++this.unpublishedRequests >= REQUESTS_PER_PUBLISH
+        : ++this.unpublished >= PUBLISH_EVERY
+    ) {
       this.publishNow();
     } else if (!this.publishQueued) {
       this.publishQueued = true;
@@ -312,7 +327,7 @@ export class Publisher {
 
   private readonly publishTail = (): void => {
     this.publishQueued = false;
-    if (this.unpublished > 0) this.publishNow();
+    if (this.unpublished > 0 || this.unpublishedRequests > 0) this.publishNow();
   };
 
   /** A frame went to (or grew in) the overflow: have it moved once the ring has room. */
@@ -325,6 +340,7 @@ export class Publisher {
     if (this.waitingForSpace || this.closedError) return;
     const wait = this.ring.waitForSpace(); // publishes what is committed: the worker can only free what it sees
     this.unpublished = 0;
+    this.unpublishedRequests = 0;
     this.waitingForSpace = true;
     if (wait === undefined) queueMicrotask(this.spaceFreed);
     else wait.then(this.spaceFreed);
