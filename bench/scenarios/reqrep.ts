@@ -2,13 +2,15 @@
  * reqrep: requests to a raw-socket responder in another process, which echoes each payload.
  * Sequential: one request at a time, each timed, after a warm-up. In flight: a fixed number
  * outstanding at all times, until N are answered, with the CPU each request cost by thread and
- * process (cpu-window.ts; the responder is the peer). Large: sequential round trips of a 16 MiB
+ * process (cpu-window.ts; the responder is the peer) and the read and write calls it took
+ * (syscall-window.ts). Large: sequential round trips of a 16 MiB
  * message (far larger than the client's 4 MiB rings) against a server allowing it.
  */
 import { type BenchClient, CLIENTS } from '../clients/types.js';
 import { cpuMetrics } from '../cpu-window.js';
 import { startPeer } from '../peers/launch.js';
 import { percentile } from '../stats.js';
+import { syscallMetrics } from '../syscall-window.js';
 import { DEFAULT_SIZE, guarded, payloadOf, sizeLabel } from './common.js';
 import { countFor, type Metrics, type Scenario } from './types.js';
 
@@ -51,6 +53,7 @@ export const reqrep: Scenario = {
         metrics: [
           { key: 'reqPerSec', label: 'req/s', better: 'higher' },
           ...cpuMetrics('req', true),
+          ...syscallMetrics('req'),
         ],
       },
       {
@@ -79,9 +82,11 @@ export const reqrep: Scenario = {
       );
       ctx.stage('requesting');
       const cpu = ctx.cpuWindow([responder]);
+      const calls = ctx.syscallWindow(responder);
       const metrics = {
         ...(await guarded(run(client, payload, count, inFlight), client.failed, responder.failed)),
         ...cpu.close(count),
+        ...calls.close(count),
       };
       ctx.stage('closing');
       await client.close();
