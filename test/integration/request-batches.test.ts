@@ -4,33 +4,19 @@
 // made from replies' continuations while other batches are on their way.
 
 import { type Client, ConnectOptions } from 'nats-offload';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type NatsServer, startServer } from '../helpers/nats-server.js';
+import { describe, expect, it } from 'vitest';
+import { fileServer } from '../helpers/file-server.js';
 
-let server: NatsServer;
-const clients: Client[] = [];
-
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(async () => {
-  await server.stop();
-});
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-});
+const file = fileServer();
 
 /** A requester, and an echo responder on a connection of its own. */
 async function requesterAndResponder(subject: string): Promise<Client> {
-  const responder = await new ConnectOptions().connect(server.url);
-  clients.push(responder);
+  const responder = file.keep(await new ConnectOptions().connect(file.server.url));
   responder.subscribe(subject, {
     callback: (m) => m.reply && responder.publish(m.reply, m.payload),
   });
   await responder.flush();
-  const requester = await new ConnectOptions().connect(server.url);
-  clients.push(requester);
-  return requester;
+  return file.keep(await new ConnectOptions().connect(file.server.url));
 }
 
 describe('requests in batches', () => {
