@@ -14,7 +14,8 @@ import { syscallMetrics } from '../syscall-window.js';
 import { DEFAULT_SIZE, guarded, payloadOf, sizeLabel } from './common.js';
 import { countFor, type Metrics, type Scenario } from './types.js';
 
-const SUBJECT = 'bench.req';
+/** What the responder answers on. */
+export const SUBJECT = 'bench.req';
 const IN_FLIGHT = 100;
 const LARGE_SIZE = 16 * 1024 * 1024;
 /** Round trips of the large variant; a --count meant for small requests only lowers it. */
@@ -118,7 +119,8 @@ async function sequential(
   };
 }
 
-function concurrent(
+/** `count` requests of `payload`, `inFlight` outstanding at all times: their rate. */
+export function concurrent(
   client: BenchClient,
   payload: Uint8Array,
   count: number,

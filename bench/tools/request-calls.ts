@@ -10,8 +10,9 @@
  *   node dist/bench/tools/request-calls.js <nats-offload|raw> [count] [--in-flight N]
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { type BenchClient, connectClient } from '../clients/types.js';
+import { connectClient } from '../clients/types.js';
 import { startPeer } from '../peers/launch.js';
+import { concurrent, SUBJECT } from '../scenarios/reqrep.js';
 import { startServer } from '../support/nats-server.js';
 
 interface Counts {
@@ -30,7 +31,6 @@ if ((which !== 'nats-offload' && which !== 'raw') || !(count > 0) || !(inFlight 
   throw new Error('usage: request-calls.js <nats-offload|raw> [count] [--in-flight N]');
 }
 
-const SUBJECT = 'bench.req';
 const payload = new Uint8Array(128);
 const server = await startServer();
 const responder = await startPeer('responder', [server.url, SUBJECT], true);
@@ -38,11 +38,11 @@ const before = new Set(threads(process.pid));
 const client = await connectClient(which, server.url);
 const worker = threads(process.pid).filter((tid) => !before.has(tid));
 
-await requests(client, Math.ceil(count / 10));
+await concurrent(client, payload, Math.ceil(count / 10), inFlight);
 const pids = { client: process.pid, server: server.pid, responder: responder.pid };
 const start = new Map(Object.values(pids).map((pid) => [pid, read(pid)]));
 const t0 = performance.now();
-await requests(client, count);
+await concurrent(client, payload, count, inFlight);
 const ms = performance.now() - t0;
 
 const per = (c: Counts) =>
@@ -68,23 +68,6 @@ for (const [name, pid] of Object.entries(pids)) {
 await client.close();
 await responder.stop();
 await server.stop();
-
-/** `n` requests, `inFlight` outstanding at all times. */
-function requests(c: BenchClient, n: number): Promise<void> {
-  let issued = 0;
-  let answered = 0;
-  return new Promise((resolve, reject) => {
-    const next = (): void => {
-      if (issued === n) return;
-      issued++;
-      c.request(SUBJECT, payload).then(() => {
-        if (++answered === n) resolve();
-        else next();
-      }, reject);
-    };
-    for (let i = 0; i < Math.min(inFlight, n); i++) next();
-  });
-}
 
 function threads(pid: number): number[] {
   return readdirSync(`/proc/${pid}/task`).map(Number);
