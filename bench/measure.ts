@@ -11,6 +11,7 @@ import { CpuWindow } from './cpu-window.js';
 import { threadIds } from './proc-cpu.js';
 import { SCENARIOS } from './scenarios/index.js';
 import type { Metrics, Variant } from './scenarios/types.js';
+import { SyscallWindow } from './syscall-window.js';
 
 export interface Job {
   variant: Variant;
@@ -62,6 +63,7 @@ try {
         { serverPid: job.serverPid, workerTids },
         peers.map((p) => p.pid),
       ),
+    syscallWindow: (peer) => new SyscallWindow([process.pid, job.serverPid, peer.pid]),
     stage: (stage) => void send({ type: 'stage', stage }),
   });
   await send({ type: 'result', metrics });

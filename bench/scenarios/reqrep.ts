@@ -2,17 +2,20 @@
  * reqrep: requests to a raw-socket responder in another process, which echoes each payload.
  * Sequential: one request at a time, each timed, after a warm-up. In flight: a fixed number
  * outstanding at all times, until N are answered, with the CPU each request cost by thread and
- * process (cpu-window.ts; the responder is the peer). Large: sequential round trips of a 16 MiB
+ * process (cpu-window.ts; the responder is the peer) and the read and write calls it took
+ * (syscall-window.ts). Large: sequential round trips of a 16 MiB
  * message (far larger than the client's 4 MiB rings) against a server allowing it.
  */
 import { type BenchClient, CLIENTS } from '../clients/types.js';
 import { cpuMetrics } from '../cpu-window.js';
 import { startPeer } from '../peers/launch.js';
 import { percentile } from '../stats.js';
+import { syscallMetrics } from '../syscall-window.js';
 import { DEFAULT_SIZE, guarded, payloadOf, sizeLabel } from './common.js';
 import { countFor, type Metrics, type Scenario } from './types.js';
 
-const SUBJECT = 'bench.req';
+/** What the responder answers on. */
+export const SUBJECT = 'bench.req';
 const IN_FLIGHT = 100;
 const LARGE_SIZE = 16 * 1024 * 1024;
 /** Round trips of the large variant; a --count meant for small requests only lowers it. */
@@ -51,6 +54,7 @@ export const reqrep: Scenario = {
         metrics: [
           { key: 'reqPerSec', label: 'req/s', better: 'higher' },
           ...cpuMetrics('req', true),
+          ...syscallMetrics('req'),
         ],
       },
       {
@@ -79,9 +83,11 @@ export const reqrep: Scenario = {
       );
       ctx.stage('requesting');
       const cpu = ctx.cpuWindow([responder]);
+      const calls = ctx.syscallWindow(responder);
       const metrics = {
         ...(await guarded(run(client, payload, count, inFlight), client.failed, responder.failed)),
         ...cpu.close(count),
+        ...calls.close(count),
       };
       ctx.stage('closing');
       await client.close();
@@ -113,7 +119,8 @@ async function sequential(
   };
 }
 
-function concurrent(
+/** `count` requests of `payload`, `inFlight` outstanding at all times: their rate. */
+export function concurrent(
   client: BenchClient,
   payload: Uint8Array,
   count: number,

@@ -5,6 +5,7 @@
 import type { BenchClient, ClientName } from '../clients/types.js';
 import type { CpuWindow } from '../cpu-window.js';
 import type { Peer } from '../peers/launch.js';
+import type { SyscallWindow } from '../syscall-window.js';
 
 export interface Metric {
   key: string;
@@ -71,6 +72,8 @@ export interface MeasureContext {
   connect(): Promise<BenchClient>;
   /** Starts counting CPU (after connect()): this process, the server and these peers. */
   cpuWindow(peers?: readonly Peer[]): CpuWindow;
+  /** Starts counting read and write calls: this process, the server and `peer`. */
+  syscallWindow(peer: Peer): SyscallWindow;
   /** Names the step under way; a measurement killed by its timeout reports the last one. */
   stage(name: string): void;
 }

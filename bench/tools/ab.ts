@@ -4,7 +4,7 @@
  * nats-offload's value and of its ratio to nats.js. The ratio is the steadier figure: nats.js
  * runs in the same invocation, so it carries the host's phase with it. One-off runs mislead
  * here (the same build swings by half between minutes); alternation spreads the phases over
- * both builds.
+ * both builds. The ratio to raw (the ceiling, also in the same invocation) follows it.
  *
  *   node dist/bench/tools/ab.js [--runs 4] <buildA> <buildB> <scenario> [cli options…]
  *   node dist/bench/tools/ab.js --runs 5 dist-old dist pubsub
@@ -64,22 +64,27 @@ for (let run = 1; run <= runs; run++) {
 
 const values = (rows: Row[]) =>
   rows.map((r) => r.median['nats-offload']).filter((v): v is number => typeof v === 'number');
-const ratios = (rows: Row[]) =>
-  rows.map((r) => r.ratio).filter((v): v is number => typeof v === 'number');
+const ratios = (rows: Row[], of: 'ratio' | 'ratioRaw' = 'ratio') =>
+  rows.map((r) => r[of]).filter((v): v is number => typeof v === 'number');
 const range = (xs: number[]) =>
   xs.length === 0 ? '–' : `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}×`;
 const mid = (xs: number[]) => (xs.length === 0 ? null : median(xs));
 
 console.log(`A = ${buildA}, B = ${buildB}; ${runs} alternating runs of: ${cliArgs.join(' ')}`);
-console.log('metric | A nats-offload | B nats-offload | B/A | A ratio (range) | B ratio (range)');
+console.log(
+  'metric | A nats-offload | B nats-offload | B/A | A ratio (range) | B ratio (range) | A × raw (range) | B × raw (range)',
+);
 for (const [key, { a, b }] of seen) {
   const va = mid(values(a));
   const vb = mid(values(b));
   const ra = ratios(a);
   const rb = ratios(b);
+  const xa = ratios(a, 'ratioRaw');
+  const xb = ratios(b, 'ratioRaw');
   const change = va && vb ? `${(vb / va).toFixed(3)}` : '–';
   console.log(
     `${key} | ${formatValue(va)} | ${formatValue(vb)} | ${change} | ` +
-      `${formatValue(mid(ra))}× (${range(ra)}) | ${formatValue(mid(rb))}× (${range(rb)})`,
+      `${formatValue(mid(ra))}× (${range(ra)}) | ${formatValue(mid(rb))}× (${range(rb)}) | ` +
+      `${formatValue(mid(xa))}× (${range(xa)}) | ${formatValue(mid(xb))}× (${range(xb)})`,
   );
 }

@@ -1,8 +1,8 @@
 /**
  * The caller's side of the command ring. Every command (PUB, HPUB, SUB, UNSUB, FLUSH) is
  * written as a frame (shared/frames/command.ts), in call order, straight into shared memory;
- * publish W is batched (every {@link PUBLISH_EVERY} frames, and in a microtask for the tail of
- * a burst).
+ * publish W is batched (every {@link PUBLISH_EVERY} frames while the worker is awake, every
+ * {@link PUBLISH_EVERY_ASLEEP} while it sleeps, and in a microtask for the tail of a burst).
  *
  * When the ring is full, frames wait on this thread in order (overflow.ts) until it has room.
  * publish returns `false` once `clientCapacity` messages wait (stream.write convention); a
@@ -35,8 +35,19 @@ import type { RingProducer } from '../shared/ring/ring-producer.js';
 import { Overflow } from './overflow.js';
 import { PubLineCache } from './pub-lines.js';
 
-/** Frames committed before W is published (committing per 64 frames doubled ring throughput). */
+/**
+ * Frames committed before W is published while the worker is awake (committing per 64 frames
+ * doubled ring throughput: it takes them while the caller goes on).
+ */
 const PUBLISH_EVERY = 64;
+/**
+ * Frames committed before W is published while the worker sleeps; else at the microtask tail.
+ * Waking it sooner splits what the caller makes in one go: the requests (or the replies) that
+ * one socket read's messages bring about went out as 64 + 36 of 100, and a request's reply
+ * comes back in the read its request's batch brings, so the waves stayed split through the
+ * server and the peer (their reads and CPU per request 1.3-1.6x raw's).
+ */
+const PUBLISH_EVERY_ASLEEP = 1024;
 
 export class Publisher {
   /** Where the message being written goes: the ring's bytes or a frame for the overflow. */
@@ -301,7 +312,10 @@ export class Publisher {
    */
   private committed(target: Uint8Array): boolean {
     if (target !== this.ring.bytes) return this.queued();
-    if (++this.unpublished >= PUBLISH_EVERY) {
+    if (
+      ++this.unpublished >= PUBLISH_EVERY &&
+      (this.unpublished >= PUBLISH_EVERY_ASLEEP || !this.ring.consumerSleeping)
+    ) {
       this.publishNow();
     } else if (!this.publishQueued) {
       this.publishQueued = true;

@@ -1,7 +1,8 @@
 /**
  * Request/reply over one shared wildcard inbox (`<prefix>.<id>.*`) instead of a subscription
- * per request: each request gets a token, and replies are routed by it. The SUB frame goes
- * through the command ring before the first request's PUB, so it is registered in time.
+ * per request: each request gets an id (the reply subject's last token), and replies are
+ * routed by it. The SUB frame goes through the command ring before the first request's PUB, so
+ * it is registered in time.
  */
 import { randomBytes } from 'node:crypto';
 import { describe, typeName } from '../shared/describe.js';
@@ -44,13 +45,13 @@ interface Pending {
   reject(error: NatsError): void;
 }
 
-/** A request waiting on the shared inbox, under its token; expires as a 'timedOut' rejection. */
+/** A request waiting on the shared inbox, under its id; expires as a 'timedOut' rejection. */
 class PendingRequest implements Pending, Deadline {
   at = 0;
   slot = -1;
   constructor(
     readonly subject: string,
-    readonly token: string,
+    readonly id: number,
     readonly timeout: number | null,
     readonly resolve: (msg: Message) => void,
     readonly reject: (error: NatsError) => void,
@@ -70,7 +71,11 @@ export function uniqueToken(): string {
 export class RequestMux {
   private readonly prefix: string;
   private sub: Subscriber | null = null;
-  private readonly pending = new Map<string, PendingRequest>();
+  /**
+   * By id: the reply subject's last token, in base 36. Read back as a number from the reply's
+   * subject, not sliced off as a string: a number keys the map without hashing a new string.
+   */
+  private readonly pending = new Map<number, PendingRequest>();
   /** The timeouts of all requests, shared inbox or own, on one timer. */
   private readonly deadlines = new Deadlines();
   /** Subscriptions of requests with their own inbox, until their reply (or end), and their subject. */
@@ -117,22 +122,24 @@ export class RequestMux {
     timeout: number | null,
   ): Promise<Message> {
     this.sub ??= this.host.subscribe(`${this.prefix}*`, { callback: this.route });
-    const token = (++this.next).toString(36);
+    const id = ++this.next;
     return new Promise<Message>((resolve, reject) => {
-      const entry = new PendingRequest(subject, token, timeout, resolve, reject, this.expired);
+      const entry = new PendingRequest(subject, id, timeout, resolve, reject, this.expired);
       try {
-        this.host.publishRequest(subject, this.prefix + token, headers, payload);
+        // Base 36, which V8 does not cache: its cache of decimal strings would keep each one alive
+        // past the request (measured: +0.6 µs of GC per request).
+        this.host.publishRequest(subject, this.prefix + id.toString(36), headers, payload);
       } catch (error) {
         reject(error);
         return;
       }
-      this.pending.set(token, entry);
+      this.pending.set(id, entry);
       if (timeout !== null) this.deadlines.add(entry, timeout);
     });
   }
 
   private readonly expired = (entry: PendingRequest): void => {
-    this.pending.delete(entry.token);
+    this.pending.delete(entry.id);
     this.changed();
     entry.reject(timedOut(entry.subject, entry.timeout));
   };
@@ -199,9 +206,9 @@ export class RequestMux {
 
   /** The server denied publishing to `subject`: requests to it fail with `error` at once. */
   denied(subject: string, error: NatsError): void {
-    for (const [token, entry] of this.pending) {
+    for (const [id, entry] of this.pending) {
       if (entry.subject !== subject) continue;
-      this.pending.delete(token);
+      this.pending.delete(id);
       this.deadlines.remove(entry);
       entry.reject(error);
     }
@@ -225,10 +232,9 @@ export class RequestMux {
   }
 
   private readonly route = (msg: Message): void => {
-    const token = msg.subject.slice(this.prefix.length);
-    const entry = this.pending.get(token);
-    if (!entry) return; // late reply to a request that timed out
-    this.pending.delete(token);
+    const entry = this.pending.get(requestId(msg.subject, this.prefix.length));
+    if (!entry) return; // late reply to a request that timed out, or not a request's id
+    this.pending.delete(entry.id);
     this.deadlines.remove(entry);
     settle(entry, msg);
     this.changed();
@@ -252,6 +258,24 @@ function readRequest(request: unknown): RequestOptions {
   } catch (cause) {
     throw new NatsError('invalidArgument', 'request options could not be read', { cause });
   }
+}
+
+/**
+ * The request id a reply subject ends with (its token after `from`, the prefix's length), or -1
+ * when that token is not an id as the multiplexer writes them: base 36 in lower case, no
+ * leading zero, at most 10 digits (exact as a number).
+ */
+function requestId(subject: string, from: number): number {
+  const length = subject.length - from;
+  if (length < 1 || length > 10 || subject.charCodeAt(from) === 0x30) return -1;
+  let id = 0;
+  for (let i = from; i < subject.length; i++) {
+    const c = subject.charCodeAt(i);
+    const digit = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x7a ? c - 0x57 : -1;
+    if (digit < 0) return -1;
+    id = id * 36 + digit;
+  }
+  return id;
 }
 
 function timedOut(subject: string, timeout: number | null): NatsError {

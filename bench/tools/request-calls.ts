@@ -1,0 +1,123 @@
+/**
+ * Requests in flight, thread by thread: `count` 128 B requests (`--in-flight N` outstanding,
+ * default 100) to the bench's raw-socket responder through a fresh local nats-server, and per
+ * request, for each thread of this process (main, nats-offload's worker, the rest) and for the
+ * server and the responder: read calls, write calls, voluntary context switches (wake-ups) and
+ * CPU µs, from /proc (Linux only) around the run, after a warm-up of a tenth. The reqrep bench
+ * gives the same per process; this splits the client by thread, where the main thread's calls
+ * are its eventfd wake-ups of the worker and the worker's are its socket's plus those.
+ *
+ *   node dist/bench/tools/request-calls.js <nats-offload|raw> [count] [--in-flight N]
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { connectClient } from '../clients/types.js';
+import { startPeer } from '../peers/launch.js';
+import { concurrent, SUBJECT } from '../scenarios/reqrep.js';
+import { startServer } from '../support/nats-server.js';
+
+interface Counts {
+  reads: number;
+  writes: number;
+  wakes: number;
+  cpuUs: number;
+}
+
+const args = process.argv.slice(2);
+const inFlightAt = args.indexOf('--in-flight');
+const inFlight = inFlightAt >= 0 ? Number(args.splice(inFlightAt, 2)[1]) : 100;
+const [which, countText = '100000'] = args;
+const count = Number(countText);
+if ((which !== 'nats-offload' && which !== 'raw') || !(count > 0) || !(inFlight > 0)) {
+  throw new Error('usage: request-calls.js <nats-offload|raw> [count] [--in-flight N]');
+}
+
+const payload = new Uint8Array(128);
+const server = await startServer();
+const responder = await startPeer('responder', [server.url, SUBJECT], true);
+const before = new Set(threads(process.pid));
+const client = await connectClient(which, server.url);
+const worker = threads(process.pid).filter((tid) => !before.has(tid));
+
+await concurrent(client, payload, Math.ceil(count / 10), inFlight);
+const pids = { client: process.pid, server: server.pid, responder: responder.pid };
+const start = new Map(Object.values(pids).map((pid) => [pid, read(pid)]));
+const t0 = performance.now();
+await concurrent(client, payload, count, inFlight);
+const ms = performance.now() - t0;
+
+const per = (c: Counts) =>
+  `reads ${(c.reads / count).toFixed(4)} writes ${(c.writes / count).toFixed(4)} ` +
+  `wakes ${(c.wakes / count).toFixed(4)} cpu µs ${(c.cpuUs / count).toFixed(2)}`;
+console.log(
+  `${which}: ${count} requests, ${inFlight} in flight, ${((count / ms) * 1000).toFixed(0)} req/s`,
+);
+for (const [name, pid] of Object.entries(pids)) {
+  const spent = since(start.get(pid) as Map<number, Counts>, read(pid));
+  console.log(`  ${name.padEnd(9)} ${per(sum([...spent.values()]))}`);
+  if (pid !== process.pid) continue;
+  const isWorker = (tid: number) => worker.includes(tid);
+  console.log(`    main    ${per(spent.get(pid) ?? sum([]))}`);
+  if (worker.length > 0) {
+    console.log(
+      `    worker  ${per(sum([...spent].filter(([t]) => isWorker(t)).map(([, c]) => c)))}`,
+    );
+  }
+  const rest = [...spent].filter(([t]) => t !== pid && !isWorker(t)).map(([, c]) => c);
+  console.log(`    others  ${per(sum(rest))}`);
+}
+await client.close();
+await responder.stop();
+await server.stop();
+
+function threads(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).map(Number);
+}
+
+/** Each thread's counts so far; a thread that ends while read is left out. */
+function read(pid: number): Map<number, Counts> {
+  const out = new Map<number, Counts>();
+  for (const tid of threads(pid)) {
+    try {
+      const dir = `/proc/${pid}/task/${tid}`;
+      const io = readFileSync(`${dir}/io`, 'utf8');
+      const status = readFileSync(`${dir}/status`, 'utf8');
+      const field = (text: string, name: string) =>
+        Number(new RegExp(`^${name}:\\s+(\\d+)$`, 'm').exec(text)?.[1]);
+      out.set(tid, {
+        reads: field(io, 'syscr'),
+        writes: field(io, 'syscw'),
+        wakes: field(status, 'voluntary_ctxt_switches'),
+        cpuUs: Number(readFileSync(`${dir}/schedstat`, 'utf8').split(' ')[0]) / 1000,
+      });
+    } catch {
+      // ended between the listing and the read
+    }
+  }
+  return out;
+}
+
+function since(a: Map<number, Counts>, b: Map<number, Counts>): Map<number, Counts> {
+  const out = new Map<number, Counts>();
+  for (const [tid, x] of b) {
+    const y = a.get(tid) ?? { reads: 0, writes: 0, wakes: 0, cpuUs: 0 };
+    out.set(tid, {
+      reads: x.reads - y.reads,
+      writes: x.writes - y.writes,
+      wakes: x.wakes - y.wakes,
+      cpuUs: x.cpuUs - y.cpuUs,
+    });
+  }
+  return out;
+}
+
+function sum(list: Counts[]): Counts {
+  return list.reduce(
+    (t, c) => ({
+      reads: t.reads + c.reads,
+      writes: t.writes + c.writes,
+      wakes: t.wakes + c.wakes,
+      cpuUs: t.cpuUs + c.cpuUs,
+    }),
+    { reads: 0, writes: 0, wakes: 0, cpuUs: 0 },
+  );
+}
