@@ -30,6 +30,7 @@ import {
   writeHpub,
   writePub,
   writePubWithLine,
+  writePubWithLineWords,
 } from '../shared/protocol/encode.js';
 import type { RingProducer } from '../shared/ring/ring-producer.js';
 import { Overflow } from './overflow.js';
@@ -92,9 +93,12 @@ export class Publisher {
     const pad = this.overflow.active ? 0 : this.records.alignPad(wire - size - 2, wire, payload);
     const line = this.lines.get(subject, reply, size, pad);
     const at = this.wireSpace(wire + pad, echo);
-    if (line === undefined) writePub(this.frame, at, subject, reply, payload, pad);
-    else writePubWithLine(this.frame, at, line, payload);
-    return this.committed(this.frame);
+    const frame = this.frame;
+    if (line === undefined) writePub(frame, at, subject, reply, payload, pad);
+    else if (line.words !== null && frame === this.ring.bytes) {
+      writePubWithLineWords(frame, this.ring.view, at, line.bytes.length, line.words, payload);
+    } else writePubWithLine(frame, at, line.bytes, payload);
+    return this.committed(frame);
   }
 
   hpub(
