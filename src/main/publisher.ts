@@ -143,6 +143,7 @@ export class Publisher {
     if (!this.overflow.active) {
       // Refused while only the ring held bytes: wait for the worker to take some.
       this.refusedForBytes = false;
+      this.records.close();
       return this.ring.waitForSpace() ?? Promise.resolve();
     }
     return new Promise((resolve, reject) => this.writableWaiters.push({ resolve, reject }));
@@ -165,6 +166,7 @@ export class Publisher {
   /** Publish W now (before a control call that must see every frame, e.g. close). */
   publishNow(): void {
     this.unpublished = 0;
+    this.records.close();
     this.ring.publish();
   }
 
@@ -220,10 +222,10 @@ export class Publisher {
   }
 
   /**
-   * Room for one message's wire bytes (PUB or HPUB): appended to the open PUB record when
-   * there is one (the worker then takes many messages in one record), else in a new PUB
-   * record, else in a new frame that waits here. Sets {@link frame} to the array the bytes go
-   * into and returns their offset in it; throws past maxPendingBytes. `echo`: this client
+   * Room for one message's wire bytes (PUB or HPUB): in the open PUB record when it has room
+   * (the worker then takes many messages in one record), else in a new PUB record, else in a
+   * new frame that waits here. Sets {@link frame} to the array the bytes go into and returns
+   * their offset in it; throws past maxPendingBytes. `echo`: this client
    * receives the message itself, which flags its record (flow-control.ts gates such records).
    */
   private wireSpace(wireLength: number, echo: boolean): number {
@@ -240,6 +242,7 @@ export class Publisher {
 
   /** Bytes written and not yet taken by the worker: in the ring, and waiting here. */
   private pendingBytes(): number {
+    this.records.close(); // its bytes count once committed
     return this.overflow.bytes + this.ring.usedBytes();
   }
 
@@ -275,6 +278,7 @@ export class Publisher {
         `a ${length}-byte subscription command exceeds the command ring's record limit of ${this.ring.maxBody} bytes`,
       );
     }
+    this.records.close(); // later messages go after this frame, not into the record before it
     if (!this.overflow.active) {
       const off = this.ring.reserve(length);
       if (off >= 0) return [this.ring.bytes, off];
@@ -290,7 +294,6 @@ export class Publisher {
 
   /** Finish a SUB, UNSUB or FLUSH frame: commit it in the ring, or queue it. */
   private controlCommitted(target: Uint8Array): void {
-    this.records.close(); // later messages go after this frame, not into the record before it
     if (target !== this.ring.bytes) {
       this.overflow.push(target, 'control');
     } else {
@@ -301,7 +304,8 @@ export class Publisher {
 
   /**
    * A frame is complete: count it towards the next publish of W when it is in the ring
-   * (committed already), or queue it when it was built off-ring.
+   * (committed already, or in the open PUB record that publishNow commits), or queue it when
+   * it was built off-ring.
    */
   private committed(target: Uint8Array): boolean {
     if (target !== this.ring.bytes) return this.queued();
@@ -327,6 +331,7 @@ export class Publisher {
 
   private awaitSpace(): void {
     if (this.waitingForSpace || this.closedError) return;
+    this.records.close();
     const wait = this.ring.waitForSpace(); // publishes what is committed: the worker can only free what it sees
     this.unpublished = 0;
     this.waitingForSpace = true;
@@ -337,8 +342,8 @@ export class Publisher {
   private readonly spaceFreed = (): void => {
     this.waitingForSpace = false;
     if (this.closedError) return;
+    this.records.close(); // what moves goes after it
     const empty = this.overflow.moveTo(this.ring);
-    this.records.close(); // later messages go after what moved, not into a record before it
     this.publishNow();
     if (!empty) {
       this.awaitSpace();
