@@ -34,8 +34,7 @@ export class PubLineCache {
    */
   get(subject: string, reply: string | undefined, size: number, pad: number): PubLine | undefined {
     if (subject === this.subject && reply === this.reply && size === this.size) {
-      this.lines[pad] ??= line(encodePubLine(subject, reply, size, pad), size);
-      return this.lines[pad];
+      return this.lines[pad] ?? this.build(subject, reply, size, pad);
     }
     this.subject = subject;
     this.reply = reply;
@@ -43,10 +42,14 @@ export class PubLineCache {
     this.lines.fill(undefined);
     return undefined;
   }
-}
 
-function line(bytes: Uint8Array, size: number): PubLine {
-  // The last word spills into the payload's place: only a payload overwrites it.
-  const words = size > 0 && bytes.length <= LINE_WORDS_MAX ? pubLineWords(bytes) : null;
-  return { bytes, words };
+  /** Kept apart from get(), so that get() is small enough to be inlined into a publish. */
+  private build(subject: string, reply: string | undefined, size: number, pad: number): PubLine {
+    const bytes = encodePubLine(subject, reply, size, pad);
+    // The last word spills into the payload's place: only a payload overwrites it.
+    const words = size > 0 && bytes.length <= LINE_WORDS_MAX ? pubLineWords(bytes) : null;
+    const line = { bytes, words };
+    this.lines[pad] = line;
+    return line;
+  }
 }

@@ -21,7 +21,7 @@ import {
   writePubPartHeader,
 } from '../shared/frames/command.js';
 import { CONTINUED_WIRE_OVER, PUB_PART_BYTES, WireParts } from '../shared/frames/pub-parts.js';
-import { PUB_GROW_BYTES, PubRecords } from '../shared/frames/pub-records.js';
+import { ALIGN_PAYLOAD_MIN, PUB_GROW_BYTES, PubRecords } from '../shared/frames/pub-records.js';
 import {
   encodeHpubLine,
   encodePubLine,
@@ -89,8 +89,12 @@ export class Publisher {
     if (wire > this.continuedOver) {
       return this.continued([encodePubLine(subject, reply, size), payload, CRLF], echo);
     }
-    // While messages wait off the ring a new one waits too, in private memory: no alignment.
-    const pad = this.overflow.active ? 0 : this.records.alignPad(wire - size - 2, wire, payload);
+    // Small payloads are not aligned (the test here saves a call). While messages wait off the
+    // ring a new one waits too, in private memory: no alignment.
+    const pad =
+      size < ALIGN_PAYLOAD_MIN || this.overflow.active
+        ? 0
+        : this.records.alignPad(wire - size - 2, wire, payload);
     const line = this.lines.get(subject, reply, size, pad);
     const at = this.wireSpace(wire + pad, echo);
     const frame = this.frame;

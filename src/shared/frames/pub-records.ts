@@ -26,7 +26,7 @@ const GROW_WIRE = PUB_GROW_BYTES - 1;
  * Payloads from this size on are aligned in the ring (see PubRecords.alignPad): the copy of
  * 512 B then costs ~20 % less and 16 KiB ~55 % less; at 128 B no gain showed.
  */
-const ALIGN_PAYLOAD_MIN = 256;
+export const ALIGN_PAYLOAD_MIN = 256;
 
 /**
  * Lines longer than this get no blanks: nats-server checks its max_control_line (4 KiB by
