@@ -60,7 +60,7 @@ async function outgoingPath(load: (path: string) => Promise<Module>): Promise<Pu
   return {
     send: (payload) => outgoing.send(SUBJECT, undefined, undefined, payload),
     drain: () => {
-      producer.publish();
+      publisher.publishNow(); // commits the open PUB record, then publishes W
       while (consumer.next() >= 0) consumer.advance();
       consumer.release();
     },

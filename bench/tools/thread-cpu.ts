@@ -1,8 +1,9 @@
 /**
  * Where pubsub's CPU goes, by thread: one client publishes `count` messages (128 B, or
- * `--size N`) to a subject it subscribes to, against a fresh local nats-server, and the CPU
- * time of each thread of this process and of the server is read from /proc (Linux only)
- * around the run. Prints one line:
+ * `--size N`) to a subject it subscribes to (with `--publish-only` it subscribes to nothing
+ * and flushes at the end: pub's path), against a fresh local nats-server, and the CPU time of each
+ * thread of this process and of the server is read from /proc (Linux only) around the run.
+ * Prints one line:
  *
  *   rate <k msgs/s> main <ms> worker <ms> helpers <ms> server <ms>
  *
@@ -10,7 +11,7 @@
  * the rest (V8's GC and compiler threads). For an A/B of two builds, pass another build's
  * entry as the second argument and alternate the two from the shell:
  *
- *   node dist/bench/tools/thread-cpu.js 2000000 [path/to/dist/src/main/index.js] [--size N]
+ *   node dist/bench/tools/thread-cpu.js 2000000 [path/to/dist/src/main/index.js] [--size N] [--publish-only]
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -20,10 +21,13 @@ import { startServer } from '../support/nats-server.js';
 const args = process.argv.slice(2);
 const sizeAt = args.indexOf('--size');
 const SIZE = sizeAt >= 0 ? Number(args.splice(sizeAt, 2)[1]) : 128;
+const publishOnlyAt = args.indexOf('--publish-only');
+const PUBLISH_ONLY = publishOnlyAt >= 0;
+if (PUBLISH_ONLY) args.splice(publishOnlyAt, 1);
 const [countText = '1000000', entry] = args;
 const count = Number(countText);
 if (!Number.isInteger(count) || count < 1 || !Number.isInteger(SIZE) || SIZE < 0) {
-  throw new Error('usage: thread-cpu.js <count> [entry] [--size N]');
+  throw new Error('usage: thread-cpu.js <count> [entry] [--size N] [--publish-only]');
 }
 type Lib = typeof import('../../src/main/index.js');
 const lib: Lib = entry
@@ -45,11 +49,13 @@ try {
     done = resolve;
     dropped = reject;
   });
-  client.subscribe('bench.threads', {
-    callback: () => {
-      if (++received === count) done();
-    },
-  });
+  if (!PUBLISH_ONLY) {
+    client.subscribe('bench.threads', {
+      callback: () => {
+        if (++received === count) done();
+      },
+    });
+  }
   await client.flush();
   const payload = new Uint8Array(SIZE).fill(0x61);
   const ours = threadCpu(process.pid);
@@ -58,7 +64,8 @@ try {
   for (let i = 0; i < count; i++) {
     if (!client.publish('bench.threads', payload)) await client.writable();
   }
-  await all;
+  if (PUBLISH_ONLY) await client.flush();
+  else await all;
   const ms = performance.now() - start;
   const byThread = spent(ours, threadCpu(process.pid));
   const main = byThread.get(process.pid) ?? 0;

@@ -21,7 +21,7 @@ import {
   writePubPartHeader,
 } from '../shared/frames/command.js';
 import { CONTINUED_WIRE_OVER, PUB_PART_BYTES, WireParts } from '../shared/frames/pub-parts.js';
-import { PUB_GROW_BYTES, PubRecords } from '../shared/frames/pub-records.js';
+import { ALIGN_PAYLOAD_MIN, PUB_GROW_BYTES, PubRecords } from '../shared/frames/pub-records.js';
 import {
   encodeHpubLine,
   encodePubLine,
@@ -30,6 +30,7 @@ import {
   writeHpub,
   writePub,
   writePubWithLine,
+  writePubWithLineWords,
 } from '../shared/protocol/encode.js';
 import type { RingProducer } from '../shared/ring/ring-producer.js';
 import { Overflow } from './overflow.js';
@@ -99,13 +100,20 @@ export class Publisher {
     if (wire > this.continuedOver) {
       return this.continued([encodePubLine(subject, reply, size), payload, CRLF], echo);
     }
-    // While messages wait off the ring a new one waits too, in private memory: no alignment.
-    const pad = this.overflow.active ? 0 : this.records.alignPad(wire - size - 2, wire, payload);
+    // Small payloads are not aligned (the test here saves a call). While messages wait off the
+    // ring a new one waits too, in private memory: no alignment.
+    const pad =
+      size < ALIGN_PAYLOAD_MIN || this.overflow.active
+        ? 0
+        : this.records.alignPad(wire - size - 2, wire, payload);
     const line = this.lines.get(subject, reply, size, pad);
     const at = this.wireSpace(wire + pad, echo);
-    if (line === undefined) writePub(this.frame, at, subject, reply, payload, pad);
-    else writePubWithLine(this.frame, at, line, payload);
-    return this.committed(this.frame);
+    const frame = this.frame;
+    if (line === undefined) writePub(frame, at, subject, reply, payload, pad);
+    else if (line.words !== null && frame === this.ring.bytes) {
+      writePubWithLineWords(frame, this.ring.view, at, line.bytes.length, line.words, payload);
+    } else writePubWithLine(frame, at, line.bytes, payload);
+    return this.committed(frame);
   }
 
   hpub(
@@ -150,6 +158,7 @@ export class Publisher {
     if (!this.overflow.active) {
       // Refused while only the ring held bytes: wait for the worker to take some.
       this.refusedForBytes = false;
+      this.records.close();
       return this.ring.waitForSpace() ?? Promise.resolve();
     }
     return new Promise((resolve, reject) => this.writableWaiters.push({ resolve, reject }));
@@ -172,6 +181,7 @@ export class Publisher {
   /** Publish W now (before a control call that must see every frame, e.g. close). */
   publishNow(): void {
     this.unpublished = 0;
+    this.records.close();
     this.ring.publish();
   }
 
@@ -227,10 +237,10 @@ export class Publisher {
   }
 
   /**
-   * Room for one message's wire bytes (PUB or HPUB): appended to the open PUB record when
-   * there is one (the worker then takes many messages in one record), else in a new PUB
-   * record, else in a new frame that waits here. Sets {@link frame} to the array the bytes go
-   * into and returns their offset in it; throws past maxPendingBytes. `echo`: this client
+   * Room for one message's wire bytes (PUB or HPUB): in the open PUB record when it has room
+   * (the worker then takes many messages in one record), else in a new PUB record, else in a
+   * new frame that waits here. Sets {@link frame} to the array the bytes go into and returns
+   * their offset in it; throws past maxPendingBytes. `echo`: this client
    * receives the message itself, which flags its record (flow-control.ts gates such records).
    */
   private wireSpace(wireLength: number, echo: boolean): number {
@@ -247,6 +257,7 @@ export class Publisher {
 
   /** Bytes written and not yet taken by the worker: in the ring, and waiting here. */
   private pendingBytes(): number {
+    this.records.close(); // its bytes count once committed
     return this.overflow.bytes + this.ring.usedBytes();
   }
 
@@ -282,6 +293,7 @@ export class Publisher {
         `a ${length}-byte subscription command exceeds the command ring's record limit of ${this.ring.maxBody} bytes`,
       );
     }
+    this.records.close(); // later messages go after this frame, not into the record before it
     if (!this.overflow.active) {
       const off = this.ring.reserve(length);
       if (off >= 0) return [this.ring.bytes, off];
@@ -297,7 +309,6 @@ export class Publisher {
 
   /** Finish a SUB, UNSUB or FLUSH frame: commit it in the ring, or queue it. */
   private controlCommitted(target: Uint8Array): void {
-    this.records.close(); // later messages go after this frame, not into the record before it
     if (target !== this.ring.bytes) {
       this.overflow.push(target, 'control');
     } else {
@@ -308,7 +319,8 @@ export class Publisher {
 
   /**
    * A frame is complete: count it towards the next publish of W when it is in the ring
-   * (committed already), or queue it when it was built off-ring.
+   * (committed already, or in the open PUB record that publishNow commits), or queue it when
+   * it was built off-ring.
    */
   private committed(target: Uint8Array): boolean {
     if (target !== this.ring.bytes) return this.queued();
@@ -337,6 +349,7 @@ export class Publisher {
 
   private awaitSpace(): void {
     if (this.waitingForSpace || this.closedError) return;
+    this.records.close();
     const wait = this.ring.waitForSpace(); // publishes what is committed: the worker can only free what it sees
     this.unpublished = 0;
     this.waitingForSpace = true;
@@ -347,8 +360,8 @@ export class Publisher {
   private readonly spaceFreed = (): void => {
     this.waitingForSpace = false;
     if (this.closedError) return;
+    this.records.close(); // what moves goes after it
     const empty = this.overflow.moveTo(this.ring);
-    this.records.close(); // later messages go after what moved, not into a record before it
     this.publishNow();
     if (!empty) {
       this.awaitSpace();

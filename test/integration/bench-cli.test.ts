@@ -462,6 +462,9 @@ describe('bench/tools', () => {
     const run = await runScript(script, ['20000', '--size', '256'], 60_000);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout.trim()).toMatch(/^rate \d+ main \d+ worker \d+ helpers \d+ server \d+$/);
+    const pub = await runScript(script, ['20000', '--publish-only'], 60_000);
+    expect(pub.code, pub.stderr).toBe(0);
+    expect(pub.stdout.trim()).toMatch(/^rate \d+ main \d+ worker \d+ helpers \d+ server \d+$/);
     const bad = await runScript(script, ['many'], 30_000);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('usage: thread-cpu.js');

@@ -9,9 +9,11 @@ import {
   PING,
   PONG,
   pubLength,
+  pubLineWords,
   writeHpub,
   writePub,
   writePubWithLine,
+  writePubWithLineWords,
 } from '../../src/shared/protocol/encode.js';
 import { utf8Length } from '../../src/shared/protocol/utf8.js';
 
@@ -56,6 +58,37 @@ describe('PUB', () => {
           const cached = new Uint8Array(n + 6).fill(0xee);
           expect(writePubWithLine(cached, 3, line, payload)).toBe(3 + n);
           expect(cached).toEqual(whole);
+        },
+      ),
+    );
+  });
+
+  it('a line stored as words (writePubWithLineWords) writes what writePub writes, nothing past it', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 40 }),
+        fc.option(fc.string({ minLength: 1, maxLength: 40 }), { nil: undefined }),
+        fc.uint8Array({ minLength: 1, maxLength: 300 }),
+        fc.integer({ min: 0, max: 7 }),
+        fc.nat(7),
+        (subject, reply, payload, pad, off) => {
+          const replyBytes = reply ? utf8Length(reply) : 0;
+          const n = pubLength(utf8Length(subject), replyBytes, payload.length, pad);
+          const whole = new Uint8Array(n + 16).fill(0xee);
+          writePub(whole, off, subject, reply, payload, pad);
+          const line = encodePubLine(subject, reply, payload.length, pad);
+          const words = new Uint8Array(n + 16).fill(0xee);
+          const view = new DataView(words.buffer);
+          const end = writePubWithLineWords(
+            words,
+            view,
+            off,
+            line.length,
+            pubLineWords(line),
+            payload,
+          );
+          expect(end).toBe(off + n);
+          expect(words).toEqual(whole);
         },
       ),
     );

@@ -213,80 +213,49 @@ describe('records', () => {
   });
 });
 
-describe('append', () => {
-  it('grows the last committed record while it is unpublished: one record, bytes in order', () => {
+describe('room and a shorter commit', () => {
+  it('commits fewer bytes than reserved: one record of those bytes, the next right after it', () => {
     const { producer, consumer } = makeRing();
-    const body = put(producer, bodyOf(5, 1));
-    let at = producer.append(body, 3);
-    expect(at).toBe(body + 5);
-    producer.bytes.set(bodyOf(3, 2), at);
-    at = producer.append(body, 7);
-    producer.bytes.set(bodyOf(7, 3), at);
+    const body = producer.reserve(100);
+    producer.bytes.set(bodyOf(5, 1), body);
+    expect(() => producer.commit(101)).toThrow(
+      expect.objectContaining({ kind: 'invalidArgument' }),
+    );
+    producer.commit(5);
     producer.publish();
     const got = take(consumer);
-    expect(got && [...got]).toEqual([1, 1, 1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3]);
+    expect(got && [...got]).toEqual([1, 1, 1, 1, 1]);
     expect(take(consumer)).toBeUndefined();
-    // The next record starts after the grown one, aligned.
-    const next = put(producer, bodyOf(4, 9));
-    expect(next).toBe(body + 16 + 4);
+    // The next record starts after the 5 bytes committed, aligned, not after the 100 reserved.
+    expect(put(producer, bodyOf(4, 9))).toBe(body + 8 + 4);
   });
 
-  it('refuses once published, after another record, past the end of the data, or over maxBody', () => {
+  it('gives up to what is wanted, short of the end of the data and of the released space', () => {
     const ring = makeRing();
     const { producer, consumer } = ring;
-    const first = put(producer, bodyOf(8, 1));
-    producer.publish();
-    expect(producer.append(first, 4)).toBe(-1); // the consumer may be reading it
-    const second = put(producer, bodyOf(8, 2));
-    put(producer, bodyOf(8, 3));
-    expect(producer.append(second, 4)).toBe(-1); // not the last record any more
-    producer.publish();
-    while (take(consumer)) consumer.release();
-
+    expect(producer.room(100)).toBe(100);
+    expect(producer.room(CAP)).toBe(producer.maxBody);
     skipTo(ring, CAP - 64);
-    const nearEnd = put(producer, bodyOf(40, 4));
-    expect(producer.append(nearEnd, 20)).toBe(nearEnd + 40); // ends exactly at the end
-    expect(producer.append(nearEnd, 1)).toBe(-1); // would straddle the end
+    expect(producer.room(100)).toBe(60); // ends exactly at the end of the data
+    const at = producer.nextBody();
+    expect(producer.reserve(producer.room(100))).toBe(at); // no wrap
+    producer.commit();
     producer.publish();
     while (take(consumer)) consumer.release();
 
-    const last = put(producer, bodyOf(CAP / 2 - 200, 5));
-    expect(producer.append(last, 100)).toBeGreaterThanOrEqual(0);
-    expect(producer.append(last, 200)).toBe(-1); // over maxBody
-  });
-
-  it('says ahead where the next reserve() and append() put their bytes', () => {
-    const { producer } = makeRing();
-    const at = producer.nextBody();
-    const first = put(producer, bodyOf(6, 1));
-    expect(first).toBe(at);
-    expect(producer.appendOffset(first)).toBe(first + 6);
-    expect(producer.append(first, 2)).toBe(first + 6);
-    expect(producer.appendOffset(first)).toBe(first + 8);
-    const ahead = producer.nextBody();
-    const second = put(producer, bodyOf(3, 2));
-    expect(second).toBe(ahead);
-    expect(producer.appendOffset(first)).toBe(-1); // not the last record any more
-    expect(producer.appendOffset(second)).toBe(second + 3);
-    producer.publish();
-    expect(producer.appendOffset(second)).toBe(-1); // the consumer may be reading it
-  });
-
-  it('refuses when the space it needs is not released yet, and grows once it is', () => {
-    const { producer, consumer } = makeRing();
-    put(producer, bodyOf(496, 1)); // [0, 500)
+    put(producer, bodyOf(CAP / 2 - 4, 1)); // [0, CAP / 2)
     producer.publish();
     take(consumer);
-    consumer.release(); // R = 500
-    put(producer, bodyOf(500, 2)); // [500, 1004), published, not yet consumed
+    consumer.release(); // R = CAP / 2
+    put(producer, bodyOf(CAP / 2 - 24, 2)); // [CAP / 2, CAP - 20), not yet consumed
     producer.publish();
-    const front = put(producer, bodyOf(40, 3)); // wraps to [0, 44)
-    expect(front).toBe(4);
-    expect(producer.append(front, 460)).toBe(-1); // would run into R
+    put(producer, bodyOf(40, 3)); // wraps to [0, 44)
+    producer.publish();
+    expect(producer.room(CAP)).toBe(CAP / 2 - 44 - 4); // from the wrapped record up to R
     take(consumer);
     take(consumer);
     consumer.release();
-    expect(producer.append(front, 460)).toBe(front + 40);
+    expect(producer.room(CAP)).toBe(producer.maxBody); // R loaded again
   });
 });
 

@@ -19,10 +19,10 @@
  *
  * - PUB: the ready NATS wire ops (`PUB subj [reply] len\r\n<payload>\r\n` or `HPUB subj [reply]
  *   hlen tlen\r\n…`), so the worker gathers records into socket writes without parsing them
- *   (MECHANICS C.1). Consecutive publishes grow one record while it is unpublished
- *   (pub-records.ts, RingProducer.append). A message of more than CONTINUED_WIRE_OVER wire
- *   bytes is cut into records of PUB_PART_BYTES (pub-parts.ts): every record but the last has
- *   CONTINUES and count 0, the last count 1.
+ *   (MECHANICS C.1). Consecutive publishes fill one record, reserved large and committed at
+ *   its size before W is published (pub-records.ts). A message of more than
+ *   CONTINUED_WIRE_OVER wire bytes is cut into records of PUB_PART_BYTES (pub-parts.ts):
+ *   every record but the last has CONTINUES and count 0, the last count 1.
  *   Nothing comes between them; the worker gathers them before it writes any to the socket, so
  *   none of its own lines (PING, PONG) can land inside the message.
  * - SUB: subject and queue group in UTF-8; the queue group runs to the end of the body (none

@@ -1,6 +1,6 @@
 /**
  * The main thread's PUB records in the command ring (the PUB frame format is command.ts's):
- * how consecutive publishes grow one record, and where in it a large payload is placed so that
+ * how consecutive publishes fill one record, and where in it a large payload is placed so that
  * its copy into shared memory runs by words.
  */
 import type { RingProducer } from '../ring/ring-producer.js';
@@ -19,11 +19,14 @@ import {
  */
 export const PUB_GROW_BYTES = 64 * 1024;
 
+/** Wire bytes a record is reserved for: messages join it while they stay below PUB_GROW_BYTES. */
+const GROW_WIRE = PUB_GROW_BYTES - 1;
+
 /**
  * Payloads from this size on are aligned in the ring (see PubRecords.alignPad): the copy of
  * 512 B then costs ~20 % less and 16 KiB ~55 % less; at 128 B no gain showed.
  */
-const ALIGN_PAYLOAD_MIN = 256;
+export const ALIGN_PAYLOAD_MIN = 256;
 
 /**
  * Lines longer than this get no blanks: nats-server checks its max_control_line (4 KiB by
@@ -34,15 +37,19 @@ const ALIGN_LINE_MAX = 256;
 
 /**
  * The main thread's PUB records in the command ring: where each message's wire bytes go, and
- * where its payload should land. One record grows by every publish until W is published or
- * another frame comes between ({@link close}); the worker then takes many messages per record.
+ * where its payload should land. A record is reserved with room for many messages and filled
+ * until W is published, another frame comes between, or it is full ({@link close} commits
+ * it); the worker then takes many messages per record. A message costs a few local sums: the
+ * record's length, count and flags go into shared memory once, when it is committed.
  */
 export class PubRecords {
-  /** Body offset of the PUB record later publishes may grow (RingProducer.append), or -1. */
+  /** Body offset of the PUB record being filled (reserved in the ring, not committed), or -1. */
   private open = -1;
-  /** Messages and wire bytes in that record. */
-  private count = 0;
+  /** Wire bytes it has room for and holds, its messages, and whether one comes back here. */
+  private room = 0;
   private wireBytes = 0;
+  private count = 0;
+  private echo = false;
 
   constructor(private readonly ring: RingProducer) {}
 
@@ -52,32 +59,34 @@ export class PubRecords {
   }
 
   /**
-   * Room in the ring for one message's `wireLength` wire bytes: appended to the open record
-   * when it may grow, else in a new record. Returns their offset in the ring's bytes, or -1
-   * when the ring is full.
+   * Room in the ring for one message's `wireLength` wire bytes: in the open record when it
+   * has room, else in a new record. Returns their offset in the ring's bytes, or -1 when the
+   * ring is full.
    */
   reserve(wireLength: number, echo: boolean): number {
-    const ring = this.ring;
-    const appended = this.mayGrow(wireLength) ? ring.append(this.open, wireLength) : -1;
-    if (appended >= 0) {
-      setPubCount(ring.view, this.open, ++this.count);
-      if (echo) markEchoPub(ring.bytes, this.open);
-      this.wireBytes += wireLength;
-      return appended;
+    const filled = this.wireBytes + wireLength;
+    if (this.open >= 0 && filled <= this.room) {
+      const at = pubWireStart(this.open) + this.wireBytes;
+      this.wireBytes = filled;
+      this.count++;
+      if (echo) this.echo = true;
+      return at;
     }
-    const off = ring.reserve(pubFrameLength(wireLength));
-    if (off < 0) return -1;
-    this.open = off;
-    this.count = 1;
-    this.wireBytes = wireLength;
-    const at = writePubHeader(ring.bytes, ring.view, off, echo);
-    ring.commit(); // committed before its bytes are written: the worker sees neither before publish
-    return at;
+    return this.next(wireLength, echo);
   }
 
-  /** Another frame follows the open record: later messages go after it, not into the record. */
+  /**
+   * Commits the open record, if any, so that the ring may take other frames or publish it:
+   * later messages go into a new record after it. Called before every other use of the ring.
+   */
   close(): void {
+    const open = this.open;
+    if (open < 0) return;
     this.open = -1;
+    const ring = this.ring;
+    setPubCount(ring.view, open, this.count);
+    if (this.echo) markEchoPub(ring.bytes, open);
+    ring.commit(pubFrameLength(this.wireBytes));
   }
 
   /**
@@ -91,14 +100,28 @@ export class PubRecords {
   alignPad(lineLength: number, wireLength: number, payload: Uint8Array): number {
     if (payload.length < ALIGN_PAYLOAD_MIN || lineLength > ALIGN_LINE_MAX) return 0;
     if (wireLength + 7 > this.maxWire) return 0;
-    // appendOffset is -1 once the record has been published: a new record follows.
-    let at = this.mayGrow(wireLength + 7) ? this.ring.appendOffset(this.open) : -1;
-    if (at < 0) at = pubWireStart(this.ring.nextBody());
+    const at =
+      this.open >= 0 && this.wireBytes + wireLength + 7 <= this.room
+        ? pubWireStart(this.open) + this.wireBytes
+        : pubWireStart(this.ring.nextBody());
     return (payload.byteOffset - at - lineLength) & 7;
   }
 
-  /** Whether a message of `wireLength` bytes may join the open record (if the ring lets it). */
-  private mayGrow(wireLength: number): boolean {
-    return this.open >= 0 && this.wireBytes + wireLength < PUB_GROW_BYTES;
+  /** A new record for a message of `wireLength` bytes, with room for more up to PUB_GROW_BYTES. */
+  private next(wireLength: number, echo: boolean): number {
+    this.close();
+    const ring = this.ring;
+    const needed = pubFrameLength(wireLength);
+    // Short of room for more before the end or in the free space: this message alone (which
+    // may wrap, or find the ring full).
+    const length = Math.max(needed, ring.room(pubFrameLength(Math.max(wireLength, GROW_WIRE))));
+    const off = ring.reserve(length);
+    if (off < 0) return -1;
+    this.open = off;
+    this.room = length - pubFrameLength(0);
+    this.wireBytes = wireLength;
+    this.count = 1;
+    this.echo = echo;
+    return writePubHeader(ring.bytes, ring.view, off, echo);
   }
 }

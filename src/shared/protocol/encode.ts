@@ -87,6 +87,32 @@ export function writePubWithLine(
 }
 
 /**
+ * {@link writePubWithLine} with the line given as the little-endian 32-bit words of
+ * {@link pubLineWords}, stored through `view` (over the same buffer as `buf`, from its byte 0):
+ * for a short line a few word stores into shared memory cost less than one set(). The last
+ * word runs up to 3 bytes past the line, where the payload and its CRLF go: `payload` must not
+ * be empty.
+ */
+export function writePubWithLineWords(
+  buf: Uint8Array,
+  view: DataView,
+  off: number,
+  lineLength: number,
+  words: Int32Array,
+  payload: Uint8Array,
+): number {
+  for (let i = 0; i < words.length; i++) view.setInt32(off + 4 * i, words[i], true);
+  return writePayload(buf, off + lineLength, payload);
+}
+
+/** `line` as little-endian 32-bit words for {@link writePubWithLineWords}, the last one padded with zeros. */
+export function pubLineWords(line: Uint8Array): Int32Array {
+  const words = new Int32Array(Math.ceil(line.length / 4));
+  for (let i = 0; i < line.length; i++) words[i >> 2] |= line[i] << ((i & 3) * 8);
+  return words;
+}
+
+/**
  * `PUB <subject> [<reply>] <size>\r\n` (with `pad` more blanks before `<size>`): the control
  * line alone, for a caller that writes the same line before many payloads.
  *

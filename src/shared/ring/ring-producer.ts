@@ -1,6 +1,7 @@
 /**
- * Writing side of a byte ring (byte-ring.ts has the layout): reserves, commits and grows
- * records in the data buffer, and publishes them to the consumer with one store of W.
+ * Writing side of a byte ring (byte-ring.ts has the layout): reserves and commits records in
+ * the data buffer (a record may be reserved large and committed shorter), and publishes them
+ * to the consumer with one store of W.
  */
 import { NatsError } from '../errors.js';
 import {
@@ -54,10 +55,6 @@ export class RingProducer {
   /** Offset of the reserved record's length word, and its body length. */
   private reservedAt = 0;
   private reservedLength = 0;
-  /** Offset of the last committed record's length word while it is unpublished, else -1. */
-  private openAt = -1;
-  /** Body length of that record. */
-  private openLength = 0;
 
   /** Attach to a ring; the counters are taken from the header as they stand. */
   constructor(buffers: RingBuffers) {
@@ -119,61 +116,53 @@ export class RingProducer {
   }
 
   /**
-   * Where {@link append} to the record at `body` would put its bytes if there is room, or -1
-   * when that record can no longer grow (published, or not the last one committed).
+   * The largest body, up to `wanted` bytes, that {@link reserve} would place at
+   * {@link nextBody} now: before the end of the data and within the free space. Less than
+   * `wanted` when either is short (R is loaded again only then); 0 when nothing fits.
    */
-  appendOffset(body: number): number {
-    const at = this.openAt;
-    if (at < 0 || at + RECORD_LENGTH_BYTES !== body || this.reservedEnd >= 0) return -1;
-    return body + this.openLength;
-  }
-
-  /**
-   * Grow the last committed record by `length` bytes while the consumer cannot see it yet (it
-   * is unpublished), so many small writes become one record. `body` is that record's body
-   * offset as {@link reserve} returned it: a record committed since then (or a publish) makes
-   * the call fail instead of growing the wrong record.
-   *
-   * Returns the offset where the new bytes go (right after the body so far; they count as
-   * committed at once), or -1: not that record, not enough free space, the end of the data
-   * in the way, or the body would exceed {@link maxBody}.
-   */
-  append(body: number, length: number): number {
-    if (this.appendOffset(body) < 0) return -1;
-    const at = this.openAt;
-    const grown = this.openLength + length;
-    if (grown > this.maxBody || body + grown > this.capacity) return -1;
-    const end = (this.written - recordSize(this.openLength) + recordSize(grown)) >>> 0;
-    if ((end - this.readCache) >>> 0 > this.capacity) {
+  room(wanted: number): number {
+    const at = this.written & this.mask;
+    const tail = this.capacity - at;
+    let free = this.capacity - ((this.written - this.readCache) >>> 0);
+    if (free < tail && free < recordSize(wanted)) {
       this.readCache = Atomics.load(this.header, RING_READ) >>> 0; // observes R: released space
-      if ((end - this.readCache) >>> 0 > this.capacity) return -1;
+      free = this.capacity - ((this.written - this.readCache) >>> 0);
     }
-    this.view.setUint32(at, grown, true);
-    const from = body + this.openLength;
-    this.openLength = grown;
-    this.written = end;
-    return from;
+    return Math.max(
+      0,
+      Math.min(wanted, this.maxBody, tail - RECORD_LENGTH_BYTES, free - RECORD_LENGTH_BYTES),
+    );
   }
 
   /**
-   * Complete the record last reserved. Local only: the consumer sees it after {@link publish}.
+   * Complete the record last reserved, with a body of `length` bytes: as reserved, or fewer
+   * (the rest of the reservation is free again). Local only: the consumer sees it after
+   * {@link publish}.
    *
-   * @throws NatsError `invalidArgument` when nothing is reserved
+   * @throws NatsError `invalidArgument` when nothing is reserved, or `length` is more than reserved
    */
-  commit(): void {
+  commit(length = this.reservedLength): void {
     if (this.reservedEnd < 0) {
       throw new NatsError('invalidArgument', 'ring commit() without a reserve()');
     }
-    this.written = this.reservedEnd;
+    if (!(length >= 0 && length <= this.reservedLength)) {
+      throw new NatsError(
+        'invalidArgument',
+        `ring commit() of ${length} bytes after a reserve() of ${this.reservedLength}`,
+      );
+    }
+    let end = this.reservedEnd;
+    if (length !== this.reservedLength) {
+      this.view.setUint32(this.reservedAt, length, true);
+      end = (end - recordSize(this.reservedLength) + recordSize(length)) >>> 0;
+    }
+    this.written = end;
     this.reservedEnd = -1;
-    this.openAt = this.reservedAt;
-    this.openLength = this.reservedLength;
   }
 
   /** Make every committed record visible, then wake the consumer if it sleeps (C.2 waker). */
   publish(): void {
     if (this.written === this.published) return;
-    this.openAt = -1; // visible from now on: no more appends
     this.published = this.written;
     Atomics.store(this.header, RING_WRITE, this.written | 0); // publishes the committed records
     this.waker.wake();
