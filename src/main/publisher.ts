@@ -1,8 +1,8 @@
 /**
  * The caller's side of the command ring. Every command (PUB, HPUB, SUB, UNSUB, FLUSH) is
  * written as a frame (shared/frames/command.ts), in call order, straight into shared memory;
- * publish W is batched (every {@link PUBLISH_EVERY} frames while the worker is awake, every
- * {@link PUBLISH_EVERY_ASLEEP} while it sleeps, and in a microtask for the tail of a burst).
+ * publish W is batched (every {@link PUBLISH_EVERY} frames, and in a microtask for the tail of
+ * a burst).
  *
  * When the ring is full, frames wait on this thread in order (overflow.ts) until it has room.
  * publish returns `false` once `clientCapacity` messages wait (stream.write convention); a
@@ -36,19 +36,15 @@ import type { RingProducer } from '../shared/ring/ring-producer.js';
 import { Overflow } from './overflow.js';
 import { PubLineCache } from './pub-lines.js';
 
-/**
- * Frames committed before W is published while the worker is awake (committing per 64 frames
- * doubled ring throughput: it takes them while the caller goes on).
- */
+/** Frames committed before W is published (committing per 64 frames doubled ring throughput). */
 const PUBLISH_EVERY = 64;
 /**
- * Frames committed before W is published while the worker sleeps; else at the microtask tail.
- * Waking it sooner splits what the caller makes in one go: the requests (or the replies) that
- * one socket read's messages bring about went out as 64 + 36 of 100, and a request's reply
- * comes back in the read its request's batch brings, so the waves stayed split through the
- * server and the peer (their reads and CPU per request 1.3-1.6x raw's).
+ * Requests (PUBs with a reply subject) committed before W is published; else at the microtask
+ * tail. A request's reply comes back in the socket read its request's batch brings, so requests
+ * made from replies keep the batch sizes they were sent in: 100 requests in flight split at 64
+ * stayed split through the server and the responder (64 + 36 per write, 1.3× the server's CPU).
  */
-const PUBLISH_EVERY_ASLEEP = 1024;
+const REQUESTS_PER_PUBLISH = 1024;
 
 export class Publisher {
   /** Where the message being written goes: the ring's bytes or a frame for the overflow. */
@@ -62,6 +58,8 @@ export class Publisher {
   /** A publish was refused for bytes while frames waited here: writable() waits them out. */
   private refusedForBytes = false;
   private unpublished = 0;
+  /** Requests among the frames not published yet: they wait for a larger batch. */
+  private unpublishedRequests = 0;
   private publishQueued = false;
   private writableWaiters: { resolve(): void; reject(error: NatsError): void }[] = [];
   private closedError: NatsError | null = null;
@@ -113,7 +111,7 @@ export class Publisher {
     else if (line.words !== null && frame === this.ring.bytes) {
       writePubWithLineWords(frame, this.ring.view, at, line.bytes.length, line.words, payload);
     } else writePubWithLine(frame, at, line.bytes, payload);
-    return this.committed(frame);
+    return this.committed(frame, reply !== undefined);
   }
 
   hpub(
@@ -132,7 +130,7 @@ export class Publisher {
     }
     const at = this.wireSpace(wire, echo);
     writeHpub(this.frame, at, subject, reply, headerBlock, payload);
-    return this.committed(this.frame);
+    return this.committed(this.frame, reply !== undefined);
   }
 
   /** SUB, UNSUB or FLUSH, in order with the publishes around it. */
@@ -181,6 +179,7 @@ export class Publisher {
   /** Publish W now (before a control call that must see every frame, e.g. close). */
   publishNow(): void {
     this.unpublished = 0;
+    this.unpublishedRequests = 0;
     this.records.close();
     this.ring.publish();
   }
@@ -322,11 +321,12 @@ export class Publisher {
    * (committed already, or in the open PUB record that publishNow commits), or queue it when
    * it was built off-ring.
    */
-  private committed(target: Uint8Array): boolean {
+  private committed(target: Uint8Array, request = false): boolean {
     if (target !== this.ring.bytes) return this.queued();
     if (
-      ++this.unpublished >= PUBLISH_EVERY &&
-      (this.unpublished >= PUBLISH_EVERY_ASLEEP || !this.ring.consumerSleeping)
+      request
+        ? ++this.unpublishedRequests >= REQUESTS_PER_PUBLISH
+        : ++this.unpublished >= PUBLISH_EVERY
     ) {
       this.publishNow();
     } else if (!this.publishQueued) {
@@ -338,7 +338,7 @@ export class Publisher {
 
   private readonly publishTail = (): void => {
     this.publishQueued = false;
-    if (this.unpublished > 0) this.publishNow();
+    if (this.unpublished > 0 || this.unpublishedRequests > 0) this.publishNow();
   };
 
   /** A frame went to (or grew in) the overflow: have it moved once the ring has room. */
@@ -352,6 +352,7 @@ export class Publisher {
     this.records.close();
     const wait = this.ring.waitForSpace(); // publishes what is committed: the worker can only free what it sees
     this.unpublished = 0;
+    this.unpublishedRequests = 0;
     this.waitingForSpace = true;
     if (wait === undefined) queueMicrotask(this.spaceFreed);
     else wait.then(this.spaceFreed);

@@ -1,5 +1,5 @@
 // Requests are made visible to the worker in batches (publisher.ts: at the microtask tail, or
-// every 64 frames while the worker is awake and 1024 while it sleeps): whatever the batch,
+// every 1024 requests): whatever the batch,
 // every request reaches the server and is answered —
 // a lone one with nothing else published, a synchronous run of several batches, and requests
 // made from replies' continuations while other batches are on their way.

@@ -1,8 +1,7 @@
-// When the Publisher makes committed frames visible to the worker (publishes W): at the
-// microtask tail, and before it every 64 frames while the worker is awake (it takes them as
-// the caller goes on) but only every 1024 while it sleeps, so what many replies' continuations
-// publish (requests, or answers) reaches the socket in one batch, as a single-threaded client
-// would write it.
+// When the Publisher makes committed frames visible to the worker (publishes W): plain
+// publishes every 64 frames and at the microtask tail; requests (a reply subject) only at the
+// tail or every 1024, so the requests that many replies' continuations make reach the socket
+// in one batch, as a single-threaded client would write them.
 
 import { describe, expect, it } from 'vitest';
 import { Publisher } from '../../src/main/publisher.js';
@@ -13,12 +12,12 @@ import { RingProducer } from '../../src/shared/ring/ring-producer.js';
 
 const PAYLOAD = new Uint8Array(128);
 
-/** A publisher and the worker's side of its ring; `asleep`: the worker waits for W. */
-function pair(asleep: boolean): { publisher: Publisher; worker: RingConsumer } {
+function pair(): { publisher: Publisher; worker: RingConsumer } {
   const buffers = createRingBuffers(4 * 1024 * 1024);
-  const worker = new RingConsumer(buffers);
-  if (asleep) expect(worker.waitForData()).toBeInstanceOf(Promise);
-  return { publisher: new Publisher(new RingProducer(buffers), 1 << 30, 1 << 30), worker };
+  return {
+    publisher: new Publisher(new RingProducer(buffers), 1 << 30, 1 << 30),
+    worker: new RingConsumer(buffers),
+  };
 }
 
 /** Messages the worker can see now (published and not yet taken), taking them. */
@@ -33,14 +32,9 @@ function visible(worker: RingConsumer): number {
   return messages;
 }
 
-function request(publisher: Publisher, id: number): void {
-  const reply = `_INBOX.abc.${id}`;
+function request(publisher: Publisher, token: number): void {
+  const reply = `_INBOX.abc.${token}`;
   publisher.pub('svc', 3, reply, reply.length, PAYLOAD, false);
-}
-
-function answer(publisher: Publisher, id: number): void {
-  const to = `_INBOX.abc.${id}`;
-  publisher.pub(to, to.length, undefined, 0, PAYLOAD, false);
 }
 
 /** Runs `step(i)` for i < n, each in a continuation of its own, as replies' awaits resume. */
@@ -55,25 +49,20 @@ async function inContinuations(n: number, step: (i: number) => void): Promise<vo
 }
 
 describe('Publisher: when W is published', () => {
-  for (const [kind, publish] of [
-    ['requests', request],
-    ['answers', answer],
-  ] as const) {
-    it(`publishes the ${kind} of 100 continuations together at the tail while the worker sleeps`, async () => {
-      const { publisher, worker } = pair(true);
-      const seen: number[] = [];
-      await inContinuations(100, (i) => {
-        publish(publisher, i);
-        seen.push(visible(worker));
-      });
-      // None was visible while the continuations ran; all of them are once they have.
-      expect(seen.filter((n) => n > 0)).toEqual([]);
-      expect(visible(worker)).toBe(100);
+  it('publishes the requests of 100 continuations together, at the microtask tail', async () => {
+    const { publisher, worker } = pair();
+    const seen: number[] = [];
+    await inContinuations(100, (i) => {
+      request(publisher, i);
+      seen.push(visible(worker));
     });
-  }
+    // None was visible while the continuations ran; all of them are once they have.
+    expect(seen.filter((n) => n > 0)).toEqual([]);
+    expect(visible(worker)).toBe(100);
+  });
 
-  it('publishes a synchronous run every 1024 while the worker sleeps, and the rest at the tail', async () => {
-    const { publisher, worker } = pair(true);
+  it('publishes a synchronous run of requests every 1024, and the rest at the tail', async () => {
+    const { publisher, worker } = pair();
     const seen: number[] = [];
     for (let i = 0; i < 2500; i++) {
       request(publisher, i);
@@ -84,11 +73,11 @@ describe('Publisher: when W is published', () => {
     expect(visible(worker)).toBe(2500 - 2048);
   });
 
-  it('publishes every 64 while the worker is awake', async () => {
-    const { publisher, worker } = pair(false);
+  it('still publishes plain messages every 64', async () => {
+    const { publisher, worker } = pair();
     const seen: number[] = [];
-    await inContinuations(100, (i) => {
-      request(publisher, i);
+    await inContinuations(100, () => {
+      publisher.pub('svc', 3, undefined, 0, PAYLOAD, false);
       seen.push(visible(worker));
     });
     expect(seen.filter((n) => n > 0)).toEqual([64]);

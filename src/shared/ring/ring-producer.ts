@@ -187,14 +187,6 @@ export class RingProducer {
     }
   }
 
-  /**
-   * The consumer has announced a sleep (its sequence is odd): a publish now costs it a wake-up.
-   * A hint only: it may be falling asleep or waking as this is read.
-   */
-  get consumerSleeping(): boolean {
-    return (Atomics.load(this.header, RING_CONSUMER_SLEEP) & 1) !== 0; // observes the consumer's round
-  }
-
   /** Committed but unpublished bytes exist. */
   get hasUnpublished(): boolean {
     return this.written !== this.published;
