@@ -27,6 +27,8 @@ export class PubLineCache {
   private size = -1;
   /** The line by its count of extra blanks (0-7, see Publisher's alignment), each built once. */
   private readonly lines: (PubLine | undefined)[] = new Array(8).fill(undefined);
+  /** Some line in {@link lines} is set. */
+  private built = false;
 
   /**
    * The line for this message, with `pad` extra blanks before the size, if the message repeats
@@ -39,7 +41,12 @@ export class PubLineCache {
     this.subject = subject;
     this.reply = reply;
     this.size = size;
-    this.lines.fill(undefined);
+    // Requests change their reply every time: clear only what was built (fill() is a builtin
+    // call, ~1 % of the caller's thread with 100 requests in flight).
+    if (this.built) {
+      this.lines.fill(undefined);
+      this.built = false;
+    }
     return undefined;
   }
 
@@ -50,6 +57,7 @@ export class PubLineCache {
     const words = size > 0 && bytes.length <= LINE_WORDS_MAX ? pubLineWords(bytes) : null;
     const line = { bytes, words };
     this.lines[pad] = line;
+    this.built = true;
     return line;
   }
 }
