@@ -76,20 +76,24 @@ describe('callbacks that never settle', () => {
 describe('a callback that never settles is called a few times, not once per attempt', () => {
   // Each call waits on the caller's thread for as long as the callback does: one per attempt
   // would pile up without end while the server is away.
-  it('reconnectDelayCallback, over many failed attempts', async () => {
+  /** A client whose server has gone, reconnecting with `delay` as its reconnectDelayCallback. */
+  async function reconnectingWith(delay: () => number | Promise<number>): Promise<Client> {
     const server = await startServer();
-    servers.push(server);
-    let calls = 0;
     const client = await new ConnectOptions()
       .connectionTimeout(100)
-      .reconnectDelayCallback(() => {
-        calls++;
-        return never();
-      })
+      .reconnectDelayCallback(delay)
       .connect(server.url);
     clients.push(client);
     await server.stop();
-    servers.length = 0;
+    return client;
+  }
+
+  it('reconnectDelayCallback, over many failed attempts', async () => {
+    let calls = 0;
+    const client = await reconnectingWith(() => {
+      calls++;
+      return never();
+    });
     await waitFor(
       () => (client.serverPool()[0]?.failedAttempts ?? 0) >= 10,
       20_000,
@@ -99,19 +103,11 @@ describe('a callback that never settles is called a few times, not once per atte
   });
 
   it('reconnectDelayCallback that hung once is still called on later attempts', async () => {
-    const server = await startServer();
-    servers.push(server);
     let calls = 0;
-    const client = await new ConnectOptions()
-      .connectionTimeout(100)
-      .reconnectDelayCallback(() => {
-        calls++;
-        return calls === 1 ? never() : 10;
-      })
-      .connect(server.url);
-    clients.push(client);
-    await server.stop();
-    servers.length = 0;
+    await reconnectingWith(() => {
+      calls++;
+      return calls === 1 ? never() : 10;
+    });
     await waitFor(() => calls >= 6, 20_000, 'the callback called on later attempts');
   });
 
