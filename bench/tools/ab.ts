@@ -4,7 +4,9 @@
  * nats-offload's value and of its ratio to nats.js. The ratio is the steadier figure: nats.js
  * runs in the same invocation, so it carries the host's phase with it. One-off runs mislead
  * here (the same build swings by half between minutes); alternation spreads the phases over
- * both builds. The ratio to raw (the ceiling, also in the same invocation) follows it.
+ * both builds. The ratio to raw (the ceiling, also in the same invocation) follows it, and the
+ * last column is raw's own median over every run: what a "× raw" target is a share of (a CPU
+ * budget per message is raw's total CPU / the target ratio).
  *
  *   node dist/bench/tools/ab.js [--runs 4] <buildA> <buildB> <scenario> [cli options…]
  *   node dist/bench/tools/ab.js --runs 5 dist-old dist pubsub
@@ -15,6 +17,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
+import type { ClientName } from '../clients/types.js';
 import { formatValue, type Row } from '../report.js';
 import { median } from '../stats.js';
 
@@ -62,8 +65,8 @@ for (let run = 1; run <= runs; run++) {
   }
 }
 
-const values = (rows: Row[]) =>
-  rows.map((r) => r.median['nats-offload']).filter((v): v is number => typeof v === 'number');
+const values = (rows: Row[], client: ClientName = 'nats-offload') =>
+  rows.map((r) => r.median[client]).filter((v): v is number => typeof v === 'number');
 const ratios = (rows: Row[], of: 'ratio' | 'ratioRaw' = 'ratio') =>
   rows.map((r) => r[of]).filter((v): v is number => typeof v === 'number');
 const range = (xs: number[]) =>
@@ -72,7 +75,7 @@ const mid = (xs: number[]) => (xs.length === 0 ? null : median(xs));
 
 console.log(`A = ${buildA}, B = ${buildB}; ${runs} alternating runs of: ${cliArgs.join(' ')}`);
 console.log(
-  'metric | A nats-offload | B nats-offload | B/A | A ratio (range) | B ratio (range) | A × raw (range) | B × raw (range)',
+  'metric | A nats-offload | B nats-offload | B/A | A ratio (range) | B ratio (range) | A × raw (range) | B × raw (range) | raw',
 );
 for (const [key, { a, b }] of seen) {
   const va = mid(values(a));
@@ -82,9 +85,12 @@ for (const [key, { a, b }] of seen) {
   const xa = ratios(a, 'ratioRaw');
   const xb = ratios(b, 'ratioRaw');
   const change = va && vb ? `${(vb / va).toFixed(3)}` : '–';
+  // The ceiling itself, over the runs of both sides: what a target "× raw" is a share of.
+  const raw = mid([...values(a, 'raw'), ...values(b, 'raw')]);
   console.log(
     `${key} | ${formatValue(va)} | ${formatValue(vb)} | ${change} | ` +
       `${formatValue(mid(ra))}× (${range(ra)}) | ${formatValue(mid(rb))}× (${range(rb)}) | ` +
-      `${formatValue(mid(xa))}× (${range(xa)}) | ${formatValue(mid(xb))}× (${range(xb)})`,
+      `${formatValue(mid(xa))}× (${range(xa)}) | ${formatValue(mid(xb))}× (${range(xb)}) | ` +
+      formatValue(raw),
   );
 }

@@ -36,6 +36,9 @@ export class PumpSchedule {
     const session = this.session();
     // A session that failed or is ending takes no more commands: they wait for the next one.
     if (session === undefined || !session.isOpen) return;
+    // The socket's buffer is full: its 'drain' kicks again. A batch pumped now (at a socket
+    // chunk, say) would be copied behind it, and back-pressure would not reach the publishers.
+    if (session.output.socketFull) return;
     const window = session.output.echoRoom();
     const echoBudget = window > 0 ? Math.min(window, this.inbound.credit.budget()) : 0;
     const result = this.outbound.pump(session.output, echoBudget);

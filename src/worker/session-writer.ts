@@ -27,6 +27,11 @@ export class SessionWriter implements OutboundSink {
     private readonly counted: (outBytes: number, outMessages: number) => void,
   ) {}
 
+  /** A write found the transport's buffer full, and it has not drained since. */
+  get socketFull(): boolean {
+    return this.blocked;
+  }
+
   /** False when the pump must stop: the socket's buffer is full, or too many PINGs wait. */
   write(bytes: Uint8Array): boolean {
     // Taken first: messages written to an ended session stay counted as not flushed.

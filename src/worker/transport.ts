@@ -192,13 +192,33 @@ class TcpTlsTransport implements Transport {
       done(new Error('socket destroyed'));
       return false;
     }
-    // Plain TCP writes what the kernel takes from the chunks themselves; TLS encrypts a copy.
-    const rest = this.raw === null ? writeNow(socket, chunks) : copyFrom(chunks, 0);
+    if (this.raw !== null) {
+      // TLS encrypts a copy.
+      const copy = copyFrom(chunks, 0);
+      if (copy === null) {
+        done();
+        return true;
+      }
+      return socket.write(copy, (error) => done(error ?? undefined));
+    }
+    // Plain TCP writes what the kernel takes from the chunks themselves.
+    const queuedBefore = socket.writableLength > 0;
+    const rest = writeNow(socket, chunks);
     if (rest === null) {
       done();
       return true;
     }
-    return socket.write(rest, (error) => done(error ?? undefined));
+    // The kernel took only part, so its buffer is full: stop until the rest is written, rather
+    // than copy the next batches behind it (the chunks of a write into a full socket are
+    // copied whole). Node emits 'drain' only after a write that returned false.
+    let drainOnDone = false;
+    const writable = socket.write(rest, (error) => {
+      done(error ?? undefined);
+      if (drainOnDone && !error) this.handlers.drain();
+    });
+    if (queuedBefore) return writable;
+    drainOnDone = writable;
+    return false;
   }
 
   // A paused socket stops reading from the kernel once its own buffer is full (readStop), so the
