@@ -151,11 +151,11 @@ export class Client implements ClientApi {
   // ---- requests -------------------------------------------------------------------------
 
   request(subject: string, payload?: Payload): Promise<Message> {
-    return this.sendRequest(subject, { payload });
+    return this.requestShared(subject, undefined, payload);
   }
 
   requestWithHeaders(subject: string, headers: HeaderMap, payload?: Payload): Promise<Message> {
-    return this.sendRequest(subject, { payload, headers });
+    return this.requestShared(subject, headers, payload);
   }
 
   requestMany(
@@ -184,6 +184,19 @@ export class Client implements ClientApi {
       return Promise.reject(error);
     }
     return this.parts.mux.send(subject, request, this.#options.requestTimeout);
+  }
+
+  private requestShared(
+    subject: string,
+    headers: HeaderMap | undefined,
+    payload: Payload | undefined,
+  ): Promise<Message> {
+    try {
+      this.parts.life.refuseNewWork('request');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.parts.mux.sendShared(subject, headers, payload, this.#options.requestTimeout);
   }
 
   newInbox(): string {
