@@ -79,7 +79,8 @@ export class Client implements ClientApi {
     this.parts = clientParts(servers, options, {
       flush: () => this.flush(),
       subscribe: (subject, opts) => this.subscribe(subject, opts),
-      send: (subject, reply, headers, payload) => this.send(subject, reply, headers, payload),
+      send: (subject, reply, headers, payload, replyBytes) =>
+        this.send(subject, reply, headers, payload, replyBytes),
       emit: (event) => this.emit(event),
       connectionState: () => this.connectionState(),
     });
@@ -208,11 +209,12 @@ export class Client implements ClientApi {
     reply: string | undefined,
     headers: HeaderMap | undefined,
     payload?: Payload,
+    replyBytes?: number,
   ): boolean {
     if (this.parts.life.closedWith !== null || this.parts.life.isDraining)
       this.parts.life.refuseNewWork('publish');
     try {
-      return this.parts.outgoing.send(subject, reply, headers, payload);
+      return this.parts.outgoing.send(subject, reply, headers, payload, replyBytes);
     } catch (error) {
       // Checks throw NatsErrors; anything else came from reading the caller's arguments
       // (a Proxy's trap, a HeaderMap look-alike): still the caller's argument at fault.

@@ -17,12 +17,17 @@ import type { KnownSubjects, SubscribeOptions, Subscriber } from './subscriber.j
 
 export interface MuxHost {
   subscribe(subject: string, opts: SubscribeOptions): Subscriber;
-  /** Publish with a reply subject (and headers); throws synchronously on bad input. */
+  /**
+   * Publish with a reply subject (and headers); throws synchronously on bad input.
+   * `replyBytes`: the reply's UTF-8 length, given for the multiplexer's own inbox subjects,
+   * which are not checked again per request.
+   */
   publishRequest(
     subject: string,
     reply: string,
     headers: HeaderMap | undefined,
     payload: Uint8Array | string | undefined,
+    replyBytes?: number,
   ): void;
 }
 
@@ -161,7 +166,9 @@ export class RequestMux implements KnownSubjects {
     // past the request (measured: +0.6 µs of GC per request).
     const reply = this.prefix + id.toString(36);
     try {
-      this.host.publishRequest(subject, reply, headers, payload);
+      // The prefix was checked with the options, and the id is ASCII.
+      const replyBytes = this.prefixBytes + reply.length - this.prefix.length;
+      this.host.publishRequest(subject, reply, headers, payload, replyBytes);
     } catch (error) {
       reject(error as NatsError);
       return promise;

@@ -96,3 +96,23 @@ describe('reply subjects on the shared inbox', () => {
     expect(reply.subject).toBe(held[1].reply);
   });
 });
+
+describe('an inbox prefix beyond ASCII', () => {
+  it('sends and routes requests whose reply subjects are longer in bytes than in characters', async () => {
+    // The multiplexer counts its reply subjects' bytes from the prefix's, and reads ids at the
+    // prefix's byte length: 'é' and '✓' are 2 and 3 bytes.
+    const responder = await connected();
+    responder.subscribe('ids.utf8', { callback: (m) => void m.respond(`${m.reply}`) });
+    await responder.flush();
+    const requester = file.keep(
+      await new ConnectOptions().customInboxPrefix('_INBOX.é✓').connect(file.server.url),
+    );
+    const replies = await Promise.all(
+      Array.from({ length: 40 }, () => requester.request('ids.utf8', 'q')),
+    );
+    for (const reply of replies) {
+      expect(reply.subject.startsWith('_INBOX.é✓.')).toBe(true);
+      expect(reply.string()).toBe(reply.subject);
+    }
+  });
+});
