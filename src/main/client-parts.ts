@@ -42,12 +42,16 @@ export interface ClientParts {
 export interface ClientSide {
   flush(): Promise<void>;
   subscribe(subject: string, opts?: SubscribeOptions): Subscriber;
-  /** A publish through the client's checks (a reply to a request, a request itself). */
+  /**
+   * A publish through the client's checks (a reply to a request, a request itself);
+   * `replyBytes`: see Outgoing.send.
+   */
   send(
     subject: string,
     reply: string | undefined,
     headers: HeaderMap | undefined,
     payload?: Payload,
+    replyBytes?: number,
   ): boolean;
   emit(event: Event): void;
   connectionState(): State;
@@ -102,8 +106,8 @@ export function clientParts(
   const mux = new RequestMux(
     {
       subscribe: (subject, opts) => client.subscribe(subject, opts),
-      publishRequest: (subject, reply, headers, payload) =>
-        client.send(subject, reply, headers, payload),
+      publishRequest: (subject, reply, headers, payload, replyBytes) =>
+        client.send(subject, reply, headers, payload, replyBytes),
     },
     options.inboxPrefix,
   );

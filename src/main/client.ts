@@ -79,7 +79,8 @@ export class Client implements ClientApi {
     this.parts = clientParts(servers, options, {
       flush: () => this.flush(),
       subscribe: (subject, opts) => this.subscribe(subject, opts),
-      send: (subject, reply, headers, payload) => this.send(subject, reply, headers, payload),
+      send: (subject, reply, headers, payload, replyBytes) =>
+        this.send(subject, reply, headers, payload, replyBytes),
       emit: (event) => this.emit(event),
       connectionState: () => this.connectionState(),
     });
@@ -151,11 +152,11 @@ export class Client implements ClientApi {
   // ---- requests -------------------------------------------------------------------------
 
   request(subject: string, payload?: Payload): Promise<Message> {
-    return this.sendRequest(subject, { payload });
+    return this.requestShared(subject, undefined, payload);
   }
 
   requestWithHeaders(subject: string, headers: HeaderMap, payload?: Payload): Promise<Message> {
-    return this.sendRequest(subject, { payload, headers });
+    return this.requestShared(subject, headers, payload);
   }
 
   requestMany(
@@ -186,6 +187,19 @@ export class Client implements ClientApi {
     return this.parts.mux.send(subject, request, this.#options.requestTimeout);
   }
 
+  private requestShared(
+    subject: string,
+    headers: HeaderMap | undefined,
+    payload: Payload | undefined,
+  ): Promise<Message> {
+    try {
+      this.parts.life.refuseNewWork('request');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.parts.mux.sendShared(subject, headers, payload, this.#options.requestTimeout);
+  }
+
   newInbox(): string {
     return `${this.#options.inboxPrefix}.${uniqueToken()}`;
   }
@@ -195,11 +209,12 @@ export class Client implements ClientApi {
     reply: string | undefined,
     headers: HeaderMap | undefined,
     payload?: Payload,
+    replyBytes?: number,
   ): boolean {
     if (this.parts.life.closedWith !== null || this.parts.life.isDraining)
       this.parts.life.refuseNewWork('publish');
     try {
-      return this.parts.outgoing.send(subject, reply, headers, payload);
+      return this.parts.outgoing.send(subject, reply, headers, payload, replyBytes);
     } catch (error) {
       // Checks throw NatsErrors; anything else came from reading the caller's arguments
       // (a Proxy's trap, a HeaderMap look-alike): still the caller's argument at fault.

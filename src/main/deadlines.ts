@@ -10,7 +10,7 @@
 
 /** Something that expires at a time; {@link Deadlines} owns its two fields. */
 export interface Deadline {
-  /** performance.now() at which it expires. */
+  /** performance.now() at which it expires, in whole ms (rounded up). */
   at: number;
   /** Position in the heap, or -1 when not in it. */
   slot: number;
@@ -26,11 +26,13 @@ export class Deadlines {
 
   /** `deadline` expires in `ms` milliseconds, unless removed first. */
   add(deadline: Deadline, ms: number): void {
-    deadline.at = performance.now() + ms;
+    const now = performance.now();
+    // Whole ms, as timers count: an integer field needs no box of its own per deadline.
+    deadline.at = Math.ceil(now + ms);
     deadline.slot = this.heap.length;
     this.heap.push(deadline);
     this.up(deadline.slot);
-    if (deadline.at < this.armedAt) this.arm(deadline.at, ms);
+    if (deadline.at < this.armedAt) this.arm(deadline.at, deadline.at - now);
   }
 
   /** `deadline` will not expire (no-op when it is not waiting). */

@@ -204,7 +204,10 @@ export class Dispatcher {
     }
     const sub = this.target.subscription(f.sid);
     if (sub === undefined || sub.isClosed) return;
-    const subject = f.ownSubject ? sub.subject : decodeString(bytes, f.subjectStart, f.subjectEnd);
+    const subject = f.ownSubject
+      ? sub.subject
+      : (sub.knownSubjects?.subjectAt(bytes, f.subjectStart, f.subjectEnd) ??
+        decodeString(bytes, f.subjectStart, f.subjectEnd));
     const reply =
       f.replyEnd > f.replyStart ? decodeString(bytes, f.replyStart, f.replyEnd) : undefined;
     // Lenient (API.md): lines that do not parse are skipped, never the message.

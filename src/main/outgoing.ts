@@ -48,11 +48,16 @@ export class Outgoing {
     });
   }
 
+  /**
+   * `replyBytes`: the UTF-8 length of `reply` when this client made it (the request
+   * multiplexer's inbox subjects): such a reply is not checked again for each request.
+   */
   send(
     subject: string,
     reply: string | undefined,
     headers: HeaderMap | undefined,
     payload?: Payload,
+    replyBytes = -1,
   ): boolean {
     if (typeof subject !== 'string') {
       throw new NatsError('invalidArgument', `subject must be a string, got ${typeof subject}`);
@@ -63,7 +68,8 @@ export class Outgoing {
       this.lastEcho = this.interest.receives(subject);
       this.lastSubject = subject;
     }
-    if (reply !== undefined) {
+    if (reply === undefined) replyBytes = 0;
+    else if (replyBytes < 0) {
       if (this.validate) validatePublishSubject(reply, 'reply subject');
       else if (typeof reply !== 'string') {
         throw new NatsError(
@@ -71,9 +77,9 @@ export class Outgoing {
           `reply subject must be a string, got ${typeof reply}`,
         );
       }
+      replyBytes = utf8Length(reply);
     }
     const data = toBytes(payload);
-    const replyBytes = reply === undefined ? 0 : utf8Length(reply);
     if (headers === undefined) {
       this.checkSize(subject, data.length);
       return this.publisher.pub(

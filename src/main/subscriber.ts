@@ -35,6 +35,16 @@ export interface SubscriptionOwner {
 }
 
 /**
+ * Strings for the subjects a subscription's messages arrive on, held by its owner already (the
+ * request multiplexer holds each reply subject it sent): the dispatcher asks here before it
+ * decodes a subject.
+ */
+export interface KnownSubjects {
+  /** The subject whose UTF-8 bytes are `bytes[start, end)`, or undefined when not known. */
+  subjectAt(bytes: Uint8Array, start: number, end: number): string | undefined;
+}
+
+/**
  * Options of `Client.subscribe` and `Client.queueSubscribe`; all optional. A value of the
  * wrong type or range makes the call throw `'invalidArgument'`.
  */
@@ -71,6 +81,8 @@ export class Subscriber implements AsyncIterable<Message> {
    * @internal
    */
   delivered = 0;
+  /** @internal Where the dispatcher finds its messages' subjects before decoding them. */
+  knownSubjects: KnownSubjects | undefined = undefined;
   private done = false;
   private readonly queue: Message[] = [];
   private head = 0;
