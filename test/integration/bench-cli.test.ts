@@ -498,4 +498,26 @@ describe('bench/tools', () => {
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('usage: node dist/bench/tools/ab.js');
   }, 160_000);
+
+  it('lone-request.js takes turns between a library and nats.js and prints each one’s ratio', async () => {
+    const script = join(ROOT, 'dist', 'bench', 'tools', 'lone-request.js');
+    const library = join(ROOT, 'dist', 'src', 'main', 'index.js');
+    const run = await runScript(
+      script,
+      ['--rounds', '2', '--count', '50', library, 'nats.js'],
+      60_000,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('2 rounds of 50 sequential 128 B requests per client, µs');
+    expect(run.stdout).toMatch(
+      new RegExp(
+        `^${library}: p50 [\\d.]+, p90 [\\d.]+; to nats.js p50 [\\d.]+× \\(.+×\\), p90 `,
+        'm',
+      ),
+    );
+    expect(run.stdout).toMatch(/^nats\.js: p50 [\d.]+, p90 [\d.]+$/m);
+    const bad = await runScript(script, ['--rounds', '2'], 30_000);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('usage: lone-request.js');
+  }, 90_000);
 });

@@ -1,0 +1,95 @@
+/**
+ * Sequential requests of builds side by side in one process: each named nats-offload library
+ * (a build's `src/main/index.js`, e.g. `dist-old/src/main/index.js`) and `nats.js` connect to
+ * one fresh local nats-server and the bench's raw-socket responder, then take turns: per round,
+ * `--count` 128 B requests one at a time from each client in the order given, p50 and p90 of
+ * each client's turn. Printed per client: the median of its rounds' p50 and p90, and the median
+ * (range) of its ratio to nats.js's turn in the same round. Turns a few hundred ms apart share
+ * the host's phase, which separate invocations (ab.js) do not: a 5 % difference in a lone
+ * request's latency needs that pairing here to show above the noise.
+ *
+ *   node dist/bench/tools/lone-request.js [--rounds 30] [--count 2000] <library|nats.js>…
+ */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { connectNatsJs } from '../clients/natsjs.js';
+import { REQUEST_TIMEOUT_MS } from '../clients/types.js';
+import { startPeer } from '../peers/launch.js';
+import { SUBJECT } from '../scenarios/reqrep.js';
+import { median, percentile } from '../stats.js';
+import { startServer } from '../support/nats-server.js';
+
+type Library = typeof import('../../src/main/index.js');
+
+interface Requester {
+  name: string;
+  request(payload: Uint8Array): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+const args = process.argv.slice(2);
+const option = (flag: string, fallback: number): number => {
+  const at = args.indexOf(flag);
+  return at >= 0 ? Number(args.splice(at, 2)[1]) : fallback;
+};
+const rounds = option('--rounds', 30);
+const count = option('--count', 2000);
+const WARMUP = 2000;
+if (args.length === 0 || !(rounds > 0) || !(count > 0)) {
+  throw new Error('usage: lone-request.js [--rounds N] [--count N] <library|nats.js>…');
+}
+
+const server = await startServer();
+const responder = await startPeer('responder', [server.url, SUBJECT], true);
+const clients: Requester[] = [];
+for (const name of args) clients.push(await connect(name, server.url));
+const payload = new Uint8Array(128);
+for (const client of clients) await turn(client, WARMUP);
+const p50s = clients.map((): number[] => []);
+const p90s = clients.map((): number[] => []);
+for (let round = 0; round < rounds; round++) {
+  for (let k = 0; k < clients.length; k++) {
+    const latencies = await turn(clients[k], count);
+    p50s[k].push(percentile(latencies, 50) * 1000);
+    p90s[k].push(percentile(latencies, 90) * 1000);
+  }
+}
+const natsJs = args.indexOf('nats.js');
+console.log(`${rounds} rounds of ${count} sequential 128 B requests per client, µs`);
+for (let k = 0; k < clients.length; k++) {
+  let line = `${clients[k].name}: p50 ${median(p50s[k]).toFixed(1)}, p90 ${median(p90s[k]).toFixed(1)}`;
+  if (natsJs >= 0 && natsJs !== k) {
+    line += `; to nats.js p50 ${ratios(p50s[k], p50s[natsJs])}, p90 ${ratios(p90s[k], p90s[natsJs])}`;
+  }
+  console.log(line);
+}
+for (const client of clients) await client.close();
+await responder.stop();
+await server.stop();
+
+async function connect(name: string, url: string): Promise<Requester> {
+  if (name === 'nats.js') {
+    const client = await connectNatsJs(url);
+    return { name, request: (p) => client.request(SUBJECT, p), close: () => client.close() };
+  }
+  const lib = (await import(pathToFileURL(resolve(name)).href)) as Library;
+  const client = await new lib.ConnectOptions().requestTimeout(REQUEST_TIMEOUT_MS).connect(url);
+  return { name, request: (p) => client.request(SUBJECT, p), close: () => client.close() };
+}
+
+/** `n` requests one at a time: their latencies in ms, sorted. */
+async function turn(client: Requester, n: number): Promise<Float64Array> {
+  const latencies = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const start = performance.now();
+    await client.request(payload);
+    latencies[i] = performance.now() - start;
+  }
+  return latencies.sort();
+}
+
+/** Median (range) of the per-round ratios of `values` to `to`. */
+function ratios(values: number[], to: number[]): string {
+  const each = values.map((v, i) => v / to[i]);
+  return `${median(each).toFixed(3)}× (${Math.min(...each).toFixed(2)}–${Math.max(...each).toFixed(2)}×)`;
+}
