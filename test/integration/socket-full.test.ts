@@ -17,16 +17,6 @@ const ARRIVING = 50;
 /** writable() pending this long: the worker is stuck behind the full socket, not just late. */
 const FULL_AFTER_MS = 2_000;
 
-async function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  const settled = await Promise.race([promise.then(() => true), late]);
-  clearTimeout(timer);
-  return settled;
-}
-
 let peer: ScriptedPeer | undefined;
 const clients: Client[] = [];
 
@@ -73,7 +63,11 @@ it('messages arriving while the server does not read leave the publishers waitin
     }
     accepted++;
     resumed = client.writable();
-    if (!(await settlesWithin(resumed, FULL_AFTER_MS))) break;
+    const late = await withTimeout(resumed, FULL_AFTER_MS, 'writable()').then(
+      () => false,
+      () => true,
+    );
+    if (late) break;
   }
   expect(accepted).toBeLessThan(MAX_MESSAGES);
   if (resumed === undefined) throw new Error('no publish said wait');
