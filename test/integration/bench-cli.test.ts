@@ -516,6 +516,19 @@ describe('bench/tools', () => {
       ),
     );
     expect(run.stdout).toMatch(/^nats\.js: p50 [\d.]+, p90 [\d.]+$/m);
+    const inFlight = await runScript(
+      script,
+      ['--rounds', '2', '--count', '200', '--in-flight', '10', library, 'raw'],
+      60_000,
+    );
+    expect(inFlight.code, inFlight.stderr).toBe(0);
+    expect(inFlight.stdout).toContain(
+      '2 rounds of 200 128 B requests per client, 10 in flight, req/s',
+    );
+    expect(inFlight.stdout).toMatch(
+      new RegExp(`^${library}: \\d+; to raw [\\d.]+× \\(.+×\\)$`, 'm'),
+    );
+    expect(inFlight.stdout).toMatch(/^raw: \d+$/m);
     const bad = await runScript(script, ['--rounds', '2'], 30_000);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('usage: lone-request.js');
