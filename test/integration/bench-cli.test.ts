@@ -499,6 +499,18 @@ describe('bench/tools', () => {
     expect(usage.stderr).toContain('usage: node dist/bench/tools/ab.js');
   }, 160_000);
 
+  it('hop-cost.js times main ⇄ worker round trips for each way the worker can wait', async () => {
+    const script = join(ROOT, 'dist', 'bench', 'tools', 'hop-cost.js');
+    const run = await runScript(script, ['--rounds', '2', '--count', '50'], 60_000);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('2 rounds of 50 round trips main ⇄ worker (main: waitAsync), µs');
+    expect(run.stdout).toMatch(/^worker waitAsync: p50 [\d.]+, p90 [\d.]+$/m);
+    expect(run.stdout).toMatch(/^worker wait: p50 [\d.]+, p90 [\d.]+$/m);
+    const bad = await runScript(script, ['--rounds', '0'], 30_000);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('usage: hop-cost.js');
+  }, 90_000);
+
   it('lone-request.js takes turns between a library and nats.js and prints each one’s ratio', async () => {
     const script = join(ROOT, 'dist', 'bench', 'tools', 'lone-request.js');
     const library = join(ROOT, 'dist', 'src', 'main', 'index.js');

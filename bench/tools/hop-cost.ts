@@ -1,0 +1,108 @@
+/**
+ * What the two thread hops of a request cost on this host, alone: the main thread and a worker
+ * pass a token back and forth through one SharedArrayBuffer word, each side sleeping as the
+ * client's does between a request and its reply, and each round trip is timed on the main
+ * thread. No socket, no server: what is left is the wake-ups themselves (on a VM, an idle vCPU's
+ * halt and its wake).
+ *
+ *   worker waits with   `waitAsync` in its event loop (nats-offload's worker: it owns a socket)
+ *                       or `wait` (Atomics.wait, a blocked thread: MECHANICS.md's figure)
+ *   main waits with     `waitAsync` (nats-offload's dispatcher)
+ *
+ * Prints the p50 / p90 round trip of each worker mode, in turns of `--count` round trips:
+ *
+ *   node dist/bench/tools/hop-cost.js [--rounds 10] [--count 2000]
+ */
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { median, percentile } from '../stats.js';
+
+/** Word 0: the token's round; word 1: 1 while the worker should run. */
+const TOKEN = 0;
+const RUNNING = 1;
+type Mode = 'waitAsync' | 'wait';
+const waitAsync = (
+  Atomics as unknown as {
+    waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: unknown };
+  }
+).waitAsync;
+
+if (isMainThread) await main();
+else await echo(workerData.words as Int32Array, workerData.mode as Mode);
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const option = (flag: string, fallback: number): number => {
+    const at = args.indexOf(flag);
+    return at >= 0 ? Number(args.splice(at, 2)[1]) : fallback;
+  };
+  const rounds = option('--rounds', 10);
+  const count = option('--count', 2000);
+  if (!(rounds > 0) || !(count > 0) || args.length > 0) {
+    throw new Error('usage: hop-cost.js [--rounds N] [--count N]');
+  }
+  const modes: Mode[] = ['waitAsync', 'wait'];
+  const p50s = new Map<Mode, number[]>(modes.map((m) => [m, []]));
+  const p90s = new Map<Mode, number[]>(modes.map((m) => [m, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const mode of round % 2 === 0 ? modes : [...modes].reverse()) {
+      const times = await turn(mode, count);
+      p50s.get(mode)?.push(percentile(times, 50) * 1000);
+      p90s.get(mode)?.push(percentile(times, 90) * 1000);
+    }
+  }
+  console.log(`${rounds} rounds of ${count} round trips main ⇄ worker (main: waitAsync), µs`);
+  for (const mode of modes) {
+    const p50 = median(p50s.get(mode) ?? []).toFixed(1);
+    const p90 = median(p90s.get(mode) ?? []).toFixed(1);
+    console.log(`worker ${mode}: p50 ${p50}, p90 ${p90}`);
+  }
+}
+
+/** `count` round trips through a fresh worker: their times in ms, sorted. */
+async function turn(mode: Mode, count: number): Promise<Float64Array> {
+  const words = new Int32Array(new SharedArrayBuffer(8));
+  words[RUNNING] = 1;
+  const worker = new Worker(new URL(import.meta.url), { workerData: { words, mode } });
+  await new Promise((resolve) => worker.once('message', resolve));
+  const WARMUP = 200;
+  const times = new Float64Array(count);
+  for (let i = 0; i < WARMUP + count; i++) {
+    const start = performance.now();
+    const sent = 2 * i + 1;
+    Atomics.store(words, TOKEN, sent);
+    Atomics.notify(words, TOKEN, 1);
+    while (Atomics.load(words, TOKEN) === sent) {
+      const result = waitAsync(words, TOKEN, sent);
+      if (result.async) await result.value;
+    }
+    if (i >= WARMUP) times[i - WARMUP] = performance.now() - start;
+  }
+  Atomics.store(words, RUNNING, 0);
+  Atomics.store(words, TOKEN, -1);
+  Atomics.notify(words, TOKEN, 1);
+  await worker.terminate();
+  return times.sort();
+}
+
+/** The worker: answers each odd token with the next even one. */
+async function echo(words: Int32Array, mode: Mode): Promise<void> {
+  // An open handle, as the client's worker has its socket: the event loop idles in epoll.
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  parentPort?.postMessage('ready');
+  let seen = 0;
+  while (Atomics.load(words, RUNNING) === 1) {
+    const now = Atomics.load(words, TOKEN);
+    if (now !== seen && now % 2 === 1) {
+      seen = now + 1;
+      Atomics.store(words, TOKEN, seen);
+      Atomics.notify(words, TOKEN, 1);
+      continue;
+    }
+    if (mode === 'wait') Atomics.wait(words, TOKEN, now);
+    else {
+      const result = waitAsync(words, TOKEN, now);
+      if (result.async) await result.value;
+    }
+  }
+  clearInterval(keepAlive);
+}
