@@ -19,7 +19,12 @@ import type { RingProducer } from '../shared/ring/ring-producer.js';
 const EMPTY = new Uint8Array(0);
 
 export class Overflow {
-  private readonly frames: Uint8Array[] = [];
+  /**
+   * Starts with an element so that its elements kind is the one it keeps (the constructor
+   * empties it): an empty literal changes kind at the first push, which threw away the
+   * optimized code of every publish that had read {@link active} before the ring first filled.
+   */
+  private readonly frames: Uint8Array[] = [EMPTY];
   /** Index of the oldest frame still waiting. */
   private head = 0;
   /** Bytes of the waiting frames. */
@@ -37,7 +42,11 @@ export class Overflow {
   target: Uint8Array = EMPTY;
 
   /** `chunkMax`: the largest PUB frame small publishes grow (a ring record must hold it). */
-  constructor(private readonly chunkMax: number) {}
+  constructor(private readonly chunkMax: number) {
+    // Stored again at once, so that V8 never takes these fields for constants: the first
+    // store after optimization (the ring's first full moment) otherwise deoptimizes publish.
+    this.clear();
+  }
 
   /** Frames wait here: a new one must wait behind them. */
   get active(): boolean {

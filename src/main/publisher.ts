@@ -34,7 +34,7 @@ import {
 } from '../shared/protocol/encode.js';
 import type { RingProducer } from '../shared/ring/ring-producer.js';
 import { Overflow } from './overflow.js';
-import { PubLineCache } from './pub-lines.js';
+import { type PubLine, PubLineCache } from './pub-lines.js';
 
 /** Frames committed before W is published (committing per 64 frames doubled ring throughput). */
 const PUBLISH_EVERY = 64;
@@ -100,18 +100,20 @@ export class Publisher {
     }
     // Small payloads are not aligned (the test here saves a call). While messages wait off the
     // ring a new one waits too, in private memory: no alignment.
+    const waiting = this.overflow.active;
     const pad =
-      size < ALIGN_PAYLOAD_MIN || this.overflow.active
+      size < ALIGN_PAYLOAD_MIN || waiting
         ? 0
         : this.records.alignPad(wire - size - 2, wire, payload);
     const line = this.lines.get(subject, reply, size, pad);
-    const at = this.wireSpace(wire + pad, echo);
-    const frame = this.frame;
+    const at = waiting ? -1 : this.records.reserve(wire + pad, echo);
+    if (at < 0) return this.pubWaiting(subject, reply, payload, line, wire + pad, pad, echo);
+    const frame = this.ring.bytes;
     if (line === undefined) writePub(frame, at, subject, reply, payload, pad);
-    else if (line.words !== null && frame === this.ring.bytes) {
+    else if (line.words !== null) {
       writePubWithLineWords(frame, this.ring.view, at, line.bytes.length, line.words, payload);
     } else writePubWithLine(frame, at, line.bytes, payload);
-    return this.committed(frame, reply !== undefined);
+    return this.inRing(reply !== undefined);
   }
 
   hpub(
@@ -244,14 +246,36 @@ export class Publisher {
    */
   private wireSpace(wireLength: number, echo: boolean): number {
     this.frame = this.ring.bytes;
-    if (!this.overflow.active) {
-      const at = this.records.reserve(wireLength, echo);
-      if (at >= 0) return at;
-    }
+    const at = this.overflow.active ? -1 : this.records.reserve(wireLength, echo);
+    return at >= 0 ? at : this.waitingSpace(wireLength, echo);
+  }
+
+  /** {@link wireSpace} off the ring: the ring is full, or frames wait here already. */
+  private waitingSpace(wireLength: number, echo: boolean): number {
     this.assertPublishRoom(pubFrameLength(wireLength));
     const at = this.overflow.queueWire(wireLength, echo);
     this.frame = this.overflow.target;
     return at;
+  }
+
+  /**
+   * A PUB that waits here (see {@link waitingSpace}). Its own method, reached from pub() by one
+   * call: the first full ring of a burst comes after V8 optimized pub(), and each path first
+   * taken there throws that code away (and its callers'); one call site costs one such round.
+   */
+  private pubWaiting(
+    subject: string,
+    reply: string | undefined,
+    payload: Uint8Array,
+    line: PubLine | undefined,
+    wireLength: number,
+    pad: number,
+    echo: boolean,
+  ): boolean {
+    const at = this.waitingSpace(wireLength, echo);
+    if (line === undefined) writePub(this.frame, at, subject, reply, payload, pad);
+    else writePubWithLine(this.frame, at, line.bytes, payload);
+    return this.queued();
   }
 
   /** Bytes written and not yet taken by the worker: in the ring, and waiting here. */
@@ -322,7 +346,11 @@ export class Publisher {
    * it was built off-ring.
    */
   private committed(target: Uint8Array, request = false): boolean {
-    if (target !== this.ring.bytes) return this.queued();
+    return target === this.ring.bytes ? this.inRing(request) : this.queued();
+  }
+
+  /** A frame in the ring ({@link committed}): W is published per batch, or at the microtask tail. */
+  private inRing(request: boolean): boolean {
     if (
       request
         ? ++this.unpublishedRequests >= REQUESTS_PER_PUBLISH

@@ -18,7 +18,8 @@
  *     before the end leaves a WRAP_MARKER length word there and starts again at offset 0.
  *
  * Each side keeps private copies of the counters and touches the shared ones only to publish
- * (one `Atomics.store` per batch) or when its cached copy says empty/full (one `Atomics.load`).
+ * (one `Atomics.store` per batch) or when its cached copy says empty/full (one `Atomics.load`;
+ * `RingProducer.room`, called once per grown PUB record, loads R too).
  * The producer writes bodies with plain stores before its store of W, and the consumer reads
  * them after its load of W, so the sequentially consistent pair orders them; the same holds
  * for R and the space it hands back. No method allocates, except the promise of a wait.

@@ -1,0 +1,130 @@
+/**
+ * The publish path's hot methods keep their optimized code through a burst's rare moments (a
+ * ring's wrap, a full ring, messages waiting on the caller's thread): a branch first taken
+ * after V8 optimized a method, or a field that changes shape then, throws that code away, and
+ * with it the code of every caller it was inlined into, which then compile again (issue 16:
+ * the fixed compile cost of a short burst). Checked in a fresh Node process with V8's test
+ * natives, over the built code (`npm test` builds first).
+ */
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { runNodeScript } from '../helpers/child.js';
+
+const RING = fileURLToPath(new URL('../../dist/src/shared/ring/', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../dist/src/main/', import.meta.url));
+
+/** V8's %GetOptimizationStatus bit for "runs optimized code" (runtime-test.cc). */
+const OPTIMIZED = 1 << 4;
+
+const RING_SCRIPT = `
+import { createRingBuffers } from '${RING}byte-ring.js';
+import { RingProducer } from '${RING}ring-producer.js';
+import { RingConsumer } from '${RING}ring-consumer.js';
+
+const buffers = createRingBuffers(1024);
+const producer = new RingProducer(buffers);
+const consumer = new RingConsumer(buffers);
+const reserve = RingProducer.prototype.reserve;
+const next = RingConsumer.prototype.next;
+
+// As PubRecords does: room() for the record, then reserve().
+function produce(length) {
+  producer.room(length);
+  const off = producer.reserve(length);
+  if (off >= 0) producer.commit();
+  producer.publish();
+  return off;
+}
+function consumeAll() {
+  for (let off = consumer.next(); off >= 0; off = consumer.next()) consumer.advance();
+  consumer.release();
+}
+
+%PrepareFunctionForOptimization(reserve);
+%PrepareFunctionForOptimization(next);
+// Records that do not wrap: the feedback a burst's start gives.
+for (let i = 0; i < 20; i++) {
+  produce(8);
+  consumeAll();
+}
+%OptimizeFunctionOnNextCall(reserve);
+%OptimizeFunctionOnNextCall(next);
+produce(8);
+consumeAll();
+const before = [%GetOptimizationStatus(reserve), %GetOptimizationStatus(next)];
+// Many wraps, records of several sizes.
+let wraps = 0;
+for (let i = 0; i < 400; i++) {
+  const length = 8 + (i % 7) * 20;
+  if (produce(length) === 4 && i > 0) wraps++;
+  consumeAll();
+}
+const after = [%GetOptimizationStatus(reserve), %GetOptimizationStatus(next)];
+console.log(JSON.stringify({ before, after, wraps }));
+`;
+
+const OVERFLOW_SCRIPT = `
+import { createRingBuffers } from '${RING}byte-ring.js';
+import { RingProducer } from '${RING}ring-producer.js';
+import { RingConsumer } from '${RING}ring-consumer.js';
+import { Overflow } from '${MAIN}overflow.js';
+
+const buffers = createRingBuffers(1024);
+const producer = new RingProducer(buffers);
+const consumer = new RingConsumer(buffers);
+const overflow = new Overflow(256);
+const active = Object.getOwnPropertyDescriptor(Overflow.prototype, 'active').get;
+function isActive() {
+  return overflow.active;
+}
+
+%PrepareFunctionForOptimization(active);
+%PrepareFunctionForOptimization(isActive);
+// A burst's start: nothing has waited yet.
+for (let i = 0; i < 20; i++) isActive();
+%OptimizeFunctionOnNextCall(isActive);
+isActive();
+const before = %GetOptimizationStatus(isActive);
+// The ring is full: messages wait, then move to the ring once it has room.
+for (let i = 0; i < 50; i++) overflow.queueWire(30, false);
+const waited = isActive();
+while (!overflow.moveTo(producer)) {
+  producer.publish();
+  for (let off = consumer.next(); off >= 0; off = consumer.next()) consumer.advance();
+  consumer.release();
+}
+const after = %GetOptimizationStatus(isActive);
+console.log(JSON.stringify({ before, after, waited, activeAfter: isActive() }));
+`;
+
+async function natives(script: string): Promise<Record<string, unknown>> {
+  const result = await runNodeScript(script, { nodeFlags: ['--allow-natives-syntax'] });
+  expect(result.stderr).toBe('');
+  return JSON.parse(result.stdout);
+}
+
+describe('the publish path under the JIT', () => {
+  it("the ring's reserve() and next() stay optimized through its wraps", async () => {
+    const { before, after, wraps } = (await natives(RING_SCRIPT)) as {
+      before: number[];
+      after: number[];
+      wraps: number;
+    };
+    // The script did wrap, with both methods optimized beforehand.
+    expect(wraps).toBeGreaterThan(10);
+    expect(before.map((status: number) => status & OPTIMIZED)).toEqual([OPTIMIZED, OPTIMIZED]);
+    expect(after.map((status: number) => status & OPTIMIZED)).toEqual([OPTIMIZED, OPTIMIZED]);
+  });
+
+  it("code that read the overflow's state stays optimized once messages first wait there", async () => {
+    const { before, after, waited, activeAfter } = (await natives(OVERFLOW_SCRIPT)) as {
+      before: number;
+      after: number;
+      waited: boolean;
+      activeAfter: boolean;
+    };
+    expect([waited, activeAfter]).toEqual([true, false]);
+    expect(before & OPTIMIZED).toBe(OPTIMIZED);
+    expect(after & OPTIMIZED).toBe(OPTIMIZED);
+  });
+});
