@@ -31,6 +31,27 @@ class Slab {
   get words(): Int32Array {
     return this.frames.words;
   }
+
+  /** Move frames into the ring until it is full or this slab is empty; returns how many. */
+  moveTo(ring: RingProducer): number {
+    const src = this.frames.words;
+    const dst = ring.words;
+    let moved = 0;
+    while (this.read < this.write) {
+      const from = this.read >> 2;
+      const length = src[from];
+      const off = ring.reserve(length);
+      if (off < 0) break;
+      // Whole words: the last one's padding lands in the record's own padding.
+      const words = (length + 3) >> 2;
+      const to = off >> 2;
+      for (let i = 0; i < words; i++) dst[to + i] = src[from + 1 + i];
+      ring.commit();
+      this.read += 4 + words * 4;
+      moved++;
+    }
+    return moved;
+  }
 }
 
 export class Backlog {
@@ -91,21 +112,14 @@ export class Backlog {
   moveTo(ring: RingProducer): boolean {
     while (this.length > 0) {
       const slab = this.slabs[0];
-      const from = slab.read >> 2;
-      const length = slab.words[from];
-      const off = ring.reserve(length);
-      if (off < 0) break;
-      // Whole words: the last one's padding lands in the record's own padding.
-      const words = (length + 3) >> 2;
-      const to = off >> 2;
-      const src = slab.words;
-      const dst = ring.words;
-      for (let i = 0; i < words; i++) dst[to + i] = src[from + 1 + i];
-      ring.commit();
-      slab.read += 4 + words * 4;
-      if (slab.read === slab.write && this.slabs.length > 1) this.slabs.shift();
-      this.length--;
-      this.bytes -= 4 + words * 4;
+      const from = slab.read;
+      this.length -= slab.moveTo(ring);
+      this.bytes -= slab.read - from;
+      // Slab switches are rare: outside the loop that moves frames, whose optimized code
+      // (on-stack replaced, so re-entered with every call) would otherwise be thrown away
+      // each time it first meets one.
+      if (slab.read < slab.write || this.slabs.length === 1) break;
+      this.slabs.shift();
     }
     return this.length === 0;
   }
