@@ -1,7 +1,8 @@
 /**
  * Where pubsub's CPU goes, by thread: one client publishes `count` messages (128 B, or
  * `--size N`) to a subject it subscribes to (with `--publish-only` it subscribes to nothing
- * and flushes at the end: pub's path), against a fresh local nats-server, and the CPU time of each
+ * and flushes at the end: pub's path; with `--flood` a publisher process floods them instead
+ * and the client only receives: sub's path), against a fresh local nats-server, and the CPU time of each
  * thread of this process and of the server is read from /proc (Linux only) around the run.
  * Prints one line:
  *
@@ -11,23 +12,35 @@
  * the rest (V8's GC and compiler threads). For an A/B of two builds, pass another build's
  * entry as the second argument and alternate the two from the shell:
  *
- *   node dist/bench/tools/thread-cpu.js 2000000 [path/to/dist/src/main/index.js] [--size N] [--publish-only]
+ *   node dist/bench/tools/thread-cpu.js 2000000 [path/to/dist/src/main/index.js] [--size N] [--publish-only | --flood]
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { startPeer } from '../peers/launch.js';
 import { spent, threadCpu } from '../proc-cpu.js';
 import { startServer } from '../support/nats-server.js';
 
 const args = process.argv.slice(2);
 const sizeAt = args.indexOf('--size');
 const SIZE = sizeAt >= 0 ? Number(args.splice(sizeAt, 2)[1]) : 128;
-const publishOnlyAt = args.indexOf('--publish-only');
-const PUBLISH_ONLY = publishOnlyAt >= 0;
-if (PUBLISH_ONLY) args.splice(publishOnlyAt, 1);
+/** Takes `name` out of the arguments; true if it was there. */
+function flag(name: string): boolean {
+  const at = args.indexOf(name);
+  if (at >= 0) args.splice(at, 1);
+  return at >= 0;
+}
+const PUBLISH_ONLY = flag('--publish-only');
+const FLOOD = flag('--flood');
 const [countText = '1000000', entry] = args;
 const count = Number(countText);
-if (!Number.isInteger(count) || count < 1 || !Number.isInteger(SIZE) || SIZE < 0) {
-  throw new Error('usage: thread-cpu.js <count> [entry] [--size N] [--publish-only]');
+if (
+  !Number.isInteger(count) ||
+  count < 1 ||
+  !Number.isInteger(SIZE) ||
+  SIZE < 0 ||
+  (PUBLISH_ONLY && FLOOD)
+) {
+  throw new Error('usage: thread-cpu.js <count> [entry] [--size N] [--publish-only | --flood]');
 }
 type Lib = typeof import('../../src/main/index.js');
 const lib: Lib = entry
@@ -57,15 +70,23 @@ try {
     });
   }
   await client.flush();
+  const flood = FLOOD
+    ? await startPeer('flood', [server.url, 'bench.threads', count, SIZE], true)
+    : undefined;
   const payload = new Uint8Array(SIZE).fill(0x61);
   const ours = threadCpu(process.pid);
   const theirs = threadCpu(server.pid);
   const start = performance.now();
-  for (let i = 0; i < count; i++) {
-    if (!client.publish('bench.threads', payload)) await client.writable();
+  if (flood) {
+    flood.go();
+    await Promise.race([all, flood.failed]);
+  } else {
+    for (let i = 0; i < count; i++) {
+      if (!client.publish('bench.threads', payload)) await client.writable();
+    }
+    if (PUBLISH_ONLY) await client.flush();
+    else await all;
   }
-  if (PUBLISH_ONLY) await client.flush();
-  else await all;
   const ms = performance.now() - start;
   const byThread = spent(ours, threadCpu(process.pid));
   const main = byThread.get(process.pid) ?? 0;
@@ -80,6 +101,7 @@ try {
   console.log(
     `rate ${Math.round(count / ms)} main ${mainMs} worker ${workerMs} helpers ${helpersMs} server ${allServerMs}`,
   );
+  await flood?.stop();
 } finally {
   await client.close();
   await server.stop();

@@ -6,29 +6,51 @@
  * per frame made it the worker's largest allocator.
  */
 
-import type { WordBytes } from '../shared/ring/ring-copy.js';
 import type { RingProducer } from '../shared/ring/ring-producer.js';
+import { FrameBytes } from './frame-bytes.js';
 
 /** Bytes per slab; a frame larger than this gets a slab of its own. */
 const SLAB_BYTES = 256 * 1024;
 
-/**
- * A class, not an object literal: object literals that start with a `bytes` field share
- * hidden-class transitions, so the first socket Buffer stored in a copy source's `bytes` (also
- * a literal then) changed the field type slabs had, and V8 deoptimized the code that copies
- * into slabs.
- */
-class Slab implements WordBytes {
-  readonly bytes: Uint8Array;
-  readonly words: Int32Array;
+/** Frames back to back in memory of their own; written through {@link frames}, as the ring is. */
+class Slab {
+  readonly frames: FrameBytes;
   /** Offset of the next frame to move out, and of the end of the frames written. */
   read = 0;
   write = 0;
 
   constructor(size: number) {
     const buffer = new ArrayBuffer(size);
-    this.bytes = new Uint8Array(buffer);
-    this.words = new Int32Array(buffer);
+    this.frames = new FrameBytes(new Uint8Array(buffer), new Int32Array(buffer));
+  }
+
+  get size(): number {
+    return this.frames.bytes.length;
+  }
+
+  get words(): Int32Array {
+    return this.frames.words;
+  }
+
+  /** Move frames into the ring until it is full or this slab is empty; returns how many. */
+  moveTo(ring: RingProducer): number {
+    const src = this.frames.words;
+    const dst = ring.words;
+    let moved = 0;
+    while (this.read < this.write) {
+      const from = this.read >> 2;
+      const length = src[from];
+      const off = ring.reserve(length);
+      if (off < 0) break;
+      // Whole words: the last one's padding lands in the record's own padding.
+      const words = (length + 3) >> 2;
+      const to = off >> 2;
+      for (let i = 0; i < words; i++) dst[to + i] = src[from + 1 + i];
+      ring.commit();
+      this.read += 4 + words * 4;
+      moved++;
+    }
+    return moved;
   }
 }
 
@@ -40,8 +62,8 @@ export class Backlog {
   bytes = 0;
 
   /** The slab {@link reserve} returned an offset in; write the body there, then {@link commit}. */
-  get target(): WordBytes {
-    return this.slabs[this.slabs.length - 1];
+  get target(): FrameBytes {
+    return this.slabs[this.slabs.length - 1].frames;
   }
 
   /** Room for a body of `length` bytes at the end; returns its offset in {@link target}. */
@@ -54,11 +76,11 @@ export class Backlog {
       // a new slab when the frame does not fit or an outsized slab is no longer needed.
       tail.read = 0;
       tail.write = 0;
-      if (size > tail.bytes.length || (tail.bytes.length > SLAB_BYTES && size <= SLAB_BYTES)) {
+      if (size > tail.size || (tail.size > SLAB_BYTES && size <= SLAB_BYTES)) {
         tail = new Slab(Math.max(SLAB_BYTES, size));
         this.slabs[last] = tail;
       }
-    } else if (tail.write + size > tail.bytes.length) {
+    } else if (tail.write + size > tail.size) {
       tail = new Slab(Math.max(SLAB_BYTES, size));
       this.slabs.push(tail);
     }
@@ -90,21 +112,14 @@ export class Backlog {
   moveTo(ring: RingProducer): boolean {
     while (this.length > 0) {
       const slab = this.slabs[0];
-      const from = slab.read >> 2;
-      const length = slab.words[from];
-      const off = ring.reserve(length);
-      if (off < 0) break;
-      // Whole words: the last one's padding lands in the record's own padding.
-      const words = (length + 3) >> 2;
-      const to = off >> 2;
-      const src = slab.words;
-      const dst = ring.words;
-      for (let i = 0; i < words; i++) dst[to + i] = src[from + 1 + i];
-      ring.commit();
-      slab.read += 4 + words * 4;
-      if (slab.read === slab.write && this.slabs.length > 1) this.slabs.shift();
-      this.length--;
-      this.bytes -= 4 + words * 4;
+      const from = slab.read;
+      this.length -= slab.moveTo(ring);
+      this.bytes -= slab.read - from;
+      // Slab switches are rare: outside the loop that moves frames, whose optimized code
+      // (on-stack replaced, so re-entered with every call) would otherwise be thrown away
+      // each time it first meets one.
+      if (slab.read < slab.write || this.slabs.length === 1) break;
+      this.slabs.shift();
     }
     return this.length === 0;
   }

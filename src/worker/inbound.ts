@@ -15,10 +15,11 @@ import {
   writeControlDelivery,
 } from '../shared/frames/delivery.js';
 import type { MsgView } from '../shared/protocol/parser.js';
-import { SourceBytes, type WordBytes } from '../shared/ring/ring-copy.js';
+import { SourceBytes } from '../shared/ring/ring-copy.js';
 import type { RingProducer } from '../shared/ring/ring-producer.js';
 import { Backlog } from './backlog.js';
 import { DeliveryCredit, ReceivePolicy } from './flow-control.js';
+import { FrameBytes } from './frame-bytes.js';
 import type { Subscription } from './subscriptions.js';
 
 export interface InboundEvents {
@@ -47,6 +48,8 @@ export class Inbound {
   /** The buffer messages are being copied from (a socket chunk), with a view made once for it. */
   private source = new SourceBytes(new Uint8Array(0));
   private readonly frame = new MsgFrameWriter();
+  /** The ring's bytes as frames are written into them: the class backlog slabs have too. */
+  private readonly ringBytes: FrameBytes;
   /** Frames that must stay in order with whatever waits: control frames, continued messages. */
   private readonly space: DeliverySpace;
   /** Frame bytes from which a message is continued across frames. */
@@ -57,6 +60,7 @@ export class Inbound {
     capacity: number,
     private readonly events: InboundEvents,
   ) {
+    this.ringBytes = new FrameBytes(ring.bytes, ring.words);
     this.credit = new DeliveryCredit(ring, () => this.backlog.length > 0);
     this.policy = new ReceivePolicy(ring, this.backlog, capacity, {
       pauseReading: () => events.pauseReading(),
@@ -64,7 +68,7 @@ export class Inbound {
       holdKeepAlive: (held) => events.holdKeepAlive(held),
       countWaiting: () => this.countWaiting(),
     });
-    this.space = new DeliverySpace(ring, this.backlog, () => {
+    this.space = new DeliverySpace(ring, this.ringBytes, this.backlog, () => {
       this.policy.queued();
       this.awaitSpace();
     });
@@ -102,7 +106,7 @@ export class Inbound {
         off = this.ring.reserve(length);
       }
       if (off >= 0) {
-        frame.write(this.ring, off, this.source, msg, sub.sid, pad);
+        frame.write(this.ringBytes, off, this.source, msg, sub.sid, pad);
         this.ring.commit();
         return;
       }
@@ -189,16 +193,17 @@ export class Inbound {
 
 /** Frames in arrival order: into the ring while nothing waits and it has room, else the backlog. */
 class DeliverySpace implements FrameSpace {
-  target: WordBytes;
+  target: FrameBytes;
   private inRing = true;
 
   constructor(
     private readonly ring: RingProducer,
+    private readonly ringBytes: FrameBytes,
     private readonly backlog: Backlog,
     /** A frame waits in the backlog. */
     private readonly queued: () => void,
   ) {
-    this.target = ring;
+    this.target = ringBytes;
   }
 
   reserve(length: number): number {
@@ -206,7 +211,7 @@ class DeliverySpace implements FrameSpace {
       const off = this.ring.reserve(length);
       this.inRing = off >= 0;
       if (this.inRing) {
-        this.target = this.ring;
+        this.target = this.ringBytes;
         return off;
       }
     }
