@@ -105,8 +105,17 @@ export class RingProducer {
       if (need > this.capacity - ((this.written - this.readCache) >>> 0)) return -1;
     }
     const start = wraps ? 0 : at;
-    this.view.setUint32(at, wraps ? WRAP_MARKER : length, true);
-    this.view.setUint32(start, length, true);
+    // One store, or two at a wrap (its marker at `at`, then the length at 0), both through the
+    // one store every record runs, so the wrap meets no code without feedback. (Storing a
+    // word at `at` and the length at `start` for every record cost ~13% of `micro ring`.)
+    let where = at;
+    let word = wraps ? WRAP_MARKER : length;
+    for (;;) {
+      this.view.setUint32(where, word, true);
+      if (where === start) break;
+      where = start;
+      word = length;
+    }
     this.reservedEnd = (this.written + need) >>> 0;
     this.reservedAt = start;
     this.reservedLength = length;
