@@ -40,6 +40,10 @@ function consumeAll() {
   consumer.release();
 }
 
+// The callers here stay out of TurboFan: inlined into them, reserve() and next() would not run
+// their own code, and a deopt would show in the callers' status, not theirs.
+%NeverOptimizeFunction(produce);
+%NeverOptimizeFunction(consumeAll);
 %PrepareFunctionForOptimization(reserve);
 %PrepareFunctionForOptimization(next);
 // Records that do not wrap: the feedback a burst's start gives.
@@ -47,6 +51,7 @@ for (let i = 0; i < 20; i++) {
   produce(8);
   consumeAll();
 }
+%FinalizeOptimization(); // no compile of V8's own still running: it would defer the forced one
 %OptimizeFunctionOnNextCall(reserve);
 %OptimizeFunctionOnNextCall(next);
 produce(8);
@@ -82,6 +87,7 @@ function isActive() {
 %PrepareFunctionForOptimization(isActive);
 // A burst's start: nothing has waited yet.
 for (let i = 0; i < 20; i++) isActive();
+%FinalizeOptimization();
 %OptimizeFunctionOnNextCall(isActive);
 isActive();
 const before = %GetOptimizationStatus(isActive);
