@@ -121,7 +121,7 @@ async function sequential(
 
 /** `count` requests of `payload`, `inFlight` outstanding at all times: their rate. */
 export function concurrent(
-  client: BenchClient,
+  client: Pick<BenchClient, 'request'>,
   payload: Uint8Array,
   count: number,
   inFlight: number,

@@ -11,10 +11,10 @@ import type { ClientName } from '../clients/types.js';
 import { type PartCosts, predictedRate, totalCost } from '../core-bound.js';
 import { formatValue, type Row } from '../report.js';
 import type { Variant } from '../scenarios/types.js';
+import { takeNumber } from './tool-args.js';
 
 const args = process.argv.slice(2);
-const coresAt = args.indexOf('--cores');
-const cores = coresAt >= 0 ? Number(args.splice(coresAt, 2)[1]) : 4;
+const cores = takeNumber(args, '--cores', 4);
 const [file] = args;
 if (!file || !Number.isInteger(cores) || cores < 1) {
   process.stderr.write('usage: node dist/bench/tools/core-bound.js <results.json> [--cores N]\n');

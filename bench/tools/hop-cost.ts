@@ -15,6 +15,7 @@
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { median, percentile } from '../stats.js';
+import { takeNumber } from './tool-args.js';
 
 /** Word 0: the token's round; word 1: 1 while the worker should run. */
 const TOKEN = 0;
@@ -31,12 +32,8 @@ else await echo(workerData.words as Int32Array, workerData.mode as Mode);
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const option = (flag: string, fallback: number): number => {
-    const at = args.indexOf(flag);
-    return at >= 0 ? Number(args.splice(at, 2)[1]) : fallback;
-  };
-  const rounds = option('--rounds', 10);
-  const count = option('--count', 2000);
+  const rounds = takeNumber(args, '--rounds', 10);
+  const count = takeNumber(args, '--count', 2000);
   if (!(rounds > 0) || !(count > 0) || args.length > 0) {
     throw new Error('usage: hop-cost.js [--rounds N] [--count N]');
   }

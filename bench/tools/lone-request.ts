@@ -21,6 +21,7 @@ import { startPeer } from '../peers/launch.js';
 import { concurrent, SUBJECT } from '../scenarios/reqrep.js';
 import { median, percentile } from '../stats.js';
 import { startServer } from '../support/nats-server.js';
+import { takeNumber } from './tool-args.js';
 
 type Library = typeof import('../../src/main/index.js');
 
@@ -33,13 +34,9 @@ interface Requester {
 }
 
 const args = process.argv.slice(2);
-const option = (flag: string, fallback: number): number => {
-  const at = args.indexOf(flag);
-  return at >= 0 ? Number(args.splice(at, 2)[1]) : fallback;
-};
-const rounds = option('--rounds', 30);
-const count = option('--count', 2000);
-const inFlight = option('--in-flight', 1);
+const rounds = takeNumber(args, '--rounds', 30);
+const count = takeNumber(args, '--count', 2000);
+const inFlight = takeNumber(args, '--in-flight', 1);
 const WARMUP = 2000;
 if (
   args.length === 0 ||
@@ -49,7 +46,7 @@ if (
   inFlight < 1
 ) {
   throw new Error(
-    'usage: lone-request.js [--rounds N] [--count N] [--in-flight N] <library|nats.js>…',
+    'usage: lone-request.js [--rounds N] [--count N] [--in-flight N] <library|nats.js|raw>…',
   );
 }
 
@@ -93,7 +90,7 @@ async function sequentialRounds(): Promise<void> {
 
 async function inFlightRounds(): Promise<void> {
   const rate = async (client: Requester, n: number): Promise<number> => {
-    const { reqPerSec } = await concurrent(client.bench as BenchClient, payload, n, inFlight);
+    const { reqPerSec } = await concurrent(client.bench, payload, n, inFlight);
     return reqPerSec as number;
   };
   for (const client of clients) await rate(client, WARMUP);

@@ -14,6 +14,7 @@ import { connectClient } from '../clients/types.js';
 import { startPeer } from '../peers/launch.js';
 import { concurrent, SUBJECT } from '../scenarios/reqrep.js';
 import { startServer } from '../support/nats-server.js';
+import { takeNumber } from './tool-args.js';
 
 interface Counts {
   reads: number;
@@ -23,8 +24,7 @@ interface Counts {
 }
 
 const args = process.argv.slice(2);
-const inFlightAt = args.indexOf('--in-flight');
-const inFlight = inFlightAt >= 0 ? Number(args.splice(inFlightAt, 2)[1]) : 100;
+const inFlight = takeNumber(args, '--in-flight', 100);
 const [which, countText = '100000'] = args;
 const count = Number(countText);
 if ((which !== 'nats-offload' && which !== 'raw') || !(count > 0) || !(inFlight > 0)) {

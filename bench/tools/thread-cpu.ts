@@ -19,18 +19,12 @@ import { pathToFileURL } from 'node:url';
 import { startPeer } from '../peers/launch.js';
 import { spent, threadCpu } from '../proc-cpu.js';
 import { startServer } from '../support/nats-server.js';
+import { takeFlag, takeNumber } from './tool-args.js';
 
 const args = process.argv.slice(2);
-const sizeAt = args.indexOf('--size');
-const SIZE = sizeAt >= 0 ? Number(args.splice(sizeAt, 2)[1]) : 128;
-/** Takes `name` out of the arguments; true if it was there. */
-function flag(name: string): boolean {
-  const at = args.indexOf(name);
-  if (at >= 0) args.splice(at, 1);
-  return at >= 0;
-}
-const PUBLISH_ONLY = flag('--publish-only');
-const FLOOD = flag('--flood');
+const SIZE = takeNumber(args, '--size', 128);
+const PUBLISH_ONLY = takeFlag(args, '--publish-only');
+const FLOOD = takeFlag(args, '--flood');
 const [countText = '1000000', entry] = args;
 const count = Number(countText);
 if (
