@@ -18,14 +18,14 @@ import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { threadCpu } from '../proc-cpu.js';
 import { median } from '../stats.js';
+import { takeFlag, takeNumber } from './tool-args.js';
 
 const WARM_UP = 2_000_000;
 const SUBJECT = 'bench.pub';
 
-/** `--name value` out of `args`, or `fallback`. */
+/** `--name value` out of `args`, or `fallback`: a whole number. */
 function option(args: string[], name: string, fallback: number): number {
-  const at = args.indexOf(name);
-  const value = at >= 0 ? Number(args.splice(at, 2)[1]) : fallback;
+  const value = takeNumber(args, name, fallback);
   if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a whole number`);
   return value;
 }
@@ -74,12 +74,14 @@ async function clientPath(load: (path: string) => Promise<Module>): Promise<Publ
     load('shared/ring/byte-ring.js'),
   );
   const client = await new ConnectOptions().retryOnInitialConnect().connect('nats://127.0.0.1:1');
-  const ring = client.publisher.ring;
+  // Builds since 159955c keep the publisher among the client's parts (client-parts.ts).
+  const publisher = client.parts?.publisher ?? client.publisher;
+  const ring = publisher.ring;
   const consumer = new RingConsumer({ header: ring.header.buffer, data: ring.bytes.buffer });
   return {
     send: (payload) => client.publish(SUBJECT, payload),
     drain: () => {
-      client.publisher.publishNow();
+      publisher.publishNow();
       while (consumer.next() >= 0) consumer.advance();
       consumer.release();
     },
@@ -111,9 +113,7 @@ const args = process.argv.slice(2);
 if (args[0] === '--child') {
   await child(args[1], Number(args[2]), Number(args[3]), args[4] === 'client');
 } else {
-  const clientAt = args.indexOf('--client');
-  if (clientAt >= 0) args.splice(clientAt, 1);
-  const mode = clientAt >= 0 ? 'client' : 'outgoing';
+  const mode = takeFlag(args, '--client') ? 'client' : 'outgoing';
   const rounds = option(args, '--rounds', 10);
   const count = option(args, '--count', 10_000_000);
   const size = option(args, '--size', 16);

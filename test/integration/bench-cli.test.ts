@@ -499,6 +499,24 @@ describe('bench/tools', () => {
     expect(usage.stderr).toContain('usage: node dist/bench/tools/ab.js');
   }, 160_000);
 
+  it('publish-path.js measures both paths of a build', async () => {
+    const script = join(ROOT, 'dist', 'bench', 'tools', 'publish-path.js');
+    const dist = join(ROOT, 'dist');
+    for (const [mode, title] of [
+      [[], 'outgoing path'],
+      [['--client'], 'client path'],
+    ] as const) {
+      const run = await runScript(
+        script,
+        [...mode, '--rounds', '1', '--count', '20000', dist],
+        60_000,
+      );
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toContain(`${title}, 16 B payload, 20000 messages per run`);
+      expect(run.stdout).toMatch(new RegExp(`^${dist} \\| [\\d.]+ \\|`, 'm'));
+    }
+  }, 90_000);
+
   it('hop-cost.js times main ⇄ worker round trips for each way the worker can wait', async () => {
     const script = join(ROOT, 'dist', 'bench', 'tools', 'hop-cost.js');
     const run = await runScript(script, ['--rounds', '2', '--count', '50'], 60_000);
