@@ -4,12 +4,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { fromSeed } from 'nkeys.js';
+import type * as NKeys from 'nkeys.js';
 import { describe, typeName } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
+import { lazyPackage } from '../shared/lazy-package.js';
 import { MAX_TIMER_MS } from '../shared/options.js';
 
 const encoder = new TextEncoder();
+const nkeys = lazyPackage<typeof NKeys>('nkeys.js');
 
 /** An integer number of milliseconds from `min` to {@link MAX_TIMER_MS}. */
 export function duration(option: string, value: unknown, min = 0): number {
@@ -100,7 +102,7 @@ export function localAddress(option: string, value: unknown): string {
 export function checkSeed(what: string, seed: unknown): string {
   const value = secret(what, seed);
   try {
-    fromSeed(encoder.encode(value));
+    nkeys().fromSeed(encoder.encode(value));
   } catch (cause) {
     throw new NatsError('invalidOption', `${what} is not a valid NKey seed`, { cause });
   }

@@ -4,15 +4,17 @@
  * a signature made on the caller's thread (`.jwt(jwt, sign)`), and the auth callback's
  * fields, which override the static ones. Several methods may be combined.
  */
-import { fromSeed } from 'nkeys.js';
+import type * as NKeys from 'nkeys.js';
 import type { AuthFields, HostCallbacks } from '../shared/control.js';
 import { NatsError } from '../shared/errors.js';
+import { lazyPackage } from '../shared/lazy-package.js';
 import type { AuthSettings } from '../shared/options.js';
 import type { ServerInfo } from '../shared/server-info.js';
 import type { ServerAddress } from '../shared/servers.js';
 import type { CallerCalls } from './caller.js';
 
 const encoder = new TextEncoder();
+const nkeys = lazyPackage<typeof NKeys>('nkeys.js');
 
 /** Server signatures travel as base64url without padding (the server accepts it). */
 function signatureText(signature: Uint8Array): string {
@@ -42,9 +44,9 @@ export async function authFields(
     jwt: auth.jwt,
   };
   if (auth.seed !== undefined) {
-    let pair: ReturnType<typeof fromSeed>;
+    let pair: ReturnType<typeof NKeys.fromSeed>;
     try {
-      pair = fromSeed(encoder.encode(auth.seed));
+      pair = nkeys().fromSeed(encoder.encode(auth.seed));
     } catch (cause) {
       // Never quote the seed.
       throw new NatsError('invalidOption', 'the NKey seed is not a valid seed', { cause });

@@ -7,8 +7,9 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import WebSocket from 'ws';
+import type WebSocketClass from 'ws';
 import { NatsError } from '../shared/errors.js';
+import { lazyPackage } from '../shared/lazy-package.js';
 import type { TlsSettings } from '../shared/options.js';
 import type { ServerAddress } from '../shared/servers.js';
 import { connectOptions, tlsError, verifyName } from './tls.js';
@@ -55,12 +56,15 @@ export function wsTransports(
  */
 const MAX_WS_MESSAGE = 65 * 1024 * 1024;
 
+/** The `ws` package, loaded by the first WebSocket connection (lazy-package.ts). */
+const webSocket = lazyPackage<typeof WebSocketClass>('ws');
+
 class WsTransport implements Transport {
   encrypted = false;
   /** Rejects the dial when it fails; resolves it once the WebSocket is open. */
   onFailure: ((error: NatsError) => void) | undefined;
   onOpen: (() => void) | undefined;
-  private ws: WebSocket | null = null;
+  private ws: WebSocketClass | null = null;
   /** The TCP (or TLS) socket under the WebSocket, once dialled. */
   private socket: net.Socket | null = null;
   private tcpConnected = false;
@@ -94,6 +98,7 @@ class WsTransport implements Transport {
     let secure: tls.ConnectionOptions | undefined;
     try {
       secure = this.server.scheme === 'wss' ? tlsOptions(this.server, tlsSettings) : undefined;
+      const WebSocket = webSocket();
       this.ws = new WebSocket(this.server.url + (this.server.query ?? ''), {
         perMessageDeflate: true,
         // A hostile server must not make `ws` inflate or buffer more than a NATS message can be.
@@ -160,8 +165,8 @@ class WsTransport implements Transport {
 
   end(): void {
     const ws = this.ws;
-    if (ws === null || ws.readyState === WebSocket.CLOSED || this.ending) return;
-    if (ws.readyState === WebSocket.CONNECTING) {
+    if (ws === null || ws.readyState === ws.CLOSED || this.ending) return;
+    if (ws.readyState === ws.CONNECTING) {
       this.destroy();
       return;
     }
@@ -189,7 +194,7 @@ class WsTransport implements Transport {
    */
   private send(bytes: Uint8Array, done?: (error?: Error) => void): boolean {
     const ws = this.ws;
-    if (ws === null || ws.readyState !== WebSocket.OPEN) {
+    if (ws === null || ws.readyState !== ws.OPEN) {
       done?.(new Error('WebSocket is not open'));
       return true; // failed, not full: no 'drain' will come (the close reports the end)
     }
