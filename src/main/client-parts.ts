@@ -22,7 +22,7 @@ import type { resolveServers } from './servers.js';
 import { SharedState } from './shared-state.js';
 import type { SubscribeOptions, Subscriber } from './subscriber.js';
 import { Subscriptions } from './subscriptions.js';
-import { WorkerHost } from './worker-host.js';
+import { WorkerHost, type WorkerLink, type WorkerStart } from './worker-host.js';
 
 export interface ClientParts {
   /** State and statistics the worker writes to shared memory. */
@@ -32,7 +32,7 @@ export interface ClientParts {
   readonly subs: Subscriptions;
   readonly flushes: Flushes;
   readonly dispatcher: Dispatcher;
-  readonly host: WorkerHost;
+  readonly host: WorkerLink;
   readonly mux: RequestMux;
   /** Open, draining, closing, closed: drain() and close() run there. */
   readonly life: Lifecycle;
@@ -57,11 +57,15 @@ export interface ClientSide {
   connectionState(): State;
 }
 
-/** Builds the parts of a client for `servers` and spawns its worker. */
+/** Spawns a client's connection worker. */
+export const spawnWorker = (data: WorkerStart): WorkerLink => new WorkerHost(data);
+
+/** Builds the parts of a client for `servers` and starts its worker with `worker`. */
 export function clientParts(
   servers: ReturnType<typeof resolveServers>,
   options: ResolvedOptions,
   client: ClientSide,
+  worker: (data: WorkerStart) => WorkerLink,
 ): ClientParts {
   const rings = {
     command: createRingBuffers(DEFAULT_RING_CAPACITY),
@@ -97,7 +101,7 @@ export function clientParts(
     deliveryError: (error, sub) => subs.callbackFailed(sub, error),
     respond: (reply, headers, payload) => client.send(reply, undefined, headers, payload),
   });
-  const host = new WorkerHost({
+  const host = worker({
     options: { ...options.worker, servers },
     command: rings.command,
     delivery: rings.delivery,

@@ -19,7 +19,7 @@ import type { HeaderMap } from '../shared/protocol/headers.js';
 import { validateQueueGroup, validateSubscribeSubject } from '../shared/protocol/subject.js';
 import type { ServerInfo } from '../shared/server-info.js';
 import type { ClientApi } from './client-api.js';
-import { type ClientParts, clientParts } from './client-parts.js';
+import { type ClientParts, clientParts, spawnWorker } from './client-parts.js';
 import { type Event, EventSink, fromWireEvent, type State } from './events.js';
 import { hostCallbacks } from './host-callbacks.js';
 import type { Message } from './message.js';
@@ -33,6 +33,8 @@ import { resolveServers, type Server, ServerView } from './servers.js';
 import type { Statistics } from './shared-state.js';
 import { StatusReaders } from './status.js';
 import type { SubscribeOptions, Subscriber } from './subscriber.js';
+import { warmUp } from './warm-up.js';
+import type { WorkerLink, WorkerStart } from './worker-host.js';
 
 /** Start a client: spawn its worker and wait until it is connected (or failed). */
 export async function createClient(
@@ -42,7 +44,10 @@ export async function createClient(
   const resolved = options.resolve();
   const addresses = resolveServers(servers);
   const client = new Client(addresses, resolved);
+  // While the worker starts, on the other core: this thread's hot paths, once per process.
+  const warmed = warmUp();
   await client.start();
+  await warmed;
   return client;
 }
 
@@ -72,18 +77,27 @@ export class Client implements ClientApi {
   readonly #options: ResolvedOptions;
 
   /** @internal use `connect()` */
-  constructor(servers: ReturnType<typeof resolveServers>, options: ResolvedOptions) {
+  constructor(
+    servers: ReturnType<typeof resolveServers>,
+    options: ResolvedOptions,
+    worker: (data: WorkerStart) => WorkerLink = spawnWorker,
+  ) {
     this.#options = options;
     this.events = new EventSink(options.eventCallback);
     this.servers = new ServerView(servers);
-    this.parts = clientParts(servers, options, {
-      flush: () => this.flush(),
-      subscribe: (subject, opts) => this.subscribe(subject, opts),
-      send: (subject, reply, headers, payload, replyBytes) =>
-        this.send(subject, reply, headers, payload, replyBytes),
-      emit: (event) => this.emit(event),
-      connectionState: () => this.connectionState(),
-    });
+    this.parts = clientParts(
+      servers,
+      options,
+      {
+        flush: () => this.flush(),
+        subscribe: (subject, opts) => this.subscribe(subject, opts),
+        send: (subject, reply, headers, payload, replyBytes) =>
+          this.send(subject, reply, headers, payload, replyBytes),
+        emit: (event) => this.emit(event),
+        connectionState: () => this.connectionState(),
+      },
+      worker,
+    );
     void this.parts.life.closed.then(() => this.statusReaders.end()); // after the 'closed' event
   }
 

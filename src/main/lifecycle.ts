@@ -14,13 +14,13 @@ import type { Flushes } from './flushes.js';
 import type { Publisher } from './publisher.js';
 import type { RequestMux } from './request-mux.js';
 import type { Subscriptions } from './subscriptions.js';
-import type { WorkerHost } from './worker-host.js';
+import type { WorkerLink } from './worker-host.js';
 
 /** The parts of a client its end goes through (no options: they hold secrets). */
 export interface LifecycleParts {
   readonly publisher: Publisher;
   readonly dispatcher: Dispatcher;
-  readonly host: WorkerHost;
+  readonly host: WorkerLink;
   readonly rings: { command: RingBuffers; delivery: RingBuffers };
   readonly flushes: Flushes;
   readonly mux: RequestMux;

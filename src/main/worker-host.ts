@@ -13,7 +13,22 @@ const EXIT_TIMEOUT_MS = 3_000;
 // The worker entry sits beside this module's folder in the built package (dist/src/worker).
 const WORKER_URL = new URL('../worker/entry.js', import.meta.url);
 
-export class WorkerHost {
+/** What a client asks of its worker (a {@link WorkerHost}, or warm-up.ts's stand-in). */
+export interface WorkerLink {
+  /** Resolves with the reason once the worker has exited, however it exited. */
+  readonly exited: Promise<NatsError>;
+  /** Run a control call; rejects with 'workerExited' instead of hanging if the worker is gone. */
+  call<T>(fn: (api: Comlink.Remote<WorkerApi>) => Promise<T>): Promise<T>;
+  /** Kill the worker now (test hooks only: what a crash would do). */
+  terminate(): Promise<number>;
+  /** Close our end of the control port and wait (bounded) for the worker to exit by itself. */
+  shutdown(): Promise<void>;
+}
+
+/** The data a worker starts with, less its control port (which the host makes). */
+export type WorkerStart = Omit<WorkerData, 'control'>;
+
+export class WorkerHost implements WorkerLink {
   /** Strong reference to the wrap() result (comlink #692: a collected proxy drops replies). */
   readonly api: Comlink.Remote<WorkerApi>;
   /** Resolves with the reason once the worker has exited, however it exited. */
@@ -22,7 +37,7 @@ export class WorkerHost {
   private readonly port: MessagePort;
   private hasExited = false;
 
-  constructor(data: Omit<WorkerData, 'control'>) {
+  constructor(data: WorkerStart) {
     const { port1, port2 } = new MessageChannel();
     this.worker = spawnWorker({ ...data, control: port2 }, port2);
     this.port = port1;
