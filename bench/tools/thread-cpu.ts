@@ -10,11 +10,19 @@
  *
  * `worker` is the busiest thread other than the main one (the connection worker), `helpers`
  * the rest (V8's GC and compiler threads). For an A/B of two builds, pass another build's
- * entry as the second argument and alternate the two from the shell:
+ * entry as the second argument and alternate the two from the shell.
  *
- *   node dist/bench/tools/thread-cpu.js 2000000 [path/to/dist/src/main/index.js] [--size N] [--publish-only | --flood]
+ * `--warm N` first sends N messages through the client to itself (and waits for them), so
+ * that the run measures warm code: with `--warm-other` through another client, closed before
+ * the measured one connects (this thread's code warm, a new worker's cold); with
+ * `--warm-reconnect` through the measured client, which then reconnects (both threads' code
+ * warm, the connection and nats-server's side of it new). What a first burst loses to V8's
+ * warm-up is the difference to a run without.
+ *
+ *   node dist/bench/tools/thread-cpu.js 2000000 [path/to/dist/src/main/index.js] [--size N] [--publish-only | --flood] [--warm N [--warm-other | --warm-reconnect]]
  */
 import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { startPeer } from '../peers/launch.js';
 import { spent, threadCpu } from '../proc-cpu.js';
@@ -25,6 +33,9 @@ const args = process.argv.slice(2);
 const SIZE = takeNumber(args, '--size', 128);
 const PUBLISH_ONLY = takeFlag(args, '--publish-only');
 const FLOOD = takeFlag(args, '--flood');
+const WARM = takeNumber(args, '--warm', 0);
+const WARM_OTHER = takeFlag(args, '--warm-other');
+const WARM_RECONNECT = takeFlag(args, '--warm-reconnect');
 const [countText = '1000000', entry] = args;
 const count = Number(countText);
 if (
@@ -32,9 +43,15 @@ if (
   count < 1 ||
   !Number.isInteger(SIZE) ||
   SIZE < 0 ||
-  (PUBLISH_ONLY && FLOOD)
+  (PUBLISH_ONLY && FLOOD) ||
+  !Number.isInteger(WARM) ||
+  WARM < 0 ||
+  (WARM_OTHER && WARM_RECONNECT) ||
+  ((WARM_OTHER || WARM_RECONNECT) && WARM === 0)
 ) {
-  throw new Error('usage: thread-cpu.js <count> [entry] [--size N] [--publish-only | --flood]');
+  throw new Error(
+    'usage: thread-cpu.js <count> [entry] [--size N] [--publish-only | --flood] [--warm N [--warm-other | --warm-reconnect]]',
+  );
 }
 type Lib = typeof import('../../src/main/index.js');
 const lib: Lib = entry
@@ -43,13 +60,25 @@ const lib: Lib = entry
 
 const server = await startServer();
 let dropped!: (error: Error) => void;
-const client = await new lib.ConnectOptions()
-  .eventCallback(async (event) => {
-    // Dropped messages never arrive: say so instead of waiting for them forever.
-    if (event.type === 'slowConsumer') dropped(new Error('slow consumer: messages dropped'));
-  })
-  .connect(server.url);
+const connect = () =>
+  new lib.ConnectOptions()
+    .eventCallback(async (event) => {
+      // Dropped messages never arrive: say so instead of waiting for them forever.
+      if (event.type === 'slowConsumer') dropped(new Error('slow consumer: messages dropped'));
+    })
+    .connect(server.url);
+let client = await connect();
 try {
+  if (WARM > 0) {
+    await warm(client, WARM);
+    if (WARM_OTHER) {
+      await client.close();
+      client = await connect();
+    } else if (WARM_RECONNECT) {
+      await client.forceReconnect();
+      while (client.connectionState() !== 'connected') await sleep(5);
+    }
+  }
   let received = 0;
   let done!: () => void;
   const all = new Promise<void>((resolve, reject) => {
@@ -99,4 +128,19 @@ try {
 } finally {
   await client.close();
   await server.stop();
+}
+
+/** `count` messages of SIZE from `client` to itself, all received. */
+async function warm(client: Awaited<ReturnType<typeof connect>>, count: number): Promise<void> {
+  let received = 0;
+  const sub = client.subscribe('bench.warm', { callback: () => received++ });
+  await client.flush();
+  const payload = new Uint8Array(SIZE).fill(0x61);
+  for (let i = 0; i < count; i++) {
+    if (!client.publish('bench.warm', payload)) await client.writable();
+  }
+  await client.flush();
+  while (received < count) await sleep(5);
+  sub.unsubscribe();
+  await client.flush();
 }

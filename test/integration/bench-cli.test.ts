@@ -470,6 +470,22 @@ describe('bench/tools', () => {
     expect(bad.stderr).toContain('usage: thread-cpu.js');
   }, 100_000);
 
+  it('thread-cpu.js --warm runs warmed up: through the client, another client, or a reconnect', async () => {
+    const script = join(ROOT, 'dist', 'bench', 'tools', 'thread-cpu.js');
+    for (const how of [[], ['--warm-other'], ['--warm-reconnect']]) {
+      const run = await runScript(
+        script,
+        ['20000', '--publish-only', '--warm', '5000', ...how],
+        60_000,
+      );
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout.trim()).toMatch(/^rate \d+ main \d+ worker \d+ helpers \d+ server \d+$/);
+    }
+    const bad = await runScript(script, ['20000', '--warm-other'], 30_000);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('usage: thread-cpu.js');
+  }, 100_000);
+
   it('ab.js runs two builds in alternation and prints a line per metric', async () => {
     const before = new Set(readdirSync(RESULTS));
     const script = join(ROOT, 'dist', 'bench', 'tools', 'ab.js');
