@@ -44,9 +44,10 @@ export async function createClient(
   const resolved = options.resolve();
   const addresses = resolveServers(servers);
   const client = new Client(addresses, resolved);
+  const started = client.start(); // its first message to the worker is posted by now
   // While the worker starts, on the other core: this thread's hot paths, once per process.
   const warmed = warmUp();
-  await client.start();
+  await started;
   await warmed;
   return client;
 }
