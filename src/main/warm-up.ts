@@ -30,8 +30,10 @@ import { ConnectOptions } from './options.js';
 import { resolveServers } from './servers.js';
 import type { WorkerLink, WorkerStart } from './worker-host.js';
 
-/** Rehearsal clients, one after the other: the second meets code the first made hot, as a
- * later real client does (fields still unset, closures of its own). */
+/**
+ * Rehearsal clients, one after the other: the second meets code the first made hot, as a
+ * later real client does (fields still unset, closures of its own).
+ */
 const CLIENTS = 2;
 /** Rounds per client, with a turn of the event loop after each. */
 const ROUNDS = 3;
