@@ -20,7 +20,12 @@ import {
   writeControlDelivery,
 } from '../shared/frames/delivery.js';
 import { OwnSubject } from '../shared/frames/own-subject.js';
-import { DEFAULT_RING_CAPACITY, ST_STATE, STATE_CONNECTED } from '../shared/layout.js';
+import {
+  DEFAULT_RING_CAPACITY,
+  ST_STATE,
+  STATE_CONNECTED,
+  STATE_DISCONNECTED,
+} from '../shared/layout.js';
 import type { MsgView } from '../shared/protocol/parser.js';
 import { RingConsumer } from '../shared/ring/ring-consumer.js';
 import { SourceBytes, type WordBytes } from '../shared/ring/ring-copy.js';
@@ -96,12 +101,15 @@ async function rehearse(): Promise<void> {
     for (let i = 0; parts.publisher.waiting < WAITING && i < 2 * FILL_PUBLISHES + WAITING; i++) {
       client.publish(SUBJECT, payloads[i % payloads.length]);
     }
-    await standIn.serve(client.writable());
+    // The flush's frame is behind the waiting publishes: its acknowledgement means they moved.
     await standIn.serve(client.flush());
     standIn.deliver(sub.sid, DELIVERIES);
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
   standIn.takeCommands();
+  // Disconnected first, so that the shutdown does not wait (up to connectionTimeout) for
+  // publishes still waiting here should a flush above have been given up.
+  standIn.hangUp();
   await parts.life.shutdown(new NatsError('closed', `warm-up done (${received} delivered)`), false);
 }
 
@@ -127,12 +135,18 @@ class StandIn implements WorkerLink {
   private readonly writer = new MsgFrameWriter();
   private readonly own = new OwnSubject(SUBJECT);
   private readonly wire = wireMessages();
+  private readonly state: Int32Array;
 
   constructor(data: WorkerStart) {
     this.commands = new RingConsumer(data.command);
     this.deliveries = new RingProducer(data.delivery);
     this.target = { bytes: this.deliveries.bytes, words: this.deliveries.words };
-    Atomics.store(new Int32Array(data.state), ST_STATE, STATE_CONNECTED);
+    this.state = new Int32Array(data.state);
+    Atomics.store(this.state, ST_STATE, STATE_CONNECTED);
+  }
+
+  hangUp(): void {
+    Atomics.store(this.state, ST_STATE, STATE_DISCONNECTED);
   }
 
   call<T>(): Promise<T> {
