@@ -70,7 +70,7 @@ const connect = () =>
 let client = await connect();
 try {
   if (WARM > 0) {
-    await warm(client, WARM);
+    const warmed = await warm(client, WARM);
     if (WARM_OTHER) {
       await client.close();
       client = await connect();
@@ -78,6 +78,13 @@ try {
       await client.forceReconnect();
       while (client.connectionState() !== 'connected') await sleep(5);
     }
+    // On stderr, so that stdout stays the one line scripts read.
+    const how = WARM_OTHER
+      ? 'another client'
+      : WARM_RECONNECT
+        ? 'the client, reconnected'
+        : 'the client';
+    console.error(`warmed up: ${warmed} messages through ${how}`);
   }
   let received = 0;
   let done!: () => void;
@@ -130,8 +137,8 @@ try {
   await server.stop();
 }
 
-/** `count` messages of SIZE from `client` to itself, all received. */
-async function warm(client: Awaited<ReturnType<typeof connect>>, count: number): Promise<void> {
+/** `count` messages of SIZE from `client` to itself; returns how many arrived (all of them). */
+async function warm(client: Awaited<ReturnType<typeof connect>>, count: number): Promise<number> {
   let received = 0;
   const sub = client.subscribe('bench.warm', { callback: () => received++ });
   await client.flush();
@@ -143,4 +150,5 @@ async function warm(client: Awaited<ReturnType<typeof connect>>, count: number):
   while (received < count) await sleep(5);
   sub.unsubscribe();
   await client.flush();
+  return received;
 }

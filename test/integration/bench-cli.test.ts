@@ -480,6 +480,13 @@ describe('bench/tools', () => {
       );
       expect(run.code, run.stderr).toBe(0);
       expect(run.stdout.trim()).toMatch(/^rate \d+ main \d+ worker \d+ helpers \d+ server \d+$/);
+      const through =
+        how[0] === '--warm-other'
+          ? 'another client'
+          : how[0]
+            ? 'the client, reconnected'
+            : 'the client';
+      expect(run.stderr).toContain(`warmed up: 5000 messages through ${through}`);
     }
     const bad = await runScript(script, ['20000', '--warm-other'], 30_000);
     expect(bad.code).not.toBe(0);
