@@ -209,7 +209,11 @@ class StandIn implements WorkerLink {
   }
 }
 
-/** MSG lines as a server sends them, parsed by hand: 16 B, 128 B, another subject with a reply. */
+/**
+ * MSG lines as a server sends them, parsed by hand: 16 B, 128 B, another subject with a reply.
+ * Not by the shared Parser: this thread never parses, and running it here would only have V8
+ * compile it (its op parser alone took ~20 ms of compiler time in the worker) for nothing.
+ */
 function wireMessages(): { source: SourceBytes; views: MsgView[] } {
   const lines = [
     { subject: SUBJECT, reply: '', size: 16 },
