@@ -60,4 +60,16 @@ describe('Message', () => {
       }),
     );
   });
+
+  it('hands out a payload whose buffer can be transferred without touching the memory it came from', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 300 }), (bytes) => {
+        const msg = inSlab(bytes, 8);
+        const moved = structuredClone(msg.payload, { transfer: [msg.payload.buffer] });
+        expect(moved).toEqual(bytes);
+        expect(msg.payload.length).toBe(0); // detached by the transfer: it was the message's own
+        expect(msg.string()).toBe(new TextDecoder().decode(bytes));
+      }),
+    );
+  });
 });
