@@ -6,8 +6,11 @@
  * CPU µs, from /proc (Linux only) around the run, after a warm-up of a tenth. The reqrep bench
  * gives the same per process; this splits the client by thread, where the main thread's calls
  * are its eventfd wake-ups of the worker and the worker's are its socket's plus those.
+ * `--rounds R` measures R runs of `count` one after the other in the same process, each printed
+ * on its own: how the costs settle as V8 finishes compiling (the bench's reqrep window is the
+ * first 50k requests after 5k).
  *
- *   node dist/bench/tools/request-calls.js <nats-offload|raw> [count] [--in-flight N]
+ *   node dist/bench/tools/request-calls.js <nats-offload|raw> [count] [--in-flight N] [--rounds R]
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { connectClient } from '../clients/types.js';
@@ -25,10 +28,19 @@ interface Counts {
 
 const args = process.argv.slice(2);
 const inFlight = takeNumber(args, '--in-flight', 100);
+const rounds = takeNumber(args, '--rounds', 1);
 const [which, countText = '100000'] = args;
 const count = Number(countText);
-if ((which !== 'nats-offload' && which !== 'raw') || !(count > 0) || !(inFlight > 0)) {
-  throw new Error('usage: request-calls.js <nats-offload|raw> [count] [--in-flight N]');
+if (
+  (which !== 'nats-offload' && which !== 'raw') ||
+  !(count > 0) ||
+  !(inFlight > 0) ||
+  !Number.isInteger(rounds) ||
+  rounds < 1
+) {
+  throw new Error(
+    'usage: request-calls.js <nats-offload|raw> [count] [--in-flight N] [--rounds R]',
+  );
 }
 
 const payload = new Uint8Array(128);
@@ -40,30 +52,30 @@ const worker = threads(process.pid).filter((tid) => !before.has(tid));
 
 await concurrent(client, payload, Math.ceil(count / 10), inFlight);
 const pids = { client: process.pid, server: server.pid, responder: responder.pid };
-const start = new Map(Object.values(pids).map((pid) => [pid, read(pid)]));
-const t0 = performance.now();
-await concurrent(client, payload, count, inFlight);
-const ms = performance.now() - t0;
-
 const per = (c: Counts) =>
   `reads ${(c.reads / count).toFixed(4)} writes ${(c.writes / count).toFixed(4)} ` +
   `wakes ${(c.wakes / count).toFixed(4)} cpu µs ${(c.cpuUs / count).toFixed(2)}`;
-console.log(
-  `${which}: ${count} requests, ${inFlight} in flight, ${((count / ms) * 1000).toFixed(0)} req/s`,
-);
-for (const [name, pid] of Object.entries(pids)) {
-  const spent = since(start.get(pid) as Map<number, Counts>, read(pid));
-  console.log(`  ${name.padEnd(9)} ${per(sum([...spent.values()]))}`);
-  if (pid !== process.pid) continue;
-  const isWorker = (tid: number) => worker.includes(tid);
-  console.log(`    main    ${per(spent.get(pid) ?? sum([]))}`);
-  if (worker.length > 0) {
-    console.log(
-      `    worker  ${per(sum([...spent].filter(([t]) => isWorker(t)).map(([, c]) => c)))}`,
-    );
+for (let round = 1; round <= rounds; round++) {
+  const start = new Map(Object.values(pids).map((pid) => [pid, read(pid)]));
+  const t0 = performance.now();
+  await concurrent(client, payload, count, inFlight);
+  const rate = ((count / (performance.now() - t0)) * 1000).toFixed(0);
+  const title = rounds > 1 ? `${which} round ${round}/${rounds}` : which;
+  console.log(`${title}: ${count} requests, ${inFlight} in flight, ${rate} req/s`);
+  for (const [name, pid] of Object.entries(pids)) {
+    const spent = since(start.get(pid) as Map<number, Counts>, read(pid));
+    console.log(`  ${name.padEnd(9)} ${per(sum([...spent.values()]))}`);
+    if (pid !== process.pid) continue;
+    const isWorker = (tid: number) => worker.includes(tid);
+    console.log(`    main    ${per(spent.get(pid) ?? sum([]))}`);
+    if (worker.length > 0) {
+      console.log(
+        `    worker  ${per(sum([...spent].filter(([t]) => isWorker(t)).map(([, c]) => c)))}`,
+      );
+    }
+    const rest = [...spent].filter(([t]) => t !== pid && !isWorker(t)).map(([, c]) => c);
+    console.log(`    others  ${per(sum(rest))}`);
   }
-  const rest = [...spent].filter(([t]) => t !== pid && !isWorker(t)).map(([, c]) => c);
-  console.log(`    others  ${per(sum(rest))}`);
 }
 await client.close();
 await responder.stop();

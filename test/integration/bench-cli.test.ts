@@ -586,4 +586,28 @@ describe('bench/tools', () => {
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('usage: lone-request.js');
   }, 90_000);
+
+  it('request-calls.js prints each round of requests by thread, and the server and responder', async () => {
+    const script = join(ROOT, 'dist', 'bench', 'tools', 'request-calls.js');
+    const run = await runScript(
+      script,
+      ['nats-offload', '200', '--in-flight', '10', '--rounds', '2'],
+      60_000,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const counts = String.raw`reads [\d.]+ writes [\d.]+ wakes [\d.]+ cpu µs [\d.]+`;
+    for (const round of [1, 2]) {
+      expect(run.stdout).toMatch(
+        new RegExp(
+          `^nats-offload round ${round}/2: 200 requests, 10 in flight, \\d+ req/s\n` +
+            `  client    ${counts}\n    main    ${counts}\n    worker  ${counts}\n` +
+            `    others  ${counts}\n  server    ${counts}\n  responder ${counts}$`,
+          'm',
+        ),
+      );
+    }
+    const bad = await runScript(script, ['nats-offload', '200', '--rounds', '0'], 30_000);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('usage: request-calls.js');
+  }, 90_000);
 });
