@@ -19,15 +19,26 @@ const MIN_SLOTS = 64;
  * flight drop to 0 and come back within a dispatch).
  */
 const SHRINK_LOOK_EVERY = 65_536;
+/**
+ * Adds before a new table's first look: late enough for V8 to record the call (it keeps no
+ * type feedback for a function's first few calls), early enough to come before add() is
+ * optimized.
+ */
+const FIRST_LOOK_AFTER = 1024;
 
 export class RequestTable<T extends Keyed> {
   private slots: (T | undefined)[] = new Array(MIN_SLOTS).fill(undefined);
   private mask = MIN_SLOTS - 1;
   /** Entries in the table. */
   size = 0;
-  /** The most entries since the last look at shrinking, and the adds since. */
+  /**
+   * The most entries since the last look at shrinking, and the adds since. The first look
+   * comes after {@link FIRST_LOOK_AFTER} adds: V8 has then seen the call before it optimizes
+   * add() and the request path it is inlined into, whose code a first look after 65,536 adds
+   * threw away.
+   */
   private peak = 0;
-  private adds = 0;
+  private adds = SHRINK_LOOK_EVERY - FIRST_LOOK_AFTER;
 
   get(id: number): T | undefined {
     const slots = this.slots;

@@ -149,10 +149,10 @@ export class RingConsumer {
   waitForData(): Promise<void> | undefined {
     if (this.readPos !== this.writeCache) return undefined;
     const write = Atomics.load(this.header, RING_WRITE) >>> 0; // observes W: newly published
-    if (write !== this.readPos) {
-      this.writeCache = write;
-      return undefined;
-    }
+    // Stored either way (unmoved, W is readPos already): a store that ran only when a record
+    // raced the wait had no type feedback in code V8 optimized before, and threw it away.
+    this.writeCache = write;
+    if (write !== this.readPos) return undefined;
     this.release();
     return this.sleeper.sleep(write | 0);
   }
