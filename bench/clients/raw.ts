@@ -95,6 +95,9 @@ export class RawClient implements BenchClient {
   /** The server's limit, from its INFO: a larger payload is refused here, as clients do. */
   private maxPayload = Number.POSITIVE_INFINITY;
 
+  /** The socket chunk being parsed: replies in it are handed out as views of it. */
+  private chunk: Uint8Array = new Uint8Array(0);
+
   /** `info`: the INFO read before a TLS upgrade, parsed here as if it had come through it. */
   constructor(
     private readonly socket: net.Socket,
@@ -111,6 +114,7 @@ export class RawClient implements BenchClient {
       onErr: (message) => this.broken(new Error(`raw: server -ERR '${message}'`)),
     });
     socket.on('data', (chunk: Buffer) => {
+      this.chunk = chunk;
       try {
         this.parser.push(chunk);
       } catch (error) {
@@ -121,7 +125,10 @@ export class RawClient implements BenchClient {
     socket.on('close', () => {
       if (!this.closing) this.broken(new Error('raw: connection lost during the measurement'));
     });
-    if (info) this.parser.push(info);
+    if (info) {
+      this.chunk = info;
+      this.parser.push(info);
+    }
     socket.resume();
   }
 
@@ -207,7 +214,10 @@ export class RawClient implements BenchClient {
     if (!request) return; // timed out already
     this.pending.delete(token);
     clearTimeout(request.timer);
-    request.resolve(payload.slice()); // the view is valid during this call only
+    // A view of a socket chunk costs no copy (Node never reuses a 'data' chunk; nats.js's
+    // msg.data is such a view too); a reply the parser assembled in its own buffer, which it
+    // reuses, is copied. (Buffer's slice() would be a view: Uint8Array's copies.)
+    request.resolve(msg.buf === this.chunk ? payload : Uint8Array.prototype.slice.call(payload));
   }
 
   private checkSize(payload: Uint8Array): void {

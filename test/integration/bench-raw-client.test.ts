@@ -85,6 +85,25 @@ describe('bench raw client', () => {
     await server.stop();
   }, 60_000);
 
+  it('keeps replies that arrive split across socket reads intact after later reads', async () => {
+    const server = await startServer();
+    const responder = await rawConnect(server.url, 'SUB raw.echo 1\r\n', (msg, socket) => {
+      const reply = Buffer.from(msg.buf.subarray(msg.replyStart, msg.replyEnd)).toString();
+      const payload = Buffer.from(msg.buf.subarray(msg.payloadStart, msg.payloadEnd));
+      socket.write(`PUB ${reply} ${payload.length}\r\n`);
+      socket.write(Buffer.concat([payload, Buffer.from('\r\n')]));
+    });
+    const client = await connectRaw(server.url);
+    // 100 KB replies never sit whole in one read: the parser assembles each in its own buffer.
+    const payloads = Array.from({ length: 40 }, (_, i) => payloadOf(i, 100_000));
+    const replies = await Promise.all(payloads.map((p) => client.request('raw.echo', p)));
+    const damaged = replies.flatMap((r, i) => (Buffer.compare(r, payloads[i]) === 0 ? [] : [i]));
+    expect(damaged).toEqual([]);
+    await client.close();
+    responder.socket.destroy();
+    await server.stop();
+  }, 60_000);
+
   it('speaks TLS to a server that requires it', async () => {
     const certs = await makeTestCerts();
     try {
