@@ -540,6 +540,29 @@ describe('bench/tools', () => {
     }
   }, 90_000);
 
+  it("request-path.js measures the caller's request path, reading payloads or lengths", async () => {
+    const script = join(ROOT, 'dist', 'bench', 'tools', 'request-path.js');
+    const dist = join(ROOT, 'dist');
+    for (const [mode, title] of [
+      [[], 'reply payloads read'],
+      [['--length-only'], 'replies read by length'],
+    ] as const) {
+      const run = await runScript(
+        script,
+        [...mode, '--rounds', '1', '--count', '20000', dist],
+        60_000,
+      );
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toContain(`request path, 128 B, ${title}, 100 in flight, 20000 requests`);
+      expect(run.stdout).toMatch(
+        new RegExp(`^${dist} \\| [\\d.]+ \\| [\\d.]+–[\\d.]+ \\| [\\d.]+$`, 'm'),
+      );
+    }
+    const bad = await runScript(script, ['--rounds', '0', dist], 30_000);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('usage: node dist/bench/tools/request-path.js');
+  }, 90_000);
+
   it('hop-cost.js times main ⇄ worker round trips for each way the worker can wait', async () => {
     const script = join(ROOT, 'dist', 'bench', 'tools', 'hop-cost.js');
     const run = await runScript(script, ['--rounds', '2', '--count', '50'], 60_000);
