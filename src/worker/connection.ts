@@ -130,7 +130,12 @@ export class Connection implements SessionHost {
   close(): Promise<void> {
     const state = this.state;
     if (state.name === 'closing') return state.done;
-    if (state.name === 'closed') return Promise.resolve();
+    if (state.name === 'closed') {
+      // The loop ended by itself (maxReconnects): what the ring holds was accepted before the
+      // caller's thread stopped writing to it (it has when it calls this), and is not sent.
+      this.unsent += this.outbound.discard();
+      return Promise.resolve();
+    }
     let finished!: () => void;
     const done = new Promise<void>((resolve) => {
       finished = resolve;

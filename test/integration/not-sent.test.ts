@@ -52,6 +52,31 @@ describe('close() cannot send everything', () => {
     expect(notSentEvents(events).map((e) => e.count)).toEqual([COUNT]);
   });
 
+  it('maxReconnects ends the client: what it accepted meanwhile is counted as notSent', async () => {
+    const server = await startServer();
+    servers.push(server);
+    const events: Event[] = [];
+    const client = await new ConnectOptions()
+      .maxReconnects(2)
+      .connectionTimeout(1000)
+      .reconnectDelayCallback(() => 100)
+      .eventCallback((e) => {
+        events.push(e);
+      })
+      .connect(server.url);
+    clients.push(client);
+    await server.stop();
+    servers.length = 0;
+    await waitFor(() => client.connectionState() !== 'connected', 10_000, 'disconnected');
+    const COUNT = 1_000;
+    for (let i = 0; i < COUNT; i++) client.publish('lost', `m${i}`);
+    const result = await client.closed();
+    expect(result?.kind).toBe('maxReconnects'); // what ended the client
+    expect(notSentEvents(events).map((e) => e.count)).toEqual([COUNT]);
+    const kinds = events.flatMap((e) => (e.type === 'clientError' ? [e.error.kind] : [e.type]));
+    expect(kinds.slice(-3)).toEqual(['maxReconnects', 'notSent', 'closed']);
+  });
+
   it('forceReconnect() then close(): what was in the ring is counted, not lost', async () => {
     const server = await startServer();
     servers.push(server);
