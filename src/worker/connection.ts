@@ -199,8 +199,8 @@ export class Connection implements SessionHost {
       } else {
         why = await session.ended;
         if (!this.inState('connected')) return; // close() ended it
-        // A failed socket takes what it had not passed to the kernel with it.
-        if (why !== undefined) this.unsent += session.unflushedMessages;
+        // A failed socket may take what no PONG acknowledged with it, the kernel's share too.
+        if (why !== undefined) this.unsent += session.lostMessages;
         // Ended on purpose by forceReconnect(): 'disconnected' says so.
         else if (this.endings.wasForced(session)) why = FORCED;
         this.carriedFlushes = session.unansweredFlushes();

@@ -131,11 +131,11 @@ export class Session implements ParserSink {
   }
 
   /**
-   * Messages handed to the transport that it has not passed on to the kernel: if the session
-   * ends before it does, they were not sent (API.md: counted in 'notSent').
+   * Messages a failed session may have lost (API.md: counted in 'notSent'): those no PONG
+   * acknowledged, whether or not the kernel had them (unflushed.ts).
    */
-  get unflushedMessages(): number {
-    return this.output.unflushed.messages;
+  get lostMessages(): number {
+    return this.output.unflushed.unacknowledged;
   }
 
   /** The connection is open: commands may be written (false once it failed or is closing). */
@@ -160,7 +160,7 @@ export class Session implements ParserSink {
     if (this.closing) return this.closing.notSent;
     if (this.phase !== 'open') {
       this.fail(new NatsError('closed', 'client closed')); // nothing to end gracefully
-      return Promise.resolve(this.unflushedMessages);
+      return Promise.resolve(this.lostMessages);
     }
     this.advance('closing');
     this.heartbeat.stop();

@@ -1,18 +1,15 @@
 /**
  * One session's messages on their way to the server, for API.md's 'notSent': the PUB/HPUB
- * frames of the batch the pump writes next, those a write handed to the transport that it has
- * not passed on to the kernel yet, and those no PONG has acknowledged yet.
+ * frames of the batch the pump writes next, and those no PONG has acknowledged yet.
  *
- * A socket that fails takes what had not reached the kernel with it. A socket the client
- * abandons (its graceful end timed out) may take what the kernel still holds as well: the
- * messages written after the PING of the last PONG (a PONG proves the server read everything
- * before its PING). Counting those is an upper bound, never an under-count.
+ * A socket that fails, or that the client gives up on (stale, or its graceful end timed out),
+ * may take with it what the kernel still holds on either side as well as what had not reached
+ * the kernel: the messages written after the PING of the last PONG (a PONG proves the server
+ * read everything before its PING). Counting those is an upper bound, never an under-count.
  */
 export class Unflushed {
   /** Messages of the batch about to be written. */
   private batch = 0;
-  /** Messages handed to the transport that it has not passed on to the kernel. */
-  private count = 0;
   /** Messages handed to the transport, ever, and how many of them were before the last batch. */
   private written = 0;
   private beforeLastBatch = 0;
@@ -25,21 +22,13 @@ export class Unflushed {
   }
 
   /**
-   * The batch is being written: its messages wait for the kernel from now on (even when the
-   * write finds the session ended). Returns how many, for {@link flushed}.
+   * The batch is being written: its messages are on their way from now on (even when the write
+   * finds the session ended).
    */
-  take(): number {
-    const messages = this.batch;
-    this.batch = 0;
-    this.count += messages;
+  take(): void {
     this.beforeLastBatch = this.written;
-    this.written += messages;
-    return messages;
-  }
-
-  /** A write of `messages` reached the kernel, or failed (`error`: they stay counted). */
-  flushed(messages: number, error: Error | undefined): void {
-    if (error === undefined) this.count -= messages;
+    this.written += this.batch;
+    this.batch = 0;
   }
 
   /**
@@ -56,12 +45,7 @@ export class Unflushed {
     this.acknowledged = Math.max(this.acknowledged, before);
   }
 
-  /** Messages handed to the transport that it has not passed on to the kernel. */
-  get messages(): number {
-    return this.count;
-  }
-
-  /** Messages written that no PONG has acknowledged: what an abandoned socket may have lost. */
+  /** Messages written that no PONG has acknowledged: what a lost or abandoned socket may have lost. */
   get unacknowledged(): number {
     return this.written - this.acknowledged;
   }

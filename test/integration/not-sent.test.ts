@@ -291,6 +291,52 @@ describe('a socket ended while the server does not read', () => {
   });
 });
 
+describe('a connection found stale while the server does not read', () => {
+  it('what its socket may have lost is counted: received + notSent covers every message', async () => {
+    const server = await startServer();
+    servers.push(server);
+    const receiver = await new ConnectOptions().pingInterval(60_000).connect(server.url);
+    clients.push(receiver);
+    const received: number[] = [];
+    receiver.subscribe('stale', {
+      callback: (m) => {
+        received.push(new DataView(m.payload.buffer, m.payload.byteOffset).getUint32(0));
+      },
+    });
+    await receiver.flush();
+    const client = await new ConnectOptions()
+      .pingInterval(500)
+      .connectionTimeout(1_000)
+      .reconnectDelayCallback(() => 200)
+      .connect(server.url);
+    clients.push(client);
+    process.kill(server.pid, 'SIGSTOP');
+    // More than the socket buffers hold: some wait in the ring for the next connection.
+    const COUNT = 3_000;
+    const payload = new Uint8Array(1024);
+    try {
+      for (let i = 0; i < COUNT; i++) {
+        new DataView(payload.buffer).setUint32(0, i);
+        client.publish('stale', payload);
+      }
+      // Two unanswered PINGs: the client gives up on the socket and its kernel buffers, and
+      // tries to reconnect meanwhile.
+      await waitFor(() => client.connectionState() !== 'connected', 10_000, 'found stale');
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+    } finally {
+      process.kill(server.pid, 'SIGCONT');
+    }
+    await waitFor(() => client.statistics().connects === 2, 20_000, 'the reconnect');
+    await client.flush();
+    await client.close();
+    const notSent = (await client.closed())?.count ?? 0;
+    await receiver.flush();
+    expect(repeated(received)).toEqual([]);
+    expect(received.length + notSent).toBeGreaterThanOrEqual(COUNT);
+    expect(received.length).toBeLessThanOrEqual(COUNT);
+  });
+});
+
 /**
  * stalledPublisher(), and a second server that is the pool's only one: `subscribe` sets up its
  * `peer` there, then the client is forced over to it; resolves once it is connected there.

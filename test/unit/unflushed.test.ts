@@ -1,28 +1,24 @@
-// What one session's messages count as when it ends (src/worker/unflushed.ts): on a failure,
-// those not yet in the kernel; when abandoned, those no PONG acknowledged — never fewer than
-// the server may have missed.
+// What one session's messages count as when it fails or is abandoned (src/worker/unflushed.ts):
+// those no PONG acknowledged — never fewer than the server may have missed.
 
 import { describe, expect, it } from 'vitest';
 import { PingPong } from '../../src/worker/ping-pong.js';
 import { Unflushed } from '../../src/worker/unflushed.js';
 
-/** A batch of `messages` written and handed to the kernel. */
+/** A batch of `messages` written. */
 function writeBatch(u: Unflushed, messages: number): void {
   u.published(messages);
-  u.flushed(u.take(), undefined);
+  u.take();
 }
 
 describe('Unflushed', () => {
-  it('counts messages not yet in the kernel, kept when their write failed', () => {
+  it('counts every message written until a PONG acknowledges it, the batch being written too', () => {
     const u = new Unflushed();
-    u.published(5);
-    const first = u.take();
-    u.published(3);
-    const second = u.take();
-    expect(u.messages).toBe(8);
-    u.flushed(first, undefined);
-    u.flushed(second, new Error('socket destroyed'));
-    expect(u.messages).toBe(3);
+    writeBatch(u, 5);
+    u.published(3); // published, not yet taken: not written
+    expect(u.unacknowledged).toBe(5);
+    u.take();
+    expect(u.unacknowledged).toBe(8);
   });
 
   it('a PONG acknowledges what was written before its PING, not after', () => {
