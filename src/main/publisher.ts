@@ -7,10 +7,12 @@
  * When the ring is full, frames wait on this thread in order (overflow.ts) until it has room.
  * publish returns `false` once `clientCapacity` messages wait (stream.write convention); a
  * PUB that would take the pending bytes past `maxPendingBytes` throws `'clientCapacity'` and
- * is not queued. Control frames (SUB, UNSUB, FLUSH) count towards maxPendingBytes too, and
- * past it SUB, FLUSH and UNSUB with a count throw `'clientCapacity'` (nothing queued, nothing
- * registered: the caller hears it, as for a publish). A plain UNSUB always queues: ending a
- * subscription must not fail, and there is at most one per subscription.
+ * is not queued. Control frames (SUB, UNSUB, FLUSH) count towards the pending bytes too, but
+ * have {@link CONTROL_ALLOWANCE_BYTES} more: API.md keeps 'clientCapacity' for publishes, so
+ * publishes that fill the bound must not fail a flush() or a subscribe(). Past that too, SUB,
+ * FLUSH and UNSUB with a count throw `'clientCapacity'` (nothing queued, nothing registered):
+ * memory stays bounded. A plain UNSUB always queues: ending a subscription must not fail, and
+ * there is at most one per subscription.
  */
 import { NatsError } from '../shared/errors.js';
 import {
@@ -35,6 +37,9 @@ import {
 import type { RingProducer } from '../shared/ring/ring-producer.js';
 import { Overflow } from './overflow.js';
 import { type PubLine, PubLineCache } from './pub-lines.js';
+
+/** Bytes of control frames that may wait past maxPendingBytes (~2,000 SUBs, ~8,000 FLUSHes). */
+const CONTROL_ALLOWANCE_BYTES = 64 * 1024;
 
 /** Frames committed before W is published (committing per 64 frames doubled ring throughput). */
 const PUBLISH_EVERY = 64;
@@ -297,15 +302,19 @@ export class Publisher {
 
   /**
    * Throws `'clientCapacity'` when control frames of `length` bytes in all might be refused
-   * (the pending bytes would pass maxPendingBytes): checked before frames that must go together.
+   * (past maxPendingBytes and the control allowance): checked before frames that must go together.
    */
   assertControlRoom(length: number): void {
-    if (this.pendingBytes() + length > this.maxPendingBytes) {
+    if (!this.controlFits(length)) {
       throw new NatsError(
         'clientCapacity',
-        `${length} bytes of subscription commands would take pending bytes past maxPendingBytes (${this.maxPendingBytes}); not sent`,
+        `${length} bytes of subscription commands would take pending bytes past maxPendingBytes (${this.maxPendingBytes}) and the ${CONTROL_ALLOWANCE_BYTES} bytes control commands may add; not sent`,
       );
     }
+  }
+
+  private controlFits(length: number): boolean {
+    return this.pendingBytes() + length <= this.maxPendingBytes + CONTROL_ALLOWANCE_BYTES;
   }
 
   private reserveControl(length: number, bounded: boolean): [Uint8Array, number] {
@@ -321,10 +330,10 @@ export class Publisher {
       const off = this.ring.reserve(length);
       if (off >= 0) return [this.ring.bytes, off];
     }
-    if (bounded && this.pendingBytes() + length > this.maxPendingBytes) {
+    if (bounded && !this.controlFits(length)) {
       throw new NatsError(
         'clientCapacity',
-        `a ${length}-byte subscription or flush command would take pending bytes past maxPendingBytes (${this.maxPendingBytes}); not sent`,
+        `a ${length}-byte subscription or flush command would take pending bytes past maxPendingBytes (${this.maxPendingBytes}) and the ${CONTROL_ALLOWANCE_BYTES} bytes control commands may add; not sent`,
       );
     }
     return [new Uint8Array(length), 0];

@@ -154,22 +154,32 @@ describe('back-pressure while no server is there', () => {
 });
 
 describe('control frames waiting on the calling thread', () => {
-  // Past maxPendingBytes SUB, FLUSH and UNSUB-after-n are refused like a publish; a plain
-  // UNSUB still queues (one per subscription at most), and everything accepted arrives.
-  it("refuses subscribe, flush and unsubscribeAfter with 'clientCapacity'; unsubscribe still goes out", async () => {
+  // Publishes that fill maxPendingBytes do not fail a subscribe, a flush or an unsubscribeAfter
+  // (API.md keeps 'clientCapacity' for publishes): control frames have an allowance of their
+  // own past it. Past that too they are refused, so memory stays bounded; a plain UNSUB still
+  // queues (one per subscription at most), and everything accepted arrives.
+  it('takes subscribe, flush and unsubscribeAfter past a publish-full bound, refuses them past their allowance; unsubscribe still goes out', async () => {
     const port = await freePort();
     const client = await pendingClient(port, 4);
     let kept = 0;
     const keptSub = client.subscribe('cf.kept', { callback: () => kept++ });
     let ended = 0;
     const endedSub = client.subscribe('cf.ended', { callback: () => ended++ });
+    let limited = 0;
+    const limitedSub = client.subscribe('cf.limited', { callback: () => limited++ });
     const fill = fillUntilRefused(client, 'cf.kept');
     expect(kindOf(fill.error)).toBe('clientCapacity');
 
-    // Flushes (8-byte frames) take what room a refused publish left, until one is refused.
-    const flushes: Promise<void>[] = [];
+    // Publish-full: control commands still queue.
+    let after = 0;
+    client.subscribe('cf.after', { callback: () => after++ });
+    const firstFlush = client.flush();
+    await limitedSub.unsubscribeAfter(1);
+
+    // Flushes (8-byte frames) take the control allowance until one is refused.
+    const flushes: Promise<void>[] = [firstFlush];
     let flushRefused: unknown;
-    while (flushRefused === undefined && flushes.length < 10_000) {
+    while (flushRefused === undefined && flushes.length < 100_000) {
       const flush = client.flush();
       flushRefused = await Promise.race([flush.catch((e: unknown) => e), settledYet(flush)]);
       if (flushRefused === false) {
@@ -178,6 +188,7 @@ describe('control frames waiting on the calling thread', () => {
       }
     }
     expect(kindOf(flushRefused)).toBe('clientCapacity');
+    expect(flushes.length).toBeGreaterThan(1_000); // the allowance, not the publishes' bound
     let refused: unknown;
     try {
       client.subscribe('cf.refused');
@@ -199,15 +210,14 @@ describe('control frames waiting on the calling thread', () => {
     expect(keptSub.isClosed).toBe(false);
 
     // The UNSUB reached the server: nothing more for 'cf.ended'; 'cf.refused' was never
-    // subscribed; a new subscription works.
-    const got: string[] = [];
-    client.subscribe('cf.after', { callback: (m) => got.push(m.subject) });
+    // subscribed; the SUB and the limit queued while publish-full did.
+    for (const subject of ['cf.ended', 'cf.refused', 'cf.after', 'cf.limited', 'cf.limited']) {
+      client.publish(subject, 'x');
+    }
     await client.flush();
-    for (const subject of ['cf.ended', 'cf.refused', 'cf.after']) client.publish(subject, 'x');
-    await client.flush();
-    expect(got).toEqual(['cf.after']);
-    expect(ended).toBe(0);
-    expect(client.statistics().inMessages).toBe(fill.results.length + 1);
+    expect([ended, after, limited]).toEqual([0, 1, 1]);
+    expect(limitedSub.isClosed).toBe(true);
+    expect(client.statistics().inMessages).toBe(fill.results.length + 2);
   }, 60_000);
 
   it('drain() with no room for its flush still resolves, and closed() counts what was not sent', async () => {
