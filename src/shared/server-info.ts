@@ -44,10 +44,21 @@ export interface ServerInfo {
   [key: string]: unknown;
 }
 
-/** snake_case INFO as the server sends it → {@link ServerInfo}; unknown keys are camelCased and kept. */
+/**
+ * How deeply an unknown INFO field may nest to be kept. The info crosses threads by structured
+ * clone, which fails on JSON nested a few thousand levels deep (valid JSON all the same): such a
+ * field would stop the connection's events, not only itself.
+ */
+const MAX_UNKNOWN_DEPTH = 32;
+
+/**
+ * snake_case INFO as the server sends it → {@link ServerInfo}; unknown keys are camelCased and
+ * kept, unless they nest deeper than {@link MAX_UNKNOWN_DEPTH}.
+ */
 export function toServerInfo(raw: Record<string, unknown>): ServerInfo {
   const camel: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) {
+    if (!nestsWithin(value, MAX_UNKNOWN_DEPTH)) continue;
     camel[key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())] = value;
   }
   return {
@@ -73,6 +84,14 @@ export function toServerInfo(raw: Record<string, unknown>): ServerInfo {
     cluster: typeof raw.cluster === 'string' ? raw.cluster : undefined,
     jetstream: raw.jetstream === true,
   };
+}
+
+/** Whether parsed JSON `value` nests no deeper than `depth` (looks no deeper than that). */
+function nestsWithin(value: unknown, depth: number): boolean {
+  if (value === null || typeof value !== 'object') return true;
+  if (depth === 0) return false;
+  for (const inner of Object.values(value)) if (!nestsWithin(inner, depth - 1)) return false;
+  return true;
 }
 
 /**

@@ -130,6 +130,27 @@ describe('a hostile server', () => {
     await withTimeout(client.flush(), 5_000, 'flush() after the flood');
   });
 
+  it('an INFO field nested 100,000 deep (valid JSON): connects, the field left out, every event', async () => {
+    const deep = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`;
+    peer = await startScriptedPeer(async (conn) => {
+      // The nesting spliced into an ordinary INFO line, as its last field.
+      conn.send(infoLine({ server_name: 'deep' }).replace(/}\r\n$/, `,"extra":${deep}}\r\n`));
+      await conn.nextLine((l) => l.startsWith('CONNECT '));
+      await conn.nextLine((l) => l === 'PING');
+      conn.send('PONG\r\n');
+      await answerPings(conn);
+    });
+    const events = new EventLog();
+    client = await new ConnectOptions()
+      .connectionTimeout(2_000)
+      .eventCallback(events.callback)
+      .connect(peer.url);
+    await events.next('connected');
+    expect(client.serverInfo().serverName).toBe('deep');
+    expect('extra' in client.serverInfo()).toBe(false);
+    await withTimeout(client.flush(), 5_000, 'flush()');
+  });
+
   it('10,000 connect_urls, INFO after INFO: a bounded pool, a responsive client, events coalesced', async () => {
     const urls = (from: number) =>
       Array.from(

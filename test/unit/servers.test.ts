@@ -169,6 +169,18 @@ describe('server INFO', () => {
     });
   });
 
+  it('keeps unknown fields nested up to 32 deep, drops deeper ones: the info must cross threads', () => {
+    const nest = (depth: number): unknown => (depth === 0 ? 1 : { a: nest(depth - 1) });
+    const raw = JSON.parse(
+      `{"server_id":"X","shallow":${JSON.stringify(nest(32))},"deep":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`,
+    );
+    const info = toServerInfo(raw);
+    expect(info.serverId).toBe('X');
+    expect(info.shallow).toEqual(nest(32));
+    expect('deep' in info).toBe(false);
+    expect(structuredClone(info)).toEqual(info);
+  });
+
   it.each([
     ['missing', undefined, 1024 * 1024],
     ['a string', '1048576', 1024 * 1024],
