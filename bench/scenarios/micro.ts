@@ -190,6 +190,7 @@ function delivery(size: number): { run(): void; frames: number; bytes: number } 
   const dispatcher = new Dispatcher(new RingConsumer(buffers), {
     subscription: () => subscriber,
     flushAcked() {},
+    flushLost() {},
     deliveryError(error) {
       throw error;
     },

@@ -98,6 +98,7 @@ export function clientParts(
   const dispatcher = new Dispatcher(new RingConsumer(rings.delivery), {
     subscription: (sid) => subs.get(sid),
     flushAcked: (id) => flushes.acked(id),
+    flushLost: (id) => flushes.lost(id),
     deliveryError: (error, sub) => subs.callbackFailed(sub, error),
     respond: (reply, headers, payload) => client.send(reply, undefined, headers, payload),
   });

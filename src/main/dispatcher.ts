@@ -42,6 +42,8 @@ interface Assembly {
 export interface DispatchTarget {
   subscription(sid: number): Subscriber | undefined;
   flushAcked(id: number): void;
+  /** A flush's connection failed before what was published before it was acknowledged. */
+  flushLost(id: number): void;
   /** A user callback threw. */
   deliveryError(error: unknown, sub: Subscriber): void;
   /** What Message.respond publishes with. */
@@ -181,6 +183,10 @@ export class Dispatcher {
     readDelivery(this.spanWords, off, f);
     if (f.kind === 'flushAck') {
       this.target.flushAcked(f.id);
+      return;
+    }
+    if (f.kind === 'flushLost') {
+      this.target.flushLost(f.id);
       return;
     }
     if (f.kind === 'subEnd') {

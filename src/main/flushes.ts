@@ -58,6 +58,24 @@ export class Flushes {
     entry.resolve();
   }
 
+  /**
+   * Flush `id`'s connection failed before a PONG acknowledged what was published before it:
+   * the failed socket may have taken some of it (counted as not sent), so the flush cannot
+   * resolve.
+   */
+  lost(id: number): void {
+    const entry = this.flushes.get(id);
+    if (!entry) return;
+    this.flushes.delete(id);
+    clearTimeout(entry.timer);
+    entry.reject(
+      new NatsError(
+        'io',
+        'flush failed: the connection was lost before the server acknowledged the messages published before it (closed() counts them as not sent)',
+      ),
+    );
+  }
+
   /** The client is connected: no bound while it stays so. */
   connected(): void {
     this.notConnectedSince = null;

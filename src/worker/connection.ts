@@ -199,11 +199,14 @@ export class Connection implements SessionHost {
       } else {
         why = await session.ended;
         if (!this.inState('connected')) return; // close() ended it
+        const failed = why !== undefined;
         // A failed socket may take what no PONG acknowledged with it, the kernel's share too.
-        if (why !== undefined) this.unsent += session.lostMessages;
+        if (failed) this.unsent += session.lostMessages;
         // Ended on purpose by forceReconnect(): 'disconnected' says so.
         else if (this.endings.wasForced(session)) why = FORCED;
-        this.carriedFlushes = session.unansweredFlushes();
+        const { carried, lost } = session.unansweredFlushes(failed);
+        for (const id of lost) this.inbound.flushLost(id);
+        this.carriedFlushes = carried;
       }
       const wake = new AbortController();
       this.to({ name: 'backoff', wake }, why);

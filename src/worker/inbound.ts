@@ -123,6 +123,12 @@ export class Inbound {
     this.control({ kind: 'flushAck', id });
   }
 
+  /** A flush whose messages a failed connection may have lost (Session.unansweredFlushes). */
+  flushLost(id: number): void {
+    this.control({ kind: 'flushLost', id });
+    this.publish();
+  }
+
   /** A subscription reached its unsubscribeAfter limit: tell the main thread, after its messages. */
   subscriptionEnded(sid: number): void {
     this.control({ kind: 'subEnd', sid });

@@ -128,7 +128,8 @@ export class SessionWriter implements OutboundSink {
   }
 
   private pinged(purpose: PingPurpose, inLastBatch = false): void {
-    this.pings.sent(purpose, this.unflushed.pingWritten(inLastBatch));
+    const { unflushed } = this;
+    this.pings.sent(purpose, unflushed.pingWritten(inLastBatch), unflushed.messagesWritten);
   }
 
   private wrote(bytes: number): void {

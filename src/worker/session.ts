@@ -143,9 +143,19 @@ export class Session implements ParserSink {
     return this.phase === 'open';
   }
 
-  /** Flush ids whose PING was sent but not answered: the next session sends them again. */
-  unansweredFlushes(): number[] {
-    return this.output.pings.unansweredFlushes();
+  /**
+   * Flush ids whose PING was sent but not answered: `carried` ones the next session sends again;
+   * `lost` ones (only after a failure) had messages before them that no PONG acknowledged, which
+   * the failed socket may have taken with it, so no later PONG can prove them.
+   */
+  unansweredFlushes(failed: boolean): { carried: number[]; lost: number[] } {
+    const carried: number[] = [];
+    const lost: number[] = [];
+    const { unflushed } = this.output;
+    for (const { id, upTo } of this.output.pings.unansweredFlushes()) {
+      (failed && !unflushed.acknowledges(upTo) ? lost : carried).push(id);
+    }
+    return { carried, lost };
   }
 
   /**

@@ -40,9 +40,19 @@ export class Unflushed {
     return inLastBatch ? this.beforeLastBatch : this.written;
   }
 
+  /** Messages written so far: at most this many come before a PING written now. */
+  get messagesWritten(): number {
+    return this.written;
+  }
+
   /** The PONG of a PING written after `before` messages came. */
   ponged(before: number): void {
     this.acknowledged = Math.max(this.acknowledged, before);
+  }
+
+  /** Whether a PONG acknowledged every message of the first `messages` written. */
+  acknowledges(messages: number): boolean {
+    return messages <= this.acknowledged;
   }
 
   /** Messages written that no PONG has acknowledged: what a lost or abandoned socket may have lost. */

@@ -335,6 +335,37 @@ describe('a connection found stale while the server does not read', () => {
     expect(received.length + notSent).toBeGreaterThanOrEqual(COUNT);
     expect(received.length).toBeLessThanOrEqual(COUNT);
   });
+  it('a flush after those messages rejects: no later PONG can prove they reached the server', async () => {
+    const server = await startServer();
+    servers.push(server);
+    const client = await new ConnectOptions()
+      .pingInterval(500)
+      .connectionTimeout(1_000)
+      .requestTimeout(null)
+      .reconnectDelayCallback(() => 200)
+      .connect(server.url);
+    clients.push(client);
+    process.kill(server.pid, 'SIGSTOP');
+    let flushed: NatsError | 'resolved' | undefined;
+    try {
+      for (let i = 0; i < 10; i++) client.publish('stale.flush', 'x');
+      const flush = client.flush().then(
+        () => 'resolved' as const,
+        (error: NatsError) => error,
+      );
+      void flush.then((outcome) => {
+        flushed = outcome;
+      });
+      await waitFor(() => client.connectionState() !== 'connected', 10_000, 'found stale');
+    } finally {
+      process.kill(server.pid, 'SIGCONT');
+    }
+    await waitFor(() => flushed !== undefined, 10_000, 'the flush settled');
+    expect(flushed).toBeInstanceOf(NatsError);
+    expect((flushed as NatsError).kind).toBe('io');
+    // The next flush, on the new connection, resolves.
+    await client.flush();
+  });
 });
 
 /**

@@ -118,6 +118,7 @@ describe('delivery frames', () => {
       const dispatcher = new Dispatcher(new RingConsumer(buffers), {
         subscription: () => subscriber,
         flushAcked() {},
+        flushLost() {},
         deliveryError(error) {
           throw error;
         },
@@ -170,6 +171,7 @@ describe('delivery frames', () => {
     const dispatcher = new Dispatcher(new RingConsumer(buffers), {
       subscription: () => subscriber,
       flushAcked() {},
+      flushLost() {},
       deliveryError(error) {
         throw error;
       },
@@ -253,6 +255,9 @@ describe('delivery frames', () => {
             subscription: (sid) => subscribers.get(sid),
             flushAcked(id) {
               received.push(['ACK', String(id), undefined, new Uint8Array(0), new Uint8Array(0)]);
+            },
+            flushLost(id) {
+              received.push(['LOST', String(id), undefined, new Uint8Array(0), new Uint8Array(0)]);
             },
             deliveryError(error) {
               throw error;

@@ -46,13 +46,13 @@ describe('PingPong with Unflushed', () => {
     const pings = new PingPong();
     const pong = () => u.ponged(pings.answered()?.before ?? 0);
     writeBatch(u, 1);
-    pings.sent({ kind: 'heartbeat' }, u.pingWritten(false));
+    pings.sent({ kind: 'heartbeat' }, u.pingWritten(false), u.messagesWritten);
     writeBatch(u, 2);
-    pings.sent({ kind: 'flush', id: 7 }, u.pingWritten(false));
+    pings.sent({ kind: 'flush', id: 7 }, u.pingWritten(false), u.messagesWritten);
     writeBatch(u, 4);
     pong();
     expect(u.unacknowledged).toBe(6);
-    expect(pings.unansweredFlushes()).toEqual([7]);
+    expect(pings.unansweredFlushes()).toEqual([{ id: 7, upTo: 3 }]);
     pong();
     expect(u.unacknowledged).toBe(4);
     pong(); // one we did not ask for acknowledges nothing more

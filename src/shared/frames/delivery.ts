@@ -67,6 +67,11 @@ export type Delivery =
     }
   /** A flush's PING was answered: everything before it has been delivered. */
   | { kind: 'flushAck'; id: number }
+  /**
+   * A flush's connection failed before a PONG acknowledged everything published before it:
+   * that cannot be proven any more (those messages are counted as not sent).
+   */
+  | { kind: 'flushLost'; id: number }
   /** The subscription reached its unsubscribeAfter limit in the worker; nothing follows. */
   | { kind: 'subEnd'; sid: number };
 
@@ -76,6 +81,7 @@ const DLV_MSG = 1;
 const DLV_FLUSH_ACK = 2;
 const DLV_SUB_END = 3;
 const DLV_PART = 4;
+const DLV_FLUSH_LOST = 5;
 
 const DLV_SUBJECT_IS_SUB = 1;
 const DLV_HAS_REPLY = 2;
@@ -284,7 +290,7 @@ export class DeliveryView {
   kind: Delivery['kind'] | 'part' = 'msg';
   /** msg and subEnd: the subscription. */
   sid = 0;
-  /** flushAck: the flush. */
+  /** flushAck, flushLost: the flush. */
   id = 0;
   /** msg: the subject was left out, it is the subscription's own. */
   ownSubject = false;
@@ -313,8 +319,8 @@ export function readDelivery(words: Int32Array, off: number, view: DeliveryView)
   const i = off >> 2;
   const head = words[i + (DLV_HEAD >> 2)];
   const op = head & 0xff;
-  if (op === DLV_FLUSH_ACK) {
-    view.kind = 'flushAck';
+  if (op === DLV_FLUSH_ACK || op === DLV_FLUSH_LOST) {
+    view.kind = op === DLV_FLUSH_ACK ? 'flushAck' : 'flushLost';
     view.id = words[i + (DLV_CONTROL_VALUE >> 2)] >>> 0;
     return;
   }
@@ -361,11 +367,15 @@ export function msgFrameSid(words: Int32Array, off: number): number {
 
 // ---- control frames: the worker's writer ------------------------------------------------
 
-/** Body bytes of a FLUSH ACK or SUB END frame. */
+/** Body bytes of a FLUSH ACK, FLUSH LOST or SUB END frame. */
 export const CONTROL_DELIVERY_BYTES = DLV_CONTROL_BYTES;
 
-/** Writes FLUSH ACK or SUB END `d` at `dst.bytes[off]` ({@link CONTROL_DELIVERY_BYTES} bytes). */
+/** Writes control frame `d` at `dst.bytes[off]` ({@link CONTROL_DELIVERY_BYTES} bytes). */
 export function writeControlDelivery(d: ControlDelivery, dst: WordBytes, off: number): void {
-  dst.words[(off + DLV_HEAD) >> 2] = d.kind === 'flushAck' ? DLV_FLUSH_ACK : DLV_SUB_END;
-  dst.words[(off + DLV_CONTROL_VALUE) >> 2] = d.kind === 'flushAck' ? d.id : d.sid;
+  const [op, value] =
+    d.kind === 'subEnd'
+      ? [DLV_SUB_END, d.sid]
+      : [d.kind === 'flushAck' ? DLV_FLUSH_ACK : DLV_FLUSH_LOST, d.id];
+  dst.words[(off + DLV_HEAD) >> 2] = op;
+  dst.words[(off + DLV_CONTROL_VALUE) >> 2] = value;
 }
