@@ -58,7 +58,8 @@ export class CompatSubscription implements Subscription {
       this.resolveClosed = resolve;
     });
     this.onMessage = typeof opts.callback === 'function' ? opts.callback : undefined;
-    this.current = this.open(subject, { max: opts.max, timeout: opts.timeout });
+    // nats.js arms a timeout only for a truthy one: 0 means none, not "end at once".
+    this.current = this.open(subject, { max: opts.max, timeout: opts.timeout || undefined });
   }
 
   /** nats.js's `Subscription.callback`; an iterated subscription's refuses to be called. */

