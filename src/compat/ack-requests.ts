@@ -27,6 +27,8 @@ const ACK_ENTRY_MAX_MS = 60_000;
 export interface AckRequestsHost {
   newInbox(): string;
   publish(subject: string, payload?: Payload, options?: PublishOptions): void;
+  /** How the replies' own `respond()` publishes (see MsgHost). */
+  respond(reply: string, payload?: Payload, options?: PublishOptions): void;
   sendRequest(subject: string, request: RequestOptions): Promise<Message>;
   /** The client's request timeout: how long the multiplexer waits for an answer. */
   requestTimeout(): number | null;
@@ -38,11 +40,11 @@ export class AckRequests {
   readonly muxSubscriptions: { baseInbox: string; cancel(r: PendingRequest): void };
   /** Requests announced by `request(r)`, until their publish. */
   private readonly announced = new Map<string, PendingRequest>();
+  /** What the replies handed to `r.resolver` reach back through. */
+  private readonly msgHost: MsgHost;
 
-  constructor(
-    private readonly host: AckRequestsHost,
-    private readonly msgHost: MsgHost,
-  ) {
+  constructor(private readonly host: AckRequestsHost) {
+    this.msgHost = { respond: (reply, p, o) => host.respond(reply, p, o), publisher: this };
     const baseInbox = `${host.newInbox()}.`;
     this.muxSubscriptions = { baseInbox, cancel: (r) => this.announced.delete(r.token) };
   }

@@ -26,7 +26,7 @@ import { describe } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
 import { AckRequests } from './ack-requests.js';
 import { toNatsJsError, toRequestError } from './errors.js';
-import { CompatMsg, toHeaderMap } from './msg.js';
+import { CompatMsg, type MsgHost, toHeaderMap } from './msg.js';
 import { requestMany } from './request-many.js';
 import { ServerView } from './server-view.js';
 import { natsJsStatus, type StatusIterator } from './status.js';
@@ -45,6 +45,8 @@ export class CompatConnection implements NatsConnection {
   readonly options: { inboxPrefix: string };
   /** nats.js's protocol handler as `JsMsg.ackAck()` reaches it through `msg.publisher`. */
   readonly publisher: AckRequests;
+  /** What the messages this connection hands out reply through. */
+  private readonly msgHost: MsgHost;
   private readonly server: ServerView;
   private readonly subscriptions = new Map<number, CompatSubscription>();
   private readonly closeListeners = new Set<CloseListener>();
@@ -54,15 +56,16 @@ export class CompatConnection implements NatsConnection {
     const inbox = client.newInbox();
     this.options = { inboxPrefix: inbox.slice(0, inbox.lastIndexOf('.')) };
     this.server = new ServerView(() => client.serverInfo());
-    this.publisher = new AckRequests(
-      {
-        newInbox: () => client.newInbox(),
-        sendRequest: (subject, request) => client.sendRequest(subject, request),
-        requestTimeout: () => client.timeout(),
-        publish: (subject, payload, opts) => this.publish(subject, payload, opts),
-      },
-      this,
-    );
+    const respond = (reply: string, payload?: Payload, opts?: PublishOptions) =>
+      this.respondTo(reply, payload, opts);
+    this.publisher = new AckRequests({
+      newInbox: () => client.newInbox(),
+      sendRequest: (subject, request) => client.sendRequest(subject, request),
+      requestTimeout: () => client.timeout(),
+      publish: (subject, payload, opts) => this.publish(subject, payload, opts),
+      respond,
+    });
+    this.msgHost = { respond, publisher: this.publisher };
     void client.closed().then((error) => {
       for (const listener of [...this.closeListeners]) {
         try {
@@ -91,19 +94,41 @@ export class CompatConnection implements NatsConnection {
   // ---- publishing -----------------------------------------------------------------------
 
   publish(subject: string, payload?: Payload, options?: PublishOptions): void {
-    const headers = toHeaderMap(options?.headers);
-    const reply = options?.reply;
     try {
-      if (reply === undefined || reply === '') {
-        if (headers) this.client.publishWithHeaders(subject, headers, payload);
-        else this.client.publish(subject, payload);
-      } else if (headers) {
-        this.client.publishWithReplyAndHeaders(subject, reply, headers, payload);
-      } else {
-        this.client.publishWithReply(subject, reply, payload);
-      }
+      this.send(subject, payload, options);
     } catch (error) {
       throw toNatsJsError(error, subject);
+    }
+  }
+
+  /**
+   * A received message's `respond()`. nats.js writes it to its protocol handler, past the
+   * connection's checks: a reply the client no longer takes (closed, or draining through its
+   * own drain()) is dropped, never thrown; in an async handler a throw would end the process.
+   * Bad input still throws.
+   */
+  private respondTo(reply: string, payload?: Payload, options?: PublishOptions): void {
+    try {
+      this.send(reply, payload, options);
+    } catch (error) {
+      if (error instanceof NatsError && (error.kind === 'closed' || error.kind === 'draining')) {
+        return;
+      }
+      throw toNatsJsError(error, reply);
+    }
+  }
+
+  /** A nats.js publish as the client's; throws the client's NatsError. */
+  private send(subject: string, payload?: Payload, options?: PublishOptions): void {
+    const headers = toHeaderMap(options?.headers);
+    const reply = options?.reply;
+    if (reply === undefined || reply === '') {
+      if (headers) this.client.publishWithHeaders(subject, headers, payload);
+      else this.client.publish(subject, payload);
+    } else if (headers) {
+      this.client.publishWithReplyAndHeaders(subject, reply, headers, payload);
+    } else {
+      this.client.publishWithReply(subject, reply, payload);
     }
   }
 
@@ -123,10 +148,9 @@ export class CompatConnection implements NatsConnection {
     checkOptions('subscribe', opts);
     const sub = new CompatSubscription(
       {
+        ...this.msgHost,
         subscribe: (s, queue, o) => this.coreSubscribe(s, queue, o),
         ended: (ended) => this.forget(ended),
-        publish: (s, p, o) => this.publish(s, p, o),
-        publisher: this.publisher,
       },
       subject,
       opts,
@@ -192,9 +216,8 @@ export class CompatConnection implements NatsConnection {
       checkOptions('requestMany', opts);
       return await requestMany(
         {
+          ...this.msgHost,
           requestMany: (s, p, o) => this.client.requestMany(s, p, o),
-          publish: (s, p, o) => this.publish(s, p, o),
-          publisher: this.publisher,
         },
         subject,
         payload,
@@ -206,7 +229,7 @@ export class CompatConnection implements NatsConnection {
   }
 
   private toMsg(message: Message): Msg {
-    return new CompatMsg(message, 0, this);
+    return new CompatMsg(message, 0, this.msgHost);
   }
 
   // ---- state and control ----------------------------------------------------------------

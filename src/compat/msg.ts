@@ -11,7 +11,8 @@ import { HeaderMap } from '../shared/protocol/headers.js';
 
 /** What a compat message needs of its connection: replies, and what `JsMsg.ackAck()` reads. */
 export interface MsgHost {
-  publish(subject: string, payload?: Payload, options?: PublishOptions): void;
+  /** `msg.respond()`: a publish to `reply` that a closed connection ignores (see connection.ts). */
+  respond(reply: string, payload?: Payload, options?: PublishOptions): void;
   /** nats.js's protocol handler as `ackAck()` uses it (see ack-requests.ts). */
   readonly publisher: unknown;
 }
@@ -47,7 +48,7 @@ export class CompatMsg implements Msg {
 
   respond(payload?: Payload, opts?: PublishOptions): boolean {
     if (!this.message.reply) return false;
-    this.host.publish(this.message.reply, payload, opts);
+    this.host.respond(this.message.reply, payload, opts);
     return true;
   }
 

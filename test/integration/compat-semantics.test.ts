@@ -4,6 +4,7 @@
 // Each case runs against a real nats-server; nats.js's behaviour is read from
 // @nats-io/nats-core (nats.ts, protocol.ts, msg.ts, queued_iterator.ts).
 
+import type { Msg } from '@nats-io/nats-core';
 import { type Client, ConnectOptions } from 'nats-offload';
 import { asNatsConnection } from 'nats-offload/compat';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -53,5 +54,23 @@ describe('subscribe options', () => {
     expect(called).toEqual(['hello']);
     expect(iterated.isClosed()).toBe(false);
     expect(withCallback.isClosed()).toBe(false);
+  });
+});
+
+describe('msg.respond() after close', () => {
+  it('is ignored and returns true, as nats.js does (an async handler must not die of it)', async () => {
+    const nc = await open();
+    const requester = await client();
+    let request: Msg | undefined;
+    nc.subscribe('late', {
+      callback: (_err, msg) => {
+        request = msg;
+      },
+    });
+    await nc.flush();
+    void requester.sendRequest('late', { payload: 'x', timeout: 5_000 }).catch(() => {});
+    await waitFor(() => request !== undefined, 5_000, 'the request');
+    await nc.close();
+    expect(request?.respond('too late')).toBe(true);
   });
 });
