@@ -35,6 +35,13 @@ import { CompatSubscription } from './subscription.js';
 /** nats.js's default request timeout, used when a request gives none. */
 const DEFAULT_REQUEST_TIMEOUT = 1000;
 
+/**
+ * How far `drain()` has gone, in nats.js's order: `'subscriptions'` while every subscription
+ * drains (new subscriptions and requests are refused; publishing, and so replying, goes on),
+ * then `'flush'` (publishes are refused too) until the flush and the close.
+ */
+type DrainStage = 'none' | 'subscriptions' | 'flush';
+
 /** nats.js's internal close listener (jetstream `consumer.js`). */
 interface CloseListener {
   connectionClosedCallback(err?: Error): void;
@@ -50,7 +57,7 @@ export class CompatConnection implements NatsConnection {
   private readonly server: ServerView;
   private readonly subscriptions = new Map<number, CompatSubscription>();
   private readonly closeListeners = new Set<CloseListener>();
-  private draining = false;
+  private drainStage: DrainStage = 'none';
 
   constructor(private readonly client: Client) {
     const inbox = client.newInbox();
@@ -94,6 +101,7 @@ export class CompatConnection implements NatsConnection {
   // ---- publishing -----------------------------------------------------------------------
 
   publish(subject: string, payload?: Payload, options?: PublishOptions): void {
+    if (this.drainStage !== 'none') this.refuseNewWork(`publish to ${subject}`, 'flush');
     try {
       this.send(subject, payload, options);
     } catch (error) {
@@ -146,6 +154,7 @@ export class CompatConnection implements NatsConnection {
 
   subscribe(subject: string, opts: SubscriptionOptions = {}): Subscription {
     checkOptions('subscribe', opts);
+    this.refuseNewWork(`subscribe to ${subject}`, 'subscriptions');
     const sub = new CompatSubscription(
       {
         ...this.msgHost,
@@ -193,6 +202,7 @@ export class CompatConnection implements NatsConnection {
 
   async request(subject: string, payload?: Payload, opts?: Partial<RequestOptions>): Promise<Msg> {
     if (opts !== undefined) checkOptions('request', opts);
+    this.refuseNewWork(`request to ${subject}`, 'subscriptions');
     const timeout = opts?.timeout || DEFAULT_REQUEST_TIMEOUT;
     try {
       const message = await this.client.sendRequest(subject, {
@@ -214,6 +224,7 @@ export class CompatConnection implements NatsConnection {
   ): Promise<AsyncIterable<Msg>> {
     try {
       checkOptions('requestMany', opts);
+      this.refuseNewWork(`request to ${subject}`, 'subscriptions');
       return await requestMany(
         {
           ...this.msgHost,
@@ -251,9 +262,33 @@ export class CompatConnection implements NatsConnection {
     return this.client.close();
   }
 
-  drain(): Promise<void> {
-    this.draining = true;
-    return asNatsJs(this.client.drain());
+  /**
+   * nats.js's drain, not the client's: every subscription drains while a handler may still
+   * reply, then publishing stops, a flush, and the close. A request still waiting is failed by
+   * the close, as in nats.js, where the client's drain() would wait for its reply.
+   */
+  async drain(): Promise<void> {
+    this.refuseNewWork('drain', 'subscriptions');
+    this.drainStage = 'subscriptions';
+    await Promise.allSettled([...this.subscriptions.values()].map((sub) => sub.drain()));
+    this.drainStage = 'flush';
+    try {
+      await this.client.flush();
+    } catch (error) {
+      throw toNatsJsError(error);
+    } finally {
+      await this.client.close();
+    }
+  }
+
+  /** nats.js's checks before new work: a closed connection, then a drain that reached `stage`. */
+  private refuseNewWork(what: string, stage: Exclude<DrainStage, 'none'>): void {
+    if (this.isClosed()) {
+      throw toNatsJsError(new NatsError('closed', `${what} on a closed connection`));
+    }
+    if (this.drainStage === 'flush' || this.drainStage === stage) {
+      throw toNatsJsError(new NatsError('draining', `${what} after drain() started`));
+    }
   }
 
   flush(): Promise<void> {
@@ -261,7 +296,9 @@ export class CompatConnection implements NatsConnection {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    if (!this.isClosed()) await this.client[Symbol.asyncDispose]();
+    if (this.isClosed()) return;
+    if (this.drainStage === 'none') await this.drain();
+    else await this.client.closed();
   }
 
   isClosed(): boolean {
@@ -269,7 +306,7 @@ export class CompatConnection implements NatsConnection {
   }
 
   isDraining(): boolean {
-    return this.draining && !this.isClosed();
+    return this.drainStage !== 'none' && !this.isClosed();
   }
 
   getServer(): string {

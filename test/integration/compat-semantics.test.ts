@@ -4,7 +4,7 @@
 // Each case runs against a real nats-server; nats.js's behaviour is read from
 // @nats-io/nats-core (nats.ts, protocol.ts, msg.ts, queued_iterator.ts).
 
-import type { Msg } from '@nats-io/nats-core';
+import { errors, type Msg } from '@nats-io/nats-core';
 import { type Client, ConnectOptions } from 'nats-offload';
 import { asNatsConnection } from 'nats-offload/compat';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -74,3 +74,55 @@ describe('msg.respond() after close', () => {
     expect(request?.respond('too late')).toBe(true);
   });
 });
+
+describe('drain() in nats.js order', () => {
+  it('msg.respond() while nc.drain() runs still reaches the requester', async () => {
+    const nc = await open();
+    const requester = await client();
+    let drained: Promise<void> | undefined;
+    nc.subscribe('svc', {
+      callback: (_err, msg) => {
+        drained = nc.drain(); // shutdown starts while this request is handled
+        msg.respond('ok');
+      },
+    });
+    await nc.flush();
+    const reply = await requester.sendRequest('svc', { payload: 'x', timeout: 5_000 });
+    expect(reply.string()).toBe('ok');
+    await drained;
+    expect(nc.isClosed()).toBe(true);
+  });
+
+  it('while subscriptions drain: publish works, subscribe and request are refused', async () => {
+    const nc = await open();
+    const outcomes: unknown[] = [];
+    nc.subscribe('work', {
+      callback: () => {
+        const drained = nc.drain();
+        outcomes.push(nc.isDraining());
+        nc.publish('still.allowed', 'x');
+        outcomes.push(catchSync(() => nc.subscribe('late')));
+        outcomes.push(nc.request('late', 'x').catch((e: unknown) => e));
+        outcomes.push(nc.drain().catch((e: unknown) => e));
+        outcomes.push(drained.then(() => catchSync(() => nc.publish('after', 'x'))));
+      },
+    });
+    nc.publish('work', 'go');
+    await waitFor(() => outcomes.length === 5, 5_000, 'the handler');
+    const [draining, subscribe, request, secondDrain, afterDrain] = await Promise.all(outcomes);
+    expect(draining).toBe(true);
+    expect(subscribe).toBeInstanceOf(errors.DrainingConnectionError);
+    expect(request).toBeInstanceOf(errors.DrainingConnectionError);
+    expect(secondDrain).toBeInstanceOf(errors.DrainingConnectionError);
+    expect(afterDrain).toBeInstanceOf(errors.ClosedConnectionError);
+  });
+});
+
+function catchSync(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
