@@ -43,6 +43,8 @@ function withCause<E extends Error>(natsJsError: E, cause: NatsError): E {
 /**
  * A failed request as nats.js rejects it: a timeout as `TimeoutError`; anything else as a
  * `RequestError` whose `cause` says why (`isNoResponders()` looks for `NoRespondersError`).
+ * The caller refuses a request on a closed connection first, so `'closed'` here is a close
+ * (or drain) while it waited: nats.js's `RequestError("connection closed")`.
  */
 export function toRequestError(error: unknown, subject: string): unknown {
   if (!(error instanceof NatsError)) return error;
@@ -56,5 +58,6 @@ export function toRequestError(error: unknown, subject: string): unknown {
     const cause = new errors.PermissionViolationError(error.message, 'publish', subject);
     return new RequestError(error.message, { cause });
   }
+  if (error.kind === 'closed') return new RequestError('connection closed', { cause: error });
   return toNatsJsError(error, subject);
 }

@@ -4,12 +4,12 @@
 // Each case runs against a real nats-server; nats.js's behaviour is read from
 // @nats-io/nats-core (nats.ts, protocol.ts, msg.ts, queued_iterator.ts).
 
-import { errors, type Msg } from '@nats-io/nats-core';
+import { errors, type Msg, RequestError } from '@nats-io/nats-core';
 import { type Client, ConnectOptions } from 'nats-offload';
 import { asNatsConnection } from 'nats-offload/compat';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, withTimeout } from '../helpers/wait.js';
 
 let server: NatsServer;
 const clients: Client[] = [];
@@ -116,6 +116,30 @@ describe('drain() in nats.js order', () => {
     expect(secondDrain).toBeInstanceOf(errors.DrainingConnectionError);
     expect(afterDrain).toBeInstanceOf(errors.ClosedConnectionError);
   });
+});
+
+describe('a request waiting when the connection ends', () => {
+  for (const end of ['drain', 'close'] as const) {
+    it(`${end}() rejects it at once with RequestError("connection closed")`, async () => {
+      const nc = await open();
+      const responder = await client();
+      let asked = false;
+      responder.subscribe('silent', {
+        callback: () => {
+          asked = true;
+        },
+      });
+      await responder.flush();
+      const pending = nc.request('silent', 'x', { timeout: 20_000 }).catch((e: unknown) => e);
+      await waitFor(() => asked, 5_000, 'the request');
+      await withTimeout(nc[end](), 5_000, `${end}()`);
+      const error = await withTimeout(pending, 1_000, 'the request');
+      expect(error).toBeInstanceOf(RequestError);
+      expect((error as Error).message).toBe('connection closed');
+      // A request made after the close is refused as nats.js refuses it.
+      await expect(nc.request('silent', 'x')).rejects.toBeInstanceOf(errors.ClosedConnectionError);
+    });
+  }
 });
 
 function catchSync(fn: () => unknown): unknown {
