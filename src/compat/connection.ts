@@ -10,6 +10,7 @@ import type {
   NatsConnection,
   Payload,
   PublishOptions,
+  QueuedIterator,
   RequestManyOptions,
   RequestOptions,
   Server,
@@ -221,7 +222,7 @@ export class CompatConnection implements NatsConnection {
     subject: string,
     payload?: Payload,
     opts: Partial<RequestManyOptions> = {},
-  ): Promise<AsyncIterable<Msg>> {
+  ): Promise<QueuedIterator<Msg>> {
     try {
       checkOptions('requestMany', opts);
       this.refuseNewWork(`request to ${subject}`, 'subscriptions');

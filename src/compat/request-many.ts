@@ -5,10 +5,17 @@
  * `maxWait`), `sentinel` ends here at the first empty reply (which is delivered). `stall` —
  * `maxWait` for the first reply, then `stall` ms (default 300) after each, with no limit in
  * all — is the one timer kept here: the core's stall counts from the request and keeps
- * `maxWait` as a limit in all.
+ * `maxWait` as a limit in all. The replies come as nats.js's `QueuedIterator` (`stop()`,
+ * counts, `iterClosed`).
  */
 
-import { errors, type Msg, type Payload, type RequestManyOptions } from '@nats-io/nats-core';
+import {
+  errors,
+  type Msg,
+  type Payload,
+  type QueuedIterator,
+  type RequestManyOptions,
+} from '@nats-io/nats-core';
 import type { Message } from '../main/message.js';
 import {
   type RequestManyOptions as CoreRequestManyOptions,
@@ -35,7 +42,7 @@ export async function requestMany(
   subject: string,
   payload: Payload | undefined,
   opts: Partial<RequestManyOptions>,
-): Promise<AsyncIterable<Msg>> {
+): Promise<RequestManyReplies> {
   const strategy = opts.strategy ?? 'timer';
   const maxWait = opts.maxWait || DEFAULT_MAX_WAIT;
   if (maxWait < 1) throw errors.InvalidArgumentError.format('timeout', 'must be greater than 0');
@@ -62,35 +69,95 @@ export async function requestMany(
           clearTimeout(timer);
           timer = setTimeout(end, stall).unref();
         };
-  return translate(replies, subject, host, {
+  return new RequestManyReplies(replies, subject, host, {
     sentinel: strategy === 'sentinel',
     replied: rearm,
     ended: () => clearTimeout(timer),
   });
 }
 
-async function* translate(
-  replies: AsyncIterator<Message>,
-  subject: string,
-  host: MsgHost,
-  on: { sentinel: boolean; replied?: () => void; ended: () => void },
-): AsyncGenerator<Msg> {
-  try {
-    for (let next = await replies.next(); !next.done; next = await replies.next()) {
-      const message = next.value;
-      on.replied?.();
-      const last = on.sentinel && message.length === 0;
-      if (last) await replies.return?.();
-      yield new CompatMsg(message, 0, host);
-      if (last) return;
+/**
+ * nats.js's `QueuedIterator` over the core's replies. The core queues them; this reads one at
+ * a time, so `getPending()` counts only a reply read and not yet handed out.
+ */
+export class RequestManyReplies implements QueuedIterator<Msg> {
+  /** Settles when the replies end: with the error that ended them, if any (never rejects). */
+  readonly iterClosed: Promise<Error | undefined>;
+  private resolveClosed!: (error: Error | undefined) => void;
+  private received = 0;
+  private processed = 0;
+  private iterating = false;
+  /** stop() was called: the iterator ends, throwing `error` if one was given. */
+  private stopped: { error: Error | undefined } | undefined;
+
+  constructor(
+    private readonly replies: AsyncIterator<Message>,
+    private readonly subject: string,
+    private readonly host: MsgHost,
+    private readonly on: { sentinel: boolean; replied?: () => void; ended: () => void },
+  ) {
+    this.iterClosed = new Promise((resolve) => {
+      this.resolveClosed = resolve;
+    });
+  }
+
+  /** Ends the request now (its inbox is unsubscribed); an iterator ends at its next step. */
+  stop(error?: Error): void {
+    if (this.stopped) return;
+    this.stopped = { error };
+    this.on.ended();
+    void this.replies.return?.();
+    this.resolveClosed(error);
+  }
+
+  getProcessed(): number {
+    return this.processed;
+  }
+
+  getPending(): number {
+    return this.received - this.processed;
+  }
+
+  getReceived(): number {
+    return this.received;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Msg> {
+    if (this.iterating) {
+      throw new NatsError('invalidArgument', 'requestMany replies can be iterated only once');
     }
-  } catch (error) {
+    this.iterating = true;
+    return this.messages();
+  }
+
+  private async *messages(): AsyncGenerator<Msg> {
+    let failure: Error | undefined;
+    try {
+      for (let next = await this.replies.next(); !this.stopped && !next.done; ) {
+        const message = next.value;
+        this.received++;
+        this.on.replied?.();
+        const last = this.on.sentinel && message.length === 0;
+        if (last) await this.replies.return?.();
+        this.processed++;
+        yield new CompatMsg(message, 0, this.host);
+        if (last) break;
+        next = await this.replies.next();
+      }
+    } catch (error) {
+      failure = this.toNatsJs(error);
+    } finally {
+      this.stop(failure);
+      await this.replies.return?.();
+    }
+    const error = failure ?? this.stopped?.error;
+    if (error) throw error;
+  }
+
+  private toNatsJs(error: unknown): Error {
     if (error instanceof NatsError && error.kind === 'noResponders') {
-      throw new errors.NoRespondersError(subject, { cause: error });
+      return new errors.NoRespondersError(this.subject, { cause: error });
     }
-    throw toNatsJsError(error, subject);
-  } finally {
-    on.ended();
-    await replies.return?.();
+    return toNatsJsError(error, this.subject) as Error;
   }
 }

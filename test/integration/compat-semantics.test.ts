@@ -4,7 +4,7 @@
 // Each case runs against a real nats-server; nats.js's behaviour is read from
 // @nats-io/nats-core (nats.ts, protocol.ts, msg.ts, queued_iterator.ts).
 
-import { errors, type Msg, RequestError } from '@nats-io/nats-core';
+import { errors, type Msg, type QueuedIterator, RequestError } from '@nats-io/nats-core';
 import { type Client, ConnectOptions } from 'nats-offload';
 import { asNatsConnection } from 'nats-offload/compat';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -140,6 +140,36 @@ describe('a request waiting when the connection ends', () => {
       await expect(nc.request('silent', 'x')).rejects.toBeInstanceOf(errors.ClosedConnectionError);
     });
   }
+});
+
+describe('requestMany', () => {
+  it("resolves to nats.js's QueuedIterator: stop() ends it, and it counts", async () => {
+    const nc = await open();
+    nc.subscribe('many', {
+      callback: (_err, msg) => {
+        for (const n of ['0', '1', '2']) msg.respond(n);
+      },
+    });
+    const replies = (await nc.requestMany('many', '', {
+      maxWait: 20_000,
+    })) as QueuedIterator<Msg> & { iterClosed: Promise<Error | undefined> };
+    const got: string[] = [];
+    await withTimeout(
+      (async () => {
+        for await (const msg of replies) {
+          got.push(msg.string());
+          replies.stop();
+        }
+      })(),
+      5_000,
+      'the loop after stop()',
+    );
+    expect(got).toEqual(['0']);
+    expect(replies.getProcessed()).toBe(1);
+    expect(replies.getReceived()).toBeGreaterThanOrEqual(1);
+    expect(replies.getPending()).toBeGreaterThanOrEqual(0);
+    await expect(replies.iterClosed).resolves.toBeUndefined();
+  });
 });
 
 function catchSync(fn: () => unknown): unknown {
