@@ -3,6 +3,7 @@
  * the `@nats-io/nats-core` copy they load (a peer dependency, never a bundled copy).
  */
 import { errors, RequestError } from '@nats-io/nats-core';
+import { ProtocolHandler } from '@nats-io/nats-core/internal';
 import { NatsError } from '../shared/errors.js';
 
 /**
@@ -32,6 +33,15 @@ export function toNatsJsError(error: unknown, subject = ''): unknown {
     default:
       return error;
   }
+}
+
+/**
+ * A server's `-ERR` as nats.js's `error` status carries it: a `PermissionViolationError`
+ * (operation and subject parsed from the text), an authorization error, else a
+ * `ProtocolError` — nats.js's own mapping, with the NatsError kept as the cause.
+ */
+export function serverErrorAsNatsJs(error: NatsError): Error {
+  return withCause(ProtocolHandler.toError(error.message), error);
 }
 
 /** nats-core's connection errors take no options: the NatsError is kept as their cause. */

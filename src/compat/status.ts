@@ -6,6 +6,7 @@
  */
 import type { Status, Subscription } from '@nats-io/nats-core';
 import type { Event } from '../main/events.js';
+import { serverErrorAsNatsJs } from './errors.js';
 
 export interface StatusHost {
   events(): AsyncIterable<Event>;
@@ -59,7 +60,8 @@ function toStatus(event: Event, host: StatusHost): Status | undefined {
     case 'lameDuckMode':
       return { type: 'ldm', server: host.server() };
     case 'serverError':
-    case 'clientError':
+      return { type: 'error', error: serverErrorAsNatsJs(event.error) };
+    case 'clientError': // the client's own failures (a callback, what was not sent): no nats.js class
       return { type: 'error', error: event.error };
     case 'slowConsumer': {
       const sub = host.subscription(event.sid);

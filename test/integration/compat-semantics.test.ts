@@ -4,7 +4,13 @@
 // Each case runs against a real nats-server; nats.js's behaviour is read from
 // @nats-io/nats-core (nats.ts, protocol.ts, msg.ts, queued_iterator.ts).
 
-import { errors, type Msg, type QueuedIterator, RequestError } from '@nats-io/nats-core';
+import {
+  errors,
+  type Msg,
+  type QueuedIterator,
+  RequestError,
+  type Status,
+} from '@nats-io/nats-core';
 import { type Client, ConnectOptions } from 'nats-offload';
 import { asNatsConnection } from 'nats-offload/compat';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -169,6 +175,24 @@ describe('requestMany', () => {
     expect(replies.getReceived()).toBeGreaterThanOrEqual(1);
     expect(replies.getPending()).toBeGreaterThanOrEqual(0);
     await expect(replies.iterClosed).resolves.toBeUndefined();
+  });
+});
+
+describe('status()', () => {
+  it('a permissions violation is an error status with PermissionViolationError', async () => {
+    const nc = await open();
+    const firstError = (async () => {
+      // Returning from the loop stops the status iterator.
+      for await (const s of nc.status()) {
+        if (s.type === 'error') return s as Extract<Status, { error: Error }>;
+      }
+    })();
+    nc.subscribe('nosub.x', { callback: () => {} });
+    const { error } = (await withTimeout(firstError, 5_000, 'an error status'))!;
+    expect(error).toBeInstanceOf(errors.PermissionViolationError);
+    const violation = error as InstanceType<typeof errors.PermissionViolationError>;
+    expect(violation.operation).toBe('subscription');
+    expect(violation.subject).toBe('nosub.x');
   });
 });
 
