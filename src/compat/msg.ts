@@ -52,12 +52,9 @@ export class CompatMsg implements Msg {
     return true;
   }
 
+  /** As nats.js's: a payload that is not JSON throws JSON.parse's own SyntaxError. */
   json<T>(reviver?: ReviverFn): T {
-    try {
-      return JSON.parse(this.message.string(), reviver) as T;
-    } catch (cause) {
-      throw new NatsError('invalidArgument', `payload on ${this.subject} is not JSON`, { cause });
-    }
+    return JSON.parse(this.message.string(), reviver) as T;
   }
 
   string(): string {

@@ -196,6 +196,23 @@ describe('status()', () => {
   });
 });
 
+describe('msg.json()', () => {
+  it("a payload that is not JSON throws JSON.parse's SyntaxError, as in nats.js", async () => {
+    const nc = await open();
+    const got: Msg[] = [];
+    nc.subscribe('json', {
+      callback: (_err, msg) => {
+        got.push(msg);
+      },
+    });
+    nc.publish('json', 'not json');
+    nc.publish('json', '{"a":1}');
+    await waitFor(() => got.length === 2, 5_000, 'the messages');
+    expect(() => got[0].json()).toThrow(SyntaxError);
+    expect(got[1].json()).toEqual({ a: 1 });
+  });
+});
+
 function catchSync(fn: () => unknown): unknown {
   try {
     fn();
