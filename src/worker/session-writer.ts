@@ -14,7 +14,7 @@ import { Unflushed } from './unflushed.js';
 
 export class SessionWriter implements OutboundSink {
   readonly pings = new PingPong();
-  /** This session's messages until a PONG acknowledges them. */
+  /** This session's messages until the kernel has them, and until a PONG acknowledges them. */
   readonly unflushed = new Unflushed();
   private readonly window = new SendWindow();
   /** The transport's buffer is full (a write returned false): nothing optional is written. */
@@ -34,22 +34,25 @@ export class SessionWriter implements OutboundSink {
 
   /** False when the pump must stop: the socket's buffer is full, or too many PINGs wait. */
   write(bytes: Uint8Array): boolean {
-    // Taken first: messages written to an ended session stay counted as unacknowledged.
-    this.unflushed.take();
+    // Taken first: messages written to an ended session stay counted as not flushed.
+    const messages = this.unflushed.take();
     const transport = this.transport();
     if (transport === null) return false;
     this.wrote(bytes.length);
-    return this.mayGoOn(transport.write(bytes));
+    if (messages === 0) return this.mayGoOn(transport.write(bytes));
+    return this.mayGoOn(transport.write(bytes, (error) => this.unflushed.flushed(messages, error)));
   }
 
   writeAll(chunks: Uint8Array[]): boolean {
-    this.unflushed.take();
+    const messages = this.unflushed.take();
     const transport = this.transport();
     if (transport === null) return false;
     let bytes = 0;
     for (const chunk of chunks) bytes += chunk.length;
     this.wrote(bytes);
-    return this.mayGoOn(transport.writeAll(chunks));
+    return this.mayGoOn(
+      transport.writeAll(chunks, (error) => this.unflushed.flushed(messages, error)),
+    );
   }
 
   /**

@@ -57,6 +57,10 @@ export class Session implements ParserSink {
   private info: ServerInfo | undefined;
   /** Set by {@link close}: the graceful end under way. */
   private closing: Closing | undefined;
+  /** The server closed or reset the socket (lost()), rather than this client dropping it. */
+  private endedByPeer = false;
+  /** The server sent an -ERR on the open connection (it may have dropped what followed). */
+  private serverErred = false;
   private endResolve!: (error: NatsError | undefined) => void;
   /** Settles once when the session is over: undefined for a clean close, else why it failed. */
   readonly ended: Promise<NatsError | undefined>;
@@ -131,11 +135,18 @@ export class Session implements ParserSink {
   }
 
   /**
-   * Messages a failed session may have lost (API.md: counted in 'notSent'): those no PONG
-   * acknowledged, whether or not the kernel had them (unflushed.ts).
+   * Messages a failed session may have lost (API.md: counted in 'notSent'), unflushed.ts: when
+   * the server closed or reset the socket, those not yet in the kernel; when this client dropped
+   * it (stale, a protocol error) or the server had sent an -ERR, those no PONG acknowledged.
    */
   get lostMessages(): number {
-    return this.output.unflushed.unacknowledged;
+    const { unflushed } = this.output;
+    return this.lossyEnd ? unflushed.unacknowledged : unflushed.messages;
+  }
+
+  /** Whether this session ended in a way that may lose what the kernel held (lostMessages). */
+  get lossyEnd(): boolean {
+    return !this.endedByPeer || this.serverErred;
   }
 
   /** The connection is open: commands may be written (false once it failed or is closing). */
@@ -145,15 +156,15 @@ export class Session implements ParserSink {
 
   /**
    * Flush ids whose PING was sent but not answered: `carried` ones the next session sends again;
-   * `lost` ones (only after a failure) had messages before them that no PONG acknowledged, which
-   * the failed socket may have taken with it, so no later PONG can prove them.
+   * `lost` ones (only after a {@link lossyEnd} failure) had messages before them that no PONG
+   * acknowledged, which the dropped socket may have taken with it: no later PONG proves them.
    */
   unansweredFlushes(failed: boolean): { carried: number[]; lost: number[] } {
     const carried: number[] = [];
     const lost: number[] = [];
     const { unflushed } = this.output;
     for (const { id, upTo } of this.output.pings.unansweredFlushes()) {
-      (failed && !unflushed.acknowledges(upTo) ? lost : carried).push(id);
+      (failed && this.lossyEnd && !unflushed.acknowledges(upTo) ? lost : carried).push(id);
     }
     return { carried, lost };
   }
@@ -252,7 +263,9 @@ export class Session implements ParserSink {
       this.fail(refused(this.server, message));
       return;
     }
-    // The server closes the socket itself after a fatal -ERR; non-fatal ones (permissions) are reported.
+    // The server closes the socket itself after a fatal -ERR, dropping what it had not parsed;
+    // non-fatal ones (permissions) are reported.
+    this.serverErred = true;
     this.host.serverError(message);
   }
 
@@ -379,6 +392,7 @@ export class Session implements ParserSink {
       this.fail(tlsError(this.server, this.host.options.tls, error?.cause ?? error, true));
       return;
     }
+    this.endedByPeer = true;
     this.fail(error ?? new NatsError('io', `${this.server.url}: connection closed`));
   }
 }

@@ -1,15 +1,20 @@
 /**
  * One session's messages on their way to the server, for API.md's 'notSent': the PUB/HPUB
- * frames of the batch the pump writes next, and those no PONG has acknowledged yet.
+ * frames of the batch the pump writes next, those a write handed to the transport that it has
+ * not passed on to the kernel yet, and those no PONG has acknowledged yet.
  *
- * A socket that fails, or that the client gives up on (stale, or its graceful end timed out),
- * may take with it what the kernel still holds on either side as well as what had not reached
- * the kernel: the messages written after the PING of the last PONG (a PONG proves the server
- * read everything before its PING). Counting those is an upper bound, never an under-count.
+ * A socket the peer closes or resets takes what had not reached the kernel with it (what the
+ * kernel had, a live server has read: none missing after server kills in the soak). A socket
+ * the client drops or gives up on (stale: its server stopped reading; a protocol error; a
+ * graceful end that timed out; after a server's -ERR) may take what the kernel still holds as
+ * well: the messages written after the PING of the last PONG (a PONG proves the server read
+ * everything before its PING). Counting those is an upper bound, never an under-count.
  */
 export class Unflushed {
   /** Messages of the batch about to be written. */
   private batch = 0;
+  /** Messages handed to the transport that it has not passed on to the kernel. */
+  private count = 0;
   /** Messages handed to the transport, ever, and how many of them were before the last batch. */
   private written = 0;
   private beforeLastBatch = 0;
@@ -22,13 +27,21 @@ export class Unflushed {
   }
 
   /**
-   * The batch is being written: its messages are on their way from now on (even when the write
-   * finds the session ended).
+   * The batch is being written: its messages wait for the kernel from now on (even when the
+   * write finds the session ended). Returns how many, for {@link flushed}.
    */
-  take(): void {
-    this.beforeLastBatch = this.written;
-    this.written += this.batch;
+  take(): number {
+    const messages = this.batch;
     this.batch = 0;
+    this.count += messages;
+    this.beforeLastBatch = this.written;
+    this.written += messages;
+    return messages;
+  }
+
+  /** A write of `messages` reached the kernel, or failed (`error`: they stay counted). */
+  flushed(messages: number, error: Error | undefined): void {
+    if (error === undefined) this.count -= messages;
   }
 
   /**
@@ -55,7 +68,12 @@ export class Unflushed {
     return messages <= this.acknowledged;
   }
 
-  /** Messages written that no PONG has acknowledged: what a lost or abandoned socket may have lost. */
+  /** Messages handed to the transport that it has not passed on to the kernel. */
+  get messages(): number {
+    return this.count;
+  }
+
+  /** Messages written that no PONG has acknowledged: what a dropped socket may have lost. */
   get unacknowledged(): number {
     return this.written - this.acknowledged;
   }

@@ -140,13 +140,13 @@ class WsTransport implements Transport {
     });
   }
 
-  write(bytes: Uint8Array): boolean {
-    return this.send(bytes);
+  write(bytes: Uint8Array, done?: (error?: Error) => void): boolean {
+    return this.send(bytes, done);
   }
 
   /** One frame of a copy: `ws` keeps what it sends (compression, a busy socket) past the call. */
-  writeAll(chunks: Uint8Array[]): boolean {
-    return this.send(copyFrom(chunks, 0) ?? new Uint8Array(0));
+  writeAll(chunks: Uint8Array[], done: (error?: Error) => void): boolean {
+    return this.send(copyFrom(chunks, 0) ?? new Uint8Array(0), done);
   }
 
   pause(): void {
@@ -192,18 +192,21 @@ class WsTransport implements Transport {
    * `ws` anyway; one message so per-message-deflate compresses them together). The socket is
    * corked so the fragments leave in one gathered write.
    */
-  private send(bytes: Uint8Array): boolean {
+  private send(bytes: Uint8Array, done?: (error?: Error) => void): boolean {
     const ws = this.ws;
-    // Failed, not full: no 'drain' will come (the close reports the end).
-    if (ws === null || ws.readyState !== ws.OPEN) return true;
+    if (ws === null || ws.readyState !== ws.OPEN) {
+      done?.(new Error('WebSocket is not open'));
+      return true; // failed, not full: no 'drain' will come (the close reports the end)
+    }
     const length = bytes.byteLength;
     this.unsent += length;
-    const sent = () => {
+    const sent = (error?: Error) => {
       this.unsent -= length;
       if (this.drainOwed && this.unsent === 0) {
         this.drainOwed = false;
         this.handlers.drain();
       }
+      done?.(error ?? undefined);
     };
     ws.send(bytes, { binary: true }, sent);
     if (this.unsent < WRITE_HIGH_WATER) return true;

@@ -22,7 +22,7 @@ export class MemoryPeer extends PeerLines {
   private clientPaused = false;
   /** stall(): what the client writes waits here, and its writes say the buffer is full. */
   private stalled = false;
-  private readonly held: Buffer[] = [];
+  private readonly held: { bytes: Buffer; done?: () => void }[] = [];
   private endedBy!: (how: ClientEnd) => void;
 
   constructor(
@@ -52,7 +52,13 @@ export class MemoryPeer extends PeerLines {
   /** Read again: what waited arrives, then the client hears 'drain'. */
   unstall(): void {
     this.stalled = false;
-    for (const bytes of this.held.splice(0)) setImmediate(() => this.receive(bytes));
+    const held = this.held.splice(0);
+    for (const { bytes, done } of held) {
+      setImmediate(() => {
+        this.receive(bytes);
+        done?.();
+      });
+    }
     setImmediate(() => {
       if (!this.gone) this.handlers.drain();
     });
@@ -61,7 +67,7 @@ export class MemoryPeer extends PeerLines {
   /** Bytes the client wrote while stalled, not yet read. */
   get heldBytes(): number {
     let bytes = 0;
-    for (const b of this.held) bytes += b.length;
+    for (const { bytes: b } of this.held) bytes += b.length;
     return bytes;
   }
 
@@ -84,14 +90,17 @@ export class MemoryPeer extends PeerLines {
   // ---- the client's side (MemoryTransport) ----
 
   /** False while stalled: the bytes wait, as in a full socket buffer. */
-  fromClient(bytes: Uint8Array): boolean {
+  fromClient(bytes: Uint8Array, done?: () => void): boolean {
     // A copy: the client may reuse its views once the write is done.
     const copy = Buffer.from(bytes);
     if (this.stalled) {
-      this.held.push(copy);
+      this.held.push({ bytes: copy, done });
       return false;
     }
-    setImmediate(() => this.receive(copy));
+    setImmediate(() => {
+      this.receive(copy);
+      done?.();
+    });
     return true;
   }
 
@@ -118,7 +127,7 @@ export class MemoryPeer extends PeerLines {
 
   /** The connection is gone while stalled: held writes are lost, as a socket's buffer is. */
   private discardHeld(): void {
-    this.held.length = 0;
+    for (const { done } of this.held.splice(0)) if (done) setImmediate(done);
   }
 
   get open(): boolean {
@@ -144,15 +153,24 @@ class MemoryTransport implements Transport {
     readonly encrypted: boolean,
   ) {}
 
-  write(bytes: Uint8Array): boolean {
-    return this.peer.open && this.peer.fromClient(bytes);
+  write(bytes: Uint8Array, done?: (error?: Error) => void): boolean {
+    if (!this.peer.open) {
+      if (done) setImmediate(() => done(new Error('peer closed')));
+      return false;
+    }
+    return this.peer.fromClient(bytes, done && (() => done()));
   }
 
-  writeAll(chunks: Uint8Array[]): boolean {
-    if (!this.peer.open) return false;
+  writeAll(chunks: Uint8Array[], done: (error?: Error) => void): boolean {
+    if (!this.peer.open) {
+      setImmediate(() => done(new Error('peer closed')));
+      return false;
+    }
     let writable = true;
-    for (const chunk of chunks) writable = this.peer.fromClient(chunk) && writable;
-    return writable;
+    const last = chunks.length - 1;
+    for (let i = 0; i < last; i++) writable = this.peer.fromClient(chunks[i]);
+    // As a socket: `done` once the last chunk (and so every earlier one) is handed on.
+    return this.peer.fromClient(chunks[last], () => done()) && writable;
   }
 
   pause(): void {

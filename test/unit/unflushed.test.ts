@@ -1,24 +1,28 @@
-// What one session's messages count as when it fails or is abandoned (src/worker/unflushed.ts):
+// What one session's messages count as when it ends (src/worker/unflushed.ts): when the server
+// closed the socket, those not yet in the kernel; when this client dropped or abandoned it,
 // those no PONG acknowledged — never fewer than the server may have missed.
 
 import { describe, expect, it } from 'vitest';
 import { PingPong } from '../../src/worker/ping-pong.js';
 import { Unflushed } from '../../src/worker/unflushed.js';
 
-/** A batch of `messages` written. */
+/** A batch of `messages` written and handed to the kernel. */
 function writeBatch(u: Unflushed, messages: number): void {
   u.published(messages);
-  u.take();
+  u.flushed(u.take(), undefined);
 }
 
 describe('Unflushed', () => {
-  it('counts every message written until a PONG acknowledges it, the batch being written too', () => {
+  it('counts messages not yet in the kernel, kept when their write failed', () => {
     const u = new Unflushed();
-    writeBatch(u, 5);
-    u.published(3); // published, not yet taken: not written
-    expect(u.unacknowledged).toBe(5);
-    u.take();
-    expect(u.unacknowledged).toBe(8);
+    u.published(5);
+    const first = u.take();
+    u.published(3);
+    const second = u.take();
+    expect(u.messages).toBe(8);
+    u.flushed(first, undefined);
+    u.flushed(second, new Error('socket destroyed'));
+    expect(u.messages).toBe(3);
   });
 
   it('a PONG acknowledges what was written before its PING, not after', () => {
@@ -37,6 +41,23 @@ describe('Unflushed', () => {
     writeBatch(u, 6); // e.g. PUB ×3, a flush's PING, PUB ×3
     u.ponged(u.pingWritten(true));
     expect(u.unacknowledged).toBe(6);
+  });
+});
+
+describe('what a flush must prove', () => {
+  it('every message up to its PING, the whole batch it went in included', () => {
+    const u = new Unflushed();
+    writeBatch(u, 10);
+    u.ponged(u.pingWritten(false));
+    writeBatch(u, 6); // PUB ×3, a flush's PING, PUB ×3: at most 16 before it
+    const upTo = u.messagesWritten;
+    expect(upTo).toBe(16);
+    expect(u.acknowledges(upTo)).toBe(false);
+    u.ponged(u.pingWritten(true)); // its own PONG proves only the first 10
+    expect(u.acknowledges(upTo)).toBe(false);
+    writeBatch(u, 1);
+    u.ponged(u.pingWritten(false)); // a later PING's PONG proves all 17
+    expect(u.acknowledges(upTo)).toBe(true);
   });
 });
 
