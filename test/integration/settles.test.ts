@@ -121,6 +121,26 @@ describe('flush() and drain() without a connection', () => {
     expect(await withTimeout(outcome(client.drain()), 5_000, 'drain to settle')).toBe('timedOut');
     expect(client.connectionState()).toBe('closed'); // drain closes all the same
   });
+
+  it('with a request timeout, drain() resolves as close() does; closed() counts what was not sent', async () => {
+    server = await startServer();
+    const client = await new ConnectOptions()
+      .connectionTimeout(200)
+      .requestTimeout(10_000)
+      .connect(server.url);
+    clients.push(client);
+    await server.stop();
+    server = undefined;
+    await waitFor(() => client.connectionState() === 'disconnected', 5_000, 'disconnected');
+    for (let i = 0; i < 10; i++) client.publish('unsent', 'x');
+    const started = performance.now();
+    expect(await withTimeout(outcome(client.drain()), 5_000, 'drain to settle')).toBe('resolved');
+    expect(performance.now() - started).toBeLessThan(4_000); // 2 × connectionTimeout, not 10 s
+    expect(client.connectionState()).toBe('closed');
+    const closed = await client.closed();
+    expect(closed?.kind).toBe('notSent');
+    expect(closed?.count).toBe(10);
+  });
 });
 
 describe('flush() the moment the connection is back', () => {
