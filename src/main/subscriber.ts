@@ -90,10 +90,11 @@ export class Subscriber implements AsyncIterable<Message> {
   private draining: Promise<void> | undefined;
   /** Payload bytes of the queued messages. */
   private queuedBytes = 0;
-  private waiter: {
+  /** next() calls waiting for a message, in call order (several may wait at once). */
+  private readonly waiters: {
     resolve(result: IteratorResult<Message>): void;
     reject(error: NatsError): void;
-  } | null = null;
+  }[] = [];
   /** The error the iterator throws once its queue is empty ('timedOut', 'permissionsViolation'). */
   private failure: NatsError | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -209,10 +210,8 @@ export class Subscriber implements AsyncIterable<Message> {
       }
       return;
     }
-    if (this.waiter) {
-      const waiter = this.waiter;
-      this.waiter = null;
-      waiter.resolve({ value: msg, done: false });
+    if (this.waiters.length > 0) {
+      this.waiters.shift()?.resolve({ value: msg, done: false });
     } else if (this.hasRoomFor(msg.length)) {
       this.queue.push(msg);
       this.queuedBytes += msg.length;
@@ -254,10 +253,11 @@ export class Subscriber implements AsyncIterable<Message> {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.timer);
-    if (this.waiter) {
-      const waiter = this.waiter;
-      this.waiter = null;
-      if (this.failure) waiter.reject(this.failure);
+    // The first waiting next() throws the failure, if any (once, as next() does); the rest end.
+    for (const waiter of this.waiters.splice(0)) {
+      const failure = this.failure;
+      this.failure = undefined;
+      if (failure) waiter.reject(failure);
       else waiter.resolve({ value: undefined, done: true });
     }
     this.endResolve(error);
@@ -327,7 +327,7 @@ export class Subscriber implements AsyncIterable<Message> {
             : Promise.resolve({ value: undefined, done: true });
         }
         return new Promise((resolve, reject) => {
-          this.waiter = { resolve, reject };
+          this.waiters.push({ resolve, reject });
         });
       },
       return: async () => {

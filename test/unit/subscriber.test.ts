@@ -78,3 +78,35 @@ describe('Subscriber.drain', () => {
     expect(unsubs).toEqual([0]);
   });
 });
+
+describe('Subscriber iteration', () => {
+  const named = (subject: string) =>
+    new Message(
+      subject,
+      undefined,
+      Buffer.alloc(0),
+      0,
+      0,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    );
+
+  it('next() calls waiting at once get the messages in call order, and all settle at the end', async () => {
+    const { o } = owner();
+    const sub = new Subscriber(o, 1, 's', undefined, undefined, 10);
+    const it = sub[Symbol.asyncIterator]();
+    const first = it.next();
+    const second = it.next();
+    const third = it.next();
+    const fourth = it.next();
+    sub.push(named('one'));
+    sub.push(named('two'));
+    expect((await first).value?.subject).toBe('one');
+    expect((await second).value?.subject).toBe('two');
+    sub.end();
+    expect(await third).toEqual({ value: undefined, done: true });
+    expect(await fourth).toEqual({ value: undefined, done: true });
+  });
+});
