@@ -37,7 +37,7 @@ export class Outgoing {
 
   constructor(
     private readonly publisher: Publisher,
-    /** false with `skipSubjectValidation(true)`: only types are checked. */
+    /** false with `skipSubjectValidation(true)`: no whitespace check (types and emptiness stay). */
     private readonly validate: boolean,
     private readonly maxPayload: () => number,
     /** Which publishes come back to this client (the worker gates only those). */
@@ -63,20 +63,14 @@ export class Outgoing {
       throw new NatsError('invalidArgument', `subject must be a string, got ${typeof subject}`);
     }
     if (subject !== this.lastSubject) {
-      if (this.validate) validatePublishSubject(subject);
+      validatePublishSubject(subject, 'subject', this.validate);
       this.lastSubjectBytes = utf8Length(subject);
       this.lastEcho = this.interest.receives(subject);
       this.lastSubject = subject;
     }
     if (reply === undefined) replyBytes = 0;
     else if (replyBytes < 0) {
-      if (this.validate) validatePublishSubject(reply, 'reply subject');
-      else if (typeof reply !== 'string') {
-        throw new NatsError(
-          'invalidArgument',
-          `reply subject must be a string, got ${typeof reply}`,
-        );
-      }
+      validatePublishSubject(reply, 'reply subject', this.validate);
       replyBytes = utf8Length(reply);
     }
     const data = toBytes(payload);

@@ -146,6 +146,18 @@ describe('bad input', () => {
     expect(client.connectionState()).toBe('connected');
   });
 
+  it('skipSubjectValidation(true) skips the whitespace check, never the empty subject', async () => {
+    client = await new ConnectOptions().skipSubjectValidation(true).connect(server.url);
+    const c = client;
+    expectKind(() => c.publish('', 'x'), 'badSubject');
+    expectKind(() => c.publishWithReply('ok', '', 'x'), 'badSubject');
+    // An empty subject would have put the request on its own reply inbox (PUB  <inbox> n).
+    await expect(c.request('', 'x')).rejects.toMatchObject({ kind: 'badSubject' });
+    expect(c.publish('with\ttab', 'x')).toBe(true); // not checked: the caller vouches for it
+    await c.flush();
+    expect(c.connectionState()).toBe('connected');
+  });
+
   it('subscribe rejects bad subjects synchronously', async () => {
     client = await connect(server.url);
     const c = client;

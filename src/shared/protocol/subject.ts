@@ -12,19 +12,21 @@ import { NatsError } from '../errors.js';
  * whitespace or control characters.
  *
  * @param what - how the error message names the argument, e.g. `'reply subject'`.
+ * @param whitespace - false skips the whitespace check (`skipSubjectValidation(true)`); an
+ *   empty subject is refused either way (API.md "Errors"), as async-nats refuses it.
  * @throws NatsError `'invalidArgument'` if `subject` is not a string, `'badSubject'` otherwise.
  * @example
  * validatePublishSubject('orders.new');
  * validatePublishSubject(reply, 'reply subject');
  */
-export function validatePublishSubject(subject: string, what = 'subject'): void {
+export function validatePublishSubject(subject: string, what = 'subject', whitespace = true): void {
   if (typeof subject !== 'string') {
     throw new NatsError('invalidArgument', `${what} must be a string, got ${typeof subject}`);
   }
   if (subject.length === 0) {
     throw new NatsError('badSubject', `${what} must not be empty`);
   }
-  if (hasWhitespace(subject)) {
+  if (whitespace && hasWhitespace(subject)) {
     throw new NatsError(
       'badSubject',
       `${what} ${JSON.stringify(subject)} must not contain whitespace`,
