@@ -254,6 +254,20 @@ describe('permission violations reach the call they concern', () => {
     ).toBe('permissionsViolation');
     expect(performance.now() - started).toBeLessThan(5_000);
   });
+
+  it('subjects the server quotes with escapes (", \\, a non-printing space) are routed too', async () => {
+    const { client } = await serverAndClient(
+      config,
+      new ConnectOptions().userAndPassword('u', 'p').requestTimeout(10_000),
+    );
+    const subjects = ['private.a"b', 'private.back\\slash', 'private.nbsp\u00a0x'];
+    const subs = subjects.map((subject) => client.subscribe(subject));
+    for (const sub of subs) expect((await sub.closed)?.kind).toBe('permissionsViolation');
+    const started = performance.now();
+    expect(await kindOf(client.request('secret.a"b', 'x'))).toBe('permissionsViolation');
+    expect(await kindOf(client.request('secret.\u00a0', 'x'))).toBe('permissionsViolation');
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
 });
 
 describe('connect() with a plain object still works', () => {
