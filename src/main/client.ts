@@ -185,6 +185,7 @@ export class Client implements ClientApi {
         newInbox: () => this.newInbox(),
         subscribe: (inbox, opts) => this.subscribe(inbox, opts),
         publishRequest: (s, reply, headers, data) => this.send(s, reply, headers, data),
+        gathering: (sub, s) => this.parts.mux.gathering(sub, s),
       },
       subject,
       payload,

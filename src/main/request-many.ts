@@ -33,6 +33,8 @@ export interface RequestManyHost {
     headers: HeaderMap | undefined,
     payload: Payload | undefined,
   ): void;
+  /** `sub` gathers the replies to a request to `subject`: a denied publish to it fails `sub`. */
+  gathering(sub: Subscriber, subject: string): void;
 }
 
 /** Checks the options and sends the request at once; the replies come from the iterable. */
@@ -52,6 +54,7 @@ export function requestMany(
     void sub.unsubscribe();
     throw error;
   }
+  host.gathering(sub, subject);
   // The limits run from the request, iterated or not: an iterable nobody reads must not keep
   // its inbox open.
   const stop = () => void sub.unsubscribe();

@@ -90,6 +90,8 @@ export class RequestMux implements KnownSubjects {
   private readonly deadlines = new Deadlines();
   /** Subscriptions of requests with their own inbox, until their reply (or end), and their subject. */
   private readonly inboxes = new Map<Subscriber, string>();
+  /** requestMany's inboxes, until they end, and the subject each request went to. */
+  private readonly gatherers = new Map<Subscriber, string>();
   /** Resolves {@link settled}'s promise once nothing waits any more. */
   private idle: (() => void) | null = null;
   private next = 0;
@@ -254,6 +256,12 @@ export class RequestMux implements KnownSubjects {
     });
   }
 
+  /** requestMany: `sub` gathers replies to a request to `subject` ({@link denied} fails it). */
+  gathering(sub: Subscriber, subject: string): void {
+    this.gatherers.set(sub, subject);
+    void sub.closed.then(() => this.gatherers.delete(sub));
+  }
+
   /** The server denied publishing to `subject`: requests to it fail with `error` at once. */
   denied(subject: string, error: NatsError): void {
     for (const entry of this.pending.entries()) {
@@ -263,6 +271,7 @@ export class RequestMux implements KnownSubjects {
       entry.reject(error);
     }
     for (const [sub, to] of this.inboxes) if (to === subject) sub.fail(error);
+    for (const [sub, to] of this.gatherers) if (to === subject) sub.fail(error);
     this.changed();
   }
 

@@ -255,6 +255,24 @@ describe('permission violations reach the call they concern', () => {
     expect(performance.now() - started).toBeLessThan(5_000);
   });
 
+  it('a requestMany whose publish is denied throws permissionsViolation at once', async () => {
+    const { client } = await serverAndClient(
+      config,
+      new ConnectOptions().userAndPassword('u', 'p'),
+    );
+    const started = performance.now();
+    const replies = client.requestMany('secret.many', 'x', { maxWait: 10_000 });
+    expect(
+      await kindOf(
+        (async () => {
+          for await (const _ of replies) {
+          }
+        })(),
+      ),
+    ).toBe('permissionsViolation');
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
+
   it('subjects the server quotes with escapes (", \\, a non-printing space) are routed too', async () => {
     const { client } = await serverAndClient(
       config,
