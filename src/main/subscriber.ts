@@ -149,7 +149,9 @@ export class Subscriber implements AsyncIterable<Message> {
 
   /**
    * Receive `n` messages in total (counting those already received), then end; exact across
-   * reconnects. With `n` already received, it ends now.
+   * reconnects. With `n` already received, it ends now. A limit set already (here or by
+   * `max`) can only be lowered: the server may have ended the subscription at it before a
+   * higher one reaches it, and the subscription would then wait for messages that never come.
    *
    * @throws (rejects) NatsError `'invalidArgument'` for anything but an integer 1..2^31 − 1.
    */
@@ -164,6 +166,7 @@ export class Subscriber implements AsyncIterable<Message> {
     }
     if (this.done) return;
     if (this.delivered >= n) return this.unsubscribe();
+    if (this.limit !== 0 && n >= this.limit) return; // only lowered (see above)
     // The worker owns the limit (worker/subscriptions.ts): it counts what the server sends,
     // dropped messages too, keeps the limit across reconnects and ends this subscriber with a
     // SUB_END delivery after the last message. One thing it cannot do: messages it had put in

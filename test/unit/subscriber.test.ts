@@ -26,6 +26,18 @@ describe('Subscriber.unsubscribeAfter', () => {
     expect(unsubs).toEqual([999_999_999]);
   });
 
+  it('only lowers a limit already set: a higher one could reach the server after it ended it', async () => {
+    const { o, unsubs } = owner();
+    const sub = new Subscriber(o, 1, 's', undefined, () => {}, 10);
+    await sub.unsubscribeAfter(3);
+    await sub.unsubscribeAfter(6); // kept at 3: nothing sent
+    await sub.unsubscribeAfter(2); // lowered
+    expect(unsubs).toEqual([3, 2]);
+    sub.push(msg());
+    sub.push(msg());
+    expect(sub.isClosed).toBe(true);
+  });
+
   it('counts a larger limit itself and ends with a plain UNSUB', async () => {
     // nats-server reads `UNSUB 1 1000000000` as "unsubscribe now": the subscription would
     // never deliver, and an iterator over it never end.
