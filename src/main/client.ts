@@ -69,6 +69,12 @@ export class Client implements ClientApi {
   /** The pool and the last INFO, as the worker last told this thread. */
   private readonly servers: ServerView;
   private readonly statusReaders = new StatusReaders();
+  /**
+   * The connection state the last connection event applied on this thread says: the worker
+   * stores 'connected' in shared memory before the event brings that connection's INFO and
+   * pool, and until then connectionState() keeps saying this.
+   */
+  private heard: 'pending' | 'connected' | 'disconnected' = 'pending';
 
   /**
    * The resolved options: secrets in clear (token, password, seed, JWT, TLS key). Private by
@@ -292,8 +298,10 @@ export class Client implements ClientApi {
     if (event.type === 'connected') {
       this.servers.update(event.info, event.servers);
       this.parts.flushes.connected();
+      this.heard = 'connected';
     } else if (event.type === 'disconnected') {
       this.parts.flushes.disconnected();
+      this.heard = 'disconnected';
     }
   }
 
@@ -331,8 +339,14 @@ export class Client implements ClientApi {
 
   // ---- state ----------------------------------------------------------------------------
 
+  /**
+   * API.md "What you observe is consistent": 'connected' only once serverInfo() and
+   * serverPool() describe that connection (the event that brings them has been applied).
+   */
   connectionState(): State {
-    return this.parts.life.closedWith ? 'closed' : this.parts.shared.state();
+    if (this.parts.life.closedWith) return 'closed';
+    const state = this.parts.shared.state();
+    return state === 'connected' && this.heard !== 'connected' ? this.heard : state;
   }
 
   serverInfo(): ServerInfo {

@@ -6,7 +6,7 @@
 import { type Client, ConnectOptions, type Event, NatsError } from 'nats-offload';
 import { afterEach, describe, expect, it } from 'vitest';
 import { thrown } from '../helpers/errors.js';
-import { freePort, type NatsServer, startServer } from '../helpers/nats-server.js';
+import { freePort, type NatsServer, startCluster, startServer } from '../helpers/nats-server.js';
 import { waitFor } from '../helpers/wait.js';
 
 const servers: NatsServer[] = [];
@@ -174,5 +174,35 @@ describe('reconnectToServerCallback without a delay', () => {
       .connect(server.url);
     clients.push(client);
     expect(asked).toEqual([1]); // the first connect: the chosen server, the delay callback's wait
+  });
+});
+
+describe('connectionState() after a failover', () => {
+  it('says connected only once serverInfo() and serverPool() describe the new connection', async () => {
+    const nodes = await startCluster(3);
+    servers.push(...nodes);
+    let connectedEvents = 0;
+    const client = await new ConnectOptions()
+      .reconnectDelayCallback(() => 0)
+      .retainServersOrder()
+      .eventCallback((e) => {
+        if (e.type === 'connected') connectedEvents++;
+      })
+      .connect(nodes.map((n) => n.url));
+    clients.push(client);
+    for (let round = 1; round <= 2; round++) {
+      const dead = client.serverInfo().serverName;
+      const node = nodes.find((n) => n.url.endsWith(`:${client.serverInfo().port}`));
+      await node?.stop();
+      // Polled every turn of the event loop, as a caller checking the state would.
+      while (client.connectionState() === 'connected') {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      while (client.connectionState() !== 'connected') {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(connectedEvents).toBe(1 + round);
+      expect(client.serverInfo().serverName).not.toBe(dead);
+    }
   });
 });

@@ -159,20 +159,21 @@ describe('flush() the moment the connection is back', () => {
       // Without a connection for longer than its 2 × connectionTimeout bound.
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       await client.setServerPool([other.url]);
-      // The state word says connected before the 'connected' update reaches this thread, which
-      // it cannot while this loop holds the thread: the flush comes in between. From the check
-      // phase, and past the next millisecond, so the event loop runs due timers first.
+      // The state word (and the connect count beside it) says connected before the 'connected'
+      // update reaches this thread, which it cannot while this loop holds the thread: the flush
+      // comes in between (connectionState() says so only once the update is applied). From the
+      // check phase, and past the next millisecond, so the event loop runs due timers first.
       const { flushed } = await new Promise<{ flushed: Promise<string> }>((resolve) => {
         setImmediate(() => {
           const deadline = performance.now() + 20_000;
-          while (client.connectionState() !== 'connected' && performance.now() < deadline) {}
+          while (client.statistics().connects < 2 && performance.now() < deadline) {}
           const settled = outcome(client.flush());
           const later = performance.now() + 5;
           while (performance.now() < later) {}
           resolve({ flushed: settled });
         });
       });
-      expect(client.connectionState()).toBe('connected');
+      await waitFor(() => client.connectionState() === 'connected', 10_000, 'connected');
       expect(await withTimeout(flushed, 10_000, 'flush to settle')).toBe('resolved');
     } finally {
       await other.stop();
