@@ -20,6 +20,12 @@ export class Flushes {
   private notConnectedSince: number | null = performance.now();
   /** Fails pending flushes once the client has been without a connection for too long. */
   private disconnectBound: NodeJS.Timeout | undefined;
+  /**
+   * Acknowledged by a connection this thread has not heard of yet (its 'connected' event, which
+   * brings its INFO, comes apart from the delivery ring): resolved once it has, so that what a
+   * resolved flush proves, connectionState() and serverInfo() already say.
+   */
+  private ackedEarly: PendingFlush[] = [];
 
   constructor(
     /** Writes the flush frame for `id` into the command ring; throws when it cannot. */
@@ -55,7 +61,8 @@ export class Flushes {
     if (!entry) return;
     this.flushes.delete(id);
     clearTimeout(entry.timer);
-    entry.resolve();
+    if (this.notConnectedSince === null) entry.resolve();
+    else this.ackedEarly.push(entry);
   }
 
   /**
@@ -81,6 +88,7 @@ export class Flushes {
     this.notConnectedSince = null;
     clearTimeout(this.disconnectBound);
     this.disconnectBound = undefined;
+    for (const entry of this.ackedEarly.splice(0)) entry.resolve();
   }
 
   /** The client lost its connection: pending flushes (and later ones) are bound from now. */
@@ -92,6 +100,7 @@ export class Flushes {
   /** The client closed: every pending flush fails, with `died` when the worker died. */
   close(died: NatsError | undefined): void {
     clearTimeout(this.disconnectBound);
+    for (const entry of this.ackedEarly.splice(0)) entry.resolve(); // the server answered them
     for (const entry of this.flushes.values()) {
       clearTimeout(entry.timer);
       entry.reject(died ?? new NatsError('closed', 'client closed before the flush completed'));

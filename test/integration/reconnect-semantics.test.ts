@@ -205,4 +205,25 @@ describe('connectionState() after a failover', () => {
       expect(client.serverInfo().serverName).not.toBe(dead);
     }
   });
+
+  it('a flush that the new connection answers finds them describing it too', async () => {
+    const nodes = await startCluster(3);
+    servers.push(...nodes);
+    const client = await new ConnectOptions()
+      .reconnectDelayCallback(() => 0)
+      .retainServersOrder()
+      .connect(nodes.map((n) => n.url));
+    clients.push(client);
+    for (let round = 1; round <= 2; round++) {
+      const dead = client.serverInfo().serverName;
+      const node = nodes.find((n) => n.url.endsWith(`:${client.serverInfo().port}`));
+      await node?.stop();
+      while (client.connectionState() === 'connected') {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await client.flush(); // answered by the next node
+      expect(client.connectionState()).toBe('connected');
+      expect(client.serverInfo().serverName).not.toBe(dead);
+    }
+  });
 });
