@@ -10,7 +10,7 @@ import { createRingBuffers } from '../shared/ring/byte-ring.js';
 import { RingConsumer } from '../shared/ring/ring-consumer.js';
 import { RingProducer } from '../shared/ring/ring-producer.js';
 import { Dispatcher } from './dispatcher.js';
-import type { Event, State } from './events.js';
+import type { Event } from './events.js';
 import { Flushes } from './flushes.js';
 import { SubjectInterest } from './interest.js';
 import { Lifecycle } from './lifecycle.js';
@@ -54,7 +54,6 @@ export interface ClientSide {
     replyBytes?: number,
   ): boolean;
   emit(event: Event): void;
-  connectionState(): State;
 }
 
 /** Spawns a client's connection worker. */
@@ -127,7 +126,7 @@ export function clientParts(
     requestTimeout: options.requestTimeout,
     connectionTimeout: options.worker.connectionTimeout,
     emit: (event) => client.emit(event),
-    connectionState: () => client.connectionState(),
+    connectionState: () => shared.state(), // the worker's word, ahead of the 'connected' event
     flush: () => client.flush(),
   });
   host.exited.then((error) => {

@@ -101,7 +101,6 @@ export class Client implements ClientApi {
         send: (subject, reply, headers, payload, replyBytes) =>
           this.send(subject, reply, headers, payload, replyBytes),
         emit: (event) => this.emit(event),
-        connectionState: () => this.connectionState(),
       },
       worker,
     );
