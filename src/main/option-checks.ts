@@ -123,13 +123,20 @@ export async function fileText(option: string, path: string): Promise<string> {
     return await readFile(text(option, path), 'utf8');
   } catch (cause) {
     if (cause instanceof NatsError) throw cause;
-    const looksSecret = /[\r\n]|BEGIN|SU[A-Z2-7]{20}/.test(path);
     const code = (cause as NodeJS.ErrnoException).code ?? 'unreadable';
     throw new NatsError(
       'invalidOption',
-      looksSecret
+      looksLikeSecretText(path)
         ? `${option} was given credentials text, not a path (${code})`
         : `${option} ${JSON.stringify(path)} cannot be read (${code})`,
     );
   }
+}
+
+/**
+ * Whether a "path" that could not be read is secret text given in its place, which an error
+ * must not quote (API.md "Secrets never leave"): a multi-line or PEM block, an NKey seed, a JWT.
+ */
+export function looksLikeSecretText(path: string): boolean {
+  return /[\r\n]|BEGIN|SU[A-Z2-7]{20}|eyJ[\w-]+\.[\w-]+\./.test(path);
 }

@@ -13,7 +13,7 @@ import tls, { type ConnectionOptions } from 'node:tls';
 import { typeName } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
 import { REDACTED, type TlsSettings } from '../shared/options.js';
-import { flag, text } from './option-checks.js';
+import { flag, looksLikeSecretText, text } from './option-checks.js';
 
 /** Keys of a Node TLS config that hold private material: shown as {@link REDACTED}. */
 const SECRET_KEYS = new Set(['key', 'pfx', 'passphrase', 'session', 'privateKeyIdentifier']);
@@ -133,15 +133,31 @@ function redactConfig(value: unknown, depth: number): unknown {
   if (!isPlainObject(value) || depth > MAX_DEPTH) return value;
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
-    out[key] = SECRET_KEYS.has(key) ? REDACTED : redactConfig(v, depth + 1);
+    out[key] = SECRET_KEYS.has(key) || holdsPrivateKey(v) ? REDACTED : redactConfig(v, depth + 1);
   }
   return out;
+}
+
+/** A PEM private key in a field that usually holds none (a file with `cert` and key together). */
+function holdsPrivateKey(value: unknown): boolean {
+  const pem =
+    typeof value === 'string'
+      ? value
+      : value instanceof Uint8Array
+        ? Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1')
+        : '';
+  return pem.includes('PRIVATE KEY-----');
 }
 
 function readText(option: string, path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? 'unreadable';
+    // Not quoted, and no cause (Node's error quotes the path too).
+    if (looksLikeSecretText(path)) {
+      throw new NatsError('invalidOption', `${option}: was given PEM text, not a path (${code})`);
+    }
     throw new NatsError(
       'invalidOption',
       `${option}: cannot read ${JSON.stringify(path)}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`,

@@ -4,10 +4,12 @@
 // and every cause down the chain, events and the server pool.
 
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { type Client, ConnectOptions, connect } from 'nats-offload';
 import { createUser } from 'nkeys.js';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { makeTestCerts } from '../helpers/certs.js';
 import { rejection, thrown } from '../helpers/errors.js';
 import { credsFile, makeTrustChain } from '../helpers/jwt.js';
 import { type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
@@ -112,6 +114,33 @@ describe('secrets never leave', () => {
     const text = credsFile(makeTrustChain().user.jwt, seed);
     const error = await rejection(new ConnectOptions().credentialsFile(text));
     expect(leaks(error, [seed])).toEqual([]);
+  });
+
+  it('in the error for a JWT given as a creds file path', async () => {
+    const jwt = makeTrustChain().user.jwt;
+    expect(leaks(await rejection(new ConnectOptions().credentialsFile(jwt)), [jwt])).toEqual([]);
+    expect(leaks(await rejection(ConnectOptions.withCredentialsFile(jwt)), [jwt])).toEqual([]);
+  });
+
+  it('in the error for a PEM key given where a path goes, and in a cert field holding a key', async () => {
+    const pem = `-----BEGIN PRIVATE KEY-----\n${SENTINEL}\n-----END PRIVATE KEY-----\n`;
+    const calls = [
+      () => new ConnectOptions().addClientCertificate('/no/such/cert.pem', pem),
+      () => new ConnectOptions().addClientCertificate(pem, '/no/such/key.pem'),
+      () => new ConnectOptions().addRootCertificates(pem),
+    ];
+    for (const call of calls) expect(leaks(thrown(call), [SENTINEL])).toEqual([]);
+    // One file holding certificate and key, given as the cert too: shown redacted.
+    const certs = await makeTestCerts();
+    try {
+      const key = readFileSync(certs.client.key, 'utf8');
+      const combined = readFileSync(certs.client.cert, 'utf8') + key;
+      const body = key.split('\n')[1]; // a line of the key's base64
+      const options = new ConnectOptions().tlsClientConfig({ cert: combined, key });
+      expect(leaks(options, [body])).toEqual([]);
+    } finally {
+      await certs.remove();
+    }
   });
 
   it('in a client connected with a password in its URL, its subscriber, events and pool', async () => {
