@@ -62,6 +62,11 @@ export class Publisher {
   private waitingForSpace = false;
   /** A publish was refused for bytes while frames waited here: writable() waits them out. */
   private refusedForBytes = false;
+  /**
+   * maxPendingBytes is below what the ring alone holds: a publish into the ring is checked
+   * against it too (with the default 64 MiB over a 4 MiB ring, only what waits here can pass it).
+   */
+  private readonly ringOverBound: boolean;
   private unpublished = 0;
   /** Requests among the frames not published yet: they wait for a larger batch. */
   private unpublishedRequests = 0;
@@ -75,6 +80,7 @@ export class Publisher {
     private readonly maxPendingBytes: number,
   ) {
     this.frame = ring.bytes;
+    this.ringOverBound = maxPendingBytes < ring.capacity;
     this.records = new PubRecords(ring);
     this.overflow = new Overflow(Math.min(pubFrameLength(PUB_GROW_BYTES - 1), ring.maxBody));
     this.continuedOver = Math.min(CONTINUED_WIRE_OVER, this.records.maxWire);
@@ -111,6 +117,7 @@ export class Publisher {
         ? 0
         : this.records.alignPad(wire - size - 2, wire, payload);
     const line = this.lines.get(subject, reply, size, pad);
+    if (this.ringOverBound && !waiting) this.assertPublishRoom(pubFrameLength(wire + pad));
     const at = waiting ? -1 : this.records.reserve(wire + pad, echo);
     if (at < 0) return this.pubWaiting(subject, reply, payload, line, wire + pad, pad, echo);
     const frame = this.ring.bytes;
@@ -251,6 +258,9 @@ export class Publisher {
    */
   private wireSpace(wireLength: number, echo: boolean): number {
     this.frame = this.ring.bytes;
+    if (this.ringOverBound && !this.overflow.active) {
+      this.assertPublishRoom(pubFrameLength(wireLength));
+    }
     const at = this.overflow.active ? -1 : this.records.reserve(wireLength, echo);
     return at >= 0 ? at : this.waitingSpace(wireLength, echo);
   }

@@ -69,6 +69,47 @@ describe('capacity edges', () => {
     expect(remaining()).toBe(before); // nothing queued
   });
 
+  it('a maxPendingBytes below the ring holds in the ring too: refused past it, nothing of it sent', async () => {
+    // Disconnected: what is accepted waits, first in the 4 MiB ring.
+    const waiting = await new ConnectOptions()
+      .retryOnInitialConnect()
+      .maxPendingBytes(100_000)
+      .connect('nats://127.0.0.1:1');
+    clients.push(waiting);
+    const payload = new Uint8Array(1000);
+    let accepted = 0;
+    let refused: unknown;
+    for (; accepted < 10_000; accepted++) {
+      try {
+        waiting.publish('held', payload);
+      } catch (error) {
+        refused = error;
+        break;
+      }
+    }
+    expect((refused as NatsError).kind).toBe('clientCapacity');
+    expect(accepted).toBeGreaterThan(80); // ~1 KiB frames up to 100 KB
+    expect(accepted).toBeLessThanOrEqual(100);
+
+    // Connected: one message larger than the bound is refused whole.
+    server = await startServer();
+    const client = await new ConnectOptions().maxPendingBytes(1000).connect(server.url);
+    clients.push(client);
+    const got: number[] = [];
+    client.subscribe('big', { callback: (m) => got.push(m.length) });
+    await client.flush();
+    let tooLarge: unknown;
+    try {
+      client.publish('big', new Uint8Array(5000));
+    } catch (error) {
+      tooLarge = error;
+    }
+    expect((tooLarge as NatsError).kind).toBe('clientCapacity');
+    client.publish('big', new Uint8Array(500));
+    await client.flush();
+    expect(got).toEqual([500]);
+  });
+
   it('large messages past maxPendingBytes: writable() waits for byte room, one larger than it says so', async () => {
     server = await startServer({ config: 'max_payload: 64MB\nmax_pending: 128MB' });
     const client = await new ConnectOptions().connect(server.url); // maxPendingBytes 64 MiB
