@@ -165,8 +165,11 @@ export interface ClientApi {
    * Resolves when everything published before it has reached the server (a PING/PONG round
    * trip ordered with the publishes).
    *
-   * @throws (rejects) NatsError `'closed'` on a closed client; `'timedOut'` when the client has been
-   * without a connection for 2 × `connectionTimeout`; `'workerExited'` if the worker dies.
+   * @throws (rejects) NatsError `'closed'` on a closed client; `'timedOut'` past the request
+   * timeout, or when the client has been without a connection for 2 × `connectionTimeout`;
+   * `'io'` when its connection failed and may have taken messages published before it (they
+   * are counted as not sent); `'clientCapacity'` when even the control allowance past
+   * `maxPendingBytes` is used up; `'workerExited'` if the worker dies.
    */
   flush(): Promise<void>;
 

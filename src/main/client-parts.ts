@@ -93,6 +93,7 @@ export function clientParts(
     options.requestTimeout,
     options.worker.connectionTimeout,
     () => shared.state() === 'connected',
+    () => shared.statistics().connects,
   );
   const dispatcher = new Dispatcher(new RingConsumer(rings.delivery), {
     subscription: (sid) => subs.get(sid),

@@ -26,6 +26,8 @@ export class Flushes {
    * resolved flush proves, connectionState() and serverInfo() already say.
    */
   private ackedEarly: PendingFlush[] = [];
+  /** 'connected' events heard; the worker counts a connection before its event and its acks. */
+  private heardConnects = 0;
 
   constructor(
     /** Writes the flush frame for `id` into the command ring; throws when it cannot. */
@@ -34,6 +36,8 @@ export class Flushes {
     private readonly connectionTimeout: number,
     /** The shared state word says connected (the 'connected' update may still be on its way). */
     private readonly connectedNow: () => boolean,
+    /** Connections the worker has made, from shared memory (statistics().connects). */
+    private readonly connects: () => number,
   ) {}
 
   /** Resolves when everything published before it has reached the server. */
@@ -61,8 +65,9 @@ export class Flushes {
     if (!entry) return;
     this.flushes.delete(id);
     clearTimeout(entry.timer);
-    if (this.notConnectedSince === null) entry.resolve();
-    else this.ackedEarly.push(entry);
+    // Only a connection whose event is still on its way waits it out: that event comes.
+    if (this.heardConnects < this.connects()) this.ackedEarly.push(entry);
+    else entry.resolve();
   }
 
   /**
@@ -85,6 +90,7 @@ export class Flushes {
 
   /** The client is connected: no bound while it stays so. */
   connected(): void {
+    this.heardConnects++;
     this.notConnectedSince = null;
     clearTimeout(this.disconnectBound);
     this.disconnectBound = undefined;

@@ -117,7 +117,7 @@ export class Publisher {
         ? 0
         : this.records.alignPad(wire - size - 2, wire, payload);
     const line = this.lines.get(subject, reply, size, pad);
-    if (this.ringOverBound && !waiting) this.assertPublishRoom(pubFrameLength(wire + pad));
+    if (this.ringOverBound && !waiting) this.assertRingRoom(pubFrameLength(wire + pad));
     const at = waiting ? -1 : this.records.reserve(wire + pad, echo);
     if (at < 0) return this.pubWaiting(subject, reply, payload, line, wire + pad, pad, echo);
     const frame = this.ring.bytes;
@@ -258,9 +258,8 @@ export class Publisher {
    */
   private wireSpace(wireLength: number, echo: boolean): number {
     this.frame = this.ring.bytes;
-    if (this.ringOverBound && !this.overflow.active) {
-      this.assertPublishRoom(pubFrameLength(wireLength));
-    }
+    if (this.ringOverBound && !this.overflow.active)
+      this.assertRingRoom(pubFrameLength(wireLength));
     const at = this.overflow.active ? -1 : this.records.reserve(wireLength, echo);
     return at >= 0 ? at : this.waitingSpace(wireLength, echo);
   }
@@ -300,14 +299,25 @@ export class Publisher {
   }
 
   /** Throws `'clientCapacity'` (and remembers it) when a publish of `length` bytes must wait. */
-  private assertPublishRoom(length: number): void {
-    if (this.pendingBytes() + length > this.maxPendingBytes) {
+  private assertPublishRoom(length: number, pending = this.pendingBytes()): void {
+    if (pending + length > this.maxPendingBytes) {
       this.refusedForBytes = true;
       throw new NatsError(
         'clientCapacity',
         `publish of ${length} bytes would take pending bytes past maxPendingBytes (${this.maxPendingBytes}); not sent`,
       );
     }
+  }
+
+  /**
+   * {@link assertPublishRoom} for a publish into the ring ({@link ringOverBound}): the open PUB
+   * record's bytes are counted as they stand, not committed, so its batching goes on.
+   */
+  private assertRingRoom(length: number): void {
+    this.assertPublishRoom(
+      length,
+      this.overflow.bytes + this.ring.usedBytes() + this.records.openBytes,
+    );
   }
 
   /**

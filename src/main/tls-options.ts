@@ -129,11 +129,12 @@ export function redactTlsSettings(settings: TlsSettings): Record<string, unknown
 }
 
 function redactConfig(value: unknown, depth: number): unknown {
+  if (holdsPrivateKey(value)) return REDACTED; // in any field, at any depth (cert: [pem])
   if (Array.isArray(value)) return value.map((v) => redactConfig(v, depth + 1));
   if (!isPlainObject(value) || depth > MAX_DEPTH) return value;
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
-    out[key] = SECRET_KEYS.has(key) || holdsPrivateKey(v) ? REDACTED : redactConfig(v, depth + 1);
+    out[key] = SECRET_KEYS.has(key) ? REDACTED : redactConfig(v, depth + 1);
   }
   return out;
 }

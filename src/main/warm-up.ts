@@ -79,8 +79,6 @@ async function rehearse(): Promise<void> {
   // biome-ignore lint/complexity/useLiteralKeys: element access reaches the private field on purpose
   const parts = client['parts'];
   parts.dispatcher.start();
-  // The stand-in says connected in the state block; no 'connected' event follows to say so here.
-  parts.flushes.connected();
   let received = 0;
   const sub = client.subscribe(SUBJECT, {
     callback: (msg) => {

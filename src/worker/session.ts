@@ -59,7 +59,7 @@ export class Session implements ParserSink {
   private closing: Closing | undefined;
   /** The server closed or reset the socket (lost()), rather than this client dropping it. */
   private endedByPeer = false;
-  /** The server sent an -ERR on the open connection (it may have dropped what followed). */
+  /** The server sent a fatal -ERR on the open connection (it drops what followed). */
   private serverErred = false;
   private endResolve!: (error: NatsError | undefined) => void;
   /** Settles once when the session is over: undefined for a clean close, else why it failed. */
@@ -156,15 +156,15 @@ export class Session implements ParserSink {
 
   /**
    * Flush ids whose PING was sent but not answered: `carried` ones the next session sends again;
-   * `lost` ones (only after a {@link lossyEnd} failure) had messages before them that no PONG
-   * acknowledged, which the dropped socket may have taken with it: no later PONG proves them.
+   * `lost` ones (only after a failure) had messages before them that the failed socket may have
+   * taken with it ({@link lostMessages}): no later PONG proves them.
    */
   unansweredFlushes(failed: boolean): { carried: number[]; lost: number[] } {
     const carried: number[] = [];
     const lost: number[] = [];
     const { unflushed } = this.output;
     for (const { id, upTo } of this.output.pings.unansweredFlushes()) {
-      (failed && this.lossyEnd && !unflushed.acknowledges(upTo) ? lost : carried).push(id);
+      (failed && !unflushed.survives(upTo, this.lossyEnd) ? lost : carried).push(id);
     }
     return { carried, lost };
   }
@@ -265,7 +265,7 @@ export class Session implements ParserSink {
     }
     // The server closes the socket itself after a fatal -ERR, dropping what it had not parsed;
     // non-fatal ones (permissions) are reported.
-    this.serverErred = true;
+    if (!/^permissions violation/i.test(message)) this.serverErred = true;
     this.host.serverError(message);
   }
 
@@ -388,7 +388,8 @@ export class Session implements ParserSink {
       this.closed(error);
       return;
     }
-    if (this.transport?.encrypted && this.phase !== 'open' && this.phase !== 'ended') {
+    if (this.phase === 'ended') return; // this client dropped it first (fail())
+    if (this.transport?.encrypted && this.phase !== 'open') {
       this.fail(tlsError(this.server, this.host.options.tls, error?.cause ?? error, true));
       return;
     }

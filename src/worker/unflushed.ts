@@ -63,9 +63,13 @@ export class Unflushed {
     this.acknowledged = Math.max(this.acknowledged, before);
   }
 
-  /** Whether a PONG acknowledged every message of the first `messages` written. */
-  acknowledges(messages: number): boolean {
-    return messages <= this.acknowledged;
+  /**
+   * Whether the first `messages` written are safe from a socket that ended as it did: on one
+   * the client dropped (`dropped`), a PONG must have acknowledged them; on one the server closed,
+   * they must have reached the kernel (writes complete in order: the pending are the last).
+   */
+  survives(messages: number, dropped: boolean): boolean {
+    return messages <= (dropped ? this.acknowledged : this.written - this.count);
   }
 
   /** Messages handed to the transport that it has not passed on to the kernel. */

@@ -138,6 +138,8 @@ describe('secrets never leave', () => {
       const body = key.split('\n')[1]; // a line of the key's base64
       const options = new ConnectOptions().tlsClientConfig({ cert: combined, key });
       expect(leaks(options, [body])).toEqual([]);
+      const inArray = new ConnectOptions().tlsClientConfig({ cert: [combined], key });
+      expect(leaks(inArray, [body])).toEqual([]);
     } finally {
       await certs.remove();
     }

@@ -45,19 +45,31 @@ describe('Unflushed', () => {
 });
 
 describe('what a flush must prove', () => {
-  it('every message up to its PING, the whole batch it went in included', () => {
+  it('on a dropped socket: every message up to its PING acknowledged, its whole batch included', () => {
     const u = new Unflushed();
     writeBatch(u, 10);
     u.ponged(u.pingWritten(false));
     writeBatch(u, 6); // PUB ×3, a flush's PING, PUB ×3: at most 16 before it
     const upTo = u.messagesWritten;
     expect(upTo).toBe(16);
-    expect(u.acknowledges(upTo)).toBe(false);
+    expect(u.survives(upTo, true)).toBe(false);
     u.ponged(u.pingWritten(true)); // its own PONG proves only the first 10
-    expect(u.acknowledges(upTo)).toBe(false);
+    expect(u.survives(upTo, true)).toBe(false);
     writeBatch(u, 1);
     u.ponged(u.pingWritten(false)); // a later PING's PONG proves all 17
-    expect(u.acknowledges(upTo)).toBe(true);
+    expect(u.survives(upTo, true)).toBe(true);
+  });
+
+  it('on a socket the server closed: every message up to its PING in the kernel', () => {
+    const u = new Unflushed();
+    writeBatch(u, 10); // in the kernel
+    u.published(5);
+    const pending = u.take(); // handed to the transport, not yet to the kernel
+    const upTo = u.messagesWritten;
+    expect(u.survives(10, false)).toBe(true);
+    expect(u.survives(upTo, false)).toBe(false);
+    u.flushed(pending, undefined);
+    expect(u.survives(upTo, false)).toBe(true);
   });
 });
 

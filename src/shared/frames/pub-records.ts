@@ -53,6 +53,11 @@ export class PubRecords {
 
   constructor(private readonly ring: RingProducer) {}
 
+  /** Frame bytes of the open record so far: not committed, so not yet in the ring's used bytes. */
+  get openBytes(): number {
+    return this.open < 0 ? 0 : pubFrameLength(this.wireBytes);
+  }
+
   /** Most wire bytes one message may have: a record must hold it. */
   get maxWire(): number {
     return this.ring.maxBody - pubFrameLength(0);

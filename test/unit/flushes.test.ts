@@ -1,0 +1,51 @@
+// When a flush's acknowledgement resolves it (src/main/flushes.ts): at once, unless it comes
+// from a connection whose 'connected' event this thread has not heard yet; then with that event.
+
+import { describe, expect, it } from 'vitest';
+import { Flushes } from '../../src/main/flushes.js';
+
+function flushes(connects: { n: number }) {
+  return new Flushes(
+    () => {},
+    100,
+    50,
+    () => false,
+    () => connects.n,
+  );
+}
+
+async function state(p: Promise<void>): Promise<string> {
+  const settled = await Promise.race([
+    p.then(
+      () => 'resolved',
+      (e: { kind: string }) => e.kind,
+    ),
+    new Promise<string>((resolve) => setTimeout(() => resolve('pending'), 20)),
+  ]);
+  return settled;
+}
+
+describe('Flushes', () => {
+  it('an acknowledgement heard after the disconnect of a connection it heard of resolves at once', async () => {
+    const connects = { n: 1 };
+    const f = flushes(connects);
+    f.connected();
+    const flush = f.flush();
+    f.disconnected(); // the event overtook the acknowledgement
+    f.acked(1);
+    expect(await state(flush)).toBe('resolved');
+  });
+
+  it("one from a connection whose 'connected' event is still on its way waits for it", async () => {
+    const connects = { n: 1 };
+    const f = flushes(connects);
+    f.connected();
+    f.disconnected();
+    const flush = f.flush();
+    connects.n = 2; // the worker counted the next connection before its event and the ack
+    f.acked(1);
+    expect(await state(flush)).toBe('pending');
+    f.connected();
+    expect(await state(flush)).toBe('resolved');
+  });
+});
