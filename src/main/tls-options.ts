@@ -154,14 +154,17 @@ function readText(option: string, path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code ?? 'unreadable';
-    // Not quoted, and no cause (Node's error quotes the path too).
+    const code = (cause as NodeJS.ErrnoException).code;
+    // Not quoted, and no cause: Node's error and its message quote the path too.
     if (looksLikeSecretText(path)) {
-      throw new NatsError('invalidOption', `${option}: was given PEM text, not a path (${code})`);
+      throw new NatsError(
+        'invalidOption',
+        `${option}: was given PEM text, not a path (${code ?? 'unreadable'})`,
+      );
     }
     throw new NatsError(
       'invalidOption',
-      `${option}: cannot read ${JSON.stringify(path)}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`,
+      `${option}: cannot read ${JSON.stringify(path)}: ${code ?? (cause as Error).message}`,
       { cause },
     );
   }

@@ -140,8 +140,7 @@ export class Session implements ParserSink {
    * it (stale, a protocol error) or the server had sent an -ERR, those no PONG acknowledged.
    */
   get lostMessages(): number {
-    const { unflushed } = this.output;
-    return this.lossyEnd ? unflushed.unacknowledged : unflushed.messages;
+    return this.output.unflushed.lost(this.lossyEnd);
   }
 
   /** Whether this session ended in a way that may lose what the kernel held (lostMessages). */
@@ -336,8 +335,7 @@ export class Session implements ParserSink {
   private closed(error: NatsError | undefined): void {
     const closing = this.closing as Closing;
     this.end(undefined);
-    const { unacknowledged } = this.output.unflushed;
-    closing.done(error === undefined && !closing.abandoned ? 0 : unacknowledged);
+    closing.done(error === undefined && !closing.abandoned ? 0 : this.output.unflushed.lost(true));
   }
 
   /**

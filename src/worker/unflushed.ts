@@ -64,21 +64,16 @@ export class Unflushed {
   }
 
   /**
-   * Whether the first `messages` written are safe from a socket that ended as it did: on one
-   * the client dropped (`dropped`), a PONG must have acknowledged them; on one the server closed,
-   * they must have reached the kernel (writes complete in order: the pending are the last).
+   * The last messages written that a socket which ended as it did may have taken with it: on
+   * one the client dropped (`dropped`), those no PONG acknowledged; on one the server closed,
+   * those not yet in the kernel (writes complete in order: the pending are the last).
    */
+  lost(dropped: boolean): number {
+    return dropped ? this.written - this.acknowledged : this.count;
+  }
+
+  /** Whether the first `messages` written are safe from such a socket ({@link lost}). */
   survives(messages: number, dropped: boolean): boolean {
-    return messages <= (dropped ? this.acknowledged : this.written - this.count);
-  }
-
-  /** Messages handed to the transport that it has not passed on to the kernel. */
-  get messages(): number {
-    return this.count;
-  }
-
-  /** Messages written that no PONG has acknowledged: what a dropped socket may have lost. */
-  get unacknowledged(): number {
-    return this.written - this.acknowledged;
+    return messages <= this.written - this.lost(dropped);
   }
 }

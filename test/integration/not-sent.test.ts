@@ -206,15 +206,7 @@ describe('forceReconnect()', () => {
 async function stalledPublisher() {
   const server = await startServer();
   servers.push(server);
-  const receiver = await connect(server.url);
-  clients.push(receiver);
-  const received: number[] = [];
-  receiver.subscribe('stall', {
-    callback: (m) => {
-      received.push(new DataView(m.payload.buffer, m.payload.byteOffset).getUint32(0));
-    },
-  });
-  await receiver.flush();
+  const { receiver, received } = await numbersOn(server, 'stall');
   const client = await new ConnectOptions().connectionTimeout(500).connect(server.url);
   clients.push(client);
   const COUNT = 200;
@@ -227,6 +219,23 @@ async function stalledPublisher() {
   // Let the worker write until the socket is full.
   await new Promise((resolve) => setTimeout(resolve, 300));
   return { server, receiver, client, received, COUNT };
+}
+
+/**
+ * A client on `server` recording the number each message on `subject` starts with; it sends no
+ * PING for a minute, so a stopped server does not make it stale meanwhile.
+ */
+async function numbersOn(server: NatsServer, subject: string) {
+  const receiver = await new ConnectOptions().pingInterval(60_000).connect(server.url);
+  clients.push(receiver);
+  const received: number[] = [];
+  receiver.subscribe(subject, {
+    callback: (m) => {
+      received.push(new DataView(m.payload.buffer, m.payload.byteOffset).getUint32(0));
+    },
+  });
+  await receiver.flush();
+  return { receiver, received };
 }
 
 /** Numbers received more than once. */
@@ -295,15 +304,7 @@ describe('a connection found stale while the server does not read', () => {
   it('what its socket may have lost is counted: received + notSent covers every message', async () => {
     const server = await startServer();
     servers.push(server);
-    const receiver = await new ConnectOptions().pingInterval(60_000).connect(server.url);
-    clients.push(receiver);
-    const received: number[] = [];
-    receiver.subscribe('stale', {
-      callback: (m) => {
-        received.push(new DataView(m.payload.buffer, m.payload.byteOffset).getUint32(0));
-      },
-    });
-    await receiver.flush();
+    const { receiver, received } = await numbersOn(server, 'stale');
     const client = await new ConnectOptions()
       .pingInterval(500)
       .connectionTimeout(1_000)

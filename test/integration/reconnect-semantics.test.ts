@@ -178,49 +178,48 @@ describe('reconnectToServerCallback without a delay', () => {
 });
 
 describe('connectionState() after a failover', () => {
-  it('says connected only once serverInfo() and serverPool() describe the new connection', async () => {
+  /** A client on a 3-node cluster, trying the next node at once when one goes. */
+  async function onCluster(options = new ConnectOptions()) {
     const nodes = await startCluster(3);
     servers.push(...nodes);
-    let connectedEvents = 0;
-    const client = await new ConnectOptions()
+    const client = await options
       .reconnectDelayCallback(() => 0)
       .retainServersOrder()
-      .eventCallback((e) => {
-        if (e.type === 'connected') connectedEvents++;
-      })
       .connect(nodes.map((n) => n.url));
     clients.push(client);
+    return { nodes, client };
+  }
+
+  /** Stops the client's node and returns its name once connectionState() says it is gone. */
+  async function stopItsNode(client: Client, nodes: NatsServer[]): Promise<string> {
+    const dead = client.serverInfo().serverName;
+    await nodes.find((n) => n.url.endsWith(`:${client.serverInfo().port}`))?.stop();
+    // Polled every turn of the event loop, as a caller checking the state would.
+    while (client.connectionState() === 'connected') await nextTurn();
+    return dead;
+  }
+
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('says connected only once serverInfo() and serverPool() describe the new connection', async () => {
+    let connectedEvents = 0;
+    const { nodes, client } = await onCluster(
+      new ConnectOptions().eventCallback((e) => {
+        if (e.type === 'connected') connectedEvents++;
+      }),
+    );
     for (let round = 1; round <= 2; round++) {
-      const dead = client.serverInfo().serverName;
-      const node = nodes.find((n) => n.url.endsWith(`:${client.serverInfo().port}`));
-      await node?.stop();
-      // Polled every turn of the event loop, as a caller checking the state would.
-      while (client.connectionState() === 'connected') {
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      while (client.connectionState() !== 'connected') {
-        await new Promise((resolve) => setImmediate(resolve));
-      }
+      const dead = await stopItsNode(client, nodes);
+      while (client.connectionState() !== 'connected') await nextTurn();
       expect(connectedEvents).toBe(1 + round);
       expect(client.serverInfo().serverName).not.toBe(dead);
     }
   });
 
   it('a flush that the new connection answers finds them describing it too', async () => {
-    const nodes = await startCluster(3);
-    servers.push(...nodes);
-    const client = await new ConnectOptions()
-      .reconnectDelayCallback(() => 0)
-      .retainServersOrder()
-      .connect(nodes.map((n) => n.url));
-    clients.push(client);
+    const { nodes, client } = await onCluster();
     for (let round = 1; round <= 2; round++) {
-      const dead = client.serverInfo().serverName;
-      const node = nodes.find((n) => n.url.endsWith(`:${client.serverInfo().port}`));
-      await node?.stop();
-      while (client.connectionState() === 'connected') {
-        await new Promise((resolve) => setImmediate(resolve));
-      }
+      const dead = await stopItsNode(client, nodes);
       await client.flush(); // answered by the next node
       expect(client.connectionState()).toBe('connected');
       expect(client.serverInfo().serverName).not.toBe(dead);
