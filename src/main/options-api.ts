@@ -77,18 +77,20 @@ export interface ConnectOptionsApi {
 
   /**
    * Client PING period in ms (default 60000); two unanswered PINGs make the connection stale
-   * (`disconnected` with `'timedOut'`, then a reconnect).
+   * (`disconnected` with `'timedOut'`, then a reconnect). 0: no client PINGs, so no stale
+   * detection (flush() and rtt() still send theirs).
    *
-   * @throws NatsError `'invalidOption'` for anything but an integer 1..2^31 − 1.
+   * @throws NatsError `'invalidOption'` for anything but an integer 0..2^31 − 1.
    */
   pingInterval(ms: number): this;
 
   /**
    * Budget in ms of one connection attempt: TCP, TLS, INFO, CONNECT and the first PONG, and
    * the auth and sign callbacks (default 5000). Also bounds reconnect callbacks and flush/drain
-   * while disconnected (2 × this).
+   * while disconnected (2 × this). 0 is taken literally, as async-nats and nats.js do: every
+   * attempt times out before it can finish.
    *
-   * @throws NatsError `'invalidOption'` for anything but an integer 1..2^31 − 1.
+   * @throws NatsError `'invalidOption'` for anything but an integer 0..2^31 − 1.
    */
   connectionTimeout(ms: number): this;
 

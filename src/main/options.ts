@@ -190,12 +190,12 @@ export class ConnectOptions implements ConnectOptionsApi {
   }
 
   pingInterval(ms: number): this {
-    this.#o.worker.pingInterval = duration('pingInterval', ms, 1);
+    this.#o.worker.pingInterval = duration('pingInterval', ms);
     return this;
   }
 
   connectionTimeout(ms: number): this {
-    this.#o.worker.connectionTimeout = duration('connectionTimeout', ms, 1);
+    this.#o.worker.connectionTimeout = duration('connectionTimeout', ms);
     return this;
   }
 

@@ -5,7 +5,8 @@
  *
  * While we do not read the socket on purpose (the delivery backlog is past its bound), no PONG
  * can arrive: the heartbeat is paused, PINGs are neither sent nor counted, and counting starts
- * afresh a full interval after reading resumes.
+ * afresh a full interval after reading resumes. An interval of 0 (`pingInterval(0)`) sends no
+ * PINGs at all.
  */
 
 /** Unanswered heartbeat PINGs after which the connection is stale. */
@@ -60,7 +61,7 @@ export class Heartbeat {
   }
 
   private arm(): void {
-    if (!this.running || this.paused || this.timer !== undefined) return;
+    if (!this.running || this.paused || this.timer !== undefined || this.interval === 0) return;
     this.timer = setInterval(() => this.tick(), this.interval);
     // The socket keeps the worker alive; the timer must not keep a closing worker up.
     this.timer.unref();

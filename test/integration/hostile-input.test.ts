@@ -103,7 +103,7 @@ function setters(): Row[] {
     S('tlsClientConfig(v)', (v) => opts().tlsClientConfig(v), { ok: ['Object.create(null)'] }),
     S('connectionTimeout(v)', (v) => opts().connectionTimeout(v), {
       extra: [
-        ['0', 0, 'invalidOption'],
+        ['0', 0, OK],
         ['2**31-1', 2 ** 31 - 1, OK],
       ],
     }),
@@ -115,7 +115,10 @@ function setters(): Row[] {
       ],
     }),
     S('pingInterval(v)', (v) => opts().pingInterval(v), {
-      extra: [['2**31-1', 2 ** 31 - 1, OK]],
+      extra: [
+        ['0', 0, OK],
+        ['2**31-1', 2 ** 31 - 1, OK],
+      ],
     }),
     S('maxReconnects(v)', (v) => opts().maxReconnects(v), {
       ok: ['null', ...huge],
@@ -429,6 +432,27 @@ describe('hostile values', () => {
     } finally {
       await edge.close();
     }
+  });
+
+  it('at the low edges, 0 ms: no client PINGs; a connection timeout of 0 times out at once', async () => {
+    const quiet = await new ConnectOptions().pingInterval(0).connect(server.url);
+    try {
+      const got: string[] = [];
+      quiet.subscribe('edge0', { callback: (m) => got.push(m.string()) });
+      quiet.publish('edge0', 'x');
+      const request = quiet.sendRequest('edge0', { payload: 'r', timeout: 0 });
+      await expect(request).rejects.toMatchObject({ kind: 'timedOut' });
+      await quiet.flush();
+      expect(await quiet.rtt()).toBeGreaterThan(0);
+      expect(got).toEqual(['x', 'r']);
+    } finally {
+      await quiet.close();
+    }
+    const started = performance.now();
+    const attempt = new ConnectOptions().connectionTimeout(0).connect(server.url);
+    await expect(attempt).rejects.toBeInstanceOf(NatsError);
+    await expect(attempt).rejects.toMatchObject({ kind: 'timedOut' });
+    expect(performance.now() - started).toBeLessThan(5_000);
   });
 
   it('leave the worker alive and the connection working, with no unhandled rejection', async () => {

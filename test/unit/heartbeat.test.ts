@@ -73,6 +73,16 @@ describe('heartbeat', () => {
     expect(pings).toBe(1);
   });
 
+  it('an interval of 0 (pingInterval(0)) sends no PINGs and never finds the server stale', () => {
+    const off = new Heartbeat(0, { ping: () => pings++, stale: () => stale++ });
+    off.start();
+    off.pause();
+    off.resume();
+    vi.advanceTimersByTime(10 * 60_000);
+    off.stop();
+    expect([pings, stale]).toEqual([0, 0]);
+  });
+
   it('a resume without a pause changes nothing', () => {
     heartbeat.start();
     vi.advanceTimersByTime(2_000);
