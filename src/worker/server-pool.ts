@@ -83,7 +83,10 @@ export class ServerPool {
    * on, within {@link MAX_DISCOVERED}; true when the pool changed. Servers announce themselves
    * by IP, which their certificates rarely name: one discovered by IP through a server
    * configured by name verifies its TLS certificate against that name (`tlsName`, inherited
-   * along a chain of discoveries), as nats.go does.
+   * along a chain of discoveries), as nats.go does. Credentials the current server's URL
+   * carried (`nats://user:pass@…`, `nats://token@…`) go with it to the servers it announces,
+   * as nats.go copies a URL's user info to implicit servers: a cluster shares its accounts, and
+   * without them a failover to an announced server fails its authorization.
    */
   discovered(connectUrls: readonly string[], current: ServerAddress): boolean {
     if (this.ignoreDiscovered) return false;
@@ -103,6 +106,7 @@ export class ServerPool {
       }
       if (this.byUrl.has(address.url)) continue;
       if (name !== undefined && isIP(address.host)) address.tlsName = name;
+      inheritCredentials(address, current);
       const entry = { address, failedAttempts: 0, didConnect: false, isDiscovered: true };
       this.entries.push(entry);
       this.byUrl.set(address.url, entry);
@@ -180,4 +184,12 @@ function shuffle<T>(items: T[]): T[] {
 function pathOf(url: string): string {
   const start = url.indexOf('/', url.indexOf('://') + 3);
   return start < 0 ? '' : url.slice(start);
+}
+
+/** The URL credentials of `from` on `to`, unless `to` names its own. */
+function inheritCredentials(to: ServerAddress, from: ServerAddress): void {
+  if (to.user !== undefined || to.pass !== undefined || to.token !== undefined) return;
+  if (from.token !== undefined) to.token = from.token;
+  if (from.user !== undefined) to.user = from.user;
+  if (from.pass !== undefined) to.pass = from.pass;
 }

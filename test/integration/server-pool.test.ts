@@ -143,6 +143,27 @@ describe('server pool', () => {
     expect(quiet.serverPool()).toHaveLength(1);
   });
 
+  it("fails over to a discovered member with the URL's credentials, never showing them", async () => {
+    const cluster = await startCluster(2, {
+      config: 'authorization { user: al1ce, password: pw-s3cret }',
+    });
+    servers.push(...cluster);
+    const [first, second] = cluster;
+    const events = new EventLog();
+    const c = await open(
+      `nats://al1ce:pw-s3cret@${first.host}:${first.port}`,
+      new ConnectOptions().reconnectDelayCallback(() => 0).eventCallback(events.callback),
+    );
+    await waitFor(() => c.serverPool().length === 2, 10_000, 'the discovered member');
+    await first.stop();
+    const lost = await events.next('disconnected');
+    await events.next('connected', lost, 10_000);
+    expect(c.serverInfo().port).toBe(second.port);
+    await c.flush();
+    expect(c.serverPool().find((s) => s.isDiscovered)?.lastError).toBeUndefined();
+    expect(JSON.stringify(c.serverPool())).not.toMatch(/al1ce|pw-s3cret/);
+  });
+
   it('closes with maxReconnects after that many failed attempts in a row', async () => {
     const a = await server();
     const events = new EventLog();

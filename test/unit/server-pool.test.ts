@@ -119,3 +119,33 @@ describe('ServerPool over WebSocket', () => {
     expect(pool.find('proxy.example:4222')).toBeUndefined();
   });
 });
+
+function addressOf(pool: ServerPool, hostPort: string) {
+  const entry = pool.find(hostPort);
+  if (!entry) throw new Error(`${hostPort} is not in the pool`);
+  return entry.address;
+}
+
+describe('ServerPool discovered servers', () => {
+  it("take the current server's URL credentials, and never show them", () => {
+    const withUser = parseServerUrl('nats://al1ce:p%40ss@127.0.0.1:4222');
+    const pool = new ServerPool([withUser], true, false);
+    pool.discovered(['10.0.0.1:4222', 'us3r2:pw2@10.0.0.2:4222'], withUser);
+    const inherited = addressOf(pool, '10.0.0.1:4222');
+    const own = addressOf(pool, '10.0.0.2:4222');
+    expect([inherited.user, inherited.pass, inherited.token]).toEqual(['al1ce', 'p@ss', undefined]);
+    expect([own.user, own.pass]).toEqual(['us3r2', 'pw2']);
+    expect(JSON.stringify(pool.snapshot())).not.toMatch(/al1ce|p@ss|us3r2|pw2/);
+
+    const withToken = parseServerUrl('nats://s3cret@127.0.0.1:4222');
+    const tokenPool = new ServerPool([withToken], true, false);
+    tokenPool.discovered(['10.0.0.1:4222'], withToken);
+    const byToken = addressOf(tokenPool, '10.0.0.1:4222');
+    expect([byToken.token, byToken.user]).toEqual(['s3cret', undefined]);
+
+    const bare = new ServerPool([current], true, false);
+    bare.discovered(['10.0.0.1:4222'], current);
+    const none = addressOf(bare, '10.0.0.1:4222');
+    expect([none.user, none.pass, none.token]).toEqual([undefined, undefined, undefined]);
+  });
+});
