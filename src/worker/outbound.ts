@@ -39,8 +39,11 @@ export interface OutboundSink {
   write(bytes: Uint8Array): boolean;
   /** Write chunks at once; they may change once this returns (views of the ring). */
   writeAll(chunks: Uint8Array[]): boolean;
-  /** A PING is in the batch just handed to write(), for this purpose. */
-  pingQueued(purpose: PingPurpose): void;
+  /**
+   * A PING is in the batch just handed to write(), for this purpose, after `messagesBefore`
+   * of the batch's PUB/HPUB frames.
+   */
+  pingQueued(purpose: PingPurpose, messagesBefore: number): void;
   /** PUB/HPUB frames written, for statistics. */
   published(count: number): void;
   /** Bytes of echo records written (flow-control.ts: the send window counts them). */
@@ -54,6 +57,12 @@ export interface OutboundSink {
  * 'gated': an echo record found no echo budget (flow-control.ts); 'more': the turn ended.
  */
 export type PumpResult = 'empty' | 'blocked' | 'gated' | 'more';
+
+/** A PING a batch carries: why, and how many of the batch's messages precede it on the wire. */
+interface QueuedPing {
+  purpose: PingPurpose;
+  messagesBefore: number;
+}
 
 export class OutboundPump {
   /** Wire bytes of echo records the last batch took from the ring. */
@@ -114,7 +123,7 @@ export class OutboundPump {
     let viewBytes = 0;
     const chunks: Uint8Array[] = [];
     let pubs = 0;
-    const pings: PingPurpose[] = [];
+    const pings: QueuedPing[] = [];
     let echo = 0;
     let gated = false;
     while (off >= 0) {
@@ -168,7 +177,8 @@ export class OutboundPump {
         pubs += pubCount(ring.view, off);
         if (isEcho) echo += wire.length;
       } else {
-        this.apply(control, pings);
+        const purpose = this.apply(control);
+        if (purpose !== undefined) pings.push({ purpose, messagesBefore: pubs });
       }
       if (asView) {
         if (buf !== null && used > segmentStart) chunks.push(buf.subarray(segmentStart, used));
@@ -205,7 +215,7 @@ export class OutboundPump {
     const writable =
       viewBytes === 0 && chunks.length === 1 ? sink.write(chunks[0]) : sink.writeAll(chunks);
     ring.release();
-    for (const purpose of pings) sink.pingQueued(purpose);
+    for (const ping of pings) sink.pingQueued(ping.purpose, ping.messagesBefore);
     sink.batchDone();
     if (!writable) return 'blocked';
     if (gated) return 'gated';
@@ -214,20 +224,19 @@ export class OutboundPump {
 
   /**
    * A control command's line is in the batch: the subscription table takes it (so the table
-   * matches what the server was told), and a flush or an UNSUB-now gets the PING behind it.
+   * matches what the server was told); a flush or an UNSUB-now gets the PING behind it, whose
+   * purpose this returns.
    */
-  private apply(cmd: ControlCommand, pings: PingPurpose[]): void {
+  private apply(cmd: ControlCommand): PingPurpose | undefined {
     switch (cmd.kind) {
       case 'sub':
         this.subs.subscribe(cmd.sid, cmd.subject, cmd.queue);
-        return;
+        return undefined;
       case 'unsub':
         this.subs.unsubscribe(cmd.sid, cmd.max);
-        if (cmd.max === 0) pings.push({ kind: 'unsubFence', sid: cmd.sid });
-        return;
+        return cmd.max === 0 ? { kind: 'unsubFence', sid: cmd.sid } : undefined;
       case 'flush':
-        pings.push({ kind: 'flush', id: cmd.id });
-        return;
+        return { kind: 'flush', id: cmd.id };
     }
   }
 }

@@ -18,12 +18,11 @@ export const MAX_UNANSWERED_PINGS = 16_384;
 
 /**
  * A PING awaiting its PONG: why it was sent, and the messages written before it (unflushed.ts):
- * at least `before` (what its PONG acknowledges), at most `upTo` (what a flush must prove).
+ * what its PONG acknowledges, and what a flush must prove.
  */
 export interface Pinged {
   readonly purpose: PingPurpose;
   readonly before: number;
-  readonly upTo: number;
 }
 
 export class PingPong {
@@ -33,9 +32,9 @@ export class PingPong {
   /** The server sent PING(s) since our last PONG: one PONG answers them all. */
   private pongOwed = false;
 
-  /** A PING was written for `purpose`, after at least `before` and at most `upTo` messages. */
-  sent(purpose: PingPurpose, before: number, upTo: number): void {
-    this.queue.push({ purpose, before, upTo });
+  /** A PING was written for `purpose`, after `before` messages. */
+  sent(purpose: PingPurpose, before: number): void {
+    this.queue.push({ purpose, before });
   }
 
   /**
@@ -59,11 +58,11 @@ export class PingPong {
     return true;
   }
 
-  /** The flushes whose PING was sent but not answered, with at most how many messages before each. */
+  /** The flushes whose PING was sent but not answered, with how many messages before each. */
   unansweredFlushes(): { id: number; upTo: number }[] {
     const flushes: { id: number; upTo: number }[] = [];
-    for (const { purpose, upTo } of this.queue) {
-      if (purpose.kind === 'flush') flushes.push({ id: purpose.id, upTo });
+    for (const { purpose, before } of this.queue) {
+      if (purpose.kind === 'flush') flushes.push({ id: purpose.id, upTo: before });
     }
     return flushes;
   }

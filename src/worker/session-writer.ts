@@ -75,9 +75,9 @@ export class SessionWriter implements OutboundSink {
     return this.window.room();
   }
 
-  /** A PING inside the batch just written: only messages before that batch count as before it. */
-  pingQueued(purpose: PingPurpose): void {
-    this.pinged(purpose, true);
+  /** A PING inside the batch just written, after `messagesBefore` of its messages. */
+  pingQueued(purpose: PingPurpose, messagesBefore: number): void {
+    this.pinged(purpose, messagesBefore);
   }
 
   published(count: number): void {
@@ -130,9 +130,9 @@ export class SessionWriter implements OutboundSink {
     this.answerPings();
   }
 
-  private pinged(purpose: PingPurpose, inLastBatch = false): void {
-    const { unflushed } = this;
-    this.pings.sent(purpose, unflushed.pingWritten(inLastBatch), unflushed.messagesWritten);
+  /** A PING written after everything so far, or inside the last batch after `inLastBatch` of its messages. */
+  private pinged(purpose: PingPurpose, inLastBatch?: number): void {
+    this.pings.sent(purpose, this.unflushed.pingWritten(inLastBatch));
   }
 
   private wrote(bytes: number): void {

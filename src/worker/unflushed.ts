@@ -47,15 +47,10 @@ export class Unflushed {
   /**
    * A PING was written: returns the messages written before it, which its PONG acknowledges
    * (the PING's entry in ping-pong.ts carries them). `inLastBatch`: it was inside the last
-   * batch, where messages may follow it (only those before that batch count).
+   * batch, after that many of the batch's messages; undefined: after everything written.
    */
-  pingWritten(inLastBatch: boolean): number {
-    return inLastBatch ? this.beforeLastBatch : this.written;
-  }
-
-  /** Messages written so far: at most this many come before a PING written now. */
-  get messagesWritten(): number {
-    return this.written;
+  pingWritten(inLastBatch?: number): number {
+    return inLastBatch === undefined ? this.written : this.beforeLastBatch + inLastBatch;
   }
 
   /** The PONG of a PING written after `before` messages came. */

@@ -128,6 +128,25 @@ describe('close() cannot send everything', () => {
   });
 });
 
+describe('close() on a server that stopped reading counts only what no PONG acknowledged', () => {
+  it("a flush's PONG acknowledges the messages its batch wrote before its PING", async () => {
+    const server = await startServer();
+    servers.push(server);
+    const client = await new ConnectOptions().connectionTimeout(500).connect(server.url);
+    clients.push(client);
+    client.publish('acked', 'one');
+    client.publish('acked', 'two');
+    await client.flush(); // its PING goes in the same write as the two messages
+    process.kill(server.pid, 'SIGSTOP');
+    try {
+      await client.close();
+      expect(await client.closed()).toBeUndefined();
+    } finally {
+      process.kill(server.pid, 'SIGCONT');
+    }
+  });
+});
+
 describe('forceReconnect()', () => {
   it('during a publish stream loses nothing: every accepted message reaches the peer', async () => {
     const server = await startServer();

@@ -8,17 +8,23 @@ import { Publisher } from '../../src/main/publisher.js';
 import { createRingBuffers } from '../../src/shared/ring/byte-ring.js';
 import { RingConsumer } from '../../src/shared/ring/ring-consumer.js';
 import { RingProducer } from '../../src/shared/ring/ring-producer.js';
+import type { PingPurpose } from '../../src/worker/flow-control.js';
 import { OutboundPump, type OutboundSink } from '../../src/worker/outbound.js';
 import { SubscriptionTable } from '../../src/worker/subscriptions.js';
 
 const decoder = new TextDecoder('latin1');
 const MiB = 1024 * 1024;
 
-/** A sink that keeps each write call's bytes as one string, and the messages counted. */
-function recordingSink(): OutboundSink & { calls: string[]; messages: number } {
+/** A sink that keeps each write call's bytes as one string, the messages counted, the PINGs. */
+function recordingSink(): OutboundSink & {
+  calls: string[];
+  messages: number;
+  pings: [PingPurpose, number][];
+} {
   const sink = {
     calls: [] as string[],
     messages: 0,
+    pings: [] as [PingPurpose, number][],
     write(bytes: Uint8Array) {
       sink.calls.push(decoder.decode(bytes));
       return true;
@@ -27,7 +33,9 @@ function recordingSink(): OutboundSink & { calls: string[]; messages: number } {
       sink.calls.push(chunks.map((c) => decoder.decode(c)).join(''));
       return true;
     },
-    pingQueued() {},
+    pingQueued(purpose: PingPurpose, messagesBefore: number) {
+      sink.pings.push([purpose, messagesBefore]);
+    },
     published(count: number) {
       sink.messages += count;
     },
@@ -104,5 +112,27 @@ describe('OutboundPump copy batches', () => {
     expect(sink.messages).toBe(80);
     // The publisher may pad a PUB line with spaces (to align the payload in the ring).
     expect(sink.calls.join('').replace(/PUB s +/g, 'PUB s ')).toBe(wires.join(''));
+  });
+});
+
+describe('OutboundPump PINGs', () => {
+  it("tells each PING's place among the batch's messages: what its PONG acknowledges", () => {
+    const buffers = createRingBuffers(MiB);
+    const publisher = new Publisher(new RingProducer(buffers), 1 << 30, 1 << 30);
+    const pump = new OutboundPump(new RingConsumer(buffers), new SubscriptionTable(() => {}));
+    const sink = recordingSink();
+    publisher.pub('s', 1, undefined, 0, payload(3, 0), false);
+    publisher.pub('s', 1, undefined, 0, payload(3, 1), false);
+    publisher.control({ kind: 'flush', id: 1 });
+    publisher.pub('s', 1, undefined, 0, payload(3, 2), false);
+    publisher.control({ kind: 'flush', id: 2 });
+    publisher.publishNow();
+    pump.pump(sink);
+    expect(sink.calls).toHaveLength(1); // one batch
+    expect(sink.calls[0].match(/PUB|PING/g)).toEqual(['PUB', 'PUB', 'PING', 'PUB', 'PING']);
+    expect(sink.pings).toEqual([
+      [{ kind: 'flush', id: 1 }, 2],
+      [{ kind: 'flush', id: 2 }, 3],
+    ]);
   });
 });

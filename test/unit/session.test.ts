@@ -282,12 +282,12 @@ describe('a hostile server: PING and PONG', () => {
     let sent = 0;
     while (sent < 2 * MAX_UNANSWERED_PINGS) {
       const writable = session.output.write(ping);
-      session.output.pingQueued({ kind: 'flush', id: sent++ });
+      session.output.pingQueued({ kind: 'flush', id: sent++ }, 0);
       if (!writable) break;
     }
     expect(sent).toBe(MAX_UNANSWERED_PINGS + 1);
     expect(session.output.write(ping)).toBe(false); // still full
-    session.output.pingQueued({ kind: 'flush', id: sent++ });
+    session.output.pingQueued({ kind: 'flush', id: sent++ }, 0);
 
     const drains = host.drains;
     peer.send('PONG\r\n'.repeat(2));
