@@ -113,6 +113,8 @@ class WsTransport implements Transport {
     ws.binaryType = 'nodebuffer';
     ws.on('open', () => {
       this.encrypted = this.tlsSecured;
+      // After `ws`'s own listener, which reads the chunk's frames (a close frame too) first.
+      this.socket?.on('data', this.noticeServerClose);
       if (this.paused) ws.pause();
       const opened = this.onOpen;
       this.onOpen = undefined;
@@ -195,6 +197,7 @@ class WsTransport implements Transport {
   private send(bytes: Uint8Array, done?: (error?: Error) => void): boolean {
     const ws = this.ws;
     if (ws === null || ws.readyState !== ws.OPEN) {
+      this.noticeServerClose();
       done?.(new Error('WebSocket is not open'));
       return true; // failed, not full: no 'drain' will come (the close reports the end)
     }
@@ -213,6 +216,18 @@ class WsTransport implements Transport {
     this.drainOwed = true;
     return false;
   }
+
+  /**
+   * The server's close frame puts `ws` in CLOSING at once, but its 'close' waits for the TCP
+   * end, which the server may delay: a session told only then would hand `ws` batches it
+   * refuses, counted as not sent, where they could have waited in the command ring for the next
+   * connection. So the session hears of it as soon as `ws` has read the frame.
+   */
+  private readonly noticeServerClose = (): void => {
+    const ws = this.ws;
+    if (ws === null || ws.readyState !== ws.CLOSING || this.ending) return;
+    this.reportClosed(this.describe(new Error('connection closed by the server')));
+  };
 
   private received(data: Buffer): void {
     // A plain Uint8Array view, as the TCP transport hands on (cheaper subarrays than a Buffer's).
