@@ -18,7 +18,7 @@ import { connectFields, handshakeTimedOut, refused, secure } from './handshake.j
 import { Heartbeat, MAX_OUTSTANDING_PINGS } from './heartbeat.js';
 import { nextPhase, type Phase } from './session-phase.js';
 import { SessionWriter } from './session-writer.js';
-import { refuseUnencrypted, tlsError, upgradeAfterInfo } from './tls.js';
+import { tlsError, unencryptedRefused, upgradeAfterInfo } from './tls.js';
 import type { Transport, TransportFactory } from './transport.js';
 
 const HEARTBEAT: PingPurpose = { kind: 'heartbeat' };
@@ -103,6 +103,12 @@ export class Session implements ParserSink {
       () => this.fail(handshakeTimedOut(this.server, this.phase, options.connectionTimeout)),
       options.connectionTimeout,
     );
+    if (this.server.scheme === 'ws' && options.tls?.required) {
+      // ws:// is never upgraded: refused before its upgrade request goes out in plain text
+      // (to a wss:// port it would fail as an HTTP error, not as the TLS it lacks).
+      this.fail(unencryptedRefused(this.server));
+      return handshake.finally(() => clearTimeout(timer));
+    }
     const { transport, ready } = this.transports(this.server, {
       data: (chunk) => this.onData(chunk),
       drain: () => this.onDrain(),
@@ -360,8 +366,11 @@ export class Session implements ParserSink {
     const transport = this.transport as Transport;
     try {
       const { tls } = this.host.options;
-      if (!transport.encrypted && !transport.startTls) refuseUnencrypted(this.server, tls);
-      else if (!transport.encrypted && upgradeAfterInfo(this.server, tls, info)) {
+      // A stream without an in-place upgrade (ws://) ignores the TLS its server's TCP listener
+      // asks for, and cannot meet requireTls(true) (which refuses ws:// before the dial).
+      if (!transport.encrypted && !transport.startTls) {
+        if (tls?.required) throw unencryptedRefused(this.server);
+      } else if (!transport.encrypted && upgradeAfterInfo(this.server, tls, info)) {
         if (!this.advance('tlsUpgrade')) return;
         await secure(transport, this.server, this.host.options.tls);
       }

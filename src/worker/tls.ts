@@ -54,17 +54,14 @@ export function upgradeAfterInfo(
 }
 
 /**
- * After INFO on a stream that cannot be upgraded (`ws://`): its INFO speaks of the server's TCP
- * listener (`tls_available` there says nothing of this one), so only `requireTls(true)` counts,
- * and it cannot be met.
+ * `requireTls(true)` with a `ws://` server: a stream that cannot be upgraded (the INFO of a
+ * WebSocket listener speaks of the server's TCP one, so nothing there could change it).
  */
-export function refuseUnencrypted(server: ServerAddress, settings: TlsSettings | undefined): void {
-  if (settings?.required) {
-    throw new NatsError(
-      'tls',
-      `${server.url}: TLS is required by requireTls(true) but ws:// is not encrypted; use wss://`,
-    );
-  }
+export function unencryptedRefused(server: ServerAddress): NatsError {
+  return new NatsError(
+    'tls',
+    `${server.url}: TLS is required by requireTls(true) but ws:// is not encrypted; use wss://`,
+  );
 }
 
 function hasMaterial(settings: TlsSettings): boolean {

@@ -399,6 +399,14 @@ describe('wss://', () => {
     expect(error.message).toContain('wss://');
   });
 
+  it('requireTls(true) refuses ws:// before dialling, even to a wss:// listener', async () => {
+    const { ws } = await wssServer();
+    const plain = ws.replace('wss://', 'ws://');
+    const error = await rejection(new ConnectOptions().requireTls(true).connect(plain));
+    expect(error.kind).toBe('tls');
+    expect(error.message).toContain('wss://');
+  });
+
   it('fails with kind tls when the CA is unknown', async () => {
     const { ws } = await wssServer();
     const error = await rejection(
