@@ -105,14 +105,19 @@ export class Lifecycle {
     }
   }
 
-  /** The worker ended the client (its loop gave up, or the thread exited): reported, then closed. */
+  /**
+   * The worker ended the client (its loop gave up, or the thread exited): reported right before
+   * 'closed' (API.md "Details": `'maxReconnects'`, then `'closed'`; what was not sent before them).
+   */
   ended(error: NatsError): void {
-    this.parts.emit({ type: 'clientError', error });
-    void this.shutdown(error);
+    void this.shutdown(error, true, true);
   }
 
-  /** Closes once (`error`: what ended the client, if not close()); every call gets the same promise. */
-  shutdown(error: NatsError | undefined, emitClosed = true): Promise<void> {
+  /**
+   * Closes once (`error`: what ended the client, if not close(); `report`: emit it as a
+   * clientError before 'closed'); every call gets the same promise.
+   */
+  shutdown(error: NatsError | undefined, emitClosed = true, report = false): Promise<void> {
     const { parts } = this;
     this.closing ??= (async () => {
       const workerAlive = error?.kind !== 'workerExited';
@@ -146,6 +151,7 @@ export class Lifecycle {
         parts.emit({ type: 'clientError', error: unsent });
         outcome ??= unsent;
       }
+      if (report && error) parts.emit({ type: 'clientError', error });
       parts.dispatcher.stop();
       wakeAll(parts.rings.command); // no waitAsync stays pending
       wakeAll(parts.rings.delivery);
