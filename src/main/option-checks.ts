@@ -36,7 +36,7 @@ export function integer(
       `${option} must be ${what} from ${min} to ${max}, got ${describe(value)}`,
     );
   }
-  return value;
+  return value + 0; // -0 is stored as 0 (it passes every check above, and Object.is tells them apart)
 }
 
 export function callback<T>(option: string, value: T): T {

@@ -71,6 +71,12 @@ describe('ConnectOptions validation', () => {
     expect(o.worker.name).toBe('svc');
   });
 
+  it('stores -0 as 0', () => {
+    const o = new ConnectOptions().requestTimeout(-0).pingInterval(-0).resolve();
+    expect(Object.is(o.requestTimeout, 0)).toBe(true);
+    expect(Object.is(o.worker.pingInterval, 0)).toBe(true);
+  });
+
   it('resolve() hands out a copy the builder cannot change afterwards', () => {
     const b = new ConnectOptions().name('a');
     const o = b.resolve();
