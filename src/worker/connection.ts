@@ -353,6 +353,20 @@ export class Connection implements SessionHost {
     this.subs.received(sub);
   }
 
+  /**
+   * A socket forceReconnect() is ending still has its subscriptions at the server; until the
+   * next connection is open (and has them too, so nothing would arrive twice), what it reads
+   * is delivered: a reply to a request sent just before forceReconnect() comes there.
+   */
+  deliversWhileClosing(session: Session): boolean {
+    const { state } = this;
+    return (
+      state.name === 'backoff' ||
+      state.name === 'connecting' ||
+      (state.name === 'connected' && state.session === session)
+    );
+  }
+
   chunkDone(): void {
     // Counters first: a flush ack made visible below must find them up to date.
     this.stats.store();

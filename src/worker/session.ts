@@ -31,6 +31,11 @@ export interface SessionHost {
    */
   opened(info: ServerInfo): void;
   message(msg: MsgView): void;
+  /**
+   * Whether messages this session reads while closing (ended on purpose, its subscriptions
+   * still standing at the server) are delivered: as long as no later connection has them.
+   */
+  deliversWhileClosing(session: Session): boolean;
   /** Once per socket chunk, after its ops were handled: publish deliveries, pump commands. */
   chunkDone(): void;
   /** An INFO on the open connection. */
@@ -220,7 +225,8 @@ export class Session implements ParserSink {
   // ---- ParserSink -----------------------------------------------------------------------
 
   onMsg(msg: MsgView): void {
-    if (this.phase === 'open') this.host.message(msg);
+    if (this.phase === 'open' || (this.phase === 'closing' && this.host.deliversWhileClosing(this)))
+      this.host.message(msg);
   }
 
   onInfo(raw: Record<string, unknown>): void {
@@ -332,6 +338,7 @@ export class Session implements ParserSink {
     } catch {
       closing.unparsable = true;
     }
+    if (this.host.deliversWhileClosing(this)) this.host.chunkDone();
   }
 
   /**

@@ -30,6 +30,9 @@ class Host implements SessionHost {
 
   opened(_info: ServerInfo): void {}
   message(_msg: MsgView): void {}
+  deliversWhileClosing(): boolean {
+    return false;
+  }
   chunkDone(): void {}
   info(_info: ServerInfo): void {}
   serverError(message: string): void {
