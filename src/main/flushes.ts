@@ -65,9 +65,19 @@ export class Flushes {
     if (!entry) return;
     this.flushes.delete(id);
     clearTimeout(entry.timer);
-    // Only a connection whose event is still on its way waits it out: that event comes.
-    if (this.heardConnects < this.connects()) this.ackedEarly.push(entry);
+    // Only a connection whose event is still on its way waits it out: that event comes, and
+    // connectionTimeout bounds the wait all the same (API.md "Every promise settles").
+    if (this.heardConnects < this.connects()) this.park(entry);
     else entry.resolve();
+  }
+
+  private park(entry: PendingFlush): void {
+    this.ackedEarly.push(entry);
+    entry.timer = setTimeout(() => {
+      this.ackedEarly = this.ackedEarly.filter((parked) => parked !== entry);
+      entry.resolve(); // the server acknowledged it
+    }, this.connectionTimeout);
+    entry.timer.unref();
   }
 
   /**
@@ -94,7 +104,10 @@ export class Flushes {
     this.notConnectedSince = null;
     clearTimeout(this.disconnectBound);
     this.disconnectBound = undefined;
-    for (const entry of this.ackedEarly.splice(0)) entry.resolve();
+    for (const entry of this.ackedEarly.splice(0)) {
+      clearTimeout(entry.timer);
+      entry.resolve();
+    }
   }
 
   /** The client lost its connection: pending flushes (and later ones) are bound from now. */
@@ -106,7 +119,10 @@ export class Flushes {
   /** The client closed: every pending flush fails, with `died` when the worker died. */
   close(died: NatsError | undefined): void {
     clearTimeout(this.disconnectBound);
-    for (const entry of this.ackedEarly.splice(0)) entry.resolve(); // the server answered them
+    for (const entry of this.ackedEarly.splice(0)) {
+      clearTimeout(entry.timer);
+      entry.resolve(); // the server answered them
+    }
     for (const entry of this.flushes.values()) {
       clearTimeout(entry.timer);
       entry.reject(died ?? new NatsError('closed', 'client closed before the flush completed'));

@@ -48,4 +48,16 @@ describe('Flushes', () => {
     f.connected();
     expect(await state(flush)).toBe('resolved');
   });
+
+  it('waits for that event no longer than connectionTimeout', async () => {
+    const connects = { n: 1 };
+    const f = flushes(connects); // connectionTimeout 50 ms
+    f.connected();
+    const flush = f.flush();
+    connects.n = 2; // an event that never comes
+    f.acked(1);
+    expect(await state(flush)).toBe('pending');
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(await state(flush)).toBe('resolved');
+  });
 });
