@@ -68,6 +68,8 @@ export class Connection implements SessionHost {
   private readonly calls = new CallerCalls();
   /** Flushes whose PING a lost connection never answered; re-sent on the next one. */
   private carriedFlushes: number[] = [];
+  /** The session that opened last: a closing one delivers only while it still is. */
+  private lastOpened: Session | undefined;
 
   constructor(
     data: ConnectionData,
@@ -341,6 +343,7 @@ export class Connection implements SessionHost {
     this.carriedFlushes = [];
     this.stats.connects++;
     this.stats.store();
+    this.lastOpened = session;
     this.to({ name: 'connected', session, entry });
     this.pump.kick();
   }
@@ -355,15 +358,17 @@ export class Connection implements SessionHost {
 
   /**
    * A socket forceReconnect() is ending still has its subscriptions at the server; until the
-   * next connection is open (and has them too, so nothing would arrive twice), what it reads
-   * is delivered: a reply to a request sent just before forceReconnect() comes there.
+   * next connection opens (and has them too, so nothing would arrive twice), what it reads is
+   * delivered: a reply to a request sent just before forceReconnect() comes there. Not once a
+   * later session has opened (even one lost since), not after close(), and not while the
+   * delivery backlog is full (this socket is not paused with the open one).
    */
   deliversWhileClosing(session: Session): boolean {
-    const { state } = this;
+    const { name } = this.state;
     return (
-      state.name === 'backoff' ||
-      state.name === 'connecting' ||
-      (state.name === 'connected' && state.session === session)
+      this.lastOpened === session &&
+      (name === 'connected' || name === 'backoff' || name === 'connecting') &&
+      !this.inbound.readingPaused
     );
   }
 
