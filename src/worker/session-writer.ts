@@ -27,9 +27,12 @@ export class SessionWriter implements OutboundSink {
     private readonly counted: (outBytes: number, outMessages: number) => void,
   ) {}
 
-  /** A write found the transport's buffer full, and it has not drained since. */
+  /**
+   * A write found the transport's buffer full, and it has not drained since; or the peer has
+   * begun to close (nothing more may be written).
+   */
   get socketFull(): boolean {
-    return this.blocked;
+    return this.blocked || this.transport()?.peerClosing === true;
   }
 
   /** False when the pump must stop: the socket's buffer is full, or too many PINGs wait. */

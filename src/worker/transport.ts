@@ -62,6 +62,11 @@ export interface Transport {
    * so everything before it; with one otherwise.
    */
   end(): void;
+  /**
+   * The peer has begun to close (a WebSocket close frame) and writes would be refused: the
+   * pump leaves commands in the ring for the next connection. Absent: never (TCP).
+   */
+  readonly peerClosing?: boolean;
   /** Drop the connection now (a failure): what the kernel still holds may or may not go. */
   destroy(): void;
   /**

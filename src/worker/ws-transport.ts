@@ -88,6 +88,8 @@ class WsTransport implements Transport {
   private unsent = 0;
   private drainOwed = false;
   private closedReported = false;
+  /** The server's close frame came while messages read before it were still held. */
+  private closeHeldBack = false;
 
   constructor(
     private readonly server: ServerAddress,
@@ -199,7 +201,7 @@ class WsTransport implements Transport {
     if (ws === null || ws.readyState !== ws.OPEN) {
       this.noticeServerClose();
       done?.(new Error('WebSocket is not open'));
-      return true; // failed, not full: no 'drain' will come (the close reports the end)
+      return false; // no more batches: the close reports the end
     }
     const length = bytes.byteLength;
     this.unsent += length;
@@ -224,10 +226,17 @@ class WsTransport implements Transport {
    * connection. So the session hears of it as soon as `ws` has read the frame.
    */
   private readonly noticeServerClose = (): void => {
-    const ws = this.ws;
-    if (ws === null || ws.readyState !== ws.CLOSING || this.ending) return;
-    this.reportClosed(this.describe(new Error('connection closed by the server')));
+    if (!this.peerClosing) return;
+    // What `ws` read before the frame and holds (paused, or opening) goes on first.
+    if (this.held.length > 0 || this.opening) this.closeHeldBack = true;
+    else this.reportClosed(this.describe(new Error('connection closed by the server')));
   };
+
+  /** The server's close frame came (not ours): `ws` refuses writes from now on. */
+  get peerClosing(): boolean {
+    const ws = this.ws;
+    return ws !== null && ws.readyState === ws.CLOSING && !this.ending;
+  }
 
   private received(data: Buffer): void {
     // A plain Uint8Array view, as the TCP transport hands on (cheaper subarrays than a Buffer's).
@@ -253,6 +262,7 @@ class WsTransport implements Transport {
     }
     // `ws` itself ignores both before it is open and once it is closed.
     if (!this.paused && !this.opening && this.held.length === 0) this.ws?.resume();
+    if (this.closeHeldBack && this.held.length === 0 && !this.opening) this.noticeServerClose();
   }
 
   private pauseSocket(): void {

@@ -55,8 +55,12 @@ function clientFrames(onPayload: (opcode: number, payload: Buffer) => void) {
   };
 }
 
-/** A fake server: records `PUB seq.N` numbers; on its first connection, after `closeAfter`, sends a close frame. */
-function fakeServer(closeAfter: number) {
+/**
+ * A fake server: records `PUB seq.N` numbers; on its first connection, after `closeAfter`, sends
+ * a close frame. With `refuse`, it answers the upgrade, its INFO, `-ERR '<refuse>'` and a close
+ * frame in one write instead.
+ */
+function fakeServer(closeAfter: number, refuse?: string) {
   const seen: number[] = [];
   const sockets: Socket[] = [];
   let connections = 0;
@@ -90,10 +94,14 @@ function fakeServer(closeAfter: number) {
       const accept = createHash('sha1')
         .update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
         .digest('base64');
-      socket.write(
+      const upgraded = Buffer.from(
         `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
       );
-      socket.write(frame(2, Buffer.from(INFO)));
+      const refusal =
+        refuse === undefined
+          ? []
+          : [frame(2, Buffer.from(`-ERR '${refuse}'\r\n`)), frame(8, Buffer.from([0x03, 0xf0]))];
+      socket.write(Buffer.concat([upgraded, frame(2, Buffer.from(INFO)), ...refusal]));
       socket.on('data', onFrames);
       const rest = Buffer.from(head.slice(end + 4), 'latin1');
       if (rest.length > 0) onFrames(rest);
@@ -136,5 +144,15 @@ describe("a WebSocket server's close frame", () => {
     expect(await client.closed()).toBeUndefined();
     expect(fake.connections()).toBe(2);
     expect(fake.seen).toEqual(Array.from({ length: COUNT }, (_, i) => i));
+  });
+
+  it("does not hide what came before it in the same read: the server's -ERR is the failure", async () => {
+    const fake = fakeServer(0, 'maximum connections exceeded');
+    stop = fake.close;
+    const port = await fake.listen();
+    const attempt = new ConnectOptions().connectionTimeout(2_000).connect(`ws://127.0.0.1:${port}`);
+    await expect(attempt).rejects.toMatchObject({
+      message: expect.stringMatching(/maximum connections exceeded/i),
+    });
   });
 });
