@@ -110,7 +110,9 @@ export class Lifecycle {
    * 'closed' (API.md "Details": `'maxReconnects'`, then `'closed'`; what was not sent before them).
    */
   ended(error: NatsError): void {
-    void this.shutdown(error, true, true);
+    // A close() under way settles as it began; the error is still reported.
+    if (this.closing) this.parts.emit({ type: 'clientError', error });
+    else void this.shutdown(error, true, true);
   }
 
   /**
