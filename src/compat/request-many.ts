@@ -59,9 +59,14 @@ export async function requestMany(
       headers: toHeaderMap(opts.headers),
     })
     [Symbol.asyncIterator]();
-  // Ending the core's iterator ends the request at once, read or not.
-  const end = () => void replies.return?.();
-  let timer = stall === undefined ? undefined : setTimeout(end, maxWait).unref();
+  // Ending the core's iterator ends the request at once, read or not. The core ends it at
+  // maxWait itself, but says so only to a reader: as in nats.js, iterClosed settles at the
+  // limit whether anyone reads or not (what waits can still be read).
+  const end = () => {
+    if (stall !== undefined) void replies.return?.();
+    result.closed();
+  };
+  let timer = setTimeout(end, maxWait).unref();
   const rearm =
     stall === undefined
       ? undefined
@@ -69,11 +74,12 @@ export async function requestMany(
           clearTimeout(timer);
           timer = setTimeout(end, stall).unref();
         };
-  return new RequestManyReplies(replies, subject, host, {
+  const result = new RequestManyReplies(replies, subject, host, {
     sentinel: strategy === 'sentinel',
     replied: rearm,
     ended: () => clearTimeout(timer),
   });
+  return result;
 }
 
 /**
@@ -99,6 +105,11 @@ export class RequestManyReplies implements QueuedIterator<Msg> {
     this.iterClosed = new Promise((resolve) => {
       this.resolveClosed = resolve;
     });
+  }
+
+  /** The request reached its limit: iterClosed settles; replies that wait can still be read. */
+  closed(): void {
+    this.resolveClosed(undefined);
   }
 
   /** Ends the request now (its inbox is unsubscribed); an iterator ends at its next step. */

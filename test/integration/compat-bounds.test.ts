@@ -4,14 +4,14 @@
 // unread iterator cannot hold is dropped, counted and signalled; status() keeps the newest
 // statuses of a reader that falls behind, as Client.status() does.
 
-import type { Status, Subscription } from '@nats-io/nats-core';
+import type { Msg, Status, Subscription } from '@nats-io/nats-core';
 import { type Client, ConnectOptions, connect } from 'nats-offload';
 import { asNatsConnection } from 'nats-offload/compat';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_MOVED_UNREAD } from '../../src/compat/subscription.js';
 import { READER_CAPACITY } from '../../src/main/status.js';
 import { type NatsServer, startServer } from '../helpers/nats-server.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, withTimeout } from '../helpers/wait.js';
 
 let server: NatsServer | undefined;
 const clients: Client[] = [];
@@ -136,6 +136,29 @@ describe('compat requestMany replies nobody reads', () => {
     const got: string[] = [];
     for await (const msg of replies) got.push(msg.string());
     expect(got).toEqual(numbers(0, 5));
+  });
+});
+
+describe('compat requestMany nobody iterates', () => {
+  it('settles iterClosed at maxWait, as nats.js does; the replies can still be read', async () => {
+    const { peer, nc } = await compatWith(new ConnectOptions());
+    peer.subscribe('once', { callback: (msg) => msg.respond('only') });
+    await peer.flush();
+    for (const opts of [
+      { maxWait: 300 },
+      { strategy: 'count' as const, maxMessages: 5, maxWait: 300 },
+      { strategy: 'stall' as const, maxWait: 300, stall: 100 },
+    ]) {
+      // nats.js types it as an AsyncIterable; its QueuedIteratorImpl has iterClosed, as ours.
+      const replies = (await nc.requestMany('once', '', opts)) as AsyncIterable<Msg> & {
+        iterClosed: Promise<Error | undefined>;
+      };
+      await expect(withTimeout(replies.iterClosed, 2_000, 'iterClosed')).resolves.toBeUndefined();
+      if (opts.strategy === 'stall') continue; // ended here, by its own timer
+      const got: string[] = [];
+      for await (const msg of replies) got.push(msg.string());
+      expect(got).toEqual(['only']);
+    }
   });
 });
 
