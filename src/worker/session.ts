@@ -108,12 +108,17 @@ export class Session implements ParserSink {
       () => this.fail(handshakeTimedOut(this.server, this.phase, options.connectionTimeout)),
       options.connectionTimeout,
     );
+    // ws:// is never upgraded: refused before its upgrade request goes out in plain text (to a
+    // wss:// port it would fail as an HTTP error, not as the TLS it lacks).
     if (this.server.scheme === 'ws' && options.tls?.required) {
-      // ws:// is never upgraded: refused before its upgrade request goes out in plain text
-      // (to a wss:// port it would fail as an HTTP error, not as the TLS it lacks).
       this.fail(unencryptedRefused(this.server));
-      return handshake.finally(() => clearTimeout(timer));
+    } else {
+      this.dial();
     }
+    return handshake.finally(() => clearTimeout(timer));
+  }
+
+  private dial(): void {
     const { transport, ready } = this.transports(this.server, {
       data: (chunk) => this.onData(chunk),
       drain: () => this.onDrain(),
@@ -124,7 +129,6 @@ export class Session implements ParserSink {
       () => this.dialed(transport),
       (error: NatsError) => this.fail(error),
     );
-    return handshake.finally(() => clearTimeout(timer));
   }
 
   /** Stop reading the socket (flow-control.ts: the delivery backlog is full). */
