@@ -59,26 +59,26 @@ export async function requestMany(
       headers: toHeaderMap(opts.headers),
     })
     [Symbol.asyncIterator]();
+  let timer: NodeJS.Timeout | undefined;
+  const result = new RequestManyReplies(replies, subject, host, {
+    sentinel: strategy === 'sentinel',
+    replied:
+      stall === undefined
+        ? undefined
+        : () => {
+            clearTimeout(timer);
+            timer = setTimeout(end, stall).unref();
+          },
+    ended: () => clearTimeout(timer),
+  });
   // Ending the core's iterator ends the request at once, read or not. The core ends it at
   // maxWait itself, but says so only to a reader: as in nats.js, iterClosed settles at the
   // limit whether anyone reads or not (what waits can still be read).
-  const end = () => {
+  function end(): void {
     if (stall !== undefined) void replies.return?.();
     result.closed();
-  };
-  let timer = setTimeout(end, maxWait).unref();
-  const rearm =
-    stall === undefined
-      ? undefined
-      : () => {
-          clearTimeout(timer);
-          timer = setTimeout(end, stall).unref();
-        };
-  const result = new RequestManyReplies(replies, subject, host, {
-    sentinel: strategy === 'sentinel',
-    replied: rearm,
-    ended: () => clearTimeout(timer),
-  });
+  }
+  timer = setTimeout(end, maxWait).unref();
   return result;
 }
 
