@@ -6,10 +6,10 @@
 // The server is a fake that answers the request only once it has read the client's half-close,
 // which a real server's timing makes a race.
 
-import { once } from 'node:events';
-import { createServer, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { ConnectOptions } from 'nats-offload';
 import { afterEach, describe, expect, it } from 'vitest';
+import { onLoopback } from '../helpers/loopback-server.js';
 import { settledYet, waitFor } from '../helpers/wait.js';
 
 const INFO = `INFO ${JSON.stringify({ server_id: 'FAKE', version: '2.9.10', proto: 1, headers: true, max_payload: 1048576 })}\r\n`;
@@ -20,13 +20,10 @@ const INFO = `INFO ${JSON.stringify({ server_id: 'FAKE', version: '2.9.10', prot
  * `dropSecond`, it drops the second connection as soon as that one is open.
  */
 function fakeServer({ replyAtEnd = true, dropSecond = false } = {}) {
-  const sockets: Socket[] = [];
   let connections = 0;
   /** Sends the kept request's reply on the first connection (if it is still open). */
   let reply = (): void => {};
   const server = createServer({ allowHalfOpen: true }, (socket) => {
-    sockets.push(socket);
-    socket.on('error', () => {});
     const index = connections++;
     socket.write(INFO);
     const subs = new Map<string, string>(); // subject pattern prefix → sid
@@ -66,18 +63,7 @@ function fakeServer({ replyAtEnd = true, dropSecond = false } = {}) {
       socket.end();
     });
   });
-  return {
-    reply: () => reply(),
-    listen: async () => {
-      server.listen(0, '127.0.0.1');
-      await once(server, 'listening');
-      return (server.address() as { port: number }).port;
-    },
-    close: () => {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-    },
-  };
+  return { reply: () => reply(), ...onLoopback(server) };
 }
 
 let stop: (() => void) | undefined;

@@ -7,9 +7,10 @@
 // it would arrive: every message must arrive, exactly once, and none may be counted.
 
 import { createHash } from 'node:crypto';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { ConnectOptions } from 'nats-offload';
 import { afterEach, describe, expect, it } from 'vitest';
+import { onLoopback } from '../helpers/loopback-server.js';
 import { waitFor } from '../helpers/wait.js';
 
 const INFO = `INFO ${JSON.stringify({ server_id: 'FAKE', version: '2.9.10', proto: 1, headers: true, max_payload: 1048576 })}\r\n`;
@@ -62,11 +63,8 @@ function clientFrames(onPayload: (opcode: number, payload: Buffer) => void) {
  */
 function fakeServer(closeAfter: number, refuse?: string) {
   const seen: number[] = [];
-  const sockets: Socket[] = [];
   let connections = 0;
-  const server: Server = createServer((socket) => {
-    sockets.push(socket);
-    socket.on('error', () => {});
+  const server = createServer((socket) => {
     const first = connections++ === 0;
     let head = '';
     let text = '';
@@ -108,18 +106,7 @@ function fakeServer(closeAfter: number, refuse?: string) {
     };
     socket.on('data', onUpgrade);
   });
-  return {
-    seen,
-    connections: () => connections,
-    listen: () =>
-      new Promise<number>((resolve) =>
-        server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
-      ),
-    close: () => {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-    },
-  };
+  return { seen, connections: () => connections, ...onLoopback(server) };
 }
 
 let stop: (() => void) | undefined;
