@@ -85,6 +85,20 @@ export async function startScriptedPeer(
   };
 }
 
+/**
+ * What nats-server does when a client connects: INFO (`info` overrides its defaults), then the
+ * client's CONNECT and PING, answered with PONG. Resolves once the client is connected.
+ */
+export async function handshake(
+  conn: PeerConnection,
+  info: Record<string, unknown> = {},
+): Promise<void> {
+  conn.send(infoLine(info));
+  await conn.nextLine((l) => l.startsWith('CONNECT '));
+  await conn.nextLine((l) => l === 'PING');
+  conn.send('PONG\r\n');
+}
+
 /** An `INFO {...}\r\n` line as nats-server 2.9.10 would send it; `fields` override defaults. */
 export function infoLine(fields: Record<string, unknown> = {}): string {
   const info = {

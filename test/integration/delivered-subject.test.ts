@@ -9,7 +9,7 @@ import path from 'node:path';
 import { type Client, connect, type Message } from 'nats-offload';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startServer, stopAll } from '../helpers/nats-server.js';
-import { infoLine, type ScriptedPeer, startScriptedPeer } from '../helpers/scripted-peer.js';
+import { handshake, type ScriptedPeer, startScriptedPeer } from '../helpers/scripted-peer.js';
 import { waitFor } from '../helpers/wait.js';
 
 let peer: ScriptedPeer | undefined;
@@ -29,10 +29,7 @@ describe('a subscription without wildcards', () => {
     // Same length, different bytes; shorter; longer; multi-byte UTF-8; its own subject.
     const sent = ['orders.new', 'orders.nex', 'orders.ne', 'orders.newer', 'orders.né', 'x.y'];
     peer = await startScriptedPeer(async (conn) => {
-      conn.send(infoLine());
-      await conn.nextLine((l) => l.startsWith('CONNECT '));
-      await conn.nextLine((l) => l === 'PING');
-      conn.send('PONG\r\n');
+      await handshake(conn);
       for await (const line of conn.lines()) {
         if (line === 'SUB orders.new 1') {
           for (const subject of sent) conn.send(`MSG ${subject} 1 2\r\nhi\r\n`);

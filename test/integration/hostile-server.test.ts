@@ -8,6 +8,7 @@ import { type Client, ConnectOptions, NatsError } from 'nats-offload';
 import { afterEach, describe, expect, it } from 'vitest';
 import { thisThreadsCpuShare } from '../helpers/cpu-share.js';
 import {
+  handshake,
   infoLine,
   type PeerConnection,
   type ScriptedPeer,
@@ -27,13 +28,6 @@ afterEach(async () => {
 
 /** The worker's bound on events waiting for this thread (src/worker/host-updates.ts). */
 const MAX_QUEUED_EVENTS = 1024;
-
-async function handshake(conn: PeerConnection, info: Record<string, unknown> = {}): Promise<void> {
-  conn.send(infoLine(info));
-  await conn.nextLine((l) => l.startsWith('CONNECT '));
-  await conn.nextLine((l) => l === 'PING');
-  conn.send('PONG\r\n');
-}
 
 /** Answers every PING of the client until the connection goes. */
 async function answerPings(conn: PeerConnection): Promise<void> {

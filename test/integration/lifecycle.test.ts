@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runNodeScript } from '../helpers/child.js';
 import { rejection } from '../helpers/errors.js';
 import { freePort, type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
-import { infoLine, type ScriptedPeer, startScriptedPeer } from '../helpers/scripted-peer.js';
+import { handshake, type ScriptedPeer, startScriptedPeer } from '../helpers/scripted-peer.js';
 import { EventLog, settledYet, waitFor, withTimeout } from '../helpers/wait.js';
 
 let server: NatsServer;
@@ -154,10 +154,7 @@ describe('flush', () => {
       flushPingSeen = resolve;
     });
     peer = await startScriptedPeer(async (conn) => {
-      conn.send(infoLine());
-      await conn.nextLine((l) => l.startsWith('CONNECT '));
-      await conn.nextLine((l) => l === 'PING');
-      conn.send('PONG\r\n');
+      await handshake(conn);
       await conn.nextLine((l) => l === 'PING', 10_000);
       flushPingSeen();
       await pongAllowed;

@@ -5,8 +5,8 @@ import { type Client, ConnectOptions, NatsError } from 'nats-offload';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startServer, stopAll } from '../helpers/nats-server.js';
 import {
+  handshake,
   infoLine,
-  type PeerConnection,
   type ScriptedPeer,
   startScriptedPeer,
 } from '../helpers/scripted-peer.js';
@@ -23,13 +23,6 @@ afterEach(async () => {
 });
 
 afterAll(stopAll);
-
-async function handshake(conn: PeerConnection): Promise<void> {
-  conn.send(infoLine());
-  await conn.nextLine((l) => l.startsWith('CONNECT '));
-  await conn.nextLine((l) => l === 'PING');
-  conn.send('PONG\r\n');
-}
 
 /**
  * A peer that completes the handshake on every connection and answers every PING; on the first
