@@ -614,11 +614,11 @@ describe('bench/tools', () => {
     const script = join(ROOT, 'dist', 'bench', 'tools', 'request-calls.js');
     const run = await runScript(
       script,
-      ['nats-offload', '200', '--in-flight', '10', '--rounds', '2'],
+      ['nats-offload', '200', '--in-flight', '10', '--rounds', '2', '--warm-client', '50'],
       60_000,
     );
     expect(run.code, run.stderr).toBe(0);
-    const counts = String.raw`reads [\d.]+ writes [\d.]+ wakes [\d.]+ cpu µs [\d.]+`;
+    const counts = String.raw`reads [\d.]+ writes [\d.]+ wakes [\d.]+ cpu µs [\d.]+ \(kernel [\d.]+\)`;
     for (const round of [1, 2]) {
       expect(run.stdout).toMatch(
         new RegExp(
@@ -629,8 +629,13 @@ describe('bench/tools', () => {
         ),
       );
     }
-    const bad = await runScript(script, ['nats-offload', '200', '--rounds', '0'], 30_000);
-    expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toContain('usage: request-calls.js');
+    for (const wrong of [
+      ['--rounds', '0'],
+      ['--warm-client', '-1'],
+    ]) {
+      const bad = await runScript(script, ['nats-offload', '200', ...wrong], 30_000);
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toContain('usage: request-calls.js');
+    }
   }, 90_000);
 });
