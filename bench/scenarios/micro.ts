@@ -191,6 +191,7 @@ function delivery(size: number): { run(): void; frames: number; bytes: number } 
     subscription: () => subscriber,
     flushAcked() {},
     flushLost() {},
+    flushesLostAfter() {},
     deliveryError(error) {
       throw error;
     },

@@ -99,6 +99,7 @@ export function clientParts(
     subscription: (sid) => subs.get(sid),
     flushAcked: (id) => flushes.acked(id),
     flushLost: (id) => flushes.lost(id),
+    flushesLostAfter: (id) => flushes.lostAfter(id),
     deliveryError: (error, sub) => subs.callbackFailed(sub, error),
     respond: (reply, headers, payload) => client.send(reply, undefined, headers, payload),
   });

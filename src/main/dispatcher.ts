@@ -44,6 +44,8 @@ export interface DispatchTarget {
   flushAcked(id: number): void;
   /** A flush's connection failed before what was published before it was acknowledged. */
   flushLost(id: number): void;
+  /** A connection failed with messages it may have lost: so are the flushes after flush `id`. */
+  flushesLostAfter(id: number): void;
   /** A user callback threw. */
   deliveryError(error: unknown, sub: Subscriber): void;
   /** What Message.respond publishes with. */
@@ -187,6 +189,10 @@ export class Dispatcher {
     }
     if (f.kind === 'flushLost') {
       this.target.flushLost(f.id);
+      return;
+    }
+    if (f.kind === 'flushesLostAfter') {
+      this.target.flushesLostAfter(f.id);
       return;
     }
     if (f.kind === 'subEnd') {

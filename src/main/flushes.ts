@@ -98,6 +98,18 @@ export class Flushes {
     );
   }
 
+  /**
+   * A connection failed with messages it may have lost, which were published before every
+   * flush after flush `id` (the worker had not taken those yet): the ones pending now cannot
+   * resolve either. Flushes made after this thread heard of the loss are judged on what
+   * follows it (closed() counts the loss).
+   */
+  lostAfter(id: number): void {
+    for (const pending of [...this.flushes.keys()]) {
+      if (((pending - id) | 0) > 0) this.lost(pending); // ids are u32 and wrap
+    }
+  }
+
   /** The client is connected: no bound while it stays so. */
   connected(): void {
     this.heardConnects++;

@@ -147,7 +147,7 @@ export class Lifecycle {
       if (notSent > 0 && error?.kind !== 'workerExited') {
         const unsent = new NatsError(
           'notSent',
-          `${notSent} accepted messages were not sent (disconnected, or the server did not read them within connectionTimeout)`,
+          `${notSent} accepted messages were not sent (lost with a failed connection, or at close disconnected or not read by the server within connectionTimeout)`,
           { count: notSent },
         );
         parts.emit({ type: 'clientError', error: unsent });

@@ -208,6 +208,10 @@ export class Connection implements SessionHost {
         else if (this.endings.wasForced(session)) why = FORCED;
         const { carried, lost } = session.unansweredFlushes(failed);
         for (const id of lost) this.inbound.flushLost(id);
+        // Flushes it had not taken came after those messages: lost with them.
+        if (failed && session.lostMessages > 0) {
+          this.inbound.flushesLostAfter(this.outbound.lastFlushId);
+        }
         this.carriedFlushes = carried;
       }
       const wake = new AbortController();

@@ -129,6 +129,15 @@ export class Inbound {
     this.publish();
   }
 
+  /**
+   * A failed connection may have lost messages: the flushes after flush `id`, which it had not
+   * taken, are lost with them.
+   */
+  flushesLostAfter(id: number): void {
+    this.control({ kind: 'flushesLostAfter', id });
+    this.publish();
+  }
+
   /** A subscription reached its unsubscribeAfter limit: tell the main thread, after its messages. */
   subscriptionEnded(sid: number): void {
     this.control({ kind: 'subEnd', sid });

@@ -70,6 +70,8 @@ export class OutboundPump {
   /** Copies of the parts of a continued message whose last part has not come yet. */
   private partial: Uint8Array[] = [];
   private partialBytes = 0;
+  /** The id of the last flush taken from the ring (0: none yet); later ones are still in it. */
+  lastFlushId = 0;
 
   constructor(
     private readonly ring: RingConsumer,
@@ -236,6 +238,7 @@ export class OutboundPump {
         this.subs.unsubscribe(cmd.sid, cmd.max);
         return cmd.max === 0 ? { kind: 'unsubFence', sid: cmd.sid } : undefined;
       case 'flush':
+        this.lastFlushId = cmd.id;
         return { kind: 'flush', id: cmd.id };
     }
   }

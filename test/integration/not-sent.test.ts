@@ -387,6 +387,43 @@ describe('a connection found stale while the server does not read', () => {
     // The next flush, on the new connection, resolves.
     await client.flush();
   });
+
+  it('a flush still waiting behind those messages rejects too: they were published before it', async () => {
+    const server = await startServer();
+    servers.push(server);
+    const client = await new ConnectOptions()
+      .pingInterval(500)
+      .connectionTimeout(1_000)
+      .requestTimeout(null)
+      .reconnectDelayCallback(() => 200)
+      .connect(server.url);
+    clients.push(client);
+    process.kill(server.pid, 'SIGSTOP');
+    let flushed: NatsError | 'resolved' | undefined;
+    try {
+      // More than the socket takes: the flush's PING is not written before the socket is lost.
+      const payload = new Uint8Array(1024 * 1024);
+      for (let i = 0; i < 16; i++) client.publish('stale.behind', payload);
+      void client.flush().then(
+        () => {
+          flushed = 'resolved';
+        },
+        (error: NatsError) => {
+          flushed = error;
+        },
+      );
+      await waitFor(() => client.connectionState() !== 'connected', 10_000, 'found stale');
+    } finally {
+      process.kill(server.pid, 'SIGCONT');
+    }
+    await waitFor(() => flushed !== undefined, 10_000, 'the flush settled');
+    expect(flushed).toBeInstanceOf(NatsError);
+    expect((flushed as NatsError).kind).toBe('io');
+    // A flush made once the loss is known is judged on what follows it; closed() counts the loss.
+    await client.flush();
+    await client.close();
+    expect((await client.closed())?.count).toBeGreaterThan(0);
+  });
 });
 
 /**

@@ -68,6 +68,7 @@ describe('delivery frames round trip', () => {
     ],
     ['FLUSH_ACK', { kind: 'flushAck', id: 2 ** 32 - 1 }],
     ['FLUSH_LOST', { kind: 'flushLost', id: 2 ** 32 - 1 }],
+    ['FLUSHES_LOST_AFTER', { kind: 'flushesLostAfter', id: 2 ** 32 - 1 }],
     ['SUB_END', { kind: 'subEnd', sid: 9 }],
   ];
   for (const [name, d] of deliveries) {
@@ -160,6 +161,10 @@ const step: fc.Arbitrary<Step> = fc.oneof(
       .oneof(
         fc.record({ kind: fc.constant('flushAck' as const), id: fc.nat({ max: 2 ** 32 - 1 }) }),
         fc.record({ kind: fc.constant('flushLost' as const), id: fc.nat({ max: 2 ** 32 - 1 }) }),
+        fc.record({
+          kind: fc.constant('flushesLostAfter' as const),
+          id: fc.nat({ max: 2 ** 32 - 1 }),
+        }),
         fc.record({ kind: fc.constant('subEnd' as const), sid: fc.nat({ max: 2 ** 32 - 1 }) }),
       )
       .map((d) => ({ kind: 'control' as const, d })),

@@ -119,6 +119,7 @@ describe('delivery frames', () => {
         subscription: () => subscriber,
         flushAcked() {},
         flushLost() {},
+        flushesLostAfter() {},
         deliveryError(error) {
           throw error;
         },
@@ -172,6 +173,7 @@ describe('delivery frames', () => {
       subscription: () => subscriber,
       flushAcked() {},
       flushLost() {},
+      flushesLostAfter() {},
       deliveryError(error) {
         throw error;
       },
@@ -259,6 +261,7 @@ describe('delivery frames', () => {
             flushLost(id) {
               received.push(['LOST', String(id), undefined, new Uint8Array(0), new Uint8Array(0)]);
             },
+            flushesLostAfter() {},
             deliveryError(error) {
               throw error;
             },

@@ -65,7 +65,9 @@ export function encodeContinued(
 export function decodeDelivery(bytes: Uint8Array, off: number): Delivery {
   const v = new DeliveryView();
   readDelivery(new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2), off, v);
-  if (v.kind === 'flushAck' || v.kind === 'flushLost') return { kind: v.kind, id: v.id };
+  if (v.kind === 'flushAck' || v.kind === 'flushLost' || v.kind === 'flushesLostAfter') {
+    return { kind: v.kind, id: v.id };
+  }
   if (v.kind === 'subEnd') return { kind: 'subEnd', sid: v.sid };
   const d: Delivery = {
     kind: 'msg',

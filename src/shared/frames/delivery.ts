@@ -72,6 +72,11 @@ export type Delivery =
    * that cannot be proven any more (those messages are counted as not sent).
    */
   | { kind: 'flushLost'; id: number }
+  /**
+   * A failed connection may have lost messages it had taken (counted as not sent): every flush
+   * after flush `id` that it had not taken yet, and so comes after them, is lost with them.
+   */
+  | { kind: 'flushesLostAfter'; id: number }
   /** The subscription reached its unsubscribeAfter limit in the worker; nothing follows. */
   | { kind: 'subEnd'; sid: number };
 
@@ -82,6 +87,7 @@ const DLV_FLUSH_ACK = 2;
 const DLV_SUB_END = 3;
 const DLV_PART = 4;
 const DLV_FLUSH_LOST = 5;
+const DLV_FLUSHES_LOST_AFTER = 6;
 
 const DLV_SUBJECT_IS_SUB = 1;
 const DLV_HAS_REPLY = 2;
@@ -101,7 +107,7 @@ const DLV_MSG_HEADER_BYTES = 20;
 /** The short form: 8 bytes less to write and carry across cores per message. */
 const DLV_SHORT_PAYLOAD_LEN = 8;
 const DLV_SHORT_HEADER_BYTES = 12;
-/** FLUSH_ACK and SUB_END frames: op, then their u32 (flush id, sid) here. */
+/** FLUSH_ACK, FLUSH_LOST, FLUSHES_LOST_AFTER and SUB_END frames: op, then their u32 here. */
 const DLV_CONTROL_VALUE = 4;
 const DLV_CONTROL_BYTES = 8;
 /** PART frames: op, then the bytes from here. */
@@ -290,7 +296,7 @@ export class DeliveryView {
   kind: Delivery['kind'] | 'part' = 'msg';
   /** msg and subEnd: the subscription. */
   sid = 0;
-  /** flushAck, flushLost: the flush. */
+  /** flushAck, flushLost, flushesLostAfter: the flush. */
   id = 0;
   /** msg: the subject was left out, it is the subscription's own. */
   ownSubject = false;
@@ -319,8 +325,9 @@ export function readDelivery(words: Int32Array, off: number, view: DeliveryView)
   const i = off >> 2;
   const head = words[i + (DLV_HEAD >> 2)];
   const op = head & 0xff;
-  if (op === DLV_FLUSH_ACK || op === DLV_FLUSH_LOST) {
-    view.kind = op === DLV_FLUSH_ACK ? 'flushAck' : 'flushLost';
+  if (op === DLV_FLUSH_ACK || op === DLV_FLUSH_LOST || op === DLV_FLUSHES_LOST_AFTER) {
+    view.kind =
+      op === DLV_FLUSH_ACK ? 'flushAck' : op === DLV_FLUSH_LOST ? 'flushLost' : 'flushesLostAfter';
     view.id = words[i + (DLV_CONTROL_VALUE >> 2)] >>> 0;
     return;
   }
@@ -367,15 +374,18 @@ export function msgFrameSid(words: Int32Array, off: number): number {
 
 // ---- control frames: the worker's writer ------------------------------------------------
 
-/** Body bytes of a FLUSH ACK, FLUSH LOST or SUB END frame. */
+/** Body bytes of a control frame (FLUSH ACK, FLUSH LOST, FLUSHES LOST AFTER, SUB END). */
 export const CONTROL_DELIVERY_BYTES = DLV_CONTROL_BYTES;
+
+const CONTROL_OPS = {
+  flushAck: DLV_FLUSH_ACK,
+  flushLost: DLV_FLUSH_LOST,
+  flushesLostAfter: DLV_FLUSHES_LOST_AFTER,
+} as const;
 
 /** Writes control frame `d` at `dst.bytes[off]` ({@link CONTROL_DELIVERY_BYTES} bytes). */
 export function writeControlDelivery(d: ControlDelivery, dst: WordBytes, off: number): void {
-  const [op, value] =
-    d.kind === 'subEnd'
-      ? [DLV_SUB_END, d.sid]
-      : [d.kind === 'flushAck' ? DLV_FLUSH_ACK : DLV_FLUSH_LOST, d.id];
+  const [op, value] = d.kind === 'subEnd' ? [DLV_SUB_END, d.sid] : [CONTROL_OPS[d.kind], d.id];
   dst.words[(off + DLV_HEAD) >> 2] = op;
   dst.words[(off + DLV_CONTROL_VALUE) >> 2] = value;
 }
