@@ -96,7 +96,7 @@ export class Connection implements SessionHost {
       this.outbound,
       this.inbound,
       () => this.openSession(),
-      () => this.stats.store(),
+      () => this.pumped(),
     );
     this.pool = new ServerPool(
       data.options.servers,
@@ -315,10 +315,29 @@ export class Connection implements SessionHost {
     this.link.updates.poolChanged();
   }
 
+  /**
+   * After each pump: statistics to shared memory; messages it left out for the server's
+   * max_payload are not sent (counted, reported, and the flushes after them fail).
+   */
+  private pumped(): void {
+    this.stats.store();
+    const refused = this.outbound.takeRefused();
+    if (refused === undefined) return;
+    this.unsent += refused.count;
+    this.inbound.flushesLostAfter(refused.afterFlush);
+    const limit = this.lastInfo?.maxPayload;
+    const error = new NatsError(
+      'maxPayloadExceeded',
+      `${refused.count} accepted messages are larger than the server's max_payload of ${limit} bytes: not sent (counted in notSent)`,
+    );
+    this.link.emit({ type: 'clientError', error: toWire(error) });
+  }
+
   /** Keeps `info` as the last INFO; true when it made the pool grow. */
   private recordInfo(info: ServerInfo, server: ServerAddress): boolean {
     this.lastInfo = info;
     Atomics.store(this.stateWords, ST_MAX_PAYLOAD, info.maxPayload); // publish() checks sizes against it
+    this.outbound.serverLimit(info.maxPayload);
     return this.pool.discovered(info.connectUrls, server);
   }
 

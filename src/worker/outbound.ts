@@ -8,6 +8,9 @@
  * A message continued across records (command.ts) is copied out part by part and written whole
  * once its last part comes, so nothing else reaches the socket inside it, and a reconnect
  * meanwhile sends it whole on the new connection.
+ * Messages were accepted under the max_payload the caller's thread last heard of: those larger
+ * than the current server's (a server with a smaller one came next) are left out and counted
+ * ({@link takeRefused}), since nats-server would end the connection on them.
  */
 import {
   type ControlCommand,
@@ -19,7 +22,9 @@ import {
   pubWireStart,
   WIRE_VIEW_BYTES,
 } from '../shared/frames/command.js';
+import { DEFAULT_MAX_PAYLOAD } from '../shared/layout.js';
 import { PING } from '../shared/protocol/encode.js';
+import { pubAt, pubsWithin } from '../shared/protocol/pub-sizes.js';
 import type { RingConsumer } from '../shared/ring/ring-consumer.js';
 import type { PingPurpose } from './flow-control.js';
 import type { SubscriptionTable } from './subscriptions.js';
@@ -72,11 +77,40 @@ export class OutboundPump {
   private partialBytes = 0;
   /** The id of the last flush taken from the ring (0: none yet); later ones are still in it. */
   lastFlushId = 0;
+  /** The max_payload of the server written to, and the largest one publishes were checked by. */
+  private payloadLimit = DEFAULT_MAX_PAYLOAD;
+  private acceptedLimit = DEFAULT_MAX_PAYLOAD;
+  /** Left out for payloadLimit since {@link takeRefused}, and the last flush before the first. */
+  private refused = 0;
+  private refusedAfterFlush = 0;
+  /** The parts of a continued message that is being left out. */
+  private skippingParts = false;
 
   constructor(
     private readonly ring: RingConsumer,
     private readonly subs: SubscriptionTable,
   ) {}
+
+  /**
+   * The server written to from now on takes payloads of up to `limit` bytes (its INFO); the
+   * caller's thread checks publishes against it from now on too.
+   */
+  serverLimit(limit: number): void {
+    this.payloadLimit = limit;
+    this.acceptedLimit = Math.max(this.acceptedLimit, limit);
+  }
+
+  /**
+   * Messages left out since the last call for being larger than their server's max_payload,
+   * and the id of the last flush taken before the first of them (later flushes come after
+   * them); undefined when none.
+   */
+  takeRefused(): { count: number; afterFlush: number } | undefined {
+    if (this.refused === 0) return undefined;
+    const count = this.refused;
+    this.refused = 0;
+    return { count, afterFlush: this.refusedAfterFlush };
+  }
 
   /**
    * Drops the frames left in the ring (close() could not send them) and returns how many
@@ -92,6 +126,7 @@ export class OutboundPump {
     ring.release();
     this.partial = [];
     this.partialBytes = 0;
+    this.skippingParts = false;
     return messages;
   }
 
@@ -139,12 +174,36 @@ export class OutboundPump {
         gated = true;
         break;
       }
-      const wire =
+      let wire =
         control === null
           ? ring.bytes.subarray(pubWireStart(off), off + len)
           : control.kind === 'flush'
             ? NO_BYTES
             : this.subs.line(control);
+      const shrunk = control === null && this.payloadLimit < this.acceptedLimit;
+      if (
+        control === null &&
+        (this.skippingParts ||
+          (shrunk &&
+            this.partial.length === 0 &&
+            continuesPub(ring.bytes, off) &&
+            pubAt(wire, 0).size > this.payloadLimit))
+      ) {
+        // A continued message too large for this server: its parts are passed over.
+        this.skippingParts = continuesPub(ring.bytes, off);
+        if (!this.skippingParts) this.refuse(1);
+        ring.advance();
+        off = ring.next();
+        continue;
+      }
+      let refusedHere = 0;
+      if (shrunk && this.partial.length === 0 && !continuesPub(ring.bytes, off)) {
+        const within = pubsWithin(wire, this.payloadLimit);
+        if (within !== null) {
+          refusedHere = within.refused; // counted once the record goes into this batch
+          wire = Buffer.concat(within.kept);
+        }
+      }
       const wireLen = wire.length;
       if (control === null && (this.partial.length > 0 || continuesPub(ring.bytes, off))) {
         // Part of a continued message: copied out, so the ring gets its space back at once.
@@ -176,7 +235,8 @@ export class OutboundPump {
         break;
       }
       if (control === null) {
-        pubs += pubCount(ring.view, off);
+        pubs += pubCount(ring.view, off) - refusedHere;
+        if (refusedHere > 0) this.refuse(refusedHere);
         if (isEcho) echo += wire.length;
       } else {
         const purpose = this.apply(control);
@@ -222,6 +282,12 @@ export class OutboundPump {
     if (!writable) return 'blocked';
     if (gated) return 'gated';
     return off < 0 ? 'empty' : 'more';
+  }
+
+  /** `count` messages are left out for the server's max_payload. */
+  private refuse(count: number): void {
+    if (this.refused === 0) this.refusedAfterFlush = this.lastFlushId;
+    this.refused += count;
   }
 
   /**

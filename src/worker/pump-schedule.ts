@@ -100,6 +100,7 @@ export class PumpSchedule {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       const result = this.outbound.pump(session.output);
+      this.pumped();
       if (result === 'empty' || !session.isOpen) return;
       if (result === 'blocked' && !(await this.socketDrained(deadline - performance.now()))) {
         return;

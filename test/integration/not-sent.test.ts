@@ -426,6 +426,56 @@ describe('a connection found stale while the server does not read', () => {
   });
 });
 
+describe("messages accepted under a larger max_payload than the next server's", () => {
+  it('are left out and counted, not sent to end that connection; the rest arrives in order', async () => {
+    const config = (maxPayload: number) => `max_payload: ${maxPayload}`;
+    const first = await startServer({ config: config(2 * 1024 * 1024) });
+    const { port } = first;
+    const events: Event[] = [];
+    const client = await new ConnectOptions()
+      .requestTimeout(null)
+      .reconnectDelayCallback(() => 100)
+      .eventCallback((e) => {
+        events.push(e);
+      })
+      .connect(first.url);
+    clients.push(client);
+    const received: number[] = [];
+    client.subscribe('shrunk', { callback: (m) => received.push(m.length) });
+    await client.flush();
+    await first.stop();
+    await waitFor(() => client.connectionState() === 'disconnected', 10_000, 'disconnected');
+    // Accepted under the 2 MiB the client last heard of; the next server takes 256 KiB. One too
+    // large is continued across ring records, one is not; one fits exactly.
+    const sizes = [10, 1_500_000, 20, 300_000, 30, 262_144, 40];
+    for (const size of sizes) client.publish('shrunk', new Uint8Array(size));
+    let flushed: NatsError | 'resolved' | undefined;
+    void client.flush().then(
+      () => {
+        flushed = 'resolved';
+      },
+      (error: NatsError) => {
+        flushed = error;
+      },
+    );
+    servers.push(await startServer({ port, config: config(256 * 1024) }));
+    await waitFor(() => flushed !== undefined, 10_000, 'the flush settled');
+    // One of them was not sent, so the flush behind them cannot prove they all arrived.
+    expect((flushed as NatsError).kind).toBe('io');
+    await client.flush(); // made after: judged on what follows
+    await waitFor(() => received.length >= 5, 10_000, 'the messages that fit');
+    expect(received).toEqual([10, 20, 30, 262_144, 40]);
+    expect(client.statistics().connects).toBe(2); // no connection ended over them
+    const refused = events.flatMap((e) =>
+      e.type === 'clientError' && e.error.kind === 'maxPayloadExceeded' ? [e.error] : [],
+    );
+    expect(refused).toHaveLength(1);
+    expect(refused[0].message).toContain('2 accepted messages');
+    await client.close();
+    expect((await client.closed())?.count).toBe(2);
+  });
+});
+
 /**
  * stalledPublisher(), and a second server that is the pool's only one: `subscribe` sets up its
  * `peer` there, then the client is forced over to it; resolves once it is connected there.

@@ -61,3 +61,24 @@ describe('Flushes', () => {
     expect(await state(flush)).toBe('resolved');
   });
 });
+
+describe('Flushes after a connection lost messages', () => {
+  it('fails the pending flushes after the last one it took, ids wrapping past 2^32', async () => {
+    const f = new Flushes(
+      () => {},
+      null,
+      1000,
+      () => true,
+      () => 1,
+    );
+    f.connected();
+    (f as unknown as { nextFlushId: number }).nextFlushId = 2 ** 32 - 3; // next ids: 2^32-2, 2^32-1, 0, 1
+    const pending = [f.flush(), f.flush(), f.flush(), f.flush()];
+    f.lostAfter(2 ** 32 - 1); // the connection took the first two
+    expect(await Promise.all(pending.map(state))).toEqual(['pending', 'pending', 'io', 'io']);
+    const later = f.flush(); // made after the loss was heard of
+    f.acked(2);
+    expect(await state(later)).toBe('resolved');
+    f.close(undefined);
+  });
+});

@@ -136,3 +136,43 @@ describe('OutboundPump PINGs', () => {
     ]);
   });
 });
+
+describe('OutboundPump after a server with a smaller max_payload', () => {
+  it('leaves out the messages larger than it, whole or continued, and counts them once', () => {
+    const buffers = createRingBuffers(4 * MiB);
+    const publisher = new Publisher(new RingProducer(buffers), 1 << 30, 1 << 30);
+    const pump = new OutboundPump(new RingConsumer(buffers), new SubscriptionTable(() => {}));
+    const sink = recordingSink();
+    pump.serverLimit(2 * MiB); // publishes were checked against this one
+    publisher.pub('s', 1, undefined, 0, payload(3, 0), false);
+    publisher.control({ kind: 'flush', id: 7 });
+    publisher.pub('s', 1, undefined, 0, payload(1500 * 1024, 1), false); // continued: too large
+    publisher.pub('s', 1, undefined, 0, payload(4, 2), false);
+    publisher.pub('s', 1, undefined, 0, payload(300 * 1024, 3), false); // too large
+    publisher.pub('s', 1, undefined, 0, payload(256 * 1024, 4), false); // fits exactly
+    publisher.control({ kind: 'flush', id: 8 });
+    publisher.publishNow();
+    pump.serverLimit(256 * 1024); // the next server's
+    while (pump.pump(sink) !== 'empty');
+    const wire = sink.calls.join('').replace(/PUB s +/g, 'PUB s ');
+    expect(wire.match(/PUB s \d+/g)).toEqual(['PUB s 3', 'PUB s 4', `PUB s ${256 * 1024}`]);
+    expect(sink.messages).toBe(3);
+    // The flush before them can still be proven; the one after them cannot.
+    expect(pump.takeRefused()).toEqual({ count: 2, afterFlush: 7 });
+    expect(pump.takeRefused()).toBeUndefined();
+  });
+
+  it('checks nothing while the server takes what publishes were checked against', () => {
+    const buffers = createRingBuffers(MiB);
+    const publisher = new Publisher(new RingProducer(buffers), 1 << 30, 1 << 30);
+    const pump = new OutboundPump(new RingConsumer(buffers), new SubscriptionTable(() => {}));
+    const sink = recordingSink();
+    pump.serverLimit(512 * 1024);
+    pump.serverLimit(2 * MiB); // a larger one next: nothing accepted can be too large for it
+    publisher.pub('s', 1, undefined, 0, payload(600 * 1024, 0), false);
+    publisher.publishNow();
+    while (pump.pump(sink) !== 'empty');
+    expect(sink.messages).toBe(1);
+    expect(pump.takeRefused()).toBeUndefined();
+  });
+});
