@@ -6,6 +6,7 @@
  */
 import type { Status, Subscription } from '@nats-io/nats-core';
 import type { Event } from '../main/events.js';
+import type { ErrorKind } from '../shared/errors.js';
 import { serverErrorAsNatsJs } from './errors.js';
 
 export interface StatusHost {
@@ -32,7 +33,7 @@ export function natsJsStatus(host: StatusHost): StatusIterator {
       const event = read.value;
       if (event.type === 'connected' && !reconnecting) continue;
       reconnecting = event.type === 'disconnected' || (reconnecting && event.type !== 'connected');
-      const status = toStatus(event, host);
+      const status = toStatus(event, host, reconnecting);
       if (status) return { value: status, done: false };
     }
     return { value: undefined, done: true };
@@ -50,8 +51,24 @@ export function natsJsStatus(host: StatusHost): StatusIterator {
   return iterator;
 }
 
-/** One client event as nats.js's; `undefined` for those nats.js has no status for. */
-function toStatus(event: Event, host: StatusHost): Status | undefined {
+/**
+ * The client's own errors that are no failed connection attempt: what its callbacks threw, what
+ * was not sent, the end of the client.
+ */
+const NOT_ATTEMPTS = new Set<ErrorKind>([
+  'callback',
+  'notSent',
+  'maxReconnects',
+  'maxPayloadExceeded',
+  'serverNotInPool',
+  'workerExited',
+]);
+
+/**
+ * One client event as nats.js's; `undefined` for those nats.js has no status for. While
+ * `reconnecting`, a failed attempt is nats.js's `'reconnecting'` (its `'error'` is a server's).
+ */
+function toStatus(event: Event, host: StatusHost, reconnecting: boolean): Status | undefined {
   switch (event.type) {
     case 'connected': // after a disconnect: JetStream consumers re-check their state on it
       return { type: 'reconnect', server: host.server() };
@@ -61,7 +78,9 @@ function toStatus(event: Event, host: StatusHost): Status | undefined {
       return { type: 'ldm', server: host.server() };
     case 'serverError':
       return { type: 'error', error: serverErrorAsNatsJs(event.error) };
-    case 'clientError': // the client's own failures (a callback, what was not sent): no nats.js class
+    case 'clientError':
+      if (reconnecting && !NOT_ATTEMPTS.has(event.error.kind)) return { type: 'reconnecting' };
+      // the client's own failures (a callback, what was not sent): no nats.js class
       return { type: 'error', error: event.error };
     case 'slowConsumer': {
       const sub = host.subscription(event.sid);

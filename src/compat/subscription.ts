@@ -9,7 +9,7 @@
 import type { Msg, MsgCallback, Subscription, SubscriptionOptions } from '@nats-io/nats-core';
 import type { Message } from '../main/message.js';
 import type { SubscribeOptions, Subscriber } from '../main/subscriber.js';
-import { NatsError } from '../shared/errors.js';
+import { type ErrorKind, NatsError } from '../shared/errors.js';
 import { toNatsJsError } from './errors.js';
 import { CompatMsg, type MsgHost } from './msg.js';
 
@@ -27,6 +27,9 @@ export interface SubscriptionHost extends MsgHost {
  * (getPending() stops counting those).
  */
 export const MAX_MOVED_UNREAD = 8;
+
+/** Kinds a subscription ends with because the whole connection did. */
+const CONNECTION_ENDINGS = new Set<ErrorKind>(['maxReconnects', 'workerExited']);
 
 export class CompatSubscription implements Subscription {
   /** The `(err, msg)` callback; none for an iterated subscription. */
@@ -114,11 +117,16 @@ export class CompatSubscription implements Subscription {
     }
   }
 
-  /** Errors (timeout, permissions) go to the callback's `err`, as nats.js does; then `closed`. */
-  private innerEnded(from: Subscriber, error: NatsError | undefined): void {
+  /**
+   * Errors (timeout, permissions) go to the callback's `err`, as nats.js does; then `closed`.
+   * The end of the connection (maxReconnects, a dead worker) ends it without one, as nats.js
+   * closes its subscriptions then: the connection's `closed()` says why.
+   */
+  private innerEnded(from: Subscriber, ending: NatsError | undefined): void {
     if (from !== this.current || this.done) return;
     this.done = true;
     this.host.ended(this);
+    const error = ending && CONNECTION_ENDINGS.has(ending.kind) ? undefined : ending;
     const natsJsError = error === undefined ? undefined : toNatsJsError(error, from.subject);
     const failure = natsJsError instanceof Error ? natsJsError : undefined;
     if (failure && this.onMessage) this.onMessage(failure, {} as Msg);
@@ -162,9 +170,15 @@ export class CompatSubscription implements Subscription {
     this.current.unsubscribeAfter(max).catch(() => this.current.unsubscribe());
   }
 
+  /**
+   * As nats.js's: the subscription ends whether or not the server answers the flush behind its
+   * UNSUB (without a connection, within 2 × connectionTimeout); only a closed connection rejects.
+   */
   drain(): Promise<void> {
     this.draining = true;
-    return this.current.drain();
+    return this.current.drain().catch((error: unknown) => {
+      if (error instanceof NatsError && error.kind === 'closed') throw toNatsJsError(error);
+    });
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -221,3 +221,65 @@ function catchSync(fn: () => unknown): unknown {
   }
   return undefined;
 }
+
+describe('when the server goes away for good', () => {
+  async function stranded(maxReconnects: number | null) {
+    const own = await startServer();
+    const c = await new ConnectOptions()
+      .maxReconnects(maxReconnects)
+      .connectionTimeout(500)
+      .reconnectDelayCallback(() => 50)
+      .connect(own.url);
+    clients.push(c);
+    return { own, client: c, nc: asNatsConnection(c) };
+  }
+
+  it('maxReconnects ends subscriptions without an error, as nats.js closes them', async () => {
+    const { own, nc } = await stranded(2);
+    const errs: unknown[] = [];
+    const withCallback = nc.subscribe('gone.cb', { callback: (err) => err && errs.push(err) });
+    const iterated = nc.subscribe('gone.it');
+    const iteration = (async () => {
+      for await (const _ of iterated) {
+      }
+    })();
+    await nc.flush();
+    await own.stop();
+    await withTimeout(nc.closed(), 10_000, 'the end of the connection');
+    expect(await withCallback.closed).toBeUndefined();
+    expect(await iterated.closed).toBeUndefined();
+    await withTimeout(iteration, 1_000, 'the iterator ending'); // ends, does not throw
+    expect(errs).toEqual([]);
+  });
+
+  it("status(): each failed attempt is 'reconnecting', not an 'error' (a server's in nats.js)", async () => {
+    const { own, nc } = await stranded(3);
+    const seen: Status[] = [];
+    void (async () => {
+      for await (const s of nc.status()) seen.push(s);
+    })();
+    await nc.flush();
+    await own.stop();
+    await withTimeout(nc.closed(), 10_000, 'the end of the connection');
+    await waitFor(() => seen.at(-1)?.type === 'close', 5_000, 'the close status');
+    const types = seen.map((s) => s.type);
+    expect(types[0]).toBe('disconnect');
+    expect(types.filter((t) => t === 'reconnecting').length).toBeGreaterThanOrEqual(3);
+    // The one error left: the client giving up, which nats.js reports through closed().
+    const errorKinds = seen.flatMap((s) =>
+      s.type === 'error' ? [(s.error as { kind?: string }).kind] : [],
+    );
+    expect(errorKinds).toEqual(['maxReconnects']);
+  });
+
+  it("sub.drain() without a connection resolves, as nats.js's does", async () => {
+    const { own, client: c, nc } = await stranded(null);
+    const sub = nc.subscribe('gone.drain');
+    await nc.flush();
+    await own.stop();
+    await waitFor(() => c.connectionState() === 'disconnected', 5_000, 'disconnected');
+    // Bounded by 2 × connectionTimeout while no connection answers its flush.
+    await withTimeout(sub.drain(), 5_000, 'the drain');
+    expect(sub.isClosed()).toBe(true);
+  });
+});
