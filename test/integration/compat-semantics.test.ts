@@ -237,7 +237,11 @@ describe('when the server goes away for good', () => {
   it('maxReconnects ends subscriptions without an error, as nats.js closes them', async () => {
     const { own, nc } = await stranded(2);
     const errs: unknown[] = [];
-    const withCallback = nc.subscribe('gone.cb', { callback: (err) => err && errs.push(err) });
+    const withCallback = nc.subscribe('gone.cb', {
+      callback: (err) => {
+        if (err) errs.push(err);
+      },
+    });
     const iterated = nc.subscribe('gone.it');
     const iteration = (async () => {
       for await (const _ of iterated) {

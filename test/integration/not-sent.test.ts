@@ -357,31 +357,9 @@ describe('a connection found stale while the server does not read', () => {
     expect(received.length).toBeLessThanOrEqual(COUNT);
   });
   it('a flush after those messages rejects: no later PONG can prove they reached the server', async () => {
-    const server = await startServer();
-    servers.push(server);
-    const client = await new ConnectOptions()
-      .pingInterval(500)
-      .connectionTimeout(1_000)
-      .requestTimeout(null)
-      .reconnectDelayCallback(() => 200)
-      .connect(server.url);
-    clients.push(client);
-    process.kill(server.pid, 'SIGSTOP');
-    let flushed: NatsError | 'resolved' | undefined;
-    try {
-      for (let i = 0; i < 10; i++) client.publish('stale.flush', 'x');
-      const flush = client.flush().then(
-        () => 'resolved' as const,
-        (error: NatsError) => error,
-      );
-      void flush.then((outcome) => {
-        flushed = outcome;
-      });
-      await waitFor(() => client.connectionState() !== 'connected', 10_000, 'found stale');
-    } finally {
-      process.kill(server.pid, 'SIGCONT');
-    }
-    await waitFor(() => flushed !== undefined, 10_000, 'the flush settled');
+    const { client, flushed } = await flushBehindStaleMessages((c) => {
+      for (let i = 0; i < 10; i++) c.publish('stale.flush', 'x');
+    });
     expect(flushed).toBeInstanceOf(NatsError);
     expect((flushed as NatsError).kind).toBe('io');
     // The next flush, on the new connection, resolves.
@@ -389,34 +367,11 @@ describe('a connection found stale while the server does not read', () => {
   });
 
   it('a flush still waiting behind those messages rejects too: they were published before it', async () => {
-    const server = await startServer();
-    servers.push(server);
-    const client = await new ConnectOptions()
-      .pingInterval(500)
-      .connectionTimeout(1_000)
-      .requestTimeout(null)
-      .reconnectDelayCallback(() => 200)
-      .connect(server.url);
-    clients.push(client);
-    process.kill(server.pid, 'SIGSTOP');
-    let flushed: NatsError | 'resolved' | undefined;
-    try {
+    const { client, flushed } = await flushBehindStaleMessages((c) => {
       // More than the socket takes: the flush's PING is not written before the socket is lost.
       const payload = new Uint8Array(1024 * 1024);
-      for (let i = 0; i < 16; i++) client.publish('stale.behind', payload);
-      void client.flush().then(
-        () => {
-          flushed = 'resolved';
-        },
-        (error: NatsError) => {
-          flushed = error;
-        },
-      );
-      await waitFor(() => client.connectionState() !== 'connected', 10_000, 'found stale');
-    } finally {
-      process.kill(server.pid, 'SIGCONT');
-    }
-    await waitFor(() => flushed !== undefined, 10_000, 'the flush settled');
+      for (let i = 0; i < 16; i++) c.publish('stale.behind', payload);
+    });
     expect(flushed).toBeInstanceOf(NatsError);
     expect((flushed as NatsError).kind).toBe('io');
     // A flush made once the loss is known is judged on what follows it; closed() counts the loss.
@@ -425,6 +380,40 @@ describe('a connection found stale while the server does not read', () => {
     expect((await client.closed())?.count).toBeGreaterThan(0);
   });
 });
+
+/**
+ * A client whose server stops reading: `publish` runs, then a flush, and the client finds the
+ * connection stale and drops it; the server resumes. Returns the flush's outcome once settled.
+ */
+async function flushBehindStaleMessages(publish: (client: Client) => void) {
+  const server = await startServer();
+  servers.push(server);
+  const client = await new ConnectOptions()
+    .pingInterval(500)
+    .connectionTimeout(1_000)
+    .requestTimeout(null)
+    .reconnectDelayCallback(() => 200)
+    .connect(server.url);
+  clients.push(client);
+  process.kill(server.pid, 'SIGSTOP');
+  let flushed: NatsError | 'resolved' | undefined;
+  try {
+    publish(client);
+    void client.flush().then(
+      () => {
+        flushed = 'resolved';
+      },
+      (error: NatsError) => {
+        flushed = error;
+      },
+    );
+    await waitFor(() => client.connectionState() !== 'connected', 10_000, 'found stale');
+  } finally {
+    process.kill(server.pid, 'SIGCONT');
+  }
+  await waitFor(() => flushed !== undefined, 10_000, 'the flush settled');
+  return { client, flushed };
+}
 
 describe("messages accepted under a larger max_payload than the next server's", () => {
   it('are left out and counted, not sent to end that connection; the rest arrives in order', async () => {
