@@ -161,6 +161,7 @@ export class CompatConnection implements NatsConnection {
         ...this.msgHost,
         subscribe: (s, queue, o) => this.coreSubscribe(s, queue, o),
         ended: (ended) => this.forget(ended),
+        connectionClosed: () => this.isClosed(),
       },
       subject,
       opts,

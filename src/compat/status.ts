@@ -53,10 +53,11 @@ export function natsJsStatus(host: StatusHost): StatusIterator {
 
 /**
  * The client's own errors that are no failed connection attempt: what its callbacks threw, what
- * was not sent, the end of the client.
+ * was not sent, events it had to drop, the end of the client.
  */
 const NOT_ATTEMPTS = new Set<ErrorKind>([
   'callback',
+  'clientCapacity',
   'notSent',
   'maxReconnects',
   'maxPayloadExceeded',

@@ -6,7 +6,13 @@
  * (`subscriptionCapacity` and 64 MiB), where what an unread one cannot hold is dropped,
  * counted and signalled (`slowConsumer`).
  */
-import type { Msg, MsgCallback, Subscription, SubscriptionOptions } from '@nats-io/nats-core';
+import {
+  errors,
+  type Msg,
+  type MsgCallback,
+  type Subscription,
+  type SubscriptionOptions,
+} from '@nats-io/nats-core';
 import type { Message } from '../main/message.js';
 import type { SubscribeOptions, Subscriber } from '../main/subscriber.js';
 import { type ErrorKind, NatsError } from '../shared/errors.js';
@@ -18,6 +24,7 @@ export interface SubscriptionHost extends MsgHost {
   subscribe(subject: string, queue: string | undefined, opts: SubscribeOptions): Subscriber;
   /** The subscription ended for good: the connection forgets it. */
   ended(sub: CompatSubscription): void;
+  connectionClosed(): boolean;
 }
 
 /**
@@ -171,18 +178,21 @@ export class CompatSubscription implements Subscription {
   }
 
   /**
-   * As nats.js's: the subscription ends whether or not the server answers the flush behind its
-   * UNSUB (without a connection, within 2 × connectionTimeout); only a closed connection rejects.
+   * As nats.js's: refused on a closed connection or subscription; else the subscription ends
+   * whether or not the server answers the flush behind its UNSUB (without a connection, within
+   * 2 × connectionTimeout).
    */
   drain(): Promise<void> {
+    if (this.host.connectionClosed()) return Promise.reject(new errors.ClosedConnectionError());
+    if (this.done) {
+      return Promise.reject(new errors.InvalidOperationError('subscription is already closed'));
+    }
     this.draining = true;
-    return this.current.drain().catch((error: unknown) => {
-      if (error instanceof NatsError && error.kind === 'closed') throw toNatsJsError(error);
-    });
+    return this.current.drain().catch(() => {});
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    if (!this.done) await this.drain();
+    if (!this.done && !this.host.connectionClosed()) await this.drain();
   }
 
   isDraining(): boolean {

@@ -28,6 +28,11 @@ export class Flushes {
   private ackedEarly: PendingFlush[] = [];
   /** 'connected' events heard; the worker counts a connection before its event and its acks. */
   private heardConnects = 0;
+  /**
+   * Pending flushes with messages before them that were not sent ({@link lostAfter}): they
+   * fail when their PONG comes, not before, so that one still fences what preceded it.
+   */
+  private readonly doomed = new Set<number>();
 
   constructor(
     /** Writes the flush frame for `id` into the command ring; throws when it cannot. */
@@ -51,6 +56,7 @@ export class Flushes {
       if (timeout !== null) {
         entry.timer = setTimeout(() => {
           this.flushes.delete(id);
+          this.doomed.delete(id);
           reject(new NatsError('timedOut', `flush not acknowledged within ${timeout} ms`));
         }, timeout);
       }
@@ -65,6 +71,10 @@ export class Flushes {
     if (!entry) return;
     this.flushes.delete(id);
     clearTimeout(entry.timer);
+    if (this.doomed.delete(id)) {
+      entry.reject(notSentBefore());
+      return;
+    }
     // Only a connection whose event is still on its way waits it out: that event comes, and
     // connectionTimeout bounds the wait all the same (API.md "Every promise settles").
     if (this.heardConnects < this.connects()) this.park(entry);
@@ -89,6 +99,7 @@ export class Flushes {
     const entry = this.flushes.get(id);
     if (!entry) return;
     this.flushes.delete(id);
+    this.doomed.delete(id);
     clearTimeout(entry.timer);
     entry.reject(
       new NatsError(
@@ -99,14 +110,14 @@ export class Flushes {
   }
 
   /**
-   * A connection failed with messages it may have lost, which were published before every
-   * flush after flush `id` (the worker had not taken those yet): the ones pending now cannot
-   * resolve either. Flushes made after this thread heard of the loss are judged on what
-   * follows it (closed() counts the loss).
+   * Messages published before every flush after flush `id` (the worker had not taken those
+   * yet) were not sent: a failed connection may have lost them, or the server's max_payload
+   * left them out. The ones pending now cannot resolve, and fail at their PONG. Flushes made
+   * after this thread heard of it are judged on what follows (closed() counts what was lost).
    */
   lostAfter(id: number): void {
-    for (const pending of [...this.flushes.keys()]) {
-      if (((pending - id) | 0) > 0) this.lost(pending); // ids are u32 and wrap
+    for (const pending of this.flushes.keys()) {
+      if (((pending - id) | 0) > 0) this.doomed.add(pending); // ids are u32 and wrap
     }
   }
 
@@ -135,11 +146,17 @@ export class Flushes {
       clearTimeout(entry.timer);
       entry.resolve(); // the server answered them
     }
-    for (const entry of this.flushes.values()) {
+    for (const [id, entry] of this.flushes) {
       clearTimeout(entry.timer);
-      entry.reject(died ?? new NatsError('closed', 'client closed before the flush completed'));
+      entry.reject(
+        died ??
+          (this.doomed.has(id)
+            ? notSentBefore()
+            : new NatsError('closed', 'client closed before the flush completed')),
+      );
     }
     this.flushes.clear();
+    this.doomed.clear();
   }
 
   /**
@@ -165,9 +182,17 @@ export class Flushes {
           entry.reject(error);
         }
         this.flushes.clear();
+        this.doomed.clear();
       },
       Math.max(0, bound - (performance.now() - since)),
     );
     this.disconnectBound.unref(); // the worker keeps the process alive, not this bound
   }
+}
+
+function notSentBefore(): NatsError {
+  return new NatsError(
+    'io',
+    'flush failed: messages published before it were not sent (a failed connection may have lost them, or they exceeded the server max_payload; closed() counts them as not sent)',
+  );
 }

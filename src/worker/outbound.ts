@@ -76,7 +76,7 @@ export class OutboundPump {
   private partial: Uint8Array[] = [];
   private partialBytes = 0;
   /** The id of the last flush taken from the ring (0: none yet); later ones are still in it. */
-  lastFlushId = 0;
+  private lastFlush = 0;
   /** The max_payload of the server written to, and the largest one publishes were checked by. */
   private payloadLimit = DEFAULT_MAX_PAYLOAD;
   private acceptedLimit = DEFAULT_MAX_PAYLOAD;
@@ -98,6 +98,11 @@ export class OutboundPump {
   serverLimit(limit: number): void {
     this.payloadLimit = limit;
     this.acceptedLimit = Math.max(this.acceptedLimit, limit);
+  }
+
+  /** The id of the last flush taken from the ring (0: none yet); later ones are still in it. */
+  get lastFlushId(): number {
+    return this.lastFlush;
   }
 
   /**
@@ -180,34 +185,36 @@ export class OutboundPump {
           : control.kind === 'flush'
             ? NO_BYTES
             : this.subs.line(control);
-      const shrunk = control === null && this.payloadLimit < this.acceptedLimit;
-      if (
-        control === null &&
-        (this.skippingParts ||
-          (shrunk &&
-            this.partial.length === 0 &&
-            continuesPub(ring.bytes, off) &&
-            pubAt(wire, 0).size > this.payloadLimit))
-      ) {
-        // A continued message too large for this server: its parts are passed over.
-        this.skippingParts = continuesPub(ring.bytes, off);
-        if (!this.skippingParts) this.refuse(1);
-        ring.advance();
-        off = ring.next();
-        continue;
-      }
+      const continues = control === null && continuesPub(ring.bytes, off);
       let refusedHere = 0;
-      if (shrunk && this.partial.length === 0 && !continuesPub(ring.bytes, off)) {
-        const within = pubsWithin(wire, this.payloadLimit);
-        if (within !== null) {
-          refusedHere = within.refused; // counted once the record goes into this batch
-          wire = Buffer.concat(within.kept);
+      if (control === null) {
+        if (this.skippingParts || this.continuedTooLarge(wire, continues)) {
+          // A continued message too large for this server: its parts are passed over.
+          this.skippingParts = continues;
+          if (!continues) this.refuse(1);
+          ring.advance();
+          off = ring.next();
+          continue;
+        }
+        // An op is never larger than its record: most records need no look inside.
+        if (!continues && this.partial.length === 0 && this.overLimit(wire.length)) {
+          const within = pubsWithin(wire, this.payloadLimit);
+          if (within !== null) {
+            refusedHere = within.refused; // counted once the record goes into this batch
+            wire = Buffer.concat(within.kept);
+          }
+          if (wire.length === 0) {
+            this.refuse(refusedHere); // nothing of it is written
+            ring.advance();
+            off = ring.next();
+            continue;
+          }
         }
       }
       const wireLen = wire.length;
-      if (control === null && (this.partial.length > 0 || continuesPub(ring.bytes, off))) {
+      if (control === null && (this.partial.length > 0 || continues)) {
         // Part of a continued message: copied out, so the ring gets its space back at once.
-        const more = continuesPub(ring.bytes, off);
+        const more = continues;
         this.partial.push(Buffer.from(wire));
         this.partialBytes += wireLen;
         ring.advance();
@@ -284,9 +291,31 @@ export class OutboundPump {
     return off < 0 ? 'empty' : 'more';
   }
 
+  /**
+   * Whether `bytes` may hold an op larger than the current server's max_payload: only records
+   * that large, and only while that is below what publishes were checked against.
+   */
+  private overLimit(bytes: number): boolean {
+    return this.payloadLimit < this.acceptedLimit && bytes > this.payloadLimit;
+  }
+
+  /**
+   * Whether the record (`continues`: not the last part) belongs to a continued message too
+   * large for the current server: told by its first part's line, which is either this record
+   * or the first of the parts copied out already (they are dropped then).
+   */
+  private continuedTooLarge(wire: Uint8Array, continues: boolean): boolean {
+    if (this.payloadLimit >= this.acceptedLimit) return false;
+    if (this.partial.length === 0) return continues && pubAt(wire, 0).size > this.payloadLimit;
+    if (pubAt(this.partial[0], 0).size <= this.payloadLimit) return false;
+    this.partial = [];
+    this.partialBytes = 0;
+    return true;
+  }
+
   /** `count` messages are left out for the server's max_payload. */
   private refuse(count: number): void {
-    if (this.refused === 0) this.refusedAfterFlush = this.lastFlushId;
+    if (this.refused === 0) this.refusedAfterFlush = this.lastFlush;
     this.refused += count;
   }
 
@@ -304,7 +333,7 @@ export class OutboundPump {
         this.subs.unsubscribe(cmd.sid, cmd.max);
         return cmd.max === 0 ? { kind: 'unsubFence', sid: cmd.sid } : undefined;
       case 'flush':
-        this.lastFlushId = cmd.id;
+        this.lastFlush = cmd.id;
         return { kind: 'flush', id: cmd.id };
     }
   }

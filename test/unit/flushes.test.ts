@@ -75,10 +75,26 @@ describe('Flushes after a connection lost messages', () => {
     (f as unknown as { nextFlushId: number }).nextFlushId = 2 ** 32 - 3; // next ids: 2^32-2, 2^32-1, 0, 1
     const pending = [f.flush(), f.flush(), f.flush(), f.flush()];
     f.lostAfter(2 ** 32 - 1); // the connection took the first two
-    expect(await Promise.all(pending.map(state))).toEqual(['pending', 'pending', 'io', 'io']);
+    // Each fails at its PONG, not before: until then it still fences what came before it.
+    expect(await Promise.all(pending.map(state))).toEqual([
+      'pending',
+      'pending',
+      'pending',
+      'pending',
+    ]);
+    for (const id of [2 ** 32 - 2, 2 ** 32 - 1, 0, 1]) f.acked(id);
+    expect(await Promise.all(pending.map(state))).toEqual(['resolved', 'resolved', 'io', 'io']);
     const later = f.flush(); // made after the loss was heard of
     f.acked(2);
     expect(await state(later)).toBe('resolved');
+  });
+
+  it('fails one still waiting for its PONG at close as not sent, not as closed', async () => {
+    const f = flushes({ n: 1 });
+    f.connected();
+    const flush = f.flush();
+    f.lostAfter(0);
     f.close(undefined);
+    expect(await state(flush)).toBe('io');
   });
 });

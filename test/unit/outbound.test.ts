@@ -162,17 +162,39 @@ describe('OutboundPump after a server with a smaller max_payload', () => {
     expect(pump.takeRefused()).toBeUndefined();
   });
 
-  it('checks nothing while the server takes what publishes were checked against', () => {
+  it('leaves out a continued message whose first parts it had copied before the limit shrank', async () => {
     const buffers = createRingBuffers(MiB);
     const publisher = new Publisher(new RingProducer(buffers), 1 << 30, 1 << 30);
     const pump = new OutboundPump(new RingConsumer(buffers), new SubscriptionTable(() => {}));
     const sink = recordingSink();
-    pump.serverLimit(512 * 1024);
-    pump.serverLimit(2 * MiB); // a larger one next: nothing accepted can be too large for it
-    publisher.pub('s', 1, undefined, 0, payload(600 * 1024, 0), false);
+    pump.serverLimit(8 * MiB);
+    publisher.pub('s', 1, undefined, 0, payload(3 * MiB, 0), false);
     publisher.publishNow();
-    while (pump.pump(sink) !== 'empty');
-    expect(sink.messages).toBe(1);
-    expect(pump.takeRefused()).toBeUndefined();
+    pump.pump(sink); // copies the parts the 1 MiB ring holds; the rest wait on the publisher
+    expect(sink.calls).toEqual([]);
+    pump.serverLimit(MiB); // the next server's
+    // The rest moves into the ring as the pump frees space.
+    for (let turn = 0; turn < 1000 && publisher.waitingMessages > 0; turn++) {
+      pump.pump(sink);
+      await nextTurn();
+    }
+    pump.pump(sink);
+    expect(sink.calls).toEqual([]);
+    expect(sink.messages).toBe(0);
+    expect(pump.takeRefused()).toEqual({ count: 1, afterFlush: 0 });
+  });
+
+  it('writes nothing for a record whose every message is left out', () => {
+    const buffers = createRingBuffers(MiB);
+    const publisher = new Publisher(new RingProducer(buffers), 1 << 30, 1 << 30);
+    const pump = new OutboundPump(new RingConsumer(buffers), new SubscriptionTable(() => {}));
+    const sink = recordingSink();
+    pump.serverLimit(MiB);
+    publisher.pub('s', 1, undefined, 0, payload(300 * 1024, 0), false);
+    publisher.publishNow();
+    pump.serverLimit(256 * 1024);
+    expect(pump.pump(sink)).toBe('empty');
+    expect(sink.calls).toEqual([]);
+    expect(pump.takeRefused()).toEqual({ count: 1, afterFlush: 0 });
   });
 });

@@ -12,11 +12,13 @@ const NINE = 0x39;
 /**
  * The size the server checks against max_payload of the op starting at `wire[at]`: the last
  * token of its line (a PUB's payload length, an HPUB's total length), and where its bytes end.
- * The op must be whole and well formed, as the encoder writes them.
+ * The op must be whole and well formed, as the encoder writes them; bytes without a line end
+ * read as one op of size 0 running to the end.
  */
 export function pubAt(wire: Uint8Array, at: number): { size: number; end: number } {
   let cr = at;
-  while (wire[cr] !== CR) cr++;
+  while (cr < wire.length && wire[cr] !== CR) cr++;
+  if (cr === wire.length) return { size: 0, end: wire.length };
   let start = cr;
   while (start > at && wire[start - 1] >= ZERO && wire[start - 1] <= NINE) start--;
   let size = 0;
