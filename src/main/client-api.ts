@@ -168,8 +168,9 @@ export interface ClientApi {
    * @throws (rejects) NatsError `'closed'` on a closed client; `'timedOut'` past the request
    * timeout, or when the client has been without a connection for 2 × `connectionTimeout`;
    * `'io'` when a connection failed while it waited and may have taken messages published
-   * before it (they are counted as not sent); `'clientCapacity'` when even the control allowance past
-   * `maxPendingBytes` is used up; `'workerExited'` if the worker dies.
+   * before it, or such messages were too large for the server (they are counted as not sent);
+   * `'clientCapacity'` when even the control allowance past `maxPendingBytes` is used up;
+   * `'workerExited'` if the worker dies.
    */
   flush(): Promise<void>;
 

@@ -179,27 +179,34 @@ export class Dispatcher {
     this.spanWords = new Int32Array(this.span.buffer, this.span.byteOffset, n >> 2);
   }
 
+  /** A frame that is no MSG: an acknowledgement or a loss for flushes, a subscription's end. */
+  private control(f: DeliveryView): void {
+    switch (f.kind) {
+      case 'flushAck':
+        this.target.flushAcked(f.id);
+        return;
+      case 'flushLost':
+        this.target.flushLost(f.id);
+        return;
+      case 'flushesLostAfter':
+        this.target.flushesLostAfter(f.id);
+        return;
+      case 'subEnd':
+        this.target.subscription(f.sid)?.end();
+        return;
+      default:
+        return; // a PART frame: never without its MSG frame before it (assemble() takes them)
+    }
+  }
+
   private dispatch(off: number): void {
     const f = this.frame;
     // Frames start on words (4-aligned records), and so does the copy.
     readDelivery(this.spanWords, off, f);
-    if (f.kind === 'flushAck') {
-      this.target.flushAcked(f.id);
+    if (f.kind !== 'msg') {
+      this.control(f);
       return;
     }
-    if (f.kind === 'flushLost') {
-      this.target.flushLost(f.id);
-      return;
-    }
-    if (f.kind === 'flushesLostAfter') {
-      this.target.flushesLostAfter(f.id);
-      return;
-    }
-    if (f.kind === 'subEnd') {
-      this.target.subscription(f.sid)?.end();
-      return;
-    }
-    if (f.kind === 'part') return; // never without its MSG frame before it
     const bytes = this.span;
     if (f.continued) {
       // A message for a subscription that has ended is skipped part by part, not assembled.

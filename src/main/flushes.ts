@@ -101,12 +101,7 @@ export class Flushes {
     this.flushes.delete(id);
     this.doomed.delete(id);
     clearTimeout(entry.timer);
-    entry.reject(
-      new NatsError(
-        'io',
-        'flush failed: the connection was lost before the server acknowledged the messages published before it (closed() counts them as not sent)',
-      ),
-    );
+    entry.reject(notSentBefore());
   }
 
   /**
@@ -190,9 +185,10 @@ export class Flushes {
   }
 }
 
+/** A flush with messages before it that were not sent ('io'): its lost() and lostAfter(). */
 function notSentBefore(): NatsError {
   return new NatsError(
     'io',
-    'flush failed: messages published before it were not sent (a failed connection may have lost them, or they exceeded the server max_payload; closed() counts them as not sent)',
+    'flush failed: messages published before it may not have reached the server (a failed connection may have lost them, or they exceeded its max_payload; closed() counts them as not sent)',
   );
 }

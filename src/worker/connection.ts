@@ -325,10 +325,9 @@ export class Connection implements SessionHost {
     if (refused === undefined) return;
     this.unsent += refused.count;
     this.inbound.flushesLostAfter(refused.afterFlush);
-    const limit = this.lastInfo?.maxPayload;
     const error = new NatsError(
       'maxPayloadExceeded',
-      `${refused.count} accepted messages are larger than the server's max_payload of ${limit} bytes: not sent (counted in notSent)`,
+      `${refused.count} accepted messages are larger than the server's max_payload of ${refused.limit} bytes: not sent (counted in notSent)`,
     );
     this.link.emit({ type: 'clientError', error: toWire(error) });
   }

@@ -107,14 +107,14 @@ export class OutboundPump {
 
   /**
    * Messages left out since the last call for being larger than their server's max_payload,
-   * and the id of the last flush taken before the first of them (later flushes come after
-   * them); undefined when none.
+   * the id of the last flush taken before the first of them (later flushes come after them),
+   * and the limit; undefined when none.
    */
-  takeRefused(): { count: number; afterFlush: number } | undefined {
+  takeRefused(): { count: number; afterFlush: number; limit: number } | undefined {
     if (this.refused === 0) return undefined;
     const count = this.refused;
     this.refused = 0;
-    return { count, afterFlush: this.refusedAfterFlush };
+    return { count, afterFlush: this.refusedAfterFlush, limit: this.payloadLimit };
   }
 
   /**

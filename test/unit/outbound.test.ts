@@ -158,7 +158,7 @@ describe('OutboundPump after a server with a smaller max_payload', () => {
     expect(wire.match(/PUB s \d+/g)).toEqual(['PUB s 3', 'PUB s 4', `PUB s ${256 * 1024}`]);
     expect(sink.messages).toBe(3);
     // The flush before them can still be proven; the one after them cannot.
-    expect(pump.takeRefused()).toEqual({ count: 2, afterFlush: 7 });
+    expect(pump.takeRefused()).toEqual({ count: 2, afterFlush: 7, limit: 256 * 1024 });
     expect(pump.takeRefused()).toBeUndefined();
   });
 
@@ -181,7 +181,7 @@ describe('OutboundPump after a server with a smaller max_payload', () => {
     pump.pump(sink);
     expect(sink.calls).toEqual([]);
     expect(sink.messages).toBe(0);
-    expect(pump.takeRefused()).toEqual({ count: 1, afterFlush: 0 });
+    expect(pump.takeRefused()).toEqual({ count: 1, afterFlush: 0, limit: MiB });
   });
 
   it('writes nothing for a record whose every message is left out', () => {
@@ -195,6 +195,6 @@ describe('OutboundPump after a server with a smaller max_payload', () => {
     pump.serverLimit(256 * 1024);
     expect(pump.pump(sink)).toBe('empty');
     expect(sink.calls).toEqual([]);
-    expect(pump.takeRefused()).toEqual({ count: 1, afterFlush: 0 });
+    expect(pump.takeRefused()).toEqual({ count: 1, afterFlush: 0, limit: 256 * 1024 });
   });
 });
