@@ -6,7 +6,7 @@
  * pending thing fails (flushes, requests, subscriptions) and closed() settles (API.md
  * "Guarantees": nothing lost silently, every promise settles).
  */
-import { NatsError } from '../shared/errors.js';
+import { acceptedMessages, NatsError } from '../shared/errors.js';
 import { type RingBuffers, wakeAll } from '../shared/ring/byte-ring.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { Event, State } from './events.js';
@@ -147,7 +147,7 @@ export class Lifecycle {
       if (notSent > 0 && error?.kind !== 'workerExited') {
         const unsent = new NatsError(
           'notSent',
-          `${notSent} accepted messages were not sent (lost with a failed connection, or at close disconnected or not read by the server within connectionTimeout)`,
+          `not sent: ${acceptedMessages(notSent)} (lost with a failed connection, or at close disconnected or not read by the server within connectionTimeout)`,
           { count: notSent },
         );
         parts.emit({ type: 'clientError', error: unsent });

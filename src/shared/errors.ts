@@ -71,6 +71,10 @@ export class NatsError extends Error {
   }
 }
 
+/** "1 accepted message", "2 accepted messages": the count of a 'notSent' kind of error. */
+export const acceptedMessages = (count: number): string =>
+  `${count} accepted message${count === 1 ? '' : 's'}`;
+
 /** Plain-data form of a {@link NatsError}, safe for postMessage and comlink. */
 export interface WireError {
   kind: ErrorKind;
