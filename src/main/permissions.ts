@@ -2,10 +2,24 @@
  * API.md "Errors reach the call they concern": the server's 'Permissions Violation' -ERR names
  * a subject; a denied subscription to it ends with 'permissionsViolation' (its iterator throws
  * it), and requests whose publish to it was denied reject with it at once instead of timing out.
+ * nats-server names the queue group of a denied queue subscription (`… to "s" using queue "q"`)
+ * and, when a config reload revokes a subscription, its sid (`… (sid 3)`): only the
+ * subscriptions these name end. A denied request inbox fails its requests.
  */
 import { NatsError } from '../shared/errors.js';
 import type { RequestMux } from './request-mux.js';
 import type { Subscriber } from './subscriber.js';
+
+/** What a subscription -ERR names besides its subject. */
+interface DeniedSubscription {
+  subject: string;
+  /** The queue group it names; undefined when it names none. */
+  queue: string | undefined;
+  /** The sid it names (a reload's revocation); undefined when it names none. */
+  sid: number | undefined;
+  /** Too many tokens: the subject alone is at fault, whatever the queue group. */
+  anyQueue: boolean;
+}
 
 export function routePermissionViolation(
   message: string,
@@ -18,10 +32,48 @@ export function routePermissionViolation(
   if (subject === undefined) return;
   const error = new NatsError('permissionsViolation', message);
   if (denied[1].toLowerCase() === 'publish') {
-    mux.denied(subject, error);
+    mux.denied(subject.text, error);
     return;
   }
-  for (const sub of subs) if (sub.subject === subject && !mux.owns(sub)) sub.fail(error);
+  for (const sub of deniedSubscriptions(readSubscription(message, subject), subs)) {
+    if (mux.isSharedInbox(sub)) mux.inboxDenied(error);
+    else sub.fail(error);
+  }
+}
+
+/** The rest of a subscription -ERR after its quoted subject, which ends at `subject.end`. */
+function readSubscription(
+  message: string,
+  subject: { text: string; end: number },
+): DeniedSubscription {
+  let rest = message.slice(subject.end);
+  let queue: string | undefined;
+  const using = /^ using queue "/i.exec(rest);
+  if (using !== null) {
+    const quoted = unquoteGo(rest, using[0].length);
+    if (quoted !== undefined) {
+      queue = quoted.text;
+      rest = rest.slice(quoted.end);
+    }
+  }
+  const sid = /^ \(sid "?(\d+)"?\)/i.exec(rest);
+  return {
+    subject: subject.text,
+    queue,
+    sid: sid === null ? undefined : Number(sid[1]),
+    anyQueue: /^, too many tokens/i.test(rest),
+  };
+}
+
+/** The subscriptions an -ERR denies: one that names no queue group, the plain ones of its subject. */
+function deniedSubscriptions(
+  denied: DeniedSubscription,
+  subs: readonly Subscriber[],
+): Subscriber[] {
+  const onSubject = subs.filter((sub) => sub.subject === denied.subject);
+  if (denied.sid !== undefined) return onSubject.filter((sub) => sub.sid === denied.sid);
+  if (denied.anyQueue) return onSubject;
+  return onSubject.filter((sub) => sub.queueGroup === denied.queue);
 }
 
 /** Go's escapes with one character after the backslash (strconv.Quote). */
@@ -40,13 +92,14 @@ const GO_ESCAPES: Record<string, string> = {
 /**
  * The string the server quoted with Go's `%q`, from just after its opening quote at
  * `text[from]`: `"`, `\` and control characters come escaped, and characters Go does not
- * print as `\xHH`, `\uHHHH` or `\UHHHHHHHH`. Undefined if it does not end.
+ * print as `\xHH`, `\uHHHH` or `\UHHHHHHHH`; and where the text goes on after the closing quote.
+ * Undefined if it does not end.
  */
-function unquoteGo(text: string, from: number): string | undefined {
+function unquoteGo(text: string, from: number): { text: string; end: number } | undefined {
   let out = '';
   for (let i = from; i < text.length; i++) {
     const c = text[i];
-    if (c === '"') return out;
+    if (c === '"') return { text: out, end: i + 1 };
     if (c !== '\\') {
       out += c;
       continue;

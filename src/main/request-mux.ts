@@ -239,6 +239,28 @@ export class RequestMux implements KnownSubjects {
     });
   }
 
+  /** Whether `sub` is the shared inbox's subscription. */
+  isSharedInbox(sub: Subscriber): boolean {
+    return sub === this.sub;
+  }
+
+  /**
+   * The server denied the shared inbox's subscription (nats.js closes its mux too): every
+   * request waiting on it fails with `error` at once, and the next request subscribes again.
+   */
+  inboxDenied(error: NatsError): void {
+    this.sub?.fail(error);
+    this.sub = null;
+    this.matched = undefined;
+    const entries = this.pending.entries();
+    this.pending.clear();
+    for (const entry of entries) {
+      this.deadlines.remove(entry);
+      entry.reject(error);
+    }
+    this.changed();
+  }
+
   /** Whether `sub` is one of the multiplexer's own subscriptions (drain() leaves them be). */
   owns(sub: Subscriber): boolean {
     return sub === this.sub || this.inboxes.has(sub);

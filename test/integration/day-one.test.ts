@@ -2,6 +2,7 @@
 // requestMany(), subscribe({ max, timeout }), [Symbol.asyncDispose], and permission
 // violations that reach the call they concern.
 
+import { readFile, writeFile } from 'node:fs/promises';
 import { type Client, ConnectOptions, connect, type Event, NatsError } from 'nats-offload';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type NatsServer, startServer } from '../helpers/nats-server.js';
@@ -285,6 +286,64 @@ describe('permission violations reach the call they concern', () => {
     expect(await kindOf(client.request('secret.a"b', 'x'))).toBe('permissionsViolation');
     expect(await kindOf(client.request('secret.\u00a0', 'x'))).toBe('permissionsViolation');
     expect(performance.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe('a denied subscription ends alone', () => {
+  const user = new ConnectOptions().userAndPassword('u', 'p');
+  const allowAllBut = (deny: string) => `authorization { users: [ { user: u, password: p,
+    permissions: { subscribe: { allow: [">"], deny: [${deny}] } } } ] }`;
+
+  /** A plain, a queue subscription in group a and one in group b to `jobs`, counting deliveries. */
+  function jobsSubscriptions(client: Client) {
+    const got = { plain: 0, a: 0, b: 0 };
+    const subs = {
+      plain: client.subscribe('jobs', { callback: () => got.plain++ }),
+      a: client.queueSubscribe('jobs', 'a', { callback: () => got.a++ }),
+      b: client.queueSubscribe('jobs', 'b', { callback: () => got.b++ }),
+    };
+    return { got, subs };
+  }
+
+  it('a queue group denied: only that queue subscription, the others on its subject receive', async () => {
+    const { client } = await serverAndClient(allowAllBut('"jobs b"'), user);
+    const { got, subs } = jobsSubscriptions(client);
+    expect((await subs.b.closed)?.kind).toBe('permissionsViolation');
+    client.publish('jobs', 'x');
+    await waitFor(() => got.plain === 1 && got.a === 1, 5_000, 'the plain and group a deliveries');
+    expect([subs.plain.isClosed, subs.a.isClosed]).toEqual([false, false]);
+  });
+
+  it('revoked by a config reload (the -ERR names the sid, not the queue group): each of them', async () => {
+    const { server, client } = await serverAndClient(allowAllBut(''), user);
+    const { subs } = jobsSubscriptions(client);
+    let others = 0;
+    client.subscribe('other', { callback: () => others++ });
+    await client.flush();
+    const config = await readFile(server.configPath, 'utf8');
+    await writeFile(server.configPath, config.replace('deny: []', 'deny: ["jobs"]'));
+    process.kill(server.pid, 'SIGHUP');
+    for (const sub of Object.values(subs)) {
+      expect((await sub.closed)?.kind).toBe('permissionsViolation');
+    }
+    client.publish('other', 'x');
+    await waitFor(() => others === 1, 5_000, 'the delivery on other');
+  });
+
+  it('the request inbox denied: requests fail at once, on the shared inbox and on their own', async () => {
+    const { client } = await serverAndClient(
+      allowAllBut('"_INBOX.>"'),
+      new ConnectOptions().userAndPassword('u', 'p').requestTimeout(20_000),
+    );
+    client.subscribe('svc', { callback: (m) => m.respond('ok') });
+    const started = performance.now();
+    const waiting = [client.request('svc', '1'), client.request('svc', '2')];
+    for (const request of waiting) expect(await kindOf(request)).toBe('permissionsViolation');
+    // The next request subscribes again, and hears the same.
+    expect(await kindOf(client.request('svc', '3'))).toBe('permissionsViolation');
+    const own = client.sendRequest('svc', { payload: '4', inbox: client.newInbox() });
+    expect(await kindOf(own)).toBe('permissionsViolation');
+    expect(performance.now() - started).toBeLessThan(10_000);
   });
 });
 
