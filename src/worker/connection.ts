@@ -13,7 +13,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Remote } from '../shared/comlink.js';
 import type { HostCallbacks, StartResult, WireServer, WorkerData } from '../shared/control.js';
-import { NatsError, toWire } from '../shared/errors.js';
+import { acceptedMessages, NatsError, toWire } from '../shared/errors.js';
 import { ST_MAX_PAYLOAD, ST_STATE } from '../shared/layout.js';
 import type { WorkerOptions } from '../shared/options.js';
 import type { MsgView } from '../shared/protocol/parser.js';
@@ -202,6 +202,7 @@ export class Connection implements SessionHost {
         why = await session.ended;
         if (!this.inState('connected')) return; // close() ended it
         const failed = why !== undefined;
+        this.reconnects.ended(failed && session.endedByServerError);
         // A failed socket may take what no PONG acknowledged with it, the kernel's share too.
         if (failed) this.unsent += session.lostMessages;
         // Ended on purpose by forceReconnect(): 'disconnected' says so.
@@ -327,7 +328,7 @@ export class Connection implements SessionHost {
     this.inbound.flushesLostAfter(refused.afterFlush);
     const error = new NatsError(
       'maxPayloadExceeded',
-      `${refused.count} accepted messages are larger than the server's max_payload of ${refused.limit} bytes: not sent (counted in notSent)`,
+      `not sent, larger than the server's max_payload of ${refused.limit} bytes: ${acceptedMessages(refused.count)} (counted in notSent)`,
     );
     this.link.emit({ type: 'clientError', error: toWire(error) });
   }

@@ -13,14 +13,27 @@
  *   (0, 2, 4, 8 … ms, at most 4 s).
  * - `connect()` without retryOnInitialConnect makes one pass over the pool and stops at once on
  *   refused credentials: the caller hears the error.
+ * - A connection the server ends with an -ERR soon after it opened (what this client re-sends
+ *   on every connection, e.g. a subscription past the server's max_control_line, makes it
+ *   refuse each one) resets `attempts` but counts as a failed attempt for the delay, the
+ *   default's and the delay callback's count, until a connection lasts (without it: ~500
+ *   connections a second, none of them usable).
  */
 import type { Remote } from '../shared/comlink.js';
 import type { HostCallbacks } from '../shared/control.js';
 import { NatsError } from '../shared/errors.js';
-import { defaultReconnectDelay, MAX_TIMER_MS, type WorkerOptions } from '../shared/options.js';
+import {
+  DEFAULTS,
+  defaultReconnectDelay,
+  MAX_TIMER_MS,
+  type WorkerOptions,
+} from '../shared/options.js';
 import { defaultServerInfo, type ServerInfo } from '../shared/server-info.js';
 import type { CallerCalls } from './caller.js';
 import type { PoolEntry, ServerPool } from './server-pool.js';
+
+/** A connection ended sooner than this after opening counts toward {@link Reconnects.quickEnds}. */
+const QUICK_END_MS = DEFAULTS.reconnectDelayMax;
 
 export interface NextAttempt {
   entry: PoolEntry;
@@ -33,6 +46,9 @@ export class Reconnects {
   private attempts = 0;
   /** Attempts left in connect()'s single pass over the pool. */
   private firstPassLeft: number;
+  /** Connections in a row the server ended with an -ERR within QUICK_END_MS of opening. */
+  private quickEnds = 0;
+  private connectedAt = 0;
 
   constructor(
     private readonly options: WorkerOptions,
@@ -54,6 +70,13 @@ export class Reconnects {
   connected(entry: PoolEntry): void {
     this.pool.connected(entry);
     this.attempts = 0;
+    this.connectedAt = performance.now();
+  }
+
+  /** The connection ended; `byServerError`: the server ended it with a fatal -ERR. */
+  ended(byServerError: boolean): void {
+    if (performance.now() - this.connectedAt >= QUICK_END_MS) this.quickEnds = 0;
+    else if (byServerError) this.quickEnds++;
   }
 
   /** setServerPool: a fresh budget of attempts. */
@@ -106,7 +129,7 @@ export class Reconnects {
   }
 
   private async delay(): Promise<number> {
-    const attempts = this.attempts;
+    const attempts = this.attempts + this.quickEnds;
     const caller = this.options.hasReconnectDelayCallback ? this.caller() : null;
     if (caller) {
       const ms = delayOf(

@@ -163,6 +163,11 @@ export class Session implements ParserSink {
     return !this.endedByPeer || this.serverErred;
   }
 
+  /** The server ended the open connection with a fatal -ERR (something of ours it refused). */
+  get endedByServerError(): boolean {
+    return this.serverErred;
+  }
+
   /** The connection is open: commands may be written (false once it failed or is closing). */
   get isOpen(): boolean {
     return this.phase === 'open';

@@ -177,6 +177,46 @@ describe('reconnectToServerCallback without a delay', () => {
   });
 });
 
+describe('a server that ends every connection with an -ERR', () => {
+  it('is retried with backoff, not ~500 times a second, and the client recovers once the cause goes', async () => {
+    // Each connection re-sends the subscription, past the server's max_control_line: refused.
+    const server = await startServer({ config: 'max_control_line: 512' });
+    servers.push(server);
+    const client = await new ConnectOptions().connect(server.url);
+    clients.push(client);
+    const poison = client.subscribe('x'.repeat(1_000));
+    await waitFor(() => client.statistics().connects >= 3, 5_000, 'the server refusing it');
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    // 0, 2, 4 … ms between them, doubling: a dozen in 3 s (without backoff: thousands).
+    expect(client.statistics().connects).toBeLessThan(30);
+    await poison.unsubscribe();
+    await waitFor(() => client.connectionState() === 'connected', 10_000, 'a connection');
+    const echo = client.subscribe('after');
+    client.publish('after', 'ok');
+    for await (const msg of echo) {
+      expect(msg.string()).toBe('ok');
+      break;
+    }
+  });
+
+  it('gives reconnectDelayCallback the refused connections in its count', async () => {
+    const server = await startServer({ config: 'max_control_line: 512' });
+    servers.push(server);
+    const counts: number[] = [];
+    const client = await new ConnectOptions()
+      .reconnectDelayCallback((attempts) => {
+        counts.push(attempts);
+        return 10;
+      })
+      .connect(server.url);
+    clients.push(client);
+    client.subscribe('x'.repeat(1_000));
+    await waitFor(() => counts.length >= 5, 10_000, 'five reconnects');
+    // Asked before every attempt, the first included: 1, then one more per refused connection.
+    expect(counts.slice(0, 5)).toEqual([1, 2, 3, 4, 5]);
+  });
+});
+
 describe('connectionState() after a failover', () => {
   /** A client on a 3-node cluster, trying the next node at once when one goes. */
   async function onCluster(options = new ConnectOptions()) {
