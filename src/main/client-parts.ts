@@ -82,6 +82,7 @@ export function clientParts(
     !options.skipSubjectValidation,
     () => shared.maxPayload(),
     interest,
+    () => shared.serverHeaders(),
   );
   const subs = new Subscriptions(publisher, interest, options.worker.subscriptionCapacity, {
     isClosed: (): boolean => life.closedWith !== null,
