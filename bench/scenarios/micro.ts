@@ -176,6 +176,7 @@ function delivery(size: number): { run(): void; frames: number; bytes: number } 
     dropped() {},
     drainSubscription: () => Promise.resolve(),
     callbackFailed() {},
+    afterArrived: (run: () => void) => run(),
   };
   const subscriber = new Subscriber(
     owner,

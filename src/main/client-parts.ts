@@ -84,10 +84,13 @@ export function clientParts(
     interest,
     () => shared.serverHeaders(),
   );
+  // Where timeouts are decided: once what arrived by then is dispatched (made below).
+  const afterArrived = (run: () => void) => dispatcher.afterArrived(run);
   const subs = new Subscriptions(publisher, interest, options.worker.subscriptionCapacity, {
     isClosed: (): boolean => life.closedWith !== null,
     flush: () => client.flush(),
     emit: (event) => client.emit(event),
+    afterArrived,
   });
   const flushes = new Flushes(
     (id) => publisher.control({ kind: 'flush', id }),
@@ -95,8 +98,9 @@ export function clientParts(
     options.worker.connectionTimeout,
     () => shared.state() === 'connected',
     () => shared.statistics().connects,
+    afterArrived,
   );
-  const dispatcher = new Dispatcher(new RingConsumer(rings.delivery), {
+  const dispatcher: Dispatcher = new Dispatcher(new RingConsumer(rings.delivery), {
     subscription: (sid) => subs.get(sid),
     flushAcked: (id) => flushes.acked(id),
     flushLost: (id) => flushes.lost(id),
@@ -115,6 +119,7 @@ export function clientParts(
       subscribe: (subject, opts) => client.subscribe(subject, opts),
       publishRequest: (subject, reply, headers, payload, replyBytes) =>
         client.send(subject, reply, headers, payload, replyBytes),
+      afterArrived,
     },
     options.inboxPrefix,
   );

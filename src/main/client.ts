@@ -191,6 +191,7 @@ export class Client implements ClientApi {
         subscribe: (inbox, opts) => this.subscribe(inbox, opts),
         publishRequest: (s, reply, headers, data) => this.send(s, reply, headers, data),
         gathering: (sub, s) => this.parts.mux.gathering(sub, s),
+        afterArrived: (run) => this.parts.dispatcher.afterArrived(run),
       },
       subject,
       payload,

@@ -6,6 +6,8 @@
  * for the earliest deadline left, if any.
  *
  * The timer is unref'd: the open client's worker keeps the process alive, not a timeout.
+ * Deadlines are told once what had arrived when they passed is dispatched: a reply that came
+ * in time settles its request even when this thread was busy past the deadline.
  */
 
 /** Something that expires at a time; {@link Deadlines} owns its two fields. */
@@ -18,6 +20,11 @@ export interface Deadline {
 }
 
 export class Deadlines {
+  constructor(
+    /** Runs the expiry once what arrived by then is dispatched (Dispatcher.afterArrived). */
+    private readonly afterArrived: (run: () => void) => void,
+  ) {}
+
   /** Min-heap on `at`. */
   private readonly heap: Deadline[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -79,7 +86,11 @@ export class Deadlines {
       due.push(first);
     }
     if (heap.length > 0) this.arm(heap[0].at, heap[0].at - now);
-    for (const deadline of due) deadline.expire();
+    if (due.length === 0) return;
+    // Out of the heap now: what settles them meanwhile (a reply) finds nothing to remove.
+    this.afterArrived(() => {
+      for (const deadline of due) deadline.expire();
+    });
   };
 
   private up(slot: number): void {

@@ -74,6 +74,8 @@ export class Dispatcher {
   private assemblySlices = 0;
   /** @internal For tests (test-hooks.ts): slices the last continued message took. */
   lastAssemblySlices = 0;
+  /** {@link afterArrived}'s callbacks, in order, each with the ring position it waits for. */
+  private fenced: { position: number; run: () => void }[] = [];
 
   constructor(
     private readonly ring: RingConsumer,
@@ -89,6 +91,30 @@ export class Dispatcher {
   /** No more dispatching; a pending wait is released by the owner's wakeAll. */
   stop(): void {
     this.stopped = true;
+    const fenced = this.fenced;
+    this.fenced = [];
+    for (const { run } of fenced) run();
+  }
+
+  /**
+   * Run `run` once every frame in the ring now has been dispatched (at once when none waits):
+   * where a timeout is decided, so that a reply, message or flush acknowledgement that
+   * arrived in time, but waited in the ring while this thread was busy past the deadline,
+   * counts as arrived.
+   */
+  afterArrived(run: () => void): void {
+    const position = this.ring.published();
+    if (this.stopped || this.ring.consumedTo(position)) run();
+    else this.fenced.push({ position, run });
+  }
+
+  /** The {@link afterArrived} callbacks whose frames have all been dispatched. */
+  private runArrived(): void {
+    let done = 0;
+    while (done < this.fenced.length && this.ring.consumedTo(this.fenced[done].position)) done++;
+    if (done === 0) return;
+    const ready = this.fenced.splice(0, done);
+    for (const { run } of ready) run();
   }
 
   private readonly drain = (): void => {
@@ -104,6 +130,7 @@ export class Dispatcher {
       if (n >= SLICE_FRAMES || performance.now() >= deadline || this.stopped) break;
     }
     if (this.stopped) return;
+    if (this.fenced.length > 0) this.runArrived();
     if (off >= 0) {
       setImmediate(this.drain); // more waiting: yield to the event loop first
       return;

@@ -43,6 +43,8 @@ export class Flushes {
     private readonly connectedNow: () => boolean,
     /** Connections the worker has made, from shared memory (statistics().connects). */
     private readonly connects: () => number,
+    /** Runs `run` once what arrived by now is dispatched (Dispatcher.afterArrived). */
+    private readonly afterArrived: (run: () => void) => void,
   ) {}
 
   /** Resolves when everything published before it has reached the server. */
@@ -54,11 +56,18 @@ export class Flushes {
       const entry: PendingFlush = { resolve, reject };
       const timeout = this.requestTimeout;
       if (timeout !== null) {
-        entry.timer = setTimeout(() => {
-          this.flushes.delete(id);
-          this.doomed.delete(id);
-          reject(new NatsError('timedOut', `flush not acknowledged within ${timeout} ms`));
-        }, timeout);
+        // Decided once what arrived by then is dispatched: an acknowledgement that came in
+        // time, but waited while this thread was busy, still resolves it.
+        entry.timer = setTimeout(
+          () =>
+            this.afterArrived(() => {
+              if (this.flushes.get(id) !== entry) return; // settled meanwhile
+              this.flushes.delete(id);
+              this.doomed.delete(id);
+              reject(new NatsError('timedOut', `flush not acknowledged within ${timeout} ms`));
+            }),
+          timeout,
+        );
       }
       this.flushes.set(id, entry);
       this.armDisconnectBound();

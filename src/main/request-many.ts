@@ -35,6 +35,8 @@ export interface RequestManyHost {
   ): void;
   /** `sub` gathers the replies to a request to `subject`: a denied publish to it fails `sub`. */
   gathering(sub: Subscriber, subject: string): void;
+  /** Runs `run` once what arrived by now is dispatched (Dispatcher.afterArrived). */
+  afterArrived(run: () => void): void;
 }
 
 /** Checks the options and sends the request at once; the replies come from the iterable. */
@@ -58,10 +60,13 @@ export function requestMany(
   // The limits run from the request, iterated or not: an iterable nobody reads must not keep
   // its inbox open.
   const stop = () => void sub.unsubscribe();
+  // A limit is reached once what arrived by then is dispatched: replies that came in time, but
+  // waited while this thread was busy, are gathered.
+  const stopArrived = () => host.afterArrived(stop);
   const timers: Timers = {
     // Unref'd: an open client keeps the process alive, a forgotten request must not.
-    total: maxWait === null ? undefined : setTimeout(stop, maxWait).unref(),
-    quiet: stall === undefined ? undefined : setTimeout(stop, stall).unref(),
+    total: maxWait === null ? undefined : setTimeout(stopArrived, maxWait).unref(),
+    quiet: stall === undefined ? undefined : setTimeout(stopArrived, stall).unref(),
   };
   const gathered = replies(sub, subject, timers, stop);
   // return() ends the request at once, also while a next() waits for a reply (a generator's

@@ -17,6 +17,8 @@ import type { KnownSubjects, SubscribeOptions, Subscriber } from './subscriber.j
 
 export interface MuxHost {
   subscribe(subject: string, opts: SubscribeOptions): Subscriber;
+  /** Runs `run` once what arrived by now is dispatched (Dispatcher.afterArrived). */
+  afterArrived(run: () => void): void;
   /**
    * Publish with a reply subject (and headers); throws synchronously on bad input.
    * `replyBytes`: the reply's UTF-8 length, given for the multiplexer's own inbox subjects,
@@ -87,7 +89,7 @@ export class RequestMux implements KnownSubjects {
   /** The request {@link subjectAt} found for the reply being dispatched: route() takes it. */
   private matched: PendingRequest | undefined;
   /** The timeouts of all requests, shared inbox or own, on one timer. */
-  private readonly deadlines = new Deadlines();
+  private readonly deadlines: Deadlines;
   /** Subscriptions of requests with their own inbox, until their reply (or end), and their subject. */
   private readonly inboxes = new Map<Subscriber, string>();
   /** requestMany's inboxes, until they end, and the subject each request went to. */
@@ -103,6 +105,7 @@ export class RequestMux implements KnownSubjects {
     private readonly host: MuxHost,
     inboxPrefix: string,
   ) {
+    this.deadlines = new Deadlines((run) => host.afterArrived(run));
     this.prefix = `${inboxPrefix}.${uniqueToken()}.`;
     this.prefixBytes = utf8Length(this.prefix);
   }
@@ -191,6 +194,7 @@ export class RequestMux implements KnownSubjects {
 
   /** @internal A request's deadline passed (PendingRequest.expire). */
   expired(entry: PendingRequest): void {
+    if (this.pending.get(entry.id) !== entry) return; // its reply came meanwhile, or close()
     this.pending.delete(entry);
     this.changed();
     entry.reject(timedOut(entry.subject, entry.timeout));
@@ -208,6 +212,7 @@ export class RequestMux implements KnownSubjects {
         at: 0,
         slot: -1,
         expire: () => {
+          if (sub.isClosed) return; // its reply came meanwhile, or close()
           void sub.unsubscribe();
           reject(timedOut(subject, timeout));
         },

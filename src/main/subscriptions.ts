@@ -23,6 +23,8 @@ export interface SubscriptionsHost {
   isClosed(): boolean;
   flush(): Promise<void>;
   emit(event: Event): void;
+  /** Runs `run` once what arrived by now is dispatched (Dispatcher.afterArrived). */
+  afterArrived(run: () => void): void;
 }
 
 export class Subscriptions implements SubscriptionOwner {
@@ -91,6 +93,10 @@ export class Subscriptions implements SubscriptionOwner {
    * SubscriptionOwner: a subscription callback threw (or its promise rejected) something;
    * reported, and delivery goes on.
    */
+  afterArrived(run: () => void): void {
+    this.client.afterArrived(run);
+  }
+
   callbackFailed(sub: Subscriber, error: unknown): void {
     this.client.emit({
       type: 'clientError',

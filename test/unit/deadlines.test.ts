@@ -21,7 +21,7 @@ function deadline(id: number, expired: number[]): Deadline & { id: number } {
 /** Adds a deadline per entry of `delays`, removes those at `removed`, runs every timer. */
 function run(delays: number[], removed: Set<number>): { expired: number[] } {
   const expired: number[] = [];
-  const deadlines = new Deadlines();
+  const deadlines = new Deadlines((run) => run());
   const all = delays.map((_, id) => deadline(id, expired));
   for (const [id, d] of all.entries()) deadlines.add(d, delays[id]);
   for (const id of removed) deadlines.remove(all[id]);

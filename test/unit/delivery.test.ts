@@ -113,6 +113,7 @@ describe('delivery frames', () => {
         dropped() {},
         drainSubscription: () => Promise.resolve(),
         callbackFailed() {},
+        afterArrived: (run: () => void) => run(),
       };
       const subscriber = new Subscriber(owner, 1, SUBJECT, undefined, (m) => received.push(m), 1);
       const dispatcher = new Dispatcher(new RingConsumer(buffers), {
@@ -161,6 +162,7 @@ describe('delivery frames', () => {
         slowConsumer() {},
         dropped() {},
         callbackFailed() {},
+        afterArrived: (run: () => void) => run(),
         drainSubscription: () => Promise.resolve(),
       },
       1,
@@ -248,6 +250,7 @@ describe('delivery frames', () => {
             dropped() {},
             drainSubscription: () => Promise.resolve(),
             callbackFailed() {},
+            afterArrived: (run: () => void) => run(),
           };
           const subscribers = new Map([
             [1, new Subscriber(owner, 1, 'foo.bar', undefined, keep, 1)],

@@ -11,6 +11,7 @@ function flushes(connects: { n: number }) {
     50,
     () => false,
     () => connects.n,
+    (run) => run(),
   );
 }
 
@@ -70,6 +71,7 @@ describe('Flushes after a connection lost messages', () => {
       1000,
       () => true,
       () => 1,
+      (run) => run(),
     );
     f.connected();
     (f as unknown as { nextFlushId: number }).nextFlushId = 2 ** 32 - 3; // next ids: 2^32-2, 2^32-1, 0, 1

@@ -12,6 +12,7 @@ function owner() {
     dropped: () => {},
     drainSubscription: async () => {},
     callbackFailed: () => {},
+    afterArrived: (run) => run(),
   };
   return { o, unsubs };
 }

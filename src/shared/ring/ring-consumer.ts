@@ -100,6 +100,16 @@ export class RingConsumer {
     return Math.min(at + ((this.writeCache - this.readPos) >>> 0), this.capacity);
   }
 
+  /** W now: where the records published so far end (u32 counter). */
+  published(): number {
+    return Atomics.load(this.header, RING_WRITE) >>> 0; // observes W
+  }
+
+  /** Whether every record before counter `position` (from {@link published}) is consumed. */
+  consumedTo(position: number): boolean {
+    return ((this.readPos - position) | 0) >= 0;
+  }
+
   /** Body length of the record returned by the last {@link next}. */
   get length(): number {
     return this.recordLength;
