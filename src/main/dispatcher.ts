@@ -74,6 +74,8 @@ export class Dispatcher {
   private assemblySlices = 0;
   /** @internal For tests (test-hooks.ts): slices the last continued message took. */
   lastAssemblySlices = 0;
+  /** A frame was left in the ring for a full iterator's reader: the slice ends there. */
+  private givingTurn = false;
   /** {@link afterArrived}'s callbacks, in order, each with the ring position it waits for. */
   private fenced: { position: number; run: () => void }[] = [];
 
@@ -124,10 +126,13 @@ export class Dispatcher {
     let n = 0;
     let off = ring.next();
     if (off >= 0 && this.assembly !== null) this.assemblySlices++;
+    this.givingTurn = false;
     while (off >= 0) {
       n += this.assembly === null ? this.dispatchRun(off, deadline) : this.assemble(off);
       off = ring.next();
-      if (n >= SLICE_FRAMES || performance.now() >= deadline || this.stopped) break;
+      if (n >= SLICE_FRAMES || performance.now() >= deadline || this.stopped || this.givingTurn) {
+        break;
+      }
     }
     if (this.stopped) return;
     if (this.fenced.length > 0) this.runArrived();
@@ -165,7 +170,11 @@ export class Dispatcher {
       if (length === WRAP_MARKER) break; // the ring continues at 0: next() goes there
       const next = pos + RECORD_LENGTH_BYTES + ((length + RECORD_ALIGN - 1) & -RECORD_ALIGN);
       if (next > limit) break; // cut by the run's end: it starts the next run
-      this.dispatch(pos + RECORD_LENGTH_BYTES);
+      // A full iterator whose reader is moving: this frame and the rest wait for a turn.
+      if (!this.dispatch(pos + RECORD_LENGTH_BYTES)) {
+        this.givingTurn = true;
+        break;
+      }
       pos = next;
       frames++;
       // A continued message began: its parts are copied from the ring, not from a run.
@@ -226,13 +235,14 @@ export class Dispatcher {
     }
   }
 
-  private dispatch(off: number): void {
+  /** Dispatch the frame at `off` of the run; false when it must wait in the ring (push()). */
+  private dispatch(off: number): boolean {
     const f = this.frame;
     // Frames start on words (4-aligned records), and so does the copy.
     readDelivery(this.spanWords, off, f);
     if (f.kind !== 'msg') {
       this.control(f);
-      return;
+      return true;
     }
     const bytes = this.span;
     if (f.continued) {
@@ -246,10 +256,10 @@ export class Dispatcher {
         parts: new MsgAssembly(f, taker !== undefined && !taker.isClosed),
       };
       this.assemblySlices = 1;
-      return;
+      return true;
     }
     const sub = this.target.subscription(f.sid);
-    if (sub === undefined || sub.isClosed) return;
+    if (sub === undefined || sub.isClosed) return true;
     const subject = f.ownSubject
       ? sub.subject
       : (sub.knownSubjects?.subjectAt(bytes, f.subjectStart, f.subjectEnd) ??
@@ -260,7 +270,7 @@ export class Dispatcher {
     const decoded = f.hasHeaders ? decodeHeaders(bytes, f.headerStart, f.headerEnd) : undefined;
     const source = this.spanSource;
     const start = this.spanOffset + f.payloadStart;
-    this.push(
+    return this.push(
       sub,
       subject,
       reply,
@@ -269,6 +279,7 @@ export class Dispatcher {
       start,
       f.payloadEnd - f.payloadStart,
       undefined,
+      true,
     );
   }
 
@@ -297,13 +308,25 @@ export class Dispatcher {
     const { headers, payload } = a.parts;
     const decoded = headers.length > 0 ? decodeHeaders(headers, 0, headers.length) : undefined;
     const source = Buffer.from(payload.buffer, payload.byteOffset, payload.length);
-    this.push(sub, a.subject ?? sub.subject, a.reply, decoded, source, 0, payload.length, payload);
+    // Its parts are consumed: it cannot wait in the ring (a full iterator drops it).
+    this.push(
+      sub,
+      a.subject ?? sub.subject,
+      a.reply,
+      decoded,
+      source,
+      0,
+      payload.length,
+      payload,
+      false,
+    );
     return 1;
   }
 
   /**
    * Hand a message to `sub`: its payload is `source[start, start + length)`; `owned`: the
-   * same bytes in an array of their own, when they have one.
+   * same bytes in an array of their own, when they have one. False when it waits in the ring
+   * (`mayWait`: a full iterator whose reader is moving, Subscriber.push).
    */
   private push(
     sub: Subscriber,
@@ -314,7 +337,8 @@ export class Dispatcher {
     start: number,
     length: number,
     owned: Uint8Array<ArrayBuffer> | undefined,
-  ): void {
+    mayWait: boolean,
+  ): boolean {
     const msg = new Message(
       subject,
       reply,
@@ -328,9 +352,10 @@ export class Dispatcher {
       this.target.respond,
     );
     try {
-      sub.push(msg);
+      return sub.push(msg, mayWait);
     } catch (error) {
       this.target.deliveryError(error, sub);
+      return true;
     }
   }
 }

@@ -101,6 +101,11 @@ export class Subscriber implements AsyncIterable<Message> {
   private failure: NatsError | undefined;
   private timer: NodeJS.Timeout | undefined;
   private slow = false;
+  /**
+   * The iterator took a message since its queue was last found full: its reader is moving, so
+   * the next message that finds the queue full waits in the ring for a turn instead of dropping.
+   */
+  private tookSinceFull = true;
   /** The unsubscribeAfter count, or 0 for none: caps {@link delivered} (see unsubscribeAfter). */
   private limit = 0;
   private endResolve!: (error: NatsError | undefined) => void;
@@ -197,12 +202,15 @@ export class Subscriber implements AsyncIterable<Message> {
 
   /**
    * Dispatcher → subscriber. An iterator that is `capacity` messages (or 64 MiB of payloads)
-   * behind drops (slowConsumer).
+   * behind drops (slowConsumer), unless its reader took a message since the queue was last
+   * full and `mayWait`: then false, and the dispatcher leaves this message and those after it
+   * in the ring until the next turn (a slice can bring more than a small `capacity` before the
+   * reader, which runs between slices, gets a turn).
    *
    * @internal
    */
-  push(msg: Message): void {
-    if (this.done) return;
+  push(msg: Message, mayWait = false): boolean {
+    if (this.done) return true;
     this.delivered++;
     if (this.callback) {
       try {
@@ -213,7 +221,7 @@ export class Subscriber implements AsyncIterable<Message> {
       } finally {
         if (this.delivered === this.limit) this.limitReached();
       }
-      return;
+      return true;
     }
     if (this.waiters.length > 0) {
       this.waiters.shift()?.resolve({ value: msg, done: false });
@@ -221,6 +229,10 @@ export class Subscriber implements AsyncIterable<Message> {
       this.queue.push(msg);
       this.queuedBytes += msg.length;
       this.slow = false;
+    } else if (mayWait && this.tookSinceFull) {
+      this.tookSinceFull = false;
+      this.delivered--;
+      return false;
     } else {
       this.delivered--;
       this.owner.dropped();
@@ -230,6 +242,7 @@ export class Subscriber implements AsyncIterable<Message> {
       }
     }
     if (this.delivered === this.limit) this.limitReached(); // after the last one is queued
+    return true;
   }
 
   private hasRoomFor(bytes: number): boolean {
@@ -318,6 +331,7 @@ export class Subscriber implements AsyncIterable<Message> {
           const value = this.queue[this.head];
           this.queue[this.head++] = undefined as unknown as Message;
           this.queuedBytes -= value.length;
+          this.tookSinceFull = true;
           if (this.head === this.queue.length) {
             this.queue.length = 0;
             this.head = 0;

@@ -87,6 +87,33 @@ describe('a consumer slower than the burst but making progress', () => {
   }, 90_000);
 });
 
+describe('an iterator with a small subscriptionCapacity, read as fast as it comes', () => {
+  it('gets every message of a burst larger than its capacity, in order, none dropped', async () => {
+    server = await startServer();
+    const COUNT = 20_000;
+    const events: Event[] = [];
+    const client = await new ConnectOptions()
+      .subscriptionCapacity(100) // far fewer than a dispatch slice brings (4,096 frames)
+      .eventCallback((e) => {
+        events.push(e);
+      })
+      .connect(server.url);
+    clients.push(client);
+    const sub = client.subscribe('burst');
+    await client.flush();
+    const sending = flood(server.url, 'burst', COUNT, 16);
+    let received = 0;
+    for await (const _ of sub) {
+      if (++received === COUNT) break;
+      if (client.statistics().droppedMessages > 0) break; // reported below
+    }
+    expect((await sending).stdout).toContain('sent');
+    expect(client.statistics().droppedMessages).toBe(0);
+    expect(slowEvents(events)).toEqual([]);
+    expect(received).toBe(COUNT);
+  });
+});
+
 describe('a blocked main thread', () => {
   it('keeps the connection, bounds the subscription and reports one slowConsumer', async () => {
     server = await startServer();
