@@ -56,13 +56,7 @@ async function outgoingPath(load: (path: string) => Promise<Module>): Promise<Pu
   const producer = new RingProducer(buffers);
   const consumer = new RingConsumer(buffers);
   const publisher = new Publisher(producer, 65_536, 64 * 1024 * 1024);
-  const outgoing = new Outgoing(
-    publisher,
-    true,
-    () => 1024 * 1024,
-    interest,
-    () => true,
-  );
+  const outgoing = new Outgoing(publisher, true, () => 1024 * 1024, interest);
   return {
     send: (payload) => outgoing.send(SUBJECT, undefined, undefined, payload),
     drain: () => {

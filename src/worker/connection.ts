@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Remote } from '../shared/comlink.js';
 import type { HostCallbacks, StartResult, WireServer, WorkerData } from '../shared/control.js';
 import { acceptedMessages, NatsError, toWire } from '../shared/errors.js';
-import { ST_MAX_PAYLOAD, ST_NO_HEADERS, ST_STATE } from '../shared/layout.js';
+import { ST_MAX_PAYLOAD, ST_STATE } from '../shared/layout.js';
 import type { WorkerOptions } from '../shared/options.js';
 import type { MsgView } from '../shared/protocol/parser.js';
 import { RingConsumer } from '../shared/ring/ring-consumer.js';
@@ -337,7 +337,6 @@ export class Connection implements SessionHost {
   private recordInfo(info: ServerInfo, server: ServerAddress): boolean {
     this.lastInfo = info;
     Atomics.store(this.stateWords, ST_MAX_PAYLOAD, info.maxPayload); // publish() checks sizes against it
-    Atomics.store(this.stateWords, ST_NO_HEADERS, info.headers ? 0 : 1); // and headers against it
     this.outbound.serverLimit(info.maxPayload);
     return this.pool.discovered(info.connectUrls, server);
   }

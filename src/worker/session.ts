@@ -394,10 +394,7 @@ export class Session implements ParserSink {
       const auth = await this.host.authFields(info, this.server);
       if (!this.advance('awaitPong')) return;
       this.output.write(
-        encodeConnect({
-          ...connectFields(this.host.options, transport.encrypted, info.headers),
-          ...auth,
-        }),
+        encodeConnect({ ...connectFields(this.host.options, transport.encrypted), ...auth }),
       );
       this.output.write(PING);
     } catch (err) {

@@ -3,9 +3,7 @@
 
 import { type Client, connect, HeaderMap, type Message } from 'nats-offload';
 import { describe, expect, it } from 'vitest';
-import { thrown } from '../helpers/errors.js';
 import { fileServer } from '../helpers/file-server.js';
-import { startServer } from '../helpers/nats-server.js';
 
 const file = fileServer();
 
@@ -131,33 +129,5 @@ describe('headers', () => {
     expect(got[0].string()).toBe('plain');
     expect(got[1].headers!.get('Content-Type')).toBe('bytes');
     expect(Array.from(got[1].payload)).toEqual(Array.from(binary));
-  });
-});
-
-describe('a server without headers (no_header_support)', () => {
-  it('connects, and a message with headers is refused on this thread, not sent', async () => {
-    const server = await startServer({ config: 'no_header_support: true' });
-    const client = await connect(server.url).catch(async (error: unknown) => {
-      await server.stop();
-      throw error;
-    });
-    try {
-      expect(client.serverInfo().headers).toBe(false);
-      const got = await exchange(client, 'plain', () => client.publish('plain', 'x'));
-      expect(got.map((m) => m.string())).toEqual(['x']);
-      expect(thrown(() => client.publishWithHeaders('plain', traceHeaders(), 'y')).kind).toBe(
-        'invalidArgument',
-      );
-      const withHeaders = client.requestWithHeaders('svc', traceHeaders(), 'z');
-      await expect(withHeaders).rejects.toMatchObject({ kind: 'invalidArgument' });
-      // No no-responders replies without headers: a request nobody serves times out.
-      const lonely = client.sendRequest('svc', { payload: 'q', timeout: 200 });
-      await expect(lonely).rejects.toMatchObject({ kind: 'timedOut' });
-      await client.flush();
-      expect(client.statistics().connects).toBe(1);
-    } finally {
-      await client.close();
-      await server.stop();
-    }
   });
 });
