@@ -6,8 +6,8 @@
  * for the earliest deadline left, if any.
  *
  * The timer is unref'd: the open client's worker keeps the process alive, not a timeout.
- * Deadlines are told once what had arrived when they passed is dispatched: a reply that came
- * in time settles its request even when this thread was busy past the deadline.
+ * Deadlines are told once what had reached the worker when their timer ran is dispatched (at
+ * most ~100 ms later): a reply that waited while this thread was busy settles its request.
  */
 
 /** Something that expires at a time; {@link Deadlines} owns its two fields. */

@@ -21,6 +21,11 @@ const SLICE_MS = 1;
 /** Frames between clock reads within a run: a slow callback overruns a slice by at most this many. */
 const CLOCK_EVERY = 16;
 /**
+ * How long a timeout waits at most for the frames that were in the ring when its timer ran
+ * (afterArrived): a backlog behind slow callbacks must not hold a timeout up for seconds.
+ */
+const ARRIVED_WAIT_MS = 100;
+/**
  * Frames are read from private copies of the ring of at most this many bytes: one copy per
  * run of frames instead of one per payload, and each payload is a view of the copy.
  */
@@ -76,8 +81,11 @@ export class Dispatcher {
   lastAssemblySlices = 0;
   /** A frame was left in the ring for a full iterator's reader: the slice ends there. */
   private givingTurn = false;
-  /** {@link afterArrived}'s callbacks, in order, each with the ring position it waits for. */
-  private fenced: { position: number; run: () => void }[] = [];
+  /**
+   * {@link afterArrived}'s callbacks, in order, each with the ring position it waits for and
+   * the time it waits until at most.
+   */
+  private fenced: { position: number; until: number; run: () => void }[] = [];
 
   constructor(
     private readonly ring: RingConsumer,
@@ -95,28 +103,30 @@ export class Dispatcher {
     this.stopped = true;
     const fenced = this.fenced;
     this.fenced = [];
-    for (const { run } of fenced) run();
+    runEach(fenced);
   }
 
   /**
-   * Run `run` once every frame in the ring now has been dispatched (at once when none waits):
-   * where a timeout is decided, so that a reply, message or flush acknowledgement that
-   * arrived in time, but waited in the ring while this thread was busy past the deadline,
-   * counts as arrived.
+   * Run `run` once every frame in the ring now has been dispatched (at once when none waits),
+   * or {@link ARRIVED_WAIT_MS} from now if that comes first: where a timeout is decided, so
+   * that a reply, message or flush acknowledgement that reached the worker before the timer
+   * ran, but waited in the ring while this thread was busy, counts as arrived.
    */
   afterArrived(run: () => void): void {
     const position = this.ring.published();
     if (this.stopped || this.ring.consumedTo(position)) run();
-    else this.fenced.push({ position, run });
+    else this.fenced.push({ position, until: performance.now() + ARRIVED_WAIT_MS, run });
   }
 
-  /** The {@link afterArrived} callbacks whose frames have all been dispatched. */
+  /** The {@link afterArrived} callbacks whose frames have all been dispatched, or whose wait is over. */
   private runArrived(): void {
+    const now = performance.now();
     let done = 0;
-    while (done < this.fenced.length && this.ring.consumedTo(this.fenced[done].position)) done++;
-    if (done === 0) return;
-    const ready = this.fenced.splice(0, done);
-    for (const { run } of ready) run();
+    for (const f of this.fenced) {
+      if (!this.ring.consumedTo(f.position) && f.until > now) break;
+      done++;
+    }
+    if (done > 0) runEach(this.fenced.splice(0, done));
   }
 
   private readonly drain = (): void => {
@@ -356,6 +366,20 @@ export class Dispatcher {
     } catch (error) {
       this.target.deliveryError(error, sub);
       return true;
+    }
+  }
+}
+
+/**
+ * Runs each callback. They settle promises and do not throw; one that did must neither keep
+ * the others from running nor stop the dispatcher, which schedules its next slice after them.
+ */
+function runEach(callbacks: readonly { run: () => void }[]): void {
+  for (const { run } of callbacks) {
+    try {
+      run();
+    } catch {
+      // nothing to hand it to: the decision it made is lost, the rest go on
     }
   }
 }

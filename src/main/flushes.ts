@@ -56,8 +56,8 @@ export class Flushes {
       const entry: PendingFlush = { resolve, reject };
       const timeout = this.requestTimeout;
       if (timeout !== null) {
-        // Decided once what arrived by then is dispatched: an acknowledgement that came in
-        // time, but waited while this thread was busy, still resolves it.
+        // Decided once what reached the worker before the timer ran is dispatched: an
+        // acknowledgement that waited while this thread was busy still resolves it.
         entry.timer = setTimeout(
           () =>
             this.afterArrived(() => {

@@ -35,26 +35,30 @@ export function routePermissionViolation(
     mux.denied(subject.text, error);
     return;
   }
-  for (const sub of deniedSubscriptions(readSubscription(message, subject), subs)) {
+  const named = readSubscription(message, subject);
+  if (named === undefined) return;
+  for (const sub of deniedSubscriptions(named, subs)) {
     if (mux.isSharedInbox(sub)) mux.inboxDenied(error);
     else sub.fail(error);
   }
 }
 
-/** The rest of a subscription -ERR after its quoted subject, which ends at `subject.end`. */
+/**
+ * The rest of a subscription -ERR after its quoted subject, which ends at `subject.end`;
+ * undefined when it names a queue group that cannot be read (then no subscription is ended).
+ */
 function readSubscription(
   message: string,
   subject: { text: string; end: number },
-): DeniedSubscription {
+): DeniedSubscription | undefined {
   let rest = message.slice(subject.end);
   let queue: string | undefined;
   const using = /^ using queue "/i.exec(rest);
   if (using !== null) {
     const quoted = unquoteGo(rest, using[0].length);
-    if (quoted !== undefined) {
-      queue = quoted.text;
-      rest = rest.slice(quoted.end);
-    }
+    if (quoted === undefined) return undefined; // a queue group it names but we cannot read
+    queue = quoted.text;
+    rest = rest.slice(quoted.end);
   }
   const sid = /^ \(sid "?(\d+)"?\)/i.exec(rest);
   return {
@@ -65,7 +69,11 @@ function readSubscription(
   };
 }
 
-/** The subscriptions an -ERR denies: one that names no queue group, the plain ones of its subject. */
+/**
+ * The subscriptions an -ERR denies, on its subject: the one with the sid it names; all of
+ * them for too many tokens; else those in the queue group it names, or the plain ones when it
+ * names none.
+ */
 function deniedSubscriptions(
   denied: DeniedSubscription,
   subs: readonly Subscriber[],

@@ -60,15 +60,24 @@ export function requestMany(
   // The limits run from the request, iterated or not: an iterable nobody reads must not keep
   // its inbox open.
   const stop = () => void sub.unsubscribe();
-  // A limit is reached once what arrived by then is dispatched: replies that came in time, but
-  // waited while this thread was busy, are gathered.
-  const stopArrived = () => host.afterArrived(stop);
+  // A limit is reached once what arrived before its timer ran is dispatched: replies that
+  // waited while this thread was busy are gathered, and one among them restarts the stall.
+  let deliveredAtQuiet = 0;
+  const restartStall = () => {
+    deliveredAtQuiet = sub.delivered;
+    timers.quiet?.refresh();
+  };
+  const stallOver = () => (sub.delivered > deliveredAtQuiet ? restartStall() : stop());
   const timers: Timers = {
     // Unref'd: an open client keeps the process alive, a forgotten request must not.
-    total: maxWait === null ? undefined : setTimeout(stopArrived, maxWait).unref(),
-    quiet: stall === undefined ? undefined : setTimeout(stopArrived, stall).unref(),
+    total:
+      maxWait === null ? undefined : setTimeout(() => host.afterArrived(stop), maxWait).unref(),
+    quiet:
+      stall === undefined
+        ? undefined
+        : setTimeout(() => host.afterArrived(stallOver), stall).unref(),
   };
-  const gathered = replies(sub, subject, timers, stop);
+  const gathered = replies(sub, subject, timers, stop, restartStall);
   // return() ends the request at once, also while a next() waits for a reply (a generator's
   // own return() would wait for that reply first) or before the first next().
   const iterator: AsyncIterableIterator<Message> = {
@@ -86,7 +95,7 @@ export function requestMany(
 
 interface Timers {
   readonly total: NodeJS.Timeout | undefined;
-  /** Restarted by each reply. */
+  /** Restarted by each reply taken, or found dispatched when it runs out. */
   readonly quiet: NodeJS.Timeout | undefined;
 }
 
@@ -95,6 +104,8 @@ async function* replies(
   subject: string,
   timers: Timers,
   stop: () => void,
+  /** A reply was taken: the stall starts again. */
+  restartStall: () => void,
 ): AsyncGenerator<Message> {
   let first = true;
   try {
@@ -103,7 +114,7 @@ async function* replies(
         throw new NatsError('noResponders', `no responders for ${subject}`);
       }
       first = false;
-      timers.quiet?.refresh();
+      restartStall();
       yield msg;
     }
   } finally {

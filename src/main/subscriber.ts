@@ -102,10 +102,12 @@ export class Subscriber implements AsyncIterable<Message> {
   private timer: NodeJS.Timeout | undefined;
   private slow = false;
   /**
-   * The iterator took a message since its queue was last found full: its reader is moving, so
-   * the next message that finds the queue full waits in the ring for a turn instead of dropping.
+   * The iterator's reader emptied its queue since the queue was last found full: it keeps up
+   * with the slices, so the next message that finds the queue full waits in the ring for the
+   * reader's turn instead of dropping (a reader that only nibbles gets no turns: it would set
+   * the pace of every subscription behind it).
    */
-  private tookSinceFull = true;
+  private caughtUpSinceFull = true;
   /** The unsubscribeAfter count, or 0 for none: caps {@link delivered} (see unsubscribeAfter). */
   private limit = 0;
   private endResolve!: (error: NatsError | undefined) => void;
@@ -202,8 +204,8 @@ export class Subscriber implements AsyncIterable<Message> {
 
   /**
    * Dispatcher → subscriber. An iterator that is `capacity` messages (or 64 MiB of payloads)
-   * behind drops (slowConsumer), unless its reader took a message since the queue was last
-   * full and `mayWait`: then false, and the dispatcher leaves this message and those after it
+   * behind drops (slowConsumer), unless its reader emptied the queue since it was last full
+   * and `mayWait`: then false, and the dispatcher leaves this message and those after it
    * in the ring until the next turn (a slice can bring more than a small `capacity` before the
    * reader, which runs between slices, gets a turn).
    *
@@ -229,8 +231,8 @@ export class Subscriber implements AsyncIterable<Message> {
       this.queue.push(msg);
       this.queuedBytes += msg.length;
       this.slow = false;
-    } else if (mayWait && this.tookSinceFull) {
-      this.tookSinceFull = false;
+    } else if (mayWait && this.caughtUpSinceFull) {
+      this.caughtUpSinceFull = false;
       this.delivered--;
       return false;
     } else {
@@ -300,8 +302,8 @@ export class Subscriber implements AsyncIterable<Message> {
    * @internal
    */
   expectWithin(ms: number): void {
-    // Decided once what arrived by then is dispatched: a message that came in time, but waited
-    // while this thread was busy past the deadline, is delivered, not lost to the timeout.
+    // Decided once what reached the worker before the timer ran is dispatched: a message that
+    // waited while this thread was busy past the deadline is delivered, not lost to it.
     const expire = () => {
       if (this.delivered === 0) {
         this.fail(new NatsError('timedOut', `no message on ${this.subject} within ${ms} ms`));
@@ -331,8 +333,8 @@ export class Subscriber implements AsyncIterable<Message> {
           const value = this.queue[this.head];
           this.queue[this.head++] = undefined as unknown as Message;
           this.queuedBytes -= value.length;
-          this.tookSinceFull = true;
           if (this.head === this.queue.length) {
+            this.caughtUpSinceFull = true;
             this.queue.length = 0;
             this.head = 0;
           } else if (this.head >= 1024 && this.head * 2 >= this.queue.length) {

@@ -93,10 +93,6 @@ export class Subscriptions implements SubscriptionOwner {
    * SubscriptionOwner: a subscription callback threw (or its promise rejected) something;
    * reported, and delivery goes on.
    */
-  afterArrived(run: () => void): void {
-    this.client.afterArrived(run);
-  }
-
   callbackFailed(sub: Subscriber, error: unknown): void {
     this.client.emit({
       type: 'clientError',
@@ -106,6 +102,11 @@ export class Subscriptions implements SubscriptionOwner {
         { cause: error },
       ),
     });
+  }
+
+  /** SubscriptionOwner */
+  afterArrived(run: () => void): void {
+    this.client.afterArrived(run);
   }
 
   /** SubscriptionOwner */

@@ -22,18 +22,16 @@
 import type { Remote } from '../shared/comlink.js';
 import type { HostCallbacks } from '../shared/control.js';
 import { NatsError } from '../shared/errors.js';
-import {
-  DEFAULTS,
-  defaultReconnectDelay,
-  MAX_TIMER_MS,
-  type WorkerOptions,
-} from '../shared/options.js';
+import { defaultReconnectDelay, MAX_TIMER_MS, type WorkerOptions } from '../shared/options.js';
 import { defaultServerInfo, type ServerInfo } from '../shared/server-info.js';
 import type { CallerCalls } from './caller.js';
 import type { PoolEntry, ServerPool } from './server-pool.js';
 
-/** A connection ended sooner than this after opening counts toward {@link Reconnects.quickEnds}. */
-const QUICK_END_MS = DEFAULTS.reconnectDelayMax;
+/**
+ * A connection the server ends with an -ERR sooner than this after opening counts toward
+ * {@link Reconnects.quickEnds}; one that lasts this long resets them.
+ */
+const QUICK_END_MS = 4_000;
 
 export interface NextAttempt {
   entry: PoolEntry;
@@ -79,9 +77,10 @@ export class Reconnects {
     else if (byServerError) this.quickEnds++;
   }
 
-  /** setServerPool: a fresh budget of attempts. */
+  /** setServerPool: a fresh budget of attempts, and a fresh backoff. */
   reset(): void {
     this.attempts = 0;
+    this.quickEnds = 0;
   }
 
   /**

@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { type Client, ConnectOptions } from 'nats-offload';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runNodeScript } from '../helpers/child.js';
 import { type NatsServer, startServer } from '../helpers/nats-server.js';
 
 /** The bench's raw-socket responder, in a process of its own: it answers while we are busy. */
@@ -101,5 +102,89 @@ describe('this thread busy past a timeout, nothing having come', () => {
     await busyAfterSending();
     await expect(reply).rejects.toMatchObject({ kind: 'timedOut' });
     expect((await sub.closed)?.kind).toBe('timedOut');
+  });
+});
+
+describe('a timeout behind a backlog of deliveries', () => {
+  /** Another client of this process publishes `count` messages to `subject`. */
+  async function flood(subject: string, count: number): Promise<Client> {
+    const publisher = await new ConnectOptions().connect(server.url);
+    clients.push(publisher);
+    publisher.subscribe('silent', { callback: () => {} }); // no 503 for requests to it, no reply
+    await publisher.flush();
+    const payload = new Uint8Array(128);
+    for (let i = 0; i < count; i++) {
+      if (!publisher.publish(subject, payload)) await publisher.writable();
+    }
+    await publisher.flush();
+    return publisher;
+  }
+
+  it('behind slow callbacks, fires about when it should, not when the backlog is through', async () => {
+    const c = await client();
+    c.subscribe('flood', {
+      callback: () => {
+        const end = performance.now() + 0.2;
+        while (performance.now() < end) {}
+      },
+    });
+    await c.flush();
+    await flood('flood', 30_000); // ~6 s of callbacks
+    const started = performance.now();
+    await expect(c.request('silent', 'x')).rejects.toMatchObject({ kind: 'timedOut' });
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
+  it('behind an iterator read one message per turn, a reply is not held to its pace', async () => {
+    const c = await new ConnectOptions().subscriptionCapacity(10).connect(server.url);
+    clients.push(c);
+    const nibbled = c.subscribe('flood');
+    const reading = (async () => {
+      for await (const _ of nibbled) await new Promise((resolve) => setImmediate(resolve));
+    })();
+    await c.flush();
+    await flood('flood', 100_000);
+    const started = performance.now();
+    expect((await c.sendRequest('echo', { payload: 'x', timeout: 20_000 })).string()).toBe('x');
+    expect(performance.now() - started).toBeLessThan(2_500);
+    await nibbled.unsubscribe();
+    await reading;
+  });
+});
+
+describe("requestMany's stall, this thread busy while replies keep coming", () => {
+  it('is restarted by the replies that came meanwhile: every reply is gathered', async () => {
+    const c = await client();
+    const ready = c.subscribe('spread.ready', { max: 1 });
+    // A responder in another process: ten replies 60 ms apart to one request.
+    const responder = runNodeScript(
+      `import { connect } from 'nats-offload';
+       const c = await connect(${JSON.stringify(server.url)});
+       const sub = c.subscribe('spread', { max: 1 });
+       await c.flush();
+       c.publish('spread.ready');
+       for await (const m of sub) {
+         for (let i = 0; i < 10; i++) {
+           m.respond(String(i));
+           await c.flush();
+           await new Promise((r) => setTimeout(r, 60));
+         }
+       }
+       await c.close();`,
+      { timeoutMs: 20_000 },
+    );
+    for await (const _ of ready) break;
+    const got: string[] = [];
+    let busy = true;
+    for await (const msg of c.requestMany('spread', '', { stall: 150, maxWait: 10_000 })) {
+      got.push(msg.string());
+      if (busy) {
+        busy = false;
+        const end = performance.now() + 400;
+        while (performance.now() < end) {}
+      }
+    }
+    await responder;
+    expect(got).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
   });
 });
