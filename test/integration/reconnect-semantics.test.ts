@@ -214,6 +214,12 @@ describe('a server that ends every connection with an -ERR', () => {
     await waitFor(() => counts.length >= 5, 10_000, 'five reconnects');
     // Asked before every attempt, the first included: 1, then one more per refused connection.
     expect(counts.slice(0, 5)).toEqual([1, 2, 3, 4, 5]);
+    // setServerPool resets the count, refused connections included (API.md "Server pool"):
+    // it starts again at 1, or 2 if the connection open at the reset is refused too.
+    await client.setServerPool([server.url]);
+    const before = counts.length;
+    await waitFor(() => counts.length > before, 10_000, 'one more reconnect');
+    expect(counts[before]).toBeLessThanOrEqual(2);
   });
 });
 
