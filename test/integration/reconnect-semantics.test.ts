@@ -7,7 +7,7 @@ import { type Client, ConnectOptions, type Event, NatsError } from 'nats-offload
 import { afterEach, describe, expect, it } from 'vitest';
 import { thrown } from '../helpers/errors.js';
 import { freePort, type NatsServer, startCluster, startServer } from '../helpers/nats-server.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, withTimeout } from '../helpers/wait.js';
 
 const servers: NatsServer[] = [];
 const clients: Client[] = [];
@@ -236,12 +236,23 @@ describe('connectionState() after a failover', () => {
     return { nodes, client };
   }
 
-  /** Stops the client's node and returns its name once connectionState() says it is gone. */
+  /**
+   * Stops the client's node and returns its name once connectionState() says it is gone. Each
+   * step has a bound of its own: this file's one flake (a 30 s test timeout under load, three
+   * times in three sessions) did not say which step waited.
+   */
   async function stopItsNode(client: Client, nodes: NatsServer[]): Promise<string> {
-    const dead = client.serverInfo().serverName;
-    await nodes.find((n) => n.url.endsWith(`:${client.serverInfo().port}`))?.stop();
+    const { serverName: dead, port } = client.serverInfo();
+    const node = nodes.find((n) => n.url.endsWith(`:${port}`));
+    if (node === undefined) throw new Error(`no node of the cluster has the client's port ${port}`);
+    await withTimeout(node.stop(), 10_000, `stopping node ${dead}`);
     // Polled every turn of the event loop, as a caller checking the state would.
-    while (client.connectionState() === 'connected') await nextTurn();
+    const deadline = performance.now() + 10_000;
+    while (client.connectionState() === 'connected') {
+      if (performance.now() > deadline)
+        throw new Error(`still connected 10 s after ${dead} stopped`);
+      await nextTurn();
+    }
     return dead;
   }
 
@@ -266,7 +277,7 @@ describe('connectionState() after a failover', () => {
     const { nodes, client } = await onCluster();
     for (let round = 1; round <= 2; round++) {
       const dead = await stopItsNode(client, nodes);
-      await client.flush(); // answered by the next node
+      await withTimeout(client.flush(), 15_000, 'a flush answered by the next node');
       expect(client.connectionState()).toBe('connected');
       expect(client.serverInfo().serverName).not.toBe(dead);
     }
