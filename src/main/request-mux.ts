@@ -256,14 +256,7 @@ export class RequestMux implements KnownSubjects {
   inboxDenied(error: NatsError): void {
     this.sub?.fail(error);
     this.sub = null;
-    this.matched = undefined;
-    const entries = this.pending.entries();
-    this.pending.clear();
-    for (const entry of entries) {
-      this.deadlines.remove(entry);
-      entry.reject(error);
-    }
-    this.changed();
+    this.failShared(error);
   }
 
   /** Whether `sub` is one of the multiplexer's own subscriptions (drain() leaves them be). */
@@ -305,10 +298,18 @@ export class RequestMux implements KnownSubjects {
   /** Fail every request still waiting (the client is closing). */
   close(error: NatsError): void {
     this.deadlines.clear();
+    this.failShared(error);
+  }
+
+  /** Fail every request waiting on the shared inbox with `error`. */
+  private failShared(error: NatsError): void {
     const entries = this.pending.entries();
     this.pending.clear();
     this.matched = undefined;
-    for (const entry of entries) entry.reject(error);
+    for (const entry of entries) {
+      this.deadlines.remove(entry); // a no-op after clear()
+      entry.reject(error);
+    }
     this.changed();
   }
 
