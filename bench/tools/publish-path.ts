@@ -56,7 +56,13 @@ async function outgoingPath(load: (path: string) => Promise<Module>): Promise<Pu
   const producer = new RingProducer(buffers);
   const consumer = new RingConsumer(buffers);
   const publisher = new Publisher(producer, 65_536, 64 * 1024 * 1024);
-  const outgoing = new Outgoing(publisher, true, () => 1024 * 1024, interest);
+  const outgoing = new Outgoing(
+    publisher,
+    true,
+    () => 1024 * 1024,
+    interest,
+    () => true,
+  );
   return {
     send: (payload) => outgoing.send(SUBJECT, undefined, undefined, payload),
     drain: () => {

@@ -82,6 +82,7 @@ export function clientParts(
     !options.skipSubjectValidation,
     () => shared.maxPayload(),
     interest,
+    () => shared.serverHeaders(),
   );
   // Where timeouts are decided: once what arrived by then is dispatched (made below).
   const afterArrived = (run: () => void) => dispatcher.afterArrived(run);

@@ -42,6 +42,8 @@ export class Outgoing {
     private readonly maxPayload: () => number,
     /** Which publishes come back to this client (the worker gates only those). */
     private readonly interest: SubjectInterest,
+    /** Whether the server takes headers (false once an INFO says it has none). */
+    private readonly serverHeaders: () => boolean,
   ) {
     interest.onChange(() => {
       this.lastSubject = undefined;
@@ -87,6 +89,13 @@ export class Outgoing {
     }
     if (!(headers instanceof HeaderMap)) {
       throw new NatsError('invalidArgument', 'headers must be a HeaderMap');
+    }
+    if (!this.serverHeaders()) {
+      // nats-server would end the connection on the HPUB.
+      throw new NatsError(
+        'invalidArgument',
+        `the server does not take headers (its INFO says headers: false): a message with headers to ${subject} cannot be sent`,
+      );
     }
     const block = encodeHeaders(headers);
     this.checkSize(subject, block.length + data.length);

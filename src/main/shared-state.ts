@@ -11,6 +11,7 @@ import {
   ST_IN_BYTES,
   ST_IN_MESSAGES,
   ST_MAX_PAYLOAD,
+  ST_NO_HEADERS,
   ST_OUT_BYTES,
   ST_OUT_MESSAGES,
   ST_STATE,
@@ -69,6 +70,11 @@ export class SharedState {
       default:
         return 'closed';
     }
+  }
+
+  /** Whether the server takes headers: true until an INFO says it has none. */
+  serverHeaders(): boolean {
+    return Atomics.load(this.words, ST_NO_HEADERS) === 0;
   }
 
   /** The last INFO's max_payload. */

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Remote } from '../shared/comlink.js';
 import type { HostCallbacks, StartResult, WireServer, WorkerData } from '../shared/control.js';
 import { acceptedMessages, NatsError, toWire } from '../shared/errors.js';
-import { ST_MAX_PAYLOAD, ST_STATE } from '../shared/layout.js';
+import { ST_MAX_PAYLOAD, ST_NO_HEADERS, ST_STATE } from '../shared/layout.js';
 import type { WorkerOptions } from '../shared/options.js';
 import type { MsgView } from '../shared/protocol/parser.js';
 import { RingConsumer } from '../shared/ring/ring-consumer.js';
@@ -317,27 +317,41 @@ export class Connection implements SessionHost {
   }
 
   /**
-   * After each pump: statistics to shared memory; messages it left out for the server's
-   * max_payload are not sent (counted, reported, and the flushes after them fail).
+   * After each pump: statistics to shared memory; messages it left out because the server
+   * cannot take them (larger than its max_payload, or with headers it does not take) are not
+   * sent (counted, reported, and the flushes after them fail).
    */
   private pumped(): void {
     this.stats.store();
     const refused = this.outbound.takeRefused();
     if (refused === undefined) return;
-    this.unsent += refused.count;
+    this.unsent += refused.tooLarge + refused.withHeaders;
     this.inbound.flushesLostAfter(refused.afterFlush);
-    const error = new NatsError(
-      'maxPayloadExceeded',
-      `not sent, larger than the server's max_payload of ${refused.limit} bytes: ${acceptedMessages(refused.count)} (counted in notSent)`,
-    );
-    this.link.emit({ type: 'clientError', error: toWire(error) });
+    if (refused.tooLarge > 0) {
+      this.reportUnsent(
+        'maxPayloadExceeded',
+        `not sent, larger than the server's max_payload of ${refused.limit} bytes: ${acceptedMessages(refused.tooLarge)} (counted in notSent)`,
+      );
+    }
+    if (refused.withHeaders > 0) {
+      // The kind publishWithHeaders() throws once the caller's thread knows of this server.
+      this.reportUnsent(
+        'invalidArgument',
+        `not sent, the server takes no headers (its INFO says headers: false): ${acceptedMessages(refused.withHeaders)} with headers (counted in notSent)`,
+      );
+    }
+  }
+
+  private reportUnsent(kind: 'maxPayloadExceeded' | 'invalidArgument', message: string): void {
+    this.link.emit({ type: 'clientError', error: toWire(new NatsError(kind, message)) });
   }
 
   /** Keeps `info` as the last INFO; true when it made the pool grow. */
   private recordInfo(info: ServerInfo, server: ServerAddress): boolean {
     this.lastInfo = info;
     Atomics.store(this.stateWords, ST_MAX_PAYLOAD, info.maxPayload); // publish() checks sizes against it
-    this.outbound.serverLimit(info.maxPayload);
+    Atomics.store(this.stateWords, ST_NO_HEADERS, info.headers ? 0 : 1); // and headers against it
+    this.outbound.serverTakes(info.maxPayload, info.headers);
     return this.pool.discovered(info.connectUrls, server);
   }
 

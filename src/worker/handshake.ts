@@ -12,16 +12,24 @@ import type { Transport } from './transport.js';
 
 const CLIENT_VERSION = '0.1.0';
 
-/** CONNECT's fields but the credentials (auth.ts builds those). */
-export function connectFields(options: WorkerOptions, encrypted: boolean): Record<string, unknown> {
+/**
+ * CONNECT's fields but the credentials (auth.ts builds those). Headers and no-responders
+ * replies are asked for only of a server whose INFO offers headers: nats-server refuses a
+ * CONNECT that asks for no_responders without them ("no responders requires headers support").
+ */
+export function connectFields(
+  options: WorkerOptions,
+  encrypted: boolean,
+  serverHeaders: boolean,
+): Record<string, unknown> {
   return {
     verbose: false,
     pedantic: false,
     lang: 'nats-offload',
     version: CLIENT_VERSION,
     protocol: 1,
-    headers: true,
-    no_responders: true,
+    headers: serverHeaders,
+    no_responders: serverHeaders,
     echo: !options.noEcho,
     name: options.name,
     tls_required: encrypted,

@@ -8,8 +8,9 @@
  * A message continued across records (command.ts) is copied out part by part and written whole
  * once its last part comes, so nothing else reaches the socket inside it, and a reconnect
  * meanwhile sends it whole on the new connection.
- * Messages were accepted under the max_payload the caller's thread last heard of: those larger
- * than the current server's (a server with a smaller one came next) are left out and counted
+ * Messages were accepted under the max_payload the caller's thread last heard of, and with
+ * headers before it heard of a server without them: those the current server cannot take
+ * (larger than its max_payload, or with headers it does not take) are left out and counted
  * ({@link takeRefused}), since nats-server would end the connection on them.
  */
 import {
@@ -24,7 +25,7 @@ import {
 } from '../shared/frames/command.js';
 import { DEFAULT_MAX_PAYLOAD } from '../shared/layout.js';
 import { PING } from '../shared/protocol/encode.js';
-import { pubAt, pubsWithin } from '../shared/protocol/pub-sizes.js';
+import { isHpubAt, pubAt, pubsFor, type Refusals } from '../shared/protocol/pub-sizes.js';
 import type { RingConsumer } from '../shared/ring/ring-consumer.js';
 import type { PingPurpose } from './flow-control.js';
 import type { SubscriptionTable } from './subscriptions.js';
@@ -80,11 +81,14 @@ export class OutboundPump {
   /** The max_payload of the server written to, and the largest one publishes were checked by. */
   private payloadLimit = DEFAULT_MAX_PAYLOAD;
   private acceptedLimit = DEFAULT_MAX_PAYLOAD;
-  /** Left out for payloadLimit since {@link takeRefused}, and the last flush before the first. */
-  private refused = 0;
+  /** Whether the server written to takes headers (its INFO). */
+  private headers = true;
+  /** Left out since {@link takeRefused}, by reason, and the last flush before the first. */
+  private refused: Refusals = { tooLarge: 0, withHeaders: 0 };
   private refusedAfterFlush = 0;
-  /** The parts of a continued message that is being left out. */
+  /** The parts of a continued message that is being left out, and why (for its count). */
   private skippingParts = false;
+  private skippedReason: Refusals = { tooLarge: 1, withHeaders: 0 };
 
   constructor(
     private readonly ring: RingConsumer,
@@ -92,12 +96,13 @@ export class OutboundPump {
   ) {}
 
   /**
-   * The server written to from now on takes payloads of up to `limit` bytes (its INFO); the
-   * caller's thread checks publishes against it from now on too.
+   * The server written to from now on takes payloads of up to `limit` bytes, and headers or
+   * not (its INFO); the caller's thread checks publishes against it from now on too.
    */
-  serverLimit(limit: number): void {
+  serverTakes(limit: number, headers: boolean): void {
     this.payloadLimit = limit;
     this.acceptedLimit = Math.max(this.acceptedLimit, limit);
+    this.headers = headers;
   }
 
   /** The id of the last flush taken from the ring (0: none yet); later ones are still in it. */
@@ -106,15 +111,15 @@ export class OutboundPump {
   }
 
   /**
-   * Messages left out since the last call for being larger than their server's max_payload,
-   * the id of the last flush taken before the first of them (later flushes come after them),
-   * and the limit; undefined when none.
+   * Messages left out since the last call, by reason (larger than their server's max_payload,
+   * or with headers for a server without them), the id of the last flush taken before the
+   * first of them (later flushes come after them), and the limit; undefined when none.
    */
-  takeRefused(): { count: number; afterFlush: number; limit: number } | undefined {
-    if (this.refused === 0) return undefined;
-    const count = this.refused;
-    this.refused = 0;
-    return { count, afterFlush: this.refusedAfterFlush, limit: this.payloadLimit };
+  takeRefused(): (Refusals & { afterFlush: number; limit: number }) | undefined {
+    const { tooLarge, withHeaders } = this.refused;
+    if (tooLarge + withHeaders === 0) return undefined;
+    this.refused = { tooLarge: 0, withHeaders: 0 };
+    return { tooLarge, withHeaders, afterFlush: this.refusedAfterFlush, limit: this.payloadLimit };
   }
 
   /**
@@ -186,28 +191,28 @@ export class OutboundPump {
             ? NO_BYTES
             : this.subs.line(control);
       const continues = control === null && continuesPub(ring.bytes, off);
-      let refusedHere = 0;
+      let refusedHere: Refusals | null = null;
       if (control === null) {
-        if (this.skippingParts || this.continuedTooLarge(wire, continues)) {
-          // A continued message too large for this server: its parts are passed over.
+        if (this.skippingParts || this.continuedRefused(wire, continues)) {
+          // A continued message this server cannot take: its parts are passed over.
           this.skippingParts = continues;
-          if (!continues) this.refuse(1);
+          if (!continues) this.refuse(this.skippedReason);
           ring.advance();
           off = ring.next();
           continue;
         }
         // An op is never larger than its record: most records need no look inside.
-        if (!continues && this.partial.length === 0 && this.overLimit(wire.length)) {
-          const within = pubsWithin(wire, this.payloadLimit);
-          if (within !== null) {
-            refusedHere = within.refused; // counted once the record goes into this batch
-            wire = Buffer.concat(within.kept);
-          }
-          if (wire.length === 0) {
-            this.refuse(refusedHere); // nothing of it is written
-            ring.advance();
-            off = ring.next();
-            continue;
+        if (!continues && this.partial.length === 0 && this.mayRefuse(wire.length)) {
+          const taken = pubsFor(wire, this.payloadLimit, this.headers);
+          if (taken !== null) {
+            refusedHere = taken;
+            wire = Buffer.concat(taken.kept);
+            if (wire.length === 0) {
+              this.refuse(taken); // nothing of it is written
+              ring.advance();
+              off = ring.next();
+              continue;
+            }
           }
         }
       }
@@ -242,8 +247,12 @@ export class OutboundPump {
         break;
       }
       if (control === null) {
-        pubs += pubCount(ring.view, off) - refusedHere;
-        if (refusedHere > 0) this.refuse(refusedHere);
+        pubs += pubCount(ring.view, off);
+        if (refusedHere !== null) {
+          // counted once the record goes into this batch
+          pubs -= refusedHere.tooLarge + refusedHere.withHeaders;
+          this.refuse(refusedHere);
+        }
         if (isEcho) echo += wire.length;
       } else {
         const purpose = this.apply(control);
@@ -292,31 +301,43 @@ export class OutboundPump {
   }
 
   /**
-   * Whether `bytes` may hold an op larger than the current server's max_payload: only records
-   * that large, and only while that is below what publishes were checked against.
+   * Whether `bytes` of ops may hold one the current server cannot take: against a server
+   * without headers, any; else only records larger than its max_payload, and only while that
+   * is below what publishes were checked against.
    */
-  private overLimit(bytes: number): boolean {
-    return this.payloadLimit < this.acceptedLimit && bytes > this.payloadLimit;
+  private mayRefuse(bytes: number): boolean {
+    return !this.headers || (this.payloadLimit < this.acceptedLimit && bytes > this.payloadLimit);
   }
 
   /**
-   * Whether the record (`continues`: not the last part) belongs to a continued message too
-   * large for the current server: told by its first part's line, which is either this record
-   * or the first of the parts copied out already (they are dropped then).
+   * Whether the record (`continues`: not the last part) belongs to a continued message the
+   * current server cannot take: told by its first part's line, which is either this record
+   * or the first of the parts copied out already (they are dropped then). Sets
+   * {@link skippedReason}.
    */
-  private continuedTooLarge(wire: Uint8Array, continues: boolean): boolean {
-    if (this.payloadLimit >= this.acceptedLimit) return false;
-    if (this.partial.length === 0) return continues && pubAt(wire, 0).size > this.payloadLimit;
-    if (pubAt(this.partial[0], 0).size <= this.payloadLimit) return false;
+  private continuedRefused(wire: Uint8Array, continues: boolean): boolean {
+    if (this.payloadLimit >= this.acceptedLimit && this.headers) return false;
+    if (this.partial.length === 0) return continues && this.cannotTake(wire);
+    if (!this.cannotTake(this.partial[0])) return false;
     this.partial = [];
     this.partialBytes = 0;
     return true;
   }
 
-  /** `count` messages are left out for the server's max_payload. */
-  private refuse(count: number): void {
-    if (this.refused === 0) this.refusedAfterFlush = this.lastFlush;
-    this.refused += count;
+  /** Whether the current server cannot take the message whose first part is `first`. */
+  private cannotTake(first: Uint8Array): boolean {
+    const withHeaders = !this.headers && isHpubAt(first, 0);
+    if (!withHeaders && pubAt(first, 0).size <= this.payloadLimit) return false;
+    this.skippedReason = { tooLarge: withHeaders ? 0 : 1, withHeaders: withHeaders ? 1 : 0 };
+    return true;
+  }
+
+  /** Messages left out, by reason. */
+  private refuse(count: Refusals): void {
+    const refused = this.refused;
+    if (refused.tooLarge + refused.withHeaders === 0) this.refusedAfterFlush = this.lastFlush;
+    refused.tooLarge += count.tooLarge;
+    refused.withHeaders += count.withHeaders;
   }
 
   /**

@@ -394,7 +394,10 @@ export class Session implements ParserSink {
       const auth = await this.host.authFields(info, this.server);
       if (!this.advance('awaitPong')) return;
       this.output.write(
-        encodeConnect({ ...connectFields(this.host.options, transport.encrypted), ...auth }),
+        encodeConnect({
+          ...connectFields(this.host.options, transport.encrypted, info.headers),
+          ...auth,
+        }),
       );
       this.output.write(PING);
     } catch (err) {

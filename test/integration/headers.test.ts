@@ -1,9 +1,19 @@
 // Headers through a real nats-server: multi-value, case kept, order kept, with reply and with
 // an empty payload.
 
-import { type Client, connect, HeaderMap, type Message } from 'nats-offload';
+import {
+  type Client,
+  ConnectOptions,
+  connect,
+  type Event,
+  HeaderMap,
+  type Message,
+  type NatsError,
+} from 'nats-offload';
 import { describe, expect, it } from 'vitest';
+import { thrown } from '../helpers/errors.js';
 import { fileServer } from '../helpers/file-server.js';
+import { freePort, startServer } from '../helpers/nats-server.js';
 
 const file = fileServer();
 
@@ -129,5 +139,71 @@ describe('headers', () => {
     expect(got[0].string()).toBe('plain');
     expect(got[1].headers!.get('Content-Type')).toBe('bytes');
     expect(Array.from(got[1].payload)).toEqual(Array.from(binary));
+  });
+});
+
+describe('a server without headers (no_header_support)', () => {
+  it('connects, and a message with headers is refused on this thread, not sent', async () => {
+    const server = await startServer({ config: 'no_header_support: true' });
+    const client = await connect(server.url).catch(async (error: unknown) => {
+      await server.stop();
+      throw error;
+    });
+    try {
+      expect(client.serverInfo().headers).toBe(false);
+      const got = await exchange(client, 'plain', () => client.publish('plain', 'x'));
+      expect(got.map((m) => m.string())).toEqual(['x']);
+      expect(thrown(() => client.publishWithHeaders('plain', traceHeaders(), 'y')).kind).toBe(
+        'invalidArgument',
+      );
+      const withHeaders = client.requestWithHeaders('svc', traceHeaders(), 'z');
+      await expect(withHeaders).rejects.toMatchObject({ kind: 'invalidArgument' });
+      // No no-responders replies without headers: a request nobody serves times out.
+      const lonely = client.sendRequest('svc', { payload: 'q', timeout: 200 });
+      await expect(lonely).rejects.toMatchObject({ kind: 'timedOut' });
+      await client.flush();
+      expect(client.statistics().connects).toBe(1);
+    } finally {
+      await client.close();
+      await server.stop();
+    }
+  });
+
+  it('leaves out, counts and reports a message with headers accepted before its INFO came', async () => {
+    const port = await freePort();
+    const events: Event[] = [];
+    // connect() returns at once: what follows is accepted before any server is heard of.
+    const client = await new ConnectOptions()
+      .retryOnInitialConnect()
+      .reconnectDelayCallback(() => 20)
+      .eventCallback((event) => {
+        events.push(event);
+      })
+      .connect(`nats://127.0.0.1:${port}`);
+    const got: string[] = [];
+    client.subscribe('mixed', { callback: (m) => got.push(m.string()) });
+    client.publish('mixed', 'before');
+    client.publishWithHeaders('mixed', traceHeaders(), 'with headers');
+    client.publish('mixed', 'after');
+    const server = await startServer({ port, config: 'no_header_support: true' });
+    try {
+      // A flush after a message left out cannot be proven; the next one can.
+      await client.flush().catch(() => {});
+      await client.flush();
+      expect(got).toEqual(['before', 'after']);
+      const refused = events.find(
+        (e): e is Extract<Event, { type: 'clientError' }> =>
+          e.type === 'clientError' && e.error.message.includes('takes no headers'),
+      );
+      expect(refused?.error.kind).toBe('invalidArgument');
+      expect(refused?.error.message).toContain('1 accepted message with headers');
+      // The connection stayed: nats-server would have ended it over the HPUB.
+      expect(client.statistics().connects).toBe(1);
+    } finally {
+      await client.close();
+      await server.stop();
+    }
+    const closed = (await client.closed()) as NatsError | undefined;
+    expect([closed?.kind, closed?.count]).toEqual(['notSent', 1]);
   });
 });

@@ -91,7 +91,13 @@ describe('Outgoing', () => {
     const publisher = {
       pub: (...args: Parameters<Publisher['pub']>) => echoes.push(args[5]) > 0,
     } as unknown as Publisher;
-    const outgoing = new Outgoing(publisher, true, () => 1024, interest);
+    const outgoing = new Outgoing(
+      publisher,
+      true,
+      () => 1024,
+      interest,
+      () => true,
+    );
     const send = () => outgoing.send('orders.new', undefined, undefined, 'x');
     send();
     interest.add('orders.*');

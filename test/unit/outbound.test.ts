@@ -143,7 +143,7 @@ describe('OutboundPump after a server with a smaller max_payload', () => {
     const publisher = new Publisher(new RingProducer(buffers), 1 << 30, 1 << 30);
     const pump = new OutboundPump(new RingConsumer(buffers), new SubscriptionTable(() => {}));
     const sink = recordingSink();
-    pump.serverLimit(2 * MiB); // publishes were checked against this one
+    pump.serverTakes(2 * MiB, true); // publishes were checked against this one
     publisher.pub('s', 1, undefined, 0, payload(3, 0), false);
     publisher.control({ kind: 'flush', id: 7 });
     publisher.pub('s', 1, undefined, 0, payload(1500 * 1024, 1), false); // continued: too large
@@ -152,13 +152,18 @@ describe('OutboundPump after a server with a smaller max_payload', () => {
     publisher.pub('s', 1, undefined, 0, payload(256 * 1024, 4), false); // fits exactly
     publisher.control({ kind: 'flush', id: 8 });
     publisher.publishNow();
-    pump.serverLimit(256 * 1024); // the next server's
+    pump.serverTakes(256 * 1024, true); // the next server's
     while (pump.pump(sink) !== 'empty');
     const wire = sink.calls.join('').replace(/PUB s +/g, 'PUB s ');
     expect(wire.match(/PUB s \d+/g)).toEqual(['PUB s 3', 'PUB s 4', `PUB s ${256 * 1024}`]);
     expect(sink.messages).toBe(3);
     // The flush before them can still be proven; the one after them cannot.
-    expect(pump.takeRefused()).toEqual({ count: 2, afterFlush: 7, limit: 256 * 1024 });
+    expect(pump.takeRefused()).toEqual({
+      tooLarge: 2,
+      withHeaders: 0,
+      afterFlush: 7,
+      limit: 256 * 1024,
+    });
     expect(pump.takeRefused()).toBeUndefined();
   });
 
@@ -167,12 +172,12 @@ describe('OutboundPump after a server with a smaller max_payload', () => {
     const publisher = new Publisher(new RingProducer(buffers), 1 << 30, 1 << 30);
     const pump = new OutboundPump(new RingConsumer(buffers), new SubscriptionTable(() => {}));
     const sink = recordingSink();
-    pump.serverLimit(8 * MiB);
+    pump.serverTakes(8 * MiB, true);
     publisher.pub('s', 1, undefined, 0, payload(3 * MiB, 0), false);
     publisher.publishNow();
     pump.pump(sink); // copies the parts the 1 MiB ring holds; the rest wait on the publisher
     expect(sink.calls).toEqual([]);
-    pump.serverLimit(MiB); // the next server's
+    pump.serverTakes(MiB, true); // the next server's
     // The rest moves into the ring as the pump frees space.
     for (let turn = 0; turn < 1000 && publisher.waitingMessages > 0; turn++) {
       pump.pump(sink);
@@ -181,7 +186,7 @@ describe('OutboundPump after a server with a smaller max_payload', () => {
     pump.pump(sink);
     expect(sink.calls).toEqual([]);
     expect(sink.messages).toBe(0);
-    expect(pump.takeRefused()).toEqual({ count: 1, afterFlush: 0, limit: MiB });
+    expect(pump.takeRefused()).toEqual({ tooLarge: 1, withHeaders: 0, afterFlush: 0, limit: MiB });
   });
 
   it('writes nothing for a record whose every message is left out', () => {
@@ -189,12 +194,52 @@ describe('OutboundPump after a server with a smaller max_payload', () => {
     const publisher = new Publisher(new RingProducer(buffers), 1 << 30, 1 << 30);
     const pump = new OutboundPump(new RingConsumer(buffers), new SubscriptionTable(() => {}));
     const sink = recordingSink();
-    pump.serverLimit(MiB);
+    pump.serverTakes(MiB, true);
     publisher.pub('s', 1, undefined, 0, payload(300 * 1024, 0), false);
     publisher.publishNow();
-    pump.serverLimit(256 * 1024);
+    pump.serverTakes(256 * 1024, true);
     expect(pump.pump(sink)).toBe('empty');
     expect(sink.calls).toEqual([]);
-    expect(pump.takeRefused()).toEqual({ count: 1, afterFlush: 0, limit: 256 * 1024 });
+    expect(pump.takeRefused()).toEqual({
+      tooLarge: 1,
+      withHeaders: 0,
+      afterFlush: 0,
+      limit: 256 * 1024,
+    });
+  });
+});
+
+describe('OutboundPump after a server without headers', () => {
+  const block = new TextEncoder().encode('NATS/1.0\r\nA: b\r\n\r\n');
+
+  it('leaves out the messages with headers, whole or continued, and writes the others in order', () => {
+    const buffers = createRingBuffers(4 * MiB);
+    const publisher = new Publisher(new RingProducer(buffers), 1 << 30, 1 << 30);
+    const pump = new OutboundPump(new RingConsumer(buffers), new SubscriptionTable(() => {}));
+    const sink = recordingSink();
+    // Accepted before the caller's thread heard of the server: with headers, in one record
+    // with messages without, and one large enough to be continued across records.
+    publisher.pub('s', 1, undefined, 0, payload(3, 0), false);
+    publisher.hpub('s', 1, undefined, 0, block, payload(5, 1), false);
+    publisher.control({ kind: 'flush', id: 4 });
+    publisher.pub('s', 1, undefined, 0, payload(4, 2), false);
+    publisher.hpub('s', 1, undefined, 0, block, payload(1500 * 1024, 3), false);
+    publisher.pub('s', 1, undefined, 0, payload(6, 4), false);
+    publisher.publishNow();
+    pump.serverTakes(MiB, false);
+    while (pump.pump(sink) !== 'empty');
+    const wire = sink.calls.join('').replace(/PUB s +/g, 'PUB s ');
+    expect(wire).not.toContain('HPUB');
+    expect(wire.match(/PUB s \d+/g)).toEqual(['PUB s 3', 'PUB s 4', 'PUB s 6']);
+    expect(sink.messages).toBe(3);
+    // The flush after the first one left out cannot be proven.
+    expect(pump.takeRefused()).toEqual({ tooLarge: 0, withHeaders: 2, afterFlush: 0, limit: MiB });
+    // A server with headers again: they go out as they are.
+    pump.serverTakes(MiB, true);
+    publisher.hpub('s', 1, undefined, 0, block, payload(7, 5), false);
+    publisher.publishNow();
+    pump.pump(sink);
+    expect(sink.calls.at(-1)).toMatch(/^HPUB s +\d+ \d+\r\n/);
+    expect(pump.takeRefused()).toBeUndefined();
   });
 });

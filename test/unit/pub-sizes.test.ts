@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { hpubLength, pubLength, writeHpub, writePub } from '../../src/shared/protocol/encode.js';
-import { pubAt, pubsWithin } from '../../src/shared/protocol/pub-sizes.js';
+import { pubAt, pubsFor } from '../../src/shared/protocol/pub-sizes.js';
 
 const encoder = new TextEncoder();
 const headerBlock = (n: number) => encoder.encode(`NATS/1.0\r\nA: ${'h'.repeat(n)}\r\n\r\n`);
@@ -36,7 +36,7 @@ const spec = fc.record({
   pad: fc.nat(7),
 });
 
-describe('pubAt / pubsWithin', () => {
+describe('pubAt / pubsFor', () => {
   it("reads a PUB's payload length and an HPUB's total length, across padding", () => {
     const wire = ops([
       { size: 12, header: 0, reply: false, pad: 5 },
@@ -56,14 +56,33 @@ describe('pubAt / pubsWithin', () => {
         const wire = ops(specs);
         // Often exactly an op's size: the bound is inclusive.
         const limit = pick % 2 === 0 ? pick : sizes[pick % specs.length];
-        const result = pubsWithin(wire, limit);
+        const result = pubsFor(wire, limit, true);
         const fits = specs.filter((_, i) => sizes[i] <= limit);
         if (fits.length === specs.length) {
           expect(result).toBeNull();
           return;
         }
-        expect(result?.refused).toBe(specs.length - fits.length);
+        expect(result?.tooLarge).toBe(specs.length - fits.length);
+        expect(result?.withHeaders).toBe(0);
         expect(Buffer.concat(result?.kept ?? [])).toEqual(ops(fits));
+      }),
+    );
+  });
+
+  it('for a server without headers, also leaves out every HPUB, counted apart', () => {
+    fc.assert(
+      fc.property(fc.array(spec, { minLength: 1, maxLength: 12 }), fc.nat(3100), (specs, limit) => {
+        const sizes = specs.map((s) => s.size + (s.header > 0 ? headerBlock(s.header).length : 0));
+        const result = pubsFor(ops(specs), limit, false);
+        const withHeaders = specs.filter((s) => s.header > 0).length;
+        const tooLarge = specs.filter((s, i) => s.header === 0 && sizes[i] > limit).length;
+        if (withHeaders + tooLarge === 0) {
+          expect(result).toBeNull();
+          return;
+        }
+        expect([result?.tooLarge, result?.withHeaders]).toEqual([tooLarge, withHeaders]);
+        const kept = specs.filter((s) => s.header === 0 && s.size <= limit);
+        expect(Buffer.concat(result?.kept ?? [])).toEqual(ops(kept));
       }),
     );
   });

@@ -1,11 +1,14 @@
 /**
- * The sizes of PUB/HPUB ops as this client wrote them (encode.ts), read back from their wire
- * bytes: for messages accepted under one server's max_payload that wait for a server whose
- * max_payload is smaller. nats-server ends the connection on such an op, so the worker leaves
- * them out (and counts them) instead of sending them.
+ * The sizes and kinds of PUB/HPUB ops as this client wrote them (encode.ts), read back from
+ * their wire bytes, for messages accepted while a server that cannot take them was not known
+ * yet: larger than the max_payload of a server that came next, or with headers for a server
+ * without them. nats-server ends the connection on such an op, so the worker leaves them out
+ * (and counts them) instead of sending them.
  */
 
 const CR = 0x0d;
+/** The first byte of an HPUB op (a PUB's is 'P'). */
+const H = 0x48;
 const ZERO = 0x30;
 const NINE = 0x39;
 
@@ -26,27 +29,45 @@ export function pubAt(wire: Uint8Array, at: number): { size: number; end: number
   return { size, end: cr + 2 + size + 2 };
 }
 
+/** Whether the op starting at `wire[at]` is an HPUB (a message with headers). */
+export function isHpubAt(wire: Uint8Array, at: number): boolean {
+  return wire[at] === H;
+}
+
+/** Ops a server cannot take, by reason; see {@link pubsFor}. */
+export interface Refusals {
+  /** Ops larger than the limit (those with headers counted below when headers are refused). */
+  tooLarge: number;
+  /** HPUB ops, when the server takes no headers. */
+  withHeaders: number;
+}
+
 /**
- * The ops of `wire` (whole PUB/HPUB ops back to back) whose size is at most `limit`, as views
- * of `wire`, and how many were larger. Null when none is larger (the common case: no copy).
+ * The ops of `wire` (whole PUB/HPUB ops back to back) that a server whose max_payload is
+ * `limit` and which takes headers or not (`headers`) can take, as views of `wire`, and how
+ * many it cannot, by reason. Null when it can take all (the common case: no copy).
  */
-export function pubsWithin(
+export function pubsFor(
   wire: Uint8Array,
   limit: number,
-): { kept: Uint8Array[]; refused: number } | null {
+  headers: boolean,
+): ({ kept: Uint8Array[] } & Refusals) | null {
   const kept: Uint8Array[] = [];
-  let refused = 0;
+  let tooLarge = 0;
+  let withHeaders = 0;
   let runStart = 0;
   for (let at = 0; at < wire.length; ) {
     const { size, end } = pubAt(wire, at);
-    if (size > limit) {
+    const refusedHeaders = !headers && isHpubAt(wire, at);
+    if (refusedHeaders || size > limit) {
       if (at > runStart) kept.push(wire.subarray(runStart, at));
       runStart = end;
-      refused++;
+      if (refusedHeaders) withHeaders++;
+      else tooLarge++;
     }
     at = end;
   }
-  if (refused === 0) return null;
+  if (tooLarge + withHeaders === 0) return null;
   if (wire.length > runStart) kept.push(wire.subarray(runStart));
-  return { kept, refused };
+  return { kept, tooLarge, withHeaders };
 }
