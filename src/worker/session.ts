@@ -218,7 +218,12 @@ export class Session implements ParserSink {
     this.transport?.abort();
   }
 
-  /** Drop the connection now (stale, forced reconnect, protocol error). */
+  /**
+   * Drop the connection now (stale, forced reconnect, protocol error). With a reset: what the
+   * socket still holds is counted as not sent (lostMessages), so it must not reach the server
+   * later, after what the next connection sends (a stopped server that resumes would read a
+   * gracefully closed socket's backlog to its end).
+   */
   fail(error: NatsError): void {
     if (this.phase === 'ended') return;
     if (this.phase === 'closing') {
@@ -226,8 +231,9 @@ export class Session implements ParserSink {
       return;
     }
     const wasOpen = this.phase === 'open';
-    this.transport?.destroy();
+    // Ended first: a reset may report the socket closed at once (a TLS socket mid-handshake).
     this.end(error);
+    this.transport?.abort();
     if (!wasOpen) this.handshake.reject(error);
   }
 
