@@ -62,7 +62,11 @@ export class Session implements ParserSink {
   private info: ServerInfo | undefined;
   /** Set by {@link close}: the graceful end under way. */
   private closing: Closing | undefined;
-  /** The server closed or reset the socket (lost()), rather than this client dropping it. */
+  /**
+   * The server closed the socket after its end (its FIN, no error: lost()): it had read what
+   * its kernel took. Not so when the socket was reset (a server killed with unread bytes, whose
+   * kernel discards them) or this client dropped it.
+   */
   private endedByPeer = false;
   /** The server sent a fatal -ERR on the open connection (it drops what followed). */
   private serverErred = false;
@@ -151,8 +155,9 @@ export class Session implements ParserSink {
 
   /**
    * Messages a failed session may have lost (API.md: counted in 'notSent'), unflushed.ts: when
-   * the server closed or reset the socket, those not yet in the kernel; when this client dropped
-   * it (stale, a protocol error) or the server had sent an -ERR, those no PONG acknowledged.
+   * the server closed the socket after its end, those not yet in the kernel; when it was reset,
+   * this client dropped it (stale, a protocol error) or the server had sent an -ERR, those no
+   * PONG acknowledged.
    */
   get lostMessages(): number {
     return this.output.unflushed.lost(this.lossyEnd);
@@ -425,7 +430,7 @@ export class Session implements ParserSink {
       this.fail(tlsError(this.server, this.host.options.tls, error?.cause ?? error, true));
       return;
     }
-    this.endedByPeer = true;
+    this.endedByPeer = error === undefined;
     this.fail(error ?? new NatsError('io', `${this.server.url}: connection closed`));
   }
 }

@@ -3,12 +3,13 @@
  * frames of the batch the pump writes next, those a write handed to the transport that it has
  * not passed on to the kernel yet, and those no PONG has acknowledged yet.
  *
- * A socket the peer closes or resets takes what had not reached the kernel with it (what the
- * kernel had, a live server has read: none missing after server kills in the soak). A socket
- * the client drops or gives up on (stale: its server stopped reading; a protocol error; a
- * graceful end that timed out; after a server's -ERR) may take what the kernel still holds as
- * well: the messages written after the PING of the last PONG (a PONG proves the server read
- * everything before its PING). Counting those is an upper bound, never an under-count.
+ * A socket the peer closes after its end (FIN) takes what had not reached the kernel with it
+ * (what the kernel had, the server read before it closed). A socket that is reset (a server
+ * killed or closing with bytes it had not read: its kernel discards them), or that the client
+ * drops or gives up on (stale: its server stopped reading; a protocol error; a graceful end
+ * that timed out; after a server's -ERR) may take what the kernels held as well: the messages
+ * written after the PING of the last PONG (a PONG proves the server read everything before
+ * its PING). Counting those is an upper bound, never an under-count.
  */
 export class Unflushed {
   /** Messages of the batch about to be written. */

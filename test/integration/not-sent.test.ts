@@ -337,6 +337,35 @@ describe('a socket ended while the server does not read', () => {
   });
 });
 
+describe('a connection reset by a server killed before it read what it was sent', () => {
+  it('counts what no PONG acknowledged, and a flush behind it rejects', async () => {
+    const server = await startServer();
+    servers.push(server);
+    const client = await new ConnectOptions()
+      .pingInterval(60_000) // not found stale meanwhile: the server's end is a reset
+      .reconnectDelayCallback(() => 100)
+      .connect(server.url);
+    clients.push(client);
+    process.kill(server.pid, 'SIGSTOP');
+    const COUNT = 100; // 100 KiB: all of it reaches the stopped server's kernel
+    for (let i = 0; i < COUNT; i++) client.publish('reset', new Uint8Array(1024));
+    const flushed = client.flush().then(
+      () => 'resolved',
+      (error: NatsError) => error.kind,
+    );
+    await waitFor(() => client.statistics().outMessages === COUNT, 5_000, 'written');
+    // Its kernel discards what the process never read, and resets the connection.
+    process.kill(server.pid, 'SIGKILL');
+    await server.restart?.();
+    await waitFor(() => client.statistics().connects === 2, 10_000, 'the reconnect');
+    expect(await flushed).toBe('io');
+    await client.close();
+    const closed = (await client.closed()) as NatsError | undefined;
+    expect(closed?.kind).toBe('notSent');
+    expect(closed?.count).toBeGreaterThanOrEqual(COUNT);
+  });
+});
+
 describe('a connection found stale while the server does not read', () => {
   it('what its socket may have lost is counted: received + notSent covers every message', async () => {
     const server = await startServer();

@@ -15,8 +15,10 @@
  *   numbers [W(k-1), W(k)) went to connection k (W(k) = outMessages once it was down), and
  *   what is missing of them must come after the last one that arrived; nothing written to the
  *   last connection and nothing accepted while disconnected may be missing;
- * - closed()'s 'notSent' count (messages Node still held when a socket failed) is part of
- *   those tails: it may not exceed what is missing.
+ * - closed()'s 'notSent' count is reported beside those tails, not checked against them: a
+ *   socket the dying server reset counts every message no PONG acknowledged (its kernel
+ *   discards what the process had not read, so any of them may be lost: an upper bound), and
+ *   one it closed after reading counts none of what the server then failed to deliver.
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -47,7 +49,7 @@ export const restarts: Scenario = {
   name: 'restarts',
   figure:
     'Restarts: 20 nats-server restarts while publishing at 50k msgs/s honouring writable(): every ' +
-    "accepted publish received or counted in 'notSent', 0 unexplained (what a killed server held is its loss, shown apart)",
+    "accepted publish received or missing only at a kill, 0 unexplained ('notSent' shown apart: an upper bound for a reset socket)",
   async run({ quick }: RunOptions): Promise<Outcome> {
     const restartCount = quick ? QUICK_RESTARTS : RESTARTS;
     const epochMs = quick ? QUICK_EPOCH_MS : EPOCH_MS;
@@ -156,8 +158,7 @@ function verdict(run: {
   // Written to the last connection, which nobody killed, or never written before a kill.
   const lastMissing = recorder.missingIn(from, accepted);
   const missing = accepted - recorder.received;
-  const serverLost = tails - notSent;
-  const unexplained = holes + lastMissing + Math.max(0, -serverLost);
+  const unexplained = holes + lastMissing;
   const publishingMs = run.seconds * 1000 - publisher.blockedMs;
   const rate = accepted / (publishingMs / 1000);
 
@@ -171,7 +172,7 @@ function verdict(run: {
     'unexplained',
     unexplained === 0,
     `${unexplained} unexplained (target 0): ${holes} missing before a later arrival on the same connection, ` +
-      `${lastMissing} missing of those not written before a kill, notSent ${notSent} vs ${tails} missing at kills`,
+      `${lastMissing} missing of those not written before a kill (notSent ${notSent}, ${tails} missing at kills)`,
   );
   checks.expect(
     'writtenOnce',
@@ -196,14 +197,14 @@ function verdict(run: {
   );
   return checks.outcome(
     `${kills.length} restarts, ${accepted} accepted at ${Math.round(rate)} msgs/s: ${recorder.received} received, ` +
-      `${notSent} notSent, ${Math.max(0, serverLost)} lost inside killed servers, ${unexplained} unexplained`,
+      `${notSent} notSent, ${tails} missing at kills, ${unexplained} unexplained`,
     {
       restarts: kills.length,
       accepted,
       received: recorder.received,
       missing,
       notSent,
-      lostInKilledServers: serverLost,
+      missingAtKills: tails,
       unexplained,
       holes,
       missingAfterLastKill: lastMissing,
