@@ -223,14 +223,15 @@ class WsTransport implements Transport {
    * The server's close frame puts `ws` in CLOSING at once, but its 'close' waits for the TCP
    * end, which the server may delay: a session told only then would hand `ws` batches it
    * refuses, counted as not sent, where they could have waited in the command ring for the next
-   * connection. So the session hears of it as soon as `ws` has read the frame: as an orderly
-   * end, as a TCP peer's FIN is (a reset or a drop is an error).
+   * connection. So the session hears of it as soon as `ws` has read the frame, as a failure:
+   * unlike a TCP FIN, the frame says nothing of what the server read (nats-server sends it as
+   * it shuts down with our bytes unread, then resets), so what no PONG acknowledged counts.
    */
   private readonly noticeServerClose = (): void => {
     if (!this.peerClosing) return;
     // What `ws` read before the frame and holds (paused, or opening) goes on first.
     if (this.held.length > 0 || this.opening) this.closeHeldBack = true;
-    else this.reportClosed(undefined);
+    else this.reportClosed(this.describe(new Error('connection closed by the server')));
   };
 
   /** The server's close frame came (not ours): `ws` refuses writes from now on. */
