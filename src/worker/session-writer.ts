@@ -12,6 +12,9 @@ import { PingPong } from './ping-pong.js';
 import type { Transport } from './transport.js';
 import { Unflushed } from './unflushed.js';
 
+/** What no PONG acknowledged counts, however a write ends (unflushed.ts). */
+const ignoreWritten = (): void => {};
+
 export class SessionWriter implements OutboundSink {
   readonly pings = new PingPong();
   /** This session's messages until the kernel has them, and until a PONG acknowledges them. */
@@ -37,25 +40,22 @@ export class SessionWriter implements OutboundSink {
 
   /** False when the pump must stop: the socket's buffer is full, or too many PINGs wait. */
   write(bytes: Uint8Array): boolean {
-    // Taken first: messages written to an ended session stay counted as not flushed.
-    const messages = this.unflushed.take();
+    // Taken first: messages written to an ended session count as written (and not acknowledged).
+    this.unflushed.take();
     const transport = this.transport();
     if (transport === null) return false;
     this.wrote(bytes.length);
-    if (messages === 0) return this.mayGoOn(transport.write(bytes));
-    return this.mayGoOn(transport.write(bytes, (error) => this.unflushed.flushed(messages, error)));
+    return this.mayGoOn(transport.write(bytes));
   }
 
   writeAll(chunks: Uint8Array[]): boolean {
-    const messages = this.unflushed.take();
+    this.unflushed.take();
     const transport = this.transport();
     if (transport === null) return false;
     let bytes = 0;
     for (const chunk of chunks) bytes += chunk.length;
     this.wrote(bytes);
-    return this.mayGoOn(
-      transport.writeAll(chunks, (error) => this.unflushed.flushed(messages, error)),
-    );
+    return this.mayGoOn(transport.writeAll(chunks, ignoreWritten));
   }
 
   /**

@@ -62,12 +62,6 @@ export class Session implements ParserSink {
   private info: ServerInfo | undefined;
   /** Set by {@link close}: the graceful end under way. */
   private closing: Closing | undefined;
-  /**
-   * The server closed the socket after its end (its FIN, no error: lost()): it had read what
-   * its kernel took. Not so when the socket was reset (a server killed with unread bytes, whose
-   * kernel discards them) or this client dropped it.
-   */
-  private endedByPeer = false;
   /** The server sent a fatal -ERR on the open connection (it drops what followed). */
   private serverErred = false;
   private endResolve!: (error: NatsError | undefined) => void;
@@ -154,18 +148,11 @@ export class Session implements ParserSink {
   }
 
   /**
-   * Messages a failed session may have lost (API.md: counted in 'notSent'), unflushed.ts: when
-   * the server closed the socket after its end, those not yet in the kernel; when it was reset,
-   * this client dropped it (stale, a protocol error) or the server had sent an -ERR, those no
-   * PONG acknowledged.
+   * Messages a failed session may have lost (API.md: counted in 'notSent'): those no PONG
+   * acknowledged, however it failed (unflushed.ts).
    */
   get lostMessages(): number {
-    return this.output.unflushed.lost(this.lossyEnd);
-  }
-
-  /** Whether this session ended in a way that may lose what the kernel held (lostMessages). */
-  get lossyEnd(): boolean {
-    return !this.endedByPeer || this.serverErred;
+    return this.output.unflushed.lost();
   }
 
   /** The server ended the open connection with a fatal -ERR (something of ours it refused). */
@@ -188,7 +175,7 @@ export class Session implements ParserSink {
     const lost: number[] = [];
     const { unflushed } = this.output;
     for (const { id, upTo } of this.output.pings.unansweredFlushes()) {
-      (failed && !unflushed.survives(upTo, this.lossyEnd) ? lost : carried).push(id);
+      (failed && !unflushed.survives(upTo) ? lost : carried).push(id);
     }
     return { carried, lost };
   }
@@ -376,7 +363,7 @@ export class Session implements ParserSink {
   private closed(error: NatsError | undefined): void {
     const closing = this.closing as Closing;
     this.end(undefined);
-    closing.done(error === undefined && !closing.abandoned ? 0 : this.output.unflushed.lost(true));
+    closing.done(error === undefined && !closing.abandoned ? 0 : this.output.unflushed.lost());
   }
 
   /**
@@ -438,7 +425,6 @@ export class Session implements ParserSink {
       this.fail(tlsError(this.server, this.host.options.tls, error?.cause ?? error, true));
       return;
     }
-    this.endedByPeer = error === undefined;
     this.fail(error ?? new NatsError('io', `${this.server.url}: connection closed`));
   }
 }

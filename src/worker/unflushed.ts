@@ -1,21 +1,18 @@
 /**
- * One session's messages on their way to the server, for API.md's 'notSent': the PUB/HPUB
- * frames of the batch the pump writes next, those a write handed to the transport that it has
- * not passed on to the kernel yet, and those no PONG has acknowledged yet.
+ * One session's messages on their way to the server, for API.md's 'notSent': those written
+ * after the PING of the last PONG (a PONG proves the server read everything before its PING).
  *
- * A socket the peer closes after its end (FIN) takes what had not reached the kernel with it
- * (what the kernel had, the server read before it closed). A socket that is reset (a server
- * killed or closing with bytes it had not read: its kernel discards them), or that the client
- * drops or gives up on (stale: its server stopped reading; a protocol error; a graceful end
- * that timed out; after a server's -ERR) may take what the kernels held as well: the messages
- * written after the PING of the last PONG (a PONG proves the server read everything before
- * its PING). Counting those is an upper bound, never an under-count.
+ * Whatever way a session fails, those may be lost: a socket the client drops or gives up on
+ * (stale: its server stopped reading; a protocol error; a graceful end that timed out) takes
+ * what the kernels still hold; a reset one, what the server's kernel discarded unread; a server's
+ * end (its FIN, a WebSocket close frame, an -ERR) proves nothing about bytes it took but did not
+ * process, nor about ours that crossed its FIN (a relay that ended after swallowing 50 left them
+ * uncounted, as an outside probe saw over TLS). Counting them is an upper bound, never an
+ * under-count.
  */
 export class Unflushed {
   /** Messages of the batch about to be written. */
   private batch = 0;
-  /** Messages handed to the transport that it has not passed on to the kernel. */
-  private count = 0;
   /** Messages handed to the transport, ever, and how many of them were before the last batch. */
   private written = 0;
   private beforeLastBatch = 0;
@@ -27,22 +24,11 @@ export class Unflushed {
     this.batch = messages;
   }
 
-  /**
-   * The batch is being written: its messages wait for the kernel from now on (even when the
-   * write finds the session ended). Returns how many, for {@link flushed}.
-   */
-  take(): number {
-    const messages = this.batch;
-    this.batch = 0;
-    this.count += messages;
+  /** The batch is being written (counted as written even when the write finds the session ended). */
+  take(): void {
     this.beforeLastBatch = this.written;
-    this.written += messages;
-    return messages;
-  }
-
-  /** A write of `messages` reached the kernel, or failed (`error`: they stay counted). */
-  flushed(messages: number, error: Error | undefined): void {
-    if (error === undefined) this.count -= messages;
+    this.written += this.batch;
+    this.batch = 0;
   }
 
   /**
@@ -59,17 +45,13 @@ export class Unflushed {
     this.acknowledged = Math.max(this.acknowledged, before);
   }
 
-  /**
-   * The last messages written that a socket which ended as it did may have taken with it: on
-   * one the client dropped (`dropped`), those no PONG acknowledged; on one the server closed,
-   * those not yet in the kernel (writes complete in order: the pending are the last).
-   */
-  lost(dropped: boolean): number {
-    return dropped ? this.written - this.acknowledged : this.count;
+  /** The messages written that a failed socket may have taken with it: no PONG acknowledged them. */
+  lost(): number {
+    return this.written - this.acknowledged;
   }
 
-  /** Whether the first `messages` written are safe from such a socket ({@link lost}). */
-  survives(messages: number, dropped: boolean): boolean {
-    return messages <= this.written - this.lost(dropped);
+  /** Whether the first `messages` written are safe from a failed socket ({@link lost}). */
+  survives(messages: number): boolean {
+    return messages <= this.acknowledged;
   }
 }

@@ -3,8 +3,10 @@
 // emitted as a clientError); forceReconnect() drops nothing.
 
 import { readFile } from 'node:fs/promises';
+import { connect as connectSocket, createServer, type Socket } from 'node:net';
 import { type Client, ConnectOptions, connect, type Event, NatsError } from 'nats-offload';
 import { afterEach, describe, expect, it } from 'vitest';
+import { onLoopback } from '../helpers/loopback-server.js';
 import { type NatsServer, startServer } from '../helpers/nats-server.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -363,6 +365,59 @@ describe('a connection reset by a server killed before it read what it was sent'
     const closed = (await client.closed()) as NatsError | undefined;
     expect(closed?.kind).toBe('notSent');
     expect(closed?.count).toBeGreaterThanOrEqual(COUNT);
+  });
+});
+
+describe('a connection the server side ends with a FIN after taking bytes it did not process', () => {
+  it('counts what no PONG acknowledged: a FIN proves nothing about what came before it', async () => {
+    const server = await startServer();
+    servers.push(server);
+    const { receiver, received } = await numbersOn(server, 'fin');
+    // A relay in front of the server that, told to, swallows what the client sends, then ends
+    // the client's side with a FIN: as a server that read bytes and ended before it routed them.
+    let swallowing = false;
+    const relays: { client: Socket; end(): void }[] = [];
+    const relay = createServer((client) => {
+      const upstream = connectSocket(server.port, '127.0.0.1');
+      client.on('data', (chunk) => swallowing || upstream.write(chunk));
+      upstream.on('data', (chunk) => swallowing || client.write(chunk));
+      for (const s of [client, upstream]) s.on('error', () => {});
+      relays.push({
+        client,
+        end: () => {
+          client.end();
+          upstream.destroy();
+        },
+      });
+    });
+    const proxy = onLoopback(relay);
+    const port = await proxy.listen();
+    try {
+      const client = await new ConnectOptions()
+        .pingInterval(60_000)
+        .reconnectDelayCallback(() => 100)
+        .connect(`nats://127.0.0.1:${port}`);
+      clients.push(client);
+      const payload = new Uint8Array(64);
+      const publish = (i: number) => {
+        new DataView(payload.buffer).setUint32(0, i);
+        client.publish('fin', payload);
+      };
+      for (let i = 0; i < 50; i++) publish(i);
+      await client.flush(); // acknowledged: these reached the server
+      swallowing = true;
+      for (let i = 50; i < 100; i++) publish(i);
+      await waitFor(() => client.statistics().outMessages === 100, 5_000, 'written');
+      relays[0].end();
+      await waitFor(() => client.connectionState() !== 'connected', 5_000, 'the end seen');
+      await client.close();
+      const notSent = ((await client.closed()) as NatsError | undefined)?.count ?? 0;
+      await receiver.flush();
+      expect(received).toEqual(Array.from({ length: 50 }, (_, i) => i));
+      expect(notSent).toBeGreaterThanOrEqual(50);
+    } finally {
+      proxy.close();
+    }
   });
 });
 

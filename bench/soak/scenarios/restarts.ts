@@ -16,9 +16,9 @@
  *   what is missing of them must come after the last one that arrived; nothing written to the
  *   last connection and nothing accepted while disconnected may be missing;
  * - closed()'s 'notSent' count is reported beside those tails, not checked against them: a
- *   socket the dying server reset counts every message no PONG acknowledged (its kernel
- *   discards what the process had not read, so any of them may be lost: an upper bound), and
- *   one it closed after reading counts none of what the server then failed to deliver.
+ *   connection the dying server ends counts every message no PONG acknowledged (an upper
+ *   bound: any of them may be lost), and none of those a PONG acknowledged that the server
+ *   then failed to deliver (its own loss).
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
