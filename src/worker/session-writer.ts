@@ -17,7 +17,7 @@ const ignoreWritten = (): void => {};
 
 export class SessionWriter implements OutboundSink {
   readonly pings = new PingPong();
-  /** This session's messages until the kernel has them, and until a PONG acknowledges them. */
+  /** This session's messages written, and how many of them a PONG acknowledged. */
   readonly unflushed = new Unflushed();
   private readonly window = new SendWindow();
   /** The transport's buffer is full (a write returned false): nothing optional is written. */

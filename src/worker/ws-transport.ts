@@ -224,8 +224,8 @@ class WsTransport implements Transport {
    * end, which the server may delay: a session told only then would hand `ws` batches it
    * refuses, counted as not sent, where they could have waited in the command ring for the next
    * connection. So the session hears of it as soon as `ws` has read the frame, as a failure:
-   * unlike a TCP FIN, the frame says nothing of what the server read (nats-server sends it as
-   * it shuts down with our bytes unread, then resets), so what no PONG acknowledged counts.
+   * the frame says nothing of what the server read (nats-server sends it as it shuts down with
+   * our bytes unread, then resets), so what no PONG acknowledged counts, as for any server end.
    */
   private readonly noticeServerClose = (): void => {
     if (!this.peerClosing) return;
