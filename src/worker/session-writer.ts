@@ -12,9 +12,6 @@ import { PingPong } from './ping-pong.js';
 import type { Transport } from './transport.js';
 import { Unflushed } from './unflushed.js';
 
-/** What no PONG acknowledged counts, however a write ends (unflushed.ts). */
-const ignoreWritten = (): void => {};
-
 export class SessionWriter implements OutboundSink {
   readonly pings = new PingPong();
   /** This session's messages written, and how many of them a PONG acknowledged. */
@@ -55,7 +52,7 @@ export class SessionWriter implements OutboundSink {
     let bytes = 0;
     for (const chunk of chunks) bytes += chunk.length;
     this.wrote(bytes);
-    return this.mayGoOn(transport.writeAll(chunks, ignoreWritten));
+    return this.mayGoOn(transport.writeAll(chunks));
   }
 
   /**

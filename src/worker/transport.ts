@@ -28,19 +28,14 @@ export interface TransportHandlers {
 }
 
 export interface Transport {
-  /**
-   * Queue bytes; false when the write buffer is full (wait for `drain`). `done`, if given,
-   * runs once they are handed on (to the kernel), with an error if the stream failed first.
-   */
-  write(bytes: Uint8Array, done?: (error?: Error) => void): boolean;
+  /** Queue bytes; false when the write buffer is full (wait for `drain`). */
+  write(bytes: Uint8Array): boolean;
   /**
    * Write several chunks as one. Their memory may change as soon as this returns (views of the
    * command ring): what the transport cannot hand to the kernel at once, it copies, so no
-   * socket holds ring space past its session. `done` runs once they are handed on (to the
-   * kernel; maybe before this returns) or the stream failed (with the error). False as for
-   * `write`.
+   * socket holds ring space past its session. False as for `write`.
    */
-  writeAll(chunks: Uint8Array[], done: (error?: Error) => void): boolean;
+  writeAll(chunks: Uint8Array[]): boolean;
   /**
    * Stop delivering `data` until `resume()`. What the peer sends meanwhile waits in the
    * transport's and the kernel's buffers, then in the peer's (flow control, not loss).
@@ -186,39 +181,27 @@ class TcpTlsTransport implements Transport {
     if (this.raw === null) this.handlers.data(new Uint8Array(buffer, offset, bytes));
   }
 
-  write(bytes: Uint8Array, done?: (error?: Error) => void): boolean {
-    if (done === undefined) return this.socket.write(bytes);
-    return this.socket.write(bytes, (error) => done(error ?? undefined));
+  write(bytes: Uint8Array): boolean {
+    return this.socket.write(bytes);
   }
 
-  writeAll(chunks: Uint8Array[], done: (error?: Error) => void): boolean {
+  writeAll(chunks: Uint8Array[]): boolean {
     const socket = this.socket;
-    if (socket.destroyed) {
-      done(new Error('socket destroyed'));
-      return false;
-    }
+    if (socket.destroyed) return false;
     if (this.raw !== null) {
       // TLS encrypts a copy.
       const copy = copyFrom(chunks, 0);
-      if (copy === null) {
-        done();
-        return true;
-      }
-      return socket.write(copy, (error) => done(error ?? undefined));
+      return copy === null || socket.write(copy);
     }
     // Plain TCP writes what the kernel takes from the chunks themselves.
     const queuedBefore = socket.writableLength > 0;
     const rest = writeNow(socket, chunks);
-    if (rest === null) {
-      done();
-      return true;
-    }
+    if (rest === null) return true;
     // The kernel took only part, so its buffer is full: stop until the rest is written, rather
     // than copy the next batches behind it (the chunks of a write into a full socket are
     // copied whole). Node emits 'drain' only after a write that returned false.
     let drainOnDone = false;
     const writable = socket.write(rest, (error) => {
-      done(error ?? undefined);
       if (drainOnDone && !error) this.handlers.drain();
     });
     if (queuedBefore) return writable;

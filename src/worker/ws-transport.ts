@@ -144,13 +144,13 @@ class WsTransport implements Transport {
     });
   }
 
-  write(bytes: Uint8Array, done?: (error?: Error) => void): boolean {
-    return this.send(bytes, done);
+  write(bytes: Uint8Array): boolean {
+    return this.send(bytes);
   }
 
   /** One frame of a copy: `ws` keeps what it sends (compression, a busy socket) past the call. */
-  writeAll(chunks: Uint8Array[], done: (error?: Error) => void): boolean {
-    return this.send(copyFrom(chunks, 0) ?? new Uint8Array(0), done);
+  writeAll(chunks: Uint8Array[]): boolean {
+    return this.send(copyFrom(chunks, 0) ?? new Uint8Array(0));
   }
 
   pause(): void {
@@ -196,22 +196,20 @@ class WsTransport implements Transport {
    * `ws` anyway; one message so per-message-deflate compresses them together). The socket is
    * corked so the fragments leave in one gathered write.
    */
-  private send(bytes: Uint8Array, done?: (error?: Error) => void): boolean {
+  private send(bytes: Uint8Array): boolean {
     const ws = this.ws;
     if (ws === null || ws.readyState !== ws.OPEN) {
       this.noticeServerClose();
-      done?.(new Error('WebSocket is not open'));
       return false; // no more batches: the close reports the end
     }
     const length = bytes.byteLength;
     this.unsent += length;
-    const sent = (error?: Error) => {
+    const sent = () => {
       this.unsent -= length;
       if (this.drainOwed && this.unsent === 0) {
         this.drainOwed = false;
         this.handlers.drain();
       }
-      done?.(error ?? undefined);
     };
     ws.send(bytes, { binary: true }, sent);
     if (this.unsent < WRITE_HIGH_WATER) return true;

@@ -22,7 +22,7 @@ export class MemoryPeer extends PeerLines {
   private clientPaused = false;
   /** stall(): what the client writes waits here, and its writes say the buffer is full. */
   private stalled = false;
-  private readonly held: { bytes: Buffer; done?: () => void }[] = [];
+  private readonly held: Buffer[] = [];
   private endedBy!: (how: ClientEnd) => void;
 
   constructor(
@@ -52,13 +52,7 @@ export class MemoryPeer extends PeerLines {
   /** Read again: what waited arrives, then the client hears 'drain'. */
   unstall(): void {
     this.stalled = false;
-    const held = this.held.splice(0);
-    for (const { bytes, done } of held) {
-      setImmediate(() => {
-        this.receive(bytes);
-        done?.();
-      });
-    }
+    for (const bytes of this.held.splice(0)) setImmediate(() => this.receive(bytes));
     setImmediate(() => {
       if (!this.gone) this.handlers.drain();
     });
@@ -67,7 +61,7 @@ export class MemoryPeer extends PeerLines {
   /** Bytes the client wrote while stalled, not yet read. */
   get heldBytes(): number {
     let bytes = 0;
-    for (const { bytes: b } of this.held) bytes += b.length;
+    for (const held of this.held) bytes += held.length;
     return bytes;
   }
 
@@ -90,17 +84,14 @@ export class MemoryPeer extends PeerLines {
   // ---- the client's side (MemoryTransport) ----
 
   /** False while stalled: the bytes wait, as in a full socket buffer. */
-  fromClient(bytes: Uint8Array, done?: () => void): boolean {
-    // A copy: the client may reuse its views once the write is done.
+  fromClient(bytes: Uint8Array): boolean {
+    // A copy: the client may reuse its views once the write returns.
     const copy = Buffer.from(bytes);
     if (this.stalled) {
-      this.held.push({ bytes: copy, done });
+      this.held.push(copy);
       return false;
     }
-    setImmediate(() => {
-      this.receive(copy);
-      done?.();
-    });
+    setImmediate(() => this.receive(copy));
     return true;
   }
 
@@ -127,7 +118,7 @@ export class MemoryPeer extends PeerLines {
 
   /** The connection is gone while stalled: held writes are lost, as a socket's buffer is. */
   private discardHeld(): void {
-    for (const { done } of this.held.splice(0)) if (done) setImmediate(done);
+    this.held.length = 0;
   }
 
   get open(): boolean {
@@ -153,24 +144,15 @@ class MemoryTransport implements Transport {
     readonly encrypted: boolean,
   ) {}
 
-  write(bytes: Uint8Array, done?: (error?: Error) => void): boolean {
-    if (!this.peer.open) {
-      if (done) setImmediate(() => done(new Error('peer closed')));
-      return false;
-    }
-    return this.peer.fromClient(bytes, done && (() => done()));
+  write(bytes: Uint8Array): boolean {
+    return this.peer.open && this.peer.fromClient(bytes);
   }
 
-  writeAll(chunks: Uint8Array[], done: (error?: Error) => void): boolean {
-    if (!this.peer.open) {
-      setImmediate(() => done(new Error('peer closed')));
-      return false;
-    }
+  writeAll(chunks: Uint8Array[]): boolean {
+    if (!this.peer.open) return false;
     let writable = true;
-    const last = chunks.length - 1;
-    for (let i = 0; i < last; i++) writable = this.peer.fromClient(chunks[i]);
-    // As a socket: `done` once the last chunk (and so every earlier one) is handed on.
-    return this.peer.fromClient(chunks[last], () => done()) && writable;
+    for (const chunk of chunks) writable = this.peer.fromClient(chunk) && writable;
+    return writable;
   }
 
   pause(): void {
