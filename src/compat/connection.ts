@@ -204,6 +204,10 @@ export class CompatConnection implements NatsConnection {
 
   async request(subject: string, payload?: Payload, opts?: Partial<RequestOptions>): Promise<Msg> {
     if (opts !== undefined) checkOptions('request', opts);
+    if (opts?.reply && !opts.noMux) {
+      // nats.js refuses it too: only a request on its own inbox can name the inbox.
+      throw new NatsError('invalidArgument', "request options 'reply' and 'noMux' go together");
+    }
     this.refuseNewWork(`request to ${subject}`, 'subscriptions');
     const timeout = opts?.timeout || DEFAULT_REQUEST_TIMEOUT;
     try {
@@ -307,8 +311,9 @@ export class CompatConnection implements NatsConnection {
     return this.client.connectionState() === 'closed';
   }
 
+  /** As nats.js's: true from drain() on, also once it has closed the connection. */
   isDraining(): boolean {
-    return this.drainStage !== 'none' && !this.isClosed();
+    return this.drainStage !== 'none';
   }
 
   getServer(): string {

@@ -60,9 +60,8 @@ export function toRequestError(error: unknown, subject: string): unknown {
   if (!(error instanceof NatsError)) return error;
   if (error.kind === 'timedOut') return new errors.TimeoutError({ cause: error });
   if (error.kind === 'noResponders') {
-    return new RequestError(error.message, {
-      cause: new errors.NoRespondersError(subject, { cause: error }),
-    });
+    const cause = new errors.NoRespondersError(subject, { cause: error });
+    return new RequestError(cause.message, { cause });
   }
   if (error.kind === 'permissionsViolation') {
     const cause = new errors.PermissionViolationError(error.message, 'publish', subject);

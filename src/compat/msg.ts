@@ -20,6 +20,8 @@ export interface MsgHost {
 /** A received message as nats.js hands it to a subscription callback. */
 export class CompatMsg implements Msg {
   readonly headers: MsgHdrs | undefined;
+  /** `data`, made at its first read. */
+  private payloadBuffer: Buffer | undefined;
 
   constructor(
     private readonly message: Message,
@@ -33,12 +35,19 @@ export class CompatMsg implements Msg {
     return this.message.subject;
   }
 
-  get reply(): string | undefined {
-    return this.message.reply;
+  /** As nats.js's: an empty string when the message has no reply subject. */
+  get reply(): string {
+    return this.message.reply ?? '';
   }
 
+  /**
+   * As nats.js's on Node: a `Buffer` (so `data.toString()` decodes it), here a view of the
+   * message's own payload, which stays the message's (API.md "Message").
+   */
   get data(): Uint8Array {
-    return this.message.payload;
+    const payload = this.message.payload;
+    this.payloadBuffer ??= Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    return this.payloadBuffer;
   }
 
   /** nats.js's protocol handler: `JsMsg.ackAck()` reaches the connection through it. */
@@ -85,17 +94,23 @@ export function toNatsHeaders(message: Message): MsgHdrs | undefined {
 /**
  * Headers given to a publish: nats-core's (or any copy's, e.g. the one @nats-io/services pins)
  * iterate as `[name, values[]]`, so they are read that way, never tested with `instanceof`.
+ * Headers without a value are none, as nats.js sends them (no header block): JetStream's
+ * publish always passes a headers object.
  */
 export function toHeaderMap(headers: MsgHdrs | undefined): HeaderMap | undefined {
   if (headers === undefined || headers === null) return undefined;
   const map = new HeaderMap();
+  let values = 0;
   try {
-    for (const [name, values] of headers) {
-      for (const value of values) map.append(name, value);
+    for (const [name, all] of headers) {
+      for (const value of all) {
+        map.append(name, value);
+        values++;
+      }
     }
   } catch (cause) {
     if (cause instanceof NatsError) throw cause;
     throw new NatsError('invalidArgument', 'headers must iterate as [name, values[]]', { cause });
   }
-  return map;
+  return values > 0 ? map : undefined;
 }

@@ -55,7 +55,10 @@ export class CompatSubscription implements Subscription {
   private processed = 0;
   /** Messages dropped unread with a moved subscription (MAX_MOVED_UNREAD). */
   private discarded = 0;
-  private draining = false;
+  /** drain()'s promise: a second call returns it, as nats.js's does. */
+  private draining: Promise<void> | undefined;
+  /** An iterator has started: nats.js lets one read a subscription. */
+  private iterated = false;
   private done = false;
   private resolveClosed!: (value: Error | undefined) => void;
 
@@ -146,6 +149,9 @@ export class CompatSubscription implements Subscription {
    * early ends the subscription, as in nats.js.
    */
   private async *messages(): AsyncGenerator<Msg> {
+    // As nats.js's, at the first next(): a second reader would take every other message.
+    if (this.iterated) throw new errors.InvalidOperationError('iterator is already yielding');
+    this.iterated = true;
     try {
       for (let from = this.unread[0]; ; from = this.unread[0]) {
         this.reading = from;
@@ -187,8 +193,8 @@ export class CompatSubscription implements Subscription {
     if (this.done) {
       return Promise.reject(new errors.InvalidOperationError('subscription is already closed'));
     }
-    this.draining = true;
-    return this.current.drain().catch(() => {});
+    this.draining ??= this.current.drain().catch(() => {});
+    return this.draining;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -196,7 +202,7 @@ export class CompatSubscription implements Subscription {
   }
 
   isDraining(): boolean {
-    return this.draining;
+    return this.draining !== undefined;
   }
 
   isClosed(): boolean {

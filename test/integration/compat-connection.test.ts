@@ -247,3 +247,69 @@ describe('asNatsConnection', () => {
     expect(() => nc.publish('x')).toThrow(errors.ClosedConnectionError);
   });
 });
+
+// Each case here differed from nats.js 3.4.0's connection in a differential probe (the same
+// script against both, on the same server).
+describe('as a nats.js connection behaves on Node', () => {
+  it('an empty headers object sends no header block (JetStream passes one with every publish)', async () => {
+    const nc = await open();
+    const seen = client!.subscribe('plain');
+    const got = (async () => {
+      for await (const message of seen) return message;
+    })();
+    await nc.flush();
+    nc.publish('plain', 'x', { headers: headers() });
+    const message = await got;
+    // The core subscriber sees what went on the wire: a MSG, not an HMSG.
+    expect(message?.headers).toBeUndefined();
+    const sub = nc.subscribe('plain', { max: 1 });
+    await nc.flush();
+    nc.publish('plain', 'y', { headers: headers() });
+    for await (const msg of sub) expect(msg.headers).toBeUndefined();
+  });
+
+  it("msg.data is a Buffer of the message's own bytes; msg.reply is '' without a reply", async () => {
+    const nc = await open();
+    const sub = nc.subscribe('data', { max: 1 });
+    await nc.flush();
+    nc.publish('data', 'hello');
+    for await (const msg of sub) {
+      expect(Buffer.isBuffer(msg.data)).toBe(true);
+      expect(msg.data.toString()).toBe('hello');
+      expect(msg.data).toBe(msg.data);
+      expect(msg.string()).toBe('hello');
+      expect(msg.reply).toBe('');
+    }
+  });
+
+  it('a second iterator of one subscription throws InvalidOperationError; the first reads all', async () => {
+    const nc = await open();
+    const sub = nc.subscribe('twice', { max: 2 });
+    await nc.flush();
+    const first = collect(sub);
+    await expect(collect(sub)).rejects.toBeInstanceOf(errors.InvalidOperationError);
+    nc.publish('twice', 'a');
+    nc.publish('twice', 'b');
+    expect((await first).map((m) => m.string())).toEqual(['a', 'b']);
+  });
+
+  it('a request naming its reply subject without noMux is refused, as nats.js refuses it', async () => {
+    const nc = await open();
+    await expect(nc.request('x', '', { timeout: 1_000, reply: 'my.inbox' })).rejects.toMatchObject({
+      kind: 'invalidArgument',
+    });
+  });
+
+  it("no responders reads as nats.js's message; sub.drain() twice is one drain; isDraining() stays", async () => {
+    const nc = await open();
+    const error = await nc.request('nobody.home', '', { timeout: 5_000 }).catch((e: unknown) => e);
+    expect((error as RequestError).message).toBe("no responders: 'nobody.home'");
+    const sub = nc.subscribe('drained');
+    const drained = sub.drain();
+    expect(sub.drain()).toBe(drained);
+    await drained;
+    await nc.drain();
+    expect(nc.isClosed()).toBe(true);
+    expect(nc.isDraining()).toBe(true);
+  });
+});
