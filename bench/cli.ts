@@ -19,10 +19,13 @@ import type { PlanOptions } from './scenarios/types.js';
 import { stopAll } from './support/nats-server.js';
 import { type BenchTls, makeBenchTls } from './tls.js';
 
+/** The scenario column: the longest name and two blanks. */
+const NAME_WIDTH = Math.max(...SCENARIOS.map((s) => s.name.length)) + 2;
+
 const USAGE = `usage: nats-offload-bench <scenario[,scenario…]|all> [options]
 
 scenarios:
-${SCENARIOS.map((s) => `  ${s.name.padEnd(8)}${s.summary}`).join('\n')}
+${SCENARIOS.map((s) => `  ${s.name.padEnd(NAME_WIDTH)}${s.summary}`).join('\n')}
 
 options:
   --size N     message size in bytes (pub then runs only that size; default 128 elsewhere)

@@ -44,14 +44,18 @@ const DEFAULT_REQUEST_TIMEOUT = 1000;
 type DrainStage = 'none' | 'subscriptions' | 'flush';
 
 /** nats.js's internal close listener (jetstream `consumer.js`). */
-interface CloseListener {
+export interface CloseListener {
   connectionClosedCallback(err?: Error): void;
 }
 
 export class CompatConnection implements NatsConnection {
   /** nats.js's parsed options; the add-ons read `inboxPrefix`. */
   readonly options: { inboxPrefix: string };
-  /** nats.js's protocol handler as `JsMsg.ackAck()` reaches it through `msg.publisher`. */
+  /**
+   * nats.js's protocol handler as `JsMsg.ackAck()` reaches it through `msg.publisher`.
+   *
+   * @internal
+   */
   readonly publisher: AckRequests;
   /** What the messages this connection hands out reply through. */
   private readonly msgHost: MsgHost;

@@ -16,7 +16,8 @@ import { Client } from '../main/client.js';
 import { NatsError } from '../shared/errors.js';
 import { CompatConnection } from './connection.js';
 
-export type { CompatConnection } from './connection.js';
+export type { CloseListener, CompatConnection } from './connection.js';
+export type { StatusIterator } from './status.js';
 
 /** A nats.js `NatsConnection` whose traffic all goes through `client` (one per call). */
 export function asNatsConnection(client: Client): NatsConnection & CompatConnection {

@@ -10,6 +10,7 @@
 import type { Client } from './client.js';
 import { ConnectOptions, type ConnectOptionsInit } from './options.js';
 
+export type { AuthFields } from '../shared/control.js';
 export { type ErrorKind, NatsError } from '../shared/errors.js';
 export { HeaderMap } from '../shared/protocol/headers.js';
 export type { ServerInfo } from '../shared/server-info.js';
@@ -19,6 +20,7 @@ export type { Event, State } from './events.js';
 export { Message } from './message.js';
 export { ConnectOptions, type ConnectOptionsInit } from './options.js';
 export type { Payload } from './outgoing.js';
+export type { RequestManyOptions } from './request-many.js';
 export type { RequestOptions } from './request-mux.js';
 export type {
   AuthCallback,

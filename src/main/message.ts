@@ -18,6 +18,17 @@ export type Responder = (
  * }
  */
 export class Message {
+  /** The subject the message was published to (not the subscription's wildcard). */
+  readonly subject: string;
+  /** The subject to answer on (see {@link respond}); absent when the publisher expects no reply. */
+  readonly reply?: string;
+  /** The message's headers; absent when it came without any. */
+  readonly headers?: HeaderMap;
+  /** Status code of the header line, e.g. 503 for "no responders". */
+  readonly status?: number;
+  /** Description of the header status line, e.g. "No Responders". */
+  readonly description?: string;
+  private readonly responder: Responder | undefined;
   /**
    * The memory the payload arrived in: the dispatcher's private slab, shared with other
    * messages and never reused while a message lives, or the message's own array. No view of
@@ -37,26 +48,26 @@ export class Message {
    * @internal
    */
   constructor(
-    /** The subject the message was published to (not the subscription's wildcard). */
-    readonly subject: string,
-    /**
-     * The subject to answer on (see {@link respond}); undefined when the publisher expects no reply.
-     */
-    readonly reply: string | undefined,
+    subject: string,
+    reply: string | undefined,
     /** The payload is `source[start, start + length)`. */
     source: Buffer<ArrayBuffer>,
     start: number,
     length: number,
     /** The payload's own array, when it has one (its buffer holds nothing else): no copy needed. */
     owned: Uint8Array<ArrayBuffer> | undefined,
-    /** The message's headers; undefined when it came without any. */
-    readonly headers: HeaderMap | undefined,
-    /** Status code of the header line, e.g. 503 for "no responders". */
-    readonly status: number | undefined,
-    /** Description of the header status line, e.g. "No Responders". */
-    readonly description: string | undefined,
-    private readonly responder?: Responder,
+    headers: HeaderMap | undefined,
+    status: number | undefined,
+    description: string | undefined,
+    responder?: Responder,
   ) {
+    // Assigned in the order the fields are declared (the order V8's shape for it follows).
+    this.subject = subject;
+    this.reply = reply;
+    this.headers = headers;
+    this.status = status;
+    this.description = description;
+    this.responder = responder;
     this.#source = source;
     this.#start = start;
     this.#length = length;

@@ -5,7 +5,7 @@
 
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,9 +69,23 @@ beforeAll(async () => {
   const packed = await sh(ROOT, 'npm', ['pack', '--json', '--pack-destination', project]);
   expect(packed.code, packed.stderr).toBe(0);
   const [{ filename }] = JSON.parse(packed.stdout) as { filename: string }[];
+  // The project already has another major of a package the bench can use: the package must
+  // install beside it (the bench's optional packages are no peer dependencies of the client).
+  const otherTinybench = path.join(project, 'other-tinybench');
+  await mkdir(otherTinybench);
+  await writeFile(
+    path.join(otherTinybench, 'package.json'),
+    JSON.stringify({ name: 'tinybench', version: '2.9.0', type: 'module', main: 'index.js' }),
+  );
+  await writeFile(path.join(otherTinybench, 'index.js'), 'export {};\n');
   await writeFile(
     path.join(project, 'package.json'),
-    JSON.stringify({ name: 'a-user-project', private: true, type: 'module' }),
+    JSON.stringify({
+      name: 'a-user-project',
+      private: true,
+      type: 'module',
+      dependencies: { tinybench: 'file:./other-tinybench' },
+    }),
   );
   const installed = await sh(project, 'npm', [
     'install',
@@ -97,11 +111,60 @@ describe('the packed tarball installed into an empty project', () => {
       readFile(path.join(project, 'node_modules/nats-offload', manifest.types), 'utf8'),
     ).resolves.toContain('connect');
 
+    // README's links to files of the repository resolve in the installed package too.
+    const installed = path.join(project, 'node_modules/nats-offload');
+    const readme = await readFile(path.join(installed, 'README.md'), 'utf8');
+    const links = [...readme.matchAll(/\]\(((?:docs|examples)\/[^)#\s]+)/g)].map((m) => m[1]);
+    expect(links.length).toBeGreaterThan(0);
+    for (const link of links) expect(existsSync(path.join(installed, link)), link).toBe(true);
+
     const example = path.join(project, 'node_modules/nats-offload/examples/pub-sub.mjs');
     const run = await sh(project, process.execPath, [example, server.url]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('greet.barbara: hello barbara');
+  });
+
+  it('its types compile in a strict project without DOM types, library files checked too', async () => {
+    await writeFile(
+      path.join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          exactOptionalPropertyTypes: true,
+          module: 'node16',
+          moduleResolution: 'node16',
+          lib: ['es2022'],
+          types: ['node'],
+          typeRoots: [path.join(ROOT, 'node_modules/@types')],
+          skipLibCheck: false,
+          noEmit: true,
+        },
+        files: ['uses-types.ts'],
+      }),
+    );
+    await writeFile(
+      path.join(project, 'uses-types.ts'),
+      `import { connect, ConnectOptions, HeaderMap, NatsError, type Client, type Event,
+         type Message, type RequestManyOptions } from 'nats-offload';
+       // API.md's Message shape, optional fields as it spells them.
+       type Shape = { subject: string; reply?: string; payload: Uint8Array; headers?: HeaderMap;
+         status?: number; description?: string; length: number };
+       export async function use(url: string): Promise<void> {
+         const client: Client = await connect(url, new ConnectOptions().name('typed'));
+         const many: RequestManyOptions = { maxMessages: 2, maxWait: 100 };
+         for await (const m of client.requestMany('x', 'y', many)) {
+           const shape: Shape = m satisfies Message;
+           console.log(shape.reply ?? '-');
+         }
+         const seen = (e: Event) => (e.type === 'clientError' ? e.error.kind : e.type);
+         for await (const e of client.status()) console.log(seen(e), e instanceof NatsError);
+       }`,
+    );
+    const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
+    const run = await sh(project, process.execPath, [tsc, '-p', 'tsconfig.json']);
+    expect(run.stdout + run.stderr).toBe('');
+    expect(run.code).toBe(0);
   });
 
   it('imports nats-offload by name from the project', async () => {
