@@ -12,6 +12,7 @@ import type { Message } from './message.js';
 import type { Payload } from './outgoing.js';
 import type { SubscribeOptions, Subscriber } from './subscriber.js';
 
+/** Limits of a `Client.requestMany()`: it ends at whichever comes first. */
 export interface RequestManyOptions {
   /** End after this many replies. */
   maxMessages?: number;

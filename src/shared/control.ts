@@ -90,11 +90,17 @@ export interface ReconnectToServer {
 
 /** The fields of a user's `Auth` as they cross threads (plain data). */
 export interface AuthFields {
+  /** A user JWT, sent in CONNECT with the nonce's signature. */
   jwt?: string;
+  /** A public NKey, sent in CONNECT with the nonce's signature. */
   nkey?: string;
+  /** The server's nonce signed with the user's seed. */
   signature?: Uint8Array;
+  /** User name, sent with `password`. */
   username?: string;
+  /** Password for `username`. */
   password?: string;
+  /** An auth token. */
   token?: string;
 }
 
