@@ -94,8 +94,9 @@ export function toNatsHeaders(message: Message): MsgHdrs | undefined {
 /**
  * Headers given to a publish: nats-core's (or any copy's, e.g. the one @nats-io/services pins)
  * iterate as `[name, values[]]`, so they are read that way, never tested with `instanceof`.
- * Headers without a value are none, as nats.js sends them (no header block): JetStream's
- * publish always passes a headers object.
+ * Headers without a value or a status code are none, as nats.js sends them (no header block):
+ * JetStream's publish always passes a headers object. A status alone still sends a header
+ * block (without the status, which a HeaderMap cannot carry).
  */
 export function toHeaderMap(headers: MsgHdrs | undefined): HeaderMap | undefined {
   if (headers === undefined || headers === null) return undefined;
@@ -112,5 +113,5 @@ export function toHeaderMap(headers: MsgHdrs | undefined): HeaderMap | undefined
     if (cause instanceof NatsError) throw cause;
     throw new NatsError('invalidArgument', 'headers must iterate as [name, values[]]', { cause });
   }
-  return values > 0 ? map : undefined;
+  return values > 0 || headers.code > 0 ? map : undefined;
 }

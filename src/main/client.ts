@@ -83,7 +83,12 @@ export class Client implements ClientApi {
    */
   readonly #options: ResolvedOptions;
 
-  /** @internal use `connect()` */
+  /**
+   * Not for user code: use `connect()`. (Kept in the declarations, left out of the API
+   * reference: without it TypeScript would offer a constructor that takes nothing.)
+   *
+   * @hidden
+   */
   constructor(
     servers: ReturnType<typeof resolveServers>,
     options: ResolvedOptions,

@@ -45,7 +45,7 @@ export class Message {
   /**
    * Made by the client for each delivery; not for user code.
    *
-   * @internal
+   * @hidden
    */
   constructor(
     subject: string,

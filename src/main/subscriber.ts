@@ -119,7 +119,11 @@ export class Subscriber implements AsyncIterable<Message> {
     this.endResolve = resolve;
   });
 
-  /** Made by `Client.subscribe`/`queueSubscribe`; not for user code. @internal */
+  /**
+   * Made by `Client.subscribe`/`queueSubscribe`; not for user code.
+   *
+   * @hidden
+   */
   constructor(
     private readonly owner: SubscriptionOwner,
     /** The subscription id on this connection (what `slowConsumer` events name). */

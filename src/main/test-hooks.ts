@@ -1,7 +1,5 @@
-/**
- * @internal For the project's own tests, not part of the public API (index.ts does not export
- * it): what a test cannot do through API.md, such as making the connection worker die.
- */
+// For the project's own tests, not part of the public API (index.ts does not export it): what
+// a test cannot do through API.md, such as making the connection worker die.
 import type { Client } from './client.js';
 
 /** Terminates the client's connection worker, as a crash would. */

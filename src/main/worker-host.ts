@@ -17,7 +17,11 @@ const WORKER_URL = new URL('../worker/entry.js', import.meta.url);
 export interface WorkerLink {
   /** Resolves with the reason once the worker has exited, however it exited. */
   readonly exited: Promise<NatsError>;
-  /** Run a control call; rejects with 'workerExited' instead of hanging if the worker is gone. */
+  /**
+   * Run a control call; rejects with 'workerExited' instead of hanging if the worker is gone.
+   *
+   * @internal (comlink's types need the DOM lib: they stay out of the declarations)
+   */
   call<T>(fn: (api: Comlink.Remote<WorkerApi>) => Promise<T>): Promise<T>;
   /** Kill the worker now (test hooks only: what a crash would do). */
   terminate(): Promise<number>;
@@ -29,7 +33,11 @@ export interface WorkerLink {
 export type WorkerStart = Omit<WorkerData, 'control'>;
 
 export class WorkerHost implements WorkerLink {
-  /** Strong reference to the wrap() result (comlink #692: a collected proxy drops replies). */
+  /**
+   * Strong reference to the wrap() result (comlink #692: a collected proxy drops replies).
+   *
+   * @internal
+   */
   readonly api: Comlink.Remote<WorkerApi>;
   /** Resolves with the reason once the worker has exited, however it exited. */
   readonly exited: Promise<NatsError>;
@@ -62,7 +70,7 @@ export class WorkerHost implements WorkerLink {
     this.api = Comlink.wrap<WorkerApi>(port1 as unknown as Comlink.Endpoint);
   }
 
-  /** Run a control call; rejects with 'workerExited' instead of hanging if the worker is gone. */
+  /** @internal (see WorkerLink.call) */
   call<T>(fn: (api: Comlink.Remote<WorkerApi>) => Promise<T>): Promise<T> {
     if (this.hasExited) return this.exited.then((error) => Promise.reject(error));
     return Promise.race([fn(this.api), this.exited.then((error) => Promise.reject(error))]);

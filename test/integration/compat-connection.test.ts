@@ -266,6 +266,11 @@ describe('as a nats.js connection behaves on Node', () => {
     await nc.flush();
     nc.publish('plain', 'y', { headers: headers() });
     for await (const msg of sub) expect(msg.headers).toBeUndefined();
+    // A status alone is a header block still (its code does not cross: docs/jetstream.md).
+    const status = nc.subscribe('plain', { max: 1 });
+    await nc.flush();
+    nc.publish('plain', 'z', { headers: headers(408, 'Request Timeout') });
+    for await (const msg of status) expect(msg.headers).toBeDefined();
   });
 
   it("msg.data is a Buffer of the message's own bytes; msg.reply is '' without a reply", async () => {

@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { CLIENTS } from '../../bench/clients/types.js';
-import { NATS_JS_PACKAGE, runnable } from '../../bench/optional.js';
+import { NATS_JS_PACKAGE, runnable, unusable } from '../../bench/optional.js';
 import { formatValue, summarise, table } from '../../bench/report.js';
 import { plan, type Sample } from '../../bench/runner.js';
 import { tickStats } from '../../bench/scenarios/burst.js';
@@ -94,25 +94,38 @@ describe('optional packages', () => {
   const planned = [...variantsOf('pub', { quick: true, size: 128 }), ...variantsOf('micro')];
 
   it('runs everything, with no note, when nats.js and tinybench are installed', () => {
-    expect(runnable(planned, () => true)).toEqual({ variants: planned, notes: [] });
+    expect(runnable(planned, () => undefined)).toEqual({ variants: planned, notes: [] });
   });
 
   it('without nats.js measures nats-offload alone and says how to get the comparison', () => {
-    const { variants, notes } = runnable(planned, (name) => name !== NATS_JS_PACKAGE);
+    const { variants, notes } = runnable(planned, (name) =>
+      name === NATS_JS_PACKAGE ? 'is not installed' : undefined,
+    );
     expect(variants.map((v) => v.id)).toEqual(planned.map((v) => v.id));
     expect(new Set(variants.flatMap((v) => v.clients))).toEqual(new Set(['nats-offload', 'raw']));
     expect(notes).toEqual([expect.stringContaining(`npm install ${NATS_JS_PACKAGE}`)]);
   });
 
   it('without tinybench leaves out micro and says so', () => {
-    const { variants, notes } = runnable(planned, (name) => name !== 'tinybench');
+    const { variants, notes } = runnable(planned, (name) =>
+      name === 'tinybench' ? 'is not installed' : undefined,
+    );
     expect(variants.map((v) => v.scenario)).toEqual(['pub']);
     expect(notes).toEqual([expect.stringContaining('skipping micro')]);
   });
 
+  it('finds the packages of this checkout usable, and a missing one not installed', () => {
+    for (const name of [NATS_JS_PACKAGE, 'tinybench', '@nats-io/jetstream']) {
+      expect(unusable(name), name).toBeUndefined();
+    }
+    expect(unusable('no-such-package-here')).toBe('is not installed');
+  });
+
   it('without the JetStream add-on leaves out jetstream and says so', () => {
     const withJs = [...planned, ...variantsOf('jetstream', { quick: true })];
-    const { variants, notes } = runnable(withJs, (name) => name !== '@nats-io/jetstream');
+    const { variants, notes } = runnable(withJs, (name) =>
+      name === '@nats-io/jetstream' ? 'is not installed' : undefined,
+    );
     expect(variants.map((v) => v.id)).toEqual(planned.map((v) => v.id));
     expect(notes).toEqual([expect.stringContaining('skipping jetstream')]);
   });
