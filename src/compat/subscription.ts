@@ -55,8 +55,9 @@ export class CompatSubscription implements Subscription {
   private processed = 0;
   /** Messages dropped unread with a moved subscription (MAX_MOVED_UNREAD). */
   private discarded = 0;
-  /** drain()'s promise: a second call returns it, as nats.js's does. */
+  /** drain()'s promise and the Subscriber it drains: a second call returns it, as nats.js's does. */
   private draining: Promise<void> | undefined;
+  private drainingFrom: Subscriber | undefined;
   /** An iterator has started: nats.js lets one read a subscription. */
   private iterated = false;
   private done = false;
@@ -193,8 +194,12 @@ export class CompatSubscription implements Subscription {
     if (this.done) {
       return Promise.reject(new errors.InvalidOperationError('subscription is already closed'));
     }
-    this.draining ??= this.current.drain().catch(() => {});
-    return this.draining;
+    // Again after a _resub moved the subscription on: the new inbox drains too.
+    if (this.drainingFrom !== this.current) {
+      this.drainingFrom = this.current;
+      this.draining = this.current.drain().catch(() => {});
+    }
+    return this.draining as Promise<void>;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -28,7 +28,11 @@ export class Message {
   readonly status?: number;
   /** Description of the header status line, e.g. "No Responders". */
   readonly description?: string;
-  private readonly responder: Responder | undefined;
+  /**
+   * What {@link respond} publishes with. Private by `#`, as the payload's memory: a function
+   * property would make `structuredClone(msg)` and `postMessage(msg)` throw.
+   */
+  readonly #responder: Responder | undefined;
   /**
    * The memory the payload arrived in: the dispatcher's private slab, shared with other
    * messages and never reused while a message lives, or the message's own array. No view of
@@ -67,7 +71,7 @@ export class Message {
     this.headers = headers;
     this.status = status;
     this.description = description;
-    this.responder = responder;
+    this.#responder = responder;
     this.#source = source;
     this.#start = start;
     this.#length = length;
@@ -102,8 +106,8 @@ export class Message {
    * client.subscribe('time', { callback: (m) => m.respond(new Date().toISOString()) });
    */
   respond(payload?: Payload, headers?: HeaderMap): boolean {
-    if (this.reply === undefined || this.responder === undefined) return false;
-    return this.responder(this.reply, headers, payload);
+    if (this.reply === undefined || this.#responder === undefined) return false;
+    return this.#responder(this.reply, headers, payload);
   }
 
   /** Payload length in bytes. */

@@ -8,7 +8,7 @@ import { type Client, connect, NatsError } from 'nats-offload';
 import { asNatsConnection } from 'nats-offload/compat';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
-import { waitFor, waitForAsync } from '../helpers/wait.js';
+import { waitFor, waitForAsync, withTimeout } from '../helpers/wait.js';
 
 let server: NatsServer;
 let client: Client | undefined;
@@ -296,6 +296,19 @@ describe('as a nats.js connection behaves on Node', () => {
     nc.publish('twice', 'a');
     nc.publish('twice', 'b');
     expect((await first).map((m) => m.string())).toEqual(['a', 'b']);
+  });
+
+  it('sub.drain() again after _resub moved a draining subscription drains the new inbox too', async () => {
+    const nc = await open();
+    const sub = nc.subscribe('moving.a');
+    await nc.flush();
+    const first = sub.drain();
+    nc._resub(sub, 'moving.b'); // the ordered consumer's reset, landing while it drains
+    const second = sub.drain();
+    expect(second).not.toBe(first);
+    await withTimeout(second, 5_000, 'the drain of the new inbox');
+    await waitFor(() => sub.isClosed(), 5_000, 'the subscription closed');
+    expect(sub.getSubject()).toBe('moving.b');
   });
 
   it('a request naming its reply subject without noMux is refused, as nats.js refuses it', async () => {

@@ -73,3 +73,35 @@ describe('Message', () => {
     );
   });
 });
+
+describe('Message across threads', () => {
+  it('structured-clones (postMessage) without its payload or its reply function; respond() still works', () => {
+    const sent: string[] = [];
+    const slab = Buffer.from('xxhello');
+    const msg = new Message(
+      's',
+      'r',
+      slab,
+      2,
+      5,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      (reply) => {
+        sent.push(reply);
+        return true;
+      },
+    );
+    const copy = structuredClone(msg) as unknown as Record<string, unknown>;
+    expect(copy).toEqual({
+      subject: 's',
+      reply: 'r',
+      headers: undefined,
+      status: undefined,
+      description: undefined,
+    });
+    expect(msg.respond('ok')).toBe(true);
+    expect(sent).toEqual(['r']);
+  });
+});
