@@ -93,7 +93,10 @@ export function clientParts(
     afterArrived,
   });
   const flushes = new Flushes(
-    (id) => publisher.control({ kind: 'flush', id }),
+    (id) => {
+      mux.flushMade(id); // behind every request made so far
+      publisher.control({ kind: 'flush', id });
+    },
     options.requestTimeout,
     options.worker.connectionTimeout,
     () => shared.state() === 'connected',

@@ -298,7 +298,12 @@ export class Client implements ClientApi {
    */
   private connectionChanged(event: WireEvent): void {
     if (event.type === 'serverError') {
-      routePermissionViolation(event.error.message, this.parts.mux, this.parts.subs.list());
+      routePermissionViolation(
+        event.error.message,
+        event.flushesAcked,
+        this.parts.mux,
+        this.parts.subs.list(),
+      );
     }
     if (event.type === 'connected') {
       this.servers.update(event.info, event.servers);

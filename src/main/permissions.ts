@@ -21,8 +21,13 @@ interface DeniedSubscription {
   anyQueue: boolean;
 }
 
+/**
+ * Routes one -ERR. `flushesAcked`: the last flush acknowledged before it (0: none); requests
+ * published before that one are not what it denied.
+ */
 export function routePermissionViolation(
   message: string,
+  flushesAcked: number,
   mux: RequestMux,
   subs: readonly Subscriber[],
 ): void {
@@ -32,7 +37,7 @@ export function routePermissionViolation(
   if (subject === undefined) return;
   const error = new NatsError('permissionsViolation', message);
   if (denied[1].toLowerCase() === 'publish') {
-    mux.denied(subject.text, error);
+    mux.denied(subject.text, error, flushesAcked);
     return;
   }
   const named = readSubscription(message, subject);

@@ -54,6 +54,18 @@ interface Pending {
   reject(error: NatsError): void;
 }
 
+/**
+ * Flushes whose request numbers {@link RequestMux.flushMade} keeps: a -ERR names one of the
+ * newest (the last acknowledged before it), and older ones cost nothing but precision.
+ */
+const MAX_FLUSHES_KEPT = 64;
+
+/** A request on its own inbox or gathering replies: its subject and its number. */
+interface Sent {
+  subject: string;
+  number: number;
+}
+
 /** A request waiting on the shared inbox, under its id; expires as a 'timedOut' rejection. */
 class PendingRequest implements Pending, Deadline {
   at = 0;
@@ -90,12 +102,18 @@ export class RequestMux implements KnownSubjects {
   private matched: PendingRequest | undefined;
   /** The timeouts of all requests, shared inbox or own, on one timer. */
   private readonly deadlines: Deadlines;
-  /** Subscriptions of requests with their own inbox, until their reply (or end), and their subject. */
-  private readonly inboxes = new Map<Subscriber, string>();
-  /** requestMany's inboxes, until they end, and the subject each request went to. */
-  private readonly gatherers = new Map<Subscriber, string>();
+  /** Subscriptions of requests with their own inbox, until their reply (or end), and their request. */
+  private readonly inboxes = new Map<Subscriber, Sent>();
+  /** requestMany's inboxes, until they end, and the request each gathers replies to. */
+  private readonly gatherers = new Map<Subscriber, Sent>();
+  /**
+   * The newest flushes and the request number each was made after ({@link flushMade}), oldest
+   * first: a request at or below a flush's number was published before it.
+   */
+  private readonly flushedAfter: { flush: number; request: number }[] = [];
   /** Resolves {@link settled}'s promise once nothing waits any more. */
   private idle: (() => void) | null = null;
+  /** Numbers every request, in publish order (also the shared inbox's reply tokens). */
   private next = 0;
   /** What {@link capture} took from the promise being made. */
   private resolveNext: ((msg: Message) => void) | null = null;
@@ -226,7 +244,7 @@ export class RequestMux implements KnownSubjects {
         },
       });
       // Ends without a reply only through close() (a settled promise ignores this).
-      this.inboxes.set(sub, subject);
+      this.inboxes.set(sub, { subject, number: ++this.next });
       sub.closed.then((error) => {
         this.inboxes.delete(sub);
         this.changed();
@@ -278,21 +296,45 @@ export class RequestMux implements KnownSubjects {
 
   /** requestMany: `sub` gathers replies to a request to `subject` ({@link denied} fails it). */
   gathering(sub: Subscriber, subject: string): void {
-    this.gatherers.set(sub, subject);
+    this.gatherers.set(sub, { subject, number: ++this.next });
     void sub.closed.then(() => this.gatherers.delete(sub));
   }
 
-  /** The server denied publishing to `subject`: requests to it fail with `error` at once. */
-  denied(subject: string, error: NatsError): void {
+  /** flush() `id` is on its way, behind every request made so far. */
+  flushMade(id: number): void {
+    const after = this.flushedAfter;
+    if (after.length === MAX_FLUSHES_KEPT) after.shift();
+    after.push({ flush: id, request: this.next });
+  }
+
+  /**
+   * The server denied publishing to `subject`: requests to it fail with `error` at once, but
+   * for those published before flush `flushesAcked`, whose PONG came before the -ERR: the
+   * server had taken them before the publish it denied (a reload may deny a subject that an
+   * earlier request was allowed to, and that request's reply is still coming).
+   */
+  denied(subject: string, error: NatsError, flushesAcked: number): void {
+    const taken = this.requestsBefore(flushesAcked);
     for (const entry of this.pending.entries()) {
-      if (entry.subject !== subject) continue;
+      if (entry.subject !== subject || entry.id <= taken) continue;
       this.pending.delete(entry);
       this.deadlines.remove(entry);
       entry.reject(error);
     }
-    for (const [sub, to] of this.inboxes) if (to === subject) sub.fail(error);
-    for (const [sub, to] of this.gatherers) if (to === subject) sub.fail(error);
+    for (const [sub, sent] of this.inboxes) {
+      if (sent.subject === subject && sent.number > taken) sub.fail(error);
+    }
+    for (const [sub, sent] of this.gatherers) {
+      if (sent.subject === subject && sent.number > taken) sub.fail(error);
+    }
     this.changed();
+  }
+
+  /** The number of the last request made before flush `id`; 0 when it is not kept. */
+  private requestsBefore(id: number): number {
+    const after = this.flushedAfter;
+    for (let i = after.length - 1; i >= 0; i--) if (after[i].flush === id) return after[i].request;
+    return 0;
   }
 
   /** Fail every request still waiting (the client is closing). */

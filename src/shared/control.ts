@@ -42,8 +42,14 @@ export type EventOf<E> =
  * only from a 'connected' followed by a newer one in the same batch (worker/host-updates.ts).
  */
 export type WireEvent =
-  | Exclude<EventOf<WireError>, { type: 'connected' }>
-  | { type: 'connected'; info?: ServerInfo; servers?: WireServer[] };
+  | Exclude<EventOf<WireError>, { type: 'connected' | 'serverError' }>
+  | { type: 'connected'; info?: ServerInfo; servers?: WireServer[] }
+  /**
+   * `flushesAcked`: the id of the last flush whose PONG came before this -ERR (0: none). What
+   * was published before that flush reached the server before the -ERR's cause did, so a
+   * permissions -ERR is not about it (main/request-mux.ts `denied`).
+   */
+  | { type: 'serverError'; error: WireError; flushesAcked: number };
 
 /**
  * A batch of what the worker tells the caller's thread (worker/host-updates.ts): the latest

@@ -68,6 +68,8 @@ export class Connection implements SessionHost {
   private readonly calls = new CallerCalls();
   /** Flushes whose PING a lost connection never answered; re-sent on the next one. */
   private carriedFlushes: number[] = [];
+  /** The last flush a PONG acknowledged, in socket order (0: none): a server -ERR tells it. */
+  private lastFlushAcked = 0;
   /** The session that opened last: a closing one delivers only while it still is. */
   private lastOpened: Session | undefined;
 
@@ -426,12 +428,18 @@ export class Connection implements SessionHost {
   }
 
   serverError(message: string): void {
-    this.link.emit({ type: 'serverError', error: toWire(new NatsError('server', message)) });
+    this.link.emit({
+      type: 'serverError',
+      error: toWire(new NatsError('server', message)),
+      flushesAcked: this.lastFlushAcked,
+    });
   }
 
   ponged(purpose: PingPurpose): void {
-    if (purpose.kind === 'flush') this.inbound.flushAck(purpose.id);
-    else if (purpose.kind === 'unsubFence') this.subs.remove(purpose.sid);
+    if (purpose.kind === 'flush') {
+      this.lastFlushAcked = purpose.id;
+      this.inbound.flushAck(purpose.id);
+    } else if (purpose.kind === 'unsubFence') this.subs.remove(purpose.sid);
     else if (purpose.kind === 'window') this.pump.kick(); // the window may have been closed
   }
 

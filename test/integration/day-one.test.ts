@@ -274,6 +274,47 @@ describe('permission violations reach the call they concern', () => {
     expect(performance.now() - started).toBeLessThan(5_000);
   });
 
+  it('a request the server took before a reload denied its subject still gets its reply', async () => {
+    const reloadable = `authorization { users: [
+      { user: u, password: p, permissions: { publish: { deny: [] } } },
+      { user: r, password: q } ] }`;
+    const errors: string[] = [];
+    const { server, client } = await serverAndClient(
+      reloadable,
+      new ConnectOptions()
+        .userAndPassword('u', 'p')
+        .requestTimeout(20_000)
+        .eventCallback((e) => {
+          if (e.type === 'serverError') errors.push(e.error.message);
+        }),
+    );
+    const responder = await new ConnectOptions().userAndPassword('r', 'q').connect(server.url);
+    clients.push(responder);
+    responder.subscribe('svc.slow', {
+      callback: (m) => setTimeout(() => m.respond('late'), 4_000),
+    });
+    await responder.flush();
+    const shared = client.request('svc.slow', 'x');
+    const own = client.sendRequest('svc.slow', { payload: 'x', inbox: client.newInbox() });
+    await client.flush(); // the server has both requests
+    const config = await readFile(server.configPath, 'utf8');
+    await writeFile(server.configPath, config.replace('deny: []', 'deny: ["svc.slow"]'));
+    process.kill(server.pid, 'SIGHUP');
+    // A later publish to it is denied: the -ERR names the subject, not which publish.
+    await waitFor(
+      () => {
+        if (errors.some((m) => m.includes('Permissions Violation for Publish'))) return true;
+        client.publish('svc.slow', 'later');
+        return false;
+      },
+      5_000,
+      'the -ERR of a denied publish',
+    );
+    expect(await kindOf(client.request('svc.slow', 'y'))).toBe('permissionsViolation');
+    expect((await shared).string()).toBe('late');
+    expect((await own).string()).toBe('late');
+  });
+
   it('subjects the server quotes with escapes (", \\, a non-printing space) are routed too', async () => {
     const { client } = await serverAndClient(
       config,

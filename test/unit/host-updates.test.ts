@@ -54,6 +54,7 @@ type ClientErrorEvent = Extract<WireEvent, { type: 'clientError' }>;
 const serverError = (i: number): WireEvent => ({
   type: 'serverError',
   error: toWire(new NatsError('server', `error ${i}`)),
+  flushesAcked: 0,
 });
 const info = (name: string): ServerInfo => toServerInfo({ server_name: name });
 const turn = () => new Promise((resolve) => setImmediate(resolve));
@@ -103,7 +104,11 @@ describe('HostUpdates', () => {
     const long = 'x'.repeat(64 * 1024);
     for (let i = 0; i < 100; i++) {
       // Distinct texts: repeats of one would be coalesced.
-      updates.event({ type: 'serverError', error: { kind: 'server', message: `${i} ${long}` } });
+      updates.event({
+        type: 'serverError',
+        error: { kind: 'server', message: `${i} ${long}` },
+        flushesAcked: 0,
+      });
     }
     caller.release();
     await waitFor(() => caller.batches.length === 2, 1_000, 'the second batch');
@@ -235,7 +240,11 @@ describe('HostUpdates', () => {
 
   it('coalesces an error event repeating the one before it: one event, with a count', () => {
     const { caller, updates } = setup();
-    const same: WireEvent = { type: 'serverError', error: { kind: 'server', message: 'same' } };
+    const same: WireEvent = {
+      type: 'serverError',
+      error: { kind: 'server', message: 'same' },
+      flushesAcked: 0,
+    };
     for (let i = 0; i < 500; i++) updates.event(structuredClone(same));
     updates.event(serverError(1));
     updates.event(structuredClone(same));
@@ -244,16 +253,28 @@ describe('HostUpdates', () => {
     updates.event({ type: 'clientError', error: { kind: 'server', message: 'same' } });
     updates.flush();
     expect(caller.events()).toEqual([
-      { type: 'serverError', error: { kind: 'server', message: 'same', count: 500 } },
+      {
+        type: 'serverError',
+        error: { kind: 'server', message: 'same', count: 500 },
+        flushesAcked: 0,
+      },
       serverError(1),
-      { type: 'serverError', error: { kind: 'server', message: 'same', count: 2 } },
+      {
+        type: 'serverError',
+        error: { kind: 'server', message: 'same', count: 2 },
+        flushesAcked: 0,
+      },
       { type: 'clientError', error: { kind: 'server', message: 'same' } },
     ]);
   });
 
   it('coalesces only within a batch: what was posted is not counted again', async () => {
     const { caller, updates } = setup();
-    const same: WireEvent = { type: 'serverError', error: { kind: 'server', message: 'same' } };
+    const same: WireEvent = {
+      type: 'serverError',
+      error: { kind: 'server', message: 'same' },
+      flushesAcked: 0,
+    };
     updates.event(structuredClone(same));
     updates.flush();
     updates.event(structuredClone(same));
@@ -309,6 +330,7 @@ describe('HostUpdates', () => {
     updates.event({
       type: 'serverError',
       error: { kind: 'server', message: 'a'.repeat(MAX_QUEUED_ERROR_TEXT - 100) },
+      flushesAcked: 0,
     });
     updates.attemptFailed({ type: 'clientError', error: { kind: 'io', message: 'short' } });
     const long = { kind: 'io' as const, message: 'y'.repeat(200) };
