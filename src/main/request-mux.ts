@@ -321,11 +321,10 @@ export class RequestMux implements KnownSubjects {
       this.deadlines.remove(entry);
       entry.reject(error);
     }
-    for (const [sub, sent] of this.inboxes) {
-      if (sent.subject === subject && sent.number > taken) sub.fail(error);
-    }
-    for (const [sub, sent] of this.gatherers) {
-      if (sent.subject === subject && sent.number > taken) sub.fail(error);
+    for (const requests of [this.inboxes, this.gatherers]) {
+      for (const [sub, sent] of requests) {
+        if (sent.subject === subject && sent.number > taken) sub.fail(error);
+      }
     }
     this.changed();
   }
