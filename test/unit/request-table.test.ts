@@ -61,6 +61,26 @@ describe('RequestTable', () => {
     ]);
   });
 
+  it('answers and times out a burst of requests in flight at once with a few reads each', () => {
+    // Sequential ids fill one unbroken run of slots: a delete that shifted entries back as
+    // far as the run's end read every request in flight (a burst of n took n² / 2 reads).
+    const table = new RequestTable<Entry>();
+    const burst = Array.from({ length: 20_000 }, (_, i) => ({ id: i + 1 }));
+    for (const entry of burst) table.add(entry);
+    const answered = burst.slice(0, 10_000);
+    const late = burst.slice(10_000);
+    const reads = slotReads(table, () => {
+      for (const entry of answered) {
+        expect(table.get(entry.id)).toBe(entry);
+        expect(table.delete(entry)).toBe(true);
+      }
+      for (const entry of late.reverse()) expect(table.delete(entry)).toBe(true);
+      expect(table.get(burst.length + 5)).toBeUndefined(); // a reply to no request
+    });
+    expect(table.size).toBe(0);
+    expect(reads).toBeLessThan(4 * burst.length);
+  });
+
   it('grows for a burst of requests and shrinks back once they are answered', () => {
     const table = new RequestTable<Entry>();
     const burst = Array.from({ length: 5_000 }, (_, i) => ({ id: i + 1 }));
@@ -86,4 +106,23 @@ describe('RequestTable', () => {
 
 function slotsOf(table: RequestTable<Entry>): number {
   return (table as unknown as { slots: unknown[] }).slots.length;
+}
+
+/** Counts the table's reads of its slots while `run` runs (its slot array is watched). */
+function slotReads(table: RequestTable<Entry>, run: () => void): number {
+  const inside = table as unknown as { slots: unknown[] };
+  let reads = 0;
+  const slots = inside.slots;
+  inside.slots = new Proxy(slots, {
+    get(target, key, receiver) {
+      if (typeof key === 'string' && /^\d+$/.test(key)) reads++;
+      return Reflect.get(target, key, receiver);
+    },
+  });
+  try {
+    run();
+  } finally {
+    inside.slots = slots;
+  }
+  return reads;
 }
