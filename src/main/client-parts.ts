@@ -120,6 +120,7 @@ export function clientParts(
   const mux = new RequestMux(
     {
       subscribe: (subject, opts) => client.subscribe(subject, opts),
+      subscribeReplies: (subject, opts) => subs.add(subject, undefined, opts, true),
       publishRequest: (subject, reply, headers, payload, replyBytes) =>
         client.send(subject, reply, headers, payload, replyBytes),
       afterArrived,

@@ -16,7 +16,13 @@ import { RequestTable } from './request-table.js';
 import type { KnownSubjects, SubscribeOptions, Subscriber } from './subscriber.js';
 
 export interface MuxHost {
+  /** A request's own inbox (the caller's `inbox`: checked as any subscription). */
   subscribe(subject: string, opts: SubscribeOptions): Subscriber;
+  /**
+   * The shared inbox's subscription: never dropped for `subscriptionCapacity` (the worker's
+   * receive policy), as its replies are as many as the requests waiting for them.
+   */
+  subscribeReplies(subject: string, opts: SubscribeOptions): Subscriber;
   /** Runs `run` once what arrived by now is dispatched (Dispatcher.afterArrived). */
   afterArrived(run: () => void): void;
   /**
@@ -176,7 +182,7 @@ export class RequestMux implements KnownSubjects {
     timeout: number | null,
   ): Promise<Message> {
     if (this.sub === null) {
-      this.sub = this.host.subscribe(`${this.prefix}*`, { callback: this.route });
+      this.sub = this.host.subscribeReplies(`${this.prefix}*`, { callback: this.route });
       this.sub.knownSubjects = this;
     }
     // One executor for every request: a closure per request was ~100 bytes more to collect.

@@ -41,11 +41,21 @@ export class Subscriptions implements SubscriptionOwner {
     private readonly client: SubscriptionsHost,
   ) {}
 
-  /** A new subscription (subject and queue group checked already). */
-  add(subject: string, queue: string | undefined, opts: SubscribeOptions | undefined): Subscriber {
+  /**
+   * A new subscription (subject and queue group checked already). `replies`: the shared
+   * request inbox, which the worker never drops for `subscriptionCapacity`.
+   */
+  add(
+    subject: string,
+    queue: string | undefined,
+    opts: SubscribeOptions | undefined,
+    replies = false,
+  ): Subscriber {
     const { callback: cb, max, timeout } = subscribeOptionsOf(opts);
     const sid = ++this.nextSid;
-    const subFrame = { kind: 'sub', sid, subject, queue } as const;
+    const subFrame = replies
+      ? ({ kind: 'sub', sid, subject, queue, replies } as const)
+      : ({ kind: 'sub', sid, subject, queue } as const);
     // With `max`, its UNSUB must be accepted too (refused later, it would leave a subscription
     // without its limit): room for both, or neither is queued.
     if (max !== undefined) {

@@ -29,7 +29,9 @@
  *   blocked thread, a callback that never returns). The worker then reads again, so PING/PONG
  *   and INFO keep flowing, and a subscription with `subscriptionCapacity` messages waiting
  *   (ring and backlog together) drops past that, one slowConsumer event per stall; so does
- *   every subscription once the backlog holds {@link BACKLOG_PAUSE_BYTES}. One stuck thread
+ *   every subscription once the backlog holds {@link BACKLOG_PAUSE_BYTES}. The shared request
+ *   inbox has no count bound: its replies are as many as the requests waiting for them, and a
+ *   reply dropped would leave its request waiting for its timeout, though it came. One stuck thread
  *   cannot stall the connection, and memory stays bounded in bytes.
  */
 import type { RingProducer } from '../shared/ring/ring-producer.js';
@@ -191,6 +193,8 @@ export interface Counted {
   waiting: number;
   /** A slowConsumer event was sent in this stall. */
   slow: boolean;
+  /** Not bounded by count, only by the backlog's bytes (the shared request inbox). */
+  readonly replies: boolean;
 }
 
 /** What the receive policy needs of its owner. */
@@ -254,7 +258,8 @@ export class ReceivePolicy {
    */
   admit(sub: Counted): boolean {
     if (!this.stalled) return true;
-    if (sub.waiting >= this.capacity || this.backlog.bytes >= BACKLOG_PAUSE_BYTES) return false;
+    if (this.backlog.bytes >= BACKLOG_PAUSE_BYTES) return false;
+    if (sub.waiting >= this.capacity && !sub.replies) return false;
     sub.waiting++;
     return true;
   }

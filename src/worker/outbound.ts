@@ -348,7 +348,7 @@ export class OutboundPump {
   private apply(cmd: ControlCommand): PingPurpose | undefined {
     switch (cmd.kind) {
       case 'sub':
-        this.subs.subscribe(cmd.sid, cmd.subject, cmd.queue);
+        this.subs.subscribe(cmd.sid, cmd.subject, cmd.queue, cmd.replies === true);
         return undefined;
       case 'unsub':
         this.subs.unsubscribe(cmd.sid, cmd.max);

@@ -29,6 +29,11 @@ export interface Subscription {
   base: number;
   /** A slowConsumer event was sent in the current stall. */
   slow: boolean;
+  /**
+   * The shared request inbox: never dropped for `subscriptionCapacity` (its replies are as
+   * many as the requests that wait for them), only past the byte bound (flow-control.ts).
+   */
+  replies: boolean;
   /** UNSUB was sent: still delivering what the server sent before it, never replayed. */
   closing: boolean;
 }
@@ -62,8 +67,8 @@ export class SubscriptionTable {
   }
 
   /** A SUB went out: the subscription is live from now on. */
-  subscribe(sid: number, subject: string, queue: string | undefined): void {
-    this.subs.set(sid, newSubscription(sid, subject, queue));
+  subscribe(sid: number, subject: string, queue: string | undefined, replies = false): void {
+    this.subs.set(sid, newSubscription(sid, subject, queue, replies));
   }
 
   /**
@@ -119,6 +124,7 @@ export function newSubscription(
   sid: number,
   subject: string,
   queue: string | undefined,
+  replies = false,
 ): Subscription {
   return {
     sid,
@@ -131,6 +137,7 @@ export function newSubscription(
     waiting: 0,
     base: 0,
     slow: false,
+    replies,
     closing: false,
   };
 }

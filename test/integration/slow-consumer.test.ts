@@ -161,6 +161,47 @@ describe('a blocked main thread', () => {
     expect(client.statistics().droppedMessages).toBe(COUNT - received);
   }, 60_000);
 
+  it('drops no reply to a request however many wait: the shared inbox has no count bound', async () => {
+    server = await startServer();
+    const REQUESTS = 1_000;
+    const events: Event[] = [];
+    const client = await new ConnectOptions()
+      .subscriptionCapacity(100)
+      .requestTimeout(5_000)
+      .eventCallback((e) => {
+        events.push(e);
+      })
+      .connect(server.url);
+    clients.push(client);
+    // Answers come 0.6-1.6 s after their requests: while this thread is blocked, after the
+    // worker has seen it take nothing for longer than the stall limit.
+    const responder = runNodeScript(
+      `import { connect } from 'nats-offload';
+       const c = await connect(${JSON.stringify(server.url)});
+       let n = 0;
+       c.subscribe('svc', { callback: (m) => {
+         if (m.string() === 'ping') return void m.respond('pong');
+         const i = n++;
+         setTimeout(() => m.respond('r' + i), 600 + i);
+         if (n === ${REQUESTS}) setTimeout(async () => { await c.flush(); await c.close(); }, 2_000);
+       } });`,
+      { timeoutMs: 30_000 },
+    );
+    for (;;) {
+      const ping = await client.request('svc', 'ping').catch(() => undefined);
+      if (ping !== undefined) break; // the responder is subscribed
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const replies = Array.from({ length: REQUESTS }, () => client.request('svc', 'q'));
+    await client.flush();
+    blockMainThread(10_000, () => client.statistics().inMessages === REQUESTS);
+    const settled = await Promise.allSettled(replies);
+    expect(settled.filter((r) => r.status === 'rejected')).toEqual([]);
+    expect(client.statistics().droppedMessages).toBe(0);
+    expect(slowEvents(events)).toEqual([]);
+    expect((await responder).code).toBe(0);
+  }, 30_000);
+
   it('counts what waits in the delivery ring: a blocked callback with subscriptionCapacity(2) is reported', async () => {
     server = await startServer();
     const events: Event[] = [];

@@ -41,6 +41,10 @@ describe('command frames round trip', () => {
     ['SUB', { kind: 'sub', sid: 1, subject: 'orders.*' }],
     ['SUB with a queue group', { kind: 'sub', sid: 2 ** 32 - 1, subject: '>', queue: 'workers' }],
     [
+      'SUB of the shared request inbox',
+      { kind: 'sub', sid: 3, subject: '_INBOX.a.*', replies: true },
+    ],
+    [
       'SUB with UTF-8 subject and group',
       { kind: 'sub', sid: 7, subject: 'grüße.日本', queue: 'é' },
     ],

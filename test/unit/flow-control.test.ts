@@ -143,7 +143,7 @@ function newPolicy(capacity: number) {
 describe('ReceivePolicy', () => {
   it('admits everything while the main thread makes progress, however slowly', () => {
     const t = newPolicy(2);
-    const sub: Counted = { waiting: 0, slow: false };
+    const sub: Counted = { waiting: 0, slow: false, replies: false };
     t.subs.push(sub);
     for (let i = 0; i < 100; i++) {
       t.frame();
@@ -165,7 +165,7 @@ describe('ReceivePolicy', () => {
 
   it('stalls after STALL_MS without progress while frames wait; past capacity it drops until progress', () => {
     const t = newPolicy(2);
-    const sub: Counted = { waiting: 0, slow: false };
+    const sub: Counted = { waiting: 0, slow: false, replies: false };
     t.subs.push(sub);
     t.frame();
     t.policy.observe(); // frames wait from here on
@@ -205,9 +205,23 @@ describe('ReceivePolicy', () => {
     t.policy.close();
   });
 
+  it('a stalled main thread drops no reply of the shared request inbox below the byte bound', () => {
+    const t = newPolicy(2);
+    const inbox: Counted = { waiting: 0, slow: false, replies: true };
+    t.frame();
+    t.policy.observe();
+    t.advance(STALL_MS);
+    t.policy.observe();
+    expect(t.policy.stalled).toBe(true);
+    for (let i = 0; i < 100; i++) expect(t.policy.admit(inbox)).toBe(true);
+    t.queued(BACKLOG_PAUSE_BYTES);
+    expect(t.policy.admit(inbox)).toBe(false);
+    t.policy.close();
+  });
+
   it('a stalled main thread drops past the byte bound too, and keeps the socket read', () => {
     const t = newPolicy(1_000_000);
-    const sub: Counted = { waiting: 0, slow: false };
+    const sub: Counted = { waiting: 0, slow: false, replies: false };
     t.frame();
     t.policy.observe();
     t.advance(STALL_MS);

@@ -9,13 +9,15 @@
  *   byte   0       1       2      4              8                  12
  *          ┌──────┬───────┬──────┬──────────────┬──────────────────┬────────────────────────┐
  *   PUB    │ op 1 │ flags │ 0    │ u32 count    │ wire bytes of `count` messages, back to back
- *   SUB    │ op 3 │ 0     │ 0    │ u32 sid      │ u32 subject bytes │ subject | queue group
+ *   SUB    │ op 3 │ flags │ 0    │ u32 sid      │ u32 subject bytes │ subject | queue group
  *   UNSUB  │ op 4 │ 0     │ 0    │ u32 sid      │ u32 max (0 = now) │
  *   FLUSH  │ op 5 │ 0     │ 0    │ u32 flush id │                   │
  *          └──────┴───────┴──────┴──────────────┴──────────────────┴────────────────────────┘
  *   u8 op | u8 flags | u16 pad; then u32 fields, little-endian. PUB flags: ECHO (one of its
  *   messages goes to a subject this client receives itself; flow-control.ts gates it),
  *   CONTINUES (the record holds part of one message that the next record continues; count 0).
+ *   SUB flags: REPLIES (the shared request inbox: no subscriptionCapacity count, see
+ *   flow-control.ts; the byte bound holds).
  *
  * - PUB: the ready NATS wire ops (`PUB subj [reply] len\r\n<payload>\r\n` or `HPUB subj [reply]
  *   hlen tlen\r\n…`), so the worker gathers records into socket writes without parsing them
@@ -42,7 +44,8 @@ export type Command =
    * one of them comes back to this client (flow-control.ts).
    */
   | { kind: 'pub'; count: number; wire: Uint8Array; echo: boolean; continues?: true }
-  | { kind: 'sub'; sid: number; subject: string; queue?: string }
+  /** `replies`: the shared request inbox, bounded by bytes only (flow-control.ts). */
+  | { kind: 'sub'; sid: number; subject: string; queue?: string; replies?: true }
   /** `max` 0: unsubscribe now; else after `max` messages in total. */
   | { kind: 'unsub'; sid: number; max: number }
   | { kind: 'flush'; id: number };
@@ -61,6 +64,8 @@ const CMD_FLAGS = 1;
 const PUB_ECHO = 1;
 /** PUB flag: the record's wire bytes are part of one message that the next record continues. */
 const PUB_CONTINUES = 2;
+/** SUB flag: the shared request inbox. */
+const SUB_REPLIES = 1;
 const CMD_PUB_COUNT = 4;
 const CMD_PUB_WIRE = 8;
 const CMD_SID = 4;
@@ -183,6 +188,7 @@ export function encodeCommand(cmd: Command, bytes: Uint8Array, off: number): voi
       return;
     case 'sub': {
       bytes[off + CMD_OP] = CMD_SUB;
+      if (cmd.replies) bytes[off + CMD_FLAGS] = SUB_REPLIES;
       view.setUint32(off + CMD_SID, cmd.sid, true);
       const end = writeString(bytes, off + CMD_SUB_SUBJECT, cmd.subject);
       view.setUint32(off + CMD_SUB_SUBJECT_LEN, end - off - CMD_SUB_SUBJECT, true);
@@ -241,6 +247,7 @@ export function decodeControlCommand(
         subject: decodeString(bytes, off + CMD_SUB_SUBJECT, subjectEnd),
       };
       if (subjectEnd < off + length) sub.queue = decodeString(bytes, subjectEnd, off + length);
+      if ((bytes[off + CMD_FLAGS] & SUB_REPLIES) !== 0) sub.replies = true;
       return sub;
     }
     case CMD_UNSUB:
