@@ -6,6 +6,7 @@
  */
 import { DEFAULT_RING_CAPACITY } from '../shared/layout.js';
 import type { HeaderMap } from '../shared/protocol/headers.js';
+import { validateSubscribeSubject } from '../shared/protocol/subject.js';
 import { createRingBuffers } from '../shared/ring/byte-ring.js';
 import { RingConsumer } from '../shared/ring/ring-consumer.js';
 import { RingProducer } from '../shared/ring/ring-producer.js';
@@ -120,7 +121,10 @@ export function clientParts(
   const mux = new RequestMux(
     {
       subscribe: (subject, opts) => client.subscribe(subject, opts),
-      subscribeReplies: (subject, opts) => subs.add(subject, undefined, opts, true),
+      subscribeReplies: (subject, opts) => {
+        validateSubscribeSubject(subject); // the inbox prefix option's own check is looser
+        return subs.add(subject, undefined, opts, true);
+      },
       publishRequest: (subject, reply, headers, payload, replyBytes) =>
         client.send(subject, reply, headers, payload, replyBytes),
       afterArrived,

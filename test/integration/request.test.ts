@@ -102,6 +102,13 @@ describe('request/reply', () => {
     expect(c.newInbox().startsWith('my.replies.')).toBe(true);
   });
 
+  it('rejects a request whose inbox prefix holds a control character, as subscribe() does', async () => {
+    const c = await client(new ConnectOptions().customInboxPrefix('a\u0001b'));
+    expect(await kindOf(c.request('svc.x'))).toBe('badSubject');
+    expect(await kindOf(c.request('svc.x'))).toBe('badSubject'); // not subscribed by the first
+    expect(() => c.subscribe(c.newInbox())).toThrow(/./);
+  });
+
   it('rejects bad arguments instead of throwing', async () => {
     const c = await client();
     const p = c.sendRequest('svc.x', { timeout: -1 });

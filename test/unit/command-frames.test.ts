@@ -24,7 +24,9 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 function roundTrip(cmd: Command, at = 12): Command {
-  const bytes = new Uint8Array(at + commandLength(cmd) + 8).fill(0xee);
+  // Every bit set, as stale ring bytes may have them: a field or flag a writer leaves unwritten
+  // reads back as set.
+  const bytes = new Uint8Array(at + commandLength(cmd) + 8).fill(0xff);
   encodeCommand(cmd, bytes, at);
   return decodeCommand(bytes, at, commandLength(cmd));
 }

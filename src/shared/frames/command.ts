@@ -188,7 +188,8 @@ export function encodeCommand(cmd: Command, bytes: Uint8Array, off: number): voi
       return;
     case 'sub': {
       bytes[off + CMD_OP] = CMD_SUB;
-      if (cmd.replies) bytes[off + CMD_FLAGS] = SUB_REPLIES;
+      // Written either way: the ring's bytes are reused, never cleared.
+      bytes[off + CMD_FLAGS] = cmd.replies ? SUB_REPLIES : 0;
       view.setUint32(off + CMD_SID, cmd.sid, true);
       const end = writeString(bytes, off + CMD_SUB_SUBJECT, cmd.subject);
       view.setUint32(off + CMD_SUB_SUBJECT_LEN, end - off - CMD_SUB_SUBJECT, true);
