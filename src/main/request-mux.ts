@@ -246,6 +246,9 @@ export class RequestMux implements KnownSubjects {
         max: 1,
         callback: (msg) => {
           this.deadlines.remove(deadline);
+          // nats-server does not count its no-responders status against the UNSUB limit: it
+          // would keep the inbox subscribed for good.
+          if (msg.status === NO_RESPONDERS) void sub.unsubscribe();
           settle({ subject, resolve, reject }, msg);
         },
       });

@@ -1,7 +1,8 @@
 import { type Client, ConnectOptions, connect, HeaderMap } from 'nats-offload';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { kindOf } from '../helpers/errors.js';
-import { type NatsServer, startServer } from '../helpers/nats-server.js';
+import { freePort, type NatsServer, startServer } from '../helpers/nats-server.js';
+import { waitForAsync } from '../helpers/wait.js';
 
 let server: NatsServer;
 const clients: Client[] = [];
@@ -127,5 +128,31 @@ describe('request/reply', () => {
     expect(await pending).toBe('closed');
     expect(await pendingInbox).toBe('closed');
     expect(await kindOf(c.request('svc.never'))).toBe('closed');
+  });
+});
+
+describe('a request on its own inbox that nobody serves', () => {
+  it('rejects noResponders and leaves no subscription at the server', async () => {
+    const httpPort = await freePort();
+    const monitored = await startServer({ config: `http: 127.0.0.1:${httpPort}` });
+    try {
+      const c = await new ConnectOptions().name('own-inbox').connect(monitored.url);
+      clients.push(c);
+      const subscriptions = async (): Promise<number> => {
+        const response = await fetch(`http://127.0.0.1:${httpPort}/connz?subs=1`);
+        const connz = (await response.json()) as {
+          connections: { name?: string; subscriptions: number }[];
+        };
+        return connz.connections.find((x) => x.name === 'own-inbox')?.subscriptions ?? -1;
+      };
+      const kinds = await Promise.all(
+        Array.from({ length: 20 }, () => kindOf(c.sendRequest('nobody', { inbox: c.newInbox() }))),
+      );
+      expect(kinds).toEqual(Array(20).fill('noResponders'));
+      await c.flush();
+      await waitForAsync(async () => (await subscriptions()) === 0, 5_000, 'the UNSUBs');
+    } finally {
+      await monitored.stop();
+    }
   });
 });
