@@ -288,12 +288,14 @@ export class RequestMux implements KnownSubjects {
 
   /** Whether `sub` is one of the multiplexer's own subscriptions (drain() leaves them be). */
   owns(sub: Subscriber): boolean {
-    return sub === this.sub || this.inboxes.has(sub);
+    return sub === this.sub || this.inboxes.has(sub) || this.gatherers.has(sub);
   }
 
-  /** Resolves once no request waits for its reply any more (drain() waits for them). */
+  /** Resolves once no request waits for its replies any more (drain() waits for them). */
   settled(): Promise<void> {
-    if (this.pending.size === 0 && this.inboxes.size === 0) return Promise.resolve();
+    if (this.pending.size === 0 && this.inboxes.size === 0 && this.gatherers.size === 0) {
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const before = this.idle;
       this.idle = () => {
@@ -306,7 +308,10 @@ export class RequestMux implements KnownSubjects {
   /** requestMany: `sub` gathers replies to a request to `subject` ({@link denied} fails it). */
   gathering(sub: Subscriber, subject: string): void {
     this.gatherers.set(sub, { subject, number: ++this.next });
-    void sub.closed.then(() => this.gatherers.delete(sub));
+    void sub.closed.then(() => {
+      this.gatherers.delete(sub);
+      this.changed();
+    });
   }
 
   /** flush() `id` is on its way, behind every request made so far. */
@@ -365,6 +370,7 @@ export class RequestMux implements KnownSubjects {
 
   private changed(): void {
     if (this.idle === null || this.pending.size > 0 || this.inboxes.size > 0) return;
+    if (this.gatherers.size > 0) return;
     const idle = this.idle;
     this.idle = null;
     idle();

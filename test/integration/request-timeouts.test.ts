@@ -100,6 +100,25 @@ describe('request timeouts on one shared timer', () => {
     expect(await c.closed()).toBeUndefined();
   });
 
+  it('drain() lets a pending requestMany gather its replies before it closes', async () => {
+    const c = await connect(file.server.url);
+    const responder = await client();
+    const held = await heldResponder(responder, 'svc.many');
+    const gathered: string[] = [];
+    const gathering = (async () => {
+      const replies = c.requestMany('svc.many', 'q', { maxMessages: 2, maxWait: 5_000 });
+      for await (const m of replies) gathered.push(m.string());
+    })();
+    await c.flush();
+    await waitFor(() => held.length === 1, 5_000, 'the request');
+    const drained = c.drain();
+    held[0].respond('one');
+    held[0].respond('two');
+    await gathering;
+    await drained;
+    expect(gathered).toEqual(['one', 'two']);
+  });
+
   it('a request pending at close() rejects closed, not timedOut later', async () => {
     const c = await connect(file.server.url);
     await heldResponder(c, 'svc.close');
