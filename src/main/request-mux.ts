@@ -108,7 +108,7 @@ export class RequestMux implements KnownSubjects {
   private matched: PendingRequest | undefined;
   /** The timeouts of all requests, shared inbox or own, on one timer. */
   private readonly deadlines: Deadlines;
-  /** Subscriptions of requests with their own inbox, until their reply (or end), and their request. */
+  /** Subscriptions of requests with their own inbox, until their reply (or end), and the request. */
   private readonly inboxes = new Map<Subscriber, Sent>();
   /** requestMany's inboxes, until they end, and the request each gathers replies to. */
   private readonly gatherers = new Map<Subscriber, Sent>();
@@ -293,9 +293,7 @@ export class RequestMux implements KnownSubjects {
 
   /** Resolves once no request waits for its replies any more (drain() waits for them). */
   settled(): Promise<void> {
-    if (this.pending.size === 0 && this.inboxes.size === 0 && this.gatherers.size === 0) {
-      return Promise.resolve();
-    }
+    if (!this.waiting()) return Promise.resolve();
     return new Promise((resolve) => {
       const before = this.idle;
       this.idle = () => {
@@ -368,9 +366,13 @@ export class RequestMux implements KnownSubjects {
     this.changed();
   }
 
+  /** Some request (shared inbox, own inbox or requestMany) still waits for replies. */
+  private waiting(): boolean {
+    return this.pending.size > 0 || this.inboxes.size > 0 || this.gatherers.size > 0;
+  }
+
   private changed(): void {
-    if (this.idle === null || this.pending.size > 0 || this.inboxes.size > 0) return;
-    if (this.gatherers.size > 0) return;
+    if (this.idle === null || this.waiting()) return;
     const idle = this.idle;
     this.idle = null;
     idle();

@@ -31,8 +31,8 @@
  *   (ring and backlog together) drops past that, one slowConsumer event per stall; so does
  *   every subscription once the backlog holds {@link BACKLOG_PAUSE_BYTES}. The shared request
  *   inbox has no count bound: its replies are as many as the requests waiting for them, and a
- *   reply dropped would leave its request waiting for its timeout, though it came. One stuck thread
- *   cannot stall the connection, and memory stays bounded in bytes.
+ *   reply dropped would leave its request waiting for its timeout, though it came. One stuck
+ *   thread cannot stall the connection, and memory stays bounded in bytes.
  */
 import type { RingProducer } from '../shared/ring/ring-producer.js';
 
