@@ -457,6 +457,31 @@ describe('nats-offload-bench', () => {
 });
 
 describe('bench/tools', () => {
+  it("targets.js reads issue 16's targets out of result files, run by run", async () => {
+    const script = join(ROOT, 'dist', 'bench', 'tools', 'targets.js');
+    const runs = ['2026-12-06-issue16-s13-run1', '2026-12-07-issue16-s20-run1'];
+    const run = await runScript(
+      script,
+      runs.map((name) => join(ROOT, 'docs', 'results', `${name}.json`)),
+      30_000,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('| target | issue16-s13-run1 | issue16-s20-run1 | met in |');
+    // The figures the sessions' own tables give for these runs (docs/benchmarks-issue16.md).
+    for (const row of [
+      '| request sequential p50 ≤ raw + 60 µs | +79 µs | +69 µs | 0/2 |',
+      '| request 100 in flight ≥ 0.85× raw | **1.11×** | 0.72× | 1/2 |',
+      '| service callback ≥ 1.5× nats.js | 1.18× | **1.68×** | 1/2 |',
+      '| service callback complete at defaults (of 3) | **3/3** | **3/3** | 2/2 |',
+      '| burst timer ≥ 800 ticks/s | 700/s | 622/s | 0/2 |',
+    ]) {
+      expect(run.stdout).toContain(row);
+    }
+    const bad = await runScript(script, [], 30_000);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('usage: node dist/bench/tools/targets.js');
+  }, 60_000);
+
   it('thread-cpu.js prints the rate and the CPU time of each thread and of the server', async () => {
     const script = join(ROOT, 'dist', 'bench', 'tools', 'thread-cpu.js');
     const run = await runScript(script, ['20000', '--size', '256'], 60_000);
