@@ -3,7 +3,8 @@
  * attempt — the first one too, and one per server tried — whether the client gives up, which
  * server comes next and after what delay.
  *
- * - `attempts` counts every server tried since the last connection (or setServerPool); past
+ * - `attempts` counts every server tried since the last connection (or setServerPool), and
+ *   every callback below that threw or did not settle (API.md: a failed attempt); past
  *   `maxReconnects` (null: no limit) the client ends with 'maxReconnects', also during
  *   connect()'s first pass and with retryOnInitialConnect.
  * - `reconnectToServerCallback`, when set, picks the server at every attempt (with the default
@@ -99,13 +100,7 @@ export class Reconnects {
    */
   async next(lastInfo: ServerInfo | undefined): Promise<NextAttempt | NatsError> {
     this.attempts++;
-    const max = this.options.maxReconnects;
-    if (max !== null && this.attempts > max) {
-      return new NatsError(
-        'maxReconnects',
-        `gave up after ${this.attempts - 1} failed connection attempts (maxReconnects ${max})`,
-      );
-    }
+    if (this.pastMax()) return this.givingUp();
     // caller() only when calling it: it posts what waits for the caller's thread first.
     const caller = this.options.hasReconnectToServerCallback ? this.caller() : null;
     if (caller) {
@@ -113,9 +108,10 @@ export class Reconnects {
       const choice = await this.ask('reconnectToServerCallback', () =>
         caller.reconnectToServer(this.pool.snapshot(), info),
       );
+      if (this.pastMax()) return this.givingUp();
       if (choice) {
         const entry = this.pool.find(choice.addr);
-        if (entry) return { entry, delay: delayOf(choice.delay) ?? (await this.delay()) };
+        if (entry) return this.attempt(entry, delayOf(choice.delay) ?? (await this.delay()));
         this.report(
           new NatsError(
             'serverNotInPool',
@@ -124,7 +120,28 @@ export class Reconnects {
         );
       }
     }
-    return { entry: this.pool.next(), delay: await this.delay() };
+    const delay = await this.delay();
+    return this.attempt(this.pool.next(), delay);
+  }
+
+  /**
+   * The attempt to make, or 'maxReconnects' when a callback that failed on the way was the
+   * last failed attempt allowed (ask() counts it).
+   */
+  private attempt(entry: PoolEntry, delay: number): NextAttempt | NatsError {
+    return this.pastMax() ? this.givingUp() : { entry, delay };
+  }
+
+  private pastMax(): boolean {
+    const max = this.options.maxReconnects;
+    return max !== null && this.attempts > max;
+  }
+
+  private givingUp(): NatsError {
+    return new NatsError(
+      'maxReconnects',
+      `gave up after ${this.attempts - 1} failed connection attempts (maxReconnects ${this.options.maxReconnects})`,
+    );
   }
 
   private async delay(): Promise<number> {
@@ -142,8 +159,8 @@ export class Reconnects {
   /**
    * The caller's answer, or undefined when the callback threw, did not settle within
    * connectionTimeout (API.md "Every promise settles") or has not settled since an earlier
-   * attempt (caller.ts): that counts as a failed attempt, and the default choice is taken
-   * instead of stopping reconnects.
+   * attempt (caller.ts): that counts as a failed attempt (next() ends the reconnects when it
+   * was the last one maxReconnects allows), and the default choice is taken instead.
    */
   private async ask<T>(what: string, call: () => Promise<T>): Promise<T | undefined> {
     const ms = this.options.connectionTimeout;

@@ -71,6 +71,36 @@ describe('callbacks that never settle', () => {
     expect((error as NatsError).kind).toBe('callback');
     expect(performance.now() - started).toBeLessThan(5_000);
   });
+
+  // The server stays up: without the count, the default choice after the timeout reconnects.
+  for (const which of ['reconnectDelayCallback', 'reconnectToServerCallback'] as const) {
+    it(`a ${which} that never settles is a failed attempt maxReconnects counts`, async () => {
+      const server = await startServer();
+      servers.push(server);
+      const events: Event[] = [];
+      let hang = false;
+      const options = new ConnectOptions()
+        .connectionTimeout(300)
+        .maxReconnects(1)
+        .eventCallback((e) => {
+          events.push(e);
+        });
+      if (which === 'reconnectDelayCallback') {
+        options.reconnectDelayCallback(() => (hang ? never() : 0));
+      } else {
+        options.reconnectToServerCallback(() => (hang ? never() : null));
+      }
+      const client = await options.connect(server.url);
+      clients.push(client);
+      hang = true;
+      await client.forceReconnect();
+      const closed = await client.closed();
+      expect(closed).toBeInstanceOf(NatsError);
+      expect((closed as NatsError).kind).toBe('maxReconnects');
+      expect(callbackErrors(events).some((m) => m.includes(which))).toBe(true);
+      expect(events.filter((e) => e.type === 'connected')).toHaveLength(1);
+    }, 20_000);
+  }
 });
 
 describe('a callback that never settles is called a few times, not once per attempt', () => {
