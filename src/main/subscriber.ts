@@ -100,6 +100,7 @@ export class Subscriber implements AsyncIterable<Message> {
   /** The error the iterator throws once its queue is empty ('timedOut', 'permissionsViolation'). */
   private failure: NatsError | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Dropping since the queue was last emptied by its reader: one slowConsumer event per episode. */
   private slow = false;
   /**
    * The iterator's reader emptied its queue since the queue was last found full: it keeps up
@@ -234,7 +235,6 @@ export class Subscriber implements AsyncIterable<Message> {
     } else if (this.hasRoomFor(msg.length)) {
       this.queue.push(msg);
       this.queuedBytes += msg.length;
-      this.slow = false;
     } else if (mayWait && this.caughtUpSinceFull) {
       this.caughtUpSinceFull = false;
       this.delivered--;
@@ -339,6 +339,7 @@ export class Subscriber implements AsyncIterable<Message> {
           this.queuedBytes -= value.length;
           if (this.head === this.queue.length) {
             this.caughtUpSinceFull = true;
+            this.slow = false; // the episode ends when the reader catches up, not at each gap
             this.queue.length = 0;
             this.head = 0;
           } else if (this.head >= 1024 && this.head * 2 >= this.queue.length) {

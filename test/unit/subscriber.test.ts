@@ -123,3 +123,35 @@ describe('Subscriber iteration', () => {
     expect(await fourth).toEqual({ value: undefined, done: true });
   });
 });
+
+describe('an iterator that falls behind', () => {
+  it('reports one slowConsumer per episode: until its reader empties the queue, not at each gap', async () => {
+    let events = 0;
+    let dropped = 0;
+    const o: SubscriptionOwner = {
+      ...owner().o,
+      slowConsumer: () => {
+        events++;
+      },
+      dropped: () => {
+        dropped++;
+      },
+    };
+    const sub = new Subscriber(o, 1, 's', undefined, undefined, 2);
+    const it = sub[Symbol.asyncIterator]();
+    for (let i = 0; i < 3; i++) sub.push(msg()); // the third drops
+    expect([events, dropped]).toEqual([1, 1]);
+    // A reader that takes one at a time while more arrive than it takes: one episode.
+    for (let round = 0; round < 5; round++) {
+      await it.next();
+      sub.push(msg()); // fits in the gap the reader left
+      sub.push(msg()); // drops
+    }
+    expect([events, dropped]).toEqual([1, 6]);
+    // The reader catches up: the next overflow is a new episode.
+    await it.next();
+    await it.next();
+    for (let i = 0; i < 3; i++) sub.push(msg());
+    expect([events, dropped]).toEqual([2, 7]);
+  });
+});
