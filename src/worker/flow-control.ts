@@ -48,6 +48,13 @@ export const ECHO_WINDOW_BYTES = 8 * 1024 * 1024;
  */
 export const PING_EVERY_BYTES = 1024 * 1024;
 /**
+ * Messages no PING follows yet get one this long after their batch (at most one per this
+ * long): a failure after a pause in publishing then counts none of what the server read as
+ * 'notSent' (its PONG came), where PING_EVERY_BYTES alone left the last megabyte unproven
+ * until the next heartbeat, a minute later by default.
+ */
+export const PING_AFTER_QUIET_MS = 20;
+/**
  * Deliveries are behind once 1/BEHIND_SHARE of the ring is unread (64 KiB of 4 MiB), and the
  * credit is at most that much at a time. Early on purpose: what a self-publishing client has
  * sent keeps echoing back and must fit in the ring and the backlog. Measured with 2 M
@@ -105,7 +112,11 @@ export class SendWindow {
 
   /** A PING is due: the purpose to write it with (the caller writes PING). */
   duePing(): PingPurpose | undefined {
-    if (this.bytes - this.pingedAtBytes < PING_EVERY_BYTES) return undefined;
+    return this.bytes - this.pingedAtBytes < PING_EVERY_BYTES ? undefined : this.ping();
+  }
+
+  /** A PING goes now, due or not (PING_AFTER_QUIET_MS): the purpose to write it with. */
+  ping(): PingPurpose {
     this.pingedAtBytes = this.bytes;
     return { kind: 'window', sent: this.sent };
   }

@@ -2,11 +2,12 @@
  * What one session writes: the command pump's batches (it is the pump's {@link OutboundSink}),
  * its own PINGs with what each one's PONG will acknowledge (ping-pong.ts: purposes in wire
  * order; unflushed.ts: the messages before it), the PONG owed to the server, and the send
- * window (flow-control.ts: a PING after every PING_EVERY_BYTES written). It writes while the
- * session lets it (`transport()` is null otherwise: ended, or half-closed).
+ * window (flow-control.ts: a PING after every PING_EVERY_BYTES written, and one
+ * PING_AFTER_QUIET_MS after messages no PING follows). It writes while the session lets it
+ * (`transport()` is null otherwise: ended, or half-closed).
  */
 import { PING, PONG } from '../shared/protocol/encode.js';
-import { type PingPurpose, SendWindow } from './flow-control.js';
+import { PING_AFTER_QUIET_MS, type PingPurpose, SendWindow } from './flow-control.js';
 import type { OutboundSink } from './outbound.js';
 import { PingPong } from './ping-pong.js';
 import type { Transport } from './transport.js';
@@ -19,6 +20,8 @@ export class SessionWriter implements OutboundSink {
   private readonly window = new SendWindow();
   /** The transport's buffer is full (a write returned false): nothing optional is written. */
   private blocked = false;
+  /** Armed while messages written wait for a PING to follow them (PING_AFTER_QUIET_MS). */
+  private quietPing: NodeJS.Timeout | undefined;
 
   constructor(
     /** The transport to write to; null when nothing may be written. */
@@ -58,12 +61,22 @@ export class SessionWriter implements OutboundSink {
   /**
    * Write the window's PING when one is due: after each batch of commands, once the PINGs in
    * it are queued (PONGs come back in wire order), so at most a batch goes past the last one.
+   * Otherwise, messages no PING follows get one a little later.
    */
   batchDone(): void {
     const purpose = this.window.duePing();
-    if (purpose === undefined) return;
-    this.write(PING);
-    this.pinged(purpose);
+    if (purpose !== undefined) {
+      this.write(PING);
+      this.pinged(purpose);
+    } else if (this.quietPing === undefined && this.unflushed.unpinged()) {
+      this.armQuietPing();
+    }
+  }
+
+  /** The session ended: no more PINGs of its own. */
+  stop(): void {
+    clearTimeout(this.quietPing);
+    this.quietPing = undefined;
   }
 
   echoWritten(bytes: number): void {
@@ -128,6 +141,23 @@ export class SessionWriter implements OutboundSink {
   drained(): void {
     this.blocked = false;
     this.answerPings();
+  }
+
+  /** PING_AFTER_QUIET_MS after a batch: a PING, unless one followed its messages meanwhile. */
+  private readonly pingAfterQuiet = (): void => {
+    this.quietPing = undefined;
+    if (!this.unflushed.unpinged() || this.transport() === null) return;
+    if (this.blocked) {
+      this.armQuietPing(); // a full socket takes nothing optional: later
+      return;
+    }
+    this.write(PING);
+    this.pinged(this.window.ping());
+  };
+
+  private armQuietPing(): void {
+    this.quietPing = setTimeout(this.pingAfterQuiet, PING_AFTER_QUIET_MS);
+    this.quietPing.unref(); // the socket keeps the worker alive, not this
   }
 
   /** A PING written after everything so far, or inside the last batch after `inLastBatch` of its messages. */

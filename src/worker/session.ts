@@ -340,6 +340,7 @@ export class Session implements ParserSink {
   private end(error: NatsError | undefined): void {
     this.phase = nextPhase(this.phase, 'ended');
     this.heartbeat.stop();
+    this.output.stop();
     this.parser.reset();
     this.endResolve(error);
   }

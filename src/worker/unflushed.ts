@@ -18,6 +18,8 @@ export class Unflushed {
   private beforeLastBatch = 0;
   /** Messages the server has certainly read (written before the last answered PING). */
   private acknowledged = 0;
+  /** Messages written before the last PING written. */
+  private pinged = 0;
 
   /** The pump published `messages` frames: their batch is written next. */
   published(messages: number): void {
@@ -37,7 +39,14 @@ export class Unflushed {
    * batch, after that many of the batch's messages; undefined: after everything written.
    */
   pingWritten(inLastBatch?: number): number {
-    return inLastBatch === undefined ? this.written : this.beforeLastBatch + inLastBatch;
+    const before = inLastBatch === undefined ? this.written : this.beforeLastBatch + inLastBatch;
+    this.pinged = Math.max(this.pinged, before);
+    return before;
+  }
+
+  /** Whether messages were written after the last PING: no PONG can acknowledge them yet. */
+  unpinged(): boolean {
+    return this.written > this.pinged;
   }
 
   /** The PONG of a PING written after `before` messages came. */

@@ -339,6 +339,33 @@ describe('a socket ended while the server does not read', () => {
   });
 });
 
+describe('a server killed after a pause in publishing', () => {
+  it('counts nothing it had read: a PING followed the last messages, and its PONG came', async () => {
+    const server = await startServer();
+    servers.push(server);
+    const client = await new ConnectOptions()
+      .pingInterval(60_000) // no heartbeat meanwhile: only the PING after the pause proves them
+      .reconnectDelayCallback(() => 100)
+      .connect(server.url);
+    clients.push(client);
+    let received = 0;
+    client.subscribe('paused', {
+      callback: () => {
+        received++;
+      },
+    });
+    await client.flush();
+    for (let i = 0; i < 50; i++) client.publish('paused', 'x');
+    await waitFor(() => received === 50, 5_000, 'the messages back from the server');
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // the pause
+    process.kill(server.pid, 'SIGKILL');
+    await server.restart?.();
+    await waitFor(() => client.statistics().connects === 2, 10_000, 'the reconnect');
+    await client.close();
+    expect(await client.closed()).toBeUndefined();
+  });
+});
+
 describe('a connection reset by a server killed before it read what it was sent', () => {
   it('counts what no PONG acknowledged, and a flush behind it rejects', async () => {
     const server = await startServer();
