@@ -78,7 +78,7 @@ export interface ConnectOptionsApi {
   /**
    * Client PING period in ms (default 60000); two unanswered PINGs make the connection stale
    * (`disconnected` with `'timedOut'`, then a reconnect). 0: no client PINGs, so no stale
-   * detection (flush() and rtt() still send theirs).
+   * detection (flush() and rtt() still send theirs, and one goes every MiB written).
    *
    * @throws NatsError `'invalidOption'` for anything but an integer 0..2^31 − 1.
    */

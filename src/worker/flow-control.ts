@@ -48,10 +48,10 @@ export const ECHO_WINDOW_BYTES = 8 * 1024 * 1024;
  */
 export const PING_EVERY_BYTES = 1024 * 1024;
 /**
- * Messages no PING follows yet get one this long after their batch (at most one per this
- * long): a failure after a pause in publishing then counts none of what the server read as
- * 'notSent' (its PONG came), where PING_EVERY_BYTES alone left the last megabyte unproven
- * until the next heartbeat, a minute later by default.
+ * Messages no PING follows yet get one this long after their batch (one at a time, so at most
+ * one per this long): a failure after a pause in publishing then counts none of what the
+ * server read as 'notSent' (its PONG came), where PING_EVERY_BYTES alone left the last
+ * megabyte unproven until the next heartbeat, a minute later by default.
  */
 export const PING_AFTER_QUIET_MS = 20;
 /**

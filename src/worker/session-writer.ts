@@ -22,12 +22,16 @@ export class SessionWriter implements OutboundSink {
   private blocked = false;
   /** Armed while messages written wait for a PING to follow them (PING_AFTER_QUIET_MS). */
   private quietPing: NodeJS.Timeout | undefined;
+  /** The purpose of that PING while its PONG has not come: one at a time. */
+  private quietPurpose: PingPurpose | undefined;
 
   constructor(
     /** The transport to write to; null when nothing may be written. */
     private readonly transport: () => Transport | null,
     /** Bytes written and PUBs sent, for statistics. */
     private readonly counted: (outBytes: number, outMessages: number) => void,
+    /** PINGs of its own after a pause: off with `pingInterval(0)` (no client PINGs), and once stopped. */
+    private quietPings = true,
   ) {}
 
   /**
@@ -68,13 +72,14 @@ export class SessionWriter implements OutboundSink {
     if (purpose !== undefined) {
       this.write(PING);
       this.pinged(purpose);
-    } else if (this.quietPing === undefined && this.unflushed.unpinged()) {
+    } else {
       this.armQuietPing();
     }
   }
 
   /** The session ended: no more PINGs of its own. */
   stop(): void {
+    this.quietPings = false;
     clearTimeout(this.quietPing);
     this.quietPing = undefined;
   }
@@ -120,6 +125,10 @@ export class SessionWriter implements OutboundSink {
     this.unflushed.ponged(ping.before);
     const { purpose } = ping;
     if (purpose.kind === 'window') this.window.acknowledged(purpose.sent);
+    if (purpose === this.quietPurpose) {
+      this.quietPurpose = undefined;
+      this.armQuietPing(); // for what was written while it was on its way
+    }
     return purpose;
   }
 
@@ -141,21 +150,29 @@ export class SessionWriter implements OutboundSink {
   drained(): void {
     this.blocked = false;
     this.answerPings();
+    this.armQuietPing();
   }
 
-  /** PING_AFTER_QUIET_MS after a batch: a PING, unless one followed its messages meanwhile. */
+  /**
+   * PING_AFTER_QUIET_MS after a batch: a PING, unless one followed its messages meanwhile. A
+   * full socket takes nothing optional: drained() arms it again.
+   */
   private readonly pingAfterQuiet = (): void => {
     this.quietPing = undefined;
-    if (!this.unflushed.unpinged() || this.transport() === null) return;
-    if (this.blocked) {
-      this.armQuietPing(); // a full socket takes nothing optional: later
-      return;
-    }
+    if (this.blocked || !this.unflushed.unpinged() || this.transport() === null) return;
     this.write(PING);
-    this.pinged(this.window.ping());
+    this.quietPurpose = this.window.ping();
+    this.pinged(this.quietPurpose);
   };
 
+  /**
+   * The timer for a PING after a pause, when messages wait for one and none is armed or on its
+   * way (its PONG arms it again): at most one outstanding, so a server that answers none is
+   * left to the heartbeat, and an idle or stuck connection is never woken for it.
+   */
   private armQuietPing(): void {
+    if (!this.quietPings || this.quietPing !== undefined || this.quietPurpose !== undefined) return;
+    if (this.blocked || !this.unflushed.unpinged()) return;
     this.quietPing = setTimeout(this.pingAfterQuiet, PING_AFTER_QUIET_MS);
     this.quietPing.unref(); // the socket keeps the worker alive, not this
   }

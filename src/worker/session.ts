@@ -77,6 +77,7 @@ export class Session implements ParserSink {
     this.output = new SessionWriter(
       () => (this.phase === 'ended' || this.phase === 'closing' ? null : this.transport),
       (outBytes, outMessages) => host.counted(0, outBytes, outMessages),
+      host.options.pingInterval !== 0,
     );
     this.heartbeat = new Heartbeat(host.options.pingInterval, {
       ping: () => this.output.ping(HEARTBEAT),

@@ -8,7 +8,7 @@ import { SessionWriter } from '../../src/worker/session-writer.js';
 import type { Transport } from '../../src/worker/transport.js';
 
 /** A writer over a transport that records what it is given; `full`: writes return false. */
-function writer(state = { full: false, open: true }) {
+function writer(state = { full: false, open: true }, quietPings = true) {
   const written: string[] = [];
   const transport = {
     write: (bytes: Uint8Array) => {
@@ -24,6 +24,7 @@ function writer(state = { full: false, open: true }) {
   const w = new SessionWriter(
     () => (state.open ? transport : null),
     () => {},
+    quietPings,
   );
   /** The pump writes a batch of `messages` PUBs. */
   const batch = (messages: number) => {
@@ -56,14 +57,38 @@ describe('SessionWriter: a PING after a pause', () => {
     expect(pings()).toBe(1); // nothing new written: no more PINGs
   });
 
-  it('goes at most once per interval while batches keep coming', () => {
-    const { batch, pings } = writer();
+  it('goes at most once per interval while batches keep coming, each once the last was answered', () => {
+    const { w, batch, pings } = writer();
     for (let i = 0; i < 100; i++) {
       batch(10);
       vi.advanceTimersByTime(PING_AFTER_QUIET_MS / 4);
+      if (pings() > 0) w.ponged(); // the server answers at once
     }
     expect(pings()).toBeGreaterThanOrEqual(20);
     expect(pings()).toBeLessThanOrEqual(25);
+  });
+
+  it('one at a time: the next waits for the PONG, then goes for what was written meanwhile', () => {
+    const { w, batch, pings } = writer();
+    batch(5);
+    vi.advanceTimersByTime(PING_AFTER_QUIET_MS);
+    batch(5);
+    vi.advanceTimersByTime(100 * PING_AFTER_QUIET_MS); // a server that does not answer
+    expect(pings()).toBe(1);
+    expect(w.unflushed.lost()).toBe(10);
+    w.ponged();
+    expect(w.unflushed.lost()).toBe(5);
+    vi.advanceTimersByTime(PING_AFTER_QUIET_MS);
+    expect(pings()).toBe(2);
+    w.ponged();
+    expect(w.unflushed.lost()).toBe(0);
+  });
+
+  it('is not written with pingInterval(0): no PINGs of its own', () => {
+    const { batch, pings } = writer({ full: false, open: true }, false);
+    batch(5);
+    vi.advanceTimersByTime(10 * PING_AFTER_QUIET_MS);
+    expect(pings()).toBe(0);
   });
 
   it('is not needed when a PING already followed the messages', () => {
@@ -74,12 +99,13 @@ describe('SessionWriter: a PING after a pause', () => {
     expect(pings()).toBe(1); // the flush's own
   });
 
-  it('waits while the socket is full, and goes once it takes writes again', () => {
+  it('waits while the socket is full, without a timer, and goes once it takes writes again', () => {
     const state = { full: true, open: true };
     const { w, batch, pings } = writer(state);
     batch(5);
     vi.advanceTimersByTime(3 * PING_AFTER_QUIET_MS);
     expect(pings()).toBe(0);
+    expect(vi.getTimerCount()).toBe(0); // a stuck socket is not polled
     state.full = false;
     w.drained();
     vi.advanceTimersByTime(PING_AFTER_QUIET_MS);
