@@ -37,19 +37,17 @@ function ratio(variant: string, metric: string, to: ClientName) {
   };
 }
 
-const atLeast = (row: string, variant: string, metric: string, to: ClientName, bound: number) => ({
-  row: `${row} ≥ ${bound}× ${to}`,
-  figure: ratio(variant, metric, to),
-  holds: (x: number) => x >= bound,
-  format: times,
-});
-
-const atMost = (row: string, variant: string, metric: string, to: ClientName, bound: number) => ({
-  row: `${row} ≤ ${bound === 1 ? '' : `${bound}× `}${to}`,
-  figure: ratio(variant, metric, to),
-  holds: (x: number) => x <= bound,
-  format: times,
-});
+/** A target on ours over `to`'s figure: at least (≥) or at most (≤) `bound` times it. */
+const bounded =
+  (sense: '≥' | '≤') =>
+  (row: string, variant: string, metric: string, to: ClientName, bound: number): Target => ({
+    row: `${row} ${sense} ${bound === 1 ? '' : `${bound}× `}${to}`,
+    figure: ratio(variant, metric, to),
+    holds: (x) => (sense === '≥' ? x >= bound : x <= bound),
+    format: times,
+  });
+const atLeast = bounded('≥');
+const atMost = bounded('≤');
 
 const TARGETS: Target[] = [
   {
