@@ -100,7 +100,7 @@ export class Subscriber implements AsyncIterable<Message> {
   /** The error the iterator throws once its queue is empty ('timedOut', 'permissionsViolation'). */
   private failure: NatsError | undefined;
   private timer: NodeJS.Timeout | undefined;
-  /** Dropping since the queue was last emptied by its reader: one slowConsumer event per episode. */
+  /** Dropping since its reader last emptied the queue: one slowConsumer event per episode. */
   private slow = false;
   /**
    * The iterator's reader emptied its queue since the queue was last found full: it keeps up

@@ -30,7 +30,7 @@ export class SessionWriter implements OutboundSink {
     private readonly transport: () => Transport | null,
     /** Bytes written and PUBs sent, for statistics. */
     private readonly counted: (outBytes: number, outMessages: number) => void,
-    /** PINGs of its own after a pause: off with `pingInterval(0)` (no client PINGs), and once stopped. */
+    /** PINGs of its own after a pause: off with `pingInterval(0)` and once stopped. */
     private quietPings = true,
   ) {}
 

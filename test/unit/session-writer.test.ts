@@ -57,7 +57,7 @@ describe('SessionWriter: a PING after a pause', () => {
     expect(pings()).toBe(1); // nothing new written: no more PINGs
   });
 
-  it('goes at most once per interval while batches keep coming, each once the last was answered', () => {
+  it('goes at most once per interval while batches come, each after the last was answered', () => {
     const { w, batch, pings } = writer();
     for (let i = 0; i < 100; i++) {
       batch(10);
