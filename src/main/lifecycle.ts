@@ -147,7 +147,7 @@ export class Lifecycle {
       if (notSent > 0 && error?.kind !== 'workerExited') {
         const unsent = new NatsError(
           'notSent',
-          `not sent: ${acceptedMessages(notSent)} (lost with a failed connection, or at close disconnected or not read by the server within connectionTimeout)`,
+          `not sent: ${acceptedMessages(notSent)} (written to a connection that failed before a PONG confirmed them, so possibly lost; or at close disconnected or not read by the server within connectionTimeout)`,
           { count: notSent },
         );
         parts.emit({ type: 'clientError', error: unsent });
