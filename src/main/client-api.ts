@@ -190,7 +190,8 @@ export interface ClientApi {
   /**
    * Close now: what is already published is sent (when connected), pending requests reject with
    * `'closed'`, subscriptions end, the worker ends and the process may exit. Never rejects; calling
-   * it again is harmless. What could not be sent is reported by {@link closed} (`'notSent'`).
+   * it again is harmless. Resolves within about `connectionTimeout` even when the server does
+   * not read; what could not be sent is reported by {@link closed} (`'notSent'`).
    */
   close(): Promise<void>;
 

@@ -122,10 +122,13 @@ export class Lifecycle {
   shutdown(error: NatsError | undefined, emitClosed = true, report = false): Promise<void> {
     const { parts } = this;
     this.closing ??= (async () => {
+      // One bound for the whole close (API.md: what the server does not read within
+      // connectionTimeout is counted as not sent): this thread's wait, then the worker's.
+      const deadline = performance.now() + parts.connectionTimeout;
       const workerAlive = error?.kind !== 'workerExited';
       if (workerAlive && parts.publisher.waiting > 0 && parts.connectionState() === 'connected') {
         // Publishes still waiting on this thread get their chance to reach the ring first
-        // (the worker sends the whole ring before it ends the socket), within a bound.
+        // (the worker sends the whole ring before it ends the socket).
         await parts.publisher.drained(parts.connectionTimeout);
       }
       /** What closed() settles with: the error that ended the client, else what was not sent. */
@@ -138,7 +141,8 @@ export class Lifecycle {
       // it or count it again).
       parts.publisher.close(this.closedError);
       try {
-        notSent += await parts.host.call((api) => api.close());
+        const left = Math.max(0, Math.round(deadline - performance.now()));
+        notSent += await parts.host.call((api) => api.close(left));
       } catch {
         // the worker is gone already: nothing left to close there
       }

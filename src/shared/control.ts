@@ -124,10 +124,11 @@ export interface WorkerApi {
   /** Start the connection loop; resolves once connected (or at once with retryOnInitialConnect). */
   start(host: HostCallbacks): Promise<StartResult>;
   /**
-   * Send what the command ring holds, close the socket, stop the loop; the worker then exits.
-   * Resolves with how many accepted messages were not sent (API.md 'notSent').
+   * Send what the command ring holds, close the socket, stop the loop, within `withinMs` (the
+   * rest of close()'s connectionTimeout); the worker then exits. Resolves with how many
+   * accepted messages were not sent (API.md 'notSent').
    */
-  close(): Promise<number>;
+  close(withinMs: number): Promise<number>;
   /** Drop the current connection; the loop reconnects as after any loss. */
   forceReconnect(): Promise<void>;
   /** Replace the pool (validated by the caller), keeping state of servers in both. */

@@ -128,10 +128,11 @@ export class Connection implements SessionHost {
   }
 
   /**
-   * Send what the command ring holds (within connectionTimeout), end the socket, stop the
-   * loop. Idempotent. Afterwards {@link notSent} says how many accepted messages were not sent.
+   * Send what the command ring holds, end the socket, stop the loop, all within `withinMs`
+   * (what is left then is abandoned and counted). Idempotent. Afterwards {@link notSent} says
+   * how many accepted messages were not sent.
    */
-  close(): Promise<void> {
+  close(withinMs = this.options.connectionTimeout): Promise<void> {
     const state = this.state;
     if (state.name === 'closing') return state.done;
     if (state.name === 'closed') {
@@ -145,7 +146,7 @@ export class Connection implements SessionHost {
       finished = resolve;
     });
     this.to({ name: 'closing', done });
-    this.shutdown(state).then(finished);
+    this.shutdown(state, withinMs).then(finished);
     return done;
   }
 
@@ -291,14 +292,14 @@ export class Connection implements SessionHost {
     return this.state.name === name;
   }
 
-  private async shutdown(from: LoopState): Promise<void> {
+  private async shutdown(from: LoopState, withinMs: number): Promise<void> {
+    const deadline = performance.now() + withinMs;
     this.pump.stop();
     if (from.name === 'backoff') from.wake.abort();
     if (from.name === 'connected') {
       // Everything published before close() goes out before the socket ends, unless the
-      // server does not take it within connectionTimeout.
-      if (from.session.isOpen)
-        await this.pump.sendAll(from.session, this.options.connectionTimeout);
+      // server does not take it in time.
+      if (from.session.isOpen) await this.pump.sendAll(from.session, withinMs);
       this.unsent += this.outbound.discard();
       // Ended gracefully (abandoned by the settle below); one that failed meanwhile counts what
       // its failure took.
@@ -308,8 +309,9 @@ export class Connection implements SessionHost {
       this.unsent += this.outbound.discard();
     }
     // This socket and any forceReconnect() left closing: what they could not send is counted
-    // once they are done (abandoned after CLOSE_TIMEOUT_MS), and notSent is read after this.
-    await this.endings.settle(CLOSE_TIMEOUT_MS);
+    // once they are done (abandoned at the deadline, or after CLOSE_TIMEOUT_MS: a server that
+    // has not read a few buffered bytes by then is not reading), and notSent is read after this.
+    await this.endings.settle(Math.min(CLOSE_TIMEOUT_MS, deadline - performance.now()));
     this.to({ name: 'closed' });
     this.link.updates.flush(); // nothing that waits outlives the worker's ports
   }

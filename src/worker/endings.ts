@@ -4,17 +4,20 @@
  * fd were closed with bytes still in the kernel would answer the server's next PING with a reset
  * that discards them, uncounted. What a session could not send is counted once it is done.
  *
- * Bounds: close() gives them {@link CLOSE_TIMEOUT_MS} after its own sending, then abandons them;
- * one forceReconnect() left behind is abandoned after {@link drainBound}, as a stale connection
- * would be. Meanwhile it writes copies of its own, never command-ring space (write-now.ts), so
- * the next connection's publishes do not wait for it. An abandoned socket counts what no PONG
- * acknowledged (unflushed.ts).
+ * Bounds: close() gives them what is left of its own bound (connectionTimeout for the whole
+ * close), at most {@link CLOSE_TIMEOUT_MS}, then abandons them; one forceReconnect() left behind
+ * is abandoned after {@link drainBound}, as a stale connection would be. Meanwhile it writes
+ * copies of its own, never command-ring space (write-now.ts), so the next connection's publishes
+ * do not wait for it. An abandoned socket counts what no PONG acknowledged (unflushed.ts).
  */
 import { MAX_TIMER_MS, type WorkerOptions } from '../shared/options.js';
 import { MAX_OUTSTANDING_PINGS } from './heartbeat.js';
 import type { Session } from './session.js';
 
-/** How long close() waits for the server to close the sockets being ended. */
+/**
+ * How long close() waits at most for the server to close the sockets being ended, and the next
+ * dial after forceReconnect() for the old one.
+ */
 export const CLOSE_TIMEOUT_MS = 2_000;
 
 /**
@@ -91,12 +94,15 @@ export class Endings {
     });
   }
 
-  /** Waits for every socket still closing, abandoning those not closed within `ms`. */
+  /** Waits for every socket still closing, abandoning those not closed within `ms` (≤ 0: now). */
   async settle(ms: number): Promise<void> {
     if (this.closing.size === 0) return;
-    const timer = setTimeout(() => {
-      for (const session of this.closing.keys()) session.abandon();
-    }, ms);
+    const timer = setTimeout(
+      () => {
+        for (const session of this.closing.keys()) session.abandon();
+      },
+      Math.max(0, ms),
+    );
     await Promise.all(this.closing.values());
     clearTimeout(timer);
   }

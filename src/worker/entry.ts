@@ -23,8 +23,8 @@ const api: WorkerApi = {
   async setServerPool(servers) {
     return connection.setServerPool(servers);
   },
-  async close() {
-    await connection.close();
+  async close(withinMs) {
+    await connection.close(withinMs);
     const notSent = connection.notSent;
     // After comlink has posted this call's reply: release the callbacks' port and ours, so
     // nothing keeps this thread alive.

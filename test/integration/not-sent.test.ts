@@ -107,29 +107,37 @@ describe('close() cannot send everything', () => {
     expect(received + notSent).toBe(COUNT);
   });
 
-  it('when the server does not read: close() resolves within its bound and counts what it dropped', async () => {
-    const server = await startServer();
-    servers.push(server);
-    const client = await new ConnectOptions()
-      .connectionTimeout(500)
-      .clientCapacity(1_000_000)
-      .maxPendingBytes(256 * 1024 * 1024)
-      .connect(server.url);
-    clients.push(client);
-    process.kill(server.pid, 'SIGSTOP');
-    // 64 MiB: more than the socket buffers and the ring hold.
-    const payload = new Uint8Array(64 * 1024);
-    const COUNT = 1_024;
-    for (let i = 0; i < COUNT; i++) client.publish('stuck', payload);
-    const started = performance.now();
-    await client.close();
-    // connectionTimeout for the ring, then at most 2 s for the socket's end.
-    expect(performance.now() - started).toBeLessThan(5_000);
-    const result = await client.closed();
-    expect(result?.kind).toBe('notSent');
-    expect(result?.count).toBeGreaterThan(0);
-    expect(result?.count).toBeLessThanOrEqual(COUNT);
-  });
+  // API.md: what the server does not read within connectionTimeout is counted as not sent; one
+  // bound for the whole close, whether messages wait on the caller's thread too or only in the
+  // ring (1.5 s of slack for the worker's exit on a loaded host).
+  it.each([
+    { where: "on the caller's thread, in the ring and in the socket", bytes: 64 * 1024 * 1024 },
+    { where: 'in the ring and in the socket', bytes: 3 * 1024 * 1024 },
+  ])(
+    'when the server does not read: close() resolves within connectionTimeout and counts what it dropped (messages $where)',
+    async ({ bytes }) => {
+      const server = await startServer();
+      servers.push(server);
+      const CONNECTION_TIMEOUT = 3_000;
+      const client = await new ConnectOptions()
+        .connectionTimeout(CONNECTION_TIMEOUT)
+        .clientCapacity(1_000_000)
+        .maxPendingBytes(256 * 1024 * 1024)
+        .connect(server.url);
+      clients.push(client);
+      process.kill(server.pid, 'SIGSTOP');
+      const payload = new Uint8Array(64 * 1024);
+      const COUNT = bytes / payload.length;
+      for (let i = 0; i < COUNT; i++) client.publish('stuck', payload);
+      const started = performance.now();
+      await client.close();
+      expect(performance.now() - started).toBeLessThan(CONNECTION_TIMEOUT + 1_500);
+      const result = await client.closed();
+      expect(result?.kind).toBe('notSent');
+      expect(result?.count).toBeGreaterThan(0);
+      expect(result?.count).toBeLessThanOrEqual(COUNT);
+    },
+  );
 });
 
 describe('close() on a server that stopped reading counts only what no PONG acknowledged', () => {
