@@ -355,7 +355,18 @@ export class CompatConnection implements NatsConnection {
     return asNatsJs(this.client.rtt());
   }
 
+  /** As nats.js's: refused on a closed connection, then from drain() on. */
   reconnect(): Promise<void> {
+    if (this.isClosed()) {
+      return Promise.reject(
+        toNatsJsError(new NatsError('closed', 'reconnect() on a closed connection')),
+      );
+    }
+    if (this.isDraining()) {
+      return Promise.reject(
+        toNatsJsError(new NatsError('draining', 'reconnect() after drain() started')),
+      );
+    }
     return asNatsJs(this.client.forceReconnect());
   }
 

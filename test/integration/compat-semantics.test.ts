@@ -122,6 +122,24 @@ describe('drain() in nats.js order', () => {
     expect(secondDrain).toBeInstanceOf(errors.DrainingConnectionError);
     expect(afterDrain).toBeInstanceOf(errors.ClosedConnectionError);
   });
+
+  it('reconnect() is refused once drain() started, and after close, as nats.js refuses it', async () => {
+    const nc = await open();
+    let during: unknown;
+    nc.subscribe('work', {
+      callback: () => {
+        void nc.drain();
+        during = nc.reconnect().catch((e: unknown) => e);
+      },
+    });
+    nc.publish('work', 'go');
+    await waitFor(() => during !== undefined, 5_000, 'the handler');
+    expect(await during).toBeInstanceOf(errors.DrainingConnectionError);
+    await nc.closed();
+    expect(await nc.reconnect().catch((e: unknown) => e)).toBeInstanceOf(
+      errors.ClosedConnectionError,
+    );
+  });
 });
 
 describe('a request waiting when the connection ends', () => {
