@@ -9,6 +9,9 @@ export type Responder = (
   payload: Payload | undefined,
 ) => boolean;
 
+/** A message's source once its payload has a copy of its own: nothing. */
+const NO_SOURCE = Buffer.alloc(0);
+
 /**
  * A message received on a subscription (or as a request's reply).
  *
@@ -40,10 +43,13 @@ export class Message {
    * through {@link string}, {@link json} or {@link length}, and a view per message was half
    * of what a delivery left to the collector.
    */
-  readonly #source: Buffer<ArrayBuffer>;
+  #source: Buffer<ArrayBuffer>;
   readonly #start: number;
   readonly #length: number;
-  /** The payload handed out: the message's own copy, made on first access. */
+  /**
+   * The payload handed out: the message's own copy, made on first access. From then on it is
+   * what {@link string} and {@link json} read, and the slab is no longer held by this message.
+   */
   #payload: Uint8Array<ArrayBuffer> | undefined;
 
   /**
@@ -94,6 +100,7 @@ export class Message {
       const start = this.#source.byteOffset + this.#start;
       copy.set(new Uint8Array(this.#source.buffer, start, this.#length));
       this.#payload = copy;
+      this.#source = NO_SOURCE; // a kept message keeps its bytes, not a 256 KiB slab
     }
     return this.#payload;
   }
@@ -115,11 +122,19 @@ export class Message {
     return this.#length;
   }
 
-  /** The payload decoded as UTF-8 (as TextDecoder does: a leading byte order mark is dropped). */
+  /**
+   * The payload decoded as UTF-8 (as TextDecoder does: a leading byte order mark is dropped):
+   * {@link payload} as it is now, once it was handed out (changed, or transferred: empty).
+   */
   string(): string {
-    let start = this.#start;
-    const end = start + this.#length;
-    const source = this.#source;
+    const payload = this.#payload;
+    if (payload?.length === 0) return ''; // a transferred buffer cannot be viewed again
+    const source =
+      payload === undefined
+        ? this.#source
+        : Buffer.from(payload.buffer, payload.byteOffset, payload.length);
+    let start = payload === undefined ? this.#start : 0;
+    const end = payload === undefined ? start + this.#length : payload.length;
     if (
       end - start >= 3 &&
       source[start] === 0xef &&

@@ -64,13 +64,39 @@ describe('Message', () => {
   it('hands out a payload whose buffer can be transferred without touching the memory it came from', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 1, maxLength: 300 }), (bytes) => {
-        const msg = inSlab(bytes, 8);
+        const slab = Buffer.allocUnsafeSlow(bytes.length + 24).fill(0xc3);
+        slab.set(bytes, 8);
+        const before = Buffer.from(slab);
+        const msg = new Message(
+          's',
+          undefined,
+          slab,
+          8,
+          bytes.length,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+        );
         const moved = structuredClone(msg.payload, { transfer: [msg.payload.buffer] });
         expect(moved).toEqual(bytes);
         expect(msg.payload.length).toBe(0); // detached by the transfer: it was the message's own
-        expect(msg.string()).toBe(new TextDecoder().decode(bytes));
+        expect(slab).toEqual(before);
+        // string() and json() read the payload once it was handed out, whatever its size (a
+        // large message's payload is the memory it arrived in): transferred, it is empty.
+        expect(msg.string()).toBe('');
+        expect(() => msg.json()).toThrow(expect.objectContaining({ kind: 'invalidArgument' }));
+        expect(msg.length).toBe(bytes.length);
       }),
     );
+  });
+
+  it('decodes the payload as changed once it was handed out', () => {
+    const msg = inSlab(new TextEncoder().encode('{"n":1}'), 3);
+    expect(msg.json()).toEqual({ n: 1 });
+    msg.payload[5] = '2'.charCodeAt(0);
+    expect(msg.string()).toBe('{"n":2}');
+    expect(msg.json()).toEqual({ n: 2 });
   });
 });
 
