@@ -166,7 +166,9 @@ export interface ClientApi {
    * trip ordered with the publishes).
    *
    * @throws (rejects) NatsError `'closed'` on a closed client; `'timedOut'` past the request
-   * timeout, or when the client has been without a connection for 2 × `connectionTimeout`;
+   * timeout, or when no connection answered it within 2 × `connectionTimeout` of a
+   * disconnection it saw (`connectionTimeout` more if a connection is up then), also with
+   * `requestTimeout(null)`;
    * `'io'` when a connection failed while it waited and may have taken messages published
    * before it, or such messages were too large for the server (they are counted as not sent);
    * `'clientCapacity'` when even the control allowance past `maxPendingBytes` is used up;
@@ -180,10 +182,11 @@ export interface ClientApi {
    * requests already waiting get their replies (within their timeouts, and at most
    * max(requestTimeout, 2 × connectionTimeout)), what was published reaches the server, then the
    * client closes and {@link closed} settles (`'notSent'` with a count if some publishes could not
-   * be sent).
+   * be sent). A connected server that carries no byte either way for `connectionTimeout` (it
+   * stopped reading and answering) is not waited for longer.
    *
-   * @throws (rejects) NatsError `'closed'` on a closed client; `'timedOut'` (and closes) when it
-   * cannot finish because the client has been without a connection for 2 × connectionTimeout.
+   * @throws (rejects) NatsError `'closed'` on a closed client; with `requestTimeout(null)`,
+   * `'timedOut'` (and closes) when its flush does (see {@link flush}).
    */
   drain(): Promise<void>;
 

@@ -2,8 +2,10 @@
  * A client's pending flushes. Each writes a flush frame into the command ring (so its PING is
  * ordered with publishes) and waits for the acknowledgement the delivery ring brings back (so
  * it is ordered with deliveries). API.md "Every promise settles": a flush rejects 'timedOut'
- * past requestTimeout, or once the client has been without a connection for
- * 2 × connectionTimeout, even with requestTimeout(null); close fails the rest.
+ * past requestTimeout, or, even with requestTimeout(null), when no connection acknowledged it
+ * within 2 × connectionTimeout of the first disconnection it saw, connectionTimeout more if a
+ * connection is up then (a reconnect does not stop that clock: connections that open and then
+ * answer nothing would carry it for ever); close fails the rest.
  */
 import { NatsError } from '../shared/errors.js';
 
@@ -11,6 +13,10 @@ interface PendingFlush {
   resolve(): void;
   reject(e: NatsError): void;
   timer?: NodeJS.Timeout;
+  /** When it fails unless acknowledged: 2 × connectionTimeout after it first saw no connection. */
+  disconnectDeadline?: number;
+  /** Its deadline came while connected, and was put off by connectionTimeout once. */
+  graced?: boolean;
 }
 
 export class Flushes {
@@ -18,8 +24,10 @@ export class Flushes {
   private nextFlushId = 0;
   /** When the client was last seen without a connection (null while connected). */
   private notConnectedSince: number | null = performance.now();
-  /** Fails pending flushes once the client has been without a connection for too long. */
+  /** Fails the pending flushes whose {@link PendingFlush.disconnectDeadline} has come. */
   private disconnectBound: NodeJS.Timeout | undefined;
+  /** When it fires (infinity: not armed). */
+  private disconnectBoundAt = Number.POSITIVE_INFINITY;
   /**
    * Acknowledged by a connection this thread has not heard of yet (its 'connected' event, which
    * brings its INFO, comes apart from the delivery ring): resolved once it has, so that what a
@@ -70,7 +78,11 @@ export class Flushes {
         );
       }
       this.flushes.set(id, entry);
-      this.armDisconnectBound();
+      // Not while the worker is connected already (its event on its way): bound from its loss.
+      if (this.notConnectedSince !== null && !this.connectedNow()) {
+        entry.disconnectDeadline = this.notConnectedSince + 2 * this.connectionTimeout;
+        this.armDisconnectBound(entry.disconnectDeadline);
+      }
     });
   }
 
@@ -125,12 +137,10 @@ export class Flushes {
     }
   }
 
-  /** The client is connected: no bound while it stays so. */
+  /** The client is connected: flushes made from now on have no bound while it stays so. */
   connected(): void {
     this.heardConnects++;
     this.notConnectedSince = null;
-    clearTimeout(this.disconnectBound);
-    this.disconnectBound = undefined;
     for (const entry of this.ackedEarly.splice(0)) {
       clearTimeout(entry.timer);
       entry.resolve();
@@ -139,8 +149,12 @@ export class Flushes {
 
   /** The client lost its connection: pending flushes (and later ones) are bound from now. */
   disconnected(): void {
-    this.notConnectedSince = performance.now();
-    this.armDisconnectBound();
+    const now = performance.now();
+    this.notConnectedSince = now;
+    for (const entry of this.flushes.values()) {
+      entry.disconnectDeadline ??= now + 2 * this.connectionTimeout;
+    }
+    this.armDisconnectBound(this.nextDisconnectDeadline());
   }
 
   /** The client closed: every pending flush fails, with `died` when the worker died. */
@@ -164,33 +178,57 @@ export class Flushes {
   }
 
   /**
-   * API.md "Every promise settles": flushes (and so drain) reject 'timedOut' once the client
-   * has been without a connection for 2 × connectionTimeout, even with requestTimeout(null).
+   * API.md "Every promise settles": flushes (and so drain) reject 'timedOut' at their
+   * disconnect deadline, even with requestTimeout(null); decided once what reached the worker
+   * by then is dispatched (an acknowledgement that waited in the ring still resolves).
    */
-  private armDisconnectBound(): void {
-    const since = this.notConnectedSince;
-    if (since === null || this.flushes.size === 0 || this.disconnectBound !== undefined) return;
-    const bound = 2 * this.connectionTimeout;
+  private armDisconnectBound(deadline: number): void {
+    if (deadline >= this.disconnectBoundAt) return; // one as early is armed
+    clearTimeout(this.disconnectBound);
+    this.disconnectBoundAt = deadline;
+    if (deadline === Number.POSITIVE_INFINITY) return;
     this.disconnectBound = setTimeout(
       () => {
-        this.disconnectBound = undefined;
-        // Connected again, and this thread has not heard yet: connected() is on its way (a
-        // disconnected() after it arms the bound anew).
-        if (this.connectedNow()) return;
-        const error = new NatsError(
-          'timedOut',
-          `flush not acknowledged: no connection for ${bound} ms (2 × connectionTimeout)`,
-        );
-        for (const entry of this.flushes.values()) {
-          clearTimeout(entry.timer);
-          entry.reject(error);
-        }
-        this.flushes.clear();
-        this.doomed.clear();
+        this.disconnectBoundAt = Number.POSITIVE_INFINITY;
+        this.afterArrived(() => this.failPastDeadline());
       },
-      Math.max(0, bound - (performance.now() - since)),
+      Math.max(0, deadline - performance.now()),
     );
     this.disconnectBound.unref(); // the worker keeps the process alive, not this bound
+  }
+
+  private nextDisconnectDeadline(): number {
+    let next = Number.POSITIVE_INFINITY;
+    for (const entry of this.flushes.values()) {
+      if (entry.disconnectDeadline !== undefined && entry.disconnectDeadline < next) {
+        next = entry.disconnectDeadline;
+      }
+    }
+    return next;
+  }
+
+  private failPastDeadline(): void {
+    const now = performance.now();
+    const bound = 2 * this.connectionTimeout;
+    for (const [id, entry] of this.flushes) {
+      if (entry.disconnectDeadline === undefined || entry.disconnectDeadline > now) continue;
+      if (!entry.graced && this.connectedNow()) {
+        // A connection has just come back: its answer may be on its way.
+        entry.graced = true;
+        entry.disconnectDeadline = now + this.connectionTimeout;
+        continue;
+      }
+      this.flushes.delete(id);
+      this.doomed.delete(id);
+      clearTimeout(entry.timer);
+      entry.reject(
+        new NatsError(
+          'timedOut',
+          `flush not acknowledged: no connection answered it within ${bound} ms (2 × connectionTimeout) of losing its connection`,
+        ),
+      );
+    }
+    this.armDisconnectBound(this.nextDisconnectDeadline());
   }
 }
 

@@ -8,7 +8,7 @@ import { type Client, ConnectOptions, connect, type Event, NatsError } from 'nat
 import { afterEach, describe, expect, it } from 'vitest';
 import { onLoopback } from '../helpers/loopback-server.js';
 import { type NatsServer, startServer } from '../helpers/nats-server.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, waitForAsync } from '../helpers/wait.js';
 
 const servers: NatsServer[] = [];
 const clients: Client[] = [];
@@ -535,6 +535,12 @@ async function flushBehindStaleMessages(publish: (client: Client) => void) {
     .connect(server.url);
   clients.push(client);
   process.kill(server.pid, 'SIGSTOP');
+  // The signal takes effect on the server's next scheduling: until then it may still answer.
+  await waitForAsync(
+    async () => (await processState(server.pid)) === 'T',
+    5_000,
+    'the server stopped',
+  );
   let flushed: NatsError | 'resolved' | undefined;
   try {
     publish(client);
@@ -678,3 +684,9 @@ describe('forceReconnect() away from a server that does not read', () => {
     expect(repeated(all())).toEqual([]);
   });
 });
+
+/** The state letter of process `pid` (/proc/<pid>/stat): 'T' once a SIGSTOP has taken effect. */
+async function processState(pid: number): Promise<string> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+}

@@ -143,6 +143,58 @@ describe('flush() and drain() without a connection', () => {
   });
 });
 
+describe('with requestTimeout(null), against a server that stops answering', () => {
+  it('drain() resolves once the connected server has been silent for connectionTimeout', async () => {
+    server = await startServer();
+    const client = await new ConnectOptions()
+      .requestTimeout(null)
+      .connectionTimeout(1_000) // pingInterval stays 60 s: the connection is not found stale
+      .connect(server.url);
+    clients.push(client);
+    process.kill(server.pid, 'SIGSTOP');
+    try {
+      for (let i = 0; i < 10; i++) client.publish('unread', 'x');
+      const started = performance.now();
+      expect(await withTimeout(outcome(client.drain()), 15_000, 'drain to settle')).toBe(
+        'resolved',
+      );
+      // Silent for connectionTimeout (looked at every quarter), then close()'s own bound.
+      expect(performance.now() - started).toBeLessThan(5_000);
+      expect((await client.closed())?.kind).toBe('notSent');
+    } finally {
+      process.kill(server.pid, 'SIGCONT');
+    }
+  });
+
+  it('flush() rejects timedOut though connections keep coming back, each answering nothing', async () => {
+    // Each connection completes its handshake and then never answers: found stale, replaced.
+    peer = await startScriptedPeer(async (conn) => {
+      conn.send(infoLine());
+      await conn.nextLine((l) => l === 'PING');
+      conn.send('PONG\r\n');
+      for await (const _ of conn.lines()) {
+        // silent from here on
+      }
+    });
+    const events: Event[] = [];
+    const client = await new ConnectOptions()
+      .requestTimeout(null)
+      .connectionTimeout(1_000)
+      .pingInterval(300)
+      .eventCallback((e) => {
+        events.push(e);
+      })
+      .connect(peer.url);
+    clients.push(client);
+    const started = performance.now();
+    // 2 × connectionTimeout after the first disconnection, connectionTimeout more if a
+    // connection is up then.
+    expect(await withTimeout(outcome(client.flush()), 15_000, 'flush to settle')).toBe('timedOut');
+    expect(performance.now() - started).toBeLessThan(8_000);
+    expect(events.filter((e) => e.type === 'connected').length).toBeGreaterThan(1);
+  });
+});
+
 describe('flush() the moment the connection is back', () => {
   it('waits for it, however long the client was without one', async () => {
     server = await startServer();

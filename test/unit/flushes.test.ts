@@ -100,3 +100,64 @@ describe('Flushes after a connection lost messages', () => {
     expect(await state(flush)).toBe('io');
   });
 });
+
+describe('Flushes with requestTimeout(null)', () => {
+  const unbounded = (connectedNow = () => false) =>
+    new Flushes(
+      () => {},
+      null,
+      50, // connectionTimeout: the bound is 100 ms
+      connectedNow,
+      () => 1,
+      (run) => run(),
+    );
+
+  it('fail 2 × connectionTimeout after the disconnection they saw, though the client reconnected meanwhile', async () => {
+    const f = unbounded();
+    f.connected();
+    const flush = f.flush();
+    f.disconnected();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    f.connected(); // a connection that answers nothing, then is lost again: the clock goes on
+    f.disconnected();
+    f.connected();
+    expect(await state(flush)).toBe('pending');
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(await state(flush)).toBe('timedOut');
+  });
+
+  it('have no bound while the client stays connected', async () => {
+    const f = unbounded();
+    f.connected();
+    const flush = f.flush();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(await state(flush)).toBe('pending');
+    f.acked(1);
+    expect(await state(flush)).toBe('resolved');
+  });
+
+  it('one made while disconnected is bound from the disconnection', async () => {
+    const f = unbounded();
+    f.connected();
+    f.disconnected();
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const flush = f.flush();
+    expect(await state(flush)).toBe('pending');
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(await state(flush)).toBe('timedOut');
+  });
+
+  it('get connectionTimeout more, once, when a connection is up at the deadline', async () => {
+    let up = false;
+    const f = unbounded(() => up);
+    f.connected();
+    const flush = f.flush();
+    f.disconnected();
+    await new Promise((resolve) => setTimeout(resolve, 90));
+    up = true; // the worker reconnected; its PONG may be on its way
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(await state(flush)).toBe('pending');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await state(flush)).toBe('timedOut');
+  });
+});
