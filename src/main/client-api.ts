@@ -182,8 +182,7 @@ export interface ClientApi {
    * requests already waiting get their replies (within their timeouts, and at most
    * max(requestTimeout, 2 × connectionTimeout)), what was published reaches the server, then the
    * client closes and {@link closed} settles (`'notSent'` with a count if some publishes could not
-   * be sent). A connected server that carries no byte either way for `connectionTimeout` (it
-   * stopped reading and answering) is not waited for longer.
+   * be sent).
    *
    * @throws (rejects) NatsError `'closed'` on a closed client; with `requestTimeout(null)`,
    * `'timedOut'` (and closes) when its flush does (see {@link flush}).

@@ -144,10 +144,6 @@ export function clientParts(
     emit: (event) => client.emit(event),
     connectionState: () => shared.state(), // the worker's word, ahead of the 'connected' event
     flush: () => client.flush(),
-    trafficBytes: () => {
-      const { inBytes, outBytes } = shared.statistics();
-      return inBytes + outBytes;
-    },
   });
   host.exited.then((error) => {
     if (!life.isClosing) life.ended(error);

@@ -79,12 +79,8 @@ export class Dispatcher {
   private assemblySlices = 0;
   /** @internal For tests (test-hooks.ts): slices the last continued message took. */
   lastAssemblySlices = 0;
-  /** The full iterator whose reader a frame was left in the ring for: the slice ends there. */
-  private waitingFor: Subscriber | undefined;
-  /** A continued message, assembled out of the ring, that waits for that reader too. */
-  private held: Message | undefined;
-  /** While waiting for it: what ends the wait (its reader, its stall, a fence's time). */
-  private parked: { timer: NodeJS.Timeout; resume: () => void } | undefined;
+  /** A frame was left in the ring for a full iterator's reader: the slice ends there. */
+  private givingTurn = false;
   /**
    * {@link afterArrived}'s callbacks, in order, each with the ring position it waits for and
    * the time it waits until at most.
@@ -105,8 +101,6 @@ export class Dispatcher {
   /** No more dispatching; a pending wait is released by the owner's wakeAll. */
   stop(): void {
     this.stopped = true;
-    if (this.parked !== undefined) clearTimeout(this.parked.timer);
-    this.parked = undefined;
     const fenced = this.fenced;
     this.fenced = [];
     runEach(fenced);
@@ -142,32 +136,16 @@ export class Dispatcher {
     let n = 0;
     let off = ring.next();
     if (off >= 0 && this.assembly !== null) this.assemblySlices++;
-    const held = this.held;
-    const waitedFor = this.waitingFor;
-    this.waitingFor = undefined;
-    this.held = undefined;
-    if (held !== undefined && waitedFor !== undefined && !this.offer(waitedFor, held)) {
-      this.held = held; // it goes first: the ring waits behind it
-      off = -1;
-    }
+    this.givingTurn = false;
     while (off >= 0) {
       n += this.assembly === null ? this.dispatchRun(off, deadline) : this.assemble(off);
       off = ring.next();
-      if (
-        n >= SLICE_FRAMES ||
-        performance.now() >= deadline ||
-        this.stopped ||
-        this.waitingFor !== undefined
-      ) {
+      if (n >= SLICE_FRAMES || performance.now() >= deadline || this.stopped || this.givingTurn) {
         break;
       }
     }
     if (this.stopped) return;
     if (this.fenced.length > 0) this.runArrived();
-    if (this.waitingFor !== undefined) {
-      this.park(this.waitingFor);
-      return;
-    }
     if (off >= 0) {
       setImmediate(this.drain); // more waiting: yield to the event loop first
       return;
@@ -179,24 +157,6 @@ export class Dispatcher {
       wait.then(this.drain);
     }
   };
-
-  /**
-   * Wait, without spinning, until `sub`'s reader takes a message (or the subscription ends) or
-   * it counts as stalled (its next push drops), whichever is first, then drain again; at least
-   * every ARRIVED_WAIT_MS, the longest a fenced callback (afterArrived) may wait.
-   */
-  private park(sub: Subscriber): void {
-    const resume = (): void => {
-      if (this.parked?.resume !== resume) return; // ended already (or stopped)
-      clearTimeout(this.parked.timer);
-      this.parked = undefined;
-      setImmediate(this.drain); // the reader may take several in this turn
-    };
-    const timer = setTimeout(resume, Math.min(sub.stallIn(), ARRIVED_WAIT_MS));
-    timer.unref(); // as the ring's wait: the dispatcher keeps nothing alive
-    this.parked = { timer, resume };
-    sub.whenRead(resume);
-  }
 
   /**
    * Copy the published records from the one at ring offset `body` on (up to {@link SPAN_BYTES},
@@ -220,8 +180,11 @@ export class Dispatcher {
       if (length === WRAP_MARKER) break; // the ring continues at 0: next() goes there
       const next = pos + RECORD_LENGTH_BYTES + ((length + RECORD_ALIGN - 1) & -RECORD_ALIGN);
       if (next > limit) break; // cut by the run's end: it starts the next run
-      // A full iterator whose reader is moving: this frame and the rest wait for it.
-      if (!this.dispatch(pos + RECORD_LENGTH_BYTES)) break;
+      // A full iterator whose reader is moving: this frame and the rest wait for a turn.
+      if (!this.dispatch(pos + RECORD_LENGTH_BYTES)) {
+        this.givingTurn = true;
+        break;
+      }
       pos = next;
       frames++;
       // A continued message began: its parts are copied from the ring, not from a run.
@@ -317,7 +280,8 @@ export class Dispatcher {
     const decoded = f.hasHeaders ? decodeHeaders(bytes, f.headerStart, f.headerEnd) : undefined;
     const source = this.spanSource;
     const start = this.spanOffset + f.payloadStart;
-    const msg = this.message(
+    return this.push(
+      sub,
       subject,
       reply,
       decoded,
@@ -325,8 +289,8 @@ export class Dispatcher {
       start,
       f.payloadEnd - f.payloadStart,
       undefined,
+      true,
     );
-    return this.offer(sub, msg);
   }
 
   /**
@@ -354,7 +318,9 @@ export class Dispatcher {
     const { headers, payload } = a.parts;
     const decoded = headers.length > 0 ? decodeHeaders(headers, 0, headers.length) : undefined;
     const source = Buffer.from(payload.buffer, payload.byteOffset, payload.length);
-    const msg = this.message(
+    // Its parts are consumed: it cannot wait in the ring (a full iterator drops it).
+    this.push(
+      sub,
       a.subject ?? sub.subject,
       a.reply,
       decoded,
@@ -362,17 +328,18 @@ export class Dispatcher {
       0,
       payload.length,
       payload,
+      false,
     );
-    // Its parts are consumed: it waits for a full iterator's reader here, not in the ring.
-    if (!this.offer(sub, msg)) this.held = msg;
     return 1;
   }
 
   /**
-   * A message whose payload is `source[start, start + length)`; `owned`: the same bytes in an
-   * array of their own, when they have one.
+   * Hand a message to `sub`: its payload is `source[start, start + length)`; `owned`: the
+   * same bytes in an array of their own, when they have one. False when it waits in the ring
+   * (`mayWait`: a full iterator whose reader is moving, Subscriber.push).
    */
-  private message(
+  private push(
+    sub: Subscriber,
     subject: string,
     reply: string | undefined,
     decoded: DecodedHeaders | undefined,
@@ -380,8 +347,9 @@ export class Dispatcher {
     start: number,
     length: number,
     owned: Uint8Array<ArrayBuffer> | undefined,
-  ): Message {
-    return new Message(
+    mayWait: boolean,
+  ): boolean {
+    const msg = new Message(
       subject,
       reply,
       source,
@@ -393,14 +361,8 @@ export class Dispatcher {
       decoded?.description,
       this.target.respond,
     );
-  }
-
-  /** Hand `msg` to `sub`; false when it must wait for a full iterator's reader (Subscriber.push). */
-  private offer(sub: Subscriber, msg: Message): boolean {
     try {
-      if (sub.push(msg)) return true;
-      this.waitingFor = sub;
-      return false;
+      return sub.push(msg, mayWait);
     } catch (error) {
       this.target.deliveryError(error, sub);
       return true;

@@ -13,7 +13,10 @@ interface PendingFlush {
   resolve(): void;
   reject(e: NatsError): void;
   timer?: NodeJS.Timeout;
-  /** When it fails unless acknowledged: 2 × connectionTimeout after it first saw no connection. */
+  /**
+   * When it fails unless acknowledged: 2 × connectionTimeout after it first saw no connection
+   * ({@link graced}: connectionTimeout later).
+   */
   disconnectDeadline?: number;
   /** Its deadline came while connected, and was put off by connectionTimeout once. */
   graced?: boolean;
@@ -224,7 +227,7 @@ export class Flushes {
       entry.reject(
         new NatsError(
           'timedOut',
-          `flush not acknowledged: no connection answered it within ${bound} ms (2 × connectionTimeout) of losing its connection`,
+          `flush not acknowledged: no connection answered it within ${bound} ms (2 × connectionTimeout, and connectionTimeout more for one that had just come back) of losing its connection`,
         ),
       );
     }

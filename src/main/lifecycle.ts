@@ -32,8 +32,6 @@ export interface LifecycleParts {
   connectionState(): State;
   /** The client's flush(). */
   flush(): Promise<void>;
-  /** Bytes the connection carried so far, both ways (statistics(), from shared memory). */
-  trafficBytes(): number;
 }
 
 export class Lifecycle {
@@ -81,14 +79,9 @@ export class Lifecycle {
     parts.emit({ type: 'draining' });
     const subs = parts.subs.list().filter((sub) => !parts.mux.owns(sub));
     for (const sub of subs) parts.subs.unsubscribe(sub, 0);
-    // A server that stopped reading and answering (stopped, or a dead peer the kernel still
-    // holds open) is not waited for past connectionTimeout (API.md: drain still resolves).
-    const silence = connectedSilence(parts, parts.connectionTimeout);
     try {
       // Its PONG comes after every message the server sent before the UNSUBs.
-      const flushed = parts.flush();
-      flushed.catch(() => {}); // when silence ends the wait, close settles it
-      await Promise.race([flushed, silence.reached]).catch((error: unknown) => {
+      await parts.flush().catch((error: unknown) => {
         if (!(error instanceof NatsError)) throw error;
         // Refused because this thread holds maxPendingBytes already: close sends them.
         if (error.kind === 'clientCapacity') return;
@@ -102,12 +95,11 @@ export class Lifecycle {
       });
       for (const sub of subs) sub.end();
       const requestTimeout = parts.requestTimeout ?? 0;
-      await Promise.race([
-        settledWithin(parts.mux.settled(), Math.max(requestTimeout, 2 * parts.connectionTimeout)),
-        silence.reached,
-      ]);
+      await settledWithin(
+        parts.mux.settled(),
+        Math.max(requestTimeout, 2 * parts.connectionTimeout),
+      );
     } finally {
-      silence.stop();
       for (const sub of subs) sub.end();
       await this.shutdown(undefined);
     }
@@ -195,36 +187,4 @@ function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
     ),
     bound,
   ]).finally(() => clearTimeout(timer));
-}
-
-/**
- * `reached` resolves once the client, connected all along, has carried no byte either way for
- * `ms` (looked at every ms / 4): its server neither reads nor answers. Never while
- * disconnected: the disconnected bounds apply then. `stop()` ends the watch.
- */
-function connectedSilence(
-  parts: Pick<LifecycleParts, 'connectionState' | 'trafficBytes'>,
-  ms: number,
-): { reached: Promise<void>; stop(): void } {
-  let timer: NodeJS.Timeout | undefined;
-  const reached = new Promise<void>((resolve) => {
-    let bytes = parts.trafficBytes();
-    let since = performance.now();
-    timer = setInterval(
-      () => {
-        const now = performance.now();
-        const seen = parts.trafficBytes();
-        if (seen !== bytes || parts.connectionState() !== 'connected') {
-          bytes = seen;
-          since = now;
-        } else if (now - since >= ms) {
-          clearInterval(timer);
-          resolve();
-        }
-      },
-      Math.max(1, ms / 4),
-    );
-    timer.unref(); // the worker keeps the process alive, not this watch
-  });
-  return { reached, stop: () => clearInterval(timer) };
 }

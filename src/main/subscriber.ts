@@ -6,7 +6,6 @@
 import { describe, typeName } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
 import { MAX_TIMER_MS } from '../shared/options.js';
-import { STALL_MS } from '../shared/stall.js';
 import type { Message } from './message.js';
 
 /** The largest `unsubscribeAfter(n)`. */
@@ -104,13 +103,12 @@ export class Subscriber implements AsyncIterable<Message> {
   /** Dropping since its reader last emptied the queue: one slowConsumer event per episode. */
   private slow = false;
   /**
-   * When a message found the queue full with no message taken since (undefined: not so). The
-   * reader makes progress while it takes one within STALL_MS of that: messages then wait in
-   * the ring for it (DESIGN.md principle 3); past that it is stalled, and they drop.
+   * The iterator's reader emptied its queue since the queue was last found full: it keeps up
+   * with the slices, so the next message that finds the queue full waits in the ring for the
+   * reader's turn instead of dropping (a reader that only nibbles gets no turns: it would set
+   * the pace of every subscription behind it).
    */
-  private fullSince: number | undefined;
-  /** The dispatcher, waiting for this iterator's reader (push() returned false). */
-  private readerWaiter: (() => void) | undefined;
+  private caughtUpSinceFull = true;
   /** The unsubscribeAfter count, or 0 for none: caps {@link delivered} (see unsubscribeAfter). */
   private limit = 0;
   private endResolve!: (error: NatsError | undefined) => void;
@@ -210,14 +208,15 @@ export class Subscriber implements AsyncIterable<Message> {
   }
 
   /**
-   * Dispatcher → subscriber. When an iterator is `capacity` messages (or 64 MiB of payloads)
-   * behind while its reader makes progress (see {@link fullSince}): false, and the dispatcher
-   * holds this message and those after it until the reader takes one ({@link whenRead}) or
-   * {@link stallIn} has passed. Past that it drops (slowConsumer).
+   * Dispatcher → subscriber. An iterator that is `capacity` messages (or 64 MiB of payloads)
+   * behind drops (slowConsumer), unless its reader emptied the queue since it was last full
+   * and `mayWait`: then false, and the dispatcher leaves this message and those after it
+   * in the ring until the next turn (a slice can bring more than a small `capacity` before the
+   * reader, which runs between slices, gets a turn).
    *
    * @internal
    */
-  push(msg: Message): boolean {
+  push(msg: Message, mayWait = false): boolean {
     if (this.done) return true;
     this.delivered++;
     if (this.callback) {
@@ -236,7 +235,8 @@ export class Subscriber implements AsyncIterable<Message> {
     } else if (this.hasRoomFor(msg.length)) {
       this.queue.push(msg);
       this.queuedBytes += msg.length;
-    } else if (this.stallIn() > 0) {
+    } else if (mayWait && this.caughtUpSinceFull) {
+      this.caughtUpSinceFull = false;
       this.delivered--;
       return false;
     } else {
@@ -249,36 +249,6 @@ export class Subscriber implements AsyncIterable<Message> {
     }
     if (this.delivered === this.limit) this.limitReached(); // after the last one is queued
     return true;
-  }
-
-  /**
-   * ms until this iterator's reader, whose queue is full, counts as stalled (0: it does);
-   * its full queue is noted from the first call.
-   *
-   * @internal
-   */
-  stallIn(): number {
-    const now = performance.now();
-    this.fullSince ??= now;
-    return Math.max(0, STALL_MS - (now - this.fullSince));
-  }
-
-  /**
-   * After push() returned false: `resume` runs once the reader takes a message or the
-   * subscription ends, whichever is first (a later call replaces it).
-   *
-   * @internal
-   */
-  whenRead(resume: () => void): void {
-    this.readerWaiter = resume;
-  }
-
-  /** The reader took a message, or the subscription ended: a waiting dispatcher goes on. */
-  private wakeDispatcher(): void {
-    const resume = this.readerWaiter;
-    if (resume === undefined) return;
-    this.readerWaiter = undefined;
-    resume();
   }
 
   private hasRoomFor(bytes: number): boolean {
@@ -307,7 +277,6 @@ export class Subscriber implements AsyncIterable<Message> {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.timer);
-    this.wakeDispatcher(); // what waits for it in the ring is skipped now
     // The first waiting next() throws the failure, if any (once, as next() does); the rest end.
     for (const waiter of this.waiters.splice(0)) {
       const failure = this.failure;
@@ -368,9 +337,8 @@ export class Subscriber implements AsyncIterable<Message> {
           const value = this.queue[this.head];
           this.queue[this.head++] = undefined as unknown as Message;
           this.queuedBytes -= value.length;
-          this.fullSince = undefined;
-          this.wakeDispatcher();
           if (this.head === this.queue.length) {
+            this.caughtUpSinceFull = true;
             this.slow = false; // the episode ends when the reader catches up, not at each gap
             this.queue.length = 0;
             this.head = 0;

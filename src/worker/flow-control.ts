@@ -35,7 +35,6 @@
  *   thread cannot stall the connection, and memory stays bounded in bytes.
  */
 import type { RingProducer } from '../shared/ring/ring-producer.js';
-import { STALL_MS } from '../shared/stall.js';
 
 // ---- out ------------------------------------------------------------------------------
 
@@ -74,6 +73,13 @@ const BEHIND_SHARE = 64;
 export const BACKLOG_PAUSE_BYTES = 16 * 1024 * 1024;
 /** Backlog bytes below which a paused worker reads again. */
 export const BACKLOG_RESUME_BYTES = BACKLOG_PAUSE_BYTES / 2;
+/**
+ * A main thread that takes no delivery for this long while some wait is stalled. Longer than a
+ * garbage collection or a burst of application work, so a consumer that is only slow never
+ * drops; far shorter than the server's write deadline (10 s by default), past which it would
+ * cut a client that does not read.
+ */
+export const STALL_MS = 500;
 
 /** Why a PING was written; the matching PONG (they come back in order) settles it. */
 export type PingPurpose =

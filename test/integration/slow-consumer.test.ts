@@ -114,52 +114,6 @@ describe('an iterator with a small subscriptionCapacity, read as fast as it come
   });
 });
 
-describe('an iterator slower than a burst but reading', () => {
-  // DESIGN.md principle 3: only a consumer that makes no progress drops. The readers below take
-  // a message per event-loop turn or per millisecond, far slower than the burst arrives.
-  it.each([
-    {
-      capacity: 10_000,
-      count: 30_000,
-      pace: 'a turn of the event loop',
-      read: () => new Promise((r) => setImmediate(r)),
-    },
-    {
-      capacity: 100,
-      count: 3_000,
-      pace: 'a millisecond',
-      read: () => new Promise((r) => setTimeout(r, 1)),
-    },
-  ])(
-    'loses nothing (subscriptionCapacity $capacity, $count messages, one per $pace)',
-    async ({ capacity, count, read }) => {
-      server = await startServer();
-      const events: Event[] = [];
-      const client = await new ConnectOptions()
-        .subscriptionCapacity(capacity)
-        .eventCallback((e) => {
-          events.push(e);
-        })
-        .connect(server.url);
-      clients.push(client);
-      const sub = client.subscribe('slow.reader');
-      await client.flush();
-      const sending = flood(server.url, 'slow.reader', count, 16);
-      let received = 0;
-      for await (const _ of sub) {
-        if (++received === count) break;
-        if (client.statistics().droppedMessages > 0) break; // reported below
-        await read();
-      }
-      expect((await sending).stdout).toContain('sent');
-      expect(client.statistics().droppedMessages).toBe(0);
-      expect(slowEvents(events)).toEqual([]);
-      expect(received).toBe(count);
-    },
-    60_000,
-  );
-});
-
 describe('a blocked main thread', () => {
   it('keeps the connection, bounds the subscription and reports one slowConsumer', async () => {
     server = await startServer();

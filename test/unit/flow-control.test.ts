@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { createRingBuffers } from '../../src/shared/ring/byte-ring.js';
 import { RingConsumer } from '../../src/shared/ring/ring-consumer.js';
 import { RingProducer } from '../../src/shared/ring/ring-producer.js';
-import { STALL_MS } from '../../src/shared/stall.js';
 import {
   BACKLOG_PAUSE_BYTES,
   BACKLOG_RESUME_BYTES,
@@ -11,6 +10,7 @@ import {
   ReceivePolicy,
   ECHO_WINDOW_BYTES as SEND_WINDOW_BYTES,
   SendWindow,
+  STALL_MS,
 } from '../../src/worker/flow-control.js';
 
 /** Writes batches of echo records of the given sizes as the session does: a due PING after each. */

@@ -102,11 +102,13 @@ describe('Flushes after a connection lost messages', () => {
 });
 
 describe('Flushes with requestTimeout(null)', () => {
+  const CT = 100; // connectionTimeout: the bound is 200 ms, 300 ms with the grace
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const unbounded = (connectedNow = () => false) =>
     new Flushes(
       () => {},
       null,
-      50, // connectionTimeout: the bound is 100 ms
+      CT,
       connectedNow,
       () => 1,
       (run) => run(),
@@ -117,12 +119,12 @@ describe('Flushes with requestTimeout(null)', () => {
     f.connected();
     const flush = f.flush();
     f.disconnected();
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await sleep(60);
     f.connected(); // a connection that answers nothing, then is lost again: the clock goes on
     f.disconnected();
     f.connected();
     expect(await state(flush)).toBe('pending');
-    await new Promise((resolve) => setTimeout(resolve, 80));
+    await sleep(200);
     expect(await state(flush)).toBe('timedOut');
   });
 
@@ -130,7 +132,7 @@ describe('Flushes with requestTimeout(null)', () => {
     const f = unbounded();
     f.connected();
     const flush = f.flush();
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await sleep(300);
     expect(await state(flush)).toBe('pending');
     f.acked(1);
     expect(await state(flush)).toBe('resolved');
@@ -140,10 +142,10 @@ describe('Flushes with requestTimeout(null)', () => {
     const f = unbounded();
     f.connected();
     f.disconnected();
-    await new Promise((resolve) => setTimeout(resolve, 60));
+    await sleep(120);
     const flush = f.flush();
     expect(await state(flush)).toBe('pending');
-    await new Promise((resolve) => setTimeout(resolve, 40));
+    await sleep(150);
     expect(await state(flush)).toBe('timedOut');
   });
 
@@ -153,11 +155,11 @@ describe('Flushes with requestTimeout(null)', () => {
     f.connected();
     const flush = f.flush();
     f.disconnected();
-    await new Promise((resolve) => setTimeout(resolve, 90));
+    await sleep(150);
     up = true; // the worker reconnected; its PONG may be on its way
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await sleep(80); // past the first deadline (200 ms), well before the second (~300 ms)
     expect(await state(flush)).toBe('pending');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(200);
     expect(await state(flush)).toBe('timedOut');
   });
 });
