@@ -182,7 +182,8 @@ export interface ClientApi {
    * requests already waiting get their replies (within their timeouts, and at most
    * max(requestTimeout, 2 × connectionTimeout)), what was published reaches the server, then the
    * client closes and {@link closed} settles (`'notSent'` with a count if some publishes could not
-   * be sent).
+   * be sent). Meanwhile keep-alive checks every `connectionTimeout` / 2, so a server that stopped
+   * answering is found stale in about 1.5 × `connectionTimeout` and not waited for.
    *
    * @throws (rejects) NatsError `'closed'` on a closed client; with `requestTimeout(null)`,
    * `'timedOut'` (and closes) when its flush does (see {@link flush}).

@@ -68,6 +68,8 @@ export class Connection implements SessionHost {
   private readonly calls = new CallerCalls();
   /** Flushes whose PING a lost connection never answered; re-sent on the next one. */
   private carriedFlushes: number[] = [];
+  /** The keep-alive interval while the client drains (draining()); undefined before. */
+  private drainKeepAliveMs: number | undefined;
   /** The last flush a PONG acknowledged, in socket order (0: none): a server -ERR tells it. */
   private lastFlushAcked = 0;
   /** The session that opened last: a closing one delivers only while it still is. */
@@ -164,6 +166,18 @@ export class Connection implements SessionHost {
     } else if (state.name === 'connecting') {
       state.session.fail(new NatsError('io', 'reconnect forced by the client'));
     }
+  }
+
+  /**
+   * The client drains: keep-alive checks every connectionTimeout / 2 from now on, on this
+   * connection and the next, so a server that stopped reading and answering is found stale in
+   * about 1.5 × connectionTimeout and drain() ends (API.md: it still resolves), not after
+   * minutes of pingInterval. A server that answers, however slowly it serves, is waited for.
+   */
+  draining(): void {
+    this.drainKeepAliveMs = this.options.connectionTimeout / 2;
+    const state = this.state;
+    if (state.name === 'connected') state.session.quickenKeepAlive(this.drainKeepAliveMs);
   }
 
   /** Accepted messages that were not sent: lost with a failed socket, or left at close(). */
@@ -380,6 +394,7 @@ export class Connection implements SessionHost {
     this.recordInfo(info, session.server);
     if (this.inbound.readingPaused) session.pauseReading(); // the backlog is still full
     if (this.inbound.keepAliveHeld) session.holdKeepAlive(true);
+    if (this.drainKeepAliveMs !== undefined) session.quickenKeepAlive(this.drainKeepAliveMs);
     session.output.writeFirst(this.subs.replay(), this.carriedFlushes);
     this.carriedFlushes = [];
     this.stats.connects++;

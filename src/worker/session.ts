@@ -204,6 +204,11 @@ export class Session implements ParserSink {
     return closing.notSent;
   }
 
+  /** Keep-alive checks every `ms` from now on, if that is sooner than its interval. */
+  quickenKeepAlive(ms: number): void {
+    this.heartbeat.quicken(ms);
+  }
+
   /** Give up on a closing socket: discard what it still holds, count what no PONG acknowledged. */
   abandon(): void {
     if (this.phase !== 'closing') return;
