@@ -6,7 +6,12 @@ import { type Client, ConnectOptions, connect, type Event, NatsError } from 'nat
 import { afterEach, describe, expect, it } from 'vitest';
 import { terminateWorker } from '../../src/main/test-hooks.js';
 import { type NatsServer, startServer } from '../helpers/nats-server.js';
-import { infoLine, type ScriptedPeer, startScriptedPeer } from '../helpers/scripted-peer.js';
+import {
+  handshake,
+  type PeerConnection,
+  type ScriptedPeer,
+  startScriptedPeer,
+} from '../helpers/scripted-peer.js';
 import { waitFor, withTimeout } from '../helpers/wait.js';
 
 let server: NatsServer | undefined;
@@ -31,17 +36,18 @@ async function outcome(promise: Promise<unknown>): Promise<string> {
   }
 }
 
+/** A server that completes each connection's handshake and then never answers. */
+async function answersOnlyTheHandshake(conn: PeerConnection): Promise<void> {
+  await handshake(conn);
+  for await (const _ of conn.lines()) {
+    // silent from here on
+  }
+}
+
 describe('when the connection worker dies', () => {
   it('every pending call settles with workerExited, iterators end, one clientError and one closed', async () => {
     // A server that completes the handshake and then never answers: flushes and requests wait.
-    peer = await startScriptedPeer(async (conn) => {
-      conn.send(infoLine());
-      await conn.nextLine((l) => l === 'PING');
-      conn.send('PONG\r\n');
-      for await (const _ of conn.lines()) {
-        // silent from here on
-      }
-    });
+    peer = await startScriptedPeer(answersOnlyTheHandshake);
     const events: Event[] = [];
     const client = await new ConnectOptions()
       .requestTimeout(null)
@@ -190,14 +196,7 @@ describe('with requestTimeout(null), against servers that stop answering', () =>
 
   it('flush() rejects timedOut though connections keep coming back, each answering nothing', async () => {
     // Each connection completes its handshake and then never answers: found stale, replaced.
-    peer = await startScriptedPeer(async (conn) => {
-      conn.send(infoLine());
-      await conn.nextLine((l) => l === 'PING');
-      conn.send('PONG\r\n');
-      for await (const _ of conn.lines()) {
-        // silent from here on
-      }
-    });
+    peer = await startScriptedPeer(answersOnlyTheHandshake);
     const events: Event[] = [];
     const client = await new ConnectOptions()
       .requestTimeout(null)
