@@ -166,9 +166,9 @@ export interface ClientApi {
    * trip ordered with the publishes).
    *
    * @throws (rejects) NatsError `'closed'` on a closed client; `'timedOut'` past the request
-   * timeout, or when no connection answered it within 2 × `connectionTimeout` of a
-   * disconnection it saw (`connectionTimeout` more if a connection is up then), also with
-   * `requestTimeout(null)`;
+   * timeout, or, also with `requestTimeout(null)`, when not answered within 2 × `connectionTimeout`
+   * of a disconnection it saw while no connection answers a PING (`connectionTimeout` more once if
+   * a connection is up then);
    * `'io'` when a connection failed while it waited and may have taken messages published
    * before it, or such messages were too large for the server (they are counted as not sent);
    * `'clientCapacity'` when even the control allowance past `maxPendingBytes` is used up;
@@ -182,8 +182,7 @@ export interface ClientApi {
    * requests already waiting get their replies (within their timeouts, and at most
    * max(requestTimeout, 2 × connectionTimeout)), what was published reaches the server, then the
    * client closes and {@link closed} settles (`'notSent'` with a count if some publishes could not
-   * be sent). Meanwhile keep-alive checks every `connectionTimeout` / 2, so a server that stopped
-   * answering is found stale in about 1.5 × `connectionTimeout` and not waited for.
+   * be sent).
    *
    * @throws (rejects) NatsError `'closed'` on a closed client; with `requestTimeout(null)`,
    * `'timedOut'` (and closes) when its flush does (see {@link flush}).

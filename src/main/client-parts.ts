@@ -102,6 +102,7 @@ export function clientParts(
     options.worker.connectionTimeout,
     () => shared.state() === 'connected',
     () => shared.statistics().connects,
+    () => shared.pongs(),
     afterArrived,
   );
   const dispatcher: Dispatcher = new Dispatcher(new RingConsumer(rings.delivery), {

@@ -2,10 +2,11 @@
  * A client's pending flushes. Each writes a flush frame into the command ring (so its PING is
  * ordered with publishes) and waits for the acknowledgement the delivery ring brings back (so
  * it is ordered with deliveries). API.md "Every promise settles": a flush rejects 'timedOut'
- * past requestTimeout, or, even with requestTimeout(null), when no connection acknowledged it
- * within 2 × connectionTimeout of the first disconnection it saw, connectionTimeout more if a
- * connection is up then (a reconnect does not stop that clock: connections that open and then
- * answer nothing would carry it for ever); close fails the rest.
+ * past requestTimeout, or, even with requestTimeout(null), when it is not acknowledged within
+ * 2 × connectionTimeout of the first disconnection it saw and no connection answered a PING
+ * meanwhile (then it waits as long again, and so on), connectionTimeout more once if a
+ * connection is up then. A reconnect alone does not stop that clock: connections that open and
+ * then answer nothing would carry it for ever; a slow one that answers does.
  */
 import { NatsError } from '../shared/errors.js';
 
@@ -15,9 +16,11 @@ interface PendingFlush {
   timer?: NodeJS.Timeout;
   /**
    * When it fails unless acknowledged: 2 × connectionTimeout after it first saw no connection
-   * ({@link graced}: connectionTimeout later).
+   * (later while connections answer PINGs, and once {@link graced}).
    */
   disconnectDeadline?: number;
+  /** PONGs the connections had answered when the deadline was set. */
+  pongsAt?: number;
   /** Its deadline came while connected, and was put off by connectionTimeout once. */
   graced?: boolean;
 }
@@ -54,6 +57,8 @@ export class Flushes {
     private readonly connectedNow: () => boolean,
     /** Connections the worker has made, from shared memory (statistics().connects). */
     private readonly connects: () => number,
+    /** PONGs the connections answered after their handshakes, from shared memory (wraps). */
+    private readonly pongs: () => number,
     /** Runs `run` once what arrived by now is dispatched (Dispatcher.afterArrived). */
     private readonly afterArrived: (run: () => void) => void,
   ) {}
@@ -83,6 +88,7 @@ export class Flushes {
       this.flushes.set(id, entry);
       // Not while the worker is connected already (its event on its way): bound from its loss.
       if (this.notConnectedSince !== null && !this.connectedNow()) {
+        entry.pongsAt = this.pongs();
         entry.disconnectDeadline = this.notConnectedSince + 2 * this.connectionTimeout;
         this.armDisconnectBound(entry.disconnectDeadline);
       }
@@ -155,7 +161,9 @@ export class Flushes {
     const now = performance.now();
     this.notConnectedSince = now;
     for (const entry of this.flushes.values()) {
-      entry.disconnectDeadline ??= now + 2 * this.connectionTimeout;
+      if (entry.disconnectDeadline !== undefined) continue;
+      entry.disconnectDeadline = now + 2 * this.connectionTimeout;
+      entry.pongsAt = this.pongs();
     }
     this.armDisconnectBound(this.nextDisconnectDeadline());
   }
@@ -215,6 +223,13 @@ export class Flushes {
     const bound = 2 * this.connectionTimeout;
     for (const [id, entry] of this.flushes) {
       if (entry.disconnectDeadline === undefined || entry.disconnectDeadline > now) continue;
+      const pongs = this.pongs();
+      if (pongs !== entry.pongsAt) {
+        // A connection answers (behind a long upload, say): its turn may come yet.
+        entry.pongsAt = pongs;
+        entry.disconnectDeadline = now + 2 * this.connectionTimeout;
+        continue;
+      }
       if (!entry.graced && this.connectedNow()) {
         // A connection has just come back: its answer may be on its way.
         entry.graced = true;
@@ -227,7 +242,7 @@ export class Flushes {
       entry.reject(
         new NatsError(
           'timedOut',
-          `flush not acknowledged: no connection answered it within ${bound} ms (2 × connectionTimeout, and connectionTimeout more for one that had just come back) of losing its connection`,
+          `flush not acknowledged: no connection answered a PING within ${bound} ms (2 × connectionTimeout) of losing its connection`,
         ),
       );
     }

@@ -77,8 +77,6 @@ export class Lifecycle {
   private async runDrain(): Promise<void> {
     const { parts } = this;
     parts.emit({ type: 'draining' });
-    // A server that stopped answering is then found stale within ~1.5 × connectionTimeout.
-    parts.host.call((api) => api.draining()).catch(() => {}); // a dead worker: close says so
     const subs = parts.subs.list().filter((sub) => !parts.mux.owns(sub));
     for (const sub of subs) parts.subs.unsubscribe(sub, 0);
     try {

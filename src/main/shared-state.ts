@@ -14,6 +14,7 @@ import {
   ST_NO_HEADERS,
   ST_OUT_BYTES,
   ST_OUT_MESSAGES,
+  ST_PONGS,
   ST_STATE,
   STATE_BLOCK_BYTES,
   STATE_CONNECTED,
@@ -75,6 +76,11 @@ export class SharedState {
   /** Whether the server takes headers: true until an INFO says it has none. */
   serverHeaders(): boolean {
     return Atomics.load(this.words, ST_NO_HEADERS) === 0;
+  }
+
+  /** PONGs the connections answered after their handshakes (wraps): proof of an answering one. */
+  pongs(): number {
+    return Atomics.load(this.words, ST_PONGS);
   }
 
   /** The last INFO's max_payload. */

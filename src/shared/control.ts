@@ -131,8 +131,6 @@ export interface WorkerApi {
   close(withinMs: number): Promise<number>;
   /** Drop the current connection; the loop reconnects as after any loss. */
   forceReconnect(): Promise<void>;
-  /** The client drains: keep-alive checks every connectionTimeout / 2 from now on. */
-  draining(): Promise<void>;
   /** Replace the pool (validated by the caller), keeping state of servers in both. */
   /** Resolves with the new pool, so the caller's serverPool() is current when its call resolves. */
   setServerPool(servers: ServerAddress[]): Promise<WireServer[]>;

@@ -57,6 +57,7 @@ export function maxRecordBody(capacity: number): number {
 //     [0]  connection state (STATE_*)       writer: worker
 //     [1]  server max_payload               writer: worker (from each INFO)
 //     [2]  1: the server has no headers     writer: worker (from each INFO)
+//     [3]  PONGs after handshakes (wraps)   writer: worker
 //   BigInt64Array view, from byte 64:
 //     [0] inBytes  [1] outBytes  [2] inMessages  [3] outMessages  [4] connects
 //     [5] droppedMessages (by the worker; the main thread adds its own)
@@ -65,6 +66,7 @@ export const STATE_BLOCK_BYTES = 128;
 export const ST_STATE = 0;
 export const ST_MAX_PAYLOAD = 1;
 export const ST_NO_HEADERS = 2;
+export const ST_PONGS = 3;
 export const ST_COUNTERS_BYTE_OFFSET = 64;
 export const ST_IN_BYTES = 0;
 export const ST_OUT_BYTES = 1;

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Remote } from '../shared/comlink.js';
 import type { HostCallbacks, StartResult, WireServer, WorkerData } from '../shared/control.js';
 import { acceptedMessages, NatsError, toWire } from '../shared/errors.js';
-import { ST_MAX_PAYLOAD, ST_NO_HEADERS, ST_STATE } from '../shared/layout.js';
+import { ST_MAX_PAYLOAD, ST_NO_HEADERS, ST_PONGS, ST_STATE } from '../shared/layout.js';
 import type { WorkerOptions } from '../shared/options.js';
 import type { MsgView } from '../shared/protocol/parser.js';
 import { RingConsumer } from '../shared/ring/ring-consumer.js';
@@ -68,8 +68,6 @@ export class Connection implements SessionHost {
   private readonly calls = new CallerCalls();
   /** Flushes whose PING a lost connection never answered; re-sent on the next one. */
   private carriedFlushes: number[] = [];
-  /** The keep-alive interval while the client drains (draining()); undefined before. */
-  private drainKeepAliveMs: number | undefined;
   /** The last flush a PONG acknowledged, in socket order (0: none): a server -ERR tells it. */
   private lastFlushAcked = 0;
   /** The session that opened last: a closing one delivers only while it still is. */
@@ -166,18 +164,6 @@ export class Connection implements SessionHost {
     } else if (state.name === 'connecting') {
       state.session.fail(new NatsError('io', 'reconnect forced by the client'));
     }
-  }
-
-  /**
-   * The client drains: keep-alive checks every connectionTimeout / 2 from now on, on this
-   * connection and the next, so a server that stopped reading and answering is found stale in
-   * about 1.5 × connectionTimeout and drain() ends (API.md: it still resolves), not after
-   * minutes of pingInterval. A server that answers, however slowly it serves, is waited for.
-   */
-  draining(): void {
-    this.drainKeepAliveMs = this.options.connectionTimeout / 2;
-    const state = this.state;
-    if (state.name === 'connected') state.session.quickenKeepAlive(this.drainKeepAliveMs);
   }
 
   /** Accepted messages that were not sent: lost with a failed socket, or left at close(). */
@@ -394,7 +380,6 @@ export class Connection implements SessionHost {
     this.recordInfo(info, session.server);
     if (this.inbound.readingPaused) session.pauseReading(); // the backlog is still full
     if (this.inbound.keepAliveHeld) session.holdKeepAlive(true);
-    if (this.drainKeepAliveMs !== undefined) session.quickenKeepAlive(this.drainKeepAliveMs);
     session.output.writeFirst(this.subs.replay(), this.carriedFlushes);
     this.carriedFlushes = [];
     this.stats.connects++;
@@ -453,6 +438,8 @@ export class Connection implements SessionHost {
   }
 
   ponged(purpose: PingPurpose): void {
+    // The caller's thread tells a connection that answers from one that only opened (flushes.ts).
+    Atomics.add(this.stateWords, ST_PONGS, 1);
     if (purpose.kind === 'flush') {
       this.lastFlushAcked = purpose.id;
       this.inbound.flushAck(purpose.id);

@@ -20,9 +20,6 @@ const api: WorkerApi = {
   async forceReconnect() {
     connection.forceReconnect();
   },
-  async draining() {
-    connection.draining();
-  },
   async setServerPool(servers) {
     return connection.setServerPool(servers);
   },

@@ -6,7 +6,7 @@
  * While we do not read the socket on purpose (the delivery backlog is past its bound), no PONG
  * can arrive: the heartbeat is paused, PINGs are neither sent nor counted, and counting starts
  * afresh a full interval after reading resumes. An interval of 0 (`pingInterval(0)`) sends no
- * PINGs at all. While the client drains, the interval shortens ({@link quicken}).
+ * PINGs at all.
  */
 
 /** Unanswered heartbeat PINGs after which the connection is stale. */
@@ -26,18 +26,9 @@ export class Heartbeat {
   private paused = false;
 
   constructor(
-    private interval: number,
+    private readonly interval: number,
     private readonly actions: HeartbeatActions,
   ) {}
-
-  /** Tick every `ms` from now on if that is sooner (never when PINGs are off: interval 0). */
-  quicken(ms: number): void {
-    if (this.interval === 0 || ms >= this.interval) return;
-    this.interval = Math.max(1, ms);
-    if (this.timer === undefined) return;
-    this.disarm();
-    this.arm();
-  }
 
   /** The session is open: start ticking (unless reading is paused). */
   start(): void {

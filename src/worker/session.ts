@@ -41,7 +41,7 @@ export interface SessionHost {
   /** An INFO on the open connection. */
   info(info: ServerInfo): void;
   serverError(message: string): void;
-  /** The PONG for a PING written for `purpose` arrived. */
+  /** The PONG for a PING written for `purpose` arrived (on an open connection, after its handshake). */
   ponged(purpose: PingPurpose): void;
   drained(): void;
   /** Bytes read/written and PUBs sent, for statistics. */
@@ -204,11 +204,6 @@ export class Session implements ParserSink {
     return closing.notSent;
   }
 
-  /** Keep-alive checks every `ms` from now on, if that is sooner than its interval. */
-  quickenKeepAlive(ms: number): void {
-    this.heartbeat.quicken(ms);
-  }
-
   /** Give up on a closing socket: discard what it still holds, count what no PONG acknowledged. */
   abandon(): void {
     if (this.phase !== 'closing') return;
@@ -282,7 +277,7 @@ export class Session implements ParserSink {
     if (purpose === undefined) return;
     if (this.phase !== 'open') return; // closing: the loop went on; it only acknowledges
     this.heartbeat.answered();
-    if (purpose !== HEARTBEAT) this.host.ponged(purpose);
+    this.host.ponged(purpose);
     // Below the bound again: the pump goes on (else the socket's drain restarts it).
     if (this.output.mayResume()) this.host.drained();
   }

@@ -1,7 +1,7 @@
 // When a flush's acknowledgement resolves it (src/main/flushes.ts): at once, unless it comes
 // from a connection whose 'connected' event this thread has not heard yet; then with that event.
 
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Flushes } from '../../src/main/flushes.js';
 
 function flushes(connects: { n: number }) {
@@ -11,6 +11,7 @@ function flushes(connects: { n: number }) {
     50,
     () => false,
     () => connects.n,
+    () => 0,
     (run) => run(),
   );
 }
@@ -71,6 +72,7 @@ describe('Flushes after a connection lost messages', () => {
       1000,
       () => true,
       () => 1,
+      () => 0,
       (run) => run(),
     );
     f.connected();
@@ -102,64 +104,106 @@ describe('Flushes after a connection lost messages', () => {
 });
 
 describe('Flushes with requestTimeout(null)', () => {
-  const CT = 100; // connectionTimeout: the bound is 200 ms, 300 ms with the grace
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-  const unbounded = (connectedNow = () => false) =>
+  const CT = 100; // connectionTimeout: the bound is 200 ms
+  let up = false;
+  let pongs = 0;
+  const unbounded = () =>
     new Flushes(
       () => {},
       null,
       CT,
-      connectedNow,
+      () => up,
       () => 1,
+      () => pongs,
       (run) => run(),
     );
+  /** The flush's outcome so far, with fake time stood still. */
+  const now = async (p: Promise<void>): Promise<string> => {
+    let outcome = 'pending';
+    p.then(
+      () => {
+        outcome = 'resolved';
+      },
+      (e: { kind: string }) => {
+        outcome = e.kind;
+      },
+    );
+    await vi.advanceTimersByTimeAsync(0);
+    return outcome;
+  };
+
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    up = false;
+    pongs = 0;
+  });
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
 
   it('fail 2 × connectionTimeout after the disconnection they saw, though the client reconnected meanwhile', async () => {
     const f = unbounded();
     f.connected();
     const flush = f.flush();
     f.disconnected();
-    await sleep(60);
+    await vi.advanceTimersByTimeAsync(60);
     f.connected(); // a connection that answers nothing, then is lost again: the clock goes on
     f.disconnected();
     f.connected();
-    expect(await state(flush)).toBe('pending');
-    await sleep(200);
-    expect(await state(flush)).toBe('timedOut');
+    await vi.advanceTimersByTimeAsync(139);
+    expect(await now(flush)).toBe('pending');
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await now(flush)).toBe('timedOut');
   });
 
   it('have no bound while the client stays connected', async () => {
     const f = unbounded();
     f.connected();
     const flush = f.flush();
-    await sleep(300);
-    expect(await state(flush)).toBe('pending');
+    await vi.advanceTimersByTimeAsync(10 * CT);
+    expect(await now(flush)).toBe('pending');
     f.acked(1);
-    expect(await state(flush)).toBe('resolved');
+    expect(await now(flush)).toBe('resolved');
   });
 
   it('one made while disconnected is bound from the disconnection', async () => {
     const f = unbounded();
     f.connected();
     f.disconnected();
-    await sleep(120);
+    await vi.advanceTimersByTimeAsync(120);
     const flush = f.flush();
-    expect(await state(flush)).toBe('pending');
-    await sleep(150);
-    expect(await state(flush)).toBe('timedOut');
+    await vi.advanceTimersByTimeAsync(79);
+    expect(await now(flush)).toBe('pending');
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await now(flush)).toBe('timedOut');
   });
 
   it('get connectionTimeout more, once, when a connection is up at the deadline', async () => {
-    let up = false;
-    const f = unbounded(() => up);
+    const f = unbounded();
     f.connected();
     const flush = f.flush();
     f.disconnected();
-    await sleep(150);
+    await vi.advanceTimersByTimeAsync(150);
     up = true; // the worker reconnected; its PONG may be on its way
-    await sleep(80); // past the first deadline (200 ms), well before the second (~300 ms)
-    expect(await state(flush)).toBe('pending');
-    await sleep(200);
-    expect(await state(flush)).toBe('timedOut');
+    await vi.advanceTimersByTimeAsync(149); // past the first deadline (200 ms)
+    expect(await now(flush)).toBe('pending');
+    await vi.advanceTimersByTimeAsync(1); // the second (300 ms)
+    expect(await now(flush)).toBe('timedOut');
+  });
+
+  it('wait on while a connection answers PINGs (a slow upload ahead of it), and fail once none does', async () => {
+    const f = unbounded();
+    f.connected();
+    const flush = f.flush();
+    f.disconnected();
+    up = true;
+    for (let i = 0; i < 10; i++) {
+      pongs++; // the server answers the PINGs written every MiB of the upload
+      await vi.advanceTimersByTimeAsync(2 * CT);
+    }
+    expect(await now(flush)).toBe('pending');
+    await vi.advanceTimersByTimeAsync(2 * CT + CT); // no PONG since: the grace, then timedOut
+    expect(await now(flush)).toBe('timedOut');
   });
 });
