@@ -179,10 +179,10 @@ export interface ClientApi {
   /**
    * Drain, then close: from now on new publishes, subscriptions and requests fail with
    * `'draining'`; every subscription stops (messages already on their way are still delivered),
-   * requests already waiting get their replies (within their timeouts, and at most
-   * max(requestTimeout, 2 × connectionTimeout)), what was published reaches the server, then the
-   * client closes and {@link closed} settles (`'notSent'` with a count if some publishes could not
-   * be sent).
+   * requests already waiting get their replies (within their timeouts; one without a timeout
+   * within max(requestTimeout, 2 × connectionTimeout)), what was published reaches the server,
+   * then the client closes and {@link closed} settles (`'notSent'` with a count if some
+   * publishes could not be sent).
    *
    * @throws (rejects) NatsError `'closed'` on a closed client; with `requestTimeout(null)`,
    * `'timedOut'` (and closes) when its flush does (see {@link flush}).

@@ -55,6 +55,13 @@ export class Deadlines {
     this.up(last.slot);
   }
 
+  /** When the last deadline waiting expires (performance.now() time), or -Infinity for none. */
+  latest(): number {
+    let latest = Number.NEGATIVE_INFINITY;
+    for (const deadline of this.heap) if (deadline.at > latest) latest = deadline.at;
+    return latest;
+  }
+
   /** Forget every deadline and stop the timer (the owner is closing). */
   clear(): void {
     for (const deadline of this.heap) deadline.slot = -1;

@@ -94,10 +94,16 @@ export class Lifecycle {
         throw error;
       });
       for (const sub of subs) sub.end();
+      // Requests already waiting get their replies (API.md): within their own timeouts; those
+      // without one, within the default's or 2 × connectionTimeout, so that drain settles.
       const requestTimeout = parts.requestTimeout ?? 0;
       await settledWithin(
         parts.mux.settled(),
-        Math.max(requestTimeout, 2 * parts.connectionTimeout),
+        Math.max(
+          requestTimeout,
+          2 * parts.connectionTimeout,
+          parts.mux.latestDeadline() - performance.now(),
+        ),
       );
     } finally {
       for (const sub of subs) sub.end();

@@ -291,6 +291,11 @@ export class RequestMux implements KnownSubjects {
     return sub === this.sub || this.inboxes.has(sub) || this.gatherers.has(sub);
   }
 
+  /** When the last timeout of a request waiting expires (performance.now() time; -Infinity: none). */
+  latestDeadline(): number {
+    return this.deadlines.latest();
+  }
+
   /** Resolves once no request waits for its replies any more (drain() waits for them). */
   settled(): Promise<void> {
     if (!this.waiting()) return Promise.resolve();

@@ -149,7 +149,30 @@ describe('flush() and drain() without a connection', () => {
   });
 });
 
-describe('with requestTimeout(null), against servers that stop answering', () => {
+describe('with requestTimeout(null), behind servers that stop answering', () => {
+  it('flush() rejects timedOut though connections keep coming back, each answering nothing', async () => {
+    // Each connection completes its handshake and then never answers: found stale, replaced.
+    peer = await startScriptedPeer(answersOnlyTheHandshake);
+    const events: Event[] = [];
+    const client = await new ConnectOptions()
+      .requestTimeout(null)
+      .connectionTimeout(1_000)
+      .pingInterval(300)
+      .eventCallback((e) => {
+        events.push(e);
+      })
+      .connect(peer.url);
+    clients.push(client);
+    const started = performance.now();
+    // 2 × connectionTimeout after the first disconnection, connectionTimeout more if a
+    // connection is up then.
+    expect(await withTimeout(outcome(client.flush()), 15_000, 'flush to settle')).toBe('timedOut');
+    expect(performance.now() - started).toBeLessThan(8_000);
+    expect(events.filter((e) => e.type === 'connected').length).toBeGreaterThan(1);
+  });
+});
+
+describe('drain() and replies that come late', () => {
   it('drain() still waits for a slow reply when the server answers', async () => {
     server = await startServer();
     const client = await new ConnectOptions()
@@ -172,25 +195,25 @@ describe('with requestTimeout(null), against servers that stop answering', () =>
     expect(await client.closed()).toBeUndefined();
   });
 
-  it('flush() rejects timedOut though connections keep coming back, each answering nothing', async () => {
-    // Each connection completes its handshake and then never answers: found stale, replaced.
-    peer = await startScriptedPeer(answersOnlyTheHandshake);
-    const events: Event[] = [];
+  it('drain() waits for a request within its own timeout, past 2 × connectionTimeout', async () => {
+    server = await startServer();
     const client = await new ConnectOptions()
       .requestTimeout(null)
-      .connectionTimeout(1_000)
-      .pingInterval(300)
-      .eventCallback((e) => {
-        events.push(e);
-      })
-      .connect(peer.url);
-    clients.push(client);
-    const started = performance.now();
-    // 2 × connectionTimeout after the first disconnection, connectionTimeout more if a
-    // connection is up then.
-    expect(await withTimeout(outcome(client.flush()), 15_000, 'flush to settle')).toBe('timedOut');
-    expect(performance.now() - started).toBeLessThan(8_000);
-    expect(events.filter((e) => e.type === 'connected').length).toBeGreaterThan(1);
+      .connectionTimeout(500)
+      .connect(server.url);
+    const responder = await connect(server.url);
+    clients.push(client, responder);
+    responder.subscribe('slower.reply', {
+      callback: (msg) => {
+        setTimeout(() => msg.respond('later'), 2_000); // past 2 × connectionTimeout (1 s)
+      },
+    });
+    await responder.flush();
+    const reply = client.sendRequest('slower.reply', { timeout: 5_000 });
+    await client.flush();
+    const drained = client.drain();
+    expect((await reply).string()).toBe('later');
+    expect(await outcome(drained)).toBe('resolved');
   });
 });
 
