@@ -166,9 +166,9 @@ export interface ClientApi {
    * trip ordered with the publishes).
    *
    * @throws (rejects) NatsError `'closed'` on a closed client; `'timedOut'` past the request
-   * timeout, or, also with `requestTimeout(null)`, when not answered within 2 × `connectionTimeout`
-   * of a disconnection it saw while no connection answers a PING (`connectionTimeout` more once if
-   * a connection is up then);
+   * timeout, or, also with `requestTimeout(null)`, when not answered within
+   * 2 × `connectionTimeout` of a disconnection it saw while no connection answers a PING
+   * (`connectionTimeout` more once if a connection is up then);
    * `'io'` when a connection failed while it waited and may have taken messages published
    * before it, or such messages were too large for the server (they are counted as not sent);
    * `'clientCapacity'` when even the control allowance past `maxPendingBytes` is used up;
