@@ -68,6 +68,8 @@ export class Connection implements SessionHost {
   private readonly calls = new CallerCalls();
   /** Flushes whose PING a lost connection never answered; re-sent on the next one. */
   private carriedFlushes: number[] = [];
+  /** setServerPool() calls so far: an attempt planned before the last one is not made. */
+  private poolReplaced = 0;
   /** The last flush a PONG acknowledged, in socket order (0: none): a server -ERR tells it. */
   private lastFlushAcked = 0;
   /** The session that opened last: a closing one delivers only while it still is. */
@@ -174,6 +176,7 @@ export class Connection implements SessionHost {
   /** setServerPool: new servers, state kept for those in both, attempt counter reset. */
   setServerPool(servers: ServerAddress[]): WireServer[] {
     this.pool.replace(servers);
+    this.poolReplaced++; // an attempt planned from the old pool is planned again
     this.reconnects.reset();
     this.poolChanged();
     this.link.updates.flush();
@@ -239,18 +242,24 @@ export class Connection implements SessionHost {
    */
   private async nextAttempt(): Promise<PoolEntry | undefined> {
     const from = this.state;
-    const next = await this.reconnects.next(this.lastInfo);
-    if (this.state !== from) return undefined; // closed meanwhile
-    if (next instanceof NatsError) {
-      this.to({ name: 'closed' }, next);
-      return undefined;
+    for (;;) {
+      const pool = this.poolReplaced;
+      const next = await this.reconnects.next(this.lastInfo);
+      if (this.state !== from) return undefined; // closed meanwhile
+      if (next instanceof NatsError) {
+        this.to({ name: 'closed' }, next);
+        return undefined;
+      }
+      if (next.delay > 0) {
+        // The timer keeps the worker alive during backoff, as the socket does otherwise.
+        const signal = from.name === 'backoff' ? from.wake.signal : undefined;
+        await sleep(next.delay, undefined, { signal }).catch(() => {});
+      }
+      if (this.state !== from) return undefined;
+      // setServerPool() meanwhile: this server came from the old pool and its attempt was
+      // counted before the reset; the next comes from the new pool, in its fresh budget.
+      if (this.poolReplaced === pool) return next.entry;
     }
-    if (next.delay > 0) {
-      // The timer keeps the worker alive during backoff, as the socket does otherwise.
-      const signal = from.name === 'backoff' ? from.wake.signal : undefined;
-      await sleep(next.delay, undefined, { signal }).catch(() => {});
-    }
-    return this.state === from ? next.entry : undefined;
   }
 
   /**

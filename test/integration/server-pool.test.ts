@@ -188,4 +188,33 @@ describe('server pool', () => {
     expect(c.serverPool()[0].failedAttempts).toBe(2);
     expect(() => c.publish('x', 'y')).toThrow(expect.objectContaining({ kind: 'closed' }));
   });
+
+  it("setServerPool() during an attempt's delay: that attempt goes to the new pool, in its budget", async () => {
+    const a = await server();
+    const b = await server();
+    const failures: string[] = [];
+    let attempts = 0;
+    const c = await open(
+      a.url,
+      new ConnectOptions()
+        .maxReconnects(3)
+        .reconnectDelayCallback(() => {
+          attempts++;
+          return 300; // failures come one by one, not coalesced
+        })
+        .eventCallback((e) => {
+          if (e.type === 'clientError' && e.error.kind === 'io') failures.push(e.error.message);
+        }),
+    );
+    await a.stop();
+    await b.stop(); // neither answers: every attempt fails
+    await waitFor(() => attempts >= 2, 5_000, 'two attempts');
+    await c.setServerPool([b.url]); // during an attempt's delay
+    const atReset = failures.length;
+    expect((await c.closed())?.kind).toBe('maxReconnects');
+    const after = failures.slice(atReset);
+    // A fresh budget of 3 attempts, each to the new pool: none to the server it no longer has.
+    expect(after.filter((m) => m.includes(`:${new URL(a.url).port}`))).toEqual([]);
+    expect(after).toHaveLength(3);
+  });
 });
