@@ -221,13 +221,13 @@ export class Flushes {
   private failPastDeadline(): void {
     const now = performance.now();
     const bound = 2 * this.connectionTimeout;
+    const pongs = this.pongs();
     for (const [id, entry] of this.flushes) {
       if (entry.disconnectDeadline === undefined || entry.disconnectDeadline > now) continue;
-      const pongs = this.pongs();
       if (pongs !== entry.pongsAt) {
         // A connection answers (behind a long upload, say): its turn may come yet.
         entry.pongsAt = pongs;
-        entry.disconnectDeadline = now + 2 * this.connectionTimeout;
+        entry.disconnectDeadline = now + bound;
         continue;
       }
       if (!entry.graced && this.connectedNow()) {
@@ -242,7 +242,7 @@ export class Flushes {
       entry.reject(
         new NatsError(
           'timedOut',
-          `flush not acknowledged: no connection answered a PING within ${bound} ms (2 × connectionTimeout) of losing its connection`,
+          `flush not acknowledged since it lost its connection: no connection answered a PING for ${bound} ms (2 × connectionTimeout)`,
         ),
       );
     }

@@ -128,23 +128,10 @@ export class Message {
    */
   string(): string {
     const payload = this.#payload;
-    if (payload?.length === 0) return ''; // a transferred buffer cannot be viewed again
-    const source =
-      payload === undefined
-        ? this.#source
-        : Buffer.from(payload.buffer, payload.byteOffset, payload.length);
-    let start = payload === undefined ? this.#start : 0;
-    const end = payload === undefined ? start + this.#length : payload.length;
-    if (
-      end - start >= 3 &&
-      source[start] === 0xef &&
-      source[start + 1] === 0xbb &&
-      source[start + 2] === 0xbf
-    ) {
-      start += 3;
-    }
     // Straight from the memory it arrived in: no view to make, and cheaper than TextDecoder.
-    return source.toString('utf8', start, end);
+    if (payload === undefined) return utf8(this.#source, this.#start, this.#start + this.#length);
+    if (payload.length === 0) return ''; // a transferred buffer cannot be viewed again
+    return utf8(Buffer.from(payload.buffer, payload.byteOffset, payload.length), 0, payload.length);
   }
 
   /** The payload parsed as JSON; a payload that is not JSON throws `'invalidArgument'`. */
@@ -161,4 +148,14 @@ export class Message {
       );
     }
   }
+}
+
+/** `source[start, end)` decoded as UTF-8, a leading byte order mark dropped (as TextDecoder does). */
+function utf8(source: Buffer, start: number, end: number): string {
+  const bom =
+    end - start >= 3 &&
+    source[start] === 0xef &&
+    source[start + 1] === 0xbb &&
+    source[start + 2] === 0xbf;
+  return source.toString('utf8', bom ? start + 3 : start, end);
 }

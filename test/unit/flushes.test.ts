@@ -117,6 +117,14 @@ describe('Flushes with requestTimeout(null)', () => {
       () => pongs,
       (run) => run(),
     );
+  /** A connected client's flush, pending when the client loses its connection. */
+  const pendingThenLost = () => {
+    const f = unbounded();
+    f.connected();
+    const flush = f.flush();
+    f.disconnected();
+    return { f, flush };
+  };
   /** The flush's outcome so far, with fake time stood still. */
   const now = async (p: Promise<void>): Promise<string> => {
     let outcome = 'pending';
@@ -143,14 +151,10 @@ describe('Flushes with requestTimeout(null)', () => {
   });
 
   it('fail 2 × connectionTimeout after the disconnection they saw, though the client reconnected meanwhile', async () => {
-    const f = unbounded();
-    f.connected();
-    const flush = f.flush();
-    f.disconnected();
+    const { f, flush } = pendingThenLost();
     await vi.advanceTimersByTimeAsync(60);
     f.connected(); // a connection that answers nothing, then is lost again: the clock goes on
     f.disconnected();
-    f.connected();
     await vi.advanceTimersByTimeAsync(139);
     expect(await now(flush)).toBe('pending');
     await vi.advanceTimersByTimeAsync(1);
@@ -180,10 +184,7 @@ describe('Flushes with requestTimeout(null)', () => {
   });
 
   it('get connectionTimeout more, once, when a connection is up at the deadline', async () => {
-    const f = unbounded();
-    f.connected();
-    const flush = f.flush();
-    f.disconnected();
+    const { flush } = pendingThenLost();
     await vi.advanceTimersByTimeAsync(150);
     up = true; // the worker reconnected; its PONG may be on its way
     await vi.advanceTimersByTimeAsync(149); // past the first deadline (200 ms)
@@ -193,10 +194,7 @@ describe('Flushes with requestTimeout(null)', () => {
   });
 
   it('wait on while a connection answers PINGs (a slow upload ahead of it), and fail once none does', async () => {
-    const f = unbounded();
-    f.connected();
-    const flush = f.flush();
-    f.disconnected();
+    const { flush } = pendingThenLost();
     up = true;
     for (let i = 0; i < 10; i++) {
       pongs++; // the server answers the PINGs written every MiB of the upload
