@@ -193,6 +193,7 @@ function delivery(size: number): { run(): void; frames: number; bytes: number } 
     flushAcked() {},
     flushLost() {},
     flushesLostAfter() {},
+    subscriptionRefused() {},
     deliveryError(error) {
       throw error;
     },

@@ -16,6 +16,7 @@ import { Flushes } from './flushes.js';
 import { SubjectInterest } from './interest.js';
 import { Lifecycle } from './lifecycle.js';
 import { Outgoing, type Payload } from './outgoing.js';
+import { endRefused } from './permissions.js';
 import { Publisher } from './publisher.js';
 import { RequestMux } from './request-mux.js';
 import type { ResolvedOptions } from './resolved-options.js';
@@ -110,6 +111,7 @@ export function clientParts(
     flushAcked: (id) => flushes.acked(id),
     flushLost: (id) => flushes.lost(id),
     flushesLostAfter: (id) => flushes.lostAfter(id),
+    subscriptionRefused: (sid) => endRefused(subs.get(sid), mux),
     deliveryError: (error, sub) => subs.callbackFailed(sub, error),
     respond: (reply, headers, payload) => client.send(reply, undefined, headers, payload),
   });

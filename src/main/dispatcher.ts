@@ -51,6 +51,8 @@ export interface DispatchTarget {
   flushLost(id: number): void;
   /** A connection failed with messages it may have lost: so are the flushes after flush `id`. */
   flushesLostAfter(id: number): void;
+  /** The server refused subscription `sid`'s SUB line as too long; the worker dropped it. */
+  subscriptionRefused(sid: number): void;
   /** A user callback threw. */
   deliveryError(error: unknown, sub: Subscriber): void;
   /** What Message.respond publishes with. */
@@ -239,6 +241,9 @@ export class Dispatcher {
         return;
       case 'subEnd':
         this.target.subscription(f.sid)?.end();
+        return;
+      case 'subRefused':
+        this.target.subscriptionRefused(f.sid);
         return;
       default:
         return; // a PART frame: never without its MSG frame before it (assemble() takes them)

@@ -4,8 +4,10 @@
  * it), and requests whose publish to it was denied reject with it at once instead of timing out.
  * nats-server names the queue group of a denied queue subscription (`… to "s" using queue "q"`)
  * and, when a config reload revokes a subscription, its sid (`… (sid 3)`): only the
- * subscriptions these name end. A denied request inbox fails its requests.
+ * subscriptions these name end. A denied request inbox fails its requests. So does a
+ * subscription the server refused for the length of its line.
  */
+import { describe } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
 import type { RequestMux } from './request-mux.js';
 import type { Subscriber } from './subscriber.js';
@@ -19,6 +21,21 @@ interface DeniedSubscription {
   sid: number | undefined;
   /** Too many tokens: the subject alone is at fault, whatever the queue group. */
   anyQueue: boolean;
+}
+
+/**
+ * A subscription whose SUB line the server refused as longer than its max_control_line (the
+ * worker dropped it after a connection ended on it: connection.ts) ends with 'badSubject'.
+ */
+export function endRefused(sub: Subscriber | undefined, mux: RequestMux): void {
+  if (sub === undefined) return;
+  const queue = sub.queueGroup === undefined ? '' : ` in queue group ${describe(sub.queueGroup)}`;
+  const error = new NatsError(
+    'badSubject',
+    `subscription to ${describe(sub.subject)}${queue} refused: its SUB line is longer than the server's max_control_line`,
+  );
+  if (mux.isSharedInbox(sub)) mux.inboxDenied(error);
+  else sub.fail(error);
 }
 
 /**

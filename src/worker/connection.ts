@@ -31,6 +31,7 @@ import { Inbound } from './inbound.js';
 import { OutboundPump } from './outbound.js';
 import { PumpSchedule } from './pump-schedule.js';
 import { Reconnects } from './reconnect.js';
+import { ReplayFence } from './replay-fence.js';
 import { type PoolEntry, ServerPool } from './server-pool.js';
 import { Session, type SessionHost } from './session.js';
 import { Stats } from './stats.js';
@@ -74,6 +75,8 @@ export class Connection implements SessionHost {
   private lastFlushAcked = 0;
   /** The session that opened last: a closing one delivers only while it still is. */
   private lastOpened: Session | undefined;
+  /** After a SUB or PUB line the server refused as too long (replay-fence.ts). */
+  private readonly fence = new ReplayFence();
 
   constructor(
     data: ConnectionData,
@@ -99,7 +102,7 @@ export class Connection implements SessionHost {
       commands,
       this.outbound,
       this.inbound,
-      () => this.openSession(),
+      () => this.pumpedSession(),
       () => this.pumped(),
     );
     this.pool = new ServerPool(
@@ -368,6 +371,12 @@ export class Connection implements SessionHost {
     return this.pool.discovered(info.connectUrls, server);
   }
 
+  /** The open session, unless its commands wait for a replay fence (replay-fence.ts). */
+  private pumpedSession(): Session | undefined {
+    const session = this.openSession();
+    return session === undefined || this.fence.holds(session) ? undefined : session;
+  }
+
   /** The session messages come from, while there is one. */
   private openSession(): Session | undefined {
     const state = this.state;
@@ -389,7 +398,11 @@ export class Connection implements SessionHost {
     this.recordInfo(info, session.server);
     if (this.inbound.readingPaused) session.pauseReading(); // the backlog is still full
     if (this.inbound.keepAliveHeld) session.holdKeepAlive(true);
-    session.output.writeFirst(this.subs.replay(), this.carriedFlushes);
+    session.output.writeFirst(
+      this.subs.replay(),
+      this.carriedFlushes,
+      this.fence.replayed(session),
+    );
     this.carriedFlushes = [];
     this.stats.connects++;
     this.stats.store();
@@ -439,11 +452,21 @@ export class Connection implements SessionHost {
   }
 
   serverError(message: string): void {
+    const session = this.openSession();
+    if (session !== undefined && this.fence.refused(message, session)) this.dropLongestSub();
     this.link.emit({
       type: 'serverError',
       error: toWire(new NatsError('server', message)),
       flushesAcked: this.lastFlushAcked,
     });
+  }
+
+  /** A fenced replay was refused: its longest SUB line is too long for the server. */
+  private dropLongestSub(): void {
+    const sub = this.subs.longestLine();
+    if (sub === undefined) return;
+    this.subs.remove(sub.sid);
+    this.inbound.subscriptionRefused(sub.sid);
   }
 
   ponged(purpose: PingPurpose): void {
@@ -453,7 +476,12 @@ export class Connection implements SessionHost {
       this.lastFlushAcked = purpose.id;
       this.inbound.flushAck(purpose.id);
     } else if (purpose.kind === 'unsubFence') this.subs.remove(purpose.sid);
-    else if (purpose.kind === 'window') this.pump.kick(); // the window may have been closed
+    else if (purpose.kind === 'window')
+      this.pump.kick(); // the window may have been closed
+    else if (purpose.kind === 'replayFence') {
+      this.fence.passed();
+      this.pump.kick();
+    }
   }
 
   drained(): void {

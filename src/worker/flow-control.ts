@@ -86,7 +86,9 @@ export type PingPurpose =
   | { kind: 'heartbeat' }
   | { kind: 'flush'; id: number }
   | { kind: 'unsubFence'; sid: number }
-  | { kind: 'window'; sent: number };
+  | { kind: 'window'; sent: number }
+  /** After a replay that follows a control line the server refused (connection.ts). */
+  | { kind: 'replayFence' };
 
 /**
  * The send window over echo records, and the PINGs that acknowledge what was written, per

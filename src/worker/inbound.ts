@@ -143,6 +143,12 @@ export class Inbound {
     this.control({ kind: 'subEnd', sid });
   }
 
+  /** The server refused a subscription's SUB line (connection.ts): tell the main thread now. */
+  subscriptionRefused(sid: number): void {
+    this.control({ kind: 'subRefused', sid });
+    this.publish();
+  }
+
   /** A small control frame, in order with the messages before it; never dropped. */
   private control(d: ControlDelivery): void {
     const off = this.space.reserve(CONTROL_DELIVERY_BYTES);

@@ -14,11 +14,11 @@
  *   (0, 2, 4, 8 … ms, at most 4 s).
  * - `connect()` without retryOnInitialConnect makes one pass over the pool and stops at once on
  *   refused credentials: the caller hears the error.
- * - A connection the server ends with an -ERR soon after it opened (what this client re-sends
- *   on every connection, e.g. a subscription past the server's max_control_line, makes it
- *   refuse each one) resets `attempts` but counts as a failed attempt for the delay, the
- *   default's and the delay callback's count, until a connection lasts (without it: ~500
- *   connections a second, none of them usable).
+ * - A connection the server ends with an -ERR soon after it opened (something this client
+ *   re-sends on every connection makes it refuse each one; a subscription past its
+ *   max_control_line was one, now ended instead: replay-fence.ts) resets `attempts` but counts
+ *   as a failed attempt for the delay, the default's and the delay callback's count, until a
+ *   connection lasts (without it: ~500 connections a second, none of them usable).
  */
 import type { Remote } from '../shared/comlink.js';
 import type { HostCallbacks } from '../shared/control.js';

@@ -109,10 +109,18 @@ export class SessionWriter implements OutboundSink {
     this.pinged(purpose);
   }
 
-  /** Send the lines that must precede everything else on a fresh connection (resubscribes, flushes). */
-  writeFirst(lines: Uint8Array[], flushIds: number[]): void {
-    for (const line of lines) this.write(line);
-    for (const id of flushIds) this.ping({ kind: 'flush', id });
+  /**
+   * Send what must precede everything else on a fresh connection: the resubscribes, a PING for
+   * each flush a lost connection left unanswered, and one for a replay fence (replay-fence.ts).
+   * In one write: a server that refuses a line resets the connection, and a write after that
+   * would fail before its -ERR is read.
+   */
+  writeFirst(lines: Uint8Array[], flushIds: number[], fenced: boolean): void {
+    const purposes: PingPurpose[] = flushIds.map((id) => ({ kind: 'flush', id }));
+    if (fenced) purposes.push({ kind: 'replayFence' });
+    const chunks = lines.concat(purposes.map(() => PING));
+    if (chunks.length > 0) this.writeAll(chunks);
+    for (const purpose of purposes) this.pinged(purpose);
   }
 
   /**

@@ -89,6 +89,18 @@ export class SubscriptionTable {
     this.subs.delete(sid);
   }
 
+  /** The subscription whose SUB line is the longest (ties: the first), if any is live. */
+  longestLine(): Subscription | undefined {
+    let longest: Subscription | undefined;
+    let length = 0;
+    for (const sub of this.subs.values()) {
+      if (sub.closing) continue;
+      const line = encodeSub(sub.subject, sub.queue, sub.sid).length;
+      if (line > length) [longest, length] = [sub, line];
+    }
+    return longest;
+  }
+
   /** Count one message (delivered or dropped: the server counts both); end at the limit. */
   received(sub: Subscription): void {
     sub.received++;

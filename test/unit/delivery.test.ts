@@ -121,6 +121,7 @@ describe('delivery frames', () => {
         flushAcked() {},
         flushLost() {},
         flushesLostAfter() {},
+        subscriptionRefused() {},
         deliveryError(error) {
           throw error;
         },
@@ -176,6 +177,7 @@ describe('delivery frames', () => {
       flushAcked() {},
       flushLost() {},
       flushesLostAfter() {},
+      subscriptionRefused() {},
       deliveryError(error) {
         throw error;
       },
@@ -265,6 +267,7 @@ describe('delivery frames', () => {
               received.push(['LOST', String(id), undefined, new Uint8Array(0), new Uint8Array(0)]);
             },
             flushesLostAfter() {},
+            subscriptionRefused() {},
             deliveryError(error) {
               throw error;
             },

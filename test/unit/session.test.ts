@@ -268,7 +268,7 @@ describe('a hostile server: PING and PONG', () => {
     const { session, host, peer } = await openSession(new ConnectOptions());
     peer.send('PONG\r\nPONG\r\n');
     await turns();
-    session.output.writeFirst([], [7]); // a flush's PING
+    session.output.writeFirst([], [7], false); // a flush's PING
     expect(await peer.nextLine()).toBe('PING');
     await turns();
     expect(host.pongs).toEqual([]); // not answered by the PONGs that came before it

@@ -78,7 +78,12 @@ export type Delivery =
    */
   | { kind: 'flushesLostAfter'; id: number }
   /** The subscription reached its unsubscribeAfter limit in the worker; nothing follows. */
-  | { kind: 'subEnd'; sid: number };
+  | { kind: 'subEnd'; sid: number }
+  /**
+   * The server refused the subscription's SUB line as longer than its max_control_line (it
+   * ended a connection on it); the worker has dropped it. Nothing follows.
+   */
+  | { kind: 'subRefused'; sid: number };
 
 export type ControlDelivery = Exclude<Delivery, { kind: 'msg' }>;
 
@@ -88,6 +93,7 @@ const DLV_SUB_END = 3;
 const DLV_PART = 4;
 const DLV_FLUSH_LOST = 5;
 const DLV_FLUSHES_LOST_AFTER = 6;
+const DLV_SUB_REFUSED = 7;
 
 const DLV_SUBJECT_IS_SUB = 1;
 const DLV_HAS_REPLY = 2;
@@ -294,7 +300,7 @@ export interface FrameSpace {
 export class DeliveryView {
   /** 'part': a PART frame, whose bytes start at `payloadStart` and run to the body's end. */
   kind: Delivery['kind'] | 'part' = 'msg';
-  /** msg and subEnd: the subscription. */
+  /** msg, subEnd and subRefused: the subscription. */
   sid = 0;
   /** flushAck, flushLost, flushesLostAfter: the flush. */
   id = 0;
@@ -331,8 +337,8 @@ export function readDelivery(words: Int32Array, off: number, view: DeliveryView)
     view.id = words[i + (DLV_CONTROL_VALUE >> 2)] >>> 0;
     return;
   }
-  if (op === DLV_SUB_END) {
-    view.kind = 'subEnd';
+  if (op === DLV_SUB_END || op === DLV_SUB_REFUSED) {
+    view.kind = op === DLV_SUB_END ? 'subEnd' : 'subRefused';
     view.sid = words[i + (DLV_CONTROL_VALUE >> 2)] >>> 0;
     return;
   }
@@ -374,7 +380,7 @@ export function msgFrameSid(words: Int32Array, off: number): number {
 
 // ---- control frames: the worker's writer ------------------------------------------------
 
-/** Body bytes of a control frame (FLUSH ACK, FLUSH LOST, FLUSHES LOST AFTER, SUB END). */
+/** Body bytes of a control frame (FLUSH ACK, FLUSH LOST, FLUSHES LOST AFTER, SUB END, SUB REFUSED). */
 export const CONTROL_DELIVERY_BYTES = DLV_CONTROL_BYTES;
 
 const CONTROL_OPS = {
@@ -385,7 +391,12 @@ const CONTROL_OPS = {
 
 /** Writes control frame `d` at `dst.bytes[off]` ({@link CONTROL_DELIVERY_BYTES} bytes). */
 export function writeControlDelivery(d: ControlDelivery, dst: WordBytes, off: number): void {
-  const [op, value] = d.kind === 'subEnd' ? [DLV_SUB_END, d.sid] : [CONTROL_OPS[d.kind], d.id];
+  const [op, value] =
+    d.kind === 'subEnd'
+      ? [DLV_SUB_END, d.sid]
+      : d.kind === 'subRefused'
+        ? [DLV_SUB_REFUSED, d.sid]
+        : [CONTROL_OPS[d.kind], d.id];
   dst.words[(off + DLV_HEAD) >> 2] = op;
   dst.words[(off + DLV_CONTROL_VALUE) >> 2] = value;
 }
