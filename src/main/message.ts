@@ -106,6 +106,16 @@ export class Message {
   }
 
   /**
+   * The memory other messages share that this one keeps alive for its payload (the buffer of
+   * the dispatcher's slab), or undefined once it has a copy of its own ({@link payload}).
+   *
+   * @internal
+   */
+  sharedMemory(): ArrayBuffer | undefined {
+    return this.#payload === undefined ? this.#source.buffer : undefined;
+  }
+
+  /**
    * Publish a reply to this message's `reply` subject; `false` when it has none (or when the
    * client's publish says wait: see `Client.publish`). Throws as `Client.publish` does.
    *

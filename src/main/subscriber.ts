@@ -19,6 +19,9 @@ const MAX_WIRE_UNSUBSCRIBE_AFTER = 999_999_999;
 /**
  * Payload bytes an iterator's queue holds at most (besides `subscriptionCapacity` messages; one
  * message, however large, always fits): API.md bounds memory by bytes, not only by counts.
+ * Also the bytes of the dispatcher's slabs its messages may keep alive: each holds the slab its
+ * bytes arrived in, so a subscription that gets one message in a thousand would keep a slab
+ * per message; past the bound a message is queued with a copy of its own payload instead.
  */
 const QUEUE_BYTES = 64 * 1024 * 1024;
 
@@ -92,6 +95,10 @@ export class Subscriber implements AsyncIterable<Message> {
   private draining: Promise<void> | undefined;
   /** Payload bytes of the queued messages. */
   private queuedBytes = 0;
+  /** Bytes of the slabs the queued messages keep alive, counted once per run of them in one. */
+  private heldBytes = 0;
+  /** The slab the last message queued keeps alive (undefined: none, or it has its own copy). */
+  private lastHeld: ArrayBuffer | undefined;
   /** next() calls waiting for a message, in call order (several may wait at once). */
   private readonly waiters: {
     resolve(result: IteratorResult<Message>): void;
@@ -233,6 +240,7 @@ export class Subscriber implements AsyncIterable<Message> {
     if (this.waiters.length > 0) {
       this.waiters.shift()?.resolve({ value: msg, done: false });
     } else if (this.hasRoomFor(msg.length)) {
+      this.hold(msg);
       this.queue.push(msg);
       this.queuedBytes += msg.length;
     } else if (mayWait && this.caughtUpSinceFull) {
@@ -254,6 +262,27 @@ export class Subscriber implements AsyncIterable<Message> {
   private hasRoomFor(bytes: number): boolean {
     if (this.queue.length - this.head >= this.capacity) return false;
     return this.queuedBytes === 0 || this.queuedBytes + bytes <= QUEUE_BYTES;
+  }
+
+  /** Count the slab a message to be queued keeps alive; past the bound, give it its own copy. */
+  private hold(msg: Message): void {
+    const memory = msg.sharedMemory();
+    if (memory === this.lastHeld) return; // the same run (or none again)
+    if (memory !== undefined && this.heldBytes + memory.byteLength > QUEUE_BYTES) {
+      void msg.payload; // copied out: the message lets the slab go
+      this.lastHeld = undefined;
+      return;
+    }
+    this.lastHeld = memory;
+    if (memory !== undefined) this.heldBytes += memory.byteLength;
+  }
+
+  /** A message left the queue: the last of a run in one slab lets the slab go. */
+  private release(taken: Message): void {
+    const memory = taken.sharedMemory();
+    if (memory === undefined) return;
+    const next = this.head < this.queue.length ? this.queue[this.head] : undefined;
+    if (next?.sharedMemory() !== memory) this.heldBytes -= memory.byteLength;
   }
 
   private limitReached(): void {
@@ -337,7 +366,9 @@ export class Subscriber implements AsyncIterable<Message> {
           const value = this.queue[this.head];
           this.queue[this.head++] = undefined as unknown as Message;
           this.queuedBytes -= value.length;
+          this.release(value);
           if (this.head === this.queue.length) {
+            this.lastHeld = undefined;
             this.caughtUpSinceFull = true;
             this.slow = false; // the episode ends when the reader catches up, not at each gap
             this.queue.length = 0;

@@ -155,3 +155,58 @@ describe('an iterator that falls behind', () => {
     expect([events, dropped]).toEqual([2, 7]);
   });
 });
+
+describe('an iterator queue and the slabs its messages arrived in', () => {
+  const SLAB = 256 * 1024;
+  /** 64 MiB of slabs: what one queue may keep alive. */
+  const SLABS_HELD = (64 * 1024 * 1024) / SLAB;
+
+  /** A message whose 8-byte payload, starting with `tag`, lies in `slab` at `at`. */
+  function inSlab(slab: Buffer<ArrayBuffer>, at: number, tag: number): Message {
+    slab[at] = tag;
+    return new Message('s', undefined, slab, at, 8, undefined, undefined, undefined, undefined);
+  }
+  const newSlab = () => Buffer.allocUnsafeSlow(SLAB);
+
+  async function take(sub: Subscriber, n: number): Promise<number[]> {
+    const it = sub[Symbol.asyncIterator]();
+    const tags: number[] = [];
+    for (let i = 0; i < n; i++) tags.push(((await it.next()).value as Message).payload[0]);
+    return tags;
+  }
+
+  it('keeps at most 64 MiB of them alive: past that, a message is queued with its own copy', async () => {
+    // A subscription that gets one message in thousands: each would keep a slab of its own.
+    const sub = new Subscriber(owner().o, 1, 's', undefined, undefined, 100_000);
+    const messages = Array.from({ length: SLABS_HELD + 40 }, (_, i) => inSlab(newSlab(), 0, i));
+    for (const m of messages) sub.push(m);
+    const held = messages.filter((m) => m.sharedMemory() !== undefined);
+    expect(held.length).toBe(SLABS_HELD);
+    expect(messages.slice(SLABS_HELD).every((m) => m.sharedMemory() === undefined)).toBe(true);
+    // Nothing lost, every payload intact.
+    expect(await take(sub, messages.length)).toEqual(messages.map((_, i) => i & 0xff));
+  });
+
+  it('counts a slab once for a run of messages in it, and lets it go after the run', async () => {
+    const sub = new Subscriber(owner().o, 1, 's', undefined, undefined, 100_000);
+    const shared = newSlab();
+    const run = Array.from({ length: 1000 }, (_, i) => inSlab(shared, 8 * i, i));
+    for (const m of run) sub.push(m);
+    const others = Array.from({ length: SLABS_HELD - 1 }, (_, i) => inSlab(newSlab(), 0, i));
+    for (const m of others) sub.push(m);
+    expect([...run, ...others].every((m) => m.sharedMemory() !== undefined)).toBe(true);
+    // The bound is reached: the next slab is not kept...
+    const over = inSlab(newSlab(), 0, 1);
+    sub.push(over);
+    expect(over.sharedMemory()).toBeUndefined();
+    // ...until the run's last message has left the queue.
+    await take(sub, 999);
+    const still = inSlab(newSlab(), 0, 2);
+    sub.push(still);
+    expect(still.sharedMemory()).toBeUndefined();
+    await take(sub, 1);
+    const kept = inSlab(newSlab(), 0, 3);
+    sub.push(kept);
+    expect(kept.sharedMemory()).toBeDefined();
+  });
+});
