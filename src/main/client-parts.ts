@@ -111,7 +111,7 @@ export function clientParts(
     flushAcked: (id) => flushes.acked(id),
     flushLost: (id) => flushes.lost(id),
     flushesLostAfter: (id) => flushes.lostAfter(id),
-    subscriptionRefused: (sid) => endRefused(subs.get(sid), mux),
+    subscriptionRefused: (sid) => endRefused(subs.get(sid), subs, mux),
     deliveryError: (error, sub) => subs.callbackFailed(sub, error),
     respond: (reply, headers, payload) => client.send(reply, undefined, headers, payload),
   });

@@ -106,13 +106,14 @@ export class Message {
   }
 
   /**
-   * The memory other messages share that this one keeps alive for its payload (the buffer of
-   * the dispatcher's slab), or undefined once it has a copy of its own ({@link payload}).
+   * The memory other messages share that this one keeps alive for its payload (the
+   * dispatcher's slab, a buffer of its own), or undefined once it has a copy of its own
+   * ({@link payload}).
    *
    * @internal
    */
-  sharedMemory(): ArrayBuffer | undefined {
-    return this.#payload === undefined ? this.#source.buffer : undefined;
+  sharedMemory(): Buffer | undefined {
+    return this.#payload === undefined ? this.#source : undefined;
   }
 
   /**

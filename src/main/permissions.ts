@@ -11,6 +11,7 @@ import { describe } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
 import type { RequestMux } from './request-mux.js';
 import type { Subscriber } from './subscriber.js';
+import type { Subscriptions } from './subscriptions.js';
 
 /** What a subscription -ERR names besides its subject. */
 interface DeniedSubscription {
@@ -25,10 +26,16 @@ interface DeniedSubscription {
 
 /**
  * A subscription whose SUB line the server refused as longer than its max_control_line (the
- * worker dropped it after a connection ended on it: connection.ts) ends with 'badSubject'.
+ * worker dropped it after a connection ended on it: connection.ts) ends with 'badSubject'; so
+ * does any later subscription with a line as long, at once.
  */
-export function endRefused(sub: Subscriber | undefined, mux: RequestMux): void {
+export function endRefused(
+  sub: Subscriber | undefined,
+  subs: Subscriptions,
+  mux: RequestMux,
+): void {
   if (sub === undefined) return;
+  subs.lineRefused(sub); // as long a line is refused at once from now on
   const queue = sub.queueGroup === undefined ? '' : ` in queue group ${describe(sub.queueGroup)}`;
   const error = new NatsError(
     'badSubject',

@@ -98,7 +98,7 @@ export class Subscriber implements AsyncIterable<Message> {
   /** Bytes of the slabs the queued messages keep alive, counted once per run of them in one. */
   private heldBytes = 0;
   /** The slab the last message queued keeps alive (undefined: none, or it has its own copy). */
-  private lastHeld: ArrayBuffer | undefined;
+  private lastHeld: Buffer | undefined;
   /** next() calls waiting for a message, in call order (several may wait at once). */
   private readonly waiters: {
     resolve(result: IteratorResult<Message>): void;

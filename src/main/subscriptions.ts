@@ -7,6 +7,7 @@
 import { describe, describeError } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
 import { commandLength } from '../shared/frames/command.js';
+import { subLength } from '../shared/protocol/encode.js';
 import type { Event } from './events.js';
 import type { SubjectInterest } from './interest.js';
 import type { Publisher } from './publisher.js';
@@ -32,6 +33,8 @@ export class Subscriptions implements SubscriptionOwner {
   private nextSid = 0;
   /** Messages iterators dropped on this thread (full queue). */
   droppedMessages = 0;
+  /** The shortest SUB line a server refused as longer than its max_control_line (bytes). */
+  private refusedLine = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly publisher: Publisher,
@@ -40,6 +43,25 @@ export class Subscriptions implements SubscriptionOwner {
     private readonly capacity: number,
     private readonly client: SubscriptionsHost,
   ) {}
+
+  /**
+   * The server refused `sub`'s SUB line as longer than its max_control_line: a line as long
+   * would be refused too, and cost a connection each time. Refused here from now on.
+   */
+  lineRefused(sub: Subscriber): void {
+    const line = subLength(sub.subject, sub.queueGroup, sub.sid);
+    this.refusedLine = Math.min(this.refusedLine, line);
+  }
+
+  private assertLineTaken(subject: string, queue: string | undefined, sid: number): void {
+    if (this.refusedLine === Number.POSITIVE_INFINITY) return;
+    const line = subLength(subject, queue, sid);
+    if (line < this.refusedLine) return;
+    throw new NatsError(
+      'badSubject',
+      `subscription to ${describe(subject)} refused: its SUB line (${line} bytes) is as long as one the server refused as longer than its max_control_line (${this.refusedLine} bytes)`,
+    );
+  }
 
   /**
    * A new subscription (subject and queue group checked already). `replies`: the shared
@@ -53,6 +75,7 @@ export class Subscriptions implements SubscriptionOwner {
   ): Subscriber {
     const { callback: cb, max, timeout } = subscribeOptionsOf(opts);
     const sid = ++this.nextSid;
+    this.assertLineTaken(subject, queue, sid);
     const subFrame = replies
       ? ({ kind: 'sub', sid, subject, queue, replies } as const)
       : ({ kind: 'sub', sid, subject, queue } as const);

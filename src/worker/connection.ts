@@ -211,7 +211,9 @@ export class Connection implements SessionHost {
         why = await session.ended;
         if (!this.inState('connected')) return; // close() ended it
         const failed = why !== undefined;
-        this.reconnects.ended(failed && session.endedByServerError);
+        const quick = this.reconnects.ended(failed && session.endedByServerError);
+        // An -ERR may have been lost with the socket: the next replay is fenced all the same.
+        if (quick && session.lostWhileOpen) this.fence.suspect();
         // A failed socket may take what no PONG acknowledged with it, the kernel's share too.
         if (failed) this.unsent += session.lostMessages;
         // Ended on purpose by forceReconnect(): 'disconnected' says so.
@@ -398,11 +400,7 @@ export class Connection implements SessionHost {
     this.recordInfo(info, session.server);
     if (this.inbound.readingPaused) session.pauseReading(); // the backlog is still full
     if (this.inbound.keepAliveHeld) session.holdKeepAlive(true);
-    session.output.writeFirst(
-      this.subs.replay(),
-      this.carriedFlushes,
-      this.fence.replayed(session),
-    );
+    this.fence.replay(session, this.subs.replay(), this.carriedFlushes);
     this.carriedFlushes = [];
     this.stats.connects++;
     this.stats.store();
@@ -479,8 +477,8 @@ export class Connection implements SessionHost {
     else if (purpose.kind === 'window')
       this.pump.kick(); // the window may have been closed
     else if (purpose.kind === 'replayFence') {
-      this.fence.passed();
-      this.pump.kick();
+      const session = this.openSession();
+      if (session !== undefined && this.fence.answered(session)) this.pump.kick();
     }
   }
 

@@ -72,10 +72,17 @@ export class Reconnects {
     this.connectedAt = performance.now();
   }
 
-  /** The connection ended; `byServerError`: the server ended it with a fatal -ERR. */
-  ended(byServerError: boolean): void {
-    if (performance.now() - this.connectedAt >= QUICK_END_MS) this.quickEnds = 0;
-    else if (byServerError) this.quickEnds++;
+  /**
+   * The connection ended; `byServerError`: the server ended it with a fatal -ERR. Returns
+   * whether it ended within QUICK_END_MS of opening.
+   */
+  ended(byServerError: boolean): boolean {
+    if (performance.now() - this.connectedAt >= QUICK_END_MS) {
+      this.quickEnds = 0;
+      return false;
+    }
+    if (byServerError) this.quickEnds++;
+    return true;
   }
 
   /** setServerPool: a fresh budget of attempts, and a fresh backoff. */

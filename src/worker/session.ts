@@ -64,6 +64,8 @@ export class Session implements ParserSink {
   private closing: Closing | undefined;
   /** The server sent a fatal -ERR on the open connection (it drops what followed). */
   private serverErred = false;
+  /** The socket was lost while open, not ended by this client. */
+  private peerEnded = false;
   private endResolve!: (error: NatsError | undefined) => void;
   /** Settles once when the session is over: undefined for a clean close, else why it failed. */
   readonly ended: Promise<NatsError | undefined>;
@@ -159,6 +161,15 @@ export class Session implements ParserSink {
   /** The server ended the open connection with a fatal -ERR (something of ours it refused). */
   get endedByServerError(): boolean {
     return this.serverErred;
+  }
+
+  /**
+   * The open connection was lost, not ended by this client: the server closed or reset it, or
+   * the network failed. Its -ERR may have been lost with it: a write that fails on a reset
+   * socket ends it before what is left to read.
+   */
+  get lostWhileOpen(): boolean {
+    return this.peerEnded;
   }
 
   /** The connection is open: commands may be written (false once it failed or is closing). */
@@ -423,6 +434,7 @@ export class Session implements ParserSink {
       return;
     }
     if (this.phase === 'ended') return; // this client dropped it first (fail())
+    if (this.phase === 'open') this.peerEnded = true;
     if (this.transport?.encrypted && this.phase !== 'open') {
       this.fail(tlsError(this.server, this.host.options.tls, error?.cause ?? error, true));
       return;

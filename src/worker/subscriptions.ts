@@ -9,7 +9,7 @@
  */
 import type { Command } from '../shared/frames/command.js';
 import { OwnSubject } from '../shared/frames/own-subject.js';
-import { encodeSub, encodeUnsub } from '../shared/protocol/encode.js';
+import { encodeSub, encodeUnsub, subLength } from '../shared/protocol/encode.js';
 
 export interface Subscription {
   sid: number;
@@ -95,7 +95,7 @@ export class SubscriptionTable {
     let length = 0;
     for (const sub of this.subs.values()) {
       if (sub.closing) continue;
-      const line = encodeSub(sub.subject, sub.queue, sub.sid).length;
+      const line = subLength(sub.subject, sub.queue, sub.sid);
       if (line > length) [longest, length] = [sub, line];
     }
     return longest;

@@ -33,6 +33,15 @@ async function serverAndClient(options = new ConnectOptions()) {
   return { client, events };
 }
 
+async function kindOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'resolved';
+  } catch (error) {
+    return error instanceof NatsError ? error.kind : String(error);
+  }
+}
+
 async function endingError(sub: AsyncIterable<unknown>): Promise<unknown> {
   try {
     for await (const _ of sub) {
@@ -98,16 +107,53 @@ describe('control lines longer than the server takes', () => {
     expect(client.statistics().connects).toBeLessThanOrEqual(2 + long.length);
   }, 40_000);
 
-  it('requests over an inbox whose SUB line is too long reject with badSubject', async () => {
+  it('requests over an inbox whose SUB line is too long reject with badSubject, the later ones at once', async () => {
     const prefix = `_INBOX.${'z'.repeat(2 * MAX_CONTROL_LINE)}`;
     const { client } = await serverAndClient(
       new ConnectOptions().customInboxPrefix(prefix).requestTimeout(20_000),
     );
     const started = performance.now();
-    const error = await client.request('svc', 'x').catch((e: unknown) => e);
-    expect((error as NatsError).kind).toBe('badSubject');
+    expect(await kindOf(client.request('svc', 'x'))).toBe('badSubject');
     expect(performance.now() - started).toBeLessThan(10_000);
+    const connects = client.statistics().connects;
+    // A line as long is refused before it costs a connection: so is a subscription.
+    for (let i = 0; i < 5; i++) expect(await kindOf(client.request('svc', 'x'))).toBe('badSubject');
+    expect(() => client.subscribe(`${prefix}.${'w'.repeat(64)}`)).toThrow(NatsError);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(client.statistics().connects).toBeLessThanOrEqual(connects + 1);
   });
+
+  it('finds the subscription in a replay larger than a socket write, and while publishing', async () => {
+    // The server's -ERR is lost when a write fails on the socket it reset first: a replay of
+    // ~1 MB, or publishes going out, did that on every connection.
+    const server = await startServer({});
+    servers.push(server);
+    const client = await new ConnectOptions().connect(server.url);
+    clients.push(client);
+    const long = client.subscribe(LONG);
+    for (let i = 0; i < 20_000; i++) client.subscribe(`many.${i}.${'a'.repeat(40)}`);
+    const normal = client.subscribe('normal');
+    await client.flush();
+    await server.stop();
+    const limited = await startServer({
+      port: server.port,
+      config: `max_control_line: ${MAX_CONTROL_LINE}`,
+    });
+    servers.push(limited);
+    let publishing = true;
+    const publisher = (async () => {
+      while (publishing) {
+        client.publish('elsewhere', 'x');
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    const error = await withTimeout(endingError(long), 20_000, 'the long subscription to end');
+    publishing = false;
+    await publisher;
+    expect((error as NatsError).kind).toBe('badSubject');
+    await roundTrip(client, 'normal', normal[Symbol.asyncIterator]());
+    expect(client.statistics().connects).toBeLessThanOrEqual(6);
+  }, 60_000);
 
   it('a publish whose PUB line is too long costs one connection and ends no subscription', async () => {
     const { client } = await serverAndClient();

@@ -70,6 +70,7 @@ describe('delivery frames round trip', () => {
     ['FLUSH_LOST', { kind: 'flushLost', id: 2 ** 32 - 1 }],
     ['FLUSHES_LOST_AFTER', { kind: 'flushesLostAfter', id: 2 ** 32 - 1 }],
     ['SUB_END', { kind: 'subEnd', sid: 9 }],
+    ['SUB_REFUSED', { kind: 'subRefused', sid: 2 ** 32 - 1 }],
   ];
   for (const [name, d] of deliveries) {
     it(name, () => expect(roundTrip(d)).toEqual(d));
@@ -166,6 +167,10 @@ const step: fc.Arbitrary<Step> = fc.oneof(
           id: fc.nat({ max: 2 ** 32 - 1 }),
         }),
         fc.record({ kind: fc.constant('subEnd' as const), sid: fc.nat({ max: 2 ** 32 - 1 }) }),
+        fc.record({
+          kind: fc.constant('subRefused' as const),
+          sid: fc.nat({ max: 2 ** 32 - 1 }),
+        }),
       )
       .map((d) => ({ kind: 'control' as const, d })),
   },

@@ -68,7 +68,7 @@ export function decodeDelivery(bytes: Uint8Array, off: number): Delivery {
   if (v.kind === 'flushAck' || v.kind === 'flushLost' || v.kind === 'flushesLostAfter') {
     return { kind: v.kind, id: v.id };
   }
-  if (v.kind === 'subEnd') return { kind: 'subEnd', sid: v.sid };
+  if (v.kind === 'subEnd' || v.kind === 'subRefused') return { kind: v.kind, sid: v.sid };
   const d: Delivery = {
     kind: 'msg',
     sid: v.sid,

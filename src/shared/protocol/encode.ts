@@ -240,6 +240,12 @@ function writeHpubLine(
   return writeDecimal(buf, p, headerBytes + payloadBytes);
 }
 
+/** Bytes of the SUB line {@link encodeSub} writes. */
+export function subLength(subject: string, queue: string | undefined, sid: number): number {
+  const queueBytes = queue ? utf8Length(queue) + 1 : 0;
+  return 4 + utf8Length(subject) + queueBytes + 1 + decimalLength(sid) + 2;
+}
+
 /**
  * `SUB <subject> [<queue>] <sid>\r\n`.
  *
@@ -247,8 +253,7 @@ function writeHpubLine(
  * encodeSub('orders.*', 'workers', 7); // 'SUB orders.* workers 7\r\n'
  */
 export function encodeSub(subject: string, queue: string | undefined, sid: number): Uint8Array {
-  const queueBytes = queue ? utf8Length(queue) + 1 : 0;
-  const out = new Uint8Array(4 + utf8Length(subject) + queueBytes + 1 + decimalLength(sid) + 2);
+  const out = new Uint8Array(subLength(subject, queue, sid));
   out[0] = 0x53; // S
   out[1] = 0x55; // U
   out[2] = 0x42; // B
