@@ -11,7 +11,7 @@
  */
 import { Dispatcher } from '../../src/main/dispatcher.js';
 import { Publisher } from '../../src/main/publisher.js';
-import { Subscriber } from '../../src/main/subscriber.js';
+import { HeldSlabs, Subscriber } from '../../src/main/subscriber.js';
 import { pubLength, writePub } from '../../src/shared/protocol/encode.js';
 import type { MsgView } from '../../src/shared/protocol/parser.js';
 import { Parser } from '../../src/shared/protocol/parser.js';
@@ -177,6 +177,7 @@ function delivery(size: number): { run(): void; frames: number; bytes: number } 
     drainSubscription: () => Promise.resolve(),
     callbackFailed() {},
     afterArrived: (run: () => void) => run(),
+    heldSlabs: new HeldSlabs(),
   };
   const subscriber = new Subscriber(
     owner,

@@ -290,6 +290,7 @@ export class Dispatcher {
       subject,
       reply,
       decoded,
+      f.headerEnd - f.headerStart,
       source,
       start,
       f.payloadEnd - f.payloadStart,
@@ -329,6 +330,7 @@ export class Dispatcher {
       a.subject ?? sub.subject,
       a.reply,
       decoded,
+      headers.length,
       source,
       0,
       payload.length,
@@ -340,14 +342,16 @@ export class Dispatcher {
 
   /**
    * Hand a message to `sub`: its payload is `source[start, start + length)`; `owned`: the
-   * same bytes in an array of their own, when they have one. False when it waits in the ring
-   * (`mayWait`: a full iterator whose reader is moving, Subscriber.push).
+   * same bytes in an array of their own, when they have one; `headerBytes`: its header block's.
+   * False when it waits in the ring (`mayWait`: a full iterator whose reader is moving,
+   * Subscriber.push).
    */
   private push(
     sub: Subscriber,
     subject: string,
     reply: string | undefined,
     decoded: DecodedHeaders | undefined,
+    headerBytes: number,
     source: Buffer<ArrayBuffer>,
     start: number,
     length: number,
@@ -366,8 +370,11 @@ export class Dispatcher {
       decoded?.description,
       this.target.respond,
     );
+    // What a queue holds it by besides the payload: headers, and subjects of its own.
+    const extra =
+      headerBytes + (subject === sub.subject ? 0 : subject.length) + (reply?.length ?? 0);
     try {
-      return sub.push(msg, mayWait);
+      return sub.push(msg, mayWait, extra);
     } catch (error) {
       this.target.deliveryError(error, sub);
       return true;

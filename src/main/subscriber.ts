@@ -17,13 +17,22 @@ const MAX_UNSUBSCRIBE_AFTER = 2 ** 31 - 1;
  */
 const MAX_WIRE_UNSUBSCRIBE_AFTER = 999_999_999;
 /**
- * Payload bytes an iterator's queue holds at most (besides `subscriptionCapacity` messages; one
- * message, however large, always fits): API.md bounds memory by bytes, not only by counts.
- * Also the bytes of the dispatcher's slabs its messages may keep alive: each holds the slab its
- * bytes arrived in, so a subscription that gets one message in a thousand would keep a slab
- * per message; past the bound a message is queued with a copy of its own payload instead.
+ * Message bytes (payload, header block, subjects of their own) an iterator's queue holds at
+ * most, besides `subscriptionCapacity` messages; one message, however large, always fits:
+ * API.md bounds memory by bytes, not only by counts. Also the bytes of the dispatcher's slabs
+ * that the messages queued in all of a client's iterators may keep alive ({@link HeldSlabs}).
  */
 const QUEUE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The dispatcher's slabs that messages queued in a client's iterators keep alive, in bytes:
+ * each queued message holds the 256 KiB slab its bytes arrived in, so iterators that get one
+ * message in a thousand would keep a slab per message. Past {@link QUEUE_BYTES} for the whole
+ * client, a message is queued with a copy of its own payload instead.
+ */
+export class HeldSlabs {
+  bytes = 0;
+}
 
 /** What a Subscriber needs from its client (kept narrow so the two stay decoupled). */
 export interface SubscriptionOwner {
@@ -37,6 +46,8 @@ export interface SubscriptionOwner {
   callbackFailed(sub: Subscriber, error: unknown): void;
   /** Runs `run` once what arrived by now is dispatched (Dispatcher.afterArrived). */
   afterArrived(run: () => void): void;
+  /** Slabs held by the queued messages of the client's iterators. */
+  readonly heldSlabs: HeldSlabs;
 }
 
 /**
@@ -90,13 +101,13 @@ export class Subscriber implements AsyncIterable<Message> {
   knownSubjects: KnownSubjects | undefined = undefined;
   private done = false;
   private readonly queue: Message[] = [];
+  /** What each queued message counts for in {@link queuedBytes}, in queue order. */
+  private readonly weights: number[] = [];
   private head = 0;
   /** drain()'s promise once it has started (its UNSUB is on its way). */
   private draining: Promise<void> | undefined;
-  /** Payload bytes of the queued messages. */
+  /** Bytes of the queued messages (payloads, header blocks, subjects of their own). */
   private queuedBytes = 0;
-  /** Bytes of the slabs the queued messages keep alive, counted once per run of them in one. */
-  private heldBytes = 0;
   /** The slab the last message queued keeps alive (undefined: none, or it has its own copy). */
   private lastHeld: Buffer | undefined;
   /** next() calls waiting for a message, in call order (several may wait at once). */
@@ -215,15 +226,16 @@ export class Subscriber implements AsyncIterable<Message> {
   }
 
   /**
-   * Dispatcher → subscriber. An iterator that is `capacity` messages (or 64 MiB of payloads)
-   * behind drops (slowConsumer), unless its reader emptied the queue since it was last full
+   * Dispatcher → subscriber. An iterator that is `capacity` messages (or 64 MiB of messages:
+   * `extraBytes` are the header block's and subjects' besides the payload) behind drops
+   * (slowConsumer), unless its reader emptied the queue since it was last full
    * and `mayWait`: then false, and the dispatcher leaves this message and those after it
    * in the ring until the next turn (a slice can bring more than a small `capacity` before the
    * reader, which runs between slices, gets a turn).
    *
    * @internal
    */
-  push(msg: Message, mayWait = false): boolean {
+  push(msg: Message, mayWait = false, extraBytes = 0): boolean {
     if (this.done) return true;
     this.delivered++;
     if (this.callback) {
@@ -239,10 +251,11 @@ export class Subscriber implements AsyncIterable<Message> {
     }
     if (this.waiters.length > 0) {
       this.waiters.shift()?.resolve({ value: msg, done: false });
-    } else if (this.hasRoomFor(msg.length)) {
+    } else if (this.hasRoomFor(msg.length + extraBytes)) {
       this.hold(msg);
       this.queue.push(msg);
-      this.queuedBytes += msg.length;
+      this.weights.push(msg.length + extraBytes);
+      this.queuedBytes += msg.length + extraBytes;
     } else if (mayWait && this.caughtUpSinceFull) {
       this.caughtUpSinceFull = false;
       this.delivered--;
@@ -268,13 +281,14 @@ export class Subscriber implements AsyncIterable<Message> {
   private hold(msg: Message): void {
     const memory = msg.sharedMemory();
     if (memory === this.lastHeld) return; // the same run (or none again)
-    if (memory !== undefined && this.heldBytes + memory.byteLength > QUEUE_BYTES) {
+    const held = this.owner.heldSlabs;
+    if (memory !== undefined && held.bytes + memory.byteLength > QUEUE_BYTES) {
       void msg.payload; // copied out: the message lets the slab go
       this.lastHeld = undefined;
       return;
     }
     this.lastHeld = memory;
-    if (memory !== undefined) this.heldBytes += memory.byteLength;
+    if (memory !== undefined) held.bytes += memory.byteLength;
   }
 
   /** A message left the queue: the last of a run in one slab lets the slab go. */
@@ -282,7 +296,7 @@ export class Subscriber implements AsyncIterable<Message> {
     const memory = taken.sharedMemory();
     if (memory === undefined) return;
     const next = this.head < this.queue.length ? this.queue[this.head] : undefined;
-    if (next?.sharedMemory() !== memory) this.heldBytes -= memory.byteLength;
+    if (next?.sharedMemory() !== memory) this.owner.heldSlabs.bytes -= memory.byteLength;
   }
 
   private limitReached(): void {
@@ -364,17 +378,19 @@ export class Subscriber implements AsyncIterable<Message> {
       next: () => {
         if (this.head < this.queue.length) {
           const value = this.queue[this.head];
+          this.queuedBytes -= this.weights[this.head];
           this.queue[this.head++] = undefined as unknown as Message;
-          this.queuedBytes -= value.length;
           this.release(value);
           if (this.head === this.queue.length) {
             this.lastHeld = undefined;
             this.caughtUpSinceFull = true;
             this.slow = false; // the episode ends when the reader catches up, not at each gap
             this.queue.length = 0;
+            this.weights.length = 0;
             this.head = 0;
           } else if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
             this.queue.splice(0, this.head);
+            this.weights.splice(0, this.head);
             this.head = 0;
           }
           return Promise.resolve({ value, done: false });

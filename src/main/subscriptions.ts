@@ -12,6 +12,7 @@ import type { Event } from './events.js';
 import type { SubjectInterest } from './interest.js';
 import type { Publisher } from './publisher.js';
 import {
+  HeldSlabs,
   type SubscribeOptions,
   Subscriber,
   type SubscriptionOwner,
@@ -33,6 +34,8 @@ export class Subscriptions implements SubscriptionOwner {
   private nextSid = 0;
   /** Messages iterators dropped on this thread (full queue). */
   droppedMessages = 0;
+  /** SubscriptionOwner: the slabs all of this client's iterator queues keep alive. */
+  readonly heldSlabs = new HeldSlabs();
   /** The shortest SUB line a server refused as longer than its max_control_line (bytes). */
   private refusedLine = Number.POSITIVE_INFINITY;
 

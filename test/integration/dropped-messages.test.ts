@@ -3,7 +3,7 @@
 // that one): an iterator nobody reads, on the caller's thread. (No message is too large for the
 // delivery ring any more: large-messages.test.ts.)
 
-import { type Client, ConnectOptions, connect, type Event } from 'nats-offload';
+import { type Client, ConnectOptions, connect, type Event, HeaderMap } from 'nats-offload';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type NatsServer, startServer } from '../helpers/nats-server.js';
 
@@ -74,5 +74,29 @@ describe('an iterator nobody reads, by bytes', () => {
     await sub.unsubscribe();
     for await (const msg of sub) kept += msg.length;
     expect(kept).toBe(16 * payload.length);
+  });
+
+  it('counts header bytes against an iterator queue’s 64 MiB, not only payloads', async () => {
+    // Empty payloads, 16 KiB of headers each: 5,000 are ~80 MiB, decoded on this thread.
+    server = await startServer();
+    const client = await connect(server.url);
+    const peer = await connect(server.url);
+    clients.push(client, peer);
+    const sub = client.subscribe('headers');
+    await client.flush();
+    const headers = new HeaderMap();
+    headers.insert('Big', 'h'.repeat(16 * 1024));
+    for (let i = 0; i < 5_000; i++) {
+      if (!peer.publishWithHeaders('headers', headers)) await peer.writable();
+    }
+    await peer.flush();
+    await client.flush();
+    expect(client.statistics().inMessages).toBe(5_000);
+    // 64 MiB hold 4,091 of them (16,403-byte header blocks); the rest is dropped and counted.
+    await sub.unsubscribe();
+    let kept = 0;
+    for await (const _ of sub) kept++;
+    expect(kept).toBeLessThanOrEqual(4_091);
+    expect(kept + client.statistics().droppedMessages).toBe(5_000);
   });
 });

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Dispatcher } from '../../src/main/dispatcher.js';
 import type { Message } from '../../src/main/message.js';
-import { Subscriber } from '../../src/main/subscriber.js';
+import { HeldSlabs, Subscriber } from '../../src/main/subscriber.js';
 import { decodeDelivery, deliveryLength } from '../../src/shared/frames/delivery-codec.js';
 import { type MsgView, Parser } from '../../src/shared/protocol/parser.js';
 import { createRingBuffers } from '../../src/shared/ring/byte-ring.js';
@@ -114,6 +114,7 @@ describe('delivery frames', () => {
         drainSubscription: () => Promise.resolve(),
         callbackFailed() {},
         afterArrived: (run: () => void) => run(),
+        heldSlabs: new HeldSlabs(),
       };
       const subscriber = new Subscriber(owner, 1, SUBJECT, undefined, (m) => received.push(m), 1);
       const dispatcher = new Dispatcher(new RingConsumer(buffers), {
@@ -164,6 +165,7 @@ describe('delivery frames', () => {
         dropped() {},
         callbackFailed() {},
         afterArrived: (run: () => void) => run(),
+        heldSlabs: new HeldSlabs(),
         drainSubscription: () => Promise.resolve(),
       },
       1,
@@ -253,6 +255,7 @@ describe('delivery frames', () => {
             drainSubscription: () => Promise.resolve(),
             callbackFailed() {},
             afterArrived: (run: () => void) => run(),
+            heldSlabs: new HeldSlabs(),
           };
           const subscribers = new Map([
             [1, new Subscriber(owner, 1, 'foo.bar', undefined, keep, 1)],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Message } from '../../src/main/message.js';
-import { Subscriber, type SubscriptionOwner } from '../../src/main/subscriber.js';
+import { HeldSlabs, Subscriber, type SubscriptionOwner } from '../../src/main/subscriber.js';
 
 function owner() {
   const unsubs: number[] = [];
@@ -13,6 +13,7 @@ function owner() {
     drainSubscription: async () => {},
     callbackFailed: () => {},
     afterArrived: (run) => run(),
+    heldSlabs: new HeldSlabs(),
   };
   return { o, unsubs };
 }
@@ -187,6 +188,23 @@ describe('an iterator queue and the slabs its messages arrived in', () => {
     expect(await take(sub, messages.length)).toEqual(messages.map((_, i) => i & 0xff));
   });
 
+  it('shares the 64 MiB among all the iterators of a client', () => {
+    const shared = owner().o; // one client
+    const first = new Subscriber(shared, 1, 's', undefined, undefined, 100_000);
+    const second = new Subscriber(shared, 2, 's', undefined, undefined, 100_000);
+    const one = Array.from({ length: SLABS_HELD / 2 }, (_, i) => inSlab(newSlab(), 0, i));
+    const two = Array.from({ length: SLABS_HELD }, (_, i) => inSlab(newSlab(), 0, i));
+    for (const m of one) first.push(m);
+    for (const m of two) second.push(m);
+    const held = (ms: Message[]) => ms.filter((m) => m.sharedMemory() !== undefined).length;
+    expect(held(one) + held(two)).toBe(SLABS_HELD);
+    // Another client has a budget of its own.
+    const other = new Subscriber(owner().o, 3, 's', undefined, undefined, 100_000);
+    const three = inSlab(newSlab(), 0, 1);
+    other.push(three);
+    expect(three.sharedMemory()).toBeDefined();
+  });
+
   it('counts a slab once for a run of messages in it, and lets it go after the run', async () => {
     const sub = new Subscriber(owner().o, 1, 's', undefined, undefined, 100_000);
     const shared = newSlab();
@@ -208,5 +226,28 @@ describe('an iterator queue and the slabs its messages arrived in', () => {
     const kept = inSlab(newSlab(), 0, 3);
     sub.push(kept);
     expect(kept.sharedMemory()).toBeDefined();
+  });
+});
+
+describe('the byte bound of an iterator queue', () => {
+  it('counts header blocks and subjects of their own, not only payloads', async () => {
+    let dropped = 0;
+    const o: SubscriptionOwner = {
+      ...owner().o,
+      dropped: () => {
+        dropped++;
+      },
+    };
+    const sub = new Subscriber(o, 1, 's', undefined, undefined, 100_000);
+    // Empty payloads with 1 MiB of headers each: 64 fit in 64 MiB, the rest drop.
+    for (let i = 0; i < 100; i++) sub.push(msg(), false, 1024 * 1024);
+    expect(dropped).toBe(36);
+    // Each leaves the bound as it leaves the queue.
+    const it = sub[Symbol.asyncIterator]();
+    await it.next();
+    sub.push(msg(), false, 1024 * 1024);
+    expect(dropped).toBe(36);
+    sub.push(msg(), false, 1024 * 1024);
+    expect(dropped).toBe(37);
   });
 });
