@@ -44,6 +44,12 @@ export class WorkerHost implements WorkerLink {
   private readonly worker: Worker;
   private readonly port: MessagePort;
   private hasExited = false;
+  /**
+   * How to reject each call in progress: the worker's exit rejects them. (Racing each call
+   * with `exited` would leave a reaction on it per call until the worker exits: ~700 bytes
+   * each, for the client's life.)
+   */
+  private readonly inProgress = new Set<(error: NatsError) => void>();
 
   constructor(data: WorkerStart) {
     const { port1, port2 } = new MessageChannel();
@@ -56,15 +62,16 @@ export class WorkerHost implements WorkerLink {
     this.exited = new Promise((resolve) => {
       this.worker.once('exit', (code) => {
         this.hasExited = true;
-        resolve(
-          new NatsError(
-            'workerExited',
-            lastError
-              ? `connection worker failed: ${lastError.message}`
-              : `connection worker exited (code ${code})`,
-            lastError ? { cause: lastError } : undefined,
-          ),
+        const error = new NatsError(
+          'workerExited',
+          lastError
+            ? `connection worker failed: ${lastError.message}`
+            : `connection worker exited (code ${code})`,
+          lastError ? { cause: lastError } : undefined,
         );
+        resolve(error);
+        for (const reject of this.inProgress) reject(error);
+        this.inProgress.clear();
       });
     });
     this.api = Comlink.wrap<WorkerApi>(port1 as unknown as Comlink.Endpoint);
@@ -73,7 +80,22 @@ export class WorkerHost implements WorkerLink {
   /** @internal (see WorkerLink.call) */
   call<T>(fn: (api: Comlink.Remote<WorkerApi>) => Promise<T>): Promise<T> {
     if (this.hasExited) return this.exited.then((error) => Promise.reject(error));
-    return Promise.race([fn(this.api), this.exited.then((error) => Promise.reject(error))]);
+    return new Promise<T>((resolve, reject) => {
+      this.inProgress.add(reject);
+      const settled = (): void => {
+        this.inProgress.delete(reject);
+      };
+      fn(this.api).then(
+        (value) => {
+          settled();
+          resolve(value);
+        },
+        (error: unknown) => {
+          settled();
+          reject(error);
+        },
+      );
+    });
   }
 
   /** Kill the worker now (test hooks only: what a crash would do). */

@@ -5,6 +5,7 @@
 
 import { type Client, ConnectOptions, type Event, NatsError } from 'nats-offload';
 import { afterEach, describe, expect, it } from 'vitest';
+import { kindOf } from '../helpers/errors.js';
 import { type NatsServer, startServer } from '../helpers/nats-server.js';
 import { waitFor, withTimeout } from '../helpers/wait.js';
 
@@ -31,15 +32,6 @@ async function serverAndClient(options = new ConnectOptions()) {
     .connect(server.url);
   clients.push(client);
   return { client, events };
-}
-
-async function kindOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'resolved';
-  } catch (error) {
-    return error instanceof NatsError ? error.kind : String(error);
-  }
 }
 
 async function endingError(sub: AsyncIterable<unknown>): Promise<unknown> {

@@ -230,6 +230,28 @@ describe('process exit', () => {
     expect(result.code).toBe(0);
   });
 
+  it('control calls leave nothing behind: 20,000 setServerPool() calls keep the heap flat', async () => {
+    // Each call raced the worker's exit, which kept a reaction on it until the worker exited.
+    const result = await runNodeScript(
+      `
+      import { connect } from ${JSON.stringify(ENTRY)};
+      const client = await connect(${JSON.stringify(server.url)});
+      const call = () => client.setServerPool([${JSON.stringify(server.url)}]);
+      for (let i = 0; i < 2_000; i++) await call();
+      globalThis.gc();
+      const before = process.memoryUsage().heapUsed;
+      for (let i = 0; i < 20_000; i++) await call();
+      globalThis.gc();
+      console.log(Math.round((process.memoryUsage().heapUsed - before) / 20_000));
+      await client.close();
+      `,
+      { timeoutMs: 60_000, asFile: true, nodeFlags: ['--expose-gc'] },
+    );
+    expect(result.stderr).toBe('');
+    // Bytes of heap per call: ~700 before.
+    expect(Number(result.stdout.trim())).toBeLessThan(100);
+  }, 70_000);
+
   it('a script that does not close its client keeps running (the exit above is meaningful)', async () => {
     const result = await runNodeScript(
       `
