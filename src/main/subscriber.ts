@@ -110,6 +110,12 @@ export class Subscriber implements AsyncIterable<Message> {
   private queuedBytes = 0;
   /** The slab the last message queued keeps alive (undefined: none, or it has its own copy). */
   private lastHeld: Buffer | undefined;
+  /**
+   * Slab bytes this queue's runs hold: counted in the client's {@link HeldSlabs} until the
+   * subscription ends (its queue then only shrinks, and one abandoned unread must not keep
+   * the client's budget spent).
+   */
+  private heldBytes = 0;
   /** next() calls waiting for a message, in call order (several may wait at once). */
   private readonly waiters: {
     resolve(result: IteratorResult<Message>): void;
@@ -288,7 +294,9 @@ export class Subscriber implements AsyncIterable<Message> {
       return;
     }
     this.lastHeld = memory;
-    if (memory !== undefined) held.bytes += memory.byteLength;
+    if (memory === undefined) return;
+    held.bytes += memory.byteLength;
+    this.heldBytes += memory.byteLength;
   }
 
   /** A message left the queue: the last of a run in one slab lets the slab go. */
@@ -296,7 +304,9 @@ export class Subscriber implements AsyncIterable<Message> {
     const memory = taken.sharedMemory();
     if (memory === undefined) return;
     const next = this.head < this.queue.length ? this.queue[this.head] : undefined;
-    if (next?.sharedMemory() !== memory) this.owner.heldSlabs.bytes -= memory.byteLength;
+    if (next?.sharedMemory() === memory) return;
+    this.heldBytes -= memory.byteLength;
+    if (!this.done) this.owner.heldSlabs.bytes -= memory.byteLength;
   }
 
   private limitReached(): void {
@@ -319,6 +329,7 @@ export class Subscriber implements AsyncIterable<Message> {
   end(error?: NatsError): void {
     if (this.done) return;
     this.done = true;
+    this.owner.heldSlabs.bytes -= this.heldBytes; // what is queued stays, counted no more
     clearTimeout(this.timer);
     // The first waiting next() throws the failure, if any (once, as next() does); the rest end.
     for (const waiter of this.waiters.splice(0)) {

@@ -600,9 +600,13 @@ describe("messages accepted under a larger max_payload than the next server's", 
     await waitFor(() => received.length >= 5, 10_000, 'the messages that fit');
     expect(received).toEqual([10, 20, 30, 262_144, 40]);
     expect(client.statistics().connects).toBe(2); // no connection ended over them
-    const refused = events.flatMap((e) =>
-      e.type === 'clientError' && e.error.kind === 'maxPayloadExceeded' ? [e.error] : [],
-    );
+    const refusals = () =>
+      events.flatMap((e) =>
+        e.type === 'clientError' && e.error.kind === 'maxPayloadExceeded' ? [e.error] : [],
+      );
+    // Events come in batches of their own, not in order with the messages.
+    await waitFor(() => refusals().length > 0, 5_000, 'the maxPayloadExceeded event');
+    const refused = refusals();
     expect(refused).toHaveLength(1);
     expect(refused[0].message).toContain('2 accepted messages');
     await client.close();

@@ -198,6 +198,11 @@ describe('an iterator queue and the slabs its messages arrived in', () => {
     for (const m of two) second.push(m);
     const held = (ms: Message[]) => ms.filter((m) => m.sharedMemory() !== undefined).length;
     expect(held(one) + held(two)).toBe(SLABS_HELD);
+    // A subscription that ends gives its part back (its queue may never be read).
+    first.end();
+    const after = inSlab(newSlab(), 0, 2);
+    second.push(after);
+    expect(after.sharedMemory()).toBeDefined();
     // Another client has a budget of its own.
     const other = new Subscriber(owner().o, 3, 's', undefined, undefined, 100_000);
     const three = inSlab(newSlab(), 0, 1);
