@@ -108,8 +108,6 @@ export class Subscriber implements AsyncIterable<Message> {
   private draining: Promise<void> | undefined;
   /** Bytes of the queued messages (payloads, header blocks, subjects of their own). */
   private queuedBytes = 0;
-  /** The slab the last message queued keeps alive (undefined: none, or it has its own copy). */
-  private lastHeld: Buffer | undefined;
   /**
    * Slab bytes this queue's runs hold: counted in the client's {@link HeldSlabs} until the
    * subscription ends (its queue then only shrinks, and one abandoned unread must not keep
@@ -286,15 +284,14 @@ export class Subscriber implements AsyncIterable<Message> {
   /** Count the slab a message to be queued keeps alive; past the bound, give it its own copy. */
   private hold(msg: Message): void {
     const memory = msg.sharedMemory();
-    if (memory === this.lastHeld) return; // the same run (or none again)
+    if (memory === undefined) return;
+    const last = this.head < this.queue.length ? this.queue[this.queue.length - 1] : undefined;
+    if (last?.sharedMemory() === memory) return; // the same run
     const held = this.owner.heldSlabs;
-    if (memory !== undefined && held.bytes + memory.byteLength > QUEUE_BYTES) {
+    if (held.bytes + memory.byteLength > QUEUE_BYTES) {
       void msg.payload; // copied out: the message lets the slab go
-      this.lastHeld = undefined;
       return;
     }
-    this.lastHeld = memory;
-    if (memory === undefined) return;
     held.bytes += memory.byteLength;
     this.heldBytes += memory.byteLength;
   }
@@ -393,7 +390,6 @@ export class Subscriber implements AsyncIterable<Message> {
           this.queue[this.head++] = undefined as unknown as Message;
           this.release(value);
           if (this.head === this.queue.length) {
-            this.lastHeld = undefined;
             this.caughtUpSinceFull = true;
             this.slow = false; // the episode ends when the reader catches up, not at each gap
             this.queue.length = 0;

@@ -76,7 +76,7 @@ export class Connection implements SessionHost {
   /** The session that opened last: a closing one delivers only while it still is. */
   private lastOpened: Session | undefined;
   /** After a SUB or PUB line the server refused as too long (replay-fence.ts). */
-  private readonly fence = new ReplayFence();
+  private readonly fence: ReplayFence;
 
   constructor(
     data: ConnectionData,
@@ -88,6 +88,7 @@ export class Connection implements SessionHost {
     const commands = new RingConsumer(data.command);
     this.subs = new SubscriptionTable((sid) => this.inbound.subscriptionEnded(sid));
     this.outbound = new OutboundPump(commands, this.subs);
+    this.fence = new ReplayFence(this.subs, (sid) => this.inbound.subscriptionRefused(sid));
     this.inbound = new Inbound(new RingProducer(data.delivery), data.options.subscriptionCapacity, {
       slowConsumer: (sid) => this.link.emit({ type: 'slowConsumer', sid }),
       dropped: () => this.stats.droppedMessages++,
@@ -451,20 +452,12 @@ export class Connection implements SessionHost {
 
   serverError(message: string): void {
     const session = this.openSession();
-    if (session !== undefined && this.fence.refused(message, session)) this.dropLongestSub();
+    if (session !== undefined) this.fence.serverError(message, session);
     this.link.emit({
       type: 'serverError',
       error: toWire(new NatsError('server', message)),
       flushesAcked: this.lastFlushAcked,
     });
-  }
-
-  /** A fenced replay was refused: its longest SUB line is too long for the server. */
-  private dropLongestSub(): void {
-    const sub = this.subs.longestLine();
-    if (sub === undefined) return;
-    this.subs.remove(sub.sid);
-    this.inbound.subscriptionRefused(sub.sid);
   }
 
   ponged(purpose: PingPurpose): void {

@@ -14,6 +14,7 @@
  * until the next such end.
  */
 import type { Session } from './session.js';
+import type { SubscriptionTable } from './subscriptions.js';
 
 const REFUSED = /^maximum control line exceeded/i;
 /** Replay bytes per slice: what a new socket's kernel buffer takes at once. */
@@ -28,6 +29,12 @@ export class ReplayFence {
   private lines: Uint8Array[] = [];
   private next = 0;
   private flushIds: number[] = [];
+
+  constructor(
+    private readonly subs: SubscriptionTable,
+    /** A subscription was dropped as refused: the caller's thread ends it. */
+    private readonly dropped: (sid: number) => void,
+  ) {}
 
   /** A connection the server ended soon after it opened: the next replay is fenced. */
   suspect(): void {
@@ -68,13 +75,19 @@ export class ReplayFence {
     return true;
   }
 
-  /** A server -ERR on `session`: true when it refused a line of the fenced replay. */
-  refused(message: string, session: Session): boolean {
-    if (!REFUSED.test(message)) return false;
+  /**
+   * A server -ERR on `session`. One that refused a line of the fenced replay drops the
+   * subscription with the longest SUB line.
+   */
+  serverError(message: string, session: Session): void {
+    if (!REFUSED.test(message)) return;
     this.armed = true;
-    if (this.fenced !== session) return false;
+    if (this.fenced !== session) return;
     this.lines = []; // the session ends: the next one replays again
-    return true;
+    const sub = this.subs.longestLine();
+    if (sub === undefined) return;
+    this.subs.remove(sub.sid);
+    this.dropped(sub.sid);
   }
 
   private writeSlice(session: Session): void {
