@@ -83,7 +83,8 @@ export interface ClientApi {
    * @throws (rejects) NatsError `'noResponders'` when no one is subscribed (a 503 status),
    * `'timedOut'` past the timeout, `'permissionsViolation'` when the server denies the publish,
    * `'closed'` when the client closes first, `'draining'` after `drain()`, and the publish errors
-   * of {@link publish} (`'badSubject'`, `'maxPayloadExceeded'`, ...).
+   * of {@link publish} (`'badSubject'`, `'maxPayloadExceeded'`, ...); `'clientCapacity'` also
+   * when as many calls wait for answers as {@link flush} says.
    */
   request(subject: string, payload?: Payload): Promise<Message>;
 
@@ -171,8 +172,9 @@ export interface ClientApi {
    * (`connectionTimeout` more once if a connection is up then);
    * `'io'` when a connection failed while it waited and may have taken messages published
    * before it, or such messages were too large for the server (they are counted as not sent);
-   * `'clientCapacity'` when even the control allowance past `maxPendingBytes` is used up;
-   * `'workerExited'` if the worker dies.
+   * `'clientCapacity'` when even the control allowance past `maxPendingBytes` is used up, or
+   * when 131,072 flushes, `rtt()` calls and requests wait for answers already (each counted as
+   * 512 B; `maxPendingBytes` / 512 when that is more); `'workerExited'` if the worker dies.
    */
   flush(): Promise<void>;
 

@@ -10,6 +10,7 @@ import { validateSubscribeSubject } from '../shared/protocol/subject.js';
 import { createRingBuffers } from '../shared/ring/byte-ring.js';
 import { RingConsumer } from '../shared/ring/ring-consumer.js';
 import { RingProducer } from '../shared/ring/ring-producer.js';
+import { CallBound } from './call-bound.js';
 import { Dispatcher } from './dispatcher.js';
 import type { Event } from './events.js';
 import { Flushes } from './flushes.js';
@@ -38,6 +39,8 @@ export interface ClientParts {
   readonly mux: RequestMux;
   /** Open, draining, closing, closed: drain() and close() run there. */
   readonly life: Lifecycle;
+  /** How many flushes, rtt()s and requests may wait for answers at once. */
+  readonly calls: CallBound;
 }
 
 /** What the parts ask of the client they make up. */
@@ -131,9 +134,11 @@ export function clientParts(
       publishRequest: (subject, reply, headers, payload, replyBytes) =>
         client.send(subject, reply, headers, payload, replyBytes),
       afterArrived,
+      assertCallRoom: (what) => calls.assertRoom(what),
     },
     options.inboxPrefix,
   );
+  const calls = new CallBound(options.maxPendingBytes, () => flushes.waiting + mux.waitingCalls);
   const life: Lifecycle = new Lifecycle({
     publisher,
     dispatcher,
@@ -151,5 +156,5 @@ export function clientParts(
   host.exited.then((error) => {
     if (!life.isClosing) life.ended(error);
   });
-  return { shared, publisher, outgoing, subs, flushes, dispatcher, host, mux, life };
+  return { shared, publisher, outgoing, subs, flushes, dispatcher, host, mux, life, calls };
 }

@@ -101,7 +101,7 @@ export class Client implements ClientApi {
       servers,
       options,
       {
-        flush: () => this.flush(),
+        flush: () => this.ownFlush(),
         subscribe: (subject, opts) => this.subscribe(subject, opts),
         send: (subject, reply, headers, payload, replyBytes) =>
           this.send(subject, reply, headers, payload, replyBytes),
@@ -190,6 +190,7 @@ export class Client implements ClientApi {
     opts?: RequestManyOptions,
   ): AsyncIterable<Message> {
     this.parts.life.refuseNewWork('request');
+    this.parts.calls.assertRoom('requestMany');
     return requestMany(
       {
         newInbox: () => this.newInbox(),
@@ -287,6 +288,16 @@ export class Client implements ClientApi {
   // ---- control --------------------------------------------------------------------------
 
   flush(): Promise<void> {
+    try {
+      this.parts.calls.assertRoom('flush');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.ownFlush();
+  }
+
+  /** A flush of the client's own (drain's, a subscription's drain): never refused for CallBound. */
+  private ownFlush(): Promise<void> {
     if (this.parts.life.closedWith)
       return Promise.reject(new NatsError('closed', 'flush on a closed client'));
     return this.parts.flushes.flush();
@@ -381,10 +392,10 @@ export class Client implements ClientApi {
     return this.#options.requestTimeout;
   }
 
-  async rtt(): Promise<number> {
+  rtt(): Promise<number> {
     const start = performance.now();
-    await this.flush();
-    return performance.now() - start;
+    // Not an async function: its own promise and frame were ~400 B more per waiting call.
+    return this.flush().then(() => performance.now() - start);
   }
 
   status(): AsyncIterable<Event> {

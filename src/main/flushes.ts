@@ -9,11 +9,14 @@
  * then answer nothing would carry it for ever; a slow one that answers does.
  */
 import { NatsError } from '../shared/errors.js';
+import { type Deadline, Deadlines } from './deadlines.js';
 
-interface PendingFlush {
-  resolve(): void;
-  reject(e: NatsError): void;
-  timer?: NodeJS.Timeout;
+/** A flush waiting for its acknowledgement; as a {@link Deadline}, its requestTimeout. */
+class PendingFlush implements Deadline {
+  at = 0;
+  slot = -1;
+  /** While parked ({@link Flushes.park}): when it resolves all the same. */
+  parkTimer?: NodeJS.Timeout;
   /**
    * When it fails unless acknowledged: 2 × connectionTimeout after it first saw no connection
    * (later while connections answer PINGs, and once {@link graced}).
@@ -23,6 +26,17 @@ interface PendingFlush {
   pongsAt?: number;
   /** Its deadline came while connected, and was put off by connectionTimeout once. */
   graced?: boolean;
+
+  constructor(
+    readonly id: number,
+    readonly resolve: () => void,
+    readonly reject: (e: NatsError) => void,
+    private readonly owner: Flushes,
+  ) {}
+
+  expire(): void {
+    this.owner.timedOut(this);
+  }
 }
 
 export class Flushes {
@@ -47,6 +61,8 @@ export class Flushes {
    * fail when their PONG comes, not before, so that one still fences what preceded it.
    */
   private readonly doomed = new Set<number>();
+  /** The requestTimeouts, on one timer: a Node timer per flush was ~300 B more while it waited. */
+  private readonly deadlines: Deadlines;
 
   constructor(
     /** Writes the flush frame for `id` into the command ring; throws when it cannot. */
@@ -61,7 +77,14 @@ export class Flushes {
     private readonly pongs: () => number,
     /** Runs `run` once what arrived by now is dispatched (Dispatcher.afterArrived). */
     private readonly afterArrived: (run: () => void) => void,
-  ) {}
+  ) {
+    this.deadlines = new Deadlines(afterArrived);
+  }
+
+  /** Flushes not settled yet (CallBound counts them). */
+  get waiting(): number {
+    return this.flushes.size + this.ackedEarly.length;
+  }
 
   /** Resolves when everything published before it has reached the server. */
   flush(): Promise<void> {
@@ -69,22 +92,10 @@ export class Flushes {
     return new Promise<void>((resolve, reject) => {
       // First: when the frame cannot be queued ('clientCapacity'), nothing is registered.
       this.send(id);
-      const entry: PendingFlush = { resolve, reject };
-      const timeout = this.requestTimeout;
-      if (timeout !== null) {
-        // Decided once what reached the worker before the timer ran is dispatched: an
-        // acknowledgement that waited while this thread was busy still resolves it.
-        entry.timer = setTimeout(
-          () =>
-            this.afterArrived(() => {
-              if (this.flushes.get(id) !== entry) return; // settled meanwhile
-              this.flushes.delete(id);
-              this.doomed.delete(id);
-              reject(new NatsError('timedOut', `flush not acknowledged within ${timeout} ms`));
-            }),
-          timeout,
-        );
-      }
+      const entry = new PendingFlush(id, resolve, reject, this);
+      // Decided once what reached the worker by then is dispatched (Deadlines): an
+      // acknowledgement that waited while this thread was busy still resolves it.
+      if (this.requestTimeout !== null) this.deadlines.add(entry, this.requestTimeout);
       this.flushes.set(id, entry);
       // Not while the worker is connected already (its event on its way): bound from its loss.
       if (this.notConnectedSince !== null && !this.connectedNow()) {
@@ -95,12 +106,22 @@ export class Flushes {
     });
   }
 
+  /** @internal Flush `entry`'s requestTimeout passed (PendingFlush.expire). */
+  timedOut(entry: PendingFlush): void {
+    if (this.flushes.get(entry.id) !== entry) return; // settled meanwhile
+    this.flushes.delete(entry.id);
+    this.doomed.delete(entry.id);
+    entry.reject(
+      new NatsError('timedOut', `flush not acknowledged within ${this.requestTimeout} ms`),
+    );
+  }
+
   /** The acknowledgement of flush `id` came through the delivery ring. */
   acked(id: number): void {
     const entry = this.flushes.get(id);
     if (!entry) return;
     this.flushes.delete(id);
-    clearTimeout(entry.timer);
+    this.deadlines.remove(entry);
     if (this.doomed.delete(id)) {
       entry.reject(notSentBefore());
       return;
@@ -113,11 +134,11 @@ export class Flushes {
 
   private park(entry: PendingFlush): void {
     this.ackedEarly.push(entry);
-    entry.timer = setTimeout(() => {
+    entry.parkTimer = setTimeout(() => {
       this.ackedEarly = this.ackedEarly.filter((parked) => parked !== entry);
       entry.resolve(); // the server acknowledged it
     }, this.connectionTimeout);
-    entry.timer.unref();
+    entry.parkTimer.unref();
   }
 
   /**
@@ -130,7 +151,7 @@ export class Flushes {
     if (!entry) return;
     this.flushes.delete(id);
     this.doomed.delete(id);
-    clearTimeout(entry.timer);
+    this.deadlines.remove(entry);
     entry.reject(notSentBefore());
   }
 
@@ -151,7 +172,7 @@ export class Flushes {
     this.heardConnects++;
     this.notConnectedSince = null;
     for (const entry of this.ackedEarly.splice(0)) {
-      clearTimeout(entry.timer);
+      clearTimeout(entry.parkTimer);
       entry.resolve();
     }
   }
@@ -171,12 +192,12 @@ export class Flushes {
   /** The client closed: every pending flush fails, with `died` when the worker died. */
   close(died: NatsError | undefined): void {
     clearTimeout(this.disconnectBound);
+    this.deadlines.clear();
     for (const entry of this.ackedEarly.splice(0)) {
-      clearTimeout(entry.timer);
+      clearTimeout(entry.parkTimer);
       entry.resolve(); // the server answered them
     }
     for (const [id, entry] of this.flushes) {
-      clearTimeout(entry.timer);
       entry.reject(
         died ??
           (this.doomed.has(id)
@@ -238,7 +259,7 @@ export class Flushes {
       }
       this.flushes.delete(id);
       this.doomed.delete(id);
-      clearTimeout(entry.timer);
+      this.deadlines.remove(entry);
       entry.reject(
         new NatsError(
           'timedOut',

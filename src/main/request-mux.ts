@@ -25,6 +25,8 @@ export interface MuxHost {
   subscribeReplies(subject: string, opts: SubscribeOptions): Subscriber;
   /** Runs `run` once what arrived by now is dispatched (Dispatcher.afterArrived). */
   afterArrived(run: () => void): void;
+  /** Throws 'clientCapacity' when one more request would be too many waiting (CallBound). */
+  assertCallRoom(what: string): void;
   /**
    * Publish with a reply subject (and headers); throws synchronously on bad input.
    * `replyBytes`: the reply's UTF-8 length, given for the multiplexer's own inbox subjects,
@@ -181,6 +183,7 @@ export class RequestMux implements KnownSubjects {
     payload: Uint8Array | string | undefined,
     timeout: number | null,
   ): Promise<Message> {
+    this.host.assertCallRoom('request');
     if (this.sub === null) {
       this.sub = this.host.subscribeReplies(`${this.prefix}*`, { callback: this.route });
       this.sub.knownSubjects = this;
@@ -231,6 +234,7 @@ export class RequestMux implements KnownSubjects {
     inbox: string,
     timeout: number | null,
   ): Promise<Message> {
+    this.host.assertCallRoom('request');
     return new Promise<Message>((resolve, reject) => {
       const deadline: Deadline = {
         at: 0,
@@ -374,6 +378,11 @@ export class RequestMux implements KnownSubjects {
   /** Some request (shared inbox, own inbox or requestMany) still waits for replies. */
   private waiting(): boolean {
     return this.pending.size > 0 || this.inboxes.size > 0 || this.gatherers.size > 0;
+  }
+
+  /** Requests waiting for replies, on the shared inbox or their own (CallBound counts them). */
+  get waitingCalls(): number {
+    return this.pending.size + this.inboxes.size + this.gatherers.size;
   }
 
   private changed(): void {

@@ -132,6 +132,49 @@ describe('capacity edges', () => {
     );
   });
 
+  it('calls waiting for answers are bounded: past 131,072 at defaults, flush/rtt/request reject clientCapacity', async () => {
+    // Disconnected, nothing awaited: each call waiting held ~500 B of heap while its frame
+    // counted a few bytes, and a loop of them ran the process out of memory. CallBound counts
+    // 512 B each against maxPendingBytes (64 MiB / 512 = 131,072). A long connectionTimeout:
+    // the flushes' own bound while disconnected (2 × connectionTimeout) does not come.
+    const client = await new ConnectOptions()
+      .retryOnInitialConnect()
+      .requestTimeout(null)
+      .connectionTimeout(60_000)
+      .connect('nats://127.0.0.1:1');
+    clients.push(client);
+    const bound = 131_072;
+    const outcomes: Promise<unknown>[] = [];
+    const kindOf = (p: Promise<unknown>) =>
+      p.then(
+        () => 'resolved',
+        (error: NatsError) => error.kind,
+      );
+    const unhandled = await unhandledDuring(async () => {
+      for (let i = 0; i < bound / 2; i++) outcomes.push(kindOf(client.flush()));
+      // Half are requests that time out: their room comes back.
+      for (let i = 0; i < bound / 2; i++) {
+        outcomes.push(kindOf(client.sendRequest('calls.bound', { timeout: 3000 })));
+      }
+      const refused = await Promise.all([
+        kindOf(client.flush()),
+        kindOf(client.rtt()),
+        kindOf(client.request('calls.bound')),
+        kindOf(client.sendRequest('calls.bound', { inbox: client.newInbox() })),
+      ]);
+      expect(refused).toEqual(Array(4).fill('clientCapacity'));
+      expect(() => client.requestMany('calls.bound')).toThrow(/wait for their answers already/);
+      await Promise.all(outcomes.slice(bound / 2)); // the requests time out
+      outcomes.push(kindOf(client.rtt())); // room again
+      await client.close();
+    });
+    expect(unhandled).toEqual([]);
+    const kinds = await Promise.all(outcomes);
+    const count = (kind: string) => kinds.filter((k) => k === kind).length;
+    expect(count('timedOut')).toBe(bound / 2);
+    expect(count('closed')).toBe(bound / 2 + 1); // the flushes and the later rtt()
+  });
+
   it('compat unsubscribe(max) with a count the core refuses ends the subscription, no unhandled rejection', async () => {
     server = await startServer();
     const client = await new ConnectOptions().connect(server.url);
