@@ -2,48 +2,77 @@
  * `Client.status()`: every event from the moment it is called, for any number of readers.
  * Each reader holds at most {@link READER_CAPACITY} events it has not taken yet; one that falls
  * further behind loses the oldest (API.md). All readers end when the client closes.
+ *
+ * A reader is held weakly unless its next() is waiting: one its user dropped unread (no
+ * `return()`) must not keep its events for the client's life (API.md "Memory is bounded"). A
+ * waiting one is held, as only its own pending promise would refer to it: a `for await` loop
+ * nobody else keeps must still get its events.
  */
 import type { Event } from './events.js';
 
 /** Undelivered events a reader holds before it loses the oldest. */
 export const READER_CAPACITY = 1024;
 
-export class StatusReaders {
-  private readonly readers = new Set<Reader>();
+/** What a reader asks of the readers it belongs to. */
+interface ReaderOwner {
+  /** Hold `reader` strongly while its next() waits (`waiting`), weakly otherwise. */
+  waiting(reader: Reader, waiting: boolean): void;
+  detach(reader: Reader): void;
+}
+
+export class StatusReaders implements ReaderOwner {
+  private readonly readers = new Set<WeakRef<Reader>>();
+  /** Readers whose next() waits for an event. */
+  private readonly held = new Set<Reader>();
   private ended = false;
 
   /** A new reader of every event from now on. */
   open(): AsyncIterableIterator<Event> {
-    const reader = new Reader(() => this.readers.delete(reader));
+    const reader = new Reader(this);
     if (this.ended) reader.end();
-    else this.readers.add(reader);
+    else this.readers.add(reader.ref);
     return reader;
   }
 
   push(event: Event): void {
-    for (const reader of this.readers) reader.push(event);
+    for (const ref of this.readers) {
+      const reader = ref.deref();
+      if (reader === undefined)
+        this.readers.delete(ref); // dropped by its user
+      else reader.push(event);
+    }
   }
 
   /** The client closed: every reader ends once it has taken what it holds. */
   end(): void {
     this.ended = true;
-    for (const reader of this.readers) reader.end();
+    for (const ref of this.readers) ref.deref()?.end();
     this.readers.clear();
+    this.held.clear();
+  }
+
+  waiting(reader: Reader, waiting: boolean): void {
+    if (waiting) this.held.add(reader);
+    else this.held.delete(reader);
+  }
+
+  detach(reader: Reader): void {
+    this.readers.delete(reader.ref);
+    this.held.delete(reader);
   }
 }
 
 class Reader implements AsyncIterableIterator<Event> {
+  readonly ref = new WeakRef(this);
   private readonly queue: Event[] = [];
   private waiter: ((result: IteratorResult<Event>) => void) | null = null;
   private done = false;
 
-  constructor(private readonly detach: () => void) {}
+  constructor(private readonly owner: ReaderOwner) {}
 
   push(event: Event): void {
     if (this.waiter) {
-      const waiter = this.waiter;
-      this.waiter = null;
-      waiter({ value: event, done: false });
+      this.settle({ value: event, done: false });
       return;
     }
     this.queue.push(event);
@@ -52,9 +81,7 @@ class Reader implements AsyncIterableIterator<Event> {
 
   end(): void {
     this.done = true;
-    const waiter = this.waiter;
-    this.waiter = null;
-    waiter?.({ value: undefined, done: true });
+    this.settle({ value: undefined, done: true });
   }
 
   next(): Promise<IteratorResult<Event>> {
@@ -63,11 +90,12 @@ class Reader implements AsyncIterableIterator<Event> {
     if (this.done) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve) => {
       this.waiter = resolve;
+      this.owner.waiting(this, true);
     });
   }
 
   return(): Promise<IteratorResult<Event>> {
-    this.detach();
+    this.owner.detach(this);
     this.queue.length = 0;
     this.end();
     return Promise.resolve({ value: undefined, done: true });
@@ -75,5 +103,13 @@ class Reader implements AsyncIterableIterator<Event> {
 
   [Symbol.asyncIterator](): AsyncIterableIterator<Event> {
     return this;
+  }
+
+  private settle(result: IteratorResult<Event>): void {
+    const waiter = this.waiter;
+    if (waiter === null) return;
+    this.waiter = null;
+    this.owner.waiting(this, false);
+    waiter(result);
   }
 }

@@ -1,8 +1,15 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import type { Event } from '../../src/main/events.js';
 import { READER_CAPACITY, StatusReaders } from '../../src/main/status.js';
 
 const slow = (sid: number): Event => ({ type: 'slowConsumer', sid });
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+/** A turn of the event loop: a WeakRef's target is kept until the job that made it ends. */
+const turn = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('StatusReaders', () => {
   it('a reader that falls behind keeps the newest READER_CAPACITY events', async () => {
@@ -25,5 +32,31 @@ describe('StatusReaders', () => {
     expect(await early.next()).toEqual({ value: undefined, done: true });
     readers.end();
     expect(await readers.open().next()).toEqual({ value: undefined, done: true });
+  });
+
+  it('a reader its user dropped unread is released with the events it held', async () => {
+    const readers = new StatusReaders();
+    const dropped = Array.from({ length: 10 }, () => new WeakRef(readers.open()));
+    for (let i = 0; i < 100; i++) readers.push(slow(i));
+    await turn();
+    gc();
+    expect(dropped.filter((ref) => ref.deref() !== undefined)).toHaveLength(0);
+  });
+
+  it('a for-await loop nobody else holds keeps getting events', async () => {
+    const readers = new StatusReaders();
+    const got: Event[] = [];
+    void (async () => {
+      for await (const event of readers.open()) got.push(event);
+    })();
+    await turn();
+    gc();
+    await turn();
+    readers.push(slow(7));
+    await turn();
+    gc();
+    readers.push(slow(8));
+    await turn();
+    expect(got).toEqual([slow(7), slow(8)]);
   });
 });
