@@ -105,7 +105,7 @@ export function clientParts(
     options.requestTimeout,
     options.worker.connectionTimeout,
     () => shared.state() === 'connected',
-    () => shared.statistics().connects,
+    () => shared.connects(),
     () => shared.pongs(),
     afterArrived,
   );

@@ -75,6 +75,8 @@ export class Client implements ClientApi {
    * pool, and until then connectionState() keeps saying this.
    */
   private heard: 'pending' | 'connected' | 'disconnected' = 'pending';
+  /** 'connected' events applied on this thread (the worker counts a connection before its event). */
+  private heardConnects = 0;
 
   /**
    * The resolved options: secrets in clear (token, password, seed, JWT, TLS key). Private by
@@ -320,6 +322,7 @@ export class Client implements ClientApi {
       this.servers.update(event.info, event.servers);
       this.parts.flushes.connected();
       this.heard = 'connected';
+      this.heardConnects++;
     } else if (event.type === 'disconnected') {
       this.parts.flushes.disconnected();
       this.heard = 'disconnected';
@@ -366,8 +369,13 @@ export class Client implements ClientApi {
    */
   connectionState(): State {
     if (this.parts.life.closedWith) return 'closed';
-    const state = this.parts.shared.state();
-    return state === 'connected' && this.heard !== 'connected' ? this.heard : state;
+    const { shared } = this.parts;
+    const state = shared.state();
+    if (state !== 'connected') return state;
+    // 'connected' is the connection serverInfo() and serverPool() describe, or none: one this
+    // thread has not heard of yet (its event brings its INFO and pool) is not reported.
+    if (this.heard === 'connected' && shared.connects() === this.heardConnects) return state;
+    return this.heard === 'pending' ? 'pending' : 'disconnected';
   }
 
   serverInfo(): ServerInfo {

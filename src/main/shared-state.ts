@@ -83,6 +83,11 @@ export class SharedState {
     return Atomics.load(this.words, ST_PONGS);
   }
 
+  /** Connections the worker has made, the first included (statistics().connects). */
+  connects(): number {
+    return Number(Atomics.load(this.counters, ST_CONNECTS));
+  }
+
   /** The last INFO's max_payload. */
   maxPayload(): number {
     return Atomics.load(this.words, ST_MAX_PAYLOAD);
@@ -95,7 +100,7 @@ export class SharedState {
       outBytes: Number(Atomics.load(c, ST_OUT_BYTES)),
       inMessages: Number(Atomics.load(c, ST_IN_MESSAGES)),
       outMessages: Number(Atomics.load(c, ST_OUT_MESSAGES)),
-      connects: Number(Atomics.load(c, ST_CONNECTS)),
+      connects: this.connects(),
       droppedMessages: Number(Atomics.load(c, ST_DROPPED_MESSAGES)),
     };
   }
