@@ -212,7 +212,7 @@ export class Connection implements SessionHost {
         why = await session.ended;
         if (!this.inState('connected')) return; // close() ended it
         const failed = why !== undefined;
-        const quick = this.reconnects.ended(failed && session.endedByServerError);
+        const quick = this.reconnects.ended(failed, failed && session.endedByServerError);
         // An -ERR may have been lost with the socket: the next replay is fenced all the same.
         if (quick && session.lostWhileOpen) this.fence.suspect();
         // A failed socket may take what no PONG acknowledged with it, the kernel's share too.

@@ -18,10 +18,14 @@
  *   re-sends on every connection makes it refuse each one; a subscription past its
  *   max_control_line was one, now ended instead: replay-fence.ts) resets `attempts` but counts
  *   as a failed attempt for the delay, the default's and the delay callback's count, until a
- *   connection lasts (without it: ~500 connections a second, none of them usable).
+ *   connection lasts (without it: ~500 connections a second, none of them usable). So does one
+ *   that ends soon without a word, from the second in a row: a server restarted just after
+ *   the client connected ends one (async-nats's count, kept), while a server or proxy that takes
+ *   every connection and drops it made ~1,800 connections a second.
  */
 import type { Remote } from '../shared/comlink.js';
 import type { HostCallbacks } from '../shared/control.js';
+import { describe } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
 import { defaultReconnectDelay, MAX_TIMER_MS, type WorkerOptions } from '../shared/options.js';
 import { defaultServerInfo, type ServerInfo } from '../shared/server-info.js';
@@ -29,7 +33,7 @@ import type { CallerCalls } from './caller.js';
 import type { PoolEntry, ServerPool } from './server-pool.js';
 
 /**
- * A connection the server ends with an -ERR sooner than this after opening counts toward
+ * A connection that ends sooner than this after opening may count toward
  * {@link Reconnects.quickEnds}; one that lasts this long resets them.
  */
 const QUICK_END_MS = 4_000;
@@ -45,7 +49,9 @@ export class Reconnects {
   private attempts = 0;
   /** Attempts left in connect()'s single pass over the pool. */
   private firstPassLeft: number;
-  /** Connections in a row the server ended with an -ERR within QUICK_END_MS of opening. */
+  /** Connections in a row that ended within QUICK_END_MS of opening. */
+  private quickInARow = 0;
+  /** Those of them that count for the delay: by an -ERR, or not the first in the row. */
   private quickEnds = 0;
   private connectedAt = 0;
 
@@ -73,22 +79,24 @@ export class Reconnects {
   }
 
   /**
-   * The connection ended; `byServerError`: the server ended it with a fatal -ERR. Returns
-   * whether it ended within QUICK_END_MS of opening.
+   * The connection ended: `failed` (not by this client: close, forceReconnect), `byServerError`
+   * with a fatal -ERR. Returns whether it ended within QUICK_END_MS of opening.
    */
-  ended(byServerError: boolean): boolean {
+  ended(failed: boolean, byServerError: boolean): boolean {
     if (performance.now() - this.connectedAt >= QUICK_END_MS) {
-      this.quickEnds = 0;
+      this.quickEnds = this.quickInARow = 0;
       return false;
     }
-    if (byServerError) this.quickEnds++;
+    if (!failed) return true;
+    this.quickInARow++;
+    if (byServerError || this.quickInARow > 1) this.quickEnds++;
     return true;
   }
 
   /** setServerPool: a fresh budget of attempts, and a fresh backoff. */
   reset(): void {
     this.attempts = 0;
-    this.quickEnds = 0;
+    this.quickEnds = this.quickInARow = 0;
   }
 
   /**
@@ -118,7 +126,8 @@ export class Reconnects {
       if (this.pastMax()) return this.givingUp();
       if (choice) {
         const entry = this.pool.find(choice.addr);
-        if (entry) return this.attempt(entry, delayOf(choice.delay) ?? (await this.delay()));
+        const given = this.delayGiven('reconnectToServerCallback', choice.delay);
+        if (entry) return this.attempt(entry, given ?? (await this.delay()));
         this.report(
           new NatsError(
             'serverNotInPool',
@@ -155,12 +164,32 @@ export class Reconnects {
     const attempts = this.attempts + this.quickEnds;
     const caller = this.options.hasReconnectDelayCallback ? this.caller() : null;
     if (caller) {
-      const ms = delayOf(
-        await this.ask('reconnectDelayCallback', () => caller.reconnectDelay(attempts)),
+      const answer = await this.ask('reconnectDelayCallback', () =>
+        caller.reconnectDelay(attempts),
       );
+      const ms = this.delayGiven('reconnectDelayCallback', answer);
       if (ms !== undefined) return ms;
     }
     return defaultReconnectDelay(attempts);
+  }
+
+  /**
+   * The delay a callback gave, as a timer takes it; undefined for none (null, undefined: the
+   * default). Anything but 0..2^31 − 1 ms (API.md's durations) is a failed callback, as a throw
+   * is: reported, counted as a failed attempt, and the default taken (NaN, Infinity or -5 were
+   * taken for no delay, 2^31 for 24 days).
+   */
+  private delayGiven(what: string, value: unknown): number | undefined {
+    if (value === undefined || value === null) return undefined;
+    if (typeof value === 'number' && value >= 0 && value <= MAX_TIMER_MS) return Math.floor(value);
+    this.attempts++;
+    this.report(
+      new NatsError(
+        'callback',
+        `${what} gave the delay ${describe(value)}, not a number of milliseconds from 0 to ${MAX_TIMER_MS}; the default is taken`,
+      ),
+    );
+    return undefined;
   }
 
   /**
@@ -179,12 +208,4 @@ export class Reconnects {
       return undefined;
     }
   }
-}
-
-/** A delay a callback gave, as a timer can take it (0..2^31 − 1 ms); undefined if unusable. */
-function delayOf(value: unknown): number | undefined {
-  if (value === undefined || value === null) return undefined;
-  const ms = Number(value);
-  if (!Number.isFinite(ms) || ms < 0) return undefined;
-  return Math.min(Math.floor(ms), MAX_TIMER_MS);
 }

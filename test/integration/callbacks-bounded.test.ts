@@ -103,6 +103,41 @@ describe('callbacks that never settle', () => {
   }
 });
 
+describe('a reconnect callback that gives a delay no timer can take', () => {
+  // API.md: durations are integers 0..2^31 − 1 ms, and bad values are errors, not coerced:
+  // NaN, Infinity and -5 were taken for no delay, 2^31 for 24 days (the client stayed away).
+  const values: unknown[] = [Number.NaN, Number.POSITIVE_INFINITY, -5, 2 ** 31, 1e12, '100'];
+
+  it('is a callback error, the default delay is taken and the client reconnects', async () => {
+    const server = await startServer();
+    servers.push(server);
+    for (const value of [...values, 'toServer']) {
+      const events: Event[] = [];
+      const options = new ConnectOptions().eventCallback((e) => {
+        events.push(e);
+      });
+      let asked = 0;
+      if (value === 'toServer') {
+        options.reconnectToServerCallback(() => (asked++ ? { addr: server.url, delay: -1 } : null));
+      } else options.reconnectDelayCallback(() => (asked++ ? value : 0) as number);
+      const client = await options.connect(server.url);
+      clients.push(client);
+      await client.forceReconnect();
+      await waitFor(
+        () => client.connectionState() === 'connected' && callbackErrors(events).length > 0,
+        5_000,
+        `a reconnect and its callback error (${String(value)})`,
+      );
+      expect(client.statistics().connects).toBe(2);
+      expect(callbackErrors(events), String(value)).toEqual([
+        expect.stringMatching(
+          /gave the delay .* not a number of milliseconds from 0 to 2147483647/,
+        ),
+      ]);
+    }
+  });
+});
+
 describe('a callback that never settles is called a few times, not once per attempt', () => {
   // Each call waits on the caller's thread for as long as the callback does: one per attempt
   // would pile up without end while the server is away.

@@ -228,6 +228,26 @@ describe('a server that ends every connection with an -ERR soon after it opens',
     expect(client.connectionState()).toBe('connected');
   });
 
+  it('dropped without an -ERR, from the second in a row: backoff too, not ~1,800 a second', async () => {
+    // A server (or a proxy whose backend is gone) that completes the handshake, then drops.
+    const peer = await startScriptedPeer(async (conn) => {
+      await handshake(conn);
+      conn.socket.resetAndDestroy();
+    });
+    peers.push(peer);
+    let events = 0;
+    const client = await new ConnectOptions()
+      .eventCallback(() => {
+        events++;
+      })
+      .connect(peer.url);
+    clients.push(client);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(client.statistics().connects).toBeGreaterThan(3);
+    expect(client.statistics().connects).toBeLessThan(30);
+    expect(events).toBeLessThan(60);
+  });
+
   it('gives reconnectDelayCallback the refused connections in its count', async () => {
     const peer = await refusingPeer();
     const counts: number[] = [];
@@ -298,6 +318,26 @@ describe('connectionState() after a failover', () => {
       expect(connectedEvents).toBe(1 + round);
       expect(client.serverInfo().serverName).not.toBe(dead);
     }
+  });
+
+  it('a thread busy through the failover hears of the new connection before it says connected', async () => {
+    const nodes = await startCluster(3);
+    servers.push(...nodes);
+    const client = await new ConnectOptions().retainServersOrder().connect(nodes.map((n) => n.url));
+    clients.push(client);
+    const { serverName: dead, port } = client.serverInfo();
+    const node = nodes.find((n) => n.port === port);
+    if (node === undefined) throw new Error(`no node of the cluster has the client's port ${port}`);
+    process.kill(node.pid, 'SIGKILL');
+    // Busy, as in a long computation: the worker reconnects meanwhile (it was reported
+    // 'connected' with the dead node's serverInfo() and serverPool()).
+    const deadline = performance.now() + 10_000;
+    while (client.statistics().connects < 2 && performance.now() < deadline) {}
+    expect(client.statistics().connects).toBe(2);
+    expect(client.serverInfo().serverName).toBe(dead); // its event has not run yet
+    expect(client.connectionState()).toBe('disconnected');
+    await waitFor(() => client.connectionState() === 'connected', 10_000, 'the new connection');
+    expect(client.serverInfo().serverName).not.toBe(dead);
   });
 
   it('a flush that the new connection answers finds them describing it too', async () => {
