@@ -252,6 +252,7 @@ export class Session implements ParserSink {
   // ---- ParserSink -----------------------------------------------------------------------
 
   onMsg(msg: MsgView): void {
+    if (this.sentBeforeInfo('MSG')) return;
     if (this.phase === 'open' || (this.phase === 'closing' && this.host.deliversWhileClosing(this)))
       this.host.message(msg);
   }
@@ -270,10 +271,12 @@ export class Session implements ParserSink {
    * behind a socket that does not drain.
    */
   onPing(): void {
+    if (this.sentBeforeInfo('PING')) return;
     this.output.pings.serverPinged();
   }
 
   onPong(): void {
+    if (this.sentBeforeInfo('PONG')) return;
     if (this.phase === 'awaitPong') {
       const info = this.info as ServerInfo; // awaitPong comes after an INFO
       this.advance('open');
@@ -293,7 +296,24 @@ export class Session implements ParserSink {
     if (this.output.mayResume()) this.host.drained();
   }
 
-  onOk(): void {}
+  onOk(): void {
+    this.sentBeforeInfo('+OK');
+  }
+
+  /**
+   * A server says nothing before its INFO: `op` there is no NATS server's, and the attempt fails
+   * at once (async-nats: "expected INFO"), not after the whole connectionTimeout.
+   */
+  private sentBeforeInfo(op: string): boolean {
+    if (this.phase !== 'awaitInfo') return false;
+    this.fail(
+      new NatsError(
+        'protocol',
+        `${this.server.url}: sent ${op} before its INFO: not a NATS server`,
+      ),
+    );
+    return true;
+  }
 
   onErr(message: string): void {
     if (this.phase === 'closing') return; // the server closes the socket, if it means to

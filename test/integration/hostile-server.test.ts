@@ -124,6 +124,24 @@ describe('a hostile server', () => {
     await withTimeout(client.flush(), 5_000, 'flush() after the flood');
   });
 
+  it('an op before the INFO (PONG, PING, +OK, MSG): connect() fails at once, kind protocol', async () => {
+    // async-nats: "expected INFO". Waiting cost the whole connectionTimeout per attempt.
+    for (const op of ['PONG\r\n', 'PING\r\n', '+OK\r\n', 'MSG a 1 2\r\nhi\r\n']) {
+      peer = await startScriptedPeer((conn) => conn.send(op));
+      const started = performance.now();
+      const error = await new ConnectOptions()
+        .connectionTimeout(10_000)
+        .connect(peer.url)
+        .catch((e: unknown) => e);
+      expect(error, op).toBeInstanceOf(NatsError);
+      expect((error as NatsError).kind, op).toBe('protocol');
+      expect((error as NatsError).message).toMatch(/before its INFO/);
+      expect(performance.now() - started, op).toBeLessThan(5_000);
+      await peer.close();
+      peer = undefined;
+    }
+  });
+
   it('an INFO field nested 100,000 deep (valid JSON): connects, the field left out, every event', async () => {
     const deep = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`;
     peer = await startScriptedPeer(async (conn) => {
