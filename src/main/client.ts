@@ -70,13 +70,11 @@ export class Client implements ClientApi {
   private readonly servers: ServerView;
   private readonly statusReaders = new StatusReaders();
   /**
-   * The connection state the last connection event applied on this thread says: the worker
-   * stores 'connected' in shared memory before the event brings that connection's INFO and
-   * pool, and until then connectionState() keeps saying this.
+   * The connection (the worker's count, statistics().connects) whose INFO and pool
+   * serverInfo() and serverPool() hold; 0: none yet. The worker stores 'connected' in shared
+   * memory before its event brings them: until then connectionState() does not say it.
    */
-  private heard: 'pending' | 'connected' | 'disconnected' = 'pending';
-  /** 'connected' events applied on this thread (the worker counts a connection before its event). */
-  private heardConnects = 0;
+  private described = 0;
 
   /**
    * The resolved options: secrets in clear (token, password, seed, JWT, TLS key). Private by
@@ -143,6 +141,9 @@ export class Client implements ClientApi {
   /** The worker's batched update: INFO and pool, then each event, applied before it is heard of. */
   private hostUpdated(update: HostUpdate): void {
     this.servers.update(update.info, update.servers);
+    // A newer connection's INFO without its 'connected' event: the event was dropped from a
+    // full queue (host-updates.ts), the connection is heard of all the same.
+    if (update.infoOf !== undefined && update.infoOf > this.described) this.heardOf(update.infoOf);
     for (const event of update.events) {
       this.connectionChanged(event);
       this.emit(fromWireEvent(event));
@@ -320,13 +321,16 @@ export class Client implements ClientApi {
     }
     if (event.type === 'connected') {
       this.servers.update(event.info, event.servers);
-      this.parts.flushes.connected();
-      this.heard = 'connected';
-      this.heardConnects++;
+      this.heardOf(event.connection);
     } else if (event.type === 'disconnected') {
       this.parts.flushes.disconnected();
-      this.heard = 'disconnected';
     }
+  }
+
+  /** serverInfo() and serverPool() describe the worker's `connection`th connection now. */
+  private heardOf(connection: number): void {
+    this.described = connection;
+    this.parts.flushes.connected(connection);
   }
 
   drain(): Promise<void> {
@@ -374,8 +378,8 @@ export class Client implements ClientApi {
     if (state !== 'connected') return state;
     // 'connected' is the connection serverInfo() and serverPool() describe, or none: one this
     // thread has not heard of yet (its event brings its INFO and pool) is not reported.
-    if (this.heard === 'connected' && shared.connects() === this.heardConnects) return state;
-    return this.heard === 'pending' ? 'pending' : 'disconnected';
+    if (shared.connects() === this.described) return state;
+    return this.described === 0 ? 'pending' : 'disconnected';
   }
 
   serverInfo(): ServerInfo {

@@ -54,7 +54,10 @@ export class Flushes {
    * resolved flush proves, connectionState() and serverInfo() already say.
    */
   private ackedEarly: PendingFlush[] = [];
-  /** 'connected' events heard; the worker counts a connection before its event and its acks. */
+  /**
+   * The connection (the worker's count) this thread has heard of last; the worker counts a
+   * connection before its event and its acks.
+   */
   private heardConnects = 0;
   /**
    * Pending flushes with messages before them that were not sent ({@link lostAfter}): they
@@ -167,9 +170,12 @@ export class Flushes {
     }
   }
 
-  /** The client is connected: flushes made from now on have no bound while it stays so. */
-  connected(): void {
-    this.heardConnects++;
+  /**
+   * The client is connected, this thread heard of its `connection`th connection: flushes made
+   * from now on have no bound while it stays so.
+   */
+  connected(connection: number): void {
+    this.heardConnects = connection;
     this.notConnectedSince = null;
     for (const entry of this.ackedEarly.splice(0)) {
       clearTimeout(entry.parkTimer);

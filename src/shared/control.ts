@@ -43,7 +43,11 @@ export type EventOf<E> =
  */
 export type WireEvent =
   | Exclude<EventOf<WireError>, { type: 'connected' | 'serverError' }>
-  | { type: 'connected'; info?: ServerInfo; servers?: WireServer[] }
+  /**
+   * `connection`: the worker's count of connections at this one (statistics().connects): the
+   * caller's thread tells from it whether its INFO and pool describe the connection that is up.
+   */
+  | { type: 'connected'; connection: number; info?: ServerInfo; servers?: WireServer[] }
   /**
    * `flushesAcked`: the id of the last flush whose PONG came before this -ERR (0: none). What
    * was published before that flush reached the server before the -ERR's cause did, so a
@@ -58,6 +62,8 @@ export type WireEvent =
  */
 export interface HostUpdate {
   info?: ServerInfo;
+  /** The connection (as {@link WireEvent} 'connected' counts them) whose INFO `info` is. */
+  infoOf?: number;
   servers?: WireServer[];
   events: WireEvent[];
 }

@@ -282,7 +282,7 @@ export class Connection implements SessionHost {
       const info = this.lastInfo as ServerInfo;
       const servers = this.pool.snapshot();
       this.link.settleStart({ ok: true, info, servers });
-      this.link.emit({ type: 'connected', info, servers });
+      this.link.emit({ type: 'connected', connection: this.stats.connects, info, servers });
     } else if (effect.announce === 'disconnected') {
       if (why?.kind === 'protocol') this.link.emit({ type: 'clientError', error: toWire(why) });
       // Why it was lost (stale, io, protocol, forced), unless it was ended on purpose.
@@ -446,7 +446,7 @@ export class Connection implements SessionHost {
     const state = this.state;
     if (state.name !== 'connected') return;
     if (this.recordInfo(info, state.session.server)) this.poolChanged();
-    this.link.updates.serverInfo(info);
+    this.link.updates.serverInfo(info, this.stats.connects);
     if (info.lameDuckMode) this.link.emit({ type: 'lameDuckMode' });
   }
 

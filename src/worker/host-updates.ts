@@ -53,8 +53,9 @@ export class HostUpdates {
   private events: WireEvent[] = [];
   private text = 0;
   private dropped = 0;
-  /** An INFO for the caller, when no waiting 'connected' carries it. */
+  /** An INFO for the caller, when no waiting 'connected' carries it, and its connection. */
   private info: ServerInfo | undefined;
+  private infoOf = 0;
   private poolDirty = false;
   /** The newest 'connected' still waiting: the one that carries INFO and pool. */
   private connected: Connected | undefined;
@@ -128,10 +129,13 @@ export class HostUpdates {
     this.schedule();
   }
 
-  /** An INFO on the open connection. */
-  serverInfo(info: ServerInfo): void {
+  /** An INFO on the open connection, the worker's `connection`th. */
+  serverInfo(info: ServerInfo, connection: number): void {
     if (this.connected) this.connected.info = info;
-    else this.info = info;
+    else {
+      this.info = info;
+      this.infoOf = connection;
+    }
     this.schedule();
   }
 
@@ -167,6 +171,7 @@ export class HostUpdates {
       // What it carried still describes the connection: it goes with the batch instead.
       this.connected = undefined;
       this.info = event.info;
+      this.infoOf = event.connection;
       this.poolDirty = true;
     }
   }
@@ -202,7 +207,10 @@ export class HostUpdates {
       if (this.connected) this.connected.servers = servers;
       else update.servers = servers;
     }
-    if (this.info !== undefined) update.info = this.info;
+    if (this.info !== undefined) {
+      update.info = this.info;
+      update.infoOf = this.infoOf;
+    }
     if (this.dropped > 0) {
       const error = new NatsError(
         'clientCapacity',

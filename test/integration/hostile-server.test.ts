@@ -124,6 +124,42 @@ describe('a hostile server', () => {
     await withTimeout(client.flush(), 5_000, 'flush() after the flood');
   });
 
+  it("a reconnection whose 'connected' event was dropped from a full queue is heard of all the same", async () => {
+    // The second connection's PONG comes in one write with more distinct -ERRs than the
+    // worker queues for this thread: its 'connected' event is among the oldest, dropped.
+    // connectionState() then said 'disconnected' for good, and every flush() waited
+    // connectionTimeout for the event (review of s24).
+    peer = await startScriptedPeer(async (conn) => {
+      if (conn.index === 0) {
+        await handshake(conn);
+        conn.socket.destroy();
+        return;
+      }
+      conn.send(infoLine());
+      await conn.nextLine((l) => l.startsWith('CONNECT '));
+      await conn.nextLine((l) => l === 'PING');
+      const errors = Array.from(
+        { length: MAX_QUEUED_EVENTS + 100 },
+        (_, k) => `-ERR 'Permissions Violation for Subscription to "x.${k}"'\r\n`,
+      );
+      conn.send(`PONG\r\n${errors.join('')}`);
+      await answerPings(conn);
+    });
+    const events = new EventLog();
+    client = await new ConnectOptions()
+      .connectionTimeout(5_000)
+      .eventCallback(events.callback)
+      .connect(peer.url);
+    const c = client;
+    await waitFor(() => c.statistics().connects === 2, 5_000, 'the second connection');
+    await waitFor(() => events.types().includes('clientError'), 5_000, 'the drop reported');
+    expect(events.types().filter((t) => t === 'connected')).toHaveLength(1); // its was dropped
+    expect(c.connectionState()).toBe('connected');
+    const started = performance.now();
+    await withTimeout(c.flush(), 10_000, 'flush()');
+    expect(performance.now() - started).toBeLessThan(2_500); // not connectionTimeout
+  });
+
   it('an op before the INFO (PONG, PING, +OK, MSG): connect() fails at once, kind protocol', async () => {
     // async-nats: "expected INFO". Waiting cost the whole connectionTimeout per attempt.
     for (const op of ['PONG\r\n', 'PING\r\n', '+OK\r\n', 'MSG a 1 2\r\nhi\r\n']) {

@@ -31,7 +31,7 @@ describe('Flushes', () => {
   it('an acknowledgement heard after the disconnect of a connection it heard of resolves at once', async () => {
     const connects = { n: 1 };
     const f = flushes(connects);
-    f.connected();
+    f.connected(connects.n);
     const flush = f.flush();
     f.disconnected(); // the event overtook the acknowledgement
     f.acked(1);
@@ -41,20 +41,20 @@ describe('Flushes', () => {
   it("one from a connection whose 'connected' event is still on its way waits for it", async () => {
     const connects = { n: 1 };
     const f = flushes(connects);
-    f.connected();
+    f.connected(connects.n);
     f.disconnected();
     const flush = f.flush();
     connects.n = 2; // the worker counted the next connection before its event and the ack
     f.acked(1);
     expect(await state(flush)).toBe('pending');
-    f.connected();
+    f.connected(connects.n);
     expect(await state(flush)).toBe('resolved');
   });
 
   it('waits for that event no longer than connectionTimeout', async () => {
     const connects = { n: 1 };
     const f = flushes(connects); // connectionTimeout 50 ms
-    f.connected();
+    f.connected(connects.n);
     const flush = f.flush();
     connects.n = 2; // an event that never comes
     f.acked(1);
@@ -75,7 +75,7 @@ describe('Flushes after a connection lost messages', () => {
       () => 0,
       (run) => run(),
     );
-    f.connected();
+    f.connected(1);
     (f as unknown as { nextFlushId: number }).nextFlushId = 2 ** 32 - 3; // next ids: 2^32-2, 2^32-1, 0, 1
     const pending = [f.flush(), f.flush(), f.flush(), f.flush()];
     f.lostAfter(2 ** 32 - 1); // the connection took the first two
@@ -95,7 +95,7 @@ describe('Flushes after a connection lost messages', () => {
 
   it('fails one still waiting for its PONG at close as not sent, not as closed', async () => {
     const f = flushes({ n: 1 });
-    f.connected();
+    f.connected(1);
     const flush = f.flush();
     f.lostAfter(0);
     f.close(undefined);
@@ -120,7 +120,7 @@ describe('Flushes with requestTimeout(null)', () => {
   /** A connected client's flush, pending when the client loses its connection. */
   const pendingThenLost = () => {
     const f = unbounded();
-    f.connected();
+    f.connected(1);
     const flush = f.flush();
     f.disconnected();
     return { f, flush };
@@ -153,7 +153,7 @@ describe('Flushes with requestTimeout(null)', () => {
   it('fail 2 × connectionTimeout after the disconnection they saw, though the client reconnected meanwhile', async () => {
     const { f, flush } = pendingThenLost();
     await vi.advanceTimersByTimeAsync(60);
-    f.connected(); // a connection that answers nothing, then is lost again: the clock goes on
+    f.connected(1); // a connection that answers nothing, then is lost again: the clock goes on
     f.disconnected();
     await vi.advanceTimersByTimeAsync(139);
     expect(await now(flush)).toBe('pending');
@@ -163,7 +163,7 @@ describe('Flushes with requestTimeout(null)', () => {
 
   it('have no bound while the client stays connected', async () => {
     const f = unbounded();
-    f.connected();
+    f.connected(1);
     const flush = f.flush();
     await vi.advanceTimersByTimeAsync(10 * CT);
     expect(await now(flush)).toBe('pending');
@@ -173,7 +173,7 @@ describe('Flushes with requestTimeout(null)', () => {
 
   it('one made while disconnected is bound from the disconnection', async () => {
     const f = unbounded();
-    f.connected();
+    f.connected(1);
     f.disconnected();
     await vi.advanceTimersByTimeAsync(120);
     const flush = f.flush();

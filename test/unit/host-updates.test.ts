@@ -141,8 +141,8 @@ describe('HostUpdates', () => {
     caller.pool = [
       { url: 'nats://a:4222', failedAttempts: 0, didConnect: true, isDiscovered: false },
     ];
-    updates.event({ type: 'connected', info: info('one'), servers: caller.pool });
-    updates.serverInfo(info('two'));
+    updates.event({ type: 'connected', connection: 1, info: info('one'), servers: caller.pool });
+    updates.serverInfo(info('two'), 1);
     caller.pool = [...caller.pool, { ...caller.pool[0], url: 'nats://b:4222', isDiscovered: true }];
     updates.poolChanged();
     updates.event({ type: 'lameDuckMode' });
@@ -161,17 +161,17 @@ describe('HostUpdates', () => {
 
   it("keeps INFO and pool only on the newest waiting 'connected'", () => {
     const { caller, updates } = setup();
-    updates.serverInfo(info('stale'));
-    updates.event({ type: 'connected', info: info('one'), servers: [] });
+    updates.serverInfo(info('stale'), 1);
+    updates.event({ type: 'connected', connection: 2, info: info('one'), servers: [] });
     updates.event({ type: 'disconnected' });
-    updates.event({ type: 'connected', info: info('two'), servers: [] });
+    updates.event({ type: 'connected', connection: 3, info: info('two'), servers: [] });
     updates.flush();
     const [batch] = caller.batches;
     expect(batch.info).toBeUndefined(); // older than both connections
     expect(batch.events).toEqual([
-      { type: 'connected' },
+      { type: 'connected', connection: 2 },
       { type: 'disconnected' },
-      { type: 'connected', info: info('two'), servers: [] },
+      { type: 'connected', connection: 3, info: info('two'), servers: [] },
     ]);
   });
 
@@ -179,18 +179,19 @@ describe('HostUpdates', () => {
     const { caller, updates } = setup();
     caller.hold = true;
     // The first connection (never dropped, see below) and its loss: this one is a reconnection.
-    updates.event({ type: 'connected', info: info('zero'), servers: [] });
+    updates.event({ type: 'connected', connection: 1, info: info('zero'), servers: [] });
     updates.event({ type: 'disconnected' });
     await waitFor(() => caller.batches.length === 1, 1_000, 'the first batch');
     caller.pool = [
       { url: 'nats://a:4222', failedAttempts: 0, didConnect: true, isDiscovered: false },
     ];
-    updates.event({ type: 'connected', info: info('one'), servers: caller.pool });
+    updates.event({ type: 'connected', connection: 2, info: info('one'), servers: caller.pool });
     for (let i = 0; i < MAX_QUEUED_EVENTS; i++) updates.event(serverError(i));
     caller.release();
     await waitFor(() => caller.batches.length === 2, 1_000, 'the second batch');
     const batch = caller.batches[1];
     expect(batch.info?.serverName).toBe('one');
+    expect(batch.infoOf).toBe(2); // the caller hears of that connection all the same
     expect(batch.servers).toEqual(caller.pool);
     expect(batch.events.map((e) => e.type)).not.toContain('connected');
   });
@@ -201,7 +202,7 @@ describe('HostUpdates', () => {
     updates.event(serverError(-1));
     await waitFor(() => caller.batches.length === 1, 1_000, 'the first batch');
     updates.event(serverError(-2));
-    updates.event({ type: 'connected', info: info('one'), servers: [] });
+    updates.event({ type: 'connected', connection: 1, info: info('one'), servers: [] });
     for (let i = 0; i < 2 * MAX_QUEUED_EVENTS; i++) updates.event(serverError(i));
     caller.release();
     await waitFor(() => caller.batches.length === 2, 1_000, 'the second batch');
@@ -210,7 +211,7 @@ describe('HostUpdates', () => {
     expect(events[0].type === 'clientError' && events[0].error.message).toMatch(
       new RegExp(`^${MAX_QUEUED_EVENTS + 2} events dropped`), // all but the newest, and it
     );
-    expect(events[1]).toEqual({ type: 'connected', info: info('one'), servers: [] });
+    expect(events[1]).toEqual({ type: 'connected', connection: 1, info: info('one'), servers: [] });
     expect(events[2]).toEqual(serverError(MAX_QUEUED_EVENTS + 1));
   });
 
@@ -219,11 +220,11 @@ describe('HostUpdates', () => {
     updates.flush();
     await turn();
     expect(caller.batches).toHaveLength(0);
-    updates.serverInfo(info('one'));
-    updates.serverInfo(info('two'));
+    updates.serverInfo(info('one'), 1);
+    updates.serverInfo(info('two'), 1);
     updates.poolChanged();
     await waitFor(() => caller.batches.length === 1, 1_000, 'a batch');
-    expect(caller.batches[0]).toEqual({ events: [], info: info('two'), servers: [] });
+    expect(caller.batches[0]).toEqual({ events: [], info: info('two'), infoOf: 1, servers: [] });
   });
 
   it('flush() posts at once, even with a batch in flight', async () => {
@@ -315,7 +316,7 @@ describe('HostUpdates', () => {
     updates.poolChanged();
     updates.flushStateChanges();
     expect(caller.batches).toHaveLength(1); // waits for its turn, behind the one in flight
-    updates.event({ type: 'connected', info: info('one'), servers: [] });
+    updates.event({ type: 'connected', connection: 2, info: info('one'), servers: [] });
     updates.flushStateChanges();
     expect(caller.batches).toHaveLength(2);
     expect(caller.batches[1].events.map((e) => e.type)).toEqual(['clientError', 'connected']);
