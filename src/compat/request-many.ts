@@ -45,12 +45,16 @@ export async function requestMany(
 ): Promise<RequestManyReplies> {
   const strategy = opts.strategy ?? 'timer';
   const maxWait = opts.maxWait || DEFAULT_MAX_WAIT;
+  // Not a number: the core's own error (API.md: any value yields a NatsError, not a TypeError).
+  if (typeof maxWait !== 'number') checkRequestManyOption('maxWait', maxWait, 1);
   if (maxWait < 1) throw errors.InvalidArgumentError.format('timeout', 'must be greater than 0');
   const stall = strategy === 'stall' ? opts.stall || DEFAULT_STALL : undefined;
   if (stall !== undefined) {
     checkRequestManyOption('maxWait', maxWait, 1);
     checkRequestManyOption('stall', stall, 1);
   }
+  if (typeof opts.maxMessages !== 'number')
+    checkRequestManyOption('maxMessages', opts.maxMessages, 1);
   const count = strategy === 'count' && (opts.maxMessages ?? 0) > 0;
   const replies = host
     .requestMany(subject, payload, {

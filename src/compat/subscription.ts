@@ -140,7 +140,14 @@ export class CompatSubscription implements Subscription {
     const error = ending && CONNECTION_ENDINGS.has(ending.kind) ? undefined : ending;
     const natsJsError = error === undefined ? undefined : toNatsJsError(error, from.subject);
     const failure = natsJsError instanceof Error ? natsJsError : undefined;
-    if (failure && this.onMessage) this.onMessage(failure, {} as Msg);
+    if (failure && this.onMessage) {
+      // Called from a promise reaction: a throw would be an unhandled rejection (a crash).
+      try {
+        this.onMessage(failure, {} as Msg);
+      } catch (thrown) {
+        from.callbackFailed(thrown);
+      }
+    }
     this.resolveClosed(failure);
   }
 
@@ -175,7 +182,8 @@ export class CompatSubscription implements Subscription {
 
   unsubscribe(max?: number): void {
     if (this.done) return;
-    if (max === undefined || max <= 0) {
+    // Not a number: unsubscribeAfter refuses it, and the subscription ends now, as below.
+    if (max === undefined || (typeof max === 'number' && max <= 0)) {
       void this.current.unsubscribe();
       return;
     }
@@ -192,7 +200,11 @@ export class CompatSubscription implements Subscription {
   drain(): Promise<void> {
     if (this.host.connectionClosed()) return Promise.reject(new errors.ClosedConnectionError());
     if (this.done) {
-      return Promise.reject(new errors.InvalidOperationError('subscription is already closed'));
+      // Ended by its drain: a second call returns that drain's promise, as nats.js's does.
+      return (
+        this.draining ??
+        Promise.reject(new errors.InvalidOperationError('subscription is already closed'))
+      );
     }
     // Again after a _resub moved the subscription on: the new inbox drains too.
     if (this.drainingFrom !== this.current) {

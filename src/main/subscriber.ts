@@ -319,6 +319,16 @@ export class Subscriber implements AsyncIterable<Message> {
   }
 
   /**
+   * A callback of this subscription's (compat's, called apart from delivery) threw `error`:
+   * reported as a 'clientError' of kind 'callback', as a throw during delivery is.
+   *
+   * @internal
+   */
+  callbackFailed(error: unknown): void {
+    this.owner.callbackFailed(this, error);
+  }
+
+  /**
    * No more messages: pending iteration finishes after the queued ones; `closed` settles with `error`.
    *
    * @internal

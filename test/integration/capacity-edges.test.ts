@@ -7,6 +7,7 @@ import { type Client, ConnectOptions, NatsError } from 'nats-offload';
 import { asNatsConnection } from 'nats-offload/compat';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type NatsServer, startServer } from '../helpers/nats-server.js';
+import { withTimeout } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
 let server: NatsServer | undefined;
@@ -173,6 +174,28 @@ describe('capacity edges', () => {
     const count = (kind: string) => kinds.filter((k) => k === kind).length;
     expect(count('timedOut')).toBe(bound / 2);
     expect(count('closed')).toBe(bound / 2 + 1); // the flushes and the later rtt()
+  });
+
+  it("with as many calls waiting as the bound allows, the drains' own flushes still go", async () => {
+    server = await startServer();
+    const client = await new ConnectOptions().connect(server.url);
+    clients.push(client);
+    client.subscribe('silent', { callback: () => {} }); // takes the requests, answers none
+    const other = client.subscribe('other');
+    await client.flush();
+    const pending: Promise<unknown>[] = [];
+    for (let i = 0; i < 131_072; i++) {
+      pending.push(client.sendRequest('silent', { timeout: 20_000 }).catch((e: NatsError) => e));
+    }
+    expect(await client.flush().catch((e: NatsError) => e.kind)).toBe('clientCapacity');
+    // A subscription's drain: its flush is the client's own, never refused.
+    await withTimeout(other.drain(), 10_000, "a subscription's drain()");
+    expect(await other.closed).toBeUndefined();
+    // The compat drain's flush is the user's: refused, and the close writes everything anyway.
+    const nc = asNatsConnection(client);
+    await withTimeout(nc.drain(), 10_000, 'the compat drain()');
+    const kinds = new Set((await Promise.all(pending)).map((e) => (e as NatsError).kind));
+    expect([...kinds]).toEqual(['closed']);
   });
 
   it('compat unsubscribe(max) with a count the core refuses ends the subscription, no unhandled rejection', async () => {

@@ -123,6 +123,14 @@ describe('drain() in nats.js order', () => {
     expect(afterDrain).toBeInstanceOf(errors.ClosedConnectionError);
   });
 
+  it("a subscription's second drain() after the first finished resolves, as nats.js's does", async () => {
+    const nc = await open();
+    const sub = nc.subscribe('drained.twice');
+    await sub.drain();
+    await withTimeout(sub.drain(), 5_000, 'the second drain()');
+    expect(sub.isClosed()).toBe(true);
+  });
+
   it('reconnect() is refused once drain() started, and after close, as nats.js refuses it', async () => {
     const nc = await open();
     let during: unknown;
@@ -314,5 +322,51 @@ describe('when the server goes away for good', () => {
     const other = nc.subscribe('refused.drain.2');
     await nc.close();
     await expect(other.drain()).rejects.toBeInstanceOf(errors.ClosedConnectionError);
+  });
+});
+
+describe('a subscription callback that throws on the error it is given', () => {
+  it('is a callback clientError, as any throwing callback is; no unhandled rejection', async () => {
+    // nats.js hands a denied subscription's or a timeout's error to the callback; a throw there
+    // escaped from a promise reaction and ended the process (outside probe, s24).
+    for (const [subject, timeout] of [
+      ['nosub.thrown', undefined],
+      ['quiet.thrown', 200],
+    ] as const) {
+      const kinds: string[] = [];
+      const c = await new ConnectOptions()
+        .userAndPassword('u', 'p')
+        .eventCallback((e) => {
+          if (e.type === 'clientError') kinds.push(e.error.kind);
+        })
+        .connect(server.url);
+      clients.push(c);
+      const nc = asNatsConnection(c);
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        let given: unknown;
+        const sub = nc.subscribe(subject, {
+          timeout,
+          callback: (err) => {
+            if (!err) return;
+            given = err;
+            throw new Error('rethrown by the callback');
+          },
+        });
+        await withTimeout(
+          sub.closed.catch(() => {}),
+          5_000,
+          `${subject}: the subscription's end`,
+        );
+        await waitFor(() => kinds.includes('callback'), 5_000, `${subject}: the callback error`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(given, subject).toBeInstanceOf(Error);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+      expect(unhandled, subject).toEqual([]);
+    }
   });
 });

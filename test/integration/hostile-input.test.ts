@@ -13,6 +13,7 @@ import {
   NatsError,
   type Subscriber,
 } from 'nats-offload';
+import { asNatsConnection } from 'nats-offload/compat';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
 import { settledYet } from '../helpers/wait.js';
@@ -453,6 +454,31 @@ describe('hostile values', () => {
     await expect(attempt).rejects.toBeInstanceOf(NatsError);
     await expect(attempt).rejects.toMatchObject({ kind: 'timedOut' });
     expect(performance.now() - started).toBeLessThan(5_000);
+  });
+
+  it("given to the compat layer: a NatsError, never a TypeError or the value's own error", async () => {
+    // Its messages were built from the subject before the core checked it (outside probe, s24).
+    const nc = asNatsConnection(f.client);
+    const values = ['symbol', 'throwing toString', 'Object.create(null)'] as const;
+    const calls: Record<string, (v: unknown) => unknown> = {
+      subscribe: (v) => nc.subscribe(v as string),
+      request: (v) => nc.request(v as string),
+      publish: (v) => nc.publish(v as string),
+      'requestMany maxWait': (v) => nc.requestMany('hostile', '', { maxWait: v as number }),
+      'requestMany maxMessages': (v) =>
+        nc.requestMany('hostile', '', { strategy: 'count', maxMessages: v as number }),
+    };
+    for (const [name, call] of Object.entries(calls)) {
+      for (const label of values) {
+        let error: unknown;
+        try {
+          await call(HOSTILE[label]);
+        } catch (thrown) {
+          error = thrown;
+        }
+        expect(error, `${name}(${label})`).toBeInstanceOf(NatsError);
+      }
+    }
   });
 
   it('leave the worker alive and the connection working, with no unhandled rejection', async () => {
