@@ -94,14 +94,16 @@ export interface ClientApi {
    * @throws (rejects) NatsError `'noResponders'` when no one is subscribed (a 503 status),
    * `'timedOut'` past the timeout, `'permissionsViolation'` when the server denies the publish,
    * `'closed'` when the client closes first, `'draining'` after `drain()`, and the publish errors
-   * of {@link publish} (`'badSubject'`, `'maxPayloadExceeded'`, ...).
+   * of {@link publish} (`'badSubject'`, `'maxPayloadExceeded'`, ...); `'clientCapacity'` also
+   * when as many calls wait for answers as {@link flush} says.
    */
   requestWithHeaders(subject: string, headers: HeaderMap, payload?: Payload): Promise<Message>;
 
   /**
    * Scatter-gather: one request, every reply until the first limit — `maxMessages` replies,
    * `maxWait` ms in all (default: the request timeout), or `stall` ms without one. Throws
-   * 'noResponders' from the iterator when no one is subscribed.
+   * 'noResponders' from the iterator when no one is subscribed; throws `'clientCapacity'` at
+   * once when as many calls wait for answers as {@link flush} says.
    *
    * @example
    * for await (const reply of client.requestMany('svc.ping', '', { maxWait: 500 })) {
@@ -123,7 +125,8 @@ export interface ClientApi {
    * `'timedOut'` past the timeout, `'permissionsViolation'` when the server denies the publish,
    * `'closed'` when the client closes first, `'draining'` after `drain()`, and the publish errors
    * of {@link publish} (`'badSubject'`, `'maxPayloadExceeded'`, ...).
-   * Also `'invalidArgument'` for a timeout that is not an integer 0..2^31 − 1.
+   * Also `'invalidArgument'` for a timeout that is not an integer 0..2^31 − 1, and
+   * `'clientCapacity'` when as many calls wait for answers as {@link flush} says.
    */
   sendRequest(subject: string, request: RequestOptions): Promise<Message>;
 

@@ -22,6 +22,10 @@ interface ReaderOwner {
 
 export class StatusReaders implements ReaderOwner {
   private readonly readers = new Set<WeakRef<Reader>>();
+  /** Forgets a collected reader's WeakRef at once: many dropped between two events add up. */
+  private readonly collected = new FinalizationRegistry<WeakRef<Reader>>((ref) =>
+    this.readers.delete(ref),
+  );
   /** Readers whose next() waits for an event. */
   private readonly held = new Set<Reader>();
   private ended = false;
@@ -30,7 +34,10 @@ export class StatusReaders implements ReaderOwner {
   open(): AsyncIterableIterator<Event> {
     const reader = new Reader(this);
     if (this.ended) reader.end();
-    else this.readers.add(reader.ref);
+    else {
+      this.readers.add(reader.ref);
+      this.collected.register(reader, reader.ref);
+    }
     return reader;
   }
 
@@ -65,13 +72,14 @@ export class StatusReaders implements ReaderOwner {
 class Reader implements AsyncIterableIterator<Event> {
   readonly ref = new WeakRef(this);
   private readonly queue: Event[] = [];
-  private waiter: ((result: IteratorResult<Event>) => void) | null = null;
+  /** next() calls waiting, oldest first (a caller may ask again before an answer). */
+  private readonly waiters: ((result: IteratorResult<Event>) => void)[] = [];
   private done = false;
 
   constructor(private readonly owner: ReaderOwner) {}
 
   push(event: Event): void {
-    if (this.waiter) {
+    if (this.waiters.length > 0) {
       this.settle({ value: event, done: false });
       return;
     }
@@ -81,7 +89,7 @@ class Reader implements AsyncIterableIterator<Event> {
 
   end(): void {
     this.done = true;
-    this.settle({ value: undefined, done: true });
+    while (this.waiters.length > 0) this.settle({ value: undefined, done: true });
   }
 
   next(): Promise<IteratorResult<Event>> {
@@ -89,7 +97,7 @@ class Reader implements AsyncIterableIterator<Event> {
     if (event !== undefined) return Promise.resolve({ value: event, done: false });
     if (this.done) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve) => {
-      this.waiter = resolve;
+      this.waiters.push(resolve);
       this.owner.waiting(this, true);
     });
   }
@@ -105,11 +113,11 @@ class Reader implements AsyncIterableIterator<Event> {
     return this;
   }
 
+  /** Answers the oldest waiting next(). */
   private settle(result: IteratorResult<Event>): void {
-    const waiter = this.waiter;
-    if (waiter === null) return;
-    this.waiter = null;
-    this.owner.waiting(this, false);
+    const waiter = this.waiters.shift();
+    if (waiter === undefined) return;
+    if (this.waiters.length === 0) this.owner.waiting(this, false);
     waiter(result);
   }
 }

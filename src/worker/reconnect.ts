@@ -87,7 +87,10 @@ export class Reconnects {
       this.quickEnds = this.quickInARow = 0;
       return false;
     }
-    if (!failed) return true;
+    if (!failed) {
+      this.quickInARow = 0; // this client's own end breaks the row
+      return true;
+    }
     this.quickInARow++;
     if (byServerError || this.quickInARow > 1) this.quickEnds++;
     return true;
@@ -126,8 +129,10 @@ export class Reconnects {
       if (this.pastMax()) return this.givingUp();
       if (choice) {
         const entry = this.pool.find(choice.addr);
-        const given = this.delayGiven('reconnectToServerCallback', choice.delay);
-        if (entry) return this.attempt(entry, given ?? (await this.delay()));
+        if (entry) {
+          const given = this.delayGiven('reconnectToServerCallback', choice.delay);
+          return this.attempt(entry, given ?? (await this.delay()));
+        }
         this.report(
           new NatsError(
             'serverNotInPool',

@@ -153,6 +153,23 @@ describe('back-pressure while no server is there', () => {
   }, 60_000);
 });
 
+describe('writable() while messages wait', () => {
+  it('calls share one promise: one made without being awaited holds nothing of its own', async () => {
+    // A million unawaited calls held 418 MB, each its own promise and waiter (review, s24).
+    const client = await pendingClient(await freePort(), 4);
+    const payload = new Uint8Array(SIZE);
+    while (client.publish('bp.shared', payload)) {}
+    const first = client.writable();
+    const outcome = first.then(
+      () => 'resolved',
+      (e: NatsError) => e.kind,
+    );
+    for (let i = 0; i < 1_000; i++) expect(client.writable()).toBe(first);
+    await client.close();
+    expect(await outcome).toBe('closed');
+  });
+});
+
 describe('control frames waiting on the calling thread', () => {
   // Publishes that fill maxPendingBytes do not fail a subscribe, a flush or an unsubscribeAfter
   // (API.md keeps 'clientCapacity' for publishes): control frames have an allowance of their

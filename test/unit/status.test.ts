@@ -59,4 +59,18 @@ describe('StatusReaders', () => {
     await turn();
     expect(got).toEqual([slow(7), slow(8)]);
   });
+
+  it('next() asked again before an answer: each call gets its own event, in order; end ends all', async () => {
+    const readers = new StatusReaders();
+    const reader = readers.open();
+    const first = reader.next();
+    const second = reader.next();
+    const third = reader.next();
+    readers.push(slow(1));
+    readers.push(slow(2));
+    readers.end();
+    expect(await first).toEqual({ value: slow(1), done: false });
+    expect(await second).toEqual({ value: slow(2), done: false });
+    expect(await third).toEqual({ value: undefined, done: true });
+  });
 });
