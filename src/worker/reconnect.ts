@@ -79,8 +79,8 @@ export class Reconnects {
   }
 
   /**
-   * The connection ended: `failed` (not by this client: close, forceReconnect), `byServerError`
-   * with a fatal -ERR. Returns whether it ended within QUICK_END_MS of opening.
+   * The connection ended: `failed` unless this client ended it (forceReconnect),
+   * `byServerError` by a fatal -ERR. Returns whether it ended within QUICK_END_MS of opening.
    */
   ended(failed: boolean, byServerError: boolean): boolean {
     if (performance.now() - this.connectedAt >= QUICK_END_MS) {

@@ -51,10 +51,14 @@ export function wsTransports(
 }
 
 /**
- * The largest WebSocket message taken from a server: nats-server's largest max_payload (64 MiB)
- * with room for the protocol around it (ws's own default is 100 MiB).
+ * The largest WebSocket message taken from a server. Not one NATS message: nats-server puts all
+ * it has queued for a reader into one frame, so after this client paused reading (a slow
+ * subscriber, flow-control.ts) a frame holds up to the server's max_pending (64 MiB by default,
+ * raised with a large max_payload). 65 MiB (and ws's default 100 MiB) ended such connections
+ * ("Max payload size exceeded") and lost what the frame held (outside probe, s24); 1 GiB keeps a
+ * bound a hostile server cannot pass.
  */
-const MAX_WS_MESSAGE = 65 * 1024 * 1024;
+const MAX_WS_MESSAGE = 1024 * 1024 * 1024;
 
 /** The `ws` package, loaded by the first WebSocket connection (lazy-package.ts). */
 const webSocket = lazyPackage<typeof WebSocketClass>('ws');
@@ -103,7 +107,7 @@ class WsTransport implements Transport {
       const WebSocket = webSocket();
       this.ws = new WebSocket(this.server.url + (this.server.query ?? ''), {
         perMessageDeflate: true,
-        // A hostile server must not make `ws` inflate or buffer more than a NATS message can be.
+        // A hostile server must not make `ws` inflate or buffer without a bound.
         maxPayload: MAX_WS_MESSAGE,
         createConnection: () => this.connectSocket(local, secure),
       });

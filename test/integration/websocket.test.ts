@@ -19,6 +19,7 @@ import { createUser, type KeyPair } from 'nkeys.js';
 import { describe, expect, it } from 'vitest';
 import { certSuite } from '../helpers/cert-suite.js';
 import { tlsBlock } from '../helpers/certs.js';
+import { runNodeScript } from '../helpers/child.js';
 import { rejection } from '../helpers/errors.js';
 import { credsFile, makeTrustChain } from '../helpers/jwt.js';
 import {
@@ -30,6 +31,8 @@ import {
 } from '../helpers/nats-server.js';
 import { EventLog, waitFor, withTimeout } from '../helpers/wait.js';
 
+/** The package's entry, for scripts run in a process of their own. */
+const ENTRY = new URL('../../dist/src/main/index.js', import.meta.url).href;
 const suite = certSuite();
 const { clients, cleanups } = suite;
 
@@ -224,6 +227,49 @@ describe('keep-alive and the receive policy over ws://', () => {
     expect(log.types()).toEqual(['connected']);
     expect(received).toBe(COUNT);
   }, 90_000);
+});
+
+describe('frames larger than one message', () => {
+  it('takes a frame of everything the server queued for a slow reader (> 65 MiB)', async () => {
+    // nats-server puts what it queued for a reader into one frame: after the worker paused
+    // reading for a slow callback, more than 65 MiB came as one, which that bound refused,
+    // ending the connection and losing them uncounted (outside probe, s24). The publisher is
+    // another process: on this thread it would be paced by the slow callback.
+    const { server, ws } = await wsServer('max_payload: 8MB\nmax_pending: 512MB');
+    const log = new EventLog();
+    const consumer = await open(ws, new ConnectOptions().eventCallback(log.callback));
+    const COUNT = 32;
+    let received = 0;
+    consumer.subscribe('large', {
+      callback: () => {
+        const until = performance.now() + 80;
+        while (performance.now() < until) {}
+        received++;
+      },
+    });
+    await consumer.flush();
+    const published = await runNodeScript(
+      `
+      import { ConnectOptions } from ${JSON.stringify(ENTRY)};
+      const producer = await new ConnectOptions()
+        .maxPendingBytes(512 * 1024 * 1024)
+        .connect(${JSON.stringify(server.url)});
+      const payload = new Uint8Array(8 * 1024 * 1024 - 1024).fill(0x6c);
+      for (let i = 0; i < ${COUNT}; i++) producer.publish('large', payload);
+      await producer.flush();
+      await producer.close();
+      `,
+      { timeoutMs: 30_000, asFile: true },
+    );
+    expect(published.stderr).toBe('');
+    await waitFor(
+      () => received === COUNT || log.events.some((e) => e.type !== 'connected'),
+      30_000,
+      'every message delivered',
+    );
+    expect(log.types()).toEqual(['connected']);
+    expect(received).toBe(COUNT);
+  }, 60_000);
 });
 
 describe('the server pool', () => {
