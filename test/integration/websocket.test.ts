@@ -80,6 +80,39 @@ async function collect(
   return { messages: withTimeout(done, 20_000, `${n} messages on ${subject}`) };
 }
 
+/**
+ * Subscribes `client` to `subject` with a callback that spends `ms` on each message (a consumer
+ * slower than its producer), once the server has the subscription; counts what it got.
+ */
+async function slowConsumer(client: Client, subject: string, ms: number) {
+  const counted = { received: 0 };
+  client.subscribe(subject, {
+    callback: () => {
+      const until = performance.now() + ms;
+      while (performance.now() < until) {}
+      counted.received++;
+    },
+  });
+  await client.flush();
+  return counted;
+}
+
+/** Waits for `count` messages, then expects them all, with no event but the first 'connected'. */
+async function expectAllDelivered(
+  counted: { received: number },
+  count: number,
+  log: EventLog,
+  timeoutMs: number,
+): Promise<void> {
+  await waitFor(
+    () => counted.received === count || log.events.some((e) => e.type !== 'connected'),
+    timeoutMs,
+    'every message delivered',
+  );
+  expect(log.types()).toEqual(['connected']);
+  expect(counted.received).toBe(count);
+}
+
 async function echoes(client: Client, subject = 'ws.echo'): Promise<string> {
   const got = await collect(client, subject, 1);
   client.publish(subject, 'over ws');
@@ -204,28 +237,14 @@ describe('keep-alive and the receive policy over ws://', () => {
       ws,
       new ConnectOptions().pingInterval(100).eventCallback(log.callback),
     );
-    let received = 0;
-    consumer.subscribe('work', {
-      callback: () => {
-        const until = performance.now() + 0.01;
-        while (performance.now() < until) {}
-        received++;
-      },
-    });
-    await consumer.flush();
+    const counted = await slowConsumer(consumer, 'work', 0.01);
     const producer = await open(server.url);
     const payload = new Uint8Array(250).fill(0x78);
     for (let i = 0; i < COUNT; i++) {
       if (!producer.publish('work', payload)) await producer.writable();
     }
     await producer.flush();
-    await waitFor(
-      () => received === COUNT || log.events.some((e) => e.type !== 'connected'),
-      60_000,
-      'every message delivered',
-    );
-    expect(log.types()).toEqual(['connected']);
-    expect(received).toBe(COUNT);
+    await expectAllDelivered(counted, COUNT, log, 60_000);
   }, 90_000);
 });
 
@@ -239,15 +258,7 @@ describe('frames larger than one message', () => {
     const log = new EventLog();
     const consumer = await open(ws, new ConnectOptions().eventCallback(log.callback));
     const COUNT = 32;
-    let received = 0;
-    consumer.subscribe('large', {
-      callback: () => {
-        const until = performance.now() + 80;
-        while (performance.now() < until) {}
-        received++;
-      },
-    });
-    await consumer.flush();
+    const counted = await slowConsumer(consumer, 'large', 80);
     const published = await runNodeScript(
       `
       import { ConnectOptions } from ${JSON.stringify(ENTRY)};
@@ -262,13 +273,7 @@ describe('frames larger than one message', () => {
       { timeoutMs: 30_000, asFile: true },
     );
     expect(published.stderr).toBe('');
-    await waitFor(
-      () => received === COUNT || log.events.some((e) => e.type !== 'connected'),
-      30_000,
-      'every message delivered',
-    );
-    expect(log.types()).toEqual(['connected']);
-    expect(received).toBe(COUNT);
+    await expectAllDelivered(counted, COUNT, log, 30_000);
   }, 60_000);
 });
 
