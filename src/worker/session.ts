@@ -252,9 +252,9 @@ export class Session implements ParserSink {
   // ---- ParserSink -----------------------------------------------------------------------
 
   onMsg(msg: MsgView): void {
-    if (this.sentBeforeInfo('MSG')) return;
     if (this.phase === 'open' || (this.phase === 'closing' && this.host.deliversWhileClosing(this)))
       this.host.message(msg);
+    else this.sentBeforeInfo('MSG'); // off the per-message path: only when not delivered
   }
 
   onInfo(raw: Record<string, unknown>): void {
