@@ -68,7 +68,8 @@ function ratioOf(row: Row, other: ClientName): number | null {
 /** `1.23 M`, `712 k`, `0.412`: three significant digits, SI prefixes from 10^4 up. */
 export function formatValue(value: number | null | undefined): string {
   if (value === null || value === undefined || Number.isNaN(value)) return 'failed';
-  if (Math.abs(value) >= 1e6) return `${(value / 1e6).toPrecision(3)} M`;
+  // From 999.5 k up: three digits of k would round to 1000, which toPrecision writes as 1.00e+3.
+  if (Math.abs(value) >= 999_500) return `${(value / 1e6).toPrecision(3)} M`;
   if (Math.abs(value) >= 1e4) return `${(value / 1e3).toPrecision(3)} k`;
   if (Math.abs(value) >= 100) return value.toFixed(0);
   return value.toPrecision(3);

@@ -379,6 +379,7 @@ describe('table', () => {
   it('formatValue: three significant digits, k and M from 10^4 up', () => {
     expect(formatValue(1_234_567)).toBe('1.23 M');
     expect(formatValue(712_345)).toBe('712 k');
+    expect(formatValue(999_700)).toBe('1.00 M'); // was '1.00e+3 k'
     expect(formatValue(12_345)).toBe('12.3 k');
     expect(formatValue(9_999)).toBe('9999');
     expect(formatValue(412.4)).toBe('412');
