@@ -8,6 +8,7 @@ import { validatePublishSubject } from '../shared/protocol/subject.js';
 import { utf8Length } from '../shared/protocol/utf8.js';
 import type { SubjectInterest } from './interest.js';
 import type { Publisher } from './publisher.js';
+import { lengthOf } from './user-bytes.js';
 
 /** A message payload: bytes, or a string sent as UTF-8. */
 export type Payload = Uint8Array | string;
@@ -76,8 +77,10 @@ export class Outgoing {
       replyBytes = utf8Length(reply);
     }
     const data = toBytes(payload);
+    // Its real length, read once: never the array's own `length` (user-bytes.ts).
+    const size = lengthOf(data);
     if (headers === undefined) {
-      this.checkSize(subject, data.length);
+      this.checkSize(subject, size);
       return this.publisher.pub(
         subject,
         this.lastSubjectBytes,
@@ -85,6 +88,7 @@ export class Outgoing {
         replyBytes,
         data,
         this.lastEcho,
+        size,
       );
     }
     if (!(headers instanceof HeaderMap)) {
@@ -98,7 +102,7 @@ export class Outgoing {
       );
     }
     const block = encodeHeaders(headers);
-    this.checkSize(subject, block.length + data.length);
+    this.checkSize(subject, block.length + size);
     return this.publisher.hpub(
       subject,
       this.lastSubjectBytes,
@@ -107,6 +111,7 @@ export class Outgoing {
       block,
       data,
       this.lastEcho,
+      size,
     );
   }
 

@@ -37,6 +37,7 @@ import {
 import type { RingProducer } from '../shared/ring/ring-producer.js';
 import { Overflow } from './overflow.js';
 import { type PubLine, PubLineCache } from './pub-lines.js';
+import { byteOffsetOf, plainView } from './user-bytes.js';
 
 /** Bytes of control frames that may wait past maxPendingBytes (~2,000 SUBs, ~8,000 FLUSHes). */
 const CONTROL_ALLOWANCE_BYTES = 64 * 1024;
@@ -108,11 +109,13 @@ export class Publisher {
     replyBytes: number,
     payload: Uint8Array,
     echo: boolean,
+    /** The payload's real length (user-bytes.ts): a caller's own `length` may lie. */
+    size = payload.length,
   ): boolean {
-    const size = payload.length;
     const wire = pubLength(subjectBytes, replyBytes, size);
     if (wire > this.continuedOver) {
-      return this.continued([encodePubLine(subject, reply, size), payload, CRLF], echo);
+      const line = encodePubLine(subject, reply, size);
+      return this.continued([line, plainView(payload, size), CRLF], echo);
     }
     // Small payloads are not aligned (the test here saves a call). While messages wait off the
     // ring a new one waits too, in private memory: no alignment.
@@ -120,16 +123,19 @@ export class Publisher {
     const pad =
       size < ALIGN_PAYLOAD_MIN || waiting
         ? 0
-        : this.records.alignPad(wire - size - 2, wire, payload);
+        : this.records.alignPad(wire - size - 2, wire, byteOffsetOf(payload));
     const line = this.lines.get(subject, reply, size, pad);
     if (this.ringOverBound && !waiting) this.assertRingRoom(pubFrameLength(wire + pad));
     const at = waiting ? -1 : this.records.reserve(wire + pad, echo);
-    if (at < 0) return this.pubWaiting(subject, reply, payload, line, wire + pad, pad, echo);
+    if (at < 0) {
+      return this.pubWaiting(subject, reply, payload, size, line, wire + pad, pad, echo);
+    }
     const frame = this.ring.bytes;
-    if (line === undefined) writePub(frame, at, subject, reply, payload, pad);
+    if (line === undefined) writePub(frame, at, subject, reply, payload, pad, size);
     else if (line.words !== null) {
-      writePubWithLineWords(frame, this.ring.view, at, line.bytes.length, line.words, payload);
-    } else writePubWithLine(frame, at, line.bytes, payload);
+      const { view } = this.ring;
+      writePubWithLineWords(frame, view, at, line.bytes.length, line.words, payload, size);
+    } else writePubWithLine(frame, at, line.bytes, payload, size);
     return this.inRing(reply !== undefined);
   }
 
@@ -141,14 +147,16 @@ export class Publisher {
     headerBlock: Uint8Array,
     payload: Uint8Array,
     echo: boolean,
+    /** As in pub(). */
+    size = payload.length,
   ): boolean {
-    const wire = hpubLength(subjectBytes, replyBytes, headerBlock.length, payload.length);
+    const wire = hpubLength(subjectBytes, replyBytes, headerBlock.length, size);
     if (wire > this.continuedOver) {
-      const line = encodeHpubLine(subject, reply, headerBlock.length, payload.length);
-      return this.continued([line, headerBlock, payload, CRLF], echo);
+      const line = encodeHpubLine(subject, reply, headerBlock.length, size);
+      return this.continued([line, headerBlock, plainView(payload, size), CRLF], echo);
     }
     const at = this.wireSpace(wire, echo);
-    writeHpub(this.frame, at, subject, reply, headerBlock, payload);
+    writeHpub(this.frame, at, subject, reply, headerBlock, payload, size);
     return this.committed(this.frame, reply !== undefined);
   }
 
@@ -290,14 +298,15 @@ export class Publisher {
     subject: string,
     reply: string | undefined,
     payload: Uint8Array,
+    size: number,
     line: PubLine | undefined,
     wireLength: number,
     pad: number,
     echo: boolean,
   ): boolean {
     const at = this.waitingSpace(wireLength, echo);
-    if (line === undefined) writePub(this.frame, at, subject, reply, payload, pad);
-    else writePubWithLine(this.frame, at, line.bytes, payload);
+    if (line === undefined) writePub(this.frame, at, subject, reply, payload, pad, size);
+    else writePubWithLine(this.frame, at, line.bytes, payload, size);
     return this.queued();
   }
 

@@ -495,4 +495,56 @@ describe('hostile values', () => {
     expect(unhandled).toEqual([]);
     unhandled = [];
   });
+
+  it('a payload whose length lies: its real bytes are sent, and nothing around it is harmed', async () => {
+    const c = f.client;
+    const got: [string, string][] = [];
+    const hex = (m: Message) => Buffer.from(m.payload).toString('hex');
+    const sub = c.subscribe('lie.>', { callback: (m) => got.push([m.subject, hex(m)]) });
+    // Earlier messages leave their bytes in the command ring: none may ride along.
+    c.publish('lie.secret', 'SECRET'.repeat(200));
+    const lying = (bytes: Uint8Array, length: unknown) =>
+      Object.defineProperty(bytes, 'length', { get: () => length });
+    let reads = 0;
+    class Shifty extends Uint8Array {
+      override get length(): number {
+        return reads++ === 0 ? 2 : 4000; // honest at the first read only
+      }
+    }
+    const lies: unknown[] = ['3', -100, 2.5, -1, 0, 4000, 1e12, Symbol('length')];
+    const sent: [string, string][] = [];
+    const send = (
+      subject: string,
+      bytes: Uint8Array,
+      publish = () => c.publish(subject, bytes),
+    ) => {
+      expect(publish()).toBe(true);
+      sent.push([
+        subject,
+        Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex'),
+      ]);
+      c.publish('lie.valid', 'ok');
+      sent.push(['lie.valid', Buffer.from('ok').toString('hex')]);
+    };
+    for (const lie of lies) send('lie.pub', lying(Uint8Array.of(65, 66), lie));
+    const headers = new HeaderMap();
+    headers.insert('h', 'v');
+    for (const lie of lies) {
+      const bytes = lying(Uint8Array.of(67, 68), lie);
+      send('lie.hpub', bytes, () => c.publishWithHeaders('lie.hpub', headers, bytes));
+    }
+    send('lie.shifty', new Shifty([69, 70]));
+    // Large enough to go in parts (the continued path).
+    send('lie.large', lying(new Uint8Array(600 * 1024).fill(71), 10));
+    const reply = await c.request('echo', lying(Uint8Array.of(72, 73), 4000));
+    expect(hex(reply)).toBe('4849');
+    await c.flush();
+    await sub.unsubscribe();
+    expect(got).toEqual([
+      ['lie.secret', Buffer.from('SECRET'.repeat(200)).toString('hex')],
+      ...sent,
+    ]);
+    expect(c.connectionState()).toBe('connected');
+    expect(await settledYet(c.closed())).toBe(false);
+  });
 });

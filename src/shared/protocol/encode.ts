@@ -68,8 +68,10 @@ export function writePub(
   reply: string | undefined,
   payload: Uint8Array,
   pad = 0,
+  payloadBytes = payload.length,
 ): number {
-  return writePayload(buf, writePubLine(buf, off, subject, reply, payload.length, pad), payload);
+  const p = writePubLine(buf, off, subject, reply, payloadBytes, pad);
+  return writePayload(buf, p, payload, payloadBytes);
 }
 
 /**
@@ -81,9 +83,10 @@ export function writePubWithLine(
   off: number,
   line: Uint8Array,
   payload: Uint8Array,
+  payloadBytes = payload.length,
 ): number {
   buf.set(line, off);
-  return writePayload(buf, off + line.length, payload);
+  return writePayload(buf, off + line.length, payload, payloadBytes);
 }
 
 /**
@@ -100,9 +103,10 @@ export function writePubWithLineWords(
   lineLength: number,
   words: Int32Array,
   payload: Uint8Array,
+  payloadBytes = payload.length,
 ): number {
   for (let i = 0; i < words.length; i++) view.setInt32(off + 4 * i, words[i], true);
-  return writePayload(buf, off + lineLength, payload);
+  return writePayload(buf, off + lineLength, payload, payloadBytes);
 }
 
 /** `line` as little-endian 32-bit words for {@link writePubWithLineWords}, the last one padded with zeros. */
@@ -196,9 +200,10 @@ export function writeHpub(
   reply: string | undefined,
   headerBlock: Uint8Array,
   payload: Uint8Array,
+  payloadBytes = payload.length,
 ): number {
-  const p = writeHpubLine(buf, off, subject, reply, headerBlock.length, payload.length);
-  return writeBody(buf, p, headerBlock, payload);
+  const p = writeHpubLine(buf, off, subject, reply, headerBlock.length, payloadBytes);
+  return writeBody(buf, p, headerBlock, payload, payloadBytes);
 }
 
 /**
@@ -321,6 +326,7 @@ function writeBody(
   off: number,
   header: Uint8Array | undefined,
   payload: Uint8Array,
+  payloadBytes: number,
 ): number {
   buf[off] = CR;
   buf[off + 1] = LF;
@@ -329,13 +335,22 @@ function writeBody(
     buf.set(header, p);
     p += header.length;
   }
-  return writePayload(buf, p, payload);
+  return writePayload(buf, p, payload, payloadBytes);
 }
 
-/** Writes `<payload>\r\n`; an empty payload skips set(), whose fixed cost into shared memory is the larger part. */
-function writePayload(buf: Uint8Array, off: number, payload: Uint8Array): number {
-  if (payload.length > 0) buf.set(payload, off);
-  const p = off + payload.length;
+/**
+ * Writes `<payload>\r\n`, `payloadBytes` being the payload's real length (never read from the
+ * array here: a caller's array may lie, see main/user-bytes.ts); an empty payload skips set(),
+ * whose fixed cost into shared memory is the larger part.
+ */
+function writePayload(
+  buf: Uint8Array,
+  off: number,
+  payload: Uint8Array,
+  payloadBytes: number,
+): number {
+  if (payloadBytes > 0) buf.set(payload, off);
+  const p = off + payloadBytes;
   buf[p] = CR;
   buf[p + 1] = LF;
   return p + 2;
