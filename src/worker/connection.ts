@@ -235,7 +235,7 @@ export class Connection implements SessionHost {
         return;
       }
       if (why === FORCED) {
-        await this.endings.forcedHeadStart(wake.signal); // order (endings.ts)
+        await this.endings.forcedHeadStart(wake.signal, this.options); // order (endings.ts)
         if (!this.inState('backoff')) return; // close() ended it
       }
       entry = await this.nextAttempt();

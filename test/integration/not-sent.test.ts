@@ -160,6 +160,29 @@ describe('close() on a server that stopped reading counts only what no PONG ackn
 });
 
 describe('forceReconnect()', () => {
+  // The old socket's head start (endings.ts) is connectionTimeout here, not 2 s: a flush made
+  // right after, bound at 2 × connectionTimeout from the disconnect, still finds the next server.
+  it('away from a server that stopped reading: a flush made after it resolves on the next server', async () => {
+    const stalled = await startServer();
+    const healthy = await startServer();
+    servers.push(stalled, healthy);
+    const client = await new ConnectOptions().connectionTimeout(800).connect(stalled.url);
+    clients.push(client);
+    await client.setServerPool([healthy.url]); // the next dial goes there
+    const receiver = await connect(healthy.url);
+    clients.push(receiver);
+    let received = 0;
+    receiver.subscribe('fr.stalled', { callback: () => received++ });
+    await receiver.flush();
+    process.kill(stalled.pid, 'SIGSTOP');
+    await client.forceReconnect();
+    for (let i = 0; i < 10; i++) client.publish('fr.stalled', 'after');
+    await client.flush();
+    expect(client.serverInfo().port).toBe(healthy.port);
+    await receiver.flush();
+    await waitFor(() => received === 10, 2_000, 'the ten messages after it');
+  });
+
   it('during a publish stream loses nothing: every accepted message reaches the peer', async () => {
     const server = await startServer();
     servers.push(server);

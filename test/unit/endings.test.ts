@@ -11,7 +11,7 @@ function closedSession(): Session {
   return { close: () => Promise.resolve(0) } as unknown as Session;
 }
 
-const options = { pingInterval: 120_000 } as WorkerOptions;
+const options = { pingInterval: 120_000, connectionTimeout: 10_000 } as WorkerOptions;
 
 /** Timers the process has pending (a 2 s one would keep a closed worker alive meanwhile). */
 const pendingTimers = () =>
@@ -22,7 +22,7 @@ describe('Endings.forcedHeadStart', () => {
     const endings = new Endings(() => {});
     const before = pendingTimers();
     endings.force(closedSession(), options);
-    await endings.forcedHeadStart(new AbortController().signal);
+    await endings.forcedHeadStart(new AbortController().signal, options);
     expect(pendingTimers()).toBe(before);
   });
 
@@ -32,9 +32,20 @@ describe('Endings.forcedHeadStart', () => {
     // A socket that never closes on its own.
     endings.force({ close: () => new Promise(() => {}) } as unknown as Session, options);
     const wake = new AbortController();
-    const waiting = endings.forcedHeadStart(wake.signal);
+    const waiting = endings.forcedHeadStart(wake.signal, options);
     wake.abort();
     await waiting;
     expect(pendingTimers()).toBe(before);
+  });
+
+  it('a server that does not read gets connectionTimeout, not 2 s, when that is shorter', async () => {
+    const endings = new Endings(() => {});
+    const short = { ...options, connectionTimeout: 300 };
+    endings.force({ close: () => new Promise(() => {}) } as unknown as Session, short);
+    const start = performance.now();
+    await endings.forcedHeadStart(new AbortController().signal, short);
+    const waited = performance.now() - start;
+    expect(waited).toBeGreaterThanOrEqual(290);
+    expect(waited).toBeLessThan(1_500);
   });
 });
