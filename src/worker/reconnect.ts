@@ -38,6 +38,9 @@ import type { PoolEntry, ServerPool } from './server-pool.js';
  */
 const QUICK_END_MS = 4_000;
 
+/** What delayGiven() says of a delay a callback gave that no timer can take. */
+const UNUSABLE = -1;
+
 export interface NextAttempt {
   entry: PoolEntry;
   /** ms to wait first. */
@@ -131,14 +134,16 @@ export class Reconnects {
         const entry = this.pool.find(choice.addr);
         if (entry) {
           const given = this.delayGiven('reconnectToServerCallback', choice.delay);
-          return this.attempt(entry, given ?? (await this.delay()));
+          // An unusable delay fails the whole answer, as a throw does: the default choice.
+          if (given !== UNUSABLE) return this.attempt(entry, given ?? (await this.delay()));
+        } else {
+          this.report(
+            new NatsError(
+              'serverNotInPool',
+              `reconnectToServerCallback chose ${JSON.stringify(String(choice.addr))}, which is not in the server pool; the default choice is taken`,
+            ),
+          );
         }
-        this.report(
-          new NatsError(
-            'serverNotInPool',
-            `reconnectToServerCallback chose ${JSON.stringify(String(choice.addr))}, which is not in the server pool; the default choice is taken`,
-          ),
-        );
       }
     }
     const delay = await this.delay();
@@ -173,7 +178,7 @@ export class Reconnects {
         caller.reconnectDelay(attempts),
       );
       const ms = this.delayGiven('reconnectDelayCallback', answer);
-      if (ms !== undefined) return ms;
+      if (ms !== undefined && ms !== UNUSABLE) return ms;
     }
     return defaultReconnectDelay(attempts);
   }
@@ -181,7 +186,7 @@ export class Reconnects {
   /**
    * The delay a callback gave, as a timer takes it; undefined for none (null, undefined: the
    * default). Anything but 0..2^31 − 1 ms (API.md's durations) is a failed callback, as a throw
-   * is: reported, counted as a failed attempt, and the default taken (NaN, Infinity or -5 were
+   * is: reported, counted as a failed attempt, and {@link UNUSABLE} (NaN, Infinity or -5 were
    * taken for no delay, 2^31 for 24 days).
    */
   private delayGiven(what: string, value: unknown): number | undefined {
@@ -194,7 +199,7 @@ export class Reconnects {
         `${what} gave the delay ${describe(value)}, not a number of milliseconds from 0 to ${MAX_TIMER_MS}; the default is taken`,
       ),
     );
-    return undefined;
+    return UNUSABLE;
   }
 
   /**

@@ -138,6 +138,34 @@ describe('a reconnect callback that gives a delay no timer can take', () => {
   });
 });
 
+describe('reconnectToServerCallback with an unusable delay', () => {
+  // README: such an answer is a failed callback, "and the default choice is taken": its address
+  // with it (the client dialled the server the callback chose, with the default delay).
+  it('its address is not taken either: the default choice is', async () => {
+    const [first, second] = [await startServer(), await startServer()];
+    servers.push(first, second);
+    const events: Event[] = [];
+    let asked = 0;
+    const client = await new ConnectOptions()
+      .retainServersOrder()
+      .eventCallback((e) => {
+        events.push(e);
+      })
+      .reconnectToServerCallback(() => (asked++ ? { addr: second.url, delay: -5 } : null))
+      .connect([first.url, second.url]);
+    clients.push(client);
+    expect(client.serverInfo().port).toBe(first.port);
+    await client.forceReconnect();
+    await waitFor(
+      () => client.statistics().connects === 2 && client.connectionState() === 'connected',
+      5_000,
+      'the reconnect',
+    );
+    expect(callbackErrors(events)).toEqual([expect.stringMatching(/gave the delay -5/)]);
+    expect(client.serverInfo().port).toBe(first.port); // the pool's order, not the callback's
+  });
+});
+
 describe('a callback that never settles is called a few times, not once per attempt', () => {
   // Each call waits on the caller's thread for as long as the callback does: one per attempt
   // would pile up without end while the server is away.
