@@ -171,6 +171,7 @@ function delivery(size: number): { run(): void; frames: number; bytes: number } 
   const subscription = newSubscription(1, SUBJECT, undefined);
   let received = 0;
   const owner = {
+    isClosed: () => false,
     unsubscribe() {},
     slowConsumer() {},
     dropped() {},

@@ -143,9 +143,12 @@ export class Lifecycle {
       let notSent = parts.publisher.waitingMessages;
       parts.publisher.publishNow();
       this.closedError = error ?? new NatsError('closed', 'client is closed');
+      // A dead worker is what pending calls learn; otherwise that the client closed (API.md:
+      // after 'maxReconnects', later calls fail with 'closed').
+      const died = error?.kind === 'workerExited' ? error : undefined;
       // Counted: nothing more may move from this thread into the ring (the worker would send
       // it or count it again).
-      parts.publisher.close(this.closedError);
+      parts.publisher.close(died ?? new NatsError('closed', 'client is closed'));
       try {
         const left = Math.max(0, Math.round(deadline - performance.now()));
         notSent += await parts.host.call((api) => api.close(left));
@@ -167,8 +170,6 @@ export class Lifecycle {
       parts.dispatcher.stop();
       wakeAll(parts.rings.command); // no waitAsync stays pending
       wakeAll(parts.rings.delivery);
-      // A dead worker is what pending calls learn; otherwise that the client closed.
-      const died = error?.kind === 'workerExited' ? error : undefined;
       parts.flushes.close(died);
       parts.mux.close(died ?? new NatsError('closed', 'client closed before the reply arrived'));
       parts.subs.endAll(error);

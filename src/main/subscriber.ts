@@ -36,6 +36,8 @@ export class HeldSlabs {
 
 /** What a Subscriber needs from its client (kept narrow so the two stay decoupled). */
 export interface SubscriptionOwner {
+  /** The client is closed: a call that would change the subscription fails with 'closed'. */
+  isClosed(): boolean;
   unsubscribe(sub: Subscriber, max: number): void;
   /** A subscriber whose iterator queue is full drops; the client reports it once per episode. */
   slowConsumer(sub: Subscriber): void;
@@ -189,7 +191,8 @@ export class Subscriber implements AsyncIterable<Message> {
    * `max`) can only be lowered: the server may have ended the subscription at it before a
    * higher one reaches it, and the subscription would then wait for messages that never come.
    *
-   * @throws (rejects) NatsError `'invalidArgument'` for anything but an integer 1..2^31 − 1.
+   * @throws (rejects) NatsError `'invalidArgument'` for anything but an integer 1..2^31 − 1;
+   * `'closed'` on a closed client.
    */
   async unsubscribeAfter(n: number): Promise<void> {
     // The bound: the worker keeps the count in a u32 (2^32 would wrap to 0, "no limit"), and
@@ -200,6 +203,7 @@ export class Subscriber implements AsyncIterable<Message> {
         `unsubscribeAfter expects an integer from 1 to ${MAX_UNSUBSCRIBE_AFTER}, got ${describe(n)}`,
       );
     }
+    if (this.owner.isClosed()) throw this.onClosedClient('unsubscribeAfter');
     if (this.done) return;
     if (this.delivered >= n) return this.unsubscribe();
     if (this.limit !== 0 && n >= this.limit) return; // only lowered (see above)
@@ -223,10 +227,17 @@ export class Subscriber implements AsyncIterable<Message> {
    * subscription ends all the same.
    */
   drain(): Promise<void> {
+    if (this.owner.isClosed() && this.draining === undefined) {
+      return Promise.reject(this.onClosedClient('drain'));
+    }
     if (this.done) return Promise.resolve();
     // One UNSUB per subscription: a second drain() waits for the first.
     this.draining ??= this.owner.drainSubscription(this);
     return this.draining;
+  }
+
+  private onClosedClient(what: string): NatsError {
+    return new NatsError('closed', `${what} of subscription ${this.sid} on a closed client`);
   }
 
   /**

@@ -120,6 +120,11 @@ export class Subscriptions implements SubscriptionOwner {
   }
 
   /** SubscriptionOwner */
+  isClosed(): boolean {
+    return this.client.isClosed();
+  }
+
+  /** SubscriptionOwner */
   unsubscribe(sub: Subscriber, max: number): void {
     if (this.client.isClosed()) return;
     this.publisher.control({ kind: 'unsub', sid: sub.sid, max });

@@ -186,7 +186,11 @@ describe('server pool', () => {
     expect(types.lastIndexOf('clientError')).toBeLessThan(types.lastIndexOf('closed'));
     expect(c.connectionState()).toBe('closed');
     expect(c.serverPool()[0].failedAttempts).toBe(2);
+    // API.md "Details": later calls fail with 'closed', whatever ended the client.
     expect(() => c.publish('x', 'y')).toThrow(expect.objectContaining({ kind: 'closed' }));
+    for (const call of [() => c.writable(), () => c.flush(), () => c.rtt(), () => c.drain()]) {
+      await expect(call()).rejects.toMatchObject({ kind: 'closed' });
+    }
   });
 
   it("setServerPool() during an attempt's delay: that attempt goes to the new pool, in its budget", async () => {

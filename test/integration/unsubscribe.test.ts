@@ -123,6 +123,22 @@ describe('unsubscribeAfter(n)', () => {
   });
 });
 
+describe('on a closed client', () => {
+  // API.md: 'closed' for any call on a closed client; they resolved as if they took effect.
+  it("unsubscribeAfter(n) and drain() reject with 'closed'; unsubscribe() never rejects", async () => {
+    const client = await connect(file.server.url);
+    const sub = client.subscribe('closed.sub');
+    const drained = client.subscribe('closed.drained');
+    await drained.drain();
+    await client.close();
+    await expect(sub.unsubscribeAfter(5)).rejects.toMatchObject({ kind: 'closed' });
+    await expect(sub.drain()).rejects.toMatchObject({ kind: 'closed' });
+    await expect(sub.unsubscribe()).resolves.toBeUndefined();
+    // A drain that finished before the close keeps its outcome.
+    await expect(drained.drain()).resolves.toBeUndefined();
+  });
+});
+
 describe('unsubscribe()', () => {
   it('stops delivery: nothing published after it arrives', async () => {
     const client = file.keep(await connect(file.server.url));

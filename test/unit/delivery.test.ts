@@ -108,6 +108,7 @@ describe('delivery frames', () => {
       const sent = chunkOfMessages(withReply);
       const received: Message[] = [];
       const owner = {
+        isClosed: () => false,
         unsubscribe() {},
         slowConsumer() {},
         dropped() {},
@@ -160,6 +161,7 @@ describe('delivery frames', () => {
     const subjects: string[] = [];
     const subscriber = new Subscriber(
       {
+        isClosed: () => false,
         unsubscribe() {},
         slowConsumer() {},
         dropped() {},
@@ -249,6 +251,7 @@ describe('delivery frames', () => {
           const keep = (m: Message) =>
             received.push([m.subject, m.reply, m.headers?.get('A'), m.payload, m.payload.slice()]);
           const owner = {
+            isClosed: () => false,
             unsubscribe() {},
             slowConsumer() {},
             dropped() {},

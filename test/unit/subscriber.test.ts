@@ -5,6 +5,7 @@ import { HeldSlabs, Subscriber, type SubscriptionOwner } from '../../src/main/su
 function owner() {
   const unsubs: number[] = [];
   const o: SubscriptionOwner = {
+    isClosed: () => false,
     unsubscribe: (_sub, max) => {
       unsubs.push(max);
     },
