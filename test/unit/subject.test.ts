@@ -55,7 +55,7 @@ describe('validatePublishSubject', () => {
 
 describe('validateSubscribeSubject', () => {
   it('accepts wildcards', () => {
-    for (const s of ['foo', 'foo.*', 'foo.>', '>', '*.bar']) {
+    for (const s of ['foo', 'foo.*', 'foo.>', '>', '*.bar', 'a>.b', 'a.b>', '>>.a']) {
       expect(() => validateSubscribeSubject(s)).not.toThrow();
     }
   });
@@ -74,6 +74,12 @@ describe('validateSubscribeSubject', () => {
 
   it('rejects a trailing dot', () => {
     expect(caught(() => validateSubscribeSubject('foo.')).kind).toBe('badSubject');
+  });
+
+  it("rejects a '>' token before the last (nats-server refuses it with an -ERR)", () => {
+    for (const s of ['>.a', 'a.>.b', 'a.*.>.>']) {
+      expect(caught(() => validateSubscribeSubject(s)).kind, s).toBe('badSubject');
+    }
   });
 
   it('rejects an empty token', () => {

@@ -36,7 +36,8 @@ export function validatePublishSubject(subject: string, what = 'subject', whites
 
 /**
  * Throws unless `subject` is a usable subscription subject: a publish subject that also has no
- * leading or trailing `.` and no empty token (`..`). Wildcards are allowed.
+ * leading or trailing `.`, no empty token (`..`) and no `>` token but the last (nats-server
+ * answers those with -ERR 'Invalid Subject', naming no subscription). Wildcards are allowed.
  *
  * @throws NatsError `'invalidArgument'` if `subject` is not a string, `'badSubject'` otherwise.
  * @example
@@ -54,6 +55,12 @@ export function validateSubscribeSubject(subject: string): void {
     throw new NatsError(
       'badSubject',
       `subject ${JSON.stringify(subject)} must not contain an empty token ('..')`,
+    );
+  }
+  if (subject.startsWith('>.') || subject.includes('.>.')) {
+    throw new NatsError(
+      'badSubject',
+      `subject ${JSON.stringify(subject)} may have '>' only as its last token`,
     );
   }
 }
