@@ -42,14 +42,34 @@ export function resolveServers(servers: string | string[]): WorkerOptions['serve
   return parsed;
 }
 
+/**
+ * The most URLs a pool is given (discovered servers come on top, at most 256): a longer array
+ * is refused before it is read, as reading `new Array(1e9)` took seconds of the caller's thread.
+ */
+export const MAX_GIVEN_SERVERS = 1024;
+
 /** The servers as an array of our own (a Proxy's traps or an array's getters run once, here). */
 function serverList(servers: unknown): string[] {
   if (typeof servers === 'string') return [servers];
   let list: string[] | undefined;
+  let length = 0;
   try {
-    list = Array.isArray(servers) ? Array.from(servers) : undefined;
+    if (Array.isArray(servers)) {
+      const said: unknown = servers.length; // a Proxy's trap may say anything
+      length = typeof said === 'number' ? said : Number.NaN;
+      if (length <= MAX_GIVEN_SERVERS) {
+        list = [];
+        for (let i = 0; i < length; i++) list.push(servers[i]);
+      }
+    }
   } catch {
     // an array-like whose reading throws is no list of servers either
+  }
+  if (length > MAX_GIVEN_SERVERS) {
+    throw new NatsError(
+      'invalidOption',
+      `at most ${MAX_GIVEN_SERVERS} server URLs can be given, got an array of ${length}`,
+    );
   }
   if (list === undefined) {
     throw new NatsError(

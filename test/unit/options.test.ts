@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConnectOptions } from '../../src/main/options.js';
-import { resolveServers } from '../../src/main/servers.js';
+import { MAX_GIVEN_SERVERS, resolveServers } from '../../src/main/servers.js';
 import { NatsError } from '../../src/shared/errors.js';
 
 function kindOf(fn: () => unknown): string | undefined {
@@ -53,6 +53,16 @@ describe('ConnectOptions validation', () => {
     ['empty server list', () => resolveServers([])],
     ['mixed ws/non-ws list', () => resolveServers(['ws://a:80', 'nats://b:4222'])],
     ['unknown scheme', () => resolveServers('http://a:80')],
+    ['a list longer than MAX_GIVEN_SERVERS', () => resolveServers(new Array(1025).fill('a:1'))],
+    ['a sparse list of 2^32 − 1', () => resolveServers(new Array(2 ** 32 - 1))],
+    [
+      'a Proxy whose length is 1e9',
+      () => resolveServers(new Proxy(['a:1'], { get: (_t, k) => (k === 'length' ? 1e9 : 'a:1') })),
+    ],
+    [
+      'a Proxy whose length is a Symbol',
+      () => resolveServers(new Proxy([], { get: (t, k) => (k === 'length' ? Symbol() : t) })),
+    ],
   ])('%s throws invalidOption', (_name, fn) => {
     expect(kindOf(fn)).toBe('invalidOption');
   });
@@ -82,6 +92,12 @@ describe('ConnectOptions validation', () => {
     const o = b.resolve();
     b.name('b');
     expect(o.worker.name).toBe('a');
+  });
+
+  it('takes MAX_GIVEN_SERVERS URLs', () => {
+    expect(resolveServers(new Array(MAX_GIVEN_SERVERS).fill('a:1'))).toHaveLength(
+      MAX_GIVEN_SERVERS,
+    );
   });
 
   it("does not mutate the caller's server list", () => {
