@@ -116,13 +116,14 @@ export class CompatConnection implements NatsConnection {
 
   /**
    * A received message's `respond()`. nats.js writes it to its protocol handler, past the
-   * connection's checks: a reply the client no longer takes (closed, or draining through its
-   * own drain()) is dropped, never thrown; in an async handler a throw would end the process.
-   * Bad input still throws.
+   * connection's checks: sent while the connection drains (the messages its drain still
+   * delivers are answered), dropped once it is closed, never thrown (in an async handler a
+   * throw would end the process). Bad input still throws.
    */
   private respondTo(reply: string, payload?: Payload, options?: PublishOptions): void {
     try {
-      this.send(reply, payload, options);
+      if (options?.reply) this.send(reply, payload, options);
+      else this.client.respondTo(reply, toHeaderMap(options?.headers), payload);
     } catch (error) {
       if (error instanceof NatsError && (error.kind === 'closed' || error.kind === 'draining')) {
         return;

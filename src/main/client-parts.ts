@@ -58,6 +58,8 @@ export interface ClientSide {
     payload?: Payload,
     replyBytes?: number,
   ): boolean;
+  /** Message.respond: the client's respondTo(). */
+  respond(reply: string, headers: HeaderMap | undefined, payload?: Payload): boolean;
   emit(event: Event): void;
 }
 
@@ -116,7 +118,7 @@ export function clientParts(
     flushesLostAfter: (id) => flushes.lostAfter(id),
     subscriptionRefused: (sid) => endRefused(subs.get(sid), subs, mux),
     deliveryError: (error, sub) => subs.callbackFailed(sub, error),
-    respond: (reply, headers, payload) => client.send(reply, undefined, headers, payload),
+    respond: (reply, headers, payload) => client.respond(reply, headers, payload),
   });
   const host = worker({
     options: { ...options.worker, servers },

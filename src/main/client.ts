@@ -105,6 +105,7 @@ export class Client implements ClientApi {
         subscribe: (subject, opts) => this.subscribe(subject, opts),
         send: (subject, reply, headers, payload, replyBytes) =>
           this.send(subject, reply, headers, payload, replyBytes),
+        respond: (reply, headers, payload) => this.respondTo(reply, headers, payload),
         emit: (event) => this.emit(event),
       },
       worker,
@@ -235,15 +236,30 @@ export class Client implements ClientApi {
     return `${this.#options.inboxPrefix}.${uniqueToken()}`;
   }
 
+  /**
+   * A reply to a received message (Message.respond, the compat layer's): sent while drain()
+   * runs, as the messages drain() still delivers are to be answered (nats.js sends them too);
+   * refused once the client is closed.
+   *
+   * @internal
+   */
+  respondTo(reply: string, headers: HeaderMap | undefined, payload?: Payload): boolean {
+    return this.send(reply, undefined, headers, payload, undefined, true);
+  }
+
+  /** `whileDraining`: a reply, which drain() does not refuse (respondTo). */
   private send(
     subject: string,
     reply: string | undefined,
     headers: HeaderMap | undefined,
     payload?: Payload,
     replyBytes?: number,
+    whileDraining = false,
   ): boolean {
-    if (this.parts.life.closedWith !== null || this.parts.life.isDraining)
-      this.parts.life.refuseNewWork('publish');
+    const { life } = this.parts;
+    if (life.closedWith !== null || (life.isDraining && !whileDraining)) {
+      life.refuseNewWork('publish');
+    }
     try {
       return this.parts.outgoing.send(subject, reply, headers, payload, replyBytes);
     } catch (error) {

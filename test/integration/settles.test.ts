@@ -3,6 +3,7 @@
 // waiting still get their replies.
 
 import { type Client, ConnectOptions, connect, type Event, NatsError } from 'nats-offload';
+import { asNatsConnection } from 'nats-offload/compat';
 import { afterEach, describe, expect, it } from 'vitest';
 import { terminateWorker } from '../../src/main/test-hooks.js';
 import { type NatsServer, startServer } from '../helpers/nats-server.js';
@@ -286,4 +287,42 @@ describe('after drain() starts', () => {
     expect(client.connectionState()).toBe('closed');
     expect(await client.closed()).toBeUndefined();
   });
+
+  // "What was in flight is delivered": a service that drains answers what it still gets (a
+  // respond() threw 'draining' there, and each requester timed out). Same in the compat layer.
+  it.each(['core', 'compat'])(
+    'a draining service still answers the requests on their way to it (%s)',
+    async (layer) => {
+      server = await startServer();
+      const requester = await new ConnectOptions().requestTimeout(5_000).connect(server.url);
+      const service = await connect(server.url);
+      clients.push(requester, service);
+      const respondErrors: unknown[] = [];
+      const answer = (respond: () => void) => {
+        try {
+          respond();
+        } catch (error) {
+          respondErrors.push(error);
+        }
+      };
+      if (layer === 'core') {
+        service.subscribe('svc', { callback: (m) => answer(() => m.respond(m.payload)) });
+      } else {
+        asNatsConnection(service).subscribe('svc', {
+          callback: (_error, m) => answer(() => m.respond(m.data)),
+        });
+      }
+      await service.flush();
+      const replies = Array.from({ length: 20 }, (_, i) => requester.request('svc', `q${i}`));
+      await requester.flush(); // the server has routed them to the service
+      // The service's thread is busy: the requests wait in its delivery ring when drain() starts.
+      const busyUntil = performance.now() + 200;
+      while (performance.now() < busyUntil) {}
+      await service.drain();
+      const answered = await Promise.all(replies.map((r) => r.then((m) => m.string())));
+      expect(answered).toEqual(Array.from({ length: 20 }, (_, i) => `q${i}`));
+      expect(respondErrors).toEqual([]);
+      expect(await service.closed()).toBeUndefined();
+    },
+  );
 });
