@@ -202,6 +202,11 @@ export class Client implements ClientApi {
         publishRequest: (s, reply, headers, data) => this.send(s, reply, headers, data),
         gathering: (sub, s) => this.parts.mux.gathering(sub, s),
         afterArrived: (run) => this.parts.dispatcher.afterArrived(run),
+        closedError: () => {
+          const ended = this.parts.life.closedWith;
+          if (ended === null || ended.kind === 'workerExited') return ended ?? undefined;
+          return new NatsError('closed', 'client closed before the requestMany ended');
+        },
       },
       subject,
       payload,

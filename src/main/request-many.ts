@@ -38,6 +38,11 @@ export interface RequestManyHost {
   gathering(sub: Subscriber, subject: string): void;
   /** Runs `run` once what arrived by now is dispatched (Dispatcher.afterArrived). */
   afterArrived(run: () => void): void;
+  /**
+   * Once the client is closed, what a request it cut short fails with ('closed', or
+   * 'workerExited' when the worker died); undefined while it is open.
+   */
+  closedError(): NatsError | undefined;
 }
 
 /** Checks the options and sends the request at once; the replies come from the iterable. */
@@ -60,7 +65,15 @@ export function requestMany(
   host.gathering(sub, subject);
   // The limits run from the request, iterated or not: an iterable nobody reads must not keep
   // its inbox open.
-  const stop = () => void sub.unsubscribe();
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+    void sub.unsubscribe();
+  };
+  // Ended by none of its limits: the client closed (API.md: a request pending at close()
+  // rejects with 'closed'); else "no more replies" and "the client went away" read the same.
+  const cutShort = () =>
+    stopped || sub.delivered === maxMessages ? undefined : host.closedError();
   // A limit is reached once what arrived before its timer ran is dispatched: replies that
   // waited while this thread was busy are gathered, and one among them restarts the stall.
   let deliveredAtQuiet = 0;
@@ -78,7 +91,7 @@ export function requestMany(
         ? undefined
         : setTimeout(() => host.afterArrived(stallOver), stall).unref(),
   };
-  const gathered = replies(sub, subject, timers, stop, restartStall);
+  const gathered = replies(sub, subject, timers, stop, restartStall, cutShort);
   // return() ends the request at once, also while a next() waits for a reply (a generator's
   // own return() would wait for that reply first) or before the first next().
   const iterator: AsyncIterableIterator<Message> = {
@@ -107,6 +120,8 @@ async function* replies(
   stop: () => void,
   /** A reply was taken: the stall starts again. */
   restartStall: () => void,
+  /** Why the replies ended short of every limit, if they did. */
+  cutShort: () => NatsError | undefined,
 ): AsyncGenerator<Message> {
   let first = true;
   try {
@@ -118,6 +133,8 @@ async function* replies(
       restartStall();
       yield msg;
     }
+    const cut = cutShort();
+    if (cut) throw cut;
   } finally {
     clearTimeout(timers.total);
     clearTimeout(timers.quiet);

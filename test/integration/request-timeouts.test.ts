@@ -119,17 +119,20 @@ describe('request timeouts on one shared timer', () => {
     expect(gathered).toEqual(['one', 'two']);
   });
 
-  it('a request pending at close() rejects closed, not timedOut later', async () => {
+  it('a request pending at close() rejects closed, not timedOut later; so does a requestMany', async () => {
     const c = await connect(file.server.url);
     await heldResponder(c, 'svc.close');
     const kinds: (string | undefined)[] = [];
     const pending = [50, 100, 60_000].map((timeout) =>
       kindOf(c.sendRequest('svc.close', { timeout })).then((k) => kinds.push(k)),
     );
+    // A requestMany too: its iterator throws 'closed' (it ended normally, as if no one answered).
+    const many = c.requestMany('svc.close', 'q', { maxWait: 60_000 })[Symbol.asyncIterator]();
+    pending.push(kindOf(many.next()).then((k) => kinds.push(k)));
     await c.flush();
     await c.close();
     await Promise.all(pending);
-    expect(kinds).toEqual(['closed', 'closed', 'closed']);
+    expect(kinds).toEqual(['closed', 'closed', 'closed', 'closed']);
   });
 
   it('a process whose client closed with a long request timeout pending exits at once', async () => {

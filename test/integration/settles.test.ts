@@ -65,6 +65,7 @@ describe('when the connection worker dies', () => {
     const flush = client.flush();
     const request = client.request('svc');
     const ownInbox = client.sendRequest('svc', { inbox: client.newInbox() });
+    const many = client.requestMany('svc', undefined, { maxWait: null })[Symbol.asyncIterator]();
     const closed = client.closed();
     // 64 MiB at once: more than the ring holds, so publishes also wait on this thread (the
     // one clientError must still be 'workerExited', not a partial 'notSent' count as well).
@@ -77,6 +78,7 @@ describe('when the connection worker dies', () => {
         outcome(flush),
         outcome(request),
         outcome(ownInbox),
+        outcome(many.next()),
         next,
         iterated.closed,
         withCallback.closed,
@@ -85,9 +87,18 @@ describe('when the connection worker dies', () => {
       1_000,
       'every pending call to settle',
     );
-    const [flushKind, requestKind, inboxKind, iteration, itClosed, cbClosed, clientClosed] =
-      settled;
-    expect([flushKind, requestKind, inboxKind]).toEqual([
+    const [
+      flushKind,
+      requestKind,
+      inboxKind,
+      manyKind,
+      iteration,
+      itClosed,
+      cbClosed,
+      clientClosed,
+    ] = settled;
+    expect([flushKind, requestKind, inboxKind, manyKind]).toEqual([
+      'workerExited',
       'workerExited',
       'workerExited',
       'workerExited',
