@@ -69,12 +69,6 @@ export class Client implements ClientApi {
   /** The pool and the last INFO, as the worker last told this thread. */
   private readonly servers: ServerView;
   private readonly statusReaders = new StatusReaders();
-  /**
-   * The connection (the worker's count, statistics().connects) whose INFO and pool
-   * serverInfo() and serverPool() hold; 0: none yet. The worker stores 'connected' in shared
-   * memory before its event brings them: until then connectionState() does not say it.
-   */
-  private described = 0;
 
   /**
    * The resolved options: secrets in clear (token, password, seed, JWT, TLS key). Private by
@@ -144,7 +138,9 @@ export class Client implements ClientApi {
     this.servers.update(update.info, update.servers);
     // A newer connection's INFO without its 'connected' event: the event was dropped from a
     // full queue (host-updates.ts), the connection is heard of all the same.
-    if (update.infoOf !== undefined && update.infoOf > this.described) this.heardOf(update.infoOf);
+    if (update.infoOf !== undefined && update.infoOf > this.parts.flushes.heardConnection) {
+      this.parts.flushes.connected(update.infoOf);
+    }
     for (const event of update.events) {
       this.connectionChanged(event);
       this.emit(fromWireEvent(event));
@@ -342,16 +338,10 @@ export class Client implements ClientApi {
     }
     if (event.type === 'connected') {
       this.servers.update(event.info, event.servers);
-      this.heardOf(event.connection);
+      this.parts.flushes.connected(event.connection); // serverInfo(), serverPool() describe it
     } else if (event.type === 'disconnected') {
       this.parts.flushes.disconnected();
     }
-  }
-
-  /** serverInfo() and serverPool() describe the worker's `connection`th connection now. */
-  private heardOf(connection: number): void {
-    this.described = connection;
-    this.parts.flushes.connected(connection);
   }
 
   drain(): Promise<void> {
@@ -397,10 +387,11 @@ export class Client implements ClientApi {
     const { shared } = this.parts;
     const state = shared.state();
     if (state !== 'connected') return state;
-    // 'connected' is the connection serverInfo() and serverPool() describe, or none: one this
-    // thread has not heard of yet (its event brings its INFO and pool) is not reported.
-    if (shared.connects() === this.described) return state;
-    return this.described === 0 ? 'pending' : 'disconnected';
+    // 'connected' is the connection serverInfo() and serverPool() describe, or none: the worker
+    // stores 'connected' before the event that brings its INFO and pool, not reported till then.
+    const described = this.parts.flushes.heardConnection;
+    if (shared.connects() === described) return state;
+    return described === 0 ? 'pending' : 'disconnected';
   }
 
   serverInfo(): ServerInfo {

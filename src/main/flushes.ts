@@ -54,11 +54,7 @@ export class Flushes {
    * resolved flush proves, connectionState() and serverInfo() already say.
    */
   private ackedEarly: PendingFlush[] = [];
-  /**
-   * The connection (the worker's count) this thread has heard of last; the worker counts a
-   * connection before its event and its acks.
-   */
-  private heardConnects = 0;
+  private heard = 0;
   /**
    * Pending flushes with messages before them that were not sent ({@link lostAfter}): they
    * fail when their PONG comes, not before, so that one still fences what preceded it.
@@ -82,6 +78,15 @@ export class Flushes {
     private readonly afterArrived: (run: () => void) => void,
   ) {
     this.deadlines = new Deadlines(afterArrived);
+  }
+
+  /**
+   * The connection (the worker's count, statistics().connects) this thread has heard of last,
+   * whose INFO and pool serverInfo() and serverPool() hold; 0: none yet. The worker counts a
+   * connection before its event and its acks.
+   */
+  get heardConnection(): number {
+    return this.heard;
   }
 
   /** Flushes not settled yet (CallBound counts them). */
@@ -131,7 +136,7 @@ export class Flushes {
     }
     // Only a connection whose event is still on its way waits it out: that event comes, and
     // connectionTimeout bounds the wait all the same (API.md "Every promise settles").
-    if (this.heardConnects < this.connects()) this.park(entry);
+    if (this.heard < this.connects()) this.park(entry);
     else entry.resolve();
   }
 
@@ -175,7 +180,7 @@ export class Flushes {
    * from now on have no bound while it stays so.
    */
   connected(connection: number): void {
-    this.heardConnects = connection;
+    this.heard = connection;
     this.notConnectedSince = null;
     for (const entry of this.ackedEarly.splice(0)) {
       clearTimeout(entry.parkTimer);

@@ -43,6 +43,22 @@ describe('StatusReaders', () => {
     expect(dropped.filter((ref) => ref.deref() !== undefined)).toHaveLength(0);
   });
 
+  it('a dropped reader leaves the readers once collected, before any event comes', async () => {
+    const readers = new StatusReaders();
+    const kept = readers.open();
+    for (let i = 0; i < 10; i++) readers.open();
+    // biome-ignore lint/complexity/useLiteralKeys: the private set is what the registry prunes
+    const refs = readers['readers'];
+    expect(refs.size).toBe(11);
+    await turn();
+    gc();
+    // FinalizationRegistry callbacks run in a task of their own after the collection.
+    for (let i = 0; i < 100 && refs.size > 1; i++) await turn();
+    expect(refs.size).toBe(1);
+    readers.push(slow(1));
+    expect(await kept.next()).toEqual({ value: slow(1), done: false });
+  });
+
   it('a for-await loop nobody else holds keeps getting events', async () => {
     const readers = new StatusReaders();
     const got: Event[] = [];
