@@ -77,9 +77,10 @@ export class Outgoing {
       replyBytes = utf8Length(reply);
     }
     const data = toBytes(payload);
-    // Its real length, read once: never the array's own `length` (user-bytes.ts).
-    const size = lengthOf(data);
     if (headers === undefined) {
+      // Its real length, read once: never the array's own `length` (user-bytes.ts), and with
+      // none of the caller's code after it (a resizable buffer could change it again).
+      const size = lengthOf(data);
       this.checkSize(subject, size);
       return this.publisher.pub(
         subject,
@@ -101,7 +102,9 @@ export class Outgoing {
         `the server does not take headers (its INFO says headers: false): a message with headers to ${subject} cannot be sent`,
       );
     }
+    // After encodeHeaders, which runs the caller's code (a HeaderMap subclass's forEach).
     const block = encodeHeaders(headers);
+    const size = lengthOf(data);
     this.checkSize(subject, block.length + size);
     return this.publisher.hpub(
       subject,

@@ -29,7 +29,11 @@ export function byteOffsetOf(bytes: Uint8Array): number {
   return byteOffsetGetter.call(bytes);
 }
 
+const EMPTY = new Uint8Array(0);
+
 /** A plain view of the array's first `length` real bytes, for code that reads `length` itself. */
 export function plainView(bytes: Uint8Array, length: number): Uint8Array {
+  // A detached buffer (length 0) can have no view made of it.
+  if (length === 0) return EMPTY;
   return new Uint8Array(bufferGetter.call(bytes), byteOffsetOf(bytes), length);
 }

@@ -345,6 +345,12 @@ async function run(row: Row, expectedFor: (label: string) => string) {
   return { actual, expected };
 }
 
+/** ES2024's resizable ArrayBuffer (Node 20 has it; the project's TypeScript lib does not). */
+const ResizableArrayBuffer = ArrayBuffer as unknown as new (
+  length: number,
+  options: { maxByteLength: number },
+) => ArrayBuffer & { resize(length: number): void };
+
 let server: NatsServer;
 const f = {} as Fixture;
 let closedClient: Client;
@@ -519,10 +525,10 @@ describe('hostile values', () => {
       publish = () => c.publish(subject, bytes),
     ) => {
       expect(publish()).toBe(true);
-      sent.push([
-        subject,
-        Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex'),
-      ]);
+      // The real bytes (none once detached, where no view can be made).
+      const real =
+        bytes.byteLength === 0 ? '' : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      sent.push([subject, real.toString('hex')]);
       c.publish('lie.valid', 'ok');
       sent.push(['lie.valid', Buffer.from('ok').toString('hex')]);
     };
@@ -534,8 +540,31 @@ describe('hostile values', () => {
       send('lie.hpub', bytes, () => c.publishWithHeaders('lie.hpub', headers, bytes));
     }
     send('lie.shifty', new Shifty([69, 70]));
-    // Large enough to go in parts (the continued path).
-    send('lie.large', lying(new Uint8Array(600 * 1024).fill(71), 10));
+    // A resizable buffer resized by the caller's code while the message is framed (a HeaderMap
+    // whose forEach runs): the size is read after it, shrunk or grown.
+    for (const [from, to] of [
+      [2000, 3],
+      [3, 60_000],
+    ]) {
+      const buffer = new ResizableArrayBuffer(from, { maxByteLength: 64 * 1024 });
+      const bytes = new Uint8Array(buffer).fill(74);
+      const resizing = new HeaderMap();
+      resizing.insert('h', 'v');
+      resizing.forEach = (each) => {
+        buffer.resize(to);
+        new Uint8Array(buffer).fill(74);
+        HeaderMap.prototype.forEach.call(resizing, each);
+      };
+      send('lie.resized', bytes, () => c.publishWithHeaders('lie.resized', resizing, bytes));
+    }
+    // A detached payload with headers large enough for the continued path: an empty payload.
+    const detached = new Uint8Array(8);
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    const large = new HeaderMap();
+    large.insert('big', 'x'.repeat(c.maxPayload() - 24)); // a block of max_payload − 4 bytes
+    send('lie.detached', detached, () => c.publishWithHeaders('lie.detached', large, detached));
+    // Large enough to go in parts (the continued path: within ~30 bytes of max_payload).
+    send('lie.large', lying(new Uint8Array(c.maxPayload() - 4).fill(71), 10));
     const reply = await c.request('echo', lying(Uint8Array.of(72, 73), 4000));
     expect(hex(reply)).toBe('4849');
     await c.flush();
