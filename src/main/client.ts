@@ -196,7 +196,7 @@ export class Client implements ClientApi {
         newInbox: () => this.newInbox(),
         subscribe: (inbox, opts) => this.subscribe(inbox, opts),
         publishRequest: (s, reply, headers, data) => this.send(s, reply, headers, data),
-        gathering: (sub, s) => this.parts.mux.gathering(sub, s),
+        gathering: (sub, s, until) => this.parts.mux.gathering(sub, s, until),
         afterArrived: (run) => this.parts.dispatcher.afterArrived(run),
         closedError: () => {
           const ended = this.parts.life.closedWith;

@@ -34,8 +34,11 @@ export interface RequestManyHost {
     headers: HeaderMap | undefined,
     payload: Payload | undefined,
   ): void;
-  /** `sub` gathers the replies to a request to `subject`: a denied publish to it fails `sub`. */
-  gathering(sub: Subscriber, subject: string): void;
+  /**
+   * `sub` gathers the replies to a request to `subject` until `until` at most (a
+   * performance.now() time; -Infinity: no limit in time): a denied publish to it fails `sub`.
+   */
+  gathering(sub: Subscriber, subject: string, until: number): void;
   /** Runs `run` once what arrived by now is dispatched (Dispatcher.afterArrived). */
   afterArrived(run: () => void): void;
   /**
@@ -62,7 +65,11 @@ export function requestMany(
     void sub.unsubscribe();
     throw error;
   }
-  host.gathering(sub, subject);
+  host.gathering(
+    sub,
+    subject,
+    maxWait === null ? Number.NEGATIVE_INFINITY : performance.now() + maxWait,
+  );
   // The limits run from the request, iterated or not: an iterable nobody reads must not keep
   // its inbox open.
   let stopped = false;

@@ -72,6 +72,8 @@ const MAX_FLUSHES_KEPT = 64;
 interface Sent {
   subject: string;
   number: number;
+  /** A requestMany's maxWait, as a performance.now() time (-Infinity: none). */
+  until?: number;
 }
 
 /** A request waiting on the shared inbox, under its id; expires as a 'timedOut' rejection. */
@@ -297,7 +299,11 @@ export class RequestMux implements KnownSubjects {
 
   /** When the last timeout of a request waiting expires (performance.now() time; -Infinity: none). */
   latestDeadline(): number {
-    return this.deadlines.latest();
+    let latest = this.deadlines.latest();
+    for (const { until = Number.NEGATIVE_INFINITY } of this.gatherers.values()) {
+      if (until > latest) latest = until;
+    }
+    return latest;
   }
 
   /** Resolves once no request waits for its replies any more (drain() waits for them). */
@@ -312,9 +318,12 @@ export class RequestMux implements KnownSubjects {
     });
   }
 
-  /** requestMany: `sub` gathers replies to a request to `subject` ({@link denied} fails it). */
-  gathering(sub: Subscriber, subject: string): void {
-    this.gatherers.set(sub, { subject, number: ++this.next });
+  /**
+   * requestMany: `sub` gathers replies to a request to `subject` ({@link denied} fails it)
+   * until `until` at most (its maxWait; drain() waits for it, {@link latestDeadline}).
+   */
+  gathering(sub: Subscriber, subject: string, until: number): void {
+    this.gatherers.set(sub, { subject, number: ++this.next, until });
     void sub.closed.then(() => {
       this.gatherers.delete(sub);
       this.changed();

@@ -119,6 +119,32 @@ describe('request timeouts on one shared timer', () => {
     expect(gathered).toEqual(['one', 'two']);
   });
 
+  it('drain() waits for a requestMany within its maxWait, past the bound of plain requests', async () => {
+    // drain()'s wait is max(requestTimeout, 2 × connectionTimeout, the latest deadline): a
+    // requestMany's maxWait is one (it was cut at 1 s here, its reply at 1.5 s lost, 'closed').
+    const c = await new ConnectOptions()
+      .connectionTimeout(300)
+      .requestTimeout(500)
+      .connect(file.server.url);
+    const responder = await client();
+    const held = await heldResponder(responder, 'svc.slowmany');
+    const gathered: string[] = [];
+    const gathering = (async () => {
+      for await (const m of c.requestMany('svc.slowmany', 'q', { maxWait: 4_000 })) {
+        gathered.push(m.string());
+      }
+    })();
+    await c.flush();
+    await waitFor(() => held.length === 1, 5_000, 'the request');
+    const drained = c.drain();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    held[0].respond('late');
+    await drained;
+    await gathering;
+    expect(gathered).toEqual(['late']);
+    expect(await c.closed()).toBeUndefined();
+  });
+
   it('a request pending at close() rejects closed, not timedOut later; so does a requestMany', async () => {
     const c = await connect(file.server.url);
     await heldResponder(c, 'svc.close');
