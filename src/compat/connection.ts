@@ -117,17 +117,15 @@ export class CompatConnection implements NatsConnection {
   /**
    * A received message's `respond()`. nats.js writes it to its protocol handler, past the
    * connection's checks: sent while the connection drains (the messages its drain still
-   * delivers are answered), dropped once it is closed, never thrown (in an async handler a
-   * throw would end the process). Bad input still throws.
+   * delivers are answered), ignored once it is closed, as there (never thrown: in an async
+   * handler a throw would end the process). Bad input still throws.
    */
   private respondTo(reply: string, payload?: Payload, options?: PublishOptions): void {
     try {
-      if (options?.reply) this.send(reply, payload, options);
-      else this.client.respondTo(reply, toHeaderMap(options?.headers), payload);
+      const headers = toHeaderMap(options?.headers);
+      this.client.respondTo(reply, headers, payload, options?.reply || undefined);
     } catch (error) {
-      if (error instanceof NatsError && (error.kind === 'closed' || error.kind === 'draining')) {
-        return;
-      }
+      if (error instanceof NatsError && error.kind === 'closed') return;
       throw toNatsJsError(error, reply);
     }
   }

@@ -244,8 +244,13 @@ export class Client implements ClientApi {
    *
    * @internal
    */
-  respondTo(reply: string, headers: HeaderMap | undefined, payload?: Payload): boolean {
-    return this.send(reply, undefined, headers, payload, undefined, true);
+  respondTo(
+    reply: string,
+    headers: HeaderMap | undefined,
+    payload?: Payload,
+    replyTo?: string,
+  ): boolean {
+    return this.send(reply, replyTo, headers, payload, undefined, true);
   }
 
   /** `whileDraining`: a reply, which drain() does not refuse (respondTo). */
