@@ -75,11 +75,11 @@ export class Endings {
    * Before the next dial after forceReconnect(): the server reads each connection on its own,
    * so PUBs sent on the next one while the old socket still drains could be routed before the
    * old one's. The server closes its side after reading our end, so waiting for that puts the
-   * next connection's after all of them; after `options.connectionTimeout`, at most
+   * next connection's after all of them; after half of `options.connectionTimeout`, at most
    * CLOSE_TIMEOUT_MS (or `signal`), the old socket goes on closing in the background. Not
-   * longer: a server that does not read within connectionTimeout is given up on, as at close(),
-   * and flushes made meanwhile fail 2 × connectionTimeout after the disconnect (flushes.ts), a
-   * bound the wait and the next dial must fit in.
+   * longer: flushes made meanwhile fail 2 × connectionTimeout after the disconnect (flushes.ts),
+   * a bound the wait, the reconnect callbacks (connectionTimeout at most) and the next dial must
+   * fit in; a server that reads our end at all does so in milliseconds.
    */
   forcedHeadStart(signal: AbortSignal, options: WorkerOptions): Promise<void> {
     const closed = this.forced?.closed;
@@ -91,7 +91,7 @@ export class Endings {
         signal.removeEventListener('abort', done);
         resolve();
       };
-      const timer = setTimeout(done, Math.min(CLOSE_TIMEOUT_MS, options.connectionTimeout));
+      const timer = setTimeout(done, Math.min(CLOSE_TIMEOUT_MS, options.connectionTimeout / 2));
       signal.addEventListener('abort', done, { once: true });
       void closed.then(done);
     });
