@@ -58,8 +58,9 @@ function serverList(servers: unknown): string[] {
       const said: unknown = servers.length; // a Proxy's trap may say anything
       length = typeof said === 'number' ? said : Number.NaN;
       if (length <= MAX_GIVEN_SERVERS) {
-        list = [];
-        for (let i = 0; i < length; i++) list.push(servers[i]);
+        const copy: string[] = [];
+        for (let i = 0; i < length; i++) copy.push(servers[i]);
+        list = copy; // only whole: an element whose reading throws makes no list
       }
     }
   } catch {

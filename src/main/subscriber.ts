@@ -227,12 +227,11 @@ export class Subscriber implements AsyncIterable<Message> {
    * subscription ends all the same.
    */
   drain(): Promise<void> {
-    if (this.owner.isClosed() && this.draining === undefined) {
-      return Promise.reject(this.onClosedClient('drain'));
-    }
+    // One UNSUB per subscription: a second drain() gets the first one's outcome.
+    if (this.draining !== undefined) return this.draining;
+    if (this.owner.isClosed()) return Promise.reject(this.onClosedClient('drain'));
     if (this.done) return Promise.resolve();
-    // One UNSUB per subscription: a second drain() waits for the first.
-    this.draining ??= this.owner.drainSubscription(this);
+    this.draining = this.owner.drainSubscription(this);
     return this.draining;
   }
 

@@ -2,6 +2,7 @@
 
 import { type Client, ConnectOptions, connect, type Subscriber } from 'nats-offload';
 import { describe, expect, it } from 'vitest';
+import { kindOf } from '../helpers/errors.js';
 import { fileServer } from '../helpers/file-server.js';
 import { startServer } from '../helpers/nats-server.js';
 import { withTimeout } from '../helpers/wait.js';
@@ -136,6 +137,16 @@ describe('on a closed client', () => {
     await expect(sub.unsubscribe()).resolves.toBeUndefined();
     // A drain that finished before the close keeps its outcome.
     await expect(drained.drain()).resolves.toBeUndefined();
+  });
+
+  it('a drain() cut short by close(): a second drain() gets its outcome, not success', async () => {
+    const client = await connect(file.server.url);
+    const sub = client.subscribe('closed.cut');
+    await client.flush();
+    const first = kindOf(sub.drain()); // handled at once: it settles during close()
+    await client.close();
+    expect(await first).toBe('closed');
+    await expect(sub.drain()).rejects.toMatchObject({ kind: 'closed' });
   });
 });
 

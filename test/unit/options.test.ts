@@ -54,6 +54,17 @@ describe('ConnectOptions validation', () => {
     ['mixed ws/non-ws list', () => resolveServers(['ws://a:80', 'nats://b:4222'])],
     ['unknown scheme', () => resolveServers('http://a:80')],
     ['a list longer than MAX_GIVEN_SERVERS', () => resolveServers(new Array(1025).fill('a:1'))],
+    [
+      'a list whose second element throws (not the first alone)',
+      () =>
+        resolveServers(
+          Object.defineProperty(['a:1', 'b:2'], 1, {
+            get: () => {
+              throw new Error('hostile');
+            },
+          }),
+        ),
+    ],
     ['a sparse list of 2^32 − 1', () => resolveServers(new Array(2 ** 32 - 1))],
     [
       'a Proxy whose length is 1e9',
