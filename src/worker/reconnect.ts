@@ -146,6 +146,8 @@ export class Reconnects {
         }
       }
     }
+    // An unusable answer above may have been the last failed attempt allowed: no more callbacks.
+    if (this.pastMax()) return this.givingUp();
     const delay = await this.delay();
     return this.attempt(this.pool.next(), delay);
   }

@@ -164,6 +164,26 @@ describe('reconnectToServerCallback with an unusable delay', () => {
     expect(callbackErrors(events)).toEqual([expect.stringMatching(/gave the delay -5/)]);
     expect(client.serverInfo().port).toBe(first.port); // the pool's order, not the callback's
   });
+
+  it('that was the last failed attempt allowed: no other callback is asked, the client ends', async () => {
+    const server = await startServer();
+    servers.push(server);
+    let asked = 0;
+    let delaysAsked = 0;
+    const client = await new ConnectOptions()
+      .maxReconnects(1)
+      .reconnectToServerCallback(() => (asked++ ? { addr: server.url, delay: -5 } : null))
+      .reconnectDelayCallback(() => {
+        delaysAsked++;
+        return 0;
+      })
+      .connect(server.url);
+    clients.push(client);
+    delaysAsked = 0; // the first connection's
+    await client.forceReconnect();
+    expect((await client.closed())?.kind).toBe('maxReconnects');
+    expect(delaysAsked).toBe(0);
+  });
 });
 
 describe('a callback that never settles is called a few times, not once per attempt', () => {
