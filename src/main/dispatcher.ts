@@ -10,7 +10,11 @@
 import { DeliveryView, readDelivery } from '../shared/frames/delivery.js';
 import { MsgAssembly } from '../shared/frames/msg-assembly.js';
 import { RECORD_ALIGN, RECORD_LENGTH_BYTES, WRAP_MARKER } from '../shared/layout.js';
-import { type DecodedHeaders, decodeHeaders } from '../shared/protocol/headers.js';
+import {
+  type DecodedHeaders,
+  decodedHeaderBytes,
+  decodeHeaders,
+} from '../shared/protocol/headers.js';
 import { decodeString } from '../shared/protocol/utf8.js';
 import type { RingConsumer } from '../shared/ring/ring-consumer.js';
 import { Message, type Responder } from './message.js';
@@ -342,7 +346,8 @@ export class Dispatcher {
 
   /**
    * Hand a message to `sub`: its payload is `source[start, start + length)`; `owned`: the
-   * same bytes in an array of their own, when they have one; `headerBytes`: its header block's.
+   * same bytes in an array of their own, when they have one; `headerBytes`: its header block's
+   * (decoded, they hold more: decodedHeaderBytes).
    * False when it waits in the ring (`mayWait`: a full iterator whose reader is moving,
    * Subscriber.push).
    */
@@ -371,8 +376,8 @@ export class Dispatcher {
       this.target.respond,
     );
     // What a queue holds it by besides the payload: headers, and subjects of its own.
-    const extra =
-      headerBytes + (subject === sub.subject ? 0 : subject.length) + (reply?.length ?? 0);
+    const headers = decoded === undefined ? 0 : decodedHeaderBytes(headerBytes, decoded.lines);
+    const extra = headers + (subject === sub.subject ? 0 : subject.length) + (reply?.length ?? 0);
     try {
       return sub.push(msg, mayWait, extra);
     } catch (error) {

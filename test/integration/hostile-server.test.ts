@@ -303,4 +303,23 @@ describe('a hostile server', () => {
     await waitFor(() => pongs === sent, 5_000, 'the PONGs at the peer');
     expect(events.types()).toEqual(['connected']);
   });
+
+  // API.md: memory bounded by bytes whatever the server sends. An iterator's queue counted a
+  // header block's wire bytes, while decoded tiny headers take ~25 times that (1 MiB of them:
+  // ~17 MB; 70 such messages took 1.2 GB and V8 ran out of heap). It counts decoded bytes now.
+  it('messages of many tiny headers to an unread iterator: the byte bound counts them decoded', async () => {
+    const { conn, events, client: c } = await connectedToFloodingPeer();
+    client = c;
+    const sub = c.subscribe('tiny'); // never read
+    await c.flush();
+    const block = `NATS/1.0\r\n${'a:\r\n'.repeat(64 * 1024)}\r\n`; // 256 KiB, 65,536 headers
+    const COUNT = 20; // 5 MiB on the wire, ~136 MB decoded: past the 64 MiB bound
+    for (let i = 0; i < COUNT; i++)
+      conn.send(`HMSG tiny 1 ${block.length} ${block.length}\r\n${block}\r\n`);
+    await waitFor(() => c.statistics().inMessages === COUNT, 10_000, 'every message read');
+    await waitFor(() => c.statistics().droppedMessages > 0, 10_000, 'some dropped');
+    expect(c.statistics().droppedMessages).toBeLessThan(COUNT);
+    await events.next('slowConsumer', 0, 5_000);
+    expect(sub.isClosed).toBe(false);
+  });
 });

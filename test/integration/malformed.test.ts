@@ -147,6 +147,18 @@ describe('header blocks that do not parse', () => {
         ...enc.encode('\r\nGood: yes\r\n\r\n'),
       ]),
     ],
+    // A name of only a byte order mark decoded to '' and HeaderMap refused it: an uncaught
+    // NatsError on the caller's thread ended the process. It is a name like any other now.
+    [
+      'a name that is a byte order mark',
+      Uint8Array.from([
+        ...enc.encode('NATS/1.0\r\n'),
+        0xef,
+        0xbb,
+        0xbf,
+        ...enc.encode(': v\r\nGood: yes\r\n\r\n'),
+      ]),
+    ],
   ];
 
   it('delivers every message, with the headers that parse', async () => {

@@ -65,6 +65,12 @@ describe('decodeString', () => {
     expect(decodeString(buf, 3, 3)).toBe('');
   });
 
+  it('keeps a leading byte order mark: wire text is read as sent', () => {
+    const buf = Uint8Array.of(0xef, 0xbb, 0xbf, 0x61, 0x62, 0x63);
+    expect(decodeString(buf, 0, 6)).toBe('\ufeffabc');
+    expect(decodeString(buf, 0, 3)).toBe('\ufeff');
+  });
+
   it('round-trips any string', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'grapheme' }), (s) => {

@@ -7,7 +7,8 @@
  */
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+/** Wire text is read as sent: a leading byte order mark is kept (a header name of only one was ''). */
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** Most input bytes {@link quoteBytes} shows. */
 const QUOTE_MAX = 64;
