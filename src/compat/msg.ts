@@ -19,7 +19,8 @@ export interface MsgHost {
 
 /** A received message as nats.js hands it to a subscription callback. */
 export class CompatMsg implements Msg {
-  readonly headers: MsgHdrs | undefined;
+  /** `headers`, made at its first read (null: not yet), as nats.js decodes them. */
+  private natsHeaders: MsgHdrs | undefined | null = null;
   /** `data`, made at its first read. */
   private payloadBuffer: Buffer | undefined;
 
@@ -27,8 +28,11 @@ export class CompatMsg implements Msg {
     private readonly message: Message,
     readonly sid: number,
     private readonly host: MsgHost,
-  ) {
-    this.headers = toNatsHeaders(message);
+  ) {}
+
+  get headers(): MsgHdrs | undefined {
+    if (this.natsHeaders === null) this.natsHeaders = toNatsHeaders(this.message);
+    return this.natsHeaders;
   }
 
   get subject(): string {
@@ -87,7 +91,14 @@ export class CompatMsg implements Msg {
 export function toNatsHeaders(message: Message): MsgHdrs | undefined {
   if (message.headers === undefined && message.status === undefined) return undefined;
   const headers = new MsgHdrsImpl(message.status ?? 0, message.description ?? '');
-  for (const [name, value] of message.headers ?? []) headers.append(name, value);
+  for (const [name, value] of message.headers ?? []) {
+    try {
+      headers.append(name, value);
+    } catch {
+      // A name nats-core refuses (not ASCII 33..126, e.g. "X-Naïve"): the line is left out, as
+      // the core leaves out lines that do not parse; the message is delivered (API.md).
+    }
+  }
   return headers;
 }
 
