@@ -9,7 +9,6 @@ import { describe, typeName } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
 import { MAX_TIMER_MS } from '../shared/options.js';
 import { type HeaderMap, NO_RESPONDERS } from '../shared/protocol/headers.js';
-import { utf8Length } from '../shared/protocol/utf8.js';
 import { type Deadline, Deadlines } from './deadlines.js';
 import type { Message } from './message.js';
 import { RequestTable } from './request-table.js';
@@ -105,6 +104,8 @@ export class RequestMux implements KnownSubjects {
   private readonly prefix: string;
   /** {@link prefix}'s UTF-8 length: where a reply subject's id starts in its bytes. */
   private readonly prefixBytes: number;
+  /** {@link prefix} as UTF-8: a reply's subject must start with it to be one of these. */
+  private readonly prefixUtf8: Uint8Array;
   private sub: Subscriber | null = null;
   /** By id: the reply subject's last token, in base 36. */
   private readonly pending = new RequestTable<PendingRequest>();
@@ -135,7 +136,8 @@ export class RequestMux implements KnownSubjects {
   ) {
     this.deadlines = new Deadlines((run) => host.afterArrived(run));
     this.prefix = `${inboxPrefix}.${uniqueToken()}.`;
-    this.prefixBytes = utf8Length(this.prefix);
+    this.prefixUtf8 = Buffer.from(this.prefix);
+    this.prefixBytes = this.prefixUtf8.length;
   }
 
   /** Send a request; bad input rejects (never throws), as for every Promise-returning method. */
@@ -408,6 +410,15 @@ export class RequestMux implements KnownSubjects {
    * request waits for it (the dispatcher then decodes the bytes).
    */
   subjectAt(bytes: Uint8Array, start: number, end: number): string | undefined {
+    // Only the shared inbox's subjects reach it, unless a server sends others: those are
+    // decoded as they came (a subject of the same length and last token read as a reply's).
+    const prefix = this.prefixUtf8;
+    for (let i = 0; i < prefix.length; i++) {
+      if (bytes[start + i] !== prefix[i]) {
+        this.matched = undefined;
+        return undefined;
+      }
+    }
     this.matched = this.pending.get(requestIdAt(bytes, start + this.prefixBytes, end));
     return this.matched?.reply;
   }
@@ -418,7 +429,10 @@ export class RequestMux implements KnownSubjects {
     if (entry?.reply !== msg.subject) {
       // Not dispatched through subjectAt (a message continued across frames): read its id.
       const bytes = Buffer.from(msg.subject);
-      entry = this.pending.get(requestIdAt(bytes, this.prefixBytes, bytes.length));
+      const ours = msg.subject.startsWith(this.prefix);
+      entry = ours
+        ? this.pending.get(requestIdAt(bytes, this.prefixBytes, bytes.length))
+        : undefined;
     }
     if (!entry) return; // late reply to a request that timed out, or not a request's id
     this.pending.delete(entry);

@@ -322,4 +322,36 @@ describe('a hostile server', () => {
     await events.next('slowConsumer', 0, 5_000);
     expect(sub.isClosed).toBe(false);
   });
+
+  // A reply on the shared inbox's sid whose subject is not under its prefix, but as long and
+  // with the same last token, was taken for the request's reply (with the request's subject).
+  it("a reply on the shared inbox's sid with a foreign subject answers no request", async () => {
+    peer = await startScriptedPeer(async (conn) => {
+      await handshake(conn);
+      let muxSid = '';
+      for await (const line of conn.lines()) {
+        if (line === 'PING') conn.send('PONG\r\n');
+        const sub = /^SUB (\S+)\.\* (\d+)$/.exec(line);
+        if (sub) muxSid = sub[2];
+        const pub = /^PUB svc(\.\w+) (\S+) \d+$/.exec(line);
+        if (pub) {
+          const [, which, reply] = pub;
+          // '.foreign': same length, same id, another prefix; '.own': the reply subject itself.
+          const subject =
+            which === '.foreign'
+              ? `${'X'.repeat(reply.lastIndexOf('.'))}${reply.slice(reply.lastIndexOf('.'))}`
+              : reply;
+          conn.send(`MSG ${subject} ${muxSid} 2\r\nhi\r\n`);
+        }
+      }
+    });
+    client = await new ConnectOptions().requestTimeout(500).connect(peer.url);
+    const foreign = client.request('svc.foreign').then(
+      (m) => m.subject,
+      (e: NatsError) => e.kind,
+    );
+    expect(await foreign).toBe('timedOut');
+    const own = await client.request('svc.own');
+    expect(own.string()).toBe('hi');
+  });
 });
