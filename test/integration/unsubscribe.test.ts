@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { kindOf } from '../helpers/errors.js';
 import { fileServer } from '../helpers/file-server.js';
 import { startServer } from '../helpers/nats-server.js';
+import { handshake, startScriptedPeer } from '../helpers/scripted-peer.js';
 import { withTimeout } from '../helpers/wait.js';
 
 const file = fileServer();
@@ -140,13 +141,24 @@ describe('on a closed client', () => {
   });
 
   it('a drain() cut short by close(): a second drain() gets its outcome, not success', async () => {
-    const client = await connect(file.server.url);
-    const sub = client.subscribe('closed.cut');
-    await client.flush();
-    const first = kindOf(sub.drain()); // handled at once: it settles during close()
-    await client.close();
-    expect(await first).toBe('closed');
-    await expect(sub.drain()).rejects.toMatchObject({ kind: 'closed' });
+    // A peer that answers no PING after the handshake: the drain's flush is never acknowledged,
+    // so close() cuts it short (against a real server its PONG could win the race).
+    const peer = await startScriptedPeer(async (conn) => {
+      await handshake(conn);
+      for await (const _ of conn.lines()) {
+        // silent from here on
+      }
+    });
+    try {
+      const client = await connect(peer.url);
+      const sub = client.subscribe('closed.cut');
+      const first = kindOf(sub.drain()); // handled at once: it settles during close()
+      await client.close();
+      expect(await first).toBe('closed');
+      await expect(sub.drain()).rejects.toMatchObject({ kind: 'closed' });
+    } finally {
+      await peer.close();
+    }
   });
 });
 
