@@ -13,7 +13,7 @@
 import { inspect } from 'node:util';
 import * as Comlink from '../shared/comlink.js';
 import type { HostUpdate, StartResult, WireEvent } from '../shared/control.js';
-import { describe } from '../shared/describe.js';
+import { describe, describeError } from '../shared/describe.js';
 import { fromWire, NatsError } from '../shared/errors.js';
 import type { HeaderMap } from '../shared/protocol/headers.js';
 import { validateQueueGroup, validateSubscribeSubject } from '../shared/protocol/subject.js';
@@ -43,7 +43,18 @@ export async function createClient(
 ): Promise<Client> {
   const resolved = options.resolve();
   const addresses = resolveServers(servers);
-  const client = new Client(addresses, resolved);
+  let client: Client;
+  try {
+    client = new Client(addresses, resolved);
+  } catch (error) {
+    // Past the checks above, only the runtime can refuse: shared memory or a worker thread.
+    if (error instanceof NatsError) throw error;
+    throw new NatsError(
+      'unsupported',
+      `this runtime cannot host the client (it needs SharedArrayBuffer, Atomics.waitAsync and worker threads): ${describeError(error)}`,
+      { cause: error },
+    );
+  }
   const started = client.start(); // its first message to the worker is posted by now
   // While the worker starts, on the other core: this thread's hot paths, once per process.
   const warmed = warmUp();

@@ -37,7 +37,12 @@ export type ErrorKind =
   /** The server denied this subscription or this request's publish. */
   | 'permissionsViolation'
   /** reconnectToServerCallback chose an address that is not in the server pool. */
-  | 'serverNotInPool';
+  | 'serverNotInPool'
+  /**
+   * This runtime cannot host the client: no SharedArrayBuffer, or worker threads refused (a
+   * permission model without --allow-worker).
+   */
+  | 'unsupported';
 
 /**
  * The one error type the library raises: synchronous methods throw it, Promise-returning ones

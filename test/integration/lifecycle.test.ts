@@ -11,6 +11,8 @@ import { handshake, type ScriptedPeer, startScriptedPeer } from '../helpers/scri
 import { EventLog, settledYet, waitFor, withTimeout } from '../helpers/wait.js';
 
 let server: NatsServer;
+/** The built package, for scripts run in a process of their own. */
+const ENTRY = new URL('../../dist/src/main/index.js', import.meta.url).href;
 const clients: Client[] = [];
 const cleanups: (() => Promise<void>)[] = [];
 
@@ -100,6 +102,27 @@ describe('before the first INFO', () => {
 });
 
 describe('connect failures', () => {
+  // API.md: every error the library raises is a NatsError; a runtime without shared memory or
+  // worker threads gave a plain ReferenceError or ERR_ACCESS_DENIED.
+  it.each([
+    ['without SharedArrayBuffer', ['--no-harmony-sharedarraybuffer']],
+    [
+      'under a permission model without --allow-worker',
+      ['--experimental-permission', '--allow-fs-read=*'],
+    ],
+  ])("rejects with 'unsupported' %s", async (_, nodeFlags) => {
+    const result = await runNodeScript(
+      `
+      import { connect, NatsError } from ${JSON.stringify(ENTRY)};
+      try { await connect('nats://127.0.0.1:1'); console.log('connected'); }
+      catch (e) { console.log(e instanceof NatsError, e.kind); }
+      `,
+      { nodeFlags },
+    );
+    expect(result.stdout.trim()).toBe('true unsupported');
+    expect(result.code).toBe(0);
+  });
+
   it("rejects with 'io' when nothing listens, well within connectionTimeout", async () => {
     const port = await freePort();
     const started = performance.now();
@@ -206,7 +229,6 @@ describe('flush', () => {
 describe('process exit', () => {
   // Module files: the worker then inherits the process's flags untouched (the `-e` form, which
   // has flags to filter out, is covered in package.test.ts).
-  const ENTRY = new URL('../../dist/src/main/index.js', import.meta.url).href;
 
   it('a script that closes its client exits by itself with code 0', async () => {
     const result = await runNodeScript(
