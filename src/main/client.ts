@@ -22,6 +22,7 @@ import type { ClientApi } from './client-api.js';
 import { type ClientParts, clientParts, spawnWorker } from './client-parts.js';
 import { type Event, EventSink, fromWireEvent, type State } from './events.js';
 import { hostCallbacks } from './host-callbacks.js';
+import { cutShortBy } from './lifecycle.js';
 import type { Message } from './message.js';
 import type { ConnectOptions } from './options.js';
 import type { Payload } from './outgoing.js';
@@ -211,8 +212,7 @@ export class Client implements ClientApi {
         afterArrived: (run) => this.parts.dispatcher.afterArrived(run),
         closedError: () => {
           const ended = this.parts.life.closedWith;
-          if (ended === null || ended.kind === 'workerExited') return ended ?? undefined;
-          return new NatsError('closed', 'client closed before the requestMany ended');
+          return ended === null ? undefined : cutShortBy(ended, 'the requestMany ended');
         },
       },
       subject,

@@ -143,12 +143,10 @@ export class Lifecycle {
       let notSent = parts.publisher.waitingMessages;
       parts.publisher.publishNow();
       this.closedError = error ?? new NatsError('closed', 'client is closed');
-      // A dead worker is what pending calls learn; otherwise that the client closed (API.md:
-      // after 'maxReconnects', later calls fail with 'closed').
       const died = error?.kind === 'workerExited' ? error : undefined;
       // Counted: nothing more may move from this thread into the ring (the worker would send
       // it or count it again).
-      parts.publisher.close(died ?? new NatsError('closed', 'client is closed'));
+      parts.publisher.close(cutShortBy(this.closedError, 'publishing could go on'));
       try {
         const left = Math.max(0, Math.round(deadline - performance.now()));
         notSent += await parts.host.call((api) => api.close(left));
@@ -171,7 +169,7 @@ export class Lifecycle {
       wakeAll(parts.rings.command); // no waitAsync stays pending
       wakeAll(parts.rings.delivery);
       parts.flushes.close(died);
-      parts.mux.close(died ?? new NatsError('closed', 'client closed before the reply arrived'));
+      parts.mux.close(cutShortBy(this.closedError, 'the reply arrived'));
       parts.subs.endAll(error);
       await parts.host.shutdown();
       if (emitClosed) parts.emit({ type: 'closed' });
@@ -179,6 +177,17 @@ export class Lifecycle {
     })();
     return this.closing;
   }
+}
+
+/**
+ * What a call the end of the client cut short fails with, `ended` being what ended it: a dead
+ * worker is what pending calls learn; otherwise that the client closed before `what` (API.md:
+ * after 'maxReconnects' too, later calls fail with 'closed').
+ */
+export function cutShortBy(ended: NatsError, what: string): NatsError {
+  return ended.kind === 'workerExited'
+    ? ended
+    : new NatsError('closed', `client closed before ${what}`);
 }
 
 /** Resolves when `promise` settles or `ms` have passed, whichever is first; never rejects. */

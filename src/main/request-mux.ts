@@ -428,11 +428,11 @@ export class RequestMux implements KnownSubjects {
     this.matched = undefined;
     if (entry?.reply !== msg.subject) {
       // Not dispatched through subjectAt (a message continued across frames): read its id.
-      const bytes = Buffer.from(msg.subject);
-      const ours = msg.subject.startsWith(this.prefix);
-      entry = ours
-        ? this.pending.get(requestIdAt(bytes, this.prefixBytes, bytes.length))
-        : undefined;
+      entry = undefined;
+      if (msg.subject.startsWith(this.prefix)) {
+        const bytes = Buffer.from(msg.subject);
+        entry = this.pending.get(requestIdAt(bytes, this.prefixBytes, bytes.length));
+      }
     }
     if (!entry) return; // late reply to a request that timed out, or not a request's id
     this.pending.delete(entry);
