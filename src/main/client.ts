@@ -17,6 +17,7 @@ import { describe, describeError } from '../shared/describe.js';
 import { fromWire, NatsError } from '../shared/errors.js';
 import type { HeaderMap } from '../shared/protocol/headers.js';
 import { validateQueueGroup, validateSubscribeSubject } from '../shared/protocol/subject.js';
+import { canWaitAsync } from '../shared/ring/wake.js';
 import type { ServerInfo } from '../shared/server-info.js';
 import type { ClientApi } from './client-api.js';
 import { type ClientParts, clientParts, spawnWorker } from './client-parts.js';
@@ -46,6 +47,7 @@ export async function createClient(
   const addresses = resolveServers(servers);
   let client: Client;
   try {
+    if (!canWaitAsync) throw new Error('Atomics.waitAsync is missing');
     client = new Client(addresses, resolved);
   } catch (error) {
     // Past the checks above, only the runtime can refuse: shared memory or a worker thread.

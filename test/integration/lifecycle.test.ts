@@ -106,6 +106,7 @@ describe('connect failures', () => {
   // worker threads gave a plain ReferenceError or ERR_ACCESS_DENIED.
   it.each([
     ['without SharedArrayBuffer', ['--no-harmony-sharedarraybuffer']],
+    ['without Atomics', ['--no-harmony-atomics']],
     [
       'under a permission model without --allow-worker',
       ['--experimental-permission', '--allow-fs-read=*'],

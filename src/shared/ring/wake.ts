@@ -36,7 +36,16 @@ type WaitAsyncResult =
 
 type WaitAsync = (typed: Int32Array, index: number, value: number) => WaitAsyncResult;
 
-const waitAsync: WaitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
+/**
+ * Read without naming the global: a runtime without Atomics (`--no-harmony-atomics`) must still
+ * load the package, so that connect() can refuse with 'unsupported' (it checks `canWaitAsync`
+ * first, so nothing calls an absent waitAsync).
+ */
+const waitAsync = (globalThis as { Atomics?: { waitAsync?: WaitAsync } }).Atomics
+  ?.waitAsync as WaitAsync;
+
+/** Whether this runtime has `Atomics.waitAsync`, which every sleeping side needs. */
+export const canWaitAsync = typeof waitAsync === 'function';
 
 /**
  * The sleeping side: announces the sleep in its sequence slot, re-checks the watched counter,
