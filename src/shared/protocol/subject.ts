@@ -29,7 +29,7 @@ export function validatePublishSubject(subject: string, what = 'subject', whites
   if (whitespace && hasWhitespace(subject)) {
     throw new NatsError(
       'badSubject',
-      `${what} ${JSON.stringify(subject)} must not contain whitespace`,
+      `${what} ${JSON.stringify(subject)} must not contain whitespace or control characters`,
     );
   }
 }
@@ -82,11 +82,12 @@ export function validateQueueGroup(queue: string): void {
   if (hasWhitespace(queue)) {
     throw new NatsError(
       'badSubject',
-      `queue group ${JSON.stringify(queue)} must not contain whitespace`,
+      `queue group ${JSON.stringify(queue)} must not contain whitespace or control characters`,
     );
   }
 }
 
+/** Space and the C0 control characters (tab, CR, LF, NUL, ...): any UTF-16 unit ≤ 0x20. */
 function hasWhitespace(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     if (s.charCodeAt(i) <= 0x20) return true;
