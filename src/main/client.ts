@@ -103,7 +103,9 @@ export class Client implements ClientApi {
     worker: (data: WorkerStart) => WorkerLink = spawnWorker,
   ) {
     this.#options = options;
-    this.events = new EventSink(options.eventCallback);
+    this.events = new EventSink(options.eventCallback, options.worker.connectionTimeout, (report) =>
+      this.emit(report),
+    );
     this.servers = new ServerView(servers);
     this.parts = clientParts(
       servers,

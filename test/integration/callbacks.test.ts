@@ -120,3 +120,75 @@ describe('an event callback that throws', () => {
     await waitFor(() => callbackErrors(events).length === 1, 5_000, 'the reported rejection');
   });
 });
+
+describe('an event callback that fails, as status() readers see it', () => {
+  /** Collects what a status() reader opened now reads, until the client closes. */
+  function readStatus(client: Client): Event[] {
+    const seen: Event[] = [];
+    void (async () => {
+      for await (const e of client.status()) seen.push(e);
+    })();
+    return seen;
+  }
+
+  it('its report reaches status() readers too', async () => {
+    const client = file.keep(
+      await new ConnectOptions()
+        .eventCallback((e) => {
+          if (e.type === 'disconnected') throw new Error('handler bug');
+        })
+        .connect(file.server.url),
+    );
+    const seen = readStatus(client);
+    await client.forceReconnect();
+    await waitFor(() => callbackErrors(seen).length === 1, 5_000, 'the report on status()');
+    expect(callbackErrors(seen)[0].message).toContain("failed on a 'disconnected' event");
+  });
+
+  it('one that never settles is reported after connectionTimeout; the next events follow it', async () => {
+    const handed: string[] = [];
+    const client = file.keep(
+      await new ConnectOptions()
+        .connectionTimeout(500)
+        .eventCallback((e) => {
+          handed.push(e.type);
+          return e.type === 'disconnected' ? new Promise<void>(() => {}) : undefined;
+        })
+        .connect(file.server.url),
+    );
+    const seen = readStatus(client);
+    await client.forceReconnect();
+    await waitFor(() => seen.some((e) => e.type === 'connected'), 5_000, 'the reconnect');
+    // The reconnect's 'connected' waits for the hung call on 'disconnected', at most the bound.
+    expect(handed).toEqual(['connected', 'disconnected']);
+    await waitFor(() => callbackErrors(seen).length === 1, 5_000, 'the report');
+    expect(callbackErrors(seen)[0].message).toContain(
+      "did not settle within 500 ms on a 'disconnected' event",
+    );
+    await waitFor(() => handed.length === 4, 5_000, 'the events behind it');
+    expect(handed).toEqual(['connected', 'disconnected', 'connected', 'clientError']);
+  });
+
+  it('async calls run one at a time, in order', async () => {
+    const log: string[] = [];
+    const client = file.keep(
+      await new ConnectOptions()
+        .eventCallback(async (e) => {
+          log.push(`start ${e.type}`);
+          await new Promise((resolve) => setTimeout(resolve, e.type === 'disconnected' ? 300 : 1));
+          log.push(`end ${e.type}`);
+        })
+        .connect(file.server.url),
+    );
+    await client.forceReconnect();
+    await waitFor(() => log.length === 6, 5_000, 'three events handled');
+    expect(log).toEqual([
+      'start connected',
+      'end connected',
+      'start disconnected',
+      'end disconnected',
+      'start connected',
+      'end connected',
+    ]);
+  });
+});
