@@ -46,7 +46,16 @@ export function parseServerUrl(input: string): ServerAddress {
       `server URL must be a non-empty string, got ${typeName(input)}`,
     );
   }
-  const text = input.includes('://') ? input.trim() : `nats://${input.trim()}`;
+  const bare = !input.includes('://');
+  // A bare address is host[:port] (API.md): one with a path is a mistyped URL (`nats:/h:4222`,
+  // `h:/x`), which the URL parser would read as some other host or the default port.
+  if (bare && /[/?#]/.test(input)) {
+    throw new NatsError(
+      'invalidOption',
+      `server address ${JSON.stringify(redactUrl(input))} is neither host[:port] nor scheme://host[:port]`,
+    );
+  }
+  const text = bare ? `nats://${input.trim()}` : input.trim();
   let parsed: URL;
   try {
     parsed = new URL(text);

@@ -54,20 +54,28 @@ describe('parseServerUrl', () => {
     expect(s.user).toBeUndefined();
   });
 
-  it.each(['', '   ', 'http://host', 'nats://', 'nats://ho st'])(
-    'rejects %j with invalidOption',
-    (input) => {
-      const error = (() => {
-        try {
-          parseServerUrl(input);
-        } catch (e) {
-          return e;
-        }
-      })();
-      expect(error).toBeInstanceOf(NatsError);
-      expect((error as NatsError).kind).toBe('invalidOption');
-    },
-  );
+  it.each([
+    '',
+    '   ',
+    'http://host',
+    'nats://',
+    'nats://ho st',
+    // A bare address with a path is a mistyped URL: these dialled nats:4222 and localhost:4222.
+    'nats:/127.0.0.1:4222',
+    'localhost:/x',
+    'host:4222?x=1',
+    'host#4223',
+  ])('rejects %j with invalidOption', (input) => {
+    const error = (() => {
+      try {
+        parseServerUrl(input);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(NatsError);
+    expect((error as NatsError).kind).toBe('invalidOption');
+  });
 
   it.each([
     [
