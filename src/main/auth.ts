@@ -1,5 +1,7 @@
 import { inspect } from 'node:util';
 import type { AuthFields } from '../shared/control.js';
+import { typeName } from '../shared/describe.js';
+import { NatsError } from '../shared/errors.js';
 import { REDACTED } from '../shared/options.js';
 
 /**
@@ -52,16 +54,30 @@ const FIELDS = ['jwt', 'nkey', 'signature', 'username', 'password', 'token'] as 
 /** Fields that identify but do not authenticate: shown as they are. */
 const PUBLIC = new Set<string>(['nkey', 'username']);
 
-/** The plain fields of whatever the callback returned (comlink clones data, not classes). */
+/**
+ * The fields of what an auth callback returned: an `Auth` (or a plain object with its fields),
+ * each field unset or of its type. Anything else is the callback's fault, not a reason to
+ * connect without credentials (as a `sign` callback's non-bytes answer is).
+ *
+ * @throws NatsError `'callback'` naming the field and the type found, never a value.
+ */
 export function authFieldsOf(value: unknown): AuthFields {
-  if (value === null || typeof value !== 'object') return {};
+  if (value === null || typeof value !== 'object') {
+    throw new NatsError('callback', `the authCallback must return an Auth, got ${typeName(value)}`);
+  }
   const v = value as Record<string, unknown>;
   const fields: AuthFields = {};
-  if (typeof v.jwt === 'string') fields.jwt = v.jwt;
-  if (typeof v.nkey === 'string') fields.nkey = v.nkey;
-  if (v.signature instanceof Uint8Array) fields.signature = v.signature;
-  if (typeof v.username === 'string') fields.username = v.username;
-  if (typeof v.password === 'string') fields.password = v.password;
-  if (typeof v.token === 'string') fields.token = v.token;
+  for (const key of FIELDS) {
+    const field = v[key];
+    if (field === undefined) continue;
+    const usable = key === 'signature' ? field instanceof Uint8Array : typeof field === 'string';
+    if (!usable) {
+      throw new NatsError(
+        'callback',
+        `the authCallback's Auth.${key} must be ${key === 'signature' ? 'a Uint8Array' : 'a string'}, got ${typeName(field)}`,
+      );
+    }
+    (fields as Record<string, unknown>)[key] = field;
+  }
   return fields;
 }

@@ -5,6 +5,7 @@
  * JWT nonce signing, the auth callback.
  */
 import type { HostCallbacks, HostUpdate, WireServer } from '../shared/control.js';
+import { describeError } from '../shared/describe.js';
 import { fromWire, NatsError, type WireError } from '../shared/errors.js';
 import type { ServerInfo } from '../shared/server-info.js';
 import { authFieldsOf } from './auth.js';
@@ -22,16 +23,53 @@ export function hostCallbacks(options: ResolvedOptions, client: HostCallbackTarg
   return {
     update: (update: HostUpdate) => client.updated(update),
     ended: (error: WireError) => client.ended(fromWire(error)),
-    reconnectDelay: (attempts: number) => options.reconnectDelayCallback?.(attempts) ?? 0,
-    reconnectToServer: async (servers: WireServer[], info: ServerInfo) =>
-      (await options.reconnectToServerCallback?.(servers.map(fromWireServer), info)) ?? null,
-    signNonce: async (nonce: Uint8Array) => {
+    reconnectDelay: carried(
+      async (attempts: number) => options.reconnectDelayCallback?.(attempts) ?? 0,
+    ),
+    reconnectToServer: carried(
+      async (servers: WireServer[], info: ServerInfo) =>
+        (await options.reconnectToServerCallback?.(servers.map(fromWireServer), info)) ?? null,
+    ),
+    signNonce: carried(async (nonce: Uint8Array) => {
       const signature = await options.signNonce?.(nonce);
       if (!(signature instanceof Uint8Array)) {
         throw new NatsError('callback', 'the jwt sign callback must return a Uint8Array');
       }
       return signature;
-    },
-    authenticate: async (nonce: Uint8Array) => authFieldsOf(await options.authCallback?.(nonce)),
+    }),
+    authenticate: carried(async (nonce: Uint8Array) =>
+      authFieldsOf(await options.authCallback?.(nonce)),
+    ),
   };
+}
+
+/**
+ * `call` with what it throws made fit for comlink, which carries an Error as its name and
+ * message and anything else by structured clone: a value it cannot carry (a symbol, a function,
+ * an Error whose message is a getter that throws) would reach the worker as comlink's own
+ * "Unserializable return value". The worker names the callback and reports its failure.
+ */
+function carried<A extends unknown[], T>(
+  call: (...args: A) => Promise<T>,
+): (...args: A) => Promise<T> {
+  return async (...args: A) => {
+    try {
+      return await call(...args);
+    } catch (thrown) {
+      throw canCarry(thrown) ? thrown : new Error(`it threw ${describeError(thrown)}`);
+    }
+  };
+}
+
+function canCarry(thrown: unknown): boolean {
+  try {
+    if (thrown instanceof Error) {
+      const { name, message } = thrown;
+      return typeof name === 'string' && typeof message === 'string';
+    }
+    structuredClone(thrown);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -497,6 +497,58 @@ describe('auth callback', () => {
   });
 });
 
+describe('an auth callback whose answer cannot be used', () => {
+  // The token server accepts only right-token: what the callback returned must not be dropped
+  // and a CONNECT without credentials sent instead (that failed 'authorizationViolation', naming
+  // no callback; on a server with no_auth_user it connected as the default user).
+  it.each<[string, () => unknown, string]>([
+    ['undefined', () => undefined, 'must return an Auth, got undefined'],
+    ['null', () => null, 'must return an Auth, got null'],
+    ['a string', () => 'right-token', 'must return an Auth, got a string'],
+    [
+      'a token that is a number',
+      () => ({ token: 42 }),
+      'Auth.token must be a string, got a number',
+    ],
+    [
+      'a signature that is a string (as nats.js takes it)',
+      () => new Auth({ nkey: 'UABC', signature: 'c2ln' as unknown as Uint8Array }),
+      'Auth.signature must be a Uint8Array, got a string',
+    ],
+  ])('%s: connect() rejects with kind callback', async (_, answer, text) => {
+    const server = await serverWith('authorization { token: "right-token" }');
+    const options = ConnectOptions.withAuthCallback(answer as () => Auth);
+    const { error } = await timedRejection(open(server.url, options));
+    expect(error.kind).toBe('callback');
+    expect(error.message).toContain(text);
+    expect(error.message).not.toContain('right-token');
+  });
+
+  it.each<[string, () => unknown, string]>([
+    ['a symbol', () => Symbol('thrown'), 'a symbol'],
+    ['a function', () => () => 0, 'a function'],
+    [
+      'an Error whose message getter throws',
+      () =>
+        Object.defineProperty(new Error(), 'message', {
+          get: () => {
+            throw new Error('no');
+          },
+        }),
+      'an Error',
+    ],
+  ])('throwing %s: kind callback, naming what it threw', async (_, thrown, text) => {
+    const server = await serverWith('authorization { token: "right-token" }');
+    const options = ConnectOptions.withAuthCallback(() => {
+      throw thrown();
+    });
+    const { error } = await timedRejection(open(server.url, options));
+    expect(error.kind).toBe('callback');
+    expect(error.message).toContain(`authCallback failed: Error: it threw ${text}`);
+    expect(error.message).not.toContain('Unserializable');
+  });
+});
+
 describe('several methods at once', () => {
   it('token and user/password configured: a user/password server accepts the pair', async () => {
     const server = await serverWith('authorization { users: [ { user: bob, password: bobpw } ] }');
