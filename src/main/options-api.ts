@@ -127,8 +127,9 @@ export interface ConnectOptionsApi {
   retainServersOrder(): this;
 
   /**
-   * `true`: skip the whitespace check of publish subjects (the caller vouches for them).
-   * Default `false`.
+   * `true`: skip the control-character check of publish and reply subjects (the caller
+   * vouches for them); a space, tab, CR or LF is refused all the same, as it would split the
+   * protocol line. Default `false`.
    *
    * @throws NatsError `'invalidOption'` for a value that is not a boolean.
    */

@@ -11,6 +11,7 @@ import {
 } from 'nats-offload';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type NatsServer, startServer, stopAll } from '../helpers/nats-server.js';
+import { waitFor } from '../helpers/wait.js';
 
 const MAX = 4096;
 
@@ -146,15 +147,30 @@ describe('bad input', () => {
     expect(client.connectionState()).toBe('connected');
   });
 
-  it('skipSubjectValidation(true) skips the whitespace check, never the empty subject', async () => {
+  it('skipSubjectValidation(true) lets control characters through, never the empty subject nor a line breaker', async () => {
     client = await new ConnectOptions().skipSubjectValidation(true).connect(server.url);
     const c = client;
     expectKind(() => c.publish('', 'x'), 'badSubject');
     expectKind(() => c.publishWithReply('ok', '', 'x'), 'badSubject');
     // An empty subject would have put the request on its own reply inbox (PUB  <inbox> n).
     await expect(c.request('', 'x')).rejects.toMatchObject({ kind: 'badSubject' });
-    expect(c.publish('with\ttab', 'x')).toBe(true); // not checked: the caller vouches for it
+    // These split the PUB line: 'a b' went to 'a' with reply 'b', a CRLF wrote commands of its own.
+    for (const subject of [
+      'skip.a b',
+      'skip.a\tb',
+      'skip.x 0\r\n\r\nPUB skip.injected 4\r\nEVIL',
+      'skip.\n',
+    ]) {
+      expectKind(() => c.publish(subject, 'x'), 'badSubject');
+      expectKind(() => c.publishWithReply('skip.ok', subject, 'x'), 'badSubject');
+    }
+    const got: string[] = [];
+    c.subscribe('skip.*', { callback: (m) => got.push(m.subject) });
+    expect(c.publish('skip.a\u0001b', 'x')).toBe(true); // not checked: the caller vouches for it
     await c.flush();
+    await waitFor(() => got.length === 1, 5_000, 'the message');
+    expect(got).toEqual(['skip.a\u0001b']);
+    expect(c.statistics().outMessages).toBe(1);
     expect(c.connectionState()).toBe('connected');
   });
 

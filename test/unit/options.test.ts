@@ -49,6 +49,12 @@ describe('ConnectOptions validation', () => {
     ['customInboxPrefix("a.*")', () => new ConnectOptions().customInboxPrefix('a.*')],
     ['customInboxPrefix("a b")', () => new ConnectOptions().customInboxPrefix('a b')],
     ['customInboxPrefix("")', () => new ConnectOptions().customInboxPrefix('')],
+    // A control character passed the setter; every request then failed 'badSubject'.
+    ['customInboxPrefix("a\\0b")', () => new ConnectOptions().customInboxPrefix('a\0b')],
+    [
+      'customInboxPrefix("_INBOX\\x1f")',
+      () => new ConnectOptions().customInboxPrefix('_INBOX\x1f'),
+    ],
     ['eventCallback(1)', () => new ConnectOptions().eventCallback(1 as never)],
     ['empty server list', () => resolveServers([])],
     ['mixed ws/non-ws list', () => resolveServers(['ws://a:80', 'nats://b:4222'])],

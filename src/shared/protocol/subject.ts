@@ -12,24 +12,28 @@ import { NatsError } from '../errors.js';
  * whitespace or control characters.
  *
  * @param what - how the error message names the argument, e.g. `'reply subject'`.
- * @param whitespace - false skips the whitespace check (`skipSubjectValidation(true)`); an
- *   empty subject is refused either way (API.md "Errors"), as async-nats refuses it.
+ * @param strict - false for `skipSubjectValidation(true)`: control characters pass, but never
+ *   a space, tab, CR or LF, which would split the protocol line (a subject `a b` went to `a`
+ *   with reply `b`; one with CRLF wrote further commands of its own). An empty subject is
+ *   refused either way (API.md "Errors"), as async-nats refuses it.
  * @throws NatsError `'invalidArgument'` if `subject` is not a string, `'badSubject'` otherwise.
  * @example
  * validatePublishSubject('orders.new');
  * validatePublishSubject(reply, 'reply subject');
  */
-export function validatePublishSubject(subject: string, what = 'subject', whitespace = true): void {
+export function validatePublishSubject(subject: string, what = 'subject', strict = true): void {
   if (typeof subject !== 'string') {
     throw new NatsError('invalidArgument', `${what} must be a string, got ${typeof subject}`);
   }
   if (subject.length === 0) {
     throw new NatsError('badSubject', `${what} must not be empty`);
   }
-  if (whitespace && hasWhitespace(subject)) {
+  if (strict ? hasWhitespace(subject) : splitsLine(subject)) {
     throw new NatsError(
       'badSubject',
-      `${what} ${JSON.stringify(subject)} must not contain whitespace or control characters`,
+      strict
+        ? `${what} ${JSON.stringify(subject)} must not contain whitespace or control characters`
+        : `${what} ${JSON.stringify(subject)} must not contain a space, tab, CR or LF, which would split the protocol line`,
     );
   }
 }
@@ -88,9 +92,18 @@ export function validateQueueGroup(queue: string): void {
 }
 
 /** Space and the C0 control characters (tab, CR, LF, NUL, ...): any UTF-16 unit ≤ 0x20. */
-function hasWhitespace(s: string): boolean {
+export function hasWhitespace(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     if (s.charCodeAt(i) <= 0x20) return true;
+  }
+  return false;
+}
+
+/** What separates a protocol line's arguments or ends it: space, tab, CR, LF. */
+function splitsLine(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a) return true;
   }
   return false;
 }
