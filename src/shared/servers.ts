@@ -34,6 +34,9 @@ const DEFAULT_PORTS: Record<ServerAddress['scheme'], number> = {
   wss: 443,
 };
 
+/** The longest DNS name (RFC 1035: 253 characters written out); IP literals are shorter. */
+const MAX_HOST_CHARS = 253;
+
 /**
  * Parse `nats://`, `tls://`, `ws://`, `wss://` or a bare `host[:port]` (IPv6 in brackets).
  * Credentials in the URL (`user:pass@` or `token@`) are kept apart from the normalised url so
@@ -75,6 +78,13 @@ export function parseServerUrl(input: string): ServerAddress {
   }
   const host = parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname;
   if (host === '') throw new NatsError('invalidOption', 'server URL has no host');
+  if (host.length > MAX_HOST_CHARS) {
+    // Not shown: a 100 MB name made a 200 MB error message once dialled.
+    throw new NatsError(
+      'invalidOption',
+      `server URL host has ${host.length} characters, more than a DNS name's ${MAX_HOST_CHARS}`,
+    );
+  }
   const port = parsed.port === '' ? DEFAULT_PORTS[scheme] : Number(parsed.port);
   // A WebSocket endpoint may sit under a path (behind an HTTP proxy or ingress): it is part of
   // the address. A NATS URL's path means nothing.

@@ -65,6 +65,7 @@ describe('parseServerUrl', () => {
     'localhost:/x',
     'host:4222?x=1',
     'host#4223',
+    `nats://${'a'.repeat(254)}:4222`,
   ])('rejects %j with invalidOption', (input) => {
     const error = (() => {
       try {
