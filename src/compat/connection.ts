@@ -22,6 +22,7 @@ import type {
 import type { Features, SemVer } from '@nats-io/nats-core/internal';
 import type { Client } from '../main/client.js';
 import type { Message } from '../main/message.js';
+import { resolveServers } from '../main/servers.js';
 import type { SubscribeOptions, Subscriber } from '../main/subscriber.js';
 import { describe } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
@@ -328,9 +329,11 @@ export class CompatConnection implements NatsConnection {
     return host ? `${host}:${port}` : '';
   }
 
+  /** @throws NatsError `'invalidOption'` for a list setServerPool() refuses (nats.js throws too). */
   setServers(servers: string[]): void {
+    resolveServers(servers);
     this.client.setServerPool(servers).catch(() => {
-      // nats.js's setServers returns nothing; a refused pool leaves the old one
+      // checked above; a client closed meanwhile keeps no pool
     });
   }
 

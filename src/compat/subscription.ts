@@ -15,6 +15,7 @@ import {
 } from '@nats-io/nats-core';
 import type { Message } from '../main/message.js';
 import type { SubscribeOptions, Subscriber } from '../main/subscriber.js';
+import { typeName } from '../shared/describe.js';
 import { type ErrorKind, NatsError } from '../shared/errors.js';
 import { toNatsJsError } from './errors.js';
 import { CompatMsg, type MsgHost } from './msg.js';
@@ -71,7 +72,18 @@ export class CompatSubscription implements Subscription {
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;
     });
-    this.onMessage = typeof opts.callback === 'function' ? opts.callback : undefined;
+    if (
+      opts.callback !== undefined &&
+      opts.callback !== null &&
+      typeof opts.callback !== 'function'
+    ) {
+      // Taken as none, its messages went to an iterator nobody reads (nats.js's reader dies).
+      throw new NatsError(
+        'invalidArgument',
+        `subscribe option 'callback' must be a function, got ${typeName(opts.callback)}`,
+      );
+    }
+    this.onMessage = opts.callback ?? undefined;
     // nats.js arms a timeout only for a truthy one: 0 means none, not "end at once".
     this.current = this.open(subject, { max: opts.max, timeout: opts.timeout || undefined });
   }

@@ -70,6 +70,16 @@ describe('asNatsConnection', () => {
     await expect(nc.requestMany('x', '', null as never)).rejects.toMatchObject({
       kind: 'invalidArgument',
     });
+    // Taken as no callback, its messages went to an iterator nobody reads.
+    for (const callback of [5, Symbol('cb'), {}]) {
+      expect(kindOf(() => nc.subscribe('x', { callback: callback as never }))).toBe(
+        'invalidArgument',
+      );
+    }
+    // Returned normally, the pool unchanged and nothing said (nats.js throws).
+    for (const servers of [[], null, Symbol('s'), ['ws://a:80', 'nats://b:4222']]) {
+      expect(kindOf(() => nc.setServers(servers as never))).toBe('invalidOption');
+    }
   });
 
   it('describes the server as nats.js does: what its config and /varz say', async () => {
