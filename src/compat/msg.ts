@@ -7,7 +7,7 @@ import type { Msg, MsgHdrs, Payload, PublishOptions, ReviverFn } from '@nats-io/
 import { MsgHdrsImpl } from '@nats-io/nats-core/internal';
 import type { Message } from '../main/message.js';
 import { NatsError } from '../shared/errors.js';
-import { HeaderMap } from '../shared/protocol/headers.js';
+import { HeaderMap, setStatusLine } from '../shared/protocol/headers.js';
 
 /** What a compat message needs of its connection: replies, and what `JsMsg.ackAck()` reads. */
 export interface MsgHost {
@@ -106,8 +106,8 @@ export function toNatsHeaders(message: Message): MsgHdrs | undefined {
  * Headers given to a publish: nats-core's (or any copy's, e.g. the one @nats-io/services pins)
  * iterate as `[name, values[]]`, so they are read that way, never tested with `instanceof`.
  * Headers without a value or a status code are none, as nats.js sends them (no header block):
- * JetStream's publish always passes a headers object. A status alone still sends a header
- * block (without the status, which a HeaderMap cannot carry).
+ * JetStream's publish always passes a headers object. A status code goes on the block's first
+ * line (`NATS/1.0 503 No Responders`), as nats.js sends it (a responder faking a status).
  */
 export function toHeaderMap(headers: MsgHdrs | undefined): HeaderMap | undefined {
   if (headers === undefined || headers === null) return undefined;
@@ -124,5 +124,6 @@ export function toHeaderMap(headers: MsgHdrs | undefined): HeaderMap | undefined
     if (cause instanceof NatsError) throw cause;
     throw new NatsError('invalidArgument', 'headers must iterate as [name, values[]]', { cause });
   }
+  if (headers.code > 0) setStatusLine(map, headers.code, headers.description);
   return values > 0 || headers.code > 0 ? map : undefined;
 }

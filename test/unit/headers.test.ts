@@ -1,7 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { NatsError } from '../../src/shared/errors.js';
-import { decodeHeaders, encodeHeaders, HeaderMap } from '../../src/shared/protocol/headers.js';
+import {
+  decodeHeaders,
+  encodeHeaders,
+  HeaderMap,
+  setStatusLine,
+} from '../../src/shared/protocol/headers.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -113,6 +118,23 @@ describe('HeaderMap', () => {
 });
 
 describe('encodeHeaders', () => {
+  it('writes a status line set by setStatusLine, and refuses one that is no status', () => {
+    const h = HeaderMap.from({ 'X-Id': '1' });
+    setStatusLine(h, 503, 'No Responders');
+    expect(dec.decode(encodeHeaders(h))).toBe('NATS/1.0 503 No Responders\r\nX-Id: 1\r\n\r\n');
+    const bare = new HeaderMap();
+    setStatusLine(bare, 100, '');
+    expect(dec.decode(encodeHeaders(bare))).toBe('NATS/1.0 100\r\n\r\n');
+    for (const [code, text] of [
+      [99, 'x'],
+      [1000, 'x'],
+      [503.5, 'x'],
+      [503, 'a\r\nX-Evil: 1'],
+    ] as const) {
+      expect(() => setStatusLine(new HeaderMap(), code, text)).toThrow(NatsError);
+    }
+  });
+
   it('writes the version line, one line per value and a blank line', () => {
     const h = HeaderMap.from({ 'X-Id': '1', Trace: ['a', 'b'] });
     expect(dec.decode(encodeHeaders(h))).toBe(

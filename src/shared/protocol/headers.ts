@@ -155,13 +155,18 @@ export class HeaderMap implements Iterable<[string, string]> {
  * encodeHeaders(HeaderMap.from({ 'X-Id': '1' })); // 'NATS/1.0\r\nX-Id: 1\r\n\r\n'
  */
 export function encodeHeaders(headers: HeaderMap): Uint8Array {
-  let length = VERSION_BYTES.length + 2 + 2;
+  const status = statusLines.get(headers);
+  let length = VERSION_BYTES.length + (status?.length ?? 0) + 2 + 2;
   headers.forEach((value, name) => {
     length += utf8Length(name) + 2 + utf8Length(value) + 2;
   });
   const out = new Uint8Array(length);
   out.set(VERSION_BYTES);
   let p = VERSION_BYTES.length;
+  if (status !== undefined) {
+    out.set(status, p);
+    p += status.length;
+  }
   out[p++] = CR;
   out[p++] = LF;
   headers.forEach((value, name) => {
@@ -175,6 +180,33 @@ export function encodeHeaders(headers: HeaderMap): Uint8Array {
   out[p] = CR;
   out[p + 1] = LF;
   return out;
+}
+
+/**
+ * The status a block sends after `NATS/1.0` (` 503 No Responders`), by HeaderMap: set only by
+ * {@link setStatusLine}, for nats.js's `headers(code, description)` (the compat layer); held
+ * apart so that nothing a user can reach writes a first line.
+ */
+const statusLines = new WeakMap<HeaderMap, Uint8Array>();
+
+/**
+ * Makes `headers` send the status line `NATS/1.0 <code> <description>`.
+ *
+ * @throws NatsError `'invalidArgument'` unless `code` is a 3-digit integer and `description`
+ *   a string without CR or LF.
+ */
+export function setStatusLine(headers: HeaderMap, code: number, description: string): void {
+  if (!Number.isInteger(code) || code < 100 || code > 999) {
+    throw new NatsError('invalidArgument', `a header status must be 3 digits, got ${code}`);
+  }
+  if (typeof description !== 'string' || /[\r\n]/.test(description)) {
+    throw new NatsError(
+      'invalidArgument',
+      'a header status description must be a string without CR or LF',
+    );
+  }
+  const line = description === '' ? ` ${code}` : ` ${code} ${description}`;
+  statusLines.set(headers, new TextEncoder().encode(line));
 }
 
 /** What {@link decodeHeaders} found in a header block. */
