@@ -21,20 +21,16 @@ export function fromWireEvent(event: WireEvent): Event {
   return event;
 }
 
-/** Events waiting for the callback's call on an earlier one to settle, before the oldest is lost. */
-export const CALLBACK_BACKLOG = 1024;
-
 /**
- * Hands events to the user's `eventCallback` one at a time, in order, as async-nats does: an
- * async callback's promise settles before the next event is handed over (a 'connected' handler
- * cannot finish before the 'disconnected' one before it). A call that has not settled within
- * `bound` ms (connectionTimeout) is reported and the next event goes on; while calls wait, at
- * most {@link CALLBACK_BACKLOG} events do, losing the oldest as a status() reader does.
+ * Hands events to the user's `eventCallback` as they come, on the thread that created the
+ * client: each call starts when its event is emitted, so the client's state (serverInfo(),
+ * serverPool(), connectionState()) describes that event while its handler starts (API.md "What
+ * you observe is consistent"); an async handler's promise is not awaited before the next event.
  *
- * What the callback throws, or its promise rejects with, or one that does not settle, is
- * reported through `report` (to status() readers and back to the callback) as a `clientError`
- * of kind 'callback'; a failure on such a report is not reported again (a callback that throws
- * on everything would loop).
+ * What the callback throws, what its promise rejects with, and a promise still unsettled after
+ * `bound` ms (connectionTimeout) are reported once, through `report` (to status() readers and
+ * back to the callback), as a `clientError` of kind 'callback'; a failure on such a report is
+ * not reported again (a callback that throws on everything would loop).
  */
 export class EventSink {
   /**
@@ -45,9 +41,6 @@ export class EventSink {
   private heardConnected!: () => void;
   /** The reports of failed calls: a failure on one of these ends there. */
   private readonly reports = new WeakSet<Event>();
-  /** Events that came while a call was unsettled, oldest first. */
-  private readonly waiting: Event[] = [];
-  private calling = false;
 
   constructor(
     private readonly callback: ((event: Event) => void | Promise<void>) | undefined,
@@ -60,63 +53,34 @@ export class EventSink {
   }
 
   emit(event: Event): void {
-    if (this.calling) {
-      if (this.waiting.length === CALLBACK_BACKLOG) this.waiting.shift();
-      this.waiting.push(event);
-    } else this.handOver(event);
+    this.call(event);
+    if (event.type === 'connected') this.heardConnected();
   }
 
-  /** Calls the callback with `event`, then with what waits, until a call does not settle at once. */
-  private handOver(first: Event): void {
-    for (let event: Event | undefined = first; event !== undefined; event = this.waiting.shift()) {
-      const unsettled = this.call(event);
-      if (event.type === 'connected') this.heardConnected();
-      if (unsettled !== undefined) {
-        this.calling = true;
-        void unsettled.then(() => {
-          this.calling = false;
-          const next = this.waiting.shift();
-          if (next !== undefined) this.handOver(next);
-        });
-        return;
-      }
-    }
-  }
-
-  /** Undefined when the call is over; else a promise that settles when it is, or at the bound. */
-  private call(event: Event): Promise<void> | undefined {
+  private call(event: Event): void {
     const cb = this.callback;
-    if (!cb) return undefined;
+    if (!cb) return;
     let result: unknown;
     try {
       result = cb(event);
-    } catch (error) {
-      this.threw(event, error);
-      return undefined;
+    } catch (thrown) {
+      this.threw(event, thrown);
+      return;
     }
-    if (result === undefined) return undefined;
-    return new Promise((over) => {
-      let settled = false;
-      const end = (failure?: () => void) => {
-        if (settled) return;
-        settled = true;
+    if (result === undefined) return;
+    let reported = false;
+    const timer = setTimeout(() => {
+      reported = true;
+      this.failed(event, `did not settle within ${this.bound} ms on a '${event.type}' event`);
+    }, this.bound);
+    timer.unref(); // an unsettled handler does not keep the process alive
+    Promise.resolve(result).then(
+      () => clearTimeout(timer),
+      (thrown: unknown) => {
         clearTimeout(timer);
-        failure?.();
-        over();
-      };
-      const timer = setTimeout(
-        () =>
-          end(() =>
-            this.failed(event, `did not settle within ${this.bound} ms on a '${event.type}' event`),
-          ),
-        this.bound,
-      );
-      timer.unref(); // an unsettled handler does not keep the process alive
-      Promise.resolve(result).then(
-        () => end(),
-        (thrown: unknown) => end(() => this.threw(event, thrown)),
-      );
-    });
+        if (!reported) this.threw(event, thrown);
+      },
+    );
   }
 
   private threw(event: Event, thrown: unknown): void {

@@ -145,7 +145,7 @@ describe('an event callback that fails, as status() readers see it', () => {
     expect(callbackErrors(seen)[0].message).toContain("failed on a 'disconnected' event");
   });
 
-  it('one that never settles is reported after connectionTimeout; the next events follow it', async () => {
+  it('one that never settles is reported after connectionTimeout; later events do not wait for it', async () => {
     const handed: string[] = [];
     const client = file.keep(
       await new ConnectOptions()
@@ -159,36 +159,12 @@ describe('an event callback that fails, as status() readers see it', () => {
     const seen = readStatus(client);
     await client.forceReconnect();
     await waitFor(() => seen.some((e) => e.type === 'connected'), 5_000, 'the reconnect');
-    // The reconnect's 'connected' waits for the hung call on 'disconnected', at most the bound.
-    expect(handed).toEqual(['connected', 'disconnected']);
     await waitFor(() => callbackErrors(seen).length === 1, 5_000, 'the report');
     expect(callbackErrors(seen)[0].message).toContain(
       "did not settle within 500 ms on a 'disconnected' event",
     );
-    await waitFor(() => handed.length === 4, 5_000, 'the events behind it');
-    expect(handed).toEqual(['connected', 'disconnected', 'connected', 'clientError']);
-  });
-
-  it('async calls run one at a time, in order', async () => {
-    const log: string[] = [];
-    const client = file.keep(
-      await new ConnectOptions()
-        .eventCallback(async (e) => {
-          log.push(`start ${e.type}`);
-          await new Promise((resolve) => setTimeout(resolve, e.type === 'disconnected' ? 300 : 1));
-          log.push(`end ${e.type}`);
-        })
-        .connect(file.server.url),
-    );
-    await client.forceReconnect();
-    await waitFor(() => log.length === 6, 5_000, 'three events handled');
-    expect(log).toEqual([
-      'start connected',
-      'end connected',
-      'start disconnected',
-      'end disconnected',
-      'start connected',
-      'end connected',
-    ]);
+    // The reconnect's 'connected' did not wait for the call on 'disconnected' (never settled).
+    expect(handed.slice(0, 2)).toEqual(['connected', 'disconnected']);
+    expect(handed.slice(2).sort()).toEqual(['clientError', 'connected']);
   });
 });
