@@ -69,7 +69,7 @@ export function authFieldsOf(value: unknown): AuthFields {
   const fields: AuthFields = {};
   for (const key of FIELDS) {
     const field = v[key];
-    if (field === undefined) continue;
+    if (field === undefined || field === null) continue; // unset, as JSON or a row says it
     const usable = key === 'signature' ? field instanceof Uint8Array : typeof field === 'string';
     if (!usable) {
       throw new NatsError(

@@ -45,8 +45,8 @@ export function hostCallbacks(options: ResolvedOptions, client: HostCallbackTarg
 
 /**
  * `call` with what it throws made fit for comlink, which carries an Error as its name and
- * message and anything else by structured clone: a value it cannot carry (a symbol, a function,
- * an Error whose message is a getter that throws) would reach the worker as comlink's own
+ * message (and stack) and anything else by structured clone: a value it cannot carry (a symbol,
+ * a function, an Error whose message or stack is a getter that throws) would reach the worker as comlink's own
  * "Unserializable return value". The worker names the callback and reports its failure.
  */
 function carried<A extends unknown[], T>(
@@ -64,8 +64,12 @@ function carried<A extends unknown[], T>(
 function canCarry(thrown: unknown): boolean {
   try {
     if (thrown instanceof Error) {
-      const { name, message } = thrown;
-      return typeof name === 'string' && typeof message === 'string';
+      const { name, message, stack } = thrown; // what comlink sends of an Error
+      return (
+        typeof name === 'string' &&
+        typeof message === 'string' &&
+        (stack === undefined || typeof stack === 'string')
+      );
     }
     structuredClone(thrown);
     return true;

@@ -498,6 +498,15 @@ describe('auth callback', () => {
 });
 
 describe('an auth callback whose answer cannot be used', () => {
+  it('null fields are unset, as in an Auth read from JSON', async () => {
+    const server = await serverWith('authorization { token: "right-token" }');
+    const options = ConnectOptions.withAuthCallback(
+      () => ({ token: 'right-token', jwt: null, username: null }) as unknown as Auth,
+    );
+    const client = await open(server.url, options);
+    expect(await roundTrip(client)).toBe('ok');
+  });
+
   // The token server accepts only right-token: what the callback returned must not be dropped
   // and a CONNECT without credentials sent instead (that failed 'authorizationViolation', naming
   // no callback; on a server with no_auth_user it connected as the default user).
@@ -536,6 +545,16 @@ describe('an auth callback whose answer cannot be used', () => {
           },
         }),
       'an Error',
+    ],
+    [
+      'an Error whose stack getter throws',
+      () =>
+        Object.defineProperty(new Error('m'), 'stack', {
+          get: () => {
+            throw new Error('no');
+          },
+        }),
+      'Error: m',
     ],
   ])('throwing %s: kind callback, naming what it threw', async (_, thrown, text) => {
     const server = await serverWith('authorization { token: "right-token" }');
