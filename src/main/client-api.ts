@@ -23,8 +23,8 @@ export interface ClientApi {
    *
    * @returns `true`, or `false` once `clientCapacity` (default 2048) messages wait on this
    * thread: then `await writable()` before publishing more. The message is accepted either way.
-   * @throws NatsError `'badSubject'` for an empty subject or one with whitespace (unless
-   * `skipSubjectValidation`), `'maxPayloadExceeded'` past the server's `max_payload`,
+   * @throws NatsError `'badSubject'` for an empty subject or one with whitespace or control
+   * characters (with `skipSubjectValidation`: space, tab, CR, LF), `'maxPayloadExceeded'` past the server's `max_payload`,
    * `'invalidArgument'` for a payload that is neither a string nor a Uint8Array, `'clientCapacity'`
    * past `maxPendingBytes` (nothing is sent), `'draining'` after `drain()`, `'closed'` after close.
    */
@@ -33,8 +33,8 @@ export interface ClientApi {
   /**
    * Publish with headers (an HPUB); otherwise as {@link publish}.
    *
-   * @throws NatsError `'badSubject'` for an empty subject or one with whitespace (unless
-   * `skipSubjectValidation`), `'maxPayloadExceeded'` past the server's `max_payload`,
+   * @throws NatsError `'badSubject'` for an empty subject or one with whitespace or control
+   * characters (with `skipSubjectValidation`: space, tab, CR, LF), `'maxPayloadExceeded'` past the server's `max_payload`,
    * `'invalidArgument'` for a payload that is neither a string nor a Uint8Array, `'clientCapacity'`
    * past `maxPendingBytes` (nothing is sent), `'draining'` after `drain()`, `'closed'` after close.
    * Also `'invalidArgument'` for `headers` that are not a {@link HeaderMap}.
@@ -44,8 +44,8 @@ export interface ClientApi {
   /**
    * Publish with a reply subject, for the receiver to answer on; otherwise as {@link publish}.
    *
-   * @throws NatsError `'badSubject'` for an empty subject or one with whitespace (unless
-   * `skipSubjectValidation`), `'maxPayloadExceeded'` past the server's `max_payload`,
+   * @throws NatsError `'badSubject'` for an empty subject or one with whitespace or control
+   * characters (with `skipSubjectValidation`: space, tab, CR, LF), `'maxPayloadExceeded'` past the server's `max_payload`,
    * `'invalidArgument'` for a payload that is neither a string nor a Uint8Array, `'clientCapacity'`
    * past `maxPendingBytes` (nothing is sent), `'draining'` after `drain()`, `'closed'` after close.
    * `reply` follows the subject rules.
@@ -55,8 +55,8 @@ export interface ClientApi {
   /**
    * Publish with a reply subject and headers; otherwise as {@link publish}.
    *
-   * @throws NatsError `'badSubject'` for an empty subject or one with whitespace (unless
-   * `skipSubjectValidation`), `'maxPayloadExceeded'` past the server's `max_payload`,
+   * @throws NatsError `'badSubject'` for an empty subject or one with whitespace or control
+   * characters (with `skipSubjectValidation`: space, tab, CR, LF), `'maxPayloadExceeded'` past the server's `max_payload`,
    * `'invalidArgument'` for a payload that is neither a string nor a Uint8Array, `'clientCapacity'`
    * past `maxPendingBytes` (nothing is sent), `'draining'` after `drain()`, `'closed'` after close.
    */

@@ -38,7 +38,7 @@ export class Outgoing {
 
   constructor(
     private readonly publisher: Publisher,
-    /** false with `skipSubjectValidation(true)`: no whitespace check (types and emptiness stay). */
+    /** false with `skipSubjectValidation(true)`: control characters pass (subject.ts). */
     private readonly validate: boolean,
     private readonly maxPayload: () => number,
     /** Which publishes come back to this client (the worker gates only those). */

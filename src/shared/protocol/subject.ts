@@ -1,8 +1,10 @@
 /**
  * Subject and queue-group checks (API.md, "Errors": `'badSubject'`).
  *
- * Only what would corrupt the wire protocol or can never match is rejected: whitespace (any
- * character ≤ 0x20) splits protocol arguments, and an empty token cannot be subscribed to.
+ * Rejected: what would corrupt the wire protocol (a space, tab, CR or LF splits or ends the
+ * protocol line), control characters (any unit ≤ 0x20; `skipSubjectValidation(true)` lets
+ * these through in publish subjects), and, for subscriptions, what can never match (an empty
+ * token).
  */
 
 import { NatsError } from '../errors.js';
