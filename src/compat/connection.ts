@@ -22,7 +22,7 @@ import type {
 import type { Features, SemVer } from '@nats-io/nats-core/internal';
 import type { Client } from '../main/client.js';
 import type { Message } from '../main/message.js';
-import { resolveServers } from '../main/servers.js';
+import { resolveServers, serverList } from '../main/servers.js';
 import type { SubscribeOptions, Subscriber } from '../main/subscriber.js';
 import { describe } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
@@ -331,8 +331,9 @@ export class CompatConnection implements NatsConnection {
 
   /** @throws NatsError `'invalidOption'` for a list setServerPool() refuses (nats.js throws too). */
   setServers(servers: string[]): void {
-    resolveServers(servers);
-    this.client.setServerPool(servers).catch(() => {
+    const list = serverList(servers); // read once: what is checked is what is set
+    resolveServers(list);
+    this.client.setServerPool(list).catch(() => {
       // checked above; a client closed meanwhile keeps no pool
     });
   }

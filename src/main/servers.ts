@@ -49,7 +49,7 @@ export function resolveServers(servers: string | string[]): WorkerOptions['serve
 export const MAX_GIVEN_SERVERS = 1024;
 
 /** The servers as an array of our own (a Proxy's traps or an array's getters run once, here). */
-function serverList(servers: unknown): string[] {
+export function serverList(servers: unknown): string[] {
   if (typeof servers === 'string') return [servers];
   let list: string[] | undefined;
   let length = 0;

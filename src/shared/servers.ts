@@ -1,4 +1,4 @@
-import { typeName } from './describe.js';
+import { describe, typeName } from './describe.js';
 import { NatsError } from './errors.js';
 
 /** A server address as the connection worker dials it. Plain data: it crosses threads. */
@@ -55,7 +55,7 @@ export function parseServerUrl(input: string): ServerAddress {
   if (bare && /[/?#]/.test(input)) {
     throw new NatsError(
       'invalidOption',
-      `server address ${JSON.stringify(redactUrl(input))} is neither host[:port] nor scheme://host[:port]`,
+      `server address ${describe(redactUrl(input))} is neither host[:port] nor scheme://host[:port]`,
     );
   }
   const text = bare ? `nats://${input.trim()}` : input.trim();
@@ -64,16 +64,13 @@ export function parseServerUrl(input: string): ServerAddress {
     parsed = new URL(text);
   } catch {
     // No cause: Node's ERR_INVALID_URL carries the whole URL, credentials included, in `input`.
-    throw new NatsError(
-      'invalidOption',
-      `server URL ${JSON.stringify(redactUrl(input))} is not a URL`,
-    );
+    throw new NatsError('invalidOption', `server URL ${describe(redactUrl(input))} is not a URL`);
   }
   const scheme = parsed.protocol.slice(0, -1);
   if (scheme !== 'nats' && scheme !== 'tls' && scheme !== 'ws' && scheme !== 'wss') {
     throw new NatsError(
       'invalidOption',
-      `server URL scheme ${JSON.stringify(scheme)} is not one of nats, tls, ws, wss`,
+      `server URL scheme ${describe(scheme)} is not one of nats, tls, ws, wss`,
     );
   }
   const host = parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname;
