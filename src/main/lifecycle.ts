@@ -94,11 +94,12 @@ export class Lifecycle {
         throw error;
       });
       for (const sub of subs) sub.end();
-      // Requests already waiting get their replies (API.md): within their own timeouts; those
-      // without one, within the default's or 2 × connectionTimeout, so that drain settles.
+      // Requests already waiting get their replies (API.md), and async callbacks still at work
+      // on delivered messages publish theirs (a responder's): within the requests' own
+      // timeouts; otherwise within the default's or 2 × connectionTimeout, so that drain settles.
       const requestTimeout = parts.requestTimeout ?? 0;
       await settledWithin(
-        parts.mux.settled(),
+        Promise.all([parts.mux.settled(), ...subs.map((sub) => sub.callbacksSettled())]),
         Math.max(
           requestTimeout,
           2 * parts.connectionTimeout,

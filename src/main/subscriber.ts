@@ -133,6 +133,10 @@ export class Subscriber implements AsyncIterable<Message> {
    * the pace of every subscription behind it).
    */
   private caughtUpSinceFull = true;
+  /** Promises the callback returned that have not settled yet: the client's drain() waits. */
+  private unsettled = 0;
+  /** callbacksSettled() calls waiting for {@link unsettled} to reach 0. */
+  private settledWaiters: (() => void)[] = [];
   /** The unsubscribeAfter count, or 0 for none: caps {@link delivered} (see unsubscribeAfter). */
   private limit = 0;
   private endResolve!: (error: NatsError | undefined) => void;
@@ -324,8 +328,32 @@ export class Subscriber implements AsyncIterable<Message> {
 
   private watch(result: unknown): void {
     if (result !== null && typeof (result as PromiseLike<unknown>).then === 'function') {
-      Promise.resolve(result).catch((error: unknown) => this.owner.callbackFailed(this, error));
+      this.unsettled++;
+      Promise.resolve(result).then(this.callbackSettled, this.callbackRejected);
     }
+  }
+
+  private readonly callbackSettled = (): void => {
+    if (--this.unsettled > 0) return;
+    const waiters = this.settledWaiters;
+    this.settledWaiters = [];
+    for (const resolve of waiters) resolve();
+  };
+
+  private readonly callbackRejected = (error: unknown): void => {
+    this.callbackSettled();
+    this.owner.callbackFailed(this, error);
+  };
+
+  /**
+   * Resolves once every promise the callback has returned so far has settled: an async
+   * responder's replies are published before drain() closes the client.
+   *
+   * @internal
+   */
+  callbacksSettled(): Promise<void> {
+    if (this.unsettled === 0) return Promise.resolve();
+    return new Promise((resolve) => this.settledWaiters.push(resolve));
   }
 
   /**

@@ -299,6 +299,36 @@ describe('after drain() starts', () => {
     expect(await client.closed()).toBeUndefined();
   });
 
+  // An async responder (await work, then respond) was cut off: drain() closed the client while
+  // the callbacks awaited, so each respond() threw 'closed' and every requester timed out.
+  it('drain() waits for async callbacks still at work on delivered messages, then closes', async () => {
+    server = await startServer();
+    const requester = await new ConnectOptions().requestTimeout(5_000).connect(server.url);
+    const service = await connect(server.url);
+    clients.push(requester, service);
+    const respondErrors: unknown[] = [];
+    let received = 0;
+    service.subscribe('svc.async', {
+      callback: async (m) => {
+        received++;
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        try {
+          m.respond(m.payload);
+        } catch (error) {
+          respondErrors.push(error);
+        }
+      },
+    });
+    await service.flush();
+    const replies = Array.from({ length: 20 }, (_, i) => requester.request('svc.async', `q${i}`));
+    await waitFor(() => received === 20, 5_000, 'every request at the service');
+    await service.drain();
+    expect(respondErrors).toEqual([]);
+    const answered = await Promise.all(replies.map((r) => r.then((m) => m.string())));
+    expect(answered).toEqual(Array.from({ length: 20 }, (_, i) => `q${i}`));
+    expect(await service.closed()).toBeUndefined();
+  });
+
   // "What was in flight is delivered": a service that drains answers what it still gets (a
   // respond() threw 'draining' there, and each requester timed out). Same in the compat layer,
   // with a reply subject of its own on the answer too (its refusal was swallowed).
