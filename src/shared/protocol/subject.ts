@@ -34,7 +34,7 @@ export function validatePublishSubject(subject: string, what = 'subject', strict
     throw new NatsError(
       'badSubject',
       strict
-        ? `${what} ${JSON.stringify(subject)} must not contain whitespace or control characters`
+        ? `${what} ${JSON.stringify(subject)} must not contain whitespace or control characters (U+0000-U+0020)`
         : `${what} ${JSON.stringify(subject)} must not contain a space, tab, CR or LF, which would split the protocol line`,
     );
   }
