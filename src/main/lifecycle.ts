@@ -129,6 +129,10 @@ export class Lifecycle {
   shutdown(error: NatsError | undefined, emitClosed = true, report = false): Promise<void> {
     const { parts } = this;
     this.closing ??= (async () => {
+      // No delivery after close() is called: a callback would run while the client refuses
+      // what it does (a responder's respond() threw 'closed', one 'callback' report each).
+      // Iterators end after what they hold.
+      parts.subs.endAll(error);
       // One bound for the whole close (API.md: what the server does not read within
       // connectionTimeout is counted as not sent): this thread's wait, then the worker's.
       const deadline = performance.now() + parts.connectionTimeout;
@@ -171,7 +175,6 @@ export class Lifecycle {
       wakeAll(parts.rings.delivery);
       parts.flushes.close(died);
       parts.mux.close(cutShortBy(this.closedError, 'the reply arrived'));
-      parts.subs.endAll(error);
       await parts.host.shutdown();
       if (emitClosed) parts.emit({ type: 'closed' });
       this.closedResolve(outcome);

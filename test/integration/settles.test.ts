@@ -299,6 +299,45 @@ describe('after drain() starts', () => {
     expect(await client.closed()).toBeUndefined();
   });
 
+  // close() is "close now": callbacks ran on for what was still arriving, each respond() threw
+  // 'closed' and came back as a 'callback' clientError (64-224 of them for one close()).
+  it('close() delivers nothing more to callbacks: no respond() on a closing client', async () => {
+    server = await startServer();
+    const requester = await new ConnectOptions().requestTimeout(2_000).connect(server.url);
+    const events: Event[] = [];
+    const service = await new ConnectOptions()
+      .eventCallback((e) => {
+        events.push(e);
+      })
+      .connect(server.url);
+    clients.push(requester, service);
+    let closeCalled = false;
+    let afterClose = 0;
+    let answered = 0;
+    service.subscribe('svc.close', {
+      callback: (m) => {
+        if (closeCalled) afterClose++;
+        if (m.respond('ok')) answered++;
+        if (answered === 100) {
+          closeCalled = true;
+          void service.close();
+        }
+      },
+    });
+    await service.flush();
+    const replies = Array.from({ length: 3_000 }, () =>
+      requester.request('svc.close').then(
+        () => 'ok',
+        (e: NatsError) => e.kind,
+      ),
+    );
+    await service.closed();
+    expect(afterClose).toBe(0);
+    expect(events.filter((e) => e.type === 'clientError')).toEqual([]);
+    const outcomes = await Promise.all(replies);
+    expect(outcomes.filter((o) => o === 'ok').length).toBeGreaterThanOrEqual(100);
+  });
+
   // An async responder (await work, then respond) was cut off: drain() closed the client while
   // the callbacks awaited, so each respond() threw 'closed' and every requester timed out.
   it('drain() waits for async callbacks still at work on delivered messages, then closes', async () => {
