@@ -448,7 +448,12 @@ export class Client implements ClientApi {
 
   /** `drain()`, so that `await using client = await connect(...)` drains at the block's end. */
   [Symbol.asyncDispose](): Promise<void> {
-    return this.parts.life.closedWith ? Promise.resolve() : this.drain();
+    if (this.parts.life.closedWith) return Promise.resolve();
+    return this.drain().catch((error: unknown) => {
+      // A close() cut the drain short: the client ends as the block's end asks.
+      if (error instanceof NatsError && error.kind === 'closed') return;
+      throw error;
+    });
   }
 
   /**

@@ -218,6 +218,19 @@ describe('[Symbol.asyncDispose]', () => {
     expect(client.connectionState()).toBe('closed');
     expect(got).toEqual(['words']);
   });
+
+  // `await using` threw at the block's end when a close() (a signal handler's) cut its drain short.
+  it('resolves when a close() cuts its drain short: the client ends as asked', async () => {
+    const { client } = await serverAndClient();
+    client.subscribe('silent', { callback: () => {} });
+    const waiting = client.request('silent').catch(() => 'rejected'); // drain waits for it
+    await client.flush();
+    const disposed = client[Symbol.asyncDispose]();
+    await client.close();
+    await expect(disposed).resolves.toBeUndefined();
+    expect(await waiting).toBe('rejected');
+    expect(client.connectionState()).toBe('closed');
+  });
 });
 
 describe('permission violations reach the call they concern', () => {
