@@ -68,19 +68,29 @@ export class EventSink {
       return;
     }
     if (result === undefined) return;
+    let settled: Promise<unknown>;
+    try {
+      settled = Promise.resolve(result);
+    } catch (thrown) {
+      // A promise whose `constructor` getter throws: connect() and close() must go on.
+      this.threw(event, thrown);
+      return;
+    }
     let reported = false;
     const timer = setTimeout(() => {
       reported = true;
       this.failed(event, `did not settle within ${this.bound} ms on a '${event.type}' event`);
     }, this.bound);
     timer.unref(); // an unsettled handler does not keep the process alive
-    Promise.resolve(result).then(
-      () => clearTimeout(timer),
-      (thrown: unknown) => {
-        clearTimeout(timer);
-        if (!reported) this.threw(event, thrown);
-      },
-    );
+    const failed = (thrown: unknown) => {
+      clearTimeout(timer);
+      if (!reported) this.threw(event, thrown);
+    };
+    try {
+      settled.then(() => clearTimeout(timer), failed);
+    } catch (thrown) {
+      failed(thrown); // its own `then` threw
+    }
   }
 
   private threw(event: Event, thrown: unknown): void {

@@ -92,6 +92,30 @@ describe('EventSink', () => {
     ]);
   });
 
+  it('reports a returned promise whose constructor or then throws, and goes on', async () => {
+    const throwing = (key: 'constructor' | 'then') =>
+      Object.defineProperty(Promise.resolve(), key, {
+        get: () => {
+          throw new Error(`hostile ${key}`);
+        },
+      });
+    const { events, reports } = sink((e) =>
+      e.type === 'connected' ? throwing('constructor') : throwing('then'),
+    );
+    let heard = false;
+    void events.connected.then(() => {
+      heard = true;
+    });
+    expect(() => events.emit(connected)).not.toThrow();
+    expect(() => events.emit(disconnected)).not.toThrow();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(heard).toBe(true);
+    expect(reports.map((r) => r.message)).toEqual([
+      "eventCallback failed on a 'connected' event: Error: hostile constructor",
+      "eventCallback failed on a 'disconnected' event: Error: hostile then",
+    ]);
+  });
+
   it("settles connected when the 'connected' event is handed over, not when its call settles", async () => {
     const { events } = sink(() => new Promise<void>(() => {}));
     let heard = false;
