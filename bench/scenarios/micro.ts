@@ -177,6 +177,8 @@ function delivery(size: number): { run(): void; frames: number; bytes: number } 
     dropped() {},
     drainSubscription: () => Promise.resolve(),
     callbackFailed() {},
+    callbackStarted() {},
+    callbackSettled() {},
     afterArrived: (run: () => void) => run(),
     heldSlabs: new HeldSlabs(),
   };

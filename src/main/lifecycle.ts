@@ -1,7 +1,8 @@
 /**
  * How a client ends. drain(): from then on new work is refused ('draining'), every
  * subscription stops, a flush proves the server has seen it all, requests already waiting
- * get their replies (bounded), then it closes. close(): publishes still waiting on this
+ * get their replies and async callbacks settle (bounded), then it closes. close(): new work is
+ * refused and subscriptions get no more messages at once, publishes still waiting on this
  * thread get their chance to reach the ring, the worker sends the ring and ends, then every
  * pending thing fails (flushes, requests, subscriptions) and closed() settles (API.md
  * "Guarantees": nothing lost silently, every promise settles).
@@ -99,11 +100,13 @@ export class Lifecycle {
       // timeouts; otherwise within the default's or 2 × connectionTimeout, so that drain settles.
       const requestTimeout = parts.requestTimeout ?? 0;
       await settledWithin(
-        Promise.all([parts.mux.settled(), ...subs.map((sub) => sub.callbacksSettled())]),
+        Promise.all([parts.mux.settled(), parts.subs.callbacksSettled()]),
         Math.max(
           requestTimeout,
           2 * parts.connectionTimeout,
-          parts.mux.latestDeadline() - performance.now(),
+          // A request ends at its deadline by its own timer (then once what arrived is
+          // dispatched): a bound at the same moment raced it, cutting it short as 'closed'.
+          parts.mux.latestDeadline() - performance.now() + DEADLINE_GRACE_MS,
         ),
       );
     } finally {
@@ -129,10 +132,17 @@ export class Lifecycle {
   shutdown(error: NatsError | undefined, emitClosed = true, report = false): Promise<void> {
     const { parts } = this;
     this.closing ??= (async () => {
-      // No delivery after close() is called: a callback would run while the client refuses
-      // what it does (a responder's respond() threw 'closed', one 'callback' report each).
-      // Iterators end after what they hold.
-      parts.subs.endAll(error);
+      // From here on the client refuses new work ('closed'): a subscription or request made
+      // during the wait below would outlive the ends below it.
+      this.closedError = error ?? new NatsError('closed', 'client is closed');
+      if (error === undefined) {
+        // close() delivers nothing more: a callback would run while the client refuses what it
+        // does (a responder's respond() threw 'closed', one 'callback' report each). Iterators
+        // end after what they hold. The request mux's own subscriptions stay until it closes
+        // (a request pending at close() rejects 'closed'); an end by the worker keeps the
+        // order below (its clientError first).
+        for (const sub of parts.subs.list()) if (!parts.mux.owns(sub)) sub.end();
+      }
       // One bound for the whole close (API.md: what the server does not read within
       // connectionTimeout is counted as not sent): this thread's wait, then the worker's.
       const deadline = performance.now() + parts.connectionTimeout;
@@ -147,7 +157,6 @@ export class Lifecycle {
       // What still waits on this thread is not sent; the worker says how much of the ring.
       let notSent = parts.publisher.waitingMessages;
       parts.publisher.publishNow();
-      this.closedError = error ?? new NatsError('closed', 'client is closed');
       const died = error?.kind === 'workerExited' ? error : undefined;
       // Counted: nothing more may move from this thread into the ring (the worker would send
       // it or count it again).
@@ -175,6 +184,7 @@ export class Lifecycle {
       wakeAll(parts.rings.delivery);
       parts.flushes.close(died);
       parts.mux.close(cutShortBy(this.closedError, 'the reply arrived'));
+      parts.subs.endAll(error);
       await parts.host.shutdown();
       if (emitClosed) parts.emit({ type: 'closed' });
       this.closedResolve(outcome);
@@ -195,6 +205,9 @@ export function cutShortBy(ended: NatsError, what: string): NatsError {
 }
 
 /** Resolves when `promise` settles or `ms` have passed, whichever is first; never rejects. */
+/** How long drain() waits past the latest request deadline for that request to end itself. */
+const DEADLINE_GRACE_MS = 100;
+
 function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const bound = new Promise<void>((resolve) => {

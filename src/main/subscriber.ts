@@ -46,6 +46,10 @@ export interface SubscriptionOwner {
   drainSubscription(sub: Subscriber): Promise<void>;
   /** The callback's promise rejected (a sync throw reaches the dispatcher instead). */
   callbackFailed(sub: Subscriber, error: unknown): void;
+  /** A callback returned a promise: the client's drain() waits until it settles. */
+  callbackStarted(): void;
+  /** A promise a callback returned has settled. */
+  callbackSettled(): void;
   /** Runs `run` once what arrived by now is dispatched (Dispatcher.afterArrived). */
   afterArrived(run: () => void): void;
   /** Slabs held by the queued messages of the client's iterators. */
@@ -133,10 +137,6 @@ export class Subscriber implements AsyncIterable<Message> {
    * the pace of every subscription behind it).
    */
   private caughtUpSinceFull = true;
-  /** Promises the callback returned that have not settled yet: the client's drain() waits. */
-  private unsettled = 0;
-  /** callbacksSettled() calls waiting for {@link unsettled} to reach 0. */
-  private settledWaiters: (() => void)[] = [];
   /** The unsubscribeAfter count, or 0 for none: caps {@link delivered} (see unsubscribeAfter). */
   private limit = 0;
   private endResolve!: (error: NatsError | undefined) => void;
@@ -327,34 +327,23 @@ export class Subscriber implements AsyncIterable<Message> {
   }
 
   private watch(result: unknown): void {
-    if (result !== null && typeof (result as PromiseLike<unknown>).then === 'function') {
-      this.unsettled++;
+    if (result === null || typeof (result as PromiseLike<unknown>).then !== 'function') return;
+    try {
       Promise.resolve(result).then(this.callbackSettled, this.callbackRejected);
+    } catch (error) {
+      // A promise whose own `then` or `constructor` getter throws: reported, not waited for.
+      this.owner.callbackFailed(this, error);
+      return;
     }
+    this.owner.callbackStarted();
   }
 
-  private readonly callbackSettled = (): void => {
-    if (--this.unsettled > 0) return;
-    const waiters = this.settledWaiters;
-    this.settledWaiters = [];
-    for (const resolve of waiters) resolve();
-  };
+  private readonly callbackSettled = (): void => this.owner.callbackSettled();
 
   private readonly callbackRejected = (error: unknown): void => {
-    this.callbackSettled();
+    this.owner.callbackSettled();
     this.owner.callbackFailed(this, error);
   };
-
-  /**
-   * Resolves once every promise the callback has returned so far has settled: an async
-   * responder's replies are published before drain() closes the client.
-   *
-   * @internal
-   */
-  callbacksSettled(): Promise<void> {
-    if (this.unsettled === 0) return Promise.resolve();
-    return new Promise((resolve) => this.settledWaiters.push(resolve));
-  }
 
   /**
    * A callback of this subscription's (compat's, called apart from delivery) threw `error`:

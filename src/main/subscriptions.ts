@@ -36,6 +36,10 @@ export class Subscriptions implements SubscriptionOwner {
   droppedMessages = 0;
   /** SubscriptionOwner: the slabs all of this client's iterator queues keep alive. */
   readonly heldSlabs = new HeldSlabs();
+  /** Promises subscription callbacks returned that have not settled yet. */
+  private unsettledCallbacks = 0;
+  /** callbacksSettled() calls waiting for {@link unsettledCallbacks} to reach 0. */
+  private settledWaiters: (() => void)[] = [];
   /** The shortest SUB line a server refused as longer than its max_control_line (bytes). */
   private refusedLine = Number.POSITIVE_INFINITY;
 
@@ -143,6 +147,29 @@ export class Subscriptions implements SubscriptionOwner {
         { cause: error },
       ),
     });
+  }
+
+  /** SubscriptionOwner */
+  callbackStarted(): void {
+    this.unsettledCallbacks++;
+  }
+
+  /** SubscriptionOwner */
+  callbackSettled(): void {
+    if (--this.unsettledCallbacks > 0 || this.settledWaiters.length === 0) return;
+    const waiters = this.settledWaiters;
+    this.settledWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /**
+   * Resolves once every promise a subscription callback has returned so far has settled, the
+   * subscription ended or not (a `max: 1` responder): an async responder's replies are
+   * published before drain() closes the client.
+   */
+  callbacksSettled(): Promise<void> {
+    if (this.unsettledCallbacks === 0) return Promise.resolve();
+    return new Promise((resolve) => this.settledWaiters.push(resolve));
   }
 
   /** SubscriptionOwner */

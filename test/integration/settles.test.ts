@@ -338,6 +338,32 @@ describe('after drain() starts', () => {
     expect(outcomes.filter((o) => o === 'ok').length).toBeGreaterThanOrEqual(100);
   });
 
+  // Review of 8ed4686: with publishes waiting, close() waits up to connectionTimeout before the
+  // client counted as closed; a subscription or request made then was never ended, and a
+  // requestMany pending at close() ended normally instead of 'closed'.
+  it('close() refuses new work at once, while publishes still wait; a pending requestMany rejects closed', async () => {
+    server = await startServer();
+    const c = await new ConnectOptions().requestTimeout(null).connect(server.url);
+    clients.push(c);
+    c.subscribe('silent', { callback: () => {} });
+    await c.flush();
+    const gathering = (async () => {
+      for await (const _ of c.requestMany('silent', '', { maxWait: 60_000 })) {
+      }
+      return 'ended normally';
+    })().catch((e: NatsError) => e.kind);
+    await c.flush();
+    const block = new Uint8Array(64 * 1024);
+    for (let i = 0; i < 200; i++) c.publish('bulk', block); // more than the ring: some wait here
+    const closing = c.close();
+    expect(() => c.subscribe('late')).toThrow(expect.objectContaining({ kind: 'closed' }));
+    await expect(c.sendRequest('silent', { inbox: c.newInbox() })).rejects.toMatchObject({
+      kind: 'closed',
+    });
+    await closing;
+    expect(await gathering).toBe('closed');
+  });
+
   // An async responder (await work, then respond) was cut off: drain() closed the client while
   // the callbacks awaited, so each respond() threw 'closed' and every requester timed out.
   it('drain() waits for async callbacks still at work on delivered messages, then closes', async () => {
@@ -366,6 +392,27 @@ describe('after drain() starts', () => {
     const answered = await Promise.all(replies.map((r) => r.then((m) => m.string())));
     expect(answered).toEqual(Array.from({ length: 20 }, (_, i) => `q${i}`));
     expect(await service.closed()).toBeUndefined();
+  });
+
+  it('drain() waits for a max: 1 responder too, ended before its callback settled', async () => {
+    server = await startServer();
+    const requester = await new ConnectOptions().requestTimeout(5_000).connect(server.url);
+    const service = await connect(server.url);
+    clients.push(requester, service);
+    let received = false;
+    service.subscribe('svc.once', {
+      max: 1,
+      callback: async (m) => {
+        received = true;
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        m.respond('once');
+      },
+    });
+    await service.flush();
+    const reply = requester.request('svc.once');
+    await waitFor(() => received, 5_000, 'the request at the service');
+    await service.drain();
+    expect((await reply).string()).toBe('once');
   });
 
   // "What was in flight is delivered": a service that drains answers what it still gets (a

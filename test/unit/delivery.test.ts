@@ -114,6 +114,8 @@ describe('delivery frames', () => {
         dropped() {},
         drainSubscription: () => Promise.resolve(),
         callbackFailed() {},
+        callbackStarted() {},
+        callbackSettled() {},
         afterArrived: (run: () => void) => run(),
         heldSlabs: new HeldSlabs(),
       };
@@ -166,6 +168,8 @@ describe('delivery frames', () => {
         slowConsumer() {},
         dropped() {},
         callbackFailed() {},
+        callbackStarted() {},
+        callbackSettled() {},
         afterArrived: (run: () => void) => run(),
         heldSlabs: new HeldSlabs(),
         drainSubscription: () => Promise.resolve(),
@@ -257,6 +261,8 @@ describe('delivery frames', () => {
             dropped() {},
             drainSubscription: () => Promise.resolve(),
             callbackFailed() {},
+            callbackStarted() {},
+            callbackSettled() {},
             afterArrived: (run: () => void) => run(),
             heldSlabs: new HeldSlabs(),
           };

@@ -13,6 +13,8 @@ function owner() {
     dropped: () => {},
     drainSubscription: async () => {},
     callbackFailed: () => {},
+    callbackStarted: () => {},
+    callbackSettled: () => {},
     afterArrived: (run) => run(),
     heldSlabs: new HeldSlabs(),
   };
