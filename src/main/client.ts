@@ -187,6 +187,9 @@ export class Client implements ClientApi {
   }
 
   writable(): Promise<void> {
+    // From close()'s first step: the publisher still moves what waits, nothing more may come.
+    const closed = this.parts.life.closedWith;
+    if (closed) return Promise.reject(cutShortBy(closed, 'publishing could go on'));
     return this.parts.publisher.writable();
   }
 

@@ -30,7 +30,8 @@ export function fromWireEvent(event: WireEvent): Event {
  * What the callback throws, what its promise rejects with, and a promise still unsettled after
  * `bound` ms (connectionTimeout) are reported once, through `report` (to status() readers and
  * back to the callback), as a `clientError` of kind 'callback'; a failure on such a report is
- * not reported again (a callback that throws on everything would loop).
+ * not reported again (a callback that throws on everything would loop), nor one once 'closed'
+ * has been handed over ('closed' is the last event).
  */
 export class EventSink {
   /**
@@ -41,6 +42,8 @@ export class EventSink {
   private heardConnected!: () => void;
   /** The reports of failed calls: a failure on one of these ends there. */
   private readonly reports = new WeakSet<Event>();
+  /** 'closed' has been handed over: it is the last event, so failures are no longer reported. */
+  private ended = false;
 
   constructor(
     private readonly callback: ((event: Event) => void | Promise<void>) | undefined,
@@ -53,6 +56,7 @@ export class EventSink {
   }
 
   emit(event: Event): void {
+    if (event.type === 'closed') this.ended = true;
     this.call(event);
     if (event.type === 'connected') this.heardConnected();
   }
@@ -98,7 +102,7 @@ export class EventSink {
   }
 
   private failed(event: Event, what: string, cause?: unknown): void {
-    if (this.reports.has(event)) return;
+    if (this.ended || this.reports.has(event)) return;
     const report: Event = {
       type: 'clientError',
       error: new NatsError('callback', `eventCallback ${what}`, { cause }),

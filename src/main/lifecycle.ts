@@ -109,6 +109,17 @@ export class Lifecycle {
           parts.mux.latestDeadline() - performance.now() + DEADLINE_GRACE_MS,
         ),
       );
+      if (parts.subs.unsettled > 0) {
+        // API.md: a callback that never settled is a 'callback' error; one report, not a timer
+        // per message.
+        parts.emit({
+          type: 'clientError',
+          error: new NatsError(
+            'callback',
+            `${parts.subs.unsettled} promise(s) subscription callbacks returned had not settled when drain() closed the client`,
+          ),
+        });
+      }
     } finally {
       for (const sub of subs) sub.end();
       await this.shutdown(undefined);

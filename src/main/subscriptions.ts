@@ -167,6 +167,11 @@ export class Subscriptions implements SubscriptionOwner {
    * subscription ended or not (a `max: 1` responder): an async responder's replies are
    * published before drain() closes the client.
    */
+  /** Promises subscription callbacks returned that have not settled yet. */
+  get unsettled(): number {
+    return this.unsettledCallbacks;
+  }
+
   callbacksSettled(): Promise<void> {
     if (this.unsettledCallbacks === 0) return Promise.resolve();
     return new Promise((resolve) => this.settledWaiters.push(resolve));

@@ -357,6 +357,8 @@ describe('after drain() starts', () => {
     for (let i = 0; i < 200; i++) c.publish('bulk', block); // more than the ring: some wait here
     const closing = c.close();
     expect(() => c.subscribe('late')).toThrow(expect.objectContaining({ kind: 'closed' }));
+    // It resolved once the queue had moved into the ring, as if publishing could go on.
+    await expect(c.writable()).rejects.toMatchObject({ kind: 'closed' });
     await expect(c.sendRequest('silent', { inbox: c.newInbox() })).rejects.toMatchObject({
       kind: 'closed',
     });
@@ -392,6 +394,36 @@ describe('after drain() starts', () => {
     const answered = await Promise.all(replies.map((r) => r.then((m) => m.string())));
     expect(answered).toEqual(Array.from({ length: 20 }, (_, i) => `q${i}`));
     expect(await service.closed()).toBeUndefined();
+  });
+
+  it('drain() reports callbacks whose promises had not settled when it closed', async () => {
+    server = await startServer();
+    const events: Event[] = [];
+    const c = await new ConnectOptions()
+      .connectionTimeout(200)
+      .requestTimeout(200)
+      .eventCallback((e) => {
+        events.push(e);
+      })
+      .connect(server.url);
+    clients.push(c);
+    let handed = 0;
+    c.subscribe('hang', {
+      callback: () => {
+        handed++;
+        return new Promise<void>(() => {});
+      },
+    });
+    c.publish('hang', 'a');
+    c.publish('hang', 'b');
+    await waitFor(() => handed === 2, 5_000, 'both messages at the callback');
+    await c.drain();
+    const reports = events.flatMap((e) =>
+      e.type === 'clientError' && e.error.kind === 'callback' ? [e.error.message] : [],
+    );
+    expect(reports).toEqual([
+      '2 promise(s) subscription callbacks returned had not settled when drain() closed the client',
+    ]);
   });
 
   it('drain() waits for a max: 1 responder too, ended before its callback settled', async () => {

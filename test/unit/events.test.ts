@@ -116,6 +116,26 @@ describe('EventSink', () => {
     ]);
   });
 
+  it("reports nothing once 'closed' is handed over: it is the last event", async () => {
+    for (const fail of [
+      () => {
+        throw new Error('sync');
+      },
+      () => Promise.reject(new Error('async')),
+      () => new Promise<void>(() => {}),
+    ]) {
+      const seen: string[] = [];
+      const { events, reports } = sink((e) => {
+        seen.push(e.type);
+        return e.type === 'closed' ? fail() : undefined;
+      });
+      events.emit({ type: 'closed' });
+      await vi.advanceTimersByTimeAsync(2 * BOUND);
+      expect(reports).toEqual([]);
+      expect(seen).toEqual(['closed']);
+    }
+  });
+
   it("settles connected when the 'connected' event is handed over, not when its call settles", async () => {
     const { events } = sink(() => new Promise<void>(() => {}));
     let heard = false;
