@@ -11,12 +11,12 @@ import { subLength } from '../shared/protocol/encode.js';
 import type { Event } from './events.js';
 import type { SubjectInterest } from './interest.js';
 import type { Publisher } from './publisher.js';
+import { subscribeOptionsOf } from './subscribe-options.js';
 import {
   HeldSlabs,
   type SubscribeOptions,
   Subscriber,
   type SubscriptionOwner,
-  subscribeOptionsOf,
 } from './subscriber.js';
 
 /** What the subscriptions need of their client. */
@@ -162,16 +162,16 @@ export class Subscriptions implements SubscriptionOwner {
     for (const resolve of waiters) resolve();
   }
 
-  /**
-   * Resolves once every promise a subscription callback has returned so far has settled, the
-   * subscription ended or not (a `max: 1` responder): an async responder's replies are
-   * published before drain() closes the client.
-   */
   /** Promises subscription callbacks returned that have not settled yet. */
   get unsettled(): number {
     return this.unsettledCallbacks;
   }
 
+  /**
+   * Resolves once every promise a subscription callback has returned so far has settled, the
+   * subscription ended or not (a `max: 1` responder): an async responder's replies are
+   * published before drain() closes the client.
+   */
   callbacksSettled(): Promise<void> {
     if (this.unsettledCallbacks === 0) return Promise.resolve();
     return new Promise((resolve) => this.settledWaiters.push(resolve));
