@@ -14,6 +14,7 @@ import type { Event, State } from './events.js';
 import type { Flushes } from './flushes.js';
 import type { Publisher } from './publisher.js';
 import type { RequestMux } from './request-mux.js';
+import type { Subscriber } from './subscriber.js';
 import type { Subscriptions } from './subscriptions.js';
 import type { WorkerLink } from './worker-host.js';
 
@@ -78,7 +79,7 @@ export class Lifecycle {
   private async runDrain(): Promise<void> {
     const { parts } = this;
     parts.emit({ type: 'draining' });
-    const subs = parts.subs.list().filter((sub) => !parts.mux.owns(sub));
+    const subs = this.userSubscriptions();
     for (const sub of subs) parts.subs.unsubscribe(sub, 0);
     try {
       // Its PONG comes after every message the server sent before the UNSUBs.
@@ -126,6 +127,11 @@ export class Lifecycle {
     }
   }
 
+  /** The caller's subscriptions: not those of the request mux, which end with its close(). */
+  private userSubscriptions(): Subscriber[] {
+    return this.parts.subs.list().filter((sub) => !this.parts.mux.owns(sub));
+  }
+
   /**
    * The worker ended the client (its loop gave up, or the thread exited): reported right before
    * 'closed' (API.md "Details": `'maxReconnects'`, then `'closed'`; what was not sent before them).
@@ -152,7 +158,7 @@ export class Lifecycle {
         // end after what they hold. The request mux's own subscriptions stay until it closes
         // (a request pending at close() rejects 'closed'); an end by the worker keeps the
         // order below (its clientError first).
-        for (const sub of parts.subs.list()) if (!parts.mux.owns(sub)) sub.end();
+        for (const sub of this.userSubscriptions()) sub.end();
       }
       // One bound for the whole close (API.md: what the server does not read within
       // connectionTimeout is counted as not sent): this thread's wait, then the worker's.
@@ -215,10 +221,10 @@ export function cutShortBy(ended: NatsError, what: string): NatsError {
     : new NatsError('closed', `client closed before ${what}`);
 }
 
-/** Resolves when `promise` settles or `ms` have passed, whichever is first; never rejects. */
 /** How long drain() waits past the latest request deadline for that request to end itself. */
 const DEADLINE_GRACE_MS = 100;
 
+/** Resolves when `promise` settles or `ms` have passed, whichever is first; never rejects. */
 function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const bound = new Promise<void>((resolve) => {
