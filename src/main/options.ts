@@ -13,7 +13,7 @@ import { parseCredentials } from '../shared/creds.js';
 import { describe, typeName } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
 import { READ_BUFFER_MAX, READ_BUFFER_MIN } from '../shared/options.js';
-import { hasWhitespace } from '../shared/protocol/subject.js';
+import { hasSpaceOrControl } from '../shared/protocol/subject.js';
 import { type Client, createClient } from './client.js';
 import type { Event } from './events.js';
 import {
@@ -261,7 +261,7 @@ export class ConnectOptions implements ConnectOptionsApi {
       typeof prefix !== 'string' ||
       prefix === '' ||
       /[\s*>]/.test(prefix) ||
-      hasWhitespace(prefix) || // control characters too: a subject check refuses them later
+      hasSpaceOrControl(prefix) || // control characters too: a subject check refuses them later
       /^\.|\.$|\.\./.test(prefix)
     ) {
       throw new NatsError(

@@ -21,7 +21,8 @@ const COLON = 0x3a;
 const DEL = 0x7f;
 
 const VERSION = 'NATS/1.0';
-const VERSION_BYTES = new TextEncoder().encode(VERSION);
+const encoder = new TextEncoder();
+const VERSION_BYTES = encoder.encode(VERSION);
 
 /** The status of a reply that says no one is subscribed to the request subject. */
 export const NO_RESPONDERS = 503;
@@ -206,7 +207,7 @@ export function setStatusLine(headers: HeaderMap, code: number, description: str
     );
   }
   const line = description === '' ? ` ${code}` : ` ${code} ${description}`;
-  statusLines.set(headers, new TextEncoder().encode(line));
+  statusLines.set(headers, encoder.encode(line));
 }
 
 /** What {@link decodeHeaders} found in a header block. */

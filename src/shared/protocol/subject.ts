@@ -30,7 +30,7 @@ export function validatePublishSubject(subject: string, what = 'subject', strict
   if (subject.length === 0) {
     throw new NatsError('badSubject', `${what} must not be empty`);
   }
-  if (strict ? hasWhitespace(subject) : splitsLine(subject)) {
+  if (strict ? hasSpaceOrControl(subject) : splitsLine(subject)) {
     throw new NatsError(
       'badSubject',
       strict
@@ -85,7 +85,7 @@ export function validateQueueGroup(queue: string): void {
   if (queue.length === 0) {
     throw new NatsError('badSubject', 'queue group must not be empty');
   }
-  if (hasWhitespace(queue)) {
+  if (hasSpaceOrControl(queue)) {
     throw new NatsError(
       'badSubject',
       `queue group ${JSON.stringify(queue)} must not contain whitespace or control characters`,
@@ -94,7 +94,7 @@ export function validateQueueGroup(queue: string): void {
 }
 
 /** Space and the C0 control characters (tab, CR, LF, NUL, ...): any UTF-16 unit ≤ 0x20. */
-export function hasWhitespace(s: string): boolean {
+export function hasSpaceOrControl(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     if (s.charCodeAt(i) <= 0x20) return true;
   }
