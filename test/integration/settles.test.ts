@@ -13,7 +13,7 @@ import {
   type ScriptedPeer,
   startScriptedPeer,
 } from '../helpers/scripted-peer.js';
-import { waitFor, withTimeout } from '../helpers/wait.js';
+import { EventLog, waitFor, withTimeout } from '../helpers/wait.js';
 
 let server: NatsServer | undefined;
 let peer: ScriptedPeer | undefined;
@@ -304,12 +304,8 @@ describe('after drain() starts', () => {
   it('close() delivers nothing more to callbacks: no respond() on a closing client', async () => {
     server = await startServer();
     const requester = await new ConnectOptions().requestTimeout(2_000).connect(server.url);
-    const events: Event[] = [];
-    const service = await new ConnectOptions()
-      .eventCallback((e) => {
-        events.push(e);
-      })
-      .connect(server.url);
+    const log = new EventLog();
+    const service = await new ConnectOptions().eventCallback(log.callback).connect(server.url);
     clients.push(requester, service);
     let closeCalled = false;
     let afterClose = 0;
@@ -333,7 +329,7 @@ describe('after drain() starts', () => {
     );
     await service.closed();
     expect(afterClose).toBe(0);
-    expect(events.filter((e) => e.type === 'clientError')).toEqual([]);
+    expect(log.events.filter((e) => e.type === 'clientError')).toEqual([]);
     const outcomes = await Promise.all(replies);
     expect(outcomes.filter((o) => o === 'ok').length).toBeGreaterThanOrEqual(100);
   });
@@ -398,13 +394,11 @@ describe('after drain() starts', () => {
 
   it('drain() reports callbacks whose promises had not settled when it closed', async () => {
     server = await startServer();
-    const events: Event[] = [];
+    const log = new EventLog();
     const c = await new ConnectOptions()
       .connectionTimeout(200)
       .requestTimeout(200)
-      .eventCallback((e) => {
-        events.push(e);
-      })
+      .eventCallback(log.callback)
       .connect(server.url);
     clients.push(c);
     let handed = 0;
@@ -418,7 +412,7 @@ describe('after drain() starts', () => {
     c.publish('hang', 'b');
     await waitFor(() => handed === 2, 5_000, 'both messages at the callback');
     await c.drain();
-    const reports = events.flatMap((e) =>
+    const reports = log.events.flatMap((e) =>
       e.type === 'clientError' && e.error.kind === 'callback' ? [e.error.message] : [],
     );
     expect(reports).toEqual([
