@@ -198,6 +198,7 @@ function delivery(size: number): { run(): void; frames: number; bytes: number } 
     flushLost() {},
     flushesLostAfter() {},
     subscriptionRefused() {},
+    replyDropped() {},
     deliveryError(error) {
       throw error;
     },

@@ -117,6 +117,7 @@ export function clientParts(
     flushLost: (id) => flushes.lost(id),
     flushesLostAfter: (id) => flushes.lostAfter(id),
     subscriptionRefused: (sid) => endRefused(subs.get(sid), subs, mux),
+    replyDropped: (id) => mux.replyDropped(id),
     deliveryError: (error, sub) => subs.callbackFailed(sub, error),
     respond: (reply, headers, payload) => client.respond(reply, headers, payload),
   });
@@ -136,6 +137,7 @@ export function clientParts(
       publishRequest: (subject, reply, headers, payload, replyBytes) =>
         client.send(subject, reply, headers, payload, replyBytes),
       afterArrived,
+      isClosed: () => life.closedWith !== null,
       assertCallRoom: (what) => calls.assertRoom(what),
     },
     options.inboxPrefix,

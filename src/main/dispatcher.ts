@@ -57,6 +57,8 @@ export interface DispatchTarget {
   flushesLostAfter(id: number): void;
   /** The server refused subscription `sid`'s SUB line as too long; the worker dropped it. */
   subscriptionRefused(sid: number): void;
+  /** The worker dropped the reply to the shared inbox's request `id` (its low 32 bits). */
+  replyDropped(id: number): void;
   /** A user callback threw. */
   deliveryError(error: unknown, sub: Subscriber): void;
   /** What Message.respond publishes with. */
@@ -231,7 +233,7 @@ export class Dispatcher {
     this.spanWords = new Int32Array(this.span.buffer, this.span.byteOffset, n >> 2);
   }
 
-  /** A frame that is no MSG: an acknowledgement or a loss for flushes, a subscription's end. */
+  /** A frame that is no MSG: for flushes, a subscription's end or refusal, a dropped reply. */
   private control(f: DeliveryView): void {
     switch (f.kind) {
       case 'flushAck':
@@ -248,6 +250,9 @@ export class Dispatcher {
         return;
       case 'subRefused':
         this.target.subscriptionRefused(f.sid);
+        return;
+      case 'replyDropped':
+        this.target.replyDropped(f.id);
         return;
       default:
         return; // a PART frame: never without its MSG frame before it (assemble() takes them)

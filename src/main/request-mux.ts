@@ -9,6 +9,7 @@ import { describe, typeName } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
 import { MAX_TIMER_MS } from '../shared/options.js';
 import { type HeaderMap, NO_RESPONDERS } from '../shared/protocol/headers.js';
+import { requestIdAt, requestIdFrom } from '../shared/protocol/request-id.js';
 import { type Deadline, Deadlines } from './deadlines.js';
 import type { Message } from './message.js';
 import { RequestTable } from './request-table.js';
@@ -24,6 +25,8 @@ export interface MuxHost {
   subscribeReplies(subject: string, opts: SubscribeOptions): Subscriber;
   /** Runs `run` once what arrived by now is dispatched (Dispatcher.afterArrived). */
   afterArrived(run: () => void): void;
+  /** Whether the client is closed or closing (its subscriptions then end without a reply). */
+  isClosed(): boolean;
   /** Throws 'clientCapacity' when one more request would be too many waiting (CallBound). */
   assertCallRoom(what: string): void;
   /**
@@ -231,6 +234,19 @@ export class RequestMux implements KnownSubjects {
     entry.reject(timedOut(entry.subject, entry.timeout));
   }
 
+  /**
+   * The worker dropped the reply to request `low` (its id's low 32 bits): the caller's thread
+   * was stalled past the byte bound. It fails now; its reply will not come again.
+   */
+  replyDropped(low: number): void {
+    const entry = this.pending.get(requestIdFrom(low, this.next));
+    if (entry === undefined) return; // answered by another reply, timed out, or not one of ours
+    this.pending.delete(entry);
+    this.deadlines.remove(entry);
+    this.changed();
+    entry.reject(replyDropped(entry.subject));
+  }
+
   /** A request with its own inbox: a subscription that ends after one message. */
   private requestOnInbox(
     subject: string,
@@ -260,13 +276,19 @@ export class RequestMux implements KnownSubjects {
           settle({ subject, resolve, reject }, msg);
         },
       });
-      // Ends without a reply only through close() (a settled promise ignores this).
+      // Ends without a reply through close(), or while open when the worker reached its limit
+      // of one message by dropping it (a settled promise ignores this).
       this.inboxes.set(sub, { subject, number: ++this.next });
       sub.closed.then((error) => {
         this.inboxes.delete(sub);
         this.changed();
         this.deadlines.remove(deadline);
-        reject(error ?? new NatsError('closed', `request to ${subject} ended before a reply`));
+        reject(
+          error ??
+            (this.host.isClosed()
+              ? new NatsError('closed', `request to ${subject} ended before a reply`)
+              : replyDropped(subject)),
+        );
       });
       try {
         this.host.publishRequest(subject, inbox, request.headers, request.payload);
@@ -461,22 +483,12 @@ function readRequest(request: unknown): RequestOptions {
   }
 }
 
-/**
- * The request id that the reply subject's bytes `bytes[from, end)` spell (its last token, `from`
- * being the prefix's length), or -1 when they are not an id as the multiplexer writes them: base
- * 36 in lower case, no leading zero, at most 10 digits (exact as a number).
- */
-function requestIdAt(bytes: Uint8Array, from: number, end: number): number {
-  const length = end - from;
-  if (length < 1 || length > 10 || bytes[from] === 0x30) return -1;
-  let id = 0;
-  for (let i = from; i < end; i++) {
-    const c = bytes[i];
-    const digit = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x7a ? c - 0x57 : -1;
-    if (digit < 0) return -1;
-    id = id * 36 + digit;
-  }
-  return id;
+/** A request's reply came, but the worker dropped it: the caller's thread was stalled. */
+function replyDropped(subject: string): NatsError {
+  return new NatsError(
+    'slowConsumer',
+    `the reply to a request to ${subject} came but was dropped: this thread took no messages for a while and the client's buffer for them was full (counted in droppedMessages)`,
+  );
 }
 
 function timedOut(subject: string, timeout: number | null): NatsError {

@@ -36,6 +36,11 @@ export type ErrorKind =
   | 'draining'
   /** The server denied this subscription or this request's publish. */
   | 'permissionsViolation'
+  /**
+   * A request whose reply came but was dropped: the caller's thread took no deliveries for
+   * 500 ms and the worker's bytes for them were full (the `slowConsumer` event's bound).
+   */
+  | 'slowConsumer'
   /** reconnectToServerCallback chose an address that is not in the server pool. */
   | 'serverNotInPool'
   /**

@@ -30,9 +30,11 @@
  *   and INFO keep flowing, and a subscription with `subscriptionCapacity` messages waiting
  *   (ring and backlog together) drops past that, one slowConsumer event per stall; so does
  *   every subscription once the backlog holds {@link BACKLOG_PAUSE_BYTES}. The shared request
- *   inbox has no count bound: its replies are as many as the requests waiting for them, and a
- *   reply dropped would leave its request waiting for its timeout, though it came. One stuck
- *   thread cannot stall the connection, and memory stays bounded in bytes.
+ *   inbox has no count bound: its replies are as many as the requests waiting for them. One it
+ *   drops past the byte bound is named to the main thread in a small control frame, so that its
+ *   request fails at once instead of waiting for its timeout (forever without one), within
+ *   {@link DROP_NOTICE_BYTES} more. One stuck thread cannot stall the connection, and memory
+ *   stays bounded in bytes.
  */
 import type { RingProducer } from '../shared/ring/ring-producer.js';
 
@@ -71,6 +73,11 @@ const BEHIND_SHARE = 64;
  * `max_pending` per client by default) and in the socket buffers.
  */
 export const BACKLOG_PAUSE_BYTES = 16 * 1024 * 1024;
+/**
+ * Backlog bytes past {@link BACKLOG_PAUSE_BYTES} that notices of dropped replies may take
+ * (12-byte records: 87,381 of them); past that a dropped reply's request waits for its timeout.
+ */
+export const DROP_NOTICE_BYTES = 1024 * 1024;
 /** Backlog bytes below which a paused worker reads again. */
 export const BACKLOG_RESUME_BYTES = BACKLOG_PAUSE_BYTES / 2;
 /**
@@ -275,6 +282,11 @@ export class ReceivePolicy {
     if (sub.waiting >= this.capacity && !sub.replies) return false;
     sub.waiting++;
     return true;
+  }
+
+  /** Whether a dropped reply may still be named to the main thread ({@link DROP_NOTICE_BYTES}). */
+  mayNoticeDrop(): boolean {
+    return this.backlog.bytes < BACKLOG_PAUSE_BYTES + DROP_NOTICE_BYTES;
   }
 
   /** More frames wait in the backlog. */

@@ -15,6 +15,7 @@ import {
   writeControlDelivery,
 } from '../shared/frames/delivery.js';
 import type { MsgView } from '../shared/protocol/parser.js';
+import { lastTokenRequestId, requestIdLow } from '../shared/protocol/request-id.js';
 import { SourceBytes } from '../shared/ring/ring-copy.js';
 import type { RingProducer } from '../shared/ring/ring-producer.js';
 import { Backlog } from './backlog.js';
@@ -90,6 +91,7 @@ export class Inbound {
         sub.slow = true;
         this.events.slowConsumer(sub.sid);
       }
+      if (sub.replies) this.replyDropped(msg);
       return;
     }
     if (length > this.continuedOver) {
@@ -147,6 +149,14 @@ export class Inbound {
   subscriptionRefused(sid: number): void {
     this.control({ kind: 'subRefused', sid });
     this.publish();
+  }
+
+  /** Name the request whose reply `msg` was, so that it fails now rather than at its timeout. */
+  private replyDropped(msg: MsgView): void {
+    const id = lastTokenRequestId(msg.buf, msg.subjectStart, msg.subjectEnd);
+    if (id >= 0 && this.policy.mayNoticeDrop()) {
+      this.control({ kind: 'replyDropped', id: requestIdLow(id) });
+    }
   }
 
   /** A small control frame, in order with the messages before it; never dropped. */

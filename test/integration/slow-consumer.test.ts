@@ -4,7 +4,7 @@
 // and a subscription with more than subscriptionCapacity messages waiting then drops, with one
 // coalesced slowConsumer event.
 
-import { type Client, ConnectOptions, connect, type Event } from 'nats-offload';
+import { type Client, ConnectOptions, connect, type Event, NatsError } from 'nats-offload';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runNodeScript } from '../helpers/child.js';
 import { type NatsServer, startServer } from '../helpers/nats-server.js';
@@ -202,6 +202,74 @@ describe('a blocked main thread', () => {
     expect(slowEvents(events)).toEqual([]);
     expect((await responder).code).toBe(0);
   }, 30_000);
+
+  it.each([
+    ['the shared inbox', undefined],
+    ['its own inbox', '_MINE.reply'],
+  ])(
+    'fails a request on %s whose reply the byte bound dropped once the thread is back, not at its timeout',
+    async (_, inbox) => {
+      server = await startServer();
+      const FLOOD = 30_000; // × 1 KiB: past what the worker holds (16 MiB) and the 4 MiB ring
+      const events: Event[] = [];
+      const client = await new ConnectOptions()
+        .eventCallback((e) => {
+          events.push(e);
+        })
+        .connect(server.url);
+      clients.push(client);
+      let bulk = 0;
+      const bulkSub = client.subscribe('bulk', {
+        callback: () => {
+          bulk++;
+        },
+      });
+      // The request starts a flood the blocked thread cannot take, and its reply comes 2 s later:
+      // by then the worker has called the thread stalled and drops what it reads.
+      const responder = runNodeScript(
+        `import { connect } from 'nats-offload';
+       const c = await connect(${JSON.stringify(server.url)});
+       const p = new Uint8Array(1024);
+       c.subscribe('svc', { callback: async (m) => {
+         if (m.string() === 'ping') return void m.respond('pong');
+         for (let i = 0; i < ${FLOOD}; i++) if (!c.publish('bulk', p)) await c.writable();
+         await c.flush();
+         setTimeout(async () => { m.respond('late'); await c.flush(); await c.close(); }, 2_000);
+       } });`,
+        { timeoutMs: 30_000 },
+      );
+      for (;;) {
+        const ping = await client.request('svc', 'ping').catch(() => undefined);
+        if (ping !== undefined) break; // the responder is subscribed
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const before = client.statistics().inMessages;
+      // No timeout: before the worker named the dropped reply, a request on the shared inbox
+      // waited forever (one on its own inbox failed as 'closed', the client being open).
+      const request = client.sendRequest('svc', { payload: 'go', timeout: null, inbox });
+      await client.flush();
+      blockMainThread(20_000, () => client.statistics().inMessages === before + FLOOD + 1);
+      expect(client.statistics().inMessages).toBe(before + FLOOD + 1);
+      const outcome = await Promise.race([
+        request.then(
+          () => 'resolved',
+          (error) => error,
+        ),
+        new Promise((r) => setTimeout(() => r('still waiting'), 5_000)),
+      ]);
+      expect(outcome).toBeInstanceOf(NatsError);
+      expect((outcome as NatsError).kind).toBe('slowConsumer');
+      expect((outcome as NatsError).message).toContain('svc');
+      const { droppedMessages } = client.statistics();
+      expect(droppedMessages).toBeGreaterThan(0);
+      expect(bulk + droppedMessages).toBe(FLOOD + 1); // every bulk message and the reply
+      const slowSids = slowEvents(events).map((e) => (e as { sid: number }).sid);
+      expect(slowSids).toContain(bulkSub.sid);
+      expect(slowSids.length).toBe(2); // and the request's inbox's
+      expect((await responder).code).toBe(0);
+    },
+    40_000,
+  );
 
   it('counts what waits in the delivery ring: a blocked callback with subscriptionCapacity(2) is reported', async () => {
     server = await startServer();

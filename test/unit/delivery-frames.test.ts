@@ -71,6 +71,7 @@ describe('delivery frames round trip', () => {
     ['FLUSHES_LOST_AFTER', { kind: 'flushesLostAfter', id: 2 ** 32 - 1 }],
     ['SUB_END', { kind: 'subEnd', sid: 9 }],
     ['SUB_REFUSED', { kind: 'subRefused', sid: 2 ** 32 - 1 }],
+    ['REPLY_DROPPED', { kind: 'replyDropped', id: 2 ** 32 - 1 }],
   ];
   for (const [name, d] of deliveries) {
     it(name, () => expect(roundTrip(d)).toEqual(d));
@@ -170,6 +171,10 @@ const step: fc.Arbitrary<Step> = fc.oneof(
         fc.record({
           kind: fc.constant('subRefused' as const),
           sid: fc.nat({ max: 2 ** 32 - 1 }),
+        }),
+        fc.record({
+          kind: fc.constant('replyDropped' as const),
+          id: fc.nat({ max: 2 ** 32 - 1 }),
         }),
       )
       .map((d) => ({ kind: 'control' as const, d })),

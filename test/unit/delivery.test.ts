@@ -126,6 +126,7 @@ describe('delivery frames', () => {
         flushLost() {},
         flushesLostAfter() {},
         subscriptionRefused() {},
+        replyDropped() {},
         deliveryError(error) {
           throw error;
         },
@@ -186,6 +187,7 @@ describe('delivery frames', () => {
       flushLost() {},
       flushesLostAfter() {},
       subscriptionRefused() {},
+      replyDropped() {},
       deliveryError(error) {
         throw error;
       },
@@ -280,6 +282,7 @@ describe('delivery frames', () => {
             },
             flushesLostAfter() {},
             subscriptionRefused() {},
+            replyDropped() {},
             deliveryError(error) {
               throw error;
             },

@@ -6,6 +6,7 @@ import {
   BACKLOG_PAUSE_BYTES,
   BACKLOG_RESUME_BYTES,
   type Counted,
+  DROP_NOTICE_BYTES,
   PING_EVERY_BYTES,
   ReceivePolicy,
   ECHO_WINDOW_BYTES as SEND_WINDOW_BYTES,
@@ -216,6 +217,12 @@ describe('ReceivePolicy', () => {
     for (let i = 0; i < 100; i++) expect(t.policy.admit(inbox)).toBe(true);
     t.queued(BACKLOG_PAUSE_BYTES);
     expect(t.policy.admit(inbox)).toBe(false);
+    // Its request is named to the main thread, within DROP_NOTICE_BYTES more of the backlog.
+    expect(t.policy.mayNoticeDrop()).toBe(true);
+    t.queued(DROP_NOTICE_BYTES - 1);
+    expect(t.policy.mayNoticeDrop()).toBe(true);
+    t.queued(1);
+    expect(t.policy.mayNoticeDrop()).toBe(false);
     t.policy.close();
   });
 

@@ -65,7 +65,12 @@ export function encodeContinued(
 export function decodeDelivery(bytes: Uint8Array, off: number): Delivery {
   const v = new DeliveryView();
   readDelivery(new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2), off, v);
-  if (v.kind === 'flushAck' || v.kind === 'flushLost' || v.kind === 'flushesLostAfter') {
+  if (
+    v.kind === 'flushAck' ||
+    v.kind === 'flushLost' ||
+    v.kind === 'flushesLostAfter' ||
+    v.kind === 'replyDropped'
+  ) {
     return { kind: v.kind, id: v.id };
   }
   if (v.kind === 'subEnd' || v.kind === 'subRefused') return { kind: v.kind, sid: v.sid };

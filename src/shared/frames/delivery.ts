@@ -83,7 +83,12 @@ export type Delivery =
    * The server refused the subscription's SUB line as longer than its max_control_line (it
    * ended a connection on it); the worker has dropped it. Nothing follows.
    */
-  | { kind: 'subRefused'; sid: number };
+  | { kind: 'subRefused'; sid: number }
+  /**
+   * A reply on the shared request inbox was dropped (the byte bound of a stalled main thread,
+   * flow-control.ts): `id` is the low 32 bits of its request's id (shared/protocol/request-id.ts).
+   */
+  | { kind: 'replyDropped'; id: number };
 
 export type ControlDelivery = Exclude<Delivery, { kind: 'msg' }>;
 
@@ -94,6 +99,7 @@ const DLV_PART = 4;
 const DLV_FLUSH_LOST = 5;
 const DLV_FLUSHES_LOST_AFTER = 6;
 const DLV_SUB_REFUSED = 7;
+const DLV_REPLY_DROPPED = 8;
 
 const DLV_SUBJECT_IS_SUB = 1;
 const DLV_HAS_REPLY = 2;
@@ -113,7 +119,7 @@ const DLV_MSG_HEADER_BYTES = 20;
 /** The short form: 8 bytes less to write and carry across cores per message. */
 const DLV_SHORT_PAYLOAD_LEN = 8;
 const DLV_SHORT_HEADER_BYTES = 12;
-/** FLUSH_ACK, FLUSH_LOST, FLUSHES_LOST_AFTER and SUB_END frames: op, then their u32 here. */
+/** Control frames (FLUSH_ACK, SUB_END, REPLY_DROPPED…): op, then their u32 here. */
 const DLV_CONTROL_VALUE = 4;
 const DLV_CONTROL_BYTES = 8;
 /** PART frames: op, then the bytes from here. */
@@ -302,7 +308,7 @@ export class DeliveryView {
   kind: Delivery['kind'] | 'part' = 'msg';
   /** msg, subEnd and subRefused: the subscription. */
   sid = 0;
-  /** flushAck, flushLost, flushesLostAfter: the flush. */
+  /** flushAck, flushLost, flushesLostAfter: the flush; replyDropped: the request (low 32 bits). */
   id = 0;
   /** msg: the subject was left out, it is the subscription's own. */
   ownSubject = false;
@@ -331,9 +337,20 @@ export function readDelivery(words: Int32Array, off: number, view: DeliveryView)
   const i = off >> 2;
   const head = words[i + (DLV_HEAD >> 2)];
   const op = head & 0xff;
-  if (op === DLV_FLUSH_ACK || op === DLV_FLUSH_LOST || op === DLV_FLUSHES_LOST_AFTER) {
+  if (
+    op === DLV_FLUSH_ACK ||
+    op === DLV_FLUSH_LOST ||
+    op === DLV_FLUSHES_LOST_AFTER ||
+    op === DLV_REPLY_DROPPED
+  ) {
     view.kind =
-      op === DLV_FLUSH_ACK ? 'flushAck' : op === DLV_FLUSH_LOST ? 'flushLost' : 'flushesLostAfter';
+      op === DLV_FLUSH_ACK
+        ? 'flushAck'
+        : op === DLV_FLUSH_LOST
+          ? 'flushLost'
+          : op === DLV_FLUSHES_LOST_AFTER
+            ? 'flushesLostAfter'
+            : 'replyDropped';
     view.id = words[i + (DLV_CONTROL_VALUE >> 2)] >>> 0;
     return;
   }
@@ -380,13 +397,14 @@ export function msgFrameSid(words: Int32Array, off: number): number {
 
 // ---- control frames: the worker's writer ------------------------------------------------
 
-/** Body bytes of a control frame (FLUSH ACK, FLUSH LOST, FLUSHES LOST AFTER, SUB END, SUB REFUSED). */
+/** Body bytes of a control frame (every frame but MSG and PART). */
 export const CONTROL_DELIVERY_BYTES = DLV_CONTROL_BYTES;
 
 const CONTROL_OPS = {
   flushAck: DLV_FLUSH_ACK,
   flushLost: DLV_FLUSH_LOST,
   flushesLostAfter: DLV_FLUSHES_LOST_AFTER,
+  replyDropped: DLV_REPLY_DROPPED,
 } as const;
 
 /** Writes control frame `d` at `dst.bytes[off]` ({@link CONTROL_DELIVERY_BYTES} bytes). */
