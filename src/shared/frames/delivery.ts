@@ -337,33 +337,7 @@ export function readDelivery(words: Int32Array, off: number, view: DeliveryView)
   const i = off >> 2;
   const head = words[i + (DLV_HEAD >> 2)];
   const op = head & 0xff;
-  if (
-    op === DLV_FLUSH_ACK ||
-    op === DLV_FLUSH_LOST ||
-    op === DLV_FLUSHES_LOST_AFTER ||
-    op === DLV_REPLY_DROPPED
-  ) {
-    view.kind =
-      op === DLV_FLUSH_ACK
-        ? 'flushAck'
-        : op === DLV_FLUSH_LOST
-          ? 'flushLost'
-          : op === DLV_FLUSHES_LOST_AFTER
-            ? 'flushesLostAfter'
-            : 'replyDropped';
-    view.id = words[i + (DLV_CONTROL_VALUE >> 2)] >>> 0;
-    return;
-  }
-  if (op === DLV_SUB_END || op === DLV_SUB_REFUSED) {
-    view.kind = op === DLV_SUB_END ? 'subEnd' : 'subRefused';
-    view.sid = words[i + (DLV_CONTROL_VALUE >> 2)] >>> 0;
-    return;
-  }
-  if (op === DLV_PART) {
-    view.kind = 'part';
-    view.payloadStart = off + DLV_PART_BYTES;
-    return;
-  }
+  if (op !== DLV_MSG && readOtherFrame(words, i, op, view)) return; // MSGs: one compare
   const flags = (head >>> 8) & 0xff;
   const short = isShortMsgFrame(flags);
   const replyLen = short ? 0 : words[i + (DLV_REPLY_LEN >> 2)];
@@ -387,6 +361,44 @@ export function readDelivery(words: Int32Array, off: number, view: DeliveryView)
   p += (flags & DLV_PAD_MASK) >> DLV_PAD_SHIFT;
   view.payloadStart = p;
   view.payloadEnd = p + payloadLen;
+}
+
+/** {@link readDelivery} for a frame that is no MSG; false for an op it does not know. */
+function readOtherFrame(words: Int32Array, i: number, op: number, view: DeliveryView): boolean {
+  if (op === DLV_PART) {
+    view.kind = 'part';
+    view.payloadStart = (i << 2) + DLV_PART_BYTES;
+    return true;
+  }
+  const value = words[i + (DLV_CONTROL_VALUE >> 2)] >>> 0;
+  switch (op) {
+    case DLV_FLUSH_ACK:
+      view.kind = 'flushAck';
+      view.id = value;
+      return true;
+    case DLV_FLUSH_LOST:
+      view.kind = 'flushLost';
+      view.id = value;
+      return true;
+    case DLV_FLUSHES_LOST_AFTER:
+      view.kind = 'flushesLostAfter';
+      view.id = value;
+      return true;
+    case DLV_REPLY_DROPPED:
+      view.kind = 'replyDropped';
+      view.id = value;
+      return true;
+    case DLV_SUB_END:
+      view.kind = 'subEnd';
+      view.sid = value;
+      return true;
+    case DLV_SUB_REFUSED:
+      view.kind = 'subRefused';
+      view.sid = value;
+      return true;
+    default:
+      return false;
+  }
 }
 
 /** The sid of the MSG frame whose body starts at byte `off` of `words`; -1 for a control frame. */
