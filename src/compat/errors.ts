@@ -51,10 +51,11 @@ function withCause<E extends Error>(natsJsError: E, cause: NatsError): E {
 }
 
 /**
- * A failed request as nats.js rejects it: a timeout as `TimeoutError`; anything else as a
- * `RequestError` whose `cause` says why (`isNoResponders()` looks for `NoRespondersError`).
- * The caller refuses a request on a closed connection first, so `'closed'` here is a close
- * (or drain) while it waited: nats.js's `RequestError("connection closed")`.
+ * A failed request as nats.js rejects it: a timeout as `TimeoutError`; no responders, a
+ * permissions violation or a close as a `RequestError` whose `cause` says why
+ * (`isNoResponders()` looks for `NoRespondersError`); the rest as {@link toNatsJsError} maps
+ * them. The caller refuses a request on a closed connection first, so `'closed'` here is a
+ * close (or drain) while it waited: nats.js's `RequestError("connection closed")`.
  */
 export function toRequestError(error: unknown, subject: string): unknown {
   if (!(error instanceof NatsError)) return error;

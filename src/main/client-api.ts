@@ -82,6 +82,7 @@ export interface ClientApi {
    *
    * @throws (rejects) NatsError `'noResponders'` when no one is subscribed (a 503 status),
    * `'timedOut'` past the timeout, `'permissionsViolation'` when the server denies the publish,
+   * `'slowConsumer'` when its reply came while this thread was blocked and was dropped,
    * `'closed'` when the client closes first, `'draining'` after `drain()`, and the publish errors
    * of {@link publish} (`'badSubject'`, `'maxPayloadExceeded'`, ...); `'clientCapacity'` also
    * when as many calls wait for answers as {@link flush} says.
@@ -93,6 +94,7 @@ export interface ClientApi {
    *
    * @throws (rejects) NatsError `'noResponders'` when no one is subscribed (a 503 status),
    * `'timedOut'` past the timeout, `'permissionsViolation'` when the server denies the publish,
+   * `'slowConsumer'` when its reply came while this thread was blocked and was dropped,
    * `'closed'` when the client closes first, `'draining'` after `drain()`, and the publish errors
    * of {@link publish} (`'badSubject'`, `'maxPayloadExceeded'`, ...); `'clientCapacity'` also
    * when as many calls wait for answers as {@link flush} says.
@@ -123,6 +125,7 @@ export interface ClientApi {
    *
    * @throws (rejects) NatsError `'noResponders'` when no one is subscribed (a 503 status),
    * `'timedOut'` past the timeout, `'permissionsViolation'` when the server denies the publish,
+   * `'slowConsumer'` when its reply came while this thread was blocked and was dropped,
    * `'closed'` when the client closes first, `'draining'` after `drain()`, and the publish errors
    * of {@link publish} (`'badSubject'`, `'maxPayloadExceeded'`, ...).
    * Also `'invalidArgument'` for a timeout that is not an integer 0..2^31 − 1, and

@@ -57,7 +57,7 @@ export interface DispatchTarget {
   flushesLostAfter(id: number): void;
   /** The server refused subscription `sid`'s SUB line as too long; the worker dropped it. */
   subscriptionRefused(sid: number): void;
-  /** The worker dropped the reply to the shared inbox's request `id` (its low 32 bits). */
+  /** The worker dropped a reply to the shared inbox's request `id`. */
   replyDropped(id: number): void;
   /** A user callback threw. */
   deliveryError(error: unknown, sub: Subscriber): void;

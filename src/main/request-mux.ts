@@ -9,7 +9,7 @@ import { describe, typeName } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
 import { MAX_TIMER_MS } from '../shared/options.js';
 import { type HeaderMap, NO_RESPONDERS } from '../shared/protocol/headers.js';
-import { requestIdAt, requestIdFrom } from '../shared/protocol/request-id.js';
+import { requestIdAt } from '../shared/protocol/request-id.js';
 import { type Deadline, Deadlines } from './deadlines.js';
 import type { Message } from './message.js';
 import { RequestTable } from './request-table.js';
@@ -235,11 +235,12 @@ export class RequestMux implements KnownSubjects {
   }
 
   /**
-   * The worker dropped the reply to request `low` (its id's low 32 bits): the caller's thread
-   * was stalled past the byte bound. It fails now; its reply will not come again.
+   * The worker dropped a reply to request `id`: the caller's thread was stalled past the byte
+   * bound. A request settles on its first reply, so it fails now, rather than waiting (maybe
+   * forever) for another responder's reply.
    */
-  replyDropped(low: number): void {
-    const entry = this.pending.get(requestIdFrom(low, this.next));
+  replyDropped(id: number): void {
+    const entry = this.pending.get(id);
     if (entry === undefined) return; // answered by another reply, timed out, or not one of ours
     this.pending.delete(entry);
     this.deadlines.remove(entry);

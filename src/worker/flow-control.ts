@@ -32,9 +32,9 @@
  *   every subscription once the backlog holds {@link BACKLOG_PAUSE_BYTES}. The shared request
  *   inbox has no count bound: its replies are as many as the requests waiting for them. One it
  *   drops past the byte bound is named to the main thread in a small control frame, so that its
- *   request fails at once instead of waiting for its timeout (forever without one), within
- *   {@link DROP_NOTICE_BYTES} more. One stuck thread cannot stall the connection, and memory
- *   stays bounded in bytes.
+ *   request fails at once instead of waiting for its timeout (forever without one): at most
+ *   {@link MAX_DROP_NOTICES} wait at a time. One stuck thread cannot stall the connection, and
+ *   memory stays bounded in bytes.
  */
 import type { RingProducer } from '../shared/ring/ring-producer.js';
 
@@ -74,10 +74,10 @@ const BEHIND_SHARE = 64;
  */
 export const BACKLOG_PAUSE_BYTES = 16 * 1024 * 1024;
 /**
- * Backlog bytes past {@link BACKLOG_PAUSE_BYTES} that notices of dropped replies may take
- * (12-byte records: 87,381 of them); past that a dropped reply's request waits for its timeout.
+ * Notices of dropped replies that may wait in the backlog (12-byte records: 768 KiB), counted
+ * until it empties; past that a dropped reply's request waits for its timeout.
  */
-export const DROP_NOTICE_BYTES = 1024 * 1024;
+export const MAX_DROP_NOTICES = 65_536;
 /** Backlog bytes below which a paused worker reads again. */
 export const BACKLOG_RESUME_BYTES = BACKLOG_PAUSE_BYTES / 2;
 /**
@@ -240,6 +240,8 @@ export class ReceivePolicy {
   stalled = false;
   private paused = false;
   private holding = false;
+  /** Notices of dropped replies in the backlog, or fewer ({@link noticeDrop}). */
+  private notices = 0;
   private lastReleased: number;
   private progressAt: number;
   private stallTimer: NodeJS.Timeout | undefined;
@@ -284,9 +286,14 @@ export class ReceivePolicy {
     return true;
   }
 
-  /** Whether a dropped reply may still be named to the main thread ({@link DROP_NOTICE_BYTES}). */
-  mayNoticeDrop(): boolean {
-    return this.backlog.bytes < BACKLOG_PAUSE_BYTES + DROP_NOTICE_BYTES;
+  /**
+   * Whether a dropped reply may be named to the main thread ({@link MAX_DROP_NOTICES}); true
+   * counts the notice.
+   */
+  noticeDrop(): boolean {
+    if (this.notices >= MAX_DROP_NOTICES) return false;
+    this.notices++;
+    return true;
   }
 
   /** More frames wait in the backlog. */
@@ -297,6 +304,7 @@ export class ReceivePolicy {
 
   /** Frames left the backlog for the ring. */
   moved(): void {
+    if (this.backlog.bytes === 0) this.notices = 0;
     if (this.paused && this.backlog.bytes < BACKLOG_RESUME_BYTES) this.resume();
     this.holdKeepAlive();
   }

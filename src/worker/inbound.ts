@@ -15,7 +15,7 @@ import {
   writeControlDelivery,
 } from '../shared/frames/delivery.js';
 import type { MsgView } from '../shared/protocol/parser.js';
-import { lastTokenRequestId, requestIdLow } from '../shared/protocol/request-id.js';
+import { lastTokenRequestId } from '../shared/protocol/request-id.js';
 import { SourceBytes } from '../shared/ring/ring-copy.js';
 import type { RingProducer } from '../shared/ring/ring-producer.js';
 import { Backlog } from './backlog.js';
@@ -154,9 +154,7 @@ export class Inbound {
   /** Name the request whose reply `msg` was, so that it fails now rather than at its timeout. */
   private replyDropped(msg: MsgView): void {
     const id = lastTokenRequestId(msg.buf, msg.subjectStart, msg.subjectEnd);
-    if (id >= 0 && this.policy.mayNoticeDrop()) {
-      this.control({ kind: 'replyDropped', id: requestIdLow(id) });
-    }
+    if (id >= 0 && this.policy.noticeDrop()) this.control({ kind: 'replyDropped', id });
   }
 
   /** A small control frame, in order with the messages before it; never dropped. */

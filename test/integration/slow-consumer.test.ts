@@ -203,14 +203,16 @@ describe('a blocked main thread', () => {
     expect((await responder).code).toBe(0);
   }, 30_000);
 
+  // Floods past what the worker holds (16 MiB) and the 4 MiB ring: of 1 KiB messages, and of
+  // 6 MiB ones (the worker admits one under 16 MiB, so the backlog ends far past it).
   it.each([
-    ['the shared inbox', undefined],
-    ['its own inbox', '_MINE.reply'],
+    ['the shared inbox, 1 KiB messages', undefined, 30_000, 1024],
+    ['its own inbox, 1 KiB messages', '_MINE.reply', 30_000, 1024],
+    ['the shared inbox, 6 MiB messages', undefined, 8, 6 * 1024 * 1024],
   ])(
     'fails a request on %s whose reply the byte bound dropped once the thread is back, not at its timeout',
-    async (_, inbox) => {
-      server = await startServer();
-      const FLOOD = 30_000; // × 1 KiB: past what the worker holds (16 MiB) and the 4 MiB ring
+    async (_, inbox, FLOOD, SIZE) => {
+      server = await startServer({ config: 'max_payload: 8MB\nmax_pending: 128MB' });
       const events: Event[] = [];
       const client = await new ConnectOptions()
         .eventCallback((e) => {
@@ -229,7 +231,7 @@ describe('a blocked main thread', () => {
       const responder = runNodeScript(
         `import { connect } from 'nats-offload';
        const c = await connect(${JSON.stringify(server.url)});
-       const p = new Uint8Array(1024);
+       const p = new Uint8Array(${SIZE});
        c.subscribe('svc', { callback: async (m) => {
          if (m.string() === 'ping') return void m.respond('pong');
          for (let i = 0; i < ${FLOOD}; i++) if (!c.publish('bulk', p)) await c.writable();

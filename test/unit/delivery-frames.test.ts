@@ -72,6 +72,7 @@ describe('delivery frames round trip', () => {
     ['SUB_END', { kind: 'subEnd', sid: 9 }],
     ['SUB_REFUSED', { kind: 'subRefused', sid: 2 ** 32 - 1 }],
     ['REPLY_DROPPED', { kind: 'replyDropped', id: 2 ** 32 - 1 }],
+    ['REPLY_DROPPED, the longest id', { kind: 'replyDropped', id: 36 ** 10 - 1 }],
   ];
   for (const [name, d] of deliveries) {
     it(name, () => expect(roundTrip(d)).toEqual(d));
@@ -174,7 +175,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
         }),
         fc.record({
           kind: fc.constant('replyDropped' as const),
-          id: fc.nat({ max: 2 ** 32 - 1 }),
+          id: fc.integer({ min: 1, max: 36 ** 10 - 1 }),
         }),
       )
       .map((d) => ({ kind: 'control' as const, d })),

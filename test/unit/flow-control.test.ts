@@ -6,7 +6,7 @@ import {
   BACKLOG_PAUSE_BYTES,
   BACKLOG_RESUME_BYTES,
   type Counted,
-  DROP_NOTICE_BYTES,
+  MAX_DROP_NOTICES,
   PING_EVERY_BYTES,
   ReceivePolicy,
   ECHO_WINDOW_BYTES as SEND_WINDOW_BYTES,
@@ -217,12 +217,15 @@ describe('ReceivePolicy', () => {
     for (let i = 0; i < 100; i++) expect(t.policy.admit(inbox)).toBe(true);
     t.queued(BACKLOG_PAUSE_BYTES);
     expect(t.policy.admit(inbox)).toBe(false);
-    // Its request is named to the main thread, within DROP_NOTICE_BYTES more of the backlog.
-    expect(t.policy.mayNoticeDrop()).toBe(true);
-    t.queued(DROP_NOTICE_BYTES - 1);
-    expect(t.policy.mayNoticeDrop()).toBe(true);
-    t.queued(1);
-    expect(t.policy.mayNoticeDrop()).toBe(false);
+    // Its request is named to the main thread: MAX_DROP_NOTICES at a time, however large the
+    // messages that fill the backlog, until it empties.
+    t.queued(64 * 1024 * 1024);
+    for (let i = 0; i < MAX_DROP_NOTICES; i++) expect(t.policy.noticeDrop()).toBe(true);
+    expect(t.policy.noticeDrop()).toBe(false);
+    t.moved(64 * 1024 * 1024 + BACKLOG_PAUSE_BYTES - 1);
+    expect(t.policy.noticeDrop()).toBe(false); // a notice may still wait
+    t.moved(1);
+    expect(t.policy.noticeDrop()).toBe(true);
     t.policy.close();
   });
 

@@ -22,7 +22,10 @@
  *   FLUSH  │ op 2 │ 0                   │ u32 id   │  a flush's PING was answered
  *   ACK    ├──────┼─────────────────────┼──────────┤
  *   SUB    │ op 3 │ 0                   │ u32 sid  │  the worker reached the subscription's
- *   END    ├──────┼─────────────────────┼──────────┴───────────────────────────────────────
+ *   END    ├──────┼─────────────────────┼──────────┤  limit (ops 5-7 alike: flush lost, SUB refused)
+ *   REPLY  │ op 8 │ id bits 32-55       │ id bits  │  a reply to the shared inbox's request
+ *   DROPPED├──────┼─────────────────────┤ 0-31     │  `id` was dropped (flow-control.ts)
+ *          ├──────┼─────────────────────┼──────────┴───────────────────────────────────────
  *   PART   │ op 4 │ 0                   │ bytes of a continued message, to the body's end
  *          └──────┴─────────────────────┘
  *
@@ -86,7 +89,7 @@ export type Delivery =
   | { kind: 'subRefused'; sid: number }
   /**
    * A reply on the shared request inbox was dropped (the byte bound of a stalled main thread,
-   * flow-control.ts): `id` is the low 32 bits of its request's id (shared/protocol/request-id.ts).
+   * flow-control.ts): `id` is its request's (shared/protocol/request-id.ts, below 2^52).
    */
   | { kind: 'replyDropped'; id: number };
 
@@ -100,6 +103,7 @@ const DLV_FLUSH_LOST = 5;
 const DLV_FLUSHES_LOST_AFTER = 6;
 const DLV_SUB_REFUSED = 7;
 const DLV_REPLY_DROPPED = 8;
+const TWO_32 = 2 ** 32;
 
 const DLV_SUBJECT_IS_SUB = 1;
 const DLV_HAS_REPLY = 2;
@@ -308,7 +312,7 @@ export class DeliveryView {
   kind: Delivery['kind'] | 'part' = 'msg';
   /** msg, subEnd and subRefused: the subscription. */
   sid = 0;
-  /** flushAck, flushLost, flushesLostAfter: the flush; replyDropped: the request (low 32 bits). */
+  /** flushAck, flushLost, flushesLostAfter: the flush; replyDropped: the request. */
   id = 0;
   /** msg: the subject was left out, it is the subscription's own. */
   ownSubject = false;
@@ -337,7 +341,7 @@ export function readDelivery(words: Int32Array, off: number, view: DeliveryView)
   const i = off >> 2;
   const head = words[i + (DLV_HEAD >> 2)];
   const op = head & 0xff;
-  if (op !== DLV_MSG && readOtherFrame(words, i, op, view)) return; // MSGs: one compare
+  if (op !== DLV_MSG && readOtherFrame(words, i, head, view)) return; // MSGs: one compare
   const flags = (head >>> 8) & 0xff;
   const short = isShortMsgFrame(flags);
   const replyLen = short ? 0 : words[i + (DLV_REPLY_LEN >> 2)];
@@ -364,7 +368,8 @@ export function readDelivery(words: Int32Array, off: number, view: DeliveryView)
 }
 
 /** {@link readDelivery} for a frame that is no MSG; false for an op it does not know. */
-function readOtherFrame(words: Int32Array, i: number, op: number, view: DeliveryView): boolean {
+function readOtherFrame(words: Int32Array, i: number, head: number, view: DeliveryView): boolean {
+  const op = head & 0xff;
   if (op === DLV_PART) {
     view.kind = 'part';
     view.payloadStart = (i << 2) + DLV_PART_BYTES;
@@ -386,7 +391,7 @@ function readOtherFrame(words: Int32Array, i: number, op: number, view: Delivery
       return true;
     case DLV_REPLY_DROPPED:
       view.kind = 'replyDropped';
-      view.id = value;
+      view.id = (head >>> 8) * TWO_32 + value;
       return true;
     case DLV_SUB_END:
       view.kind = 'subEnd';
@@ -419,7 +424,10 @@ const CONTROL_OPS = {
   replyDropped: DLV_REPLY_DROPPED,
 } as const;
 
-/** Writes control frame `d` at `dst.bytes[off]` ({@link CONTROL_DELIVERY_BYTES} bytes). */
+/**
+ * Writes control frame `d` at `dst.bytes[off]` ({@link CONTROL_DELIVERY_BYTES} bytes). A
+ * request id's bits above 32 go into the head word's upper 24 bits.
+ */
 export function writeControlDelivery(d: ControlDelivery, dst: WordBytes, off: number): void {
   const [op, value] =
     d.kind === 'subEnd'
@@ -427,6 +435,7 @@ export function writeControlDelivery(d: ControlDelivery, dst: WordBytes, off: nu
       : d.kind === 'subRefused'
         ? [DLV_SUB_REFUSED, d.sid]
         : [CONTROL_OPS[d.kind], d.id];
-  dst.words[(off + DLV_HEAD) >> 2] = op;
-  dst.words[(off + DLV_CONTROL_VALUE) >> 2] = value;
+  const high = d.kind === 'replyDropped' ? Math.floor(d.id / TWO_32) : 0;
+  dst.words[(off + DLV_HEAD) >> 2] = op | (high << 8);
+  dst.words[(off + DLV_CONTROL_VALUE) >> 2] = value % TWO_32;
 }

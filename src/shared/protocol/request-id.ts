@@ -1,11 +1,8 @@
 /**
  * The shared request inbox's reply tokens (main/request-mux.ts): a reply subject is the inbox
  * prefix followed by the request's number in base 36. The worker reads them too, to name the
- * request whose reply it had to drop (a 'replyDropped' delivery frame carries the number's low
- * 32 bits).
+ * request whose reply it had to drop (a 'replyDropped' delivery frame).
  */
-
-const TWO_32 = 2 ** 32;
 
 /**
  * The request id that the reply subject's bytes `bytes[from, end)` spell (its last token, `from`
@@ -23,19 +20,6 @@ export function requestIdAt(bytes: Uint8Array, from: number, end: number): numbe
     id = id * 36 + digit;
   }
   return id;
-}
-
-/** An id's low 32 bits, as a delivery frame's word carries it. */
-export function requestIdLow(id: number): number {
-  return id % TWO_32;
-}
-
-/**
- * The id at or below `latest` (the newest request's id) whose low 32 bits are `low`: the
- * request a 'replyDropped' frame names, as no two requests waiting are 2^32 ids apart.
- */
-export function requestIdFrom(low: number, latest: number): number {
-  return latest - ((requestIdLow(latest) - low + TWO_32) % TWO_32);
 }
 
 /** {@link requestIdAt} of the subject `bytes[start, end)`'s last token (-1: none, or no id). */
