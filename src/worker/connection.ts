@@ -437,7 +437,7 @@ export class Connection implements SessionHost {
   chunkDone(): void {
     // Counters first: a flush ack made visible below must find them up to date.
     this.stats.store();
-    this.inbound.publish();
+    this.inbound.chunkDone();
     this.pump.kick();
   }
 

@@ -23,6 +23,9 @@ import { DeliveryCredit, ReceivePolicy } from './flow-control.js';
 import { FrameBytes } from './frame-bytes.js';
 import type { Subscription } from './subscriptions.js';
 
+/** No chunk: the next message's buffer is a new one to {@link Inbound.deliver}. */
+const NO_SOURCE = new SourceBytes(new Uint8Array(0));
+
 export interface InboundEvents {
   slowConsumer(sid: number): void;
   /** A message was dropped (a slow consumer's), for statistics().droppedMessages. */
@@ -46,8 +49,11 @@ export class Inbound {
   private readonly policy: ReceivePolicy;
   private waitingForSpace = false;
   private closed = false;
-  /** The buffer messages are being copied from (a socket chunk), with a view made once for it. */
-  private source = new SourceBytes(new Uint8Array(0));
+  /**
+   * The buffer messages are being copied from (a socket chunk, or the parser's own buffer for a
+   * message split across chunks), with a view made once for it; {@link NO_SOURCE} after a chunk.
+   */
+  private source = NO_SOURCE;
   private readonly frame = new MsgFrameWriter();
   /** The ring's bytes as frames are written into them: the class backlog slabs have too. */
   private readonly ringBytes: FrameBytes;
@@ -79,7 +85,7 @@ export class Inbound {
   /** Frame one message. Visible to the main thread at the next publish(). */
   deliver(msg: MsgView, sub: Subscription): void {
     if (msg.buf !== this.source.bytes) {
-      // A new socket chunk: has the main thread taken anything since the last one?
+      // The chunk's first message: has the main thread taken anything since the last chunk?
       this.source = new SourceBytes(msg.buf);
       this.policy.observe();
     }
@@ -164,7 +170,17 @@ export class Inbound {
     this.space.commit();
   }
 
-  /** Make every framed delivery visible to the main thread (once per socket chunk). */
+  /**
+   * A socket chunk's ops are handled: publish its deliveries, and look at the main thread's
+   * progress at the next chunk's first message, even one from the same buffer (the parser
+   * hands every message split across chunks over from one buffer of its own).
+   */
+  chunkDone(): void {
+    this.source = NO_SOURCE;
+    this.publish();
+  }
+
+  /** Make every framed delivery visible to the main thread. */
   publish(): void {
     if (this.ring.hasUnpublished) this.ring.publish();
   }

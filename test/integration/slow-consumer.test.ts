@@ -273,6 +273,38 @@ describe('a blocked main thread', () => {
     40_000,
   );
 
+  it('reports one slowConsumer per stall for messages split across socket reads too', async () => {
+    server = await startServer();
+    const events: Event[] = [];
+    const client = await new ConnectOptions()
+      .eventCallback((e) => {
+        events.push(e);
+      })
+      .connect(server.url);
+    clients.push(client);
+    const sub = client.subscribe('big', { callback: () => {} });
+    await client.flush();
+    // 256 KiB each: every message spans several reads, so the parser hands each over from its
+    // own buffer, not from a socket chunk. Two stalls, with idle time between them.
+    for (let stall = 1; stall <= 2; stall++) {
+      const before = client.statistics().inMessages;
+      const sending = flood(server.url, 'big', 200, 256 * 1024);
+      blockMainThread(20_000, () => client.statistics().inMessages === before + 200);
+      expect((await sending).stdout).toContain('sent');
+      await client.flush();
+      await waitFor(
+        () => slowEvents(events).length === stall,
+        5_000,
+        `the slowConsumer event of stall ${stall}`,
+      );
+      expect(client.statistics().droppedMessages).toBeGreaterThan(0);
+    }
+    expect(slowEvents(events)).toEqual([
+      { type: 'slowConsumer', sid: sub.sid },
+      { type: 'slowConsumer', sid: sub.sid },
+    ]);
+  }, 60_000);
+
   it('counts what waits in the delivery ring: a blocked callback with subscriptionCapacity(2) is reported', async () => {
     server = await startServer();
     const events: Event[] = [];
