@@ -199,6 +199,8 @@ function delivery(size: number): { run(): void; frames: number; bytes: number } 
     flushesLostAfter() {},
     subscriptionRefused() {},
     replyDropped() {},
+    requestRefused() {},
+    inboxRefused() {},
     deliveryError(error) {
       throw error;
     },

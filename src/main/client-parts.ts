@@ -118,6 +118,8 @@ export function clientParts(
     flushesLostAfter: (id) => flushes.lostAfter(id),
     subscriptionRefused: (sid) => endRefused(subs.get(sid), subs, mux),
     replyDropped: (id) => mux.replyDropped(id),
+    requestRefused: (id, withHeaders) => mux.requestRefused(id, withHeaders),
+    inboxRefused: (sid, withHeaders) => mux.inboxRefused(subs.get(sid), withHeaders),
     deliveryError: (error, sub) => subs.callbackFailed(sub, error),
     respond: (reply, headers, payload) => client.respond(reply, headers, payload),
   });

@@ -59,6 +59,12 @@ export interface DispatchTarget {
   subscriptionRefused(sid: number): void;
   /** The worker dropped a reply to the shared inbox's request `id`. */
   replyDropped(id: number): void;
+  /**
+   * The worker left out a request unsent (the server cannot take it): the shared inbox's
+   * request `id`, or (`sid`) the one whose replies come on that subscription.
+   */
+  requestRefused(id: number, withHeaders: boolean): void;
+  inboxRefused(sid: number, withHeaders: boolean): void;
   /** A user callback threw. */
   deliveryError(error: unknown, sub: Subscriber): void;
   /** What Message.respond publishes with. */
@@ -233,7 +239,7 @@ export class Dispatcher {
     this.spanWords = new Int32Array(this.span.buffer, this.span.byteOffset, n >> 2);
   }
 
-  /** A frame that is no MSG: for flushes, a subscription's end or refusal, a dropped reply. */
+  /** A frame that is no MSG: for flushes, a subscription's end or refusal, a request's loss. */
   private control(f: DeliveryView): void {
     switch (f.kind) {
       case 'flushAck':
@@ -253,6 +259,12 @@ export class Dispatcher {
         return;
       case 'replyDropped':
         this.target.replyDropped(f.id);
+        return;
+      case 'requestRefused':
+        this.target.requestRefused(f.id, f.withHeaders);
+        return;
+      case 'inboxRefused':
+        this.target.inboxRefused(f.sid, f.withHeaders);
         return;
       default:
         return; // a PART frame: never without its MSG frame before it (assemble() takes them)

@@ -240,12 +240,32 @@ export class RequestMux implements KnownSubjects {
    * forever) for another responder's reply.
    */
   replyDropped(id: number): void {
+    this.failPending(id, replyDropped);
+  }
+
+  /**
+   * The worker left request `id` out unsent: accepted before the server it was to go to said it
+   * cannot take it (its max_payload, or `withHeaders` and no headers). It fails now.
+   */
+  requestRefused(id: number, withHeaders: boolean): void {
+    this.failPending(id, (subject) => notSent(subject, withHeaders));
+  }
+
+  /** {@link requestRefused} for the request (or requestMany) whose own inbox is `sub`. */
+  inboxRefused(sub: Subscriber | undefined, withHeaders: boolean): void {
+    if (sub === undefined) return; // ended meanwhile
+    const sent = this.inboxes.get(sub) ?? this.gatherers.get(sub);
+    if (sent !== undefined) sub.fail(notSent(sent.subject, withHeaders)); // else the user's own
+  }
+
+  /** Fail request `id` on the shared inbox, if it still waits, with `error(subject)`. */
+  private failPending(id: number, error: (subject: string) => NatsError): void {
     const entry = this.pending.get(id);
     if (entry === undefined) return; // answered by another reply, timed out, or not one of ours
     this.pending.delete(entry);
     this.deadlines.remove(entry);
     this.changed();
-    entry.reject(replyDropped(entry.subject));
+    entry.reject(error(entry.subject));
   }
 
   /** A request with its own inbox: a subscription that ends after one message. */
@@ -490,6 +510,19 @@ function replyDropped(subject: string): NatsError {
     'slowConsumer',
     `the reply to a request to ${subject} came but was dropped: this thread took no messages for a while and the client's buffer for them was full (counted in droppedMessages)`,
   );
+}
+
+/** A request the worker left out unsent: the server it was to go to cannot take it. */
+function notSent(subject: string, withHeaders: boolean): NatsError {
+  return withHeaders
+    ? new NatsError(
+        'invalidArgument',
+        `request to ${subject} not sent: it has headers, and the server takes none (its INFO says headers: false; counted in notSent)`,
+      )
+    : new NatsError(
+        'maxPayloadExceeded',
+        `request to ${subject} not sent: larger than the max_payload of the server it was to go to (counted in notSent)`,
+      );
 }
 
 function timedOut(subject: string, timeout: number | null): NatsError {

@@ -338,13 +338,14 @@ export class Connection implements SessionHost {
   /**
    * After each pump: statistics to shared memory; messages it left out because the server
    * cannot take them (larger than its max_payload, or with headers it does not take) are not
-   * sent (counted, reported, and the flushes after them fail).
+   * sent (counted, reported, and the requests among them and the flushes after them fail).
    */
   private pumped(): void {
     this.stats.store();
     const refused = this.outbound.takeRefused();
     if (refused === undefined) return;
     this.unsent += refused.tooLarge + refused.withHeaders;
+    for (const request of refused.requests) this.inbound.requestRefused(request);
     this.inbound.flushesLostAfter(refused.afterFlush);
     if (refused.tooLarge > 0) {
       this.reportUnsent(

@@ -21,6 +21,7 @@ import type { RingProducer } from '../shared/ring/ring-producer.js';
 import { Backlog } from './backlog.js';
 import { DeliveryCredit, ReceivePolicy } from './flow-control.js';
 import { FrameBytes } from './frame-bytes.js';
+import type { RefusedRequest } from './outbound.js';
 import type { Subscription } from './subscriptions.js';
 
 /** No chunk: the next message's buffer is a new one to {@link Inbound.deliver}. */
@@ -149,6 +150,15 @@ export class Inbound {
   /** A subscription reached its unsubscribeAfter limit: tell the main thread, after its messages. */
   subscriptionEnded(sid: number): void {
     this.control({ kind: 'subEnd', sid });
+  }
+
+  /** A request was left out unsent (Outbound.takeRefused): it fails at once. */
+  requestRefused({ sid, id, withHeaders }: RefusedRequest): void {
+    this.control(
+      id >= 0
+        ? { kind: 'requestRefused', id, withHeaders }
+        : { kind: 'inboxRefused', sid, withHeaders },
+    );
   }
 
   /** The server refused a subscription's SUB line (connection.ts): tell the main thread now. */

@@ -25,7 +25,14 @@ import {
 } from '../shared/frames/command.js';
 import { DEFAULT_MAX_PAYLOAD } from '../shared/layout.js';
 import { PING } from '../shared/protocol/encode.js';
-import { isHpubAt, pubAt, pubsFor, type Refusals } from '../shared/protocol/pub-sizes.js';
+import {
+  isHpubAt,
+  pubAt,
+  pubReplyAt,
+  pubsFor,
+  type Refusals,
+  type RefusedOp,
+} from '../shared/protocol/pub-sizes.js';
 import type { RingConsumer } from '../shared/ring/ring-consumer.js';
 import type { PingPurpose } from './flow-control.js';
 import type { SubscriptionTable } from './subscriptions.js';
@@ -70,6 +77,16 @@ interface QueuedPing {
   messagesBefore: number;
 }
 
+/**
+ * A request left out unsent: the subscription its replies would come on, and its id there
+ * when that is the shared inbox (-1: its own inbox), so that it fails at once.
+ */
+export interface RefusedRequest {
+  sid: number;
+  id: number;
+  withHeaders: boolean;
+}
+
 export class OutboundPump {
   /** Wire bytes of echo records the last batch took from the ring. */
   private echoBytes = 0;
@@ -86,9 +103,12 @@ export class OutboundPump {
   /** Left out since {@link takeRefused}, by reason, and the last flush before the first. */
   private refused: Refusals = { tooLarge: 0, withHeaders: 0 };
   private refusedAfterFlush = 0;
+  /** Requests among them: where their replies would come, so that they fail at once. */
+  private refusedRequests: RefusedRequest[] = [];
   /** The parts of a continued message that is being left out, and why (for its count). */
   private skippingParts = false;
   private skippedReason: Refusals = { tooLarge: 1, withHeaders: 0 };
+  private skippedRequest: RefusedRequest | undefined;
 
   constructor(
     private readonly ring: RingConsumer,
@@ -115,11 +135,21 @@ export class OutboundPump {
    * or with headers for a server without them), the id of the last flush taken before the
    * first of them (later flushes come after them), and the limit; undefined when none.
    */
-  takeRefused(): (Refusals & { afterFlush: number; limit: number }) | undefined {
+  takeRefused():
+    | (Refusals & { afterFlush: number; limit: number; requests: RefusedRequest[] })
+    | undefined {
     const { tooLarge, withHeaders } = this.refused;
     if (tooLarge + withHeaders === 0) return undefined;
     this.refused = { tooLarge: 0, withHeaders: 0 };
-    return { tooLarge, withHeaders, afterFlush: this.refusedAfterFlush, limit: this.payloadLimit };
+    const requests = this.refusedRequests;
+    this.refusedRequests = [];
+    return {
+      tooLarge,
+      withHeaders,
+      afterFlush: this.refusedAfterFlush,
+      limit: this.payloadLimit,
+      requests,
+    };
   }
 
   /**
@@ -192,11 +222,12 @@ export class OutboundPump {
             : this.subs.line(control);
       const continues = control === null && continuesPub(ring.bytes, off);
       let refusedHere: Refusals | null = null;
+      let refusedRequests: RefusedRequest[] = [];
       if (control === null) {
         if (this.skippingParts || this.continuedRefused(wire, continues)) {
           // A continued message this server cannot take: its parts are passed over.
           this.skippingParts = continues;
-          if (!continues) this.refuse(this.skippedReason);
+          if (!continues) this.refuse(this.skippedReason, this.skippedRequest);
           ring.advance();
           off = ring.next();
           continue;
@@ -206,9 +237,10 @@ export class OutboundPump {
           const taken = pubsFor(wire, this.payloadLimit, this.headers);
           if (taken !== null) {
             refusedHere = taken;
+            refusedRequests = this.requestsOf(wire, taken.refused);
             wire = Buffer.concat(taken.kept);
             if (wire.length === 0) {
-              this.refuse(taken); // nothing of it is written
+              this.refuse(taken, ...refusedRequests); // nothing of it is written
               ring.advance();
               off = ring.next();
               continue;
@@ -251,7 +283,7 @@ export class OutboundPump {
         if (refusedHere !== null) {
           // counted once the record goes into this batch
           pubs -= refusedHere.tooLarge + refusedHere.withHeaders;
-          this.refuse(refusedHere);
+          this.refuse(refusedHere, ...refusedRequests);
         }
         if (isEcho) echo += wire.length;
       } else {
@@ -329,15 +361,30 @@ export class OutboundPump {
     const withHeaders = !this.headers && isHpubAt(first, 0);
     if (!withHeaders && pubAt(first, 0).size <= this.payloadLimit) return false;
     this.skippedReason = { tooLarge: withHeaders ? 0 : 1, withHeaders: withHeaders ? 1 : 0 };
+    this.skippedRequest = this.requestsOf(first, [{ at: 0, withHeaders }])[0];
     return true;
   }
 
-  /** Messages left out, by reason. */
-  private refuse(count: Refusals): void {
+  /** Messages left out, by reason, and the requests among them. */
+  private refuse(count: Refusals, ...requests: (RefusedRequest | undefined)[]): void {
     const refused = this.refused;
     if (refused.tooLarge + refused.withHeaders === 0) this.refusedAfterFlush = this.lastFlush;
     refused.tooLarge += count.tooLarge;
     refused.withHeaders += count.withHeaders;
+    for (const request of requests) if (request !== undefined) this.refusedRequests.push(request);
+  }
+
+  /** The requests among the ops of `wire` left out: those whose reply has a subscription here. */
+  private requestsOf(wire: Uint8Array, ops: RefusedOp[]): RefusedRequest[] {
+    const requests: RefusedRequest[] = [];
+    for (const { at, withHeaders } of ops) {
+      const reply = pubReplyAt(wire, at);
+      if (reply === undefined) continue;
+      const subject = Buffer.from(wire.buffer, wire.byteOffset + reply[0], reply[1] - reply[0]);
+      const target = this.subs.replyTarget(subject.toString());
+      if (target !== undefined) requests.push({ ...target, withHeaders });
+    }
+    return requests;
   }
 
   /**

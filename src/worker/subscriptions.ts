@@ -7,9 +7,11 @@
  * reaches the main thread as a SUB_END delivery after the last message; the main thread keeps
  * only a cap against messages already on their way (see Subscriber.unsubscribeAfter).
  */
+
 import type { Command } from '../shared/frames/command.js';
 import { OwnSubject } from '../shared/frames/own-subject.js';
 import { encodeSub, encodeUnsub, subLength } from '../shared/protocol/encode.js';
+import { lastTokenRequestId } from '../shared/protocol/request-id.js';
 
 export interface Subscription {
   sid: number;
@@ -64,6 +66,25 @@ export class SubscriptionTable {
     const sub = this.subs.get(cmd.sid);
     if (sub === undefined || cmd.max === 0 || sub.received >= cmd.max) return encodeUnsub(cmd.sid);
     return encodeUnsub(cmd.sid, cmd.max - sub.base);
+  }
+
+  /**
+   * The subscription a request's replies would come on (rare path: a request left out unsent):
+   * the shared inbox's, with the request's id, or one whose subject is `reply` (id -1).
+   */
+  replyTarget(reply: string): { sid: number; id: number } | undefined {
+    for (const sub of this.subs.values()) {
+      if (sub.replies) {
+        const prefix = sub.subject.slice(0, -1); // `<prefix>.*`
+        if (!reply.startsWith(prefix)) continue;
+        const bytes = Buffer.from(reply);
+        const id = lastTokenRequestId(bytes, 0, bytes.length);
+        if (id >= 0) return { sid: sub.sid, id };
+      } else if (sub.subject === reply) {
+        return { sid: sub.sid, id: -1 };
+      }
+    }
+    return undefined;
   }
 
   /** A SUB went out: the subscription is live from now on. */

@@ -4,7 +4,14 @@
 
 import { readFile } from 'node:fs/promises';
 import { connect as connectSocket, createServer, type Socket } from 'node:net';
-import { type Client, ConnectOptions, connect, type Event, NatsError } from 'nats-offload';
+import {
+  type Client,
+  ConnectOptions,
+  connect,
+  type Event,
+  HeaderMap,
+  NatsError,
+} from 'nats-offload';
 import { afterEach, describe, expect, it } from 'vitest';
 import { onLoopback } from '../helpers/loopback-server.js';
 import { type NatsServer, startServer } from '../helpers/nats-server.js';
@@ -582,6 +589,60 @@ async function flushBehindStaleMessages(publish: (client: Client) => void) {
   await waitFor(() => flushed !== undefined, 10_000, 'the flush settled');
   return { client, flushed };
 }
+
+/** What `promise` settles with within 5 s: the value, the error's kind, or 'still waiting'. */
+function outcome(promise: Promise<unknown>): Promise<unknown> {
+  return Promise.race([
+    promise.then(
+      () => 'resolved',
+      (error: NatsError) => error.kind,
+    ),
+    new Promise((resolve) => setTimeout(() => resolve('still waiting'), 5_000)),
+  ]);
+}
+
+/** The first outcome of a requestMany's iteration: a reply, its end, or its error's kind. */
+async function gathered(replies: AsyncIterable<unknown>): Promise<string> {
+  try {
+    for await (const _ of replies) return 'a reply';
+    return 'ended';
+  } catch (error) {
+    return (error as NatsError).kind;
+  }
+}
+
+describe('requests accepted before the server said it cannot take them', () => {
+  it('fail at once, each as the publish would have thrown, however they wait for replies', async () => {
+    const first = await startServer({ config: 'max_payload: 2MB' });
+    const { port } = first;
+    const client = await new ConnectOptions()
+      .requestTimeout(null) // each would have waited forever
+      .reconnectDelayCallback(() => 100)
+      .connect(first.url);
+    clients.push(client);
+    await first.stop();
+    await waitFor(() => client.connectionState() === 'disconnected', 10_000, 'disconnected');
+    const headers = new HeaderMap();
+    headers.insert('a', 'b');
+    const shared = client.request('svc', new Uint8Array(300_000));
+    // 1.5 MB: continued across ring records, left out part by part.
+    const ownInbox = client.sendRequest('svc', {
+      payload: new Uint8Array(1_500_000),
+      inbox: 'mine.1',
+    });
+    const many = gathered(client.requestMany('svc', new Uint8Array(300_000), { maxWait: null }));
+    const withHeaders = client.requestWithHeaders('svc', headers, 'x');
+    servers.push(
+      await startServer({ port, config: 'max_payload: 256KB\nno_header_support: true' }),
+    );
+    expect(await outcome(shared)).toBe('maxPayloadExceeded');
+    expect(await outcome(ownInbox)).toBe('maxPayloadExceeded');
+    expect(await Promise.race([many, outcome(new Promise(() => {}))])).toBe('maxPayloadExceeded');
+    expect(await outcome(withHeaders)).toBe('invalidArgument');
+    await client.close();
+    expect((await client.closed())?.count).toBe(4); // those four, and nothing else
+  });
+});
 
 describe("messages accepted under a larger max_payload than the next server's", () => {
   it('are left out and counted, not sent to end that connection; the rest arrives in order', async () => {

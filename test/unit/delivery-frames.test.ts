@@ -73,6 +73,9 @@ describe('delivery frames round trip', () => {
     ['SUB_REFUSED', { kind: 'subRefused', sid: 2 ** 32 - 1 }],
     ['REPLY_DROPPED', { kind: 'replyDropped', id: 2 ** 32 - 1 }],
     ['REPLY_DROPPED, the longest id', { kind: 'replyDropped', id: 36 ** 10 - 1 }],
+    ['REQUEST_REFUSED', { kind: 'requestRefused', id: 36 ** 10 - 1, withHeaders: true }],
+    ['REQUEST_REFUSED for its size', { kind: 'requestRefused', id: 7, withHeaders: false }],
+    ['INBOX_REFUSED', { kind: 'inboxRefused', sid: 2 ** 32 - 1, withHeaders: true }],
   ];
   for (const [name, d] of deliveries) {
     it(name, () => expect(roundTrip(d)).toEqual(d));
@@ -176,6 +179,16 @@ const step: fc.Arbitrary<Step> = fc.oneof(
         fc.record({
           kind: fc.constant('replyDropped' as const),
           id: fc.integer({ min: 1, max: 36 ** 10 - 1 }),
+        }),
+        fc.record({
+          kind: fc.constant('requestRefused' as const),
+          id: fc.integer({ min: 1, max: 36 ** 10 - 1 }),
+          withHeaders: fc.boolean(),
+        }),
+        fc.record({
+          kind: fc.constant('inboxRefused' as const),
+          sid: fc.nat({ max: 2 ** 32 - 1 }),
+          withHeaders: fc.boolean(),
         }),
       )
       .map((d) => ({ kind: 'control' as const, d })),

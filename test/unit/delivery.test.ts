@@ -127,6 +127,8 @@ describe('delivery frames', () => {
         flushesLostAfter() {},
         subscriptionRefused() {},
         replyDropped() {},
+        requestRefused() {},
+        inboxRefused() {},
         deliveryError(error) {
           throw error;
         },
@@ -188,6 +190,8 @@ describe('delivery frames', () => {
       flushesLostAfter() {},
       subscriptionRefused() {},
       replyDropped() {},
+      requestRefused() {},
+      inboxRefused() {},
       deliveryError(error) {
         throw error;
       },
@@ -283,6 +287,8 @@ describe('delivery frames', () => {
             flushesLostAfter() {},
             subscriptionRefused() {},
             replyDropped() {},
+            requestRefused() {},
+            inboxRefused() {},
             deliveryError(error) {
               throw error;
             },

@@ -141,14 +141,20 @@ describe('OutboundPump after a server with a smaller max_payload', () => {
   it('leaves out the messages larger than it, whole or continued, and counts them once', () => {
     const buffers = createRingBuffers(4 * MiB);
     const publisher = new Publisher(new RingProducer(buffers), 1 << 30, 1 << 30);
-    const pump = new OutboundPump(new RingConsumer(buffers), new SubscriptionTable(() => {}));
+    const table = new SubscriptionTable(() => {});
+    table.subscribe(1, '_INBOX.t.*', undefined, true); // the shared request inbox
+    table.subscribe(2, 'own.inbox', undefined); // a request's own
+    const pump = new OutboundPump(new RingConsumer(buffers), table);
     const sink = recordingSink();
     pump.serverTakes(2 * MiB, true); // publishes were checked against this one
     publisher.pub('s', 1, undefined, 0, payload(3, 0), false);
     publisher.control({ kind: 'flush', id: 7 });
-    publisher.pub('s', 1, undefined, 0, payload(1500 * 1024, 1), false); // continued: too large
+    // Requests, continued (too large) and not (too large), then a publish whose reply nobody
+    // here subscribes to (not a request of this client's).
+    publisher.pub('s', 1, '_INBOX.t.2s', 11, payload(1500 * 1024, 1), false);
     publisher.pub('s', 1, undefined, 0, payload(4, 2), false);
-    publisher.pub('s', 1, undefined, 0, payload(300 * 1024, 3), false); // too large
+    publisher.pub('s', 1, 'own.inbox', 9, payload(300 * 1024, 3), false);
+    publisher.pub('s', 1, 'theirs', 6, payload(300 * 1024, 3), false);
     publisher.pub('s', 1, undefined, 0, payload(256 * 1024, 4), false); // fits exactly
     publisher.control({ kind: 'flush', id: 8 });
     publisher.publishNow();
@@ -157,12 +163,16 @@ describe('OutboundPump after a server with a smaller max_payload', () => {
     const wire = sink.calls.join('').replace(/PUB s +/g, 'PUB s ');
     expect(wire.match(/PUB s \d+/g)).toEqual(['PUB s 3', 'PUB s 4', `PUB s ${256 * 1024}`]);
     expect(sink.messages).toBe(3);
-    // The flush before them can still be proven; the one after them cannot.
+    // The flush before them can still be proven; the one after them cannot. The requests fail.
     expect(pump.takeRefused()).toEqual({
-      tooLarge: 2,
+      tooLarge: 3,
       withHeaders: 0,
       afterFlush: 7,
       limit: 256 * 1024,
+      requests: [
+        { sid: 1, id: 100, withHeaders: false },
+        { sid: 2, id: -1, withHeaders: false },
+      ],
     });
     expect(pump.takeRefused()).toBeUndefined();
   });
@@ -186,7 +196,13 @@ describe('OutboundPump after a server with a smaller max_payload', () => {
     pump.pump(sink);
     expect(sink.calls).toEqual([]);
     expect(sink.messages).toBe(0);
-    expect(pump.takeRefused()).toEqual({ tooLarge: 1, withHeaders: 0, afterFlush: 0, limit: MiB });
+    expect(pump.takeRefused()).toEqual({
+      tooLarge: 1,
+      withHeaders: 0,
+      afterFlush: 0,
+      limit: MiB,
+      requests: [],
+    });
   });
 
   it('writes nothing for a record whose every message is left out', () => {
@@ -205,6 +221,7 @@ describe('OutboundPump after a server with a smaller max_payload', () => {
       withHeaders: 0,
       afterFlush: 0,
       limit: 256 * 1024,
+      requests: [],
     });
   });
 });
@@ -215,7 +232,9 @@ describe('OutboundPump after a server without headers', () => {
   it('leaves out the messages with headers, whole or continued, and writes the others in order', () => {
     const buffers = createRingBuffers(4 * MiB);
     const publisher = new Publisher(new RingProducer(buffers), 1 << 30, 1 << 30);
-    const pump = new OutboundPump(new RingConsumer(buffers), new SubscriptionTable(() => {}));
+    const table = new SubscriptionTable(() => {});
+    table.subscribe(1, '_INBOX.t.*', undefined, true); // the shared request inbox
+    const pump = new OutboundPump(new RingConsumer(buffers), table);
     const sink = recordingSink();
     // Accepted before the caller's thread heard of the server: with headers, in one record
     // with messages without, and one large enough to be continued across records.
@@ -223,7 +242,7 @@ describe('OutboundPump after a server without headers', () => {
     publisher.hpub('s', 1, undefined, 0, block, payload(5, 1), false);
     publisher.control({ kind: 'flush', id: 4 });
     publisher.pub('s', 1, undefined, 0, payload(4, 2), false);
-    publisher.hpub('s', 1, undefined, 0, block, payload(1500 * 1024, 3), false);
+    publisher.hpub('s', 1, '_INBOX.t.b', 10, block, payload(1500 * 1024, 3), false);
     publisher.pub('s', 1, undefined, 0, payload(6, 4), false);
     publisher.publishNow();
     pump.serverTakes(MiB, false);
@@ -233,7 +252,13 @@ describe('OutboundPump after a server without headers', () => {
     expect(wire.match(/PUB s \d+/g)).toEqual(['PUB s 3', 'PUB s 4', 'PUB s 6']);
     expect(sink.messages).toBe(3);
     // The flush after the first one left out cannot be proven.
-    expect(pump.takeRefused()).toEqual({ tooLarge: 0, withHeaders: 2, afterFlush: 0, limit: MiB });
+    expect(pump.takeRefused()).toEqual({
+      tooLarge: 0,
+      withHeaders: 2,
+      afterFlush: 0,
+      limit: MiB,
+      requests: [{ sid: 1, id: 11, withHeaders: true }],
+    });
     // A server with headers again: they go out as they are.
     pump.serverTakes(MiB, true);
     publisher.hpub('s', 1, undefined, 0, block, payload(7, 5), false);

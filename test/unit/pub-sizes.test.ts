@@ -4,17 +4,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { hpubLength, pubLength, writeHpub, writePub } from '../../src/shared/protocol/encode.js';
-import { pubAt, pubsFor } from '../../src/shared/protocol/pub-sizes.js';
+import { pubAt, pubReplyAt, pubsFor } from '../../src/shared/protocol/pub-sizes.js';
 
 const encoder = new TextEncoder();
 const headerBlock = (n: number) => encoder.encode(`NATS/1.0\r\nA: ${'h'.repeat(n)}\r\n\r\n`);
 
 /** Ops back to back as the publisher writes them; each op's size as the server checks it. */
-function ops(specs: { size: number; header: number; reply: boolean; pad: number }[]) {
+function ops(specs: { size: number; header: number; reply: boolean; pad: number; n?: number }[]) {
   const parts: Uint8Array[] = [];
-  for (const { size, header, reply, pad } of specs) {
+  for (const { size, header, reply, pad, n = 1 } of specs) {
     const payload = new Uint8Array(size).fill(0x2e);
-    const r = reply ? '_INBOX.x.1' : undefined;
+    const r = reply ? `_INBOX.x.${n.toString(36)}` : undefined;
     if (header > 0) {
       const block = headerBlock(header);
       const op = new Uint8Array(hpubLength(4, r ? r.length : 0, block.length, size));
@@ -84,6 +84,38 @@ describe('pubAt / pubsFor', () => {
         const kept = specs.filter((s) => s.header === 0 && s.size <= limit);
         expect(Buffer.concat(result?.kept ?? [])).toEqual(ops(kept));
       }),
+    );
+  });
+
+  it('says where each op left out starts, why, and its reply subject when it has one', () => {
+    fc.assert(
+      fc.property(
+        fc.array(spec, { minLength: 1, maxLength: 12 }),
+        fc.nat(3100),
+        fc.boolean(),
+        (specs, limit, headers) => {
+          const sizes = specs.map(
+            (s) => s.size + (s.header > 0 ? headerBlock(s.header).length : 0),
+          );
+          const wire = ops(specs.map((s, i) => ({ ...s, n: i + 1 })));
+          const result = pubsFor(wire, limit, headers);
+          const expected = specs.flatMap((s, i) => {
+            const withHeaders = !headers && s.header > 0;
+            if (!withHeaders && sizes[i] <= limit) return [];
+            return [
+              { withHeaders, reply: s.reply ? `_INBOX.x.${(i + 1).toString(36)}` : undefined },
+            ];
+          });
+          const found = (result?.refused ?? []).map(({ at, withHeaders }) => {
+            const reply = pubReplyAt(wire, at);
+            return {
+              withHeaders,
+              reply: reply && Buffer.from(wire.subarray(reply[0], reply[1])).toString(),
+            };
+          });
+          expect(found).toEqual(expected);
+        },
+      ),
     );
   });
 });

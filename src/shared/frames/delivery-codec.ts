@@ -74,6 +74,8 @@ export function decodeDelivery(bytes: Uint8Array, off: number): Delivery {
     return { kind: v.kind, id: v.id };
   }
   if (v.kind === 'subEnd' || v.kind === 'subRefused') return { kind: v.kind, sid: v.sid };
+  if (v.kind === 'requestRefused') return { kind: v.kind, id: v.id, withHeaders: v.withHeaders };
+  if (v.kind === 'inboxRefused') return { kind: v.kind, sid: v.sid, withHeaders: v.withHeaders };
   const d: Delivery = {
     kind: 'msg',
     sid: v.sid,

@@ -23,8 +23,10 @@
  *   ACK    ├──────┼─────────────────────┼──────────┤
  *   SUB    │ op 3 │ 0                   │ u32 sid  │  the worker reached the subscription's
  *   END    ├──────┼─────────────────────┼──────────┤  limit (ops 5-7 alike: flush lost, SUB refused)
- *   REPLY  │ op 8 │ id bits 32-55       │ id bits  │  a reply to the shared inbox's request
- *   DROPPED├──────┼─────────────────────┤ 0-31     │  `id` was dropped (flow-control.ts)
+ *   REPLY  │ op 8 │ H | id bits 32-54   │ id bits  │  a reply to the shared inbox's request
+ *   DROPPED├──────┼─────────────────────┤ 0-31     │  `id` was dropped (flow-control.ts); ops 9,
+ *          │      │                     │          │  10: a request refused unsent (id or sid;
+ *          │      │                     │          │  H, bit 8: for its headers)
  *          ├──────┼─────────────────────┼──────────┴───────────────────────────────────────
  *   PART   │ op 4 │ 0                   │ bytes of a continued message, to the body's end
  *          └──────┴─────────────────────┘
@@ -91,7 +93,14 @@ export type Delivery =
    * A reply on the shared request inbox was dropped (the byte bound of a stalled main thread,
    * flow-control.ts): `id` is its request's (shared/protocol/request-id.ts, below 2^52).
    */
-  | { kind: 'replyDropped'; id: number };
+  | { kind: 'replyDropped'; id: number }
+  /**
+   * The worker left out a request to the shared inbox's `id` (accepted before the server said
+   * it cannot take it: larger than its max_payload, or `withHeaders` and it takes none).
+   */
+  | { kind: 'requestRefused'; id: number; withHeaders: boolean }
+  /** The same for a request whose replies come on subscription `sid`, its own inbox. */
+  | { kind: 'inboxRefused'; sid: number; withHeaders: boolean };
 
 export type ControlDelivery = Exclude<Delivery, { kind: 'msg' }>;
 
@@ -103,7 +112,12 @@ const DLV_FLUSH_LOST = 5;
 const DLV_FLUSHES_LOST_AFTER = 6;
 const DLV_SUB_REFUSED = 7;
 const DLV_REPLY_DROPPED = 8;
+const DLV_REQUEST_REFUSED = 9;
+const DLV_INBOX_REFUSED = 10;
 const TWO_32 = 2 ** 32;
+/** Control frames' head word: bit 8 says "with headers" (refusals), bits 9-31 an id's bits 32-54. */
+const DLV_WITH_HEADERS = 1 << 8;
+const DLV_ID_HIGH_SHIFT = 9;
 
 const DLV_SUBJECT_IS_SUB = 1;
 const DLV_HAS_REPLY = 2;
@@ -310,10 +324,12 @@ export interface FrameSpace {
 export class DeliveryView {
   /** 'part': a PART frame, whose bytes start at `payloadStart` and run to the body's end. */
   kind: Delivery['kind'] | 'part' = 'msg';
-  /** msg, subEnd and subRefused: the subscription. */
+  /** msg, subEnd, subRefused and inboxRefused: the subscription. */
   sid = 0;
-  /** flushAck, flushLost, flushesLostAfter: the flush; replyDropped: the request. */
+  /** flushAck, flushLost, flushesLostAfter: the flush; replyDropped, requestRefused: the request. */
   id = 0;
+  /** requestRefused, inboxRefused: refused for its headers (else for its size). */
+  withHeaders = false;
   /** msg: the subject was left out, it is the subscription's own. */
   ownSubject = false;
   subjectStart = 0;
@@ -391,7 +407,17 @@ function readOtherFrame(words: Int32Array, i: number, head: number, view: Delive
       return true;
     case DLV_REPLY_DROPPED:
       view.kind = 'replyDropped';
-      view.id = (head >>> 8) * TWO_32 + value;
+      view.id = (head >>> DLV_ID_HIGH_SHIFT) * TWO_32 + value;
+      return true;
+    case DLV_REQUEST_REFUSED:
+      view.kind = 'requestRefused';
+      view.id = (head >>> DLV_ID_HIGH_SHIFT) * TWO_32 + value;
+      view.withHeaders = (head & DLV_WITH_HEADERS) !== 0;
+      return true;
+    case DLV_INBOX_REFUSED:
+      view.kind = 'inboxRefused';
+      view.sid = value;
+      view.withHeaders = (head & DLV_WITH_HEADERS) !== 0;
       return true;
     case DLV_SUB_END:
       view.kind = 'subEnd';
@@ -422,11 +448,12 @@ const CONTROL_OPS = {
   flushLost: DLV_FLUSH_LOST,
   flushesLostAfter: DLV_FLUSHES_LOST_AFTER,
   replyDropped: DLV_REPLY_DROPPED,
+  requestRefused: DLV_REQUEST_REFUSED,
 } as const;
 
 /**
  * Writes control frame `d` at `dst.bytes[off]` ({@link CONTROL_DELIVERY_BYTES} bytes). A
- * request id's bits above 32 go into the head word's upper 24 bits.
+ * request id's bits above 32 and a refusal's reason go into the head word's upper bits.
  */
 export function writeControlDelivery(d: ControlDelivery, dst: WordBytes, off: number): void {
   const [op, value] =
@@ -434,8 +461,13 @@ export function writeControlDelivery(d: ControlDelivery, dst: WordBytes, off: nu
       ? [DLV_SUB_END, d.sid]
       : d.kind === 'subRefused'
         ? [DLV_SUB_REFUSED, d.sid]
-        : [CONTROL_OPS[d.kind], d.id];
-  const high = d.kind === 'replyDropped' ? Math.floor(d.id / TWO_32) : 0;
-  dst.words[(off + DLV_HEAD) >> 2] = op | (high << 8);
+        : d.kind === 'inboxRefused'
+          ? [DLV_INBOX_REFUSED, d.sid]
+          : [CONTROL_OPS[d.kind], d.id];
+  const high =
+    d.kind === 'replyDropped' || d.kind === 'requestRefused' ? Math.floor(d.id / TWO_32) : 0;
+  const withHeaders = (d.kind === 'requestRefused' || d.kind === 'inboxRefused') && d.withHeaders;
+  dst.words[(off + DLV_HEAD) >> 2] =
+    op | (withHeaders ? DLV_WITH_HEADERS : 0) | (high << DLV_ID_HIGH_SHIFT);
   dst.words[(off + DLV_CONTROL_VALUE) >> 2] = value % TWO_32;
 }

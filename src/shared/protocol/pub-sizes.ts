@@ -7,6 +7,7 @@
  */
 
 const CR = 0x0d;
+const SPACE = 0x20;
 /** The first byte of an HPUB op (a PUB's is 'P'). */
 const H = 0x48;
 const ZERO = 0x30;
@@ -42,17 +43,25 @@ export interface Refusals {
   withHeaders: number;
 }
 
+/** An op left out: where it starts in its wire bytes, and whether for its headers. */
+export interface RefusedOp {
+  at: number;
+  withHeaders: boolean;
+}
+
 /**
  * The ops of `wire` (whole PUB/HPUB ops back to back) that a server whose max_payload is
  * `limit` and which takes headers or not (`headers`) can take, as views of `wire`, and how
- * many it cannot, by reason. Null when it can take all (the common case: no copy).
+ * many it cannot, by reason, and where each of those starts. Null when it can take all (the
+ * common case: no copy).
  */
 export function pubsFor(
   wire: Uint8Array,
   limit: number,
   headers: boolean,
-): ({ kept: Uint8Array[] } & Refusals) | null {
+): ({ kept: Uint8Array[]; refused: RefusedOp[] } & Refusals) | null {
   const kept: Uint8Array[] = [];
+  const refused: RefusedOp[] = [];
   let tooLarge = 0;
   let withHeaders = 0;
   let runStart = 0;
@@ -64,10 +73,28 @@ export function pubsFor(
       runStart = end;
       if (refusedHeaders) withHeaders++;
       else tooLarge++;
+      refused.push({ at, withHeaders: refusedHeaders });
     }
     at = end;
   }
   if (tooLarge + withHeaders === 0) return null;
   if (wire.length > runStart) kept.push(wire.subarray(runStart));
-  return { kept, tooLarge, withHeaders };
+  return { kept, refused, tooLarge, withHeaders };
+}
+
+/**
+ * The reply subject's bytes `[start, end)` of the op starting at `wire[at]` (its line's third
+ * token, when the line has one more than a line without a reply), or undefined without one.
+ */
+export function pubReplyAt(wire: Uint8Array, at: number): [number, number] | undefined {
+  const tokens: number[] = []; // where each token starts and ends
+  let i = at;
+  while (i < wire.length && wire[i] !== CR) {
+    while (wire[i] === SPACE) i++;
+    const start = i;
+    while (i < wire.length && wire[i] !== SPACE && wire[i] !== CR) i++;
+    if (i > start) tokens.push(start, i);
+  }
+  const withReply = isHpubAt(wire, at) ? 5 : 4;
+  return tokens.length === 2 * withReply ? [tokens[4], tokens[5]] : undefined;
 }
