@@ -40,6 +40,10 @@ export class Overflow {
   private chunkCount = 0;
   /** The array {@link queueWire} last gave room in. */
   target: Uint8Array = EMPTY;
+  /** SUB frames waiting here that {@link withdraw} may still take back. */
+  private readonly withdrawable = new Set<Uint8Array>();
+  /** Frames taken back: passed over when their turn comes. */
+  private readonly withdrawn = new Set<Uint8Array>();
 
   /** `chunkMax`: the largest PUB frame small publishes grow (a ring record must hold it). */
   constructor(private readonly chunkMax: number) {
@@ -90,12 +94,36 @@ export class Overflow {
    * A frame built whole (a SUB, UNSUB or FLUSH, or a part of a continued message) waits:
    * `counted` says whether it counts as one more waiting message or control frame.
    */
-  push(frame: Uint8Array, counted: 'control' | 'message' | 'uncounted'): void {
+  push(
+    frame: Uint8Array,
+    counted: 'control' | 'message' | 'uncounted',
+    withdrawable = false,
+  ): void {
     this.closeChunk();
     this.frames.push(frame);
     this.bytes += frame.length;
     if (counted !== 'uncounted') this.count++;
     if (counted === 'control') this.controls++;
+    if (withdrawable) this.withdrawable.add(frame);
+  }
+
+  /**
+   * Takes back control frame `frame` (pushed withdrawable) if it still waits here: it is never
+   * sent, and counts no more. False once it has moved into the ring.
+   */
+  withdraw(frame: Uint8Array): boolean {
+    if (!this.withdrawable.delete(frame)) return false;
+    this.bytes -= frame.length;
+    this.count--;
+    this.controls--;
+    if (this.frames[this.frames.length - 1] === frame) {
+      // The newest (a subscription ended as soon as it was made): gone at once, memory too.
+      this.frames.pop();
+      if (this.head === this.frames.length) this.clear();
+    } else {
+      this.withdrawn.add(frame);
+    }
+    return true;
   }
 
   /**
@@ -106,6 +134,10 @@ export class Overflow {
     while (this.head < this.frames.length) {
       if (this.head === this.openChunk) this.closeChunk();
       const frame = this.frames[this.head];
+      if (this.withdrawn.size > 0 && this.withdrawn.delete(frame)) {
+        this.frames[this.head++] = EMPTY; // counted no more since withdraw()
+        continue;
+      }
       const off = ring.reserve(frame.length);
       if (off < 0) break;
       ring.bytes.set(frame, off);
@@ -117,6 +149,7 @@ export class Overflow {
       } else {
         this.count--;
         this.controls--;
+        if (this.withdrawable.size > 0) this.withdrawable.delete(frame);
       }
     }
     if (this.head === this.frames.length) {
@@ -133,6 +166,8 @@ export class Overflow {
 
   /** Nothing waits any more (what waited is dropped). */
   clear(): void {
+    this.withdrawable.clear();
+    this.withdrawn.clear();
     this.frames.length = 0;
     this.head = 0;
     this.bytes = 0;

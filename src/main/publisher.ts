@@ -161,13 +161,22 @@ export class Publisher {
   }
 
   /** SUB, UNSUB or FLUSH, in order with the publishes around it. */
-  control(cmd: ControlCommand): void {
+  control(cmd: ControlCommand): Uint8Array | undefined {
     const bounded = cmd.kind !== 'unsub' || cmd.max !== 0;
     const [target, off] = this.reserveControl(commandLength(cmd), bounded);
     encodeCommand(cmd, target, off);
-    this.controlCommitted(target);
+    const queued = this.controlCommitted(target, cmd.kind === 'sub');
     // A flush is waited on: don't hold it back for batching.
     if (cmd.kind === 'flush') this.publishNow();
+    return queued;
+  }
+
+  /**
+   * Takes back a SUB frame {@link control} returned, if it still waits on this thread (the
+   * subscription ends before the worker heard of it: it owes the server nothing).
+   */
+  withdraw(frame: Uint8Array): boolean {
+    return this.overflow.withdraw(frame);
   }
 
   /**
@@ -377,14 +386,19 @@ export class Publisher {
     return [new Uint8Array(length), 0];
   }
 
-  /** Finish a SUB, UNSUB or FLUSH frame: commit it in the ring, or queue it. */
-  private controlCommitted(target: Uint8Array): void {
-    if (target !== this.ring.bytes) {
-      this.overflow.push(target, 'control');
+  /**
+   * Finish a SUB, UNSUB or FLUSH frame: commit it in the ring, or queue it (and return it, if
+   * `withdrawable`, for {@link withdraw}).
+   */
+  private controlCommitted(target: Uint8Array, withdrawable: boolean): Uint8Array | undefined {
+    const queued = target !== this.ring.bytes;
+    if (queued) {
+      this.overflow.push(target, 'control', withdrawable);
     } else {
       this.ring.commit();
     }
     this.committed(target);
+    return queued && withdrawable ? target : undefined;
   }
 
   /**

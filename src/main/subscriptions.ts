@@ -40,6 +40,8 @@ export class Subscriptions implements SubscriptionOwner {
   private unsettledCallbacks = 0;
   /** callbacksSettled() calls waiting for {@link unsettledCallbacks} to reach 0. */
   private settledWaiters: (() => void)[] = [];
+  /** The SUB frames that waited on this thread when made ({@link unsubscribe} may take them back). */
+  private readonly queuedSubs = new WeakMap<Subscriber, Uint8Array>();
   /** The shortest SUB line a server refused as longer than its max_control_line (bytes). */
   private refusedLine = Number.POSITIVE_INFINITY;
 
@@ -95,8 +97,9 @@ export class Subscriptions implements SubscriptionOwner {
     }
     // The SUB frame first: if it cannot be queued, nothing is registered. Deliveries for it
     // are dispatched on a later turn, after the registration below.
-    this.publisher.control(subFrame);
+    const queued = this.publisher.control(subFrame);
     const sub = new Subscriber(this, sid, subject, queue, cb, this.capacity);
+    if (queued !== undefined) this.queuedSubs.set(sub, queued);
     this.subs.set(sid, sub);
     this.interest.add(subject);
     sub.closed.then(() => {
@@ -131,6 +134,11 @@ export class Subscriptions implements SubscriptionOwner {
   /** SubscriptionOwner */
   unsubscribe(sub: Subscriber, max: number): void {
     if (this.client.isClosed()) return;
+    // Its SUB still waits on this thread (the ring was full: disconnected, or a burst of
+    // subscriptions): taken back, the server is owed nothing (an UNSUB queued for a limit
+    // goes for a sid the worker does not know, which it and the server ignore).
+    const queued = this.queuedSubs.get(sub);
+    if (max === 0 && queued !== undefined && this.publisher.withdraw(queued)) return;
     this.publisher.control({ kind: 'unsub', sid: sub.sid, max });
   }
 

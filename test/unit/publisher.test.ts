@@ -25,6 +25,8 @@ function consume(ring: RingConsumer, maxRecords: number, into: string[]): void {
       const ids = [...decoder.decode(cmd.wire).matchAll(PUB_LINE)].map((m) => `p${m[2]}`);
       expect(ids.length).toBe(cmd.count);
       into.push(...ids);
+    } else if (cmd.kind === 'sub') {
+      into.push(`s${cmd.sid}`);
     } else {
       expect(cmd.kind).toBe('flush');
       if (cmd.kind === 'flush') into.push(`f${cmd.id}`);
@@ -125,6 +127,74 @@ describe('Publisher overflow', () => {
 
       { numRuns: 30 },
     );
+  });
+
+  it('takes back a SUB that still waits here, from any place in the queue; one in the ring goes', async () => {
+    let takenBack = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.oneof(
+            { weight: 6, arbitrary: fc.constant('pub' as const) },
+            { weight: 3, arbitrary: fc.constant('sub' as const) },
+            { weight: 2, arbitrary: fc.nat(40).map((back) => ({ withdraw: back })) },
+            { weight: 1, arbitrary: fc.nat(3).map((records) => ({ read: records })) },
+          ),
+          { minLength: 1, maxLength: 2000, size: 'large' },
+        ),
+        async (steps) => {
+          const buffers = createRingBuffers(64 * 1024);
+          const publisher = new Publisher(new RingProducer(buffers), 1 << 30, 1 << 30);
+          const worker = new RingConsumer(buffers);
+          const expected: string[] = [];
+          const got: string[] = [];
+          const subs: { name: string; frame: Uint8Array | undefined }[] = [];
+          let seq = 0;
+          for (const s of steps) {
+            if (s === 'pub') {
+              const id = seq++;
+              // 2 KB: the 64 KiB ring fills within a few dozen steps.
+              publisher.pub(
+                's',
+                1,
+                undefined,
+                0,
+                encoder.encode(`${'#'.repeat(2000)}${id}`),
+                false,
+              );
+              expected.push(`p${id}`);
+            } else if (s === 'sub') {
+              const sid = seq++;
+              const frame = publisher.control({ kind: 'sub', sid, subject: `sub.${sid}` });
+              subs.push({ name: `s${sid}`, frame });
+              expected.push(`s${sid}`);
+            } else if ('withdraw' in s) {
+              const sub = subs[subs.length - 1 - s.withdraw];
+              if (sub === undefined) continue;
+              const taken = sub.frame !== undefined && publisher.withdraw(sub.frame);
+              if (taken) {
+                expected.splice(expected.indexOf(sub.name), 1);
+                takenBack++;
+              }
+              expect(publisher.withdraw(sub.frame ?? new Uint8Array(0))).toBe(false); // once
+            } else {
+              consume(worker, s.read, got);
+              await nextTurn();
+            }
+          }
+          while (publisher.waiting > 0 || worker.next() >= 0) {
+            consume(worker, 1000, got);
+            await nextTurn();
+          }
+          publisher.publishNow();
+          consume(worker, Number.POSITIVE_INFINITY, got);
+          expect(got).toEqual(expected);
+          expect(publisher.waiting).toBe(0);
+        },
+      ),
+      { numRuns: 40 },
+    );
+    expect(takenBack).toBeGreaterThan(0); // the runs did reach the overflow
   });
 
   it('flags a PUB record that holds a message this client receives (echo), in the ring and off it', async () => {
