@@ -74,10 +74,11 @@ const BEHIND_SHARE = 64;
  */
 export const BACKLOG_PAUSE_BYTES = 16 * 1024 * 1024;
 /**
- * Notices of dropped replies that may wait in the backlog (12-byte records: 768 KiB), counted
- * until it empties; past that a dropped reply's request waits for its timeout.
+ * Notices of dropped replies that may wait in the backlog (12-byte records: 1.5 MiB), counted
+ * until it empties: as many as requests may wait at default options (main/call-bound.ts), so
+ * that each of them can be named; past that a dropped reply's request waits for its timeout.
  */
-export const MAX_DROP_NOTICES = 65_536;
+export const MAX_DROP_NOTICES = 131_072;
 /** Backlog bytes below which a paused worker reads again. */
 export const BACKLOG_RESUME_BYTES = BACKLOG_PAUSE_BYTES / 2;
 /**

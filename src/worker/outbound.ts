@@ -222,12 +222,12 @@ export class OutboundPump {
             : this.subs.line(control);
       const continues = control === null && continuesPub(ring.bytes, off);
       let refusedHere: Refusals | null = null;
-      let refusedRequests: RefusedRequest[] = [];
+      let refusedRequests: RefusedRequest[] | undefined;
       if (control === null) {
         if (this.skippingParts || this.continuedRefused(wire, continues)) {
           // A continued message this server cannot take: its parts are passed over.
           this.skippingParts = continues;
-          if (!continues) this.refuse(this.skippedReason, this.skippedRequest);
+          if (!continues) this.refuse(this.skippedReason, [this.skippedRequest]);
           ring.advance();
           off = ring.next();
           continue;
@@ -240,7 +240,7 @@ export class OutboundPump {
             refusedRequests = this.requestsOf(wire, taken.refused);
             wire = Buffer.concat(taken.kept);
             if (wire.length === 0) {
-              this.refuse(taken, ...refusedRequests); // nothing of it is written
+              this.refuse(taken, refusedRequests); // nothing of it is written
               ring.advance();
               off = ring.next();
               continue;
@@ -283,7 +283,7 @@ export class OutboundPump {
         if (refusedHere !== null) {
           // counted once the record goes into this batch
           pubs -= refusedHere.tooLarge + refusedHere.withHeaders;
-          this.refuse(refusedHere, ...refusedRequests);
+          this.refuse(refusedHere, refusedRequests);
         }
         if (isEcho) echo += wire.length;
       } else {
@@ -366,7 +366,7 @@ export class OutboundPump {
   }
 
   /** Messages left out, by reason, and the requests among them. */
-  private refuse(count: Refusals, ...requests: (RefusedRequest | undefined)[]): void {
+  private refuse(count: Refusals, requests: (RefusedRequest | undefined)[] = []): void {
     const refused = this.refused;
     if (refused.tooLarge + refused.withHeaders === 0) this.refusedAfterFlush = this.lastFlush;
     refused.tooLarge += count.tooLarge;

@@ -391,45 +391,14 @@ function readOtherFrame(words: Int32Array, i: number, head: number, view: Delive
     view.payloadStart = (i << 2) + DLV_PART_BYTES;
     return true;
   }
+  const kind = CONTROL_KINDS[op];
+  if (kind === undefined) return false;
   const value = words[i + (DLV_CONTROL_VALUE >> 2)] >>> 0;
-  switch (op) {
-    case DLV_FLUSH_ACK:
-      view.kind = 'flushAck';
-      view.id = value;
-      return true;
-    case DLV_FLUSH_LOST:
-      view.kind = 'flushLost';
-      view.id = value;
-      return true;
-    case DLV_FLUSHES_LOST_AFTER:
-      view.kind = 'flushesLostAfter';
-      view.id = value;
-      return true;
-    case DLV_REPLY_DROPPED:
-      view.kind = 'replyDropped';
-      view.id = (head >>> DLV_ID_HIGH_SHIFT) * TWO_32 + value;
-      return true;
-    case DLV_REQUEST_REFUSED:
-      view.kind = 'requestRefused';
-      view.id = (head >>> DLV_ID_HIGH_SHIFT) * TWO_32 + value;
-      view.withHeaders = (head & DLV_WITH_HEADERS) !== 0;
-      return true;
-    case DLV_INBOX_REFUSED:
-      view.kind = 'inboxRefused';
-      view.sid = value;
-      view.withHeaders = (head & DLV_WITH_HEADERS) !== 0;
-      return true;
-    case DLV_SUB_END:
-      view.kind = 'subEnd';
-      view.sid = value;
-      return true;
-    case DLV_SUB_REFUSED:
-      view.kind = 'subRefused';
-      view.sid = value;
-      return true;
-    default:
-      return false;
-  }
+  view.kind = kind;
+  view.withHeaders = (head & DLV_WITH_HEADERS) !== 0;
+  if (kind === 'subEnd' || kind === 'subRefused' || kind === 'inboxRefused') view.sid = value;
+  else view.id = (head >>> DLV_ID_HIGH_SHIFT) * TWO_32 + value; // a flush's high bits are 0
+  return true;
 }
 
 /** The sid of the MSG frame whose body starts at byte `off` of `words`; -1 for a control frame. */
@@ -443,31 +412,32 @@ export function msgFrameSid(words: Int32Array, off: number): number {
 /** Body bytes of a control frame (every frame but MSG and PART). */
 export const CONTROL_DELIVERY_BYTES = DLV_CONTROL_BYTES;
 
-const CONTROL_OPS = {
+const CONTROL_OPS: Record<ControlDelivery['kind'], number> = {
   flushAck: DLV_FLUSH_ACK,
   flushLost: DLV_FLUSH_LOST,
   flushesLostAfter: DLV_FLUSHES_LOST_AFTER,
+  subEnd: DLV_SUB_END,
+  subRefused: DLV_SUB_REFUSED,
   replyDropped: DLV_REPLY_DROPPED,
   requestRefused: DLV_REQUEST_REFUSED,
-} as const;
+  inboxRefused: DLV_INBOX_REFUSED,
+};
+
+/** The kind of each control op, by op. */
+const CONTROL_KINDS: (ControlDelivery['kind'] | undefined)[] = [];
+for (const [kind, op] of Object.entries(CONTROL_OPS)) {
+  CONTROL_KINDS[op] = kind as ControlDelivery['kind'];
+}
 
 /**
  * Writes control frame `d` at `dst.bytes[off]` ({@link CONTROL_DELIVERY_BYTES} bytes). A
  * request id's bits above 32 and a refusal's reason go into the head word's upper bits.
  */
 export function writeControlDelivery(d: ControlDelivery, dst: WordBytes, off: number): void {
-  const [op, value] =
-    d.kind === 'subEnd'
-      ? [DLV_SUB_END, d.sid]
-      : d.kind === 'subRefused'
-        ? [DLV_SUB_REFUSED, d.sid]
-        : d.kind === 'inboxRefused'
-          ? [DLV_INBOX_REFUSED, d.sid]
-          : [CONTROL_OPS[d.kind], d.id];
-  const high =
-    d.kind === 'replyDropped' || d.kind === 'requestRefused' ? Math.floor(d.id / TWO_32) : 0;
-  const withHeaders = (d.kind === 'requestRefused' || d.kind === 'inboxRefused') && d.withHeaders;
+  const value = 'sid' in d ? d.sid : d.id;
+  const high = 'sid' in d ? 0 : Math.floor(d.id / TWO_32);
+  const withHeaders = 'withHeaders' in d && d.withHeaders;
   dst.words[(off + DLV_HEAD) >> 2] =
-    op | (withHeaders ? DLV_WITH_HEADERS : 0) | (high << DLV_ID_HIGH_SHIFT);
+    CONTROL_OPS[d.kind] | (withHeaders ? DLV_WITH_HEADERS : 0) | (high << DLV_ID_HIGH_SHIFT);
   dst.words[(off + DLV_CONTROL_VALUE) >> 2] = value % TWO_32;
 }
