@@ -109,21 +109,28 @@ export class Overflow {
 
   /**
    * Takes back control frame `frame` (pushed withdrawable) if it still waits here: it is never
-   * sent, and counts no more. False once it has moved into the ring.
+   * sent. False once it has moved into the ring. Withdrawn frames at the queue's end go at once
+   * (a subscription ended soon after it was made, newest or oldest first); the others are passed
+   * over when their turn comes, and count until then: they hold memory.
    */
   withdraw(frame: Uint8Array): boolean {
     if (!this.withdrawable.delete(frame)) return false;
+    this.withdrawn.add(frame);
+    while (this.frames.length > this.head) {
+      const last = this.frames[this.frames.length - 1];
+      if (!this.withdrawn.delete(last)) break;
+      this.frames.pop();
+      this.uncount(last);
+    }
+    if (this.head === this.frames.length) this.clear();
+    return true;
+  }
+
+  /** A withdrawn control frame waits no more. */
+  private uncount(frame: Uint8Array): void {
     this.bytes -= frame.length;
     this.count--;
     this.controls--;
-    if (this.frames[this.frames.length - 1] === frame) {
-      // The newest (a subscription ended as soon as it was made): gone at once, memory too.
-      this.frames.pop();
-      if (this.head === this.frames.length) this.clear();
-    } else {
-      this.withdrawn.add(frame);
-    }
-    return true;
   }
 
   /**
@@ -135,7 +142,8 @@ export class Overflow {
       if (this.head === this.openChunk) this.closeChunk();
       const frame = this.frames[this.head];
       if (this.withdrawn.size > 0 && this.withdrawn.delete(frame)) {
-        this.frames[this.head++] = EMPTY; // counted no more since withdraw()
+        this.frames[this.head++] = EMPTY;
+        this.uncount(frame);
         continue;
       }
       const off = ring.reserve(frame.length);

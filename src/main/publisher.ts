@@ -176,7 +176,9 @@ export class Publisher {
    * subscription ends before the worker heard of it: it owes the server nothing).
    */
   withdraw(frame: Uint8Array): boolean {
-    return this.overflow.withdraw(frame);
+    if (!this.overflow.withdraw(frame)) return false;
+    if (!this.overflow.active) this.writableAgain();
+    return true;
   }
 
   /**
@@ -457,12 +459,17 @@ export class Publisher {
       this.awaitSpace();
       return;
     }
+    this.writableAgain();
+  };
+
+  /** Nothing waits on this thread any more: writable() calls resolve. */
+  private writableAgain(): void {
     this.refusedForBytes = false;
     this.writableWait = undefined;
     const waiters = this.writableWaiters;
     this.writableWaiters = [];
     for (const w of waiters) w.resolve();
-  };
+  }
 }
 
 const CRLF = Uint8Array.of(0x0d, 0x0a);

@@ -138,6 +138,7 @@ export class Subscriptions implements SubscriptionOwner {
     // subscriptions): taken back, the server is owed nothing (an UNSUB queued for a limit
     // goes for a sid the worker does not know, which it and the server ignore).
     const queued = this.queuedSubs.get(sub);
+    if (max === 0) this.queuedSubs.delete(sub);
     if (max === 0 && queued !== undefined && this.publisher.withdraw(queued)) return;
     this.publisher.control({ kind: 'unsub', sid: sub.sid, max });
   }

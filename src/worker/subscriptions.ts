@@ -73,6 +73,7 @@ export class SubscriptionTable {
    * the shared inbox's, with the request's id, or one whose subject is `reply` (id -1).
    */
   replyTarget(reply: string): { sid: number; id: number } | undefined {
+    let own: Subscription | undefined;
     for (const sub of this.subs.values()) {
       if (sub.replies) {
         const prefix = sub.subject.slice(0, -1); // `<prefix>.*`
@@ -80,11 +81,17 @@ export class SubscriptionTable {
         const bytes = Buffer.from(reply);
         const id = lastTokenRequestId(bytes, 0, bytes.length);
         if (id >= 0) return { sid: sub.sid, id };
-      } else if (sub.subject === reply) {
-        return { sid: sub.sid, id: -1 };
+      } else if (
+        sub.subject === reply &&
+        !sub.closing &&
+        (own === undefined || sub.sid > own.sid)
+      ) {
+        // The newest: a request's own inbox is subscribed just before it is published, and
+        // later subscriptions are not in this table yet when it is left out.
+        own = sub;
       }
     }
-    return undefined;
+    return own === undefined ? undefined : { sid: own.sid, id: -1 };
   }
 
   /** A SUB went out: the subscription is live from now on. */

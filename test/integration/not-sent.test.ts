@@ -642,6 +642,24 @@ describe('requests accepted before the server said it cannot take them', () => {
     await client.close();
     expect((await client.closed())?.count).toBe(4); // those four, and nothing else
   });
+
+  it('a retry on the inbox of a request that timed out is the one that fails', async () => {
+    const first = await startServer({ config: 'max_payload: 2MB' });
+    const { port } = first;
+    const client = await new ConnectOptions()
+      .requestTimeout(null)
+      .reconnectDelayCallback(() => 100)
+      .connect(first.url);
+    clients.push(client);
+    await first.stop();
+    await waitFor(() => client.connectionState() === 'disconnected', 10_000, 'disconnected');
+    const once = client.sendRequest('svc', { payload: 'x', inbox: 'mine.1', timeout: 100 });
+    expect(await outcome(once)).toBe('timedOut');
+    // The same inbox again, too large for the next server: its subscription is the newer one.
+    const retry = client.sendRequest('svc', { payload: new Uint8Array(300_000), inbox: 'mine.1' });
+    servers.push(await startServer({ port, config: 'max_payload: 256KB' }));
+    expect(await outcome(retry)).toBe('maxPayloadExceeded');
+  });
 });
 
 describe("messages accepted under a larger max_payload than the next server's", () => {

@@ -197,6 +197,47 @@ describe('Publisher overflow', () => {
     expect(takenBack).toBeGreaterThan(0); // the runs did reach the overflow
   });
 
+  it('frees withdrawn SUBs at the queue end at once, in either order; counts the others until passed', () => {
+    const publisher = new Publisher(
+      new RingProducer(createRingBuffers(64 * 1024)),
+      1 << 30,
+      1 << 30,
+    );
+    let sid = 0;
+    while (publisher.waiting === 0) publisher.control({ kind: 'sub', sid: ++sid, subject: 'fill' });
+    const before = publisher.waiting;
+    for (let i = 0; i < 10_000; i++) {
+      const a = publisher.control({ kind: 'sub', sid: ++sid, subject: `a.${i}` });
+      const b = publisher.control({ kind: 'sub', sid: ++sid, subject: `b.${i}` });
+      const [first, second] = i % 2 === 0 ? [a, b] : [b, a]; // oldest first, then newest first
+      expect(publisher.withdraw(first as Uint8Array)).toBe(true);
+      expect(publisher.withdraw(second as Uint8Array)).toBe(true);
+      expect(publisher.waiting).toBe(before); // nothing of them is held
+    }
+    // One behind which a publish waits is held (and counted) until its turn comes.
+    const held = publisher.control({ kind: 'sub', sid: ++sid, subject: 'held' });
+    publisher.pub('s', 1, undefined, 0, encoder.encode('x'), false);
+    expect(publisher.withdraw(held as Uint8Array)).toBe(true);
+    expect(publisher.waiting).toBe(before + 2);
+  });
+
+  it('resolves a waiting writable() once withdrawals leave nothing waiting', async () => {
+    const publisher = new Publisher(new RingProducer(createRingBuffers(64 * 1024)), 1, 1 << 30);
+    let sid = 0;
+    let last: Uint8Array | undefined;
+    while (publisher.waiting === 0)
+      last = publisher.control({ kind: 'sub', sid: ++sid, subject: 'f' });
+    let writable = 'waiting';
+    void publisher.writable().then(() => {
+      writable = 'resolved';
+    });
+    await nextTurn();
+    expect(writable).toBe('waiting'); // clientCapacity 1 is reached
+    expect(publisher.withdraw(last as Uint8Array)).toBe(true);
+    await nextTurn();
+    expect(writable).toBe('resolved');
+  });
+
   it('flags a PUB record that holds a message this client receives (echo), in the ring and off it', async () => {
     const buffers = createRingBuffers(64 * 1024);
     const publisher = new Publisher(new RingProducer(buffers), 1 << 30, 1 << 30);
