@@ -104,8 +104,9 @@ export interface ClientApi {
   /**
    * Scatter-gather: one request, every reply until the first limit — `maxMessages` replies,
    * `maxWait` ms in all (default: the request timeout), or `stall` ms without one. Throws
-   * 'noResponders' from the iterator when no one is subscribed; throws `'clientCapacity'` at
-   * once when as many calls wait for answers as {@link flush} says.
+   * 'noResponders' from the iterator when no one is subscribed, `'slowConsumer'` when replies
+   * counted towards `maxMessages` came while this thread was blocked and were dropped; throws
+   * `'clientCapacity'` at once when as many calls wait for answers as {@link flush} says.
    *
    * @example
    * for await (const reply of client.requestMany('svc.ping', '', { maxWait: 500 })) {

@@ -78,9 +78,19 @@ export function requestMany(
     void sub.unsubscribe();
   };
   // Ended by none of its limits: the client closed (API.md: a request pending at close()
-  // rejects with 'closed'); else "no more replies" and "the client went away" read the same.
-  const cutShort = () =>
-    stopped || sub.delivered === maxMessages ? undefined : host.closedError();
+  // rejects with 'closed'); on an open client the worker ended the inbox at maxMessages,
+  // counting replies it had to drop while this thread was stalled (the server counts them).
+  // (Replies its iterator's full queue dropped here were reported as slowConsumer events.)
+  const cutShort = () => {
+    const taken = sub.delivered + sub.droppedHere;
+    if (stopped || taken === maxMessages) return undefined;
+    const closed = host.closedError();
+    if (closed !== undefined || maxMessages === undefined) return closed;
+    return new NatsError(
+      'slowConsumer',
+      `${maxMessages - taken} of the ${maxMessages} replies to a requestMany to ${subject} came but were dropped: this thread took no messages for a while and the client's buffer for them was full (counted in droppedMessages)`,
+    );
+  };
   // A limit is reached once what arrived before its timer ran is dispatched: replies that
   // waited while this thread was busy are gathered, and one among them restarts the stall.
   let deliveredAtQuiet = 0;

@@ -102,6 +102,13 @@ export class Subscriber implements AsyncIterable<Message> {
    * @internal
    */
   delivered = 0;
+  /**
+   * Messages this thread dropped for it (its iterator's queue full); the worker's drops, which
+   * it counts towards the limit too, are in neither.
+   *
+   * @internal
+   */
+  droppedHere = 0;
   /** @internal Where the dispatcher finds its messages' subjects before decoding them. */
   knownSubjects: KnownSubjects | undefined = undefined;
   private done = false;
@@ -279,6 +286,7 @@ export class Subscriber implements AsyncIterable<Message> {
       return false;
     } else {
       this.delivered--;
+      this.droppedHere++;
       this.owner.dropped();
       if (!this.slow) {
         this.slow = true;

@@ -273,6 +273,60 @@ describe('a blocked main thread', () => {
     40_000,
   );
 
+  it('a requestMany whose replies the byte bound dropped throws slowConsumer, not an early end', async () => {
+    server = await startServer();
+    const FLOOD = 30_000; // × 1 KiB, as above
+    const REPLIES = 5;
+    const client = await connect(server.url);
+    clients.push(client);
+    client.subscribe('bulk', { callback: () => {} });
+    const responder = runNodeScript(
+      `import { connect } from 'nats-offload';
+       const c = await connect(${JSON.stringify(server.url)});
+       const p = new Uint8Array(1024);
+       c.subscribe('svc', { callback: async (m) => {
+         if (m.string() === 'ping') return void m.respond('pong');
+         for (let i = 0; i < ${FLOOD}; i++) if (!c.publish('bulk', p)) await c.writable();
+         await c.flush();
+         setTimeout(async () => {
+           for (let i = 0; i < ${REPLIES}; i++) m.respond('r' + i);
+           await c.flush();
+           await c.close();
+         }, 2_000);
+       } });`,
+      { timeoutMs: 30_000 },
+    );
+    for (;;) {
+      const ping = await client.request('svc', 'ping').catch(() => undefined);
+      if (ping !== undefined) break; // the responder is subscribed
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const before = client.statistics().inMessages;
+    const gathering = (async () => {
+      let got = 0;
+      try {
+        for await (const _ of client.requestMany('svc', 'go', {
+          maxMessages: REPLIES,
+          maxWait: null,
+        })) {
+          got++;
+        }
+        return `ended after ${got}`;
+      } catch (error) {
+        return (error as NatsError).kind;
+      }
+    })();
+    await client.flush();
+    blockMainThread(20_000, () => client.statistics().inMessages === before + FLOOD + REPLIES);
+    expect(client.statistics().inMessages).toBe(before + FLOOD + REPLIES);
+    const outcome = await Promise.race([
+      gathering,
+      new Promise((r) => setTimeout(() => r('still waiting'), 5_000)),
+    ]);
+    expect(outcome).toBe('slowConsumer'); // it ended after 0 of 5, as if that were all
+    expect((await responder).code).toBe(0);
+  }, 40_000);
+
   it('reports one slowConsumer per stall for messages split across socket reads too', async () => {
     server = await startServer();
     const events: Event[] = [];
