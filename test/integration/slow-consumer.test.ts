@@ -44,6 +44,38 @@ function flood(url: string, subject: string, count: number, size: number, pace =
   );
 }
 
+/** Once a responder in another process answers 'ping' on 'svc'. */
+async function untilServed(client: Client): Promise<void> {
+  for (;;) {
+    const ping = await client.request('svc', 'ping').catch(() => undefined);
+    if (ping !== undefined) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * A responder on 'svc' in another process: a request (not 'ping') starts a flood of `count`
+ * messages of `size` bytes to 'bulk', then `replies` replies come 2 s later.
+ */
+function floodingResponder(url: string, count: number, size: number, replies: number) {
+  return runNodeScript(
+    `import { connect } from 'nats-offload';
+     const c = await connect(${JSON.stringify(url)});
+     const p = new Uint8Array(${size});
+     c.subscribe('svc', { callback: async (m) => {
+       if (m.string() === 'ping') return void m.respond('pong');
+       for (let i = 0; i < ${count}; i++) if (!c.publish('bulk', p)) await c.writable();
+       await c.flush();
+       setTimeout(async () => {
+         for (let i = 0; i < ${replies}; i++) m.respond('r' + i);
+         await c.flush();
+         await c.close();
+       }, 2_000);
+     } });`,
+    { timeoutMs: 30_000 },
+  );
+}
+
 function slowEvents(events: Event[]): Event[] {
   return events.filter((e) => e.type === 'slowConsumer');
 }
@@ -187,11 +219,7 @@ describe('a blocked main thread', () => {
        } });`,
       { timeoutMs: 30_000 },
     );
-    for (;;) {
-      const ping = await client.request('svc', 'ping').catch(() => undefined);
-      if (ping !== undefined) break; // the responder is subscribed
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await untilServed(client);
     const before = client.statistics().inMessages; // the pings' replies
     const replies = Array.from({ length: REQUESTS }, () => client.request('svc', 'q'));
     await client.flush();
@@ -228,23 +256,8 @@ describe('a blocked main thread', () => {
       });
       // The request starts a flood the blocked thread cannot take, and its reply comes 2 s later:
       // by then the worker has called the thread stalled and drops what it reads.
-      const responder = runNodeScript(
-        `import { connect } from 'nats-offload';
-       const c = await connect(${JSON.stringify(server.url)});
-       const p = new Uint8Array(${SIZE});
-       c.subscribe('svc', { callback: async (m) => {
-         if (m.string() === 'ping') return void m.respond('pong');
-         for (let i = 0; i < ${FLOOD}; i++) if (!c.publish('bulk', p)) await c.writable();
-         await c.flush();
-         setTimeout(async () => { m.respond('late'); await c.flush(); await c.close(); }, 2_000);
-       } });`,
-        { timeoutMs: 30_000 },
-      );
-      for (;;) {
-        const ping = await client.request('svc', 'ping').catch(() => undefined);
-        if (ping !== undefined) break; // the responder is subscribed
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      const responder = floodingResponder(server.url, FLOOD, SIZE, 1);
+      await untilServed(client);
       const before = client.statistics().inMessages;
       // No timeout: before the worker named the dropped reply, a request on the shared inbox
       // waited forever (one on its own inbox failed as 'closed', the client being open).
@@ -280,27 +293,8 @@ describe('a blocked main thread', () => {
     const client = await connect(server.url);
     clients.push(client);
     client.subscribe('bulk', { callback: () => {} });
-    const responder = runNodeScript(
-      `import { connect } from 'nats-offload';
-       const c = await connect(${JSON.stringify(server.url)});
-       const p = new Uint8Array(1024);
-       c.subscribe('svc', { callback: async (m) => {
-         if (m.string() === 'ping') return void m.respond('pong');
-         for (let i = 0; i < ${FLOOD}; i++) if (!c.publish('bulk', p)) await c.writable();
-         await c.flush();
-         setTimeout(async () => {
-           for (let i = 0; i < ${REPLIES}; i++) m.respond('r' + i);
-           await c.flush();
-           await c.close();
-         }, 2_000);
-       } });`,
-      { timeoutMs: 30_000 },
-    );
-    for (;;) {
-      const ping = await client.request('svc', 'ping').catch(() => undefined);
-      if (ping !== undefined) break; // the responder is subscribed
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const responder = floodingResponder(server.url, FLOOD, 1024, REPLIES);
+    await untilServed(client);
     const before = client.statistics().inMessages;
     const gathering = (async () => {
       let got = 0;
