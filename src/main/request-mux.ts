@@ -11,6 +11,7 @@ import { MAX_TIMER_MS } from '../shared/options.js';
 import { type HeaderMap, NO_RESPONDERS } from '../shared/protocol/headers.js';
 import { requestIdAt } from '../shared/protocol/request-id.js';
 import { type Deadline, Deadlines } from './deadlines.js';
+import { cutShortBy } from './lifecycle.js';
 import type { Message } from './message.js';
 import { RequestTable } from './request-table.js';
 import type { KnownSubjects, SubscribeOptions, Subscriber } from './subscriber.js';
@@ -304,12 +305,13 @@ export class RequestMux implements KnownSubjects {
         this.inboxes.delete(sub);
         this.changed();
         this.deadlines.remove(deadline);
-        reject(
-          error ??
-            (this.host.isClosed()
-              ? new NatsError('closed', `request to ${subject} ended before a reply`)
-              : replyDropped(subject)),
-        );
+        // Ended with the client: 'closed' as for every request waiting then (what ended the
+        // client, e.g. 'maxReconnects', is closed()'s), unless the worker died.
+        const closed = this.host.isClosed();
+        if (error !== undefined) reject(closed ? cutShortBy(error, 'the reply arrived') : error);
+        else if (closed)
+          reject(new NatsError('closed', `request to ${subject} ended before a reply`));
+        else reject(replyDropped(subject));
       });
       try {
         this.host.publishRequest(subject, inbox, request.headers, request.payload);

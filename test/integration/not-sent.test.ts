@@ -62,6 +62,30 @@ describe('close() cannot send everything', () => {
     expect(notSentEvents(events).map((e) => e.count)).toEqual([COUNT]);
   });
 
+  it('maxReconnects ends the client: every request waiting rejects closed, however it waits', async () => {
+    const client = await new ConnectOptions()
+      .retryOnInitialConnect()
+      .maxReconnects(2)
+      .requestTimeout(null)
+      .reconnectDelayCallback(() => 50)
+      .connect('nats://127.0.0.1:1'); // nothing listens there
+    clients.push(client);
+    const kinds = await Promise.all(
+      [
+        client.request('svc', 'x'),
+        client.sendRequest('svc', { payload: 'x', inbox: 'mine.2' }),
+        client.flush(),
+      ].map((p) =>
+        p.then(
+          () => 'resolved',
+          (error: NatsError) => error.kind,
+        ),
+      ),
+    );
+    expect(kinds).toEqual(['closed', 'closed', 'closed']);
+    expect((await client.closed())?.kind).toBe('maxReconnects'); // what ended the client
+  });
+
   it('maxReconnects ends the client: what it accepted meanwhile is counted as notSent', async () => {
     const server = await startServer();
     servers.push(server);
