@@ -8,7 +8,7 @@
 
 import { errors, type Msg, type Payload, type PublishOptions } from '@nats-io/nats-core';
 import type { Message } from '../main/message.js';
-import type { RequestOptions } from '../main/request-mux.js';
+import type { RequestOptions } from '../main/request-options.js';
 import { NatsError } from '../shared/errors.js';
 import { toNatsJsError } from './errors.js';
 import { CompatMsg, type MsgHost } from './msg.js';

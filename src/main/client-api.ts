@@ -11,7 +11,7 @@ import type { Event, State } from './events.js';
 import type { Message } from './message.js';
 import type { Payload } from './outgoing.js';
 import type { RequestManyOptions } from './request-many.js';
-import type { RequestOptions } from './request-mux.js';
+import type { RequestOptions } from './request-options.js';
 import type { Server } from './servers.js';
 import type { Statistics } from './shared-state.js';
 import type { SubscribeOptions, Subscriber } from './subscriber.js';

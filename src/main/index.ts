@@ -21,7 +21,7 @@ export { Message } from './message.js';
 export { ConnectOptions, type ConnectOptionsInit } from './options.js';
 export type { Payload } from './outgoing.js';
 export type { RequestManyOptions } from './request-many.js';
-export type { RequestOptions } from './request-mux.js';
+export type { RequestOptions } from './request-options.js';
 export type {
   AuthCallback,
   ReconnectToServerCallback,

@@ -10,6 +10,7 @@ import { MAX_TIMER_MS } from '../shared/options.js';
 import { type HeaderMap, NO_RESPONDERS } from '../shared/protocol/headers.js';
 import type { Message } from './message.js';
 import type { Payload } from './outgoing.js';
+import { replyDropped } from './request-outcomes.js';
 import type { SubscribeOptions, Subscriber } from './subscriber.js';
 
 /** Limits of a `Client.requestMany()`: it ends at whichever comes first. */
@@ -86,10 +87,7 @@ export function requestMany(
     if (stopped || taken === maxMessages) return undefined;
     const closed = host.closedError();
     if (closed !== undefined || maxMessages === undefined) return closed;
-    return new NatsError(
-      'slowConsumer',
-      `${maxMessages - taken} of the ${maxMessages} replies to a requestMany to ${subject} came but were dropped: this thread took no messages for a while and the client's buffer for them was full (counted in droppedMessages)`,
-    );
+    return replyDropped(subject, `${maxMessages - taken} of the ${maxMessages} replies`);
   };
   // A limit is reached once what arrived before its timer ran is dispatched: replies that
   // waited while this thread was busy are gathered, and one among them restarts the stall.

@@ -5,7 +5,7 @@
  * it is registered in time.
  */
 import { randomBytes } from 'node:crypto';
-import { describe, typeName } from '../shared/describe.js';
+import { describe } from '../shared/describe.js';
 import { NatsError } from '../shared/errors.js';
 import { MAX_TIMER_MS } from '../shared/options.js';
 import { type HeaderMap, NO_RESPONDERS } from '../shared/protocol/headers.js';
@@ -13,6 +13,8 @@ import { requestIdAt } from '../shared/protocol/request-id.js';
 import { type Deadline, Deadlines } from './deadlines.js';
 import { cutShortBy } from './lifecycle.js';
 import type { Message } from './message.js';
+import { type RequestOptions, readRequest } from './request-options.js';
+import { notSent, replyDropped, type Settling, settle, timedOut } from './request-outcomes.js';
 import { RequestTable } from './request-table.js';
 import type { KnownSubjects, SubscribeOptions, Subscriber } from './subscriber.js';
 
@@ -45,27 +47,6 @@ export interface MuxHost {
 }
 
 /**
- * Options of `Client.sendRequest`; all optional. A value of the wrong type or range rejects
- * with `'invalidArgument'`.
- */
-export interface RequestOptions {
-  /** The request body; a string is sent as UTF-8. Default: empty. */
-  payload?: Uint8Array | string;
-  /** Headers sent with the request. Default: none. */
-  headers?: HeaderMap;
-  /** ms; `null` = no timeout; default: the client's `requestTimeout`. */
-  timeout?: number | null;
-  /** Reply on this inbox (its own one-message subscription) instead of the shared multiplexer. */
-  inbox?: string;
-}
-
-interface Pending {
-  subject: string;
-  resolve(msg: Message): void;
-  reject(error: NatsError): void;
-}
-
-/**
  * Flushes whose request numbers {@link RequestMux.flushMade} keeps: a -ERR names one of the
  * newest (the last acknowledged before it), and older ones cost nothing but precision.
  */
@@ -80,7 +61,7 @@ interface Sent {
 }
 
 /** A request waiting on the shared inbox, under its id; expires as a 'timedOut' rejection. */
-class PendingRequest implements Pending, Deadline {
+class PendingRequest implements Settling, Deadline {
   at = 0;
   slot = -1;
   constructor(
@@ -485,57 +466,4 @@ export class RequestMux implements KnownSubjects {
     settle(entry, msg);
     this.changed();
   };
-}
-
-/**
- * The fields of the caller's request options, read once (getters and Proxy traps run here
- * only); options that are not an object, or cannot be read, are 'invalidArgument'.
- */
-function readRequest(request: unknown): RequestOptions {
-  if (request === null || typeof request !== 'object') {
-    throw new NatsError(
-      'invalidArgument',
-      `request options must be an object ({ payload?, headers?, timeout?, inbox? }), got ${typeName(request)}`,
-    );
-  }
-  try {
-    const { payload, headers, timeout, inbox } = request as RequestOptions;
-    return { payload, headers, timeout, inbox };
-  } catch (cause) {
-    throw new NatsError('invalidArgument', 'request options could not be read', { cause });
-  }
-}
-
-/** A request's reply came, but the worker dropped it: the caller's thread was stalled. */
-function replyDropped(subject: string): NatsError {
-  return new NatsError(
-    'slowConsumer',
-    `the reply to a request to ${subject} came but was dropped: this thread took no messages for a while and the client's buffer for them was full (counted in droppedMessages)`,
-  );
-}
-
-/** A request the worker left out unsent: the server it was to go to cannot take it. */
-function notSent(subject: string, withHeaders: boolean): NatsError {
-  return withHeaders
-    ? new NatsError(
-        'invalidArgument',
-        `request to ${subject} not sent: it has headers, and the server takes none (its INFO says headers: false; counted in notSent)`,
-      )
-    : new NatsError(
-        'maxPayloadExceeded',
-        `request to ${subject} not sent: larger than the max_payload of the server it was to go to (counted in notSent)`,
-      );
-}
-
-function timedOut(subject: string, timeout: number | null): NatsError {
-  return new NatsError('timedOut', `request to ${subject} timed out after ${timeout} ms`);
-}
-
-/** Resolve with the reply, or reject when it is a "no responders" status. */
-function settle(entry: Pick<Pending, 'subject' | 'resolve' | 'reject'>, msg: Message): void {
-  if (msg.status === NO_RESPONDERS) {
-    entry.reject(new NatsError('noResponders', `no responders for ${entry.subject}`));
-  } else {
-    entry.resolve(msg);
-  }
 }

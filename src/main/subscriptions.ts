@@ -137,9 +137,11 @@ export class Subscriptions implements SubscriptionOwner {
     // Its SUB still waits on this thread (the ring was full: disconnected, or a burst of
     // subscriptions): taken back, the server is owed nothing (an UNSUB queued for a limit
     // goes for a sid the worker does not know, which it and the server ignore).
-    const queued = this.queuedSubs.get(sub);
-    if (max === 0) this.queuedSubs.delete(sub);
-    if (max === 0 && queued !== undefined && this.publisher.withdraw(queued)) return;
+    if (max === 0) {
+      const queued = this.queuedSubs.get(sub);
+      this.queuedSubs.delete(sub);
+      if (queued !== undefined && this.publisher.withdraw(queued)) return;
+    }
     this.publisher.control({ kind: 'unsub', sid: sub.sid, max });
   }
 
