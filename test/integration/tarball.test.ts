@@ -117,6 +117,9 @@ describe('the packed tarball installed into an empty project', () => {
     const links = [...readme.matchAll(/\]\(((?:docs|examples)\/[^)#\s]+)/g)].map((m) => m[1]);
     expect(links.length).toBeGreaterThan(0);
     for (const link of links) expect(existsSync(path.join(installed, link)), link).toBe(true);
+    // The bench ships (its bin is the demo); the repository's measuring tools do not.
+    expect(existsSync(path.join(installed, 'dist/bench/cli.js'))).toBe(true);
+    expect(existsSync(path.join(installed, 'dist/bench/tools'))).toBe(false);
 
     const example = path.join(project, 'node_modules/nats-offload/examples/pub-sub.mjs');
     const run = await sh(project, process.execPath, [example, server.url]);
@@ -196,6 +199,7 @@ describe('the packed tarball installed into an empty project', () => {
          nc.publish('user.cjs', 'from require');
          for await (const m of reply) console.log(m.string(), typeof NatsError);
          await nc.close();
+         require.resolve('nats-offload/package.json'); // tools that read a package's version
        })();`,
     );
     const run = await sh(project, process.execPath, [script, server.url]);
