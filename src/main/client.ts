@@ -393,6 +393,9 @@ export class Client implements ClientApi {
   forceReconnect(): Promise<void> {
     if (this.parts.life.closedWith)
       return Promise.reject(new NatsError('closed', 'forceReconnect on a closed client'));
+    // Publishes still batched on this thread reach the ring first: the worker writes what the
+    // ring holds to the old socket before it ends it (API.md: sent on the old connection).
+    this.parts.publisher.publishNow();
     return this.parts.host.call((api) => api.forceReconnect());
   }
 

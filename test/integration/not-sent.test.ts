@@ -191,6 +191,28 @@ describe('close() on a server that stopped reading counts only what no PONG ackn
 });
 
 describe('forceReconnect()', () => {
+  it('sends what was published right before it on the old socket: a close() next counts none', async () => {
+    const server = await startServer();
+    servers.push(server);
+    const receiver = await connect(server.url);
+    clients.push(receiver);
+    let received = 0;
+    receiver.subscribe('fr.before', { callback: () => received++ });
+    await receiver.flush();
+    // Whether the worker pumped the ring before forceReconnect() reached it is a race: rounds.
+    for (let round = 1; round <= 3; round++) {
+      const client = await connect(server.url);
+      clients.push(client);
+      // Still batched on this thread when forceReconnect() is called, not yet in the ring.
+      for (let i = 0; i < 10; i++) client.publish('fr.before', 'x');
+      void client.forceReconnect();
+      await client.close(); // before the next connection is up: only the old socket carries them
+      expect(await client.closed()).toBeUndefined();
+      await receiver.flush();
+      await waitFor(() => received === 10 * round, 2_000, `the ten messages of round ${round}`);
+    }
+  });
+
   // The old socket's head start (endings.ts) is connectionTimeout here, not 2 s: a flush made
   // right after, bound at 2 × connectionTimeout from the disconnect, still finds the next server.
   it('away from a server that stopped reading: a flush made after it resolves on the next server', async () => {
