@@ -72,7 +72,15 @@ export class Lifecycle {
 
   /** Starts draining once; every call gets the same promise. */
   drain(): Promise<void> {
-    this.draining ??= this.runDrain();
+    if (this.draining === null) {
+      let follow!: (run: Promise<void>) => void;
+      // Started before its first step: handlers of the 'draining' event it emits find new work
+      // refused, and their drain() gets this same promise.
+      this.draining = new Promise<void>((resolve) => {
+        follow = resolve;
+      });
+      follow(this.runDrain());
+    }
     return this.draining;
   }
 

@@ -268,6 +268,38 @@ describe('flush() the moment the connection is back', () => {
 });
 
 describe('after drain() starts', () => {
+  it("the 'draining' event's own handler finds new work refused, and its drain() is the same", async () => {
+    server = await startServer();
+    const seen: string[] = [];
+    let nested: Promise<void> | undefined;
+    const client = await new ConnectOptions()
+      .eventCallback((event) => {
+        seen.push(event.type);
+        if (event.type !== 'draining') return;
+        // Called from within drain(), before it returned.
+        try {
+          client.publish('x', 'y');
+          seen.push('publish accepted');
+        } catch (error) {
+          seen.push(`publish ${(error as NatsError).kind}`);
+        }
+        void outcome(client.request('x', 'y')).then((kind) => seen.push(`request ${kind}`));
+        nested = client.drain();
+      })
+      .connect(server.url);
+    clients.push(client);
+    const draining = client.drain();
+    await draining;
+    expect(nested).toBe(draining);
+    expect(seen).toEqual([
+      'connected',
+      'draining',
+      'publish draining',
+      'request draining',
+      'closed',
+    ]);
+  });
+
   it('new publishes, subscriptions and requests fail with draining; waiting requests get their replies', async () => {
     server = await startServer();
     const client = await connect(server.url);
