@@ -84,6 +84,8 @@ export class Client implements ClientApi {
   /** The pool and the last INFO, as the worker last told this thread. */
   private readonly servers: ServerView;
   private readonly statusReaders = new StatusReaders();
+  /** A 'connected' event is being handed to the eventCallback (connectionState() says so). */
+  private announcing = false;
 
   /**
    * The resolved options: secrets in clear (token, password, seed, JWT, TLS key). Private by
@@ -160,7 +162,9 @@ export class Client implements ClientApi {
     }
     for (const event of update.events) {
       this.connectionChanged(event);
+      this.announcing = event.type === 'connected';
       this.emit(fromWireEvent(event));
+      this.announcing = false;
     }
   }
 
@@ -411,6 +415,8 @@ export class Client implements ClientApi {
    */
   connectionState(): State {
     if (this.parts.life.closedWith) return 'closed';
+    // Also a connection lost again while this thread was busy: its listeners observe it.
+    if (this.announcing) return 'connected';
     const { shared } = this.parts;
     const state = shared.state();
     if (state !== 'connected') return state;

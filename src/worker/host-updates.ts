@@ -14,9 +14,10 @@
  * - INFO and pool are state, not events: only the latest is kept, and the pool is snapshotted
  *   when the batch is posted. A 'connected' event carries both (the caller applies them before
  *   its listeners run); an update that comes after it while it waits goes into it, so the
- *   caller never applies an older INFO after a newer one. Only the newest waiting 'connected'
- *   carries them: older ones (connections already gone) lose theirs, so the queue holds at most
- *   one INFO, whatever the count of reconnections.
+ *   caller never applies an older INFO after a newer one. Older waiting 'connected' events
+ *   (connections already gone, while the caller's thread was busy) keep theirs too, so that
+ *   their listeners also observe their connection (API.md "What you observe is consistent"),
+ *   within {@link MAX_GONE_STATE_CHARS}: past it the oldest lose theirs.
  * - Repeats are coalesced (API.md: "queued events (coalesced, never one comlink call per
  *   message)"): a `serverError` or `clientError` whose kind and message equal those of the last
  *   waiting event of its type, right behind it, is not queued; that event's `error.count` says
@@ -39,10 +40,15 @@ import type { ServerInfo } from '../shared/server-info.js';
 export const MAX_QUEUED_EVENTS = 1024;
 /**
  * Error text in waiting events, at most, in characters (a `-ERR` line may be 64 KiB long).
- * Overflow: as for {@link MAX_QUEUED_EVENTS}. The one INFO and pool snapshot kept are not counted: their
- * size is bounded by the parser's INFO line limit and the pool's bound.
+ * Overflow: as for {@link MAX_QUEUED_EVENTS}. The newest INFO and pool snapshot are not counted:
+ * their size is bounded by the parser's INFO line limit and the pool's bound.
  */
 export const MAX_QUEUED_ERROR_TEXT = 1024 * 1024;
+/**
+ * INFO and pool kept by waiting 'connected' events of connections already gone, at most, in
+ * characters of their JSON (a few KiB each from a real server; a hostile INFO may be 1 MiB).
+ */
+export const MAX_GONE_STATE_CHARS = 1024 * 1024;
 /** Least time between two batches: a flood of events costs the main thread ≤ 100 calls/s. */
 export const MIN_POST_INTERVAL_MS = 10;
 
@@ -57,8 +63,11 @@ export class HostUpdates {
   private info: ServerInfo | undefined;
   private infoOf = 0;
   private poolDirty = false;
-  /** The newest 'connected' still waiting: the one that carries INFO and pool. */
+  /** The newest 'connected' still waiting: the one later INFO and pool updates go into. */
   private connected: Connected | undefined;
+  /** Older waiting 'connected' events that still carry their INFO and pool, oldest first. */
+  private readonly gone = new Map<Connected, number>();
+  private goneChars = 0;
   /** Batches posted and not yet taken (more than one only after a flush()). */
   private inFlight = 0;
   private timeout: NodeJS.Timeout | undefined;
@@ -114,10 +123,7 @@ export class HostUpdates {
     if (event.type === 'connected') {
       if (!this.hadConnected) this.firstConnected = event;
       this.hadConnected = true;
-      if (this.connected) {
-        this.connected.info = undefined;
-        this.connected.servers = undefined;
-      }
+      if (this.connected) this.keepGone(this.connected);
       this.connected = event;
       // It carries a newer INFO and pool than any waiting before it.
       this.info = undefined;
@@ -127,6 +133,28 @@ export class HostUpdates {
     this.text += eventText(event);
     this.bound();
     this.schedule();
+  }
+
+  /**
+   * `event`'s connection is gone, a newer one waits behind it: it keeps its INFO and pool within
+   * {@link MAX_GONE_STATE_CHARS} (the oldest lose theirs first: the caller then sees the
+   * state before them, as it did before a 'connected' event carried any).
+   */
+  private keepGone(event: Connected): void {
+    const chars = stateChars(event);
+    this.gone.set(event, chars);
+    this.goneChars += chars;
+    for (const [oldest, size] of this.gone) {
+      if (this.goneChars <= MAX_GONE_STATE_CHARS) break;
+      oldest.info = undefined;
+      oldest.servers = undefined;
+      this.forgetGone(oldest, size);
+    }
+  }
+
+  private forgetGone(event: Connected, chars: number): void {
+    this.gone.delete(event);
+    this.goneChars -= chars;
   }
 
   /** An INFO on the open connection, the worker's `connection`th. */
@@ -166,6 +194,9 @@ export class HostUpdates {
     const [event] = this.events.splice(at, 1) as [WireEvent];
     this.text -= eventText(event);
     if (event === this.lastAttempt) this.lastAttempt = undefined;
+    if (event.type === 'connected' && this.gone.has(event)) {
+      this.forgetGone(event, this.gone.get(event) as number);
+    }
     this.dropped++;
     if (event === this.connected) {
       // What it carried still describes the connection: it goes with the batch instead.
@@ -226,6 +257,8 @@ export class HostUpdates {
     this.info = undefined;
     this.poolDirty = false;
     this.connected = undefined;
+    this.gone.clear();
+    this.goneChars = 0;
     this.lastPost = performance.now();
     const taken = this.post(update);
     if (taken === undefined) return;
@@ -256,6 +289,11 @@ function repeats(last: ErrorEvent, event: ErrorEvent): boolean {
 /** What an event holds beyond its fixed shape: the characters of its error text. */
 function eventText(event: WireEvent): number {
   return isError(event) ? errorText(event.error) : 0;
+}
+
+/** The size of what a 'connected' event carries, as characters of JSON. */
+function stateChars(event: Connected): number {
+  return JSON.stringify(event.info ?? null).length + JSON.stringify(event.servers ?? null).length;
 }
 
 function errorText(error: WireError): number {

@@ -115,6 +115,36 @@ describe('server pool', () => {
     expect(seen.at(-1)).toEqual({ port: b.port, didConnect: true, state: 'connected' });
   });
 
+  it("…also for connections lost again while this thread was busy: each 'connected' its own", async () => {
+    const [a, b, c] = [await server(), await server(), await server()];
+    const seen: { port: number; didConnect?: boolean; state: string }[] = [];
+    let client: Client | undefined;
+    client = await open(
+      [a.url, b.url, c.url],
+      new ConnectOptions().retainServersOrder().eventCallback((event) => {
+        if (event.type !== 'connected' || client === undefined) return;
+        const port = client.serverInfo().port;
+        const entry = client.serverPool().find((s) => s.url.endsWith(`:${port}`));
+        seen.push({ port, didConnect: entry?.didConnect, state: client.connectionState() });
+      }),
+    );
+    // This thread stays busy while the worker moves a → b → c: both events wait for it.
+    const spinUntil = (connects: number) => {
+      const end = Date.now() + 5_000;
+      while (client?.statistics().connects !== connects && Date.now() < end) {}
+    };
+    process.kill(a.pid, 'SIGKILL');
+    spinUntil(2);
+    process.kill(b.pid, 'SIGKILL');
+    spinUntil(3);
+    await waitFor(() => seen.length === 2, 10_000, "both 'connected' events");
+    expect(seen).toEqual([
+      { port: b.port, didConnect: true, state: 'connected' },
+      { port: c.port, didConnect: true, state: 'connected' },
+    ]);
+    expect(client.connectionState()).toBe('connected');
+  });
+
   it('an address not in the pool falls back to the default choice', async () => {
     const a = await server();
     const events = new EventLog();

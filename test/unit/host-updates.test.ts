@@ -8,6 +8,7 @@ import { NatsError, toWire } from '../../src/shared/errors.js';
 import { type ServerInfo, toServerInfo } from '../../src/shared/server-info.js';
 import {
   HostUpdates,
+  MAX_GONE_STATE_CHARS,
   MAX_QUEUED_ERROR_TEXT,
   MAX_QUEUED_EVENTS,
   MIN_POST_INTERVAL_MS,
@@ -159,7 +160,7 @@ describe('HostUpdates', () => {
     ]);
   });
 
-  it("keeps INFO and pool only on the newest waiting 'connected'", () => {
+  it("each waiting 'connected' keeps its own INFO and pool: its listeners observe it", () => {
     const { caller, updates } = setup();
     updates.serverInfo(info('stale'), 1);
     updates.event({ type: 'connected', connection: 2, info: info('one'), servers: [] });
@@ -169,9 +170,32 @@ describe('HostUpdates', () => {
     const [batch] = caller.batches;
     expect(batch.info).toBeUndefined(); // older than both connections
     expect(batch.events).toEqual([
-      { type: 'connected', connection: 2 },
+      { type: 'connected', connection: 2, info: info('one'), servers: [] },
       { type: 'disconnected' },
       { type: 'connected', connection: 3, info: info('two'), servers: [] },
+    ]);
+  });
+
+  it("gone connections' INFO and pool are bounded: past the bound the oldest lose theirs", () => {
+    const { caller, updates } = setup();
+    // About a third of the bound each: the third gone connection pushes the first one's out.
+    const big = (name: string): ServerInfo => ({
+      ...info(name),
+      connectUrls: ['x'.repeat(Math.ceil(MAX_GONE_STATE_CHARS / 3))],
+    });
+    for (let connection = 1; connection <= 4; connection++) {
+      updates.event({ type: 'connected', connection, info: big(`s${connection}`), servers: [] });
+      updates.event({ type: 'disconnected' });
+    }
+    updates.flush();
+    const connected = caller.batches[0].events.flatMap((e) =>
+      e.type === 'connected' ? [[e.connection, e.info?.serverName]] : [],
+    );
+    expect(connected).toEqual([
+      [1, undefined],
+      [2, 's2'],
+      [3, 's3'],
+      [4, 's4'],
     ]);
   });
 
