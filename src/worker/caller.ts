@@ -29,10 +29,13 @@ export class CallerCalls {
     }
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
+      // Unref'd: the control port keeps the worker up while it is open; once close() has
+      // closed it, a callback still pending must not hold the thread (shutdown then waited
+      // EXIT_TIMEOUT_MS for it to exit, its answer never coming through the closed port).
       timer = setTimeout(
         () => reject(new NatsError('callback', `${what} did not settle within ${ms} ms`)),
         ms,
-      );
+      ).unref();
     });
     try {
       const answer = Promise.resolve(call()); // a plain value too (a host in the same thread)

@@ -4,7 +4,7 @@
 // transfers its payload's buffer to another thread does not break delivery.
 
 import { MessageChannel } from 'node:worker_threads';
-import { type Client, ConnectOptions, connect, type Event, NatsError } from 'nats-offload';
+import { Auth, type Client, ConnectOptions, connect, type Event, NatsError } from 'nats-offload';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type NatsServer, startServer } from '../helpers/nats-server.js';
 import { waitFor } from '../helpers/wait.js';
@@ -71,6 +71,42 @@ describe('callbacks that never settle', () => {
     expect((error as NatsError).kind).toBe('callback');
     expect(performance.now() - started).toBeLessThan(5_000);
   });
+
+  // Its bound is connectionTimeout (8 s here); close() does not wait for it (it took the
+  // worker's exit timeout, 3 s: the callback's timer held the closed worker up).
+  for (const which of [
+    'reconnectDelayCallback',
+    'reconnectToServerCallback',
+    'authCallback',
+  ] as const) {
+    it(`close() while ${which} is pending resolves at once`, async () => {
+      const server = await startServer();
+      servers.push(server);
+      let asked!: () => void;
+      const pending = new Promise<void>((resolve) => {
+        asked = resolve;
+      });
+      let armed = false;
+      const hang = <T>(value: T): T | Promise<T> => {
+        if (!armed) return value;
+        asked();
+        return never();
+      };
+      const options = new ConnectOptions().connectionTimeout(8_000);
+      if (which === 'reconnectDelayCallback') options.reconnectDelayCallback(() => hang(0));
+      else if (which === 'reconnectToServerCallback')
+        options.reconnectToServerCallback(() => hang(null));
+      else options.authCallback(() => hang(new Auth()));
+      const client = await options.connect(server.url);
+      armed = true;
+      await client.forceReconnect();
+      await pending; // the worker waits for the callback now
+      const started = performance.now();
+      await client.close();
+      expect(performance.now() - started).toBeLessThan(1_500);
+      expect(await client.closed()).toBeUndefined();
+    });
+  }
 
   // The server stays up: without the count, the default choice after the timeout reconnects.
   for (const which of ['reconnectDelayCallback', 'reconnectToServerCallback'] as const) {
