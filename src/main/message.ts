@@ -128,7 +128,10 @@ export class Message {
     return this.#responder(this.reply, headers, payload);
   }
 
-  /** Payload length in bytes. */
+  /**
+   * Payload length in bytes (as `payload.length`, without the copy). async-nats's `length`
+   * counts the subject, reply and headers too.
+   */
   get length(): number {
     return this.#length;
   }
