@@ -163,8 +163,11 @@ export class Client implements ClientApi {
     for (const event of update.events) {
       this.connectionChanged(event);
       this.announcing = event.type === 'connected';
-      this.emit(fromWireEvent(event));
-      this.announcing = false;
+      try {
+        this.emit(fromWireEvent(event));
+      } finally {
+        this.announcing = false;
+      }
     }
   }
 

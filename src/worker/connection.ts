@@ -167,8 +167,8 @@ export class Connection implements SessionHost {
       // One that failed already is being replaced (and counted) by the loop.
       if (!state.session.isOpen) return;
       // What the ring holds was accepted before forceReconnect(): it goes on the old socket,
-      // as far as the socket takes it now (the rest waits for the next connection).
-      this.pump.kick();
+      // as far as its buffer takes it now (the rest waits for the next connection).
+      this.pump.sendNow(state.session);
       this.endings.force(state.session, this.options);
     } else if (state.name === 'connecting') {
       state.session.fail(new NatsError('io', 'reconnect forced by the client'));

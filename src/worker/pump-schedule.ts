@@ -7,7 +7,7 @@
  */
 import type { RingConsumer } from '../shared/ring/ring-consumer.js';
 import type { Inbound } from './inbound.js';
-import type { OutboundPump } from './outbound.js';
+import type { OutboundPump, PumpResult } from './outbound.js';
 import type { Session } from './session.js';
 
 export class PumpSchedule {
@@ -90,6 +90,19 @@ export class PumpSchedule {
   /** No pump on a later turn: the loop is closing. */
   stop(): void {
     clearImmediate(this.pumpLater);
+  }
+
+  /**
+   * Pumps what the command ring holds into `session` while its socket takes it, echoes too (as
+   * {@link sendAll} does), without waiting: forceReconnect() ends the socket next.
+   */
+  sendNow(session: Session): void {
+    let result: PumpResult;
+    do {
+      result = this.outbound.pump(session.output);
+      this.pumped();
+    } while (result === 'more' && session.isOpen);
+    this.inbound.publish(); // a SUB_END framed as an UNSUB passed (see kick)
   }
 
   /**
