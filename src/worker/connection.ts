@@ -158,16 +158,14 @@ export class Connection implements SessionHost {
 
   /**
    * Drop the current connection (if any); the loop reconnects as after any loss. An open
-   * socket is ended gracefully (endings.ts): what was written to it still reaches the server,
-   * and what is still in the command ring goes out on the next connection.
+   * socket first takes what the command ring holds, as far as its buffer does (the rest goes on
+   * the next connection), and is ended gracefully: what it took still reaches the server.
    */
   forceReconnect(): void {
     const state = this.state;
     if (state.name === 'connected') {
       // One that failed already is being replaced (and counted) by the loop.
       if (!state.session.isOpen) return;
-      // What the ring holds was accepted before forceReconnect(): it goes on the old socket,
-      // as far as its buffer takes it now (the rest waits for the next connection).
       this.pump.sendNow(state.session);
       this.endings.force(state.session, this.options);
     } else if (state.name === 'connecting') {

@@ -13,6 +13,25 @@ import { RingProducer } from '../../src/shared/ring/ring-producer.js';
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
+
+/** Reads the ring until nothing waits on the publisher's thread or in the ring. */
+async function consumeAll(
+  publisher: Publisher,
+  worker: RingConsumer,
+  into: string[],
+): Promise<void> {
+  while (publisher.waiting > 0 || worker.next() >= 0) {
+    consume(worker, 1000, into);
+    await nextTurn();
+  }
+  publisher.publishNow();
+  consume(worker, Number.POSITIVE_INFINITY, into);
+}
+
+/** A message to subject 's' whose payload, `pad` bytes of '#' then `id`, consume() reads back. */
+function publishMarked(publisher: Publisher, pad: number, id: number): void {
+  publisher.pub('s', 1, undefined, 0, encoder.encode(`${'#'.repeat(pad)}${id}`), false);
+}
 // Blanks before the size: the publisher pads lines to align payloads.
 const PUB_LINE = /PUB s +(\d+)\r\n#*(\d+)\r\n/g;
 
@@ -83,26 +102,12 @@ describe('Publisher overflow', () => {
           for (const s of steps) {
             if (s.kind === 'pub') {
               const id = seq++;
-              publisher.pub(
-                's',
-                1,
-                undefined,
-                0,
-                encoder.encode(`${'#'.repeat(s.pad)}${id}`),
-                false,
-              );
+              publishMarked(publisher, s.pad, id);
               expected.push(`p${id}`);
             } else if (s.kind === 'burst') {
               for (let i = 0; i < s.count; i++) {
                 const id = seq++;
-                publisher.pub(
-                  's',
-                  1,
-                  undefined,
-                  0,
-                  encoder.encode(`${'#'.repeat(100)}${id}`),
-                  false,
-                );
+                publishMarked(publisher, 100, id);
                 expected.push(`p${id}`);
               }
             } else if (s.kind === 'flush') {
@@ -114,12 +119,7 @@ describe('Publisher overflow', () => {
               await nextTurn(); // the publisher's wait for space resolves
             }
           }
-          while (publisher.waiting > 0 || worker.next() >= 0) {
-            consume(worker, 1000, got);
-            await nextTurn();
-          }
-          publisher.publishNow();
-          consume(worker, Number.POSITIVE_INFINITY, got);
+          await consumeAll(publisher, worker, got);
           expect(got).toEqual(expected);
           expect(publisher.waiting).toBe(0);
         },
@@ -154,14 +154,7 @@ describe('Publisher overflow', () => {
             if (s === 'pub') {
               const id = seq++;
               // 2 KB: the 64 KiB ring fills within a few dozen steps.
-              publisher.pub(
-                's',
-                1,
-                undefined,
-                0,
-                encoder.encode(`${'#'.repeat(2000)}${id}`),
-                false,
-              );
+              publishMarked(publisher, 2000, id);
               expected.push(`p${id}`);
             } else if (s === 'sub') {
               const sid = seq++;
@@ -182,12 +175,7 @@ describe('Publisher overflow', () => {
               await nextTurn();
             }
           }
-          while (publisher.waiting > 0 || worker.next() >= 0) {
-            consume(worker, 1000, got);
-            await nextTurn();
-          }
-          publisher.publishNow();
-          consume(worker, Number.POSITIVE_INFINITY, got);
+          await consumeAll(publisher, worker, got);
           expect(got).toEqual(expected);
           expect(publisher.waiting).toBe(0);
         },
